@@ -1,0 +1,156 @@
+"""RFC 9457 problem details for every error a service returns (DESIGN.md §5).
+
+`type` is a stable URI per kind of problem (documented in docs/problems.md); 422 lists each
+invalid field; 409 on a state machine carries the current state and the allowed actions; a
+500 never carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://pacte.paysdelaloire.fr/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, title: str | None = None, slug: str | None = None, **extensions: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail
+        if title:
+            self.title = title
+        if slug:
+            self.slug = slug
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": PROBLEM_BASE + self.slug, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **extensions: Any):
+        super().__init__(detail, **extensions)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="pacte"'}
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidTransition(Conflict):
+    """An action not allowed from the current state: says which state and which actions are."""
+
+    slug, title = "invalid-transition", "Action not allowed in the current state"
+
+    def __init__(self, action: str, current_state: str, allowed_actions: list[str], detail: str | None = None):
+        super().__init__(
+            detail or f"'{action}' is not allowed when the state is '{current_state}'",
+            current_state=current_state,
+            allowed_actions=sorted(allowed_actions),
+        )
+
+
+class PreconditionFailed(ProblemError):
+    status, slug, title = 412, "precondition-failed", "The resource changed meanwhile"
+
+
+class PreconditionRequired(ProblemError):
+    status, slug, title = 428, "precondition-required", "If-Match header required"
+
+
+class Invalid(ProblemError):
+    """422 with field-level errors: `Invalid(field="body.birth_date", message="...")`."""
+
+    status, slug, title = 422, "validation-error", "Invalid request"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, errors: list[dict] | None = None):
+        errors = errors or [{"field": field or "body", "message": message or "invalid value"}]
+        super().__init__(
+            message if field is None and message else "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors=errors,
+        )
+
+
+def _field_path(location: tuple | list) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        message = error.get("msg", "invalid value")
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        errors.append({"field": _field_path(error.get("loc", ())), "message": message, "code": error.get("type")})
+    return errors
+
+
+def problem_response(problem: ProblemError, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(str(request.url.path) if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError):
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return problem_response(Invalid(errors=_validation_errors(exc)), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        problem = ProblemError(str(exc.detail) if exc.detail else None, slug=f"http-{exc.status_code}", title=_reason(exc.status_code))
+        problem.status = exc.status_code
+        problem.headers = dict(exc.headers or {})
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = ProblemError("An unexpected error occurred; it has been logged.", slug="internal-error", title="Internal error")
+        problem.status = 500
+        return problem_response(problem, request)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,98 @@
+"""`Idempotency-Key` on creations (DESIGN.md §5).
+
+Same key and same body → the first response again (header `Idempotent-Replayed: true`);
+same key with another body → 422; nothing is ever created twice, even when two requests
+with one key race (the key's primary key decides, the loser replays the winner's answer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pacte_common.auth import Principal
+from pacte_common.db import utcnow
+from pacte_common.errors import Invalid
+from pacte_common.messaging import MessagingTables
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes the creation safe to retry: the same key and body return the first answer.",
+    ),
+]
+
+
+def request_hash(payload: Any) -> str:
+    canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def idempotent_create(
+    session: AsyncSession,
+    tables: MessagingTables,
+    *,
+    principal: Principal,
+    operation: str,
+    key: str | None,
+    payload: Any,
+    create: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """Runs `create` (which must not commit) once per (caller, operation, key) and commits."""
+    if key is None:
+        status, body = await create()
+        await session.commit()
+        return JSONResponse(jsonable_encoder(body), status_code=status)
+
+    scope = f"{principal.describe()}|{operation}"
+    fingerprint = request_hash(payload)
+    replay = await _stored(session, tables, scope, key, fingerprint)
+    if replay is not None:
+        return replay
+    status, body = await create()
+    encoded = jsonable_encoder(body)
+    await session.execute(
+        tables.idempotency.insert().values(
+            scope=scope,
+            idempotency_key=key,
+            request_hash=fingerprint,
+            status_code=status,
+            response_body=encoded,
+            created_at=utcnow(),
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()  # a concurrent request with this key won: answer as it did
+        replay = await _stored(session, tables, scope, key, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return JSONResponse(encoded, status_code=status)
+
+
+async def _stored(session, tables, scope, key, fingerprint) -> JSONResponse | None:
+    table = tables.idempotency
+    row = (
+        await session.execute(select(table).where(table.c.scope == scope, table.c.idempotency_key == key))
+    ).mappings().first()
+    if row is None:
+        return None
+    if row["request_hash"] != fingerprint:
+        raise Invalid(
+            "This Idempotency-Key was already used with a different request body",
+            field="header.Idempotency-Key",
+        )
+    return JSONResponse(row["response_body"], status_code=row["status_code"], headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,101 @@
+"""Structured JSON logs with the trace id, scrubbed of NIR and IBAN (DOMAIN.md §7)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from pacte_common.tracing import current_traceparent, trace_id_of
+
+# A NIR (15 chars, Corsican 2A/2B allowed, optional separators) and an IBAN (FR76 …).
+_NIR_PATTERN = re.compile(r"\b[1-478][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[AB])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}\b", re.I)
+_IBAN_PATTERN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.I)
+
+
+def redact(text: str) -> str:
+    return _IBAN_PATTERN.sub("[IBAN]", _NIR_PATTERN.sub("[NIR]", text))
+
+
+class PersonalDataFilter(logging.Filter):
+    """Rewrites a record so that no NIR or IBAN reaches a handler, in message, args or extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub_record(record)
+        return True
+
+
+def scrub_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string must not lose the line
+        message = str(record.msg)
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    for name, value in list(vars(record).items()):
+        if name not in _STANDARD_ATTRS and isinstance(value, str):
+            setattr(record, name, redact(value))
+
+
+class TraceIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = trace_id_of(current_traceparent.get())
+        return True
+
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+def configure_logging(service: str, level: str = "INFO", json_output: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_output:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s",
+                static_fields={"service": service},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    install_filters(handler)
+    install_redaction()
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for noisy in ("aiokafka", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn installs its own handlers; route them through ours so they are scrubbed too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
+def install_filters(handler: logging.Handler) -> None:
+    handler.addFilter(TraceIdFilter())
+    handler.addFilter(PersonalDataFilter())
+
+
+_redaction_installed = False
+
+
+def install_redaction() -> None:
+    """Scrubs every log record at creation, whatever handler (or test capture) receives it."""
+    global _redaction_installed
+    if _redaction_installed:
+        return
+    previous_factory = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous_factory(*args, **kwargs)
+        scrub_record(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _redaction_installed = True

@@ -1,0 +1,148 @@
+"""Test helpers shared by every service's tests: a real broker, a real database, a live app.
+
+Loaded as a pytest plugin by the root conftest. Environment:
+- PACTE_TEST_DATABASE=sqlite (default) or postgresql — which database the tests run on;
+- PACTE_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres);
+- PACTE_TEST_BOOTSTRAP=host:port to use an already running broker instead of starting Tansu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from pacte_common.auth import OrgKind, mint_token
+from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.bus import new_consumer
+from pacte_common.events import Envelope, decode
+from pacte_common.settings import BusSettings, ServiceSettings
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def selected_database_kind() -> str:
+    return os.environ.get("PACTE_TEST_DATABASE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory) -> str:
+    external = os.environ.get("PACTE_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    port = free_port()
+    log_file = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    process = start_tansu("127.0.0.1", port, log_file)
+    yield f"127.0.0.1:{port}"
+    stop_process(process)
+
+
+@pytest.fixture
+def bus_settings(kafka_bootstrap) -> BusSettings:
+    """Bus settings with a namespace of its own: each test sees only its own topics."""
+    return BusSettings(
+        bootstrap_servers=kafka_bootstrap,
+        topic_namespace=f"t{uuid.uuid4().hex[:10]}.",
+        topic_partitions=2,
+        relay_poll_interval_s=0.05,
+        consumer_retry_backoff_s=0.05,
+        consumer_max_attempts=3,
+        relay_max_backoff_s=1.0,
+    )
+
+
+async def _create_pg_database(name: str) -> str:
+    import asyncpg
+
+    admin_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    dsn = admin_url.replace("postgresql+asyncpg", "postgresql")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    admin_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def database_url(tmp_path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, on the backend PACTE_TEST_DATABASE names."""
+    if selected_database_kind() == "postgresql":
+        name = f"pacte_test_{uuid.uuid4().hex[:12]}"
+        url = await _create_pg_database(name)
+        yield url
+        await _drop_pg_database(name)
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+
+
+@asynccontextmanager
+async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """Starts the app's lifespan (migrations, relay, consumers) and gives an HTTP client to it."""
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
+            yield client
+
+
+def auth_header(settings: ServiceSettings, kind: OrgKind | str, org: str = "test") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, kind, org)}"}
+
+
+async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    """Waits for `check()` (sync or async) to return a truthy value; fails after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+async def read_topic(bus: BusSettings, topic: str, *, expect: int, timeout: float = 15.0) -> list[Envelope]:
+    """Reads a whole topic from the start (full name, namespace included) until `expect` events came."""
+    consumer = new_consumer(bus, topic, group_id=None)
+    await consumer.start()
+    envelopes: list[Envelope] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(envelopes) < expect and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                envelopes.extend(decode(m.headers, m.value) for m in messages)
+        # a little more, to catch duplicates arriving right after the expected count
+        batch = await consumer.getmany(timeout_ms=300)
+        for messages in batch.values():
+            envelopes.extend(decode(m.headers, m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return envelopes
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[4]
