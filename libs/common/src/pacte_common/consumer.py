@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -29,7 +30,9 @@ from pacte_common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# handler(context, session, envelope): `context` is the service Runtime (None in lib tests);
+# the handler runs inside the inbox transaction and must not commit.
+Handler = Callable[[Any, AsyncSession, Envelope], Awaitable[None]]
 
 
 @dataclass
@@ -68,7 +71,9 @@ class ConsumerRunner:
         factory: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
         on_outcome: Callable[[str, str], None] | None = None,
+        context: Any = None,
     ):
+        self.context = context
         self.subscription = subscription
         self.bus = bus
         self.factory = factory
@@ -160,7 +165,7 @@ class ConsumerRunner:
                             received_at=utcnow(),
                         )
                     )
-                    await handler(session, envelope)
+                    await handler(self.context, session, envelope)
                 return self._outcome(envelope.type, "handled")
             except asyncio.CancelledError:
                 raise

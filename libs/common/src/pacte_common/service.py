@@ -126,6 +126,7 @@ def build_app(
                     factory=factory,
                     tables=tables,
                     on_outcome=lambda t, o: consumed.labels(t, o).inc(),
+                    context=runtime,
                 )
                 runtime.consumers.append(runner)
                 runtime.tasks.append(asyncio.create_task(runner.run(runtime.stop), name=f"consumer-{subscription.name}"))

@@ -1,0 +1,7 @@
+"""Event contracts of the whole suite, one module per publishing service.
+
+Importing this package registers every event type (consumers and the AsyncAPI catalogue
+rely on it). Schema changes are additive within a version; a breaking change is a new vN.
+"""
+
+from pacte_common.contracts import agora, orientation, people, remuneration, sessions  # noqa: F401

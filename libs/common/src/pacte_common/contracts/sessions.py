@@ -1,0 +1,255 @@
+"""Events published by the sessions service: the catalogue, the trainee's file, attendance.
+
+Every trainee event carries the whole file snapshot (`DossierSnapshot`): consumers
+(orientation, remuneration, AGORA gateway) never call sessions back to complete it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pacte_common.contracts.people import PersonProfile
+from pacte_common.events import IntegrationEvent, Topics, register
+
+# ---------------------------------------------------------------- catalogue
+
+
+class Pillar(StrEnum):
+    PREPA = "prepa"
+    VISA = "visa"
+    ACCES = "acces"
+    OTHER = "other"  # Parcours TPME, dispositifs intégrés…
+
+
+class AgoraCategory(StrEnum):
+    """What the AGORA perimeter needs to know of a programme (DOMAIN.md §6)."""
+
+    STANDARD = "standard"
+    HEALTH_SOCIAL = "health_social"  # sanitaire et social
+    PSAD = "psad"  # plateformes de décrochage scolaire
+    PRISONERS = "prisoners"
+    CRP = "crp"  # disabled trainees in rehabilitation centres
+    INDIVIDUAL_AID = "individual_aid"
+    REGIONAL_VAE = "regional_vae"
+    AID_OUTSIDE_IS = "aid_outside_is"
+
+
+class RecruitmentState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    FULL = "full"
+
+
+class ProgrammeInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    pillar: Pillar
+    funder: str = "region"
+    remuneration_approved: bool = False
+    tension_sector: bool = False
+    agora_category: AgoraCategory = AgoraCategory.STANDARD
+    delegated_to_france_travail: bool = False
+
+
+class SessionSnapshot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: UUID
+    action_id: UUID
+    programme: ProgrammeInfo
+    organisation_siret: str
+    action_title: str
+    rncp_code: str | None = None
+    formacode: str | None = None
+    certifying: bool = False
+    hours_in_centre: Decimal
+    hours_in_company: Decimal = Decimal("0")
+    weekly_hours: Decimal | None = Field(None, description="Hours a week; below 35 is part time")
+    hourly_price: Decimal
+    departement: str
+    territory_code: str | None = None
+    start_date: date
+    end_date: date
+    places: int
+    places_taken: int = 0
+    permanent_entries: bool = False
+    recruitment_state: RecruitmentState
+    information_meetings: list[date] = Field(default_factory=list)
+
+
+class CatalogueEvent(IntegrationEvent):
+    topic: ClassVar[str] = Topics.CATALOGUE
+    session: SessionSnapshot
+
+
+@register
+class SessionPublished(CatalogueEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.published.v1"
+
+
+@register
+class SessionUpdated(CatalogueEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.updated.v1"
+
+
+@register
+class SessionClosed(CatalogueEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.closed.v1"
+
+
+@register
+class SessionCancelled(CatalogueEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.cancelled.v1"
+
+
+# ---------------------------------------------------------------- the trainee's file
+
+
+class DossierStatus(StrEnum):
+    ENROLLED = "enrolled"
+    IN_TRAINING = "in_training"
+    INTERRUPTED = "interrupted"
+    EXITED = "exited"
+    CANCELLED = "cancelled"
+
+
+class InterruptionReason(StrEnum):
+    EMPLOYMENT = "employment"
+    HEALTH = "health"
+    PERSONAL = "personal"
+    OTHER = "other"
+
+
+class ExitKind(StrEnum):
+    COMPLETED = "completed"
+    DROPOUT = "dropout"
+
+
+class DropoutReason(StrEnum):
+    EMPLOYMENT = "employment"  # abandon pour emploi, counted apart
+    PERSONAL = "personal"
+    HEALTH = "health"
+    EXCLUSION = "exclusion"
+    OTHER = "other"
+
+
+class CertificationResult(StrEnum):
+    OBTAINED = "obtained"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    NOT_ASSESSED = "not_assessed"
+
+
+class DossierSnapshot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    dossier_id: UUID
+    prescription_id: UUID | None = None
+    prescriber_code: str | None = None
+    person_id: UUID
+    profile: PersonProfile
+    identity_encrypted: str | None = Field(None, description="PersonIdentity sealed with the suite's key (NIR inside)")
+    has_nir: bool = False
+    session: SessionSnapshot
+    status: DossierStatus
+    entry_date: date | None = None
+    exit_date: date | None = None
+    version: int = 1
+
+
+class TraineeEvent(IntegrationEvent):
+    topic: ClassVar[str] = Topics.TRAINEES
+    dossier: DossierSnapshot
+    occurred_at: datetime
+    actor: str
+
+
+@register
+class TraineeEnrolled(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.enrolled.v1"
+
+
+@register
+class TraineeEntered(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.entered.v1"
+    entry_date: date
+    declared_late: bool = False
+
+
+@register
+class TraineeInterrupted(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.interrupted.v1"
+    interruption_id: UUID
+    start_date: date
+    reason: InterruptionReason
+    expected_return_date: date | None = None
+    declared_late: bool = False
+
+
+@register
+class TraineeResumed(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.resumed.v1"
+    interruption_id: UUID
+    resumption_date: date
+
+
+@register
+class TraineeExited(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.exited.v1"
+    exit_date: date
+    exit_kind: ExitKind
+    dropout_reason: DropoutReason | None = None
+    certification_result: CertificationResult | None = None
+    skill_blocks_obtained: list[str] = Field(default_factory=list)
+    realised_hours: Decimal
+    hourly_price: Decimal
+    cost: Decimal = Field(description="Solde: realised hours × hourly price")
+    declared_late: bool = False
+
+
+@register
+class TraineeCancelled(TraineeEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.cancelled.v1"
+    reason: str | None = None
+
+
+@register
+class TraineeIdentityUpdated(TraineeEvent):
+    """The identity (typically the NIR, added after creation) changed: AGORA adds the NIR."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.trainee.identity-updated.v1"
+
+
+# ---------------------------------------------------------------- attendance
+
+
+class AttendanceEvent(IntegrationEvent):
+    topic: ClassVar[str] = Topics.ATTENDANCE
+    dossier_id: UUID
+    person_id: UUID
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    version: int = Field(ge=1, description="1 for the first statement, +1 for each correction")
+    planned_hours: Decimal
+    attended_hours: Decimal
+    justified_absence_hours: Decimal
+    unjustified_absence_hours: Decimal
+    in_company_hours: Decimal = Decimal("0")
+    recorded_at: datetime
+
+
+@register
+class AttendanceRecorded(AttendanceEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.attendance.recorded.v1"
+
+
+@register
+class AttendanceCorrected(AttendanceEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.attendance.corrected.v1"

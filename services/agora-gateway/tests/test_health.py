@@ -1,0 +1,18 @@
+from agora_gateway.main import create_app
+from agora_gateway.settings import AgoraGatewaySettings
+from pacte_common.testing import eventually, running
+
+
+async def test_ready_once_database_migrated_and_broker_reached(database_url, bus_settings):
+    app = create_app(AgoraGatewaySettings(database_url=database_url, bus=bus_settings))
+    async with running(app) as client:
+        assert (await client.get("/health/live")).json()["status"] == "ok"
+
+        async def ready():
+            return (await client.get("/health/ready")).status_code == 200
+
+        await eventually(ready, message="agora_gateway ready")
+        body = (await client.get("/health/ready")).json()
+        assert body["checks"]["database"] == "ok" and body["checks"]["broker"] == "ok"
+        metrics = await client.get("/metrics")
+        assert "pacte_outbox_pending" in metrics.text

@@ -1,0 +1,23 @@
+"""Trainee remuneration: entitlement, monthly computation from attendance, Region top-ups, emergency aid, advances and the paying agency's batch."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from remuneration.db.models import Base, messaging
+from remuneration.settings import RemunerationSettings
+from pacte_common.service import build_app
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: RemunerationSettings | None = None) -> FastAPI:
+    settings = settings or RemunerationSettings()
+    return build_app(
+        settings,
+        title="Pacte — remuneration",
+        description="Trainee remuneration: entitlement, monthly computation from attendance, Region top-ups, emergency aid, advances and the paying agency's batch.",
+        metadata=Base.metadata,
+        tables=messaging,
+        migrations=MIGRATIONS,
+    )

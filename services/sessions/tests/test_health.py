@@ -1,0 +1,18 @@
+from sessions.main import create_app
+from sessions.settings import SessionsSettings
+from pacte_common.testing import eventually, running
+
+
+async def test_ready_once_database_migrated_and_broker_reached(database_url, bus_settings):
+    app = create_app(SessionsSettings(database_url=database_url, bus=bus_settings))
+    async with running(app) as client:
+        assert (await client.get("/health/live")).json()["status"] == "ok"
+
+        async def ready():
+            return (await client.get("/health/ready")).status_code == 200
+
+        await eventually(ready, message="sessions ready")
+        body = (await client.get("/health/ready")).json()
+        assert body["checks"]["database"] == "ok" and body["checks"]["broker"] == "ok"
+        metrics = await client.get("/metrics")
+        assert "pacte_outbox_pending" in metrics.text
