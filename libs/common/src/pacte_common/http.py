@@ -6,17 +6,23 @@ import base64
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Header, Query
+from fastapi import Depends, Header, Query
 from pydantic import BaseModel
 
 from pacte_common.errors import Invalid, PreconditionFailed
 
 T = TypeVar("T")
 
-IfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", description="ETag of the version the action was decided on (optimistic concurrency)"),
-]
+async def _if_match(
+    value: Annotated[
+        str | None,
+        Header(alias="If-Match", description="ETag of the version the action was decided on (optimistic concurrency)"),
+    ] = None,
+) -> str | None:
+    return value
+
+
+IfMatch = Annotated[str | None, Depends(_if_match)]
 CursorParam = Annotated[str | None, Query(description="Opaque cursor from the previous page's `next_cursor`")]
 LimitParam = Annotated[int, Query(ge=1, le=500, description="Page size")]
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -24,14 +24,20 @@ from pacte_common.db import utcnow
 from pacte_common.errors import Invalid
 from pacte_common.messaging import MessagingTables
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Makes the creation safe to retry: the same key and body return the first answer.",
-    ),
-]
+async def _idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Makes the creation safe to retry: the same key and body return the first answer.",
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 
 
 def request_hash(payload: Any) -> str:

@@ -38,6 +38,8 @@ def scrub_record(record: logging.LogRecord) -> None:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:
         record.exc_text = redact(record.exc_text)
+    # The exception object still holds the clear values; handlers use exc_text instead.
+    record.exc_info = None
     for name, value in list(vars(record).items()):
         if name not in _STANDARD_ATTRS and isinstance(value, str):
             setattr(record, name, redact(value))
@@ -86,16 +88,17 @@ _redaction_installed = False
 
 
 def install_redaction() -> None:
-    """Scrubs every log record at creation, whatever handler (or test capture) receives it."""
+    """Scrubs every log record when it is made (extras included), whatever handler or test
+    capture receives it: `Logger.makeRecord` is the one place all records pass through."""
     global _redaction_installed
     if _redaction_installed:
         return
-    previous_factory = logging.getLogRecordFactory()
+    original_make_record = logging.Logger.makeRecord
 
-    def factory(*args, **kwargs) -> logging.LogRecord:
-        record = previous_factory(*args, **kwargs)
+    def make_record(self, *args, **kwargs) -> logging.LogRecord:
+        record = original_make_record(self, *args, **kwargs)
         scrub_record(record)
         return record
 
-    logging.setLogRecordFactory(factory)
+    logging.Logger.makeRecord = make_record
     _redaction_installed = True

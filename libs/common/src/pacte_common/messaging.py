@@ -27,10 +27,12 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
-    event as sa_event,
     func,
     select,
     update,
+)
+from sqlalchemy import (
+    event as sa_event,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 

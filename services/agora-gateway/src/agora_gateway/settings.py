@@ -1,5 +1,12 @@
+"""Gateway settings (env prefix PACTE_AGORA_GATEWAY_). Every delay, size and threshold is here."""
+
+from datetime import date
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from agora_gateway.domain.perimeter import DEFAULT_EXCLUDED_CATEGORIES
+from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.settings import ServiceSettings
 
 
@@ -9,3 +16,38 @@ class AgoraGatewaySettings(ServiceSettings):
     service_name: str = "agora-gateway"
     port: int = 8004
     database_url: str = "sqlite+aiosqlite:///./.data/agora-gateway.db"
+
+    # --- the AGORA endpoint (the sandbox on the dev stack) and its bearer token
+    agora_url: str = "http://127.0.0.1:8005"
+    agora_token: SecretStr = SecretStr(DEV_SANDBOX_TOKEN)
+    agora_timeout_s: float = 5.0
+
+    # --- perimeter (DOMAIN.md §6): programme AGORA categories never sent
+    excluded_categories: frozenset[str] = Field(default_factory=lambda: frozenset(DEFAULT_EXCLUDED_CATEGORIES))
+    # A file without NIR waits (DOMAIN.md §6); True creates it without and adds the NIR later.
+    create_without_nir: bool = False
+    # Status sent in the identity block (AGORA's "statut" of the trainee).
+    trainee_status: str = "job_seeker"
+
+    # --- dispatcher: per-file ordered sending from the database queue
+    dispatch_poll_interval_s: float = 0.2
+    dispatch_batch_size: int = 100
+    dispatch_concurrency: int = 16
+    # A flow claimed by a process that died is sent again (same idempotency key) after this lease.
+    dispatch_lease_s: float = 60.0
+    # Quick retries of one claim (tenacity, exponential backoff with jitter)…
+    send_attempts: int = 4
+    send_backoff_initial_s: float = 0.2
+    send_backoff_max_s: float = 5.0
+    # …then the flow goes back to the queue and waits this long, doubling, up to the max.
+    requeue_delay_initial_s: float = 5.0
+    requeue_delay_max_s: float = 300.0
+    metrics_refresh_s: float = 2.0
+
+    # --- back-fill (reprise d'antériorité)
+    backfill_cutoff: date = date(2017, 1, 1)
+    backfill_batch_size: int = 500
+    backfill_poll_interval_s: float = 0.5
+    backfill_lease_s: float = 120.0
+    backfill_upload_chunk_bytes: int = 1024 * 1024
+    backfill_dir_name: str = "agora-backfill"

@@ -4,8 +4,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from orientation.api.prescriptions import router as prescriptions_router
+from orientation.api.sessions import router as sessions_router
 from orientation.db.models import Base, messaging
+from orientation.events.handlers import SUBSCRIPTIONS
+from orientation.expiry import expiry_job
 from orientation.settings import OrientationSettings
+from pacte_common.events import Topics
 from pacte_common.service import build_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -20,4 +25,8 @@ def create_app(settings: OrientationSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
+        routers=[sessions_router, prescriptions_router],
+        subscriptions=SUBSCRIPTIONS,
+        jobs=[expiry_job],
+        published_topics=[Topics.PRESCRIPTIONS],
     )

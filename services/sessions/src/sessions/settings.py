@@ -1,3 +1,6 @@
+from decimal import Decimal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from pacte_common.settings import ServiceSettings
@@ -9,3 +12,25 @@ class SessionsSettings(ServiceSettings):
     service_name: str = "sessions"
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///./.data/sessions.db"
+
+    # Declarations (entry, interruption, exit) later than this many working days are flagged
+    # (Code du travail L6121-5, decree 2017-1019: 3 working days).
+    declaration_delay_working_days: int = 3
+    holiday_country: str = "FR"
+    holiday_subdivision: str | None = None
+    # The business day of a declaration is taken in this time zone.
+    business_timezone: str = "Europe/Paris"
+
+    # Départements of the Pays de la Loire the offer may sit in.
+    departements: frozenset[str] = frozenset({"44", "49", "53", "72", "85"})
+    lheo_max_bytes: int = 10 * 1024 * 1024
+
+    # Indicators (DOMAIN.md §8).
+    indicator_disabled_target: Decimal = Decimal("0.15")
+    indicator_senior_age: int = 50
+    indicator_young_age_limit: int = 26
+    indicator_long_term_months: int = 12
+    indicator_low_qualified_levels: frozenset[str] = frozenset({"below_v", "v", "iv"})
+
+    page_size_default: int = Field(50, ge=1, le=500)
+    prescriptions_consumer_name: str = "prescriptions"

@@ -1,4 +1,50 @@
-"""Events published by the AGORA gateway on pacte.agora.flows.v1.
+"""Events published by the AGORA gateway on pacte.agora.flows.v1 (key: dossier id).
 
-Owned by the AGORA gateway (issue 6): flow sent, acknowledged, rejected.
+One event per step of a flow (one AGORA operation for one training file): sent (first
+attempt of a revision), acknowledged, rejected. A flow recorded as excluded or delegated
+by the perimeter never leaves the gateway and publishes nothing. No NIR, no names: only
+the dossier id, the operation and AGORA's answer.
 """
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from pacte_common.events import IntegrationEvent, Topics, register
+
+
+class AgoraFlowEvent(IntegrationEvent):
+    topic: ClassVar[str] = Topics.AGORA_FLOWS
+    flow_id: UUID
+    dossier_id: UUID
+    operation: str = Field(
+        description="create, enter, interrupt, resume, exit, settle, cancel, add_nir, or bulk_load (back-fill)"
+    )
+    sequence: int = Field(description="Position of the operation in the file's ordered flow (1, 2, …)")
+    revision: int = Field(1, description="1, then +1 each time an operator resends a rejected flow")
+    idempotency_key: str
+    origin: str = Field("live", description="live (trainee events) or backfill (reprise d'antériorité)")
+    occurred_at: datetime
+
+
+@register
+class AgoraFlowSent(AgoraFlowEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.agora.flow-sent.v1"
+
+
+@register
+class AgoraFlowAcknowledged(AgoraFlowEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.agora.flow-acknowledged.v1"
+    agora_file_id: str | None = None
+    agora_file_state: str | None = Field(None, description="The file's state at AGORA after the operation")
+
+
+@register
+class AgoraFlowRejected(AgoraFlowEvent):
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.agora.flow-rejected.v1"
+    code: str
+    message: str

@@ -1,9 +1,28 @@
-"""AgoraGateway's tables. Its own MetaData: no other service reads them."""
+"""AgoraGateway's tables. Its own MetaData: no other service reads them.
 
-from sqlalchemy.orm import DeclarativeBase
+- `agora_dossiers`: per training file, the perimeter decision, the latest snapshot (no
+  identity in clear: the sealed identity, NIR inside, is kept encrypted) and what AGORA
+  has been told (`told_state`: once the queue is drained; `agora_state`: acknowledged).
+- `agora_flows`: the ordered queue of operations per file — the database is the queue, so
+  a restart loses nothing.
+- `agora_flow_transitions`: who/when/from/to/why of every flow status change.
+- `backfill_jobs`, `backfill_rejections`: the back-fill's checkpoint, report and the lines
+  it could not send (kept encrypted: an export line carries the NIR).
+"""
 
-from pacte_common.db import new_metadata
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -11,3 +30,115 @@ class Base(DeclarativeBase):
 
 
 messaging = MessagingTables(Base.metadata)
+
+
+class Dossier(Base):
+    __tablename__ = "agora_dossiers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    origin: Mapped[str] = mapped_column(String(16))  # live | backfill
+    perimeter_status: Mapped[str] = mapped_column(String(20), index=True)
+    perimeter_reason_code: Mapped[str | None] = mapped_column(String(64))
+    perimeter_reason: Mapped[str | None] = mapped_column(String(255))
+    programme_code: Mapped[str | None] = mapped_column(String(64))
+    agora_category: Mapped[str | None] = mapped_column(String(32))
+    organisation_siret: Mapped[str | None] = mapped_column(String(14))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)  # DossierSnapshot without identity
+    snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
+    identity_encrypted: Mapped[str | None] = mapped_column(Text)
+    has_nir: Mapped[bool] = mapped_column(Boolean, default=False)
+    nir_told: Mapped[bool] = mapped_column(Boolean, default=False)
+    told_state: Mapped[str] = mapped_column(String(20))
+    agora_state: Mapped[str] = mapped_column(String(20))
+    agora_file_id: Mapped[str | None] = mapped_column(String(64))
+    next_sequence: Mapped[int] = mapped_column(Integer, default=1)
+    last_event_type: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Flow(Base):
+    __tablename__ = "agora_flows"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "sequence"),
+        Index("ix_agora_flows_backfill", "backfill_job_id", "backfill_batch"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agora_dossiers.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The operation's own data (dates, reason, cost): no identity, no NIR.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The request as first sent for this revision (NIR inside, so encrypted): a resend after
+    # a timeout carries exactly the same body under the same idempotency key.
+    request_encrypted: Mapped[str | None] = mapped_column(Text)
+    event_type: Mapped[str | None] = mapped_column(String(255))
+    backfill_job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    backfill_batch: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_claims: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    rejection_code: Mapped[str | None] = mapped_column(String(64))
+    rejection_message: Mapped[str | None] = mapped_column(Text)
+    agora_answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FlowTransitionLog(Base):
+    __tablename__ = "agora_flow_transitions"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agora_flows.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class BackfillJob(Base):
+    __tablename__ = "backfill_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued, running, completed, failed
+    filename: Mapped[str] = mapped_column(String(255))
+    file_path: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(_BigId)
+    # Checkpoint: where the next batch starts in the file, and the batch not yet answered.
+    byte_offset: Mapped[int] = mapped_column(_BigId, default=0)
+    line_no: Mapped[int] = mapped_column(Integer, default=0)
+    next_batch: Mapped[int] = mapped_column(Integer, default=1)
+    pending_batch: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BackfillRejection(Base):
+    __tablename__ = "backfill_rejections"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("backfill_jobs.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    dossier_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))  # line (unreadable / not sendable) | agora (AGORA's answer)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    line_encrypted: Mapped[str] = mapped_column(Text)

@@ -1,9 +1,23 @@
-"""Remuneration's tables. Its own MetaData: no other service reads them."""
+"""Remuneration's tables. Its own MetaData: no other service reads them.
 
-from sqlalchemy.orm import DeclarativeBase
+Money is Numeric(14, 2) (Decimal in Python), dates are Date, instants are aware UTC.
+IBAN and identity (NIR) are stored encrypted only; their masked forms are kept for display.
+"""
 
-from pacte_common.db import new_metadata
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+
+Money = Numeric(14, 2)
+Hours = Numeric(8, 2)
 
 
 class Base(DeclarativeBase):
@@ -11,3 +25,167 @@ class Base(DeclarativeBase):
 
 
 messaging = MessagingTables(Base.metadata)
+
+
+class RemunerationFile(Base):
+    """One training file (dossier) as remuneration knows it: snapshot, request, entitlement."""
+
+    __tablename__ = "remuneration_files"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    dossier_status: Mapped[str] = mapped_column(String(32))
+    dossier_version: Mapped[int] = mapped_column(Integer)
+    profile: Mapped[dict] = mapped_column(JSON)
+    programme_code: Mapped[str] = mapped_column(String(64))
+    remuneration_approved: Mapped[bool] = mapped_column(Boolean)
+    tension_sector: Mapped[bool] = mapped_column(Boolean)
+    weekly_hours: Mapped[Decimal | None] = mapped_column(Hours, nullable=True)
+    training_hours: Mapped[Decimal] = mapped_column(Hours)
+    identity_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    entry_date: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    exit_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+    # The trainee's request (RS1): facts in clear, IBAN and NIR encrypted.
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
+    request_facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    iban_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    iban_masked: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    nir_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    request_filed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    # Entitlement, decided when both the entry and the request are known.
+    regime: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    regime_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    differential_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    entitlement_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InterruptionRow(Base):
+    __tablename__ = "interruptions"
+
+    interruption_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("remuneration_files.dossier_id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    resumption_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(String(32))
+
+
+class AttendanceStatementRow(Base):
+    """Every version of a month's attendance statement; the highest version is the one that counts."""
+
+    __tablename__ = "attendance_statements"
+    __table_args__ = (UniqueConstraint("dossier_id", "month", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)  # may precede the trainee events
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    planned_hours: Mapped[Decimal] = mapped_column(Hours)
+    attended_hours: Mapped[Decimal] = mapped_column(Hours)
+    justified_absence_hours: Mapped[Decimal] = mapped_column(Hours)
+    unjustified_absence_hours: Mapped[Decimal] = mapped_column(Hours)
+    in_company_hours: Mapped[Decimal] = mapped_column(Hours)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    computed_by: Mapped[str] = mapped_column(String(255))
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    validated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    statements_computed: Mapped[int] = mapped_column(Integer, default=0)
+    statements_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    payment_lines: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    component_totals: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Statement(Base):
+    """One file's statement in one monthly run: inputs, scale version, components, total."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("run_month", "dossier_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    run_month: Mapped[str] = mapped_column(ForeignKey("runs.month"), index=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("remuneration_files.dossier_id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    waiting_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    regime: Mapped[str] = mapped_column(String(32))
+    regime_reason: Mapped[str] = mapped_column(Text)
+    scale_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    inputs: Mapped[dict] = mapped_column(JSON)
+    components: Mapped[list] = mapped_column(JSON)
+    earned_amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    advance_paid: Mapped[Decimal] = mapped_column(Money)
+    advance_outstanding_after: Mapped[Decimal] = mapped_column(Money)
+    overpayment_outstanding_after: Mapped[Decimal] = mapped_column(Money)
+    attendance_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdjustmentRow(Base):
+    """A month already paid, recomputed in a later run (late or corrected attendance)."""
+
+    __tablename__ = "adjustments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_month: Mapped[str] = mapped_column(ForeignKey("runs.month"), index=True)
+    statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"))
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    concerned_month: Mapped[str] = mapped_column(String(7))
+    attendance_version: Mapped[int] = mapped_column(Integer)
+    recomputed_amount: Mapped[Decimal] = mapped_column(Money)
+    delta: Mapped[Decimal] = mapped_column(Money)
+    explanation: Mapped[str] = mapped_column(Text)
+
+
+class EmergencyAid(Base):
+    __tablename__ = "emergency_aids"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("remuneration_files.dossier_id"), index=True)
+    # Set only when granted: the unique constraint makes "once per file" hold under races.
+    granted_dossier_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    household_size: Mapped[int] = mapped_column(Integer)
+    monthly_resources: Mapped[Decimal] = mapped_column(Money)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    paid_in_run: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TransitionLog(Base):
+    """Who moved which file or run from which state to which, when and why."""
+
+    __tablename__ = "transition_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    aggregate: Mapped[str] = mapped_column(String(16))
+    aggregate_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,9 +1,19 @@
 """Sessions's tables. Its own MetaData: no other service reads them."""
 
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from pacte_common.db import new_metadata
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+
+Hours = Numeric(10, 2)
+Money = Numeric(12, 2)
 
 
 class Base(DeclarativeBase):
@@ -11,3 +21,165 @@ class Base(DeclarativeBase):
 
 
 messaging = MessagingTables(Base.metadata)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Programme(Timestamps, Base):
+    """*Dispositif*: PRÉPA, VISA, ACCÈS… with what remuneration and AGORA need to know."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    pillar: Mapped[str] = mapped_column(String(16))
+    funder: Mapped[str] = mapped_column(String(64))
+    remuneration_approved: Mapped[bool] = mapped_column(Boolean)
+    tension_sector: Mapped[bool] = mapped_column(Boolean)
+    agora_category: Mapped[str] = mapped_column(String(32))
+    delegated_to_france_travail: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Action(Timestamps, Base):
+    """LHEO `action`: what an organisation delivers, at which hourly price."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    lheo_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id"), index=True)
+    organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    rncp_code: Mapped[str | None] = mapped_column(String(32))
+    formacode: Mapped[str | None] = mapped_column(String(16))
+    certifying: Mapped[bool] = mapped_column(Boolean, default=False)
+    hours_in_centre: Mapped[Decimal] = mapped_column(Hours)
+    hours_in_company: Mapped[Decimal] = mapped_column(Hours)
+    weekly_hours: Mapped[Decimal | None] = mapped_column(Hours)
+    hourly_price: Mapped[Decimal] = mapped_column(Money)
+    part_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    distance_learning: Mapped[bool] = mapped_column(Boolean, default=False)
+    modules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skill_blocks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    territory_code: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+
+
+class TrainingSession(Timestamps, Base):
+    """LHEO `session`: a period, places, and whether entries are permanent."""
+
+    __tablename__ = "training_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    lheo_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    places: Mapped[int] = mapped_column(Integer)
+    places_taken: Mapped[int] = mapped_column(Integer, default=0)
+    permanent_entries: Mapped[bool] = mapped_column(Boolean, default=False)
+    recruitment_state: Mapped[str] = mapped_column(String(16))
+    information_meetings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    action: Mapped[Action] = relationship(lazy="joined")
+
+
+class Dossier(Timestamps, Base):
+    """*Dossier de formation*: one person in one session, from enrolment to exit."""
+
+    __tablename__ = "dossiers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("training_sessions.id"), index=True)
+    prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    prescriber_kind: Mapped[str | None] = mapped_column(String(32))
+    prescriber_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    profile: Mapped[dict] = mapped_column(JSON)
+    # PersonIdentity sealed with the suite's key; only its keyed hash and a mask are kept beside it.
+    identity_encrypted: Mapped[str | None] = mapped_column(Text)
+    has_nir: Mapped[bool] = mapped_column(Boolean, default=False)
+    nir_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    entry_date: Mapped[date | None] = mapped_column(Date)
+    entry_declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    exit_date: Mapped[date | None] = mapped_column(Date)
+    exit_kind: Mapped[str | None] = mapped_column(String(16))
+    dropout_reason: Mapped[str | None] = mapped_column(String(16))
+    exit_comment: Mapped[str | None] = mapped_column(Text)
+    certification_result: Mapped[str | None] = mapped_column(String(16))
+    skill_blocks_obtained: Mapped[list[str]] = mapped_column(JSON, default=list)
+    realised_hours: Mapped[Decimal | None] = mapped_column(Hours)
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    exit_declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    session: Mapped[TrainingSession] = relationship(lazy="joined")
+    interruptions: Mapped[list[Interruption]] = relationship(
+        lazy="selectin", order_by="Interruption.start_date", back_populates="dossier"
+    )
+
+
+class Interruption(Base):
+    __tablename__ = "interruptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    expected_return_date: Mapped[date | None] = mapped_column(Date)
+    resumption_date: Mapped[date | None] = mapped_column(Date)
+    declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="interruptions")
+
+
+class DossierTransition(Base):
+    """Who moved the file, when, from which state to which, and why."""
+
+    __tablename__ = "dossier_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    effective_date: Mapped[date | None] = mapped_column(Date)
+    declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttendanceStatement(Base):
+    """A monthly attendance statement; a correction adds a version and supersedes the last."""
+
+    __tablename__ = "attendance_statements"
+    __table_args__ = (UniqueConstraint("dossier_id", "month", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    planned_hours: Mapped[Decimal] = mapped_column(Hours)
+    attended_hours: Mapped[Decimal] = mapped_column(Hours)
+    justified_absence_hours: Mapped[Decimal] = mapped_column(Hours)
+    unjustified_absence_hours: Mapped[Decimal] = mapped_column(Hours)
+    in_company_hours: Mapped[Decimal] = mapped_column(Hours)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

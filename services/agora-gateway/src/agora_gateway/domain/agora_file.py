@@ -1,0 +1,158 @@
+"""The training file as AGORA holds it: its states, the operations, their legal order.
+
+One table drives both sides: the gateway plans which operations a trainee event calls for,
+and the sandbox rejects an operation that is not legal from the file's current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FileState(StrEnum):
+    NONE = "none"  # AGORA does not know the file yet
+    CREATED = "created"
+    IN_TRAINING = "in_training"
+    INTERRUPTED = "interrupted"
+    EXITED = "exited"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+
+
+FILE_STATE_LABELS = {
+    FileState.NONE: "Inconnu d'AGORA",
+    FileState.CREATED: "Dossier créé",
+    FileState.IN_TRAINING: "Entré en formation (dossier validé)",
+    FileState.INTERRUPTED: "Formation interrompue",
+    FileState.EXITED: "Sorti de formation",
+    FileState.SETTLED: "Action soldée",
+    FileState.CANCELLED: "Dossier annulé",
+}
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    ENTER = "enter"
+    INTERRUPT = "interrupt"
+    RESUME = "resume"
+    EXIT = "exit"
+    SETTLE = "settle"
+    CANCEL = "cancel"
+    ADD_NIR = "add_nir"
+    BULK_LOAD = "bulk_load"  # back-fill: the whole file at once, through the bulk endpoint
+
+
+OPERATION_LABELS = {
+    Operation.CREATE: "Recherche puis création du dossier",
+    Operation.ENTER: "Validation du dossier et déclaration d'entrée",
+    Operation.INTERRUPT: "Déclaration d'interruption",
+    Operation.RESUME: "Déclaration de reprise",
+    Operation.EXIT: "Déclaration de sortie",
+    Operation.SETTLE: "Solde de l'action et calcul du coût",
+    Operation.CANCEL: "Annulation du dossier",
+    Operation.ADD_NIR: "Ajout du NIR",
+    Operation.BULK_LOAD: "Reprise d'antériorité (chargement en masse)",
+}
+
+_LIVE = (FileState.CREATED, FileState.IN_TRAINING, FileState.INTERRUPTED, FileState.EXITED, FileState.SETTLED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    operation: Operation
+    sources: tuple[FileState, ...]
+    target: FileState | None  # None: the state does not change
+
+
+# The legal order of operations on one file (DOMAIN.md §6).
+TRANSITIONS: dict[Operation, Transition] = {
+    t.operation: t
+    for t in (
+        Transition(Operation.CREATE, (FileState.NONE,), FileState.CREATED),
+        Transition(Operation.ENTER, (FileState.CREATED,), FileState.IN_TRAINING),
+        Transition(Operation.INTERRUPT, (FileState.IN_TRAINING,), FileState.INTERRUPTED),
+        Transition(Operation.RESUME, (FileState.INTERRUPTED,), FileState.IN_TRAINING),
+        Transition(Operation.EXIT, (FileState.IN_TRAINING, FileState.INTERRUPTED), FileState.EXITED),
+        Transition(Operation.SETTLE, (FileState.EXITED,), FileState.SETTLED),
+        Transition(Operation.CANCEL, _LIVE, FileState.CANCELLED),
+        Transition(Operation.ADD_NIR, _LIVE, None),
+    )
+}
+
+
+def allowed_operations(state: FileState) -> list[Operation]:
+    return [op for op, t in TRANSITIONS.items() if state in t.sources]
+
+
+def apply(state: FileState, operation: Operation) -> FileState:
+    """The file's state after the operation; ValueError when the order is not legal."""
+    transition = TRANSITIONS[operation]
+    if state not in transition.sources:
+        raise ValueError(f"'{operation}' is not allowed on a file in state '{state}'")
+    return transition.target or state
+
+
+# ------------------------------------------------------------------ planning (gateway side)
+
+
+class TraineeStep(StrEnum):
+    """What a trainee event says happened (pacte_common.contracts.sessions)."""
+
+    ENROLLED = "enrolled"
+    ENTERED = "entered"
+    INTERRUPTED = "interrupted"
+    RESUMED = "resumed"
+    EXITED = "exited"
+    CANCELLED = "cancelled"
+    IDENTITY_UPDATED = "identity_updated"
+
+
+# Where each step takes the file; the plan is the shortest legal path from the state the
+# queue will have told AGORA. Steps that would go backwards (a stale or replayed event)
+# plan nothing.
+_STEP_TARGET = {
+    TraineeStep.ENROLLED: FileState.CREATED,
+    TraineeStep.ENTERED: FileState.IN_TRAINING,
+    TraineeStep.INTERRUPTED: FileState.INTERRUPTED,
+    TraineeStep.RESUMED: FileState.IN_TRAINING,
+    TraineeStep.EXITED: FileState.SETTLED,
+    TraineeStep.CANCELLED: FileState.CANCELLED,
+}
+
+_PATHS: dict[tuple[FileState, TraineeStep], tuple[Operation, ...]] = {
+    (FileState.NONE, TraineeStep.ENROLLED): (Operation.CREATE,),
+    (FileState.NONE, TraineeStep.ENTERED): (Operation.CREATE, Operation.ENTER),
+    (FileState.NONE, TraineeStep.INTERRUPTED): (Operation.CREATE, Operation.ENTER, Operation.INTERRUPT),
+    (FileState.NONE, TraineeStep.RESUMED): (Operation.CREATE, Operation.ENTER),
+    (FileState.NONE, TraineeStep.EXITED): (Operation.CREATE, Operation.ENTER, Operation.EXIT, Operation.SETTLE),
+    (FileState.CREATED, TraineeStep.ENTERED): (Operation.ENTER,),
+    (FileState.CREATED, TraineeStep.INTERRUPTED): (Operation.ENTER, Operation.INTERRUPT),
+    (FileState.CREATED, TraineeStep.RESUMED): (Operation.ENTER,),
+    (FileState.CREATED, TraineeStep.EXITED): (Operation.ENTER, Operation.EXIT, Operation.SETTLE),
+    (FileState.IN_TRAINING, TraineeStep.INTERRUPTED): (Operation.INTERRUPT,),
+    (FileState.IN_TRAINING, TraineeStep.EXITED): (Operation.EXIT, Operation.SETTLE),
+    (FileState.INTERRUPTED, TraineeStep.RESUMED): (Operation.RESUME,),
+    (FileState.INTERRUPTED, TraineeStep.EXITED): (Operation.EXIT, Operation.SETTLE),
+    (FileState.EXITED, TraineeStep.EXITED): (Operation.SETTLE,),
+}
+
+
+def plan(told: FileState, step: TraineeStep, *, nir_known: bool, nir_told: bool) -> list[Operation]:
+    """Operations to queue so that AGORA follows the file to where the event says it is.
+
+    `told` is the state AGORA will hold once every queued operation is acknowledged.
+    """
+    if step is TraineeStep.IDENTITY_UPDATED:
+        if told not in (FileState.NONE, FileState.CANCELLED) and nir_known and not nir_told:
+            return [Operation.ADD_NIR]
+        return []
+    if step is TraineeStep.CANCELLED:
+        return [Operation.CANCEL] if told in TRANSITIONS[Operation.CANCEL].sources else []
+    return list(_PATHS.get((told, step), ()))
+
+
+def told_after(told: FileState, operations: list[Operation]) -> FileState:
+    for operation in operations:
+        told = apply(told, operation)
+    return told

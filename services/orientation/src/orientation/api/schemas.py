@@ -1,0 +1,176 @@
+"""Request and response bodies of the orientation API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from orientation.domain.prescription import PositioningKind, PrescriberKind, RefusalReason, Status
+from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.sessions import SessionSnapshot
+from pacte_common.validators import Nir
+
+Text = Field(None, max_length=5000)
+
+# ---------------------------------------------------------------- sessions read model
+
+
+class SessionOut(SessionSnapshot):
+    """The session as the catalogue last described it, with what a prescriber needs to choose."""
+
+    places_available: int
+    cancelled: bool
+    open_for_prescription: bool
+
+
+# ---------------------------------------------------------------- prescriptions: input
+
+
+class IdentityIn(BaseModel):
+    birth_name: str = Field(min_length=1, max_length=100, description="Nom de naissance")
+    first_names: str = Field(min_length=1, max_length=200, description="Prénoms")
+    usual_name: str | None = Field(None, max_length=100, description="Nom d'usage")
+    nir: Nir | None = Field(None, description="NIR (15 characters, key checked); optional")
+    france_travail_id: str | None = Field(None, max_length=20, description="Identifiant France Travail")
+
+
+class PrescriptionCreate(BaseModel):
+    session_id: UUID
+    prescriber_kind: PrescriberKind | None = Field(
+        None, description="Derived from the structure code of the token when absent (PE-… → france_travail)"
+    )
+    identity: IdentityIn
+    profile: PersonProfile
+    professional_project: str = Field(min_length=1, max_length=5000, description="Projet professionnel validé")
+    comment: str | None = Field(None, max_length=5000, description="The prescriber's comment for the organisation")
+
+
+class PositioningIn(BaseModel):
+    date: date
+    kind: PositioningKind
+    comment: str | None = Text
+
+
+class AnswerIn(BaseModel):
+    """Body of /admit and /waitlist (optional)."""
+
+    comment: str | None = Text
+
+
+class RefuseIn(BaseModel):
+    reason_code: RefusalReason
+    comment: str | None = Field(None, max_length=5000, validate_default=True)
+
+    @field_validator("comment")
+    @classmethod
+    def comment_required_for_other(cls, comment: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("reason_code") is RefusalReason.OTHER and not (comment and comment.strip()):
+            raise ValueError("a comment is required when the reason is 'other'")
+        return comment
+
+
+class WithdrawIn(BaseModel):
+    reason: str | None = Text
+
+
+class ReorientIn(BaseModel):
+    session_id: UUID
+    professional_project: str | None = Field(
+        None, min_length=1, max_length=5000, description="Defaults to the previous prescription's"
+    )
+    comment: str | None = Text
+
+
+# ---------------------------------------------------------------- prescriptions: output
+
+
+class IdentityOut(BaseModel):
+    birth_name: str
+    first_names: str
+    usual_name: str | None = None
+    nir_masked: str | None = None
+    france_travail_id: str | None = None
+
+
+class PositioningOut(BaseModel):
+    date: date
+    kind: PositioningKind
+    kind_label: str
+
+
+class RefusalOut(BaseModel):
+    reason_code: RefusalReason
+    reason_label: str
+    comment: str | None = None
+    hint: str | None = Field(None, description="What the prescriber may try next")
+
+
+class ChainLink(BaseModel):
+    prescription_id: UUID
+    session_id: UUID
+    status: Status
+    created_at: datetime
+
+
+class PrescriptionSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    status: Status
+    status_label: str
+    version: int
+    session_id: UUID
+    organisation_siret: str
+    person_id: UUID
+    prescriber_kind: PrescriberKind
+    prescriber_code: str
+    refusal_reason: RefusalReason | None = None
+    previous_prescription_id: UUID | None = None
+    next_prescription_id: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PrescriptionOut(PrescriptionSummary):
+    identity: IdentityOut | None = Field(
+        None, description="Shown by GET only (creation answers are replayable and kept without it)"
+    )
+    has_nir: bool
+    profile: PersonProfile
+    professional_project: str
+    comment: str | None = None
+    positioning: PositioningOut | None = None
+    refusal: RefusalOut | None = None
+    withdrawal_reason: str | None = None
+    answer_comment: str | None = None
+    waitlist_rank: int | None = None
+    dossier_id: UUID | None = None
+    status_changed_at: datetime
+    expires_at: datetime | None = Field(None, description="When it expires if the organisation does not answer")
+    chain: list[ChainLink] = Field(description="The person's attempts linked by reorientation, oldest first")
+    allowed_actions: list[str] = Field(description="What the caller may do now")
+
+
+class TransitionOut(BaseModel):
+    prescription_id: UUID
+    sequence: int
+    action: str
+    from_status: Status | None
+    to_status: Status
+    actor: str
+    at: datetime
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class HistoryOut(BaseModel):
+    prescription_id: UUID
+    items: list[TransitionOut] = Field(description="Transitions of the whole chain visible to you, in order")
+
+
+class CountsOut(BaseModel):
+    counts: dict[str, int]
+    total: int

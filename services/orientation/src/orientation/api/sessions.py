@@ -1,0 +1,107 @@
+"""GET /sessions: the sessions open for prescription, from orientation's own read model."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, or_, select
+
+from orientation.api.schemas import SessionOut
+from orientation.db.models import CatalogueSession
+from orientation.domain.catalogue import open_for_prescription
+from orientation.settings import OrientationSettings
+from pacte_common.auth import CurrentPrincipal
+from pacte_common.errors import NotFound
+from pacte_common.http import CursorParam, Page, decode_cursor, encode_cursor
+from pacte_common.service import DbSession, RuntimeDep
+
+router = APIRouter(tags=["sessions"])
+
+
+def present_session(row: CatalogueSession, settings: OrientationSettings) -> SessionOut:
+    return SessionOut.model_validate(
+        {
+            **row.snapshot,
+            "places": row.places,
+            "places_taken": row.places_taken,
+            "recruitment_state": row.recruitment_state,
+            "places_available": max(0, row.places - row.places_taken),
+            "cancelled": row.cancelled,
+            "open_for_prescription": open_for_prescription(
+                row.recruitment_state, row.cancelled, settings.prescribable_recruitment_states
+            ),
+        }
+    )
+
+
+@router.get("/sessions", response_model=Page[SessionOut], summary="Sessions open for prescription")
+async def list_sessions(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    departement: Annotated[str | None, Query(description="44, 49, 53, 72, 85")] = None,
+    programme: Annotated[str | None, Query(description="Programme code (dispositif)")] = None,
+    pillar: Annotated[str | None, Query(description="prepa, visa, acces, other")] = None,
+    certification: Annotated[str | None, Query(description="RNCP code")] = None,
+    formacode: str | None = None,
+    organisation_siret: str | None = None,
+    start_from: Annotated[date | None, Query(description="Sessions starting on or after")] = None,
+    start_to: Annotated[date | None, Query(description="Sessions starting on or before")] = None,
+    open_places: Annotated[bool, Query(description="Only sessions with places left")] = False,
+    include_closed: Annotated[bool, Query(description="Also closed, cancelled sessions")] = False,
+    cursor: CursorParam = None,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+) -> Page[SessionOut]:
+    settings: OrientationSettings = runtime.settings
+    query = select(CatalogueSession)
+    if not include_closed:
+        query = query.where(
+            CatalogueSession.cancelled.is_(False),
+            CatalogueSession.recruitment_state.in_(settings.prescribable_recruitment_states),
+        )
+    filters = {
+        CatalogueSession.departement: departement,
+        CatalogueSession.programme_code: programme,
+        CatalogueSession.pillar: pillar,
+        CatalogueSession.rncp_code: certification,
+        CatalogueSession.formacode: formacode,
+        CatalogueSession.organisation_siret: organisation_siret,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    if start_from:
+        query = query.where(CatalogueSession.start_date >= start_from)
+    if start_to:
+        query = query.where(CatalogueSession.start_date <= start_to)
+    if open_places:
+        query = query.where(CatalogueSession.places_taken < CatalogueSession.places)
+    after = decode_cursor(cursor)
+    if after:
+        start, last_id = date.fromisoformat(after["s"]), UUID(after["i"])
+        query = query.where(
+            or_(
+                CatalogueSession.start_date > start,
+                and_(CatalogueSession.start_date == start, CatalogueSession.session_id > last_id),
+            )
+        )
+    size = limit or settings.default_page_size
+    rows = (
+        await session.scalars(query.order_by(CatalogueSession.start_date, CatalogueSession.session_id).limit(size + 1))
+    ).all()
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = encode_cursor({"s": rows[-1].start_date.isoformat(), "i": str(rows[-1].session_id)})
+    return Page[SessionOut](items=[present_session(r, settings) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionOut, summary="One session of the read model")
+async def get_session(session_id: UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> SessionOut:
+    row = await session.get(CatalogueSession, session_id)
+    if row is None:
+        raise NotFound(f"No session {session_id} is known to orientation")
+    return present_session(row, runtime.settings)

@@ -1,0 +1,87 @@
+"""Money and calendar helpers shared by the rules: cents, months, ages, days in training."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Each component is rounded half-up to the cent (DOMAIN.md §5)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def euros(amount: Decimal) -> str:
+    """An amount as an operator reads it in an explanation: '1 234.50 €'."""
+    return f"{cents(amount):,.2f} €".replace(",", " ")
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        match = _MONTH_RE.match(text or "")
+        if not match:
+            raise ValueError("month must be YYYY-MM, e.g. 2021-05")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.number, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, self.number, self.days)
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.number)[1]
+
+    def next(self) -> Month:
+        return Month(self.year + (self.number == 12), self.number % 12 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.number:02d}"
+
+
+def age_on(birth_date: date, day: date) -> int:
+    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (0 if had_birthday else 1)
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """An interruption runs from its first day to the day before the resumption."""
+
+    start_date: date
+    resumption_date: date | None = None
+
+
+def training_days(
+    month: Month, entry_date: date, exit_date: date | None, interruptions: tuple[Interruption, ...] = ()
+) -> set[date]:
+    """The days of `month` in training: entry to exit both included, less interruption days."""
+    first = max(month.first_day, entry_date)
+    last = min(month.last_day, exit_date) if exit_date else month.last_day
+    days = {first + timedelta(n) for n in range((last - first).days + 1)} if first <= last else set()
+    for interruption in interruptions:
+        end = (interruption.resumption_date - timedelta(1)) if interruption.resumption_date else month.last_day
+        day = interruption.start_date
+        while day <= end and day <= month.last_day:
+            days.discard(day)
+            day += timedelta(1)
+    return days

@@ -1,0 +1,72 @@
+"""Who may see and change what (DESIGN.md §5), and today's business date.
+
+- The Region sees and changes everything.
+- A training organisation (org_id = SIRET) sees and changes only its sessions' files;
+  another organisation's file answers 404, so its existence does not leak.
+- A prescriber (org_id = structure code) may read the files of the people it prescribed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+
+from pacte_common.auth import OrgKind, Principal
+from pacte_common.errors import Forbidden, NotFound
+from sessions.db.models import Dossier, TrainingSession
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_today(request: Request) -> date:
+    """Today in the business time zone: the day a declaration is made."""
+    clock: Clock = request.app.state.clock
+    return clock().astimezone(ZoneInfo(request.app.state.runtime.settings.business_timezone)).date()
+
+
+Today = Annotated[date, Depends(get_today)]
+
+
+def can_read_session(principal: Principal, session: TrainingSession) -> bool:
+    if principal.org_kind is OrgKind.TRAINING_ORG:
+        return session.action.organisation_siret == principal.org_id
+    return principal.org_kind in (OrgKind.REGION, OrgKind.PRESCRIBER)
+
+
+def ensure_session_visible(principal: Principal, session: TrainingSession | None) -> TrainingSession:
+    if session is None or not can_read_session(principal, session):
+        raise NotFound("No such session")
+    return session
+
+
+def can_read_dossier(principal: Principal, dossier: Dossier) -> bool:
+    match principal.org_kind:
+        case OrgKind.REGION:
+            return True
+        case OrgKind.TRAINING_ORG:
+            return dossier.session.action.organisation_siret == principal.org_id
+        case OrgKind.PRESCRIBER:
+            return dossier.prescriber_code is not None and dossier.prescriber_code == principal.org_id
+        case _:
+            return False
+
+
+def ensure_dossier_readable(principal: Principal, dossier: Dossier | None) -> Dossier:
+    if dossier is None or not can_read_dossier(principal, dossier):
+        raise NotFound("No such training file")
+    return dossier
+
+
+def ensure_dossier_writable(principal: Principal, dossier: Dossier | None) -> Dossier:
+    dossier = ensure_dossier_readable(principal, dossier)
+    if principal.org_kind not in (OrgKind.REGION, OrgKind.TRAINING_ORG):
+        raise Forbidden("Only the training organisation or the Region declares on a training file")
+    return dossier

@@ -1,0 +1,287 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.sessions import (
+    AgoraCategory,
+    CertificationResult,
+    DropoutReason,
+    ExitKind,
+    InterruptionReason,
+    Pillar,
+    RecruitmentState,
+    SessionSnapshot,
+)
+from pacte_common.validators import Nir, Siret
+
+Hours = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+class ProgrammeIn(Strict):
+    code: Code
+    name: str = Field(min_length=1, max_length=255)
+    pillar: Pillar
+    funder: str = Field("region", min_length=1, max_length=64)
+    remuneration_approved: bool = False
+    tension_sector: bool = False
+    agora_category: AgoraCategory = AgoraCategory.STANDARD
+    delegated_to_france_travail: bool = False
+
+
+class ProgrammePatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    pillar: Pillar | None = None
+    funder: str | None = Field(None, min_length=1, max_length=64)
+    remuneration_approved: bool | None = None
+    tension_sector: bool | None = None
+    agora_category: AgoraCategory | None = None
+    delegated_to_france_travail: bool | None = None
+
+
+class ProgrammeOut(ProgrammeIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: UUID
+    version: int
+
+
+class ActionFields(Strict):
+    title: str = Field(min_length=1, max_length=500)
+    rncp_code: str | None = Field(None, max_length=32)
+    formacode: str | None = Field(None, max_length=16)
+    certifying: bool = False
+    hours_in_centre: Hours
+    hours_in_company: Hours = Decimal("0")
+    weekly_hours: Annotated[Decimal, Field(gt=0, le=60)] | None = None
+    hourly_price: Price
+    part_time: bool = False
+    distance_learning: bool = False
+    modules: list[str] = Field(default_factory=list, description="Optional modules: refresher, FLE, CléA, driving licence…")
+    skill_blocks: list[str] = Field(default_factory=list, description="Blocs de compétences of a split certification")
+    departement: str = Field(pattern=r"^\d{2}$")
+    territory_code: str | None = Field(None, max_length=32)
+
+
+class ActionIn(ActionFields):
+    programme_code: Code
+    organisation_siret: Siret
+    lheo_id: str | None = Field(None, max_length=128)
+
+
+class ActionPatch(Strict):
+    programme_code: Code | None = None
+    title: str | None = Field(None, min_length=1, max_length=500)
+    rncp_code: str | None = None
+    formacode: str | None = None
+    certifying: bool | None = None
+    hours_in_centre: Hours | None = None
+    hours_in_company: Hours | None = None
+    weekly_hours: Annotated[Decimal, Field(gt=0, le=60)] | None = None
+    hourly_price: Price | None = None
+    part_time: bool | None = None
+    distance_learning: bool | None = None
+    modules: list[str] | None = None
+    skill_blocks: list[str] | None = None
+    departement: str | None = Field(None, pattern=r"^\d{2}$")
+    territory_code: str | None = None
+
+
+class ActionOut(ActionFields):
+    id: UUID
+    lheo_id: str | None
+    programme_code: str
+    organisation_siret: str
+    version: int
+
+
+class SessionIn(Strict):
+    action_id: UUID
+    start_date: date
+    end_date: date
+    places: int = Field(ge=1, le=10_000)
+    permanent_entries: bool = False
+    recruitment_state: RecruitmentState = RecruitmentState.OPEN
+    information_meetings: list[date] = Field(default_factory=list)
+    lheo_id: str | None = Field(None, max_length=128)
+
+    @model_validator(mode="after")
+    def _period(self):
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must be on or after start_date")
+        return self
+
+
+class SessionPatch(Strict):
+    start_date: date | None = None
+    end_date: date | None = None
+    places: int | None = Field(None, ge=1, le=10_000)
+    permanent_entries: bool | None = None
+    recruitment_state: RecruitmentState | None = None
+    information_meetings: list[date] | None = None
+
+
+class SessionOut(SessionSnapshot):
+    id: UUID
+    lheo_id: str | None = None
+    version: int
+
+
+class Page(BaseModel):
+    items: list
+    next_cursor: str | None = None
+
+
+# ---------------------------------------------------------------- dossiers
+
+
+class IdentityIn(Strict):
+    birth_name: str = Field(min_length=1, max_length=200)
+    first_names: str = Field(min_length=1, max_length=200)
+    usual_name: str | None = Field(None, max_length=200)
+    nir: Nir | None = None
+    france_travail_id: str | None = Field(None, max_length=32)
+
+
+class DossierIn(Strict):
+    session_id: UUID
+    profile: PersonProfile
+    identity: IdentityIn
+    person_id: UUID | None = Field(None, description="Known pseudonymous id; else found by NIR or created")
+
+
+class EntryIn(Strict):
+    entry_date: date
+
+
+class InterruptionIn(Strict):
+    start_date: date
+    reason: InterruptionReason
+    expected_return_date: date | None = None
+    comment: str | None = Field(None, max_length=2000)
+
+
+class ResumptionIn(Strict):
+    resumption_date: date
+
+
+class ExitIn(Strict):
+    exit_date: date
+    kind: ExitKind
+    dropout_reason: DropoutReason | None = None
+    comment: str | None = Field(None, max_length=2000)
+    certification_result: CertificationResult | None = None
+    skill_blocks_obtained: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.kind is ExitKind.DROPOUT and self.dropout_reason is None:
+            raise ValueError("dropout_reason is required for a dropout")
+        if self.kind is ExitKind.COMPLETED and self.dropout_reason is not None:
+            raise ValueError("dropout_reason only goes with a dropout")
+        if self.certification_result is CertificationResult.PARTIAL and not self.skill_blocks_obtained:
+            raise ValueError("a partial certification lists the skill blocks obtained")
+        if self.skill_blocks_obtained and self.certification_result is not CertificationResult.PARTIAL:
+            raise ValueError("skill_blocks_obtained only goes with a partial certification")
+        return self
+
+
+class CancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AttendanceIn(Strict):
+    planned_hours: Hours
+    attended_hours: Hours
+    justified_absence_hours: Hours = Decimal("0")
+    unjustified_absence_hours: Hours = Decimal("0")
+    in_company_hours: Hours = Decimal("0")
+
+
+class InterruptionOut(BaseModel):
+    id: UUID
+    start_date: date
+    reason: str
+    expected_return_date: date | None
+    resumption_date: date | None
+    declared_late: bool
+
+
+class TransitionOut(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    effective_date: date | None
+    declared_late: bool
+    reason: str | None
+    actor: str
+    at: datetime
+
+
+class IdentityOut(BaseModel):
+    birth_name: str
+    first_names: str
+    usual_name: str | None = None
+    nir_masked: str | None = None
+    france_travail_id: str | None = None
+
+
+class DossierOut(BaseModel):
+    id: UUID
+    session_id: UUID
+    person_id: UUID
+    prescription_id: UUID | None
+    prescriber_code: str | None
+    programme_code: str
+    organisation_siret: str
+    status: str
+    status_label: str
+    allowed_actions: list[str]
+    profile: PersonProfile
+    has_nir: bool
+    identity: IdentityOut | None = None
+    entry_date: date | None
+    entry_declared_late: bool
+    exit_date: date | None
+    exit_kind: str | None
+    dropout_reason: str | None
+    certification_result: str | None
+    skill_blocks_obtained: list[str]
+    realised_hours: Decimal | None
+    cost: Decimal | None
+    exit_declared_late: bool
+    cancel_reason: str | None
+    interruptions: list[InterruptionOut]
+    transitions: list[TransitionOut] | None = None
+    version: int
+
+
+class AttendanceOut(BaseModel):
+    dossier_id: UUID
+    month: str
+    version: int
+    planned_hours: Decimal
+    attended_hours: Decimal
+    justified_absence_hours: Decimal
+    unjustified_absence_hours: Decimal
+    in_company_hours: Decimal
+    realised_hours: Decimal
+    recorded_by: str
+    recorded_at: datetime
+    superseded_at: datetime | None = None
+    history: list[AttendanceOut] = Field(default_factory=list, description="Earlier versions, newest first")

@@ -1,0 +1,109 @@
+"""What the sessions service publishes: catalogue, trainee and attendance events.
+
+Snapshots are built from the rows so every event carries the whole picture (consumers never
+call back). Events go through the transactional outbox, keyed by session or dossier id.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.sessions import (
+    AttendanceCorrected,
+    AttendanceRecorded,
+    CatalogueEvent,
+    DossierSnapshot,
+    ProgrammeInfo,
+    SessionSnapshot,
+    TraineeEvent,
+)
+from pacte_common.service import Runtime
+from sessions.db.models import AttendanceStatement, Dossier, Programme, TrainingSession
+
+
+def programme_info(programme: Programme) -> ProgrammeInfo:
+    return ProgrammeInfo(
+        code=programme.code,
+        name=programme.name,
+        pillar=programme.pillar,
+        funder=programme.funder,
+        remuneration_approved=programme.remuneration_approved,
+        tension_sector=programme.tension_sector,
+        agora_category=programme.agora_category,
+        delegated_to_france_travail=programme.delegated_to_france_travail,
+    )
+
+
+def session_snapshot(session: TrainingSession) -> SessionSnapshot:
+    action = session.action
+    return SessionSnapshot(
+        session_id=session.id,
+        action_id=action.id,
+        programme=programme_info(action.programme),
+        organisation_siret=action.organisation_siret,
+        action_title=action.title,
+        rncp_code=action.rncp_code,
+        formacode=action.formacode,
+        certifying=action.certifying,
+        hours_in_centre=action.hours_in_centre,
+        hours_in_company=action.hours_in_company,
+        weekly_hours=action.weekly_hours,
+        hourly_price=action.hourly_price,
+        departement=action.departement,
+        territory_code=action.territory_code,
+        start_date=session.start_date,
+        end_date=session.end_date,
+        places=session.places,
+        places_taken=session.places_taken,
+        permanent_entries=session.permanent_entries,
+        recruitment_state=session.recruitment_state,
+        information_meetings=[date.fromisoformat(d) for d in session.information_meetings or []],
+    )
+
+
+def dossier_snapshot(dossier: Dossier) -> DossierSnapshot:
+    return DossierSnapshot(
+        dossier_id=dossier.id,
+        prescription_id=dossier.prescription_id,
+        prescriber_code=dossier.prescriber_code,
+        person_id=dossier.person_id,
+        profile=PersonProfile.model_validate(dossier.profile),
+        identity_encrypted=dossier.identity_encrypted,
+        has_nir=dossier.has_nir,
+        session=session_snapshot(dossier.session),
+        status=dossier.status,
+        entry_date=dossier.entry_date,
+        exit_date=dossier.exit_date,
+        version=dossier.version,
+    )
+
+
+async def publish_catalogue(runtime: Runtime, db: AsyncSession, event_class: type[CatalogueEvent], session: TrainingSession) -> None:
+    await runtime.outbox.publish(db, event_class(session=session_snapshot(session)), key=str(session.id))
+
+
+async def publish_trainee(
+    runtime: Runtime, db: AsyncSession, event_class: type[TraineeEvent], dossier: Dossier, actor: str, at: datetime, **fields
+) -> None:
+    event = event_class(dossier=dossier_snapshot(dossier), occurred_at=at, actor=actor, **fields)
+    await runtime.outbox.publish(db, event, key=str(dossier.id))
+
+
+async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossier, statement: AttendanceStatement) -> None:
+    event_class = AttendanceRecorded if statement.version == 1 else AttendanceCorrected
+    event = event_class(
+        dossier_id=dossier.id,
+        person_id=dossier.person_id,
+        month=statement.month,
+        version=statement.version,
+        planned_hours=statement.planned_hours,
+        attended_hours=statement.attended_hours,
+        justified_absence_hours=statement.justified_absence_hours,
+        unjustified_absence_hours=statement.unjustified_absence_hours,
+        in_company_hours=statement.in_company_hours,
+        recorded_at=statement.recorded_at,
+    )
+    await runtime.outbox.publish(db, event, key=str(dossier.id))
