@@ -4,20 +4,30 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sessions.db.models import Base, messaging
-from sessions.settings import SessionsSettings
+from pacte_common.events import Topics
 from pacte_common.service import build_app
+from sessions.api import catalogue, dossiers, indicators, lheo
+from sessions.api.access import Clock, system_clock
+from sessions.db.models import Base, messaging
+from sessions.events.handlers import subscriptions
+from sessions.settings import SessionsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: SessionsSettings | None = None) -> FastAPI:
+def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """`clock` gives the current instant (declaration dates); tests pass a fixed one."""
     settings = settings or SessionsSettings()
-    return build_app(
+    app = build_app(
         settings,
         title="Pacte — sessions",
         description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance and the Pacte's indicators.",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
+        routers=[catalogue.router, lheo.router, dossiers.router, indicators.router],
+        subscriptions=subscriptions(settings.prescriptions_consumer_name),
+        published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
+    app.state.clock = clock or system_clock
+    return app

@@ -122,6 +122,9 @@ class BackfillJob(Base):
     line_no: Mapped[int] = mapped_column(Integer, default=0)
     next_batch: Mapped[int] = mapped_column(Integer, default=1)
     pending_batch: Mapped[int | None] = mapped_column(Integer)
+    # The pending batch's bulk request and source lines (NIR inside, so encrypted): a resend
+    # after a crash carries exactly the same body under the same idempotency key.
+    pending_request_encrypted: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(255))

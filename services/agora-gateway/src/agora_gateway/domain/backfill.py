@@ -15,7 +15,7 @@ class LineOutcome(StrEnum):
     EXCLUDED = "excluded"
     DELEGATED = "delegated"
     WAITING_NIR = "waiting_nir"
-    IN_LIVE_FLOW = "in_live_flow"  # the live flow already follows this file: it owns it
+    ALREADY_KNOWN = "already_known"  # the live flow (or an earlier back-fill) already follows this file
     SENT = "sent"
 
 
@@ -49,7 +49,7 @@ class BackfillReport:
     excluded: dict[str, int] = field(default_factory=dict)
     delegated: int = 0
     waiting_nir: int = 0
-    in_live_flow: int = 0
+    already_known: int = 0
     sent: int = 0
     acknowledged: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -72,7 +72,7 @@ class BackfillReport:
             "excluded_total": sum(self.excluded.values()),
             "delegated": self.delegated,
             "waiting_nir": self.waiting_nir,
-            "in_live_flow": self.in_live_flow,
+            "already_known": self.already_known,
             "sent": self.sent,
             "acknowledged": self.acknowledged,
             "rejected": dict(sorted(self.rejected.items())),
@@ -83,7 +83,7 @@ class BackfillReport:
     def from_dict(cls, data: dict | None) -> "BackfillReport":
         data = data or {}
         return cls(
-            **{k: data.get(k, 0) for k in ("read", "invalid", "skipped_by_date", "delegated", "waiting_nir", "in_live_flow", "sent", "acknowledged")},
+            **{k: data.get(k, 0) for k in ("read", "invalid", "skipped_by_date", "delegated", "waiting_nir", "already_known", "sent", "acknowledged")},
             excluded=dict(data.get("excluded", {})),
             rejected=dict(data.get("rejected", {})),
         )

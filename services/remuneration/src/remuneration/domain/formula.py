@@ -411,7 +411,8 @@ def compute_month(
         status=StatementStatus.WAITING if waiting else StatementStatus.COMPUTED,
         components=own + (adjustment, aid, advance, advance_recovery, overpayment_recovery),
         earned_amount=earned_amount,
-        advance_outstanding_after=advance_left,
+        # The advance paid now is recovered from the following months.
+        advance_outstanding_after=advance_left + cents(extras.advance_payment),
         overpayment_outstanding_after=overpayment_left,
         scale_code=scale_code,
         inputs=inputs,

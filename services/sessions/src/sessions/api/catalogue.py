@@ -8,7 +8,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.sessions import RecruitmentState, SessionClosed, SessionPublished, SessionUpdated
@@ -16,7 +15,7 @@ from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound
 from pacte_common.http import CursorParam, IfMatch, check_if_match, decode_cursor, encode_cursor, etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
-from sessions.api.access import can_read_session, ensure_session_visible
+from sessions.api.access import ensure_session_visible
 from sessions.api.schemas import (
     ActionIn,
     ActionOut,
@@ -310,4 +309,3 @@ async def update_session(session_id: UUID, body: SessionPatch, principal: Region
     return session_out(session)
 
 
-__all__ = ["router", "can_read_session", "IntegrityError"]

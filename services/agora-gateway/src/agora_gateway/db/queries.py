@@ -1,0 +1,142 @@
+"""Queries and state changes on the gateway's tables (callers own the transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora_gateway.domain.agora_file import Operation
+from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition
+from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
+from pacte_common.db import utcnow
+
+SYSTEM = "system:agora-gateway"
+ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
+
+
+async def get_dossier(session: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
+    query = select(Dossier).where(Dossier.id == dossier_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def add_flow(
+    session: AsyncSession,
+    dossier: Dossier,
+    operation: Operation,
+    *,
+    status: FlowStatus,
+    data: dict[str, Any],
+    origin: str,
+    event_type: str | None = None,
+    reason: str | None = None,
+    actor: str = SYSTEM,
+    **columns: Any,
+) -> Flow:
+    flow = Flow(
+        id=uuid.uuid4(),
+        dossier_id=dossier.id,
+        sequence=dossier.next_sequence,
+        operation=operation.value,
+        status=status.value,
+        origin=origin,
+        revision=1,
+        data=data,
+        event_type=event_type,
+        attempts=0,
+        failed_claims=0,
+        next_attempt_at=utcnow(),
+        version=1,
+        **columns,
+    )
+    dossier.next_sequence += 1
+    session.add(flow)
+    session.add(
+        FlowTransitionLog(flow_id=flow.id, at=utcnow(), actor=actor, action="queue", from_status=None, to_status=status.value, reason=reason)
+    )
+    return flow
+
+
+def move(flow: Flow, action: FlowAction, session: AsyncSession, *, actor: str = SYSTEM, reason: str | None = None) -> None:
+    """Applies a flow transition from the declarative table and logs who/when/from/to/why."""
+    source = flow.status
+    flow.status = flow_transition(FlowStatus(source), action).value
+    flow.version += 1
+    session.add(
+        FlowTransitionLog(flow_id=flow.id, at=utcnow(), actor=actor, action=action.value, from_status=source, to_status=flow.status, reason=reason)
+    )
+
+
+async def due_heads(session: AsyncSession, *, now: datetime, limit: int, create_without_nir: bool, exclude: set[uuid.UUID]) -> list[Flow]:
+    """The first unfinished flow of each file, when it may go now (order per file)."""
+    heads = (
+        select(Flow.dossier_id, func.min(Flow.sequence).label("sequence"))
+        .where(Flow.status.in_(ACTIVE))
+        .group_by(Flow.dossier_id)
+        .subquery()
+    )
+    query = (
+        select(Flow)
+        .join(heads, and_(Flow.dossier_id == heads.c.dossier_id, Flow.sequence == heads.c.sequence))
+        .join(Dossier, Dossier.id == Flow.dossier_id)
+        .where(
+            or_(
+                and_(Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at <= now),
+                # claimed by a process that died: its lease ran out
+                and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until.is_not(None), Flow.claimed_until < now),
+            )
+        )
+        .order_by(Flow.next_attempt_at)
+        .limit(limit)
+    )
+    if not create_without_nir:
+        query = query.where(or_(Flow.operation != Operation.CREATE.value, Dossier.has_nir.is_(True)))
+    if exclude:
+        query = query.where(Flow.dossier_id.not_in(exclude))
+    return list((await session.execute(query)).scalars())
+
+
+async def claim(session: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
+    """Atomically takes the flow for one send; False if another process took it first."""
+    result = await session.execute(
+        update(Flow)
+        .where(
+            Flow.id == flow.id,
+            Flow.version == flow.version,
+            or_(Flow.status == FlowStatus.PENDING.value, and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until < now)),
+        )
+        .values(
+            status=FlowStatus.SENT.value,
+            claimed_until=now + timedelta(seconds=lease_s),
+            attempts=Flow.attempts + 1,
+            version=Flow.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        FlowTransitionLog(flow_id=flow.id, at=now, actor=SYSTEM, action=FlowAction.CLAIM.value, from_status=flow.status, to_status=FlowStatus.SENT.value, reason=f"attempt {flow.attempts + 1}")
+    )
+    await session.refresh(flow)
+    return True
+
+
+async def count_by(session: AsyncSession, column) -> dict[str, int]:
+    rows = (await session.execute(select(column, func.count()).group_by(column))).all()
+    return {str(key): n for key, n in rows}
+
+
+async def waiting_for_nir_count(session: AsyncSession) -> int:
+    return (
+        await session.execute(
+            select(func.count(func.distinct(Flow.dossier_id)))
+            .join(Dossier, Dossier.id == Flow.dossier_id)
+            .where(Flow.status == FlowStatus.PENDING.value, Flow.operation == Operation.CREATE.value, Dossier.has_nir.is_(False))
+        )
+    ).scalar_one()

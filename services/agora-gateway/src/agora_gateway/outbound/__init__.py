@@ -1,0 +1,1 @@
+"""What leaves the gateway for AGORA: the adapter, the per-file dispatcher."""

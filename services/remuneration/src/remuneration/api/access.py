@@ -1,0 +1,31 @@
+"""Who may see which file (DESIGN.md §5): a training organisation sees only its sessions' files."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pacte_common.auth import OrgKind, Principal
+from pacte_common.errors import Invalid, NotFound
+from remuneration.db.models import RemunerationFile
+
+
+def may_see(principal: Principal, siret: str) -> bool:
+    return principal.org_kind is not OrgKind.TRAINING_ORG or principal.org_id == siret
+
+
+async def file_for_body(session: AsyncSession, principal: Principal, dossier_id: UUID, *, lock: bool = False
+                        ) -> RemunerationFile:
+    """The file a request body names; unknown (or not the caller's) → 422 on body.dossier_id."""
+    file = await session.get(RemunerationFile, dossier_id, with_for_update=lock)
+    if file is None or not may_see(principal, file.organisation_siret):
+        raise Invalid("unknown training file: remuneration has not received it from sessions", field="body.dossier_id")
+    return file
+
+
+async def file_for_path(session: AsyncSession, principal: Principal, dossier_id: UUID) -> RemunerationFile:
+    file = await session.get(RemunerationFile, dossier_id)
+    if file is None or not may_see(principal, file.organisation_siret):
+        raise NotFound("No such training file")
+    return file

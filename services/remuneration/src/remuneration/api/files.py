@@ -1,0 +1,85 @@
+"""POST /requests (the trainee's request at entry) and GET /files/{dossier_id} (the entitlement)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.db import utcnow
+from pacte_common.errors import Conflict
+from pacte_common.http import etag
+from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.service import DbSession, RuntimeDep
+from pacte_common.validators import mask_iban, mask_nir
+from remuneration.api.access import file_for_body, file_for_path
+from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestView
+from remuneration.db.files import move_file
+from remuneration.db.models import RemunerationFile
+from remuneration.db.runs import IBAN_CONTEXT, NIR_CONTEXT
+from remuneration.domain.regime import REGIME_LABELS, Regime
+from remuneration.domain.states import FILE_STATE_LABELS, FileState
+
+router = APIRouter(tags=["requests"])
+
+Filer = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
+Reader = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION, OrgKind.PAYING_AGENCY)]
+
+
+def file_view(file: RemunerationFile) -> FileOut:
+    request = None
+    if file.request_id:
+        request = RequestView(
+            request_id=file.request_id, filed_at=file.request_filed_at, filed_by=file.request_filed_by,
+            facts=file.request_facts, iban_masked=file.iban_masked,
+            nir_masked=file.request_facts.get("nir_masked"),
+        )
+    return FileOut(
+        dossier_id=file.dossier_id, person_id=file.person_id, organisation_siret=file.organisation_siret,
+        state=file.state, state_label=FILE_STATE_LABELS[FileState(file.state)], regime=file.regime,
+        regime_label=REGIME_LABELS[Regime(file.regime)] if file.regime else None, regime_reason=file.regime_reason,
+        differential_eligible=file.differential_eligible, entry_date=file.entry_date, exit_date=file.exit_date,
+        programme_code=file.programme_code, request=request, version=file.version,
+    )
+
+
+@router.post("/requests", status_code=201, response_model=FileOut,
+             summary="File the trainee's remuneration request (RS1); before or after the entry")
+async def file_request(body: RemunerationRequestIn, principal: Filer, session: DbSession, runtime: RuntimeDep,
+                       idempotency_key: IdempotencyKey = None):
+    async def create():
+        file = await file_for_body(session, principal, body.dossier_id, lock=True)
+        if file.request_id is not None:
+            raise Conflict("A remuneration request is already filed for this training file",
+                           request_id=str(file.request_id))
+        if file.state in (FileState.CLOSED, FileState.CANCELLED):
+            raise Conflict(f"The training file is {file.state}: no request can be filed", current_state=file.state)
+        cipher = runtime.cipher
+        facts = body.model_dump(mode="json", exclude={"iban", "nir", "dossier_id"})
+        if body.nir:
+            file.nir_encrypted = cipher.encrypt(body.nir, context=NIR_CONTEXT)
+            facts["nir_masked"] = mask_nir(body.nir)
+        file.request_id = uuid.uuid4()
+        file.request_facts = facts
+        file.iban_encrypted = cipher.encrypt(body.iban, context=IBAN_CONTEXT)
+        file.iban_masked = mask_iban(body.iban)
+        file.request_filed_at, file.request_filed_by = utcnow(), principal.describe()
+        await move_file(session, runtime.outbox, runtime.settings.policy(), file, "file_request",
+                        principal.describe(), "remuneration request filed")
+        await session.flush()
+        return 201, file_view(file)
+
+    response = await idempotent_create(session, runtime.tables, principal=principal, operation="file-request",
+                                       key=idempotency_key, payload=body.model_dump(mode="json"), create=create)
+    response.headers["Location"] = f"/files/{body.dossier_id}"
+    return response
+
+
+@router.get("/files/{dossier_id}", response_model=FileOut, summary="A file's entitlement: state, regime and why")
+async def get_file(dossier_id: UUID, principal: Reader, session: DbSession, response: Response):
+    file = await file_for_path(session, principal, dossier_id)
+    response.headers["ETag"] = etag(file.version)
+    return file_view(file)

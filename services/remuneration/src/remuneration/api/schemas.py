@@ -1,0 +1,153 @@
+"""Request and response bodies. Money travels as JSON strings ("1234.50"): Decimal, never float."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from pacte_common.validators import Iban, Nir
+
+MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
+
+
+class RemunerationRequestIn(BaseModel):
+    """The trainee's remuneration request at entry (the RS1 form's facts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: UUID = Field(description="The training file (dossier) id from sessions")
+    unemployment_benefit: bool = Field(False, description="Receives unemployment benefit (ARE/AREF)")
+    unemployment_daily_amount: Decimal | None = Field(
+        None, ge=0, max_digits=8, decimal_places=2, validate_default=True,
+        description="Daily benefit amount, required with unemployment_benefit",
+    )
+    unemployment_benefit_end_date: date | None = Field(None, description="End of the benefit rights, when known")
+    single_parent: bool = False
+    first_time_jobseeker: bool = Field(False, description="Primo-demandeur d'emploi")
+    registered_jobseeker: bool = Field(True, description="Registered as a job seeker")
+    prior_work_months_last_12: int = Field(0, ge=0, le=12, description="Months worked in the last 12 (prior work record)")
+    disabled_worker: bool = Field(False, description="RQTH / BOE")
+    prior_monthly_salary: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+    transport_allowance: bool = False
+    advance_wanted: bool = False
+    iban: Iban
+    nir: Nir | None = Field(None, description="Only when sessions did not have it; stored encrypted")
+
+    @field_validator("unemployment_daily_amount")
+    @classmethod
+    def _daily_amount_with_benefit(cls, value, info: ValidationInfo):
+        if info.data.get("unemployment_benefit") and value is None:
+            raise ValueError("required when unemployment_benefit is true")
+        return value
+
+
+class RequestView(BaseModel):
+    request_id: UUID
+    filed_at: datetime
+    filed_by: str
+    facts: dict
+    iban_masked: str
+    nir_masked: str | None = None
+
+
+class FileOut(BaseModel):
+    dossier_id: UUID
+    person_id: UUID
+    organisation_siret: str
+    state: str
+    state_label: str
+    regime: str | None = None
+    regime_label: str | None = None
+    regime_reason: str | None = None
+    differential_eligible: bool = False
+    entry_date: date | None = None
+    exit_date: date | None = None
+    programme_code: str
+    request: RequestView | None = None
+    version: int
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = MonthText
+
+
+class RunOut(BaseModel):
+    month: str
+    state: str
+    state_label: str
+    version: int
+    computed_at: datetime
+    computed_by: str
+    validated_at: datetime | None = None
+    validated_by: str | None = None
+    statements_computed: int
+    statements_waiting: int
+    payment_lines: int
+    total_amount: Decimal
+    component_totals: dict[str, Decimal]
+    allowed_actions: list[str]
+    statements_url: str
+    batch_url: str | None = None
+
+
+class ComponentOut(BaseModel):
+    code: str
+    label: str
+    amount: Decimal
+    explanation: str
+
+
+class AdjustmentOut(BaseModel):
+    concerned_month: str
+    attendance_version: int
+    recomputed_amount: Decimal
+    delta: Decimal
+    explanation: str
+
+
+class StatementOut(BaseModel):
+    id: UUID
+    month: str
+    run_state: str
+    dossier_id: UUID
+    person_id: UUID
+    status: Literal["computed", "waiting"]
+    waiting_reason: str | None = None
+    regime: str
+    regime_label: str
+    regime_reason: str
+    scale_version: str | None = None
+    inputs: dict[str, str]
+    components: list[ComponentOut]
+    earned_amount: Decimal
+    amount: Decimal
+    advance_outstanding_after: Decimal
+    overpayment_outstanding_after: Decimal
+    adjustments: list[AdjustmentOut] = Field(default_factory=list)
+
+
+class EmergencyAidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: UUID
+    household_size: int = Field(ge=1, le=30, description="People in the household")
+    monthly_resources: Decimal = Field(ge=0, max_digits=10, decimal_places=2, description="Household monthly resources")
+    comment: str | None = Field(None, max_length=1000)
+
+
+class EmergencyAidOut(BaseModel):
+    id: UUID
+    dossier_id: UUID
+    decision: Literal["granted", "refused"]
+    reason_code: str
+    reason: str
+    amount: Decimal
+    household_size: int
+    monthly_resources: Decimal
+    paid_in_run: str | None = None
+    created_at: datetime

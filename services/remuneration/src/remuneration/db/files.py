@@ -1,0 +1,181 @@
+"""Training files: from the sessions snapshot and the request to the domain's inputs, and the entitlement."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pacte_common.contracts.remuneration import EntitlementClosed, EntitlementOpened
+from pacte_common.contracts.sessions import DossierSnapshot
+from pacte_common.db import utcnow
+from pacte_common.messaging import Outbox
+from remuneration.db.models import AttendanceStatementRow, InterruptionRow, RemunerationFile, TransitionLog
+from remuneration.domain.formula import Attendance, Trainee, Training
+from remuneration.domain.money import Interruption
+from remuneration.domain.policy import Policy
+from remuneration.domain.regime import Regime, RegimeDecision, RegimeFacts, decide_regime
+from remuneration.domain.states import FILE_TRANSITIONS, FileState, check
+
+
+def log_transition(session: AsyncSession, aggregate: str, aggregate_id, action: str, from_state: str,
+                   to_state: str, actor: str, reason: str | None = None) -> None:
+    session.add(TransitionLog(aggregate=aggregate, aggregate_id=str(aggregate_id), action=action,
+                              from_state=from_state or "", to_state=to_state, actor=actor, reason=reason, at=utcnow()))
+
+
+def new_file(snapshot: DossierSnapshot) -> RemunerationFile:
+    file = RemunerationFile(dossier_id=snapshot.dossier_id, state=FileState.AWAITING_ENTRY.value, version=1,
+                            differential_eligible=False)
+    apply_snapshot(file, snapshot)
+    return file
+
+
+def apply_snapshot(file: RemunerationFile, snapshot: DossierSnapshot) -> None:
+    """Keeps the latest view of the file sessions sent (events of one file arrive in order)."""
+    session_info = snapshot.session
+    file.person_id = snapshot.person_id
+    file.organisation_siret = session_info.organisation_siret
+    file.dossier_status = snapshot.status.value
+    file.dossier_version = snapshot.version
+    file.profile = snapshot.profile.model_dump(mode="json")
+    file.programme_code = session_info.programme.code
+    file.remuneration_approved = session_info.programme.remuneration_approved
+    file.tension_sector = session_info.programme.tension_sector
+    file.weekly_hours = session_info.weekly_hours
+    file.training_hours = session_info.hours_in_centre + session_info.hours_in_company
+    if snapshot.identity_encrypted:
+        file.identity_encrypted = snapshot.identity_encrypted
+    if snapshot.entry_date:
+        file.entry_date = snapshot.entry_date
+    if snapshot.exit_date:
+        file.exit_date = snapshot.exit_date
+
+
+def _facts(file: RemunerationFile) -> dict:
+    return file.request_facts or {}
+
+
+def trainee_of(file: RemunerationFile, policy: Policy) -> Trainee:
+    """The profile from sessions, overridden by what the trainee declared in the request (RS1)."""
+    profile, facts = file.profile, _facts(file)
+
+    def pick(name: str, default=None):
+        return facts[name] if facts.get(name) is not None else profile.get(name, default)
+
+    daily = pick("unemployment_daily_amount")
+    salary = facts.get("prior_monthly_salary")
+    end = facts.get("unemployment_benefit_end_date")
+    return Trainee(
+        birth_date=date.fromisoformat(profile["birth_date"]),
+        single_parent=bool(pick("single_parent", False)),
+        first_time_jobseeker=bool(pick("first_time_jobseeker", False)),
+        registered_jobseeker=bool(facts.get("registered_jobseeker", True)),
+        prior_work_record=int(facts.get("prior_work_months_last_12") or 0) >= policy.prior_work_record_min_months,
+        disabled_worker=bool(pick("disabled_worker", False)),
+        prior_monthly_salary=Decimal(str(salary)) if salary is not None else None,
+        daily_benefit=Decimal(str(daily)) if daily is not None else None,
+        benefit_end_date=date.fromisoformat(end) if end else None,
+        transport_allowance=bool(facts.get("transport_allowance", False)),
+    )
+
+
+def training_of(file: RemunerationFile, interruptions: list[InterruptionRow]) -> Training:
+    return Training(
+        entry_date=file.entry_date,
+        exit_date=file.exit_date,
+        interruptions=tuple(
+            Interruption(i.start_date, i.resumption_date) for i in sorted(interruptions, key=lambda i: i.start_date)
+        ),
+        weekly_hours=file.weekly_hours,
+        tension_sector=file.tension_sector,
+    )
+
+
+def decision_of(file: RemunerationFile) -> RegimeDecision:
+    return RegimeDecision(Regime(file.regime), file.regime_reason or "", file.differential_eligible)
+
+
+def attendance_of(row: AttendanceStatementRow | None) -> Attendance | None:
+    if row is None:
+        return None
+    return Attendance(row.planned_hours, row.unjustified_absence_hours, row.version)
+
+
+async def interruptions_by_file(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
+    rows = (await session.scalars(select(InterruptionRow).where(InterruptionRow.dossier_id.in_(ids)))).all()
+    grouped: dict[uuid.UUID, list[InterruptionRow]] = defaultdict(list)
+    for row in rows:
+        grouped[row.dossier_id].append(row)
+    return grouped
+
+
+async def latest_attendance(
+    session: AsyncSession, ids: list[uuid.UUID], up_to_month: str
+) -> dict[tuple[uuid.UUID, str], AttendanceStatementRow]:
+    """The highest version of each (file, month) statement up to a month: corrections supersede."""
+    rows = (
+        await session.scalars(
+            select(AttendanceStatementRow).where(
+                AttendanceStatementRow.dossier_id.in_(ids), AttendanceStatementRow.month <= up_to_month
+            )
+        )
+    ).all()
+    latest: dict[tuple[uuid.UUID, str], AttendanceStatementRow] = {}
+    for row in rows:
+        key = (row.dossier_id, row.month)
+        if key not in latest or row.version > latest[key].version:
+            latest[key] = row
+    return latest
+
+
+async def move_file(session: AsyncSession, outbox: Outbox, policy: Policy, file: RemunerationFile, action: str,
+                    actor: str, reason: str | None = None) -> None:
+    """Applies an entitlement action; decides the regime when the entry and the request are both known."""
+    before = file.state
+    if action in ("enter", "file_request"):
+        if file.entry_date is None or file.request_facts is None:
+            target = FileState.AWAITING_REQUEST if file.entry_date else FileState.AWAITING_ENTRY
+        else:
+            decision = decide_regime(regime_facts(file), policy)
+            target = FileState.OPEN if decision.paying else FileState.NOT_ENTITLED
+            file.regime, file.regime_reason = decision.regime.value, decision.reason
+            file.differential_eligible = decision.differential_eligible
+            file.entitlement_opened_at = utcnow()
+            reason = decision.reason
+    elif action == "exit":
+        target = FileState.CLOSED
+    else:
+        target = FileState.CANCELLED
+    check(FILE_TRANSITIONS, action, before, target)
+    file.state = target.value
+    file.version += 1
+    log_transition(session, "file", file.dossier_id, action, before, target.value, actor, reason)
+    key = str(file.dossier_id)
+    if target in (FileState.OPEN, FileState.NOT_ENTITLED):
+        await outbox.publish(session, EntitlementOpened(
+            dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(), regime=file.regime,
+            reason=file.regime_reason, differential_eligible=file.differential_eligible, entry_date=file.entry_date,
+            advance_wanted=bool(_facts(file).get("advance_wanted")),
+        ), key=key)
+    elif target in (FileState.CLOSED, FileState.CANCELLED) and before in (FileState.OPEN, FileState.NOT_ENTITLED):
+        await outbox.publish(session, EntitlementClosed(
+            dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(),
+            reason="exited" if target is FileState.CLOSED else "cancelled", exit_date=file.exit_date,
+        ), key=key)
+
+
+def regime_facts(file: RemunerationFile) -> RegimeFacts:
+    facts = _facts(file)
+    benefit = facts.get("unemployment_benefit")
+    return RegimeFacts(
+        unemployment_benefit=bool(benefit if benefit is not None else file.profile.get("unemployment_benefit")),
+        programme_remuneration_approved=file.remuneration_approved,
+        programme_code=file.programme_code,
+        education_level=file.profile.get("education_level"),
+        training_hours=file.training_hours,
+    )

@@ -1,0 +1,188 @@
+"""Fixtures of the sessions tests: one live app per test on a real database and broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pacte_common.auth import OrgKind
+from pacte_common.bus import topic_name
+from pacte_common.events import Topics
+from pacte_common.testing import auth_header, running
+from sessions.main import create_app
+from sessions.settings import SessionsSettings
+
+DATA = Path(__file__).parent / "data"
+
+SIRET_A = "12345678900015"  # the organisation of most tests
+SIRET_B = "44299123000016"  # another organisation
+PRESCRIBER = "PE-44001"
+NIR = "185054410912314"
+
+
+class FixedClock:
+    """The declaration 'now', movable by the test (declarations are dated by the server)."""
+
+    def __init__(self, today: date):
+        self.today = today
+
+    def __call__(self) -> datetime:
+        return datetime.combine(self.today, time(10, 0), tzinfo=UTC)
+
+
+@dataclass
+class Api:
+    """An HTTP client on the running app and the tokens of each kind of caller."""
+
+    client: httpx.AsyncClient
+    settings: SessionsSettings
+    clock: FixedClock
+    tokens: dict[str, dict] = field(default_factory=dict)
+
+    def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
+        key = f"{kind}:{org}"
+        if key not in self.tokens:
+            self.tokens[key] = auth_header(self.settings, kind, org)
+        return self.tokens[key]
+
+    @property
+    def region(self):
+        return self.as_(OrgKind.REGION, "region")
+
+    @property
+    def org(self):
+        return self.as_(OrgKind.TRAINING_ORG, SIRET_A)
+
+    def topic(self, name: str) -> str:
+        return topic_name(self.settings.bus, name)
+
+    async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
+        response = await self.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def catalogue(
+        self,
+        *,
+        programme_code: str = "VISA-METIERS",
+        pillar: str = "visa",
+        siret: str = SIRET_A,
+        start: date = date(2026, 1, 5),
+        end: date = date(2026, 6, 26),
+        places: int = 12,
+        permanent_entries: bool = False,
+        departement: str = "44",
+        skill_blocks: list[str] | None = None,
+        hourly_price: str = "12.50",
+    ) -> dict:
+        programmes = await self.ok("GET", "/programmes", self.region)
+        if not any(p["code"] == programme_code for p in programmes):
+            await self.ok("POST", "/programmes", self.region, 201, json=programme_body(programme_code, pillar))
+        action = await self.ok(
+            "POST", "/actions", self.region, 201,
+            json=action_body(programme_code, siret, departement=departement, skill_blocks=skill_blocks, hourly_price=hourly_price),
+        )
+        session = await self.ok(
+            "POST", "/sessions", self.region, 201,
+            json={
+                "action_id": action["id"],
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+                "places": places,
+                "permanent_entries": permanent_entries,
+            },
+        )
+        return session
+
+    async def enrol(self, session_id: str, *, headers: dict | None = None, profile: dict | None = None, nir: str | None = None) -> dict:
+        return await self.ok(
+            "POST", "/dossiers", headers or self.org, 201,
+            json={"session_id": session_id, "profile": profile or profile_body(), "identity": identity_body(nir)},
+        )
+
+    async def act(self, dossier_id: str, action: str, body: dict, expected: int = 200, headers: dict | None = None) -> dict:
+        path = {"enter": "entry", "interrupt": "interruptions", "resume": "resumption", "exit": "exit", "cancel": "cancel"}[action]
+        if action == "interrupt" and expected == 200:
+            expected = 201
+        return await self.ok("POST", f"/dossiers/{dossier_id}/{path}", headers or self.org, expected, json=body)
+
+
+def programme_body(code: str = "VISA-METIERS", pillar: str = "visa", **overrides) -> dict:
+    return {
+        "code": code,
+        "name": f"Programme {code}",
+        "pillar": pillar,
+        "funder": "region",
+        "remuneration_approved": True,
+        "tension_sector": False,
+        "agora_category": "standard",
+        "delegated_to_france_travail": False,
+        **overrides,
+    }
+
+
+def action_body(programme_code: str, siret: str = SIRET_A, **overrides) -> dict:
+    body = {
+        "programme_code": programme_code,
+        "organisation_siret": siret,
+        "title": "Agent de propreté et d'hygiène",
+        "rncp_code": "RNCP34174",
+        "formacode": "42811",
+        "certifying": True,
+        "hours_in_centre": "400",
+        "hours_in_company": "140",
+        "weekly_hours": "35",
+        "hourly_price": "12.50",
+        "departement": "44",
+        "territory_code": "TS-44-NANTES",
+        "modules": ["cléa"],
+        "skill_blocks": ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"],
+    }
+    body.update({k: v for k, v in overrides.items() if v is not None})
+    return body
+
+
+def profile_body(**overrides) -> dict:
+    return {
+        "sex": "F",
+        "birth_date": "1990-04-12",
+        "education_level": "v",
+        "jobseeker_category": "A",
+        "jobseeker_registration_date": "2024-09-01",
+        "disabled_worker": False,
+        "qpv": True,
+        **overrides,
+    }
+
+
+def identity_body(nir: str | None = None) -> dict:
+    body = {"birth_name": "Martin", "first_names": "Camille Anne"}
+    if nir:
+        body["nir"] = nir
+    return body
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(date(2026, 1, 6))
+
+
+@pytest.fixture
+def settings(database_url, bus_settings) -> SessionsSettings:
+    return SessionsSettings(database_url=database_url, bus=bus_settings)
+
+
+@pytest.fixture
+async def api(settings, clock):
+    async with running(create_app(settings, clock=clock)) as client:
+        yield Api(client, settings, clock)
+
+
+TRAINEES = Topics.TRAINEES
+CATALOGUE = Topics.CATALOGUE
+ATTENDANCE = Topics.ATTENDANCE
