@@ -111,6 +111,16 @@ def keygen() -> None:
     typer.echo(new_key())
 
 
+@app.command()
+def asyncapi() -> None:
+    """Prints the whole event catalogue as an AsyncAPI 3 document (JSON)."""
+    import json
+
+    from pacte_common.asyncapi import build_asyncapi
+
+    typer.echo(json.dumps(build_asyncapi(), indent=2, ensure_ascii=False))
+
+
 bus_app = typer.Typer(help="Operator commands on the event bus.", no_args_is_help=True)
 app.add_typer(bus_app, name="bus")
 

@@ -192,6 +192,13 @@ def build_app(
         outbox_pending.set(await pending_count(runtime.sessions, runtime.tables))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    @health.get("/asyncapi.json", summary="AsyncAPI 3 catalogue of the events this service publishes")
+    async def asyncapi() -> dict:
+        from pacte_common.asyncapi import TOPIC_OWNERS, build_asyncapi
+
+        owners = {TOPIC_OWNERS[t][0] for t in published_topics if t in TOPIC_OWNERS}
+        return build_asyncapi(owners or {settings.service_name}, version)
+
     app.include_router(health)
     for router in routers:
         app.include_router(router)

@@ -42,6 +42,8 @@ class AgoraGatewaySettings(ServiceSettings):
     # …then the flow goes back to the queue and waits this long, doubling, up to the max.
     requeue_delay_initial_s: float = 5.0
     requeue_delay_max_s: float = 300.0
+    # At shutdown, in-flight sends get this long to finish; what is cut off is resent after its lease.
+    dispatch_shutdown_grace_s: float = 5.0
     metrics_refresh_s: float = 2.0
 
     # --- back-fill (reprise d'antériorité)

@@ -4,9 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from remuneration.db.models import Base, messaging
-from remuneration.settings import RemunerationSettings
+from pacte_common.events import Topics
 from pacte_common.service import build_app
+from remuneration.api import aids, files, runs
+from remuneration.db.models import Base, messaging
+from remuneration.events.handlers import SUBSCRIPTIONS
+from remuneration.settings import RemunerationSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -20,4 +23,7 @@ def create_app(settings: RemunerationSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
+        routers=[files.router, runs.router, aids.router],
+        subscriptions=SUBSCRIPTIONS,
+        published_topics=[Topics.PAYMENTS],
     )

@@ -77,7 +77,9 @@ async def dispatch_job(runtime: Runtime, stop: asyncio.Event) -> None:
         finally:
             if in_flight:
                 # Give in-flight sends a moment; what is cut off is resent after its lease.
-                _, pending = await asyncio.wait(in_flight, timeout=settings.dispatch_shutdown_grace_s or None) if settings.dispatch_shutdown_grace_s > 0 else (set(), in_flight)
+                pending = in_flight
+                if settings.dispatch_shutdown_grace_s > 0:
+                    _, pending = await asyncio.wait(in_flight, timeout=settings.dispatch_shutdown_grace_s)
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,5 @@
+-- One database per service: no service reads another's data.
+CREATE DATABASE pacte_orientation;
+CREATE DATABASE pacte_sessions;
+CREATE DATABASE pacte_remuneration;
+CREATE DATABASE pacte_agora_gateway;

@@ -1,0 +1,1 @@
+"""Back-fill (reprise d'antériorité): the export format and the resumable worker."""

@@ -1,0 +1,152 @@
+"""Monthly runs, statements and the paying agency's batch."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import select
+
+from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.errors import NotFound
+from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, check_if_match, decode_cursor, encode_cursor, etag
+from pacte_common.service import DbSession, RuntimeDep
+from remuneration.api.access import may_see
+from remuneration.api.schemas import AdjustmentOut, ComponentOut, RunIn, RunOut, StatementOut
+from remuneration.db.models import AdjustmentRow, Run, Statement
+from remuneration.db.runs import batch_csv, compute_run, run_actions, validate_run
+from remuneration.domain.money import Month
+from remuneration.domain.regime import REGIME_LABELS, Regime
+from remuneration.domain.states import RUN_STATE_LABELS, RunState
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["runs"])
+
+RegionOnly = Annotated[Principal, require_kind(OrgKind.REGION)]
+RunReader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PAYING_AGENCY)]
+StatementReader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PAYING_AGENCY, OrgKind.TRAINING_ORG)]
+MonthPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])]
+
+
+def run_view(run: Run) -> RunOut:
+    return RunOut(
+        month=run.month, state=run.state, state_label=RUN_STATE_LABELS[RunState(run.state)], version=run.version,
+        computed_at=run.computed_at, computed_by=run.computed_by, validated_at=run.validated_at,
+        validated_by=run.validated_by, statements_computed=run.statements_computed,
+        statements_waiting=run.statements_waiting, payment_lines=run.payment_lines, total_amount=run.total_amount,
+        component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
+        allowed_actions=run_actions(run), statements_url=f"/statements?month={run.month}",
+        batch_url=f"/batches/{run.month}" if run.state == RunState.VALIDATED else None,
+    )
+
+
+@router.post("/runs", status_code=201, response_model=RunOut,
+             summary="Compute (or recompute, while a draft) the run of a month")
+async def create_run(body: RunIn, principal: RegionOnly, session: DbSession, runtime: RuntimeDep, response: Response):
+    run = await compute_run(session, runtime, Month.parse(body.month), principal.describe())
+    await session.commit()
+    response.headers["ETag"] = etag(run.version)
+    response.headers["Location"] = f"/runs/{run.month}"
+    return run_view(run)
+
+
+@router.get("/runs/{month}", response_model=RunOut, summary="A run: state, counts and totals")
+async def get_run(month: MonthPath, principal: RunReader, session: DbSession, response: Response):
+    run = await session.get(Run, month)
+    if run is None:
+        raise NotFound(f"No run for {month}")
+    response.headers["ETag"] = etag(run.version)
+    return run_view(run)
+
+
+@router.post("/runs/{month}/validate", response_model=RunOut,
+             summary="Freeze the run, issue the payments and produce the batch")
+async def validate(month: MonthPath, principal: RegionOnly, session: DbSession, runtime: RuntimeDep,
+                   response: Response, if_match: IfMatch = None):
+    run = await session.get(Run, month)
+    if run is not None:
+        check_if_match(if_match, run.version)
+    run = await validate_run(session, runtime, month, principal.describe())
+    await session.commit()
+    response.headers["ETag"] = etag(run.version)
+    return run_view(run)
+
+
+async def statement_view(session, statement: Statement, run_state: str) -> StatementOut:
+    adjustments = (
+        await session.scalars(select(AdjustmentRow).where(AdjustmentRow.statement_id == statement.id)
+                              .order_by(AdjustmentRow.concerned_month))
+    ).all()
+    return StatementOut(
+        id=statement.id, month=statement.run_month, run_state=run_state, dossier_id=statement.dossier_id,
+        person_id=statement.person_id, status=statement.status, waiting_reason=statement.waiting_reason,
+        regime=statement.regime, regime_label=REGIME_LABELS[Regime(statement.regime)],
+        regime_reason=statement.regime_reason, scale_version=statement.scale_version, inputs=statement.inputs,
+        components=[ComponentOut(**c) for c in statement.components], earned_amount=statement.earned_amount,
+        amount=statement.amount, advance_outstanding_after=statement.advance_outstanding_after,
+        overpayment_outstanding_after=statement.overpayment_outstanding_after,
+        adjustments=[AdjustmentOut(concerned_month=a.concerned_month, attendance_version=a.attendance_version,
+                                   recomputed_amount=a.recomputed_amount, delta=a.delta, explanation=a.explanation)
+                     for a in adjustments],
+    )
+
+
+@router.get("/statements", response_model=Page[StatementOut], summary="Statements, by month and/or file")
+async def list_statements(
+    principal: StatementReader, session: DbSession,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    dossier_id: UUID | None = None, status: Annotated[str | None, Query(pattern="^(computed|waiting)$")] = None,
+    cursor: CursorParam = None, limit: LimitParam = 50,
+):
+    query = select(Statement, Run.state).join(Run, Run.month == Statement.run_month)
+    if month:
+        query = query.where(Statement.run_month == month)
+    if dossier_id:
+        query = query.where(Statement.dossier_id == dossier_id)
+    if status:
+        query = query.where(Statement.status == status)
+    if principal.org_kind is OrgKind.TRAINING_ORG:
+        query = query.where(Statement.organisation_siret == principal.org_id)
+    after = decode_cursor(cursor)
+    if after:
+        query = query.where(
+            (Statement.run_month > after["m"]) | ((Statement.run_month == after["m"]) & (Statement.id > UUID(after["i"])))
+        )
+    rows = (await session.execute(query.order_by(Statement.run_month, Statement.id).limit(limit + 1))).all()
+    items = [await statement_view(session, s, state) for s, state in rows[:limit]]
+    next_cursor = encode_cursor({"m": rows[limit - 1][0].run_month, "i": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
+    return Page[StatementOut](items=items, next_cursor=next_cursor)
+
+
+@router.get("/statements/{statement_id}", response_model=StatementOut,
+            summary="One statement with every line: inputs, scale version, components and how they were obtained")
+async def get_statement(statement_id: UUID, principal: StatementReader, session: DbSession):
+    row = (await session.execute(
+        select(Statement, Run.state).join(Run, Run.month == Statement.run_month).where(Statement.id == statement_id)
+    )).first()
+    if row is None or not may_see(principal, row[0].organisation_siret):
+        raise NotFound("No such statement")
+    return await statement_view(session, *row)
+
+
+BATCH_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The batch file (see domain/batch.py)"}}
+
+
+@router.get("/batches/{month}", response_class=Response, responses=BATCH_RESPONSES,
+            summary="The paying agency's batch file of a validated run (CSV)")
+async def get_batch(
+    month: MonthPath,
+    principal: Annotated[Principal, require_kind(OrgKind.PAYING_AGENCY, OrgKind.REGION)],
+    session: DbSession, runtime: RuntimeDep,
+):
+    text, lines, total = await batch_csv(session, runtime.cipher, month, runtime.settings.run_page_size)
+    # Access to personal data (NIR, IBAN) is logged: who and what, never the data itself.
+    log.info("batch %s downloaded by %s (%d lines)", month, principal.describe(), lines)
+    return Response(
+        text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="pacte-remuneration-{month}.csv"',
+                 "X-Batch-Lines": str(lines), "X-Batch-Total": f"{total:.2f}"},
+    )
