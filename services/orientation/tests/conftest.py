@@ -142,6 +142,9 @@ class Kit:
     def org_b(self):
         return self.as_(OrgKind.TRAINING_ORG, ORG_B)
 
+    org_a_siret = ORG_A
+    org_b_siret = ORG_B
+
     @property
     def region(self):
         return self.as_(OrgKind.REGION, "region")
@@ -217,12 +220,12 @@ class Kit:
 
     # ------------------------------------------------------------ the partners, over HTTP
 
-    def body(self, session_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
+    def body(self, session_id: uuid.UUID | str, /, **overrides: Any) -> dict[str, Any]:
         serial = next(_counter)
         body: dict[str, Any] = {
             "session_id": str(session_id),
             "identity": {
-                "birth_name": f"Martin{serial}",
+                "birth_name": "Martin-" + "".join("ABCDEFGHIJ"[int(d)] for d in str(serial)),
                 "first_names": "Camille",
                 "nir": valid_nir(serial=serial),
                 "france_travail_id": f"{serial:07d}A",
@@ -245,7 +248,7 @@ class Kit:
                 body[name] = value
         return body
 
-    async def submit(self, session_id, headers: dict | None = None, **overrides: Any) -> dict:
+    async def submit(self, session_id, /, headers: dict | None = None, **overrides: Any) -> dict:
         answer = await self.client.post("/prescriptions", json=self.body(session_id, **overrides), headers=headers or self.prescriber_a)
         assert answer.status_code == 201, answer.text
         return answer.json()

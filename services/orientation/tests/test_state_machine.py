@@ -40,7 +40,7 @@ async def sessions(shared_kit):
     return await shared_kit.publish_session(), await shared_kit.publish_session()
 
 
-def test_the_table_covers_every_state():
+async def test_the_table_covers_every_state():
     assert set(ALLOWED) == set(Status)
 
 

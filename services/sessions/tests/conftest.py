@@ -12,7 +12,6 @@ import pytest
 
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
-from pacte_common.events import Topics
 from pacte_common.testing import auth_header, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
@@ -43,6 +42,13 @@ class Api:
     settings: SessionsSettings
     clock: FixedClock
     tokens: dict[str, dict] = field(default_factory=dict)
+
+    # Test modules cannot import conftest (importlib import mode): what they share hangs here.
+    SIRET_A = SIRET_A
+    SIRET_B = SIRET_B
+    PRESCRIBER = PRESCRIBER
+    NIR = NIR
+    DATA = DATA
 
     def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
         key = f"{kind}:{org}"
@@ -174,7 +180,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url, bus_settings) -> SessionsSettings:
-    return SessionsSettings(database_url=database_url, bus=bus_settings)
+    # Most tests drive HTTP only: without the prescriptions consumer, the app stops at once
+    # (a consumer still joining its group holds shutdown for about 5 s).
+    return SessionsSettings(database_url=database_url, bus=bus_settings, consume_prescriptions=False)
 
 
 @pytest.fixture
@@ -183,6 +191,15 @@ async def api(settings, clock):
         yield Api(client, settings, clock)
 
 
-TRAINEES = Topics.TRAINEES
-CATALOGUE = Topics.CATALOGUE
-ATTENDANCE = Topics.ATTENDANCE
+@pytest.fixture
+async def api_consuming(database_url, bus_settings, clock):
+    """The app with its prescriptions consumer, for the tests of what it consumes."""
+    settings = SessionsSettings(database_url=database_url, bus=bus_settings)
+    async with running(create_app(settings, clock=clock)) as client:
+        yield Api(client, settings, clock)
+
+
+Api.programme_body = staticmethod(programme_body)
+Api.action_body = staticmethod(action_body)
+Api.profile_body = staticmethod(profile_body)
+Api.identity_body = staticmethod(identity_body)

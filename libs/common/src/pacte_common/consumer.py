@@ -107,8 +107,7 @@ class ConsumerRunner:
                     if consumer.assignment():
                         self.assigned.set()
                     for partition, messages in batch.items():
-                        for message in messages:
-                            await self.handle(message, producer)
+                        await self.handle_batch(messages, producer)
                         try:
                             await consumer.commit({partition: messages[-1].offset + 1})
                         except CommitFailedError as exc:
@@ -134,6 +133,71 @@ class ConsumerRunner:
                         except Exception:
                             pass
 
+    async def handle_batch(self, messages, dlq_producer: AIOKafkaProducer) -> None:
+        """Handles a partition's batch in one transaction; on any failure, falls back to one
+        transaction per message (with its retries and dead-lettering)."""
+        if len(messages) > 1:
+            try:
+                outcomes = await self._handle_together(messages)
+            except Exception:
+                outcomes = None
+            if outcomes is not None:
+                for event_type, outcome in outcomes:
+                    self._outcome(event_type, outcome)
+                return
+        for message in messages:
+            await self.handle(message, dlq_producer)
+
+    async def _handle_together(self, messages) -> list[tuple[str, str]] | None:
+        envelopes = []
+        outcomes = []
+        for message in messages:
+            event_type = dict(message.headers or ()).get("ce_type", b"").decode(errors="replace")
+            if event_type and event_type not in self.subscription.by_type:
+                outcomes.append((event_type, "ignored"))
+                continue
+            try:
+                envelopes.append((message, decode(message.headers, message.value)))
+            except EventError:
+                return None  # the per-message path dead-letters it
+        if not envelopes:
+            return outcomes
+        inbox = self.tables.inbox
+        async with self.factory() as session, session.begin():
+            seen = set(
+                (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.consumer_name,
+                            inbox.c.event_id.in_([envelope.id for _, envelope in envelopes]),
+                        )
+                    )
+                ).scalars()
+            )
+            for message, envelope in envelopes:
+                if envelope.id in seen:
+                    outcomes.append((envelope.type, "duplicate"))
+                    continue
+                seen.add(envelope.id)
+                await session.execute(self._inbox_row(message, envelope))
+                token = current_traceparent.set(envelope.traceparent)
+                try:
+                    await self.subscription.by_type[envelope.type](self.context, session, envelope)
+                finally:
+                    current_traceparent.reset(token)
+                outcomes.append((envelope.type, "handled"))
+        return outcomes
+
+    def _inbox_row(self, message, envelope: Envelope):
+        return self.tables.inbox.insert().values(
+            consumer=self.consumer_name,
+            event_id=envelope.id,
+            source=envelope.source,
+            event_type=envelope.type,
+            topic=message.topic,
+            received_at=utcnow(),
+        )
+
     async def handle(self, message, dlq_producer: AIOKafkaProducer) -> str:
         """Handles one Kafka message; returns the outcome (handled, duplicate, ignored, dead-lettered)."""
         headers = dict(message.headers or ())
@@ -155,16 +219,7 @@ class ConsumerRunner:
                 async with self.factory() as session, session.begin():
                     if await self._already_handled(session, envelope.id):
                         return self._outcome(envelope.type, "duplicate")
-                    await session.execute(
-                        self.tables.inbox.insert().values(
-                            consumer=self.consumer_name,
-                            event_id=envelope.id,
-                            source=envelope.source,
-                            event_type=envelope.type,
-                            topic=message.topic,
-                            received_at=utcnow(),
-                        )
-                    )
+                    await session.execute(self._inbox_row(message, envelope))
                     await handler(self.context, session, envelope)
                 return self._outcome(envelope.type, "handled")
             except asyncio.CancelledError:

@@ -75,6 +75,9 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
             # WAL lets readers go on while the relay writes; foreign keys are off by default.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts and survives process crashes (the embedded
+            # default's risk); only an OS crash may lose the last commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

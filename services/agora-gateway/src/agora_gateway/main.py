@@ -1,14 +1,27 @@
 """Legal training-file flows to AGORA (Caisse des dépôts), in order and exactly once, and the back-fill since 2017."""
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from agora_gateway.api.routes import router
+from agora_gateway.backfill.worker import backfill_job
 from agora_gateway.db.models import Base, messaging
+from agora_gateway.events.handlers import trainee_subscription
+from agora_gateway.metrics import install_metrics, metrics_job
+from agora_gateway.outbound.dispatcher import dispatch_job
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_common.service import build_app
+from pacte_common.events import Topics
+from pacte_common.service import Runtime, build_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+async def _on_startup(runtime: Runtime) -> None:
+    runtime.extras["dispatch_wakeup"] = asyncio.Event()
+    runtime.extras["backfill_wakeup"] = asyncio.Event()
+    install_metrics(runtime)
 
 
 def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
@@ -20,4 +33,9 @@ def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
+        routers=[router],
+        subscriptions=[trainee_subscription],
+        jobs=[dispatch_job, backfill_job, metrics_job],
+        published_topics=[Topics.AGORA_FLOWS],
+        on_startup=_on_startup,
     )

@@ -53,3 +53,5 @@ class AgoraGatewaySettings(ServiceSettings):
     backfill_lease_s: float = 120.0
     backfill_upload_chunk_bytes: int = 1024 * 1024
     backfill_dir_name: str = "agora-backfill"
+    # The uploaded export carries NIRs in clear: deleted once the job completes, unless kept.
+    backfill_keep_files: bool = False

@@ -26,7 +26,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, indicators.router],
-        subscriptions=subscriptions(settings.prescriptions_consumer_name),
+        subscriptions=subscriptions(settings.prescriptions_consumer_name) if settings.consume_prescriptions else [],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
     app.state.clock = clock or system_clock

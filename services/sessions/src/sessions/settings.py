@@ -34,3 +34,5 @@ class SessionsSettings(ServiceSettings):
 
     page_size_default: int = Field(50, ge=1, le=500)
     prescriptions_consumer_name: str = "prescriptions"
+    # Off for a process that serves HTTP and relays the outbox but leaves consuming to another.
+    consume_prescriptions: bool = True

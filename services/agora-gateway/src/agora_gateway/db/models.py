@@ -43,7 +43,7 @@ class Dossier(Base):
     perimeter_reason: Mapped[str | None] = mapped_column(String(255))
     programme_code: Mapped[str | None] = mapped_column(String(64))
     agora_category: Mapped[str | None] = mapped_column(String(32))
-    organisation_siret: Mapped[str | None] = mapped_column(String(14))
+    organisation_siret: Mapped[str | None] = mapped_column(String(32))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)  # DossierSnapshot without identity
     snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
     identity_encrypted: Mapped[str | None] = mapped_column(Text)

@@ -49,6 +49,7 @@ class FaultCounters(BaseModel):
 
 
 _bearer = HTTPBearer(auto_error=False)
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
 def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
@@ -112,8 +113,6 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         if answer_late:
             state["counters"].timeouts += 1
             await asyncio.sleep(state["faults"].timeout_delay_s)
-
-    IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
     def require_key(key: str | None) -> str:
         if not key:

@@ -30,7 +30,7 @@ from orientation.api.schemas import (
     WithdrawIn,
 )
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
-from orientation.db.queries import admitted_count, can_see, chain_of, visible_prescription, visible_to
+from orientation.db.queries import admissions_awaiting_dossier, can_see, chain_of, visible_prescription, visible_to
 from orientation.domain.catalogue import is_full, open_for_prescription
 from orientation.domain.people import birth_date_problem
 from orientation.domain.prescription import (
@@ -313,14 +313,14 @@ async def admit(
     async def unless_full(prescription: Prescription, _now: datetime) -> dict[str, Any]:
         target = await session.get(CatalogueSession, prescription.session_id)
         if target is not None:
-            taken = await admitted_count(session, target.session_id)
-            if is_full(target.recruitment_state, target.places, target.places_taken, taken):
+            awaiting = await admissions_awaiting_dossier(session, target.session_id)
+            if is_full(target.recruitment_state, target.places, target.places_taken, awaiting):
                 raise Conflict(
                     "The session is full: no place is left to admit this person; waitlist them instead",
                     slug="session-full",
                     title="Session full",
                     places=target.places,
-                    places_taken=max(target.places_taken, taken),
+                    places_taken=target.places_taken + awaiting,
                     current_state=prescription.status,
                     allowed_actions=[a for a in actions_for(principal, Status(prescription.status)) if a != "admit"],
                 )

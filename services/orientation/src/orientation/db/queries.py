@@ -68,14 +68,15 @@ async def chain_of(session: AsyncSession, prescription: Prescription) -> list[Pr
     return [*reversed(earlier), prescription, *later]
 
 
-async def admitted_count(session: AsyncSession, session_id: uuid.UUID) -> int:
-    """Places our admissions hold on a session (admitted, or entered)."""
+async def admissions_awaiting_dossier(session: AsyncSession, session_id: uuid.UUID) -> int:
+    """Our admissions on a session whose training file sessions has not reported opening yet."""
     return await session.scalar(
         select(func.count())
         .select_from(Prescription)
         .where(
             Prescription.session_id == session_id,
-            Prescription.status.in_([Status.ADMITTED.value, Status.ENTERED.value]),
+            Prescription.status == Status.ADMITTED.value,
+            Prescription.dossier_id.is_(None),
         )
     ) or 0
 

@@ -9,10 +9,10 @@ def open_for_prescription(recruitment_state: str, cancelled: bool, prescribable_
     return not cancelled and recruitment_state in prescribable_states
 
 
-def is_full(recruitment_state: str, places: int, places_taken: int, admitted_here: int) -> bool:
+def is_full(recruitment_state: str, places: int, places_taken: int, admissions_awaiting_dossier: int) -> bool:
     """Full when sessions says so, or when its places are taken.
 
-    Sessions counts a place once it opened the training file; our own admissions it has not
-    reported yet also hold a place, hence the larger of the two counts.
+    Sessions counts a place once it opened the training file (`places_taken`); our admissions
+    whose file it has not reported yet (no TraineeEnrolled seen) hold a place too.
     """
-    return recruitment_state == "full" or max(places_taken, admitted_here) >= places
+    return recruitment_state == "full" or places_taken + admissions_awaiting_dossier >= places

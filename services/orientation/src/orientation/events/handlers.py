@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import CatalogueSession, Prescription
@@ -21,6 +22,7 @@ from pacte_common.contracts.sessions import (
     SessionSnapshot,
     SessionUpdated,
     TraineeCancelled,
+    TraineeEnrolled,
     TraineeEntered,
     TraineeEvent,
 )
@@ -63,6 +65,20 @@ async def _prescription_of(session: AsyncSession, event: TraineeEvent) -> Prescr
     if prescription_id is None:
         return None  # a direct enrolment by the organisation: not ours
     return await session.get(Prescription, prescription_id)
+
+
+async def on_trainee_enrolled(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
+    """Sessions opened the file of our admission: its place now counts in `places_taken`."""
+    event: TraineeEnrolled = envelope.data
+    if event.dossier.prescription_id is None:
+        return
+    # Not a transition: no version bump, so partners' ETags stay valid.
+    await session.execute(
+        update(Prescription)
+        .where(Prescription.id == event.dossier.prescription_id, Prescription.dossier_id.is_(None))
+        .values(dossier_id=event.dossier.dossier_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def on_trainee_entered(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
@@ -109,6 +125,10 @@ SUBSCRIPTIONS = [
     ),
     Subscription(
         name="trainees",
-        handlers={TraineeEntered: on_trainee_entered, TraineeCancelled: on_trainee_cancelled},
+        handlers={
+            TraineeEnrolled: on_trainee_enrolled,
+            TraineeEntered: on_trainee_entered,
+            TraineeCancelled: on_trainee_cancelled,
+        },
     ),
 ]

@@ -7,6 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from sqlalchemy import func, select
 
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.db import utcnow
@@ -18,7 +19,7 @@ from pacte_common.validators import mask_iban, mask_nir
 from remuneration.api.access import file_for_body, file_for_path
 from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestView
 from remuneration.db.files import move_file
-from remuneration.db.models import RemunerationFile
+from remuneration.db.models import AttendanceStatementRow, RemunerationFile
 from remuneration.db.runs import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.domain.regime import REGIME_LABELS, Regime
 from remuneration.domain.states import FILE_STATE_LABELS, FileState
@@ -82,4 +83,10 @@ async def file_request(body: RemunerationRequestIn, principal: Filer, session: D
 async def get_file(dossier_id: UUID, principal: Reader, session: DbSession, response: Response):
     file = await file_for_path(session, principal, dossier_id)
     response.headers["ETag"] = etag(file.version)
-    return file_view(file)
+    view = file_view(file)
+    rows = await session.execute(
+        select(AttendanceStatementRow.month, func.max(AttendanceStatementRow.version))
+        .where(AttendanceStatementRow.dossier_id == dossier_id).group_by(AttendanceStatementRow.month)
+    )
+    view.attendance_versions = {month: version for month, version in rows.all()}
+    return view

@@ -68,6 +68,9 @@ class FileOut(BaseModel):
     exit_date: date | None = None
     programme_code: str
     request: RequestView | None = None
+    attendance_versions: dict[str, int] = Field(
+        default_factory=dict, description="Month → latest attendance statement version received from sessions"
+    )
     version: int
 
 

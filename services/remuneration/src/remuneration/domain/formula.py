@@ -178,7 +178,13 @@ class MonthStatement:
 
 
 def _fraction(numerator, denominator) -> str:
-    return f"{numerator}/{denominator}"
+    return f"{_h(numerator)}/{_h(denominator)}"
+
+
+def _h(value) -> str:
+    """Hours as people write them: 7, 7.5, 140 (not 7.00)."""
+    text = format(Decimal(value).normalize(), "f")
+    return text
 
 
 def compute_earned(
@@ -199,7 +205,7 @@ def compute_earned(
     days_text = f"{day_count} days in training out of {month.days} in {month}"
     if attendance:
         absence_text = (
-            f"(1 − {attendance.unjustified_absence_hours} h unjustified absence / {attendance.planned_hours} h planned)"
+            f"(1 − {_h(attendance.unjustified_absence_hours)} h unjustified absence / {_h(attendance.planned_hours)} h planned)"
         )
     else:
         absence_text = "(full attendance presumed)"
@@ -214,7 +220,7 @@ def compute_earned(
             f"{i.start_date.isoformat()}→{i.resumption_date.isoformat() if i.resumption_date else '…'}"
             for i in training.interruptions
         ),
-        "weekly_hours": str(weekly),
+        "weekly_hours": _h(weekly),
         "part_time_factor": _fraction(min(weekly, policy.full_time_weekly_hours), policy.full_time_weekly_hours),
         "planned_hours": str(attendance.planned_hours) if attendance else "",
         "unjustified_absence_hours": str(attendance.unjustified_absence_hours) if attendance else "",

@@ -28,7 +28,7 @@ class Policy:
     tension_sector_multiplier: Decimal = Decimal("1.5")
     full_time_weekly_hours: Decimal = Decimal("35")
     # 80% of the net minimum wage per day, by calendar year (seed III.2: 30.25 € in 2019).
-    # A year without a figure uses the latest earlier year's.
+    # A year without a figure uses the latest earlier year's (or the earliest known).
     differential_daily_floor_by_year: dict[int, Decimal] = field(default_factory=lambda: {2019: Decimal("30.25")})
     # Eligibility of the differential top-up: Pacte public and a minimum training length.
     differential_excluded_education_levels: tuple[str, ...] = ("iii_and_above",)
@@ -55,10 +55,12 @@ class Policy:
         return self.transport_allowance_monthly * self.transport_allowance_multiplier
 
     def differential_daily_floor(self, year: int) -> tuple[int, Decimal]:
-        years = [y for y in self.differential_daily_floor_by_year if y <= year]
-        if not years:
-            raise LookupError(f"no daily minimum-wage figure for {year} or before")
-        chosen = max(years)
+        known = self.differential_daily_floor_by_year
+        if not known:
+            raise LookupError("no daily minimum-wage figure configured")
+        earlier = [y for y in known if y <= year]
+        # The explanation names the year used, so an operator sees when a figure is missing.
+        chosen = max(earlier) if earlier else min(known)
         return chosen, self.differential_daily_floor_by_year[chosen]
 
     def emergency_aid_ceiling(self, household_size: int) -> Decimal:

@@ -1,0 +1,261 @@
+"""The gateway's HTTP API (DESIGN.md §7): files, flows, operator resend, back-fill jobs.
+
+Every endpoint is for the Region's operators (`region` tokens): the gateway holds what
+AGORA was told about every funded file, which no partner should browse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy import and_, or_, select
+
+from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
+from agora_gateway.backfill.worker import LINE_CONTEXT, JobStatus
+from agora_gateway.db.models import BackfillJob, BackfillRejection, Flow, FlowTransitionLog
+from agora_gateway.db.queries import get_dossier, move
+from agora_gateway.domain.agora_file import Operation
+from agora_gateway.domain.backfill import BackfillReport
+from agora_gateway.domain.flows import FlowAction, FlowStatus
+from agora_gateway.settings import AgoraGatewaySettings
+from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.db import utcnow
+from pacte_common.errors import InvalidTransition, NotFound
+from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, check_if_match, decode_cursor, encode_cursor, etag
+from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.service import DbSession, RuntimeDep
+
+Operator = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+router = APIRouter(tags=["agora"])
+
+
+async def _waiting_for_nir(dossier, flows: list[Flow], settings: AgoraGatewaySettings) -> bool:
+    return (
+        not dossier.has_nir
+        and not settings.create_without_nir
+        and any(f.operation == Operation.CREATE.value and f.status == FlowStatus.PENDING.value for f in flows)
+    )
+
+
+@router.get("/dossiers/{dossier_id}", summary="What AGORA was told about a file, flow by flow")
+async def get_dossier_view(dossier_id: uuid.UUID, session: DbSession, runtime: RuntimeDep, _: Operator) -> DossierView:
+    dossier = await get_dossier(session, dossier_id)
+    if dossier is None:
+        raise NotFound(f"The gateway knows no file {dossier_id}")
+    flows = list((await session.execute(select(Flow).where(Flow.dossier_id == dossier_id).order_by(Flow.sequence))).scalars())
+    return DossierView.of(dossier, flows, await _waiting_for_nir(dossier, flows, runtime.settings))
+
+
+@router.get("/flows", summary="Flows by status (rejected, pending, sent, acknowledged, excluded, delegated)")
+async def list_flows(
+    session: DbSession,
+    _: Operator,
+    status: Annotated[FlowStatus | None, Query()] = None,
+    dossier_id: Annotated[uuid.UUID | None, Query()] = None,
+    operation: Annotated[Operation | None, Query()] = None,
+    origin: Annotated[str | None, Query(pattern="^(live|backfill)$")] = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 100,
+) -> Page[FlowView]:
+    query = select(Flow)
+    if status is not None:
+        query = query.where(Flow.status == status.value)
+    if dossier_id is not None:
+        query = query.where(Flow.dossier_id == dossier_id)
+    if operation is not None:
+        query = query.where(Flow.operation == operation.value)
+    if origin is not None:
+        query = query.where(Flow.origin == origin)
+    after = decode_cursor(cursor)
+    if after:
+        at, flow_id = datetime.fromisoformat(after["at"]), uuid.UUID(after["id"])
+        query = query.where(or_(Flow.created_at > at, and_(Flow.created_at == at, Flow.id > flow_id)))
+    flows = list((await session.execute(query.order_by(Flow.created_at, Flow.id).limit(limit + 1))).scalars())
+    next_cursor = None
+    if len(flows) > limit:
+        flows = flows[:limit]
+        next_cursor = encode_cursor({"at": flows[-1].created_at.isoformat(), "id": str(flows[-1].id)})
+    return Page[FlowView](items=[FlowView.of(f) for f in flows], next_cursor=next_cursor)
+
+
+async def _flow(session, flow_id: uuid.UUID, *, for_update: bool = False) -> Flow:
+    query = select(Flow).where(Flow.id == flow_id)
+    if for_update:
+        query = query.with_for_update()
+    flow = (await session.execute(query)).scalar_one_or_none()
+    if flow is None:
+        raise NotFound(f"No flow {flow_id}")
+    return flow
+
+
+async def _flow_view(session, flow: Flow) -> FlowView:
+    transitions = list(
+        (await session.execute(select(FlowTransitionLog).where(FlowTransitionLog.flow_id == flow.id).order_by(FlowTransitionLog.id))).scalars()
+    )
+    return FlowView.of(flow, transitions=transitions)
+
+
+@router.get("/flows/{flow_id}", summary="One flow, with its transition log")
+async def get_flow(flow_id: uuid.UUID, session: DbSession, response: Response, _: Operator) -> FlowView:
+    flow = await _flow(session, flow_id)
+    response.headers["ETag"] = etag(flow.version)
+    return await _flow_view(session, flow)
+
+
+@router.post("/flows/{flow_id}/retry", summary="Resend a rejected flow after the data was fixed")
+async def retry_flow(
+    flow_id: uuid.UUID, session: DbSession, runtime: RuntimeDep, response: Response, principal: Operator, if_match: IfMatch = None
+) -> FlowView:
+    flow = await _flow(session, flow_id, for_update=True)
+    check_if_match(if_match, flow.version)
+    if flow.status != FlowStatus.REJECTED.value:
+        raise InvalidTransition("retry", flow.status, ["retry"] if flow.status == FlowStatus.REJECTED.value else [])
+    previous = f"{flow.rejection_code}: {flow.rejection_message}"
+    move(flow, FlowAction.RETRY, session, actor=principal.describe(), reason=f"operator resend after {previous}")
+    # A new revision: a new idempotency key, and the body rebuilt from the file's current
+    # data (a back-filled file is resent as exported).
+    flow.revision += 1
+    if flow.operation != Operation.BULK_LOAD.value:
+        flow.request_encrypted = None
+    flow.first_sent_at = None
+    flow.rejection_code = flow.rejection_message = None
+    flow.failed_claims = 0
+    flow.next_attempt_at = utcnow()
+    await session.commit()
+    wake = runtime.extras.get("dispatch_wakeup")
+    if wake is not None:
+        wake.set()
+    response.headers["ETag"] = etag(flow.version)
+    return await _flow_view(session, flow)
+
+
+# ---------------------------------------------------------------- back-fill
+
+
+@router.post("/backfill", status_code=202, summary="Start a back-fill from an export file (NDJSON)")
+async def start_backfill(
+    session: DbSession,
+    runtime: RuntimeDep,
+    principal: Operator,
+    file: Annotated[UploadFile, File(description="The export: one JSON object per line (docs/agora-contract.md)")],
+    idempotency_key: IdempotencyKey = None,
+):
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    folder = Path(settings.data_dir) / settings.backfill_dir_name
+    folder.mkdir(parents=True, exist_ok=True)
+    job_id = uuid.uuid4()
+    path = folder / f"{job_id}.ndjson"
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as target:  # streamed: memory stays flat whatever the file's size
+        while chunk := await file.read(settings.backfill_upload_chunk_bytes):
+            digest.update(chunk)
+            target.write(chunk)
+            size += len(chunk)
+    filename = (file.filename or "export.ndjson")[:255]
+    created = False
+
+    async def create():
+        nonlocal created
+        job = BackfillJob(
+            id=job_id,
+            status=JobStatus.QUEUED,
+            filename=filename,
+            file_path=str(path.resolve()),
+            sha256=digest.hexdigest(),
+            size_bytes=size,
+            byte_offset=0,
+            line_no=0,
+            next_batch=1,
+            report=BackfillReport().as_dict(),
+            created_by=principal.describe(),
+            created_at=utcnow(),
+        )
+        session.add(job)
+        created = True
+        return 202, BackfillJobView.of(job)
+
+    answer = await idempotent_create(
+        session,
+        runtime.tables,
+        principal=principal,
+        operation="start-backfill",
+        key=idempotency_key,
+        payload={"sha256": digest.hexdigest(), "size": size, "filename": filename},
+        create=create,
+    )
+    if answer.headers.get("Idempotent-Replayed"):
+        path.unlink(missing_ok=True)  # the first upload's job runs; this copy is not needed
+    else:
+        answer.headers["Location"] = f"/backfill/{job_id}"
+        wake = runtime.extras.get("backfill_wakeup")
+        if wake is not None:
+            wake.set()
+    return answer
+
+
+@router.get("/backfill/{job_id}", summary="A back-fill's progress and report")
+async def get_backfill(job_id: uuid.UUID, session: DbSession, _: Operator) -> BackfillJobView:
+    job = await session.get(BackfillJob, job_id)
+    if job is None:
+        raise NotFound(f"No back-fill job {job_id}")
+    return BackfillJobView.of(job)
+
+
+@router.get("/backfill", summary="Back-fill jobs, newest first")
+async def list_backfills(session: DbSession, _: Operator) -> list[BackfillJobView]:
+    jobs = (await session.execute(select(BackfillJob).order_by(BackfillJob.created_at.desc()).limit(100))).scalars()
+    return [BackfillJobView.of(job) for job in jobs]
+
+
+@router.get(
+    "/backfill/{job_id}/rejections",
+    summary="The lines not loaded (unreadable, without NIR, or rejected by AGORA), as NDJSON",
+    response_class=StreamingResponse,
+)
+async def backfill_rejections(job_id: uuid.UUID, session: DbSession, runtime: RuntimeDep, _: Operator) -> StreamingResponse:
+    if await session.get(BackfillJob, job_id) is None:
+        raise NotFound(f"No back-fill job {job_id}")
+    factory, cipher = runtime.sessions, runtime.cipher
+
+    async def lines():
+        last_id, page = 0, 1000
+        while True:
+            async with factory() as reader:
+                rows = list(
+                    (
+                        await reader.execute(
+                            select(BackfillRejection)
+                            .where(BackfillRejection.job_id == job_id, BackfillRejection.id > last_id)
+                            .order_by(BackfillRejection.id)
+                            .limit(page)
+                        )
+                    ).scalars()
+                )
+            for row in rows:
+                yield json.dumps(
+                    {
+                        "line_no": row.line_no,
+                        "dossier_id": row.dossier_id,
+                        "stage": row.stage,
+                        "code": row.code,
+                        "message": row.message,
+                        "line": cipher.decrypt(row.line_encrypted, context=LINE_CONTEXT),
+                    },
+                    ensure_ascii=False,
+                ) + "\n"
+            if len(rows) < page:
+                return
+            last_id = rows[-1].id
+
+    return StreamingResponse(
+        lines(), media_type="application/x-ndjson", headers={"Content-Disposition": f'attachment; filename="backfill-{job_id}-rejections.ndjson"'}
+    )

@@ -1,0 +1,345 @@
+"""The back-fill worker: streams an export file to AGORA's bulk endpoint, resumably.
+
+Per batch of lines, two transactions bracket one bulk call:
+1. *prepare*: classify each line (invalid, before the cut-off, excluded/delegated,
+   without NIR, already followed by the gateway, or to send), record the files and their
+   `bulk_load` flows, and move the checkpoint (byte offset, counters) past the batch; the
+   batch's request is kept (encrypted) as the job's pending batch;
+2. *complete*: record AGORA's answer per file and clear the pending batch.
+A process killed between the two resends the pending batch with the same idempotency key
+and the same body on restart, and AGORA answers with its first answer: nothing is loaded
+twice, no line is read twice. The file is read line by line from the checkpoint's byte
+offset, so memory stays flat whatever its size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, parse_line
+from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow
+from agora_gateway.db.queries import add_flow, move
+from agora_gateway.domain.agora_file import FileState, Operation
+from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE, BackfillReport, LineOutcome, before_cutoff
+from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.perimeter import PerimeterStatus, decide_perimeter
+from agora_gateway.events.publish import publish_acknowledged
+from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
+from agora_gateway.outbound.dispatcher import reject
+from agora_gateway.settings import AgoraGatewaySettings
+from pacte_common.contracts.people import PersonIdentity, seal_identity
+from pacte_common.db import utcnow
+from pacte_common.service import Runtime
+from pacte_common.validators import nir_for_agora
+
+log = logging.getLogger(__name__)
+
+BATCH_CONTEXT = "agora-gateway.backfill-batch.v1"
+LINE_CONTEXT = "agora-gateway.backfill-line.v1"
+
+
+class JobStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def batch_key(job_id: uuid.UUID, batch: int) -> str:
+    return f"pacte-backfill-{job_id}-b{batch}"
+
+
+async def backfill_job(runtime: Runtime, stop: asyncio.Event) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    wakeup: asyncio.Event = runtime.extras["backfill_wakeup"]
+    async with AgoraClient(settings) as client:
+        while not stop.is_set():
+            wakeup.clear()
+            job_id = await claim_job(runtime)
+            if job_id is None:
+                await _wait(stop, wakeup, settings.backfill_poll_interval_s)
+                continue
+            try:
+                await run_job(runtime, client, job_id, stop)
+            except (OSError, UnicodeError) as exc:
+                await fail_job(runtime, job_id, f"{type(exc).__name__}: {exc}")
+
+
+async def claim_job(runtime: Runtime) -> uuid.UUID | None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session, session.begin():
+        now = utcnow()
+        query = (
+            select(BackfillJob)
+            .where(
+                BackfillJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                or_(BackfillJob.lease_until.is_(None), BackfillJob.lease_until < now),
+            )
+            .order_by(BackfillJob.created_at)
+            .limit(1)
+        )
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        job = (await session.execute(query)).scalar_one_or_none()
+        if job is None:
+            return None
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or now
+        job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
+        return job.id
+
+
+async def run_job(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session:
+        job = await session.get(BackfillJob, job_id)
+        assert job is not None
+        path, offset, line_no, pending = Path(job.file_path), job.byte_offset, job.line_no, job.pending_batch
+    if pending is not None and not await send_pending(runtime, client, job_id, stop):
+        return
+    with path.open("rb") as export:
+        export.seek(offset)
+        while not stop.is_set():
+            lines: list[tuple[int, str]] = []
+            while len(lines) < settings.backfill_batch_size:
+                raw = export.readline()
+                if not raw:
+                    break
+                line_no += 1
+                text = raw.decode("utf-8", errors="replace").strip()
+                if text:
+                    lines.append((line_no, text))
+            if not lines:
+                await finish_job(runtime, job_id)
+                return
+            for attempt in range(3):
+                try:
+                    has_request = await prepare(runtime, job_id, lines, export.tell(), line_no)
+                    break
+                except IntegrityError:
+                    # the live flow created one of these files meanwhile: classify again
+                    log.info("back-fill %s: a file appeared meanwhile, preparing the batch again", job_id)
+            else:
+                raise RuntimeError("back-fill batch could not be prepared")
+            if has_request and not await send_pending(runtime, client, job_id, stop):
+                return
+
+
+async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session, session.begin():
+        job = (await session.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+        report = BackfillReport.from_dict(job.report)
+        batch = job.next_batch
+        parsed: list[tuple[int, str, ExportLine]] = []
+        for number, text in lines:
+            report.read += 1
+            try:
+                parsed.append((number, text, parse_line(text)))
+            except BadLine as bad:
+                report.count(LineOutcome.INVALID)
+                _reject_line(runtime, session, job_id, number, text, "line", bad.code, bad.message, _dossier_ref(text))
+        ids = [line.dossier_id for _, _, line in parsed]
+        known = set((await session.execute(select(Dossier.id).where(Dossier.id.in_(ids)))).scalars()) if ids else set()
+        records: list[dict] = []
+        sources: dict[str, list] = {}
+        now = utcnow()
+        for number, text, line in parsed:
+            if line.dossier_id in known:
+                report.count(LineOutcome.ALREADY_KNOWN)
+                continue
+            if before_cutoff(line.entry_date, line.session_start_date, settings.backfill_cutoff):
+                report.count(LineOutcome.SKIPPED_BY_DATE)
+                continue
+            if line.person.nir is None and not settings.create_without_nir:
+                report.count(LineOutcome.WAITING_NIR)
+                _reject_line(runtime, session, job_id, number, text, "line", "missing_nir", "no NIR: the file waits for it", str(line.dossier_id))
+                continue
+            known.add(line.dossier_id)
+            decision = decide_perimeter(line.agora_category, line.delegated_to_france_travail, settings.excluded_categories)
+            target = EXPORT_STATUS_TO_FILE_STATE[line.status]
+            dossier = Dossier(
+                id=line.dossier_id,
+                person_id=None,
+                origin="backfill",
+                perimeter_status=decision.status.value,
+                perimeter_reason_code=decision.reason_code,
+                perimeter_reason=decision.reason,
+                programme_code=line.programme_code,
+                agora_category=line.agora_category,
+                organisation_siret=line.organisation_siret[:32],
+                snapshot=json.loads(line.model_dump_json(exclude={"person"})),
+                snapshot_version=0,
+                identity_encrypted=seal_identity(
+                    runtime.cipher,
+                    PersonIdentity(birth_name=line.person.birth_name, first_names=line.person.first_names, nir=line.person.nir),
+                ),
+                has_nir=line.person.nir is not None,
+                nir_told=line.person.nir is not None and decision.sendable,
+                told_state=target.value,
+                agora_state=FileState.NONE.value,
+                next_sequence=1,
+            )
+            session.add(dossier)
+            data = {"line_no": number, "state": target.value}
+            if not decision.sendable:
+                outcome = LineOutcome.EXCLUDED if decision.status is PerimeterStatus.EXCLUDED else LineOutcome.DELEGATED
+                report.count(outcome, decision.reason_code)
+                add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus(decision.status.value), data=data,
+                         origin="backfill", reason=decision.reason, backfill_job_id=job_id, backfill_batch=batch)
+                continue
+            nir = nir_for_agora(line.person.nir) if line.person.nir else None
+            records.append(bulk_record(line, nir, settings.trainee_status))
+            sources[str(line.dossier_id)] = [number, text]
+            add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.SENT, data=data, origin="backfill",
+                     reason=f"back-fill job {job_id}, batch {batch}", backfill_job_id=job_id, backfill_batch=batch,
+                     first_sent_at=now)
+            report.count(LineOutcome.SENT)
+        job.report = report.as_dict()
+        job.byte_offset, job.line_no = end_offset, line_no
+        job.next_batch = batch + 1
+        job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
+        if records:
+            job.pending_batch = batch
+            job.pending_request_encrypted = runtime.cipher.encrypt(
+                json.dumps({"request": {"files": records}, "lines": sources}), context=BATCH_CONTEXT
+            )
+        return bool(records)
+
+
+async def send_pending(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
+    """Sends the job's pending batch until AGORA answers; False if stopped first."""
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session:
+        job = await session.get(BackfillJob, job_id)
+        assert job is not None and job.pending_batch is not None and job.pending_request_encrypted
+        batch = job.pending_batch
+        pending = json.loads(runtime.cipher.decrypt(job.pending_request_encrypted, context=BATCH_CONTEXT))
+    failures = 0
+    while True:
+        if stop.is_set():
+            return False
+        try:
+            answer = await client.bulk(pending["request"], batch_key(job_id, batch))
+            break
+        except AgoraUnavailable as exc:
+            failures += 1
+            delay = requeue_delay(failures, settings.send_backoff_initial_s, settings.requeue_delay_max_s)
+            log.warning("back-fill %s batch %d: AGORA unavailable (%s); again in %.1fs", job_id, batch, exc, delay)
+            await _renew_lease(runtime, job_id)
+            await _wait(stop, None, delay)
+    if answer.acknowledged:
+        results = {str(r.get("funder_ref")): r for r in answer.body.get("results", [])}
+    else:  # the whole call was refused: every file of the batch carries that code
+        results = {ref: {"status": "rejected", "code": answer.code, "message": answer.message} for ref in pending["lines"]}
+    await complete(runtime, job_id, batch, results, pending["lines"])
+    wake = runtime.extras.get("dispatch_wakeup")
+    if wake is not None:
+        wake.set()  # live flows queued behind these files may go now
+    return True
+
+
+async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session, session.begin():
+        job = (await session.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+        if job.pending_batch != batch:
+            return  # already completed by an earlier run
+        report = BackfillReport.from_dict(job.report)
+        flows = list(
+            (await session.execute(select(Flow).where(Flow.backfill_job_id == job_id, Flow.backfill_batch == batch, Flow.status == FlowStatus.SENT.value))).scalars()
+        )
+        dossiers = {
+            d.id: d for d in (await session.execute(select(Dossier).where(Dossier.id.in_([f.dossier_id for f in flows])))).scalars()
+        } if flows else {}
+        now = utcnow()
+        for flow in flows:
+            result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
+            flow.agora_answer, flow.answered_at = result, now
+            if result.get("status") == "acknowledged":
+                move(flow, FlowAction.ACKNOWLEDGE, session, reason=f"bulk batch {batch}")
+                dossier = dossiers[flow.dossier_id]
+                dossier.agora_file_id = result.get("agora_file_id")
+                dossier.agora_state = result.get("file_state") or dossier.told_state
+                report.acknowledged += 1
+                await publish_acknowledged(runtime, session, flow, dossier.agora_file_id, dossier.agora_state)
+            else:
+                code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
+                await reject(runtime, session, flow, code, message)
+                report.reject(code)
+                number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
+                _reject_line(runtime, session, job_id, number, text, "agora", code, message, str(flow.dossier_id))
+        job.report = report.as_dict()
+        job.pending_batch = None
+        job.pending_request_encrypted = None
+        job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
+
+
+async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session, session.begin():
+        job = await session.get(BackfillJob, job_id)
+        assert job is not None
+        job.status, job.finished_at, job.lease_until = JobStatus.COMPLETED, utcnow(), None
+        path = Path(job.file_path)
+    if not settings.backfill_keep_files:
+        # The export carries NIRs in clear; what operators still need (rejected lines) is kept encrypted.
+        path.unlink(missing_ok=True)
+    log.info("back-fill %s completed", job_id)
+
+
+async def fail_job(runtime: Runtime, job_id: uuid.UUID, error: str) -> None:
+    async with runtime.sessions() as session, session.begin():
+        job = await session.get(BackfillJob, job_id)
+        if job is not None:
+            job.status, job.error, job.finished_at, job.lease_until = JobStatus.FAILED, error, utcnow(), None
+    log.error("back-fill %s failed: %s", job_id, error)
+
+
+async def _renew_lease(runtime: Runtime, job_id: uuid.UUID) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    async with runtime.sessions() as session, session.begin():
+        job = await session.get(BackfillJob, job_id)
+        if job is not None:
+            job.lease_until = utcnow() + timedelta(seconds=settings.backfill_lease_s)
+
+
+def _reject_line(runtime, session, job_id, number, text, stage, code, message, dossier_ref) -> None:
+    session.add(
+        BackfillRejection(
+            job_id=job_id,
+            line_no=number,
+            dossier_id=dossier_ref,
+            stage=stage,
+            code=code,
+            message=message[:2000],
+            line_encrypted=runtime.cipher.encrypt(text, context=LINE_CONTEXT),
+        )
+    )
+
+
+def _dossier_ref(text: str) -> str | None:
+    try:
+        value = json.loads(text).get("dossier_id")
+        return str(value)[:64] if value is not None else None
+    except Exception:
+        return None
+
+
+async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wakeup is not None:
+        waiters.append(asyncio.ensure_future(wakeup.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,225 @@
+"""Test support for the gateway and for journey tests: a live sandbox, trainee events, exports.
+
+- `serving(app)`: runs an ASGI app with uvicorn on a free local port (real HTTP) and gives
+  its base URL;
+- `TraineeStory`: builds the sessions service's trainee events for one file, each with its
+  full snapshot (identity sealed with the suite's key);
+- `publish(bus, events)`: publishes events as real CloudEvents with an aiokafka producer;
+- `export_line(...)`: one back-fill export line (docs/agora-contract.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import uvicorn
+
+from pacte_common.broker import free_port
+from pacte_common.bus import ensure_topics, new_producer, topic_name
+from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
+from pacte_common.contracts.sessions import (
+    DossierSnapshot,
+    DossierStatus,
+    ExitKind,
+    InterruptionReason,
+    ProgrammeInfo,
+    RecruitmentState,
+    SessionSnapshot,
+    TraineeCancelled,
+    TraineeEnrolled,
+    TraineeEntered,
+    TraineeEvent,
+    TraineeExited,
+    TraineeIdentityUpdated,
+    TraineeInterrupted,
+    TraineeResumed,
+)
+from pacte_common.crypto import FieldCipher
+from pacte_common.events import Envelope, Topics
+from pacte_common.settings import BusSettings, ServiceSettings
+
+VALID_SIRET = "73282932000074"
+
+
+def make_nir(seed: int) -> str:
+    """A valid 15-character NIR (key included) derived from a number."""
+    body = f"1{85 + seed % 10:02d}{1 + seed % 12:02d}44{seed % 1000:03d}{seed // 1000 % 1000:03d}"
+    return body + f"{97 - int(body) % 97:02d}"
+
+
+VALID_NIRS = tuple(make_nir(seed) for seed in (1, 2, 3))
+
+
+@asynccontextmanager
+async def serving(app, port: int | None = None) -> AsyncIterator[str]:
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def suite_cipher() -> FieldCipher:
+    defaults = ServiceSettings()
+    return FieldCipher(defaults.encryption_keys, defaults.encryption_key_id)
+
+
+def programme(code: str = "VISA-METIERS", category: str = "standard", delegated: bool = False) -> ProgrammeInfo:
+    return ProgrammeInfo(
+        code=code, name=code, pillar="visa", agora_category=category, delegated_to_france_travail=delegated
+    )
+
+
+@dataclass
+class TraineeStory:
+    """The life of one training file, as the sessions service tells it."""
+
+    programme: ProgrammeInfo = field(default_factory=programme)
+    nir: str | None = VALID_NIRS[0]
+    siret: str = VALID_SIRET
+    dossier_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    person_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    session_start: date = date(2026, 1, 5)
+    session_end: date = date(2026, 6, 30)
+    hourly_price: Decimal = Decimal("12.50")
+    version: int = 0
+    status: DossierStatus = DossierStatus.ENROLLED
+    entry_date: date | None = None
+    exit_date: date | None = None
+    cipher: FieldCipher = field(default_factory=suite_cipher)
+
+    def snapshot(self) -> DossierSnapshot:
+        self.version += 1
+        identity = PersonIdentity(birth_name="MARTIN", first_names="Léa", nir=self.nir)
+        return DossierSnapshot(
+            dossier_id=self.dossier_id,
+            person_id=self.person_id,
+            profile=PersonProfile(sex="F", birth_date=date(1990, 4, 2)),
+            identity_encrypted=seal_identity(self.cipher, identity),
+            has_nir=self.nir is not None,
+            session=SessionSnapshot(
+                session_id=uuid.uuid5(uuid.NAMESPACE_URL, self.programme.code),
+                action_id=uuid.uuid5(uuid.NAMESPACE_URL, "action" + self.programme.code),
+                programme=self.programme,
+                organisation_siret=self.siret,
+                action_title="Soudeur",
+                hours_in_centre=Decimal("400"),
+                hourly_price=self.hourly_price,
+                departement="44",
+                start_date=self.session_start,
+                end_date=self.session_end,
+                places=12,
+                recruitment_state=RecruitmentState.OPEN,
+            ),
+            status=self.status,
+            entry_date=self.entry_date,
+            exit_date=self.exit_date,
+            version=self.version,
+        )
+
+    def _common(self) -> dict[str, Any]:
+        return {"dossier": self.snapshot(), "occurred_at": datetime.now(UTC), "actor": "training_org:" + self.siret}
+
+    def enrolled(self) -> TraineeEvent:
+        return TraineeEnrolled(**self._common())
+
+    def entered(self, on: date = date(2026, 1, 5)) -> TraineeEvent:
+        self.status, self.entry_date = DossierStatus.IN_TRAINING, on
+        return TraineeEntered(**self._common(), entry_date=on)
+
+    def interrupted(self, on: date = date(2026, 2, 2)) -> TraineeEvent:
+        self.status = DossierStatus.INTERRUPTED
+        return TraineeInterrupted(**self._common(), interruption_id=uuid.uuid4(), start_date=on, reason=InterruptionReason.EMPLOYMENT)
+
+    def resumed(self, on: date = date(2026, 2, 16)) -> TraineeEvent:
+        self.status = DossierStatus.IN_TRAINING
+        return TraineeResumed(**self._common(), interruption_id=uuid.uuid4(), resumption_date=on)
+
+    def exited(self, on: date = date(2026, 6, 30), hours: Decimal = Decimal("380")) -> TraineeEvent:
+        self.status, self.exit_date = DossierStatus.EXITED, on
+        return TraineeExited(
+            **self._common(),
+            exit_date=on,
+            exit_kind=ExitKind.COMPLETED,
+            realised_hours=hours,
+            hourly_price=self.hourly_price,
+            cost=(hours * self.hourly_price).quantize(Decimal("0.01")),
+        )
+
+    def cancelled(self) -> TraineeEvent:
+        self.status = DossierStatus.CANCELLED
+        return TraineeCancelled(**self._common(), reason="declared by mistake")
+
+    def identity_updated(self, nir: str) -> TraineeEvent:
+        self.nir = nir
+        return TraineeIdentityUpdated(**self._common())
+
+    def full_journey(self) -> list[TraineeEvent]:
+        return [self.enrolled(), self.entered(), self.interrupted(), self.resumed(), self.exited()]
+
+
+async def publish(bus: BusSettings, events: Iterable[TraineeEvent]) -> None:
+    """Publishes trainee events to the (namespaced) trainees topic, keyed by dossier id."""
+    topic = topic_name(bus, Topics.TRAINEES)
+    await ensure_topics(bus, [topic])
+    producer = new_producer(bus)
+    await producer.start()
+    try:
+        futures = []
+        for event in events:
+            envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(event.dossier.dossier_id))
+            futures.append(
+                await producer.send(topic, value=envelope.body(), key=str(event.dossier.dossier_id).encode(), headers=envelope.headers())
+            )
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def export_line(
+    dossier_id: uuid.UUID | None = None,
+    *,
+    nir: str | None = VALID_NIRS[1],
+    status: str = "settled",
+    entry: date = date(2018, 3, 5),
+    category: str = "standard",
+    delegated: bool = False,
+    siret: str = VALID_SIRET,
+) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "dossier_id": str(dossier_id or uuid.uuid4()),
+        "person": {"birth_name": "DURAND", "first_names": "Paul", "birth_date": "1985-07-14", "sex": "M", "nir": nir},
+        "organisation_siret": siret,
+        "programme_code": "VISA-METIERS",
+        "agora_category": category,
+        "delegated_to_france_travail": delegated,
+        "action_title": "Maçon",
+        "session_start_date": entry.isoformat(),
+        "session_end_date": entry.replace(year=entry.year + 1).isoformat(),
+        "status": status,
+        "entry_date": entry.isoformat() if status != "enrolled" else None,
+    }
+    if status in ("exited", "settled"):
+        line["exit"] = {"exit_date": (entry + timedelta(days=90)).isoformat(), "exit_kind": "completed"}
+    if status == "settled":
+        line["settlement"] = {"realised_hours": "400", "hourly_price": "12.50", "cost": "5000.00"}
+    return line
+
+
+def ndjson(lines: Iterable[dict[str, Any] | str]) -> str:
+    return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)

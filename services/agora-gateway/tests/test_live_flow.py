@@ -1,0 +1,195 @@
+"""The live flow end to end: trainee events on the real broker → gateway → sandbox over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from agora_gateway.main import create_app
+from agora_gateway.testing import VALID_NIRS, TraineeStory, programme, publish
+from pacte_common.auth import OrgKind
+from pacte_common.bus import topic_name
+from pacte_common.events import Topics
+from pacte_common.testing import auth_header, eventually, read_topic, running
+
+JOURNEY = ["create", "enter", "interrupt", "resume", "exit", "settle"]
+
+
+async def dossier(client, headers, dossier_id):
+    response = await client.get(f"/dossiers/{dossier_id}", headers=headers)
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_perimeter(make_settings, sandbox, bus_settings):
+    settings = make_settings()
+    region = auth_header(settings, OrgKind.REGION, "region")
+    normal = TraineeStory()
+    health = TraineeStory(programme=programme("VISA-SANITAIRE", category="health_social"))
+    delegated = TraineeStory(programme=programme("ACCES-EMPLOI-FT", delegated=True))
+    without_nir = TraineeStory(nir=None)
+    async with running(create_app(settings)) as client:
+        await publish(
+            bus_settings,
+            normal.full_journey() + health.full_journey() + delegated.full_journey() + [without_nir.enrolled(), without_nir.entered()],
+        )
+
+        async def settled():
+            view = await dossier(client, region, normal.dossier_id)
+            return view and view["agora"]["state"] == "settled" and view
+
+        view = await eventually(settled, timeout=30, message="the normal file settled at AGORA")
+        assert [f["operation"] for f in view["flows"]] == JOURNEY
+        assert {f["status"] for f in view["flows"]} == {"acknowledged"} and view["agora"]["in_sync"]
+        held = sandbox.file(normal.dossier_id)
+        assert held["state"] == "settled" and held["agora_file_id"] == view["agora"]["file_id"]
+        assert held["settlement"] == {"realised_hours": "380", "hourly_price": "12.50", "cost": "4750.00"}
+        assert held["nir"] == VALID_NIRS[0][:13]
+        assert [i["resumption_date"] for i in held["interruptions"]] == ["2026-02-16"]
+        assert [o["operation"] for o in held["operations"]] == JOURNEY
+
+        # out of perimeter: recorded with the reason, never sent
+        health_view = await eventually(lambda: dossier(client, region, health.dossier_id), message="health file recorded")
+        await eventually(lambda: _flows_count(client, region, health.dossier_id, 6))
+        health_view = await dossier(client, region, health.dossier_id)
+        assert health_view["perimeter"]["status"] == "excluded" and health_view["perimeter"]["reason_code"] == "health_social"
+        assert {f["status"] for f in health_view["flows"]} == {"excluded"}
+        delegated_view = await eventually(lambda: dossier(client, region, delegated.dossier_id))
+        assert delegated_view["perimeter"]["status"] == "delegated"
+        assert sandbox.file(health.dossier_id) is None and sandbox.file(delegated.dossier_id) is None
+
+        # no NIR: the file waits, visibly; the NIR comes, the file is created with it
+        waiting = await eventually(lambda: dossier(client, region, without_nir.dossier_id))
+        assert waiting["waiting_for_nir"] and waiting["flows"][0]["waiting_reason"] == "waiting_for_nir"
+        pending = (await client.get("/flows", params={"status": "pending", "dossier_id": str(without_nir.dossier_id)}, headers=region)).json()
+        assert [f["operation"] for f in pending["items"]] == ["create", "enter"]
+
+        async def waiting_metric():
+            return "pacte_agora_dossiers_waiting_nir 1.0" in (await client.get("/metrics")).text
+
+        await eventually(waiting_metric, message="waiting metric")
+        assert sandbox.file(without_nir.dossier_id) is None
+        await publish(bus_settings, [without_nir.identity_updated(VALID_NIRS[2])])
+
+        async def created_with_nir():
+            held = sandbox.file(without_nir.dossier_id)
+            return held and held["state"] == "in_training" and held
+
+        held = await eventually(created_with_nir, timeout=20, message="file created once the NIR came")
+        assert held["nir"] == VALID_NIRS[2][:13]
+        assert [o["operation"] for o in held["operations"]] == ["create", "enter"]  # the NIR travelled with the creation
+
+        metrics = await eventually(_metrics_settled, client)
+        assert 'pacte_agora_flows{status="excluded"} 6.0' in metrics
+        assert 'pacte_agora_flows{status="delegated"} 6.0' in metrics
+
+        # the flow events, on the AGORA topic, without the NIR
+        events = await read_topic(bus_settings, topic_name(bus_settings, Topics.AGORA_FLOWS), expect=16)
+        acknowledged = [e for e in events if e.type.endswith("flow-acknowledged.v1")]
+        assert len({e.data.flow_id for e in acknowledged}) == 8
+        assert all(VALID_NIRS[0][:13] not in e.data.model_dump_json() for e in events)
+
+        # access: operators only
+        assert (await client.get(f"/dossiers/{normal.dossier_id}")).status_code == 401
+        as_org = auth_header(settings, OrgKind.TRAINING_ORG, "73282932000074")
+        assert (await client.get(f"/dossiers/{normal.dossier_id}", headers=as_org)).status_code == 403
+        assert (await client.get(f"/dossiers/{uuid.uuid4()}", headers=region)).status_code == 404
+
+
+async def _flows_count(client, headers, dossier_id, n):
+    view = await dossier(client, headers, dossier_id)
+    return view and len(view["flows"]) == n
+
+
+def _metrics_settled(client):
+    async def check():
+        text = (await client.get("/metrics")).text
+        return 'pacte_agora_flows{status="acknowledged"} 8.0' in text and text
+
+    return check()
+
+
+async def test_rejection_is_shown_then_resent_by_an_operator(make_settings, sandbox, bus_settings):
+    settings = make_settings()
+    region = auth_header(settings, OrgKind.REGION, "region")
+    story = TraineeStory(siret="12345678901234")  # fails the SIRET check at AGORA
+    async with running(create_app(settings)) as client:
+        await publish(bus_settings, [story.enrolled()])
+
+        async def rejected():
+            page = (await client.get("/flows", params={"status": "rejected"}, headers=region)).json()
+            return page["items"]
+
+        [flow] = await eventually(rejected, timeout=20, message="create rejected")
+        assert flow["operation"] == "create" and flow["rejection_code"] == "invalid_siret"
+        assert flow["allowed_actions"] == ["retry"]
+
+        # the data is fixed at the source; the next event carries it, and its flow waits its turn
+        story.siret = "73282932000074"
+        await publish(bus_settings, [story.entered()])
+        await eventually(lambda: _flows_count(client, region, story.dossier_id, 2))
+        view = await dossier(client, region, story.dossier_id)
+        assert [f["status"] for f in view["flows"]] == ["rejected", "pending"]
+        assert sandbox.file(story.dossier_id) is None
+
+        detail = await client.get(f"/flows/{flow['flow_id']}", headers=region)
+        stale = await client.post(f"/flows/{flow['flow_id']}/retry", headers=region | {"If-Match": '"1"'})
+        assert stale.status_code == 412
+        retried = await client.post(f"/flows/{flow['flow_id']}/retry", headers=region | {"If-Match": detail.headers["ETag"]})
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["revision"] == 2 and retried.json()["idempotency_key"] != flow["idempotency_key"]
+
+        async def in_training():
+            held = sandbox.file(story.dossier_id)
+            return held and held["state"] == "in_training" and held
+
+        held = await eventually(in_training, timeout=20, message="resent and entered")
+        assert held["organisation_siret"] == "73282932000074"
+        again = await client.post(f"/flows/{flow['flow_id']}/retry", headers=region)
+        assert again.status_code == 409 and again.json()["current_state"] == "acknowledged"
+        log = (await client.get(f"/flows/{flow['flow_id']}", headers=region)).json()["transitions"]
+        assert [t["to_status"] for t in log] == ["pending", "sent", "rejected", "pending", "sent", "acknowledged"]
+        assert log[3]["actor"] == "region:region" and "invalid_siret" in log[3]["reason"]
+
+
+async def test_order_per_file_is_kept_when_agora_answers_with_random_latency(make_settings, sandbox, bus_settings):
+    await sandbox.faults(latency_min_ms=0, latency_max_ms=40)
+    stories = [TraineeStory() for _ in range(12)]
+    async with running(create_app(make_settings())):
+        await publish(bus_settings, [event for story in stories for event in story.full_journey()])
+
+        async def all_settled():
+            return all((sandbox.file(s.dossier_id) or {}).get("state") == "settled" for s in stories)
+
+        await eventually(all_settled, timeout=60, message="every file settled")
+    for story in stories:
+        assert [o["operation"] for o in sandbox.file(story.dossier_id)["operations"]] == JOURNEY
+    holdings = await sandbox.holdings()
+    assert holdings["rejections"] == {} and holdings["files_total"] == 12
+
+
+async def test_exactly_once_with_errors_and_timeouts(make_settings, sandbox, bus_settings):
+    settings = make_settings(agora_timeout_s=0.3, send_attempts=2, dispatch_lease_s=3.0)
+    await sandbox.faults(error_rate=0.15, timeout_rate=0.15, timeout_delay_s=0.6)
+    stories = [TraineeStory() for _ in range(12)]
+    region = auth_header(settings, OrgKind.REGION, "region")
+    async with running(create_app(settings)) as client:
+        await publish(bus_settings, [event for story in stories for event in story.full_journey()])
+
+        async def all_settled():
+            return all((sandbox.file(s.dossier_id) or {}).get("state") == "settled" for s in stories)
+
+        await eventually(all_settled, timeout=90, message="every file settled despite faults")
+        for story in stories:
+            view = await dossier(client, region, story.dossier_id)
+            assert {f["status"] for f in view["flows"]} == {"acknowledged"}
+    holdings = await sandbox.holdings()
+    assert holdings["files_total"] == 12 and holdings["files_by_state"] == {"settled": 12}
+    assert holdings["operations_acknowledged"] == 12 * len(JOURNEY)  # each applied exactly once
+    for story in stories:
+        operations = sandbox.file(story.dossier_id)["operations"]
+        assert [o["operation"] for o in operations] == JOURNEY
+        assert len({o["idempotency_key"] for o in operations}) == len(JOURNEY)
+    injected = holdings["faults_injected"]
+    assert injected["errors"] > 0 and injected["timeouts"] > 0
+    assert holdings["duplicates_absorbed"] > 0  # resends after timeouts were answered from memory
+    assert Decimal(sandbox.file(stories[0].dossier_id)["settlement"]["cost"]) == Decimal("4750.00")

@@ -1,0 +1,128 @@
+"""Who may do what: two prescribers, two training organisations, the Region (plus the paying
+agency and anonymous callers) on every endpoint, against one another's prescriptions (DESIGN.md §5).
+
+The prescription under test is always prescriber A's, to a session of organisation A.
+"""
+
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+
+from orientation.domain.prescription import Status
+from pacte_common.auth import OrgKind, mint_token
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CALLERS = ("prescriber_a", "prescriber_b", "org_a", "org_b", "region", "paying_agency", "anonymous")
+
+
+def headers_of(kit, caller: str) -> dict:
+    if caller == "anonymous":
+        return {}
+    if caller == "paying_agency":
+        return kit.as_(OrgKind.PAYING_AGENCY, "ASP")
+    return getattr(kit, caller)
+
+
+# endpoint → (state the prescription must be in, expected status per caller)
+READ = {"prescriber_a": 200, "prescriber_b": 404, "org_a": 200, "org_b": 404, "region": 200, "paying_agency": 403, "anonymous": 401}
+ORG_ACT = {"prescriber_a": 403, "prescriber_b": 404, "org_a": 200, "org_b": 404, "region": 403, "paying_agency": 403, "anonymous": 401}
+PRESCRIBER_ACT = {"prescriber_a": 200, "prescriber_b": 404, "org_a": 403, "org_b": 404, "region": 403, "paying_agency": 403, "anonymous": 401}
+ENDPOINTS = {
+    "get": (Status.SUBMITTED, READ),
+    "history": (Status.SUBMITTED, READ),
+    "positioning": (Status.SUBMITTED, ORG_ACT),
+    "admit": (Status.SUBMITTED, ORG_ACT),
+    "refuse": (Status.SUBMITTED, ORG_ACT),
+    "waitlist": (Status.SUBMITTED, ORG_ACT),
+    "withdraw": (Status.SUBMITTED, PRESCRIBER_ACT),
+    "reorient": (Status.REFUSED, {**PRESCRIBER_ACT, "prescriber_a": 201}),
+}
+BODIES = {
+    "positioning": {"date": "2030-03-02", "kind": "information_meeting"},
+    "refuse": {"reason_code": "other", "comment": "Hors périmètre"},
+}
+CASES = [(endpoint, caller) for endpoint in ENDPOINTS for caller in CALLERS]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sessions(shared_kit):
+    return await shared_kit.publish_session(), await shared_kit.publish_session()
+
+
+@pytest.mark.parametrize(("endpoint", "caller"), CASES, ids=[f"{e}-{c}" for e, c in CASES])
+async def test_endpoint_by_caller(shared_kit, sessions, endpoint, caller):
+    kit = shared_kit
+    state, expected = ENDPOINTS[endpoint]
+    prescription = await kit.drive(state, sessions[0])
+    pid = prescription["id"]
+    headers = headers_of(kit, caller)
+    if endpoint == "get":
+        answer = await kit.client.get(f"/prescriptions/{pid}", headers=headers)
+    elif endpoint == "history":
+        answer = await kit.client.get(f"/prescriptions/{pid}/history", headers=headers)
+    else:
+        body = {"session_id": str(sessions[1].session_id)} if endpoint == "reorient" else BODIES.get(endpoint)
+        answer = await kit.act(pid, endpoint, body, headers)
+    assert answer.status_code == expected[caller], answer.text
+    if answer.status_code >= 400:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert (await kit.get(pid))["version"] == prescription["version"]  # nothing happened
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_lists_and_counts_show_only_ones_own(shared_kit, caller):
+    kit = shared_kit
+    session_a = await kit.publish_session(organisation_siret=kit.org_a_siret)
+    session_b = await kit.publish_session(organisation_siret=kit.org_b_siret)
+    mine = await kit.submit(session_a.session_id, headers=kit.prescriber_a)
+    theirs = await kit.submit(session_b.session_id, headers=kit.prescriber_b)
+    sees = {
+        "prescriber_a": {mine["id"]},
+        "prescriber_b": {theirs["id"]},
+        "org_a": {mine["id"]},
+        "org_b": {theirs["id"]},
+        "region": {mine["id"], theirs["id"]},
+    }
+    headers = headers_of(kit, caller)
+    for session, pid in ((session_a, mine["id"]), (session_b, theirs["id"])):
+        params = {"session_id": str(session.session_id)}
+        answer = await kit.client.get("/prescriptions", params=params, headers=headers)
+        counts = await kit.client.get("/prescriptions/counts", params=params, headers=headers)
+        if caller in sees:
+            assert answer.status_code == 200 and counts.status_code == 200
+            expected = {pid} & sees[caller]
+            assert {item["id"] for item in answer.json()["items"]} == expected
+            assert counts.json()["total"] == len(expected)
+            assert counts.json()["counts"]["submitted"] == len(expected)
+        else:
+            assert answer.status_code == {"paying_agency": 403, "anonymous": 401}[caller]
+            assert counts.status_code == answer.status_code
+
+
+async def test_creation_is_for_prescribers_only(shared_kit, sessions):
+    kit = shared_kit
+    body = kit.body(sessions[0].session_id)
+    before = await kit.count_rows()
+    for caller, status in (("org_a", 403), ("region", 403), ("paying_agency", 403), ("anonymous", 401)):
+        answer = await kit.client.post("/prescriptions", json=body, headers=headers_of(kit, caller))
+        assert answer.status_code == status, (caller, answer.text)
+    assert await kit.count_rows() == before
+
+
+async def test_bad_tokens_are_401(shared_kit, sessions):
+    kit = shared_kit
+    expired = mint_token(kit.settings, OrgKind.PRESCRIBER, "PE-44001", ttl=timedelta(seconds=-60))
+    forged = kit.prescriber_a["Authorization"][:-4] + "AAAA"
+    for headers in ({"Authorization": f"Bearer {expired}"}, {"Authorization": forged}, {"Authorization": "Basic abc"}):
+        answer = await kit.client.get("/prescriptions", headers=headers)
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_sessions_are_listed_to_any_authenticated_partner(shared_kit, sessions):
+    kit = shared_kit
+    for caller in ("prescriber_a", "org_b", "region"):
+        assert (await kit.client.get("/sessions", headers=headers_of(kit, caller))).status_code == 200
+    assert (await kit.client.get("/sessions")).status_code == 401

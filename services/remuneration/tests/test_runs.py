@@ -1,0 +1,162 @@
+"""Monthly runs over the real broker and database: reconciliation, validation, corrections."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal as D
+
+from pacte_common.bus import topic_name
+from pacte_common.events import Topics
+from pacte_common.testing import read_topic
+from remuneration.testing import OTHER_SIRET, FileSpec, nir_of
+
+
+def parse_batch(text):
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    return rows[:-1], rows[-1]
+
+
+async def test_a_run_over_many_files_reconciles_with_its_batch_and_validating_twice_changes_nothing(remuneration):
+    r = remuneration
+    specs = []
+    for i in range(24):
+        specs.append(FileSpec(
+            birth_date=date(1960 + i, 1 + i % 12, 1 + i % 27), single_parent=i % 5 == 0,
+            first_time_jobseeker=i % 3 == 0, unemployment_benefit=i % 4 == 1,
+            unemployment_daily_amount=D("20.81") if i % 4 == 1 else None, tension_sector=i % 6 == 2,
+            weekly_hours=D("35") if i % 2 else D("24.5"), nir=nir_of(i),
+            siret=OTHER_SIRET if i % 7 == 3 else "73282932000074",
+        ))
+    dossiers = []
+    for i, spec in enumerate(specs):
+        dossier = await r.sessions.enrol(spec)
+        await r.sessions.enter(dossier, date(2021, 5, 1 + i))
+        if i != 5:  # one file without its statement: it waits
+            await r.sessions.attendance(dossier, "2021-05", planned=120, unjustified=i % 4 * 3)
+        dossiers.append(dossier)
+    for i, (dossier, spec) in enumerate(zip(dossiers, specs)):
+        await r.wait_file(dossier, lambda f: f["state"] == "awaiting_request")
+        headers = r.org if spec.siret != OTHER_SIRET else r.other_org
+        response = await r.client.post("/requests", headers=headers, json={
+            "dossier_id": str(dossier), "iban": "FR7630006000011234567890189",
+            "unemployment_benefit": spec.unemployment_benefit,
+            "unemployment_daily_amount": str(spec.unemployment_daily_amount) if spec.unemployment_daily_amount else None,
+            "transport_allowance": i % 2 == 0, "advance_wanted": i % 8 == 0,
+        })
+        assert response.status_code == 201, response.text
+    for i, dossier in enumerate(dossiers):
+        if i != 5:
+            await r.wait_attendance(dossier, "2021-05")
+
+    run = await r.run("2021-05")
+    assert run["statements_computed"] == 23 and run["statements_waiting"] == 1
+    statements, cursor = [], None
+    while True:  # cursor pagination
+        page = (await r.client.get("/statements", params={"month": "2021-05", "limit": 10, **({"cursor": cursor} if cursor else {})},
+                                   headers=r.region)).json()
+        statements += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(statements) == 24 and len({s["id"] for s in statements}) == 24
+    for statement in statements:
+        assert D(statement["amount"]) == sum(D(c["amount"]) for c in statement["components"])
+    assert sum(D(s["amount"]) for s in statements) == D(run["total_amount"])
+    waiting = [s for s in statements if s["status"] == "waiting"]
+    assert [s["dossier_id"] for s in waiting] == [str(dossiers[5])]
+
+    validated = await r.validate("2021-05")
+    batch = await r.client.get("/batches/2021-05", headers=r.agency)
+    lines, total = parse_batch(batch.text)
+    paid = [s for s in statements if D(s["amount"]) > 0]
+    assert len(lines) == len(paid) == validated["payment_lines"] == int(total["dossier_id"])
+    assert sum(D(line["amount"]) for line in lines) == D(total["amount"]) == D(validated["total_amount"])
+    for line in lines:
+        statement = next(s for s in paid if s["id"] == line["statement_id"])
+        assert D(line["amount"]) == D(statement["amount"])
+        assert sum(D(line[c["code"]]) for c in statement["components"]) == D(line["amount"])
+        assert len(line["nir"]) == 15 and line["iban"].startswith("FR76")
+    for code in validated["component_totals"]:
+        assert D(total[code]) == D(validated["component_totals"][code])
+
+    payments = topic_name(r.settings.bus, Topics.PAYMENTS)
+    events = await read_topic(r.settings.bus, payments, expect=24 + 24 + len(paid))
+    issued = [e for e in events if e.type.endswith("payment-issued.v1")]
+    assert len(issued) == len(paid)
+
+    again = await r.client.post("/runs/2021-05/validate", headers=r.region)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["current_state"] == "validated" and again.json()["allowed_actions"] == []
+    recompute = await r.client.post("/runs", json={"month": "2021-05"}, headers=r.region)
+    assert recompute.status_code == 409
+    assert (await r.client.get("/batches/2021-05", headers=r.agency)).text == batch.text
+    assert (await r.client.get("/runs/2021-05", headers=r.region)).json() == validated
+    events_after = await read_topic(r.settings.bus, payments, expect=len(events) + 1, timeout=1)
+    assert len([e for e in events_after if e.type.endswith("payment-issued.v1")]) == len(paid)
+
+
+async def test_batch_is_for_the_paying_agency_and_the_region_only(remuneration):
+    r = remuneration
+    dossier = await r.sessions.enrol()
+    await r.sessions.enter(dossier, date(2021, 6, 1))
+    await r.wait_file(dossier, lambda f: f["state"] == "awaiting_request")
+    assert (await r.request(dossier)).status_code == 201
+    await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=0)
+    await r.wait_attendance(dossier, "2021-06")
+    await r.run("2021-06")
+    assert (await r.client.get("/batches/2021-06", headers=r.agency)).status_code == 404  # not validated yet
+    await r.validate("2021-06")
+
+    refused = await r.client.get("/batches/2021-06", headers=r.org)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    assert (await r.client.get("/batches/2021-06")).status_code == 401
+    assert (await r.client.get("/batches/2021-06", headers=r.region)).status_code == 200
+    assert (await r.client.get("/batches/2021-06", headers=r.agency)).status_code == 200
+    # Runs are the Region's to compute and validate.
+    assert (await r.client.post("/runs", json={"month": "2021-07"}, headers=r.agency)).status_code == 403
+    assert (await r.client.post("/runs", json={"month": "2021-13"}, headers=r.region)).status_code == 422
+    # A training organisation sees only its own files' statements.
+    own = (await r.client.get("/statements", params={"month": "2021-06"}, headers=r.org)).json()["items"]
+    other = (await r.client.get("/statements", params={"month": "2021-06"}, headers=r.other_org)).json()["items"]
+    assert len(own) == 1 and other == []
+    assert (await r.client.get(f"/statements/{own[0]['id']}", headers=r.other_org)).status_code == 404
+
+
+async def test_a_draft_rerun_replaces_it_and_a_correction_after_validation_adjusts_the_next_run(remuneration):
+    r = remuneration
+    # Born 1991-02-02: 30 in 2021, scale 685 + job seeker top-up 15 = 700 € a full month.
+    dossier = await r.sessions.enrol(FileSpec(birth_date=date(1991, 2, 2)))
+    await r.sessions.enter(dossier, date(2021, 6, 1))
+    await r.wait_file(dossier, lambda f: f["state"] == "awaiting_request")
+    assert (await r.request(dossier)).status_code == 201
+
+    run = await r.run("2021-06")  # no statement yet: waiting
+    assert run["statements_waiting"] == 1
+    await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=0)
+    await r.wait_attendance(dossier, "2021-06")
+    rerun = await r.run("2021-06")
+    assert rerun["version"] == run["version"] + 1
+    assert rerun["statements_computed"] == 1 and rerun["statements_waiting"] == 0
+    june = await r.statement("2021-06", dossier)
+    assert D(june["amount"]) == D("700.00")
+    stale = await r.client.post("/runs/2021-06/validate", headers={**r.region, "If-Match": f'"{run["version"]}"'})
+    assert stale.status_code == 412
+    await r.validate("2021-06")
+
+    # The organisation corrects June after it was paid: 14 h unjustified of 140 → June is worth 630.
+    await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=14, version=2)
+    await r.sessions.attendance(dossier, "2021-07", planned=147, unjustified=0)
+    await r.wait_attendance(dossier, "2021-06", version=2)
+    await r.wait_attendance(dossier, "2021-07")
+    await r.run("2021-07")
+    july = await r.statement("2021-07", dossier)
+    amounts = {c["code"]: D(c["amount"]) for c in july["components"]}
+    assert amounts["public_remuneration"] + amounts["region_top_up"] == D("700.00")
+    assert amounts["overpayment_recovery"] == D("-70.00")
+    assert D(july["amount"]) == D("630.00")
+    assert july["adjustments"][0]["concerned_month"] == "2021-06"
+    assert D(july["adjustments"][0]["delta"]) == D("-70.00")
+    assert "version 2" in july["adjustments"][0]["explanation"]
+    # Paid history is never rewritten.
+    assert (await r.client.get(f"/statements/{june['id']}", headers=r.region)).json()["amount"] == "700.00"
