@@ -56,6 +56,7 @@ class SuiteSettings(BaseSettings):
     topic_namespace: str = ""
     # Empty: SQLite per service. Set (postgresql+asyncpg://user@host:port): a database per service.
     postgres_url: str = ""
+    database_name_prefix: str = "pacte_"
     orientation_port: int = 8001
     sessions_port: int = 8002
     remuneration_port: int = 8003
@@ -81,7 +82,8 @@ class Suite:
 
     def database_url(self, spec: ServiceSpec) -> str:
         if self.settings.postgres_url:
-            return f"{self.settings.postgres_url.rstrip('/')}/pacte_{spec.name.replace('-', '_')}"
+            name = self.settings.database_name_prefix + spec.name.replace("-", "_")
+            return f"{self.settings.postgres_url.rstrip('/')}/{name}"
         return f"sqlite+aiosqlite:///{(self.settings.data_dir / f'{spec.name}.db').resolve()}"
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
@@ -94,7 +96,7 @@ class Suite:
             f"{prefix}BUS__TOPIC_PARTITIONS": str(self.settings.topic_partitions),
             f"{prefix}DATA_DIR": str(self.settings.data_dir.resolve()),
             # where the gateway finds the sandbox (ignored by the other services)
-            "PACTE_AGORA_GATEWAY_AGORA_BASE_URL": self.url("agora-sandbox"),
+            "PACTE_AGORA_GATEWAY_AGORA_URL": self.url("agora-sandbox"),
         }
         if spec.has_database:
             env[f"{prefix}DATABASE_URL"] = self.database_url(spec)
@@ -161,6 +163,17 @@ class Suite:
         if self.broker is not None:
             stop_process(self.broker)
             self.broker = None
+
+
+async def drop_postgres_databases(server_url: str, urls: list[str]) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url.replace("postgresql+asyncpg", "postgresql").rstrip("/") + "/postgres")
+    try:
+        for url in urls:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def _create_postgres_databases(server_url: str, urls: list[str]) -> None:

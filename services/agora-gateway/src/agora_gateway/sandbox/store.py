@@ -60,7 +60,7 @@ class HeldFile:
         return max(dates) if dates else None
 
     def view(self) -> dict[str, Any]:
-        return {
+        return _jsonable({
             "agora_file_id": self.agora_file_id,
             "funder_ref": self.funder_ref,
             "state": self.state.value,
@@ -77,7 +77,7 @@ class HeldFile:
             "cancellation_reason": self.cancellation_reason,
             "loaded_by_bulk": self.loaded_by_bulk,
             "operations": self.operations,
-        }
+        })
 
 
 @dataclass

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
@@ -149,6 +149,7 @@ class AdjustmentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_month: Mapped[str] = mapped_column(ForeignKey("runs.month"), index=True)
     statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"))
+    statement: Mapped[Statement] = relationship()  # lets the unit of work insert the statement first
     dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     concerned_month: Mapped[str] = mapped_column(String(7))
     attendance_version: Mapped[int] = mapped_column(Integer)

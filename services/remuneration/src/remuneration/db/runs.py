@@ -237,7 +237,7 @@ def _compute_file(session, policy: Policy, month: Month, file: RemunerationFile,
     )
     session.add(statement)
     for adjustment, recomputed, version in adjustments:
-        session.add(AdjustmentRow(run_month=key, statement_id=statement.id, dossier_id=file.dossier_id,
+        session.add(AdjustmentRow(run_month=key, statement=statement, dossier_id=file.dossier_id,
                                   concerned_month=adjustment.month, attendance_version=version,
                                   recomputed_amount=recomputed, delta=adjustment.delta,
                                   explanation=adjustment.explanation))

@@ -1,0 +1,149 @@
+"""Attendance limits and corrections; bad input answers 422 problem+json and changes nothing."""
+
+from pacte_common.contracts.sessions import AttendanceCorrected, AttendanceRecorded
+from pacte_common.events import Topics
+from pacte_common.testing import read_topic
+
+STATEMENT = {
+    "planned_hours": "140",
+    "attended_hours": "119",
+    "justified_absence_hours": "7",
+    "unjustified_absence_hours": "3.5",
+    "in_company_hours": "10.5",
+}
+
+
+async def test_attendance_limits_and_corrections(api):
+    session = await api.catalogue()
+    dossier = await api.enrol(session["id"])
+    url = f"/dossiers/{dossier['id']}/attendance"
+
+    async def refused(month, body, field, status=422):
+        response = await api.client.put(f"{url}/{month}", headers=api.org, json=body)
+        assert response.status_code == status, response.text
+        if status == 422:
+            assert response.json()["errors"][0]["field"] == field
+
+    await refused("2026-01", STATEMENT, "path.month")  # not entered yet
+    await api.act(dossier["id"], "enter", {"entry_date": "2026-01-12"})
+    await refused("2025-12", STATEMENT, "path.month")  # before the entry
+    await refused("2026-13", STATEMENT, "path.month")  # not a month
+    await refused("2026-01", {**STATEMENT, "attended_hours": "120"}, "body.attended_hours")  # 120+7+3.5+10.5 > 140
+    await refused("2026-01", {**STATEMENT, "attended_hours": "-1"}, "body.attended_hours")
+
+    first = await api.ok("PUT", f"{url}/2026-01", api.org, 201, json=STATEMENT)
+    assert (first["version"], first["realised_hours"], first["history"]) == (1, "129.50", [])
+    same = await api.ok("PUT", f"{url}/2026-01", api.org, 200, json=STATEMENT)  # the same statement again
+    assert same["version"] == 1
+    corrected = await api.ok("PUT", f"{url}/2026-01", api.org, 200, json={**STATEMENT, "attended_hours": "112", "unjustified_absence_hours": "10.5"})
+    assert corrected["version"] == 2 and corrected["unjustified_absence_hours"] == "10.50"
+    assert [(h["version"], h["attended_hours"]) for h in corrected["history"]] == [(1, "119.00")]
+    assert corrected["history"][0]["superseded_at"] is not None
+    await api.ok("PUT", f"{url}/2026-02", api.org, 201, json=STATEMENT)
+
+    months = await api.ok("GET", url, api.org)
+    assert [(m["month"], m["version"], len(m["history"])) for m in months] == [("2026-01", 2, 1), ("2026-02", 1, 0)]
+
+    # At exit, realised hours come from the current statements: (112 + 10.5) + (119 + 10.5) = 252
+    exited = await api.act(dossier["id"], "exit", {"exit_date": "2026-02-27", "kind": "completed"})
+    assert (exited["realised_hours"], exited["cost"]) == ("252.00", "3150.00")  # × 12.50
+    await refused("2026-03", STATEMENT, "path.month")  # after the exit
+
+    events = await read_topic(api.settings.bus, api.topic(Topics.ATTENDANCE), expect=3)
+    assert [(type(e.data), e.data.month, e.data.version) for e in events] == [
+        (AttendanceRecorded, "2026-01", 1), (AttendanceCorrected, "2026-01", 2), (AttendanceRecorded, "2026-02", 1),
+    ]
+    assert all(e.data.dossier_id == exited["id"] or str(e.data.dossier_id) == exited["id"] for e in events)
+
+
+async def test_cancelled_file_takes_no_attendance(api):
+    session = await api.catalogue()
+    dossier = await api.enrol(session["id"])
+    await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"})
+    await api.act(dossier["id"], "cancel", {"reason": "wrong person"})
+    response = await api.client.put(f"/dossiers/{dossier['id']}/attendance/2026-01", headers=api.org, json=STATEMENT)
+    assert response.status_code == 409
+
+
+async def test_bad_input_is_422_and_nothing_is_stored_or_published(api):
+    bad_requests = [
+        ("/programmes", api.region, {**api.programme_body(), "pillar": "visas"}, "body.pillar"),
+        ("/programmes", api.region, {k: v for k, v in api.programme_body().items() if k != "name"}, "body.name"),
+        ("/actions", api.region, api.action_body("VISA-METIERS", siret="12345678900016"), "body.organisation_siret"),
+        ("/actions", api.region, api.action_body("VISA-METIERS", hourly_price="-3"), "body.hourly_price"),
+        ("/actions", api.region, api.action_body("VISA-METIERS", departement="75"), "body.departement"),
+        ("/actions", api.region, api.action_body("NO-SUCH-PROGRAMME"), "body.programme_code"),
+    ]
+    for url, headers, body, field in bad_requests:
+        response = await api.client.post(url, headers=headers, json=body)
+        assert response.status_code == 422, (url, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in [e["field"] for e in response.json()["errors"]], response.json()
+    assert await api.ok("GET", "/programmes", api.region) == []
+
+    session = await api.catalogue()
+    bad_sessions = [
+        ({"action_id": session["action_id"], "start_date": "2026-03-01", "end_date": "2026-02-01", "places": 3}, "body"),
+        ({"action_id": session["action_id"], "start_date": "2026-03-01", "end_date": "2026-04-01", "places": 0}, "body.places"),
+    ]
+    for body, field in bad_sessions:
+        response = await api.client.post("/sessions", headers=api.region, json=body)
+        assert response.status_code == 422 and field in [e["field"] for e in response.json()["errors"]], response.text
+
+    bad_dossiers = [
+        ({"identity": {**api.identity_body(), "nir": "185054410912399"}}, "body.identity.nir"),  # wrong key
+        ({"profile": {**api.profile_body(), "sex": "X"}}, "body.profile.sex"),
+        ({"profile": {**api.profile_body(), "birth_date": "1990-02-30"}}, "body.profile.birth_date"),
+        ({"session_id": "5b0c6c55-0000-4000-8000-000000000000"}, "body.session_id"),
+    ]
+    for override, field in bad_dossiers:
+        body = {"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(), **override}
+        response = await api.client.post("/dossiers", headers=api.org, json=body)
+        assert response.status_code == 422, response.text
+        assert field in [e["field"] for e in response.json()["errors"]]
+        assert "185054410912399" not in response.text  # the NIR is not echoed back
+    assert (await api.ok("GET", "/dossiers", api.org))["items"] == []
+    assert len((await api.ok("GET", "/sessions", api.region))["items"]) == 1
+
+    trainees = await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=0, timeout=1)
+    catalogue = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=1)
+    assert trainees == [] and len(catalogue) == 1  # only the valid session's publication
+
+
+async def test_direct_enrolment_is_idempotent_and_seals_the_identity(api):
+    session = await api.catalogue()
+    body = {"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(api.NIR)}
+    headers = {**api.org, "Idempotency-Key": "enrol-0001"}
+    first = await api.client.post("/dossiers", headers=headers, json=body)
+    again = await api.client.post("/dossiers", headers=headers, json=body)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["id"] == first.json()["id"]
+    assert len((await api.ok("GET", "/dossiers", api.org))["items"]) == 1
+    assert api.NIR not in first.text
+
+    detail = await api.ok("GET", f"/dossiers/{first.json()['id']}", api.org)
+    assert detail["identity"]["nir_masked"] == "1************14" and detail["has_nir"] is True
+    # A second file for the same NIR (another session) is the same person.
+    other = await api.catalogue()
+    second = await api.ok("POST", "/dossiers", api.org, 201, json={**body, "session_id": other["id"]})
+    assert second["person_id"] == first.json()["person_id"]
+    # The same person twice in one session is refused.
+    assert (await api.client.post("/dossiers", headers=api.org, json=body)).status_code == 409
+
+    events = await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=2)
+    assert len(events) == 2
+    for event in events:
+        assert event.data.dossier.identity_encrypted.startswith("v1:") and event.data.dossier.has_nir
+        assert api.NIR not in event.body().decode() and api.NIR not in str(event.subject)
+
+
+async def test_session_listing_is_paginated(api):
+    for _ in range(3):
+        await api.catalogue()
+    first = await api.ok("GET", "/sessions?limit=2", api.region)
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = await api.ok("GET", f"/sessions?limit=2&cursor={first['next_cursor']}", api.region)
+    assert len(second["items"]) == 1 and second["next_cursor"] is None
+    assert {s["id"] for s in first["items"]}.isdisjoint(s["id"] for s in second["items"])
+    bad = await api.client.get("/sessions?cursor=not-a-cursor", headers=api.region)
+    assert bad.status_code == 422
