@@ -43,7 +43,7 @@ async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_per
         held = sandbox.file(normal.dossier_id)
         assert held["state"] == "settled" and held["agora_file_id"] == view["agora"]["file_id"]
         assert held["settlement"] == {"realised_hours": "380", "hourly_price": "12.50", "cost": "4750.00"}
-        assert held["nir"] == VALID_NIRS[0][:13]
+        assert held["nir"] == normal.nir[:13]
         assert [i["resumption_date"] for i in held["interruptions"]] == ["2026-02-16"]
         assert [o["operation"] for o in held["operations"]] == JOURNEY
 
@@ -78,7 +78,7 @@ async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_per
         assert held["nir"] == VALID_NIRS[2][:13]
         assert [o["operation"] for o in held["operations"]] == ["create", "enter"]  # the NIR travelled with the creation
 
-        metrics = await eventually(_metrics_settled, client)
+        metrics = await eventually(lambda: _metrics_settled(client), message="metrics")
         assert 'pacte_agora_flows{status="excluded"} 6.0' in metrics
         assert 'pacte_agora_flows{status="delegated"} 6.0' in metrics
 
@@ -86,7 +86,7 @@ async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_per
         events = await read_topic(bus_settings, topic_name(bus_settings, Topics.AGORA_FLOWS), expect=16)
         acknowledged = [e for e in events if e.type.endswith("flow-acknowledged.v1")]
         assert len({e.data.flow_id for e in acknowledged}) == 8
-        assert all(VALID_NIRS[0][:13] not in e.data.model_dump_json() for e in events)
+        assert all(normal.nir[:13] not in e.data.model_dump_json() for e in events)
 
         # access: operators only
         assert (await client.get(f"/dossiers/{normal.dossier_id}")).status_code == 401

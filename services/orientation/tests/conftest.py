@@ -341,6 +341,16 @@ async def kit(database_url, bus_settings) -> AsyncIterator[Kit]:
         yield kit
 
 
+@pytest.fixture
+def kit_with(database_url, bus_settings):
+    """`async with kit_with(setting=value) as kit:` — a fresh app with some settings changed."""
+
+    def make(**overrides: Any):
+        return started_kit(orientation_settings(database_url, bus_settings, **overrides))
+
+    return make
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def shared_kit(kafka_bootstrap, tmp_path_factory) -> AsyncIterator[Kit]:
     """One app shared by a module's table-driven tests (each test makes its own prescriptions)."""

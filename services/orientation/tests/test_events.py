@@ -12,6 +12,7 @@ from pacte_common.contracts.sessions import (
     SessionCancelled,
     SessionClosed,
     SessionUpdated,
+    TraineeEnrolled,
     TraineeEntered,
 )
 from pacte_common.testing import eventually
@@ -98,13 +99,11 @@ async def test_one_event_per_transition(kit):
     assert kinds(events_c) == [("submitted", "submitted"), ("withdrawn", "withdrawn")]
     assert str(events_c[0].data.previous_prescription_id) == b["id"]
 
-    nir = kit.body  # the NIRs of this test travel only sealed
     for envelope in events_a + events_b + events_c:
         assert envelope.source == "/pacte/orientation" and envelope.subject == str(envelope.data.prescription_id)
         body = envelope.body().decode()
         assert "nir" not in body.replace("has_nir", "").lower()
         assert "Martin" not in body  # no name in clear either
-    del nir
 
 
 async def test_idempotent_creation_publishes_once(kit):
@@ -118,11 +117,8 @@ async def test_idempotent_creation_publishes_once(kit):
     assert len(events) == 1
 
 
-async def test_expiry_job(database_url, bus_settings):
-    from conftest import orientation_settings, started_kit  # noqa: PLC0415  (the kit lives in conftest)
-
-    settings = orientation_settings(database_url, bus_settings, expiry_check_interval_s=0.05)
-    async with started_kit(settings) as kit:
+async def test_expiry_job(kit_with):
+    async with kit_with(expiry_check_interval_s=0.05) as kit:
         session = await kit.publish_session()
         overdue = await kit.submit(session.session_id)
         overdue_positioned = await kit.drive(Status.POSITIONING, session)
@@ -180,8 +176,6 @@ async def test_admission_cancelled_when_sessions_cancels_the_file(kit):
 
 
 async def test_a_full_session_counts_our_admissions_until_sessions_opens_their_files(kit):
-    from pacte_common.contracts.sessions import TraineeEnrolled  # noqa: PLC0415
-
     session = await kit.publish_session(places=2, places_taken=0)
     first = await kit.drive(Status.ADMITTED, session)
     second = await kit.submit(session.session_id)

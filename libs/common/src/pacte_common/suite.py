@@ -31,10 +31,11 @@ class ServiceSpec:
     factory: str
     port_setting: str
     has_database: bool = True
+    ready_path: str = "/health/ready"
 
 
 SERVICES = (
-    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_gateway.sandbox.main:create_app", "sandbox_port", has_database=False),
+    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_gateway.sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live"),
     ServiceSpec("orientation", "PACTE_ORIENTATION_", "orientation.main:create_app", "orientation_port"),
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
@@ -149,7 +150,8 @@ class Suite:
                     if process is not None and process.poll() is not None:
                         raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.settings.data_dir}/logs/{name}.log")
                     try:
-                        if client.get(self.url(name) + "/health/ready").status_code == 200:
+                        spec = next(s for s in SERVICES if s.name == name)
+                        if client.get(self.url(name) + spec.ready_path).status_code == 200:
                             pending.remove(name)
                     except httpx.HTTPError:
                         pass

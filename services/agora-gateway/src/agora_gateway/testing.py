@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -90,7 +91,7 @@ class TraineeStory:
     """The life of one training file, as the sessions service tells it."""
 
     programme: ProgrammeInfo = field(default_factory=programme)
-    nir: str | None = VALID_NIRS[0]
+    nir: str | None = field(default_factory=lambda: make_nir(random.randrange(10**6)))
     siret: str = VALID_SIRET
     dossier_id: uuid.UUID = field(default_factory=uuid.uuid4)
     person_id: uuid.UUID = field(default_factory=uuid.uuid4)

@@ -40,7 +40,7 @@ from remuneration.domain.formula import (
     compute_earned,
     compute_month,
 )
-from remuneration.domain.money import ZERO, Month, training_days
+from remuneration.domain.money import ZERO, Month, cents, training_days
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import Regime
 from remuneration.domain.states import RUN_TRANSITIONS, FileState, IllegalTransition, RunState, allowed_actions, check
@@ -133,14 +133,17 @@ async def compute_run(session: AsyncSession, runtime: Runtime, month: Month, act
     totals = {code.value: ZERO for code in ComponentCode}
     counts = {"computed": 0, "waiting": 0, "lines": 0}
     total_amount = ZERO
+    unpaid_aids = select(EmergencyAid.dossier_id).where(EmergencyAid.granted.is_(True), EmergencyAid.paid_in_run.is_(None))
     last_id: uuid.UUID | None = None
     while True:
         query = (
             select(RemunerationFile)
             .where(
-                RemunerationFile.state.in_([FileState.OPEN.value, FileState.CLOSED.value]),
-                RemunerationFile.regime.in_([Regime.REGION.value, Regime.UNEMPLOYMENT_INSURANCE.value]),
+                RemunerationFile.state.in_([FileState.OPEN.value, FileState.CLOSED.value, FileState.NOT_ENTITLED.value]),
                 RemunerationFile.entry_date <= month.last_day,
+                # Files without remuneration are visited only to pay an emergency aid granted to them.
+                RemunerationFile.regime.in_([Regime.REGION.value, Regime.UNEMPLOYMENT_INSURANCE.value])
+                | RemunerationFile.dossier_id.in_(unpaid_aids),
             )
             .order_by(RemunerationFile.dossier_id)
             .limit(runtime.settings.run_page_size)
@@ -175,13 +178,13 @@ async def compute_run(session: AsyncSession, runtime: Runtime, month: Month, act
             for component in statement.components:
                 totals[component["code"]] += Decimal(component["amount"])
         await session.flush()
-        for file in files:  # keep memory bounded: this page is done
-            session.expunge(file)
+        session.expunge_all()  # keep memory bounded: this page is written, forget it
         last_id = ids[-1]
 
+    run = await session.get(Run, key)
     run.statements_computed, run.statements_waiting = counts["computed"], counts["waiting"]
-    run.payment_lines, run.total_amount = counts["lines"], total_amount
-    run.component_totals = {code: str(amount) for code, amount in totals.items()}
+    run.payment_lines, run.total_amount = counts["lines"], cents(total_amount)
+    run.component_totals = {code: str(cents(amount)) for code, amount in totals.items()}
     await session.flush()
     return run
 
@@ -207,7 +210,9 @@ def _compute_file(session, policy: Policy, month: Month, file: RemunerationFile,
         adjustment = adjustment_for(concerned, recomputed, history.paid_earned[paid_month], row.version)
         adjustments.append((adjustment, recomputed.amount, row.version))
 
-    in_training = bool(training_days(month, training.entry_date, training.exit_date, training.interruptions))
+    in_training = decision.paying and bool(
+        training_days(month, training.entry_date, training.exit_date, training.interruptions)
+    )
     advance, advance_text = ZERO, ""
     if in_training and (file.request_facts or {}).get("advance_wanted") and history.advance_paid == ZERO:
         advance, advance_text = advance_amount(month, decision, trainee, training, policy)

@@ -352,7 +352,7 @@ def compute_month(
 ) -> MonthStatement:
     """The month's statement: its own amount (or waiting), extras, recoveries, the total."""
     in_training = bool(training_days(month, training.entry_date, training.exit_date, training.interruptions))
-    waiting = in_training and attendance is None
+    waiting = in_training and attendance is None and decision.paying
     if waiting:
         earned = compute_earned(month, decision, trainee, training, None, policy)
         own = tuple(

@@ -68,6 +68,7 @@ from sessions.domain.lifecycle import STATUS_LABELS, DossierAction, TransitionRe
 from sessions.domain.training import (
     InterruptionSpan,
     MonthlyAttendance,
+    CENT,
     RuleBroken,
     SessionPeriod,
     check_attendance,
@@ -351,7 +352,7 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
     dossier.exit_comment = body.comment
     dossier.certification_result = body.certification_result.value if body.certification_result else None
     dossier.skill_blocks_obtained = list(body.skill_blocks_obtained)
-    dossier.realised_hours = realised
+    dossier.realised_hours = hours(realised)
     dossier.cost = cost
     dossier.exit_declared_late = late
     dossier.version += 1
@@ -362,7 +363,7 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
         runtime, db, TraineeExited, dossier, principal.describe(), now,
         exit_date=body.exit_date, exit_kind=body.kind, dropout_reason=body.dropout_reason,
         certification_result=body.certification_result, skill_blocks_obtained=list(body.skill_blocks_obtained),
-        realised_hours=realised, hourly_price=action.hourly_price, cost=cost, declared_late=late,
+        realised_hours=hours(realised), hourly_price=action.hourly_price, cost=cost, declared_late=late,
     )
     await db.commit()
     return answered(dossier)
@@ -385,17 +386,22 @@ async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db
 # ---------------------------------------------------------------- attendance
 
 
+def hours(value: Decimal) -> Decimal:
+    """Hours as stored: two decimals, whether the row comes from the request or the database."""
+    return Decimal(value).quantize(CENT)
+
+
 def attendance_out(statement: AttendanceStatement, history: list[AttendanceStatement] | None = None) -> AttendanceOut:
     return AttendanceOut(
         dossier_id=statement.dossier_id,
         month=statement.month,
         version=statement.version,
-        planned_hours=statement.planned_hours,
-        attended_hours=statement.attended_hours,
-        justified_absence_hours=statement.justified_absence_hours,
-        unjustified_absence_hours=statement.unjustified_absence_hours,
-        in_company_hours=statement.in_company_hours,
-        realised_hours=as_attendance(statement).realised_hours,
+        planned_hours=hours(statement.planned_hours),
+        attended_hours=hours(statement.attended_hours),
+        justified_absence_hours=hours(statement.justified_absence_hours),
+        unjustified_absence_hours=hours(statement.unjustified_absence_hours),
+        in_company_hours=hours(statement.in_company_hours),
+        realised_hours=hours(as_attendance(statement).realised_hours),
         recorded_by=statement.recorded_by,
         recorded_at=statement.recorded_at,
         superseded_at=statement.superseded_at,
