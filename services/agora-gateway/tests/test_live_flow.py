@@ -179,9 +179,12 @@ async def test_exactly_once_with_errors_and_timeouts(make_settings, sandbox, bus
             return all((sandbox.file(s.dossier_id) or {}).get("state") == "settled" for s in stories)
 
         await eventually(all_settled, timeout=90, message="every file settled despite faults")
-        for story in stories:
-            view = await dossier(client, region, story.dossier_id)
-            assert {f["status"] for f in view["flows"]} == {"acknowledged"}
+
+        async def gateway_in_sync():
+            views = [await dossier(client, region, story.dossier_id) for story in stories]
+            return all(view["agora"]["in_sync"] and view["agora"]["state"] == "settled" for view in views)
+
+        await eventually(gateway_in_sync, timeout=30, message="every acknowledgement recorded")
     holdings = await sandbox.holdings()
     assert holdings["files_total"] == 12 and holdings["files_by_state"] == {"settled": 12}
     assert holdings["operations_acknowledged"] == 12 * len(JOURNEY)  # each applied exactly once

@@ -11,11 +11,9 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from remuneration.domain.formula import (
     Adjustment,
     Attendance,
-    ComponentCode as C,
     Extras,
     Trainee,
     Training,
@@ -23,6 +21,9 @@ from remuneration.domain.formula import (
     advance_amount,
     compute_earned,
     compute_month,
+)
+from remuneration.domain.formula import (
+    ComponentCode as C,
 )
 from remuneration.domain.money import Interruption, Month
 from remuneration.domain.policy import Policy

@@ -34,7 +34,7 @@ async def test_a_run_over_many_files_reconciles_with_its_batch_and_validating_tw
         if i != 5:  # one file without its statement: it waits
             await r.sessions.attendance(dossier, "2021-05", planned=120, unjustified=i % 4 * 3)
         dossiers.append(dossier)
-    for i, (dossier, spec) in enumerate(zip(dossiers, specs)):
+    for i, (dossier, spec) in enumerate(zip(dossiers, specs, strict=True)):
         await r.wait_file(dossier, lambda f: f["state"] == "awaiting_request")
         headers = r.org if spec.siret != OTHER_SIRET else r.other_org
         response = await r.client.post("/requests", headers=headers, json={

@@ -1,4 +1,4 @@
-from sessions.db.models import Base
 from pacte_common.db import alembic_env
+from sessions.db.models import Base
 
 alembic_env(Base.metadata)

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.testing import auth_header, running

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from pacte_common.bus import ensure_topics, new_producer
 from pacte_common.contracts.orientation import PrescriptionAdmitted
-from pacte_common.contracts.people import PersonIdentity, PersonProfile, open_identity, seal_identity
+from pacte_common.contracts.people import (
+    PersonIdentity,
+    PersonProfile,
+    open_identity,
+    seal_identity,
+)
 from pacte_common.contracts.sessions import TraineeEnrolled, TraineeEntered, TraineeExited
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics

@@ -5,8 +5,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
-from sessions.domain.indicators import FileFacts, IndicatorPolicy, Period, SessionFacts, compute, months_before
+from sessions.domain.indicators import (
+    FileFacts,
+    IndicatorPolicy,
+    Period,
+    SessionFacts,
+    compute,
+    months_before,
+)
 
 S1, S2, S3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()  # VISA (10 places), PRÉPA (5), a 2025 session (8)
 SESSIONS = [

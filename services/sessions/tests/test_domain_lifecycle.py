@@ -3,15 +3,16 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pacte_common.contracts.sessions import DossierStatus as S
 from sessions.domain.lifecycle import (
     STATUS_LABELS,
     TRANSITIONS,
-    DossierAction as A,
     TransitionRefused,
     allowed_actions,
     transition,
+)
+from sessions.domain.lifecycle import (
+    DossierAction as A,
 )
 
 EXPECTED = {

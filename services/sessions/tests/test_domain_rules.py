@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from sessions.domain.calendar import WorkingCalendar
 from sessions.domain.training import (
     InterruptionSpan,

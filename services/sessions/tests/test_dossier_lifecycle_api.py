@@ -3,7 +3,6 @@
 from datetime import date
 
 import pytest
-
 from pacte_common.contracts.sessions import SessionUpdated, TraineeEntered
 from pacte_common.events import Topics
 from pacte_common.testing import read_topic

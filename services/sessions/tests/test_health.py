@@ -1,6 +1,6 @@
+from pacte_common.testing import eventually, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
-from pacte_common.testing import eventually, running
 
 
 async def test_ready_once_database_migrated_and_broker_reached(database_url, bus_settings):

@@ -3,12 +3,10 @@
 from pathlib import Path
 
 import pytest
-
 from pacte_common.contracts.sessions import SessionPublished, SessionUpdated
+from pacte_common.events import Topics
 from pacte_common.testing import read_topic
 from sessions.domain.lheo import LheoFileRefused, parse
-
-from pacte_common.events import Topics
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = (DATA / "offre-pays-de-la-loire.lheo.xml").read_bytes()

@@ -224,3 +224,52 @@ def export_line(
 
 def ndjson(lines: Iterable[dict[str, Any] | str]) -> str:
     return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+
+
+def gateway_environment(settings: "ServiceSettings", **extra: Any) -> dict[str, str]:
+    """PACTE_AGORA_GATEWAY_* variables reproducing `settings` (plus `extra`) for a child process."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTE_AGORA_GATEWAY_")}
+    prefix = "PACTE_AGORA_GATEWAY_"
+    values = settings.model_dump(mode="json", exclude={"bus", "encryption_keys", "jwt_secret", "lookup_hash_key", "agora_token", "excluded_categories"})
+    for name, value in {**values, **extra}.items():
+        if value is not None:
+            env[prefix + name.upper()] = value if isinstance(value, str) else json.dumps(value)
+    for name, value in settings.bus.model_dump(mode="json").items():  # type: ignore[attr-defined]
+        env[f"{prefix}BUS__{name.upper()}"] = str(value)
+    return env
+
+
+@asynccontextmanager
+async def gateway_process(env: dict[str, str], log_path, port: int | None = None) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """The gateway as a real child process (uvicorn), so a test can kill it with SIGKILL."""
+    import sys
+
+    import httpx
+
+    port = port or free_port()
+    log_file = open(log_path, "ab")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "uvicorn", "--factory", "agora_gateway.main:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        env=env, stdout=log_file, stderr=log_file,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+            for _ in range(600):
+                if process.returncode is not None:
+                    raise RuntimeError(f"gateway exited with {process.returncode}; see {log_path}")
+                try:
+                    if (await client.get("/health/live")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        yield url, process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        log_file.close()

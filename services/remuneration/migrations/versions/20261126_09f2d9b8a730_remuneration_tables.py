@@ -4,10 +4,9 @@ Revision ID: 09f2d9b8a730
 Revises: 33aabd111475
 Create Date: 2026-11-26 13:13:07.015855
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '09f2d9b8a730'
 down_revision = '33aabd111475'

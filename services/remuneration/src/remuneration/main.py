@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from pacte_common.events import Topics
 from pacte_common.service import build_app
+
 from remuneration.api import aids, files, runs
 from remuneration.db.models import Base, messaging
 from remuneration.events.handlers import SUBSCRIPTIONS

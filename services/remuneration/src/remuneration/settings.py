@@ -1,10 +1,10 @@
 from dataclasses import fields
 from decimal import Decimal
 
+from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from pacte_common.settings import ServiceSettings
 from remuneration.domain.policy import Policy, RegionTopUps
 from remuneration.domain.scales import DEFAULT_SCALES, ScaleVersion
 

@@ -32,6 +32,7 @@ from pacte_common.contracts.sessions import (
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
 from pacte_common.testing import auth_header, eventually
+
 from remuneration.settings import RemunerationSettings
 
 ORG_SIRET = "73282932000074"

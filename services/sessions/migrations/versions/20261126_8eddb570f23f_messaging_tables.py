@@ -4,10 +4,9 @@ Revision ID: 8eddb570f23f
 Revises: 
 Create Date: 2026-11-26 13:08:03.293472
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '8eddb570f23f'
 down_revision = None

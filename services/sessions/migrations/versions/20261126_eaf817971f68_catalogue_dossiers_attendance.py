@@ -4,10 +4,9 @@ Revision ID: eaf817971f68
 Revises: 8eddb570f23f
 Create Date: 2026-11-26 13:12:04.161973
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = 'eaf817971f68'
 down_revision = '8eddb570f23f'

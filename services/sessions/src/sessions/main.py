@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from pacte_common.events import Topics
 from pacte_common.service import build_app
+
 from sessions.api import catalogue, dossiers, indicators, lheo
 from sessions.api.access import Clock, system_clock
 from sessions.db.models import Base, messaging

@@ -1,9 +1,8 @@
 from decimal import Decimal
 
+from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from pacte_common.settings import ServiceSettings
 
 
 class SessionsSettings(ServiceSettings):

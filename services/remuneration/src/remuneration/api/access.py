@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.auth import OrgKind, Principal
 from pacte_common.errors import Invalid, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from remuneration.db.models import RemunerationFile
 
 

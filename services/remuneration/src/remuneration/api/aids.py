@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlalchemy import select
-
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.contracts.remuneration import EmergencyAidGranted
 from pacte_common.db import utcnow
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
+from sqlalchemy import select
+
 from remuneration.api.access import file_for_body
 from remuneration.api.schemas import EmergencyAidIn, EmergencyAidOut
 from remuneration.db.files import regime_facts

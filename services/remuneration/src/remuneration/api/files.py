@@ -7,8 +7,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from sqlalchemy import func, select
-
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict
@@ -16,6 +14,8 @@ from pacte_common.http import etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.validators import mask_iban, mask_nir
+from sqlalchemy import func, select
+
 from remuneration.api.access import file_for_body, file_for_path
 from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestView
 from remuneration.db.files import move_file

@@ -8,12 +8,21 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import select
-
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import NotFound
-from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, check_if_match, decode_cursor, encode_cursor, etag
+from pacte_common.http import (
+    CursorParam,
+    IfMatch,
+    LimitParam,
+    Page,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+    etag,
+)
 from pacte_common.service import DbSession, RuntimeDep
+from sqlalchemy import select
+
 from remuneration.api.access import may_see
 from remuneration.api.schemas import AdjustmentOut, ComponentOut, RunIn, RunOut, StatementOut
 from remuneration.db.models import AdjustmentRow, Run, Statement

@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-
 from pacte_common.validators import Iban, Nir
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
 

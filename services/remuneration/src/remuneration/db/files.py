@@ -7,14 +7,19 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.contracts.remuneration import EntitlementClosed, EntitlementOpened
 from pacte_common.contracts.sessions import DossierSnapshot
 from pacte_common.db import utcnow
 from pacte_common.messaging import Outbox
-from remuneration.db.models import AttendanceStatementRow, InterruptionRow, RemunerationFile, TransitionLog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from remuneration.db.models import (
+    AttendanceStatementRow,
+    InterruptionRow,
+    RemunerationFile,
+    TransitionLog,
+)
 from remuneration.domain.formula import Attendance, Trainee, Training
 from remuneration.domain.money import Interruption
 from remuneration.domain.policy import Policy

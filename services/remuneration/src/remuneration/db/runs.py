@@ -11,15 +11,15 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.contracts.people import open_identity
 from pacte_common.contracts.remuneration import MonthComputed, PaymentIssued
 from pacte_common.crypto import FieldCipher
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, InvalidTransition, NotFound
 from pacte_common.service import Runtime
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from remuneration.db.files import (
     attendance_of,
     decision_of,
@@ -43,7 +43,14 @@ from remuneration.domain.formula import (
 from remuneration.domain.money import ZERO, Month, cents, training_days
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import Regime
-from remuneration.domain.states import RUN_TRANSITIONS, FileState, IllegalTransition, RunState, allowed_actions, check
+from remuneration.domain.states import (
+    RUN_TRANSITIONS,
+    FileState,
+    IllegalTransition,
+    RunState,
+    allowed_actions,
+    check,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
@@ -26,6 +23,9 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from remuneration.db.files import apply_snapshot, move_file, new_file
 from remuneration.db.models import AttendanceStatementRow, InterruptionRow, RemunerationFile
 from remuneration.domain.formula import Attendance

@@ -14,9 +14,9 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-
 from pacte_common.auth import OrgKind, Principal
 from pacte_common.errors import Forbidden, NotFound
+
 from sessions.db.models import Dossier, TrainingSession
 
 Clock = Callable[[], datetime]

@@ -7,14 +7,26 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import and_, or_, select
-
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
-from pacte_common.contracts.sessions import RecruitmentState, SessionClosed, SessionPublished, SessionUpdated
+from pacte_common.contracts.sessions import (
+    RecruitmentState,
+    SessionClosed,
+    SessionPublished,
+    SessionUpdated,
+)
 from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound
-from pacte_common.http import CursorParam, IfMatch, check_if_match, decode_cursor, encode_cursor, etag
+from pacte_common.http import (
+    CursorParam,
+    IfMatch,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+    etag,
+)
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
+from sqlalchemy import and_, or_, select
+
 from sessions.api.access import ensure_session_visible
 from sessions.api.schemas import (
     ActionIn,

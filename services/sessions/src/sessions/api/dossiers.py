@@ -15,10 +15,8 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import JSONResponse
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import select
-
+from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import PersonIdentity, open_identity, seal_identity
 from pacte_common.contracts.sessions import (
@@ -35,6 +33,8 @@ from pacte_common.http import CursorParam, IfMatch, check_if_match, etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.validators import mask_nir
+from sqlalchemy import select
+
 from sessions.api.access import Today, ensure_dossier_readable, ensure_dossier_writable
 from sessions.api.catalogue import paginate
 from sessions.api.schemas import (
@@ -52,7 +52,14 @@ from sessions.api.schemas import (
     ResumptionIn,
     TransitionOut,
 )
-from sessions.db.models import Action, AttendanceStatement, Dossier, DossierTransition, Interruption, TrainingSession
+from sessions.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    DossierTransition,
+    Interruption,
+    TrainingSession,
+)
 from sessions.db.queries import (
     as_attendance,
     count_places_taken,
@@ -64,11 +71,17 @@ from sessions.db.queries import (
     session_for_update,
 )
 from sessions.domain.calendar import WorkingCalendar
-from sessions.domain.lifecycle import STATUS_LABELS, DossierAction, TransitionRefused, allowed_actions, transition
+from sessions.domain.lifecycle import (
+    STATUS_LABELS,
+    DossierAction,
+    TransitionRefused,
+    allowed_actions,
+    transition,
+)
 from sessions.domain.training import (
+    CENT,
     InterruptionSpan,
     MonthlyAttendance,
-    CENT,
     RuleBroken,
     SessionPeriod,
     check_attendance,

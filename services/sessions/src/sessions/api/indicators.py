@@ -11,13 +11,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
-
 from pacte_common.auth import CurrentPrincipal, OrgKind
 from pacte_common.errors import Forbidden, Invalid
 from pacte_common.service import DbSession, RuntimeDep
+from sqlalchemy import select
+
 from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
-from sessions.domain.indicators import Average, FileFacts, IndicatorPolicy, Period, Ratio, SessionFacts, compute
+from sessions.domain.indicators import (
+    Average,
+    FileFacts,
+    IndicatorPolicy,
+    Period,
+    Ratio,
+    SessionFacts,
+    compute,
+)
 
 router = APIRouter(tags=["indicators"])
 

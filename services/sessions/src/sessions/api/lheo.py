@@ -10,13 +10,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
-from sqlalchemy import select
-
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.contracts.sessions import SessionPublished, SessionUpdated
 from pacte_common.errors import Invalid, ProblemError
 from pacte_common.service import DbSession, RuntimeDep
+from pydantic import BaseModel
+from sqlalchemy import select
+
 from sessions.db.models import Action, Programme, TrainingSession
 from sessions.domain.lheo import LheoAction, LheoFileRefused, LheoSession, parse
 from sessions.events.publish import publish_catalogue

@@ -7,8 +7,6 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import (
     AgoraCategory,
@@ -21,6 +19,7 @@ from pacte_common.contracts.sessions import (
     SessionSnapshot,
 )
 from pacte_common.validators import Nir, Siret
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Hours = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]

@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pacte_common.contracts.sessions import DossierStatus, SessionUpdated, TraineeEnrolled
+from pacte_common.service import Runtime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pacte_common.contracts.sessions import DossierStatus, SessionUpdated, TraineeEnrolled
-from pacte_common.service import Runtime
-from sessions.db.models import Action, AttendanceStatement, Dossier, DossierTransition, TrainingSession
+from sessions.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    DossierTransition,
+    TrainingSession,
+)
 from sessions.domain.lifecycle import DossierAction
 from sessions.domain.training import MonthlyAttendance, holds_place, recruitment_state_after
 from sessions.events.publish import publish_catalogue, publish_trainee

@@ -21,7 +21,6 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-
 from pacte_common.validators import validate_siret
 
 # LHEO dictionary "etat-recrutement": 1 open, 2 closed, 3 full (complet); words accepted too.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.orientation import PrescriptionAdmitted
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sessions.db.models import Dossier
 from sessions.db.queries import open_dossier, session_for_update
 

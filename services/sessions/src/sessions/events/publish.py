@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
@@ -21,6 +19,8 @@ from pacte_common.contracts.sessions import (
     TraineeEvent,
 )
 from pacte_common.service import Runtime
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sessions.db.models import AttendanceStatement, Dossier, Programme, TrainingSession
 
 
