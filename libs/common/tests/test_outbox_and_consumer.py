@@ -10,7 +10,7 @@ from typing import ClassVar
 import pytest
 from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import ensure_topics, new_consumer, new_producer, topic_name
-from pacte_common.consumer import ConsumerRunner, Subscription
+from pacte_common.consumer import ConsumerRunner, PermanentError, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import Envelope, IntegrationEvent, dead_letter_topic, decode, register
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, pending_count
@@ -250,7 +250,8 @@ async def test_failing_handler_is_retried_then_dead_lettered_with_its_error(note
     await run_until(runner, lambda: _seqs_are(factory, [1, 3]))
     # maybe one try inside a batch transaction, then exactly the bounded per-message retries
     assert handler.calls[2] in (bus_settings.consumer_max_attempts, 1 + bus_settings.consumer_max_attempts)
-    dlq = dead_letter_topic(topic_name(bus_settings, NOTES_TOPIC), runner.group_id)
+    dlq = runner.dlq_topic(topic_name(bus_settings, NOTES_TOPIC))
+    assert dlq == dead_letter_topic(topic_name(bus_settings, NOTES_TOPIC), "test.notes")
     consumer = new_consumer(bus_settings, dlq, group_id=None)
     await consumer.start()
     try:
@@ -353,3 +354,26 @@ async def test_two_instances_share_partitions_and_one_takes_over(notes_db, bus_s
         stop_second.set()
         await asyncio.gather(*tasks)
     assert sorted(await handled_seqs(factory)) == list(range(80))
+
+
+async def test_permanent_error_goes_to_dead_letter_without_retries(notes_db, bus_settings):
+    _engine, factory = notes_db
+    topic = topic_name(bus_settings, NOTES_TOPIC)
+    await ensure_topics(bus_settings, [topic], partitions=1)
+
+    class Rejecting(Recorder):
+        async def __call__(self, context, session, envelope):
+            self.calls[envelope.data.seq] += 1
+            if envelope.data.seq == 1:
+                raise PermanentError("negative hours")
+            await super().__call__(context, session, envelope)
+            self.calls[envelope.data.seq] -= 1
+
+    handler = Rejecting()
+    await produce(bus_settings, [Envelope.wrap(NoteAdded(key="k", seq=1), source="/t", subject="k")])
+    runner = runner_for(bus_settings, factory, handler)
+    await produce(bus_settings, [Envelope.wrap(NoteAdded(key="k", seq=2), source="/t", subject="k")])
+    await run_until(runner, lambda: _seqs_are(factory, [2]))
+    assert handler.calls[1] <= 2, "at most one try in a batch and one alone: no retries"
+    dead = await read_topic(bus_settings, runner.dlq_topic(topic), expect=1)
+    assert [e.data.seq for e in dead] == [1]

@@ -16,8 +16,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
-
 from orientation.db.models import Prescription, messaging
 from orientation.domain.prescription import Status
 from orientation.expiry import expire_overdue
@@ -48,6 +46,7 @@ from pacte_common.testing import (
     selected_database_kind,
 )
 from pacte_common.validators import nir_key
+from sqlalchemy import func, select, update
 
 
 def luhn_siret(first_13: str) -> str:

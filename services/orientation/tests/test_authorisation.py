@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-
 from orientation.domain.prescription import Status
 from pacte_common.auth import OrgKind, mint_token
 

@@ -5,11 +5,14 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
-
 from orientation.api.schemas import RefuseIn
 from orientation.domain.catalogue import is_full, open_for_prescription
-from orientation.domain.people import age_on, birth_date_problem, identity_lookup_parts, normalise_name
+from orientation.domain.people import (
+    age_on,
+    birth_date_problem,
+    identity_lookup_parts,
+    normalise_name,
+)
 from orientation.domain.prescription import (
     ACTIVE_STATUSES,
     EXPIRABLE_STATUSES,
@@ -28,6 +31,7 @@ from orientation.domain.prescription import (
     role_of,
 )
 from orientation.settings import OrientationSettings
+from pydantic import ValidationError
 
 # DOMAIN.md §3, as written there
 DOMAIN_REFUSAL_CODES = {

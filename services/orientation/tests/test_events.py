@@ -8,7 +8,6 @@ from orientation.domain.prescription import Status
 from pacte_common.contracts.sessions import (
     Pillar,
     ProgrammeInfo,
-    RecruitmentState,
     SessionCancelled,
     SessionClosed,
     SessionUpdated,

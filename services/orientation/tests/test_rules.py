@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
-
 from orientation.domain.prescription import Status
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -168,6 +167,30 @@ async def test_list_filters_and_cursor(shared_kit):
     ):
         answer = await kit.client.get("/prescriptions", params={"session_id": str(target.session_id), **params}, headers=kit.region)
         assert len(answer.json()["items"]) == expected, params
+    for params, expected in (
+        ({"prescriber_code": "PE-44001", "organisation_siret": kit.org_a_siret}, 5),
+        ({"prescriber_code": "ML-49002"}, 0),
+        ({"organisation_siret": kit.org_b_siret}, 0),
+    ):
+        answer = await kit.client.get("/prescriptions", params={"session_id": str(target.session_id), **params}, headers=kit.region)
+        assert len(answer.json()["items"]) == expected, params
     counts = (await kit.client.get("/prescriptions/counts", params={"session_id": str(target.session_id)}, headers=kit.prescriber_a)).json()
     assert counts["total"] == 5
     assert (counts["counts"]["submitted"], counts["counts"]["admitted"], counts["counts"]["waitlisted"]) == (3, 1, 1)
+
+
+async def test_the_minimal_documented_body_is_enough(shared_kit, session):
+    """The example of services/orientation/README.md, as partners will first try it."""
+    kit = shared_kit
+    minimal = {
+        "session_id": str(session.session_id),
+        "identity": {"birth_name": "Durand", "first_names": "Léa"},
+        "profile": {"sex": "F", "birth_date": "1998-04-03"},
+        "professional_project": "Aide-soignante",
+    }
+    answer = await kit.client.post("/prescriptions", json=minimal, headers=kit.prescriber_a)
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    assert (created["status"], created["prescriber_kind"], created["has_nir"]) == ("submitted", "france_travail", False)
+    assert answer.headers["Location"] == f"/prescriptions/{created['id']}"
+    assert answer.headers["ETag"] == '"1"'

@@ -5,7 +5,6 @@ The expected table is written here from DOMAIN.md §3, independently of domain/p
 
 import pytest
 import pytest_asyncio
-
 from orientation.domain.prescription import Status
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
-
 from orientation.domain.prescription import Status
 from pacte_common.contracts.sessions import RecruitmentState, SessionCancelled
 from pacte_common.testing import eventually

@@ -92,7 +92,7 @@ async def test_bad_input_is_422_problem_json_naming_the_field_and_nothing_is_sto
     await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=-7)
     await r.sessions.attendance(dossier, "2021-07", planned=140, unjustified=0)
     await r.wait_attendance(dossier, "2021-07")
-    dlq = f"{topic_name(r.settings.bus, Topics.ATTENDANCE)}.dlq.{r.settings.bus.topic_namespace}remuneration.attendance"
+    dlq = f"{topic_name(r.settings.bus, Topics.ATTENDANCE)}.dlq.remuneration.attendance"
     dead = await read_topic(r.settings.bus, dlq, expect=1)
     assert len(dead) == 1 and dead[0].data.month == "2021-06"
     assert "2021-06" not in (await r.file(dossier))["attendance_versions"]

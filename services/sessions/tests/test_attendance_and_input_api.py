@@ -147,3 +147,16 @@ async def test_session_listing_is_paginated(api):
     assert {s["id"] for s in first["items"]}.isdisjoint(s["id"] for s in second["items"])
     bad = await api.client.get("/sessions?cursor=not-a-cursor", headers=api.region)
     assert bad.status_code == 422
+
+
+async def test_identity_completed_later_reaches_the_bus_sealed(api):
+    session = await api.catalogue()
+    dossier = await api.enrol(session["id"])
+    assert dossier["has_nir"] is False
+    updated = await api.ok("PUT", f"/dossiers/{dossier['id']}/identity", api.org, json=api.identity_body(api.NIR))
+    assert updated["has_nir"] is True and updated["version"] == 2
+    again = await api.ok("PUT", f"/dossiers/{dossier['id']}/identity", api.org, json=api.identity_body(api.NIR))
+    assert again["version"] == 2  # the same identity: nothing new
+    events = await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=2)
+    assert [e.type.split(".")[-2] for e in events] == ["enrolled", "identity-updated"]
+    assert events[1].data.dossier.has_nir and api.NIR not in events[1].body().decode()

@@ -49,6 +49,11 @@ class Subscription:
         self.by_type = {cls.event_type: handler for cls, handler in self.handlers.items()}
 
 
+class PermanentError(Exception):
+    """Raised by a handler for a message that can never succeed (invalid data): no retries,
+    straight to the dead-letter topic with the reason."""
+
+
 class _LogRebalance(ConsumerRebalanceListener):
     def __init__(self, name: str):
         self.name = name
@@ -86,7 +91,8 @@ class ConsumerRunner:
         self.assigned = asyncio.Event()
 
     def dlq_topic(self, topic: str) -> str:
-        return dead_letter_topic(topic, self.group_id)
+        # The topic already carries the namespace; the group part is the plain consumer name.
+        return dead_letter_topic(topic, self.consumer_name)
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -224,6 +230,10 @@ class ConsumerRunner:
                 return self._outcome(envelope.type, "handled")
             except asyncio.CancelledError:
                 raise
+            except PermanentError as exc:
+                last_error = exc
+                log.error("consumer %s: %s %s rejected: %s", self.group_id, envelope.type, envelope.id, exc)
+                break
             except Exception as exc:
                 last_error = exc
                 log.warning(
@@ -288,4 +298,4 @@ async def replay_dead_letters(bus: BusSettings, dlq_topic: str, *, limit: int | 
     return replayed
 
 
-__all__ = ["ConsumerRunner", "Handler", "Subscription", "TopicPartition", "replay_dead_letters"]
+__all__ = ["ConsumerRunner", "Handler", "PermanentError", "Subscription", "TopicPartition", "replay_dead_letters"]

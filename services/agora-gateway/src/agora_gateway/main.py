@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from agora_gateway.api.routes import router
 from agora_gateway.backfill.worker import backfill_job
 from agora_gateway.db.models import Base, messaging
+from agora_gateway.db.reading import install_read_sessions, read_engine_job
 from agora_gateway.events.handlers import trainee_subscription
 from agora_gateway.metrics import install_metrics, metrics_job
 from agora_gateway.outbound.dispatcher import dispatch_job
@@ -22,6 +23,7 @@ async def _on_startup(runtime: Runtime) -> None:
     runtime.extras["dispatch_wakeup"] = asyncio.Event()
     runtime.extras["backfill_wakeup"] = asyncio.Event()
     install_metrics(runtime)
+    install_read_sessions(runtime)
 
 
 def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
@@ -35,7 +37,7 @@ def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         routers=[router],
         subscriptions=[trainee_subscription],
-        jobs=[dispatch_job, backfill_job, metrics_job],
+        jobs=[dispatch_job, backfill_job, metrics_job, read_engine_job],
         published_topics=[Topics.AGORA_FLOWS],
         on_startup=_on_startup,
     )

@@ -11,6 +11,7 @@ import asyncio
 from prometheus_client import Gauge
 
 from agora_gateway.db.models import Dossier, Flow
+from agora_gateway.db.reading import read_sessions
 from agora_gateway.db.queries import count_by, waiting_for_nir_count
 from agora_gateway.domain.flows import FlowStatus
 from agora_gateway.domain.perimeter import PerimeterStatus
@@ -27,7 +28,7 @@ def install_metrics(runtime: Runtime) -> None:
 
 async def refresh_metrics(runtime: Runtime) -> None:
     gauges = runtime.extras["metrics"]
-    async with runtime.sessions() as session:
+    async with read_sessions(runtime)() as session:
         flows = await count_by(session, Flow.status)
         dossiers = await count_by(session, Dossier.perimeter_status)
         waiting = await waiting_for_nir_count(session)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pacte_common.db import utcnow
+from pacte_common.service import Runtime
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -12,8 +14,6 @@ from orientation.db.models import Prescription
 from orientation.domain.prescription import EXPIRABLE_STATUSES, Action
 from orientation.settings import OrientationSettings
 from orientation.workflow import apply_action
-from pacte_common.db import utcnow
-from pacte_common.service import Runtime
 
 log = logging.getLogger(__name__)
 

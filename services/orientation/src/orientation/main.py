@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from pacte_common.events import Topics
+from pacte_common.service import build_app
 
 from orientation.api.prescriptions import router as prescriptions_router
 from orientation.api.sessions import router as sessions_router
@@ -10,8 +12,6 @@ from orientation.db.models import Base, messaging
 from orientation.events.handlers import SUBSCRIPTIONS
 from orientation.expiry import expiry_job
 from orientation.settings import OrientationSettings
-from pacte_common.events import Topics
-from pacte_common.service import build_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

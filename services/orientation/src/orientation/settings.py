@@ -1,9 +1,8 @@
 from datetime import timedelta
 
+from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from pacte_common.settings import ServiceSettings
 
 
 class OrientationSettings(ServiceSettings):

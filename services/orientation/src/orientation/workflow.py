@@ -11,6 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pacte_common.contracts.people import (
+    PersonIdentity,
+    PersonProfile,
+    open_identity,
+    seal_identity,
+)
+from pacte_common.errors import Conflict
+from pacte_common.service import Runtime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +27,6 @@ from orientation.db.models import CatalogueSession, Person, Prescription, Prescr
 from orientation.domain.people import identity_lookup_parts
 from orientation.domain.prescription import Action, Status, Transition, find_transition, is_active
 from orientation.events.publish import publish_transition
-from pacte_common.contracts.people import PersonIdentity, PersonProfile, open_identity, seal_identity
-from pacte_common.errors import Conflict
-from pacte_common.service import Runtime
 
 SUBMIT = "submit"  # the log's name for the creation, which has no source state
 

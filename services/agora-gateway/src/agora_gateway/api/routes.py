@@ -21,6 +21,7 @@ from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
 from agora_gateway.backfill.worker import LINE_CONTEXT, JobStatus
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Flow, FlowTransitionLog
 from agora_gateway.db.queries import get_dossier, move
+from agora_gateway.db.reading import ReadSession, read_sessions
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.backfill import BackfillReport
 from agora_gateway.domain.flows import FlowAction, FlowStatus
@@ -46,7 +47,7 @@ async def _waiting_for_nir(dossier, flows: list[Flow], settings: AgoraGatewaySet
 
 
 @router.get("/dossiers/{dossier_id}", summary="What AGORA was told about a file, flow by flow")
-async def get_dossier_view(dossier_id: uuid.UUID, session: DbSession, runtime: RuntimeDep, _: Operator) -> DossierView:
+async def get_dossier_view(dossier_id: uuid.UUID, session: ReadSession, runtime: RuntimeDep, _: Operator) -> DossierView:
     dossier = await get_dossier(session, dossier_id)
     if dossier is None:
         raise NotFound(f"The gateway knows no file {dossier_id}")
@@ -56,7 +57,7 @@ async def get_dossier_view(dossier_id: uuid.UUID, session: DbSession, runtime: R
 
 @router.get("/flows", summary="Flows by status (rejected, pending, sent, acknowledged, excluded, delegated)")
 async def list_flows(
-    session: DbSession,
+    session: ReadSession,
     _: Operator,
     status: Annotated[FlowStatus | None, Query()] = None,
     dossier_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -104,7 +105,7 @@ async def _flow_view(session, flow: Flow) -> FlowView:
 
 
 @router.get("/flows/{flow_id}", summary="One flow, with its transition log")
-async def get_flow(flow_id: uuid.UUID, session: DbSession, response: Response, _: Operator) -> FlowView:
+async def get_flow(flow_id: uuid.UUID, session: ReadSession, response: Response, _: Operator) -> FlowView:
     flow = await _flow(session, flow_id)
     response.headers["ETag"] = etag(flow.version)
     return await _flow_view(session, flow)
@@ -203,7 +204,7 @@ async def start_backfill(
 
 
 @router.get("/backfill/{job_id}", summary="A back-fill's progress and report")
-async def get_backfill(job_id: uuid.UUID, session: DbSession, _: Operator) -> BackfillJobView:
+async def get_backfill(job_id: uuid.UUID, session: ReadSession, _: Operator) -> BackfillJobView:
     job = await session.get(BackfillJob, job_id)
     if job is None:
         raise NotFound(f"No back-fill job {job_id}")
@@ -211,7 +212,7 @@ async def get_backfill(job_id: uuid.UUID, session: DbSession, _: Operator) -> Ba
 
 
 @router.get("/backfill", summary="Back-fill jobs, newest first")
-async def list_backfills(session: DbSession, _: Operator) -> list[BackfillJobView]:
+async def list_backfills(session: ReadSession, _: Operator) -> list[BackfillJobView]:
     jobs = (await session.execute(select(BackfillJob).order_by(BackfillJob.created_at.desc()).limit(100))).scalars()
     return [BackfillJobView.of(job) for job in jobs]
 
@@ -221,10 +222,10 @@ async def list_backfills(session: DbSession, _: Operator) -> list[BackfillJobVie
     summary="The lines not loaded (unreadable, without NIR, or rejected by AGORA), as NDJSON",
     response_class=StreamingResponse,
 )
-async def backfill_rejections(job_id: uuid.UUID, session: DbSession, runtime: RuntimeDep, _: Operator) -> StreamingResponse:
+async def backfill_rejections(job_id: uuid.UUID, session: ReadSession, runtime: RuntimeDep, _: Operator) -> StreamingResponse:
     if await session.get(BackfillJob, job_id) is None:
         raise NotFound(f"No back-fill job {job_id}")
-    factory, cipher = runtime.sessions, runtime.cipher
+    factory, cipher = read_sessions(runtime), runtime.cipher
 
     async def lines():
         last_id, page = 0, 1000

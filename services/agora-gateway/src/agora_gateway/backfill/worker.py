@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,10 +31,9 @@ from agora_gateway.db.queries import add_flow, move
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE, BackfillReport, LineOutcome, before_cutoff
 from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
-from agora_gateway.domain.perimeter import PerimeterStatus, decide_perimeter
-from agora_gateway.events.publish import publish_acknowledged
+from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
+from agora_gateway.events.publish import acknowledged_event, publish_many, rejected_event
 from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
-from agora_gateway.outbound.dispatcher import reject
 from agora_gateway.settings import AgoraGatewaySettings
 from pacte_common.contracts.people import PersonIdentity, seal_identity
 from pacte_common.db import utcnow
@@ -133,76 +133,111 @@ async def run_job(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop
                 return
 
 
+@dataclass
+class _Candidate:
+    """A readable line, classified and made ready outside the database transaction."""
+
+    number: int
+    text: str
+    line: ExportLine
+    outcome: LineOutcome
+    decision: PerimeterDecision | None = None
+    dossier: dict | None = None
+    record: dict | None = None
+
+
+def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Candidate:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    if before_cutoff(line.entry_date, line.session_start_date, settings.backfill_cutoff):
+        return _Candidate(number, text, line, LineOutcome.SKIPPED_BY_DATE)
+    if line.person.nir is None and not settings.create_without_nir:
+        return _Candidate(number, text, line, LineOutcome.WAITING_NIR)
+    decision = decide_perimeter(line.agora_category, line.delegated_to_france_travail, settings.excluded_categories)
+    outcome = {
+        PerimeterStatus.IN_PERIMETER: LineOutcome.SENT,
+        PerimeterStatus.EXCLUDED: LineOutcome.EXCLUDED,
+        PerimeterStatus.DELEGATED: LineOutcome.DELEGATED,
+    }[decision.status]
+    target = EXPORT_STATUS_TO_FILE_STATE[line.status]
+    dossier = dict(
+        id=line.dossier_id,
+        person_id=None,
+        origin="backfill",
+        perimeter_status=decision.status.value,
+        perimeter_reason_code=decision.reason_code,
+        perimeter_reason=decision.reason,
+        programme_code=line.programme_code,
+        agora_category=line.agora_category,
+        organisation_siret=line.organisation_siret[:32],
+        snapshot=json.loads(line.model_dump_json(exclude={"person"})),
+        snapshot_version=0,
+        identity_encrypted=seal_identity(
+            runtime.cipher,
+            PersonIdentity(birth_name=line.person.birth_name, first_names=line.person.first_names, nir=line.person.nir),
+        ),
+        has_nir=line.person.nir is not None,
+        nir_told=line.person.nir is not None and decision.sendable,
+        told_state=target.value,
+        agora_state=FileState.NONE.value,
+        next_sequence=1,
+    )
+    record = None
+    if decision.sendable:
+        nir = nir_for_agora(line.person.nir) if line.person.nir else None
+        record = bulk_record(line, nir, settings.trainee_status)
+    return _Candidate(number, text, line, outcome, decision, dossier, record)
+
+
 async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
     settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    # Parsing, checks and encryption first: the write transaction below stays short.
+    readable: list[_Candidate] = []
+    unreadable: list[tuple[int, str, BadLine]] = []
+    for number, text in lines:
+        try:
+            readable.append(_classify(runtime, number, text, parse_line(text)))
+        except BadLine as bad:
+            unreadable.append((number, text, bad))
     async with runtime.sessions() as session, session.begin():
         job = (await session.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
-        parsed: list[tuple[int, str, ExportLine]] = []
-        for number, text in lines:
-            report.read += 1
-            try:
-                parsed.append((number, text, parse_line(text)))
-            except BadLine as bad:
-                report.count(LineOutcome.INVALID)
-                _reject_line(runtime, session, job_id, number, text, "line", bad.code, bad.message, _dossier_ref(text))
-        ids = [line.dossier_id for _, _, line in parsed]
+        report.read += len(lines)
+        for number, text, bad in unreadable:
+            report.count(LineOutcome.INVALID)
+            _reject_line(runtime, session, job_id, number, text, "line", bad.code, bad.message, _dossier_ref(text))
+        ids = [c.line.dossier_id for c in readable]
         known = set((await session.execute(select(Dossier.id).where(Dossier.id.in_(ids)))).scalars()) if ids else set()
         records: list[dict] = []
         sources: dict[str, list] = {}
         now = utcnow()
-        for number, text, line in parsed:
-            if line.dossier_id in known:
-                report.count(LineOutcome.ALREADY_KNOWN)
-                continue
-            if before_cutoff(line.entry_date, line.session_start_date, settings.backfill_cutoff):
-                report.count(LineOutcome.SKIPPED_BY_DATE)
-                continue
-            if line.person.nir is None and not settings.create_without_nir:
-                report.count(LineOutcome.WAITING_NIR)
-                _reject_line(runtime, session, job_id, number, text, "line", "missing_nir", "no NIR: the file waits for it", str(line.dossier_id))
-                continue
-            known.add(line.dossier_id)
-            decision = decide_perimeter(line.agora_category, line.delegated_to_france_travail, settings.excluded_categories)
-            target = EXPORT_STATUS_TO_FILE_STATE[line.status]
-            dossier = Dossier(
-                id=line.dossier_id,
-                person_id=None,
-                origin="backfill",
-                perimeter_status=decision.status.value,
-                perimeter_reason_code=decision.reason_code,
-                perimeter_reason=decision.reason,
-                programme_code=line.programme_code,
-                agora_category=line.agora_category,
-                organisation_siret=line.organisation_siret[:32],
-                snapshot=json.loads(line.model_dump_json(exclude={"person"})),
-                snapshot_version=0,
-                identity_encrypted=seal_identity(
-                    runtime.cipher,
-                    PersonIdentity(birth_name=line.person.birth_name, first_names=line.person.first_names, nir=line.person.nir),
-                ),
-                has_nir=line.person.nir is not None,
-                nir_told=line.person.nir is not None and decision.sendable,
-                told_state=target.value,
-                agora_state=FileState.NONE.value,
-                next_sequence=1,
-            )
-            session.add(dossier)
-            data = {"line_no": number, "state": target.value}
-            if not decision.sendable:
-                outcome = LineOutcome.EXCLUDED if decision.status is PerimeterStatus.EXCLUDED else LineOutcome.DELEGATED
-                report.count(outcome, decision.reason_code)
-                add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus(decision.status.value), data=data,
-                         origin="backfill", reason=decision.reason, backfill_job_id=job_id, backfill_batch=batch)
-                continue
-            nir = nir_for_agora(line.person.nir) if line.person.nir else None
-            records.append(bulk_record(line, nir, settings.trainee_status))
-            sources[str(line.dossier_id)] = [number, text]
-            add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.SENT, data=data, origin="backfill",
-                     reason=f"back-fill job {job_id}, batch {batch}", backfill_job_id=job_id, backfill_batch=batch,
-                     first_sent_at=now)
-            report.count(LineOutcome.SENT)
+        with session.no_autoflush:
+            for candidate in readable:
+                number, text, line = candidate.number, candidate.text, candidate.line
+                if line.dossier_id in known:
+                    report.count(LineOutcome.ALREADY_KNOWN)
+                    continue
+                if candidate.outcome is LineOutcome.WAITING_NIR:
+                    _reject_line(runtime, session, job_id, number, text, "line", "missing_nir", "no NIR: the file waits for it", str(line.dossier_id))
+                if candidate.dossier is None:
+                    report.count(candidate.outcome)
+                    continue
+                known.add(line.dossier_id)
+                dossier = Dossier(**candidate.dossier)
+                session.add(dossier)
+                data = {"line_no": number, "state": dossier.told_state}
+                decision = candidate.decision
+                assert decision is not None
+                report.count(candidate.outcome, decision.reason_code)
+                if candidate.record is None:
+                    add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus(decision.status.value), data=data,
+                             origin="backfill", reason=decision.reason, backfill_job_id=job_id, backfill_batch=batch)
+                    continue
+                records.append(candidate.record)
+                sources[str(line.dossier_id)] = [number, text]
+                add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.SENT, data=data, origin="backfill",
+                         reason=f"back-fill job {job_id}, batch {batch}", backfill_job_id=job_id, backfill_batch=batch,
+                         first_sent_at=now)
         job.report = report.as_dict()
         job.byte_offset, job.line_no = end_offset, line_no
         job.next_batch = batch + 1
@@ -261,22 +296,30 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
             d.id: d for d in (await session.execute(select(Dossier).where(Dossier.id.in_([f.dossier_id for f in flows])))).scalars()
         } if flows else {}
         now = utcnow()
-        for flow in flows:
-            result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
-            flow.agora_answer, flow.answered_at = result, now
-            if result.get("status") == "acknowledged":
-                move(flow, FlowAction.ACKNOWLEDGE, session, reason=f"bulk batch {batch}")
-                dossier = dossiers[flow.dossier_id]
-                dossier.agora_file_id = result.get("agora_file_id")
-                dossier.agora_state = result.get("file_state") or dossier.told_state
-                report.acknowledged += 1
-                await publish_acknowledged(runtime, session, flow, dossier.agora_file_id, dossier.agora_state)
-            else:
-                code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
-                await reject(runtime, session, flow, code, message)
-                report.reject(code)
-                number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
-                _reject_line(runtime, session, job_id, number, text, "agora", code, message, str(flow.dossier_id))
+        events = []
+        rejections = []
+        with session.no_autoflush:  # one flush at commit: the write lock is held briefly
+            for flow in flows:
+                result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
+                flow.agora_answer, flow.answered_at, flow.claimed_until = result, now, None
+                if result.get("status") == "acknowledged":
+                    move(flow, FlowAction.ACKNOWLEDGE, session, reason=f"bulk batch {batch}")
+                    dossier = dossiers[flow.dossier_id]
+                    dossier.agora_file_id = result.get("agora_file_id")
+                    dossier.agora_state = result.get("file_state") or dossier.told_state
+                    report.acknowledged += 1
+                    events.append((acknowledged_event(flow, dossier.agora_file_id, dossier.agora_state), str(flow.dossier_id)))
+                else:
+                    code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
+                    move(flow, FlowAction.REJECT, session, reason=f"{code}: {message}")
+                    flow.rejection_code, flow.rejection_message = code, message
+                    report.reject(code)
+                    events.append((rejected_event(flow, code, message), str(flow.dossier_id)))
+                    number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
+                    rejections.append((number, text, code, message, str(flow.dossier_id)))
+            for number, text, code, message, ref in rejections:
+                _reject_line(runtime, session, job_id, number, text, "agora", code, message, ref)
+        await publish_many(runtime, session, events)
         job.report = report.as_dict()
         job.pending_batch = None
         job.pending_request_encrypted = None

@@ -108,7 +108,10 @@ async def claim(session: AsyncSession, flow: Flow, *, now: datetime, lease_s: fl
         .where(
             Flow.id == flow.id,
             Flow.version == flow.version,
-            or_(Flow.status == FlowStatus.PENDING.value, and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until < now)),
+            or_(
+                and_(Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at <= now),
+                and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until < now),
+            ),
         )
         .values(
             status=FlowStatus.SENT.value,

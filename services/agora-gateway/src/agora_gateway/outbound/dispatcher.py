@@ -20,6 +20,7 @@ from typing import Any
 
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.db.queries import claim, due_heads, get_dossier, move
+from agora_gateway.db.reading import read_sessions
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
 from agora_gateway.events.publish import key_of, publish_acknowledged, publish_rejected, publish_sent
@@ -88,13 +89,17 @@ async def dispatch_job(runtime: Runtime, stop: asyncio.Event) -> None:
 async def claim_due(runtime: Runtime, limit: int) -> list[Work]:
     settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
     claimed: list[Work] = []
+    async with read_sessions(runtime)() as reader:  # looking for work takes no write lock
+        heads = await due_heads(
+            reader, now=utcnow(), limit=limit, create_without_nir=settings.create_without_nir, exclude=set()
+        )
+    if not heads:
+        return claimed
     async with runtime.sessions() as session, session.begin():
         now = utcnow()
-        heads = await due_heads(
-            session, now=now, limit=limit, create_without_nir=settings.create_without_nir, exclude=set()
-        )
-        for flow in heads:
-            if not await claim(session, flow, now=now, lease_s=settings.dispatch_lease_s):
+        for head in heads:
+            flow = await session.get(Flow, head.id)
+            if flow is None or not await claim(session, flow, now=now, lease_s=settings.dispatch_lease_s):
                 continue
             dossier = await get_dossier(session, flow.dossier_id)
             assert dossier is not None
@@ -193,13 +198,13 @@ async def record_answer(runtime: Runtime, work: Work, answer: AgoraAnswer) -> No
         wake.set()  # the file's next flow may go now
 
 
-async def reject(runtime: Runtime, session, flow: Flow, code: str, message: str) -> None:
+async def reject(runtime: Runtime, session, flow: Flow, code: str, message: str, *, quiet: bool = False) -> None:
     move(flow, FlowAction.REJECT, session, reason=f"{code}: {message}")
     flow.rejection_code, flow.rejection_message = code, message
     flow.claimed_until = None
     flow.answered_at = utcnow()
     await publish_rejected(runtime, session, flow, code, message)
-    log.warning("AGORA rejected %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
+    (log.debug if quiet else log.warning)("AGORA rejected %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
 
 
 async def requeue(runtime: Runtime, work: Work, error: str) -> None:

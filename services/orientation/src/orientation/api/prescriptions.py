@@ -11,6 +11,21 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
+from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
+from pacte_common.contracts.people import PersonIdentity, PersonProfile
+from pacte_common.db import utcnow
+from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
+from pacte_common.http import (
+    CursorParam,
+    IfMatch,
+    Page,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+    etag,
+)
+from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.service import DbSession, Runtime, RuntimeDep
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,7 +45,13 @@ from orientation.api.schemas import (
     WithdrawIn,
 )
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
-from orientation.db.queries import admissions_awaiting_dossier, can_see, chain_of, visible_prescription, visible_to
+from orientation.db.queries import (
+    admissions_awaiting_dossier,
+    can_see,
+    chain_of,
+    visible_prescription,
+    visible_to,
+)
 from orientation.domain.catalogue import is_full, open_for_prescription
 from orientation.domain.people import birth_date_problem
 from orientation.domain.prescription import (
@@ -43,13 +64,6 @@ from orientation.domain.prescription import (
 )
 from orientation.settings import OrientationSettings
 from orientation.workflow import apply_action, find_or_create_person, submit
-from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
-from pacte_common.contracts.people import PersonIdentity, PersonProfile
-from pacte_common.db import utcnow
-from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
-from pacte_common.http import CursorParam, IfMatch, Page, check_if_match, decode_cursor, encode_cursor, etag
-from pacte_common.idempotency import IdempotencyKey, idempotent_create
-from pacte_common.service import DbSession, Runtime, RuntimeDep
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +252,18 @@ async def list_prescriptions(
     status: Annotated[list[Status] | None, Query(description="One or more statuses")] = None,
     session_id: UUID | None = None,
     person_id: UUID | None = None,
+    organisation_siret: Annotated[str | None, Query(description="The training organisation (SIRET)")] = None,
+    prescriber_code: Annotated[str | None, Query(description="The prescriber structure")] = None,
     from_: Annotated[date | None, Query(alias="from", description="Submitted on or after")] = None,
     to: Annotated[date | None, Query(description="Submitted on or before")] = None,
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> Page[PrescriptionSummary]:
     query = _filtered(select(Prescription).where(visible_to(principal)), status, session_id, person_id, from_, to)
+    if organisation_siret:
+        query = query.where(Prescription.organisation_siret == organisation_siret)
+    if prescriber_code:
+        query = query.where(Prescription.prescriber_code == prescriber_code)
     after = decode_cursor(cursor)
     if after:
         try:

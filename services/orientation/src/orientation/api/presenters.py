@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pacte_common.auth import OrgKind, Principal
+from pacte_common.contracts.people import open_identity
+from pacte_common.service import Runtime
+from pacte_common.validators import mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.api.schemas import (
@@ -27,10 +31,6 @@ from orientation.domain.prescription import (
     Status,
     allowed_actions,
 )
-from pacte_common.auth import OrgKind, Principal
-from pacte_common.contracts.people import open_identity
-from pacte_common.service import Runtime
-from pacte_common.validators import mask_nir
 
 
 def actions_for(principal: Principal, status: Status) -> list[str]:

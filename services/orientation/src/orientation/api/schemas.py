@@ -6,12 +6,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-
-from orientation.domain.prescription import PositioningKind, PrescriberKind, RefusalReason, Status
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import SessionSnapshot
 from pacte_common.validators import Nir
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from orientation.domain.prescription import PositioningKind, PrescriberKind, RefusalReason, Status
 
 Text = Field(None, max_length=5000)
 

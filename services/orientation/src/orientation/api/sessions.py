@@ -7,16 +7,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pacte_common.auth import CurrentPrincipal
+from pacte_common.errors import NotFound
+from pacte_common.http import CursorParam, Page, decode_cursor, encode_cursor
+from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import and_, or_, select
 
 from orientation.api.schemas import SessionOut
 from orientation.db.models import CatalogueSession
 from orientation.domain.catalogue import open_for_prescription
 from orientation.settings import OrientationSettings
-from pacte_common.auth import CurrentPrincipal
-from pacte_common.errors import NotFound
-from pacte_common.http import CursorParam, Page, decode_cursor, encode_cursor
-from pacte_common.service import DbSession, RuntimeDep
 
 router = APIRouter(tags=["sessions"])
 

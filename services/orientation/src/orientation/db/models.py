@@ -6,11 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from pacte_common.auth import OrgKind, Principal
+from pacte_common.errors import Forbidden, NotFound
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import Prescription
 from orientation.domain.prescription import Status
-from pacte_common.auth import OrgKind, Principal
-from pacte_common.errors import Forbidden, NotFound
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:

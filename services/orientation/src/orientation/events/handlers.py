@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from orientation.db.models import CatalogueSession, Prescription
-from orientation.domain.prescription import Action, Status
-from orientation.workflow import apply_action
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.sessions import (
     SessionCancelled,
@@ -29,6 +23,12 @@ from pacte_common.contracts.sessions import (
 from pacte_common.db import utcnow
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orientation.db.models import CatalogueSession, Prescription
+from orientation.domain.prescription import Action, Status
+from orientation.workflow import apply_action
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from orientation.db.models import Person, Prescription
-from orientation.domain.prescription import Action
 from pacte_common.contracts.orientation import (
     AdmissionCancelled,
     PositioningScheduled,
@@ -17,14 +13,18 @@ from pacte_common.contracts.orientation import (
     PrescriptionEntered,
     PrescriptionEvent,
     PrescriptionExpired,
-    PrescriptionReoriented,
     PrescriptionRefused,
+    PrescriptionReoriented,
     PrescriptionSubmitted,
     PrescriptionWaitlisted,
     PrescriptionWithdrawn,
 )
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.messaging import Outbox
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orientation.db.models import Person, Prescription
+from orientation.domain.prescription import Action
 
 EVENT_BY_ACTION: dict[Action | None, type[PrescriptionEvent]] = {
     None: PrescriptionSubmitted,  # creation (a first submission or a reorientation's new prescription)

@@ -48,6 +48,7 @@ def run_view(run: Run) -> RunOut:
         statements_waiting=run.statements_waiting, payment_lines=run.payment_lines, total_amount=run.total_amount,
         component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
         allowed_actions=run_actions(run), statements_url=f"/statements?month={run.month}",
+        waiting_url=f"/statements?month={run.month}&status=waiting",
         batch_url=f"/batches/{run.month}" if run.state == RunState.VALIDATED else None,
     )
 

@@ -94,6 +94,7 @@ class RunOut(BaseModel):
     component_totals: dict[str, Decimal]
     allowed_actions: list[str]
     statements_url: str
+    waiting_url: str = Field(description="The files whose month waits for its attendance statement")
     batch_url: str | None = None
 
 

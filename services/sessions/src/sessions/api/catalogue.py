@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.sessions import (
     RecruitmentState,
+    SessionCancelled,
     SessionClosed,
     SessionPublished,
     SessionUpdated,
 )
-from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound
+from pacte_common.db import utcnow
+from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from pacte_common.http import (
     CursorParam,
     IfMatch,
@@ -36,6 +38,7 @@ from sessions.api.schemas import (
     ProgrammeIn,
     ProgrammeOut,
     ProgrammePatch,
+    SessionCancelIn,
     SessionIn,
     SessionOut,
     SessionPatch,
@@ -47,6 +50,12 @@ from sessions.events.publish import publish_catalogue, session_snapshot
 router = APIRouter(tags=["catalogue"])
 
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+
+async def locked(db, model, row_id: UUID):
+    """The row, locked on PostgreSQL (only its own table: eager joins stay unlocked)."""
+    query = select(model).where(model.id == row_id).with_for_update(of=model)
+    return (await db.execute(query)).unique().scalar_one_or_none()
 
 
 def programme_out(programme: Programme) -> ProgrammeOut:
@@ -78,7 +87,14 @@ def action_out(action: Action) -> ActionOut:
 
 
 def session_out(session: TrainingSession) -> SessionOut:
-    return SessionOut(id=session.id, lheo_id=session.lheo_id, version=session.version, **session_snapshot(session).model_dump())
+    return SessionOut(
+        id=session.id,
+        lheo_id=session.lheo_id,
+        version=session.version,
+        cancelled=session.cancelled_at is not None,
+        cancel_reason=session.cancel_reason,
+        **session_snapshot(session).model_dump(),
+    )
 
 
 def check_departement(runtime, departement: str | None, field: str = "body.departement") -> None:
@@ -124,7 +140,7 @@ async def get_programme(programme_id: UUID, principal: CurrentPrincipal, db: DbS
 
 @router.patch("/programmes/{programme_id}", response_model=ProgrammeOut, summary="Update a programme; its sessions are republished")
 async def update_programme(programme_id: UUID, body: ProgrammePatch, principal: Region, db: DbSession, runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
-    programme = await db.get(Programme, programme_id, with_for_update=True)
+    programme = await locked(db, Programme, programme_id)
     if programme is None:
         raise NotFound("No such programme")
     check_if_match(if_match, programme.version)
@@ -157,6 +173,7 @@ async def create_action(body: ActionIn, principal: Region, db: DbSession, runtim
         action = Action(**fields, programme=programme, version=1)
         db.add(action)
         await db.flush()
+        await db.refresh(action)  # amounts as stored (two decimals), as every later read shows them
         return 201, action_out(action)
 
     return await idempotent_create(db, runtime.tables, principal=principal, operation="create-action", key=idempotency_key, payload=body, create=create)
@@ -174,7 +191,7 @@ async def get_action(action_id: UUID, principal: CurrentPrincipal, db: DbSession
 
 @router.patch("/actions/{action_id}", response_model=ActionOut, summary="Update an action; its sessions are republished")
 async def update_action(action_id: UUID, body: ActionPatch, principal: Region, db: DbSession, runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
-    action = await db.get(Action, action_id, with_for_update=True)
+    action = await locked(db, Action, action_id)
     if action is None:
         raise NotFound("No such action")
     check_if_match(if_match, action.version)
@@ -191,6 +208,7 @@ async def update_action(action_id: UUID, body: ActionPatch, principal: Region, d
             setattr(action, name, value)
         action.version += 1
         await db.flush()
+        await db.refresh(action)
         for session in await sessions_of_action(db, action.id):
             await publish_catalogue(runtime, db, SessionUpdated, session)
         await db.commit()
@@ -295,10 +313,12 @@ async def get_session(session_id: UUID, principal: CurrentPrincipal, db: DbSessi
 
 @router.patch("/sessions/{session_id}", response_model=SessionOut, summary="Update a session; publishes SessionUpdated (SessionClosed when closed)")
 async def update_session(session_id: UUID, body: SessionPatch, principal: Region, db: DbSession, runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
-    session = await db.get(TrainingSession, session_id, with_for_update=True)
+    session = await locked(db, TrainingSession, session_id)
     if session is None:
         raise NotFound("No such session")
     check_if_match(if_match, session.version)
+    if session.cancelled_at is not None:
+        raise InvalidTransition("update", "cancelled", [])
     changes = {k: v for k, v in body.model_dump(mode="json", exclude_unset=True).items() if v is not None}
     start = date.fromisoformat(changes.get("start_date", session.start_date.isoformat()))
     end = date.fromisoformat(changes.get("end_date", session.end_date.isoformat()))
@@ -321,3 +341,24 @@ async def update_session(session_id: UUID, body: SessionPatch, principal: Region
     return session_out(session)
 
 
+
+
+@router.post("/sessions/{session_id}/cancel", response_model=SessionOut, summary="Cancel a session; publishes SessionCancelled")
+async def cancel_session(session_id: UUID, body: SessionCancelIn, principal: Region, db: DbSession, runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
+    session = await locked(db, TrainingSession, session_id)
+    if session is None:
+        raise NotFound("No such session")
+    check_if_match(if_match, session.version)
+    if session.cancelled_at is not None:
+        raise InvalidTransition("cancel", "cancelled", [])
+    if session.places_taken:
+        raise Conflict(f"{session.places_taken} trainees have entered this session: exit or cancel their files first")
+    session.cancelled_at = utcnow()
+    session.cancel_reason = body.reason
+    session.recruitment_state = RecruitmentState.CLOSED.value
+    session.version += 1
+    await db.flush()
+    await publish_catalogue(runtime, db, SessionCancelled, session)
+    await db.commit()
+    response.headers["ETag"] = etag(session.version)
+    return session_out(session)

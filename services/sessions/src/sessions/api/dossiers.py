@@ -24,6 +24,7 @@ from pacte_common.contracts.sessions import (
     TraineeCancelled,
     TraineeEntered,
     TraineeExited,
+    TraineeIdentityUpdated,
     TraineeInterrupted,
     TraineeResumed,
 )
@@ -45,6 +46,7 @@ from sessions.api.schemas import (
     DossierOut,
     EntryIn,
     ExitIn,
+    IdentityIn,
     IdentityOut,
     InterruptionIn,
     InterruptionOut,
@@ -271,6 +273,31 @@ async def list_dossiers(
     if person_id:
         query = query.where(Dossier.person_id == person_id)
     return await paginate(db, query, Dossier, cursor, limit or runtime.settings.page_size_default, dossier_out)
+
+
+@router.put("/dossiers/{dossier_id}/identity", response_model=DossierOut, summary="Complete or correct the identity (typically the NIR added later)")
+async def put_identity(dossier_id: UUID, body: IdentityIn, principal: Writer, db: DbSession, runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
+    dossier = ensure_dossier_writable(principal, await dossier_by_id(db, dossier_id, for_update=True))
+    check_if_match(if_match, dossier.version)
+    if dossier.status == DossierStatus.CANCELLED.value:
+        raise InvalidTransition("update-identity", dossier.status, [])
+    nir_hash = runtime.hasher.hash("nir", body.nir) if body.nir else None
+    if dossier.identity_encrypted:
+        current = open_identity(runtime.cipher, dossier.identity_encrypted)
+        if current == PersonIdentity(**body.model_dump()):
+            response.headers["ETag"] = etag(dossier.version)
+            return dossier_out(dossier)
+    now = utcnow()
+    dossier.identity_encrypted = seal_identity(runtime.cipher, PersonIdentity(**body.model_dump()))
+    dossier.has_nir = body.nir is not None
+    dossier.nir_hash = nir_hash
+    dossier.version += 1
+    log_transition(db, dossier, "update-identity", dossier.status, principal.describe(), now, reason="identity completed")
+    await db.flush()
+    await publish_trainee(runtime, db, TraineeIdentityUpdated, dossier, principal.describe(), now)
+    await db.commit()
+    response.headers["ETag"] = etag(dossier.version)
+    return dossier_out(dossier)
 
 
 # ---------------------------------------------------------------- lifecycle

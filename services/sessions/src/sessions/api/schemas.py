@@ -135,9 +135,15 @@ class SessionPatch(Strict):
     information_meetings: list[date] | None = None
 
 
+class SessionCancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class SessionOut(SessionSnapshot):
     id: UUID
     lheo_id: str | None = None
+    cancelled: bool = False
+    cancel_reason: str | None = None
     version: int
 
 

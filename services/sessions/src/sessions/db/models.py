@@ -98,6 +98,8 @@ class TrainingSession(Timestamps, Base):
     permanent_entries: Mapped[bool] = mapped_column(Boolean, default=False)
     recruitment_state: Mapped[str] = mapped_column(String(16))
     information_meetings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     action: Mapped[Action] = relationship(lazy="joined")

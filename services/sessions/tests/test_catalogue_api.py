@@ -1,0 +1,50 @@
+"""The offer over HTTP: creation, updates by the Region, and what each change publishes."""
+
+from pacte_common.contracts.sessions import (
+    SessionCancelled,
+    SessionClosed,
+    SessionPublished,
+    SessionUpdated,
+)
+from pacte_common.events import Topics
+from pacte_common.testing import read_topic
+
+
+async def test_every_catalogue_change_publishes(api):
+    headers = {**api.region, "Idempotency-Key": "programme-visa"}
+    first = await api.ok("POST", "/programmes", headers, 201, json=api.programme_body())
+    replay = await api.client.post("/programmes", headers=headers, json=api.programme_body())
+    assert replay.json()["id"] == first["id"] and replay.headers["Idempotent-Replayed"] == "true"
+    duplicate = await api.client.post("/programmes", headers=api.region, json=api.programme_body())
+    assert duplicate.status_code == 409
+
+    action = await api.ok("POST", "/actions", api.region, 201, json=api.action_body("VISA-METIERS"))
+    assert (action["hours_in_centre"], action["hourly_price"], action["skill_blocks"][0]) == ("400.00", "12.50", "RNCP34174BC01")
+    body = {"action_id": action["id"], "start_date": "2026-01-05", "end_date": "2026-06-26", "places": 12,
+            "information_meetings": ["2025-12-09"]}
+    kept = await api.ok("POST", "/sessions", api.region, 201, json=body)
+    dropped = await api.ok("POST", "/sessions", api.region, 201, json=body)
+    assert kept["programme"]["code"] == "VISA-METIERS" and kept["weekly_hours"] == "35.00"
+
+    await api.ok("PATCH", f"/sessions/{kept['id']}", {**api.region, "If-Match": '"1"'}, json={"places": 14})
+    stale = await api.client.patch(f"/sessions/{kept['id']}", headers={**api.region, "If-Match": '"1"'}, json={"places": 15})
+    assert stale.status_code == 412
+    await api.ok("PATCH", f"/programmes/{first['id']}", api.region, json={"tension_sector": True})
+    await api.ok("PATCH", f"/actions/{action['id']}", api.region, json={"hourly_price": "13.10"})
+    closed = await api.ok("PATCH", f"/sessions/{kept['id']}", api.region, json={"recruitment_state": "closed"})
+    assert closed["recruitment_state"] == "closed"
+    cancelled = await api.ok("POST", f"/sessions/{dropped['id']}/cancel", api.region, json={"reason": "organisation withdrew"})
+    assert cancelled["cancelled"] is True
+    assert (await api.client.post(f"/sessions/{dropped['id']}/cancel", headers=api.region, json={"reason": "again"})).status_code == 409
+    unchanged = await api.ok("PATCH", f"/sessions/{kept['id']}", api.region, json={"places": 14})  # no change, no event
+    assert unchanged["version"] == closed["version"]
+
+    events = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=9)
+    for_kept = [e.data for e in events if str(e.subject) == kept["id"]]
+    assert [type(e) for e in for_kept] == [SessionPublished, SessionUpdated, SessionUpdated, SessionUpdated, SessionClosed]
+    assert for_kept[1].session.places == 14
+    assert for_kept[2].session.programme.tension_sector is True
+    assert str(for_kept[3].session.hourly_price) == "13.10"
+    for_dropped = [type(e.data) for e in events if str(e.subject) == dropped["id"]]
+    assert for_dropped == [SessionPublished, SessionUpdated, SessionUpdated, SessionCancelled]
+    assert len(events) == 9
