@@ -127,3 +127,11 @@ def test_no_nir_or_iban_reaches_captured_logs(caplog):
     text = caplog.text + " ".join(str(vars(r)) for r in caplog.records)
     assert VALID_NIR not in text and VALID_IBAN not in text and "3000 6000 0112" not in text
     assert "[NIR]" in caplog.text and "[IBAN]" in caplog.text
+
+
+def test_scrubbing_leaves_ids_alone():
+    from pacte_common.logs import redact
+
+    uuid_text = "309dd362-af19-4943-8a31-fe12a3b4c5d6"
+    assert redact(f"dossier {uuid_text} ok") == f"dossier {uuid_text} ok"
+    assert redact(f"{VALID_IBAN} and fr76 3000 6000 0112 3456 7890 189") == "[IBAN] and [IBAN]"

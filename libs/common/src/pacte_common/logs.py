@@ -10,9 +10,10 @@ from pythonjsonlogger.json import JsonFormatter
 
 from pacte_common.tracing import current_traceparent, trace_id_of
 
-# A NIR (15 chars, Corsican 2A/2B allowed, optional separators) and an IBAN (FR76 …).
-_NIR_PATTERN = re.compile(r"\b[1-478][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[AB])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}\b", re.I)
-_IBAN_PATTERN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.I)
+# A NIR (15 chars, Corsican 2A/2B allowed, optional separators) and an IBAN (FR76 …, by
+# groups of 4), never inside a longer token such as a UUID.
+_NIR_PATTERN = re.compile(r"(?<![\w-])[1-478][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[AB])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}(?![\w-])", re.I)
+_IBAN_PATTERN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![\w-])", re.I)
 
 
 def redact(text: str) -> str:
