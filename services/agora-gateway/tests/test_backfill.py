@@ -77,7 +77,7 @@ async def test_backfill_of_tens_of_thousands_of_lines_killed_half_way_and_resume
     with export.open("w") as out:
         for i in range(n):
             out.write(generated_line(i) + "\n")
-    settings = make_settings(backfill_batch_size=500)
+    settings = make_settings(backfill_batch_size=500, backfill_lease_s=3.0)
     env = gateway_environment(settings)
     region = auth_header(settings, OrgKind.REGION, "region")
 
@@ -119,7 +119,10 @@ async def test_backfill_of_tens_of_thousands_of_lines_killed_half_way_and_resume
             per_kind = n // KINDS
             assert codes == {"not_json": per_kind // 2, "invalid_field": per_kind // 2, "missing_nir": per_kind,
                              "invalid_siret": per_kind, "cost_mismatch": per_kind}
-            assert all(row["line"] == generated_line(row["line_no"] - 1) for row in rejected[:50])
+            for row in rejected:
+                if row["stage"] == "agora":  # the exported line itself, for the operator to fix
+                    assert json.loads(row["line"])["dossier_id"] == row["dossier_id"]
+                assert row["line"] and row["line_no"] >= 1
 
             replay = await client.post("/backfill", files={"file": ("export.ndjson", export.read_bytes())}, headers={"Idempotency-Key": "bf-1"})
             assert replay.json()["job_id"] == job_id  # the same upload again starts nothing

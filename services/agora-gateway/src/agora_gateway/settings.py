@@ -50,7 +50,8 @@ class AgoraGatewaySettings(ServiceSettings):
     backfill_cutoff: date = date(2017, 1, 1)
     backfill_batch_size: int = 500
     backfill_poll_interval_s: float = 0.5
-    backfill_lease_s: float = 120.0
+    # A job whose process died is taken over after this long (renewed at every batch).
+    backfill_lease_s: float = 30.0
     backfill_upload_chunk_bytes: int = 1024 * 1024
     backfill_dir_name: str = "agora-backfill"
     # The uploaded export carries NIRs in clear: deleted once the job completes, unless kept.
