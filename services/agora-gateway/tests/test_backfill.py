@@ -181,7 +181,11 @@ async def test_bad_lines_reported_and_live_flow_meanwhile_ends_in_the_right_stat
             await eventually(lambda: settled(story), timeout=30, message="file settled at AGORA")
         assert [o["operation"] for o in sandbox.file(live_first.dossier_id)["operations"]] == ["create", "enter", "exit", "settle"]
         assert [o["operation"] for o in sandbox.file(loaded_first.dossier_id)["operations"]] == ["bulk_load", "exit", "settle"]
-        view = (await client.get(f"/dossiers/{loaded_first.dossier_id}", headers=region)).json()
+        async def in_sync():
+            view = (await client.get(f"/dossiers/{loaded_first.dossier_id}", headers=region)).json()
+            return view["agora"]["in_sync"] and view
+
+        view = await eventually(in_sync, message="acknowledgements recorded")
         assert [(f["operation"], f["status"]) for f in view["flows"]] == [
             ("bulk_load", "acknowledged"), ("exit", "acknowledged"), ("settle", "acknowledged")
         ]
