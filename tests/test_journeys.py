@@ -5,6 +5,7 @@ fixed sleeps. Amounts are computed by hand in the comments."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 import random
 import uuid
@@ -355,3 +356,42 @@ async def test_journeys_end_the_same_with_agora_faults_and_a_service_restart(sui
         assert operations == ["create", "enter", "interrupt", "resume", "exit", "settle"], operations
         view = await j.agora_view(dossier["id"])
         assert [f["operation"] for f in view["flows"]] == operations and len({f["idempotency_key"] for f in view["flows"]}) == len(operations)
+
+
+async def test_every_event_the_journeys_published_matches_the_asyncapi_catalogue(suite):
+    """Runs after the journeys: every message on the business topics is a catalogued type whose
+    payload validates against its AsyncAPI schema, and carries no NIR in clear."""
+    from jsonschema import Draft202012Validator
+
+    from pacte_common.asyncapi import build_asyncapi, payload_schema
+    from pacte_common.bus import new_consumer
+    from pacte_common.events import Topics
+    from pacte_common.settings import BusSettings
+
+    document = build_asyncapi()
+    catalogued = {message["name"] for message in document["components"]["messages"].values()}
+    bus = BusSettings(bootstrap_servers=suite.bootstrap)
+    seen_types: set[str] = set()
+    for topic in Topics.ALL:
+        consumer = new_consumer(bus, topic, group_id=None)
+        await consumer.start()
+        try:
+            while batch := await consumer.getmany(timeout_ms=1000):
+                for message in (m for messages in batch.values() for m in messages):
+                    headers = dict(message.headers)
+                    event_type = headers["ce_type"].decode()
+                    assert event_type in catalogued, f"{event_type} is missing from the AsyncAPI catalogue"
+                    body = message.value.decode()
+                    Draft202012Validator(payload_schema(document, event_type)).validate(json.loads(body))
+                    assert message.key.decode() == headers["ce_subject"].decode()
+                    assert "nir" not in json.loads(body), "no NIR field in clear on the bus"
+                    seen_types.add(event_type)
+        finally:
+            await consumer.stop()
+    expected = {
+        "fr.paysdelaloire.pacte.prescription.admitted.v1", "fr.paysdelaloire.pacte.prescription.refused.v1",
+        "fr.paysdelaloire.pacte.trainee.entered.v1", "fr.paysdelaloire.pacte.trainee.exited.v1",
+        "fr.paysdelaloire.pacte.trainee.cancelled.v1", "fr.paysdelaloire.pacte.attendance.recorded.v1",
+        "fr.paysdelaloire.pacte.session.published.v1",
+    }
+    assert expected <= seen_types, expected - seen_types
