@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-
 from agora_gateway.sandbox.main import create_app as create_sandbox
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN, AgoraSandboxSettings
 from agora_gateway.sandbox.store import SandboxStore

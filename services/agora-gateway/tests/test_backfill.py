@@ -8,8 +8,6 @@ import signal
 from datetime import date
 
 import httpx
-from typer.testing import CliRunner
-
 from agora_gateway.cli import app as cli
 from agora_gateway.main import create_app
 from agora_gateway.testing import (
@@ -24,6 +22,7 @@ from agora_gateway.testing import (
 )
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.testing import auth_header, eventually, running
+from typer.testing import CliRunner
 
 KINDS = 20  # one line in KINDS of each special kind below; the rest are sent and acknowledged
 
@@ -134,18 +133,22 @@ async def test_backfill_of_tens_of_thousands_of_lines_killed_half_way_and_resume
 
 
 async def test_bad_lines_reported_and_live_flow_meanwhile_ends_in_the_right_state(make_settings, sandbox, bus_settings, tmp_path):
-    settings = make_settings(backfill_batch_size=50)
+    # AGORA misbehaves all along: 503s, and timeouts after it processed the call
+    settings = make_settings(backfill_batch_size=50, agora_timeout_s=0.4, send_attempts=2)
+    await sandbox.faults(error_rate=0.2, timeout_rate=0.2, timeout_delay_s=0.6)
     region = auth_header(settings, OrgKind.REGION, "region")
     live_first = TraineeStory()  # the live flow knows it before the back-fill reaches its line
     loaded_first = TraineeStory()  # back-filled, then the live flow moves it
     racing = TraineeStory()  # its line comes late in the file, its live exit comes at once
+    badly_exported = TraineeStory()  # AGORA rejects its export line; the live flow then creates it
 
     def line_of(story: TraineeStory) -> dict:
         return export_line(story.dossier_id, nir=story.nir, status="in_training", entry=date(2026, 1, 5))
 
     filler = [export_line(nir=make_nir(10_000 + i)) for i in range(400)]
     bad = ["garbage", "", "[1, 2]", json.dumps({"dossier_id": "x"}), json.dumps(export_line(nir="123"))]
-    lines = [line_of(loaded_first), *bad, line_of(live_first), *filler, line_of(racing)]
+    lines = [line_of(loaded_first), *bad, line_of(live_first), dict(line_of(badly_exported), organisation_siret="12345678901234"),
+             *filler, line_of(racing)]
     export = tmp_path / "export.ndjson"
     export.write_text(ndjson(lines))
 
@@ -169,18 +172,22 @@ async def test_bad_lines_reported_and_live_flow_meanwhile_ends_in_the_right_stat
         jobs = (await client.get("/backfill", headers=region)).json()
         report = jobs[0]["report"]
         assert report["read"] == len(lines) - 1  # the empty line is not a line
-        assert report["invalid"] == 4 and report["sent"] + report["already_known"] == 403
+        assert report["invalid"] == 4 and report["sent"] + report["already_known"] == 404
+        assert report["rejected"] == {"invalid_siret": 1}
 
-        await publish(bus_settings, [loaded_first.exited()])
+        await publish(bus_settings, [loaded_first.exited()] + badly_exported.full_journey())
 
         async def settled(story):
             held = sandbox.file(story.dossier_id)
             return held and held["state"] == "settled" and held
 
-        for story in (live_first, loaded_first, racing):
-            await eventually(lambda: settled(story), timeout=30, message="file settled at AGORA")
+        for story in (live_first, loaded_first, racing, badly_exported):
+            await eventually(lambda story=story: settled(story), timeout=30, message="file settled at AGORA")
         assert [o["operation"] for o in sandbox.file(live_first.dossier_id)["operations"]] == ["create", "enter", "exit", "settle"]
         assert [o["operation"] for o in sandbox.file(loaded_first.dossier_id)["operations"]] == ["bulk_load", "exit", "settle"]
+        assert [o["operation"] for o in sandbox.file(badly_exported.dossier_id)["operations"]] == [
+            "create", "enter", "interrupt", "resume", "exit", "settle"
+        ]
         async def in_sync():
             view = (await client.get(f"/dossiers/{loaded_first.dossier_id}", headers=region)).json()
             return view["agora"]["in_sync"] and view
@@ -189,7 +196,10 @@ async def test_bad_lines_reported_and_live_flow_meanwhile_ends_in_the_right_stat
         assert [(f["operation"], f["status"]) for f in view["flows"]] == [
             ("bulk_load", "acknowledged"), ("exit", "acknowledged"), ("settle", "acknowledged")
         ]
-        assert (await sandbox.holdings())["rejections"] == {}
+        holdings = await sandbox.holdings()
+        assert holdings["rejections"] == {"invalid_siret": 1} and holdings["files_total"] == 404  # each file once
+        assert holdings["faults_injected"]["errors"] > 0 and holdings["faults_injected"]["timeouts"] > 0
+        assert all(len([o for o in f.operations if o["operation"] == "bulk_load"]) <= 1 for f in sandbox.store.files.values())
         rows = [json.loads(x) for x in (await client.get(f"/backfill/{jobs[0]['job_id']}/rejections", headers=region)).text.splitlines()]
-        assert sorted(r["code"] for r in rows) == ["invalid_field", "invalid_field", "not_an_object", "not_json"]
-        assert {r["line"] for r in rows} == set(bad) - {""}
+        assert sorted(r["code"] for r in rows) == ["invalid_field", "invalid_field", "invalid_siret", "not_an_object", "not_json"]
+        assert {r["line"] for r in rows if r["stage"] == "line"} == set(bad) - {""}

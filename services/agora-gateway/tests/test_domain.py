@@ -6,8 +6,6 @@ import uuid
 from datetime import date
 
 import pytest
-from hypothesis import given, strategies as st
-
 from agora_gateway.domain.agora_file import (
     TRANSITIONS,
     FileState,
@@ -27,8 +25,14 @@ from agora_gateway.domain.flows import (
     is_transient,
     requeue_delay,
 )
-from agora_gateway.domain.perimeter import DEFAULT_EXCLUDED_CATEGORIES, PerimeterStatus, decide_perimeter
+from agora_gateway.domain.perimeter import (
+    DEFAULT_EXCLUDED_CATEGORIES,
+    PerimeterStatus,
+    decide_perimeter,
+)
 from agora_gateway.outbound.requests import NotSendable, agora_nir
+from hypothesis import given
+from hypothesis import strategies as st
 from pacte_common.contracts.people import PersonIdentity
 from pacte_common.contracts.sessions import AgoraCategory
 from pacte_common.validators import nir_key, validate_nir

@@ -11,6 +11,8 @@ from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_common.testing import auth_header, eventually, read_topic, running
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 JOURNEY = ["create", "enter", "interrupt", "resume", "exit", "settle"]
 
@@ -27,10 +29,12 @@ async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_per
     health = TraineeStory(programme=programme("VISA-SANITAIRE", category="health_social"))
     delegated = TraineeStory(programme=programme("ACCES-EMPLOI-FT", delegated=True))
     without_nir = TraineeStory(nir=None)
+    cancelled = TraineeStory()
     async with running(create_app(settings)) as client:
         await publish(
             bus_settings,
-            normal.full_journey() + health.full_journey() + delegated.full_journey() + [without_nir.enrolled(), without_nir.entered()],
+            normal.full_journey() + health.full_journey() + delegated.full_journey() + [without_nir.enrolled(), without_nir.entered()]
+            + [cancelled.enrolled(), cancelled.entered(), cancelled.cancelled()],
         )
 
         async def settled():
@@ -78,15 +82,33 @@ async def test_files_reach_agora_in_their_final_state_or_are_recorded_out_of_per
         assert held["nir"] == VALID_NIRS[2][:13]
         assert [o["operation"] for o in held["operations"]] == ["create", "enter"]  # the NIR travelled with the creation
 
+        async def cancelled_at_agora():
+            held = sandbox.file(cancelled.dossier_id)
+            return held and held["state"] == "cancelled" and held
+
+        held = await eventually(cancelled_at_agora, message="declared by mistake: cancelled at AGORA")
+        assert [o["operation"] for o in held["operations"]] == ["create", "enter", "cancel"]
+
         metrics = await eventually(lambda: _metrics_settled(client), message="metrics")
         assert 'pacte_agora_flows{status="excluded"} 6.0' in metrics
         assert 'pacte_agora_flows{status="delegated"} 6.0' in metrics
 
         # the flow events, on the AGORA topic, without the NIR
-        events = await read_topic(bus_settings, topic_name(bus_settings, Topics.AGORA_FLOWS), expect=16)
+        events = await read_topic(bus_settings, topic_name(bus_settings, Topics.AGORA_FLOWS), expect=22)
         acknowledged = [e for e in events if e.type.endswith("flow-acknowledged.v1")]
-        assert len({e.data.flow_id for e in acknowledged}) == 8
+        assert len({e.data.flow_id for e in acknowledged}) == 11
+        assert {e.type.rsplit(".", 2)[-2] for e in events} == {"flow-sent", "flow-acknowledged"}
         assert all(normal.nir[:13] not in e.data.model_dump_json() for e in events)
+
+        # the NIR is never at rest in clear: identities and frozen requests are encrypted
+        engine = create_async_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                for table in ("agora_dossiers", "agora_flows", "agora_flow_transitions", "outbox_messages"):
+                    rows = (await connection.execute(text(f"SELECT * FROM {table}"))).all()
+                    assert rows and not any(normal.nir[:13] in str(row) for row in rows), table
+        finally:
+            await engine.dispose()
 
         # access: operators only
         assert (await client.get(f"/dossiers/{normal.dossier_id}")).status_code == 401
@@ -103,7 +125,7 @@ async def _flows_count(client, headers, dossier_id, n):
 def _metrics_settled(client):
     async def check():
         text = (await client.get("/metrics")).text
-        return 'pacte_agora_flows{status="acknowledged"} 8.0' in text and text
+        return 'pacte_agora_flows{status="acknowledged"} 11.0' in text and text
 
     return check()
 

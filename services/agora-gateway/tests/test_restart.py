@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 
 import httpx
-
 from agora_gateway.testing import TraineeStory, gateway_environment, gateway_process, publish
 from pacte_common.auth import OrgKind
 from pacte_common.testing import auth_header, eventually

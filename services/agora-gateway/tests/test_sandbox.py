@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
-
+from agora_gateway.domain.agora_file import FileState, Operation, apply
+from agora_gateway.sandbox.contract import OperationRequest
+from agora_gateway.sandbox.store import Rejected, SandboxStore
 from agora_gateway.testing import VALID_NIRS, VALID_SIRET
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def create_body(funder_ref: str | None = None, *, nir: str | None = VALID_NIRS[0][:13], siret: str = VALID_SIRET, start="2026-01-05", end="2026-06-30"):
@@ -105,8 +109,8 @@ async def test_faults_on_demand(sandbox):
 
 
 async def test_bulk_checks_each_record(sandbox):
-    from agora_gateway.testing import export_line
     from agora_gateway.backfill.export import bulk_record, parse_line
+    from agora_gateway.testing import export_line
 
     good = bulk_record(parse_line(__import__("json").dumps(export_line())), VALID_NIRS[1][:13], "job_seeker")
     bad = dict(good, funder_ref=str(uuid.uuid4()), organisation_siret="11111111111111")
@@ -115,3 +119,35 @@ async def test_bulk_checks_each_record(sandbox):
     assert [r["status"] for r in results] == ["acknowledged", "rejected"]
     assert results[0]["file_state"] == "settled" and results[1]["code"] == "invalid_siret"
     assert sandbox.file(good["funder_ref"])["settlement"]["cost"] == "5000.00"
+
+
+operation_data = {
+    "enter": {"entry_date": "2026-01-05"},
+    "interrupt": {"start_date": "2026-02-02", "reason": "health"},
+    "resume": {"resumption_date": "2026-02-16"},
+    "exit": {"exit_date": "2026-06-30", "exit_kind": "completed"},
+    "settle": {"realised_hours": "10", "hourly_price": "12.5", "cost": "125.00"},
+    "cancel": {"reason": "mistake"},
+}
+
+
+@given(st.lists(st.sampled_from(list(operation_data)), max_size=10))
+def test_the_sandbox_accepts_exactly_the_legal_orders(operations):
+    store = SandboxStore()
+    created = store.operate(OperationRequest.model_validate(create_body(nir=VALID_NIRS[0][:13])), "c")
+    state = FileState.CREATED
+    for index, operation in enumerate(operations):
+        request = OperationRequest(operation=operation, agora_file_id=created["agora_file_id"], data=operation_data[operation])
+        try:
+            expected = apply(state, Operation(operation))
+        except ValueError:
+            expected = None
+        try:
+            answer = store.operate(request, f"k{index}")
+        except Rejected as rejected:
+            # dates may refuse a legal order (e.g. a second interruption before the first resumption's date)
+            assert expected is None or rejected.code == "dates_out_of_order", rejected.code
+            assert expected is not None or rejected.code == "illegal_order"
+            continue
+        assert expected is not None and answer["file_state"] == expected.value
+        state = expected

@@ -30,3 +30,30 @@ def trace_id_of(traceparent: str | None) -> str | None:
 def child_traceparent() -> str:
     """A new span of the current trace (or a new trace when there is none)."""
     return new_traceparent(trace_id_of(current_traceparent.get()))
+
+
+class adopt_trace:
+    """Context manager: continue the trace of an aggregate (stored traceparent) instead of the
+    current request's, so every event of one file carries the trace of the call that started it.
+
+        with adopt_trace(prescription.traceparent):
+            await runtime.outbox.publish(...)
+    """
+
+    def __init__(self, traceparent: str | None):
+        self.traceparent = parse_traceparent(traceparent)
+        self._token = None
+
+    def __enter__(self):
+        if self.traceparent:
+            self._token = current_traceparent.set(self.traceparent)
+        return self
+
+    def __exit__(self, *exc):
+        if self._token is not None:
+            current_traceparent.reset(self._token)
+        return False
+
+
+def current_trace_id() -> str | None:
+    return trace_id_of(current_traceparent.get())

@@ -4,10 +4,9 @@ Revision ID: ebed04d848fb
 Revises: 484a8f38f2d2
 Create Date: 2026-11-26 13:15:54.668559
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = 'ebed04d848fb'
 down_revision = '484a8f38f2d2'

@@ -4,6 +4,8 @@ import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
+from pacte_common.events import Topics
+from pacte_common.service import Runtime, build_app
 
 from agora_gateway.api.routes import router
 from agora_gateway.backfill.worker import backfill_job
@@ -13,8 +15,6 @@ from agora_gateway.events.handlers import trainee_subscription
 from agora_gateway.metrics import install_metrics, metrics_job
 from agora_gateway.outbound.dispatcher import dispatch_job
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_common.events import Topics
-from pacte_common.service import Runtime, build_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
+from pacte_common.service import Runtime
 from prometheus_client import Gauge
 
 from agora_gateway.db.models import Dossier, Flow
-from agora_gateway.db.reading import read_sessions
 from agora_gateway.db.queries import count_by, waiting_for_nir_count
+from agora_gateway.db.reading import read_sessions
 from agora_gateway.domain.flows import FlowStatus
 from agora_gateway.domain.perimeter import PerimeterStatus
-from pacte_common.service import Runtime
 
 
 def install_metrics(runtime: Runtime) -> None:

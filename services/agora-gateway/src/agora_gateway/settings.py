@@ -2,12 +2,12 @@
 
 from datetime import date
 
+from pacte_common.settings import ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from agora_gateway.domain.perimeter import DEFAULT_EXCLUDED_CATEGORIES
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
-from pacte_common.settings import ServiceSettings
 
 
 class AgoraGatewaySettings(ServiceSettings):

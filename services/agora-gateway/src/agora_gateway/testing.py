@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 import uvicorn
-
 from pacte_common.broker import free_port
 from pacte_common.bus import ensure_topics, new_producer, topic_name
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
@@ -226,7 +225,7 @@ def ndjson(lines: Iterable[dict[str, Any] | str]) -> str:
     return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
 
 
-def gateway_environment(settings: "ServiceSettings", **extra: Any) -> dict[str, str]:
+def gateway_environment(settings: ServiceSettings, **extra: Any) -> dict[str, str]:
     """PACTE_AGORA_GATEWAY_* variables reproducing `settings` (plus `extra`) for a child process."""
     import os
 
@@ -249,7 +248,7 @@ async def gateway_process(env: dict[str, str], log_path, port: int | None = None
     import httpx
 
     port = port or free_port()
-    log_file = open(log_path, "ab")
+    log_file = await asyncio.to_thread(open, log_path, "ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "--factory", "agora_gateway.main:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",

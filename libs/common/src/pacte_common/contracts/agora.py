@@ -1,9 +1,10 @@
 """Events published by the AGORA gateway on pacte.agora.flows.v1 (key: dossier id).
 
 One event per step of a flow (one AGORA operation for one training file): sent (first
-attempt of a revision), acknowledged, rejected. A flow recorded as excluded or delegated
-by the perimeter never leaves the gateway and publishes nothing. No NIR, no names: only
-the dossier id, the operation and AGORA's answer.
+attempt of a revision), acknowledged, rejected. A back-filled file (operation `bulk_load`,
+origin `backfill`) publishes only its acknowledgement or rejection. A flow recorded as
+excluded or delegated by the perimeter never leaves the gateway and publishes nothing.
+No NIR, no names: only the dossier id, the operation and AGORA's answer.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ AGORA was told about every funded file, which no partner should browse.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -15,6 +16,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.db import utcnow
+from pacte_common.errors import InvalidTransition, NotFound
+from pacte_common.http import (
+    CursorParam,
+    IfMatch,
+    LimitParam,
+    Page,
+    check_if_match,
+    decode_cursor,
+    encode_cursor,
+    etag,
+)
+from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import and_, or_, select
 
 from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
@@ -26,12 +42,6 @@ from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.backfill import BackfillReport
 from agora_gateway.domain.flows import FlowAction, FlowStatus
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_common.auth import OrgKind, Principal, require_kind
-from pacte_common.db import utcnow
-from pacte_common.errors import InvalidTransition, NotFound
-from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, check_if_match, decode_cursor, encode_cursor, etag
-from pacte_common.idempotency import IdempotencyKey, idempotent_create
-from pacte_common.service import DbSession, RuntimeDep
 
 Operator = Annotated[Principal, require_kind(OrgKind.REGION)]
 
@@ -151,16 +161,19 @@ async def start_backfill(
 ):
     settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
     folder = Path(settings.data_dir) / settings.backfill_dir_name
-    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     job_id = uuid.uuid4()
     path = folder / f"{job_id}.ndjson"
     digest = hashlib.sha256()
     size = 0
-    with path.open("wb") as target:  # streamed: memory stays flat whatever the file's size
+    target = await asyncio.to_thread(path.open, "wb")
+    try:  # streamed chunk by chunk: memory stays flat whatever the file's size
         while chunk := await file.read(settings.backfill_upload_chunk_bytes):
             digest.update(chunk)
-            target.write(chunk)
+            await asyncio.to_thread(target.write, chunk)
             size += len(chunk)
+    finally:
+        await asyncio.to_thread(target.close)
     filename = (file.filename or "export.ndjson")[:255]
     created = False
 
@@ -194,7 +207,7 @@ async def start_backfill(
         create=create,
     )
     if answer.headers.get("Idempotent-Replayed"):
-        path.unlink(missing_ok=True)  # the first upload's job runs; this copy is not needed
+        await asyncio.to_thread(path.unlink, True)  # the first upload's job runs; this copy is not needed
     else:
         answer.headers["Location"] = f"/backfill/{job_id}"
         wake = runtime.extras.get("backfill_wakeup")

@@ -9,8 +9,13 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from agora_gateway.db.models import BackfillJob, Dossier, Flow, FlowTransitionLog
-from agora_gateway.domain.agora_file import FILE_STATE_LABELS, OPERATION_LABELS, FileState, Operation
-from agora_gateway.domain.flows import FLOW_STATUS_LABELS, FlowStatus, allowed_flow_actions
+from agora_gateway.domain.agora_file import (
+    FILE_STATE_LABELS,
+    OPERATION_LABELS,
+    FileState,
+    Operation,
+)
+from agora_gateway.domain.flows import FLOW_STATUS_LABELS, FlowStatus
 from agora_gateway.domain.perimeter import PERIMETER_LABELS, PerimeterStatus
 from agora_gateway.events.publish import key_of
 
@@ -50,7 +55,7 @@ class FlowView(BaseModel):
     transitions: list[TransitionView] | None = None
 
     @classmethod
-    def of(cls, flow: Flow, *, waiting_reason: str | None = None, transitions: list[FlowTransitionLog] | None = None) -> "FlowView":
+    def of(cls, flow: Flow, *, waiting_reason: str | None = None, transitions: list[FlowTransitionLog] | None = None) -> FlowView:
         return cls(
             flow_id=flow.id,
             dossier_id=flow.dossier_id,
@@ -107,7 +112,7 @@ class DossierView(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, dossier: Dossier, flows: list[Flow], waiting_for_nir: bool) -> "DossierView":
+    def of(cls, dossier: Dossier, flows: list[Flow], waiting_for_nir: bool) -> DossierView:
         counts: dict[str, int] = {}
         for flow in flows:
             counts[flow.status] = counts.get(flow.status, 0) + 1
@@ -155,7 +160,7 @@ class BackfillJobView(BaseModel):
     rejected_lines_url: str
 
     @classmethod
-    def of(cls, job: BackfillJob) -> "BackfillJobView":
+    def of(cls, job: BackfillJob) -> BackfillJobView:
         return cls(
             job_id=job.id,
             status=job.status,

@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from pacte_common.validators import Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE
-from pacte_common.validators import Nir
 
 
 class ExportPerson(BaseModel):
@@ -77,7 +77,7 @@ class ExportLine(BaseModel):
     hourly_price: Decimal | None = None
 
     @model_validator(mode="after")
-    def _complete_for_status(self) -> "ExportLine":
+    def _complete_for_status(self) -> ExportLine:
         if self.status in ("in_training", "interrupted", "exited", "settled") and self.entry_date is None:
             raise ValueError(f"entry_date is required when status is {self.status}")
         if self.status in ("exited", "settled") and self.exit is None:

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from pacte_common.contracts.people import PersonIdentity, seal_identity
+from pacte_common.db import utcnow
+from pacte_common.service import Runtime
+from pacte_common.validators import nir_for_agora
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -29,16 +33,17 @@ from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, pars
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow
 from agora_gateway.db.queries import add_flow, move
 from agora_gateway.domain.agora_file import FileState, Operation
-from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE, BackfillReport, LineOutcome, before_cutoff
+from agora_gateway.domain.backfill import (
+    EXPORT_STATUS_TO_FILE_STATE,
+    BackfillReport,
+    LineOutcome,
+    before_cutoff,
+)
 from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
 from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
 from agora_gateway.events.publish import acknowledged_event, publish_many, rejected_event
 from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_common.contracts.people import PersonIdentity, seal_identity
-from pacte_common.db import utcnow
-from pacte_common.service import Runtime
-from pacte_common.validators import nir_for_agora
 
 log = logging.getLogger(__name__)
 
@@ -105,24 +110,17 @@ async def run_job(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop
         path, offset, line_no, pending = Path(job.file_path), job.byte_offset, job.line_no, job.pending_batch
     if pending is not None and not await send_pending(runtime, client, job_id, stop):
         return
-    with path.open("rb") as export:
-        export.seek(offset)
+    export = await asyncio.to_thread(path.open, "rb")
+    try:
+        await asyncio.to_thread(export.seek, offset)
         while not stop.is_set():
-            lines: list[tuple[int, str]] = []
-            while len(lines) < settings.backfill_batch_size:
-                raw = export.readline()
-                if not raw:
-                    break
-                line_no += 1
-                text = raw.decode("utf-8", errors="replace").strip()
-                if text:
-                    lines.append((line_no, text))
+            lines, line_no, end_offset = await asyncio.to_thread(_read_batch, export, line_no, settings.backfill_batch_size)
             if not lines:
                 await finish_job(runtime, job_id)
                 return
-            for attempt in range(3):
+            for _attempt in range(3):
                 try:
-                    has_request = await prepare(runtime, job_id, lines, export.tell(), line_no)
+                    has_request = await prepare(runtime, job_id, lines, end_offset, line_no)
                     break
                 except IntegrityError:
                     # the live flow created one of these files meanwhile: classify again
@@ -131,6 +129,22 @@ async def run_job(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop
                 raise RuntimeError("back-fill batch could not be prepared")
             if has_request and not await send_pending(runtime, client, job_id, stop):
                 return
+    finally:
+        await asyncio.to_thread(export.close)
+
+
+def _read_batch(export, line_no: int, size: int) -> tuple[list[tuple[int, str]], int, int]:
+    """Up to `size` non-blank lines from the current position: (lines, last line number, offset after)."""
+    lines: list[tuple[int, str]] = []
+    while len(lines) < size:
+        raw = export.readline()
+        if not raw:
+            break
+        line_no += 1
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text:
+            lines.append((line_no, text))
+    return lines, line_no, export.tell()
 
 
 @dataclass
@@ -313,6 +327,9 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
                     code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
                     move(flow, FlowAction.REJECT, session, reason=f"{code}: {message}")
                     flow.rejection_code, flow.rejection_message = code, message
+                    # AGORA holds nothing: live events for this file plan from scratch
+                    dossier = dossiers[flow.dossier_id]
+                    dossier.told_state, dossier.nir_told = FileState.NONE.value, False
                     report.reject(code)
                     events.append((rejected_event(flow, code, message), str(flow.dossier_id)))
                     number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
@@ -335,7 +352,7 @@ async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
         path = Path(job.file_path)
     if not settings.backfill_keep_files:
         # The export carries NIRs in clear; what operators still need (rejected lines) is kept encrypted.
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, True)
     log.info("back-fill %s completed", job_id)
 
 

@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from pacte_common.db import utcnow
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition
-from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
-from pacte_common.db import utcnow
 
 SYSTEM = "system:agora-gateway"
 ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
@@ -76,7 +76,11 @@ async def due_heads(session: AsyncSession, *, now: datetime, limit: int, create_
     """The first unfinished flow of each file, when it may go now (order per file)."""
     heads = (
         select(Flow.dossier_id, func.min(Flow.sequence).label("sequence"))
-        .where(Flow.status.in_(ACTIVE))
+        .where(
+            Flow.status.in_(ACTIVE),
+            # a rejected back-fill record does not hold the file: the live flow takes it over
+            ~and_(Flow.operation == Operation.BULK_LOAD.value, Flow.status == FlowStatus.REJECTED.value),
+        )
         .group_by(Flow.dossier_id)
         .subquery()
     )

@@ -12,10 +12,9 @@ import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-
 from pacte_common.db import is_sqlite, session_factory
 from pacte_common.service import Runtime
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 
 def install_read_sessions(runtime: Runtime) -> None:

@@ -80,7 +80,7 @@ class BackfillReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "BackfillReport":
+    def from_dict(cls, data: dict | None) -> BackfillReport:
         data = data or {}
         return cls(
             **{k: data.get(k, 0) for k in ("read", "invalid", "skipped_by_date", "delegated", "waiting_nir", "already_known", "sent", "acknowledged")},

@@ -10,14 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event as sa_event, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from agora_gateway.db.models import Dossier, Flow
-from agora_gateway.db.queries import add_flow, get_dossier
-from agora_gateway.domain.agora_file import FileState, Operation, TraineeStep, plan, told_after
-from agora_gateway.domain.flows import FlowStatus
-from agora_gateway.domain.perimeter import PerimeterStatus, decide_perimeter
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.people import open_identity
 from pacte_common.contracts.sessions import (
@@ -32,6 +24,15 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora_gateway.db.models import Dossier, Flow
+from agora_gateway.db.queries import add_flow, get_dossier
+from agora_gateway.domain.agora_file import FileState, Operation, TraineeStep, plan, told_after
+from agora_gateway.domain.flows import FlowStatus
+from agora_gateway.domain.perimeter import PerimeterStatus, decide_perimeter
 
 log = logging.getLogger(__name__)
 

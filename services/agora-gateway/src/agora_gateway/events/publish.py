@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from pacte_common.bus import topic_name
+from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
+from pacte_common.db import utcnow
+from pacte_common.events import Envelope, IntegrationEvent
+from pacte_common.service import Runtime
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.db.models import Flow
 from agora_gateway.domain.flows import idempotency_key
-from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
-from pacte_common.bus import topic_name
-from pacte_common.db import utcnow
-from pacte_common.events import Envelope, IntegrationEvent
-from pacte_common.service import Runtime
 
 
 def key_of(flow: Flow) -> str:

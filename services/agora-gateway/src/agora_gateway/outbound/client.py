@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from agora_gateway.domain.flows import is_transient
 from agora_gateway.settings import AgoraGatewaySettings
@@ -49,7 +54,7 @@ class AgoraClient:
             transport=transport,
         )
 
-    async def __aenter__(self) -> "AgoraClient":
+    async def __aenter__(self) -> AgoraClient:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -18,18 +18,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pacte_common.contracts.people import open_identity
+from pacte_common.db import utcnow
+from pacte_common.service import Runtime
+
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.db.queries import claim, due_heads, get_dossier, move
 from agora_gateway.db.reading import read_sessions
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
-from agora_gateway.events.publish import key_of, publish_acknowledged, publish_rejected, publish_sent
+from agora_gateway.events.publish import (
+    key_of,
+    publish_acknowledged,
+    publish_rejected,
+    publish_sent,
+)
 from agora_gateway.outbound.client import AgoraAnswer, AgoraClient, AgoraUnavailable
 from agora_gateway.outbound.requests import NotSendable, operation_request
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_common.contracts.people import open_identity
-from pacte_common.db import utcnow
-from pacte_common.service import Runtime
 
 log = logging.getLogger(__name__)
 

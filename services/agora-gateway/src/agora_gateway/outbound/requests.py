@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agora_gateway.domain.agora_file import Operation
 from pacte_common.contracts.people import PersonIdentity
 from pacte_common.validators import nir_for_agora
+
+from agora_gateway.domain.agora_file import Operation
 
 
 class NotSendable(ValueError):

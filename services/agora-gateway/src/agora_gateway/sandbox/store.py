@@ -17,11 +17,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import count
 from typing import Any
 
+from pacte_common.validators import validate_siret
 from pydantic import ValidationError
 
 from agora_gateway.domain.agora_file import FileState, Operation, apply
 from agora_gateway.sandbox import contract as c
-from pacte_common.validators import validate_siret
 
 NIR_13 = re.compile(r"^[1-478]\d{4}(\d{2}|2A|2B)\d{6}$")
 CENT = Decimal("0.01")
