@@ -91,3 +91,10 @@ def test_asyncapi_covers_every_registered_event_with_a_valid_schema():
     assert {channel["address"] for channel in document["channels"].values()} == set(Topics.ALL)
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
+
+
+def test_published_catalogue_in_docs_is_up_to_date():
+    """docs/asyncapi.json is what operators read: regenerate it with `./pacte asyncapi > docs/asyncapi.json`."""
+    import json
+
+    assert json.loads((ROOT / "docs" / "asyncapi.json").read_text()) == build_asyncapi()
