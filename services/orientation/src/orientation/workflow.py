@@ -19,6 +19,7 @@ from pacte_common.contracts.people import (
 )
 from pacte_common.errors import Conflict
 from pacte_common.service import Runtime
+from pacte_common.tracing import current_traceparent
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -180,6 +181,8 @@ async def submit(
         comment=comment,
         profile=profile.model_dump(mode="json"),
         previous_prescription_id=previous.id if previous else None,
+        # A reorientation continues the journey's first trace; a first submission starts one.
+        traceparent=(previous.traceparent if previous else None) or current_traceparent.get(),
         created_at=at,
         status_changed_at=at,
         updated_at=at,

@@ -72,6 +72,7 @@ class SessionsStandIn:
         self.specs: dict[uuid.UUID, FileSpec] = {}
         self.people: dict[uuid.UUID, uuid.UUID] = {}
         self.entry: dict[uuid.UUID, date] = {}
+        self.traceparent: str | None = None  # the W3C traceparent header the next events carry, if any
 
     async def start(self):
         await ensure_topics(self.settings.bus, [topic_name(self.settings.bus, t) for t in (Topics.TRAINEES, Topics.ATTENDANCE)])
@@ -81,7 +82,7 @@ class SessionsStandIn:
         await self.producer.stop()
 
     async def publish(self, event, key: uuid.UUID):
-        envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(key))
+        envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(key), traceparent=self.traceparent)
         await self.producer.send_and_wait(
             topic_name(self.settings.bus, event.topic), value=envelope.body(), key=str(key).encode(),
             headers=envelope.headers(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pacte_common.auth import OrgKind, Principal
 from pacte_common.contracts.people import open_identity
 from pacte_common.service import Runtime
+from pacte_common.tracing import trace_id_of
 from pacte_common.validators import mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,6 +105,7 @@ async def present(
             "refusal": refusal,
             "waitlist_rank": await waitlist_rank(session, prescription),
             "expires_at": expires_at,
+            "trace_id": trace_id_of(prescription.traceparent),
             "chain": chain,
             "allowed_actions": actions,
         }

@@ -150,6 +150,9 @@ class PrescriptionOut(PrescriptionSummary):
     dossier_id: UUID | None = None
     status_changed_at: datetime
     expires_at: datetime | None = Field(None, description="When it expires if the organisation does not answer")
+    trace_id: str | None = Field(
+        None, description="W3C trace id (32 hex) of the call that started the journey, carried by all its events"
+    )
     chain: list[ChainLink] = Field(description="The person's attempts linked by reorientation, oldest first")
     allowed_actions: list[str] = Field(description="What the caller may do now")
 

@@ -91,6 +91,9 @@ class Prescription(Base):
     previous_prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     next_prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     dossier_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # W3C traceparent of the call that started the journey (a reorientation keeps its first's):
+    # every event of this prescription continues that trace (pacte_common.tracing.adopt_trace).
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,6 +21,7 @@ from pacte_common.contracts.orientation import (
 )
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.messaging import Outbox
+from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import Person, Prescription
@@ -76,7 +77,8 @@ async def publish_transition(
     person: Person | None = None,
     **extra: Any,
 ) -> None:
-    """Adds the transition's event to the caller's transaction (transactional outbox)."""
+    """Adds the transition's event to the caller's transaction (transactional outbox), in the
+    prescription's own trace whichever request, event or job triggered the transition."""
     event_class = EVENT_BY_ACTION[action]
     event = event_class(
         prescription_id=prescription.id,
@@ -91,4 +93,5 @@ async def publish_transition(
         **_specific_fields(action, prescription, person),
         **extra,
     )
-    await outbox.publish(session, event, key=str(prescription.id))
+    with adopt_trace(prescription.traceparent):
+        await outbox.publish(session, event, key=str(prescription.id))

@@ -10,6 +10,7 @@ from pacte_common.contracts.remuneration import EmergencyAidGranted
 from pacte_common.db import utcnow
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
+from pacte_common.tracing import adopt_trace
 from sqlalchemy import select
 
 from remuneration.api.access import file_for_body
@@ -59,10 +60,11 @@ async def ask_emergency_aid(body: EmergencyAidIn, principal: Requester, session:
         session.add(aid)
         await session.flush()
         if decision.granted:
-            await runtime.outbox.publish(session, EmergencyAidGranted(
-                dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=aid.created_at, aid_id=aid.id,
-                amount=aid.amount,
-            ), key=str(file.dossier_id))
+            with adopt_trace(file.traceparent):
+                await runtime.outbox.publish(session, EmergencyAidGranted(
+                    dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=aid.created_at, aid_id=aid.id,
+                    amount=aid.amount,
+                ), key=str(file.dossier_id))
         return 201, aid_view(aid)
 
     return await idempotent_create(session, runtime.tables, principal=principal, operation="emergency-aid",

@@ -13,6 +13,7 @@ from pacte_common.errors import Conflict
 from pacte_common.http import etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
+from pacte_common.tracing import trace_id_of
 from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy import func, select
 
@@ -43,7 +44,8 @@ def file_view(file: RemunerationFile) -> FileOut:
         state=file.state, state_label=FILE_STATE_LABELS[FileState(file.state)], regime=file.regime,
         regime_label=REGIME_LABELS[Regime(file.regime)] if file.regime else None, regime_reason=file.regime_reason,
         differential_eligible=file.differential_eligible, entry_date=file.entry_date, exit_date=file.exit_date,
-        programme_code=file.programme_code, request=request, version=file.version,
+        programme_code=file.programme_code, request=request, trace_id=trace_id_of(file.traceparent),
+        version=file.version,
     )
 
 

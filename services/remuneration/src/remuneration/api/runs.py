@@ -101,6 +101,7 @@ async def statement_view(session, statement: Statement, run_state: str) -> State
         adjustments=[AdjustmentOut(concerned_month=a.concerned_month, attendance_version=a.attendance_version,
                                    recomputed_amount=a.recomputed_amount, delta=a.delta, explanation=a.explanation)
                      for a in adjustments],
+        trace_id=statement.trace_id,
     )
 
 

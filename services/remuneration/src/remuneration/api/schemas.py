@@ -70,6 +70,8 @@ class FileOut(BaseModel):
     attendance_versions: dict[str, int] = Field(
         default_factory=dict, description="Month → latest attendance statement version received from sessions"
     )
+    trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the journey: every event about this "
+                                                   "file carries it")
     version: int
 
 
@@ -132,6 +134,7 @@ class StatementOut(BaseModel):
     advance_outstanding_after: Decimal
     overpayment_outstanding_after: Decimal
     adjustments: list[AdjustmentOut] = Field(default_factory=list)
+    trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the file's journey when computed")
 
 
 class EmergencyAidIn(BaseModel):

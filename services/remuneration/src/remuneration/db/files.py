@@ -11,6 +11,7 @@ from pacte_common.contracts.remuneration import EntitlementClosed, EntitlementOp
 from pacte_common.contracts.sessions import DossierSnapshot
 from pacte_common.db import utcnow
 from pacte_common.messaging import Outbox
+from pacte_common.tracing import adopt_trace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,17 +162,18 @@ async def move_file(session: AsyncSession, outbox: Outbox, policy: Policy, file:
     file.version += 1
     log_transition(session, "file", file.dossier_id, action, before, target.value, actor, reason)
     key = str(file.dossier_id)
-    if target in (FileState.OPEN, FileState.NOT_ENTITLED):
-        await outbox.publish(session, EntitlementOpened(
-            dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(), regime=file.regime,
-            reason=file.regime_reason, differential_eligible=file.differential_eligible, entry_date=file.entry_date,
-            advance_wanted=bool(_facts(file).get("advance_wanted")),
-        ), key=key)
-    elif target in (FileState.CLOSED, FileState.CANCELLED) and before in (FileState.OPEN, FileState.NOT_ENTITLED):
-        await outbox.publish(session, EntitlementClosed(
-            dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(),
-            reason="exited" if target is FileState.CLOSED else "cancelled", exit_date=file.exit_date,
-        ), key=key)
+    with adopt_trace(file.traceparent):  # the file's journey trace, not the trace of the call acting on it
+        if target in (FileState.OPEN, FileState.NOT_ENTITLED):
+            await outbox.publish(session, EntitlementOpened(
+                dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(), regime=file.regime,
+                reason=file.regime_reason, differential_eligible=file.differential_eligible,
+                entry_date=file.entry_date, advance_wanted=bool(_facts(file).get("advance_wanted")),
+            ), key=key)
+        elif target in (FileState.CLOSED, FileState.CANCELLED) and before in (FileState.OPEN, FileState.NOT_ENTITLED):
+            await outbox.publish(session, EntitlementClosed(
+                dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(),
+                reason="exited" if target is FileState.CLOSED else "cancelled", exit_date=file.exit_date,
+            ), key=key)
 
 
 def regime_facts(file: RemunerationFile) -> RegimeFacts:

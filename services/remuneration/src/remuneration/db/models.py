@@ -73,6 +73,10 @@ class RemunerationFile(Base):
     differential_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
     entitlement_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # The journey's W3C traceparent: the one current when the first trainee event about the file was
+    # handled. Every event remuneration publishes about the file continues this trace (adopt_trace).
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -148,6 +152,7 @@ class Statement(Base):
     advance_outstanding_after: Mapped[Decimal] = mapped_column(Money)
     overpayment_outstanding_after: Mapped[Decimal] = mapped_column(Money)
     attendance_version: Mapped[int] = mapped_column(Integer)
+    trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the file's trace when computed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -17,6 +17,7 @@ from pacte_common.crypto import FieldCipher
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, InvalidTransition, NotFound
 from pacte_common.service import Runtime
+from pacte_common.tracing import adopt_trace, trace_id_of
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -245,7 +246,7 @@ def _compute_file(session, policy: Policy, month: Month, file: RemunerationFile,
         amount=result.total, advance_paid=result.component(ComponentCode.ADVANCE),
         advance_outstanding_after=result.advance_outstanding_after,
         overpayment_outstanding_after=result.overpayment_outstanding_after,
-        attendance_version=result.attendance_version, created_at=utcnow(),
+        attendance_version=result.attendance_version, trace_id=trace_id_of(file.traceparent), created_at=utcnow(),
     )
     session.add(statement)
     for adjustment, recomputed, version in adjustments:
@@ -274,26 +275,30 @@ async def validate_run(session: AsyncSession, runtime: Runtime, month: str, acto
                    f"{run.payment_lines} payment lines, total {run.total_amount}")
     last_id = None
     while True:
-        query = select(Statement).where(Statement.run_month == month).order_by(Statement.id).limit(
-            runtime.settings.run_page_size)
+        query = (
+            select(Statement, RemunerationFile.traceparent)
+            .join(RemunerationFile, RemunerationFile.dossier_id == Statement.dossier_id)
+            .where(Statement.run_month == month).order_by(Statement.id).limit(runtime.settings.run_page_size)
+        )
         if last_id is not None:
             query = query.where(Statement.id > last_id)
-        page = (await session.scalars(query)).all()
+        page = (await session.execute(query)).all()
         if not page:
             break
-        for statement in page:
+        for statement, traceparent in page:
             components = {c["code"]: Decimal(c["amount"]) for c in statement.components}
             common = dict(dossier_id=statement.dossier_id, person_id=statement.person_id, occurred_at=now,
                           month=month, statement_id=statement.id, components=components)
-            await runtime.outbox.publish(session, MonthComputed(
-                status=statement.status, regime=statement.regime, scale_version=statement.scale_version,
-                earned_amount=statement.earned_amount, amount=statement.amount, **common,
-            ), key=str(statement.dossier_id))
-            if statement.amount > 0:
-                await runtime.outbox.publish(session, PaymentIssued(amount=statement.amount, **common),
-                                             key=str(statement.dossier_id))
+            with adopt_trace(traceparent):  # the file's journey trace, not the validating call's
+                await runtime.outbox.publish(session, MonthComputed(
+                    status=statement.status, regime=statement.regime, scale_version=statement.scale_version,
+                    earned_amount=statement.earned_amount, amount=statement.amount, **common,
+                ), key=str(statement.dossier_id))
+                if statement.amount > 0:
+                    await runtime.outbox.publish(session, PaymentIssued(amount=statement.amount, **common),
+                                                 key=str(statement.dossier_id))
             session.expunge(statement)
-        last_id = page[-1].id
+        last_id = page[-1][0].id
     await session.flush()
     return run
 

@@ -23,6 +23,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from pacte_common.tracing import current_traceparent, parse_traceparent
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +44,9 @@ async def _file_for(session: AsyncSession, event: TraineeEvent) -> RemunerationF
         await session.flush()
     elif snapshot.version >= file.dossier_version:
         apply_snapshot(file, snapshot)
+    if file.traceparent is None:
+        # The journey's trace: the one of the first trainee event (the consumer made it current).
+        file.traceparent = parse_traceparent(current_traceparent.get())
     return file
 
 

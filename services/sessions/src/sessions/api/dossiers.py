@@ -33,6 +33,7 @@ from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from pacte_common.http import CursorParam, IfMatch, check_if_match, etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
+from pacte_common.tracing import trace_id_of
 from pacte_common.validators import mask_nir
 from sqlalchemy import select
 
@@ -142,6 +143,7 @@ def dossier_out(dossier: Dossier, *, identity: IdentityOut | None = None, transi
         ],
         transitions=[TransitionOut.model_validate(t, from_attributes=True) for t in transitions] if transitions is not None else None,
         version=dossier.version,
+        trace_id=trace_id_of(dossier.traceparent),
     )
 
 

@@ -274,6 +274,9 @@ class DossierOut(BaseModel):
     interruptions: list[InterruptionOut]
     transitions: list[TransitionOut] | None = None
     version: int
+    trace_id: str | None = Field(
+        None, description="W3C trace id (32 hex) of the call or event that opened the file, carried by all its events"
+    )
 
 
 class AttendanceOut(BaseModel):

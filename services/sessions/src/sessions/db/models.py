@@ -135,6 +135,9 @@ class Dossier(Timestamps, Base):
     exit_declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
+    # W3C traceparent current when the file opened (the admitted event's, or the enrolment
+    # request's): every trainee and attendance event of the file continues that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     session: Mapped[TrainingSession] = relationship(lazy="joined")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pacte_common.contracts.sessions import DossierStatus, SessionUpdated, TraineeEnrolled
 from pacte_common.service import Runtime
+from pacte_common.tracing import current_traceparent
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,6 +116,7 @@ async def open_dossier(
         nir_hash=nir_hash,
         status=DossierStatus.ENROLLED.value,
         created_by=actor,
+        traceparent=current_traceparent.get(),
         version=1,
         skill_blocks_obtained=[],
         interruptions=[],

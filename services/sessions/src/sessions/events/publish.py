@@ -19,6 +19,7 @@ from pacte_common.contracts.sessions import (
     TraineeEvent,
 )
 from pacte_common.service import Runtime
+from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import AttendanceStatement, Dossier, Programme, TrainingSession
@@ -89,7 +90,8 @@ async def publish_trainee(
     runtime: Runtime, db: AsyncSession, event_class: type[TraineeEvent], dossier: Dossier, actor: str, at: datetime, **fields
 ) -> None:
     event = event_class(dossier=dossier_snapshot(dossier), occurred_at=at, actor=actor, **fields)
-    await runtime.outbox.publish(db, event, key=str(dossier.id))
+    with adopt_trace(dossier.traceparent):  # the file's trace, whichever call acts on it
+        await runtime.outbox.publish(db, event, key=str(dossier.id))
 
 
 async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossier, statement: AttendanceStatement) -> None:
@@ -106,4 +108,5 @@ async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossie
         in_company_hours=statement.in_company_hours,
         recorded_at=statement.recorded_at,
     )
-    await runtime.outbox.publish(db, event, key=str(dossier.id))
+    with adopt_trace(dossier.traceparent):
+        await runtime.outbox.publish(db, event, key=str(dossier.id))
