@@ -4,7 +4,8 @@
   its base URL;
 - `TraineeStory`: builds the sessions service's trainee events for one file, each with its
   full snapshot (identity sealed with the suite's key);
-- `publish(bus, events)`: publishes events as real CloudEvents with an aiokafka producer;
+- `publish(bus, events, traceparent=)`: publishes events as real CloudEvents with an aiokafka
+  producer;
 - `export_line(...)`: one back-fill export line (docs/agora-contract.md).
 """
 
@@ -173,8 +174,9 @@ class TraineeStory:
         return [self.enrolled(), self.entered(), self.interrupted(), self.resumed(), self.exited()]
 
 
-async def publish(bus: BusSettings, events: Iterable[TraineeEvent]) -> None:
-    """Publishes trainee events to the (namespaced) trainees topic, keyed by dossier id."""
+async def publish(bus: BusSettings, events: Iterable[TraineeEvent], *, traceparent: str | None = None) -> None:
+    """Publishes trainee events to the (namespaced) trainees topic, keyed by dossier id, each
+    carrying `traceparent` when given (as sessions does: the file's journey trace)."""
     topic = topic_name(bus, Topics.TRAINEES)
     await ensure_topics(bus, [topic])
     producer = new_producer(bus)
@@ -182,7 +184,7 @@ async def publish(bus: BusSettings, events: Iterable[TraineeEvent]) -> None:
     try:
         futures = []
         for event in events:
-            envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(event.dossier.dossier_id))
+            envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(event.dossier.dossier_id), traceparent=traceparent)
             futures.append(
                 await producer.send(topic, value=envelope.body(), key=str(event.dossier.dossier_id).encode(), headers=envelope.headers())
             )

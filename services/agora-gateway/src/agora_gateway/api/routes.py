@@ -35,7 +35,7 @@ from sqlalchemy import and_, or_, select
 
 from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
 from agora_gateway.backfill.worker import LINE_CONTEXT, JobStatus
-from agora_gateway.db.models import BackfillJob, BackfillRejection, Flow, FlowTransitionLog
+from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
 from agora_gateway.db.queries import get_dossier, move
 from agora_gateway.db.reading import ReadSession, read_sessions
 from agora_gateway.domain.agora_file import Operation
@@ -76,7 +76,7 @@ async def list_flows(
     cursor: CursorParam = None,
     limit: LimitParam = 100,
 ) -> Page[FlowView]:
-    query = select(Flow)
+    query = select(Flow, Dossier.traceparent).join(Dossier, Dossier.id == Flow.dossier_id)
     if status is not None:
         query = query.where(Flow.status == status.value)
     if dossier_id is not None:
@@ -89,12 +89,12 @@ async def list_flows(
     if after:
         at, flow_id = datetime.fromisoformat(after["at"]), uuid.UUID(after["id"])
         query = query.where(or_(Flow.created_at > at, and_(Flow.created_at == at, Flow.id > flow_id)))
-    flows = list((await session.execute(query.order_by(Flow.created_at, Flow.id).limit(limit + 1))).scalars())
+    rows = list((await session.execute(query.order_by(Flow.created_at, Flow.id).limit(limit + 1))).tuples())
     next_cursor = None
-    if len(flows) > limit:
-        flows = flows[:limit]
-        next_cursor = encode_cursor({"at": flows[-1].created_at.isoformat(), "id": str(flows[-1].id)})
-    return Page[FlowView](items=[FlowView.of(f) for f in flows], next_cursor=next_cursor)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"at": rows[-1][0].created_at.isoformat(), "id": str(rows[-1][0].id)})
+    return Page[FlowView](items=[FlowView.of(f, traceparent=traceparent) for f, traceparent in rows], next_cursor=next_cursor)
 
 
 async def _flow(session, flow_id: uuid.UUID, *, for_update: bool = False) -> Flow:
@@ -111,7 +111,8 @@ async def _flow_view(session, flow: Flow) -> FlowView:
     transitions = list(
         (await session.execute(select(FlowTransitionLog).where(FlowTransitionLog.flow_id == flow.id).order_by(FlowTransitionLog.id))).scalars()
     )
-    return FlowView.of(flow, transitions=transitions)
+    traceparent = (await session.execute(select(Dossier.traceparent).where(Dossier.id == flow.dossier_id))).scalar_one_or_none()
+    return FlowView.of(flow, traceparent=traceparent, transitions=transitions)
 
 
 @router.get("/flows/{flow_id}", summary="One flow, with its transition log")

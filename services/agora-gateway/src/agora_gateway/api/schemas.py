@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pacte_common.tracing import trace_id_of
 from pydantic import BaseModel, Field
 
 from agora_gateway.db.models import BackfillJob, Dossier, Flow, FlowTransitionLog
@@ -52,10 +53,19 @@ class FlowView(BaseModel):
     created_at: datetime
     first_sent_at: datetime | None
     answered_at: datetime | None
+    trace_id: str | None = Field(None, description="The file's journey trace id (W3C, 32 hex), carried by every call to AGORA about it")
     transitions: list[TransitionView] | None = None
 
     @classmethod
-    def of(cls, flow: Flow, *, waiting_reason: str | None = None, transitions: list[FlowTransitionLog] | None = None) -> FlowView:
+    def of(
+        cls,
+        flow: Flow,
+        *,
+        traceparent: str | None = None,
+        waiting_reason: str | None = None,
+        transitions: list[FlowTransitionLog] | None = None,
+    ) -> FlowView:
+        """`traceparent`: the file's (`Dossier.traceparent`)."""
         return cls(
             flow_id=flow.id,
             dossier_id=flow.dossier_id,
@@ -79,6 +89,7 @@ class FlowView(BaseModel):
             created_at=flow.created_at,
             first_sent_at=flow.first_sent_at,
             answered_at=flow.answered_at,
+            trace_id=trace_id_of(traceparent),
             transitions=[TransitionView.model_validate(t, from_attributes=True) for t in transitions] if transitions is not None else None,
         )
 
@@ -109,6 +120,7 @@ class DossierView(BaseModel):
     agora: AgoraView
     counts: dict[str, int]
     flows: list[FlowView]
+    trace_id: str | None = Field(None, description="The journey trace id (W3C, 32 hex) of the file, null if none is known")
     updated_at: datetime
 
     @classmethod
@@ -137,7 +149,15 @@ class DossierView(BaseModel):
                 in_sync=all(f.status in ("acknowledged", "excluded", "delegated") for f in flows),
             ),
             counts=counts,
-            flows=[FlowView.of(f, waiting_reason="waiting_for_nir" if waiting_for_nir and f.operation == "create" and f.status == "pending" else None) for f in flows],
+            flows=[
+                FlowView.of(
+                    f,
+                    traceparent=dossier.traceparent,
+                    waiting_reason="waiting_for_nir" if waiting_for_nir and f.operation == "create" and f.status == "pending" else None,
+                )
+                for f in flows
+            ],
+            trace_id=trace_id_of(dossier.traceparent),
             updated_at=dossier.updated_at,
         )
 

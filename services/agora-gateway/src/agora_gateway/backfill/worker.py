@@ -322,7 +322,7 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
                     dossier.agora_file_id = result.get("agora_file_id")
                     dossier.agora_state = result.get("file_state") or dossier.told_state
                     report.acknowledged += 1
-                    events.append((acknowledged_event(flow, dossier.agora_file_id, dossier.agora_state), str(flow.dossier_id)))
+                    events.append((acknowledged_event(flow, dossier.agora_file_id, dossier.agora_state), str(flow.dossier_id), dossier.traceparent))
                 else:
                     code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
                     move(flow, FlowAction.REJECT, session, reason=f"{code}: {message}")
@@ -331,7 +331,7 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
                     dossier = dossiers[flow.dossier_id]
                     dossier.told_state, dossier.nir_told = FileState.NONE.value, False
                     report.reject(code)
-                    events.append((rejected_event(flow, code, message), str(flow.dossier_id)))
+                    events.append((rejected_event(flow, code, message), str(flow.dossier_id), dossier.traceparent))
                     number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
                     rejections.append((number, text, code, message, str(flow.dossier_id)))
             for number, text, code, message, ref in rejections:

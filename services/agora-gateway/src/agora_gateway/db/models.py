@@ -1,8 +1,9 @@
 """AgoraGateway's tables. Its own MetaData: no other service reads them.
 
 - `agora_dossiers`: per training file, the perimeter decision, the latest snapshot (no
-  identity in clear: the sealed identity, NIR inside, is kept encrypted) and what AGORA
-  has been told (`told_state`: once the queue is drained; `agora_state`: acknowledged).
+  identity in clear: the sealed identity, NIR inside, is kept encrypted), what AGORA
+  has been told (`told_state`: once the queue is drained; `agora_state`: acknowledged)
+  and the journey's trace (`traceparent`).
 - `agora_flows`: the ordered queue of operations per file — the database is the queue, so
   a restart loses nothing.
 - `agora_flow_transitions`: who/when/from/to/why of every flow status change.
@@ -64,6 +65,10 @@ class Dossier(Base):
     agora_file_id: Mapped[str | None] = mapped_column(String(64))
     next_sequence: Mapped[int] = mapped_column(Integer, default=1)
     last_event_type: Mapped[str | None] = mapped_column(String(255))
+    # The journey's W3C traceparent (from the first trainee event that carried one; null for
+    # a back-filled file until a live event brings one): every call to AGORA and every flow
+    # event about the file continues this trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

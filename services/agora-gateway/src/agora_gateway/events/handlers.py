@@ -24,6 +24,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
+from pacte_common.tracing import current_traceparent, parse_traceparent
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +111,11 @@ async def on_trainee_event(runtime: Runtime, session: AsyncSession, envelope: En
             nir_told=False,
         )
         session.add(dossier)
+    if dossier.traceparent is None:
+        # the journey's trace, as the consumer restored it from the event (sessions publishes
+        # every trainee event of a file in the file's trace); a file without one (back-filled,
+        # or an event without trace) takes it from the next event that carries one
+        dossier.traceparent = parse_traceparent(current_traceparent.get())
     if snapshot.version >= dossier.snapshot_version:
         dossier.snapshot = snapshot_json(event)
         dossier.snapshot_version = snapshot.version

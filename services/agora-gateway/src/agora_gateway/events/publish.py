@@ -1,4 +1,8 @@
-"""What the gateway publishes on pacte.agora.flows.v1 (key: dossier id), via the outbox."""
+"""What the gateway publishes on pacte.agora.flows.v1 (key: dossier id), via the outbox.
+
+Every event about a file continues the file's journey trace (`Dossier.traceparent`), whatever
+job or request caused it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejecte
 from pacte_common.db import utcnow
 from pacte_common.events import Envelope, IntegrationEvent
 from pacte_common.service import Runtime
+from pacte_common.tracing import adopt_trace, child_traceparent, current_traceparent
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.db.models import Flow
+from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.domain.flows import idempotency_key
 
 
@@ -31,18 +36,22 @@ def _common(flow: Flow) -> dict:
     )
 
 
+async def _publish(runtime: Runtime, session: AsyncSession, flow: Flow, event: IntegrationEvent) -> None:
+    dossier = await session.get(Dossier, flow.dossier_id)  # usually already in the session
+    with adopt_trace(dossier.traceparent if dossier is not None else None):
+        await runtime.outbox.publish(session, event, key=str(flow.dossier_id))
+
+
 async def publish_sent(runtime: Runtime, session: AsyncSession, flow: Flow) -> None:
-    await runtime.outbox.publish(session, AgoraFlowSent(**_common(flow)), key=str(flow.dossier_id))
+    await _publish(runtime, session, flow, AgoraFlowSent(**_common(flow)))
 
 
 async def publish_acknowledged(runtime: Runtime, session: AsyncSession, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
-    event = AgoraFlowAcknowledged(**_common(flow), agora_file_id=agora_file_id, agora_file_state=state)
-    await runtime.outbox.publish(session, event, key=str(flow.dossier_id))
+    await _publish(runtime, session, flow, acknowledged_event(flow, agora_file_id, state))
 
 
 async def publish_rejected(runtime: Runtime, session: AsyncSession, flow: Flow, code: str, message: str) -> None:
-    event = AgoraFlowRejected(**_common(flow), code=code, message=message)
-    await runtime.outbox.publish(session, event, key=str(flow.dossier_id))
+    await _publish(runtime, session, flow, rejected_event(flow, code, message))
 
 
 def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None) -> AgoraFlowAcknowledged:
@@ -53,15 +62,18 @@ def rejected_event(flow: Flow, code: str, message: str) -> AgoraFlowRejected:
     return AgoraFlowRejected(**_common(flow), code=code, message=message)
 
 
-async def publish_many(runtime: Runtime, session: AsyncSession, events: list[tuple[IntegrationEvent, str]]) -> None:
+async def publish_many(runtime: Runtime, session: AsyncSession, events: list[tuple[IntegrationEvent, str, str | None]]) -> None:
     """Adds many events to the caller's transaction in one INSERT (a back-fill batch).
 
     Same rows as `Outbox.publish` writes one by one; pacte_common has no batch form yet.
+    Each item is (event, key, the file's traceparent or None).
     """
     outbox = runtime.outbox
     rows = []
-    for event, key in events:
-        envelope = Envelope.wrap(event, source=outbox.source, subject=key)
+    for event, key, file_traceparent in events:
+        with adopt_trace(file_traceparent):
+            traceparent = child_traceparent() if current_traceparent.get() else None
+        envelope = Envelope.wrap(event, source=outbox.source, subject=key, traceparent=traceparent)
         rows.append(
             dict(
                 event_id=envelope.id,

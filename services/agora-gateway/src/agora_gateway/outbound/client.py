@@ -2,7 +2,8 @@
 
 5xx, timeouts and transport errors are `AgoraUnavailable` and are retried here a few times
 with exponential backoff and jitter (tenacity); any other answer is returned as is, the
-caller decides between acknowledgement and rejection.
+caller decides between acknowledgement and rejection. Each call carries a W3C `traceparent`:
+a new span of the current trace (the dispatcher sends inside the file's journey trace).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pacte_common.tracing import child_traceparent, current_traceparent
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -74,6 +76,8 @@ class AgoraClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         async for attempt in self._retrying():
             with attempt:
+                if current_traceparent.get():  # each attempt is a span of its own in the trace
+                    headers["traceparent"] = child_traceparent()
                 try:
                     response = await self._http.post(path, json=body, headers=headers)
                 except httpx.TimeoutException as exc:

@@ -5,7 +5,8 @@ is acknowledged (or recorded as excluded/delegated): a rejection stops the file 
 operator resends. A flow is claimed with a lease (status `sent`); if its process dies, the
 lease runs out and the flow is claimed again and resent with the same idempotency key and
 the same body, which AGORA answers with its first answer. AGORA unavailable (5xx, timeout)
-→ quick retries with backoff and jitter, then back to the queue for later.
+→ quick retries with backoff and jitter, then back to the queue for later. Calls about a
+file are made in the file's journey trace (`Dossier.traceparent`, `adopt_trace`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from pacte_common.contracts.people import open_identity
 from pacte_common.db import utcnow
 from pacte_common.service import Runtime
+from pacte_common.tracing import adopt_trace
 
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.db.queries import claim, due_heads, get_dossier, move
@@ -50,6 +52,7 @@ class Work:
     request: dict[str, Any]
     key: str
     version: int
+    traceparent: str | None = None  # the file's journey trace
 
 
 def seal_request(runtime: Runtime, request: dict) -> str:
@@ -123,7 +126,9 @@ async def claim_due(runtime: Runtime, limit: int) -> list[Work]:
             if flow.first_sent_at is None:
                 flow.first_sent_at = now
                 await publish_sent(runtime, session, flow)
-            claimed.append(Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version))
+            claimed.append(
+                Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version, dossier.traceparent)
+            )
     return claimed
 
 
@@ -140,12 +145,13 @@ def build_request(runtime: Runtime, dossier: Dossier, flow: Flow) -> dict:
 
 
 async def send(runtime: Runtime, client: AgoraClient, work: Work) -> None:
-    try:
-        answer = await exchange(client, work)
-    except AgoraUnavailable as exc:
-        await requeue(runtime, work, str(exc))
-        return
-    await record_answer(runtime, work, answer)
+    with adopt_trace(work.traceparent):  # every call (and log line) about the file continues its trace
+        try:
+            answer = await exchange(client, work)
+        except AgoraUnavailable as exc:
+            await requeue(runtime, work, str(exc))
+            return
+        await record_answer(runtime, work, answer)
 
 
 async def exchange(client: AgoraClient, work: Work) -> AgoraAnswer:

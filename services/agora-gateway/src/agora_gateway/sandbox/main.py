@@ -1,8 +1,9 @@
 """The AGORA sandbox app: `uvicorn --factory agora_gateway.sandbox.main:create_app --port 8005`.
 
 Implements docs/agora-contract.md for the dev stack and the tests, keeps what it received
-(in memory), answers a replayed Idempotency-Key with the first answer, and injects faults
-on demand (latency, a rate of 503s, timeouts, rejections with chosen codes).
+(in memory, with the trace id of each call's `traceparent`), answers a replayed
+Idempotency-Key with the first answer, and injects faults on demand (latency, a rate of
+503s, timeouts, rejections with chosen codes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pacte_common.tracing import parse_traceparent, trace_id_of
 from pydantic import BaseModel, Field
 
 from agora_gateway.sandbox import contract as c
@@ -50,6 +52,12 @@ class FaultCounters(BaseModel):
 
 _bearer = HTTPBearer(auto_error=False)
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+TraceParent = Annotated[str | None, Header(alias="traceparent", max_length=255)]
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a valid W3C `traceparent` header, else None."""
+    return trace_id_of(parse_traceparent(traceparent))
 
 
 def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
@@ -120,7 +128,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         return key
 
     @app.post("/v1/operations", dependencies=[Auth], summary="One operation on one file")
-    async def operate(body: c.OperationRequest, idempotency_key: IdemKey) -> JSONResponse:
+    async def operate(body: c.OperationRequest, idempotency_key: IdemKey, traceparent: TraceParent = None) -> JSONResponse:
         key = require_key(idempotency_key)
         payload = body.model_dump(mode="json")
         try:
@@ -134,7 +142,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         if stored is not None:
             return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
         try:
-            status, answer = 200, store.operate(body, key)
+            status, answer = 200, store.operate(body, key, _trace_id(traceparent))
         except Rejected as rejected:
             store.count_rejection(rejected.code)
             status, answer = rejected.http_status, rejected.body()
@@ -148,7 +156,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         return {"files": store.search(body)}
 
     @app.post("/v1/bulk/files", dependencies=[Auth], summary="Back-fill: whole files in one call")
-    async def bulk(body: c.BulkRequest, idempotency_key: IdemKey) -> JSONResponse:
+    async def bulk(body: c.BulkRequest, idempotency_key: IdemKey, traceparent: TraceParent = None) -> JSONResponse:
         key = require_key(idempotency_key)
         if len(body.files) > settings.max_bulk_files:
             return JSONResponse(
@@ -164,7 +172,8 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         if stored is not None:
             return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
         store.bulk_calls += 1
-        answer = {"results": [store.bulk_one(raw, key) for raw in body.files]}
+        trace_id = _trace_id(traceparent)
+        answer = {"results": [store.bulk_one(raw, key, trace_id) for raw in body.files]}
         store.remember(key, payload, 200, answer)
         await late(answer_late)
         return JSONResponse(answer)

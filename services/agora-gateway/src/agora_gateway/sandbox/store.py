@@ -1,9 +1,9 @@
 """What the sandbox holds, and the checks AGORA makes before accepting an operation.
 
 Everything is in memory (a development and test server): files, the operations each one
-received, and the first answer given to each idempotency key. Calls are handled without
-awaiting between the key lookup and the answer being stored, so two concurrent requests
-with one key cannot both be applied.
+received (with the trace id of the call's `traceparent`), and the first answer given to
+each idempotency key. Calls are handled without awaiting between the key lookup and the
+answer being stored, so two concurrent requests with one key cannot both be applied.
 """
 
 from __future__ import annotations
@@ -125,17 +125,18 @@ class SandboxStore:
 
     # ------------------------------------------------------------- operations
 
-    def operate(self, request: c.OperationRequest, key: str) -> dict:
+    def operate(self, request: c.OperationRequest, key: str, trace_id: str | None = None) -> dict:
+        """`trace_id`: of the call's `traceparent` header, recorded with the operation."""
         operation = Operation(request.operation)
         data = _parse(c.OPERATION_DATA[operation.value], request.data)
         if operation is Operation.CREATE:
-            held = self._create(data, key)
+            held = self._create(data, key, trace_id)
         else:
             held = self._find(request.agora_file_id)
             self._check_order(held, operation)
             getattr(self, f"_{operation.value}")(held, data)
             held.state = apply(held.state, operation)
-            held.operations.append(_op_log(operation, key))
+            held.operations.append(_op_log(operation, key, trace_id))
         self.operations_acknowledged += 1
         return c.Acknowledgement(
             operation=operation.value, agora_file_id=held.agora_file_id, file_state=held.state.value
@@ -153,7 +154,7 @@ class SandboxStore:
                     found.append(held)
         return [f.view() for f in found]
 
-    def bulk_one(self, raw: dict, key: str) -> dict:
+    def bulk_one(self, raw: dict, key: str, trace_id: str | None = None) -> dict:
         """One back-fill record: the whole file in one go, or a coded rejection for that record."""
         funder_ref = str(raw.get("funder_ref", "")) if isinstance(raw, dict) else ""
         try:
@@ -174,7 +175,7 @@ class SandboxStore:
                 if data is not None:
                     getattr(self, f"_{operation.value}")(held, data)
                 held.state = apply(held.state, operation)
-            held.operations.append(_op_log(Operation.BULK_LOAD, key))
+            held.operations.append(_op_log(Operation.BULK_LOAD, key, trace_id))
         except Rejected as rejected:
             self.count_rejection(rejected.code)
             return {"funder_ref": funder_ref, **rejected.body()}
@@ -189,14 +190,14 @@ class SandboxStore:
 
     # ------------------------------------------------------------- checks and effects
 
-    def _create(self, data: c.FileData, key: str) -> HeldFile:
+    def _create(self, data: c.FileData, key: str, trace_id: str | None = None) -> HeldFile:
         self._check_file(data)
         if data.funder_ref in self.by_ref:
             raise Rejected(c.FILE_EXISTS, f"A file already exists for funder_ref {data.funder_ref}", 409)
         held = HeldFile(
             agora_file_id=self._new_id(), funder_ref=data.funder_ref, data=_jsonable(data.model_dump()), nir=data.identity.nir
         )
-        held.operations.append(_op_log(Operation.CREATE, key))
+        held.operations.append(_op_log(Operation.CREATE, key, trace_id))
         self._store(held)
         return held
 
@@ -336,5 +337,5 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _op_log(operation: Operation, key: str) -> dict:
-    return {"operation": operation.value, "idempotency_key": key, "received_at": datetime.now(UTC).isoformat()}
+def _op_log(operation: Operation, key: str, trace_id: str | None = None) -> dict:
+    return {"operation": operation.value, "idempotency_key": key, "received_at": datetime.now(UTC).isoformat(), "trace_id": trace_id}
