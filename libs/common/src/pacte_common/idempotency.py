@@ -68,17 +68,19 @@ async def idempotent_create(
         return replay
     status, body = await create()
     encoded = jsonable_encoder(body)
-    await session.execute(
-        tables.idempotency.insert().values(
-            scope=scope,
-            idempotency_key=key,
-            request_hash=fingerprint,
-            status_code=status,
-            response_body=encoded,
-            created_at=utcnow(),
-        )
-    )
     try:
+        # PostgreSQL raises on the INSERT (after waiting for the racing transaction), SQLite
+        # on the commit: both mean another request with this key won.
+        await session.execute(
+            tables.idempotency.insert().values(
+                scope=scope,
+                idempotency_key=key,
+                request_hash=fingerprint,
+                status_code=status,
+                response_body=encoded,
+                created_at=utcnow(),
+            )
+        )
         await session.commit()
     except IntegrityError:
         await session.rollback()  # a concurrent request with this key won: answer as it did
