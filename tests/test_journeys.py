@@ -104,8 +104,11 @@ class Journey:
 
     # ------------------------------------------------------------------ orientation
     async def prescribe(self, session_id: str, *, sex: str = "F", birth_date: str = "1995-03-10", nir: str | None = None,
-                        birth_name: str = "Durand") -> dict:
-        response = await self.prescriber.post("/prescriptions", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+                        birth_name: str = "Durand", traceparent: str | None = None) -> dict:
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        if traceparent:
+            headers["traceparent"] = traceparent
+        response = await self.prescriber.post("/prescriptions", headers=headers, json={
             "session_id": session_id,
             "identity": {"birth_name": birth_name, "first_names": "Léa", "nir": nir or new_nir("2" if sex == "F" else "1")},
             "profile": {"sex": sex, "birth_date": birth_date, "education_level": "v", "jobseeker_category": "A",
@@ -196,9 +199,10 @@ def money(value) -> Decimal:
 
 
 async def test_journey_prescription_to_pay_to_agora(suite):
+    trace_id = uuid.uuid4().hex
     async with Journey(suite) as j:
         session = await j.open_session(start="2026-09-01", end="2026-12-18")
-        prescription, dossier = await admitted_file(j, session)
+        prescription, dossier = await admitted_file(j, session, traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01")
         assert dossier["person_id"] == prescription["person_id"] and dossier["has_nir"], "no re-keying: the person came with the admission"
 
         await j.declare(dossier["id"], "entry", {"entry_date": "2026-09-01"})
@@ -237,6 +241,16 @@ async def test_journey_prescription_to_pay_to_agora(suite):
         assert money(held["settlement"]["cost"]) == Decimal("5250.00")
         assert len(held["nir"]) == 13, "AGORA gets the NIR without its key"
         assert await j.prescription_status(prescription["id"]) == "entered"
+
+        # One trace for the whole journey: every later step ran in other HTTP calls (their own
+        # traces), yet the file, the pay statement, the AGORA flows and the calls AGORA received
+        # all carry the trace of the POST /prescriptions that started it.
+        assert (await j.prescriber.get(f"/prescriptions/{prescription['id']}")).json()["trace_id"] == trace_id
+        assert (await j.org_sessions.get(f"/dossiers/{dossier['id']}")).json()["trace_id"] == trace_id
+        assert (await j.statement("2026-10", dossier["id"]))["trace_id"] == trace_id
+        flows = (await j.agora_view(dossier["id"]))["flows"]
+        assert flows and {flow["trace_id"] for flow in flows} == {trace_id}
+        assert {operation["trace_id"] for operation in held["operations"]} == {trace_id}
 
 
 async def _status_is(journey: Journey, prescription_id: str, status: str) -> bool:
