@@ -19,8 +19,6 @@ import uuid
 from datetime import timedelta
 from typing import ClassVar
 
-from sqlalchemy import Column, Integer, String, Table, func, select
-
 from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import ensure_topics, new_consumer, new_producer, topic_name
 from pacte_common.consumer import ConsumerRunner, Subscription
@@ -28,6 +26,7 @@ from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import IntegrationEvent, register
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay
 from pacte_common.settings import BusSettings
+from sqlalchemy import Column, Integer, String, Table, func, select
 
 TOPIC = "pacte.bench.items.v1"
 metadata = new_metadata()

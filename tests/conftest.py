@@ -9,7 +9,6 @@ import uuid
 
 import httpx
 import pytest
-
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.broker import free_port
 from pacte_common.settings import ServiceSettings

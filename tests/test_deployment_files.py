@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-
 from pacte_common.asyncapi import TOPIC_OWNERS, build_asyncapi
 from pacte_common.events import Topics, registered_events
 from pacte_common.suite import SERVICES, SuiteSettings

@@ -5,15 +5,14 @@ fixed sleeps. Amounts are computed by hand in the comments."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import random
 import uuid
 from decimal import Decimal
 
 import httpx
 import pytest
-
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.settings import ServiceSettings
@@ -376,7 +375,6 @@ async def test_every_event_the_journeys_published_matches_the_asyncapi_catalogue
     """Runs after the journeys: every message on the business topics is a catalogued type whose
     payload validates against its AsyncAPI schema, and carries no NIR in clear."""
     from jsonschema import Draft202012Validator
-
     from pacte_common.asyncapi import build_asyncapi, payload_schema
     from pacte_common.bus import new_consumer
     from pacte_common.events import Topics

@@ -1,7 +1,6 @@
 """The suite as `pacte up` runs it: every service ready, documented, and serving its events' catalogue."""
 
 import httpx
-
 from pacte_common.suite import SERVICES
 
 

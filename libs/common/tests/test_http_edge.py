@@ -12,9 +12,6 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
-from sqlalchemy import Column, Integer, String, Table, func, select
-
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, mint_token, require_kind
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.errors import InvalidTransition, NotFound, install_error_handlers
@@ -23,6 +20,8 @@ from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.messaging import MessagingTables
 from pacte_common.settings import ServiceSettings
 from pacte_common.validators import Nir
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, Integer, String, Table, func, select
 
 metadata = new_metadata()
 widgets = Table("widgets", metadata, Column("id", Integer, primary_key=True), Column("name", String(50)))

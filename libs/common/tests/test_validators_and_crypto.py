@@ -8,10 +8,17 @@ import string
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pacte_common.crypto import DecryptionError, FieldCipher, LookupHasher, new_key
 from pacte_common.logs import install_redaction
-from pacte_common.validators import mask_iban, mask_nir, nir_for_agora, nir_key, validate_iban, validate_nir, validate_siret
+from pacte_common.validators import (
+    mask_iban,
+    mask_nir,
+    nir_for_agora,
+    nir_key,
+    validate_iban,
+    validate_nir,
+    validate_siret,
+)
 
 # A real-shaped NIR: man born in May 1985 in Loire-Atlantique (44), commune 109, order 123.
 NIR_BODY = "1850544109123"

@@ -54,7 +54,7 @@ def build_asyncapi(services: set[str] | None = None, version: str = "0.1.0") -> 
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     by_topic: dict[str, list[type[IntegrationEvent]]] = {}
-    for event_type, cls in sorted(registered_events().items()):
+    for _event_type, cls in sorted(registered_events().items()):
         if cls.topic in TOPIC_OWNERS:
             by_topic.setdefault(cls.topic, []).append(cls)
     for topic, classes in by_topic.items():

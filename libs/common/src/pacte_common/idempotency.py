@@ -24,6 +24,7 @@ from pacte_common.db import utcnow
 from pacte_common.errors import Invalid
 from pacte_common.messaging import MessagingTables
 
+
 async def _idempotency_key(
     key: Annotated[
         str | None,

@@ -4,10 +4,9 @@ Revision ID: 484a8f38f2d2
 Revises: 
 Create Date: 2026-11-26 13:08:03.293472
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '484a8f38f2d2'
 down_revision = None

@@ -4,10 +4,8 @@ Revision ID: 69b2bc5886d2
 Revises: 92b761c021e9
 Create Date: 2026-11-26 13:51:06.043525
 """
-from alembic import op
 import sqlalchemy as sa
-import pacte_common.db
-
+from alembic import op
 
 revision = '69b2bc5886d2'
 down_revision = '92b761c021e9'

@@ -4,10 +4,9 @@ Revision ID: 92b761c021e9
 Revises: b0a477731619
 Create Date: 2026-11-26 13:11:21.318299
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '92b761c021e9'
 down_revision = 'b0a477731619'

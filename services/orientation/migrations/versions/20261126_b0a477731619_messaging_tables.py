@@ -4,10 +4,9 @@ Revision ID: b0a477731619
 Revises: 
 Create Date: 2026-11-26 13:08:03.293472
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = 'b0a477731619'
 down_revision = None

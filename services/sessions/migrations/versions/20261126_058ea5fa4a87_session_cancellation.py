@@ -4,10 +4,9 @@ Revision ID: 058ea5fa4a87
 Revises: eaf817971f68
 Create Date: 2026-11-26 13:28:49.785082
 """
-from alembic import op
-import sqlalchemy as sa
 import pacte_common.db
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '058ea5fa4a87'
 down_revision = 'eaf817971f68'

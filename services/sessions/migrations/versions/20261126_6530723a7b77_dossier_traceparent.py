@@ -4,10 +4,8 @@ Revision ID: 6530723a7b77
 Revises: 058ea5fa4a87
 Create Date: 2026-11-26 13:51:18.365069
 """
-from alembic import op
 import sqlalchemy as sa
-import pacte_common.db
-
+from alembic import op
 
 revision = '6530723a7b77'
 down_revision = '058ea5fa4a87'
