@@ -36,11 +36,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from pacte_common.aio import wait_any
 from pacte_common.bus import new_producer, topic_name
 from pacte_common.db import UTCDateTime, utcnow
 from pacte_common.events import Envelope, IntegrationEvent
 from pacte_common.settings import BusSettings
-from pacte_common.tracing import child_traceparent, current_traceparent
+from pacte_common.tracing import adopt_trace, child_traceparent, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -102,28 +103,41 @@ class Outbox:
         self, session: AsyncSession, event: IntegrationEvent, *, key: str, subject: str | None = None
     ) -> Envelope:
         """Adds the event to the caller's transaction; it leaves when that transaction commits."""
-        envelope = Envelope.wrap(
-            event,
-            source=self.source,
-            subject=subject or key,
-            traceparent=child_traceparent() if current_traceparent.get() else None,
-        )
-        await session.execute(
-            self.tables.outbox.insert().values(
-                event_id=envelope.id,
-                topic=topic_name(self.bus, event.topic),
-                message_key=key,
-                event_type=envelope.type,
-                headers=[[name, value.decode()] for name, value in envelope.headers()],
-                body=envelope.body().decode(),
-                created_at=utcnow(),
-                attempts=0,
+        return (await self.publish_many(session, [(event, key, None)]))[0]
+
+    async def publish_many(
+        self, session: AsyncSession, events: list[tuple[IntegrationEvent, str, str | None]]
+    ) -> list[Envelope]:
+        """Adds many events in one INSERT (bulk work such as a back-fill batch).
+
+        Each item is (event, key, traceparent of its aggregate or None); with None the event
+        continues the current trace, if any.
+        """
+        envelopes, rows = [], []
+        for event, key, aggregate_traceparent in events:
+            with adopt_trace(aggregate_traceparent):
+                traceparent = child_traceparent() if current_traceparent.get() else None
+            envelope = Envelope.wrap(event, source=self.source, subject=key, traceparent=traceparent)
+            envelopes.append(envelope)
+            rows.append(
+                dict(
+                    event_id=envelope.id,
+                    topic=topic_name(self.bus, event.topic),
+                    message_key=key,
+                    event_type=envelope.type,
+                    headers=[[name, value.decode()] for name, value in envelope.headers()],
+                    body=envelope.body().decode(),
+                    created_at=utcnow(),
+                    attempts=0,
+                )
             )
-        )
+        if not rows:
+            return envelopes
+        await session.execute(self.tables.outbox.insert(), rows)
         if not session.info.get("outbox_listener"):
             session.info["outbox_listener"] = True
             sa_event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
-        return envelope
+        return envelopes
 
     def _after_commit(self, sync_session) -> None:
         sync_session.info.pop("outbox_listener", None)
@@ -162,7 +176,7 @@ class OutboxRelay:
                 failures = 0
                 await self._purge_if_due()
                 if published == 0:
-                    await _wait_any(stop, self.outbox.wakeup, self.bus.relay_poll_interval_s)
+                    await wait_any(stop, self.outbox.wakeup, timeout=self.bus.relay_poll_interval_s)
                     self.outbox.wakeup.clear()
             except asyncio.CancelledError:
                 raise
@@ -174,7 +188,7 @@ class OutboxRelay:
                     await _quietly(producer.stop())
                     producer = None
                 delay = min(self.bus.relay_max_backoff_s, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
-                await _wait_any(stop, None, delay)
+                await wait_any(stop, timeout=delay)
         if producer is not None:
             await _quietly(producer.stop())
 
@@ -275,17 +289,6 @@ async def pending_count(factory: async_sessionmaker[AsyncSession], tables: Messa
         return (
             await session.execute(select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None)))
         ).scalar_one()
-
-
-async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.ensure_future(wakeup.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def _quietly(awaitable) -> None:

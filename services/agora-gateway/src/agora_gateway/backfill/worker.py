@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from pacte_common.aio import wait_any
 from pacte_common.contracts.people import PersonIdentity, seal_identity
 from pacte_common.db import utcnow
 from pacte_common.service import Runtime
@@ -41,7 +42,7 @@ from agora_gateway.domain.backfill import (
 )
 from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
 from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
-from agora_gateway.events.publish import acknowledged_event, publish_many, rejected_event
+from agora_gateway.events.publish import acknowledged_event, rejected_event
 from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
 from agora_gateway.settings import AgoraGatewaySettings
 
@@ -70,7 +71,7 @@ async def backfill_job(runtime: Runtime, stop: asyncio.Event) -> None:
             wakeup.clear()
             job_id = await claim_job(runtime)
             if job_id is None:
-                await _wait(stop, wakeup, settings.backfill_poll_interval_s)
+                await wait_any(stop, wakeup, timeout=settings.backfill_poll_interval_s)
                 continue
             try:
                 await run_job(runtime, client, job_id, stop)
@@ -284,7 +285,7 @@ async def send_pending(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID,
             delay = requeue_delay(failures, settings.send_backoff_initial_s, settings.requeue_delay_max_s)
             log.warning("back-fill %s batch %d: AGORA unavailable (%s); again in %.1fs", job_id, batch, exc, delay)
             await _renew_lease(runtime, job_id)
-            await _wait(stop, None, delay)
+            await wait_any(stop, timeout=delay)
     if answer.acknowledged:
         results = {str(r.get("funder_ref")): r for r in answer.body.get("results", [])}
     else:  # the whole call was refused: every file of the batch carries that code
@@ -336,7 +337,7 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
                     rejections.append((number, text, code, message, str(flow.dossier_id)))
             for number, text, code, message, ref in rejections:
                 _reject_line(runtime, session, job_id, number, text, "agora", code, message, ref)
-        await publish_many(runtime, session, events)
+        await runtime.outbox.publish_many(session, events)
         job.report = report.as_dict()
         job.pending_batch = None
         job.pending_request_encrypted = None
@@ -392,14 +393,3 @@ def _dossier_ref(text: str) -> str | None:
         return str(value)[:64] if value is not None else None
     except Exception:
         return None
-
-
-async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.ensure_future(wakeup.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -6,13 +6,11 @@ job or request caused it.
 
 from __future__ import annotations
 
-from pacte_common.bus import topic_name
 from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
 from pacte_common.db import utcnow
-from pacte_common.events import Envelope, IntegrationEvent
+from pacte_common.events import IntegrationEvent
 from pacte_common.service import Runtime
-from pacte_common.tracing import adopt_trace, child_traceparent, current_traceparent
-from sqlalchemy import event as sa_event
+from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.db.models import Dossier, Flow
@@ -60,33 +58,3 @@ def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None)
 
 def rejected_event(flow: Flow, code: str, message: str) -> AgoraFlowRejected:
     return AgoraFlowRejected(**_common(flow), code=code, message=message)
-
-
-async def publish_many(runtime: Runtime, session: AsyncSession, events: list[tuple[IntegrationEvent, str, str | None]]) -> None:
-    """Adds many events to the caller's transaction in one INSERT (a back-fill batch).
-
-    Same rows as `Outbox.publish` writes one by one; pacte_common has no batch form yet.
-    Each item is (event, key, the file's traceparent or None).
-    """
-    outbox = runtime.outbox
-    rows = []
-    for event, key, file_traceparent in events:
-        with adopt_trace(file_traceparent):
-            traceparent = child_traceparent() if current_traceparent.get() else None
-        envelope = Envelope.wrap(event, source=outbox.source, subject=key, traceparent=traceparent)
-        rows.append(
-            dict(
-                event_id=envelope.id,
-                topic=topic_name(outbox.bus, event.topic),
-                message_key=key,
-                event_type=envelope.type,
-                headers=[[name, value.decode()] for name, value in envelope.headers()],
-                body=envelope.body().decode(),
-                created_at=utcnow(),
-                attempts=0,
-            )
-        )
-    if not rows:
-        return
-    await session.execute(outbox.tables.outbox.insert(), rows)
-    sa_event.listen(session.sync_session, "after_commit", lambda _: outbox.wakeup.set(), once=True)

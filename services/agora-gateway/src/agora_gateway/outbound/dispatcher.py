@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pacte_common.aio import wait_any
 from pacte_common.contracts.people import open_identity
 from pacte_common.db import utcnow
 from pacte_common.service import Runtime
@@ -79,7 +80,7 @@ async def dispatch_job(runtime: Runtime, stop: asyncio.Event) -> None:
                         in_flight.add(asyncio.create_task(send(runtime, client, work), name=f"agora-send-{work.flow_id}"))
                 if claimed and len(in_flight) < settings.dispatch_concurrency:
                     continue  # more may be due right now
-                await _wait_any(stop, wakeup, in_flight, settings.dispatch_poll_interval_s)
+                await wait_any(stop, wakeup, tasks=in_flight, timeout=settings.dispatch_poll_interval_s)
                 for task in [t for t in in_flight if t.done()]:
                     in_flight.discard(task)
                     if not task.cancelled() and task.exception() is not None:
@@ -232,12 +233,3 @@ async def requeue(runtime: Runtime, work: Work, error: str) -> None:
         delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
         flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
     log.warning("AGORA unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
-
-
-async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event, tasks: set[asyncio.Task], timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
-    try:
-        await asyncio.wait([*waiters, *tasks], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
