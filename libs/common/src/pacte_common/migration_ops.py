@@ -1,0 +1,66 @@
+"""Alembic operations shared by every service's first migration: the messaging tables
+(outbox, inbox, idempotency keys) of `pacte_common.messaging.MessagingTables`, version 1.
+
+Frozen: a later change to those tables is a new function used by a new migration in each
+service, never an edit of this one.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import pacte_common.db
+
+
+def create_messaging_tables_v1() -> None:
+    op.create_table('idempotency_keys',
+    sa.Column('scope', sa.String(length=255), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('response_body', sa.JSON(), nullable=False),
+    sa.Column('resource_location', sa.String(length=500), nullable=True),
+    sa.Column('created_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'idempotency_key', name=op.f('pk_idempotency_keys'))
+    )
+    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
+
+    op.create_table('inbox_messages',
+    sa.Column('consumer', sa.String(length=255), nullable=False),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('source', sa.String(length=255), nullable=False),
+    sa.Column('event_type', sa.String(length=255), nullable=False),
+    sa.Column('topic', sa.String(length=255), nullable=False),
+    sa.Column('received_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_inbox_messages'))
+    )
+    op.create_table('outbox_messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('topic', sa.String(length=255), nullable=False),
+    sa.Column('message_key', sa.String(length=255), nullable=False),
+    sa.Column('event_type', sa.String(length=255), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', pacte_common.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_messages_event_id'))
+    )
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_messages_published_at'), ['published_at'], unique=False)
+
+
+
+def drop_messaging_tables_v1() -> None:
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_published_at'))
+
+    op.drop_table('outbox_messages')
+    op.drop_table('inbox_messages')
+    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
+
+    op.drop_table('idempotency_keys')
