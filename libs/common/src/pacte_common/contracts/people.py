@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pacte_common.crypto import FieldCipher
+from pacte_common.validators import mask_nir
 
 IDENTITY_CONTEXT = "pacte.person.identity.v1"
 
@@ -70,6 +71,26 @@ class PersonIdentity(BaseModel):
     usual_name: str | None = None
     nir: str | None = None
     france_travail_id: str | None = None
+
+
+class MaskedIdentity(BaseModel):
+    """The identity as an API shows it: names in clear to authorised callers, the NIR masked."""
+
+    birth_name: str
+    first_names: str
+    usual_name: str | None = None
+    nir_masked: str | None = None
+    france_travail_id: str | None = None
+
+    @classmethod
+    def of(cls, identity: PersonIdentity) -> MaskedIdentity:
+        return cls(
+            birth_name=identity.birth_name,
+            first_names=identity.first_names,
+            usual_name=identity.usual_name,
+            nir_masked=mask_nir(identity.nir) if identity.nir else None,
+            france_travail_id=identity.france_travail_id,
+        )
 
 
 def seal_identity(cipher: FieldCipher, identity: PersonIdentity) -> str:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pacte_common.auth import OrgKind, Principal
-from pacte_common.contracts.people import open_identity
+from pacte_common.contracts.people import MaskedIdentity, open_identity
 from pacte_common.service import Runtime
 from pacte_common.tracing import trace_id_of
-from pacte_common.validators import mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.api.schemas import (
     ChainLink,
-    IdentityOut,
     PositioningOut,
     PrescriptionOut,
     PrescriptionSummary,
@@ -62,13 +60,7 @@ async def present(
     identity = None
     if with_identity and person is not None:
         clear = open_identity(runtime.cipher, person.identity_sealed)
-        identity = IdentityOut(
-            birth_name=clear.birth_name,
-            first_names=clear.first_names,
-            usual_name=clear.usual_name,
-            nir_masked=mask_nir(clear.nir) if clear.nir else None,
-            france_travail_id=clear.france_travail_id,
-        )
+        identity = MaskedIdentity.of(clear)
     positioning = None
     if prescription.positioning_date and prescription.positioning_kind:
         kind = PositioningKind(prescription.positioning_kind)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.people import MaskedIdentity, PersonProfile
 from pacte_common.contracts.sessions import SessionSnapshot
 from pacte_common.validators import Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -87,14 +87,6 @@ class ReorientIn(BaseModel):
 # ---------------------------------------------------------------- prescriptions: output
 
 
-class IdentityOut(BaseModel):
-    birth_name: str
-    first_names: str
-    usual_name: str | None = None
-    nir_masked: str | None = None
-    france_travail_id: str | None = None
-
-
 class PositioningOut(BaseModel):
     date: date
     kind: PositioningKind
@@ -135,7 +127,7 @@ class PrescriptionSummary(BaseModel):
 
 
 class PrescriptionOut(PrescriptionSummary):
-    identity: IdentityOut | None = Field(
+    identity: MaskedIdentity | None = Field(
         None, description="Shown by GET only (creation answers are replayable and kept without it)"
     )
     has_nir: bool

@@ -18,7 +18,12 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
-from pacte_common.contracts.people import PersonIdentity, open_identity, seal_identity
+from pacte_common.contracts.people import (
+    MaskedIdentity,
+    PersonIdentity,
+    open_identity,
+    seal_identity,
+)
 from pacte_common.contracts.sessions import (
     DossierStatus,
     TraineeCancelled,
@@ -34,7 +39,6 @@ from pacte_common.http import CursorParam, IfMatch, check_if_match, etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
-from pacte_common.validators import mask_nir
 from sqlalchemy import select
 
 from sessions.api.access import Today, ensure_dossier_readable, ensure_dossier_writable
@@ -48,7 +52,6 @@ from sessions.api.schemas import (
     EntryIn,
     ExitIn,
     IdentityIn,
-    IdentityOut,
     InterruptionIn,
     InterruptionOut,
     Page,
@@ -103,7 +106,7 @@ Writer = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)
 Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
-def dossier_out(dossier: Dossier, *, identity: IdentityOut | None = None, transitions: list[DossierTransition] | None = None) -> DossierOut:
+def dossier_out(dossier: Dossier, *, identity: MaskedIdentity | None = None, transitions: list[DossierTransition] | None = None) -> DossierOut:
     status = DossierStatus(dossier.status)
     return DossierOut(
         id=dossier.id,
@@ -228,13 +231,7 @@ async def get_dossier(dossier_id: UUID, principal: CurrentPrincipal, db: DbSessi
     identity = None
     if dossier.identity_encrypted:
         opened = open_identity(runtime.cipher, dossier.identity_encrypted)
-        identity = IdentityOut(
-            birth_name=opened.birth_name,
-            first_names=opened.first_names,
-            usual_name=opened.usual_name,
-            nir_masked=mask_nir(opened.nir) if opened.nir else None,
-            france_travail_id=opened.france_travail_id,
-        )
+        identity = MaskedIdentity.of(opened)
         # Access to personal data is logged: who read which file (never the data itself).
         log.info("personal data read", extra={"who": principal.describe(), "dossier_id": str(dossier.id)})
     transitions = list(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.people import MaskedIdentity, PersonProfile
 from pacte_common.contracts.sessions import (
     AgoraCategory,
     CertificationResult,
@@ -238,14 +238,6 @@ class TransitionOut(BaseModel):
     at: datetime
 
 
-class IdentityOut(BaseModel):
-    birth_name: str
-    first_names: str
-    usual_name: str | None = None
-    nir_masked: str | None = None
-    france_travail_id: str | None = None
-
-
 class DossierOut(BaseModel):
     id: UUID
     session_id: UUID
@@ -259,7 +251,7 @@ class DossierOut(BaseModel):
     allowed_actions: list[str]
     profile: PersonProfile
     has_nir: bool
-    identity: IdentityOut | None = None
+    identity: MaskedIdentity | None = None
     entry_date: date | None
     entry_declared_late: bool
     exit_date: date | None
