@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Annotated, ClassVar
@@ -13,10 +14,12 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, mint_token, require_kind
+from pacte_common.crypto import LookupHasher
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.errors import InvalidTransition, NotFound, install_error_handlers
 from pacte_common.events import Envelope, EventError, IntegrationEvent, decode, register
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.logs import install_redaction
 from pacte_common.messaging import MessagingTables
 from pacte_common.settings import ServiceSettings
 from pacte_common.validators import Nir
@@ -69,7 +72,8 @@ def make_app(factory) -> FastAPI:
                 return 201, {"id": result.inserted_primary_key[0], "name": body.name}
 
             return await idempotent_create(
-                session, tables, principal=principal, operation="create-widget", key=key, payload=body, create=create
+                session, tables, principal=principal, operation="create-widget", key=key, payload=body, create=create,
+                hasher=LookupHasher("test-key"),
             )
 
     return app
@@ -122,7 +126,8 @@ async def test_valid_token_of_the_wrong_kind_gets_403(client):
     assert (await client.get("/region-only", headers=bearer(mint_token(settings, OrgKind.REGION, "region")))).status_code == 200
 
 
-async def test_problem_shapes_for_404_409_422_and_500(client):
+async def test_problem_shapes_for_404_409_422_and_500(client, caplog):
+    install_redaction()
     not_found = await client.get("/widgets/7")
     assert not_found.status_code == 404 and not_found.json()["detail"] == "widget 7 not found"
     conflict = (await client.post("/widgets/7/archive")).json()
@@ -134,8 +139,10 @@ async def test_problem_shapes_for_404_409_422_and_500(client):
     assert set(fields) == {"body.name", "body.nir"} and "key" in fields["body.nir"]
     malformed = await client.post("/widgets", content=b"{not json", headers={**token, "content-type": "application/json"})
     assert malformed.status_code == 422 and malformed.json()["errors"][0]["field"].startswith("body")
-    crash = await client.post("/boom")
-    assert crash.status_code == 500 and "Traceback" not in crash.text and "185054410912314" not in crash.text
+    with caplog.at_level(logging.ERROR):
+        crash = await client.post("/boom")
+    assert crash.status_code == 500 and "Traceback" not in crash.text and "secret internals" not in crash.text
+    assert "secret internals [NIR]" in caplog.text and "185054410912314" not in caplog.text, "logged, scrubbed"
     async with client.factory() as session:
         assert (await session.execute(select(func.count()).select_from(widgets))).scalar_one() == 0
 
@@ -156,6 +163,10 @@ async def test_idempotency_key_replays_refuses_other_body_and_never_creates_twic
     assert elsewhere.status_code == 201 and "idempotent-replayed" not in elsewhere.headers
     async with client.factory() as session:
         assert (await session.execute(select(func.count()).select_from(widgets))).scalar_one() == 3
+        stored = (await session.execute(select(tables.idempotency.c.request_hash))).scalars().all()
+    from pacte_common.idempotency import request_hash
+
+    assert request_hash({"name": "a", "nir": None}) not in stored, "fingerprints are keyed, not a plain hash"
 
 
 @register

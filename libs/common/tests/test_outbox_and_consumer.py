@@ -223,14 +223,16 @@ async def test_redelivery_after_crash_before_offset_commit_has_no_second_effect(
     replay_bus = bus_settings.model_copy(update={"topic_namespace": bus_settings.topic_namespace})
     second = runner_for(replay_bus, factory, Recorder())
     second.group_id += ".after-crash"  # no committed offset: everything is delivered again
+    outcomes = []
+    second.on_outcome = lambda event_type, outcome: outcomes.append(outcome)
     stop = asyncio.Event()
     task = asyncio.create_task(second.run(stop))
-    await eventually(lambda: second.assigned.is_set(), message="second consumer assigned")
-    await asyncio.sleep(
-        1.0
-    )  # let it re-read the ten messages (all duplicates: no effect to wait for)
-    stop.set()
-    await task
+    try:
+        await eventually(lambda: len(outcomes) >= 10, message="all ten redelivered")
+    finally:
+        stop.set()
+        await task
+    assert outcomes == ["duplicate"] * 10, "every redelivery stopped by the inbox"
     assert sorted(await handled_seqs(factory)) == list(range(10))
 
 

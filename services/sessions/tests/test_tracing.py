@@ -14,6 +14,8 @@ from pacte_common.events import Envelope, Topics
 from pacte_common.testing import eventually, read_topic
 from pacte_common.tracing import trace_id_of
 
+OTHER_NIR = "292064410945680"
+
 STATEMENT = {
     "planned_hours": "140",
     "attended_hours": "119",
@@ -76,12 +78,21 @@ async def test_every_event_of_a_file_carries_the_trace_of_what_opened_it(api_con
     from_admission = (await eventually(opened, message="the file opened by the admission"))[0]
     assert from_admission["trace_id"] == admitted_trace
 
+    # The person admitted above is known by a keyed hash of her NIR: enrolling her again
+    # directly in the same session is the same person, refused.
+    again = await api.client.post(
+        "/dossiers", headers=api.org,
+        json={"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(api.NIR)},
+    )
+    assert again.status_code == 409 and again.json()["detail"] == "this person already has a training file in this session"
+
     # A file opened by a direct enrolment keeps the trace of its POST.
     enrol_tp, enrol_trace = new_trace()
     enrolled = await api.client.post(
         "/dossiers",
         headers=traced(api.org, enrol_tp),
-        json={"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(api.NIR)},
+        # another person: the admitted one above is recognised by her NIR
+        json={"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(OTHER_NIR)},
     )
     assert enrolled.status_code == 201, enrolled.text
     assert enrolled.headers["traceparent"] == enrol_tp and enrolled.json()["trace_id"] == enrol_trace

@@ -71,6 +71,10 @@ class LookupHasher:
         message = "\x1f".join(part.strip().upper() for part in parts)
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
+    def fingerprint(self, text: str) -> str:
+        """Keyed digest of an exact text (no normalisation), e.g. a request body."""
+        return hmac.new(self._key, b"fingerprint\x1f" + text.encode(), hashlib.sha256).hexdigest()
+
 
 def _reveal(secret: SecretStr | str) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else secret

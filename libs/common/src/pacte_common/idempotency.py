@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pacte_common.auth import Principal
+from pacte_common.crypto import LookupHasher
 from pacte_common.db import utcnow
 from pacte_common.errors import Invalid
 from pacte_common.messaging import MessagingTables
@@ -41,8 +42,12 @@ async def _idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 
 
-def request_hash(payload: Any) -> str:
+def request_hash(payload: Any, hasher: LookupHasher | None = None) -> str:
+    """Fingerprint of the request body. Keyed (HMAC) when a hasher is given: bodies carry NIRs
+    and IBANs, and a plain hash of a low-entropy identifier could be reversed by guessing."""
     canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if hasher is not None:
+        return hasher.fingerprint(canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -55,6 +60,7 @@ async def idempotent_create(
     key: str | None,
     payload: Any,
     create: Callable[[], Awaitable[tuple[int, Any]]],
+    hasher: LookupHasher | None = None,
 ) -> JSONResponse:
     """Runs `create` (which must not commit) once per (caller, operation, key) and commits."""
     if key is None:
@@ -63,7 +69,7 @@ async def idempotent_create(
         return JSONResponse(jsonable_encoder(body), status_code=status)
 
     scope = f"{principal.describe()}|{operation}"
-    fingerprint = request_hash(payload)
+    fingerprint = request_hash(payload, hasher)
     replay = await _stored(session, tables, scope, key, fingerprint)
     if replay is not None:
         return replay

@@ -16,8 +16,23 @@ _NIR_PATTERN = re.compile(r"(?<![\w-])[1-478][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2
 _IBAN_PATTERN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![\w-])", re.I)
 
 
+# The NIR as sent to AGORA: its first 13 characters, without the key.
+_NIR13_PATTERN = re.compile(r"(?<![\w-])[1-478]\d{4}(?:\d{2}|2[AB])\d{6}(?![\w-])", re.I)
+
+
 def redact(text: str) -> str:
-    return _IBAN_PATTERN.sub("[IBAN]", _NIR_PATTERN.sub("[NIR]", text))
+    text = _NIR_PATTERN.sub("[NIR]", text)
+    return _IBAN_PATTERN.sub("[IBAN]", _NIR13_PATTERN.sub("[NIR]", text))
+
+
+def _redact_value(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(item) for item in value)
+    return value
 
 
 class PersonalDataFilter(logging.Filter):
@@ -42,8 +57,8 @@ def scrub_record(record: logging.LogRecord) -> None:
     # The exception object still holds the clear values; handlers use exc_text instead.
     record.exc_info = None
     for name, value in list(vars(record).items()):
-        if name not in _STANDARD_ATTRS and isinstance(value, str):
-            setattr(record, name, redact(value))
+        if name not in _STANDARD_ATTRS and isinstance(value, (str, dict, list, tuple)):
+            setattr(record, name, _redact_value(value))
 
 
 class TraceIdFilter(logging.Filter):

@@ -9,11 +9,10 @@ No NIR, no names: only the dossier id, the operation and AGORA's answer.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from pacte_common.events import IntegrationEvent, Topics, register
 
@@ -29,7 +28,7 @@ class AgoraFlowEvent(IntegrationEvent):
     revision: int = Field(1, description="1, then +1 each time an operator resends a rejected flow")
     idempotency_key: str
     origin: str = Field("live", description="live (trainee events) or backfill (reprise d'antériorité)")
-    occurred_at: datetime
+    occurred_at: AwareDatetime
 
 
 @register

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.events import IntegrationEvent, Topics, register
@@ -21,7 +21,7 @@ class PrescriptionEvent(IntegrationEvent):
     prescriber_code: str
     organisation_siret: str
     status: str
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     actor: str
 
 

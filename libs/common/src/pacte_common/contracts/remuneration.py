@@ -6,12 +6,12 @@ Keyed by dossier id. No IBAN, NIR or name in them: the beneficiary is the pseudo
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from pacte_common.events import IntegrationEvent, Topics, register
 
@@ -22,7 +22,7 @@ class RemunerationEvent(IntegrationEvent):
     topic: ClassVar[str] = Topics.PAYMENTS
     dossier_id: UUID
     person_id: UUID
-    occurred_at: datetime
+    occurred_at: AwareDatetime
 
 
 @register

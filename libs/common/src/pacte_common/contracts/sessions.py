@@ -6,13 +6,13 @@ Every trainee event carries the whole file snapshot (`DossierSnapshot`): consume
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.events import IntegrationEvent, Topics, register
@@ -168,7 +168,7 @@ class DossierSnapshot(BaseModel):
 class TraineeEvent(IntegrationEvent):
     topic: ClassVar[str] = Topics.TRAINEES
     dossier: DossierSnapshot
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     actor: str
 
 
@@ -242,7 +242,7 @@ class AttendanceEvent(IntegrationEvent):
     justified_absence_hours: Decimal
     unjustified_absence_hours: Decimal
     in_company_hours: Decimal = Decimal("0")
-    recorded_at: datetime
+    recorded_at: AwareDatetime
 
 
 @register

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.db import utcnow
-from pacte_common.errors import InvalidTransition, NotFound
+from pacte_common.errors import Invalid, InvalidTransition, NotFound
 from pacte_common.http import (
     CursorParam,
     IfMatch,
@@ -87,7 +87,12 @@ async def list_flows(
         query = query.where(Flow.origin == origin)
     after = decode_cursor(cursor)
     if after:
-        at, flow_id = datetime.fromisoformat(after["at"]), uuid.UUID(after["id"])
+        try:
+            at, flow_id = datetime.fromisoformat(after["at"]), uuid.UUID(after["id"])
+            if at.tzinfo is None:
+                raise ValueError("naive")
+        except (KeyError, TypeError, ValueError):
+            raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
         query = query.where(or_(Flow.created_at > at, and_(Flow.created_at == at, Flow.id > flow_id)))
     rows = list((await session.execute(query.order_by(Flow.created_at, Flow.id).limit(limit + 1))).tuples())
     next_cursor = None
@@ -200,7 +205,7 @@ async def start_backfill(
 
     answer = await idempotent_create(
         session,
-        runtime.tables,
+        runtime.tables, hasher=runtime.hasher,
         principal=principal,
         operation="start-backfill",
         key=idempotency_key,

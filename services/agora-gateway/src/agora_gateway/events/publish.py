@@ -9,6 +9,7 @@ from __future__ import annotations
 from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
 from pacte_common.db import utcnow
 from pacte_common.events import IntegrationEvent
+from pacte_common.logs import redact
 from pacte_common.service import Runtime
 from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,4 +58,5 @@ def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None)
 
 
 def rejected_event(flow: Flow, code: str, message: str) -> AgoraFlowRejected:
-    return AgoraFlowRejected(**_common(flow), code=code, message=message)
+    # AGORA's free text may echo what it was sent (NIR, names): never on the bus in clear.
+    return AgoraFlowRejected(**_common(flow), code=code, message=redact(message))

@@ -199,7 +199,7 @@ async def create_prescription(
         return 201, await present(session, runtime, prescription, principal, with_identity=False)
 
     response = await idempotent_create(
-        session, runtime.tables, principal=principal, operation="create-prescription", key=idempotency_key,
+        session, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-prescription", key=idempotency_key,
         payload=body, create=create,
     )
     created = response_body(response)
@@ -448,7 +448,7 @@ async def reorient(
 
     try:
         response = await idempotent_create(
-            session, runtime.tables, principal=principal, operation=f"reorient:{prescription_id}",
+            session, runtime.tables, hasher=runtime.hasher, principal=principal, operation=f"reorient:{prescription_id}",
             key=idempotency_key, payload=body, create=create,
         )
     except StaleDataError:

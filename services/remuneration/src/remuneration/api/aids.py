@@ -67,5 +67,5 @@ async def ask_emergency_aid(body: EmergencyAidIn, principal: Requester, session:
                 ), key=str(file.dossier_id))
         return 201, aid_view(aid)
 
-    return await idempotent_create(session, runtime.tables, principal=principal, operation="emergency-aid",
+    return await idempotent_create(session, runtime.tables, hasher=runtime.hasher, principal=principal, operation="emergency-aid",
                                    key=idempotency_key, payload=body.model_dump(mode="json"), create=create)

@@ -75,7 +75,7 @@ async def file_request(body: RemunerationRequestIn, principal: Filer, session: D
         await session.flush()
         return 201, file_view(file)
 
-    response = await idempotent_create(session, runtime.tables, principal=principal, operation="file-request",
+    response = await idempotent_create(session, runtime.tables, hasher=runtime.hasher, principal=principal, operation="file-request",
                                        key=idempotency_key, payload=body.model_dump(mode="json"), create=create)
     response.headers["Location"] = f"/files/{body.dossier_id}"
     return response

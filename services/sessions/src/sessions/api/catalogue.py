@@ -122,7 +122,7 @@ async def create_programme(body: ProgrammeIn, principal: Region, db: DbSession, 
         await db.flush()
         return 201, programme_out(programme)
 
-    return await idempotent_create(db, runtime.tables, principal=principal, operation="create-programme", key=idempotency_key, payload=body, create=create)
+    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-programme", key=idempotency_key, payload=body, create=create)
 
 
 @router.get("/programmes", response_model=list[ProgrammeOut], summary="All programmes")
@@ -176,7 +176,7 @@ async def create_action(body: ActionIn, principal: Region, db: DbSession, runtim
         await db.refresh(action)  # amounts as stored (two decimals), as every later read shows them
         return 201, action_out(action)
 
-    return await idempotent_create(db, runtime.tables, principal=principal, operation="create-action", key=idempotency_key, payload=body, create=create)
+    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-action", key=idempotency_key, payload=body, create=create)
 
 
 @router.get("/actions/{action_id}", response_model=ActionOut)
@@ -245,7 +245,7 @@ async def create_session(body: SessionIn, principal: Region, db: DbSession, runt
         await publish_catalogue(runtime, db, SessionPublished, session)
         return 201, session_out(session)
 
-    return await idempotent_create(db, runtime.tables, principal=principal, operation="create-session", key=idempotency_key, payload=body, create=create)
+    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-session", key=idempotency_key, payload=body, create=create)
 
 
 @router.get("/sessions", response_model=Page, summary="Sessions, filtered and paginated (a training organisation sees its own)")

@@ -222,7 +222,7 @@ async def create_dossier(body: DossierIn, principal: Writer, db: DbSession, runt
         )
         return 201, dossier_out(dossier)
 
-    return await idempotent_create(db, runtime.tables, principal=principal, operation="create-dossier", key=idempotency_key, payload=body, create=create)
+    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-dossier", key=idempotency_key, payload=body, create=create)
 
 
 @router.get("/dossiers/{dossier_id}", response_model=DossierOut, summary="A training file, with its identity masked and its history")

@@ -6,6 +6,7 @@ import logging
 
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.orientation import PrescriptionAdmitted
+from pacte_common.contracts.people import open_identity
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
 from sqlalchemy import select
@@ -30,6 +31,11 @@ async def on_admitted(runtime: Runtime, db: AsyncSession, envelope: Envelope) ->
     session = await session_for_update(db, event.session_id)
     if session is None:
         raise UnknownSession(f"session {event.session_id} is not in the catalogue")
+    nir_hash = None
+    if event.identity_encrypted and event.has_nir:
+        # The same NIR must find the same person later (direct enrolment looks it up).
+        identity = open_identity(runtime.cipher, event.identity_encrypted)
+        nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
     dossier = await open_dossier(
         runtime,
         db,
@@ -38,7 +44,7 @@ async def on_admitted(runtime: Runtime, db: AsyncSession, envelope: Envelope) ->
         profile=event.profile.model_dump(mode="json"),
         identity_encrypted=event.identity_encrypted,
         has_nir=event.has_nir,
-        nir_hash=None,
+        nir_hash=nir_hash,
         actor=event.actor,
         at=event.occurred_at,
         prescription_id=event.prescription_id,
