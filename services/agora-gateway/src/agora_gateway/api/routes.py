@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,8 @@ from agora_gateway.domain.flows import FlowAction, FlowStatus
 from agora_gateway.settings import AgoraGatewaySettings
 
 Operator = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["agora"])
 
@@ -203,15 +206,20 @@ async def start_backfill(
         created = True
         return 202, BackfillJobView.of(job)
 
-    answer = await idempotent_create(
-        session,
-        runtime.tables, hasher=runtime.hasher,
-        principal=principal,
-        operation="start-backfill",
-        key=idempotency_key,
-        payload={"sha256": digest.hexdigest(), "size": size, "filename": filename},
-        create=create,
-    )
+    try:
+        answer = await idempotent_create(
+            session,
+            runtime.tables,
+            hasher=runtime.hasher,
+            principal=principal,
+            operation="start-backfill",
+            key=idempotency_key,
+            payload={"sha256": digest.hexdigest(), "size": size, "filename": filename},
+            create=create,
+        )
+    except Exception:
+        await asyncio.to_thread(path.unlink, True)  # the export holds NIRs in clear: never left behind
+        raise
     if answer.headers.get("Idempotent-Replayed"):
         await asyncio.to_thread(path.unlink, True)  # the first upload's job runs; this copy is not needed
     else:
@@ -241,9 +249,11 @@ async def list_backfills(session: ReadSession, _: Operator) -> list[BackfillJobV
     summary="The lines not loaded (unreadable, without NIR, or rejected by AGORA), as NDJSON",
     response_class=StreamingResponse,
 )
-async def backfill_rejections(job_id: uuid.UUID, session: ReadSession, runtime: RuntimeDep, _: Operator) -> StreamingResponse:
+async def backfill_rejections(job_id: uuid.UUID, session: ReadSession, runtime: RuntimeDep, operator: Operator) -> StreamingResponse:
     if await session.get(BackfillJob, job_id) is None:
         raise NotFound(f"No back-fill job {job_id}")
+    # The lines carry identities (what the operator must fix): access to personal data is logged.
+    log.info("personal data read", extra={"who": operator.describe(), "backfill_job": str(job_id), "what": "rejected lines"})
     factory, cipher = read_sessions(runtime), runtime.cipher
 
     async def lines():

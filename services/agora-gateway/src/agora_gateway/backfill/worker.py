@@ -358,10 +358,15 @@ async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
 
 
 async def fail_job(runtime: Runtime, job_id: uuid.UUID, error: str) -> None:
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    path = None
     async with runtime.sessions() as session, session.begin():
         job = await session.get(BackfillJob, job_id)
         if job is not None:
             job.status, job.error, job.finished_at, job.lease_until = JobStatus.FAILED, error, utcnow(), None
+            path = Path(job.file_path)
+    if path is not None and not settings.backfill_keep_files:
+        await asyncio.to_thread(path.unlink, True)  # NIRs in clear: a failed job keeps no copy
     log.error("back-fill %s failed: %s", job_id, error)
 
 

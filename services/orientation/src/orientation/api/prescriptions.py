@@ -103,6 +103,8 @@ def _with_etag(response: Response, version: int, location: str | None = None) ->
 
 async def _answer(session: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal, status: int = 200) -> JSONResponse:
     body = await present(session, runtime, prescription, principal, with_identity=True)
+    # DOMAIN.md §7: every answer showing the identity is an access to personal data (ids only logged).
+    log.info("personal data read", extra={"prescription_id": str(prescription.id), "by": principal.describe()})
     return _with_etag(JSONResponse(body.model_dump(mode="json"), status_code=status), prescription.version)
 
 
@@ -285,8 +287,6 @@ async def list_prescriptions(
 @router.get("/prescriptions/{prescription_id}", response_model=PrescriptionOut, responses=PROBLEMS, summary="One prescription (ETag)")
 async def get_prescription(prescription_id: UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep):
     prescription = await visible_prescription(session, principal, prescription_id)
-    # DOMAIN.md §7: access to personal data is logged (ids only, never the data).
-    log.info("prescription read", extra={"prescription_id": str(prescription_id), "by": principal.describe()})
     return await _answer(session, runtime, prescription, principal)
 
 
