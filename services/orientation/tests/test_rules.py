@@ -2,11 +2,12 @@
 session, full sessions, optimistic concurrency, lists with cursors and counts."""
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from orientation.domain.prescription import Status
+from pacte_common.clock import business_today
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -159,7 +160,7 @@ async def test_list_filters_and_cursor(shared_kit):
         "/prescriptions", params=[("session_id", str(target.session_id)), ("status", "admitted"), ("status", "waitlisted")], headers=kit.org_a
     )
     assert {i["id"] for i in by_status.json()["items"]} == {created[0]["id"], created[1]["id"]}
-    today = date.today()
+    today = business_today("Europe/Paris")  # the service filters by the Region's calendar day
     for params, expected in (
         ({"from": today.isoformat(), "to": today.isoformat()}, 5),
         ({"from": (today + timedelta(days=1)).isoformat()}, 0),

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     encryption_key_id: str = "dev1"
     lookup_hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
 
+    # Business days (ages, declaration delays, date filters) are days in the Region's zone.
+    business_timezone: str = "Europe/Paris"
+
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: Path = Path(".data")

@@ -17,8 +17,6 @@ class SessionsSettings(ServiceSettings):
     declaration_delay_working_days: int = 3
     holiday_country: str = "FR"
     holiday_subdivision: str | None = None
-    # The business day of a declaration is taken in this time zone.
-    business_timezone: str = "Europe/Paris"
 
     # Départements of the Pays de la Loire the offer may sit in.
     departements: frozenset[str] = frozenset({"44", "49", "53", "72", "85"})

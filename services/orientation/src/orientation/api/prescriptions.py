@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
+from pacte_common.clock import business_today, start_of_business_day
 from pacte_common.contracts.people import PersonIdentity, PersonProfile
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
@@ -179,7 +180,7 @@ async def create_prescription(
     idempotency_key: IdempotencyKey = None,
 ):
     settings: OrientationSettings = runtime.settings
-    problem = birth_date_problem(body.profile.birth_date, utcnow().date(), settings.minimum_age_years)
+    problem = birth_date_problem(body.profile.birth_date, business_today(settings.business_timezone), settings.minimum_age_years)
     if problem:
         raise Invalid(problem, field="body.profile.birth_date")
     kind = body.prescriber_kind or prescriber_kind_from_code(principal.org_id, settings.prescriber_kind_by_code_prefix)
@@ -219,18 +220,19 @@ def response_body(response: JSONResponse) -> dict:
 async def count_prescriptions(
     principal: CurrentPrincipal,
     session: DbSession,
+    runtime: RuntimeDep,
     session_id: UUID | None = None,
     from_: Annotated[date | None, Query(alias="from", description="Submitted on or after")] = None,
     to: Annotated[date | None, Query(description="Submitted on or before")] = None,
 ) -> CountsOut:
     query = select(Prescription.status, func.count()).where(visible_to(principal))
-    query = _filtered(query, None, session_id, None, from_, to).group_by(Prescription.status)
+    query = _filtered(query, None, session_id, None, from_, to, runtime.settings.business_timezone).group_by(Prescription.status)
     found = dict((await session.execute(query)).tuples().all())
     counts = {status.value: int(found.get(status.value, 0)) for status in Status}
     return CountsOut(counts=counts, total=sum(counts.values()))
 
 
-def _filtered(query, statuses, session_id, person_id, from_, to):
+def _filtered(query, statuses, session_id, person_id, from_, to, timezone: str):
     if statuses:
         query = query.where(Prescription.status.in_([s.value for s in statuses]))
     if session_id:
@@ -238,10 +240,10 @@ def _filtered(query, statuses, session_id, person_id, from_, to):
     if person_id:
         query = query.where(Prescription.person_id == person_id)
     if from_:
-        query = query.where(Prescription.created_at >= datetime.combine(from_, time.min, tzinfo=utcnow().tzinfo))
+        query = query.where(Prescription.created_at >= start_of_business_day(timezone, from_))
     if to:
         query = query.where(
-            Prescription.created_at < datetime.combine(to + timedelta(days=1), time.min, tzinfo=utcnow().tzinfo)
+            Prescription.created_at < start_of_business_day(timezone, to + timedelta(days=1))
         )
     return query
 
@@ -261,7 +263,9 @@ async def list_prescriptions(
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> Page[PrescriptionSummary]:
-    query = _filtered(select(Prescription).where(visible_to(principal)), status, session_id, person_id, from_, to)
+    query = _filtered(
+        select(Prescription).where(visible_to(principal)), status, session_id, person_id, from_, to, runtime.settings.business_timezone
+    )
     if organisation_siret:
         query = query.where(Prescription.organisation_siret == organisation_siret)
     if prescriber_code:
