@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from agora_gateway.domain.agora_file import FileState, Operation, apply
 from agora_gateway.sandbox.contract import OperationRequest
 from agora_gateway.sandbox.store import Rejected, SandboxStore
 from agora_gateway.testing import VALID_NIRS, VALID_SIRET
@@ -131,17 +130,28 @@ operation_data = {
 }
 
 
+# The legal order, written by hand from docs/agora-contract.md and DOMAIN.md §6 — an oracle
+# independent of the transition table the sandbox and the gateway share.
+_LIVE = ("created", "in_training", "interrupted", "exited", "settled")
+LEGAL_ORDER = {
+    ("created", "enter"): "in_training",
+    ("in_training", "interrupt"): "interrupted",
+    ("interrupted", "resume"): "in_training",
+    ("in_training", "exit"): "exited",
+    ("interrupted", "exit"): "exited",
+    ("exited", "settle"): "settled",
+    **{(state, "cancel"): "cancelled" for state in _LIVE},
+}
+
+
 @given(st.lists(st.sampled_from(list(operation_data)), max_size=10))
 def test_the_sandbox_accepts_exactly_the_legal_orders(operations):
     store = SandboxStore()
     created = store.operate(OperationRequest.model_validate(create_body(nir=VALID_NIRS[0][:13])), "c")
-    state = FileState.CREATED
+    state = "created"
     for index, operation in enumerate(operations):
         request = OperationRequest(operation=operation, agora_file_id=created["agora_file_id"], data=operation_data[operation])
-        try:
-            expected = apply(state, Operation(operation))
-        except ValueError:
-            expected = None
+        expected = LEGAL_ORDER.get((state, operation))
         try:
             answer = store.operate(request, f"k{index}")
         except Rejected as rejected:
@@ -149,5 +159,5 @@ def test_the_sandbox_accepts_exactly_the_legal_orders(operations):
             assert expected is None or rejected.code == "dates_out_of_order", rejected.code
             assert expected is not None or rejected.code == "illegal_order"
             continue
-        assert expected is not None and answer["file_state"] == expected.value
+        assert expected is not None and answer["file_state"] == expected
         state = expected
