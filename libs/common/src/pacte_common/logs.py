@@ -35,14 +35,6 @@ def _redact_value(value):
     return value
 
 
-class PersonalDataFilter(logging.Filter):
-    """Rewrites a record so that no NIR or IBAN reaches a handler, in message, args or extras."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        scrub_record(record)
-        return True
-
-
 def scrub_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
@@ -82,8 +74,8 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    install_filters(handler)
-    install_redaction()
+    handler.addFilter(TraceIdFilter())
+    install_redaction()  # every record is scrubbed once, when made (see install_redaction)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
@@ -93,11 +85,6 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
-
-
-def install_filters(handler: logging.Handler) -> None:
-    handler.addFilter(TraceIdFilter())
-    handler.addFilter(PersonalDataFilter())
 
 
 _redaction_installed = False
