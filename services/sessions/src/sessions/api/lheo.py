@@ -96,7 +96,10 @@ def _changed(row, fields: dict) -> dict:
     "/catalogue/lheo",
     response_model=ImportReport,
     summary="Import an LHEO XML offer (Region)",
-    openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}, "required": True}},
+    openapi_extra={
+        "requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}, "required": True},
+        "x-body-limit-setting": "lheo_max_bytes",
+    },
 )
 async def import_lheo(
     request: Request,
