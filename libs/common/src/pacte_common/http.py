@@ -1,15 +1,19 @@
-"""HTTP conventions shared by the routers: optimistic concurrency and cursor pagination."""
+"""HTTP conventions shared by the routers and the app: optimistic concurrency, cursor
+pagination, request bodies bounded while they stream in, offline docs and a truthful OpenAPI."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, FastAPI, Header, Query
 from pydantic import BaseModel
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pacte_common.errors import Invalid, PreconditionFailed
+from pacte_common.errors import PROBLEM_JSON, Invalid, PreconditionFailed, ProblemError
 
 T = TypeVar("T")
 
@@ -63,3 +67,116 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return value
     except Exception:
         raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "The request body is too large"
+
+
+BODY_LIMIT_EXTRA = "x-body-limit-setting"
+
+
+class BodyLimitMiddleware:
+    """413 problem+json as soon as a request body passes its limit, without reading the rest.
+
+    A declared `Content-Length` over the limit is refused before a byte is read; a chunked
+    (or lying) body is counted as it arrives and refused the moment it passes. The app then
+    sees a disconnect and whatever it would still send is dropped. The limit is
+    `settings.max_request_body_bytes`, or the setting a route names in its OpenAPI extra
+    `x-body-limit-setting` (LHEO imports, back-fill exports).
+    """
+
+    def __init__(self, app: ASGIApp, *, limit_for: Callable[[Scope], int]):
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_too_large(scope, send, limit)
+            return
+        received = 0
+        refused = False
+        response_started = False
+
+        async def bounded_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not response_started:
+                        await _send_too_large(scope, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if refused:
+                return  # the 413 has been sent; the app's own answer is dropped
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise  # an app that fails on the disconnect after a 413 is not an error
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+    problem = PayloadTooLarge(f"the request body exceeds {limit} bytes", limit_bytes=limit)
+    body = json.dumps(problem.body(scope.get("path"))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def route_body_limits(app: FastAPI, settings: Any) -> Callable[[Scope], int]:
+    """The body limit of a request: its route's named setting, else the service's default."""
+    default = settings.max_request_body_bytes
+
+    def limit_for(scope: Scope) -> int:
+        for route in app.router.routes:
+            extra = getattr(route, "openapi_extra", None) or {}
+            if BODY_LIMIT_EXTRA in extra and route.matches(scope)[0] is Match.FULL:
+                return int(getattr(settings, extra[BODY_LIMIT_EXTRA]))
+        return default
+
+    return limit_for
+
+
+def install_http_conventions(app: FastAPI, settings: Any) -> None:
+    """What every service's app gets on top of FastAPI: bounded bodies, offline docs, and an
+    OpenAPI document that lists the problems each route can answer."""
+    from pacte_common.docs import install_offline_docs
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=route_body_limits(app, settings))
+    install_offline_docs(app)

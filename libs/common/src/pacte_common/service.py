@@ -35,6 +35,7 @@ from pacte_common.consumer import ConsumerRunner, Subscription
 from pacte_common.crypto import FieldCipher, LookupHasher
 from pacte_common.errors import install_error_handlers
 from pacte_common.events import Topics
+from pacte_common.http import install_http_conventions
 from pacte_common.logs import configure_logging, install_redaction
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, pending_count
 from pacte_common.settings import ServiceSettings
@@ -153,6 +154,7 @@ def build_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_error_handlers(app)
+    install_http_conventions(app, settings)
 
     @app.middleware("http")
     async def trace_context(request: Request, call_next):

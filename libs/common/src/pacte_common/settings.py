@@ -28,7 +28,17 @@ class BusSettings(BaseSettings):
     relay_poll_interval_s: float = 0.2
     relay_batch_size: int = 200
     relay_max_backoff_s: float = 10.0
+    # Sent outbox rows are kept this long: what a relay re-publishes when it finds a new broker
+    # incarnation or its topics gone (see the runbook). Covers a broker outage up to this long.
     outbox_retention_hours: int = 24 * 7
+    # How often relays and consumers compare the broker's cluster id and topics with what they
+    # last saw (also checked on every (re)connection and partition assignment).
+    incarnation_check_interval_s: float = 5.0
+    # Transient failures (database down or locked, broker timeouts) are retried for ever,
+    # with exponential backoff from consumer_retry_backoff_s up to this cap.
+    transient_retry_max_backoff_s: float = 30.0
+    # `pacte bus replay-dlq`: how long to wait for the consumers to handle what was replayed.
+    replay_settle_timeout_s: float = 60.0
 
 
 class ServiceSettings(BaseSettings):
@@ -65,3 +75,6 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     data_dir: Path = Path(".data")
     idempotency_retention_hours: int = 48
+    # Request bodies larger than this are refused with 413 while they stream in (every route);
+    # a route may name a larger limit setting in its OpenAPI extra `x-body-limit-setting`.
+    max_request_body_bytes: int = Field(1024 * 1024, ge=1)

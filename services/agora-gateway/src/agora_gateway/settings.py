@@ -53,6 +53,8 @@ class AgoraGatewaySettings(ServiceSettings):
     # A job whose process died is taken over after this long (renewed at every batch).
     backfill_lease_s: float = 30.0
     backfill_upload_chunk_bytes: int = 1024 * 1024
+    # An export larger than this is refused with 413 while it streams in.
+    backfill_max_bytes: int = 2 * 1024 * 1024 * 1024
     backfill_dir_name: str = "agora-backfill"
     # The uploaded export carries NIRs in clear: deleted once the job completes, unless kept.
     backfill_keep_files: bool = False

@@ -160,7 +160,12 @@ async def retry_flow(
 # ---------------------------------------------------------------- back-fill
 
 
-@router.post("/backfill", status_code=202, summary="Start a back-fill from an export file (NDJSON)")
+@router.post(
+    "/backfill",
+    status_code=202,
+    summary="Start a back-fill from an export file (NDJSON)",
+    openapi_extra={"x-body-limit-setting": "backfill_max_bytes"},
+)
 async def start_backfill(
     session: DbSession,
     runtime: RuntimeDep,
