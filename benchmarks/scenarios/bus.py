@@ -1,19 +1,11 @@
-"""Bus throughput: outbox → relay → Kafka → consumer runner with inbox, against bare aiokafka.
+"""The bus: transactional outbox → relay → broker → consumer runner with its inbox, against bare
+aiokafka (produce + consume) on the same broker in the same run.
 
-    uv run python benchmarks/bus_throughput.py [--events 5000] [--database-url URL]
-
-Starts its own Tansu broker (or uses --bootstrap) and prints events/s for:
-  1. bare: aiokafka producer send + consumer read (the stack's ceiling on this machine);
-  2. pacte: transactional outbox writes, the relay publishing, a ConsumerRunner applying an
-     effect with its inbox row in one transaction per event;
-and the ratio pacte / bare. Not a test: figures depend on the machine.
-"""
+Targets (issue 13): ≥ 5,000 events/s and ≥ 0.10 of bare."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -28,6 +20,8 @@ from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay
 from pacte_common.settings import BusSettings
 from sqlalchemy import Column, Integer, String, Table, func, select
 
+from benchmarks.core import Context, Row, Scenario
+
 TOPIC = "pacte.bench.items.v1"
 metadata = new_metadata()
 items = Table("items", metadata, Column("id", Integer, primary_key=True), Column("key", String(40)), Column("seq", Integer))
@@ -35,7 +29,7 @@ tables = MessagingTables(metadata)
 
 
 @register
-class ItemAdded(IntegrationEvent):
+class BenchItemAdded(IntegrationEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.bench-item.added.v1"
     topic: ClassVar[str] = TOPIC
     key: str
@@ -43,7 +37,7 @@ class ItemAdded(IntegrationEvent):
 
 
 async def bare(bus: BusSettings, count: int) -> float:
-    topic = topic_name(bus, TOPIC) + ".bare"
+    topic = topic_name(bus, TOPIC) + f".bare{uuid.uuid4().hex[:4]}"
     await ensure_topics(bus, [topic], partitions=4)
     producer, consumer = new_producer(bus), new_consumer(bus, topic, group_id=None)
     await producer.start()
@@ -64,7 +58,6 @@ async def bare(bus: BusSettings, count: int) -> float:
 async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     engine = create_engine(database_url)
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
         await connection.run_sync(metadata.create_all)
     factory = session_factory(engine)
     await ensure_topics(bus, [topic_name(bus, TOPIC)], partitions=4)
@@ -74,7 +67,8 @@ async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     async def on_item(_context, session, envelope):
         await session.execute(items.insert().values(key="handled", seq=envelope.data.seq))
 
-    runner = ConsumerRunner(Subscription("bench", {ItemAdded: on_item}), service="bench", bus=bus, factory=factory, tables=tables)
+    runner = ConsumerRunner(Subscription("bench", {BenchItemAdded: on_item}), service="bench", bus=bus, factory=factory,
+                            tables=tables)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(runner.run(stop))]
     await asyncio.wait_for(runner.assigned.wait(), 30)
@@ -82,7 +76,7 @@ async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     for start in range(0, count, 100):  # one business transaction per 100 events
         async with factory() as session, session.begin():
             for seq in range(start, min(start + 100, count)):
-                await outbox.publish(session, ItemAdded(key=f"k{seq % 50}", seq=seq), key=f"k{seq % 50}")
+                await outbox.publish(session, BenchItemAdded(key=f"k{seq % 50}", seq=seq), key=f"k{seq % 50}")
     while True:
         async with factory() as session:
             done = (await session.execute(select(func.count()).select_from(items).where(items.c.key == "handled"))).scalar_one()
@@ -96,31 +90,24 @@ async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     return count / elapsed
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--bootstrap", default="")
-    parser.add_argument("--database-url", default="")
-    args = parser.parse_args()
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        port = free_port()
-        broker = start_tansu("127.0.0.1", port)
-        bootstrap = f"127.0.0.1:{port}"
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    bus = BusSettings(bootstrap_servers=bootstrap, topic_namespace=f"bench{uuid.uuid4().hex[:6]}.", relay_poll_interval_s=0.02)
+async def run(context: Context) -> list[Row]:
+    count = context.size(500, 5000)
+    port = free_port()
+    broker = start_tansu("127.0.0.1", port, context.workdir / f"bus-broker-{context.database}.log")
+    bus = BusSettings(bootstrap_servers=f"127.0.0.1:{port}", topic_namespace=f"bench{uuid.uuid4().hex[:6]}.",
+                      relay_poll_interval_s=0.02)
     try:
-        bare_rate = await bare(bus, args.events)
-        pacte_rate = await pacte(bus, args.events, database_url)
+        bare_rates, pacte_rates = [], []
+        for _ in range(context.size(1, 2)):  # interleaved rounds
+            bare_rates.append(await bare(bus, count))
+            pacte_rates.append(await pacte(bus, count, await context.database_url("bus")))
     finally:
-        if broker:
-            stop_process(broker)
-    print(f"events: {args.events}  database: {database_url.split(':')[0]}")
-    print(f"bare aiokafka produce+consume : {bare_rate:10.0f} events/s")
-    print(f"outbox+relay+consumer+inbox   : {pacte_rate:10.0f} events/s (effect + inbox row committed per partition batch)")
-    print(f"ratio pacte / bare            : {pacte_rate / bare_rate:10.3f}")
+        stop_process(broker)
+    figure, baseline = max(pacte_rates), max(bare_rates)
+    ratio = figure / baseline
+    return [Row("outbox → relay → broker → consumer", context.database, figure, "events/s",
+                "≥ 5,000 events/s and ratio ≥ 0.10", met=figure >= 5000 and ratio >= 0.10, baseline=baseline,
+                ratio=ratio, details={"events": count, "pacte_rounds": pacte_rates, "bare_rounds": bare_rates})]
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
+SCENARIO = Scenario("bus", "outbox, relay, broker and consumer with inbox against bare aiokafka", run)

@@ -1,0 +1,1 @@
+"""`pacte bench`: each scenario measures the project and its bare-stack baseline in one run."""

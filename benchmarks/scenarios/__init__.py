@@ -1,0 +1,1 @@
+"""Benchmark scenarios. Each module exposes `SCENARIO: Scenario` (see benchmarks.core)."""

@@ -1,0 +1,79 @@
+"""AGORA back-fill: throughput and the gateway's peak memory.
+
+The export is generated on disk, uploaded with POST /backfill to the gateway running as a real
+child process (its own database, a Tansu broker, the AGORA sandbox in-process), and followed to
+its report; peak resident memory is sampled from /proc. Targets (issue 13): ≥ 5,000 lines/s on
+1,000,000 lines with RSS ≤ 300 MB. The full run uses `PACTE_BENCH_BACKFILL_LINES` lines
+(default 20,000: a million lines takes half an hour at today's speed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+
+import httpx
+from agora_gateway.sandbox.main import create_app as create_sandbox
+from agora_gateway.sandbox.settings import AgoraSandboxSettings
+from agora_gateway.settings import AgoraGatewaySettings
+from agora_gateway.testing import (
+    export_line,
+    gateway_environment,
+    gateway_process,
+    make_nir,
+    serving,
+)
+from pacte_common.auth import OrgKind, mint_token
+from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.settings import BusSettings
+
+from benchmarks.core import Context, Row, Scenario, rss_mib
+
+
+async def run(context: Context) -> list[Row]:
+    size = context.size(500, int(os.environ.get("PACTE_BENCH_BACKFILL_LINES", "20000")))
+    export = context.workdir / f"export-{context.database}-{size}.ndjson"
+    with export.open("w") as out:
+        for i in range(size):
+            out.write(json.dumps(export_line(nir=make_nir(i), status=["settled", "in_training", "exited"][i % 3])) + "\n")
+    port = free_port()
+    broker = start_tansu("127.0.0.1", port, context.workdir / f"backfill-broker-{context.database}.log")
+    try:
+        async with serving(create_sandbox(AgoraSandboxSettings())) as sandbox_url:
+            settings = AgoraGatewaySettings(
+                database_url=await context.database_url("gateway"),
+                bus=BusSettings(bootstrap_servers=f"127.0.0.1:{port}", topic_namespace=f"bench{uuid.uuid4().hex[:6]}."),
+                agora_url=sandbox_url,
+                data_dir=context.workdir / f"gateway-data-{context.database}",
+                log_json=False,
+            )
+            token = mint_token(settings, OrgKind.REGION, "region")
+            log = context.workdir / f"gateway-{context.database}.log"
+            async with gateway_process(gateway_environment(settings), log) as (url, process):
+                async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+                    peak = rss_mib(process.pid)
+                    started = time.perf_counter()
+                    with export.open("rb") as upload:
+                        answer = await client.post("/backfill", files={"file": ("export.ndjson", upload, "application/x-ndjson")})
+                    answer.raise_for_status()
+                    job_id = answer.json()["job_id"]
+                    while True:
+                        peak = max(peak, rss_mib(process.pid))
+                        job = (await client.get(f"/backfill/{job_id}")).json()
+                        if job["status"] in ("completed", "failed"):
+                            break
+                        await asyncio.sleep(0.2)
+                    elapsed = time.perf_counter() - started
+    finally:
+        stop_process(broker)
+    rate = size / elapsed
+    details = {"lines": size, "status": job["status"], "seconds": elapsed, "report": job.get("report")}
+    return [
+        Row("AGORA back-fill", context.database, rate, "lines/s", "≥ 5,000 lines/s", met=rate >= 5000, details=details),
+        Row("AGORA back-fill peak RSS", context.database, peak, "MiB", "≤ 300 MiB", met=peak <= 300, details=details),
+    ]
+
+
+SCENARIO = Scenario("backfill", "AGORA back-fill throughput and peak memory", run)

@@ -1,0 +1,153 @@
+"""`POST /prescriptions` and `GET /prescriptions/{id}` (orientation, in the running suite)
+against the bare stack (benchmarks.baseline_app: FastAPI + SQLAlchemy + one INSERT / one
+SELECT by id) on the same database kind, single worker each, interleaved rounds.
+
+Targets (issue 13): write ratio ≥ 0.70, read ratio ≥ 0.80."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+
+import httpx
+from pacte_common.auth import OrgKind, mint_token
+from pacte_common.broker import free_port
+from pacte_common.settings import ServiceSettings
+from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
+from pacte_common.validators import nir_key
+
+from benchmarks.core import (
+    Context,
+    Row,
+    Scenario,
+    closed_loop,
+    interleaved,
+    median_rate,
+    uvicorn_process,
+)
+
+CONCURRENCY = 16
+SIRET = "73282932000074"
+
+
+_nir_numbers = itertools.count(1)
+
+
+def new_nir() -> str:
+    """A valid NIR never used before in this run (each prescription is for a new person)."""
+    number = next(_nir_numbers)
+    body = f"2{95 - number // 10**6 % 30:02d}0344{number % 1000:03d}{number // 1000 % 1000:03d}"
+    return body + f"{nir_key(body):02d}"
+
+
+def prescription_body(session_id: str, number: int) -> dict:
+    return {
+        "session_id": session_id,
+        "identity": {"birth_name": f"Bench{number}", "first_names": "Léa", "nir": new_nir()},
+        "profile": {"sex": "F", "birth_date": "1995-03-10", "education_level": "v", "jobseeker_category": "A",
+                    "jobseeker_registration_date": "2024-01-15"},
+        "professional_project": "Agent de propreté",
+    }
+
+
+async def open_session(suite: Suite) -> str:
+    region = {"Authorization": f"Bearer {mint_token(ServiceSettings(), OrgKind.REGION, 'region')}"}
+    prescriber = {"Authorization": f"Bearer {mint_token(ServiceSettings(), OrgKind.PRESCRIBER, 'PE-44001')}"}
+    code = f"VISA-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=suite.url("sessions"), headers=region, timeout=30) as sessions:
+        (await sessions.post("/programmes", json={"code": code, "name": f"Bench {code}", "pillar": "visa",
+                                                  "remuneration_approved": True, "tension_sector": False,
+                                                  "agora_category": "standard"})).raise_for_status()
+        action = await sessions.post("/actions", json={
+            "programme_code": code, "organisation_siret": SIRET, "title": "Agent de propreté", "hours_in_centre": "420",
+            "hours_in_company": "70", "hourly_price": "12.50", "departement": "44", "weekly_hours": "35",
+            "certifying": False})
+        action.raise_for_status()
+        session = await sessions.post("/sessions", json={"action_id": action.json()["id"], "start_date": "2027-01-04",
+                                                         "end_date": "2027-06-30", "places": 1000})
+        session.raise_for_status()
+        session_id = session.json()["session_id"]
+    async with httpx.AsyncClient(base_url=suite.url("orientation"), headers=prescriber, timeout=30) as orientation:
+        for _ in range(600):  # orientation learns of the session from the catalogue topic
+            if (await orientation.get(f"/sessions/{session_id}")).status_code == 200:
+                return session_id
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the session never reached orientation")
+
+
+async def run(context: Context) -> list[Row]:
+    settings = SuiteSettings(
+        data_dir=context.workdir / f"suite-{context.database}", broker_port=free_port(), orientation_port=free_port(),
+        sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
+        sandbox_port=free_port(), topic_partitions=2,
+    )
+    if context.database == "postgresql":
+        settings.postgres_url = context.postgres_server
+        settings.database_name_prefix = f"pacte_bench_{uuid.uuid4().hex[:6]}_"
+    suite = Suite(settings)
+    baseline_port = free_port()
+    seconds = context.size(2, 8)
+    rounds = context.size(1, 3)
+    try:
+        await asyncio.to_thread(suite.start)
+        await asyncio.to_thread(suite.wait_ready)
+        session_id = await open_session(suite)
+        token = mint_token(ServiceSettings(), OrgKind.PRESCRIBER, "PE-44001")
+        headers = {"Authorization": f"Bearer {token}"}
+        baseline_env = {"BENCH_DATABASE_URL": await context.database_url("baseline")}
+        created: list[str] = []
+        baseline_ids: list[str] = []
+
+        async def post_prescription(client: httpx.AsyncClient, number: int) -> httpx.Response:
+            response = await client.post("/prescriptions", json=prescription_body(session_id, number),
+                                         headers={"Idempotency-Key": str(uuid.uuid4())})
+            if response.status_code == 201:
+                created.append(response.json()["id"])
+            return response
+
+        async def post_item(client: httpx.AsyncClient, number: int) -> httpx.Response:
+            response = await client.post("/items", json={"payload": prescription_body(session_id, number)})
+            if response.status_code == 201:
+                baseline_ids.append(response.json()["id"])
+            return response
+
+        async with uvicorn_process("benchmarks.baseline_app:create_app", baseline_port, baseline_env,
+                                   context.workdir / "baseline.log"):
+            baseline_url = f"http://127.0.0.1:{baseline_port}"
+            orientation_url = suite.url("orientation")
+            write_base, write_project = await interleaved(
+                rounds,
+                lambda: closed_loop(baseline_url, post_item, concurrency=CONCURRENCY, seconds=seconds),
+                lambda: closed_loop(orientation_url, post_prescription, concurrency=CONCURRENCY, seconds=seconds,
+                                    headers=headers),
+            )
+            read_base, read_project = await interleaved(
+                rounds,
+                lambda: closed_loop(baseline_url, lambda c, i: c.get(f"/items/{random.choice(baseline_ids)}"),
+                                    concurrency=CONCURRENCY, seconds=seconds),
+                lambda: closed_loop(orientation_url, lambda c, i: c.get(f"/prescriptions/{random.choice(created)}"),
+                                    concurrency=CONCURRENCY, seconds=seconds, headers=headers),
+            )
+    finally:
+        await asyncio.to_thread(suite.stop)
+        if settings.postgres_url:
+            await drop_postgres_databases(settings.postgres_url, [suite.database_url(s) for s in SERVICES if s.has_database])
+    return [
+        _row("POST /prescriptions", context, write_base, write_project, 0.70),
+        _row("GET /prescriptions/{id}", context, read_base, read_project, 0.80),
+    ]
+
+
+def _row(name: str, context: Context, baseline, project, target_ratio: float) -> Row:
+    figure, base = median_rate(project), median_rate(baseline)
+    ratio = figure / base if base else None
+    return Row(name, context.database, figure, "req/s", f"ratio ≥ {target_ratio:.2f}",
+               met=None if ratio is None else ratio >= target_ratio, baseline=base, ratio=ratio,
+               details={"p99_ms": max(load.p99_ms for load in project),
+                        "baseline_p99_ms": max(load.p99_ms for load in baseline),
+                        "errors": sum(load.errors for load in project), "concurrency": CONCURRENCY})
+
+
+SCENARIO = Scenario("http", "orientation POST/GET against the bare FastAPI + SQLAlchemy stack", run)

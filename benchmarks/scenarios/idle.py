@@ -1,0 +1,43 @@
+"""The idle suite: CPU used by every process of `pacte up` (broker included) with no traffic,
+in % of one core. Target (issue 13): < 2 %."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from pacte_common.broker import free_port
+from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
+
+from benchmarks.core import Context, Row, Scenario, cpu_seconds
+
+
+async def run(context: Context) -> list[Row]:
+    settings = SuiteSettings(
+        data_dir=context.workdir / f"idle-{context.database}", broker_port=free_port(), orientation_port=free_port(),
+        sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
+        sandbox_port=free_port(),
+    )
+    if context.database == "postgresql":
+        settings.postgres_url = context.postgres_server
+        settings.database_name_prefix = f"pacte_bench_{uuid.uuid4().hex[:6]}_"
+    suite = Suite(settings)
+    seconds = context.size(5, 30)
+    try:
+        await asyncio.to_thread(suite.start)
+        await asyncio.to_thread(suite.wait_ready)
+        await asyncio.sleep(context.size(2, 10))  # let start-up work settle
+        pids = [p.pid for p in suite.processes.values()] + ([suite.broker.pid] if suite.broker else [])
+        before = sum(cpu_seconds(pid) for pid in pids)
+        await asyncio.sleep(seconds)
+        used = sum(cpu_seconds(pid) for pid in pids) - before
+    finally:
+        await asyncio.to_thread(suite.stop)
+        if settings.postgres_url:
+            await drop_postgres_databases(settings.postgres_url, [suite.database_url(s) for s in SERVICES if s.has_database])
+    percent = 100 * used / seconds
+    return [Row("idle suite CPU", context.database, percent, "% of a core", "< 2 %", met=percent < 2,
+                details={"seconds": seconds, "processes": len(pids)})]
+
+
+SCENARIO = Scenario("idle", "CPU of the whole suite with no traffic", run)
