@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -68,7 +67,6 @@ def make_app(factory) -> FastAPI:
 
             async def create():
                 result = await session.execute(widgets.insert().values(name=body.name))
-                await asyncio.sleep(0.05)  # widen the race window between two same-key requests
                 return 201, {"id": result.inserted_primary_key[0], "name": body.name}
 
             return await idempotent_create(
@@ -156,13 +154,12 @@ async def test_idempotency_key_replays_refuses_other_body_and_never_creates_twic
     assert again.headers["idempotent-replayed"] == "true"
     other = await client.post("/widgets", json={"name": "b"}, headers=headers)
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "header.Idempotency-Key"
-    racing = await asyncio.gather(*[client.post("/widgets", json={"name": "c"}, headers={**token, "Idempotency-Key": "race"}) for _ in range(4)])
-    assert {r.status_code for r in racing} == {201} and len({r.json()["id"] for r in racing}) == 1
+    # Racing retries of a creation with business constraints: tests/test_idempotency.py.
     # Same key from another organisation is another request.
     elsewhere = await client.post("/widgets", json={"name": "a"}, headers={**bearer(mint_token(settings, OrgKind.TRAINING_ORG, "73282932000074")), "Idempotency-Key": "create-1"})
     assert elsewhere.status_code == 201 and "idempotent-replayed" not in elsewhere.headers
     async with client.factory() as session:
-        assert (await session.execute(select(func.count()).select_from(widgets))).scalar_one() == 3
+        assert (await session.execute(select(func.count()).select_from(widgets))).scalar_one() == 2
         stored = (await session.execute(select(tables.idempotency.c.request_hash))).scalars().all()
     from pacte_common.idempotency import request_hash
 

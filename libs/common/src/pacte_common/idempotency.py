@@ -1,8 +1,16 @@
 """`Idempotency-Key` on creations (DESIGN.md §5).
 
 Same key and same body → the first response again (header `Idempotent-Replayed: true`);
-same key with another body → 422; nothing is ever created twice, even when two requests
-with one key race (the key's primary key decides, the loser replays the winner's answer).
+same key with another body → 422; nothing is ever created twice, even when requests with
+one key race.
+
+The key is reserved BEFORE the effect, in the request's own transaction: on PostgreSQL a
+transaction-scoped advisory lock keyed by (caller, operation, key); on SQLite every write
+transaction already begins IMMEDIATE and holds the database's write lock (pacte_common.db).
+A concurrent request with the same key waits on that lock, then finds the first answer
+stored and replays it (same status, same body). The lock goes with the transaction: if
+the first request fails, nothing is stored and a retry with the key runs the creation
+(docs/concurrency.md).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,14 +78,15 @@ async def idempotent_create(
 
     scope = f"{principal.describe()}|{operation}"
     fingerprint = request_hash(payload, hasher)
+    await _reserve(session, scope, key)
     replay = await _stored(session, tables, scope, key, fingerprint)
     if replay is not None:
         return replay
     status, body = await create()
     encoded = jsonable_encoder(body)
     try:
-        # PostgreSQL raises on the INSERT (after waiting for the racing transaction), SQLite
-        # on the commit: both mean another request with this key won.
+        # Cannot collide while the reservation holds; kept as a last guard (a database
+        # without either lock): the key's primary key decides and the loser replays.
         await session.execute(
             tables.idempotency.insert().values(
                 scope=scope,
@@ -96,6 +105,19 @@ async def idempotent_create(
             raise
         return replay
     return JSONResponse(encoded, status_code=status)
+
+
+def advisory_lock_id(scope: str, key: str) -> int:
+    """A signed 64-bit id for pg_advisory_xact_lock, from the caller's scope and the key."""
+    digest = hashlib.blake2b(f"idempotency|{scope}|{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _reserve(session: AsyncSession, scope: str, key: str) -> None:
+    """Holds the key until this transaction ends; a second holder waits here."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": advisory_lock_id(scope, key)})
+    # SQLite: the session's first statement began the transaction IMMEDIATE (the write lock).
 
 
 async def _stored(session, tables, scope, key, fingerprint) -> JSONResponse | None:
