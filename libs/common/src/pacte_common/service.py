@@ -4,19 +4,35 @@
 metrics, migrations at start, the outbox relay, the consumers and the service's own
 background jobs, all stopped cleanly at shutdown. A service's `create_app(settings)`
 passes its routers, subscriptions and jobs.
+
+Health is split on purpose (docs/runbook.md, "Health and metrics"):
+- `/health/live`: the process answers; gives its pid and instance id, so a supervisor knows
+  it is talking to the process it just started and not an old one still holding the port;
+- `/health/ready`: the service can accept its own writes (its database answers). The broker
+  is not in it: while the broker is away the outbox keeps accepting writes, so taking the
+  service out of a load balancer then would turn a bus outage into an API outage;
+- `/health/status`: everything else, as JSON, with `degraded` and the reasons: broker
+  reachable and its cluster id, resyncs, outbox backlog and oldest unsent age, consumer lag
+  per partition, dead letters per topic, and what the service adds (the gateway: AGORA).
+The same numbers are Prometheus gauges on `/metrics`, next to the HTTP request metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
@@ -26,13 +42,17 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from sqlalchemy import MetaData
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.routing import get_route_name
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common import db
-from pacte_common.bus import broker_reachable, ensure_topics, topic_name
+from pacte_common.bus import ensure_topics, new_consumer, topic_name
 from pacte_common.consumer import ConsumerRunner, Subscription
 from pacte_common.crypto import FieldCipher, LookupHasher
+from pacte_common.db import utcnow
 from pacte_common.errors import install_error_handlers
 from pacte_common.events import Topics
 from pacte_common.http import install_http_conventions
@@ -42,8 +62,44 @@ from pacte_common.settings import ServiceSettings
 from pacte_common.tracing import current_traceparent, new_traceparent, parse_traceparent
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("pacte.access")
 
 Job = Callable[["Runtime", asyncio.Event], Awaitable[None]]
+
+# The supervisor (`pacte up`, suite.py) gives each process it starts a fresh id in this
+# variable; `/health/live` echoes it so readiness is checked against that very process.
+INSTANCE_ID_ENV = "PACTE_INSTANCE_ID"
+INSTANCE_ID = os.environ.get(INSTANCE_ID_ENV) or uuid.uuid4().hex
+# Probes and scrapes come every second or so: their access lines are DEBUG, not INFO.
+_PROBE_ROUTES = frozenset({"/health/live", "/health/ready", "/health/status", "/metrics"})
+
+
+class HealthSettings(BaseSettings):
+    """When `/health/status` says `degraded` (env prefix PACTE_HEALTH_, the same for every service)."""
+
+    model_config = SettingsConfigDict(env_prefix="PACTE_HEALTH_", extra="ignore")
+
+    # An unsent outbox row older than this means the bus is not keeping up (or is away).
+    outbox_age_alert_s: float = 60.0
+    # A consumer group this many messages behind on one partition is falling behind.
+    consumer_lag_alert: int = 1000
+    # Bus numbers are read at most this often, however many probes and scrapes come.
+    cache_s: float = 1.0
+    # Each broker round trip of a status read gives up after this long.
+    broker_timeout_s: float = 2.0
+
+
+@dataclass
+class Component:
+    """One part of `/health/status`: its numbers and what is wrong with it (empty when well)."""
+
+    name: str
+    details: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+
+# A service adds parts of its own to `/health/status` (the gateway: AGORA reachability).
+StatusProvider = Callable[["Runtime"], Awaitable[Component]]
 
 
 @dataclass
@@ -63,6 +119,7 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    status_providers: list[StatusProvider] = field(default_factory=list)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -96,9 +153,13 @@ def build_app(
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     install_redaction()
     registry = CollectorRegistry()
+    health_settings = HealthSettings()
+    started_at = time.time()
     consumed = Counter("pacte_events_consumed", "Events seen by consumers, by outcome", ["event_type", "outcome"], registry=registry)
     published = Counter("pacte_outbox_published", "Events published by the outbox relay", registry=registry)
     outbox_pending = Gauge("pacte_outbox_pending", "Outbox rows waiting for the broker", registry=registry)
+    gauges = _StatusGauges(registry)
+    status_cache: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -160,38 +221,61 @@ def build_app(
     async def trace_context(request: Request, call_next):
         traceparent = parse_traceparent(request.headers.get("traceparent")) or new_traceparent()
         token = current_traceparent.set(traceparent)
+        started = time.perf_counter()
+        status_code = 500  # what the client gets if the handler raises past every handler
         try:
             response = await call_next(request)
+            status_code = response.status_code
         finally:
+            _log_access(request, status_code, time.perf_counter() - started)
             current_traceparent.reset(token)
         response.headers["traceparent"] = traceparent
         return response
 
+    # HTTP request counts and durations by route template, method and status class.
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
+
     health = APIRouter(tags=["operations"])
 
-    @health.get("/health/live", summary="The process is up")
+    @health.get("/health/live", summary="The process is up (with its pid and instance id)")
     async def live() -> dict:
-        return {"status": "ok", "service": settings.service_name}
+        return {
+            "status": "ok",
+            "service": settings.service_name,
+            "pid": os.getpid(),
+            "instance_id": INSTANCE_ID,
+            "uptime_s": round(time.time() - started_at, 1),
+        }
 
-    @health.get("/health/ready", summary="Database and broker reachable, consumers running")
+    @health.get("/health/ready", summary="The service can accept its own writes (its database answers)")
     async def ready(runtime: RuntimeDep):
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(db.ping(runtime.engine), 3)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
-        checks["broker"] = "ok" if await broker_reachable(settings.bus) else "down"
-        if settings.run_background_tasks:
-            checks["outbox_relay"] = "ok" if runtime.relay and runtime.relay.connected else "connecting"
-            for runner in runtime.consumers:
-                checks[f"consumer:{runner.subscription.name}"] = "ok" if runner.connected else "connecting"
-        status = 200 if all(v == "ok" for v in checks.values()) else 503
-        return JSONResponse({"status": "ok" if status == 200 else "not ready", "checks": checks}, status_code=status)
+        database = await _database_check(runtime)
+        status = 200 if database == "ok" else 503
+        return JSONResponse(
+            {"status": "ok" if status == 200 else "not ready", "checks": {"database": database}},
+            status_code=status,
+        )
+
+    async def current_status(runtime: Runtime) -> dict:
+        cached = status_cache.get("report")
+        if cached is not None and time.monotonic() - status_cache["at"] < health_settings.cache_s:
+            return cached
+        report = await _status_report(runtime, health_settings, started_at)
+        gauges.update(report)
+        status_cache.update(report=report, at=time.monotonic())
+        return report
+
+    @health.get(
+        "/health/status",
+        summary="Everything beyond readiness: broker, outbox, consumers, dead letters (ok or degraded, with reasons)",
+    )
+    async def status(runtime: RuntimeDep) -> dict:
+        return await current_status(runtime)
 
     @health.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(runtime: RuntimeDep):
         outbox_pending.set(await pending_count(runtime.sessions, runtime.tables))
+        await current_status(runtime)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @health.get("/asyncapi.json", summary="AsyncAPI 3 catalogue of the events this service publishes")
@@ -205,6 +289,191 @@ def build_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _log_access(request: Request, status_code: int, duration_s: float) -> None:
+    """One line per request: the route template, never the raw path (ids, NIRs in paths)."""
+    route = get_route_name(request, False) or "<unmatched>"
+    access_log.log(
+        logging.DEBUG if route in _PROBE_ROUTES else logging.INFO,
+        "%s %s %d %.1fms",
+        request.method,
+        route,
+        status_code,
+        duration_s * 1000,
+        extra={"method": request.method, "route": route, "status": status_code, "duration_ms": round(duration_s * 1000, 1)},
+    )
+
+
+async def _database_check(runtime: Runtime) -> str:
+    try:
+        await asyncio.wait_for(db.ping(runtime.engine), 3)
+        return "ok"
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+
+
+class _StatusGauges:
+    """The `/health/status` numbers as Prometheus gauges (refreshed when either is read)."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.degraded = Gauge("pacte_health_degraded", "1 when /health/status says degraded", registry=registry)
+        self.broker_up = Gauge("pacte_broker_up", "1 when the broker answered the last status read", registry=registry)
+        self.oldest_unsent = Gauge(
+            "pacte_outbox_oldest_unsent_age_seconds", "Age of the oldest outbox row not yet sent", registry=registry
+        )
+        self.lag = Gauge(
+            "pacte_consumer_lag", "Messages not yet handled, by consumer and partition", ["consumer", "topic", "partition"], registry=registry
+        )
+        self.dlq = Gauge("pacte_dlq_depth", "Messages in a dead-letter topic", ["topic"], registry=registry)
+
+    def update(self, report: dict) -> None:
+        self.degraded.set(1 if report["status"] == "degraded" else 0)
+        broker = report["components"].get("broker", {})
+        self.broker_up.set(1 if broker.get("reachable") else 0)
+        self.oldest_unsent.set(report["components"]["outbox"].get("oldest_unsent_age_s") or 0)
+        for consumer in report["components"].get("consumers", []):
+            for partition, lag in consumer.get("lag", {}).items():
+                topic, _, number = partition.rpartition(":")
+                self.lag.labels(consumer["name"], topic, number).set(lag)
+        for topic, depth in report["components"].get("dead_letters", {}).items():
+            self.dlq.labels(topic).set(depth)
+
+
+async def _status_report(runtime: Runtime, health: HealthSettings, started_at: float) -> dict:
+    components: dict[str, Any] = {}
+    reasons: list[str] = []
+
+    database = await _database_check(runtime)
+    components["database"] = {"status": database}
+    if database != "ok":
+        reasons.append(f"database {database}")
+
+    outbox = await _outbox_numbers(runtime)
+    components["outbox"] = outbox
+    if outbox.get("oldest_unsent_age_s") and outbox["oldest_unsent_age_s"] > health.outbox_age_alert_s:
+        reasons.append(f"outbox: oldest unsent event is {outbox['oldest_unsent_age_s']:.0f}s old ({outbox['backlog']} waiting)")
+    if runtime.settings.run_background_tasks:
+        components["outbox"]["relay_connected"] = bool(runtime.relay and runtime.relay.connected)
+
+    bus = await _bus_numbers(runtime, health)
+    components.update(bus)
+    if not bus["broker"]["reachable"]:
+        reasons.append(f"broker unreachable: {bus['broker'].get('error', '')}".rstrip(": "))
+    for consumer in bus.get("consumers", []):
+        if runtime.settings.run_background_tasks and not consumer["connected"]:
+            reasons.append(f"consumer {consumer['name']} not connected")
+        worst = max(consumer.get("lag", {}).values(), default=0)
+        if worst > health.consumer_lag_alert:
+            reasons.append(f"consumer {consumer['name']} is {worst} messages behind")
+    for topic, depth in bus.get("dead_letters", {}).items():
+        if depth:
+            reasons.append(f"{depth} dead letter(s) in {topic}")
+
+    for provider in runtime.status_providers:
+        try:
+            component = await provider(runtime)
+        except Exception as exc:  # a broken provider is itself a problem, never a 500
+            component = Component(getattr(provider, "__name__", "extra"), {}, [f"status unavailable: {type(exc).__name__}"])
+        components[component.name] = component.details
+        reasons.extend(component.problems)
+
+    return {
+        "status": "degraded" if reasons else "ok",
+        "reasons": reasons,
+        "service": runtime.settings.service_name,
+        "pid": os.getpid(),
+        "instance_id": INSTANCE_ID,
+        "uptime_s": round(time.time() - started_at, 1),
+        "components": components,
+    }
+
+
+async def _outbox_numbers(runtime: Runtime) -> dict:
+    outbox = runtime.tables.outbox
+    try:
+        async with runtime.sessions() as session:
+            backlog, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+                )
+            ).one()
+    except Exception as exc:
+        return {"backlog": None, "oldest_unsent_age_s": None, "error": type(exc).__name__}
+    age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+    return {"backlog": backlog, "oldest_unsent_age_s": round(max(age, 0.0), 1)}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _bus_numbers(runtime: Runtime, health: HealthSettings) -> dict:
+    """Broker, consumer lag per partition and dead letters per topic, read from the broker.
+
+    Lag is the end offset minus the group's committed offset (earliest when it committed
+    nothing); dead letters are a DLQ topic's end minus its beginning offset.
+    """
+    bus = runtime.settings.bus
+    result: dict[str, Any] = {"broker": {"reachable": False}}
+    admin = consumer = None
+    try:
+        async with asyncio.timeout(health.broker_timeout_s * 3):
+            admin = AIOKafkaAdminClient(bootstrap_servers=bus.bootstrap_servers, request_timeout_ms=int(health.broker_timeout_s * 1000))
+            await admin.start()
+            cluster = await admin.describe_cluster()
+            result["broker"] = {"reachable": True, "cluster_id": cluster.get("cluster_id")}
+            consumer = new_consumer(bus, group_id=None, request_timeout_ms=int(health.broker_timeout_s * 1000))
+            await consumer.start()
+            result["consumers"] = [await _consumer_lag(runtime, runner, consumer, health) for runner in runtime.consumers]
+            dlq_topics = [runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics]
+            result["dead_letters"] = await _topic_depths(consumer, dlq_topics)
+    except Exception as exc:
+        result["broker"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        result["consumers"] = [
+            {"name": runner.consumer_name, "group": runner.group_id, "connected": runner.connected} for runner in runtime.consumers
+        ]
+    finally:
+        for client in (consumer, admin):
+            if client is not None:
+                try:
+                    await (client.stop() if client is consumer else client.close())
+                except Exception:
+                    pass
+    return result
+
+
+async def _partitions(consumer, topics: Sequence[str]) -> list[TopicPartition]:
+    # An unsubscribed consumer fetched every topic's metadata when it started (just now).
+    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+
+
+async def _consumer_lag(runtime: Runtime, runner: ConsumerRunner, consumer, health: HealthSettings) -> dict:
+    partitions = await _partitions(consumer, runner.topics)
+    ends = await consumer.end_offsets(partitions) if partitions else {}
+    starts = await consumer.beginning_offsets(partitions) if partitions else {}
+    group = new_consumer(runtime.settings.bus, group_id=runner.group_id, request_timeout_ms=int(health.broker_timeout_s * 1000))
+    await group.start()  # not subscribed: reads the group's offsets without joining it
+    try:
+        lag = {}
+        for tp in partitions:
+            committed = await group.committed(tp)
+            lag[f"{tp.topic}:{tp.partition}"] = max(ends[tp] - (committed if committed is not None else starts[tp]), 0)
+    finally:
+        await group.stop()
+    return {"name": runner.consumer_name, "group": runner.group_id, "connected": runner.connected, "lag": lag}
+
+
+async def _topic_depths(consumer, topics: Sequence[str]) -> dict[str, int]:
+    partitions = await _partitions(consumer, topics)
+    if not partitions:
+        return {}
+    ends = await consumer.end_offsets(partitions)
+    starts = await consumer.beginning_offsets(partitions)
+    depths: dict[str, int] = dict.fromkeys(topics, 0)
+    for tp in partitions:
+        depths[tp.topic] += ends[tp] - starts[tp]
+    return depths
 
 
 async def _create_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:
@@ -236,4 +505,4 @@ async def _guarded(job: Job, runtime: Runtime) -> None:
                 pass
 
 
-__all__ = ["DbSession", "Job", "Runtime", "RuntimeDep", "Topics", "build_app", "get_runtime"]
+__all__ = ["Component", "DbSession", "INSTANCE_ID", "Job", "StatusProvider", "Runtime", "RuntimeDep", "Topics", "build_app", "get_runtime"]
