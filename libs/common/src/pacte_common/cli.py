@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -16,7 +15,7 @@ from rich.console import Console
 
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.crypto import new_key
-from pacte_common.settings import BusSettings, ServiceSettings
+from pacte_common.settings import ServiceSettings
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, broker_port_taken
 
 app = typer.Typer(help="Pacte: run the suite, mint dev tokens, run the tests, operate the bus.", no_args_is_help=True)
@@ -121,45 +120,9 @@ def asyncapi() -> None:
     typer.echo(json.dumps(build_asyncapi(), indent=2, ensure_ascii=False))
 
 
-bus_app = typer.Typer(help="Operator commands on the event bus.", no_args_is_help=True)
+from pacte_common.bus_cli import bus_app  # noqa: E402 - replay-dlq, replay-outbox, outbox, tail, topics
+
 app.add_typer(bus_app, name="bus")
-
-
-@bus_app.command("replay-dlq")
-def replay_dlq(
-    topic: Annotated[str, typer.Argument(help="Dead-letter topic, <topic>.dlq.<group>")],
-    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers")] = "127.0.0.1:9092",
-    limit: Annotated[int | None, typer.Option(help="At most this many messages")] = None,
-) -> None:
-    """Re-publishes dead-lettered messages to their original topic (consumers dedupe by inbox)."""
-    from pacte_common.consumer import replay_dead_letters
-
-    count = asyncio.run(replay_dead_letters(BusSettings(bootstrap_servers=bootstrap), topic, limit=limit))
-    console.print(f"replayed {count} message(s) from {topic}")
-
-
-@bus_app.command("replay-outbox")
-def replay_outbox_command(
-    database_url: Annotated[str, typer.Option(help="The service's database URL")],
-    service: Annotated[str, typer.Option(help="orientation, sessions, remuneration or agora-gateway")],
-    since_hours: Annotated[float, typer.Option(help="Re-send events published in the last N hours")] = 1.0,
-) -> None:
-    """Marks a service's recently published events unsent: its relay sends them again (e.g. after a broker wipe)."""
-    import importlib
-
-    from pacte_common.db import create_engine, session_factory
-    from pacte_common.messaging import replay_outbox
-
-    module = importlib.import_module(f"{service.replace('-', '_')}.db.models")
-
-    async def run() -> int:
-        engine = create_engine(database_url)
-        try:
-            return await replay_outbox(session_factory(engine), module.messaging, datetime.now(UTC) - timedelta(hours=since_hours))
-        finally:
-            await engine.dispose()
-
-    console.print(f"{asyncio.run(run())} event(s) will be sent again by the {service} relay")
 
 
 try:  # the AGORA back-fill commands live with the gateway

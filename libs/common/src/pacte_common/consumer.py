@@ -3,28 +3,56 @@
 For each message: decode the CloudEvent, then in ONE database transaction record
 (consumer, event id) in the inbox and apply the handler's effect; the Kafka offset is
 committed only after that transaction. A redelivered event finds its inbox row and changes
-nothing. A handler that keeps failing is retried a bounded number of times, then the
-message goes to `<topic>.dlq.<group>` with the error, and the partition moves on.
+nothing.
+
+Retry policy by kind of failure (issue 11):
+- transient (database unavailable, locked or failed over, broker timeouts: `bus.is_transient`)
+  holds the partition — nothing after it is handled — and is retried with capped exponential
+  backoff for as long as it takes; never dead-lettered, so per-key order is kept;
+- permanent (undecodable, schema-invalid, `PermanentError`) goes to `<topic>.dlq.<group>`
+  at once with the reason;
+- anything else (a rule or a bug) is retried `consumer_max_attempts` times, then
+  dead-lettered; `pacte bus replay-dlq` sends it again once fixed.
+
+Broker incarnations: on every (re)connection, partition assignment and every
+`incarnation_check_interval_s`, the runner compares the cluster id with the one it last saw
+(kept in `bus_incarnations` across restarts), checks its topics exist and that no committed
+offset lies beyond its partition's end. On a new incarnation, missing topics or truncation it
+re-creates the topics and restarts its partitions from the beginning (the inbox dedupes),
+counted in `resyncs`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import tenacity
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from pacte_common.bus import ensure_topics, new_consumer, new_producer, topic_name
+from pacte_common.aio import wait_any
+from pacte_common.bus import (
+    backoff,
+    describe_bus,
+    end_offsets,
+    ensure_topics,
+    group_offsets,
+    is_transient,
+    new_consumer,
+    new_producer,
+    topic_name,
+)
 from pacte_common.db import utcnow
 from pacte_common.events import Envelope, EventError, IntegrationEvent, dead_letter_topic, decode
-from pacte_common.messaging import MessagingTables
+from pacte_common.messaging import IncarnationMemory, MessagingTables
 from pacte_common.settings import BusSettings
 from pacte_common.tracing import current_traceparent
 
@@ -54,16 +82,25 @@ class PermanentError(Exception):
     straight to the dead-letter topic with the reason."""
 
 
-class _LogRebalance(ConsumerRebalanceListener):
-    def __init__(self, name: str):
-        self.name = name
+PERMANENT_ERRORS = (PermanentError, EventError, ValidationError)
+
+
+class _Stopping(Exception):
+    """The service is stopping in the middle of retries: leave the offset uncommitted."""
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner, consumer):
+        self.runner = runner
+        self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked):
         # Offsets are committed after every handled batch, so nothing is pending here.
-        log.info("consumer %s: partitions revoked %s", self.name, sorted(str(tp) for tp in revoked))
+        log.info("consumer %s: partitions revoked %s", self.runner.group_id, sorted(str(tp) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned):
-        log.info("consumer %s: partitions assigned %s", self.name, sorted(str(tp) for tp in assigned))
+        log.info("consumer %s: partitions assigned %s", self.runner.group_id, sorted(str(tp) for tp in assigned))
+        await self.runner.on_assigned(self.consumer, assigned)
 
 
 class ConsumerRunner:
@@ -77,6 +114,7 @@ class ConsumerRunner:
         tables: MessagingTables,
         on_outcome: Callable[[str, str], None] | None = None,
         context: Any = None,
+        on_resync: Callable[[str], None] | None = None,
     ):
         self.context = context
         self.subscription = subscription
@@ -87,28 +125,54 @@ class ConsumerRunner:
         self.consumer_name = f"{service}.{subscription.name}"
         self.topics = [topic_name(bus, t) for t in subscription.topics]
         self.on_outcome = on_outcome or (lambda event_type, outcome: None)
+        self.on_resync = on_resync or (lambda reason: None)
         self.connected = False
         self.assigned = asyncio.Event()
+        self.cluster_id: str | None = None
+        self.resyncs = 0
+        self.transient_retries = 0
+        self.incarnation = IncarnationMemory(factory, tables, f"consumer:{self.consumer_name}")
+        self._resync_pending = False
+        self._last_check = 0.0
+        self._committed: dict[TopicPartition, int] = {}
+        self._consumer = None
+        self._stop = asyncio.Event()
+        self._reconnect_delay = backoff(0.1, bus.relay_max_backoff_s)
 
     def dlq_topic(self, topic: str) -> str:
         # The topic already carries the namespace; the group part is the plain consumer name.
         return dead_letter_topic(topic, self.consumer_name)
 
+    def lag(self) -> dict[str, int]:
+        """Messages not yet handled per assigned partition ("topic[partition]"), as last known."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[f"{tp.topic}[{tp.partition}]"] = max(0, highwater - self._committed.get(tp, 0))
+        return lags
+
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         failures = 0
         while not stop.is_set():
             consumer = producer = None
             try:
-                await ensure_topics(self.bus, self.topics)
-                await ensure_topics(self.bus, [self.dlq_topic(t) for t in self.topics], partitions=1)
+                await self.check_incarnation(None)
                 producer = new_producer(self.bus)
                 await producer.start()
                 consumer = new_consumer(self.bus, group_id=self.group_id)
-                consumer.subscribe(self.topics, listener=_LogRebalance(self.group_id))
+                consumer.subscribe(self.topics, listener=_Rebalance(self, consumer))
                 await consumer.start()
+                self._consumer = consumer
                 self.connected = True
                 failures = 0
                 while not stop.is_set():
+                    if time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
+                        await self.check_incarnation(consumer)
                     batch = await consumer.getmany(timeout_ms=200)
                     if consumer.assignment():
                         self.assigned.set()
@@ -116,28 +180,100 @@ class ConsumerRunner:
                         await self.handle_batch(messages, producer)
                         try:
                             await consumer.commit({partition: messages[-1].offset + 1})
+                            self._committed[partition] = messages[-1].offset + 1
                         except CommitFailedError as exc:
                             # Rebalanced meanwhile: the new owner re-reads, the inbox dedupes.
                             log.warning("consumer %s: commit failed: %s", self.group_id, exc)
             except asyncio.CancelledError:
                 raise
+            except _Stopping:
+                break
             except Exception as exc:
                 failures += 1
                 self.connected = False
-                log.warning("consumer %s: broker error (attempt %d): %s", self.group_id, failures, exc)
-                delay = min(self.bus.relay_max_backoff_s, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
+                log.warning("consumer %s: broker error (attempt %d): %r", self.group_id, failures, exc)
+                await wait_any(stop, timeout=self._reconnect_delay(failures))
             finally:
                 self.connected = False
+                self._consumer = None
                 for client in (consumer, producer):
                     if client is not None:
                         try:
                             await client.stop()
                         except Exception:
                             pass
+
+    async def check_incarnation(self, consumer) -> str | None:
+        """Compares the broker with what this consumer last saw; on a new incarnation, missing
+        topics or a committed offset beyond a partition's end, restarts from the beginning."""
+        view = await describe_bus(self.bus)
+        self._last_check = time.monotonic()
+        stored = await self.incarnation.load()
+        reference = self.cluster_id or stored
+        reasons = []
+        if reference and view.cluster_id and reference != view.cluster_id:
+            reasons.append(f"new broker incarnation (cluster id {reference} -> {view.cluster_id})")
+        missing = set(self.topics) - view.topics
+        if missing and reference:
+            reasons.append(f"topics missing on the broker: {', '.join(sorted(missing))}")
+        await ensure_topics(self.bus, missing)
+        await ensure_topics(self.bus, {self.dlq_topic(t) for t in self.topics} - view.topics, partitions=1)
+        if consumer is not None and not reasons:
+            reasons.extend(await self._truncated(consumer))
+        if view.cluster_id and view.cluster_id != stored:
+            await self.incarnation.replace(stored, view.cluster_id)
+        self.cluster_id = view.cluster_id
+        if not reasons:
+            return None
+        reason = "; ".join(reasons)
+        self.resyncs += 1
+        self.on_resync(reason)
+        assignment = consumer.assignment() if consumer is not None else set()
+        log.warning("consumer %s: %s; restarting from the earliest offset (the inbox dedupes)", self.group_id, reason)
+        if assignment:
+            self._rewind(consumer, assignment)
+        else:
+            self._resync_pending = True
+        return reason
+
+    async def _truncated(self, consumer) -> list[str]:
+        assignment = sorted(consumer.assignment())
+        if not assignment:
+            return []
+        ends = await consumer.end_offsets(assignment)
+        beyond = [
+            f"{tp.topic}[{tp.partition}] committed {self._committed[tp]} > end {ends[tp]}"
+            for tp in assignment
+            if self._committed.get(tp, 0) > ends.get(tp, 0)
+        ]
+        return [f"topic truncated below committed offsets: {', '.join(beyond)}"] if beyond else []
+
+    async def on_assigned(self, consumer, assigned) -> None:
+        """Rebalance listener: a (re)joined group may be talking to a new broker incarnation."""
+        for tp in assigned:
+            self._committed.pop(tp, None)
+        if not self._resync_pending:
+            try:
+                view = await describe_bus(self.bus)
+            except Exception as exc:  # the periodic check will try again
+                log.warning("consumer %s: cannot check the broker incarnation: %r", self.group_id, exc)
+                return
+            if self.cluster_id and view.cluster_id and view.cluster_id != self.cluster_id:
+                reason = f"new broker incarnation (cluster id {self.cluster_id} -> {view.cluster_id})"
+                log.warning("consumer %s: %s; restarting from the earliest offset", self.group_id, reason)
+                self.cluster_id = view.cluster_id
+                self.resyncs += 1
+                self.on_resync(reason)
+                self._resync_pending = True
+                await self.incarnation.replace(await self.incarnation.load(), view.cluster_id)
+        if self._resync_pending and assigned:
+            self._rewind(consumer, assigned)
+
+    def _rewind(self, consumer, partitions) -> None:
+        for tp in partitions:
+            consumer.seek(tp, 0)  # below the log start, the consumer resets to the earliest
+            self._committed.pop(tp, None)
+        self._resync_pending = False
 
     async def handle_batch(self, messages, dlq_producer: AIOKafkaProducer) -> None:
         """Handles a partition's batch in one transaction; on any failure, falls back to one
@@ -218,33 +354,66 @@ class ConsumerRunner:
             return self._outcome(event_type or "unknown", "dead_lettered")
 
         handler = self.subscription.by_type[envelope.type]
-        last_error: Exception | None = None
-        for attempt in range(1, self.bus.consumer_max_attempts + 1):
+
+        async def attempt() -> str:
             token = current_traceparent.set(envelope.traceparent)
             try:
                 async with self.factory() as session, session.begin():
                     if await self._already_handled(session, envelope.id):
-                        return self._outcome(envelope.type, "duplicate")
+                        return "duplicate"
                     await session.execute(self._inbox_row(message, envelope))
                     await handler(self.context, session, envelope)
-                return self._outcome(envelope.type, "handled")
-            except asyncio.CancelledError:
-                raise
-            except PermanentError as exc:
-                last_error = exc
-                log.error("consumer %s: %s %s rejected: %s", self.group_id, envelope.type, envelope.id, exc)
-                break
-            except Exception as exc:
-                last_error = exc
-                log.warning(
-                    "consumer %s: %s %s failed (attempt %d/%d): %r",
-                    self.group_id, envelope.type, envelope.id, attempt, self.bus.consumer_max_attempts, exc,
-                )
-                await asyncio.sleep(self.bus.consumer_retry_backoff_s * 2 ** (attempt - 1))
+                return "handled"
             finally:
                 current_traceparent.reset(token)
-        await self._dead_letter(dlq_producer, message, f"{type(last_error).__name__}: {last_error}")
-        return self._outcome(envelope.type, "dead_lettered")
+
+        try:
+            outcome = await self._retrying(envelope)(attempt)
+            return self._outcome(envelope.type, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self._stop.is_set():
+                raise _Stopping from exc  # not handled, not committed: redelivered after restart
+            log.error("consumer %s: %s %s dead-lettered: %r", self.group_id, envelope.type, envelope.id, exc)
+            await self._dead_letter(dlq_producer, message, f"{type(exc).__name__}: {exc}")
+            return self._outcome(envelope.type, "dead_lettered")
+
+    def _retrying(self, envelope: Envelope) -> tenacity.AsyncRetrying:
+        """Transient failures: for ever, capped backoff. Permanent: never. Others: a few times."""
+        other_failures = 0
+
+        def worth_retrying(error: BaseException) -> bool:
+            nonlocal other_failures
+            if isinstance(error, PERMANENT_ERRORS):
+                return False
+            if is_transient(error):
+                self.transient_retries += 1
+                return True
+            other_failures += 1
+            return other_failures < self.bus.consumer_max_attempts
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception()
+            kind = "transient failure" if is_transient(error) else "failure"
+            log.warning(
+                "consumer %s: %s %s %s (attempt %d), partition held, retrying in %.1fs: %r",
+                self.group_id, envelope.type, envelope.id, kind, state.attempt_number,
+                state.upcoming_sleep, error,
+            )
+
+        return tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(worth_retrying),
+            wait=tenacity.wait_exponential_jitter(
+                initial=self.bus.consumer_retry_backoff_s,
+                max=self.bus.transient_retry_max_backoff_s,
+                jitter=self.bus.consumer_retry_backoff_s,
+            ),
+            stop=lambda state: self._stop.is_set(),
+            sleep=lambda seconds: wait_any(self._stop, timeout=seconds),
+            before_sleep=log_retry,
+            reraise=True,
+        )
 
     async def _already_handled(self, session: AsyncSession, event_id: str) -> bool:
         inbox = self.tables.inbox
@@ -269,33 +438,122 @@ class ConsumerRunner:
         return outcome
 
 
-async def replay_dead_letters(bus: BusSettings, dlq_topic: str, *, limit: int | None = None) -> int:
-    """Operator command: re-publishes dead-lettered messages to their original topic.
+@dataclass
+class ReplayReport:
+    """What `replay_dead_letters` did: replayed once each, and how many came back."""
 
-    Every consumer of that topic sees them again; those that had handled them dedupe by inbox.
-    The replay group's committed offset remembers what was already replayed.
+    dlq_topic: str
+    replayed: int = 0
+    failed_again: int = 0
+    unsettled: int = 0  # replayed but not yet handled by their consumer when the wait ended
+
+
+async def replay_dead_letters(
+    bus: BusSettings, dlq_topic: str, *, limit: int | None = None, settle_timeout_s: float | None = None
+) -> ReplayReport:
+    """Operator command: re-publishes the dead letters present now to their original topic,
+    once each, then waits for their consumers and counts those dead-lettered again.
+
+    It reads up to the end offsets seen when it starts, so a message that fails again (and
+    lands at the end of the dead-letter topic) is not replayed again in the same run; the
+    replay group's committed offset remembers what was replayed, for the next run. Every
+    consumer of the original topic sees the message again; those that had handled it
+    dedupe by inbox.
     """
-    consumer = new_consumer(bus, dlq_topic, group_id=f"{dlq_topic}.replay")
+    report = ReplayReport(dlq_topic)
+    ends = await end_offsets(bus, [dlq_topic])
+    if not ends:
+        raise LookupError(f"no dead-letter topic {dlq_topic}")
+    replay_group = f"{dlq_topic}.replay"
+    done = await group_offsets(bus, replay_group)
+    consumer = new_consumer(bus, group_id=replay_group)
     producer = new_producer(bus)
     await consumer.start()
     await producer.start()
-    replayed = 0
+    replayed: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> consumer group
     try:
-        while limit is None or replayed < limit:
-            batch = await consumer.getmany(timeout_ms=1000)
-            if not batch:
-                break
-            for partition, messages in batch.items():
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, done.get(tp, 0))
+        positions = {tp: done.get(tp, 0) for tp in ends}
+        while any(positions[tp] < ends[tp] for tp in ends) and (limit is None or report.replayed < limit):
+            batch = await consumer.getmany(*[tp for tp in ends if positions[tp] < ends[tp]], timeout_ms=1000)
+            for tp, messages in batch.items():
                 for message in messages:
-                    headers = [(k, v) for k, v in message.headers if not k.startswith("pacte_dlq_")]
-                    original = dict(message.headers)["pacte_dlq_topic"].decode()
-                    await producer.send_and_wait(original, value=message.value, key=message.key, headers=headers)
-                    replayed += 1
-                await consumer.commit({partition: messages[-1].offset + 1})
+                    if message.offset >= ends[tp] or (limit is not None and report.replayed >= limit):
+                        break
+                    headers = dict(message.headers or ())
+                    original = headers["pacte_dlq_topic"].decode()
+                    kept = [(k, v) for k, v in message.headers if not k.startswith("pacte_dlq_")]
+                    sent = await producer.send_and_wait(original, value=message.value, key=message.key, headers=kept)
+                    replayed[(sent.topic, sent.partition, sent.offset)] = headers.get("pacte_dlq_group", b"").decode()
+                    report.replayed += 1
+                    positions[tp] = message.offset + 1
+                await consumer.commit({tp: positions[tp]})
     finally:
         await consumer.stop()
         await producer.stop()
-    return replayed
+    if replayed:
+        await _wait_until_handled(bus, replayed, settle_timeout_s or bus.replay_settle_timeout_s, report)
+        report.failed_again = await _count_dead_lettered_again(bus, dlq_topic, ends, replayed)
+    return report
 
 
-__all__ = ["ConsumerRunner", "Handler", "PermanentError", "Subscription", "TopicPartition", "replay_dead_letters"]
+async def _wait_until_handled(bus: BusSettings, replayed: dict, timeout_s: float, report: ReplayReport) -> None:
+    """Until each replayed message's consumer group committed past it (or the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = dict(replayed)
+    while waiting:
+        for group in {g for g in waiting.values() if g}:
+            committed = await group_offsets(bus, group)
+            for (topic, partition, offset), owner in list(waiting.items()):
+                if owner == group and committed.get(TopicPartition(topic, partition), -1) > offset:
+                    del waiting[(topic, partition, offset)]
+        waiting = {k: g for k, g in waiting.items() if g}
+        if not waiting or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    report.unsettled = len(waiting)
+
+
+async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: dict, replayed: dict) -> int:
+    """Dead letters written after the replay started whose origin is one of the replayed copies."""
+    now = await end_offsets(bus, [dlq_topic])
+    consumer = new_consumer(bus, group_id=None)
+    await consumer.start()
+    count = 0
+    try:
+        consumer.assign(list(now))
+        for tp in now:
+            consumer.seek(tp, start.get(tp, 0))
+        positions = dict(start)
+        while any(positions.get(tp, 0) < now[tp] for tp in now):
+            batch = await consumer.getmany(timeout_ms=1000)
+            if not batch:
+                break
+            for tp, messages in batch.items():
+                for message in messages:
+                    positions[tp] = message.offset + 1
+                    if message.offset >= now[tp]:
+                        continue
+                    headers = dict(message.headers or ())
+                    origin = (
+                        headers.get("pacte_dlq_topic", b"").decode(),
+                        int(headers.get("pacte_dlq_partition", b"-1")),
+                        int(headers.get("pacte_dlq_offset", b"-1")),
+                    )
+                    count += origin in replayed
+    finally:
+        await consumer.stop()
+    return count
+
+
+__all__ = [
+    "ConsumerRunner",
+    "Handler",
+    "PermanentError",
+    "ReplayReport",
+    "Subscription",
+    "TopicPartition",
+    "replay_dead_letters",
+]

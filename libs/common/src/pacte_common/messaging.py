@@ -3,18 +3,38 @@
 `Outbox.publish(session, event, key=...)` writes the event in the caller's transaction, so
 the state change and the event commit or roll back together. The relay publishes unsent
 rows in id order (hence per key in order), retries with backoff while the broker is down,
-marks rows sent and keeps them `outbox_retention_hours` so an operator can replay them.
+marks rows sent and keeps them `outbox_retention_hours` so they can be sent again.
 Several relays may run against one PostgreSQL: rows are claimed with FOR UPDATE SKIP
 LOCKED and a key whose earlier rows another relay holds is left for later.
+
+Broker incarnations (issue 11): on every (re)connection and every
+`incarnation_check_interval_s`, the relay compares the broker's cluster id with the last one
+it saw (stored in `bus_incarnations`, so a restarted service notices too) and checks that
+the topics of its rows exist. A new incarnation, or topics gone, re-creates the topics and
+re-queues every retained row in id order: no operator step; counted in `resyncs`.
+
+A row that can never be sent (too large, topic that cannot be created) is marked failed
+with its error; later rows of other keys go on, rows of the same key wait behind it until
+an operator retries or discards it (`pacte bus outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from datetime import datetime, timedelta
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
+)
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -27,17 +47,20 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    exists,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy import (
     event as sa_event,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common.aio import wait_any
-from pacte_common.bus import new_producer, topic_name
+from pacte_common.bus import backoff, describe_bus, ensure_topics, new_producer, topic_name
 from pacte_common.db import UTCDateTime, utcnow
 from pacte_common.events import Envelope, IntegrationEvent
 from pacte_common.settings import BusSettings
@@ -66,6 +89,10 @@ class MessagingTables:
             Column("published_at", UTCDateTime, nullable=True, index=True),
             Column("attempts", Integer, nullable=False, default=0),
             Column("last_error", Text, nullable=True),
+            # v2 (migration_ops.add_messaging_v2): permanent failures and operator decisions
+            Column("failed_at", UTCDateTime, nullable=True, index=True),
+            Column("discarded_at", UTCDateTime, nullable=True),
+            Column("discard_reason", Text, nullable=True),
         )
         self.inbox = Table(
             "inbox_messages",
@@ -89,6 +116,14 @@ class MessagingTables:
             Column("resource_location", String(500), nullable=True),
             Column("created_at", UTCDateTime, nullable=False, index=True),
             PrimaryKeyConstraint("scope", "idempotency_key"),
+        )
+        # v2: the broker incarnation (cluster id) each bus component of the service last saw.
+        self.bus_incarnations = Table(
+            "bus_incarnations",
+            metadata,
+            Column("component", String(255), primary_key=True),
+            Column("cluster_id", String(255), nullable=False),
+            Column("seen_at", UTCDateTime, nullable=False),
         )
 
 
@@ -144,6 +179,73 @@ class Outbox:
         self.wakeup.set()
 
 
+# Errors that no retry can cure: the row is marked failed and waits for an operator.
+PERMANENT_SEND_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+    PolicyViolationError,
+    UnsupportedForMessageFormatError,
+)
+
+
+class IncarnationMemory:
+    """The broker cluster id a component of this service last saw, kept in its database."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], tables: MessagingTables, component: str):
+        self.factory = factory
+        self.table = tables.bus_incarnations
+        self.component = component
+
+    async def load(self) -> str | None:
+        async with self.factory() as session:
+            return (
+                await session.execute(select(self.table.c.cluster_id).where(self.table.c.component == self.component))
+            ).scalar_one_or_none()
+
+    async def replace(self, expected: str | None, cluster_id: str) -> bool:
+        """Compare-and-set: True if this caller moved the stored id from `expected` to `cluster_id`
+        (so among several instances of a service, one only acts on a new incarnation)."""
+        table = self.table
+        async with self.factory() as session, session.begin():
+            if expected is None:
+                try:
+                    async with session.begin_nested():
+                        await session.execute(
+                            table.insert().values(component=self.component, cluster_id=cluster_id, seen_at=utcnow())
+                        )
+                    return True
+                except IntegrityError:
+                    return False
+            result = await session.execute(
+                update(table)
+                .where(table.c.component == self.component, table.c.cluster_id == expected)
+                .values(cluster_id=cluster_id, seen_at=utcnow())
+            )
+            return bool(result.rowcount)
+
+
+def _unsent(outbox: Table):
+    return and_(outbox.c.published_at.is_(None), outbox.c.failed_at.is_(None), outbox.c.discarded_at.is_(None))
+
+
+def _blocked_by_failed_row(outbox: Table):
+    """True for a row with an earlier failed (not discarded) row of the same topic and key."""
+    blocker = outbox.alias("blocker")
+    return exists(
+        select(blocker.c.id).where(
+            blocker.c.topic == outbox.c.topic,
+            blocker.c.message_key == outbox.c.message_key,
+            blocker.c.failed_at.is_not(None),
+            blocker.c.published_at.is_(None),
+            blocker.c.discarded_at.is_(None),
+            blocker.c.id < outbox.c.id,
+        )
+    )
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -152,6 +254,7 @@ class OutboxRelay:
         factory: async_sessionmaker[AsyncSession],
         retention: timedelta,
         on_published=None,
+        on_resync=None,
     ):
         self.outbox = outbox
         self.tables = outbox.tables
@@ -160,8 +263,17 @@ class OutboxRelay:
         self.is_postgres = engine.dialect.name == "postgresql"
         self.retention = retention
         self.on_published = on_published or (lambda count: None)
+        self.on_resync = on_resync or (lambda reason: None)
         self.connected = False
+        self.cluster_id: str | None = None
+        self.resyncs = 0
+        self.failed_rows = 0  # rows this relay marked failed since it started
+        self.incarnation = IncarnationMemory(factory, self.tables, "outbox-relay")
+        self._known_topics: set[str] = set()
+        self._unroutable: dict[str, str] = {}  # topic -> why it cannot be created
+        self._last_check = 0.0
         self._last_purge: datetime | None = None
+        self._delay = backoff(0.1, self.bus.relay_max_backoff_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         producer = None
@@ -171,7 +283,10 @@ class OutboxRelay:
                 if producer is None:
                     producer = new_producer(self.bus)
                     await producer.start()
+                    await self.check_incarnation()
                     self.connected = True
+                elif time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
+                    await self.check_incarnation()
                 published = await self.publish_batch(producer)
                 failures = 0
                 await self._purge_if_due()
@@ -183,68 +298,171 @@ class OutboxRelay:
             except Exception as exc:
                 failures += 1
                 self.connected = False
-                log.warning("outbox relay: publish failed (attempt %d): %s", failures, exc)
+                log.warning("outbox relay: publish failed (attempt %d): %r", failures, exc)
                 if producer is not None:
                     await _quietly(producer.stop())
                     producer = None
-                delay = min(self.bus.relay_max_backoff_s, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
-                await wait_any(stop, timeout=delay)
+                await wait_any(stop, timeout=self._delay(failures))
         if producer is not None:
             await _quietly(producer.stop())
 
+    async def check_incarnation(self) -> str | None:
+        """Compares the broker with what this service last saw; re-sends the retained outbox
+        when the broker is a new incarnation or lost topics. Returns the reason if it did."""
+        view = await describe_bus(self.bus)
+        self._last_check = time.monotonic()
+        sent_topics, all_topics = await self._outbox_topics()
+        stored = await self.incarnation.load()
+        reason, requeue_topics = None, None
+        if view.cluster_id and stored != view.cluster_id:
+            won = await self.incarnation.replace(stored, view.cluster_id)
+            if stored is not None and won:
+                reason = f"new broker incarnation (cluster id {stored} -> {view.cluster_id})"
+        lost = sent_topics - view.topics
+        if reason is None and lost:
+            reason, requeue_topics = f"topics missing on the broker: {', '.join(sorted(lost))}", lost
+        missing = all_topics - view.topics
+        if missing:
+            await self._create(missing)
+        self._known_topics = set(view.topics) | (missing - set(self._unroutable))
+        self.cluster_id = view.cluster_id
+        if reason:
+            count = await self._requeue(requeue_topics)
+            self.resyncs += 1
+            log.warning("outbox relay: %s; re-sending %d retained event(s) in order", reason, count)
+            self.on_resync(reason)
+        return reason
+
+    async def _create(self, topics: set[str]) -> None:
+        try:
+            await ensure_topics(self.bus, topics)
+        except PERMANENT_SEND_ERRORS as exc:
+            log.error("outbox relay: cannot create topics %s: %r", sorted(topics), exc)
+        now = await describe_bus(self.bus)
+        for topic in topics - now.topics:
+            self._unroutable[topic] = f"topic {topic} does not exist and the broker refused to create it"
+        for topic in topics & now.topics:
+            self._unroutable.pop(topic, None)
+
+    async def _outbox_topics(self) -> tuple[set[str], set[str]]:
+        """(topics with retained sent rows, every topic with rows waiting or retained)."""
+        outbox = self.tables.outbox
+        async with self.factory() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.topic, func.count(outbox.c.published_at))
+                    .where(outbox.c.discarded_at.is_(None))
+                    .group_by(outbox.c.topic)
+                )
+            ).all()
+        return {topic for topic, sent in rows if sent}, {topic for topic, _ in rows}
+
+    async def _requeue(self, topics: set[str] | None) -> int:
+        outbox = self.tables.outbox
+        query = update(outbox).where(
+            outbox.c.published_at.is_not(None), outbox.c.published_at >= utcnow() - self.retention
+        )
+        if topics is not None:
+            query = query.where(outbox.c.topic.in_(sorted(topics)))
+        async with self.factory() as session, session.begin():
+            return (await session.execute(query.values(published_at=None))).rowcount or 0
+
     async def publish_batch(self, producer) -> int:
+        """Sends one batch; returns how many rows were handled (sent or marked failed)."""
         if self.is_postgres:
             # Claimed rows stay locked while they are sent, so a second relay skips them.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-                if rows:
-                    await self._send(producer, rows)
-                    await self._mark_published(session, rows)
+                if not rows:
+                    return 0
+                sent, failed, transient = await self._send(producer, rows)
+                await self._mark(session, sent, failed)
         else:
             # SQLite has one writer: never hold its lock while waiting on the broker.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-            if rows:
-                await self._send(producer, rows)
-                async with self.factory() as session, session.begin():
-                    await self._mark_published(session, rows)
-        if rows:
-            self.on_published(len(rows))
-        return len(rows)
+            if not rows:
+                return 0
+            sent, failed, transient = await self._send(producer, rows)
+            async with self.factory() as session, session.begin():
+                await self._mark(session, sent, failed)
+        if sent:
+            self.on_published(len(sent))
+        if transient is not None:
+            raise transient
+        return len(sent) + len(failed)
 
     async def _claim(self, session: AsyncSession):
         outbox = self.tables.outbox
         query = (
             select(outbox)
-            .where(outbox.c.published_at.is_(None))
+            .where(_unsent(outbox), ~_blocked_by_failed_row(outbox))
             .order_by(outbox.c.id)
             .limit(self.bus.relay_batch_size)
         )
         if self.is_postgres:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(of=outbox, skip_locked=True)
         rows = (await session.execute(query)).mappings().all()
         if rows and self.is_postgres:
             rows = await self._drop_keys_held_elsewhere(session, rows)
         return rows
 
-    async def _send(self, producer, rows) -> None:
-        futures = []
+    async def _send(self, producer, rows):
+        """Sends rows in order; returns (sent ids, [(row, error)] failed for good, transient error)."""
+        unknown = {row["topic"] for row in rows} - self._known_topics - set(self._unroutable)
+        if unknown:
+            await self._create(unknown)
+            self._known_topics |= unknown - set(self._unroutable)
+        blocked: set[tuple[str, str]] = set()
+        failed: list[tuple[dict, str]] = []
+        in_flight = []
         for row in rows:
+            key = (row["topic"], row["message_key"])
+            if key in blocked:
+                continue  # waits behind an earlier row of its key
+            if row["topic"] in self._unroutable:
+                failed.append((row, self._unroutable[row["topic"]]))
+                blocked.add(key)
+                continue
             headers = [(name, value.encode()) for name, value in row["headers"]]
-            futures.append(
-                await producer.send(
+            try:
+                future = await producer.send(
                     row["topic"], value=row["body"].encode(), key=row["message_key"].encode(), headers=headers
                 )
-            )
-        await asyncio.gather(*futures)
+            except PERMANENT_SEND_ERRORS as exc:
+                failed.append((row, f"{type(exc).__name__}: {exc}"))
+                blocked.add(key)
+                continue
+            in_flight.append((row, future))
+        results = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
+        sent, transient = [], None
+        for (row, _), result in zip(in_flight, results, strict=True):
+            if isinstance(result, PERMANENT_SEND_ERRORS):
+                failed.append((row, f"{type(result).__name__}: {result}"))
+            elif isinstance(result, BaseException):
+                transient = transient or result
+            else:
+                sent.append(row["id"])
+        return sent, failed, transient
 
-    async def _mark_published(self, session: AsyncSession, rows) -> None:
+    async def _mark(self, session: AsyncSession, sent: list[int], failed: list[tuple[dict, str]]) -> None:
         outbox = self.tables.outbox
-        await session.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([row["id"] for row in rows]))
-            .values(published_at=utcnow(), attempts=outbox.c.attempts + 1)
-        )
+        now = utcnow()
+        if sent:
+            await session.execute(
+                update(outbox).where(outbox.c.id.in_(sent)).values(published_at=now, attempts=outbox.c.attempts + 1)
+            )
+        for row, error in failed:
+            log.error(
+                "outbox relay: event %s (%s, key %s) cannot be sent and is marked failed: %s",
+                row["event_id"], row["event_type"], row["message_key"], error,
+            )
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id == row["id"])
+                .values(failed_at=now, last_error=error[:2000], attempts=outbox.c.attempts + 1)
+            )
+        self.failed_rows += len(failed)
 
     async def _drop_keys_held_elsewhere(self, session: AsyncSession, rows):
         """Per-key order across relays: skip a key whose earliest unsent row we did not claim."""
@@ -255,7 +473,7 @@ class OutboxRelay:
         earliest = (
             await session.execute(
                 select(outbox.c.topic, outbox.c.message_key, func.min(outbox.c.id))
-                .where(outbox.c.published_at.is_(None), outbox.c.message_key.in_({k for _, k in first_claimed}))
+                .where(_unsent(outbox), outbox.c.message_key.in_({k for _, k in first_claimed}))
                 .group_by(outbox.c.topic, outbox.c.message_key)
             )
         ).all()
@@ -270,7 +488,12 @@ class OutboxRelay:
         outbox = self.tables.outbox
         async with self.factory() as session, session.begin():
             await session.execute(
-                delete(outbox).where(and_(outbox.c.published_at.is_not(None), outbox.c.published_at < now - self.retention))
+                delete(outbox).where(
+                    or_(
+                        and_(outbox.c.published_at.is_not(None), outbox.c.published_at < now - self.retention),
+                        and_(outbox.c.discarded_at.is_not(None), outbox.c.discarded_at < now - self.retention),
+                    )
+                )
             )
 
 
@@ -285,10 +508,111 @@ async def replay_outbox(factory: async_sessionmaker[AsyncSession], tables: Messa
 
 
 async def pending_count(factory: async_sessionmaker[AsyncSession], tables: MessagingTables) -> int:
+    """Rows waiting for the broker (failed rows not included: see `outbox_stats`)."""
     async with factory() as session:
-        return (
-            await session.execute(select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None)))
+        return (await session.execute(select(func.count()).select_from(tables.outbox).where(_unsent(tables.outbox)))).scalar_one()
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    backlog: int  # rows waiting to be sent
+    oldest_unsent_age_s: float | None  # age of the oldest of them
+    failed: int  # rows marked failed, waiting for an operator
+
+
+async def outbox_stats(factory: async_sessionmaker[AsyncSession], tables: MessagingTables) -> OutboxStats:
+    outbox = tables.outbox
+    async with factory() as session:
+        backlog, oldest = (
+            await session.execute(select(func.count(), func.min(outbox.c.created_at)).where(_unsent(outbox)))
+        ).one()
+        failed = (
+            await session.execute(
+                select(func.count()).where(
+                    outbox.c.failed_at.is_not(None), outbox.c.published_at.is_(None), outbox.c.discarded_at.is_(None)
+                )
+            )
         ).scalar_one()
+    if isinstance(oldest, str):  # SQLite returns MIN() of a custom type untyped
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    age = (utcnow() - oldest).total_seconds() if oldest is not None else None
+    return OutboxStats(backlog=backlog, oldest_unsent_age_s=age, failed=failed)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    event_id: str
+    event_type: str
+    topic: str
+    message_key: str
+    created_at: datetime
+    published_at: datetime | None
+    failed_at: datetime | None
+    discarded_at: datetime | None
+    attempts: int
+    last_error: str | None
+    discard_reason: str | None
+
+    @property
+    def state(self) -> str:
+        if self.discarded_at:
+            return "discarded"
+        if self.published_at:
+            return "sent"
+        return "failed" if self.failed_at else "waiting"
+
+
+async def list_outbox(
+    factory: async_sessionmaker[AsyncSession], tables: MessagingTables, *, failed_only: bool = False, limit: int = 100
+) -> list[OutboxRow]:
+    """Operator view: failed rows (with why), or the unsent and failed ones, oldest first."""
+    outbox = tables.outbox
+    columns = [outbox.c[name] for name in OutboxRow.__dataclass_fields__]
+    query = select(*columns).where(outbox.c.published_at.is_(None), outbox.c.discarded_at.is_(None))
+    if failed_only:
+        query = query.where(outbox.c.failed_at.is_not(None))
+    async with factory() as session:
+        rows = (await session.execute(query.order_by(outbox.c.id).limit(limit))).mappings().all()
+    return [OutboxRow(**row) for row in rows]
+
+
+class OutboxRowNotFailed(LookupError):
+    """The row does not exist or is not a failed, unsent row."""
+
+
+async def retry_failed(factory: async_sessionmaker[AsyncSession], tables: MessagingTables, row_id: int) -> None:
+    """Operator: sends a failed row again (its key's later rows follow it)."""
+    outbox = tables.outbox
+    async with factory() as session, session.begin():
+        result = await session.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.failed_at.is_not(None), outbox.c.published_at.is_(None),
+                   outbox.c.discarded_at.is_(None))
+            .values(failed_at=None)
+        )
+    if not result.rowcount:
+        raise OutboxRowNotFailed(row_id)
+
+
+async def discard_failed(
+    factory: async_sessionmaker[AsyncSession], tables: MessagingTables, row_id: int, reason: str
+) -> None:
+    """Operator: gives up a failed row for the recorded reason; its key's later rows go on."""
+    if not reason.strip():
+        raise ValueError("a reason is required to discard an event")
+    outbox = tables.outbox
+    async with factory() as session, session.begin():
+        result = await session.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.failed_at.is_not(None), outbox.c.published_at.is_(None),
+                   outbox.c.discarded_at.is_(None))
+            .values(discarded_at=utcnow(), discard_reason=reason)
+        )
+    if not result.rowcount:
+        raise OutboxRowNotFailed(row_id)
 
 
 async def _quietly(awaitable) -> None:

@@ -1,5 +1,5 @@
-"""Alembic operations shared by every service's first migration: the messaging tables
-(outbox, inbox, idempotency keys) of `pacte_common.messaging.MessagingTables`, version 1.
+"""Alembic operations shared by every service's messaging migrations: the messaging tables
+(outbox, inbox, idempotency keys) of `pacte_common.messaging.MessagingTables`, versions 1 (frozen) and 2.
 
 Frozen: a later change to those tables is a new function used by a new migration in each
 service, never an edit of this one.
@@ -64,3 +64,29 @@ def drop_messaging_tables_v1() -> None:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
 
     op.drop_table('idempotency_keys')
+
+
+def add_messaging_v2() -> None:
+    """Version 2 (issue 11): outbox rows that failed for good or were discarded by an
+    operator, and the broker incarnation each bus component last saw."""
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('failed_at', pacte_common.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('discarded_at', pacte_common.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('discard_reason', sa.Text(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_outbox_messages_failed_at'), ['failed_at'], unique=False)
+
+    op.create_table('bus_incarnations',
+    sa.Column('component', sa.String(length=255), nullable=False),
+    sa.Column('cluster_id', sa.String(length=255), nullable=False),
+    sa.Column('seen_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('component', name=op.f('pk_bus_incarnations'))
+    )
+
+
+def drop_messaging_v2() -> None:
+    op.drop_table('bus_incarnations')
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_failed_at'))
+        batch_op.drop_column('discard_reason')
+        batch_op.drop_column('discarded_at')
+        batch_op.drop_column('failed_at')
