@@ -78,6 +78,9 @@ class Action(Timestamps, Base):
     skill_blocks: Mapped[list[str]] = mapped_column(JSON, default=list)
     departement: Mapped[str] = mapped_column(String(3), index=True)
     territory_code: Mapped[str | None] = mapped_column(String(32))
+    # What an LHEO import read beside the Pacte's own fields (organisation name, training place,
+    # descriptive texts): public offer data, written back by the LHEO export (docs/lheo.md).
+    lheo_details: Mapped[dict | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     programme: Mapped[Programme] = relationship(lazy="joined")
