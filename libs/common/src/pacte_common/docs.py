@@ -9,6 +9,7 @@ token across reloads and shows each operation's duration.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
@@ -18,12 +19,15 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 ASSETS_PATH = "/docs-assets"
 ASSETS_DIRECTORY = Path(fastapi_offline.__file__).parent / "static"
+REDOC_SCRIPT = "redoc.standalone.js"
+# The only address outside the service that ReDoc's bundle loads (its side-menu logo).
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 SWAGGER_UI_PARAMETERS = {
     "persistAuthorization": True,
     "displayRequestDuration": True,
@@ -39,6 +43,10 @@ def install_offline_docs(app: FastAPI) -> None:
     replaced = {docs_url, redoc_url, redirect_url}
     app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, Route) and r.path in replaced)]
     app.docs_url, app.redoc_url = docs_url, redoc_url
+    @app.get(f"{ASSETS_PATH}/{REDOC_SCRIPT}", include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(_offline_redoc_script(), media_type="text/javascript")
+
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIRECTORY), name="docs-assets")
 
     def assets(request: Request) -> str:
@@ -66,7 +74,14 @@ def install_offline_docs(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
             title=f"{app.title} — ReDoc",
-            redoc_js_url=f"{assets(request)}/redoc.standalone.js",
+            redoc_js_url=f"{assets(request)}/{REDOC_SCRIPT}",
             redoc_favicon_url=f"{assets(request)}/favicon.png",
             with_google_fonts=False,
         )
+
+
+@cache
+def _offline_redoc_script() -> str:
+    """ReDoc's bundle with its CDN logo pointed at the packaged favicon: nothing leaves the host."""
+    script = (ASSETS_DIRECTORY / REDOC_SCRIPT).read_text(encoding="utf-8")
+    return script.replace(REDOC_CDN_LOGO, f"{ASSETS_PATH}/favicon.png")

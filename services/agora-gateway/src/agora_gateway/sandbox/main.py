@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pacte_common.docs import install_offline_docs
 from pacte_common.tracing import parse_traceparent, trace_id_of
 from pydantic import BaseModel, Field
 
@@ -80,6 +81,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         version=c.CONTRACT_VERSION,
     )
     app.state.store = store
+    install_offline_docs(app)
 
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         expected = settings.token.get_secret_value()
