@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ from rich.console import Console
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.crypto import new_key
 from pacte_common.settings import ServiceSettings
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, broker_port_taken
+from pacte_common.suite import SERVICES, Suite, SuiteSettings
 
 app = typer.Typer(help="Pacte: run the suite, mint dev tokens, run the tests, operate the bus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -38,40 +39,49 @@ def up(
     postgres: Annotated[str, typer.Option(help="PostgreSQL server URL (postgresql+asyncpg://user@host:port): one database per service")] = "",
     bootstrap: Annotated[str, typer.Option(help="External Kafka bootstrap servers instead of the embedded Tansu")] = "",
 ) -> None:
-    """Starts the whole suite (broker, AGORA sandbox, four services) and waits for Ctrl-C or `pacte down`."""
+    """Starts the whole suite (broker, AGORA sandbox, services) and supervises it until Ctrl-C or `pacte down`.
+
+    A process that dies is restarted (with backoff), the broker included; `pacte status` shows
+    each one's state, pid, uptime, restarts and readiness; `pacte restart NAME` restarts one.
+    """
+    import logging
+    import threading
+
+    from pacte_common.suite import PortsTaken
+    from pacte_common.supervisor import Supervisor
+
     settings = SuiteSettings()
     if postgres:
         settings.postgres_url = postgres
     if bootstrap:
         settings.bootstrap_servers = bootstrap
-    if broker_port_taken(settings):
-        console.print(f"[red]Port {settings.broker_port} is taken: is the suite already running? (`pacte down`)[/red]")
-        raise typer.Exit(1)
     suite = Suite(settings)
+    try:
+        suite.check_ports_free()
+    except PortsTaken as exc:
+        console.print(f"[red]{exc}[/red]\nIs the suite already running? (`pacte status`, `pacte down`)")
+        raise typer.Exit(1) from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "logs").mkdir(exist_ok=True)
+    _log_supervision_to(settings.data_dir / "logs" / "supervisor.log")
     pid_file = settings.data_dir / "pacte-up.pid"
-    stopping = False
+    stop = threading.Event()
 
     def request_stop(*_):
-        nonlocal stopping
-        stopping = True
+        stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
         with console.status("starting broker and services…"):
-            suite.start()
             pid_file.write_text(str(os.getpid()))
+            suite.start()
             suite.wait_ready()
         console.print(f"[green]Pacte is up[/green] (broker {suite.bootstrap}, data in {settings.data_dir.resolve()})")
         for spec in SERVICES:
             console.print(f"  {spec.name:<14} {suite.url(spec.name)}/docs")
-        console.print("Stop with Ctrl-C or `pacte down`.")
-        while not stopping:
-            for name, process in suite.processes.items():
-                if process.poll() is not None:
-                    console.print(f"[red]{name} stopped (code {process.returncode}); see {settings.data_dir}/logs/{name}.log[/red]")
-                    stopping = True
-            time.sleep(0.5)  # the signal handler interrupts the sleep and sets `stopping`
+        console.print("Supervised: a process that stops is restarted. `pacte status` to look, Ctrl-C or `pacte down` to stop.")
+        Supervisor(suite).run(stop)
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -79,6 +89,20 @@ def up(
         console.print("stopping…")
         suite.stop()
         pid_file.unlink(missing_ok=True)
+        logging.getLogger("pacte.supervisor").info("suite stopped")
+
+
+def _log_supervision_to(path: Path) -> None:
+    import logging
+
+    supervision = logging.getLogger("pacte.supervisor")
+    supervision.setLevel(logging.INFO)
+    supervision.propagate = False
+    file_handler = logging.FileHandler(path)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    screen = logging.StreamHandler(sys.stderr)
+    screen.setFormatter(logging.Formatter("%(asctime)s supervisor: %(message)s", "%H:%M:%S"))
+    supervision.handlers = [file_handler, screen]
 
 
 @app.command()
@@ -90,6 +114,72 @@ def down() -> None:
         raise typer.Exit(0)
     os.kill(int(pid_file.read_text()), signal.SIGTERM)
     console.print("stop requested")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="The raw status document")] = False,
+) -> None:
+    """State, pid, uptime, restarts and readiness of each process of the running suite."""
+    import json
+
+    from rich.table import Table
+
+    from pacte_common.supervisor import read_status, supervisor_alive
+
+    report = read_status(SuiteSettings().data_dir)
+    if not supervisor_alive(report):
+        console.print("no running suite found (start it with `pacte up`)")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"Pacte suite (supervisor pid {report['supervisor_pid']}, broker {report['bootstrap']})")
+    for column in ("process", "state", "pid", "uptime", "restarts", "ready", "last event"):
+        table.add_column(column)
+    for name, child in report["children"].items():
+        uptime = child.get("uptime_s")
+        table.add_row(
+            name,
+            child["state"],
+            str(child.get("pid") or "-"),
+            "-" if uptime is None else str(timedelta(seconds=int(uptime))),
+            str(child["restarts"]),
+            "yes" if child["ready"] else "no",
+            child.get("last_event") or "",
+        )
+    Console().print(table)
+
+
+@app.command()
+def restart(
+    name: Annotated[str, typer.Argument(help="A service (orientation, sessions, …), agora-sandbox, broker or dev-issuer")],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for it to be ready again (0: do not wait)")] = 120,
+) -> None:
+    """Restarts one process of the running suite (its supervisor does it) and waits until it is ready."""
+    from pacte_common.supervisor import ask_restart, read_status, supervisor_alive
+
+    data_dir = SuiteSettings().data_dir
+    report = read_status(data_dir)
+    if not supervisor_alive(report):
+        console.print("no running suite found (start it with `pacte up`)")
+        raise typer.Exit(1)
+    if name not in report["children"]:
+        console.print(f"[red]unknown process {name!r}; one of: {', '.join(report['children'])}[/red]")
+        raise typer.Exit(2)
+    before = report["children"][name]
+    ask_restart(data_dir, name)
+    console.print(f"restart of {name} requested")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        child = (read_status(data_dir) or {}).get("children", {}).get(name, {})
+        if child.get("restarts", 0) > before["restarts"] and child.get("ready"):
+            console.print(f"[green]{name} restarted and ready[/green] (pid {child['pid']}, restart {child['restarts']})")
+            return
+        time.sleep(0.5)
+    if wait:
+        console.print(f"[red]{name} not ready again within {wait:.0f}s; see `pacte status` and {data_dir}/logs/{name}.log[/red]")
+        raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -12,10 +12,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_common.broker import port_open, start_tansu, stop_process
@@ -72,6 +74,10 @@ class Suite:
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: subprocess.Popen | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The id given to each process at its last start (PACTE_INSTANCE_ID, echoed by
+    # /health/live) and when that was (wall clock), by process name ("broker" included).
+    instance_ids: dict[str, str] = field(default_factory=dict)
+    started_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -103,12 +109,99 @@ class Suite:
             env[f"{prefix}DATABASE_URL"] = self.database_url(spec)
         return env
 
+    def ports(self) -> dict[int, str]:
+        """Every port the suite listens on → what listens there."""
+        wanted = {getattr(self.settings, spec.port_setting): spec.name for spec in SERVICES}
+        if not self.settings.bootstrap_servers:
+            wanted[self.settings.broker_port] = "broker"
+        if hasattr(self.settings, "issuer_port"):
+            wanted[self.settings.issuer_port] = "dev-issuer"
+        return wanted
+
+    def check_ports_free(self, names: list[str] | None = None) -> None:
+        """Raises PortsTaken naming each port already in use and, when known, its holder."""
+        taken = [
+            f"port {port} ({name}) is held by {port_holder(self.settings.host, port) or 'another process'}"
+            for port, name in self.ports().items()
+            if (names is None or name in names) and port_open(self.settings.host, port)
+        ]
+        if taken:
+            raise PortsTaken("; ".join(taken))
+
+    def start_broker(self) -> None:
+        """Starts the embedded broker: each start is a new incarnation (fresh cluster id)."""
+        self.broker = start_tansu(self.settings.host, self.settings.broker_port, self.settings.data_dir / "logs" / "broker.log")
+        self.instance_ids["broker"] = uuid.uuid4().hex
+        self.started_at["broker"] = time.time()
+
+    def prepare_bus(self) -> None:
+        bus = BusSettings(bootstrap_servers=self.bootstrap, topic_namespace=self.settings.topic_namespace)
+        asyncio.run(self._prepare(bus))
+
+    def children(self) -> dict[str, subprocess.Popen | None]:
+        """Every process the suite runs, by name: broker (if embedded), helpers, services."""
+        found: dict[str, subprocess.Popen | None] = {}
+        if not self.settings.bootstrap_servers:
+            found["broker"] = self.broker
+        if hasattr(self, "issuer"):
+            found["dev-issuer"] = self.issuer
+        found.update(self.processes)
+        return found
+
+    def start_child(self, name: str) -> None:
+        """(Re)starts one process after it died or was stopped; the broker gets its topics back."""
+        if name == "broker":
+            self.start_broker()
+            self.prepare_bus()
+        elif name == "dev-issuer":
+            self.start_issuer()
+            self.started_at[name] = time.time()
+        else:
+            self.start_service(name)
+
+    def stop_child(self, name: str) -> None:
+        if name == "broker":
+            if self.broker is not None:
+                stop_process(self.broker)
+        elif name == "dev-issuer":
+            if getattr(self, "issuer", None) is not None:
+                stop_process(self.issuer)
+        else:
+            self.stop_service(name)
+
+    def probe(self, name: str, client: httpx.Client) -> bool:
+        """Ready, and answered by the very process started last (its instance id or pid)."""
+        if name == "broker":
+            return self.broker is not None and self.broker.poll() is None and port_open(self.settings.host, self.settings.broker_port)
+        spec = next((s for s in SERVICES if s.name == name), None)
+        if spec is None:  # a helper process without /health/live identity: alive is enough
+            process = self.children().get(name)
+            return process is not None and process.poll() is None
+        process = self.processes.get(name)
+        try:
+            live = client.get(self.url(name) + "/health/live")
+            if live.status_code != 200 or not self._is_ours(name, process, live.json()):
+                return False
+            if spec.ready_path == "/health/live":
+                return True
+            return client.get(self.url(name) + spec.ready_path).status_code == 200
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def _is_ours(self, name: str, process: subprocess.Popen | None, live: dict) -> bool:
+        if "instance_id" in live:
+            return live["instance_id"] == self.instance_ids.get(name)
+        if "pid" in live:
+            return process is not None and live["pid"] == process.pid
+        return process is not None and port_holder_pid(self.settings.host, int(self.url(name).rsplit(":", 1)[1])) == process.pid
+
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         logs = self.settings.data_dir / "logs"
         logs.mkdir(exist_ok=True)
+        self.check_ports_free()
         if not self.settings.bootstrap_servers:
-            self.broker = start_tansu(self.settings.host, self.settings.broker_port, logs / "broker.log")
+            self.start_broker()
         bus = BusSettings(bootstrap_servers=self.bootstrap, topic_namespace=self.settings.topic_namespace)
         asyncio.run(self._prepare(bus))
         for spec in SERVICES:
@@ -121,7 +214,8 @@ class Suite:
 
     def start_service(self, name: str) -> None:
         spec = next(s for s in SERVICES if s.name == name)
-        env = {**os.environ, **self.service_env(spec), **self.extra_env}
+        instance_id = uuid.uuid4().hex
+        env = {**os.environ, **self.service_env(spec), **self.extra_env, "PACTE_INSTANCE_ID": instance_id}
         log_file = open(self.settings.data_dir / "logs" / f"{spec.name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             [
@@ -134,6 +228,8 @@ class Suite:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.instance_ids[name] = instance_id
+        self.started_at[name] = time.time()
 
     def stop_service(self, name: str) -> None:
         process = self.processes.pop(name, None)
@@ -149,12 +245,8 @@ class Suite:
                     process = self.processes.get(name)
                     if process is not None and process.poll() is not None:
                         raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.settings.data_dir}/logs/{name}.log")
-                    try:
-                        spec = next(s for s in SERVICES if s.name == name)
-                        if client.get(self.url(name) + spec.ready_path).status_code == 200:
-                            pending.remove(name)
-                    except httpx.HTTPError:
-                        pass
+                    if self.probe(name, client):  # an old process still on the port does not count
+                        pending.remove(name)
                 if pending and time.monotonic() > deadline:
                     raise RuntimeError(f"not ready within {self.settings.ready_timeout_s}s: {', '.join(pending)}")
                 time.sleep(0.2)
@@ -189,6 +281,32 @@ async def _create_postgres_databases(server_url: str, urls: list[str]) -> None:
                 await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+class PortsTaken(RuntimeError):
+    """A port the suite needs is already in use (the message names each port and its holder)."""
+
+
+def port_holder_pid(host: str, port: int) -> int | None:
+    try:
+        for connection in psutil.net_connections(kind="tcp"):
+            if connection.status == psutil.CONN_LISTEN and connection.laddr and connection.laddr.port == port:
+                return connection.pid
+    except (psutil.Error, OSError):
+        pass  # not allowed to list sockets here: the holder stays unknown
+    return None
+
+
+def port_holder(host: str, port: int) -> str | None:
+    """"pid 1234 (python -m uvicorn …)" for the process listening on the port, if it can be seen."""
+    pid = port_holder_pid(host, port)
+    if pid is None:
+        return None
+    try:
+        command = " ".join(psutil.Process(pid).cmdline())[:120]
+    except psutil.Error:
+        command = "?"
+    return f"pid {pid} ({command})"
 
 
 def broker_port_taken(settings: SuiteSettings) -> bool:
