@@ -17,7 +17,7 @@ from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
 from pacte_common.testing import eventually, read_topic
 
-SAMPLE = (Path(__file__).parent / "data" / "offre-pays-de-la-loire.lheo.xml").read_bytes()
+SAMPLE = (Path(__file__).parent / "data" / "lheo" / "offre-pays-de-la-loire.lheo-2.3.xml").read_bytes()
 
 
 def admitted(api, session_id: str, *, prescription_id=None, person_id=None, profile=None) -> PrescriptionAdmitted:

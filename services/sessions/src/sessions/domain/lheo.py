@@ -1,261 +1,493 @@
-"""Reading an LHEO offer file (tree `lheo/offres/formation/action/session`) into plain records.
+"""Reading an LHEO offer file (LHEO 2.0–2.3, tree `lheo/offres/formation/action/session`).
 
-Parsed with defusedxml (entity declarations, external entities and DTD retrieval refused:
-a "billion laughs" file never expands). Element names are the LHEO schema's; what LHEO has
-no element for (programme code, places when the file predates `nombre-places`, weekly hours,
-territory, modules, skill blocks) is read from the standard `extras/extra[@info]` mechanism:
+Three steps, each refusing loudly: (1) parse with a hardened lxml parser (no entity
+substitution, no DTD loading, no network; a DOCTYPE is refused outright: LHEO files have none);
+(2) recognise the version from the root's namespace (1.x and foreign roots are "unsupported LHEO
+version", never an empty success); (3) validate against the official XSD of that version (vendored
+in `sessions/lheo_schema`), then map. Every element the XSD makes optional is optional here;
+what the Pacte needs and LHEO lacks comes from `extras`, query parameters or documented
+defaults, and each item says which it used (docs/lheo.md).
 
-    <extras info="pacte"><extra info="code-dispositif">VISA-METIERS</extra></extras>
-
-Every action or session that cannot be read is reported with its path and reason; the rest
-of the file is still imported.
+Pure and synchronous: the HTTP layer runs `read_offer` in a worker thread.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from xml.etree.ElementTree import Element, ParseError
+from functools import cache
+from importlib import resources
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from lxml import etree
 from pacte_common.validators import validate_siret
 
-# LHEO dictionary "etat-recrutement": 1 open, 2 closed, 3 full (complet); words accepted too.
-RECRUITMENT_STATES = {"1": "open", "2": "closed", "3": "full", "ouvert": "open", "ferme": "closed", "fermé": "closed", "complet": "full"}
+SCHEMA_FILES = {
+    "http://www.lheo.org/2.0": ("2.0", "lheo-2.0.xsd"),
+    "http://www.lheo.org/2.1": ("2.1", "lheo-2.1.xsd"),
+    "http://www.lheo.org/2.2": ("2.2", "lheo-2.2.xsd"),
+    "http://lheo.gouv.fr/2.3": ("2.3", "lheo-2.3.xsd"),
+}
+EXPORT_NAMESPACE = "http://lheo.gouv.fr/2.3"
+MAX_REPORTED_ERRORS = 20
+
+# LHEO dictionary "etat-recrutement": 1 ouvert, 2 fermé, 3 complet.
+RECRUITMENT_STATES = {"1": "open", "2": "closed", "3": "full"}
+# LHEO dictionary "modalites-enseignement": 0 présentiel, 1 mixte, 2 entièrement à distance.
+DISTANCE_LEARNING_CODES = {"1", "2"}
+FULL_TIME_WEEKLY_HOURS = Decimal(35)
+
+# What the export writes where LHEO requires a value the Pacte does not hold (as LHEO producers
+# write "not known"); the import reads these back as "nothing", so a round trip changes nothing.
+UNKNOWN_TEXT = "-"
+UNKNOWN_ACTIVITY_NUMBER = "99999999999"
+DEFAULT_ENTRY_LEVEL = "0"  # dictionary code-niveau-entree: 0 "information non communiquée"
+DEFAULT_PATHWAY = "1"  # dictionary parcours-de-formation: 1 "en groupe"
+DEFAULT_PUBLIC_CODE = "80056"  # FORMACODE public code written when the Pacte knows none
 
 
 class LheoFileRefused(ValueError):
-    """The file as a whole cannot be read (not XML, dangerous constructs, wrong root)."""
+    """The file as a whole is refused; `errors` are [{field, message, line}] for the 422."""
+
+    def __init__(self, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.errors = errors or [{"field": "body", "message": message}]
 
 
-class ElementRejected(ValueError):
+class UnsupportedVersion(LheoFileRefused):
+    pass
+
+
+class ItemRejected(ValueError):
     pass
 
 
 @dataclass(frozen=True)
+class ImportOptions:
+    """What the caller gives for data LHEO has no element for."""
+
+    departements: frozenset[str]
+    programme_code: str | None = None
+    places: int | None = None
+
+
+@dataclass
 class LheoSession:
-    lheo_id: str
+    key: str
     path: str
     start_date: date
     end_date: date
     places: int
     recruitment_state: str
     permanent_entries: bool
-    information_meetings: tuple[date, ...] = ()
+    information_meetings: tuple[date, ...]
+    defaults: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class LheoAction:
-    lheo_id: str
+    key: str
     path: str
-    programme_code: str
-    organisation_siret: str
-    title: str
-    rncp_code: str | None
-    formacode: str | None
-    certifying: bool
-    hours_in_centre: Decimal
-    hours_in_company: Decimal
-    weekly_hours: Decimal | None
-    hourly_price: Decimal
-    part_time: bool
-    distance_learning: bool
-    departement: str
-    territory_code: str | None
-    modules: tuple[str, ...] = ()
-    skill_blocks: tuple[str, ...] = ()
-    sessions: tuple[LheoSession, ...] = ()
+    name: str
+    fields: dict
+    details: dict
+    sessions: list[LheoSession] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rejection:
+    kind: str
+    key: str | None
     path: str
+    name: str
     reason: str
 
 
 @dataclass
-class LheoOffer:
+class LheoFormation:
+    key: str
+    path: str
+    name: str
     actions: list[LheoAction] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+@dataclass
+class LheoOffer:
+    version: str
+    formations: list[LheoFormation] = field(default_factory=list)
 
 
-def _children(element: Element, name: str) -> list[Element]:
-    return [child for child in element if _local(child.tag) == name]
+# ---------------------------------------------------------------- parsing and validation
 
 
-def _child(element: Element, *names: str) -> Element | None:
-    current: Element | None = element
+def hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False)
+
+
+@cache
+def schema(file_name: str) -> etree.XMLSchema:
+    source = resources.files("sessions.lheo_schema").joinpath(file_name).read_bytes()
+    return etree.XMLSchema(etree.fromstring(source, hardened_parser()))
+
+
+def schema_for(namespace: str) -> etree.XMLSchema:
+    return schema(SCHEMA_FILES[namespace][1])
+
+
+def parse_and_validate(data: bytes) -> tuple[str, etree._Element]:
+    """The validated root and its LHEO version, or LheoFileRefused."""
+    try:
+        tree = etree.fromstring(data, hardened_parser()).getroottree()
+    except etree.XMLSyntaxError as exc:
+        raise LheoFileRefused(
+            f"the file is not well-formed XML: {exc.msg}",
+            [{"field": "body", "message": exc.msg, "line": exc.lineno}],
+        ) from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise LheoFileRefused("DOCTYPE declarations are refused (entities, external DTDs): an LHEO file has none")
+    root = tree.getroot()
+    name = etree.QName(root)
+    if name.localname != "lheo" or name.namespace not in SCHEMA_FILES:
+        found = f"<{name.localname}> in namespace {name.namespace!r}" if name.namespace else f"<{name.localname}> without namespace"
+        accepted = ", ".join(SCHEMA_FILES)
+        raise UnsupportedVersion(
+            f"unsupported LHEO version: the root is {found}; accepted: <lheo> in {accepted} (LHEO 2.0 to 2.3)",
+            [{"field": "body", "message": f"unsupported LHEO version: root {found}", "line": root.sourceline}],
+        )
+    version = SCHEMA_FILES[name.namespace][0]
+    validator = schema_for(name.namespace)
+    if not validator.validate(tree):
+        errors = [
+            {"field": "body", "message": entry.message, "line": entry.line}
+            for entry in list(validator.error_log)[:MAX_REPORTED_ERRORS]
+        ]
+        first = errors[0]
+        raise LheoFileRefused(
+            f"the file is not valid LHEO {version} ({len(validator.error_log)} error(s)); line {first['line']}: {first['message']}",
+            errors,
+        )
+    return version, root
+
+
+# ---------------------------------------------------------------- tree helpers (namespace of the file)
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _children(element, name: str) -> list:
+    return [child for child in element if _local(child) == name]
+
+
+def _child(element, *names: str):
+    current = element
     for name in names:
-        found = _children(current, name) if current is not None else []
+        if current is None:
+            return None
+        found = _children(current, name)
         current = found[0] if found else None
     return current
 
 
-def _text(element: Element, *names: str) -> str | None:
+def _text(element, *names: str) -> str | None:
     found = _child(element, *names)
     if found is None or found.text is None:
         return None
-    value = found.text.strip()
-    return value or None
+    return found.text.strip() or None
 
 
-def _extras(element: Element) -> dict[str, str]:
+def _extras(*elements) -> dict[str, str]:
+    """`extras/extra[@info]` of the elements (nested extras included); later elements win."""
     values: dict[str, str] = {}
-    for extras in _children(element, "extras"):
-        for extra in _children(extras, "extra"):
-            info = extra.get("info")
-            if info and extra.text and extra.text.strip():
-                values[info] = extra.text.strip()
+    for element in elements:
+        if element is None:
+            continue
+        for extras in _children(element, "extras"):
+            for extra in extras.iter():
+                if _local(extra) == "extra" and extra.get("info") and extra.text and extra.text.strip():
+                    values[extra.get("info")] = extra.text.strip()
     return values
 
 
-def _required(value: str | None, name: str) -> str:
-    if value is None:
-        raise ElementRejected(f"{name} is missing")
-    return value
-
-
-def _lheo_date(value: str | None, name: str) -> date:
-    raw = _required(value, name)
-    for pattern in ("%Y%m%d", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(raw, pattern).date()
-        except ValueError:
-            continue
-    raise ElementRejected(f"{name} is not a date (AAAAMMJJ): {raw!r}")
-
-
-def _decimal(value: str | None, name: str, *, required: bool = True) -> Decimal | None:
-    if value is None:
-        if required:
-            raise ElementRejected(f"{name} is missing")
-        return None
+def _lheo_date(raw: str, name: str) -> date:
     try:
-        number = Decimal(value.replace(",", ".").replace(" ", ""))
+        return datetime.strptime(raw, "%Y%m%d").date()
+    except ValueError:
+        raise ItemRejected(f"{name} {raw!r} is not a calendar date (LHEO writes unknown dates with 00 or 99): the Pacte needs a real date") from None
+
+
+def _decimal(raw: str, name: str) -> Decimal:
+    try:
+        number = Decimal(raw.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
     except InvalidOperation:
-        raise ElementRejected(f"{name} is not a number: {value!r}") from None
+        raise ItemRejected(f"{name} is not a number: {raw!r}") from None
     if not number.is_finite() or number < 0:
-        raise ElementRejected(f"{name} must be a positive number: {value!r}")
+        raise ItemRejected(f"{name} must be a positive number: {raw!r}")
     return number
 
 
-def _list(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in re.split(r"[,;]", value or "") if part.strip())
+def _list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").replace(";", ",").split(",") if part.strip()]
 
 
-def parse(data: bytes, *, default_programme: str | None, departements: frozenset[str]) -> LheoOffer:
-    try:
-        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise LheoFileRefused(f"the file uses forbidden XML constructs ({type(exc).__name__}): entities and external references are refused") from None
-    except ParseError as exc:
-        raise LheoFileRefused(f"the file is not well-formed XML: {exc}") from None
-    if _local(root.tag) != "lheo":
-        raise LheoFileRefused(f"the root element is {_local(root.tag)!r}, expected 'lheo'")
-    offer = LheoOffer()
-    offres = _children(root, "offres")
-    if not offres:
-        raise LheoFileRefused("the file has no 'offres' element")
-    for f_index, formation in enumerate(_children(offres[0], "formation"), start=1):
-        f_path = f"/lheo/offres/formation[{f_index}]"
-        for a_index, action in enumerate(_children(formation, "action"), start=1):
-            a_path = f"{f_path}/action[{a_index}]"
-            try:
-                offer.actions.append(_action(formation, action, a_path, default_programme, departements, offer.rejections))
-            except ElementRejected as exc:
-                offer.rejections.append(Rejection(a_path, str(exc)))
+def departement_of(address) -> tuple[str | None, str | None]:
+    """(département, how it was found) of an LHEO `adresse`: its `departement`, else its `codepostal`."""
+    if address is None:
+        return None, None
+    explicit = _text(address, "departement")
+    if explicit:
+        return explicit.upper(), None
+    postcode = _text(address, "codepostal") or ""
+    if postcode.startswith(("97", "98")):
+        return postcode[:3], "département read from codepostal (no <departement>)"
+    if postcode.startswith("20"):
+        return ("2A" if postcode < "20200" else "2B"), "département read from codepostal (no <departement>)"
+    return postcode[:2] or None, "département read from codepostal (no <departement>)"
+
+
+def _address_details(address) -> dict | None:
+    if address is None:
+        return None
+    departement, _ = departement_of(address)
+    return {
+        "lignes": [line.text.strip() for line in _children(address, "ligne") if line.text and line.text.strip()],
+        "codepostal": _text(address, "codepostal"),
+        "ville": _text(address, "ville"),
+        "departement": departement,
+    }
+
+
+def surrogate_key(*parts: str) -> str:
+    """A stable identity for an element without `numero` (optional in LHEO): same file, same key."""
+    return "sha1-" + hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------- mapping
+
+
+def read_offer(data: bytes, options: ImportOptions) -> LheoOffer:
+    version, root = parse_and_validate(data)
+    offer = LheoOffer(version=version)
+    offres = _child(root, "offres")
+    for f_index, formation in enumerate(_children(offres, "formation"), start=1):
+        offer.formations.append(_formation(formation, f"/lheo/offres/formation[{f_index}]", options))
     return offer
 
 
-def _action(formation, action, path, default_programme, departements, rejections) -> LheoAction:
+def _formation(formation, path: str, options: ImportOptions) -> LheoFormation:
+    title = _extras(formation).get("intitule-formation") or _text(formation, "intitule-formation") or ""
+    siret = _text(formation, "organisme-formation-responsable", "SIRET-organisme-formation", "SIRET") or ""
+    key = formation.get("numero") or surrogate_key(siret, title)
+    result = LheoFormation(key=key, path=path, name=title)
+    for a_index, action in enumerate(_children(formation, "action"), start=1):
+        a_path = f"{path}/action[{a_index}]"
+        a_key = action.get("numero") or surrogate_key(key, str(a_index))
+        try:
+            result.actions.append(_action(formation, action, a_key, a_path, title, options, result.rejections))
+        except ItemRejected as exc:
+            result.rejections.append(Rejection("action", a_key, a_path, title, str(exc)))
+            for s_index, session in enumerate(_children(action, "session"), start=1):
+                result.rejections.append(
+                    Rejection("session", _session_key(session, a_key, s_index), f"{a_path}/session[{s_index}]", title, "its action is rejected")
+                )
+    return result
+
+
+def _principal_formacode(formation) -> str | None:
+    codes = _children(_child(formation, "domaine-formation"), "code-FORMACODE")
+    tagged = [code for code in codes if (code.get("tag") or "").strip().lower() == "principal"]
+    chosen = (tagged or codes or [None])[0]
+    return chosen.text.strip() if chosen is not None and chosen.text else None
+
+
+def _action(formation, action, key: str, path: str, title: str, options: ImportOptions, rejections: list[Rejection]) -> LheoAction:
+    defaults: list[str] = []
     extras = {**_extras(formation), **_extras(action)}
-    lheo_id = _required(action.get("numero"), "action/@numero")
-    siret_raw = _required(
-        _text(formation, "organisme-formation-responsable", "SIRET-organisme-formation", "SIRET"),
-        "organisme-formation-responsable/SIRET-organisme-formation/SIRET",
-    )
+    # Where the training happens: the first lieu-de-formation, else the first session's address.
+    place = _child(action, "lieu-de-formation", "coordonnees", "adresse")
+    if place is None:
+        first_session = _child(action, "session")
+        place = _child(first_session, "adresse-inscription", "adresse") if first_session is not None else None
+    departement, derived = departement_of(place)
+    if derived:
+        defaults.append(derived)
+    if departement not in options.departements:
+        raise ItemRejected(
+            f"outside the Region: département {departement or 'unknown'} is not one of {', '.join(sorted(options.departements))}"
+        )
+
+    responsible = _child(formation, "organisme-formation-responsable")
     try:
-        siret = validate_siret(siret_raw)
+        siret = validate_siret(_text(responsible, "SIRET-organisme-formation", "SIRET") or "")
     except ValueError as exc:
-        raise ElementRejected(f"SIRET-organisme-formation: {exc}") from None
-    programme = extras.get("code-dispositif") or default_programme
-    if not programme:
-        raise ElementRejected("no programme: add extra info='code-dispositif' or pass ?programme_code=")
-    total = _decimal(_text(action, "nombre-heures-total"), "nombre-heures-total")
-    company = _decimal(_text(action, "nombre-heures-entreprise"), "nombre-heures-entreprise", required=False) or Decimal("0")
-    centre = _decimal(_text(action, "nombre-heures-centre"), "nombre-heures-centre", required=False)
-    if centre is None:
-        centre = total - company
-    if centre + company != total or centre < 0:
-        raise ElementRejected(f"nombre-heures-centre ({centre}) + nombre-heures-entreprise ({company}) differ from nombre-heures-total ({total})")
-    weekly = _decimal(extras.get("heures-hebdomadaires"), "extra heures-hebdomadaires", required=False)
+        raise ItemRejected(f"organisme-formation-responsable/SIRET-organisme-formation/SIRET: {exc}") from None
+
+    programme = extras.get("code-dispositif")
+    if programme is None:
+        if not options.programme_code:
+            raise ItemRejected("no programme: LHEO has none; add extras/extra[@info='code-dispositif'] or pass ?programme_code=")
+        programme = options.programme_code
+        defaults.append(f"programme {programme!r} from ?programme_code=")
+
+    hours_total = _number(action, "nombre-heures-total", extras)
+    hours_company = _number(action, "nombre-heures-entreprise", extras)
+    hours_centre = _number(action, "nombre-heures-centre", extras)
+    if hours_centre is None and hours_total is not None:
+        hours_centre = hours_total - (hours_company or Decimal(0))
+        defaults.append("nombre-heures-centre = nombre-heures-total − nombre-heures-entreprise")
+    if hours_company is None:
+        hours_company = Decimal(0)
+        if hours_centre is not None:
+            defaults.append("nombre-heures-entreprise absent: 0")
+    if hours_centre is None:
+        hours_centre = Decimal(0)
+        defaults.append("no hours in the file (nombre-heures-*): 0 recorded")
+    if hours_centre < 0:
+        raise ItemRejected(f"nombre-heures-entreprise ({hours_company}) exceeds nombre-heures-total ({hours_total})")
+    if hours_total is not None and hours_centre + hours_company != hours_total:
+        raise ItemRejected(f"nombre-heures-centre ({hours_centre}) + nombre-heures-entreprise ({hours_company}) differ from nombre-heures-total ({hours_total})")
+
+    hourly_price = _number(action, "prix-horaire-TTC", extras)
+    if hourly_price is None:
+        total_price = _number(action, "prix-total-TTC", extras)
+        hours = hours_centre + hours_company
+        if total_price is not None and hours:
+            hourly_price = (total_price / hours).quantize(Decimal("0.01"))
+            defaults.append("prix-horaire-TTC = prix-total-TTC / hours")
+        else:
+            hourly_price = Decimal(0)
+            defaults.append("no price in the file (prix-horaire-TTC, prix-total-TTC): 0 recorded")
+
+    weekly = None
+    if "heures-hebdomadaires" in extras:
+        weekly = _decimal(extras["heures-hebdomadaires"], "extra heures-hebdomadaires")
     rhythm = (_text(action, "rythme-formation") or "").lower()
-    postcode = None
-    for element in action.iter():
-        if _local(element.tag) == "code-postal" and element.text and element.text.strip():
-            postcode = element.text.strip()
-            break
-    departement = extras.get("departement") or (postcode[:2] if postcode else None)
-    if departement not in departements:
-        raise ElementRejected(f"département {departement!r} is not one of {', '.join(sorted(departements))}")
-    meetings = tuple(_lheo_date(m.text, "date-information") for m in _children(action, "date-information"))
     permanent = _text(action, "modalites-entrees-sorties") == "1"
-    sessions = []
+    meetings = tuple(
+        _lheo_date(_text(meeting, "date") or "", "date-information/date") for meeting in _children(action, "date-information")
+    )
+    skill_blocks = _list(extras.get("blocs-competences"))
+    for session in _children(action, "session"):
+        for blocks in _children(session, "blocs-competences"):
+            for block in _children(blocks, "bloc-competences"):
+                code = _text(block, "code-bloc")
+                if code and code not in skill_blocks:
+                    skill_blocks.append(code)
+
+    fields = {
+        "programme_code": programme,
+        "organisation_siret": siret,
+        "title": title,
+        "rncp_code": extras.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
+        "formacode": extras.get("code-FORMACODE") or _principal_formacode(formation),
+        "certifying": _text(formation, "certifiante") == "1",
+        "hours_in_centre": hours_centre,
+        "hours_in_company": hours_company,
+        "weekly_hours": weekly,
+        "hourly_price": hourly_price,
+        "part_time": "partiel" in rhythm or (weekly is not None and weekly < FULL_TIME_WEEKLY_HOURS),
+        "distance_learning": _text(action, "modalites-enseignement") in DISTANCE_LEARNING_CODES,
+        "modules": _list(extras.get("modules")),
+        "skill_blocks": skill_blocks,
+        "departement": departement,
+        "territory_code": extras.get("territoire"),
+    }
+    address = _address_details(place)
+    if address and address["lignes"] == [UNKNOWN_TEXT] and address["ville"] == UNKNOWN_TEXT:
+        address = None
+    public = [code.text.strip() for code in _children(action, "code-public-vise") if code.text and code.text.strip()]
+    details = compact({
+        "formation_numero": _unless(formation.get("numero"), key),
+        "objectif": _unless(_text(formation, "objectif-formation"), UNKNOWN_TEXT),
+        "resultats": _unless(_text(formation, "resultats-attendus"), UNKNOWN_TEXT),
+        "contenu": _unless(_text(formation, "contenu-formation"), UNKNOWN_TEXT),
+        "parcours": _unless(_text(formation, "parcours-de-formation"), DEFAULT_PATHWAY),
+        "niveau_entree": _unless(_text(formation, "code-niveau-entree"), DEFAULT_ENTRY_LEVEL),
+        "public_vise": [] if public == [DEFAULT_PUBLIC_CODE] else public,
+        "organisme": {
+            "nom": _unless(_text(responsible, "nom-organisme"), siret),
+            "raison_sociale": _unless(_text(responsible, "raison-sociale"), UNKNOWN_TEXT),
+            "numero_activite": _unless(_text(responsible, "numero-activite"), UNKNOWN_ACTIVITY_NUMBER),
+        },
+        "adresse": address,
+    })
+    parsed = LheoAction(key=key, path=path, name=title, fields=fields, details=details, defaults=defaults)
     for s_index, session in enumerate(_children(action, "session"), start=1):
+        s_key = _session_key(session, key, s_index)
         s_path = f"{path}/session[{s_index}]"
         try:
-            sessions.append(_session(session, s_path, permanent, meetings))
-        except ElementRejected as exc:
-            rejections.append(Rejection(s_path, str(exc)))
-    return LheoAction(
-        lheo_id=lheo_id,
-        path=path,
-        programme_code=programme,
-        organisation_siret=siret,
-        title=_required(_text(formation, "intitule-formation"), "intitule-formation"),
-        rncp_code=_text(formation, "certification", "code-RNCP"),
-        formacode=_text(formation, "domaine-formation", "code-FORMACODE"),
-        certifying=_text(formation, "certifiante") == "1",
-        hours_in_centre=centre,
-        hours_in_company=company,
-        weekly_hours=weekly,
-        hourly_price=_decimal(_text(action, "prix-horaire-TTC"), "prix-horaire-TTC"),
-        part_time="partiel" in rhythm or (weekly is not None and weekly < 35),
-        distance_learning=_text(action, "modalites-enseignement") in ("1", "2"),
-        departement=departement,
-        territory_code=extras.get("territoire"),
-        modules=_list(extras.get("modules")),
-        skill_blocks=_list(extras.get("blocs-competences")),
-        sessions=tuple(sessions),
-    )
+            parsed.sessions.append(_session(session, s_key, s_path, permanent, meetings, options))
+        except ItemRejected as exc:
+            rejections.append(Rejection("session", s_key, s_path, title, str(exc)))
+    return parsed
 
 
-def _session(session, path, permanent, meetings) -> LheoSession:
-    lheo_id = _required(session.get("numero"), "session/@numero")
-    start = _lheo_date(_text(session, "periode", "debut"), "periode/debut")
-    end = _lheo_date(_text(session, "periode", "fin"), "periode/fin")
+def _unless(value: str | None, placeholder: str) -> str | None:
+    return None if value == placeholder else value
+
+
+def compact(value):
+    """Without None, empty strings, lists and dicts (recursively); None when nothing is left."""
+    if isinstance(value, dict):
+        kept = {k: c for k, c in ((k, compact(v)) for k, v in value.items()) if c is not None}
+        return kept or None
+    if isinstance(value, list):
+        return value or None
+    return None if value in (None, "") else value
+
+
+def _number(action, name: str, extras: dict[str, str]) -> Decimal | None:
+    """An LHEO number, or the Pacte's exact value from `extras` (LHEO hours are whole numbers)."""
+    raw = extras.get(name) or _text(action, name)
+    return None if raw is None else _decimal(raw, name)
+
+
+def _session_key(session, action_key: str, index: int) -> str:
+    if session.get("numero"):
+        return session.get("numero")
+    period = _child(session, "periode")
+    return surrogate_key(action_key, _text(period, "debut") or "", _text(period, "fin") or "", str(index))
+
+
+def _session(session, key: str, path: str, permanent: bool, meetings: tuple[date, ...], options: ImportOptions) -> LheoSession:
+    defaults: list[str] = []
+    start = _lheo_date(_text(session, "periode", "debut") or "", "periode/debut")
+    end = _lheo_date(_text(session, "periode", "fin") or "", "periode/fin")
     if end < start:
-        raise ElementRejected(f"periode/fin ({end}) is before periode/debut ({start})")
-    raw_places = _text(session, "nombre-places") or _extras(session).get("nombre-places")
-    if raw_places is None or not raw_places.isdigit() or int(raw_places) < 1:
-        raise ElementRejected(f"nombre-places must be a positive whole number, got {raw_places!r}")
-    raw_state = (_text(session, "etat-recrutement") or "").lower()
-    if raw_state not in RECRUITMENT_STATES:
-        raise ElementRejected(f"etat-recrutement {raw_state!r} is not 1 (ouvert), 2 (fermé) or 3 (complet)")
+        raise ItemRejected(f"periode/fin ({end}) is before periode/debut ({start})")
+    extras = _extras(session)
+    if "nombre-places" in extras:
+        raw = extras["nombre-places"]
+        if not raw.isdigit():
+            raise ItemRejected(f"extra nombre-places must be a whole number, got {raw!r}")
+        places = int(raw)
+    else:
+        offered = [int(_text(r, "nb-places")) for r in _children(session, "recrutement") if _text(r, "nb-places")]
+        if offered:
+            places = sum(offered)
+            defaults.append("places = sum of recrutement/nb-places")
+        elif options.places is not None:
+            places = options.places
+            defaults.append(f"places {places} from ?places=")
+        else:
+            raise ItemRejected("places unknown: LHEO has no element for a session's places; add extras/extra[@info='nombre-places'], recrutement/nb-places, or pass ?places=")
+    if places < 1:
+        raise ItemRejected(f"places must be at least 1, got {places}")
+    state_code = _text(session, "etat-recrutement")
+    if state_code is None:
+        defaults.append("etat-recrutement absent: open")
     return LheoSession(
-        lheo_id=lheo_id,
+        key=key,
         path=path,
         start_date=start,
         end_date=end,
-        places=int(raw_places),
-        recruitment_state=RECRUITMENT_STATES[raw_state],
+        places=places,
+        recruitment_state=RECRUITMENT_STATES.get(state_code or "1", "open"),
         permanent_entries=permanent,
         information_meetings=meetings,
+        defaults=defaults,
     )
