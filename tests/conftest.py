@@ -9,9 +9,9 @@ import uuid
 
 import httpx
 import pytest
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
 from pacte_common.broker import free_port
-from pacte_common.settings import ServiceSettings
+from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.testing import DEFAULT_POSTGRES, selected_database_kind
 
@@ -33,6 +33,7 @@ def suite(tmp_path_factory):
         remuneration_port=free_port(),
         agora_gateway_port=free_port(),
         sandbox_port=free_port(),
+        issuer_port=free_port(),
         topic_partitions=2,
         ready_timeout_s=180,
     )
@@ -56,7 +57,8 @@ class Partner:
     """An HTTP client of one service, authenticated as one organisation."""
 
     def __init__(self, suite: Suite, service: str, kind: OrgKind, org: str):
-        token = mint_token(ServiceSettings(), kind, org)
+        # from the suite's dev issuer, for this service only (client credentials, as with Keycloak)
+        token = request_token(suite.issuer_settings.issuer_url, OrgKind(kind).value, org, [service])
         self.client = httpx.AsyncClient(base_url=suite.url(service), headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     async def __aenter__(self):

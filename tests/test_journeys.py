@@ -14,8 +14,8 @@ from decimal import Decimal
 import httpx
 import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.settings import ServiceSettings
+from pacte_common.auth import OrgKind
+from pacte_common.dev_issuer import request_token
 from pacte_common.testing import eventually
 from pacte_common.validators import nir_key
 
@@ -51,7 +51,7 @@ class Journey:
         self._clients: list[httpx.AsyncClient] = []
 
     def client(self, service: str, kind: OrgKind, org: str = "region") -> httpx.AsyncClient:
-        token = mint_token(ServiceSettings(), kind, org)
+        token = request_token(self.suite.issuer_settings.issuer_url, OrgKind(kind).value, org, [service])
         client = httpx.AsyncClient(base_url=self.suite.url(service), headers={"Authorization": f"Bearer {token}"}, timeout=30)
         self._clients.append(client)
         return client

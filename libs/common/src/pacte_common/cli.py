@@ -14,9 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
 from pacte_common.crypto import new_key
-from pacte_common.settings import ServiceSettings
 from pacte_common.suite import SERVICES, Suite, SuiteSettings
 
 app = typer.Typer(help="Pacte: run the suite, mint dev tokens, run the tests, operate the bus.", no_args_is_help=True)
@@ -28,10 +27,13 @@ def token(
     kind: Annotated[OrgKind, typer.Option(help="prescriber, training_org, region or paying_agency")],
     org: Annotated[str, typer.Option(help="Structure code (prescriber), SIRET (training_org), or any id")] = "region",
     hours: Annotated[float, typer.Option(help="Validity in hours")] = 12,
+    audience: Annotated[list[str] | None, typer.Option(help="Service (orientation, sessions…) or audience the token is for; repeatable. Default: every service")] = None,
 ) -> None:
-    """Prints a bearer JWT for the embedded default (signed with the dev secret unless PACTE_JWT_SECRET is set)."""
-    settings = ServiceSettings(_env_prefix="PACTE_")
-    typer.echo(mint_token(settings, kind, org, timedelta(hours=hours)))
+    """Prints a bearer JWT from the embedded default's dev issuer (its key in <data dir>/dev-issuer; see docs/security.md)."""
+    from pacte_common.dev_issuer import dev_token
+
+    issuer = Suite(SuiteSettings()).issuer_settings
+    typer.echo(dev_token(kind.value, org, timedelta(hours=hours), audience or [], issuer))
 
 
 @app.command()

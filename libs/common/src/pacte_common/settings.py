@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Development-only secrets: `pacte up` and the tests use them; every real deployment
-# overrides them through the environment (see docker-compose.yml and docs/runbook.md).
-DEV_JWT_SECRET = "pacte-dev-only-jwt-secret-change-me-in-production"
+# Development-only secrets: `pacte up` and the tests use them (PACTE_ENVIRONMENT=development);
+# a service refuses to start with them in any other environment (docs/security.md).
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktMzItYnl0ZXMtZW5jcnlwdGlvbi1rZXk="  # base64 of 32 bytes
 DEV_HASH_KEY = "pacte-dev-only-lookup-hash-key"
+DEVELOPMENT = "development"
+# The dev token issuer of the embedded default (pacte_common.dev_issuer, started by `pacte up`).
+DEV_ISSUER_URL = "http://127.0.0.1:8007"
+# Bearer tokens are asymmetric JWTs only: a shared secret would let every verifier mint tokens.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
+
+
+def shared_variable(name: str, default: str = "") -> str:
+    """A deployment-wide variable (PACTE_<NAME>), read when the service's own PACTE_<SERVICE>_<NAME> is unset."""
+    return os.environ.get(f"PACTE_{name.upper()}", default)
+
+
+def service_audience(service_name: str) -> str:
+    """The `aud` a service's tokens carry: each service accepts only tokens issued for it."""
+    return f"pacte-{service_name}"
 
 
 class BusSettings(BaseSettings):
@@ -56,10 +72,33 @@ class ServiceSettings(BaseSettings):
     # that only serves HTTP; the relay and consumers must then run elsewhere.
     run_background_tasks: bool = True
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_algorithm: str = "HS256"
-    jwt_issuer: str = "pacte-dev"
-    jwt_audience: str = "pacte"
+    # "development" allows the built-in development keys and the dev token issuer; in any other
+    # environment (the default) the service refuses to start with them. Shared: PACTE_ENVIRONMENT.
+    environment: str = Field(default_factory=lambda: shared_variable("environment", "production"))
+
+    # Bearer tokens: asymmetric JWTs from an OpenID provider, verified against its JWKS
+    # (docs/security.md). The issuer and the JWKS are shared by a deployment's services
+    # (PACTE_JWT_ISSUER, PACTE_JWT_JWKS_URL, PACTE_JWT_JWKS); empty in development = the dev issuer.
+    jwt_issuer: str = Field(default_factory=lambda: shared_variable("jwt_issuer"))
+    jwt_jwks_url: str = Field(default_factory=lambda: shared_variable("jwt_jwks_url"))
+    # The JWKS itself, inline JSON or a file path (tests, air-gapped sites); the URL wins when both are set.
+    jwt_jwks: str = Field(default_factory=lambda: shared_variable("jwt_jwks"))
+    # Expected `aud`; empty = pacte-<service_name>, so a token for one service is refused by the others.
+    jwt_audience: str = ""
+    jwt_algorithms: list[str] = ["RS256", "ES256"]
+    # Claims naming the partner (a Keycloak "hardcoded claim" mapper per client sets them).
+    jwt_org_kind_claim: str = "org_kind"
+    jwt_org_id_claim: str = "org_id"
+    # Tolerated clock difference with the provider (exp, iat, nbf).
+    jwt_leeway_s: float = Field(10.0, ge=0)
+    # JWKS fetched at most every jwt_jwks_cache_s; a token naming an unknown kid (rotation) forces
+    # a refetch, at most once per jwt_jwks_refresh_cooldown_s.
+    jwt_jwks_cache_s: float = Field(300.0, gt=0)
+    jwt_jwks_refresh_cooldown_s: float = Field(30.0, ge=0)
+    jwt_jwks_timeout_s: float = Field(5.0, gt=0)
+    # Verified tokens are remembered (hot path) until their exp, at most jwt_token_cache_s.
+    jwt_token_cache_size: int = Field(4096, ge=0)
+    jwt_token_cache_s: float = Field(300.0, ge=0)
 
     # Encryption at rest: key id -> base64 32-byte AES key; new data uses `encryption_key_id`.
     encryption_keys: dict[str, SecretStr] = Field(
@@ -78,3 +117,40 @@ class ServiceSettings(BaseSettings):
     # Request bodies larger than this are refused with 413 while they stream in (every route);
     # a route may name a larger limit setting in its OpenAPI extra `x-body-limit-setting`.
     max_request_body_bytes: int = Field(1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _token_defaults_and_no_development_secrets(self) -> Self:
+        if self.environment == DEVELOPMENT:
+            self.jwt_issuer = self.jwt_issuer or DEV_ISSUER_URL
+            if not self.jwt_jwks_url and not self.jwt_jwks:
+                self.jwt_jwks_url = f"{DEV_ISSUER_URL}/jwks.json"
+        self.jwt_audience = self.jwt_audience or service_audience(self.service_name)
+        symmetric = sorted(set(self.jwt_algorithms) - ASYMMETRIC_ALGORITHMS)
+        if symmetric or not self.jwt_algorithms:
+            raise ValueError(f"jwt_algorithms: only asymmetric signatures are accepted (not {', '.join(symmetric) or 'an empty list'})")
+        problems = development_secrets(self)
+        if problems and self.environment != DEVELOPMENT:
+            raise ValueError(
+                f"refusing to run in environment {self.environment!r} with development or missing secrets: "
+                + "; ".join(problems)
+                + ". Set real ones (docs/security.md), or PACTE_ENVIRONMENT=development on a developer's machine."
+            )
+        return self
+
+
+def development_secrets(settings: ServiceSettings) -> list[str]:
+    """What in these settings is a development secret, or missing, for a real deployment."""
+    problems = [
+        f"encryption_keys[{key_id}] is the development key"
+        for key_id, key in settings.encryption_keys.items()
+        if key.get_secret_value() == DEV_ENCRYPTION_KEY
+    ]
+    if settings.lookup_hash_key.get_secret_value() == DEV_HASH_KEY:
+        problems.append("lookup_hash_key is the development key")
+    if not settings.jwt_issuer:
+        problems.append("jwt_issuer is not set (the OpenID provider's issuer)")
+    if not settings.jwt_jwks_url and not settings.jwt_jwks:
+        problems.append("no JWKS: set jwt_jwks_url (the OpenID provider's jwks_uri)")
+    if settings.jwt_issuer == DEV_ISSUER_URL or settings.jwt_jwks_url.startswith(DEV_ISSUER_URL):
+        problems.append("the tokens would come from the development issuer")
+    return problems

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_common.broker import port_open, start_tansu, stop_process
 from pacte_common.bus import ensure_topics
+from pacte_common.dev_issuer import DevIssuerSettings
 from pacte_common.events import Topics
 from pacte_common.settings import BusSettings
 
@@ -65,6 +66,8 @@ class SuiteSettings(BaseSettings):
     remuneration_port: int = 8003
     agora_gateway_port: int = 8004
     sandbox_port: int = 8005
+    # the dev token issuer (pacte_common.dev_issuer): keys in <data_dir>/dev-issuer
+    issuer_port: int = 8007
     ready_timeout_s: float = 120.0
 
 
@@ -73,6 +76,7 @@ class Suite:
     settings: SuiteSettings
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: subprocess.Popen | None = None
+    issuer: subprocess.Popen | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     # The id given to each process at its last start (PACTE_INSTANCE_ID, echoed by
     # /health/live) and when that was (wall clock), by process name ("broker" included).
@@ -82,6 +86,18 @@ class Suite:
     @property
     def bootstrap(self) -> str:
         return self.settings.bootstrap_servers or f"{self.settings.host}:{self.settings.broker_port}"
+
+    @property
+    def issuer_settings(self) -> DevIssuerSettings:
+        return DevIssuerSettings(
+            environment="development", host=self.settings.host, port=self.settings.issuer_port,
+            keys_dir=self.settings.data_dir / "dev-issuer",
+        )
+
+    def token_env(self) -> dict[str, str]:
+        """Development, tokens from the suite's dev issuer (deployment-wide variables, docs/security.md)."""
+        issuer = self.issuer_settings.issuer_url
+        return {"PACTE_ENVIRONMENT": "development", "PACTE_JWT_ISSUER": issuer, "PACTE_JWT_JWKS_URL": f"{issuer}/jwks.json", "PACTE_JWT_JWKS": ""}
 
     def url(self, service: str) -> str:
         spec = next(s for s in SERVICES if s.name == service)
@@ -105,6 +121,7 @@ class Suite:
             # where the gateway finds the sandbox (ignored by the other services)
             "PACTE_AGORA_GATEWAY_AGORA_URL": self.url("agora-sandbox"),
         }
+        env.update(self.token_env())
         if spec.has_database:
             env[f"{prefix}DATABASE_URL"] = self.database_url(spec)
         return env
@@ -202,6 +219,7 @@ class Suite:
         self.check_ports_free()
         if not self.settings.bootstrap_servers:
             self.start_broker()
+        self.start_issuer()
         bus = BusSettings(bootstrap_servers=self.bootstrap, topic_namespace=self.settings.topic_namespace)
         asyncio.run(self._prepare(bus))
         for spec in SERVICES:
@@ -231,6 +249,31 @@ class Suite:
         self.instance_ids[name] = instance_id
         self.started_at[name] = time.time()
 
+    def start_issuer(self) -> None:
+        issuer = self.issuer_settings
+        env = {**os.environ, **self.token_env(), **issuer.environment_variables()}
+        log_file = open(self.settings.data_dir / "logs" / "dev-issuer.log", "ab")
+        self.issuer = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--factory", "pacte_common.dev_issuer:create_app",
+                "--host", issuer.host, "--port", str(issuer.port), "--no-access-log", "--log-level", "warning",
+            ],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        with httpx.Client(timeout=3) as client:
+            while True:
+                if self.issuer.poll() is not None:
+                    raise RuntimeError(f"dev-issuer exited with code {self.issuer.returncode}; see {self.settings.data_dir}/logs/dev-issuer.log")
+                try:
+                    if client.get(f"{issuer.issuer_url}/health/live").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"dev-issuer not ready within {self.settings.ready_timeout_s}s")
+                time.sleep(0.1)
+
     def stop_service(self, name: str) -> None:
         process = self.processes.pop(name, None)
         if process is not None:
@@ -254,6 +297,9 @@ class Suite:
     def stop(self) -> None:
         for name in list(self.processes)[::-1]:
             self.stop_service(name)
+        if self.issuer is not None:
+            stop_process(self.issuer)
+            self.issuer = None
         if self.broker is not None:
             stop_process(self.broker)
             self.broker = None

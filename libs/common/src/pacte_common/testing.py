@@ -4,18 +4,26 @@ Loaded as a pytest plugin by the root conftest. Environment:
 - PACTE_TEST_DATABASE=sqlite (default) or postgresql — which database the tests run on;
 - PACTE_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres);
 - PACTE_TEST_BOOTSTRAP=host:port to use an already running broker instead of starting Tansu.
+
+Tokens: the tests run in development (PACTE_ENVIRONMENT=development) with a key pair of their
+own (a dev issuer key store in a temporary folder): `mint_token`/`auth_header` sign with it and
+every service's settings trust its JWKS file (PACTE_JWT_JWKS), so no issuer process is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -105,8 +113,50 @@ async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIte
             yield client
 
 
+# The tests' token issuer: its key store and the `iss` its tokens carry.
+TEST_ISSUER = "https://issuer.pacte.test"
+_test_keys_dir: str | None = None
+
+
+def use_test_issuer(keys_dir: str | Path) -> Path:
+    """Development environment and a signing key of our own in `keys_dir`, for this process and its
+    children: `mint_token` signs with it and every ServiceSettings built afterwards trusts its JWKS
+    file (no issuer process). For the tests (below) and the benchmarks. Returns the JWKS file."""
+    from pacte_common.dev_issuer import DevIssuerSettings, DevKeyStore
+
+    os.environ["PACTE_ENVIRONMENT"] = "development"
+    os.environ["PACTE_DEV_ISSUER_KEYS_DIR"] = str(keys_dir)
+    store = DevKeyStore.open(DevIssuerSettings(environment="development"))
+    os.environ["PACTE_JWT_JWKS"] = str(store.jwks_file)
+    os.environ["PACTE_JWT_ISSUER"] = TEST_ISSUER
+    os.environ.pop("PACTE_JWT_JWKS_URL", None)
+    return store.jwks_file
+
+
+def pytest_configure(config) -> None:
+    """Before any settings are built: the tests run in development with their own key."""
+    global _test_keys_dir
+    _test_keys_dir = tempfile.mkdtemp(prefix="pacte-test-issuer-")
+    use_test_issuer(_test_keys_dir)
+
+
+def pytest_unconfigure(config) -> None:
+    if _test_keys_dir:
+        shutil.rmtree(_test_keys_dir, ignore_errors=True)
+
+
 def auth_header(settings: ServiceSettings, kind: OrgKind | str, org: str = "test") -> dict[str, str]:
+    """A bearer header for `settings`' service, signed with the tests' key (trusted by the test apps)."""
     return {"Authorization": f"Bearer {mint_token(settings, kind, org)}"}
+
+
+def foreign_token(settings: ServiceSettings, kind: OrgKind | str, org: str = "test") -> str:
+    """A token right in every claim but signed by a key that no JWKS of the tests publishes."""
+    from pacte_common.dev_issuer import DevKey, token_claims
+
+    key = DevKey.generate("RS256")
+    claims = token_claims(settings.jwt_issuer, [settings.jwt_audience], OrgKind(kind).value, org, timedelta(hours=1))
+    return jwt.encode(claims, key.private_key(), algorithm="RS256", headers={"kid": key.kid})
 
 
 async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
