@@ -1,14 +1,17 @@
 """Prometheus gauges of the queue (pending, sent, acknowledged, rejected, excluded, delegated).
 
 They are counts of database rows, refreshed by a small job, so they survive restarts and
-agree across processes.
+agree across processes. AGORA reachability (consecutive failed calls, last success) is this
+process's own view, also a part of `/health/status`: degraded after
+`agora_degraded_after_failures` failed calls in a row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
-from pacte_common.service import Runtime
+from pacte_common.service import Component, Runtime
 from prometheus_client import Gauge
 
 from agora_gateway.db.models import Dossier, Flow
@@ -16,6 +19,7 @@ from agora_gateway.db.queries import count_by, waiting_for_nir_count
 from agora_gateway.db.reading import read_sessions
 from agora_gateway.domain.flows import FlowStatus
 from agora_gateway.domain.perimeter import PerimeterStatus
+from agora_gateway.outbound.client import AgoraReachability
 
 
 def install_metrics(runtime: Runtime) -> None:
@@ -23,7 +27,28 @@ def install_metrics(runtime: Runtime) -> None:
         "flows": Gauge("pacte_agora_flows", "AGORA flows by status", ["status"], registry=runtime.registry),
         "dossiers": Gauge("pacte_agora_dossiers", "Training files by perimeter decision", ["perimeter"], registry=runtime.registry),
         "waiting_nir": Gauge("pacte_agora_dossiers_waiting_nir", "Files whose creation waits for a NIR", registry=runtime.registry),
+        "failures": Gauge("pacte_agora_consecutive_failures", "AGORA calls failed in a row (5xx, timeout, no connection)", registry=runtime.registry),
+        "reachable": Gauge("pacte_agora_reachable", "1 unless the last AGORA call failed", registry=runtime.registry),
     }
+    runtime.extras["agora_reachability"] = AgoraReachability()
+    runtime.status_providers.append(agora_status)
+
+
+async def agora_status(runtime: Runtime) -> Component:
+    reachability: AgoraReachability = runtime.extras["agora_reachability"]
+    threshold = runtime.settings.agora_degraded_after_failures  # type: ignore[attr-defined]
+    now = time.time()
+    details = {
+        "reachable": reachability.consecutive_failures == 0,
+        "consecutive_failures": reachability.consecutive_failures,
+        "total_failures": reachability.total_failures,
+        "seconds_since_last_success": round(now - reachability.last_success_at, 1) if reachability.last_success_at else None,
+        "last_error": reachability.last_error if reachability.consecutive_failures else None,
+    }
+    problems = []
+    if reachability.consecutive_failures >= threshold:
+        problems.append(f"AGORA unreachable: {reachability.consecutive_failures} failed calls in a row ({reachability.last_error})")
+    return Component("agora", details, problems)
 
 
 async def refresh_metrics(runtime: Runtime) -> None:
@@ -37,6 +62,9 @@ async def refresh_metrics(runtime: Runtime) -> None:
     for perimeter in PerimeterStatus:
         gauges["dossiers"].labels(perimeter.value).set(dossiers.get(perimeter.value, 0))
     gauges["waiting_nir"].set(waiting)
+    reachability: AgoraReachability = runtime.extras["agora_reachability"]
+    gauges["failures"].set(reachability.consecutive_failures)
+    gauges["reachable"].set(0 if reachability.consecutive_failures else 1)
 
 
 async def metrics_job(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -39,6 +39,8 @@ class AgoraGatewaySettings(ServiceSettings):
     send_attempts: int = 4
     send_backoff_initial_s: float = 0.2
     send_backoff_max_s: float = 5.0
+    # /health/status says degraded after this many failed AGORA calls in a row.
+    agora_degraded_after_failures: int = 3
     # …then the flow goes back to the queue and waits this long, doubling, up to the max.
     requeue_delay_initial_s: float = 5.0
     requeue_delay_max_s: float = 300.0

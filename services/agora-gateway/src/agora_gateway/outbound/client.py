@@ -4,10 +4,13 @@
 with exponential backoff and jitter (tenacity); any other answer is returned as is, the
 caller decides between acknowledgement and rejection. Each call carries a W3C `traceparent`:
 a new span of the current trace (the dispatcher sends inside the file's journey trace).
+Every attempt is counted in an `AgoraReachability` (consecutive failures, last success),
+which `/health/status` and the metrics show.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,28 @@ from agora_gateway.settings import AgoraGatewaySettings
 
 class AgoraUnavailable(Exception):
     """AGORA did not answer usefully (5xx, timeout, connection refused): try again later."""
+
+
+@dataclass
+class AgoraReachability:
+    """How AGORA has been answering this process: any useful answer (even a rejection) is a
+    success; a 5xx, a timeout or no connection is a failure."""
+
+    consecutive_failures: int = 0
+    total_failures: int = 0
+    last_success_at: float | None = None  # epoch seconds
+    last_failure_at: float | None = None
+    last_error: str | None = None
+
+    def succeeded(self) -> None:
+        self.consecutive_failures = 0
+        self.last_success_at = time.time()
+
+    def failed(self, error: str) -> None:
+        self.consecutive_failures += 1
+        self.total_failures += 1
+        self.last_failure_at = time.time()
+        self.last_error = error[:300]
 
 
 @dataclass(frozen=True)
@@ -47,8 +72,14 @@ class AgoraAnswer:
 
 
 class AgoraClient:
-    def __init__(self, settings: AgoraGatewaySettings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: AgoraGatewaySettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        reachability: AgoraReachability | None = None,
+    ):
         self.settings = settings
+        self.reachability = reachability or AgoraReachability()
         self._http = httpx.AsyncClient(
             base_url=settings.agora_url,
             headers={"Authorization": f"Bearer {settings.agora_token.get_secret_value()}"},
@@ -79,19 +110,28 @@ class AgoraClient:
                 if current_traceparent.get():  # each attempt is a span of its own in the trace
                     headers["traceparent"] = child_traceparent()
                 try:
-                    response = await self._http.post(path, json=body, headers=headers)
-                except httpx.TimeoutException as exc:
-                    raise AgoraUnavailable(f"timeout after {self.settings.agora_timeout_s}s ({type(exc).__name__})") from None
-                except httpx.TransportError as exc:
-                    raise AgoraUnavailable(f"transport error: {type(exc).__name__}: {exc}") from None
-                if is_transient(response.status_code):
-                    raise AgoraUnavailable(f"AGORA answered {response.status_code}")
+                    response = await self._attempt(path, body, headers)
+                except AgoraUnavailable as exc:
+                    self.reachability.failed(str(exc))
+                    raise
+                self.reachability.succeeded()
                 try:
                     payload = response.json()
                 except ValueError:
                     payload = {"code": f"http_{response.status_code}", "message": response.text[:500]}
                 return AgoraAnswer(response.status_code, payload if isinstance(payload, dict) else {"value": payload})
         raise AssertionError("unreachable")  # reraise=True re-raises the last error
+
+    async def _attempt(self, path: str, body: dict, headers: dict) -> httpx.Response:
+        try:
+            response = await self._http.post(path, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise AgoraUnavailable(f"timeout after {self.settings.agora_timeout_s}s ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise AgoraUnavailable(f"transport error: {type(exc).__name__}: {exc}") from None
+        if is_transient(response.status_code):
+            raise AgoraUnavailable(f"AGORA answered {response.status_code}")
+        return response
 
     async def operate(self, request: dict, idempotency_key: str) -> AgoraAnswer:
         return await self._post("/v1/operations", request, idempotency_key)

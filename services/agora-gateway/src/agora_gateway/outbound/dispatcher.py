@@ -68,7 +68,7 @@ async def dispatch_job(runtime: Runtime, stop: asyncio.Event) -> None:
     settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
     wakeup: asyncio.Event = runtime.extras["dispatch_wakeup"]
     in_flight: set[asyncio.Task] = set()
-    async with AgoraClient(settings) as client:
+    async with AgoraClient(settings, reachability=runtime.extras.get("agora_reachability")) as client:
         try:
             while not stop.is_set():
                 wakeup.clear()
