@@ -130,11 +130,16 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     assert nantes["rncp_code"] == "RNCP34174" and nantes["certifying"] is True
     assert nantes["formacode"] == "42811"  # tagged principal, second in the file
     assert nantes["information_meetings"] == ["2025-12-09", "2025-12-16"] and nantes["recruitment_state"] == "open"
-    assert nantes["departement"] == "44" and nantes["skill_blocks"] == ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"]
+    assert nantes["departement"] == "44" and nantes["territory_code"] == "TS-44-NANTES"
+    nantes_action = await api.ok("GET", f"/actions/{nantes['action_id']}", api.region)
+    assert nantes_action["skill_blocks"] == ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"]
+    assert nantes_action["modules"] == ["cléa", "module-remise-a-niveau"] and nantes_action["part_time"] is False
     assert sessions["S-2026-0001-B"]["recruitment_state"] == "closed"
     laval = sessions["S-2026-0001-LAVAL-ESP"]
     assert (laval["departement"], laval["places"], laval["permanent_entries"]) == ("53", 8, True)
-    assert laval["weekly_hours"] == "24.00" and laval["part_time"] is True and laval["distance_learning"] is True
+    assert laval["weekly_hours"] == "24.00"
+    laval_action = await api.ok("GET", f"/actions/{laval['action_id']}", api.region)
+    assert laval_action["part_time"] is True and laval_action["distance_learning"] is True
     assert sessions["S-2026-0002-ANGERS"]["programme"]["code"] == "PREPA-CLES"
 
     again = await import_file(api, OFFER)
