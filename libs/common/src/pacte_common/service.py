@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,19 +45,18 @@ from prometheus_client import (
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.routing import get_route_name
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common import db
 from pacte_common.bus import ensure_topics, new_consumer, topic_name
 from pacte_common.consumer import ConsumerRunner, Subscription
 from pacte_common.crypto import FieldCipher, LookupHasher
-from pacte_common.db import utcnow
 from pacte_common.errors import install_error_handlers
 from pacte_common.events import Topics
 from pacte_common.http import install_http_conventions
 from pacte_common.logs import configure_logging, install_redaction
-from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, pending_count
+from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, outbox_stats, pending_count
 from pacte_common.settings import ServiceSettings
 from pacte_common.tracing import current_traceparent, new_traceparent, parse_traceparent
 
@@ -158,6 +157,12 @@ def build_app(
     consumed = Counter("pacte_events_consumed", "Events seen by consumers, by outcome", ["event_type", "outcome"], registry=registry)
     published = Counter("pacte_outbox_published", "Events published by the outbox relay", registry=registry)
     outbox_pending = Gauge("pacte_outbox_pending", "Outbox rows waiting for the broker", registry=registry)
+    resyncs = Counter(
+        "pacte_bus_resyncs",
+        "Resyncs after a new broker incarnation or topics found missing or truncated, by component",
+        ["component"],
+        registry=registry,
+    )
     gauges = _StatusGauges(registry)
     status_cache: dict[str, Any] = {}
 
@@ -182,7 +187,8 @@ def build_app(
             await on_startup(runtime)
         if settings.run_background_tasks:
             runtime.relay = OutboxRelay(
-                outbox, engine, factory, timedelta(hours=settings.bus.outbox_retention_hours), on_published=published.inc
+                outbox, engine, factory, timedelta(hours=settings.bus.outbox_retention_hours), on_published=published.inc,
+                on_resync=lambda reason: resyncs.labels("outbox-relay").inc(),
             )
             runtime.tasks.append(asyncio.create_task(_create_topics(settings, published_topics)))
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(runtime.stop), name="outbox-relay"))
@@ -195,6 +201,7 @@ def build_app(
                     tables=tables,
                     on_outcome=lambda t, o: consumed.labels(t, o).inc(),
                     context=runtime,
+                    on_resync=lambda reason, name=subscription.name: resyncs.labels(f"consumer:{name}").inc(),
                 )
                 runtime.consumers.append(runner)
                 runtime.tasks.append(asyncio.create_task(runner.run(runtime.stop), name=f"consumer-{subscription.name}"))
@@ -326,12 +333,16 @@ class _StatusGauges:
             "pacte_consumer_lag", "Messages not yet handled, by consumer and partition", ["consumer", "topic", "partition"], registry=registry
         )
         self.dlq = Gauge("pacte_dlq_depth", "Messages in a dead-letter topic", ["topic"], registry=registry)
+        self.failed = Gauge(
+            "pacte_outbox_failed", "Outbox rows that failed to send and wait for an operator", registry=registry
+        )
 
     def update(self, report: dict) -> None:
         self.degraded.set(1 if report["status"] == "degraded" else 0)
         broker = report["components"].get("broker", {})
         self.broker_up.set(1 if broker.get("reachable") else 0)
         self.oldest_unsent.set(report["components"]["outbox"].get("oldest_unsent_age_s") or 0)
+        self.failed.set(report["components"]["outbox"].get("failed") or 0)
         for consumer in report["components"].get("consumers", []):
             for partition, lag in consumer.get("lag", {}).items():
                 topic, _, number = partition.rpartition(":")
@@ -353,8 +364,11 @@ async def _status_report(runtime: Runtime, health: HealthSettings, started_at: f
     components["outbox"] = outbox
     if outbox.get("oldest_unsent_age_s") and outbox["oldest_unsent_age_s"] > health.outbox_age_alert_s:
         reasons.append(f"outbox: oldest unsent event is {outbox['oldest_unsent_age_s']:.0f}s old ({outbox['backlog']} waiting)")
+    if outbox.get("failed"):
+        reasons.append(f"outbox: {outbox['failed']} event(s) failed to send (`pacte bus outbox --failed`)")
     if runtime.settings.run_background_tasks:
         components["outbox"]["relay_connected"] = bool(runtime.relay and runtime.relay.connected)
+    components["resyncs"] = (runtime.relay.resyncs if runtime.relay else 0) + sum(r.resyncs for r in runtime.consumers)
 
     bus = await _bus_numbers(runtime, health)
     components.update(bus)
@@ -390,22 +404,18 @@ async def _status_report(runtime: Runtime, health: HealthSettings, started_at: f
 
 
 async def _outbox_numbers(runtime: Runtime) -> dict:
-    outbox = runtime.tables.outbox
     try:
-        async with runtime.sessions() as session:
-            backlog, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
-                )
-            ).one()
+        stats = await outbox_stats(runtime.sessions, runtime.tables)
     except Exception as exc:
-        return {"backlog": None, "oldest_unsent_age_s": None, "error": type(exc).__name__}
-    age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
-    return {"backlog": backlog, "oldest_unsent_age_s": round(max(age, 0.0), 1)}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return {"backlog": None, "oldest_unsent_age_s": None, "failed": None, "error": type(exc).__name__}
+    numbers: dict[str, Any] = {
+        "backlog": stats.backlog,
+        "oldest_unsent_age_s": round(stats.oldest_unsent_age_s or 0.0, 1),
+        "failed": stats.failed,
+    }
+    if runtime.relay is not None:
+        numbers.update(cluster_id=runtime.relay.cluster_id, resyncs=runtime.relay.resyncs)
+    return numbers
 
 
 async def _bus_numbers(runtime: Runtime, health: HealthSettings) -> dict:
@@ -461,7 +471,15 @@ async def _consumer_lag(runtime: Runtime, runner: ConsumerRunner, consumer, heal
             lag[f"{tp.topic}:{tp.partition}"] = max(ends[tp] - (committed if committed is not None else starts[tp]), 0)
     finally:
         await group.stop()
-    return {"name": runner.consumer_name, "group": runner.group_id, "connected": runner.connected, "lag": lag}
+    return {
+        "name": runner.consumer_name,
+        "group": runner.group_id,
+        "connected": runner.connected,
+        "cluster_id": runner.cluster_id,
+        "resyncs": runner.resyncs,
+        "transient_retries": runner.transient_retries,
+        "lag": lag,
+    }
 
 
 async def _topic_depths(consumer, topics: Sequence[str]) -> dict[str, int]:
