@@ -60,8 +60,10 @@ def test_every_service_is_in_compose_with_known_settings_and_consistent_ports(sp
     if spec.has_database:
         assert environment[f"{prefix}DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert environment[f"{prefix}BUS__BOOTSTRAP_SERVERS"] == "kafka:9092"
-        for secret in ("JWT_SECRET", "ENCRYPTION_KEYS", "LOOKUP_HASH_KEY"):
+        for secret in ("JWT_ISSUER", "JWT_JWKS_URL", "ENCRYPTION_KEYS", "LOOKUP_HASH_KEY"):
             assert f"{prefix}{secret}" in environment, f"{spec.name} must not run on the dev {secret}"
+            assert ":?" in environment[f"{prefix}{secret}"], f"{spec.name}: {secret} is required, with no default"
+        assert environment[f"{prefix}ENVIRONMENT"] == "production", "development keys refused"
 
 
 def test_compose_databases_and_topics_match_the_services():
@@ -87,7 +89,6 @@ def test_asyncapi_covers_every_registered_event_with_a_valid_schema():
     names = {message["name"] for message in document["components"]["messages"].values()}
     business = {t for t, cls in registered_events().items() if cls.topic in TOPIC_OWNERS}
     assert business <= names
-    assert {channel["address"] for channel in document["channels"].values()} == set(Topics.ALL)
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
 
