@@ -89,6 +89,8 @@ def test_asyncapi_covers_every_registered_event_with_a_valid_schema():
     names = {message["name"] for message in document["components"]["messages"].values()}
     business = {t for t, cls in registered_events().items() if cls.topic in TOPIC_OWNERS}
     assert business <= names
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {a for a in addresses if ".dlq." not in a} == set(Topics.ALL)
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
 
