@@ -1,10 +1,12 @@
 """The monthly formula on cases computed by hand (DOMAIN.md §5), and its properties.
 
 Default policy figures used below: Region top-ups +15 / +65 / +350 €, tension × 1.5,
-transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day (2019),
+transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (seed III.2; later
+years from the net minimum wage in force, domain/rates.py),
 advance 75% of the first month's presumed amount.
 """
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 
@@ -27,6 +29,7 @@ from remuneration.domain.formula import (
 )
 from remuneration.domain.money import Interruption, Month
 from remuneration.domain.policy import Policy
+from remuneration.domain.rates import MissingRate
 from remuneration.domain.regime import Regime, RegimeDecision
 from remuneration.domain.scales import DEFAULT_SCALES, AgeBand, ScaleVersion
 
@@ -182,10 +185,64 @@ def test_differential_is_reduced_by_unjustified_absences_and_never_negative():
     assert rich.component(C.DIFFERENTIAL_TOP_UP) == D("0.00")
 
 
-def test_differential_completes_the_whole_floor_after_benefit_rights_end():
+def test_after_benefit_rights_end_the_differential_completes_the_relay_allowance():
+    trainee = Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81"), benefit_end_date=date(2019, 3, 10),
+                      relay_daily_amount=D("17.00"))
+    march = compute_month(month("2019-03"), UI, trainee, ENTERED_EARLY, FULL, POLICY)
+    # 1–10 March: (30.25 − 20.81) × 10 = 94.40; 11–31 March: (30.25 − 17.00 relay) × 21 = 278.25
+    assert march.component(C.DIFFERENTIAL_TOP_UP) == D("372.65")
+    assert "relay allowance 17.00 €" in march.components[2].explanation
+    no_relay = compute_month(month("2019-03"), UI, replace(trainee, relay_daily_amount=D("0")), ENTERED_EARLY, FULL,
+                             POLICY)
+    assert no_relay.component(C.DIFFERENTIAL_TOP_UP) == D("729.65")  # 94.40 + 30.25 × 21: nothing takes over
+
+
+def test_days_after_the_benefit_ended_wait_for_the_relay_amount_instead_of_guessing_it():
     trainee = Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81"), benefit_end_date=date(2019, 3, 10))
     march = compute_month(month("2019-03"), UI, trainee, ENTERED_EARLY, FULL, POLICY)
-    assert march.component(C.DIFFERENTIAL_TOP_UP) == D("729.65")  # 9.44 × 10 + 30.25 × 21
+    assert march.status == "waiting" and march.total == D("0")
+    assert "relay allowance" in march.waiting_reason
+    february = compute_month(month("2019-02"), UI, trainee, ENTERED_EARLY, FULL, POLICY)  # benefit still running
+    assert february.status == "computed" and february.component(C.DIFFERENTIAL_TOP_UP) == D("264.32")  # 9.44 × 28
+
+
+def test_the_daily_floor_is_taken_from_the_minimum_wage_in_force_that_month():
+    trainee = Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81"))
+    june_2020 = compute_month(month("2020-06"), UI, trainee, ENTERED_EARLY, FULL, POLICY)
+    # 0.80 × 1 219.00 € net × 12 / 365 = 32.06 € a day; (32.06 − 20.81) × 30 = 337.50
+    assert june_2020.inputs["daily_floor"] == "32.06"
+    assert june_2020.component(C.DIFFERENTIAL_TOP_UP) == D("337.50")
+    assert "décret n° 2019-1387" in june_2020.components[2].explanation
+    november_2021 = compute_month(month("2021-11"), UI, trainee, ENTERED_EARLY, FULL, POLICY)
+    assert november_2021.inputs["daily_floor"] == "33.10"  # 0.80 × 1 258.58 × 12 / 365 = 33.1025 (revalued 2021-10-01)
+
+
+@pytest.mark.parametrize(
+    ("decision", "trainee", "month_text", "rate"),
+    [
+        (UI, Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81")), "2018-06", "minimum_wage"),
+        (UI, Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81")), "2030-01", "minimum_wage"),
+        (REGION, Trainee(birth_date=date(1985, 1, 1)), "2018-06", "region_top_ups"),
+        (UI, Trainee(birth_date=date(1985, 1, 1), daily_benefit=D("20.81"), transport_allowance=True), "2018-06",
+         "minimum_wage"),
+    ],
+)
+def test_a_month_without_its_rate_is_refused_by_name_never_computed_with_another_years(decision, trainee, month_text,
+                                                                                         rate):
+    training = Training(entry_date=date(2017, 1, 2))
+    with pytest.raises(MissingRate) as refused:
+        compute_month(month(month_text), decision, trainee, training, FULL, POLICY)
+    assert refused.value.rate == rate and refused.value.day == month(month_text).first_day
+
+
+def test_a_scale_version_ends_where_its_text_says_and_a_gap_is_refused():
+    ended = ScaleVersion(code="old", label="ended", effective_from=date(2019, 1, 1), effective_until=date(2019, 12, 31),
+                         age_bands=(AgeBand(16, None, D("400.00")),), source="test")
+    policy = Policy(scales=(ended,))
+    assert region("2019-12", Trainee(birth_date=date(1991, 2, 2)), policy=policy).component(C.PUBLIC_REMUNERATION) == D("400.00")
+    with pytest.raises(MissingRate) as refused:
+        region("2020-01", Trainee(birth_date=date(1991, 2, 2)), policy=policy)
+    assert refused.value.rate == "scale"
 
 
 def test_disabled_worker_in_2021_is_paid_on_prior_salary_at_least_685():
@@ -273,14 +330,14 @@ def test_every_component_explains_itself_with_its_figures():
 # ---------------------------------------------------------------- properties
 
 money = st.decimals(min_value=0, max_value=3000, places=2)
-days = st.dates(min_value=date(2018, 1, 1), max_value=date(2023, 12, 31))
+days = st.dates(min_value=date(2019, 1, 1), max_value=date(2024, 12, 31))  # the default rates cover 2019–2025
 
 
 @st.composite
 def cases(draw):
     entry = draw(days)
-    month_ = Month.of(draw(st.dates(min_value=entry, max_value=date(2024, 6, 30))))
-    exit_ = draw(st.none() | st.dates(min_value=entry, max_value=date(2024, 12, 31)))
+    month_ = Month.of(draw(st.dates(min_value=entry, max_value=date(2025, 6, 30))))
+    exit_ = draw(st.none() | st.dates(min_value=entry, max_value=date(2025, 12, 31)))
     trainee = Trainee(
         birth_date=draw(st.dates(min_value=date(1955, 1, 1), max_value=date(2006, 1, 1))),
         single_parent=draw(st.booleans()), first_time_jobseeker=draw(st.booleans()),
@@ -288,11 +345,13 @@ def cases(draw):
         disabled_worker=draw(st.booleans()), prior_monthly_salary=draw(st.none() | money),
         daily_benefit=draw(st.none() | st.decimals(min_value=0, max_value=80, places=2)),
         transport_allowance=draw(st.booleans()),
+        benefit_end_date=draw(st.none() | days),
+        relay_daily_amount=draw(st.none() | st.decimals(min_value=0, max_value=40, places=2)),
     )
     interruptions = ()
     if draw(st.booleans()):
-        start = draw(st.dates(min_value=entry, max_value=date(2024, 6, 30)))
-        interruptions = (Interruption(start, draw(st.none() | st.dates(min_value=start, max_value=date(2024, 12, 31)))),)
+        start = draw(st.dates(min_value=entry, max_value=date(2025, 6, 30)))
+        interruptions = (Interruption(start, draw(st.none() | st.dates(min_value=start, max_value=date(2025, 12, 31)))),)
     training = Training(entry_date=entry, exit_date=exit_, interruptions=interruptions,
                         weekly_hours=draw(st.none() | st.decimals(min_value=1, max_value=45, places=1)),
                         tension_sector=draw(st.booleans()))

@@ -164,6 +164,9 @@ async def test_interruption_exit_and_cancellation_from_sessions(remuneration):
     # 1..28 July less 5..11 July = 21 days: 685 × 21/31 = 464.03 ; 15 × 21/31 = 10.16
     assert july["inputs"]["days_in_training"] == "21"
     assert D(july["amount"]) == D("474.19")
+    refused = await r.client.post("/runs", json={"month": "2021-08"}, headers=r.region)
+    assert refused.status_code == 409 and refused.json()["month_to_do_first"] == "2021-07"  # months in order
+    await r.validate("2021-07")
     assert (await r.run("2021-08"))["statements_computed"] == 0
 
     cancelled = await r.sessions.enrol()

@@ -5,7 +5,8 @@ from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from remuneration.domain.policy import Policy, RegionTopUps
+from remuneration.domain.policy import Policy
+from remuneration.domain.rates import MinimumWageVersion, TopUpVersion, TransportVersion
 from remuneration.domain.scales import DEFAULT_SCALES, ScaleVersion
 
 _DEFAULT = Policy()
@@ -22,16 +23,16 @@ class RemunerationSettings(ServiceSettings):
 
     # Scales as data: add a version (with its effective date) here, no code change.
     scales: tuple[ScaleVersion, ...] = DEFAULT_SCALES
-    top_ups: RegionTopUps = Field(default_factory=RegionTopUps)
+    # Versioned rate tables (JSON lists; each version: effective_from, effective_until, figures, source).
+    # A month that a table does not cover is refused by name (409 missing-rate), never paid with another figure.
+    region_top_ups: tuple[TopUpVersion, ...] = _DEFAULT.region_top_ups
+    transport_allowances: tuple[TransportVersion, ...] = _DEFAULT.transport_allowances
+    minimum_wages: tuple[MinimumWageVersion, ...] = _DEFAULT.minimum_wages
+    differential_floor_share: Decimal = _DEFAULT.differential_floor_share
     tension_sector_multiplier: Decimal = _DEFAULT.tension_sector_multiplier
     full_time_weekly_hours: Decimal = _DEFAULT.full_time_weekly_hours
-    differential_daily_floor_by_year: dict[int, Decimal] = Field(
-        default_factory=lambda: dict(_DEFAULT.differential_daily_floor_by_year)
-    )
     differential_excluded_education_levels: tuple[str, ...] = _DEFAULT.differential_excluded_education_levels
     differential_min_training_hours: Decimal = _DEFAULT.differential_min_training_hours
-    transport_allowance_monthly: Decimal = _DEFAULT.transport_allowance_monthly
-    transport_allowance_multiplier: Decimal = _DEFAULT.transport_allowance_multiplier
     prior_work_record_min_months: int = _DEFAULT.prior_work_record_min_months
     advance_share: Decimal = _DEFAULT.advance_share
     recovery_max_share: Decimal = _DEFAULT.recovery_max_share

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from remuneration.api.access import file_for_body, file_for_path
 from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestView
+from remuneration.app.runs import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.db.files import move_file
 from remuneration.db.models import AttendanceStatementRow, RemunerationFile
-from remuneration.db.runs import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.domain.regime import REGIME_LABELS, Regime
 from remuneration.domain.states import FILE_STATE_LABELS, FileState
 

@@ -15,7 +15,6 @@ from pacte_common.http import (
     IfMatch,
     LimitParam,
     Page,
-    check_if_match,
     decode_cursor,
     encode_cursor,
     etag,
@@ -25,11 +24,11 @@ from sqlalchemy import select
 
 from remuneration.api.access import may_see
 from remuneration.api.schemas import AdjustmentOut, ComponentOut, RunIn, RunOut, StatementOut
+from remuneration.app import runs as use_cases
 from remuneration.db.models import AdjustmentRow, Run, Statement
-from remuneration.db.runs import batch_csv, compute_run, run_actions, validate_run
 from remuneration.domain.money import Month
 from remuneration.domain.regime import REGIME_LABELS, Regime
-from remuneration.domain.states import RUN_STATE_LABELS, RunState
+from remuneration.domain.states import RUN_STATE_LABELS, RUN_TRANSITIONS, RunState, allowed_actions
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["runs"])
@@ -47,17 +46,20 @@ def run_view(run: Run) -> RunOut:
         validated_by=run.validated_by, statements_computed=run.statements_computed,
         statements_waiting=run.statements_waiting, payment_lines=run.payment_lines, total_amount=run.total_amount,
         component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
-        allowed_actions=run_actions(run), statements_url=f"/statements?month={run.month}",
+        allowed_actions=allowed_actions(RUN_TRANSITIONS, run.state), statements_url=f"/statements?month={run.month}",
         waiting_url=f"/statements?month={run.month}&status=waiting",
         batch_url=f"/batches/{run.month}" if run.state == RunState.VALIDATED else None,
     )
 
 
 @router.post("/runs", status_code=201, response_model=RunOut,
-             summary="Compute (or recompute, while a draft) the run of a month")
+             summary="Compute (or recompute, while a draft) the run of a month",
+             description="Every earlier month of every file is reviewed against the facts known now: differences "
+                         "are paid or recovered as adjustments, explained line by line. 409 `months-out-of-order` "
+                         "when the previous run with statements is not validated; 409 `missing-rate` when a rate "
+                         "has no version in force for the month.")
 async def create_run(body: RunIn, principal: RegionOnly, session: DbSession, runtime: RuntimeDep, response: Response):
-    run = await compute_run(session, runtime, Month.parse(body.month), principal.describe())
-    await session.commit()
+    run = await use_cases.compute(session, runtime, Month.parse(body.month), principal.describe())
     response.headers["ETag"] = etag(run.version)
     response.headers["Location"] = f"/runs/{run.month}"
     return run_view(run)
@@ -73,14 +75,13 @@ async def get_run(month: MonthPath, principal: RunReader, session: DbSession, re
 
 
 @router.post("/runs/{month}/validate", response_model=RunOut,
-             summary="Freeze the run, issue the payments and produce the batch")
+             summary="Freeze the run, issue the payments and produce the batch (a retry answers the same)",
+             description="Months are validated in order (409 `months-out-of-order` names the month to do first). "
+                         "Validating a validated run again, without If-Match or with the version it validated, "
+                         "is a retry: 200 with the same body, nothing issued twice.")
 async def validate(month: MonthPath, principal: RegionOnly, session: DbSession, runtime: RuntimeDep,
                    response: Response, if_match: IfMatch = None):
-    run = await session.get(Run, month)
-    if run is not None:
-        check_if_match(if_match, run.version)
-    run = await validate_run(session, runtime, month, principal.describe())
-    await session.commit()
+    run = await use_cases.validate(session, runtime, month, principal.describe(), if_match)
     response.headers["ETag"] = etag(run.version)
     return run_view(run)
 
@@ -153,7 +154,7 @@ async def get_batch(
     principal: Annotated[Principal, require_kind(OrgKind.PAYING_AGENCY, OrgKind.REGION)],
     session: DbSession, runtime: RuntimeDep,
 ):
-    text, lines, total = await batch_csv(session, runtime.cipher, month, runtime.settings.run_page_size)
+    text, lines, total = await use_cases.batch_csv(session, runtime, month)
     # Access to personal data (NIR, IBAN) is logged: who and what, never the data itself.
     log.info("batch %s downloaded by %s (%d lines)", month, principal.describe(), lines)
     return Response(

@@ -25,6 +25,12 @@ class RemunerationRequestIn(BaseModel):
         description="Daily benefit amount, required with unemployment_benefit",
     )
     unemployment_benefit_end_date: date | None = Field(None, description="End of the benefit rights, when known")
+    relay_allowance_daily_amount: Decimal | None = Field(
+        None, ge=0, max_digits=8, decimal_places=2, validate_default=True,
+        description="Daily amount of the allowance that takes over when the benefit rights end during the training "
+                    "(AREF extended, RFF, ASS-F, RFPE; 0 when none): the differential top-up completes it up to "
+                    "80 % of the net minimum wage. Required with unemployment_benefit_end_date",
+    )
     single_parent: bool = False
     first_time_jobseeker: bool = Field(False, description="Primo-demandeur d'emploi")
     registered_jobseeker: bool = Field(True, description="Registered as a job seeker")
@@ -41,6 +47,13 @@ class RemunerationRequestIn(BaseModel):
     def _daily_amount_with_benefit(cls, value, info: ValidationInfo):
         if info.data.get("unemployment_benefit") and value is None:
             raise ValueError("required when unemployment_benefit is true")
+        return value
+
+    @field_validator("relay_allowance_daily_amount")
+    @classmethod
+    def _relay_with_benefit_end(cls, value, info: ValidationInfo):
+        if info.data.get("unemployment_benefit_end_date") is not None and value is None:
+            raise ValueError("required when unemployment_benefit_end_date is given (0 when no allowance takes over)")
         return value
 
 

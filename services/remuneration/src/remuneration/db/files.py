@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from pacte_common.clock import business_today
 from pacte_common.contracts.remuneration import EntitlementClosed, EntitlementOpened
 from pacte_common.contracts.sessions import DossierSnapshot
 from pacte_common.db import utcnow
@@ -76,6 +77,7 @@ def trainee_of(file: RemunerationFile, policy: Policy) -> Trainee:
     daily = pick("unemployment_daily_amount")
     salary = facts.get("prior_monthly_salary")
     end = facts.get("unemployment_benefit_end_date")
+    relay = facts.get("relay_allowance_daily_amount")
     return Trainee(
         birth_date=date.fromisoformat(profile["birth_date"]),
         single_parent=bool(pick("single_parent", False)),
@@ -87,18 +89,28 @@ def trainee_of(file: RemunerationFile, policy: Policy) -> Trainee:
         daily_benefit=Decimal(str(daily)) if daily is not None else None,
         benefit_end_date=date.fromisoformat(end) if end else None,
         transport_allowance=bool(facts.get("transport_allowance", False)),
+        relay_daily_amount=Decimal(str(relay)) if relay is not None else None,
     )
 
 
-def training_of(file: RemunerationFile, interruptions: list[InterruptionRow]) -> Training:
+def _day(at: datetime | None, timezone: str) -> date | None:
+    return business_today(timezone, at) if at else None
+
+
+def training_of(file: RemunerationFile, interruptions: list[InterruptionRow], timezone: str = "Europe/Paris") -> Training:
     return Training(
         entry_date=file.entry_date,
         exit_date=file.exit_date,
         interruptions=tuple(
-            Interruption(i.start_date, i.resumption_date) for i in sorted(interruptions, key=lambda i: i.start_date)
+            Interruption(i.start_date, i.resumption_date,
+                         _day(i.resumption_declared_at or i.declared_at, timezone))
+            for i in sorted(interruptions, key=lambda i: i.start_date)
         ),
         weekly_hours=file.weekly_hours,
         tension_sector=file.tension_sector,
+        cancelled=file.state == FileState.CANCELLED,
+        exit_declared_on=_day(file.exit_declared_at, timezone),
+        cancelled_on=_day(file.cancelled_at, timezone),
     )
 
 
@@ -109,7 +121,8 @@ def decision_of(file: RemunerationFile) -> RegimeDecision:
 def attendance_of(row: AttendanceStatementRow | None) -> Attendance | None:
     if row is None:
         return None
-    return Attendance(row.planned_hours, row.unjustified_absence_hours, row.version)
+    return Attendance(row.planned_hours, row.unjustified_absence_hours, row.version,
+                      received_on=row.received_at.date() if row.received_at else None)
 
 
 async def interruptions_by_file(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
@@ -174,6 +187,29 @@ async def move_file(session: AsyncSession, outbox: Outbox, policy: Policy, file:
                 dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(),
                 reason="exited" if target is FileState.CLOSED else "cancelled", exit_date=file.exit_date,
             ), key=key)
+
+
+async def redecide_regime(session: AsyncSession, outbox: Outbox, policy: Policy, file: RemunerationFile,
+                          actor: str, why: str = "profile updated by sessions") -> bool:
+    """Decides the regime again from the current facts (profile or request changed); True if it changed.
+
+    Months already paid are reviewed by the next run with the new regime (domain.ledger).
+    """
+    if file.regime is None or file.state not in (FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED):
+        return False
+    decision = decide_regime(regime_facts(file), policy)
+    if (decision.regime.value, decision.differential_eligible) == (file.regime, file.differential_eligible):
+        return False
+    before = file.state
+    target = before if before == FileState.CLOSED else (FileState.OPEN if decision.paying else FileState.NOT_ENTITLED)
+    check(FILE_TRANSITIONS, "redecide", before, target)
+    reason = f"{why}: regime {file.regime} → {decision.regime.value}: {decision.reason}"
+    file.regime, file.regime_reason = decision.regime.value, decision.reason
+    file.differential_eligible = decision.differential_eligible
+    file.state = str(target)
+    file.version += 1
+    log_transition(session, "file", file.dossier_id, "redecide", before, str(target), actor, reason)
+    return True
 
 
 def regime_facts(file: RemunerationFile) -> RegimeFacts:

@@ -57,6 +57,9 @@ class RemunerationFile(Base):
     identity_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     entry_date: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     exit_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # When remuneration learnt of the exit and of the cancellation: named when a paid month is recomputed.
+    exit_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     # The trainee's request (RS1): facts in clear, IBAN and NIR encrypted.
     request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
@@ -90,6 +93,8 @@ class InterruptionRow(Base):
     start_date: Mapped[date] = mapped_column(Date)
     resumption_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     reason: Mapped[str] = mapped_column(String(32))
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resumption_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AttendanceStatementRow(Base):
@@ -126,6 +131,9 @@ class Run(Base):
     payment_lines: Mapped[int] = mapped_column(Integer, default=0)
     total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     component_totals: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The latest validated run before this one when this draft was computed: a draft computed
+    # before an earlier month was validated must be recomputed before it is validated.
+    based_on_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
 
 
 class Statement(Base):
@@ -157,7 +165,7 @@ class Statement(Base):
 
 
 class AdjustmentRow(Base):
-    """A month already paid, recomputed in a later run (late or corrected attendance)."""
+    """A month already paid (or never paid), recomputed in a later run because a fact changed."""
 
     __tablename__ = "adjustments"
 
@@ -171,6 +179,7 @@ class AdjustmentRow(Base):
     recomputed_amount: Mapped[Decimal] = mapped_column(Money)
     delta: Mapped[Decimal] = mapped_column(Money)
     explanation: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the facts the month was recomputed with
 
 
 class EmergencyAid(Base):

@@ -17,7 +17,7 @@ recovered this month carries over to the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -84,6 +84,9 @@ class Trainee:
     daily_benefit: Decimal | None = None
     benefit_end_date: date | None = None
     transport_allowance: bool = False
+    # Daily amount of the allowance that takes over when the benefit rights end during the
+    # training (AREF extended, RFF, ASS-F, RFPE; 0 when none). Unknown: such days wait.
+    relay_daily_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,10 @@ class Training:
     interruptions: tuple[Interruption, ...] = ()
     weekly_hours: Decimal | None = None
     tension_sector: bool = False
+    # Cancelled: the entry was declared by mistake, so no day was ever in training.
+    cancelled: bool = False
+    exit_declared_on: date | None = None
+    cancelled_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class Attendance:
     planned_hours: Decimal
     unjustified_absence_hours: Decimal
     version: int = 1
+    received_on: date | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if self.planned_hours < 0 or self.unjustified_absence_hours < 0:
@@ -187,6 +195,176 @@ def _h(value) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _Month:
+    """What every component of one month shares: days, factors and how they read."""
+
+    month: Month
+    days: frozenset[date]
+    day_factor: Decimal
+    part_time: Decimal
+    part_time_text: str
+    attendance_factor: Decimal
+    days_text: str
+    absence_text: str
+
+    @property
+    def day_count(self) -> int:
+        return len(self.days)
+
+
+def _frame(month: Month, training: Training, attendance: Attendance | None, policy: Policy) -> _Month:
+    days = frozenset() if training.cancelled else frozenset(
+        training_days(month, training.entry_date, training.exit_date, training.interruptions)
+    )
+    weekly = training.weekly_hours or policy.full_time_weekly_hours
+    if attendance:
+        absence_text = (
+            f"(1 − {_h(attendance.unjustified_absence_hours)} h unjustified absence / {_h(attendance.planned_hours)} h planned)"
+        )
+    else:
+        absence_text = "(full attendance presumed)"
+    return _Month(
+        month=month, days=days, day_factor=Decimal(len(days)) / Decimal(month.days),
+        part_time=min(Decimal(1), weekly / policy.full_time_weekly_hours),
+        part_time_text=_fraction(min(weekly, policy.full_time_weekly_hours), policy.full_time_weekly_hours),
+        attendance_factor=attendance.factor if attendance else Decimal(1),
+        days_text=f"{len(days)} days in training out of {month.days} in {month}", absence_text=absence_text,
+    )
+
+
+def _inputs(frame: _Month, decision: RegimeDecision, trainee: Trainee, training: Training,
+            attendance: Attendance | None, policy: Policy) -> dict[str, str]:
+    """Every fact the month's amount depends on, as text: kept with the statement, compared on a recomputation."""
+    month = frame.month
+
+    def flag(value: bool) -> str:
+        return "yes" if value else "no"
+
+    return {
+        "month": str(month),
+        "regime": decision.regime.value,
+        "differential_eligible": flag(decision.differential_eligible),
+        "days_in_month": str(month.days),
+        "days_in_training": str(frame.day_count),
+        "entry_date": training.entry_date.isoformat(),
+        "exit_date": training.exit_date.isoformat() if training.exit_date else "",
+        "exit_declared_on": training.exit_declared_on.isoformat() if training.exit_declared_on else "",
+        "cancelled": flag(training.cancelled),
+        "cancelled_on": training.cancelled_on.isoformat() if training.cancelled_on else "",
+        "interruptions": ", ".join(i.describe() for i in training.interruptions if i.overlaps(month)),
+        "weekly_hours": _h(training.weekly_hours or policy.full_time_weekly_hours),
+        "part_time_factor": frame.part_time_text,
+        "tension_sector": flag(training.tension_sector),
+        "planned_hours": str(attendance.planned_hours) if attendance else "",
+        "unjustified_absence_hours": str(attendance.unjustified_absence_hours) if attendance else "",
+        "attendance_version": str(attendance.version) if attendance else "",
+        "attendance_received_on": attendance.received_on.isoformat() if attendance and attendance.received_on else "",
+        "birth_date": trainee.birth_date.isoformat(),
+        "single_parent": flag(trainee.single_parent),
+        "first_time_jobseeker": flag(trainee.first_time_jobseeker),
+        "registered_jobseeker": flag(trainee.registered_jobseeker),
+        "prior_work_record": flag(trainee.prior_work_record),
+        "disabled_worker": flag(trainee.disabled_worker),
+        "prior_monthly_salary": str(trainee.prior_monthly_salary) if trainee.prior_monthly_salary is not None else "",
+        "daily_benefit": str(trainee.daily_benefit) if trainee.daily_benefit is not None else "",
+        "benefit_end_date": trainee.benefit_end_date.isoformat() if trainee.benefit_end_date else "",
+        "relay_daily_amount": str(trainee.relay_daily_amount) if trainee.relay_daily_amount is not None else "",
+        "transport_allowance": flag(trainee.transport_allowance),
+    }
+
+
+def _region_components(frame: _Month, trainee: Trainee, training: Training, policy: Policy,
+                       inputs: dict[str, str]) -> tuple[str, list[Component]]:
+    """The public scale (× tension multiplier) and the single most favourable Region top-up."""
+    first_day = frame.month.first_day
+    scale = scale_on(policy.scales, first_day)
+    top_up_rates = policy.top_ups_on(first_day)
+    age = age_on(trainee.birth_date, first_day)
+    situation = ScaleSituation(
+        age=age, single_parent=trainee.single_parent, prior_work_record=trainee.prior_work_record,
+        disabled_worker=trainee.disabled_worker, prior_monthly_salary=trainee.prior_monthly_salary,
+    )
+    base, why = scale_amount(scale, situation)
+    full = base * policy.tension_sector_multiplier if training.tension_sector else base
+    tension_text = (
+        f" × {policy.tension_sector_multiplier} tension-sector programme = {euros(full)}" if training.tension_sector else ""
+    )
+    inputs.update(scale=scale.code, scale_source=scale.source, age_on_first_day=str(age), scale_amount=str(base),
+                  top_ups_source=top_up_rates.source)
+    factors = frame.day_factor * frame.part_time * frame.attendance_factor
+    amount = cents(full * factors)
+    scale_component = Component(
+        ComponentCode.PUBLIC_REMUNERATION, amount,
+        f"Scale {scale.code} ({scale.label}) on {first_day.isoformat()}: {why}{tension_text}; "
+        f"× {frame.days_text} × part-time {frame.part_time_text} × {frame.absence_text} = {euros(amount)}",
+    )
+    top_ups = []
+    if trainee.registered_jobseeker:
+        top_ups.append((top_up_rates.jobseeker, "job seeker"))
+    if trainee.first_time_jobseeker:
+        top_ups.append((top_up_rates.first_time_jobseeker, "first-time job seeker (primo-demandeur)"))
+    if trainee.single_parent:
+        top_ups.append((top_up_rates.single_parent, "single parent (parent isolé)"))
+    if top_ups:
+        top_up, reason = max(top_ups, key=lambda t: t[0])
+        amount = cents(top_up * factors)
+        others = f" (most favourable of {len(top_ups)} that apply)" if len(top_ups) > 1 else ""
+        explanation = (
+            f"Region top-up for a {reason}: {euros(top_up)} a month{others}; × {frame.days_text} "
+            f"× part-time {frame.part_time_text} × {frame.absence_text} = {euros(amount)}"
+        )
+    else:
+        amount, explanation = ZERO, "No Region top-up applies (not a registered job seeker)"
+    return scale.code, [scale_component, Component(ComponentCode.REGION_TOP_UP, amount, explanation)]
+
+
+def _differential_component(frame: _Month, decision: RegimeDecision, trainee: Trainee, policy: Policy,
+                            inputs: dict[str, str]) -> Component:
+    """Up to the daily floor: over the daily benefit while it runs, then over the relay allowance."""
+    if not decision.differential_eligible:
+        return Component(ComponentCode.DIFFERENTIAL_TOP_UP, ZERO, f"No differential top-up: {decision.reason}")
+    floor, floor_text = policy.daily_floor_on(frame.month.first_day)
+    benefit = trainee.daily_benefit or ZERO
+    end = trainee.benefit_end_date
+    with_benefit = sum(1 for d in frame.days if end is None or d <= end)
+    after_benefit = frame.day_count - with_benefit
+    relay = trainee.relay_daily_amount or ZERO
+    per_day = max(ZERO, floor - benefit)
+    per_day_after = max(ZERO, floor - relay)
+    amount = cents((per_day * with_benefit + per_day_after * after_benefit) * frame.attendance_factor)
+    explanation = (
+        f"80% of the net minimum wage per day {euros(floor)} ({floor_text}) − daily benefit "
+        f"{euros(benefit)} = {euros(per_day)} × {with_benefit} days"
+    )
+    if after_benefit:
+        explanation += (
+            f" + ({euros(floor)} − relay allowance {euros(relay)} a day) = {euros(per_day_after)} × {after_benefit} "
+            f"days after the benefit ended on {end.isoformat()}"
+        )
+    inputs.update(daily_floor=str(floor), daily_floor_source=floor_text)
+    return Component(ComponentCode.DIFFERENTIAL_TOP_UP, amount, explanation + f"; × {frame.absence_text} = {euros(amount)}")
+
+
+def _transport_component(frame: _Month, policy: Policy, inputs: dict[str, str]) -> Component:
+    rates = policy.transport_on(frame.month.first_day)
+    amount = cents(rates.full * frame.day_factor)
+    inputs.update(transport_source=rates.source)
+    return Component(
+        ComponentCode.TRANSPORT_ALLOWANCE, amount,
+        f"Flat {euros(rates.monthly)} a month × {rates.multiplier} (Pacte) = {euros(rates.full)}; "
+        f"× {frame.days_text} = {euros(amount)}",
+    )
+
+
+NOT_APPLICABLE = {
+    ComponentCode.PUBLIC_REMUNERATION: "Not applicable: the public scale is paid under the region regime only",
+    ComponentCode.REGION_TOP_UP: "Not applicable: Region top-ups go with the public scale (region regime)",
+    ComponentCode.DIFFERENTIAL_TOP_UP: "Not applicable: for trainees on unemployment benefit only",
+    ComponentCode.TRANSPORT_ALLOWANCE: "Not requested, or no day in training this month",
+}
+
+
 def compute_earned(
     month: Month,
     decision: RegimeDecision,
@@ -195,127 +373,51 @@ def compute_earned(
     attendance: Attendance | None,
     policy: Policy,
 ) -> Earned:
-    """The month's own components. `attendance=None` presumes full attendance (advance)."""
-    days = training_days(month, training.entry_date, training.exit_date, training.interruptions)
-    day_count = len(days)
-    day_factor = Decimal(day_count) / Decimal(month.days)
-    attendance_factor = attendance.factor if attendance else Decimal(1)
-    weekly = training.weekly_hours or policy.full_time_weekly_hours
-    part_time = min(Decimal(1), weekly / policy.full_time_weekly_hours)
-    days_text = f"{day_count} days in training out of {month.days} in {month}"
-    if attendance:
-        absence_text = (
-            f"(1 − {_h(attendance.unjustified_absence_hours)} h unjustified absence / {_h(attendance.planned_hours)} h planned)"
-        )
-    else:
-        absence_text = "(full attendance presumed)"
-    inputs = {
-        "month": str(month),
-        "regime": decision.regime.value,
-        "days_in_month": str(month.days),
-        "days_in_training": str(day_count),
-        "entry_date": training.entry_date.isoformat(),
-        "exit_date": training.exit_date.isoformat() if training.exit_date else "",
-        "interruptions": ", ".join(
-            f"{i.start_date.isoformat()}→{i.resumption_date.isoformat() if i.resumption_date else '…'}"
-            for i in training.interruptions
-        ),
-        "weekly_hours": _h(weekly),
-        "part_time_factor": _fraction(min(weekly, policy.full_time_weekly_hours), policy.full_time_weekly_hours),
-        "planned_hours": str(attendance.planned_hours) if attendance else "",
-        "unjustified_absence_hours": str(attendance.unjustified_absence_hours) if attendance else "",
-        "attendance_version": str(attendance.version) if attendance else "",
-    }
-    components: dict[ComponentCode, Component] = {}
+    """The month's own components. `attendance=None` presumes full attendance (advance).
+
+    Raises `MissingRate` when a rate the month needs has no version in force on its first day.
+    """
+    frame = _frame(month, training, attendance, policy)
+    inputs = _inputs(frame, decision, trainee, training, attendance, policy)
+    found: list[Component] = []
     scale_code = None
-
-    if decision.regime is Regime.REGION and day_count:
-        first_day = month.first_day
-        scale = scale_on(policy.scales, first_day)
-        scale_code = scale.code
-        age = age_on(trainee.birth_date, first_day)
-        situation = ScaleSituation(
-            age=age,
-            single_parent=trainee.single_parent,
-            prior_work_record=trainee.prior_work_record,
-            disabled_worker=trainee.disabled_worker,
-            prior_monthly_salary=trainee.prior_monthly_salary,
-        )
-        base, why = scale_amount(scale, situation)
-        full = base * policy.tension_sector_multiplier if training.tension_sector else base
-        tension_text = (
-            f" × {policy.tension_sector_multiplier} tension-sector programme = {euros(full)}" if training.tension_sector else ""
-        )
-        inputs.update(scale=scale.code, age_on_first_day=str(age), scale_amount=str(base))
-        amount = cents(full * day_factor * part_time * attendance_factor)
-        components[ComponentCode.PUBLIC_REMUNERATION] = Component(
-            ComponentCode.PUBLIC_REMUNERATION,
-            amount,
-            f"Scale {scale.code} ({scale.label}) on {first_day.isoformat()}: {why}{tension_text}; "
-            f"× {days_text} × part-time {inputs['part_time_factor']} × {absence_text} = {euros(amount)}",
-        )
-        top_ups = []
-        if trainee.registered_jobseeker:
-            top_ups.append((policy.top_ups.jobseeker, "job seeker"))
-        if trainee.first_time_jobseeker:
-            top_ups.append((policy.top_ups.first_time_jobseeker, "first-time job seeker (primo-demandeur)"))
-        if trainee.single_parent:
-            top_ups.append((policy.top_ups.single_parent, "single parent (parent isolé)"))
-        if top_ups:
-            top_up, reason = max(top_ups, key=lambda t: t[0])
-            amount = cents(top_up * day_factor * part_time * attendance_factor)
-            others = f" (most favourable of {len(top_ups)} that apply)" if len(top_ups) > 1 else ""
-            explanation = (
-                f"Region top-up for a {reason}: {euros(top_up)} a month{others}; × {days_text} "
-                f"× part-time {inputs['part_time_factor']} × {absence_text} = {euros(amount)}"
-            )
-        else:
-            amount, explanation = ZERO, "No Region top-up applies (not a registered job seeker)"
-        components[ComponentCode.REGION_TOP_UP] = Component(ComponentCode.REGION_TOP_UP, amount, explanation)
-
-    if decision.regime is Regime.UNEMPLOYMENT_INSURANCE and day_count:
-        if decision.differential_eligible:
-            floor_year, floor = policy.differential_daily_floor(month.year)
-            benefit = trainee.daily_benefit or ZERO
-            with_benefit = sum(1 for d in days if trainee.benefit_end_date is None or d <= trainee.benefit_end_date)
-            after_benefit = day_count - with_benefit
-            per_day = max(ZERO, floor - benefit)
-            amount = cents((per_day * with_benefit + floor * after_benefit) * attendance_factor)
-            explanation = (
-                f"80% of the net minimum wage per day ({floor_year} figure) {euros(floor)} − daily benefit "
-                f"{euros(benefit)} = {euros(per_day)} × {with_benefit} days"
-            )
-            if after_benefit:
-                explanation += (
-                    f" + {euros(floor)} × {after_benefit} days after the benefit ended on "
-                    f"{trainee.benefit_end_date.isoformat()}"
-                )
-            explanation += f"; × {absence_text} = {euros(amount)}"
-            inputs.update(daily_floor=str(floor), daily_benefit=str(benefit))
-        else:
-            amount, explanation = ZERO, f"No differential top-up: {decision.reason}"
-        components[ComponentCode.DIFFERENTIAL_TOP_UP] = Component(ComponentCode.DIFFERENTIAL_TOP_UP, amount, explanation)
-
-    if decision.paying and day_count and trainee.transport_allowance:
-        full = policy.transport_allowance_full
-        amount = cents(full * day_factor)
-        components[ComponentCode.TRANSPORT_ALLOWANCE] = Component(
-            ComponentCode.TRANSPORT_ALLOWANCE,
-            amount,
-            f"Flat {euros(policy.transport_allowance_monthly)} a month × {policy.transport_allowance_multiplier} "
-            f"(Pacte) = {euros(full)}; × {days_text} = {euros(amount)}",
-        )
-
-    not_applicable = {
-        ComponentCode.PUBLIC_REMUNERATION: "Not applicable: the public scale is paid under the region regime only",
-        ComponentCode.REGION_TOP_UP: "Not applicable: Region top-ups go with the public scale (region regime)",
-        ComponentCode.DIFFERENTIAL_TOP_UP: "Not applicable: for trainees on unemployment benefit only",
-        ComponentCode.TRANSPORT_ALLOWANCE: "Not requested, or no day in training this month",
-    }
-    if not day_count:
-        not_applicable = {code: f"No day in training in {month}" for code in not_applicable}
-    ordered = tuple(components.get(code) or Component(code, ZERO, not_applicable[code]) for code in EARNED_CODES)
+    if frame.day_count:
+        if decision.regime is Regime.REGION:
+            scale_code, region = _region_components(frame, trainee, training, policy, inputs)
+            found += region
+        if decision.regime is Regime.UNEMPLOYMENT_INSURANCE:
+            found.append(_differential_component(frame, decision, trainee, policy, inputs))
+        if decision.paying and trainee.transport_allowance:
+            found.append(_transport_component(frame, policy, inputs))
+    by_code = {c.code: c for c in found}
+    if training.cancelled:
+        reason = "The entry was cancelled (declared by mistake): no day in training"
+    elif not frame.day_count:
+        reason = f"No day in training in {month}"
+    else:
+        reason = None
+    ordered = tuple(
+        by_code.get(code) or Component(code, ZERO, reason or NOT_APPLICABLE[code]) for code in EARNED_CODES
+    )
     return Earned(month=month, components=ordered, scale_code=scale_code, inputs=inputs)
+
+
+def waiting_reason(month: Month, decision: RegimeDecision, trainee: Trainee, training: Training,
+                   attendance: Attendance | None) -> str | None:
+    """Why the month's own amount cannot be computed yet (it waits, visibly), or None."""
+    days = set() if training.cancelled else training_days(
+        month, training.entry_date, training.exit_date, training.interruptions
+    )
+    if not days or not decision.paying:
+        return None
+    if attendance is None:
+        return f"No attendance statement for {month} yet"
+    end = trainee.benefit_end_date
+    if (decision.regime is Regime.UNEMPLOYMENT_INSURANCE and decision.differential_eligible and end is not None
+            and trainee.relay_daily_amount is None and any(d > end for d in days)):
+        return (f"The benefit ended on {end.isoformat()}: the daily amount of the relay allowance "
+                "(AREF, RFF, ASS-F, RFPE; 0 when none) is needed to complete it")
+    return None
 
 
 def advance_amount(month: Month, decision: RegimeDecision, trainee: Trainee, training: Training, policy: Policy) -> tuple[Decimal, str]:
@@ -351,13 +453,11 @@ def compute_month(
     extras: Extras = Extras(),
 ) -> MonthStatement:
     """The month's statement: its own amount (or waiting), extras, recoveries, the total."""
-    in_training = bool(training_days(month, training.entry_date, training.exit_date, training.interruptions))
-    waiting = in_training and attendance is None and decision.paying
+    reason = waiting_reason(month, decision, trainee, training, attendance)
+    waiting = reason is not None
     if waiting:
         earned = compute_earned(month, decision, trainee, training, None, policy)
-        own = tuple(
-            Component(c.code, ZERO, f"Waiting for the attendance statement of {month}") for c in earned.components
-        )
+        own = tuple(Component(c.code, ZERO, f"Waiting: {reason}") for c in earned.components)
         inputs, scale_code = earned.inputs, None
     else:
         earned = compute_earned(month, decision, trainee, training, attendance, policy)
@@ -422,6 +522,6 @@ def compute_month(
         overpayment_outstanding_after=overpayment_left,
         scale_code=scale_code,
         inputs=inputs,
-        waiting_reason=f"No attendance statement for {month} yet" if waiting else None,
+        waiting_reason=reason,
         attendance_version=attendance.version if attendance and not waiting else 0,
     )

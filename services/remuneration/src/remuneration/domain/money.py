@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -69,12 +69,24 @@ class Interruption:
 
     start_date: date
     resumption_date: date | None = None
+    declared_on: date | None = field(default=None, compare=False)  # when remuneration learnt of it
+
+    def overlaps(self, month: Month) -> bool:
+        end = (self.resumption_date - timedelta(1)) if self.resumption_date else None
+        return self.start_date <= month.last_day and (end is None or end >= month.first_day)
+
+    def describe(self) -> str:
+        end = self.resumption_date.isoformat() if self.resumption_date else "…"
+        declared = f" (declared on {self.declared_on.isoformat()})" if self.declared_on else ""
+        return f"{self.start_date.isoformat()}→{end}{declared}"
 
 
 def training_days(
     month: Month, entry_date: date, exit_date: date | None, interruptions: tuple[Interruption, ...] = ()
 ) -> set[date]:
     """The days of `month` in training: entry to exit both included, less interruption days."""
+    if exit_date is not None and exit_date < entry_date:
+        return set()
     first = max(month.first_day, entry_date)
     last = min(month.last_day, exit_date) if exit_date else month.last_day
     days = {first + timedelta(n) for n in range((last - first).days + 1)} if first <= last else set()

@@ -9,33 +9,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from remuneration.domain.rates import (
+    DEFAULT_MINIMUM_WAGES,
+    DEFAULT_TOP_UPS,
+    DEFAULT_TRANSPORT,
+    MinimumWageVersion,
+    TopUpVersion,
+    TransportVersion,
+    in_force,
+)
 from remuneration.domain.scales import DEFAULT_SCALES, ScaleVersion
-
-
-@dataclass(frozen=True)
-class RegionTopUps:
-    """Region top-ups (seed III.2); only the single most favourable one applies."""
-
-    jobseeker: Decimal = Decimal("15.00")
-    first_time_jobseeker: Decimal = Decimal("65.00")
-    single_parent: Decimal = Decimal("350.00")
 
 
 @dataclass(frozen=True)
 class Policy:
     scales: tuple[ScaleVersion, ...] = DEFAULT_SCALES
-    top_ups: RegionTopUps = field(default_factory=RegionTopUps)
+    # Versioned tables (effective dates and source each): a month no version covers is refused.
+    region_top_ups: tuple[TopUpVersion, ...] = DEFAULT_TOP_UPS
+    transport_allowances: tuple[TransportVersion, ...] = DEFAULT_TRANSPORT
+    minimum_wages: tuple[MinimumWageVersion, ...] = DEFAULT_MINIMUM_WAGES
     tension_sector_multiplier: Decimal = Decimal("1.5")
     full_time_weekly_hours: Decimal = Decimal("35")
-    # 80% of the net minimum wage per day, by calendar year (seed III.2: 30.25 € in 2019).
-    # A year without a figure uses the latest earlier year's (or the earliest known).
-    differential_daily_floor_by_year: dict[int, Decimal] = field(default_factory=lambda: {2019: Decimal("30.25")})
+    # The differential top-up brings the trainee to this share of the net minimum wage per day.
+    differential_floor_share: Decimal = Decimal("0.80")
     # Eligibility of the differential top-up: Pacte public and a minimum training length.
     differential_excluded_education_levels: tuple[str, ...] = ("iii_and_above",)
     differential_min_training_hours: Decimal = Decimal("0")
-    # Transport allowance: a flat monthly amount, doubled by the Pacte (multiplier).
-    transport_allowance_monthly: Decimal = Decimal("20.00")
-    transport_allowance_multiplier: Decimal = Decimal("2")
     prior_work_record_min_months: int = 6
     # Advance at entry: this share of the first month's presumed amount.
     advance_share: Decimal = Decimal("0.75")
@@ -50,18 +49,15 @@ class Policy:
     emergency_aid_extended_programmes: tuple[str, ...] = ("PREPA_AVENIR", "ACCES_ENTREPRENEURS", "VISA_SANITAIRE_SOCIAL")
     emergency_aid_for_unemployment_benefit: bool = True
 
-    @property
-    def transport_allowance_full(self) -> Decimal:
-        return self.transport_allowance_monthly * self.transport_allowance_multiplier
+    def top_ups_on(self, day) -> TopUpVersion:
+        return in_force(self.region_top_ups, day, "region_top_ups")
 
-    def differential_daily_floor(self, year: int) -> tuple[int, Decimal]:
-        known = self.differential_daily_floor_by_year
-        if not known:
-            raise LookupError("no daily minimum-wage figure configured")
-        earlier = [y for y in known if y <= year]
-        # The explanation names the year used, so an operator sees when a figure is missing.
-        chosen = max(earlier) if earlier else min(known)
-        return chosen, self.differential_daily_floor_by_year[chosen]
+    def transport_on(self, day) -> TransportVersion:
+        return in_force(self.transport_allowances, day, "transport_allowance")
+
+    def daily_floor_on(self, day) -> tuple[Decimal, str]:
+        """80 % of the net minimum wage per day in force on `day`, and how it was obtained."""
+        return in_force(self.minimum_wages, day, "minimum_wage").floor(self.differential_floor_share)
 
     def emergency_aid_ceiling(self, household_size: int) -> Decimal:
         known = max(self.emergency_aid_ceilings)

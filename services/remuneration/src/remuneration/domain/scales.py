@@ -1,7 +1,8 @@
 """The public trainee remuneration scale, as data versioned by effective date (DOMAIN.md §5).
 
 A new version is a new `ScaleVersion` in the settings (PACTE_REMUNERATION_SCALES, JSON):
-no code changes. The version and the age are taken on the first day of the month.
+no code changes. The version and the age are taken on the first day of the month; each version
+names its source and may end (`effective_until`); a day no version covers is a `MissingRate`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from remuneration.domain.money import ZERO, euros
+from remuneration.domain.rates import in_force
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ScaleVersion:
     # Disabled workers: prior monthly salary × this rate, at least the minimum above.
     disabled_worker_salary_rate: Decimal = Decimal("1")
     notes: tuple[str, ...] = field(default=())
+    source: str = ""
+    effective_until: date | None = None  # None: in force until a later version supersedes it
 
 
 DEFAULT_SCALES: tuple[ScaleVersion, ...] = (
@@ -54,6 +58,8 @@ DEFAULT_SCALES: tuple[ScaleVersion, ...] = (
         ),
         single_parent_amount=Decimal("652.02"),
         prior_work_record_amount=Decimal("652.02"),
+        source="Code du travail R6341-33 and following (décret n° 88-368 of 15 April 1988, amounts revalued in 2002)",
+        effective_until=date(2021, 4, 30),
     ),
     ScaleVersion(
         code="2021-05",
@@ -66,16 +72,14 @@ DEFAULT_SCALES: tuple[ScaleVersion, ...] = (
         ),
         single_parent_amount=Decimal("685.00"),
         disabled_worker_minimum=Decimal("685.00"),
+        source="décret n° 2021-522 du 29 avril 2021 (Code du travail D6341-24 and following)",
     ),
 )
 
 
 def scale_on(scales: tuple[ScaleVersion, ...], day: date) -> ScaleVersion:
-    """The version in force on `day`: the latest whose effective date is not after it."""
-    in_force = [s for s in scales if s.effective_from <= day]
-    if not in_force:
-        raise LookupError(f"no remuneration scale in force on {day}")
-    return max(in_force, key=lambda s: s.effective_from)
+    """The version in force on `day` (MissingRate when none is)."""
+    return in_force(scales, day, "scale")
 
 
 @dataclass(frozen=True)

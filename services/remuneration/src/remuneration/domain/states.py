@@ -58,6 +58,9 @@ FILE_TRANSITIONS: tuple[Transition, ...] = (
        {FileState.AWAITING_ENTRY, FileState.OPEN, FileState.NOT_ENTITLED}),
     _t("exit", _LIVE, {FileState.CLOSED}),
     _t("cancel", _LIVE | {FileState.CLOSED}, {FileState.CANCELLED}),
+    # The regime decided again when the profile or the request changes (paid months are then reviewed).
+    _t("redecide", {FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED},
+       {FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED}),
 )
 
 # A monthly run: computed (and recomputed) as a draft, then validated once.

@@ -21,13 +21,14 @@ from pacte_common.contracts.sessions import (
     TraineeInterrupted,
     TraineeResumed,
 )
+from pacte_common.db import utcnow
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent, parse_traceparent
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from remuneration.db.files import apply_snapshot, move_file, new_file
+from remuneration.db.files import apply_snapshot, move_file, new_file, redecide_regime
 from remuneration.db.models import AttendanceStatementRow, InterruptionRow, RemunerationFile
 from remuneration.domain.formula import Attendance
 from remuneration.domain.states import FileState
@@ -35,7 +36,7 @@ from remuneration.domain.states import FileState
 log = logging.getLogger(__name__)
 
 
-async def _file_for(session: AsyncSession, event: TraineeEvent) -> RemunerationFile:
+async def _file_for(runtime: Runtime, session: AsyncSession, event: TraineeEvent) -> RemunerationFile:
     snapshot = event.dossier
     file = await session.get(RemunerationFile, snapshot.dossier_id, with_for_update=True)
     if file is None:
@@ -44,6 +45,7 @@ async def _file_for(session: AsyncSession, event: TraineeEvent) -> RemunerationF
         await session.flush()
     elif snapshot.version >= file.dossier_version:
         apply_snapshot(file, snapshot)
+        await redecide_regime(session, runtime.outbox, runtime.settings.policy(), file, event.actor)
     if file.traceparent is None:
         # The journey's trace: the one of the first trainee event (the consumer made it current).
         file.traceparent = parse_traceparent(current_traceparent.get())
@@ -51,12 +53,12 @@ async def _file_for(session: AsyncSession, event: TraineeEvent) -> RemunerationF
 
 
 async def on_trainee_snapshot(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
-    await _file_for(session, envelope.data)
+    await _file_for(runtime, session, envelope.data)
 
 
 async def on_entered(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeEntered = envelope.data
-    file = await _file_for(session, event)
+    file = await _file_for(runtime, session, event)
     file.entry_date = event.entry_date
     if file.state == FileState.AWAITING_ENTRY:
         await move_file(session, runtime.outbox, runtime.settings.policy(), file, "enter", event.actor)
@@ -64,25 +66,27 @@ async def on_entered(runtime: Runtime, session: AsyncSession, envelope: Envelope
 
 async def on_interrupted(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeInterrupted = envelope.data
-    await _file_for(session, event)
+    await _file_for(runtime, session, event)
     if await session.get(InterruptionRow, event.interruption_id) is None:
         session.add(InterruptionRow(interruption_id=event.interruption_id, dossier_id=event.dossier.dossier_id,
-                                    start_date=event.start_date, reason=event.reason.value))
+                                    start_date=event.start_date, reason=event.reason.value, declared_at=utcnow()))
 
 
 async def on_resumed(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeResumed = envelope.data
-    await _file_for(session, event)
+    await _file_for(runtime, session, event)
     interruption = await session.get(InterruptionRow, event.interruption_id)
     if interruption is None:
         raise LookupError(f"resumption of unknown interruption {event.interruption_id}")
-    interruption.resumption_date = event.resumption_date
+    if interruption.resumption_date != event.resumption_date:
+        interruption.resumption_date, interruption.resumption_declared_at = event.resumption_date, utcnow()
 
 
 async def on_exited(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeExited = envelope.data
-    file = await _file_for(session, event)
-    file.exit_date = event.exit_date
+    file = await _file_for(runtime, session, event)
+    if file.exit_date != event.exit_date:
+        file.exit_date, file.exit_declared_at = event.exit_date, utcnow()
     if file.state not in (FileState.CLOSED, FileState.CANCELLED):
         await move_file(session, runtime.outbox, runtime.settings.policy(), file, "exit", event.actor,
                         f"exit ({event.exit_kind.value}) on {event.exit_date.isoformat()}")
@@ -90,8 +94,9 @@ async def on_exited(runtime: Runtime, session: AsyncSession, envelope: Envelope)
 
 async def on_cancelled(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeCancelled = envelope.data
-    file = await _file_for(session, event)
+    file = await _file_for(runtime, session, event)
     if file.state != FileState.CANCELLED:
+        file.cancelled_at = utcnow()
         await move_file(session, runtime.outbox, runtime.settings.policy(), file, "cancel", event.actor,
                         event.reason or "entry declared by mistake")
 
