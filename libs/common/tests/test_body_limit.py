@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from pacte_common.broker import free_port
 from pacte_common.errors import install_error_handlers
 from pacte_common.http import install_http_conventions
@@ -42,7 +42,9 @@ def make_app() -> tuple[FastAPI, dict]:
         seen["handled"] += 1
         return {"length": len(note.text)}
 
-    @app.post("/imports", openapi_extra={"x-body-limit-setting": "import_max_bytes"})
+    imports = APIRouter()  # services declare routes on routers; FastAPI does not flatten them
+
+    @imports.post("/imports", openapi_extra={"x-body-limit-setting": "import_max_bytes"})
     async def import_file(request: Request) -> dict:
         size = 0
         async for chunk in request.stream():
@@ -50,6 +52,7 @@ def make_app() -> tuple[FastAPI, dict]:
         seen["handled"] += 1
         return {"size": size}
 
+    app.include_router(imports)
     return app, seen
 
 

@@ -1,16 +1,28 @@
-"""`/docs` (Swagger UI) and `/redoc` (ReDoc) served from the service itself, never from a CDN.
+"""The service's interface as operators and clients read it: `/docs`, `/redoc`, `/openapi.json`.
+
+`/docs` (Swagger UI) and `/redoc` (ReDoc) are served from the service itself, never from a CDN.
 
 The operators' interface must work on a machine without internet (issue 16.5): the assets
 come from the pinned `fastapi-offline` distribution (Swagger UI bundle, its CSS, ReDoc
 standalone) and are served under `/docs-assets`. Swagger UI opens with the bearer scheme of
 `pacte_common.auth` (button *Authorize*, paste a token from `pacte token`), keeps the pasted
 token across reloads and shows each operation's duration.
+
+`/openapi.json` tells the truth about errors (issue 16.3): `install_problem_responses` adds to
+every operation the problems it can really answer, as `application/problem+json` with the
+`Problem` schema (`ValidationProblem` for 422), from what the route declares: a bearer scheme
+→ 401 and 403, a path parameter → 404, a write method → 409, `If-Match` → 412, a body → 413,
+any parameter or body → 422. A route adds its own (428, 503…) with FastAPI's `responses=`;
+the media type and schema are filled in here, so no route repeats them.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -22,6 +34,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
+
+from pacte_common.errors import PROBLEM_JSON
 
 ASSETS_PATH = "/docs-assets"
 ASSETS_DIRECTORY = Path(fastapi_offline.__file__).parent / "static"
@@ -85,3 +99,116 @@ def _offline_redoc_script() -> str:
     """ReDoc's bundle with its CDN logo pointed at the packaged favicon: nothing leaves the host."""
     script = (ASSETS_DIRECTORY / REDOC_SCRIPT).read_text(encoding="utf-8")
     return script.replace(REDOC_CDN_LOGO, f"{ASSETS_PATH}/favicon.png")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details (docs/problems.md); extensions per problem type",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Stable URI of the kind of problem"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path"},
+        "current_state": {"type": "string", "description": "409 on a state machine: the state now"},
+        "allowed_actions": {"type": "array", "items": {"type": "string"}},
+        "current_etag": {"type": "string", "description": "412: the resource's ETag now"},
+        "limit_bytes": {"type": "integer", "description": "413: the body limit of the route"},
+    },
+    "additionalProperties": True,
+}
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationProblem",
+    "description": "422: every invalid field, named by its location (`body.birth_date`, `query.cursor`)",
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                            "code": {"type": ["string", "null"]},
+                        },
+                    },
+                }
+            },
+        },
+    ],
+}
+PROBLEM_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "No valid bearer token (missing, expired, badly signed, wrong audience)",
+    403: "The caller's organisation may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflict with the current state (`current_state`, `allowed_actions` on a state machine)",
+    412: "`If-Match` does not match the current ETag (`current_etag`)",
+    413: "The request body passes the route's limit (`limit_bytes`); refused while it streams in",
+    422: "Invalid request: `errors[].field` names each invalid field",
+    428: "`If-Match` header required",
+    503: "A dependency is unavailable; retry later",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def problems_of(method: str, operation: dict[str, Any]) -> set[int]:
+    """The problems an operation can answer, from what it declares."""
+    problems: set[int] = set()
+    parameters = operation.get("parameters", [])
+    if operation.get("security"):
+        problems |= {401, 403}
+    if any(p.get("in") == "path" for p in parameters):
+        problems.add(404)
+    if method in WRITE_METHODS:
+        problems.add(409)
+    if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
+        problems.add(412)
+    if "requestBody" in operation:
+        problems |= {413, 422}
+    if parameters:
+        problems.add(422)
+    return problems
+
+
+def add_problem_responses(document: dict[str, Any]) -> dict[str, Any]:
+    """Every error response of every operation as problem+json with its schema (in place)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
+    schemas["ValidationProblem"] = copy.deepcopy(VALIDATION_PROBLEM_SCHEMA)
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            for status in sorted(declared | problems_of(method, operation)):
+                response = responses.setdefault(str(status), {})
+                response["description"] = response.get("description") or PROBLEM_DESCRIPTIONS.get(status, "Problem")
+                if response["description"] == "Validation Error":
+                    response["description"] = PROBLEM_DESCRIPTIONS[422]
+                schema = "ValidationProblem" if status == 422 else "Problem"
+                response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+            operation["responses"] = dict(sorted(responses.items()))
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes, replaced above
+        if name in schemas and f'"#/components/schemas/{name}"' not in json.dumps(document):
+            del schemas[name]
+    return document
+
+
+def install_problem_responses(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_problem_responses(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -137,6 +137,8 @@ def install_error_handlers(app: FastAPI) -> None:
         problem = ProblemError(str(exc.detail) if exc.detail else None, slug=f"http-{exc.status_code}", title=_reason(exc.status_code))
         problem.status = exc.status_code
         problem.headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            problem.headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
@@ -145,6 +147,19 @@ def install_error_handlers(app: FastAPI) -> None:
         problem = ProblemError("An unexpected error occurred; it has been logged.", slug="internal-error", title="Internal error")
         problem.status = 500
         return problem_response(problem, request)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's own 405 names only the first
+    route that matched the path, wrong when GET and POST of one path are separate routes."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def _reason(status: int) -> str:

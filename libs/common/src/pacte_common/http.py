@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query
 from pydantic import BaseModel
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pacte_common.errors import PROBLEM_JSON, Invalid, PreconditionFailed, ProblemError
@@ -160,14 +161,29 @@ async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
 
 
 def route_body_limits(app: FastAPI, settings: Any) -> Callable[[Scope], int]:
-    """The body limit of a request: its route's named setting, else the service's default."""
+    """The body limit of a request: the setting its operation names in `x-body-limit-setting`,
+    else the service's default. Read from the app's OpenAPI document (public, and it sees
+    through included routers), once, at the first request."""
     default = settings.max_request_body_bytes
+    overrides: list[tuple[str, re.Pattern[str], int]] = []
+    loaded = False
+
+    def load() -> None:
+        for path, item in app.openapi().get("paths", {}).items():
+            for method, operation in item.items():
+                if isinstance(operation, dict) and BODY_LIMIT_EXTRA in operation:
+                    limit = int(getattr(settings, operation[BODY_LIMIT_EXTRA]))
+                    overrides.append((method.upper(), compile_path(path)[0], limit))
 
     def limit_for(scope: Scope) -> int:
-        for route in app.router.routes:
-            extra = getattr(route, "openapi_extra", None) or {}
-            if BODY_LIMIT_EXTRA in extra and route.matches(scope)[0] is Match.FULL:
-                return int(getattr(settings, extra[BODY_LIMIT_EXTRA]))
+        nonlocal loaded
+        if not loaded:
+            load()
+            loaded = True
+        path = scope.get("path", "")
+        for method, pattern, limit in overrides:
+            if scope.get("method") == method and pattern.match(path):
+                return limit
         return default
 
     return limit_for
@@ -176,7 +192,8 @@ def route_body_limits(app: FastAPI, settings: Any) -> Callable[[Scope], int]:
 def install_http_conventions(app: FastAPI, settings: Any) -> None:
     """What every service's app gets on top of FastAPI: bounded bodies, offline docs, and an
     OpenAPI document that lists the problems each route can answer."""
-    from pacte_common.docs import install_offline_docs
+    from pacte_common.docs import install_offline_docs, install_problem_responses
 
     app.add_middleware(BodyLimitMiddleware, limit_for=route_body_limits(app, settings))
     install_offline_docs(app)
+    install_problem_responses(app)
