@@ -15,7 +15,7 @@ from pacte_common.contracts.sessions import SessionPublished, SessionUpdated
 from pacte_common.events import Topics
 from pacte_common.testing import read_topic
 from sessions.api import lheo as lheo_api
-from sessions.domain.lheo import ImportOptions, read_offer, schema_for
+from sessions.domain.lheo import ImportOptions, LheoFileRefused, read_offer, schema_for
 
 DATA = Path(__file__).parent / "data" / "lheo"
 ONISEP = (DATA / "exemple-bts-onisep.lheo-2.2.xml").read_bytes()
@@ -259,3 +259,20 @@ def test_reader_takes_the_principal_formacode_wherever_it_is():
     assert nantes.fields["formacode"] == "42811"
     untagged = read_offer(OFFER.replace(b' tag="principal"', b""), ImportOptions(departements=REGION))
     assert untagged.formations[0].actions[0].fields["formacode"] == "31734"  # LHEO: else the first one
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
+def test_reader_accepts_the_2_0_to_2_2_namespaces(version):
+    content = ONISEP_IN_REGION.replace(b"http://www.lheo.org/2.2", f"http://www.lheo.org/{version}".encode())
+    offer = read_offer(content, ImportOptions(departements=REGION, programme_code="VISA-METIERS", places=20))
+    assert offer.version == version
+    assert offer.formations[0].actions[0].fields["organisation_siret"] == "19290076900014"
+
+
+def test_each_version_is_validated_against_its_own_schema():
+    """`denomination` in an address is new in 2.3 (PEL-17): valid in 2.3, refused in a 2.2 file."""
+    with_denomination = ONISEP.replace(b'<adresse numero="16">\n<ligne>Lyc', b'<adresse numero="16">\n<denomination>Lyc\xc3\xa9e</denomination>\n<ligne>Lyc', 1)
+    assert with_denomination != ONISEP
+    with pytest.raises(LheoFileRefused, match="not valid LHEO 2.2") as refused:
+        read_offer(with_denomination, ImportOptions(departements=REGION))
+    assert "denomination" in refused.value.errors[0]["message"] and refused.value.errors[0]["line"] > 1
