@@ -14,6 +14,7 @@ Pure and synchronous: the HTTP layer runs `read_offer` in a worker thread.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,7 @@ SCHEMA_FILES = {
     "http://lheo.gouv.fr/2.3": ("2.3", "lheo-2.3.xsd"),
 }
 EXPORT_NAMESPACE = "http://lheo.gouv.fr/2.3"
+_VALIDATION_LOCKS = {namespace: threading.Lock() for namespace in SCHEMA_FILES}
 MAX_REPORTED_ERRORS = 20
 
 # LHEO dictionary "etat-recrutement": 1 ouvert, 2 fermé, 3 complet.
@@ -159,14 +161,15 @@ def parse_and_validate(data: bytes) -> tuple[str, etree._Element]:
         )
     version = SCHEMA_FILES[name.namespace][0]
     validator = schema_for(name.namespace)
-    if not validator.validate(tree):
-        errors = [
-            {"field": "body", "message": entry.message, "line": entry.line}
-            for entry in list(validator.error_log)[:MAX_REPORTED_ERRORS]
-        ]
+    # An XMLSchema keeps its error log on itself: one validation at a time per schema.
+    with _VALIDATION_LOCKS[name.namespace]:
+        valid = validator.validate(tree)
+        log = list(validator.error_log)
+    if not valid:
+        errors = [{"field": "body", "message": entry.message, "line": entry.line} for entry in log[:MAX_REPORTED_ERRORS]]
         first = errors[0]
         raise LheoFileRefused(
-            f"the file is not valid LHEO {version} ({len(validator.error_log)} error(s)); line {first['line']}: {first['message']}",
+            f"the file is not valid LHEO {version} ({len(log)} error(s)); line {first['line']}: {first['message']}",
             errors,
         )
     return version, root
