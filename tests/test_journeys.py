@@ -302,6 +302,8 @@ async def test_journey_interruption_for_a_job_then_dropout_for_a_job(suite):
         # 685.00 + 15.00 top-up = 700.00 × 16/31 = 361.290… → 361.29.
         statement = await j.statement("2027-03", dossier["id"])
         assert money(statement["amount"]) == Decimal("361.29"), statement
+        # Months are paid in order: March is validated before April is computed.
+        assert (await j.region_pay.post("/runs/2027-03/validate")).status_code == 200
         april = await j.region_pay.post("/runs", json={"month": "2027-04"})
         assert april.status_code == 201
         assert await j.statement("2027-04", dossier["id"]) is None, "no pay after the dropout"
