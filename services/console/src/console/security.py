@@ -1,0 +1,121 @@
+"""Sign-in and CSRF.
+
+The operator's bearer token is kept in the session (a cookie signed with itsdangerous by
+Starlette's SessionMiddleware: HTTP-only, SameSite=strict). The console never checks the
+token's signature itself: every service does, on every call; the console only reads its
+claims to say who is signed in and which pages apply.
+
+CSRF: the synchronizer-token pattern. The session holds a random token; every form that
+changes state carries it in a hidden field and the POST is refused (403) without the same
+value. SameSite=strict already keeps the cookie off cross-site requests: the token is the
+second lock, and the one that also covers the sign-in form (login CSRF).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import httpx
+import jwt
+from fastapi import Request
+from pacte_common.auth import OrgKind
+
+CSRF_FIELD = "csrf_token"
+TOKEN_KEY = "token"
+
+
+@dataclass(frozen=True)
+class Operator:
+    token: str
+    org_kind: str
+    org_id: str
+
+    @property
+    def is_region(self) -> bool:
+        return self.org_kind == OrgKind.REGION.value
+
+    @property
+    def label(self) -> str:
+        return "Région Pays de la Loire" if self.is_region else f"{self.org_kind} {self.org_id}"
+
+
+class NotSignedIn(Exception):
+    """Raised by pages that need an operator; answered by a redirect to the sign-in form."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing form came without the session's CSRF token."""
+
+
+def claims_of(token: str) -> dict:
+    """The token's claims, unverified (the services verify it); ValueError if it is no JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise ValueError(f"this is not a bearer token (JWT): {exc}") from None
+    if claims.get("org_kind") not in {k.value for k in OrgKind}:
+        raise ValueError("the token names no known organisation kind (org_kind)")
+    return claims
+
+
+def current_operator(request: Request) -> Operator | None:
+    token = request.session.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        claims = claims_of(token)
+    except ValueError:
+        request.session.pop(TOKEN_KEY, None)
+        return None
+    return Operator(token=token, org_kind=claims["org_kind"], org_id=str(claims.get("org_id") or "region"))
+
+
+def require_operator(request: Request) -> Operator:
+    operator = current_operator(request)
+    if operator is None:
+        raise NotSignedIn()
+    return operator
+
+
+def sign_in(request: Request, token: str) -> None:
+    claims_of(token)
+    request.session.clear()  # a new session: a new CSRF token too
+    request.session[TOKEN_KEY] = token
+    csrf_token(request)
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def dev_region_token(issuer_url: str, attempts: int = 3) -> str:
+    """A Region token from the embedded default's development issuer, asked as a partner asks its
+    OpenID provider (client credentials); valid for every service. Development only: the issuer
+    exists nowhere else, and the console offers this only when `dev_sign_in` is on."""
+    from pacte_common.dev_issuer import request_token  # development only: imported when used
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return request_token(issuer_url, OrgKind.REGION.value, "region")
+        except httpx.TimeoutException:  # a busy developer machine: ask again before giving up
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(CSRF_FIELD)
+    if not token:
+        token = request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Dependency of every state-changing route: the form's hidden token must match the session's."""
+    expected = request.session.get(CSRF_FIELD)
+    form = await request.form()
+    given = form.get(CSRF_FIELD)
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+        raise CsrfRefused()

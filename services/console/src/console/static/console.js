@@ -1,0 +1,19 @@
+// Progressive enhancement only: every page works without it.
+document.addEventListener("DOMContentLoaded", () => {
+  // "Copy table": the figure's table as tab-separated text, ready to paste in a spreadsheet.
+  for (const button of document.querySelectorAll(".copy-table")) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const table = button.closest(".figure").querySelector("table");
+      const text = [...table.rows].map((row) => [...row.cells].map((c) => c.innerText.trim()).join("\t")).join("\n");
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+      setTimeout(() => (button.textContent = "Copy table"), 1500);
+    });
+  }
+  // Filters made of lists apply as soon as they change.
+  for (const select of document.querySelectorAll("form.filters select")) {
+    select.addEventListener("change", () => select.form.requestSubmit());
+  }
+});
