@@ -155,11 +155,16 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     }
     assert by_key(third, "formation")["F-2026-0001"]["status"] == "updated"
 
+    # The bus delivers at least once: events are counted by their id, as consumers do.
     events = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=5)
-    assert [type(e.data) for e in events].count(SessionPublished) == 4
-    updates = [e for e in events if isinstance(e.data, SessionUpdated)]
+    distinct = {e.id: e for e in events}
+    if len(distinct) < 5:  # duplicates filled the first read: read the whole topic again
+        distinct = {e.id: e for e in await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=len(events) + 5)}
+    kinds = [type(e.data) for e in distinct.values()]
+    assert kinds.count(SessionPublished) == 4
+    updates = [e for e in distinct.values() if isinstance(e.data, SessionUpdated)]
     assert len(updates) == 1 and updates[0].data.session.places == 14
-    assert len(events) == 5  # the identical re-import published nothing
+    assert len(distinct) == 5  # the identical re-import published nothing
 
 
 async def test_action_without_programme_is_rejected_by_name(api):
