@@ -150,16 +150,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path: Starlette's own 405 names only the first
-    route that matched the path, wrong when GET and POST of one path are separate routes."""
-    from starlette.routing import Match
+    """Every method served at this path. Starlette's own 405 names only the first route that
+    matched the path (wrong when GET and POST of one path are separate routes), and FastAPI
+    keeps included routers unflattened: the app's own routes and its OpenAPI paths are read."""
+    from starlette.routing import Match, compile_path
 
     methods: set[str] = set()
     for route in request.app.router.routes:
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] is not Match.NONE:
             methods |= set(route_methods)
+    path = request.scope.get("path", "")
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {method.upper() for method in item if method in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 
 def _reason(status: int) -> str:

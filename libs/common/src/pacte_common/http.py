@@ -7,10 +7,11 @@ import base64
 import json
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,7 +29,29 @@ async def _if_match(
 
 
 IfMatch = Annotated[str | None, Depends(_if_match)]
-CursorParam = Annotated[str | None, Query(description="Opaque cursor from the previous page's `next_cursor`")]
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,2048}$"
+CursorParam = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=2048,
+        description="Opaque cursor from the previous page's `next_cursor` (URL-safe base64, no padding)",
+    ),
+]
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _only_iso_date(value: Any) -> Any:
+    """A calendar date as written in ISO 8601 (`2026-03-31`), nothing else: pydantic alone
+    would take `0` or `1700000000` as a Unix time and answer for 1970 instead of a 422."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(ISO_DATE_PATTERN, value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_only_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 LimitParam = Annotated[int, Query(ge=1, le=500, description="Page size")]
 
 
