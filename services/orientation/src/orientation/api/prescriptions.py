@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from pacte_common.contracts.people import PersonIdentity, PersonProfile
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from pacte_common.http import (
+    IsoDate,
     CursorParam,
     IfMatch,
     Page,
@@ -222,8 +223,8 @@ async def count_prescriptions(
     session: DbSession,
     runtime: RuntimeDep,
     session_id: UUID | None = None,
-    from_: Annotated[date | None, Query(alias="from", description="Submitted on or after")] = None,
-    to: Annotated[date | None, Query(description="Submitted on or before")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="Submitted on or after")] = None,
+    to: Annotated[IsoDate | None, Query(description="Submitted on or before")] = None,
 ) -> CountsOut:
     query = select(Prescription.status, func.count()).where(visible_to(principal))
     query = _filtered(query, None, session_id, None, from_, to, runtime.settings.business_timezone).group_by(Prescription.status)
@@ -258,8 +259,8 @@ async def list_prescriptions(
     person_id: UUID | None = None,
     organisation_siret: Annotated[str | None, Query(description="The training organisation (SIRET)")] = None,
     prescriber_code: Annotated[str | None, Query(description="The prescriber structure")] = None,
-    from_: Annotated[date | None, Query(alias="from", description="Submitted on or after")] = None,
-    to: Annotated[date | None, Query(description="Submitted on or before")] = None,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="Submitted on or after")] = None,
+    to: Annotated[IsoDate | None, Query(description="Submitted on or before")] = None,
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> Page[PrescriptionSummary]:

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pacte_common.auth import CurrentPrincipal
 from pacte_common.errors import NotFound
-from pacte_common.http import CursorParam, Page, decode_cursor, encode_cursor
+from pacte_common.http import CursorParam, IsoDate, Page, decode_cursor, encode_cursor
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import and_, or_, select
 
@@ -48,8 +48,8 @@ async def list_sessions(
     certification: Annotated[str | None, Query(description="RNCP code")] = None,
     formacode: str | None = None,
     organisation_siret: str | None = None,
-    start_from: Annotated[date | None, Query(description="Sessions starting on or after")] = None,
-    start_to: Annotated[date | None, Query(description="Sessions starting on or before")] = None,
+    start_from: Annotated[IsoDate | None, Query(description="Sessions starting on or after")] = None,
+    start_to: Annotated[IsoDate | None, Query(description="Sessions starting on or before")] = None,
     open_places: Annotated[bool, Query(description="Only sessions with places left")] = False,
     include_closed: Annotated[bool, Query(description="Also closed, cancelled sessions")] = False,
     cursor: CursorParam = None,

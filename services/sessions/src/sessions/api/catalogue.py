@@ -18,6 +18,7 @@ from pacte_common.contracts.sessions import (
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from pacte_common.http import (
+    IsoDate,
     CursorParam,
     IfMatch,
     check_if_match,
@@ -257,8 +258,8 @@ async def list_sessions(
     programme: str | None = None,
     organisation: str | None = None,
     departement: str | None = None,
-    starts_from: Annotated[date | None, Query(alias="from")] = None,
-    starts_to: Annotated[date | None, Query(alias="to")] = None,
+    starts_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    starts_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ):

@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind
 from pacte_common.errors import Forbidden, Invalid
+from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import select
 
@@ -123,8 +124,8 @@ async def indicators(
     principal: CurrentPrincipal,
     db: DbSession,
     runtime: RuntimeDep,
-    period_from: Annotated[date | None, Query(alias="from")] = None,
-    period_to: Annotated[date | None, Query(alias="to")] = None,
+    period_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    period_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     programme: str | None = None,
     departement: str | None = None,
     organisation: str | None = None,
