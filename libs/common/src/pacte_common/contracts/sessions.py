@@ -83,6 +83,11 @@ class SessionSnapshot(BaseModel):
     permanent_entries: bool = False
     recruitment_state: RecruitmentState
     information_meetings: list[date] = Field(default_factory=list)
+    version: int | None = Field(
+        None,
+        description="The session row's version, taken under its lock: a consumer applies a snapshot only if "
+        "newer than the one it holds, so late or replayed events never roll it back (None: unversioned)",
+    )
 
 
 class CatalogueEvent(IntegrationEvent):

@@ -17,9 +17,9 @@ from pacte_common.contracts.people import PersonIdentity, PersonProfile
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from pacte_common.http import (
-    IsoDate,
     CursorParam,
     IfMatch,
+    IsoDate,
     Page,
     check_if_match,
     decode_cursor,
@@ -48,8 +48,9 @@ from orientation.api.schemas import (
 )
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
 from orientation.db.queries import (
-    admissions_awaiting_dossier,
+    admissions_awaiting_entry,
     can_see,
+    catalogue_session_for_update,
     chain_of,
     visible_prescription,
     visible_to,
@@ -336,9 +337,11 @@ async def admit(
     body: Annotated[AnswerIn | None, Body()] = None,
 ):
     async def unless_full(prescription: Prescription, _now: datetime) -> dict[str, Any]:
-        target = await session.get(CatalogueSession, prescription.session_id)
+        # The session row stays locked until the admission commits: concurrent admissions
+        # count the places one after the other and the last place is given once.
+        target = await catalogue_session_for_update(session, prescription.session_id)
         if target is not None:
-            awaiting = await admissions_awaiting_dossier(session, target.session_id)
+            awaiting = await admissions_awaiting_entry(session, target.session_id)
             if is_full(target.recruitment_state, target.places, target.places_taken, awaiting):
                 raise Conflict(
                     "The session is full: no place is left to admit this person; waitlist them instead",

@@ -42,6 +42,8 @@ class CatalogueSession(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)  # the whole SessionSnapshot as last received
     last_event_type: Mapped[str] = mapped_column(String(255))
+    # The sessions row's version in the last snapshot applied: an older one is never applied.
+    snapshot_version: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -9,7 +9,7 @@ from pacte_common.errors import Forbidden, NotFound
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orientation.db.models import Prescription
+from orientation.db.models import CatalogueSession, Prescription
 from orientation.domain.prescription import Status
 
 
@@ -68,16 +68,25 @@ async def chain_of(session: AsyncSession, prescription: Prescription) -> list[Pr
     return [*reversed(earlier), prescription, *later]
 
 
-async def admissions_awaiting_dossier(session: AsyncSession, session_id: uuid.UUID) -> int:
-    """Our admissions on a session whose training file sessions has not reported opening yet."""
+async def catalogue_session_for_update(session: AsyncSession, session_id: uuid.UUID) -> CatalogueSession | None:
+    """The read model's session row, locked on PostgreSQL (SQLite's write lock is already held):
+    admissions and the catalogue handlers that change its places take turns on it."""
+    query = (
+        select(CatalogueSession)
+        .where(CatalogueSession.session_id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def admissions_awaiting_entry(session: AsyncSession, session_id: uuid.UUID) -> int:
+    """Our admissions on a session not entered yet: each holds a place that sessions does not
+    count in `places_taken` until the entry (an opened training file holds none)."""
     return await session.scalar(
         select(func.count())
         .select_from(Prescription)
-        .where(
-            Prescription.session_id == session_id,
-            Prescription.status == Status.ADMITTED.value,
-            Prescription.dossier_id.is_(None),
-        )
+        .where(Prescription.session_id == session_id, Prescription.status == Status.ADMITTED.value)
     ) or 0
 
 

@@ -27,6 +27,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import CatalogueSession, Prescription
+from orientation.db.queries import catalogue_session_for_update
+from orientation.domain.catalogue import is_newer
 from orientation.domain.prescription import Action, Status
 from orientation.workflow import apply_action
 
@@ -35,10 +37,22 @@ log = logging.getLogger(__name__)
 
 async def on_catalogue_event(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     snapshot: SessionSnapshot = envelope.data.session
-    row = await session.get(CatalogueSession, snapshot.session_id)
+    row = await catalogue_session_for_update(session, snapshot.session_id)
+    cancelled = isinstance(envelope.data, SessionCancelled)
     if row is None:
-        row = CatalogueSession(session_id=snapshot.session_id)
+        row = CatalogueSession(session_id=snapshot.session_id, cancelled=False)
         session.add(row)
+    elif not is_newer(row.snapshot_version, snapshot.version):
+        # A late or replayed event: the read model already holds a newer picture.
+        log.info("catalogue event %s for session %s is older (v%s ≤ v%s): ignored", envelope.type, snapshot.session_id, snapshot.version, row.snapshot_version)
+        if cancelled and not row.cancelled:
+            row.cancelled = True  # a cancellation is final, whenever it comes
+        return
+    apply_snapshot(row, snapshot, closed=isinstance(envelope.data, SessionClosed), cancelled=cancelled)
+    row.last_event_type = envelope.type
+
+
+def apply_snapshot(row: CatalogueSession, snapshot: SessionSnapshot, *, closed: bool = False, cancelled: bool = False) -> None:
     row.action_id = snapshot.action_id
     row.organisation_siret = snapshot.organisation_siret
     row.action_title = snapshot.action_title
@@ -53,11 +67,21 @@ async def on_catalogue_event(runtime: Runtime, session: AsyncSession, envelope: 
     row.places = snapshot.places
     row.places_taken = snapshot.places_taken
     # A closed event wins over whatever state its snapshot carries; a cancellation is final.
-    row.recruitment_state = "closed" if isinstance(envelope.data, SessionClosed) else snapshot.recruitment_state.value
-    row.cancelled = isinstance(envelope.data, SessionCancelled) or bool(row.cancelled)
+    row.recruitment_state = "closed" if closed else snapshot.recruitment_state.value
+    row.cancelled = cancelled or bool(row.cancelled)
     row.snapshot = snapshot.model_dump(mode="json")
-    row.last_event_type = envelope.type
+    row.snapshot_version = snapshot.version if snapshot.version is not None else row.snapshot_version
     row.updated_at = utcnow()
+
+
+async def _refresh_places_from(session: AsyncSession, event: TraineeEvent) -> None:
+    """A trainee event carries the session as it stood when the place changed hands: applying it
+    here (when newer) counts the place in the same transaction that moves the prescription on, so
+    an entry goes from "admitted" to "place taken" at once, whichever topic is read first."""
+    snapshot = event.dossier.session
+    row = await catalogue_session_for_update(session, snapshot.session_id)
+    if row is not None and snapshot.version is not None and is_newer(row.snapshot_version, snapshot.version):
+        apply_snapshot(row, snapshot)
 
 
 async def _prescription_of(session: AsyncSession, event: TraineeEvent) -> Prescription | None:
@@ -83,6 +107,7 @@ async def on_trainee_enrolled(runtime: Runtime, session: AsyncSession, envelope:
 
 async def on_trainee_entered(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeEntered = envelope.data
+    await _refresh_places_from(session, event)
     prescription = await _prescription_of(session, event)
     if prescription is None:
         return
@@ -100,6 +125,7 @@ async def on_trainee_entered(runtime: Runtime, session: AsyncSession, envelope: 
 
 async def on_trainee_cancelled(runtime: Runtime, session: AsyncSession, envelope: Envelope) -> None:
     event: TraineeCancelled = envelope.data
+    await _refresh_places_from(session, event)
     prescription = await _prescription_of(session, event)
     if prescription is None:
         return

@@ -94,7 +94,7 @@ def session_out(session: TrainingSession) -> SessionOut:
         version=session.version,
         cancelled=session.cancelled_at is not None,
         cancel_reason=session.cancel_reason,
-        **session_snapshot(session).model_dump(),
+        **session_snapshot(session).model_dump(exclude={"version"}),
     )
 
 

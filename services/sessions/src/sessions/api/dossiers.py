@@ -397,7 +397,7 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
     dossier.version += 1
     reason = body.kind.value + (f": {body.dropout_reason.value}" if body.dropout_reason else "")
     log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, effective_date=body.exit_date, declared_late=late, reason=reason)
-    await refresh_places(runtime, db, dossier.session)
+    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
     await publish_trainee(
         runtime, db, TraineeExited, dossier, principal.describe(), now,
         exit_date=body.exit_date, exit_kind=body.kind, dropout_reason=body.dropout_reason,
@@ -416,7 +416,7 @@ async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db
     dossier.cancel_reason = body.reason
     dossier.version += 1
     log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, reason=body.reason)
-    await refresh_places(runtime, db, dossier.session)
+    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
     await publish_trainee(runtime, db, TraineeCancelled, dossier, principal.describe(), now, reason=body.reason)
     await db.commit()
     return answered(dossier)

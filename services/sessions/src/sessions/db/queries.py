@@ -24,8 +24,18 @@ from sessions.events.publish import publish_catalogue, publish_trainee
 
 
 async def session_for_update(db: AsyncSession, session_id: uuid.UUID) -> TrainingSession | None:
-    """The session row, locked on PostgreSQL so two entries cannot take the last place twice."""
-    query = select(TrainingSession).where(TrainingSession.id == session_id).with_for_update(of=TrainingSession)
+    """The session row, locked on PostgreSQL so two entries cannot take the last place twice.
+
+    Every change of places (enrolment, entry, exit, cancellation) takes this lock first, so the
+    recount, the version and the SessionUpdated it publishes follow commit order. The row is
+    re-read under the lock (populate_existing): a copy loaded earlier in the transaction may be stale.
+    """
+    query = (
+        select(TrainingSession)
+        .where(TrainingSession.id == session_id)
+        .with_for_update(of=TrainingSession)
+        .execution_options(populate_existing=True)
+    )
     return (await db.execute(query)).unique().scalar_one_or_none()
 
 
@@ -46,7 +56,11 @@ async def count_places_taken(db: AsyncSession, session: TrainingSession) -> int:
 
 
 async def refresh_places(runtime: Runtime, db: AsyncSession, session: TrainingSession) -> None:
-    """Recounts places taken; publishes SessionUpdated when they or the recruitment state change."""
+    """Recounts places taken; publishes SessionUpdated when they or the recruitment state change.
+
+    The caller holds the session row's lock (session_for_update): the new version is then
+    taken in commit order and consumers can drop any older snapshot.
+    """
     await db.flush()
     taken = await count_places_taken(db, session)
     state = recruitment_state_after(session.recruitment_state, session.places, taken)

@@ -62,6 +62,7 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         permanent_entries=session.permanent_entries,
         recruitment_state=session.recruitment_state,
         information_meetings=[date.fromisoformat(d) for d in session.information_meetings or []],
+        version=session.version,
     )
 
 
