@@ -12,13 +12,29 @@ examples (thousands of histories); PACTE_PROPERTY_RANDOM=1 draws new ones at eac
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pacte_common import db as pacte_db
+from pacte_common.crypto import FieldCipher, LookupHasher
+from pacte_common.db import utcnow
+from pacte_common.errors import InvalidTransition, NotFound
+from pacte_common.http import etag
+from pacte_common.messaging import Outbox
+from pacte_common.service import Runtime
+from prometheus_client import CollectorRegistry
+from remuneration.app import files as app_files
+from remuneration.app import runs as app_runs
+from remuneration.app.runs import IBAN_CONTEXT, MonthsOutOfOrder, RateMissing
+from remuneration.db.files import move_file
+from remuneration.db.models import AdjustmentRow, Base, RemunerationFile, Run, Statement, messaging
 from remuneration.domain.formula import (
     Attendance,
     ComponentCode,
@@ -31,14 +47,20 @@ from remuneration.domain.ledger import Facts, History, PaidMonth, settle
 from remuneration.domain.money import CENT, ZERO, Interruption, Month
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import Regime, RegimeDecision
+from remuneration.events.handlers import SUBSCRIPTIONS
+from remuneration.main import MIGRATIONS
+from remuneration.settings import RemunerationSettings
+from remuneration.testing import IBAN, FileSpec, SessionsStandIn
+from sqlalchemy import select
 
 SCALE = float(os.environ.get("PACTE_PROPERTY_SCALE", "1"))
 RANDOM = os.environ.get("PACTE_PROPERTY_RANDOM") == "1"
 
 
-def bounded(examples: int, **overrides) -> settings:
+def bounded(examples: int, suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large)) -> settings:
+    # The database test resets its tables at each example: the function-scoped database is meant to be shared.
     return settings(max_examples=max(1, int(examples * SCALE)), deadline=None, derandomize=not RANDOM,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **overrides)
+                    suppress_health_check=list(suppress_health_check))
 
 
 FIRST_MONTH = Month(2021, 1)
@@ -255,3 +277,205 @@ def test_every_adjustment_says_which_month_was_recomputed_and_why(history):
         past = History(paid=paid, advance_paid=past.advance_paid + settlement.statement.component(ComponentCode.ADVANCE),
                        advance_outstanding=settlement.statement.advance_outstanding_after,
                        overpayment_outstanding=settlement.statement.overpayment_outstanding_after)
+
+
+# ---------------------------------------------------------------- through the use cases and the database
+
+
+class PayService:
+    """The remuneration service without HTTP or broker: its handlers and use cases on a real database."""
+
+    def __init__(self, settings: RemunerationSettings):
+        self.settings = settings
+        self.engine = pacte_db.create_engine(settings.database_url)
+        factory = pacte_db.session_factory(self.engine)
+        self.runtime = Runtime(
+            settings=settings, engine=self.engine, sessions=factory, tables=messaging,
+            outbox=Outbox(messaging, source="/pacte/remuneration", bus=settings.bus),
+            cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
+            hasher=LookupHasher(settings.lookup_hash_key), registry=CollectorRegistry(),
+        )
+        self.handlers = {event_type: handler for s in SUBSCRIPTIONS for event_type, handler in s.handlers.items()}
+        self.sessions = SessionsStandIn(settings, deliver=self.deliver)
+
+    async def deliver(self, envelope) -> None:
+        """What the consumer does with one event: the handler inside one transaction."""
+        async with self.runtime.sessions() as session:
+            await self.handlers[type(envelope.data)](self.runtime, session, envelope)
+            await session.commit()
+
+    async def reset(self) -> None:
+        async with self.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(table.delete())
+
+    async def file_request(self, dossier_id, facts: dict) -> None:
+        async with self.runtime.sessions() as session:
+            file = await session.get(RemunerationFile, dossier_id, with_for_update=True)
+            file.request_id, file.request_facts = uuid.uuid4(), facts
+            file.iban_encrypted = self.runtime.cipher.encrypt(IBAN, context=IBAN_CONTEXT)
+            file.iban_masked, file.request_filed_at, file.request_filed_by = "FR76…0189", utcnow(), "test"
+            await move_file(session, self.runtime.outbox, self.settings.policy(), file, "file_request", "test")
+            await session.commit()
+
+    async def amend(self, dossier_id, changes: dict) -> None:
+        async with self.runtime.sessions() as session:
+            file = await session.get(RemunerationFile, dossier_id, with_for_update=True)
+            if file.state != "cancelled":
+                await app_files.amend_request(session, self.runtime, file, changes, "test")
+
+    async def compute(self, month: Month):
+        async with self.runtime.sessions() as session:
+            return await app_runs.compute(session, self.runtime, month, "region:test")
+
+    async def validate(self, month: Month, if_match: str | None = None):
+        async with self.runtime.sessions() as session:
+            return await app_runs.validate(session, self.runtime, str(month), "region:test", if_match)
+
+
+async def deliver_facts(service: PayService, dossier, history: FileHistory, facts: list[Fact], model: FileModel,
+                        interruption_ids: list) -> None:
+    sessions = service.sessions
+    for fact in facts:
+        model.apply(fact)
+        if fact.kind == "attendance":
+            await sessions.attendance(dossier, str(fact.month), fact.planned, fact.unjustified,
+                                      version=model.attendance[fact.month].version)
+        elif fact.kind == "interruption":
+            interruption_ids.append(await sessions.interrupt(dossier, fact.day))
+        elif fact.kind == "resumption":
+            # The model resumed the first open interruption that started before the day, if any.
+            for interruption, interruption_id in zip(model.interruptions, interruption_ids, strict=True):
+                if interruption.resumption_date == fact.day and interruption_id is not None:
+                    await sessions.resume(dossier, interruption_id, fact.day)
+                    interruption_ids[interruption_ids.index(interruption_id)] = None  # resumed once
+                    break
+        elif fact.kind == "exit":
+            await sessions.exit(dossier, fact.day)
+        elif fact.kind == "cancel":
+            await sessions.cancel(dossier)
+        elif fact.kind == "regime":
+            await service.amend(dossier, {"unemployment_benefit": fact.flag,
+                                          "unemployment_daily_amount": str(history.daily_benefit) if fact.flag else None})
+        elif fact.kind == "profile":
+            await service.amend(dossier, {"single_parent": fact.flag})
+
+
+async def try_out_of_order(service: PayService, data, step: int) -> None:
+    """Compute or validate a random month: either it is allowed, or refused with a 409 that says why."""
+    for _ in range(data.draw(st.integers(0, 2), label="attempts")):
+        month = month_at(data.draw(st.integers(0, DB_STEPS), label="month tried"))
+        action = data.draw(st.sampled_from(["compute", "validate"]), label="action")
+        try:
+            await (service.compute(month) if action == "compute" else service.validate(month))
+        except NotFound:
+            assert action == "validate"
+        except (MonthsOutOfOrder, InvalidTransition, RateMissing) as refused:
+            assert refused.status == 409 and refused.body()["detail"]
+
+
+async def pay_in_order(service: PayService, last: int) -> None:
+    """Every month up to `last` computed and validated in order, where the order still allows it."""
+    for step in range(last + 1):
+        month = month_at(step)
+        try:
+            run = await service.compute(month)
+        except MonthsOutOfOrder as refused:
+            assert "validated_later" in refused.extensions, refused.detail  # a later month was validated
+            continue
+        except InvalidTransition:
+            continue  # already validated
+        validated = await service.validate(month, etag(run.version))
+        again = await service.validate(month, etag(run.version))  # a retry: same run, nothing issued twice
+        assert (again.version, again.state, again.total_amount) == (validated.version, "validated", validated.total_amount)
+
+
+async def paid_history(service: PayService, dossier_id):
+    async with service.runtime.sessions() as session:
+        statements = (await session.scalars(
+            select(Statement).join(Run, Run.month == Statement.run_month)
+            .where(Statement.dossier_id == dossier_id, Run.state == "validated").order_by(Statement.run_month)
+        )).all()
+        adjustments = (await session.scalars(
+            select(AdjustmentRow).join(Run, Run.month == AdjustmentRow.run_month)
+            .where(AdjustmentRow.dossier_id == dossier_id, Run.state == "validated")
+        )).all()
+    return statements, adjustments
+
+
+async def scenario(url: str, histories: list[FileHistory], data) -> None:
+    service = PayService(SETTINGS.model_copy(update={"database_url": url}))
+    try:
+        await service.reset()
+        dossiers, models, interruption_ids = [], [], []
+        for history in histories:
+            dossier = await service.sessions.enrol(FileSpec(
+                birth_date=history.birth_date, unemployment_benefit=history.unemployment_benefit,
+                unemployment_daily_amount=history.daily_benefit if history.unemployment_benefit else None,
+                tension_sector=history.tension_sector, weekly_hours=history.weekly_hours))
+            await service.sessions.enter(dossier, history.entry)
+            await service.file_request(dossier, {
+                "unemployment_benefit": history.unemployment_benefit,
+                "unemployment_daily_amount": str(history.daily_benefit) if history.unemployment_benefit else None,
+                "single_parent": history.single_parent, "first_time_jobseeker": False, "registered_jobseeker": True,
+                "prior_work_months_last_12": 0, "disabled_worker": False, "transport_allowance": history.transport,
+                "advance_wanted": history.advance,
+            })
+            dossiers.append(dossier)
+            models.append(FileModel(history))
+            interruption_ids.append([])
+        for step in range(DB_STEPS + 1):
+            for dossier, history, model, ids in zip(dossiers, histories, models, interruption_ids, strict=True):
+                await deliver_facts(service, dossier, history, [f for f in history.facts if f.step == step], model, ids)
+            await try_out_of_order(service, data, step)
+            await pay_in_order(service, step)
+        await pay_in_order(service, DB_STEPS + 1)  # the closing run: every change reviewed
+
+        for dossier, model in zip(dossiers, models, strict=True):
+            statements, adjustments = await paid_history(service, dossier)
+            check_file(model, statements, adjustments)
+    finally:
+        await service.engine.dispose()
+
+
+def check_file(model: FileModel, statements, adjustments) -> None:
+    for statement in statements:
+        amounts = [D(c["amount"]) for c in statement.components]
+        assert statement.amount >= 0 and statement.amount == sum(amounts), statement.components
+    assert sum(1 for s in statements if s.advance_paid > 0) <= 1, "advance paid at most once"
+    facts = model.facts()
+    earned = {}
+    for step in range(DB_STEPS + 2):
+        month = month_at(step)
+        attendance = facts.attendance.get(month)
+        if waiting_reason(month, facts.decision, facts.trainee, facts.training, attendance) is None:
+            earned[str(month)] = compute_earned(month, facts.decision, facts.trainee, facts.training, attendance,
+                                                POLICY).amount
+    paid: dict[str, D] = {}
+    for statement in statements:
+        paid[statement.run_month] = paid.get(statement.run_month, ZERO) + statement.earned_amount
+    for adjustment in adjustments:
+        assert adjustment.explanation.startswith(f"{adjustment.concerned_month} recomputed: ")
+        paid[adjustment.concerned_month] = paid.get(adjustment.concerned_month, ZERO) + adjustment.delta
+    for month, amount in paid.items():
+        assert amount == earned.get(month, ZERO), (month, amount, earned.get(month))
+    last = statements[-1] if statements else None
+    owed = (last.advance_outstanding_after + last.overpayment_outstanding_after) if last else ZERO
+    assert sum((s.amount for s in statements), ZERO) - owed == sum(earned.values(), ZERO)
+
+
+SETTINGS = RemunerationSettings(environment="development", run_background_tasks=False, run_page_size=2)
+DB_STEPS = 5  # months of facts and runs per generated history through the database (each run a few transactions)
+
+
+@pytest.fixture
+def migrated(database_url):
+    asyncio.run(pacte_db.migrate(database_url, MIGRATIONS))
+    return database_url
+
+
+@bounded(8, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(file_histories(DB_STEPS), min_size=1, max_size=2), st.data())
+def test_through_the_database_what_is_paid_equals_the_final_facts_whatever_the_order_of_requests(migrated, histories,
+                                                                                                  data):
+    asyncio.run(scenario(migrated, histories, data))

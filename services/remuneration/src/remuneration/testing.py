@@ -59,15 +59,20 @@ class FileSpec:
     programme_code: str = "VISA_METIERS"
     siret: str = ORG_SIRET
     nir: str | None = NIR
+    birth_name: str = "MARTIN"
+    first_names: str = "Alex"
 
 
 class SessionsStandIn:
     """Publishes what the sessions service would, to the namespaced topics (real broker)."""
 
-    def __init__(self, settings: RemunerationSettings):
+    def __init__(self, settings: RemunerationSettings, deliver=None):
+        """`deliver(envelope)`: hand events straight to the consumer's handlers instead of the broker
+        (the property tests' fast path); None publishes to the real broker."""
         self.settings = settings
         self.cipher = FieldCipher(settings.encryption_keys, settings.encryption_key_id)
-        self.producer = new_producer(settings.bus)
+        self.deliver = deliver
+        self.producer = new_producer(settings.bus) if deliver is None else None
         self.versions: dict[uuid.UUID, int] = {}
         self.specs: dict[uuid.UUID, FileSpec] = {}
         self.people: dict[uuid.UUID, uuid.UUID] = {}
@@ -83,6 +88,9 @@ class SessionsStandIn:
 
     async def publish(self, event, key: uuid.UUID):
         envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(key), traceparent=self.traceparent)
+        if self.deliver is not None:
+            await self.deliver(envelope)
+            return
         await self.producer.send_and_wait(
             topic_name(self.settings.bus, event.topic), value=envelope.body(), key=str(key).encode(),
             headers=envelope.headers(),
@@ -91,7 +99,7 @@ class SessionsStandIn:
     def snapshot(self, dossier_id: uuid.UUID, status: DossierStatus, exit_date: date | None = None) -> DossierSnapshot:
         spec = self.specs[dossier_id]
         self.versions[dossier_id] = self.versions.get(dossier_id, 0) + 1
-        identity = PersonIdentity(birth_name="MARTIN", first_names="Alex", nir=spec.nir)
+        identity = PersonIdentity(birth_name=spec.birth_name, first_names=spec.first_names, nir=spec.nir)
         return DossierSnapshot(
             dossier_id=dossier_id, person_id=self.people[dossier_id],
             profile=PersonProfile(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict
-from pacte_common.http import etag
+from pacte_common.http import IfMatch, etag
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
@@ -18,7 +18,8 @@ from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy import func, select
 
 from remuneration.api.access import file_for_body, file_for_path
-from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestView
+from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestAmendmentIn, RequestView
+from remuneration.app.files import amend_request
 from remuneration.app.runs import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.db.files import move_file
 from remuneration.db.models import AttendanceStatementRow, RemunerationFile
@@ -79,6 +80,20 @@ async def file_request(body: RemunerationRequestIn, principal: Filer, session: D
                                        key=idempotency_key, payload=body.model_dump(mode="json"), create=create)
     response.headers["Location"] = f"/files/{body.dossier_id}"
     return response
+
+
+@router.patch("/requests/{dossier_id}", response_model=FileOut,
+              summary="Correct facts of the request; the regime is decided again and paid months are reviewed",
+              description="Months already paid are never rewritten: the next run recomputes them with the corrected "
+                          "facts and pays the difference or recovers the overpayment, naming what changed.")
+async def amend(dossier_id: UUID, body: RequestAmendmentIn, principal: Filer, session: DbSession,
+                runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
+    file = await file_for_path(session, principal, dossier_id)
+    await session.refresh(file, with_for_update=True)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    file = await amend_request(session, runtime, file, changes, principal.describe(), if_match)
+    response.headers["ETag"] = etag(file.version)
+    return file_view(file)
 
 
 @router.get("/files/{dossier_id}", response_model=FileOut, summary="A file's entitlement: state, regime and why")

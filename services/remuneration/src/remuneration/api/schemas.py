@@ -57,6 +57,24 @@ class RemunerationRequestIn(BaseModel):
         return value
 
 
+class RequestAmendmentIn(BaseModel):
+    """Corrected facts of the request (only those given change); IBAN and NIR are not amended here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unemployment_benefit: bool | None = None
+    unemployment_daily_amount: Decimal | None = Field(None, ge=0, max_digits=8, decimal_places=2)
+    unemployment_benefit_end_date: date | None = None
+    relay_allowance_daily_amount: Decimal | None = Field(None, ge=0, max_digits=8, decimal_places=2)
+    single_parent: bool | None = None
+    first_time_jobseeker: bool | None = None
+    registered_jobseeker: bool | None = None
+    prior_work_months_last_12: int | None = Field(None, ge=0, le=12)
+    disabled_worker: bool | None = None
+    prior_monthly_salary: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+    transport_allowance: bool | None = None
+
+
 class RequestView(BaseModel):
     request_id: UUID
     filed_at: datetime

@@ -3,6 +3,12 @@
 Separator `;`, decimal point `.`, UTF-8, one header line, one line per paid statement
 (amount > 0) ordered by dossier id, then one `TOTAL` line whose amounts are the column sums.
 Recoveries are written as negative amounts; `amount` is the sum of the component columns.
+
+Formula injection: a text cell (names, ids, IBAN, NIR, regime, scale version: everything that is
+not an amount) beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a
+leading single quote (`'`), so that a spreadsheet shows it as text and never runs it (OWASP "CSV
+injection"). Amount columns are numbers this service writes (`-297.50` is a recovery) and are
+left as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ from remuneration.domain.formula import ComponentCode
 from remuneration.domain.money import ZERO
 
 COMPONENT_COLUMNS = tuple(code.value for code in ComponentCode)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """A text cell a spreadsheet will not read as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
 BATCH_COLUMNS = (
     "batch_month",  # YYYY-MM of the run
     "statement_id",  # UUID of the statement (GET /statements/{id}); TOTAL on the last line
@@ -57,9 +70,10 @@ def render_batch(month: str, lines: list[BatchLine]) -> str:
         for code in COMPONENT_COLUMNS:
             totals[code] += line.components.get(code, ZERO)
         grand_total += line.amount
+        text = (month, line.statement_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
+                line.iban, line.regime, line.scale_version)
         writer.writerow(
-            [month, line.statement_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
-             line.iban, line.regime, line.scale_version,
+            [*(neutralised(cell) for cell in text),
              *(f"{line.components.get(code, ZERO):.2f}" for code in COMPONENT_COLUMNS), f"{line.amount:.2f}"]
         )
     writer.writerow(
