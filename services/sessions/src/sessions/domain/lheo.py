@@ -178,12 +178,8 @@ def parse_and_validate(data: bytes) -> tuple[str, etree._Element]:
 # ---------------------------------------------------------------- tree helpers (namespace of the file)
 
 
-def _local(element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
-
-
 def _children(element, name: str) -> list:
-    return [child for child in element if _local(child) == name]
+    return list(element.iterchildren("{*}" + name))  # lxml filters in C, any namespace
 
 
 def _child(element, *names: str):
@@ -210,8 +206,8 @@ def _extras(*elements) -> dict[str, str]:
         if element is None:
             continue
         for extras in _children(element, "extras"):
-            for extra in extras.iter():
-                if _local(extra) == "extra" and extra.get("info") and extra.text and extra.text.strip():
+            for extra in extras.iter("{*}extra"):
+                if extra.get("info") and extra.text and extra.text.strip():
                     values[extra.get("info")] = extra.text.strip()
     return values
 
