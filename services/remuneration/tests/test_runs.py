@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
+from pacte_common.testing import eventually, read_topic
 from remuneration.testing import OTHER_SIRET, FileSpec, nir_of
 
 
@@ -165,3 +165,87 @@ async def test_a_draft_rerun_replaces_it_and_a_correction_after_validation_adjus
     assert "version 2" in july["adjustments"][0]["explanation"]
     # Paid history is never rewritten.
     assert (await r.client.get(f"/statements/{june['id']}", headers=r.region)).json()["amount"] == "700.00"
+
+
+async def _open_file(r, entry: date, spec=None, **facts):
+    dossier = await r.sessions.enrol(spec or FileSpec(birth_date=date(1991, 2, 2)))
+    await r.sessions.enter(dossier, entry)
+    await r.wait_file(dossier, lambda f: f["state"] == "awaiting_request")
+    response = await r.request(dossier, **facts)
+    assert response.status_code == 201, response.text
+    return dossier
+
+
+async def test_a_late_interruption_of_a_paid_month_is_recovered_next_month_and_explained(remuneration):
+    r = remuneration
+    # Born 1991-02-02: 685 + 15 = 700 € a full month (2021-05 scale).
+    dossier = await _open_file(r, date(2021, 6, 1))
+    await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=0)
+    await r.wait_attendance(dossier, "2021-06")
+    await r.run("2021-06")
+    await r.validate("2021-06")
+    assert D((await r.statement("2021-06", dossier))["amount"]) == D("700.00")
+
+    # Declared in July: the trainee was interrupted from 21 June to 30 June (resumed on 1 July).
+    interruption = await r.sessions.interrupt(dossier, date(2021, 6, 21))
+    await r.sessions.resume(dossier, interruption, date(2021, 7, 1))
+    await r.sessions.attendance(dossier, "2021-07", planned=147, unjustified=0)
+    await r.wait_attendance(dossier, "2021-07")
+    async def resumed():
+        run = await r.client.post("/runs", json={"month": "2021-07"}, headers=r.region)
+        assert run.status_code == 201, run.text
+        july = await r.statement("2021-07", dossier)
+        return july if july["adjustments"] and "→2021-07-01" in july["adjustments"][0]["explanation"] else None
+    july = await eventually(resumed, message="July reviewed with the interruption and its resumption")
+    # June is worth 20 days of 30 now: 685 × 20/30 = 456.67 + 15 × 20/30 = 10.00 → 466.67; paid 700.00.
+    adjustment = july["adjustments"][0]
+    assert adjustment["concerned_month"] == "2021-06" and D(adjustment["delta"]) == D("-233.33")
+    assert adjustment["explanation"].startswith("2021-06 recomputed: interruption 2021-06-21→2021-07-01 (declared on ")
+    assert "466.67 € against 700.00 € already paid" in adjustment["explanation"]
+    amounts = {c["code"]: D(c["amount"]) for c in july["components"]}
+    assert amounts["overpayment_recovery"] == D("-233.33") and D(july["amount"]) == D("700.00") - D("233.33")
+    recovery = next(c for c in july["components"] if c["code"] == "overpayment_recovery")
+    assert "2021-06 recomputed: interruption" in recovery["explanation"]
+
+
+async def test_months_are_validated_in_order_and_the_advance_is_paid_once(remuneration):
+    r = remuneration
+    dossier = await _open_file(r, date(2021, 6, 14), advance_wanted=True)
+    for month in ("2021-06", "2021-07"):
+        await r.sessions.attendance(dossier, month, planned=140, unjustified=0)
+        await r.wait_attendance(dossier, month)
+    june = await r.run("2021-06")
+    # April's trap from the issue: July cannot be computed nor validated before June is validated.
+    refused = await r.client.post("/runs", json={"month": "2021-07"}, headers=r.region)
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/months-out-of-order") and refused.json()["month_to_do_first"] == "2021-06"
+    assert "2021-06" in refused.json()["detail"]
+    await r.validate("2021-06")
+    await r.run("2021-07")
+    # June cannot be recomputed once July is computed and June validated; July validates once June is.
+    assert (await r.client.post("/runs", json={"month": "2021-06"}, headers=r.region)).status_code == 409
+    await r.validate("2021-07")
+    statements = [await r.statement(m, dossier) for m in ("2021-06", "2021-07")]
+    advances = [D(c["amount"]) for s in statements for c in s["components"] if c["code"] == "advance"]
+    assert advances == [D("297.50"), D("0")]  # 0.75 × (388.17 + 8.50) presumed for June, paid once
+    recovered = [D(c["amount"]) for s in statements for c in s["components"] if c["code"] == "advance_recovery"]
+    assert recovered == [D("0"), D("-297.50")]
+    # A retry of June's validation answers the same, and nothing is paid twice.
+    retried = await r.client.post("/runs/2021-06/validate", headers={**r.region, "If-Match": f'"{june["version"]}"'})
+    assert retried.status_code == 200 and retried.json()["total_amount"] == (await r.client.get(
+        "/runs/2021-06", headers=r.region)).json()["total_amount"]
+
+
+async def test_a_month_without_its_rate_is_refused_by_name(remuneration):
+    r = remuneration
+    # Unemployment benefit in 2026: no net minimum wage of 2026 is configured by default.
+    spec = FileSpec(birth_date=date(1985, 1, 1), unemployment_benefit=True, unemployment_daily_amount=D("20.81"))
+    dossier = await _open_file(r, date(2026, 1, 5), spec, unemployment_benefit=True,
+                               unemployment_daily_amount="20.81")
+    await r.sessions.attendance(dossier, "2026-01", planned=140, unjustified=0)
+    await r.wait_attendance(dossier, "2026-01")
+    refused = await r.client.post("/runs", json={"month": "2026-01"}, headers=r.region)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/missing-rate")
+    assert refused.json()["missing_rate"] == "minimum_wage" and refused.json()["missing_on"] == "2026-01-01"
+    assert "net minimum wage" in refused.json()["detail"]
+    assert (await r.client.get("/runs/2026-01", headers=r.region)).status_code == 404  # nothing half-computed
