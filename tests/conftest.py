@@ -34,6 +34,7 @@ def suite(tmp_path_factory):
         agora_gateway_port=free_port(),
         sandbox_port=free_port(),
         issuer_port=free_port(),
+        console_port=free_port(),
         topic_partitions=2,
         ready_timeout_s=180,
     )

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -23,6 +25,7 @@ from console.security import CsrfRefused, NotSignedIn, csrf_token, current_opera
 from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
+INSTANCE_ID = os.environ.get("PACTE_INSTANCE_ID") or uuid.uuid4().hex
 HERE = Path(__file__).parent
 
 # Everything the page loads comes from the console itself; pygal's SVG carries inline styles.
@@ -98,7 +101,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict:
-        return {"status": "ok", "service": settings.service_name}
+        # pid and instance id: `pacte up` checks readiness against the very process it started
+        return {"status": "ok", "service": settings.service_name, "pid": os.getpid(), "instance_id": INSTANCE_ID}
 
     @app.get("/", include_in_schema=False)
     async def home() -> Response:

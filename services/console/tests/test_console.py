@@ -1,0 +1,240 @@
+"""The operators' console in a real headless Chromium (issue 14), on the suite loaded with the
+journeys of conftest.py:
+
+| file | organisation | sex, age at entry | entry | exit | AGORA |
+| a1 | A (VISA, 44, 12 places) | F, 31 | 2026-09-01 | 2026-11-30 completed, certification obtained | entry rejected once |
+| a2 | A | M, 24 | 2026-10-05 | — | sent |
+| a3 | A (enrolled directly, no NIR) | F, 38 | 2026-10-01 | — | waits for the NIR |
+| b1 | B (health-social, 85, 10 places) | M, 56 | 2026-09-07 | 2026-10-15 dropout for a job | outside the perimeter |
+
+Tests run in this file's order: the retry and the validation change the suite's state.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from pacte_common.auth import OrgKind
+
+PERIOD = "from=2026-09-01&to=2026-12-31"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+DEADLINE = 60.0
+
+
+def shot(page, name: str) -> None:
+    """Saves a screenshot for the docs (docs/screenshots/), overwritten by each run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_as_region(page, loaded, target: str = "/indicators") -> None:
+    page.goto(f"{loaded.console}{target}")
+    navigate(page, page.get_by_role("button", name="Sign in as the Region"))
+    assert page.get_by_test_id("who").count() == 1, page.locator("main").inner_text()
+    assert page.get_by_test_id("who").inner_text() == "Région Pays de la Loire"
+
+
+def sign_in_with(page, loaded, bearer: str) -> None:
+    page.goto(f"{loaded.console}/sign-in")
+    page.fill("#token", bearer)
+    navigate(page, page.get_by_role("button", name="Sign in", exact=True))
+
+
+def navigate(page, target) -> None:
+    """Clicks a link or a form's button and waits for the page it leads to."""
+    with page.expect_navigation():
+        target.click()
+
+
+def table(page, figure_id: str) -> dict[str, list[str]]:
+    """A figure's table: row label → the other cells' texts."""
+    rows = page.locator(f"#{figure_id} tbody tr")
+    found = {}
+    for index in range(rows.count()):
+        cells = [c.strip() for c in rows.nth(index).locator("th, td").all_inner_texts()]
+        found[cells[0]] = cells[1:]
+    return found
+
+
+def assert_chart_drawn(page, figure_id: str) -> None:
+    chart = page.locator(f"#{figure_id} .chart svg")
+    assert chart.count() == 1, f"{figure_id}: no SVG chart"
+    assert chart.locator("rect.rect").count() >= 1, f"{figure_id}: the chart has no bar"
+    box = chart.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 50, f"{figure_id}: the chart is not visible"
+
+
+def test_pages_need_a_sign_in_and_the_dev_button_signs_in_as_the_region(page, loaded):
+    response = page.goto(f"{loaded.console}/indicators?{PERIOD}")
+    assert urlparse(page.url).path == "/sign-in" and response.status == 200
+    assert parse_qs(urlparse(page.url).query)["next"] == [f"/indicators?{PERIOD}"]
+    shot(page, "sign-in")
+    navigate(page, page.get_by_role("button", name="Sign in as the Region"))
+    assert page.get_by_test_id("who").count() == 1, page.locator("main").inner_text()
+    assert page.url.endswith(f"/indicators?{PERIOD}"), "back where the operator was going"
+    assert page.get_by_test_id("who").inner_text() == "Région Pays de la Loire"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "pacte_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    navigate(page, page.get_by_role("button", name="Sign out"))
+    page.goto(f"{loaded.console}/pay")
+    assert urlparse(page.url).path == "/sign-in", "signed out: the token is gone"
+
+
+def test_indicators_are_drawn_with_their_tables_and_follow_the_filters(page, loaded):
+    sign_in_as_region(page, loaded, f"/indicators?{PERIOD}")
+    for figure_id in ("entries-by-month", "entries-by-sex", "entries-by-age", "entries-by-level", "entries-by-public",
+                      "places", "exits", "certification", "prepa-to-visa"):
+        assert_chart_drawn(page, figure_id)
+    months = table(page, "entries-by-month")
+    assert list(months) == ["2026-09", "2026-10", "2026-11", "2026-12"]
+    assert months["2026-09"] == ["1", "1", "2"] and months["2026-10"] == ["1", "1", "2"] and months["2026-11"] == ["0", "0", "0"]
+    assert table(page, "entries-by-sex") == {"women": ["2", "50.0"], "men": ["2", "50.0"]}
+    assert table(page, "entries-by-age") == {"under 26": ["1", "25.0"], "26 to 49": ["2", "50.0"], "50 and over": ["1", "25.0"]}
+    # level V (a1), level IV (a3, b1): three of four at level IV and below
+    assert table(page, "entries-by-level")["level IV and below"] == ["3", "75.0"]
+    assert table(page, "places") == {"offered": ["22"], "taken": ["4"]}
+    assert table(page, "exits") == {"completed": ["1"], "dropout for a job": ["1"], "dropout for another reason": ["0"]}
+    assert table(page, "certification") == {"obtained": ["1"], "partial or failed": ["0"]}
+    every = table(page, "all-indicators")
+    assert Decimal(every["Dropouts / exits"][0]) == Decimal("0.5") and every["Dropouts / exits"][1:3] == ["1", "2"]
+    shot(page, "indicators")
+
+    # a filter is a URL parameter: the Vendée (85) holds b1 only
+    page.fill("input[name=departement]", "85")
+    navigate(page, page.get_by_role("button", name="Apply"))
+    assert parse_qs(urlparse(page.url).query)["departement"] == ["85"]
+    assert table(page, "entries-by-sex") == {"women": ["0", "0.0"], "men": ["1", "100.0"]}
+    assert table(page, "places") == {"offered": ["10"], "taken": ["1"]}
+    # the programme list applies on change (progressive enhancement)
+    page.fill("input[name=departement]", "")
+    page.select_option("select[name=programme]", loaded.programme_a)
+    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("programme") == [loaded.programme_a])
+    assert parse_qs(urlparse(page.url).query)["programme"] == [loaded.programme_a]
+    assert table(page, "entries-by-sex") == {"women": ["2", "66.7"], "men": ["1", "33.3"]}
+
+
+def test_each_figure_downloads_as_csv(page, loaded):
+    sign_in_as_region(page, loaded, f"/indicators?{PERIOD}")
+    with page.expect_download() as info:
+        page.get_by_test_id("csv-entries-by-age").click()
+    download = info.value
+    assert download.suggested_filename == "entries-by-age.csv"
+    rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    assert rows == [["age band", "entries", "share (%)"], ["under 26", "1", "25.0"], ["26 to 49", "2", "50.0"], ["50 and over", "1", "25.0"]]
+    with page.expect_download() as info:
+        page.get_by_test_id("csv-service").click()
+    service_rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
+    entries = {row["scope"]: row["numerator"] for row in service_rows if row["indicator"] == "entries"}
+    assert entries == {"all": "4", "sex:F": "2", "sex:M": "2"}
+
+
+def test_a_training_organisation_sees_only_its_own_data(page, loaded):
+    sign_in_with(page, loaded, loaded.token(OrgKind.TRAINING_ORG, loaded.org_b))
+    page.goto(f"{loaded.console}/indicators?{PERIOD}")
+    assert page.get_by_test_id("who").inner_text() == f"training_org {loaded.org_b}"
+    assert table(page, "entries-by-sex") == {"women": ["0", "0.0"], "men": ["1", "100.0"]}
+    assert table(page, "places") == {"offered": ["10"], "taken": ["1"]}
+    assert page.locator("input[name=organisation]").count() == 0, "no organisation to choose"
+    # asking for another organisation's figures: the sessions service says no
+    response = page.goto(f"{loaded.console}/indicators?{PERIOD}&organisation={loaded.org_a}")
+    assert response.status == 200  # the console fixes the organisation to the token's own
+    assert table(page, "entries-by-sex")["men"] == ["1", "100.0"]
+    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus"):
+        response = page.goto(f"{loaded.console}{path}")
+        assert response.status == 403, path
+        assert page.get_by_test_id("error").is_visible()
+    shot(page, "training-organisation-refused")
+
+
+def test_agora_shows_rejected_and_waiting_flows_and_retries_a_rejected_one(page, loaded):
+    sign_in_as_region(page, loaded, "/agora")
+    assert_chart_drawn(page, "flows-by-state")
+    assert_chart_drawn(page, "flows-over-time")
+    assert int(table(page, "flows-by-state")["rejected"][0]) == 1
+    rejected = page.locator("#rejected tbody tr", has_text=loaded.rejected_dossier)
+    assert rejected.count() == 1 and "E-ENTRY-DATE" in rejected.inner_text()
+    waiting = page.locator("#waiting tbody")
+    assert "waiting for the trainee's NIR" in waiting.locator("tr", has_text=loaded.waiting_dossier).first.inner_text()
+    assert "outside the perimeter" in waiting.locator("tr", has_text=loaded.excluded_dossier).first.inner_text()
+    shot(page, "agora")
+
+    navigate(page, rejected.get_by_role("button", name="Retry"))
+    assert "will be sent again" in page.locator(".flash").first.inner_text()
+    assert page.locator("#rejected tbody tr", has_text=loaded.rejected_dossier).count() == 0
+    # the gateway sends it again and AGORA takes it this time
+    with httpx.Client(base_url=loaded.suite.url("agora-gateway"), headers={"Authorization": f"Bearer {loaded.token(OrgKind.REGION)}"}) as gateway:
+        def entry_status() -> str:
+            flows = gateway.get(f"/dossiers/{loaded.rejected_dossier}").json()["flows"]
+            return next(f["status"] for f in flows if f["operation"] == "enter")
+
+        wait_until(lambda: entry_status() == "acknowledged", "the retried entry acknowledged")
+
+
+def wait_until(check, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_pay_month_is_computed_validated_after_a_confirmation_and_its_file_downloads(page, loaded):
+    sign_in_as_region(page, loaded, "/pay?from=2026-08&to=2026-10")
+    september = page.locator("tr[data-month='2026-09']")
+    assert september.get_by_test_id("state").inner_text() == "not computed"
+    navigate(page, september.get_by_role("button", name="Compute"))
+    assert "Run 2026-09 computed" in page.locator(".flash").first.inner_text()
+    september = page.locator("tr[data-month='2026-09']")
+    # a1: 31 on the 1st of the month → 685.00 + Region top-up 15.00, full month → 700.00
+    assert Decimal(september.get_by_test_id("total").inner_text()) == Decimal("700.00")
+    assert_chart_drawn(page, "pay-totals")
+    shot(page, "pay")
+
+    navigate(page, september.get_by_role("link", name="Validate…"))
+    assert page.get_by_test_id("confirm-total").inner_text() == "700.00 €"
+    shot(page, "pay-confirm")
+    navigate(page, page.get_by_role("button", name="Validate 2026-09: 700.00 €"))
+    assert "Run 2026-09 validated" in page.locator(".flash").first.inner_text()
+    assert parse_qs(urlparse(page.url).query) == {"from": ["2026-08"], "to": ["2026-10"]}, "back on the same view"
+    september = page.locator("tr[data-month='2026-09']")
+    assert september.get_by_test_id("state").inner_text().lower().startswith("valid")
+    with page.expect_download() as info:
+        september.get_by_test_id("batch-2026-09").click()
+    rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read()), delimiter=";"))
+    ours = [row for row in rows if row["dossier_id"] == loaded.rejected_dossier]
+    assert len(ours) == 1 and Decimal(ours[0]["amount"]) == Decimal("700.00")
+
+
+def test_bus_health_shows_each_service(page, loaded):
+    sign_in_as_region(page, loaded, "/bus")
+    assert_chart_drawn(page, "bus-backlog")
+    for service in ("orientation", "sessions", "remuneration", "agora-gateway"):
+        section = page.locator(f"section[data-service='{service}']")
+        assert section.get_by_test_id("state").inner_text() in ("ok", "degraded")
+        assert section.get_by_test_id("outbox").inner_text().isdigit()
+        assert section.get_by_test_id("dlq").inner_text().isdigit()
+    shot(page, "bus")
+
+
+def test_state_changing_forms_without_their_csrf_token_are_refused(page, loaded):
+    sign_in_as_region(page, loaded, "/pay?from=2026-10&to=2026-10")
+    october = page.locator("tr[data-month='2026-10']")
+    assert october.get_by_test_id("state").inner_text() == "not computed"
+    # the same form, posted with the session cookie but without (or with a wrong) CSRF token
+    for form in ({"month": "2026-10"}, {"month": "2026-10", "csrf_token": "forged"}):
+        response = page.request.post(f"{loaded.console}/pay/runs", form=form, max_redirects=0)
+        assert response.status == 403 and "CSRF" in response.text()
+    response = page.request.post(f"{loaded.console}/agora/flows/{loaded.rejected_dossier}/retry", form={}, max_redirects=0)
+    assert response.status == 403
+    response = page.request.post(f"{loaded.console}/sign-in/dev", form={}, max_redirects=0)
+    assert response.status == 403, "no login CSRF either"
+    page.reload()
+    assert page.locator("tr[data-month='2026-10']").get_by_test_id("state").inner_text() == "not computed", "nothing was computed"
+    # and the page's own form, with its token, goes through
+    navigate(page, page.locator("tr[data-month='2026-10']").get_by_role("button", name="Compute"))
+    assert "Run 2026-10 computed" in page.locator(".flash").first.inner_text()

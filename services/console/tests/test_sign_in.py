@@ -1,0 +1,97 @@
+"""The console's own rules, over HTTP (ASGI), without the suite: the session cookie, CSRF,
+redirects that stay local, the security headers and the settings' refusals.
+
+Sync tests on Starlette's TestClient (its own event loop thread): they run in the same
+session as the browser tests, whose Playwright sync API holds this thread's loop."""
+
+from __future__ import annotations
+
+import re
+
+import jwt
+import pytest
+from console.main import create_app
+from console.settings import ConsoleSettings
+from fastapi.testclient import TestClient
+from pydantic import SecretStr, ValidationError
+
+
+def settings(**overrides) -> ConsoleSettings:
+    # no service behind these URLs: these tests never reach a page that reads one
+    return ConsoleSettings(**{"environment": "development", "dev_sign_in": True, **overrides})
+
+
+def claims_token(kind: str, org: str) -> str:
+    """A JWT with the claims the console reads; the console never verifies it (the services do)."""
+    return jwt.encode({"org_kind": kind, "org_id": org, "sub": f"{kind}:{org}"}, "any-key-the-console-never-checks", algorithm="HS256")
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_the_session_cookie_is_signed_http_only_and_same_site_strict():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        form = client.get("/sign-in")
+        cookie = form.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        signed_in = client.post("/sign-in", data={"csrf_token": csrf_of(form.text), "token": claims_token("training_org", "73282932000074"), "next": "/sign-in"})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/sign-in"
+        page = client.get("/sign-in")
+        assert "training_org 73282932000074" in page.text
+
+        # a cookie altered by hand is not a session: signed out
+        name, value = next(iter(client.cookies.items()))
+        client.cookies.set(name, value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"))
+        again = client.get("/pay")
+        assert again.status_code == 303 and again.headers["location"].startswith("/sign-in?next=")
+
+
+def test_a_state_changing_form_without_its_csrf_token_is_refused():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        form = client.get("/sign-in")
+        for data in ({"token": claims_token("region", "region")}, {"token": claims_token("region", "region"), "csrf_token": "forged"}):
+            refused = client.post("/sign-in", data=data)
+            assert refused.status_code == 403 and "CSRF" in refused.text
+        assert (client.post("/sign-in/dev", data={})).status_code == 403
+        # the token the page gave goes through
+        ok = client.post("/sign-in", data={"csrf_token": csrf_of(form.text), "token": claims_token("region", "region")})
+        assert ok.status_code == 303
+        assert (client.post("/sign-out", data={})).status_code == 403, "signing out is a form too"
+
+
+def test_sign_in_refuses_what_is_not_a_token_and_never_redirects_elsewhere():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        csrf = csrf_of((client.get("/sign-in")).text)
+        refused = client.post("/sign-in", data={"csrf_token": csrf, "token": "not a token"})
+        assert refused.status_code == 422 and "not a bearer token" in refused.text
+        no_kind = client.post("/sign-in", data={"csrf_token": csrf, "token": jwt.encode({"sub": "x"}, "any-key-the-console-never-checks", algorithm="HS256")})
+        assert no_kind.status_code == 422 and "org_kind" in no_kind.text
+        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            csrf = csrf_of((client.get("/sign-in")).text)
+            answer = client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("region", "region"), "next": target})
+            assert answer.status_code == 303 and answer.headers["location"] == "/indicators", target
+
+
+def test_pages_say_where_their_content_may_come_from():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        page = client.get("/sign-in")
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
+            assert (client.get(asset)).status_code == 200, asset
+        assert not re.search(r'(?:href|src)="https?://', page.text), "nothing is fetched from elsewhere"
+
+
+def test_the_development_sign_in_exists_only_in_development():
+    with TestClient(create_app(settings(dev_sign_in=False)), follow_redirects=False) as client:
+        page = client.get("/sign-in")
+        assert "Sign in as the Region" not in page.text
+        answer = client.post("/sign-in/dev", data={"csrf_token": csrf_of(page.text)})
+        assert answer.status_code == 404
+    with pytest.raises(ValidationError, match="session_secret"):
+        ConsoleSettings(environment="production", dev_sign_in=False)
+    with pytest.raises(ValidationError, match="dev_sign_in"):
+        ConsoleSettings(environment="production", dev_sign_in=True, session_secret=SecretStr("a-real-secret"))
+    assert ConsoleSettings(environment="production", dev_sign_in=False, session_secret=SecretStr("a-real-secret")).port == 8006
