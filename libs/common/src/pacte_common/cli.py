@@ -192,6 +192,15 @@ def test(
     """Runs the whole test suite (extra arguments go to pytest)."""
     env = dict(os.environ)
     env["PACTE_TEST_DATABASE"] = "postgresql" if postgres else env.get("PACTE_TEST_DATABASE", "sqlite")
+    chromium = env.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
+    wants_browser = not ctx.args or any("console" in arg for arg in ctx.args)
+    if wants_browser and not os.path.exists(chromium) and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
+        # The console's browser tests drive Debian's Chromium (never a browser build downloaded
+        # by Playwright); without root they stop with a message saying how to install it.
+        console.print("installing Debian's chromium for the console's browser tests…")
+        apt_env = {**env, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=apt_env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=apt_env, check=False)
     result = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], env=env)
     raise typer.Exit(result.returncode)
 

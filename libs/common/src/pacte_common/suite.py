@@ -43,6 +43,8 @@ SERVICES = (
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
     ServiceSpec("agora-gateway", "PACTE_AGORA_GATEWAY_", "agora_gateway.main:create_app", "agora_gateway_port"),
+    # the operators' console: no database, reads the four services over HTTP
+    ServiceSpec("console", "PACTE_CONSOLE_", "console.main:create_app", "console_port", has_database=False, ready_path="/health/live"),
 )
 
 
@@ -68,6 +70,7 @@ class SuiteSettings(BaseSettings):
     sandbox_port: int = 8005
     # the dev token issuer (pacte_common.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
+    console_port: int = 8006
     ready_timeout_s: float = 120.0
 
 
@@ -120,6 +123,8 @@ class Suite:
             f"{prefix}DATA_DIR": str(self.settings.data_dir.resolve()),
             # where the gateway finds the sandbox (ignored by the other services)
             "PACTE_AGORA_GATEWAY_AGORA_URL": self.url("agora-sandbox"),
+            # where the console finds the services (ignored by the others)
+            **{f"PACTE_CONSOLE_{s.name.upper().replace('-', '_')}_URL": self.url(s.name) for s in SERVICES if s.name != "console"},
         }
         env.update(self.token_env())
         if spec.has_database:
