@@ -85,7 +85,7 @@ class HealthSettings(BaseSettings):
     # Bus numbers are read at most this often, however many probes and scrapes come.
     cache_s: float = 1.0
     # Each broker round trip of a status read gives up after this long.
-    broker_timeout_s: float = 2.0
+    broker_timeout_s: float = 5.0
 
 
 @dataclass
