@@ -20,10 +20,12 @@ from datetime import timedelta
 from typing import Any
 
 from pacte_common.aio import wait_any
+from pacte_common.bus import is_transient
 from pacte_common.contracts.people import open_identity
 from pacte_common.db import utcnow
 from pacte_common.service import Runtime
 from pacte_common.tracing import adopt_trace
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.db.queries import claim, due_heads, get_dossier, move
@@ -150,9 +152,25 @@ async def send(runtime: Runtime, client: AgoraClient, work: Work) -> None:
         try:
             answer = await exchange(client, work)
         except AgoraUnavailable as exc:
-            await requeue(runtime, work, str(exc))
+            await _recorded(runtime, requeue, work, str(exc))
             return
-        await record_answer(runtime, work, answer)
+        await _recorded(runtime, record_answer, work, answer)
+
+
+async def _recorded(runtime: Runtime, step, work: Work, outcome) -> None:
+    """Records AGORA's answer (or its absence), retrying while the database is briefly
+    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
+    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
+    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential_jitter(initial=settings.send_backoff_initial_s, max=settings.send_backoff_max_s),
+        stop=stop_after_delay(settings.dispatch_lease_s),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await step(runtime, work, outcome)
 
 
 async def exchange(client: AgoraClient, work: Work) -> AgoraAnswer:
