@@ -32,12 +32,12 @@ from pacte_common.http import (
 )
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 
 from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
 from agora_gateway.backfill.worker import LINE_CONTEXT, JobStatus
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.queries import get_dossier, move
+from agora_gateway.db.queries import NIR_FIRST, get_dossier, move, waiting_reason
 from agora_gateway.db.reading import ReadSession, read_sessions
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.backfill import BackfillReport
@@ -52,11 +52,7 @@ router = APIRouter(tags=["agora"])
 
 
 async def _waiting_for_nir(dossier, flows: list[Flow], settings: AgoraGatewaySettings) -> bool:
-    return (
-        not dossier.has_nir
-        and not settings.create_without_nir
-        and any(f.operation == Operation.CREATE.value and f.status == FlowStatus.PENDING.value for f in flows)
-    )
+    return any(waiting_reason(f, dossier.has_nir, settings.create_without_nir) for f in flows)
 
 
 @router.get("/dossiers/{dossier_id}", summary="What AGORA was told about a file, flow by flow")
@@ -68,18 +64,32 @@ async def get_dossier_view(dossier_id: uuid.UUID, session: ReadSession, runtime:
     return DossierView.of(dossier, flows, await _waiting_for_nir(dossier, flows, runtime.settings))
 
 
-@router.get("/flows", summary="Flows by status (rejected, pending, sent, acknowledged, excluded, delegated)")
+@router.get(
+    "/flows",
+    summary="Flows by status (rejected, pending, sent, acknowledged, excluded, delegated); "
+    "a pending flow held for its file's NIR says so (waiting_reason: waiting_for_nir)",
+)
 async def list_flows(
     session: ReadSession,
+    runtime: RuntimeDep,
     _: Operator,
     status: Annotated[FlowStatus | None, Query()] = None,
     dossier_id: Annotated[uuid.UUID | None, Query()] = None,
     operation: Annotated[Operation | None, Query()] = None,
     origin: Annotated[str | None, Query(pattern="^(live|backfill)$")] = None,
+    waiting_for_nir: Annotated[
+        bool | None, Query(description="Only the flows held until their file's NIR comes (true), or none of them (false)")
+    ] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 100,
 ) -> Page[FlowView]:
-    query = select(Flow, Dossier.traceparent).join(Dossier, Dossier.id == Flow.dossier_id)
+    create_without_nir = runtime.settings.create_without_nir  # type: ignore[attr-defined]
+    query = select(Flow, Dossier.traceparent, Dossier.has_nir).join(Dossier, Dossier.id == Flow.dossier_id)
+    if waiting_for_nir is not None:
+        held = and_(
+            Flow.status == FlowStatus.PENDING.value, Flow.operation.in_(NIR_FIRST), Dossier.has_nir.is_(False)
+        ) if not create_without_nir else false()
+        query = query.where(held if waiting_for_nir else ~held)
     if status is not None:
         query = query.where(Flow.status == status.value)
     if dossier_id is not None:
@@ -102,7 +112,13 @@ async def list_flows(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor({"at": rows[-1][0].created_at.isoformat(), "id": str(rows[-1][0].id)})
-    return Page[FlowView](items=[FlowView.of(f, traceparent=traceparent) for f, traceparent in rows], next_cursor=next_cursor)
+    return Page[FlowView](
+        items=[
+            FlowView.of(f, traceparent=traceparent, waiting_reason=waiting_reason(f, has_nir, create_without_nir))
+            for f, traceparent, has_nir in rows
+        ],
+        next_cursor=next_cursor,
+    )
 
 
 async def _flow(session, flow_id: uuid.UUID, *, for_update: bool = False) -> Flow:
@@ -115,19 +131,23 @@ async def _flow(session, flow_id: uuid.UUID, *, for_update: bool = False) -> Flo
     return flow
 
 
-async def _flow_view(session, flow: Flow) -> FlowView:
+async def _flow_view(session, flow: Flow, create_without_nir: bool) -> FlowView:
     transitions = list(
         (await session.execute(select(FlowTransitionLog).where(FlowTransitionLog.flow_id == flow.id).order_by(FlowTransitionLog.id))).scalars()
     )
-    traceparent = (await session.execute(select(Dossier.traceparent).where(Dossier.id == flow.dossier_id))).scalar_one_or_none()
-    return FlowView.of(flow, traceparent=traceparent, transitions=transitions)
+    traceparent, has_nir = (
+        await session.execute(select(Dossier.traceparent, Dossier.has_nir).where(Dossier.id == flow.dossier_id))
+    ).one()
+    return FlowView.of(
+        flow, traceparent=traceparent, transitions=transitions, waiting_reason=waiting_reason(flow, has_nir, create_without_nir)
+    )
 
 
 @router.get("/flows/{flow_id}", summary="One flow, with its transition log")
-async def get_flow(flow_id: uuid.UUID, session: ReadSession, response: Response, _: Operator) -> FlowView:
+async def get_flow(flow_id: uuid.UUID, session: ReadSession, runtime: RuntimeDep, response: Response, _: Operator) -> FlowView:
     flow = await _flow(session, flow_id)
     response.headers["ETag"] = etag(flow.version)
-    return await _flow_view(session, flow)
+    return await _flow_view(session, flow, runtime.settings.create_without_nir)  # type: ignore[attr-defined]
 
 
 @router.post("/flows/{flow_id}/retry", summary="Resend a rejected flow after the data was fixed")
@@ -154,7 +174,7 @@ async def retry_flow(
     if wake is not None:
         wake.set()
     response.headers["ETag"] = etag(flow.version)
-    return await _flow_view(session, flow)
+    return await _flow_view(session, flow, runtime.settings.create_without_nir)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- back-fill

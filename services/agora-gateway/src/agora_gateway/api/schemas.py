@@ -153,7 +153,7 @@ class DossierView(BaseModel):
                 FlowView.of(
                     f,
                     traceparent=dossier.traceparent,
-                    waiting_reason="waiting_for_nir" if waiting_for_nir and f.operation == "create" and f.status == "pending" else None,
+                    waiting_reason="waiting_for_nir" if waiting_for_nir and f.operation in ("create", "bulk_load") and f.status == "pending" else None,
                 )
                 for f in flows
             ],

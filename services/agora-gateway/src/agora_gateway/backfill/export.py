@@ -21,10 +21,15 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from pacte_common.contracts.people import PersonIdentity
+from pacte_common.crypto import FieldCipher
 from pacte_common.validators import Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE
+from agora_gateway.outbound.requests import NotSendable, agora_nir
+
+RECORD_CONTEXT = "agora-gateway.backfill-record.v1"
 
 
 class ExportPerson(BaseModel):
@@ -140,3 +145,18 @@ def bulk_record(line: ExportLine, agora_nir: str | None, trainee_status: str) ->
             default=str,
         )
     )
+
+
+def seal_record(cipher: FieldCipher, record: dict) -> str:
+    """A bulk record kept until its NIR comes (names inside: encrypted at rest)."""
+    return cipher.encrypt(json.dumps(record, ensure_ascii=False), context=RECORD_CONTEXT)
+
+
+def kept_record_request(cipher: FieldCipher, sealed: str, identity: PersonIdentity | None) -> dict:
+    """The kept bulk record with the NIR the file has now (first 13 characters, DOMAIN.md §6)."""
+    record = json.loads(cipher.decrypt(sealed, context=RECORD_CONTEXT))
+    nir = agora_nir(identity)
+    if nir is None:
+        raise NotSendable("missing_nir", "The file has no NIR yet")
+    record["identity"]["nir"] = nir
+    return record

@@ -30,9 +30,9 @@ from pacte_common.validators import nir_for_agora
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, parse_line
+from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, parse_line, seal_record
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow
-from agora_gateway.db.queries import add_flow, move
+from agora_gateway.db.queries import WAITING_FOR_NIR, add_flow, move
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import (
     EXPORT_STATUS_TO_FILE_STATE,
@@ -165,10 +165,10 @@ def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Ca
     settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
     if before_cutoff(line.entry_date, line.session_start_date, settings.backfill_cutoff):
         return _Candidate(number, text, line, LineOutcome.SKIPPED_BY_DATE)
-    if line.person.nir is None and not settings.create_without_nir:
-        return _Candidate(number, text, line, LineOutcome.WAITING_NIR)
     decision = decide_perimeter(line.agora_category, line.delegated_to_france_travail, settings.excluded_categories)
-    outcome = {
+    # A file to send without its NIR is kept, visibly waiting, and sent when the NIR comes.
+    waiting = decision.sendable and line.person.nir is None and not settings.create_without_nir
+    outcome = LineOutcome.WAITING_NIR if waiting else {
         PerimeterStatus.IN_PERIMETER: LineOutcome.SENT,
         PerimeterStatus.EXCLUDED: LineOutcome.EXCLUDED,
         PerimeterStatus.DELEGATED: LineOutcome.DELEGATED,
@@ -191,7 +191,8 @@ def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Ca
             PersonIdentity(birth_name=line.person.birth_name, first_names=line.person.first_names, nir=line.person.nir),
         ),
         has_nir=line.person.nir is not None,
-        nir_told=line.person.nir is not None and decision.sendable,
+        # a waiting record goes with the NIR in it: no separate add_nir is planned for it
+        nir_told=(line.person.nir is not None or waiting) and decision.sendable,
         told_state=target.value,
         agora_state=FileState.NONE.value,
         next_sequence=1,
@@ -200,6 +201,9 @@ def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Ca
     if decision.sendable:
         nir = nir_for_agora(line.person.nir) if line.person.nir else None
         record = bulk_record(line, nir, settings.trainee_status)
+    if waiting:
+        dossier["backfill_record_encrypted"] = seal_record(runtime.cipher, record)
+        record = None  # not in this batch's bulk call
     return _Candidate(number, text, line, outcome, decision, dossier, record)
 
 
@@ -233,7 +237,9 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
                     report.count(LineOutcome.ALREADY_KNOWN)
                     continue
                 if candidate.outcome is LineOutcome.WAITING_NIR:
-                    _reject_line(runtime, session, job_id, number, text, "line", "missing_nir", "no NIR: the file waits for it", str(line.dossier_id))
+                    # Listed with the lines to fix (the operator may chase the NIR); the file is kept.
+                    _reject_line(runtime, session, job_id, number, text, "line", "missing_nir",
+                                 "no NIR: the file is kept and sent when its NIR comes", str(line.dossier_id))
                 if candidate.dossier is None:
                     report.count(candidate.outcome)
                     continue
@@ -244,6 +250,11 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
                 decision = candidate.decision
                 assert decision is not None
                 report.count(candidate.outcome, decision.reason_code)
+                if candidate.outcome is LineOutcome.WAITING_NIR:
+                    add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.PENDING, data=data, origin="backfill",
+                             reason=f"{WAITING_FOR_NIR}: no NIR in the export; sent when it comes",
+                             backfill_job_id=job_id, backfill_batch=batch)
+                    continue
                 if candidate.record is None:
                     add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus(decision.status.value), data=data,
                              origin="backfill", reason=decision.reason, backfill_job_id=job_id, backfill_batch=batch)

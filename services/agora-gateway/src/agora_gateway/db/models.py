@@ -58,6 +58,9 @@ class Dossier(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)  # DossierSnapshot without identity
     snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
     identity_encrypted: Mapped[str | None] = mapped_column(Text)
+    # A back-filled file kept until its NIR comes: its export line as AGORA's bulk record,
+    # sealed (names inside); sent with the NIR filled in from `identity_encrypted`.
+    backfill_record_encrypted: Mapped[str | None] = mapped_column(Text)
     has_nir: Mapped[bool] = mapped_column(Boolean, default=False)
     nir_told: Mapped[bool] = mapped_column(Boolean, default=False)
     told_state: Mapped[str] = mapped_column(String(20))

@@ -16,6 +16,16 @@ from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition
 
 SYSTEM = "system:agora-gateway"
 ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
+# Operations that carry the identity to AGORA first, so wait for the NIR (DOMAIN.md §6).
+NIR_FIRST = (Operation.CREATE.value, Operation.BULK_LOAD.value)
+WAITING_FOR_NIR = "waiting_for_nir"
+
+
+def waiting_reason(flow: Flow, has_nir: bool, create_without_nir: bool) -> str | None:
+    """Why a pending flow is not sent yet, when it is the file's missing NIR."""
+    if flow.status == FlowStatus.PENDING.value and flow.operation in NIR_FIRST and not has_nir and not create_without_nir:
+        return WAITING_FOR_NIR
+    return None
 
 
 async def get_dossier(session: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
@@ -99,7 +109,9 @@ async def due_heads(session: AsyncSession, *, now: datetime, limit: int, create_
         .limit(limit)
     )
     if not create_without_nir:
-        query = query.where(or_(Flow.operation != Operation.CREATE.value, Dossier.has_nir.is_(True)))
+        # A file's first operation (a live creation, or a back-filled record kept until its NIR
+        # came) waits for the NIR; the file's later flows wait behind it.
+        query = query.where(or_(Flow.operation.not_in(NIR_FIRST), Dossier.has_nir.is_(True)))
     if exclude:
         query = query.where(Flow.dossier_id.not_in(exclude))
     return list((await session.execute(query)).scalars())
@@ -144,6 +156,6 @@ async def waiting_for_nir_count(session: AsyncSession) -> int:
         await session.execute(
             select(func.count(func.distinct(Flow.dossier_id)))
             .join(Dossier, Dossier.id == Flow.dossier_id)
-            .where(Flow.status == FlowStatus.PENDING.value, Flow.operation == Operation.CREATE.value, Dossier.has_nir.is_(False))
+            .where(Flow.status == FlowStatus.PENDING.value, Flow.operation.in_(NIR_FIRST), Dossier.has_nir.is_(False))
         )
     ).scalar_one()

@@ -27,6 +27,7 @@ from pacte_common.service import Runtime
 from pacte_common.tracing import adopt_trace
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from agora_gateway.backfill.export import kept_record_request
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.db.queries import claim, due_heads, get_dossier, move
 from agora_gateway.db.reading import read_sessions
@@ -137,6 +138,9 @@ async def claim_due(runtime: Runtime, limit: int) -> list[Work]:
 
 def build_request(runtime: Runtime, dossier: Dossier, flow: Flow) -> dict:
     identity = open_identity(runtime.cipher, dossier.identity_encrypted) if dossier.identity_encrypted else None
+    if flow.operation == Operation.BULK_LOAD.value and dossier.backfill_record_encrypted:
+        # a back-filled file kept until its NIR came: its exported record, with that NIR
+        return kept_record_request(runtime.cipher, dossier.backfill_record_encrypted, identity)
     return operation_request(
         Operation(flow.operation),
         snapshot=dossier.snapshot,
