@@ -213,7 +213,11 @@ async def _import_formation(db, runtime, formation: LheoFormation, programmes: d
     "/catalogue/lheo",
     response_model=ImportReport,
     summary="Import an LHEO 2.0–2.3 offer file, validated against the official XSD (Region)",
-    openapi_extra={"requestBody": {"content": {LHEO_MEDIA_TYPE: {"schema": {"type": "string"}}}, "required": True}},
+    openapi_extra={
+        "requestBody": {"content": {LHEO_MEDIA_TYPE: {"schema": {"type": "string"}}}, "required": True},
+        # The common body limit middleware refuses a larger body with 413 while it streams in.
+        "x-body-limit-setting": "lheo_max_bytes",
+    },
 )
 async def import_lheo(
     request: Request,
