@@ -266,7 +266,7 @@ def browser(loaded):
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(90_000)  # a loaded CI machine: pages read up to 13 service calls
     try:
         yield page
     finally:

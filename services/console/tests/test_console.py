@@ -17,7 +17,7 @@ import io
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 from pacte_common.auth import OrgKind
@@ -34,14 +34,14 @@ def shot(page, name: str) -> None:
 
 
 def sign_in_as_region(page, loaded, target: str = "/indicators") -> None:
-    page.goto(f"{loaded.console}{target}")
-    navigate(page, page.get_by_role("button", name="Sign in as the Region"))
+    """Signs in with a Region token pasted in the form (the dev button is tested on its own)."""
+    sign_in_with(page, loaded, loaded.token(OrgKind.REGION), target)
     assert page.get_by_test_id("who").count() == 1, page.locator("main").inner_text()
     assert page.get_by_test_id("who").inner_text() == "Région Pays de la Loire"
 
 
-def sign_in_with(page, loaded, bearer: str) -> None:
-    page.goto(f"{loaded.console}/sign-in")
+def sign_in_with(page, loaded, bearer: str, target: str = "/indicators") -> None:
+    page.goto(f"{loaded.console}/sign-in?{urlencode({'next': target})}")
     page.fill("#token", bearer)
     navigate(page, page.get_by_role("button", name="Sign in", exact=True))
 

@@ -113,7 +113,7 @@ async def sign_in_as_region(request: Request, next: Annotated[str, Form()] = "/i
         return render(request, "error.html", status_code=404, title="Not available",
                       message="The development sign-in is switched off here (PACTE_CONSOLE_DEV_SIGN_IN).")
     try:
-        bearer = await asyncio.to_thread(dev_region_token, settings.dev_issuer_url)
+        bearer = await asyncio.to_thread(dev_region_token, settings.dev_issuer_url, settings.service_urls())
     except Exception as exc:  # the dev issuer is down or refuses: say so on the sign-in page
         log.warning("no token from the development issuer at %s: %r", settings.dev_issuer_url, exc)
         return render(request, "sign_in.html", status_code=503, next=_local(next),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -90,15 +91,15 @@ def sign_out(request: Request) -> None:
     request.session.clear()
 
 
-def dev_region_token(issuer_url: str, attempts: int = 3) -> str:
+def dev_region_token(issuer_url: str, services: Iterable[str], attempts: int = 3) -> str:
     """A Region token from the embedded default's development issuer, asked as a partner asks its
-    OpenID provider (client credentials); valid for every service. Development only: the issuer
-    exists nowhere else, and the console offers this only when `dev_sign_in` is on."""
+    OpenID provider (client credentials), for the services the console calls. Development only:
+    the issuer exists nowhere else, and the console offers this only when `dev_sign_in` is on."""
     from pacte_common.dev_issuer import request_token  # development only: imported when used
 
     for attempt in range(1, attempts + 1):
         try:
-            return request_token(issuer_url, OrgKind.REGION.value, "region")
+            return request_token(issuer_url, OrgKind.REGION.value, "region", audiences=list(services))
         except httpx.TimeoutException:  # a busy developer machine: ask again before giving up
             if attempt == attempts:
                 raise
