@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import typer
+from pacte_common.testing import use_test_issuer
 
 from benchmarks.core import (
     RESULTS,
@@ -37,6 +38,7 @@ def load(name: str) -> Scenario:
 async def run_all(names: list[str], databases: list[str], quick: bool, postgres_server: str) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="pacte-bench-") as tmp:
+        use_test_issuer(Path(tmp) / "issuer")  # development mode and a signing key for in-process tokens
         for name in names:
             scenario = load(name)
             for database in databases:

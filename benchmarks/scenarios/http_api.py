@@ -12,9 +12,9 @@ import random
 import uuid
 
 import httpx
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
 from pacte_common.broker import free_port
-from pacte_common.settings import ServiceSettings
+from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.validators import nir_key
 
@@ -52,9 +52,15 @@ def prescription_body(session_id: str, number: int) -> dict:
     }
 
 
+def bearer(suite: Suite, kind: OrgKind, org: str, service: str) -> dict[str, str]:
+    """A token from the suite's dev issuer, as a partner gets one (client credentials)."""
+    token = request_token(suite.issuer_settings.issuer_url, kind.value, org, [service])
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def open_session(suite: Suite) -> str:
-    region = {"Authorization": f"Bearer {mint_token(ServiceSettings(), OrgKind.REGION, 'region')}"}
-    prescriber = {"Authorization": f"Bearer {mint_token(ServiceSettings(), OrgKind.PRESCRIBER, 'PE-44001')}"}
+    region = bearer(suite, OrgKind.REGION, "region", "sessions")
+    prescriber = bearer(suite, OrgKind.PRESCRIBER, "PE-44001", "orientation")
     code = f"VISA-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=suite.url("sessions"), headers=region, timeout=30) as sessions:
         (await sessions.post("/programmes", json={"code": code, "name": f"Bench {code}", "pillar": "visa",
@@ -81,7 +87,7 @@ async def run(context: Context) -> list[Row]:
     settings = SuiteSettings(
         data_dir=context.workdir / f"suite-{context.database}", broker_port=free_port(), orientation_port=free_port(),
         sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
-        sandbox_port=free_port(), topic_partitions=2,
+        sandbox_port=free_port(), issuer_port=free_port(), console_port=free_port(), topic_partitions=2,
     )
     if context.database == "postgresql":
         settings.postgres_url = context.postgres_server
@@ -94,8 +100,7 @@ async def run(context: Context) -> list[Row]:
         await asyncio.to_thread(suite.start)
         await asyncio.to_thread(suite.wait_ready)
         session_id = await open_session(suite)
-        token = mint_token(ServiceSettings(), OrgKind.PRESCRIBER, "PE-44001")
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = bearer(suite, OrgKind.PRESCRIBER, "PE-44001", "orientation")
         baseline_env = {"BENCH_DATABASE_URL": await context.database_url("baseline")}
         created: list[str] = []
         baseline_ids: list[str] = []

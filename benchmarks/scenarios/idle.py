@@ -16,7 +16,7 @@ async def run(context: Context) -> list[Row]:
     settings = SuiteSettings(
         data_dir=context.workdir / f"idle-{context.database}", broker_port=free_port(), orientation_port=free_port(),
         sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
-        sandbox_port=free_port(),
+        sandbox_port=free_port(), issuer_port=free_port(), console_port=free_port(),
     )
     if context.database == "postgresql":
         settings.postgres_url = context.postgres_server
@@ -27,7 +27,7 @@ async def run(context: Context) -> list[Row]:
         await asyncio.to_thread(suite.start)
         await asyncio.to_thread(suite.wait_ready)
         await asyncio.sleep(context.size(2, 10))  # let start-up work settle
-        pids = [p.pid for p in suite.processes.values()] + ([suite.broker.pid] if suite.broker else [])
+        pids = [p.pid for p in suite.processes.values()] + [p.pid for p in (suite.broker, suite.issuer) if p is not None]
         before = sum(cpu_seconds(pid) for pid in pids)
         await asyncio.sleep(seconds)
         used = sum(cpu_seconds(pid) for pid in pids) - before
