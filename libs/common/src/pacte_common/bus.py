@@ -193,19 +193,38 @@ def is_transient(error: BaseException) -> bool:
             ),
         ):
             return True
-        if _is_transient_asyncpg(candidate):
+        if _is_transient_asyncpg(candidate) or _is_transient_sqlstate(candidate):
             return True
     return False
 
 
 def _causes(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
-            yield error.orig
-        error = error.__cause__
+    """The error, the driver error SQLAlchemy wrapped, and their causes."""
+    seen, todo = set(), [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.append(current.__cause__)
+        todo.append(getattr(current, "orig", None))
+
+
+# PostgreSQL SQLSTATE classes that say "try again later": connection exception, transaction
+# rollback (serialization, deadlock), insufficient resources, operator intervention (admin
+# shutdown, cannot connect now), system error.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def _is_transient_sqlstate(error: BaseException) -> bool:
+    state = getattr(error, "sqlstate", None)
+    if not isinstance(state, str):
+        return False
+    if state.startswith(_TRANSIENT_SQLSTATE_CLASSES) or state == "55P03":  # lock not available
+        return True
+    # a database closed to connections (ALLOW_CONNECTIONS false) during maintenance or failover
+    return state == "55000" and "not currently accepting connections" in str(error)
 
 
 def _is_transient_asyncpg(error: BaseException) -> bool:
@@ -238,3 +257,8 @@ def backoff(initial_s: float, cap_s: float):
         return min(cap_s, strategy(state))
 
     return delay
+
+
+async def current_cluster_id(admin: AIOKafkaAdminClient) -> str | None:
+    """The broker's cluster id, by a metadata request for no topic (cheap enough per batch)."""
+    return (await admin._get_cluster_metadata(topics=[])).to_object().get("cluster_id")  # noqa: SLF001

@@ -41,11 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pacte_common.aio import wait_any
 from pacte_common.bus import (
     backoff,
+    current_cluster_id,
     describe_bus,
     end_offsets,
     ensure_topics,
     group_offsets,
     is_transient,
+    new_admin,
     new_consumer,
     new_producer,
     topic_name,
@@ -136,6 +138,7 @@ class ConsumerRunner:
         self._last_check = 0.0
         self._committed: dict[TopicPartition, int] = {}
         self._consumer = None
+        self._admin = None
         self._stop = asyncio.Event()
         self._reconnect_delay = backoff(0.1, bus.relay_max_backoff_s)
 
@@ -161,6 +164,8 @@ class ConsumerRunner:
         while not stop.is_set():
             consumer = producer = None
             try:
+                self._admin = new_admin(self.bus)
+                await self._admin.start()
                 await self.check_incarnation(None)
                 producer = new_producer(self.bus)
                 await producer.start()
@@ -172,10 +177,18 @@ class ConsumerRunner:
                 failures = 0
                 while not stop.is_set():
                     if time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
-                        await self.check_incarnation(consumer)
+                        await self._quiet_check(consumer)
                     batch = await consumer.getmany(timeout_ms=200)
                     if consumer.assignment():
                         self.assigned.set()
+                    if batch and not await self._same_incarnation(consumer):
+                        # Fetched from a broker that restarted empty (or one we cannot ask):
+                        # handle nothing from it before rewinding, or a key's later events
+                        # could overtake earlier ones. Put the batch back.
+                        for partition, messages in batch.items():
+                            if partition in consumer.assignment():
+                                consumer.seek(partition, messages[0].offset)
+                        continue
                     for partition, messages in batch.items():
                         await self.handle_batch(messages, producer)
                         try:
@@ -191,22 +204,44 @@ class ConsumerRunner:
             except Exception as exc:
                 failures += 1
                 self.connected = False
-                log.warning("consumer %s: broker error (attempt %d): %r", self.group_id, failures, exc)
+                log.warning("consumer %s: bus or database error (attempt %d): %r", self.group_id, failures, exc)
                 await wait_any(stop, timeout=self._reconnect_delay(failures))
             finally:
                 self.connected = False
                 self._consumer = None
-                for client in (consumer, producer):
-                    if client is not None:
-                        try:
-                            await client.stop()
-                        except Exception:
-                            pass
+                for client in (consumer, producer, self._admin):
+                    if client is None:
+                        continue
+                    try:
+                        # aiokafka's stop can hang while its fetcher retries an absent broker
+                        closing = client.close() if client is self._admin else client.stop()
+                        await asyncio.wait_for(closing, self.bus.request_timeout_ms / 1000)
+                    except Exception:
+                        pass
+                self._admin = None
+
+    async def _same_incarnation(self, consumer) -> bool:
+        """False if the broker changed (then the partitions were rewound) or cannot be asked."""
+        try:
+            if await current_cluster_id(self._admin) == self.cluster_id:
+                return True
+            await self.check_incarnation(consumer)
+        except Exception as exc:
+            log.warning("consumer %s: cannot check the broker incarnation: %r", self.group_id, exc)
+            await wait_any(self._stop, timeout=0.5)
+        return False
+
+    async def _quiet_check(self, consumer) -> None:
+        try:
+            await self.check_incarnation(consumer)
+        except Exception as exc:  # the broker is away: the next check tries again
+            self._last_check = time.monotonic()
+            log.warning("consumer %s: cannot check the broker incarnation: %r", self.group_id, exc)
 
     async def check_incarnation(self, consumer) -> str | None:
         """Compares the broker with what this consumer last saw; on a new incarnation, missing
         topics or a committed offset beyond a partition's end, restarts from the beginning."""
-        view = await describe_bus(self.bus)
+        view = await describe_bus(self.bus, self._admin)
         self._last_check = time.monotonic()
         stored = await self.incarnation.load()
         reference = self.cluster_id or stored
@@ -241,12 +276,15 @@ class ConsumerRunner:
         if not assignment:
             return []
         ends = await consumer.end_offsets(assignment)
+        # Only an empty partition is trusted: Tansu reports the last batch's base offset + 1 as
+        # the end. A partition re-filled past our position is caught by the cluster id (new
+        # broker) or by aiokafka's reset to earliest when our position is out of range.
         beyond = [
-            f"{tp.topic}[{tp.partition}] committed {self._committed[tp]} > end {ends[tp]}"
+            f"{tp.topic}[{tp.partition}] committed {self._committed[tp]}, now empty"
             for tp in assignment
-            if self._committed.get(tp, 0) > ends.get(tp, 0)
+            if self._committed.get(tp, 0) > 0 and ends.get(tp, 0) == 0
         ]
-        return [f"topic truncated below committed offsets: {', '.join(beyond)}"] if beyond else []
+        return [f"topic emptied below committed offsets: {', '.join(beyond)}"] if beyond else []
 
     async def on_assigned(self, consumer, assigned) -> None:
         """Rebalance listener: a (re)joined group may be talking to a new broker incarnation."""

@@ -60,7 +60,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common.aio import wait_any
-from pacte_common.bus import backoff, describe_bus, ensure_topics, new_producer, topic_name
+from pacte_common.bus import (
+    backoff,
+    current_cluster_id,
+    describe_bus,
+    end_offsets,
+    ensure_topics,
+    new_admin,
+    new_producer,
+    topic_name,
+)
 from pacte_common.db import UTCDateTime, utcnow
 from pacte_common.events import Envelope, IntegrationEvent
 from pacte_common.settings import BusSettings
@@ -269,6 +278,9 @@ class OutboxRelay:
         self.resyncs = 0
         self.failed_rows = 0  # rows this relay marked failed since it started
         self.incarnation = IncarnationMemory(factory, self.tables, "outbox-relay")
+        self._admin = None
+        self._published_end: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset after ours
+        self._regressed: set[str] = set()
         self._known_topics: set[str] = set()
         self._unroutable: dict[str, str] = {}  # topic -> why it cannot be created
         self._last_check = 0.0
@@ -283,6 +295,8 @@ class OutboxRelay:
                 if producer is None:
                     producer = new_producer(self.bus)
                     await producer.start()
+                    self._admin = new_admin(self.bus)
+                    await self._admin.start()
                     await self.check_incarnation()
                     self.connected = True
                 elif time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
@@ -302,14 +316,28 @@ class OutboxRelay:
                 if producer is not None:
                     await _quietly(producer.stop())
                     producer = None
+                await self._close_admin()
                 await wait_any(stop, timeout=self._delay(failures))
         if producer is not None:
             await _quietly(producer.stop())
+        await self._close_admin()
+
+    async def _close_admin(self) -> None:
+        if self._admin is not None:
+            await _quietly(self._admin.close())
+            self._admin = None
+
+    async def _same_incarnation(self) -> bool:
+        """Checked before every batch: rows sent to a broker that restarted empty, before the
+        older rows are re-queued, would overtake them. False if it changed (and was handled)."""
+        if self._admin is None or await current_cluster_id(self._admin) == self.cluster_id:
+            return True
+        return await self.check_incarnation() is None
 
     async def check_incarnation(self) -> str | None:
         """Compares the broker with what this service last saw; re-sends the retained outbox
         when the broker is a new incarnation or lost topics. Returns the reason if it did."""
-        view = await describe_bus(self.bus)
+        view = await describe_bus(self.bus, self._admin)
         self._last_check = time.monotonic()
         sent_topics, all_topics = await self._outbox_topics()
         stored = await self.incarnation.load()
@@ -321,17 +349,36 @@ class OutboxRelay:
         lost = sent_topics - view.topics
         if reason is None and lost:
             reason, requeue_topics = f"topics missing on the broker: {', '.join(sorted(lost))}", lost
+        if reason is None:
+            truncated = await self._truncated_topics(view.topics)
+            if truncated:
+                reason = f"topics emptied or re-created under us: {', '.join(sorted(truncated))}"
+                requeue_topics = truncated
         missing = all_topics - view.topics
         if missing:
             await self._create(missing)
         self._known_topics = set(view.topics) | (missing - set(self._unroutable))
         self.cluster_id = view.cluster_id
         if reason:
+            self._published_end = {
+                tp: end for tp, end in self._published_end.items() if requeue_topics and tp[0] not in requeue_topics
+            }
             count = await self._requeue(requeue_topics)
             self.resyncs += 1
             log.warning("outbox relay: %s; re-sending %d retained event(s) in order", reason, count)
             self.on_resync(reason)
         return reason
+
+    async def _truncated_topics(self, existing: frozenset[str]) -> set[str]:
+        """Topics deleted and re-created (by a consumer, say) between two checks: a partition we
+        published to is empty again, or a send came back at an offset below one we had."""
+        found, self._regressed = self._regressed, set()
+        topics = {topic for topic, _ in self._published_end} & existing
+        if topics:
+            # Only "empty" is trusted: Tansu reports the last batch's base offset + 1 as the end.
+            ends = await end_offsets(self.bus, topics)
+            found |= {tp.topic for tp, end in ends.items() if end == 0 and self._published_end.get((tp.topic, tp.partition))}
+        return found
 
     async def _create(self, topics: set[str]) -> None:
         try:
@@ -373,7 +420,7 @@ class OutboxRelay:
             # Claimed rows stay locked while they are sent, so a second relay skips them.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-                if not rows:
+                if not rows or not await self._same_incarnation():
                     return 0
                 sent, failed, transient = await self._send(producer, rows)
                 await self._mark(session, sent, failed)
@@ -381,13 +428,15 @@ class OutboxRelay:
             # SQLite has one writer: never hold its lock while waiting on the broker.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-            if not rows:
+            if not rows or not await self._same_incarnation():
                 return 0
             sent, failed, transient = await self._send(producer, rows)
             async with self.factory() as session, session.begin():
                 await self._mark(session, sent, failed)
         if sent:
             self.on_published(len(sent))
+        if self._regressed:
+            await self.check_incarnation()
         if transient is not None:
             raise transient
         return len(sent) + len(failed)
@@ -443,6 +492,10 @@ class OutboxRelay:
                 transient = transient or result
             else:
                 sent.append(row["id"])
+                position = (result.topic, result.partition)
+                if result.offset < self._published_end.get(position, 0):
+                    self._regressed.add(result.topic)  # the partition restarted under us
+                self._published_end[position] = max(self._published_end.get(position, 0), result.offset + 1)
         return sent, failed, transient
 
     async def _mark(self, session: AsyncSession, sent: list[int], failed: list[tuple[dict, str]]) -> None:
