@@ -281,3 +281,17 @@ def test_each_version_is_validated_against_its_own_schema():
     with pytest.raises(LheoFileRefused, match="not valid LHEO 2.2") as refused:
         read_offer(with_denomination, ImportOptions(departements=REGION))
     assert "denomination" in refused.value.errors[0]["message"] and refused.value.errors[0]["line"] > 1
+
+
+async def test_the_import_takes_files_up_to_its_own_limit_and_refuses_more_with_413(api):
+    """LHEO files are larger than ordinary bodies: the route names `lheo_max_bytes`."""
+    await seed_programmes(api)
+    padding = b"<!--" + b" " * (api.settings.max_request_body_bytes + 1) + b"-->"
+    large = OFFER.replace(b"<offres>", b"<offres>" + padding, 1)
+    assert api.settings.max_request_body_bytes < len(large) <= api.settings.lheo_max_bytes
+    accepted = await import_file(api, large)
+    assert accepted["counts"]["created"] == 9
+    too_large = b" " * (api.settings.lheo_max_bytes + 1)
+    response = await api.client.post("/catalogue/lheo", content=too_large, headers={**api.region, **XML})
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
