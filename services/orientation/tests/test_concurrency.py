@@ -10,12 +10,24 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from datetime import date, timedelta
+from decimal import Decimal
 
 from orientation.db.models import CatalogueSession, Person, Prescription, messaging
 from orientation.domain.prescription import Status
-from pacte_common.contracts.sessions import SessionUpdated
+from pacte_common.contracts.sessions import (
+    Pillar,
+    ProgrammeInfo,
+    RecruitmentState,
+    SessionPublished,
+    SessionSnapshot,
+    SessionUpdated,
+)
 from pacte_common.testing import eventually
 from sqlalchemy import func, select
+
+# Waiting for the consumer, not timing it: generous, so a loaded machine does not fail these.
+PATIENCE_S = 90.0
 
 
 async def rows(kit, query):
@@ -36,11 +48,40 @@ async def processed(kit, envelopes) -> None:
         query = select(func.count()).select_from(messaging.inbox).where(messaging.inbox.c.event_id.in_(ids))
         return await rows(kit, query) == len(ids)
 
-    await eventually(all_seen, message=f"{len(ids)} catalogue events consumed")
+    await eventually(all_seen, timeout=PATIENCE_S, message=f"{len(ids)} catalogue events consumed")
+
+
+async def published_session(kit, **overrides):
+    """Sessions publishes a session; returns once orientation's read model holds it."""
+    values = dict(
+        session_id=uuid.uuid4(),
+        action_id=uuid.uuid4(),
+        programme=ProgrammeInfo(code="VISA-METIERS", name="VISA Métiers", pillar=Pillar.VISA, remuneration_approved=True),
+        organisation_siret=kit.org_a_siret,
+        action_title="Agent de maintenance des bâtiments",
+        hours_in_centre=Decimal("600"),
+        hourly_price=Decimal("12.50"),
+        departement="44",
+        start_date=date.today() + timedelta(days=30),
+        end_date=date.today() + timedelta(days=200),
+        places=1000,
+        recruitment_state=RecruitmentState.OPEN,
+    )
+    snapshot = SessionSnapshot(**{**values, **overrides})
+    envelope = await kit.publish(SessionPublished(session=snapshot), str(snapshot.session_id))
+    await processed(kit, [envelope])
+    return snapshot
+
+
+async def status_of(kit, prescription_id: str, status: Status) -> None:
+    async def reached():
+        return (await kit.get(prescription_id))["status"] == status.value
+
+    await eventually(reached, timeout=PATIENCE_S, message=f"prescription {prescription_id} {status.value}")
 
 
 async def test_twenty_racing_retries_of_a_prescription_for_a_new_person_make_one(kit):
-    session = await kit.publish_session()
+    session = await published_session(kit)
     body = kit.body(session.session_id)
     headers = {**kit.prescriber_a, "Idempotency-Key": f"new-person-{uuid.uuid4()}"}
     answers = await asyncio.gather(*[kit.client.post("/prescriptions", json=body, headers=headers) for _ in range(20)])
@@ -56,7 +97,7 @@ async def test_twenty_racing_retries_of_a_prescription_for_a_new_person_make_one
 
 
 async def test_fifty_concurrent_admissions_for_ten_places_admit_exactly_ten(kit):
-    session = await kit.publish_session(places=10, places_taken=0, version=1)
+    session = await published_session(kit, places=10, places_taken=0, version=1)
     candidates = [await kit.submit(session.session_id) for _ in range(50)]
 
     answers = await asyncio.gather(*[kit.act(p["id"], "admit", None, kit.org_a) for p in candidates])
@@ -85,7 +126,7 @@ async def test_fifty_concurrent_admissions_for_ten_places_admit_exactly_ten(kit)
 
 
 async def test_catalogue_events_late_twice_or_out_of_order_never_roll_places_back(kit):
-    first = await kit.publish_session(places=10, places_taken=0, version=1)
+    first = await published_session(kit, places=10, places_taken=0, version=1)
     # Sessions' history of the session: each entry took a place and a new version, under its lock.
     history = [first.model_copy(update={"places_taken": taken, "version": taken + 1}) for taken in range(1, 11)]
 
@@ -107,14 +148,14 @@ async def test_catalogue_events_late_twice_or_out_of_order_never_roll_places_bac
 
 
 async def test_an_entry_moves_its_place_from_admitted_to_taken_in_one_step(kit):
-    session = await kit.publish_session(places=2, places_taken=0, version=1)
+    session = await published_session(kit, places=2, places_taken=0, version=1)
     first, second = await kit.submit(session.session_id), await kit.submit(session.session_id)
     assert (await kit.act(first["id"], "admit", None, kit.org_a)).status_code == 200
     # The entry's event carries the session as sessions left it (one place taken, version 2);
     # the catalogue's own SessionUpdated has not arrived: the place must still count once.
     after_entry = session.model_copy(update={"places_taken": 1, "version": 2})
     await kit.trainee_entered(await kit.get(first["id"]), after_entry, dossier=kit.dossier(await kit.get(first["id"]), after_entry))
-    await kit.wait_status(first["id"], Status.ENTERED)
+    await status_of(kit, first["id"], Status.ENTERED)
     row = await read_model(kit, session.session_id)
     assert (row.places_taken, row.snapshot_version) == (1, 2)
 

@@ -174,23 +174,31 @@ async def test_admission_cancelled_when_sessions_cancels_the_file(kit):
     assert [e.type.split(".")[-2] for e in events] == ["submitted", "admitted", "admission-cancelled"]
 
 
-async def test_a_full_session_counts_our_admissions_until_sessions_opens_their_files(kit):
+async def test_a_full_session_counts_our_admissions_until_their_entry(kit):
     session = await kit.publish_session(places=2, places_taken=0)
     first = await kit.drive(Status.ADMITTED, session)
     second = await kit.submit(session.session_id)
-    # sessions opened the first file and counts it; orientation must not count it twice
+    # sessions opened the first file: an opened file holds no place there (only an entry
+    # does, sessions.domain.training.holds_place), so orientation still counts the admission
     await kit.publish(
         TraineeEnrolled(dossier=kit.dossier(first, session, entry_date=None), occurred_at=datetime.now(UTC), actor="sessions"),
         "d1",
     )
-    await kit.publish(SessionUpdated(session=session.model_copy(update={"places_taken": 1})), str(session.session_id))
 
-    async def counted_once():
-        answer = await kit.client.get(f"/sessions/{session.session_id}", headers=kit.region)
-        first_now = await kit.get(first["id"])
-        return answer.json()["places_taken"] == 1 and first_now["dossier_id"] is not None
+    async def file_opened():
+        return (await kit.get(first["id"]))["dossier_id"] is not None
 
-    await eventually(counted_once, message="enrolment and catalogue update seen")
+    await eventually(file_opened, message="enrolment seen")
     assert (await kit.act(second["id"], "admit", None, kit.org_a)).status_code == 200
     third = await kit.submit(session.session_id)
+    assert (await kit.act(third["id"], "admit", None, kit.org_a)).status_code == 409
+
+    # The first enters: sessions takes its place (the entry carries the session as it left it);
+    # orientation stops counting the admission at the same time, so the place counts once.
+    after_entry = session.model_copy(update={"places_taken": 1, "version": 2})
+    opened = await kit.get(first["id"])
+    await kit.trainee_entered(opened, after_entry, dossier=kit.dossier(opened, after_entry))
+    await kit.wait_status(first["id"], Status.ENTERED)
+    catalogue = (await kit.client.get(f"/sessions/{session.session_id}", headers=kit.region)).json()
+    assert catalogue["places_taken"] == 1
     assert (await kit.act(third["id"], "admit", None, kit.org_a)).status_code == 409
