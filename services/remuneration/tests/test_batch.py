@@ -22,7 +22,7 @@ def line(**names) -> BatchLine:
                                        "\rCR"])
 def test_a_text_cell_that_could_run_as_a_formula_is_written_as_text(dangerous):
     text = render_batch("2021-06", [line(birth_name=dangerous, first_names=dangerous)])
-    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
     assert rows[0]["birth_name"] == "'" + dangerous and rows[0]["first_names"] == "'" + dangerous
 
 
