@@ -12,7 +12,7 @@ token across reloads and shows each operation's duration.
 every operation the problems it can really answer, as `application/problem+json` with the
 `Problem` schema (`ValidationProblem` for 422), from what the route declares: a bearer scheme
 → 401 and 403, a path parameter → 404, a write method → 409, `If-Match` → 412, a body → 413,
-any parameter or body → 422. A route adds its own (428, 503…) with FastAPI's `responses=`;
+a body → 400 (undecodable) and 413, any parameter or body → 422. A route adds its own (428, 503…) with FastAPI's `responses=`;
 the media type and schema are filled in here, so no route repeats them.
 """
 
@@ -145,7 +145,7 @@ VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
     ],
 }
 PROBLEM_DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body cannot be read in its declared media type (not UTF-8, not JSON)",
     401: "No valid bearer token (missing, expired, badly signed, wrong audience)",
     403: "The caller's organisation may not do this",
     404: "Not found, or not visible to the caller",
@@ -172,7 +172,7 @@ def problems_of(method: str, operation: dict[str, Any]) -> set[int]:
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
         problems.add(412)
     if "requestBody" in operation:
-        problems |= {413, 422}
+        problems |= {400, 413, 422}  # 400: a body that is not even text in its declared media type
     if parameters:
         problems.add(422)
     return problems
