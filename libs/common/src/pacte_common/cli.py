@@ -205,6 +205,14 @@ def test(
     raise typer.Exit(result.returncode)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Runs the benchmarks (benchmarks/): project against bare stack, side by side (--quick in CI)."""
+    root = Path(__file__).resolve().parents[4]
+    result = subprocess.run([sys.executable, "-m", "benchmarks", *ctx.args], cwd=root)
+    raise typer.Exit(result.returncode)
+
+
 @app.command()
 def keygen() -> None:
     """Prints a new base64 AES-256 key (for PACTE_<SERVICE>_ENCRYPTION_KEYS, see the runbook)."""

@@ -18,9 +18,9 @@ from pacte_common.contracts.sessions import (
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from pacte_common.http import (
-    IsoDate,
     CursorParam,
     IfMatch,
+    IsoDate,
     check_if_match,
     decode_cursor,
     encode_cursor,
