@@ -33,7 +33,9 @@ API_SERVICES = [spec.name for spec in SERVICES if spec.name != "console"]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
+def browser(suite) -> Iterator:
+    # The suite first: Playwright's sync API runs an event loop in this thread, where the
+    # suite's start (asyncio.run) could no longer run.
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package "

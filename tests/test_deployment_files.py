@@ -21,6 +21,7 @@ SETTINGS_CLASSES = {
     "remuneration": "remuneration.settings:RemunerationSettings",
     "agora-gateway": "agora_gateway.settings:AgoraGatewaySettings",
     "agora-sandbox": "agora_gateway.sandbox.settings:AgoraSandboxSettings",
+    "console": "console.settings:ConsoleSettings",
 }
 
 

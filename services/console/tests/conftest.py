@@ -27,7 +27,7 @@ DEADLINE = 60.0
 FAST = {"BUS__RELAY_POLL_INTERVAL_S": "0.05", "BUS__CONSUMER_RETRY_BACKOFF_S": "0.05", "BUS__RELAY_MAX_BACKOFF_S": "1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     settings = SuiteSettings(
         data_dir=tmp_path_factory.mktemp("console-suite"), broker_port=free_port(), orientation_port=free_port(),
@@ -234,7 +234,7 @@ async def _is(value, expected) -> bool:
     return (await value) == expected
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def loaded(suite) -> Loaded:
     return asyncio.run(load_journeys(suite))
 
@@ -242,10 +242,11 @@ def loaded(suite) -> Loaded:
 # ---------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(loaded):
     # After the suite and the journeys: Playwright's sync API runs an event loop in this
-    # thread, where asyncio.run (suite start, journeys) could no longer run.
+    # thread, where asyncio.run (suite start, journeys) could no longer run; closed with the
+    # module, so that the async tests collected after it get their own loops again.
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: the console's browser tests need it. Install Debian's package "

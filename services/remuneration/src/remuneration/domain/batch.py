@@ -62,7 +62,9 @@ class BatchLine:
 
 def render_batch(month: str, lines: list[BatchLine]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    # CRLF as RFC 4180 says: the writer then quotes any cell holding a CR or LF, so a name
+    # carrying one cannot split a line
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(BATCH_COLUMNS)
     totals = {code: ZERO for code in COMPONENT_COLUMNS}
     grand_total = ZERO
