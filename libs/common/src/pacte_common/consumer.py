@@ -216,8 +216,8 @@ class ConsumerRunner:
                         # aiokafka's stop can hang while its fetcher retries an absent broker
                         closing = client.close() if client is self._admin else client.stop()
                         await asyncio.wait_for(closing, self.bus.request_timeout_ms / 1000)
-                    except Exception:
-                        pass
+                    except Exception as exc:  # closing a client of a broker that is gone
+                        log.debug("consumer %s: client did not close cleanly: %r", self.group_id, exc)
                 self._admin = None
 
     async def _same_incarnation(self, consumer) -> bool:
@@ -319,7 +319,9 @@ class ConsumerRunner:
         if len(messages) > 1:
             try:
                 outcomes = await self._handle_together(messages)
-            except Exception:
+            except Exception as exc:  # each message again on its own, with retries and the DLQ
+                log.info("consumer %s: batch of %d failed (%r); one transaction per message", self.group_id,
+                         len(messages), exc)
                 outcomes = None
             if outcomes is not None:
                 for event_type, outcome in outcomes:
