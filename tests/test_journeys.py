@@ -7,38 +7,29 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import uuid
 from decimal import Decimal
 
 import httpx
 import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
+from pacte_common import testing
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
-from pacte_common.testing import eventually
-from pacte_common.validators import nir_key
+from pacte_common.testing import eventually, new_siret
 
 DEADLINE = 60.0
 
 
-def new_siret() -> str:
-    body = "".join(random.choices("0123456789", k=13))
-    for last in "0123456789":
-        digits = body + last
-        total = sum((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d) for i, d in enumerate(reversed(digits)))
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
 
 
 USED_NIRS: set[str] = set()
 
 
 def new_nir(sex: str = "2", year: str = "95", month: str = "03") -> str:
-    body = f"{sex}{year}{month}44{random.randint(1, 999):03d}{random.randint(1, 999):03d}"
-    USED_NIRS.add(body + f"{nir_key(body):02d}")
-    return body + f"{nir_key(body):02d}"
+    nir = testing.new_nir(sex, year, month)
+    USED_NIRS.add(nir)
+    return nir
 
 
 class Journey:

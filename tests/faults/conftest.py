@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -24,8 +23,13 @@ from pacte_common.broker import free_port
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.supervisor import Supervisor, SupervisorSettings
-from pacte_common.testing import DEFAULT_POSTGRES, eventually, selected_database_kind
-from pacte_common.validators import nir_key
+from pacte_common.testing import (
+    DEFAULT_POSTGRES,
+    eventually,
+    new_nir,
+    new_siret,
+    selected_database_kind,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -109,19 +113,8 @@ def supervised(tmp_path_factory, fault_settings):
 # checking the state) when a service is away: a partner's client does not give up on a 502.
 
 
-def new_siret() -> str:
-    body = "".join(random.choices("0123456789", k=13))
-    for last in "0123456789":
-        digits = body + last
-        total = sum((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d) for i, d in enumerate(reversed(digits)))
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
 
 
-def new_nir() -> str:
-    body = f"2950344{random.randint(1, 999):03d}{random.randint(1, 999):03d}"
-    return body + f"{nir_key(body):02d}"
 
 
 class Unavailable(Exception):

@@ -18,8 +18,13 @@ from pacte_common.auth import OrgKind
 from pacte_common.broker import free_port
 from pacte_common.dev_issuer import dev_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
-from pacte_common.testing import DEFAULT_POSTGRES, eventually, selected_database_kind
-from pacte_common.validators import nir_key
+from pacte_common.testing import (
+    DEFAULT_POSTGRES,
+    eventually,
+    new_nir,
+    new_siret,
+    selected_database_kind,
+)
 
 CHROMIUM = Path(os.environ.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -51,19 +56,8 @@ def suite(tmp_path_factory):
 # ---------------------------------------------------------------------- journeys
 
 
-def new_siret() -> str:
-    body = "".join(random.choices("0123456789", k=13))
-    for last in "0123456789":
-        digits = body + last
-        total = sum((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d) for i, d in enumerate(reversed(digits)))
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
 
 
-def new_nir(sex: str) -> str:
-    body = f"{'2' if sex == 'F' else '1'}9503{random.choice(['44', '85'])}{random.randint(1, 999):03d}{random.randint(1, 999):03d}"
-    return body + f"{nir_key(body):02d}"
 
 
 def profile(sex: str, birth_date: str, level: str) -> dict:
@@ -150,7 +144,7 @@ async def load_journeys(suite: Suite) -> Loaded:
             org_orientation = p.client("orientation", OrgKind.TRAINING_ORG, org)
             org_sessions = p.client("sessions", OrgKind.TRAINING_ORG, org)
             prescription = ok(await prescriber.post("/prescriptions", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-                "session_id": session_id, "identity": {"birth_name": "Durand", "first_names": "Camille", "nir": new_nir(sex)},
+                "session_id": session_id, "identity": {"birth_name": "Durand", "first_names": "Camille", "nir": new_nir("2" if sex == "F" else "1", departement=random.choice(["44", "85"]))},
                 "profile": profile(sex, birth_date, level), "professional_project": "Agent de propreté"}))
             ok(await org_orientation.post(f"/prescriptions/{prescription['id']}/admit"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import tempfile
 import uuid
@@ -33,6 +34,7 @@ from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import new_consumer
 from pacte_common.events import Envelope, decode
 from pacte_common.settings import BusSettings, ServiceSettings
+from pacte_common.validators import nir_key
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -196,3 +198,20 @@ async def read_topic(bus: BusSettings, topic: str, *, expect: int, timeout: floa
 
 def project_root() -> Path:
     return Path(__file__).resolve().parents[4]
+
+
+def new_siret() -> str:
+    """A random SIRET whose Luhn key is valid (a training organisation of the test's own)."""
+    body = "".join(random.choices("0123456789", k=13))
+    for last in "0123456789":
+        digits = body + last
+        doubled = ((int(d) * 2 - 9 if int(d) * 2 > 9 else int(d) * 2) if i % 2 else int(d) for i, d in enumerate(reversed(digits)))
+        if sum(doubled) % 10 == 0:
+            return digits
+    raise AssertionError("one of ten last digits always completes a Luhn number")
+
+
+def new_nir(sex: str = "2", year: str = "95", month: str = "03", departement: str = "44") -> str:
+    """A random NIR with its control key (a person of the test's own)."""
+    body = f"{sex}{year}{month}{departement}{random.randint(1, 999):03d}{random.randint(1, 999):03d}"
+    return body + f"{nir_key(body):02d}"
