@@ -10,7 +10,6 @@ import uuid
 import httpx
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.broker import free_port
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.testing import DEFAULT_POSTGRES, selected_database_kind
@@ -25,19 +24,7 @@ FAST = {
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory):
-    settings = SuiteSettings(
-        data_dir=tmp_path_factory.mktemp("suite"),
-        broker_port=free_port(),
-        orientation_port=free_port(),
-        sessions_port=free_port(),
-        remuneration_port=free_port(),
-        agora_gateway_port=free_port(),
-        sandbox_port=free_port(),
-        issuer_port=free_port(),
-        console_port=free_port(),
-        topic_partitions=2,
-        ready_timeout_s=180,
-    )
+    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("suite"), topic_partitions=2, ready_timeout_s=180)
     if selected_database_kind() == "postgresql":
         server = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
         settings.postgres_url = server

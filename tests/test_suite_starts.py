@@ -8,7 +8,6 @@ import uuid
 import httpx
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.broker import free_port
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, PortsTaken, Suite, SuiteSettings
 from pacte_common.testing import eventually
@@ -80,8 +79,7 @@ def test_ports_are_checked_free_and_the_holder_named(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        ports = {name: free_port() for name in SuiteSettings.model_fields if name.endswith("_port")}
-        settings = SuiteSettings(data_dir=tmp_path, **(ports | {"sessions_port": taken}))
+        settings = SuiteSettings.on_free_ports(tmp_path, sessions_port=taken)
         with pytest.raises(PortsTaken) as refused:
             Suite(settings).check_ports_free()
     message = str(refused.value)

@@ -84,11 +84,7 @@ async def open_session(suite: Suite) -> str:
 
 
 async def run(context: Context) -> list[Row]:
-    settings = SuiteSettings(
-        data_dir=context.workdir / f"suite-{context.database}", broker_port=free_port(), orientation_port=free_port(),
-        sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
-        sandbox_port=free_port(), issuer_port=free_port(), console_port=free_port(), topic_partitions=2,
-    )
+    settings = SuiteSettings.on_free_ports(context.workdir / f"suite-{context.database}", topic_partitions=2)
     if context.database == "postgresql":
         settings.postgres_url = context.postgres_server
         settings.database_name_prefix = f"pacte_bench_{uuid.uuid4().hex[:6]}_"

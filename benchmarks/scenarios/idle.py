@@ -6,18 +6,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from pacte_common.broker import free_port
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds
 
 
 async def run(context: Context) -> list[Row]:
-    settings = SuiteSettings(
-        data_dir=context.workdir / f"idle-{context.database}", broker_port=free_port(), orientation_port=free_port(),
-        sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
-        sandbox_port=free_port(), issuer_port=free_port(), console_port=free_port(),
-    )
+    settings = SuiteSettings.on_free_ports(context.workdir / f"idle-{context.database}")
     if context.database == "postgresql":
         settings.postgres_url = context.postgres_server
         settings.database_name_prefix = f"pacte_bench_{uuid.uuid4().hex[:6]}_"

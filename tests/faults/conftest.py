@@ -19,7 +19,6 @@ import httpx
 import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
-from pacte_common.broker import free_port
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.supervisor import Supervisor, SupervisorSettings
@@ -80,10 +79,7 @@ class Supervised:
 
 @pytest.fixture(scope="package")
 def supervised(tmp_path_factory, fault_settings):
-    ports = {name: free_port() for name in SuiteSettings.model_fields if name.endswith("_port")}
-    settings = SuiteSettings(
-        data_dir=tmp_path_factory.mktemp("faults"), topic_partitions=2, ready_timeout_s=240, **ports
-    )
+    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("faults"), topic_partitions=2, ready_timeout_s=240)
     if selected_database_kind() == "postgresql":
         server = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
         settings.postgres_url = server

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
-from pacte_common.broker import free_port
 from pacte_common.dev_issuer import dev_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.testing import (
@@ -34,11 +33,7 @@ FAST = {"BUS__RELAY_POLL_INTERVAL_S": "0.05", "BUS__CONSUMER_RETRY_BACKOFF_S": "
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
-    settings = SuiteSettings(
-        data_dir=tmp_path_factory.mktemp("console-suite"), broker_port=free_port(), orientation_port=free_port(),
-        sessions_port=free_port(), remuneration_port=free_port(), agora_gateway_port=free_port(),
-        sandbox_port=free_port(), console_port=free_port(), issuer_port=free_port(), topic_partitions=2, ready_timeout_s=180,
-    )
+    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("console-suite"), topic_partitions=2, ready_timeout_s=180)
     if selected_database_kind() == "postgresql":
         settings.postgres_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
         settings.database_name_prefix = f"pacte_console_{uuid.uuid4().hex[:8]}_"

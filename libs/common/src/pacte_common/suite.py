@@ -20,7 +20,7 @@ import httpx
 import psutil
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pacte_common.broker import port_open, start_tansu, stop_process
+from pacte_common.broker import free_port, port_open, start_tansu, stop_process
 from pacte_common.bus import ensure_topics
 from pacte_common.dev_issuer import DevIssuerSettings
 from pacte_common.events import Topics
@@ -72,6 +72,12 @@ class SuiteSettings(BaseSettings):
     issuer_port: int = 8007
     console_port: int = 8006
     ready_timeout_s: float = 120.0
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, **overrides) -> SuiteSettings:
+        """Free ports for every process: a suite beside `pacte up` (tests, benchmarks)."""
+        ports = {name: free_port() for name in cls.model_fields if name.endswith("_port")}
+        return cls(data_dir=data_dir, **(ports | overrides))
 
 
 @dataclass
