@@ -32,6 +32,12 @@ from pacte_common.settings import BusSettings
 log = logging.getLogger(__name__)
 
 
+# Header with the broker incarnation (cluster id) the relay believed it was sending to. A message
+# whose header names another incarnation than the broker it sits on was sent by a relay that had
+# not yet noticed a broker restart: consumers skip it, the relay sends it again in order.
+CLUSTER_HEADER = "pacte_cluster_id"
+
+
 def topic_name(settings: BusSettings, topic: str) -> str:
     return f"{settings.topic_namespace}{topic}"
 
@@ -149,12 +155,20 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def group_offsets(settings: BusSettings, group_id: str) -> dict[TopicPartition, int]:
-    """Committed offsets of a consumer group (empty if it committed nothing)."""
+async def group_offsets(
+    settings: BusSettings, group_id: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Committed offsets of a consumer group on the given partitions (those it committed).
+
+    The partitions are always named: an OffsetFetch for "every partition of the group" (null
+    topics) makes Tansu answer a response aiokafka cannot decode (struct error)."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return {}
     admin = new_admin(settings)
     await admin.start()
     try:
-        found = await admin.list_consumer_group_offsets(group_id)
+        found = await admin.list_consumer_group_offsets(group_id, partitions=wanted)
         return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
     finally:
         await admin.close()

@@ -280,7 +280,7 @@ async def topic_report(bus: BusSettings, prefix: str = "") -> list[str]:
         groups = sorted(group for group, *_ in await admin.list_consumer_groups())
     finally:
         await admin.close()
-    committed = {group: await group_offsets(bus, group) for group in groups}
+    committed = {group: await group_offsets(bus, group, ends) for group in groups}
     lines = [f"cluster {view.cluster_id}"]
     for name in names:
         partitions = sorted((tp for tp in ends if tp.topic == name), key=lambda tp: tp.partition)

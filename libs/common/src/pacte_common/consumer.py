@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pacte_common.aio import wait_any
 from pacte_common.bus import (
+    CLUSTER_HEADER,
     backoff,
     current_cluster_id,
     describe_bus,
@@ -181,14 +182,8 @@ class ConsumerRunner:
                     batch = await consumer.getmany(timeout_ms=200)
                     if consumer.assignment():
                         self.assigned.set()
-                    if batch and not await self._same_incarnation(consumer):
-                        # Fetched from a broker that restarted empty (or one we cannot ask):
-                        # handle nothing from it before rewinding, or a key's later events
-                        # could overtake earlier ones. Put the batch back.
-                        for partition, messages in batch.items():
-                            if partition in consumer.assignment():
-                                consumer.seek(partition, messages[0].offset)
-                        continue
+                    if batch and self._foreign(batch) and not await self._same_incarnation(consumer, batch):
+                        continue  # rewound after a resync, or put back until the broker answers
                     for partition, messages in batch.items():
                         await self.handle_batch(messages, producer)
                         try:
@@ -220,15 +215,33 @@ class ConsumerRunner:
                         log.debug("consumer %s: client did not close cleanly: %r", self.group_id, exc)
                 self._admin = None
 
-    async def _same_incarnation(self, consumer) -> bool:
-        """False if the broker changed (then the partitions were rewound) or cannot be asked."""
+    def _foreign(self, batch) -> bool:
+        """True if a message names another broker incarnation than the one last seen."""
+        mine = (self.cluster_id or "").encode()
+        return any(
+            value != mine
+            for messages in batch.values()
+            for message in messages
+            for name, value in message.headers or ()
+            if name == CLUSTER_HEADER
+        )
+
+    async def _same_incarnation(self, consumer, batch) -> bool:
+        """The batch names another incarnation than the one we know: False if the broker
+        changed (the partitions were then rewound to the beginning — not put back where the
+        batch started, which would skip what the new broker holds before it) or if the broker
+        cannot be asked (the batch is put back, to be fetched again)."""
         try:
             if await current_cluster_id(self._admin) == self.cluster_id:
                 return True
-            await self.check_incarnation(consumer)
+            if await self.check_incarnation(consumer) is not None:
+                return False
         except Exception as exc:
             log.warning("consumer %s: cannot check the broker incarnation: %r", self.group_id, exc)
             await wait_any(self._stop, timeout=0.5)
+        for partition, messages in batch.items():
+            if partition in consumer.assignment():
+                consumer.seek(partition, messages[0].offset)
         return False
 
     async def _quiet_check(self, consumer) -> None:
@@ -335,7 +348,7 @@ class ConsumerRunner:
         outcomes = []
         for message in messages:
             event_type = dict(message.headers or ()).get("ce_type", b"").decode(errors="replace")
-            if event_type and event_type not in self.subscription.by_type:
+            if not self._for_us(message, event_type):
                 outcomes.append((event_type, "ignored"))
                 continue
             try:
@@ -370,6 +383,21 @@ class ConsumerRunner:
                 outcomes.append((envelope.type, "handled"))
         return outcomes
 
+    def _for_us(self, message, event_type: str) -> bool:
+        """False for another consumer's event on a shared topic, for a dead letter that
+        `replay-dlq` sent back for another consumer group, and for a copy sent by a relay to a
+        broker incarnation it had not yet noticed."""
+        if event_type and event_type not in self.subscription.by_type:
+            return False
+        for name, value in message.headers or ():
+            if name == REPLAY_GROUP_HEADER and value.decode(errors="replace") != self.group_id:
+                return False
+            if name == CLUSTER_HEADER and self.cluster_id and value.decode(errors="replace") != self.cluster_id:
+                # Sent to this broker by a relay that still believed in the previous one: it
+                # sends it again, in order, once it notices (messaging.OutboxRelay).
+                return False
+        return True
+
     def _inbox_row(self, message, envelope: Envelope):
         return self.tables.inbox.insert().values(
             consumer=self.consumer_name,
@@ -384,8 +412,8 @@ class ConsumerRunner:
         """Handles one Kafka message; returns the outcome (handled, duplicate, ignored, dead-lettered)."""
         headers = dict(message.headers or ())
         event_type = headers.get("ce_type", b"").decode(errors="replace")
-        if event_type and event_type not in self.subscription.by_type:
-            return self._outcome(event_type, "ignored")  # another consumer's event on a shared topic
+        if not self._for_us(message, event_type):
+            return self._outcome(event_type, "ignored")
         try:
             envelope = decode(message.headers, message.value)
         except EventError as exc:
@@ -488,68 +516,92 @@ class ReplayReport:
     unsettled: int = 0  # replayed but not yet handled by their consumer when the wait ended
 
 
+REPLAY_GROUP_HEADER = "pacte_replay_group"  # a replayed dead letter is for this group only
+
+
 async def replay_dead_letters(
     bus: BusSettings, dlq_topic: str, *, limit: int | None = None, settle_timeout_s: float | None = None
 ) -> ReplayReport:
     """Operator command: re-publishes the dead letters present now to their original topic,
     once each, then waits for their consumers and counts those dead-lettered again.
 
-    It reads up to the end offsets seen when it starts, so a message that fails again (and
-    lands at the end of the dead-letter topic) is not replayed again in the same run; the
-    replay group's committed offset remembers what was replayed, for the next run. Every
-    consumer of the original topic sees the message again; those that had handled it
-    dedupe by inbox.
+    "Present now" is what was dead-lettered before the command started (the `pacte_dlq_time`
+    header), read from the replay group's last position: a message that fails again lands at
+    the end of the dead-letter topic with a later time and stops the run, so it always ends.
+    End offsets are not trusted for that (Tansu reports the last batch's base offset + 1).
+    The replay group's committed offsets remember what was replayed, for the next run. The
+    copy carries `pacte_replay_group`: the other consumer groups of the topic ignore it.
     """
     report = ReplayReport(dlq_topic)
-    ends = await end_offsets(bus, [dlq_topic])
-    if not ends:
+    partitions = list(await end_offsets(bus, [dlq_topic]))
+    if not partitions:
         raise LookupError(f"no dead-letter topic {dlq_topic}")
+    started = utcnow().isoformat()
     replay_group = f"{dlq_topic}.replay"
-    done = await group_offsets(bus, replay_group)
+    done = await group_offsets(bus, replay_group, partitions)
     consumer = new_consumer(bus, group_id=replay_group)
     producer = new_producer(bus)
     await consumer.start()
     await producer.start()
     replayed: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> consumer group
     try:
-        consumer.assign(list(ends))
-        for tp in ends:
+        consumer.assign(partitions)
+        for tp in partitions:
             consumer.seek(tp, done.get(tp, 0))
-        positions = {tp: done.get(tp, 0) for tp in ends}
-        while any(positions[tp] < ends[tp] for tp in ends) and (limit is None or report.replayed < limit):
-            batch = await consumer.getmany(*[tp for tp in ends if positions[tp] < ends[tp]], timeout_ms=1000)
+        open_partitions = set(partitions)
+        while open_partitions and (limit is None or report.replayed < limit):
+            batch = await consumer.getmany(*open_partitions, timeout_ms=1000)
+            if not batch:
+                break  # read to the end of every partition
             for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= ends[tp] or (limit is not None and report.replayed >= limit):
-                        break
-                    headers = dict(message.headers or ())
-                    original = headers["pacte_dlq_topic"].decode()
-                    kept = [(k, v) for k, v in message.headers if not k.startswith("pacte_dlq_")]
-                    sent = await producer.send_and_wait(original, value=message.value, key=message.key, headers=kept)
-                    replayed[(sent.topic, sent.partition, sent.offset)] = headers.get("pacte_dlq_group", b"").decode()
-                    report.replayed += 1
-                    positions[tp] = message.offset + 1
-                await consumer.commit({tp: positions[tp]})
+                position = await _replay_messages(producer, messages, started, limit, report, replayed)
+                if position is None:
+                    open_partitions.discard(tp)
+                    continue
+                await consumer.commit({tp: position})
     finally:
         await consumer.stop()
         await producer.stop()
     if replayed:
         await _wait_until_handled(bus, replayed, settle_timeout_s or bus.replay_settle_timeout_s, report)
-        report.failed_again = await _count_dead_lettered_again(bus, dlq_topic, ends, replayed)
+        report.failed_again = await _count_dead_lettered_again(bus, dlq_topic, done, replayed)
     return report
+
+
+async def _replay_messages(producer, messages, started: str, limit, report: ReplayReport, replayed: dict) -> int | None:
+    """Replays a partition's batch up to the first message dead-lettered after `started`;
+    returns the position after the last one replayed, or None if the partition is done."""
+    position = None
+    for message in messages:
+        headers = dict(message.headers or ())
+        dead_at = headers.get("pacte_dlq_time", b"").decode()
+        if (dead_at and dead_at >= started) or (limit is not None and report.replayed >= limit):
+            return position
+        group = headers.get("pacte_dlq_group", b"").decode()
+        kept = [
+            (k, v) for k, v in message.headers if not k.startswith(("pacte_dlq_", REPLAY_GROUP_HEADER, CLUSTER_HEADER))
+        ]
+        if group:
+            kept.append((REPLAY_GROUP_HEADER, group.encode()))
+        original = headers["pacte_dlq_topic"].decode()
+        sent = await producer.send_and_wait(original, value=message.value, key=message.key, headers=kept)
+        replayed[(sent.topic, sent.partition, sent.offset)] = group
+        report.replayed += 1
+        position = message.offset + 1
+    return position
 
 
 async def _wait_until_handled(bus: BusSettings, replayed: dict, timeout_s: float, report: ReplayReport) -> None:
     """Until each replayed message's consumer group committed past it (or the timeout)."""
     deadline = time.monotonic() + timeout_s
-    waiting = dict(replayed)
+    waiting = {position: group for position, group in replayed.items() if group}
     while waiting:
-        for group in {g for g in waiting.values() if g}:
-            committed = await group_offsets(bus, group)
-            for (topic, partition, offset), owner in list(waiting.items()):
-                if owner == group and committed.get(TopicPartition(topic, partition), -1) > offset:
+        for group in set(waiting.values()):
+            mine = [position for position, owner in waiting.items() if owner == group]
+            committed = await group_offsets(bus, group, {TopicPartition(topic, partition) for topic, partition, _ in mine})
+            for topic, partition, offset in mine:
+                if committed.get(TopicPartition(topic, partition), -1) > offset:
                     del waiting[(topic, partition, offset)]
-        waiting = {k: g for k, g in waiting.items() if g}
         if not waiting or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
@@ -557,25 +609,18 @@ async def _wait_until_handled(bus: BusSettings, replayed: dict, timeout_s: float
 
 
 async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: dict, replayed: dict) -> int:
-    """Dead letters written after the replay started whose origin is one of the replayed copies."""
-    now = await end_offsets(bus, [dlq_topic])
+    """Dead letters whose origin is one of the replayed copies, read from where the replay began."""
+    partitions = list(await end_offsets(bus, [dlq_topic]))
     consumer = new_consumer(bus, group_id=None)
     await consumer.start()
     count = 0
     try:
-        consumer.assign(list(now))
-        for tp in now:
+        consumer.assign(partitions)
+        for tp in partitions:
             consumer.seek(tp, start.get(tp, 0))
-        positions = dict(start)
-        while any(positions.get(tp, 0) < now[tp] for tp in now):
-            batch = await consumer.getmany(timeout_ms=1000)
-            if not batch:
-                break
-            for tp, messages in batch.items():
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for messages in batch.values():
                 for message in messages:
-                    positions[tp] = message.offset + 1
-                    if message.offset >= now[tp]:
-                        continue
                     headers = dict(message.headers or ())
                     origin = (
                         headers.get("pacte_dlq_topic", b"").decode(),

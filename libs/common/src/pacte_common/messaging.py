@@ -61,6 +61,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common.aio import wait_any
 from pacte_common.bus import (
+    CLUSTER_HEADER,
     backoff,
     current_cluster_id,
     describe_bus,
@@ -327,12 +328,14 @@ class OutboxRelay:
             await _quietly(self._admin.close())
             self._admin = None
 
-    async def _same_incarnation(self) -> bool:
-        """Checked before every batch: rows sent to a broker that restarted empty, before the
-        older rows are re-queued, would overtake them. False if it changed (and was handled)."""
+    async def _still_same_incarnation(self) -> bool:
+        """Checked after every batch is acknowledged: a batch that reached a broker which
+        restarted empty while it was in flight is not marked sent — it carries the old cluster
+        id, consumers skip it, and it is sent again, in order, after the resync."""
         if self._admin is None or await current_cluster_id(self._admin) == self.cluster_id:
             return True
-        return await self.check_incarnation() is None
+        await self.check_incarnation()
+        return False
 
     async def check_incarnation(self) -> str | None:
         """Compares the broker with what this service last saw; re-sends the retained outbox
@@ -360,6 +363,7 @@ class OutboxRelay:
         self._known_topics = set(view.topics) | (missing - set(self._unroutable))
         self.cluster_id = view.cluster_id
         if reason:
+            self._regressed = set()
             self._published_end = {
                 tp: end for tp, end in self._published_end.items() if requeue_topics and tp[0] not in requeue_topics
             }
@@ -420,19 +424,24 @@ class OutboxRelay:
             # Claimed rows stay locked while they are sent, so a second relay skips them.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-                if not rows or not await self._same_incarnation():
+                if not rows:
                     return 0
                 sent, failed, transient = await self._send(producer, rows)
+                if sent and not await self._still_same_incarnation():
+                    sent = []
                 await self._mark(session, sent, failed)
         else:
             # SQLite has one writer: never hold its lock while waiting on the broker.
             async with self.factory() as session, session.begin():
                 rows = await self._claim(session)
-            if not rows or not await self._same_incarnation():
+            if not rows:
                 return 0
             sent, failed, transient = await self._send(producer, rows)
-            async with self.factory() as session, session.begin():
-                await self._mark(session, sent, failed)
+            if sent and not await self._still_same_incarnation():
+                sent = []
+            if sent or failed:
+                async with self.factory() as session, session.begin():
+                    await self._mark(session, sent, failed)
         if sent:
             self.on_published(len(sent))
         if self._regressed:
@@ -464,6 +473,7 @@ class OutboxRelay:
             self._known_topics |= unknown - set(self._unroutable)
         blocked: set[tuple[str, str]] = set()
         failed: list[tuple[dict, str]] = []
+        incarnation = [(CLUSTER_HEADER, self.cluster_id.encode())] if self.cluster_id else []
         in_flight = []
         for row in rows:
             key = (row["topic"], row["message_key"])
@@ -473,7 +483,7 @@ class OutboxRelay:
                 failed.append((row, self._unroutable[row["topic"]]))
                 blocked.add(key)
                 continue
-            headers = [(name, value.encode()) for name, value in row["headers"]]
+            headers = [(name, value.encode()) for name, value in row["headers"]] + incarnation
             try:
                 future = await producer.send(
                     row["topic"], value=row["body"].encode(), key=row["message_key"].encode(), headers=headers
