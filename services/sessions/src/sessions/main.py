@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
-from sessions.api import catalogue, dossiers, indicators, lheo
+from sessions.api import catalogue, dossiers, indicators, lheo, satisfaction, skills, territories
 from sessions.api.access import Clock, system_clock
 from sessions.db.models import Base, messaging
 from sessions.events.handlers import subscriptions
@@ -25,7 +25,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[catalogue.router, lheo.router, dossiers.router, indicators.router],
+        routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
         subscriptions=subscriptions(settings.prescriptions_consumer_name) if settings.consume_prescriptions else [],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )

@@ -44,6 +44,7 @@ from sessions.api.schemas import (
     SessionOut,
     SessionPatch,
 )
+from sessions.app.territories import assign_territories
 from sessions.db.models import Action, Programme, TrainingSession
 from sessions.db.queries import sessions_of_action, sessions_of_programme
 from sessions.events.publish import publish_catalogue, session_snapshot
@@ -243,6 +244,7 @@ async def create_session(body: SessionIn, principal: Region, db: DbSession, runt
         )
         db.add(session)
         await db.flush()
+        await assign_territories(db, [session])  # territory_code from the training place (docs/territories.md)
         await publish_catalogue(runtime, db, SessionPublished, session)
         return 201, session_out(session)
 

@@ -25,7 +25,9 @@ from pacte_common.service import DbSession, RuntimeDep
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from sessions.app.territories import assign_territories
 from sessions.db.models import Action, Programme, TrainingSession
+from sessions.db.queries import sessions_of_action
 from sessions.domain.lheo import (
     ImportOptions,
     LheoAction,
@@ -172,6 +174,7 @@ async def _upsert_action(db, runtime, parsed: LheoAction, programme: Programme, 
                 await db.refresh(session)
                 await publish_catalogue(runtime, db, SessionUpdated, session)
             items.append(item("unchanged", session.id, **s_item))
+    await assign_territories(db, await sessions_of_action(db, action.id))  # docs/territories.md
 
 
 def _formation_status(statuses: list[str]) -> Status:

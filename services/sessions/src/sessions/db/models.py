@@ -103,6 +103,8 @@ class TrainingSession(Timestamps, Base):
     information_meetings: Mapped[list[str]] = mapped_column(JSON, default=list)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The Region's employment-training territory of the training place (db/territories.py).
+    territory_code: Mapped[str | None] = mapped_column(String(32), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     action: Mapped[Action] = relationship(lazy="joined")

@@ -120,6 +120,31 @@ class IndicatorSet:
     values: dict[str, Ratio | Average] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Aggregates:
+    """Counts and sums of one scope (everyone or one sex) from which every indicator follows."""
+
+    entries: int = 0
+    disabled: int = 0
+    low_qualified: int = 0
+    long_term: int = 0
+    seniors: int = 0
+    under_26: int = 0
+    qpv: int = 0
+    places_offered: int = 0
+    places_filled: int = 0
+    exits: int = 0
+    dropouts: int = 0
+    dropouts_for_job: int = 0
+    duration_days: int = 0
+    realised_hours: Decimal = Decimal("0")
+    programmed_hours: Decimal = Decimal("0")
+    visa_assessed: int = 0
+    visa_obtained: int = 0
+    prepa_people: int = 0
+    prepa_went_on: int = 0
+
+
 SEXES = ("F", "M")
 
 
@@ -140,10 +165,6 @@ def months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def _share(entries: list[FileFacts], test: Callable[[FileFacts], bool], target: Decimal | None = None) -> Ratio:
-    return Ratio(sum(1 for f in entries if test(f)), len(entries), target)
-
-
 def compute(
     files: Iterable[FileFacts],
     sessions: Iterable[SessionFacts],
@@ -159,50 +180,29 @@ def compute(
     files = [f for f in files if f.status != "cancelled"]
     follow_up = [f for f in (follow_up_files if follow_up_files is not None else files) if f.status != "cancelled"]
     sessions = list(sessions)
-    result = {"all": _compute_one(files, sessions, period, policy, follow_up)}
+    result = {"all": assemble(aggregate_in_memory(files, sessions, period, policy, follow_up), policy)}
     for sex in SEXES:
-        result[sex] = _compute_one([f for f in files if f.sex == sex], sessions, period, policy, follow_up)
+        scoped = [f for f in files if f.sex == sex]
+        result[sex] = assemble(aggregate_in_memory(scoped, sessions, period, policy, follow_up), policy)
     return result
 
 
-def _compute_one(files, sessions, period, policy, follow_up) -> IndicatorSet:
+def aggregate_in_memory(files, sessions, period, policy, follow_up) -> Aggregates:
+    """The counts and sums of one scope, from the facts: the executable definition that the
+    SQL aggregation of db/indicators.py must match (tests/test_indicators_sql.py)."""
     entries = [f for f in files if period.contains(f.entry_date)]
 
     def long_term(f: FileFacts) -> bool:
         registered = f.jobseeker_registration_date
         return registered is not None and registered <= months_before(f.entry_date, policy.long_term_months)
 
-    values: dict[str, Ratio | Average] = {
-        "disabled_workers_share": _share(entries, lambda f: f.disabled_worker, policy.disabled_target),
-        "low_qualified_share": _share(entries, lambda f: f.education_level in policy.low_qualified_levels),
-        "long_term_jobseekers_share": _share(entries, long_term),
-        "seniors_share": _share(entries, lambda f: age_on(f.birth_date, f.entry_date) >= policy.senior_age),
-        "under_26_share": _share(entries, lambda f: age_on(f.birth_date, f.entry_date) < policy.young_age_limit),
-        "qpv_share": _share(entries, lambda f: f.qpv),
-    }
+    def count(items, test: Callable[[FileFacts], bool]) -> int:
+        return sum(1 for f in items if test(f))
 
     in_scope = {s.session_id: s for s in sessions if period.overlaps(s.start_date, s.end_date)}
-    filled = sum(1 for f in files if f.session_id in in_scope and f.entry_date is not None)
-    values["places_filled_rate"] = Ratio(filled, sum(s.places for s in in_scope.values()))
-
     exits = [f for f in files if f.status == "exited" and period.contains(f.exit_date)]
     dropouts = [f for f in exits if f.exit_kind == "dropout"]
-    values["dropout_rate"] = Ratio(len(dropouts), len(exits))
-    values["dropout_for_job_rate"] = Ratio(sum(1 for f in dropouts if f.dropout_reason == "employment"), len(exits))
-    values["average_realised_duration_days"] = Average(
-        Decimal(sum((f.exit_date - f.entry_date).days + 1 for f in exits)), len(exits)
-    )
-    values["average_realised_hours"] = Average(sum((f.realised_hours for f in exits), Decimal("0")), len(exits))
-    values["realised_hours_rate"] = Ratio(
-        sum((f.realised_hours for f in exits), Decimal("0")), sum((f.programmed_hours for f in exits), Decimal("0"))
-    )
-
-    visa_assessed = [
-        f for f in exits if f.pillar == "visa" and f.certification_result in ("obtained", "partial", "failed")
-    ]
-    values["visa_certification_success_rate"] = Ratio(
-        sum(1 for f in visa_assessed if f.certification_result == "obtained"), len(visa_assessed)
-    )
+    visa_assessed = [f for f in exits if f.pillar == "visa" and f.certification_result in ("obtained", "partial", "failed")]
 
     prepa_exit_by_person: dict[UUID, date] = {}
     for f in exits:
@@ -217,5 +217,63 @@ def _compute_one(files, sessions, period, policy, follow_up) -> IndicatorSet:
         1 for person, exited_on in prepa_exit_by_person.items()
         if any(entered >= exited_on for entered in visa_entries.get(person, []))
     )
-    values["visa_access_after_prepa_rate"] = Ratio(went_on, len(prepa_exit_by_person))
-    return IndicatorSet(entries=len(entries), values=values)
+    return Aggregates(
+        entries=len(entries),
+        disabled=count(entries, lambda f: f.disabled_worker),
+        low_qualified=count(entries, lambda f: f.education_level in policy.low_qualified_levels),
+        long_term=count(entries, long_term),
+        seniors=count(entries, lambda f: age_on(f.birth_date, f.entry_date) >= policy.senior_age),
+        under_26=count(entries, lambda f: age_on(f.birth_date, f.entry_date) < policy.young_age_limit),
+        qpv=count(entries, lambda f: f.qpv),
+        places_offered=sum(s.places for s in in_scope.values()),
+        places_filled=count(files, lambda f: f.session_id in in_scope and f.entry_date is not None),
+        exits=len(exits),
+        dropouts=len(dropouts),
+        dropouts_for_job=count(dropouts, lambda f: f.dropout_reason == "employment"),
+        duration_days=sum((f.exit_date - f.entry_date).days + 1 for f in exits),
+        realised_hours=sum((f.realised_hours for f in exits), Decimal("0")),
+        programmed_hours=sum((f.programmed_hours for f in exits), Decimal("0")),
+        visa_assessed=len(visa_assessed),
+        visa_obtained=count(visa_assessed, lambda f: f.certification_result == "obtained"),
+        prepa_people=len(prepa_exit_by_person),
+        prepa_went_on=went_on,
+    )
+
+
+def assemble(a: Aggregates, policy: IndicatorPolicy) -> IndicatorSet:
+    """The indicators of one scope from its counts and sums (SQL or in memory alike)."""
+    values: dict[str, Ratio | Average] = {
+        "disabled_workers_share": Ratio(a.disabled, a.entries, policy.disabled_target),
+        "low_qualified_share": Ratio(a.low_qualified, a.entries),
+        "long_term_jobseekers_share": Ratio(a.long_term, a.entries),
+        "seniors_share": Ratio(a.seniors, a.entries),
+        "under_26_share": Ratio(a.under_26, a.entries),
+        "qpv_share": Ratio(a.qpv, a.entries),
+        "places_filled_rate": Ratio(a.places_filled, a.places_offered),
+        "dropout_rate": Ratio(a.dropouts, a.exits),
+        "dropout_for_job_rate": Ratio(a.dropouts_for_job, a.exits),
+        "average_realised_duration_days": Average(Decimal(a.duration_days), a.exits),
+        "average_realised_hours": Average(Decimal(a.realised_hours), a.exits),
+        "realised_hours_rate": Ratio(Decimal(a.realised_hours), Decimal(a.programmed_hours)),
+        "visa_certification_success_rate": Ratio(a.visa_obtained, a.visa_assessed),
+        "visa_access_after_prepa_rate": Ratio(a.prepa_went_on, a.prepa_people),
+    }
+    return IndicatorSet(entries=a.entries, values=values)
+
+
+MARK_QUANTUM = Decimal("0.01")
+SATISFACTION_MARKS = ("overall", "accueil", "contenu", "equipe_formateurs", "moyens_materiels", "accompagnement")
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """ANOTEA reviews of a scope: how many, and the sum of each mark (means are derived)."""
+
+    responses: int = 0
+    sums: dict[str, Decimal] = field(default_factory=dict)
+
+    def means(self) -> dict[str, Decimal | None]:
+        if not self.responses:
+            return {name: None for name in SATISFACTION_MARKS}
+        return {name: (Decimal(self.sums.get(name) or 0) / self.responses).quantize(MARK_QUANTUM, rounding=ROUND_HALF_UP)
+                for name in SATISFACTION_MARKS}

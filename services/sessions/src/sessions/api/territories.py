@@ -1,0 +1,131 @@
+"""The Region's employment-training territories over HTTP (docs/territories.md).
+
+`PUT /territories` publishes a new version (Region only): it becomes the current one, every
+session is placed again in it, older versions stay readable. Anyone signed in reads them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
+from pacte_common.errors import Conflict, Invalid, NotFound
+from pacte_common.service import DbSession
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+
+from sessions.app.territories import publish_version
+from sessions.db import territories as store
+from sessions.domain.territories import version_problems
+
+router = APIRouter(tags=["territories"])
+Region = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlaceIn(Strict):
+    commune_insee: str | None = Field(None, pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the commune")
+    commune_name: str | None = Field(None, max_length=255)
+    postcode: str | None = Field(None, pattern=r"^\d{5}$")
+
+
+class TerritoryIn(Strict):
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=255)
+    departement: str | None = Field(None, pattern=r"^(\d{2,3}|2[AB])$")
+    places: list[PlaceIn] = Field(default_factory=list)
+
+
+class VersionIn(Strict):
+    source: str = Field(min_length=1, max_length=2000, description="Where the list comes from (dataset, date, URL)")
+    note: str | None = Field(None, max_length=2000)
+    territories: list[TerritoryIn] = Field(max_length=500)
+
+
+class PlaceOut(BaseModel):
+    commune_insee: str | None
+    commune_name: str | None
+    postcode: str | None
+
+
+class TerritoryOut(BaseModel):
+    code: str
+    name: str
+    departement: str | None
+    places: list[PlaceOut]
+
+
+class VersionSummary(BaseModel):
+    version: int
+    source: str
+    note: str | None
+    created_by: str
+    created_at: datetime
+    territories: int
+
+
+class VersionOut(BaseModel):
+    version: int
+    source: str
+    note: str | None
+    created_by: str
+    created_at: datetime
+    current: bool
+    territories: list[TerritoryOut]
+
+
+async def _version_out(db, version: int, current: int | None) -> VersionOut:
+    row = await store.version_row(db, version)
+    if row is None:
+        raise NotFound("No such territories version")
+    places: dict[str, list[PlaceOut]] = {}
+    for place in await store.places_of(db, version):
+        places.setdefault(place.territory_code, []).append(PlaceOut(commune_insee=place.commune_insee, commune_name=place.commune_name, postcode=place.postcode))
+    return VersionOut(
+        version=row.version, source=row.source, note=row.note, created_by=row.created_by, created_at=row.created_at,
+        current=version == current,
+        territories=[TerritoryOut(code=t.code, name=t.name, departement=t.departement, places=places.get(t.code, []))
+                     for t in await store.territories_of(db, version)],
+    )
+
+
+@router.get("/territories", response_model=VersionOut, summary="The current version of the employment-training territories")
+async def current_territories(principal: CurrentPrincipal, db: DbSession):
+    current = await store.current_version(db)
+    if current is None:
+        raise NotFound("No territories version has been published yet (PUT /territories)")
+    return await _version_out(db, current, current)
+
+
+@router.get("/territories/versions", response_model=list[VersionSummary], summary="Every published version, oldest first")
+async def list_versions(principal: CurrentPrincipal, db: DbSession):
+    return [
+        VersionSummary(version=row.version, source=row.source, note=row.note, created_by=row.created_by, created_at=row.created_at, territories=n)
+        for row, n in await store.versions(db)
+    ]
+
+
+@router.get("/territories/versions/{version}", response_model=VersionOut, summary="One version, current or not")
+async def get_version(version: int, principal: CurrentPrincipal, db: DbSession):
+    return await _version_out(db, version, await store.current_version(db))
+
+
+@router.put(
+    "/territories", status_code=201, response_model=VersionOut,
+    summary="Publish a new version (Region): it replaces the current one, which is kept; sessions are placed again",
+)
+async def put_territories(body: VersionIn, principal: Region, db: DbSession):
+    territories = [t.model_dump() for t in body.territories]
+    problems = version_problems(territories)
+    if problems:
+        raise Invalid(errors=[{"field": field, "message": message} for field, message in problems])
+    try:
+        version = await publish_version(db, source=body.source, note=body.note, territories=territories, actor=principal.describe())
+    except IntegrityError:
+        raise Conflict("another version was published at the same time; read /territories/versions and try again") from None
+    return await _version_out(db, version, version)

@@ -1,0 +1,69 @@
+"""Use case: import ANOTEA reviews. Idempotent by review id; a review whose session (or
+action) the Pacte does not know is reported, not stored; one whose SIRET is not the
+organisation of that session is refused, reported too. One transaction for the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.db.satisfaction import (
+    SatisfactionReview,
+    action_by_reference,
+    existing_review_ids,
+    session_by_reference,
+)
+from sessions.domain.satisfaction import MARKS, Review
+
+
+@dataclass
+class ImportReport:
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    unknown: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+
+async def _target(db: AsyncSession, review: Review, cache: dict):
+    """(action, session) the review is about, or (None, None)."""
+    key = (review.session_ref, review.action_ref)
+    if key not in cache:
+        session = await session_by_reference(db, review.session_ref) if review.session_ref else None
+        action = session.action if session else (await action_by_reference(db, review.action_ref) if review.action_ref else None)
+        cache[key] = (action, session)
+    return cache[key]
+
+
+async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) -> ImportReport:
+    report = ImportReport(received=len(reviews))
+    known = await existing_review_ids(db, [r.review_id for r in reviews])
+    cache: dict = {}
+    for review in reviews:
+        action, session = await _target(db, review, cache)
+        reference = {"review_id": review.review_id, "session": review.session_ref, "action": review.action_ref}
+        if action is None:
+            report.unknown.append({**reference, "reason": "no such session or action in the Pacte"})
+            continue
+        if action.organisation_siret != review.siret:
+            report.rejected.append({**reference, "reason": f"SIRET {review.siret} is not the organisation of this training ({action.organisation_siret})"})
+            continue
+        values = dict(action_id=action.id, session_id=session.id if session else None, organisation_siret=review.siret,
+                      review_date=review.review_date, **{name: review.marks[name] for name in MARKS})
+        if review.review_id not in known:
+            db.add(SatisfactionReview(review_id=review.review_id, imported_by=actor, **values))
+            report.created += 1
+            continue
+        row = await db.get(SatisfactionReview, review.review_id)
+        changes = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if changes:
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.imported_by = actor
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    await db.commit()
+    return report

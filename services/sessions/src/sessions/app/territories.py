@@ -1,0 +1,58 @@
+"""Use cases of the territories reference table: publish a version, place sessions in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.db.models import TrainingSession
+from sessions.db.territories import (
+    Territory,
+    TerritoryPlace,
+    TerritoryVersion,
+    current_version,
+    places_for_postcode,
+    territory_codes,
+)
+from sessions.domain.territories import CoveredPlace, SessionPlace, resolve
+
+
+def place_of(session: TrainingSession) -> SessionPlace:
+    """Where a session is held, as far as the Pacte knows: its action's training place."""
+    action = session.action
+    address = (action.lheo_details or {}).get("adresse") or {}
+    return SessionPlace(postcode=address.get("codepostal"), town=address.get("ville"), action_territory_code=action.territory_code)
+
+
+async def assign_territories(db: AsyncSession, sessions: Iterable[TrainingSession]) -> None:
+    """Sets each session's `territory_code` from the current version (no commit: the caller's)."""
+    version = await current_version(db)
+    known = await territory_codes(db, version) if version is not None else set()
+    for session in sessions:
+        if version is None:
+            code = None
+        else:
+            place = place_of(session)
+            covered = await places_for_postcode(db, version, place.postcode) if place.postcode else []
+            code = resolve(place, [CoveredPlace(c.territory_code, c.commune_name, c.postcode) for c in covered], known)
+        if session.territory_code != code:
+            session.territory_code = code
+    await db.flush()
+
+
+async def publish_version(db: AsyncSession, *, source: str, note: str | None, territories: list[dict], actor: str) -> int:
+    """Adds a version (the current one from now on), places every session in it, commits."""
+    version = (await current_version(db) or 0) + 1
+    db.add(TerritoryVersion(version=version, source=source, note=note, created_by=actor))
+    await db.flush()
+    for territory in territories:
+        db.add(Territory(version=version, code=territory["code"], name=territory["name"], departement=territory.get("departement")))
+        for place in territory["places"]:
+            db.add(TerritoryPlace(version=version, territory_code=territory["code"], **place))
+    await db.flush()
+    sessions = (await db.execute(select(TrainingSession))).unique().scalars()
+    await assign_territories(db, sessions)
+    await db.commit()
+    return version

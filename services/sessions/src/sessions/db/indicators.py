@@ -1,0 +1,283 @@
+"""The indicators' counts and sums, aggregated by the database (no file is loaded into memory).
+
+Each function answers one scope: the filters (programme, département, organisation,
+territory), the period and optionally one sex. The definitions are those of
+`domain.indicators.aggregate_in_memory`, which the tests hold these queries to. Dates are
+compared as ISO text ('YYYY-MM-DD' on SQLite and PostgreSQL alike), so an age or a
+registration seniority is computed the same way on both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Integer, String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
+
+from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
+from sessions.db.satisfaction import SatisfactionReview
+from sessions.domain.indicators import (
+    SATISFACTION_MARKS,
+    Aggregates,
+    IndicatorPolicy,
+    Period,
+    Satisfaction,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    programme: str | None = None
+    departement: str | None = None
+    organisation: str | None = None
+    territory: str | None = None
+
+
+class days_between(FunctionElement):  # noqa: N801 (an SQL function)
+    """Whole days from the first date to the second."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return f"CAST(julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}) AS INTEGER)"
+
+
+@compiles(days_between)
+def _days_default(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return f"({compiler.process(end, **kw)} - {compiler.process(start, **kw)})"
+
+
+def _iso(column):
+    return cast(column, String)
+
+
+def _year(text):
+    return cast(func.substr(text, 1, 4), Integer)
+
+
+def _month(text):
+    return cast(func.substr(text, 6, 2), Integer)
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _in_period(column, period: Period):
+    conditions = [column.is_not(None)]
+    if period.start:
+        conditions.append(column >= period.start)
+    if period.end:
+        conditions.append(column <= period.end)
+    return and_(*conditions)
+
+
+def _scoped(query, scope: Scope, sex: str | None = None, dossier=Dossier):
+    """Joins a dossier query to its session, action and programme, and applies the filters."""
+    query = (
+        query.join(TrainingSession, dossier.session_id == TrainingSession.id)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(Programme, Action.programme_id == Programme.id)
+        .where(dossier.status != "cancelled")
+    )
+    query = _filters(query, scope)
+    if sex:
+        query = query.where(dossier.profile["sex"].as_string() == sex)
+    return query
+
+
+def _filters(query, scope: Scope):
+    if scope.programme:
+        query = query.where(Programme.code == scope.programme)
+    if scope.departement:
+        query = query.where(Action.departement == scope.departement)
+    if scope.organisation:
+        query = query.where(Action.organisation_siret == scope.organisation)
+    if scope.territory:
+        query = query.where(TrainingSession.territory_code == scope.territory)
+    return query
+
+
+def _age_at_entry():
+    entry, birth = _iso(Dossier.entry_date), Dossier.profile["birth_date"].as_string()
+    before_birthday = case((func.substr(entry, 6, 5) < func.substr(birth, 6, 5), 1), else_=0)
+    return _year(entry) - _year(birth) - before_birthday
+
+
+def _long_term(months: int):
+    entry, registered = _iso(Dossier.entry_date), Dossier.profile["jobseeker_registration_date"].as_string()
+    gap = (_year(entry) * 12 + _month(entry)) - (_year(registered) * 12 + _month(registered))
+    same_day_or_before = func.substr(registered, 9, 2) <= func.substr(entry, 9, 2)
+    return and_(registered.is_not(None), or_(gap > months, and_(gap == months, same_day_or_before)))
+
+
+async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy, sex: str | None) -> dict:
+    age = _age_at_entry()
+    query = select(
+        func.count().label("entries"),
+        _count_if(Dossier.profile["disabled_worker"].as_boolean()).label("disabled"),
+        _count_if(Dossier.profile["education_level"].as_string().in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
+        _count_if(_long_term(policy.long_term_months)).label("long_term"),
+        _count_if(age >= policy.senior_age).label("seniors"),
+        _count_if(age < policy.young_age_limit).label("under_26"),
+        _count_if(Dossier.profile["qpv"].as_boolean()).label("qpv"),
+    ).select_from(Dossier)
+    query = _scoped(query, scope, sex).where(_in_period(Dossier.entry_date, period))
+    return dict((await db.execute(query)).one()._mapping)
+
+
+def _overlapping(period: Period):
+    conditions = []
+    if period.start:
+        conditions.append(TrainingSession.end_date >= period.start)
+    if period.end:
+        conditions.append(TrainingSession.start_date <= period.end)
+    return and_(literal(True), *conditions)
+
+
+async def _places(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+    offered = _filters(
+        select(func.coalesce(func.sum(TrainingSession.places), 0))
+        .select_from(TrainingSession)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(Programme, Action.programme_id == Programme.id),
+        scope,
+    ).where(_overlapping(period))
+    filled = _scoped(select(func.count()).select_from(Dossier), scope, sex).where(
+        _overlapping(period), Dossier.entry_date.is_not(None)
+    )
+    return {"places_offered": (await db.execute(offered)).scalar_one(), "places_filled": (await db.execute(filled)).scalar_one()}
+
+
+def _attended_hours():
+    return (
+        select(AttendanceStatement.dossier_id, func.sum(AttendanceStatement.attended_hours + AttendanceStatement.in_company_hours).label("hours"))
+        .where(AttendanceStatement.current.is_(True))
+        .group_by(AttendanceStatement.dossier_id)
+        .subquery()
+    )
+
+
+async def _exits(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+    attended = _attended_hours()
+    realised = func.coalesce(Dossier.realised_hours, attended.c.hours, 0)
+    assessed = and_(Programme.pillar == "visa", Dossier.certification_result.in_(("obtained", "partial", "failed")))
+    dropout = Dossier.exit_kind == "dropout"
+    query = select(
+        func.count().label("exits"),
+        _count_if(dropout).label("dropouts"),
+        _count_if(and_(dropout, Dossier.dropout_reason == "employment")).label("dropouts_for_job"),
+        func.coalesce(func.sum(days_between(Dossier.entry_date, Dossier.exit_date) + 1), 0).label("duration_days"),
+        func.coalesce(func.sum(realised), 0).label("realised_hours"),
+        func.coalesce(func.sum(Action.hours_in_centre + Action.hours_in_company), 0).label("programmed_hours"),
+        _count_if(assessed).label("visa_assessed"),
+        _count_if(and_(assessed, Dossier.certification_result == "obtained")).label("visa_obtained"),
+    ).select_from(Dossier).outerjoin(attended, attended.c.dossier_id == Dossier.id)
+    query = _scoped(query, scope, sex).where(Dossier.status == "exited", _in_period(Dossier.exit_date, period))
+    row = dict((await db.execute(query)).one()._mapping)
+    for name in ("realised_hours", "programmed_hours"):
+        row[name] = Decimal(str(row[name])).quantize(Decimal("0.01"))
+    return row
+
+
+async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+    first_exits = _scoped(
+        select(Dossier.person_id.label("person_id"), func.min(Dossier.exit_date).label("first_exit")).select_from(Dossier), scope, sex
+    ).where(Dossier.status == "exited", Programme.pillar == "prepa", _in_period(Dossier.exit_date, period))
+    first_exits = first_exits.group_by(Dossier.person_id).subquery()
+    later, later_session, later_action, later_programme = aliased(Dossier), aliased(TrainingSession), aliased(Action), aliased(Programme)
+    went_on = exists(
+        select(literal(1)).select_from(later)
+        .join(later_session, later.session_id == later_session.id)
+        .join(later_action, later_session.action_id == later_action.id)
+        .join(later_programme, later_action.programme_id == later_programme.id)
+        .where(later.person_id == first_exits.c.person_id, later.status != "cancelled", later_programme.pillar == "visa",
+               later.entry_date.is_not(None), later.entry_date >= first_exits.c.first_exit)
+    )
+    query = select(func.count().label("prepa_people"), _count_if(went_on).label("prepa_went_on")).select_from(first_exits)
+    return dict((await db.execute(query)).one()._mapping)
+
+
+async def aggregate(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy, sex: str | None = None) -> Aggregates:
+    numbers: dict = {}
+    numbers.update(await _entries(db, scope, period, policy, sex))
+    numbers.update(await _places(db, scope, period, sex))
+    numbers.update(await _exits(db, scope, period, sex))
+    numbers.update(await _prepa_to_visa(db, scope, period, sex))
+    return Aggregates(**{k: (v if isinstance(v, Decimal) else int(v or 0)) for k, v in numbers.items()})
+
+
+def _satisfaction_query(scope: Scope, period: Period, *columns):
+    query = (
+        select(*columns, func.count().label("responses"),
+               *(func.coalesce(func.sum(getattr(SatisfactionReview, m)), 0).label(m) for m in SATISFACTION_MARKS))
+        .select_from(SatisfactionReview)
+        .join(Action, SatisfactionReview.action_id == Action.id)
+        .join(Programme, Action.programme_id == Programme.id)
+        .outerjoin(TrainingSession, SatisfactionReview.session_id == TrainingSession.id)
+        .where(_in_period(SatisfactionReview.review_date, period))
+    )
+    return _filters(query, scope)
+
+
+def _as_satisfaction(row) -> Satisfaction:
+    mapping = row._mapping
+    return Satisfaction(int(mapping["responses"]), {m: Decimal(str(mapping[m])) for m in SATISFACTION_MARKS})
+
+
+async def satisfaction(db: AsyncSession, scope: Scope, period: Period) -> Satisfaction:
+    return _as_satisfaction((await db.execute(_satisfaction_query(scope, period))).one())
+
+
+COMPARE_KEYS = {"territory": TrainingSession.territory_code, "departement": Action.departement}
+
+
+@dataclass
+class CompareRow:
+    key: str | None
+    entries: int = 0
+    exits: int = 0
+    dropouts: int = 0
+    places_offered: int = 0
+    places_filled: int = 0
+    satisfaction: Satisfaction = Satisfaction()
+
+
+async def compare(db: AsyncSession, scope: Scope, period: Period, by: str) -> list[CompareRow]:
+    """Headline numbers by territory or by département, each grouped by the database."""
+    key = COMPARE_KEYS[by]
+    rows: dict[str | None, CompareRow] = {}
+
+    def row(value) -> CompareRow:
+        return rows.setdefault(value, CompareRow(value))
+
+    entries = _scoped(select(key, func.count()).select_from(Dossier), scope).where(_in_period(Dossier.entry_date, period))
+    for value, count in (await db.execute(entries.group_by(key))).all():
+        row(value).entries = count
+    exits = _scoped(select(key, func.count(), _count_if(Dossier.exit_kind == "dropout")).select_from(Dossier), scope)
+    exits = exits.where(Dossier.status == "exited", _in_period(Dossier.exit_date, period)).group_by(key)
+    for value, count, dropouts in (await db.execute(exits)).all():
+        row(value).exits, row(value).dropouts = count, int(dropouts)
+    offered = _filters(
+        select(key, func.sum(TrainingSession.places)).select_from(TrainingSession)
+        .join(Action, TrainingSession.action_id == Action.id).join(Programme, Action.programme_id == Programme.id),
+        scope,
+    ).where(_overlapping(period)).group_by(key)
+    for value, places in (await db.execute(offered)).all():
+        row(value).places_offered = int(places or 0)
+    filled = _scoped(select(key, func.count()).select_from(Dossier), scope)
+    filled = filled.where(_overlapping(period), Dossier.entry_date.is_not(None)).group_by(key)
+    for value, count in (await db.execute(filled)).all():
+        row(value).places_filled = count
+    for result in (await db.execute(_satisfaction_query(scope, period, key.label("key")).group_by(key))).all():
+        row(result._mapping["key"]).satisfaction = _as_satisfaction(result)
+    return sorted(rows.values(), key=lambda r: (r.key is None, r.key or ""))

@@ -1,0 +1,41 @@
+"""A person's skills passport: certification results and skill blocks obtained. No I/O.
+
+Who reads it: the Region, and the person's *current* prescriber, that is the prescriber of
+the person's latest training file that has one (a person followed by France Travail, then by
+a Mission locale, is read by the Mission locale only). Cancelled files never count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class FileSkills:
+    dossier_id: UUID
+    created_at: datetime
+    status: str
+    prescriber_code: str | None
+    programme_code: str
+    action_title: str
+    rncp_code: str | None
+    certifying: bool
+    skill_blocks_offered: list[str]
+    certification_result: str | None
+    skill_blocks_obtained: list[str]
+    exit_date: date | None
+
+
+def current_prescriber(files: list[FileSkills]) -> str | None:
+    prescribed = [f for f in files if f.prescriber_code and f.status != "cancelled"]
+    return max(prescribed, key=lambda f: f.created_at).prescriber_code if prescribed else None
+
+
+def passport(files: list[FileSkills]) -> tuple[list[FileSkills], list[str]]:
+    """The files that certify something (assessed or with blocks obtained) and every block obtained."""
+    counted = [f for f in files if f.status != "cancelled" and (f.certification_result or f.skill_blocks_obtained)]
+    counted.sort(key=lambda f: (f.exit_date or date.max, f.created_at))
+    blocks = sorted({block for f in counted for block in f.skill_blocks_obtained})
+    return counted, blocks

@@ -1,0 +1,74 @@
+"""Territories: a versioned reference table edited by the Region; sessions placed in it;
+indicators filtered and compared by territory."""
+
+VERSION_1 = {
+    "source": "test fixture (not the Region's list)",
+    "territories": [
+        {"code": "T-NANTES", "name": "Nantes test", "departement": "44",
+         "places": [{"postcode": "44000", "commune_name": "Nantes", "commune_insee": "44109"}]},
+        {"code": "T-ANGERS", "name": "Angers test", "departement": "49",
+         "places": [{"postcode": "49000", "commune_name": "Angers"}]},
+    ],
+}
+
+
+async def _session_without_known_territory(api) -> dict:
+    """A session in 49 whose action names a territory code the table does not know."""
+    action = await api.ok("POST", "/actions", api.region, 201,
+                          json=api.action_body("VISA-METIERS", api.SIRET_B, departement="49", territory_code="NOT-A-TERRITORY"))
+    return await api.ok("POST", "/sessions", api.region, 201, json={
+        "action_id": action["id"], "start_date": "2026-01-05", "end_date": "2026-06-26", "places": 5, "permanent_entries": False})
+
+
+async def test_versions_replace_and_keep(api):
+    first = await api.ok("PUT", "/territories", api.region, 201, json=VERSION_1)
+    assert first["version"] == 1 and first["current"] is True
+    assert [t["code"] for t in first["territories"]] == ["T-ANGERS", "T-NANTES"]
+    second = await api.ok("PUT", "/territories", api.region, 201, json={**VERSION_1, "source": "v2", "territories": VERSION_1["territories"][:1]})
+    assert second["version"] == 2
+    current = await api.ok("GET", "/territories", api.org)
+    assert current["version"] == 2 and [t["code"] for t in current["territories"]] == ["T-NANTES"]
+    old = await api.ok("GET", "/territories/versions/1", api.org)
+    assert old["current"] is False and len(old["territories"]) == 2
+    listed = await api.ok("GET", "/territories/versions", api.region)
+    assert [(v["version"], v["territories"]) for v in listed] == [(1, 2), (2, 1)]
+
+
+async def test_only_the_region_edits_and_bad_versions_name_the_field(api):
+    refused = await api.client.put("/territories", headers=api.org, json=VERSION_1)
+    assert refused.status_code == 403
+    twice = {"source": "x", "territories": [VERSION_1["territories"][0], VERSION_1["territories"][0]]}
+    bad = await api.client.put("/territories", headers=api.region, json=twice)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.territories[1].code"
+    bad_postcode = {"source": "x", "territories": [{"code": "T", "name": "T", "places": [{"postcode": "4400"}]}]}
+    bad = await api.client.put("/territories", headers=api.region, json=bad_postcode)
+    assert bad.status_code == 422 and "postcode" in bad.json()["errors"][0]["field"]
+    assert (await api.client.get("/territories", headers=api.region)).status_code == 404  # none published yet
+    assert (await api.client.get("/territories/versions/7", headers=api.region)).status_code == 404
+
+
+async def test_sessions_take_their_territory_and_indicators_filter_and_compare(api):
+    await api.ok("PUT", "/territories", api.region, 201, json={
+        "source": "test fixture", "territories": [
+            {"code": "TS-44-NANTES", "name": "Nantes test", "departement": "44", "places": [{"postcode": "44000"}]},
+            {"code": "T-ANGERS", "name": "Angers test", "departement": "49", "places": [{"postcode": "49000"}]},
+        ]})
+    # The action's territory_code (TS-44-NANTES, conftest) is a known territory: the session takes it.
+    nantes = await api.catalogue(places=10)
+    angers = await _session_without_known_territory(api)
+    org_b = api.as_("training_org", api.SIRET_B)
+    for session, headers in ((nantes, api.org), (nantes, api.org), (angers, org_b)):
+        dossier = await api.enrol(session["id"], headers=headers)
+        await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"}, headers=headers)
+
+    in_nantes = await api.ok("GET", "/indicators?territory=TS-44-NANTES", api.region)
+    assert in_nantes["all"]["entries"] == 2 and in_nantes["filters"]["territory"] == "TS-44-NANTES"
+    assert in_nantes["all"]["places_filled_rate"]["denominator"] == 10
+    compared = await api.ok("GET", "/indicators?compare=territory", api.region)
+    rows = {r["key"]: r for r in compared["compare"]["rows"]}
+    assert rows[None]["entries"] == 1  # the Angers action names no known territory, has no training place
+    assert rows["TS-44-NANTES"]["entries"] == 2 and rows["TS-44-NANTES"]["places_offered"] == 10
+    by_departement = await api.ok("GET", "/indicators?compare=departement", api.region)
+    assert {r["key"]: r["entries"] for r in by_departement["compare"]["rows"]} == {"44": 2, "49": 1}
+    bad = await api.client.get("/indicators?compare=canton", headers=api.region)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.compare"
