@@ -7,9 +7,13 @@ from pacte_common.events import Topics
 from pacte_common.service import build_app
 
 from sessions.api import catalogue, dossiers, indicators, lheo, satisfaction, skills, territories
+from sessions.api import outcomes as outcomes_api
+from sessions.api import trajectory as trajectory_api
 from sessions.api.access import Clock, system_clock
+from sessions.app.outcomes import purge_periodically
 from sessions.db.models import Base, messaging
 from sessions.events.handlers import subscriptions
+from sessions.events.trajectory import trajectory_subscription
 from sessions.settings import SessionsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -26,8 +30,12 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
-        subscriptions=subscriptions(settings.prescriptions_consumer_name) if settings.consume_prescriptions else [],
+        subscriptions=[*subscriptions(settings.prescriptions_consumer_name), trajectory_subscription(settings.trajectory_consumer_name)]
+        if settings.consume_prescriptions else [],
+        jobs=[purge_periodically],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
+    app.include_router(outcomes_api.router)  # outcomes, result indicators, purge (docs/outcomes.md)
+    app.include_router(trajectory_api.router)
     app.state.clock = clock or system_clock
     return app

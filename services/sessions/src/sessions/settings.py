@@ -33,3 +33,14 @@ class SessionsSettings(ServiceSettings):
     prescriptions_consumer_name: str = "prescriptions"
     # Off for a process that serves HTTP and relays the outbox but leaves consuming to another.
     consume_prescriptions: bool = True
+
+    # Post-training outcomes and trajectories (docs/outcomes.md). Outcomes are personal data kept
+    # for the Region's public-interest mission (RGPD art. 6(1)(e)) no longer than needed
+    # (art. 5(1)(e)): purged once observed this many months ago.
+    outcome_retention_months: int = Field(36, ge=1)
+    trajectory_audit_retention_months: int = Field(12, ge=1)
+    outcome_purge_interval_hours: float = Field(24.0, ge=0, description="0: no periodic purge (the API still purges)")
+    outcome_import_max_bytes: int = 10 * 1024 * 1024
+    outcome_min_respondents: int = Field(10, ge=1, description="Below this many answers a rate is flagged low_base")
+    pillar_flow_window_months: int = Field(6, ge=1)
+    trajectory_consumer_name: str = "trajectory"

@@ -1,0 +1,317 @@
+"""Post-training outcomes over HTTP (docs/outcomes.md): the survey provider's imports (through the
+Region), a training organisation's declarations, the result indicators (JSON or CSV), the purge."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
+from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
+from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
+from pacte_common.http import IsoDate
+from pacte_common.service import DbSession, RuntimeDep
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from sessions.api.access import Today, ensure_dossier_readable
+from sessions.app.outcomes import (
+    ImportReport,
+    ResultFilters,
+    Results,
+    declare_outcome,
+    import_outcomes,
+    purge_expired,
+    result_indicators,
+)
+from sessions.db.outcomes import outcomes_of
+from sessions.db.queries import dossier_by_id
+from sessions.domain.outcomes import SITUATION_LABELS, SOURCE_LABELS, Rate, ResultGroup, read_csv
+
+router = APIRouter(tags=["outcomes"])
+Region = Annotated[Principal, require_kind(OrgKind.REGION)]
+TrainingOrg = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG)]
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class LineOut(BaseModel):
+    line: int = Field(description="1 for the first line after the CSV header, or the first JSON object")
+    status: Literal["created", "updated", "unchanged", "unmatched", "duplicate", "malformed"]
+    dossier_id: UUID | None = None
+    horizon_months: int | None = None
+    reason: str | None = None
+
+
+class ImportOut(BaseModel):
+    import_id: UUID | None = Field(description="None on a dry run (nothing written)")
+    source: OutcomeSource
+    dry_run: bool
+    counts: dict[str, int]
+    lines: list[LineOut]
+
+
+class OutcomeIn(BaseModel):
+    horizon_months: Horizon
+    situation: OutcomeSituation
+    observed_on: IsoDate
+    job_related_to_training: bool | None = None
+
+
+class OutcomeOut(BaseModel):
+    dossier_id: UUID
+    horizon_months: int
+    situation: OutcomeSituation
+    situation_label: str
+    observed_on: date
+    source: OutcomeSource
+    source_label: str
+    job_related_to_training: bool | None
+    version: int
+
+
+class PurgeOut(BaseModel):
+    cutoff: date = Field(description="Outcomes observed before this day were deleted")
+    outcomes_deleted: int
+    prescriptions_deleted: int
+    trajectory_reads_deleted: int
+
+
+class SituationOut(BaseModel):
+    code: OutcomeSituation
+    label: str
+    job: bool
+    lasting_job: bool
+
+
+def outcome_out(o) -> OutcomeOut:
+    situation, source = OutcomeSituation(o.situation), OutcomeSource(o.source)
+    return OutcomeOut(
+        dossier_id=o.dossier_id, horizon_months=o.horizon_months, situation=situation, situation_label=SITUATION_LABELS[situation],
+        observed_on=o.observed_on, source=source, source_label=SOURCE_LABELS[source],
+        job_related_to_training=o.job_related_to_training, version=o.version,
+    )
+
+
+def import_out(report: ImportReport) -> ImportOut:
+    return ImportOut(
+        import_id=report.import_id, source=OutcomeSource(report.source), dry_run=report.dry_run, counts=report.counts,
+        lines=[LineOut(**vars(line)) for line in report.lines],
+    )
+
+
+# ---------------------------------------------------------------- import
+
+
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}, "example": (
+                "dossier_id;nir;horizon_months;situation;observed_on;job_related_to_training\n"
+                "3f1c…;;6;permanent_job;2026-09-30;oui\n"
+            )},
+            "application/json": {"schema": {"type": "object", "required": ["lines"], "properties": {
+                "lines": {"type": "array", "items": {"type": "object", "properties": {
+                    "dossier_id": {"type": "string", "format": "uuid"}, "nir": {"type": "string"},
+                    "nir_hash": {"type": "string"}, "horizon_months": {"type": "integer", "enum": [3, 6, 12]},
+                    "situation": {"type": "string", "enum": [s.value for s in OutcomeSituation]},
+                    "observed_on": {"type": "string", "format": "date"},
+                    "job_related_to_training": {"type": ["boolean", "null"]},
+                }}},
+            }}},
+        },
+    },
+    "x-body-limit-setting": "outcome_import_max_bytes",
+}
+
+
+def read_lines(media_type: str, data: bytes) -> list:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("the file must be UTF-8", field="body") from None
+    if media_type in ("text/csv", "application/csv"):
+        return read_csv(text)
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"not JSON: {exc.msg}", field="body") from None
+        lines = body.get("lines") if isinstance(body, dict) else body
+        if not isinstance(lines, list):
+            raise Invalid("expected {\"lines\": [...]} or a list of lines", field="body.lines")
+        return lines
+    raise UnsupportedMediaType("send the outcomes as text/csv or application/json")
+
+
+@router.post(
+    "/outcomes/imports",
+    status_code=201,
+    response_model=ImportOut,
+    summary="Import outcomes from the survey provider or France Travail (CSV or JSON); all or nothing, idempotent",
+    openapi_extra=IMPORT_BODY,
+    responses={
+        200: {"description": "Dry run: the report of what the import would do; nothing written", "model": ImportOut},
+        415: {"description": "Neither CSV nor JSON"},
+        422: {"description": "Malformed or contradictory lines (errors[].field = line[N].column); nothing was imported"},
+    },
+)
+async def import_file(
+    request: Request, principal: Region, db: DbSession, runtime: RuntimeDep, today: Today,
+    source: Annotated[Literal["survey", "france_travail"], Query(description="Who observed the situations")] = "survey",
+    dry_run: Annotated[bool, Query(description="Report only: match and validate, write nothing")] = False,
+):
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data = await request.body()
+    raw_lines = read_lines(media_type, data)
+    try:
+        report = await import_outcomes(
+            db, runtime, raw_lines=raw_lines, source=OutcomeSource(source), media_type=media_type,
+            fingerprint=runtime.hasher.fingerprint(data.decode("utf-8-sig")), actor=principal.describe(),
+            today=today, dry_run=dry_run,
+        )
+    except IntegrityError:  # the same outcomes stored by another import at the same moment
+        raise Conflict("another import recorded some of these outcomes at the same time; send the file again") from None
+    return JSONResponse(jsonable_encoder(import_out(report)), status_code=200 if dry_run else 201)
+
+
+# ---------------------------------------------------------------- declaration and reading
+
+
+@router.post(
+    "/dossiers/{dossier_id}/outcomes",
+    status_code=201,
+    response_model=OutcomeOut,
+    summary="A training organisation declares what became of its trainee at a horizon (source: training organisation)",
+    responses={
+        200: {"description": "Already declared: corrected, or the same again (unchanged)", "model": OutcomeOut},
+        409: {"description": "The training file has not exited (current_state)"},
+    },
+)
+async def declare(dossier_id: UUID, body: OutcomeIn, principal: TrainingOrg, db: DbSession, runtime: RuntimeDep, today: Today):
+    dossier = ensure_dossier_readable(principal, await dossier_by_id(db, dossier_id, for_update=True))
+    if dossier.status != "exited":
+        raise InvalidTransition("declare-outcome", dossier.status, [], detail="outcomes are declared after the exit")
+    try:
+        status, outcome = await declare_outcome(
+            db, runtime, dossier, horizon=body.horizon_months, situation=body.situation, observed_on=body.observed_on,
+            job_related_to_training=body.job_related_to_training, actor=principal.describe(), today=today,
+        )
+    except IntegrityError:
+        raise Conflict("this outcome was declared at the same moment by another request; send it again") from None
+    return JSONResponse(jsonable_encoder(outcome_out(outcome)), status_code=201 if status == "created" else 200)
+
+
+@router.get("/dossiers/{dossier_id}/outcomes", response_model=list[OutcomeOut], summary="Outcomes recorded for a training file, every source")
+async def list_outcomes(dossier_id: UUID, principal: CurrentPrincipal, db: DbSession):
+    dossier = ensure_dossier_readable(principal, await dossier_by_id(db, dossier_id))
+    found = await outcomes_of(db, [dossier.id])
+    return [outcome_out(o) for _, o in sorted(found.items(), key=lambda item: (item[0][1], item[0][2]))]
+
+
+@router.get("/outcomes/situations", response_model=list[SituationOut], summary="The situation codes and their French labels")
+async def situations(principal: CurrentPrincipal):
+    from sessions.domain.outcomes import JOBS, LASTING_JOBS
+
+    return [SituationOut(code=s, label=SITUATION_LABELS[s], job=s in JOBS, lasting_job=s in LASTING_JOBS) for s in OutcomeSituation]
+
+
+@router.post("/outcomes/purge", response_model=PurgeOut, summary="Delete the outcomes past their retention period (Region)")
+async def purge(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
+    report = await purge_expired(db, runtime, today)
+    return PurgeOut(**vars(report))
+
+
+# ---------------------------------------------------------------- result indicators
+
+
+def rate_out(rate: Rate, group: ResultGroup, minimum: int) -> dict:
+    return {
+        "numerator": rate.numerator, "denominator": rate.denominator, "value": rate.value,
+        "population": group.population, "respondents": group.respondents, "response_rate": group.response_rate.value,
+        "low_base": group.respondents < minimum,
+    }
+
+
+def group_out(group: ResultGroup, minimum: int) -> dict:
+    return {
+        "population": group.population, "respondents": group.respondents, "response_rate": group.response_rate.value,
+        **{name: rate_out(getattr(group, name), group, minimum) for name in ("employment", "lasting_employment", "training")},
+    }
+
+
+def results_json(results: Results, minimum: int) -> dict:
+    f = results.filters
+    flow = lambda r: {"numerator": r.numerator, "denominator": r.denominator, "value": r.value}  # noqa: E731
+    return {
+        "filters": {"from": f.period_from, "to": f.period_to, "programme": f.programme, "departement": f.departement,
+                    "territory": f.territory, "organisation": f.organisation},
+        "horizon_months": int(f.horizon), "as_of": results.as_of,
+        "all": group_out(results.all, minimum),
+        **{f"by_{name}": {key: group_out(g, minimum) for key, g in groups.items()} for name, groups in results.by.items()},
+        "prepa_to_visa": {**flow(results.prepa_to_visa), "by_sex": {s: flow(r) for s, r in results.prepa_to_visa_by_sex.items()}},
+    }
+
+
+def results_csv(results: Results) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["breakdown", "group", "indicator", "numerator", "denominator", "value", "population", "respondents", "response_rate"])
+    groups = [("all", "all", results.all)] + [(name, key, g) for name, by in results.by.items() for key, g in by.items()]
+    for breakdown, key, group in groups:
+        for name in ("employment", "lasting_employment", "training"):
+            rate = getattr(group, name)
+            writer.writerow([breakdown, key, name, rate.numerator, rate.denominator, _cell(rate.value),
+                             group.population, group.respondents, _cell(group.response_rate.value)])
+    flow = results.prepa_to_visa
+    writer.writerow(["all", "all", "prepa_to_visa", flow.numerator, flow.denominator, _cell(flow.value), flow.denominator, "", ""])
+    return buffer.getvalue()
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+@router.get(
+    "/indicators/results",
+    summary="Result indicators at a horizon (employment, lasting employment, training) with response rates; JSON or CSV",
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
+                     "description": "Figures by sex, target public, pillar, département, territory; each with its response rate"}},
+)
+async def results(
+    request: Request, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, today: Today,
+    period_from: Annotated[IsoDate | None, Query(alias="from", description="Exits on or after this day")] = None,
+    period_to: Annotated[IsoDate | None, Query(alias="to", description="Exits on or before this day")] = None,
+    horizon: Annotated[Horizon, Query(description="Months after the exit: 3, 6 or 12")] = Horizon.SIX_MONTHS,
+    programme: Annotated[str | None, Query(max_length=64)] = None,
+    departement: Annotated[str | None, Query(max_length=3)] = None,
+    territory: Annotated[str | None, Query(max_length=32)] = None,
+    organisation: Annotated[str | None, Query(max_length=14)] = None,
+):
+    if principal.org_kind is OrgKind.TRAINING_ORG:
+        if organisation not in (None, principal.org_id):
+            raise Forbidden("A training organisation sees its own results")
+        organisation = principal.org_id
+    elif principal.org_kind is not OrgKind.REGION:
+        raise Forbidden("Result indicators are read by the Region and training organisations")
+    if period_from and period_to and period_to < period_from:
+        raise Invalid("'to' must be on or after 'from'", field="query.to")
+    filters = ResultFilters(period_from, period_to, programme, departement, territory, organisation, horizon)
+    computed = await result_indicators(db, runtime, filters, today)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(results_csv(computed), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="results.csv"'})
+    return JSONResponse(jsonable_encoder(results_json(computed, runtime.settings.outcome_min_respondents)))

@@ -1,0 +1,363 @@
+"""Use cases of post-training outcomes: import, declaration, purge, result indicators.
+
+The only place that commits outcomes. An import is validated whole before anything is
+written: a malformed line, or two lines that contradict each other, refuse the whole file
+(422 with the per-line report); otherwise every matched line is written in one transaction
+with its `trainee.outcome-recorded.v1` event, and unmatched or duplicate lines are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from pacte_common.contracts.outcomes import (
+    Horizon,
+    OutcomeRecorded,
+    OutcomeSituation,
+    OutcomeSource,
+)
+from pacte_common.db import utcnow
+from pacte_common.errors import Invalid
+from pacte_common.service import Runtime
+from pacte_common.tracing import adopt_trace
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.db.models import Dossier
+from sessions.db.outcomes import (
+    Outcome,
+    OutcomeImport,
+    delete_outcomes_before,
+    delete_prescriptions_before,
+    delete_reads_before,
+    dossiers_by_ids,
+    exited_files,
+    files_for_matching,
+    outcomes_of,
+    pillar_files,
+)
+from sessions.domain.indicators import IndicatorPolicy
+from sessions.domain.outcomes import (
+    ImportLine,
+    LineError,
+    OutcomeFacts,
+    OutcomeRefused,
+    PillarFile,
+    Rate,
+    ResultGroup,
+    breakdowns,
+    check_declaration,
+    horizon_reached,
+    parse_line,
+    plan_import,
+    prepa_to_visa,
+    result_group,
+    retention_cutoff,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LineReport:
+    line: int
+    status: str  # created, updated, unchanged, unmatched, duplicate, malformed
+    dossier_id: uuid.UUID | None = None
+    horizon_months: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ImportReport:
+    import_id: uuid.UUID | None
+    source: str
+    dry_run: bool
+    lines: list[LineReport] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        statuses = ("created", "updated", "unchanged", "unmatched", "duplicate", "malformed")
+        counts = {status: sum(1 for line in self.lines if line.status == status) for status in statuses}
+        counts["matched"] = counts["created"] + counts["updated"] + counts["unchanged"]
+        counts["lines"] = len(self.lines)
+        return counts
+
+
+class ImportRefused(Invalid):
+    """422: the file has malformed or contradictory lines; nothing was written."""
+
+    slug, title = "outcome-import-refused", "The outcome file was refused; nothing was imported"
+
+    def __init__(self, errors: list[LineError], report: ImportReport):
+        super().__init__(errors=[{"field": f"line[{e.number}].{e.field}", "message": e.message} for e in errors])
+        self.extensions["report"] = {
+            "counts": report.counts,
+            "lines": [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in vars(line).items()} for line in report.lines],
+        }
+
+
+# ---------------------------------------------------------------- recording one outcome
+
+
+async def record_outcome(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, existing: Outcome | None, line: ImportLine,
+    source: OutcomeSource, actor: str, now: datetime, import_id: uuid.UUID | None = None,
+) -> str:
+    """Creates or corrects the outcome of a file at a horizon from a source, with its event.
+    Returns created, updated or unchanged (the same facts again change nothing)."""
+    if existing is not None and (OutcomeSituation(existing.situation), existing.observed_on, existing.job_related_to_training) == line.facts():
+        return "unchanged"
+    if existing is None:
+        existing = Outcome(
+            id=uuid.uuid4(), dossier_id=dossier.id, person_id=dossier.person_id, horizon_months=int(line.horizon),
+            source=source.value, version=0,
+        )
+        db.add(existing)
+        status = "created"
+    else:
+        status = "updated"
+    existing.situation = line.situation.value
+    existing.observed_on = line.observed_on
+    existing.job_related_to_training = line.job_related_to_training
+    existing.recorded_by, existing.recorded_at, existing.import_id = actor, now, import_id
+    existing.version += 1
+    await db.flush()
+    await publish_outcome(runtime, db, dossier, existing)
+    return status
+
+
+async def publish_outcome(runtime: Runtime, db: AsyncSession, dossier: Dossier, outcome: Outcome) -> None:
+    action = dossier.session.action
+    event = OutcomeRecorded(
+        outcome_id=outcome.id,
+        dossier_id=dossier.id,
+        person_id=dossier.person_id,
+        session_id=dossier.session_id,
+        programme_code=action.programme.code,
+        pillar=action.programme.pillar,
+        organisation_siret=action.organisation_siret,
+        exit_date=dossier.exit_date,
+        horizon_months=Horizon(outcome.horizon_months),
+        situation=OutcomeSituation(outcome.situation),
+        observed_on=outcome.observed_on,
+        source=OutcomeSource(outcome.source),
+        job_related_to_training=outcome.job_related_to_training,
+        version=outcome.version,
+        recorded_at=outcome.recorded_at,
+        actor=outcome.recorded_by,
+    )
+    with adopt_trace(dossier.traceparent):  # the file's trace, like every event of the file
+        await runtime.outbox.publish(db, event, key=str(dossier.id))
+
+
+# ---------------------------------------------------------------- import
+
+
+async def import_outcomes(
+    db: AsyncSession, runtime: Runtime, *, raw_lines: list, source: OutcomeSource, media_type: str,
+    fingerprint: str, actor: str, today: date, dry_run: bool = False,
+) -> ImportReport:
+    if not raw_lines:
+        raise Invalid("the file has no outcome lines", field="body")
+    report = ImportReport(import_id=None, source=source.value, dry_run=dry_run)
+    parsed = [parse_line(number, raw, lambda nir: runtime.hasher.hash("nir", nir), today) for number, raw in enumerate(raw_lines, start=1)]
+    lines = [p for p in parsed if isinstance(p, ImportLine)]
+    errors = [e for p in parsed if not isinstance(p, ImportLine) for e in p]
+    by_id, by_nir = await files_for_matching(db, {x.dossier_id for x in lines if x.dossier_id}, {x.nir_hash for x in lines if x.nir_hash})
+    plan = plan_import(lines, by_id, by_nir)
+    errors += plan.conflicts
+    statuses: dict[int, LineReport] = {}
+    for e in errors:
+        statuses.setdefault(e.number, LineReport(e.number, "malformed", reason=f"{e.field}: {e.message}"))
+    for m in plan.unmatched:
+        statuses[m.line.number] = LineReport(m.line.number, "unmatched", horizon_months=int(m.line.horizon), reason=m.reason)
+    for number, first in plan.duplicates:
+        statuses[number] = LineReport(number, "duplicate", reason=f"same as line {first}")
+    if errors:
+        report.lines = sorted(statuses.values(), key=lambda r: r.line)
+        raise ImportRefused(sorted(errors, key=lambda e: e.number), report)
+
+    dossiers = await dossiers_by_ids(db, [m.file.dossier_id for m in plan.matched])
+    existing = await outcomes_of(db, list(dossiers), source.value)
+    now = utcnow()
+    if not dry_run:
+        imported = OutcomeImport(
+            id=uuid.uuid4(), source=source.value, media_type=media_type, fingerprint=fingerprint, counts={},
+            received_by=actor, received_at=now,
+        )
+        db.add(imported)
+        await db.flush()
+        report.import_id = imported.id
+    for m in plan.matched:
+        dossier = dossiers[m.file.dossier_id]
+        current = existing.get((dossier.id, int(m.line.horizon), source.value))
+        if dry_run:
+            status = "created" if current is None else ("unchanged" if _same(current, m.line) else "updated")
+        else:
+            status = await record_outcome(db, runtime, dossier, current, m.line, source, actor, now, report.import_id)
+        statuses[m.line.number] = LineReport(m.line.number, status, dossier.id, int(m.line.horizon))
+    report.lines = sorted(statuses.values(), key=lambda r: r.line)
+    if not dry_run:
+        imported.counts = report.counts
+        await db.commit()
+    return report
+
+
+def _same(outcome: Outcome, line: ImportLine) -> bool:
+    return (OutcomeSituation(outcome.situation), outcome.observed_on, outcome.job_related_to_training) == line.facts()
+
+
+# ---------------------------------------------------------------- declaration by a training organisation
+
+
+async def declare_outcome(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, horizon: Horizon, situation: OutcomeSituation,
+    observed_on: date, job_related_to_training: bool | None, actor: str, today: date,
+) -> tuple[str, Outcome]:
+    """What a training organisation knows of its own trainee (source: training organisation)."""
+    try:
+        check_declaration(dossier.exit_date, observed_on, today)
+    except OutcomeRefused as refused:
+        raise Invalid(refused.message, field=refused.field) from None
+    line = ImportLine(0, horizon, situation, observed_on, job_related_to_training, dossier.id)
+    source = OutcomeSource.TRAINING_ORGANISATION
+    existing = (await outcomes_of(db, [dossier.id], source.value)).get((dossier.id, int(horizon), source.value))
+    status = await record_outcome(db, runtime, dossier, existing, line, source, actor, utcnow())
+    await db.commit()
+    outcome = (await outcomes_of(db, [dossier.id], source.value))[(dossier.id, int(horizon), source.value)]
+    return status, outcome
+
+
+# ---------------------------------------------------------------- retention
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    cutoff: date
+    outcomes_deleted: int
+    prescriptions_deleted: int
+    trajectory_reads_deleted: int
+
+
+async def purge_expired(db: AsyncSession, runtime: Runtime, today: date) -> PurgeReport:
+    """Deletes what is past its retention period: outcomes observed before the cutoff, the
+    prescriptions read model untouched since then, and the audit of reads older than its own period."""
+    settings = runtime.settings
+    cutoff = retention_cutoff(today, settings.outcome_retention_months)
+    cutoff_instant = datetime.combine(cutoff, time.min, tzinfo=UTC)
+    audit_cutoff = datetime.combine(retention_cutoff(today, settings.trajectory_audit_retention_months), time.min, tzinfo=UTC)
+    report = PurgeReport(
+        cutoff=cutoff,
+        outcomes_deleted=await delete_outcomes_before(db, cutoff),
+        prescriptions_deleted=await delete_prescriptions_before(db, cutoff_instant),
+        trajectory_reads_deleted=await delete_reads_before(db, audit_cutoff),
+    )
+    await db.commit()
+    return report
+
+
+# ---------------------------------------------------------------- result indicators
+
+
+@dataclass(frozen=True)
+class ResultFilters:
+    period_from: date | None = None
+    period_to: date | None = None
+    programme: str | None = None
+    departement: str | None = None
+    territory: str | None = None
+    organisation: str | None = None
+    horizon: Horizon = Horizon.SIX_MONTHS
+
+    def exited_in(self, day: date) -> bool:
+        return (self.period_from is None or day >= self.period_from) and (self.period_to is None or day <= self.period_to)
+
+
+@dataclass
+class Results:
+    filters: ResultFilters
+    as_of: date
+    all: ResultGroup
+    by: dict[str, dict[str, ResultGroup]]
+    prepa_to_visa: Rate
+    prepa_to_visa_by_sex: dict[str, Rate]
+
+
+def policy_of(settings) -> IndicatorPolicy:
+    return IndicatorPolicy(
+        disabled_target=settings.indicator_disabled_target,
+        senior_age=settings.indicator_senior_age,
+        young_age_limit=settings.indicator_young_age_limit,
+        long_term_months=settings.indicator_long_term_months,
+        low_qualified_levels=frozenset(settings.indicator_low_qualified_levels),
+    )
+
+
+def territory_of(session, action) -> str | None:
+    """The session's territory when sessions carry one, else the action's."""
+    return getattr(session, "territory_code", None) or action.territory_code
+
+
+def _in_scope(filters: ResultFilters, session, action, programme) -> bool:
+    return (
+        (filters.programme is None or programme.code == filters.programme)
+        and (filters.departement is None or action.departement == filters.departement)
+        and (filters.territory is None or territory_of(session, action) == filters.territory)
+        and (filters.organisation is None or action.organisation_siret == filters.organisation)
+    )
+
+
+async def result_indicators(db: AsyncSession, runtime: Runtime, filters: ResultFilters, as_of: date) -> Results:
+    settings = runtime.settings
+    policy = policy_of(settings)
+    rows = [r for r in await exited_files(db) if _in_scope(filters, r[1], r[2], r[3]) and filters.exited_in(r[0].exit_date)]
+    recorded = await outcomes_of(db, [r[0].id for r in rows])
+    by_file: dict[uuid.UUID, dict] = {}
+    for (dossier_id, horizon, source), outcome in recorded.items():
+        by_file.setdefault(dossier_id, {})[(horizon, source)] = OutcomeSituation(outcome.situation)
+    facts = [_facts(dossier, session, action, programme, by_file.get(dossier.id, {})) for dossier, session, action, programme in rows]
+    reached = horizon_reached(facts, int(filters.horizon), as_of)
+    pillar_rows = [PillarFile(*row) for row in await pillar_files(db)]
+    sexes = {f.person_id: f.sex for f in facts}
+    people = {f.person_id for f in facts}
+    flow = lambda sex=None: prepa_to_visa(  # noqa: E731
+        pillar_rows, filters.exited_in, settings.pillar_flow_window_months,
+        people={p for p in people if sex is None or sexes[p] == sex},
+    )
+    return Results(
+        filters=filters, as_of=as_of, all=result_group(reached, int(filters.horizon)),
+        by=breakdowns(reached, int(filters.horizon), policy),
+        prepa_to_visa=flow(), prepa_to_visa_by_sex={sex: flow(sex) for sex in ("F", "M")},
+    )
+
+
+def _facts(dossier: Dossier, session, action, programme, outcomes: dict) -> OutcomeFacts:
+    profile = dossier.profile
+    registered = profile.get("jobseeker_registration_date")
+    return OutcomeFacts(
+        dossier_id=dossier.id, person_id=dossier.person_id, sex=profile["sex"],
+        birth_date=date.fromisoformat(profile["birth_date"]), education_level=profile.get("education_level"),
+        jobseeker_registration_date=date.fromisoformat(registered) if registered else None,
+        disabled_worker=bool(profile.get("disabled_worker")), qpv=bool(profile.get("qpv")),
+        pillar=programme.pillar, departement=action.departement, territory_code=territory_of(session, action),
+        entry_date=dossier.entry_date, exit_date=dossier.exit_date, outcomes=outcomes,
+    )
+
+
+async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Background job: the retention purge at start, then every `outcome_purge_interval_hours`."""
+    hours = runtime.settings.outcome_purge_interval_hours
+    while hours > 0 and not stop.is_set():
+        today = datetime.now(UTC).astimezone(ZoneInfo(runtime.settings.business_timezone)).date()
+        async with runtime.sessions() as db:
+            report = await purge_expired(db, runtime, today)
+        log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",
+                 report.outcomes_deleted, report.prescriptions_deleted, report.trajectory_reads_deleted, report.cutoff)
+        try:
+            await asyncio.wait_for(stop.wait(), hours * 3600)
+        except TimeoutError:
+            pass

@@ -1,0 +1,414 @@
+"""What became of trainees after their exit (issue 15): situations, import lines, matching,
+result indicators and the retention cutoff. Pure rules: no I/O, no framework.
+
+Definitions (our choices where the seed gives none; docs/outcomes.md explains them):
+- the *population* at a horizon H: files exited (not cancelled) in the period whose exit
+  is at least H months before the as-of day — their horizon is reached;
+- a *respondent*: a file of that population with a known situation at H (one outcome is
+  kept per file and horizon: the survey's, else France Travail's, else the organisation's;
+  `unknown` counts as no answer);
+- *access to employment* = respondents in any job / respondents; *lasting employment*
+  (emploi durable, the DARES convention) = permanent job, fixed-term of 6 months or more,
+  business creation; *access to training* = respondents in training / respondents; each
+  figure comes with its response rate = respondents / population;
+- *PRÉPA → VISA flow*: people with a PRÉPA exit in the period, share of whom entered a
+  VISA training within `window_months` after that exit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
+from pacte_common.validators import validate_nir
+
+from sessions.domain.indicators import IndicatorPolicy, age_on, months_before
+
+RATE_QUANTUM = Decimal("0.0001")
+
+SITUATION_LABELS: dict[OutcomeSituation, str] = {
+    OutcomeSituation.PERMANENT_JOB: "Emploi durable : CDI",
+    OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS: "CDD de 6 mois ou plus",
+    OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY: "CDD de moins de 6 mois ou intérim",
+    OutcomeSituation.BUSINESS_CREATION: "Création ou reprise d'entreprise",
+    OutcomeSituation.TRAINING: "En formation",
+    OutcomeSituation.JOB_SEEKING: "En recherche d'emploi",
+    OutcomeSituation.INACTIVE: "Inactif",
+    OutcomeSituation.UNKNOWN: "Situation inconnue",
+}
+SOURCE_LABELS: dict[OutcomeSource, str] = {
+    OutcomeSource.SURVEY: "Enquête (CARIFOREF)",
+    OutcomeSource.FRANCE_TRAVAIL: "Données France Travail",
+    OutcomeSource.TRAINING_ORGANISATION: "Organisme de formation",
+}
+LASTING_JOBS = frozenset(
+    {OutcomeSituation.PERMANENT_JOB, OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS, OutcomeSituation.BUSINESS_CREATION}
+)
+JOBS = LASTING_JOBS | {OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY}
+# Which source's outcome counts when several are recorded for one file and horizon.
+SOURCE_PRIORITY = (OutcomeSource.SURVEY, OutcomeSource.FRANCE_TRAVAIL, OutcomeSource.TRAINING_ORGANISATION)
+IMPORT_SOURCES = frozenset({OutcomeSource.SURVEY, OutcomeSource.FRANCE_TRAVAIL})
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+TRUE_WORDS = {"true", "1", "yes", "oui", "o", "y"}
+FALSE_WORDS = {"false", "0", "no", "non", "n"}
+
+
+def months_after(day: date, months: int) -> date:
+    return months_before(day, -months)
+
+
+class OutcomeRefused(ValueError):
+    """A declared outcome breaks a rule: `field` names the input at fault."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def check_declaration(exit_date: date | None, observed_on: date, today: date) -> None:
+    if exit_date is None:
+        raise OutcomeRefused("the training file has no exit: outcomes follow an exit", "body.observed_on")
+    if observed_on < exit_date:
+        raise OutcomeRefused(f"observed before the exit ({exit_date.isoformat()})", "body.observed_on")
+    if observed_on > today:
+        raise OutcomeRefused("a situation cannot be observed in the future", "body.observed_on")
+
+
+# ---------------------------------------------------------------- import lines
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """One valid line of an import: who (a dossier id and/or a keyed NIR hash) and what."""
+
+    number: int
+    horizon: Horizon
+    situation: OutcomeSituation
+    observed_on: date
+    job_related_to_training: bool | None
+    dossier_id: uuid.UUID | None = None
+    nir_hash: str | None = None
+
+    def facts(self) -> tuple:
+        return (self.situation, self.observed_on, self.job_related_to_training)
+
+
+@dataclass(frozen=True)
+class LineError:
+    number: int
+    field: str
+    message: str
+
+
+def _text(raw: dict, name: str) -> str:
+    value = raw.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _boolean(value: str) -> bool | None:
+    if value == "":
+        return None
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    raise ValueError("must be true or false (oui/non)")
+
+
+def parse_line(number: int, raw: dict, hash_nir: Callable[[str], str], today: date) -> ImportLine | list[LineError]:
+    """A raw line (CSV row or JSON object) → an ImportLine, or the errors naming each field.
+
+    The NIR, when given, is checked and replaced at once by its keyed hash: it is never kept,
+    logged nor echoed in the report."""
+    errors: list[LineError] = []
+
+    def fail(name: str, message: str) -> None:
+        errors.append(LineError(number, name, message))
+
+    if not isinstance(raw, dict):
+        return [LineError(number, "line", "must be an object")]
+    dossier_id = nir_hash = None
+    if dossier_ref := _text(raw, "dossier_id"):
+        try:
+            dossier_id = uuid.UUID(dossier_ref)
+        except ValueError:
+            fail("dossier_id", "must be a training file id (UUID)")
+    if nir := _text(raw, "nir"):
+        try:
+            nir_hash = hash_nir(validate_nir(nir))
+        except ValueError as exc:
+            fail("nir", str(exc))
+    elif given_hash := _text(raw, "nir_hash").lower():
+        if _HASH_RE.match(given_hash):
+            nir_hash = given_hash
+        else:
+            fail("nir_hash", "must be the 64-character keyed hash of the NIR")
+    if not (dossier_ref or nir or _text(raw, "nir_hash")):
+        fail("dossier_id", "a line names its training file (dossier_id) or the person (nir or nir_hash)")
+    try:
+        horizon = Horizon(int(_text(raw, "horizon_months")))
+    except ValueError:
+        fail("horizon_months", "must be 3, 6 or 12")
+    try:
+        situation = OutcomeSituation(_text(raw, "situation"))
+    except ValueError:
+        fail("situation", "must be one of " + ", ".join(s.value for s in OutcomeSituation))
+    try:
+        observed_on = date.fromisoformat(_text(raw, "observed_on"))
+        if observed_on > today:
+            fail("observed_on", "cannot be in the future")
+    except ValueError:
+        fail("observed_on", "must be a date YYYY-MM-DD")
+    try:
+        related = _boolean(_text(raw, "job_related_to_training"))
+    except ValueError as exc:
+        fail("job_related_to_training", str(exc))
+    if errors:
+        return errors
+    return ImportLine(number, horizon, situation, observed_on, related, dossier_id, nir_hash)
+
+
+def read_csv(text: str) -> list[dict]:
+    """CSV with a header row; `;` (French spreadsheets) or `,` as separator."""
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return [{(k or "").strip(): v for k, v in row.items()} for row in csv.DictReader(io.StringIO(text), delimiter=delimiter)]
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """What matching needs of a training file."""
+
+    dossier_id: uuid.UUID
+    person_id: uuid.UUID
+    status: str
+    exit_date: date | None
+    nir_hash: str | None
+
+
+@dataclass(frozen=True)
+class Match:
+    line: ImportLine
+    file: FileRef | None
+    reason: str | None = None  # why unmatched
+
+
+def match_line(line: ImportLine, by_id: dict[uuid.UUID, FileRef], by_nir: dict[str, list[FileRef]]) -> Match:
+    """By dossier id first (a NIR given beside it must be the file's); else by the NIR's keyed
+    hash: the person's file whose exit is the latest on or before the day observed."""
+    if line.dossier_id is not None:
+        file = by_id.get(line.dossier_id)
+        if file is None or file.status == "cancelled":
+            return Match(line, None, "no such training file")
+        if line.nir_hash and file.nir_hash != line.nir_hash:
+            return Match(line, None, "the NIR is not the training file's")
+        return _fits(line, file)
+    candidates = [f for f in by_nir.get(line.nir_hash or "", []) if f.status == "exited" and f.exit_date is not None]
+    if not by_nir.get(line.nir_hash or ""):
+        return Match(line, None, "no training file for this NIR")
+    before = [f for f in candidates if f.exit_date <= line.observed_on]
+    if not before:
+        return Match(line, None, "no exit on or before the day observed for this NIR")
+    return Match(line, max(before, key=lambda f: (f.exit_date, str(f.dossier_id))))
+
+
+def _fits(line: ImportLine, file: FileRef) -> Match:
+    if file.status != "exited" or file.exit_date is None:
+        return Match(line, None, "the training file has no exit yet")
+    if line.observed_on < file.exit_date:
+        return Match(line, None, "observed before the exit of the training file")
+    return Match(line, file)
+
+
+@dataclass
+class ImportPlan:
+    """What an import will do, line by line, before anything is written."""
+
+    matched: list[Match] = field(default_factory=list)
+    unmatched: list[Match] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, first line of the same key)
+    conflicts: list[LineError] = field(default_factory=list)
+
+
+def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict) -> ImportPlan:
+    """Matches every line; a second line for the same file and horizon is a duplicate when it
+    says the same, an error (the file contradicts itself) when it does not."""
+    plan = ImportPlan()
+    seen: dict[tuple, Match] = {}
+    for line in lines:
+        match = match_line(line, by_id, by_nir)
+        if match.file is None:
+            plan.unmatched.append(match)
+            continue
+        key = (match.file.dossier_id, line.horizon)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = match
+            plan.matched.append(match)
+        elif first.line.facts() == line.facts():
+            plan.duplicates.append((line.number, first.line.number))
+        else:
+            plan.conflicts.append(
+                LineError(line.number, "line", f"contradicts line {first.line.number} for the same training file and horizon")
+            )
+    return plan
+
+
+# ---------------------------------------------------------------- result indicators
+
+
+@dataclass(frozen=True)
+class OutcomeFacts:
+    """One exited file as the result indicators see it, with its outcomes by horizon and source."""
+
+    dossier_id: uuid.UUID
+    person_id: uuid.UUID
+    sex: str
+    birth_date: date
+    education_level: str | None
+    jobseeker_registration_date: date | None
+    disabled_worker: bool
+    qpv: bool
+    pillar: str
+    departement: str
+    territory_code: str | None
+    entry_date: date | None
+    exit_date: date
+    outcomes: dict[tuple[int, str], OutcomeSituation] = field(default_factory=dict)
+
+    def situation_at(self, horizon: int) -> OutcomeSituation | None:
+        """The situation that counts: by source priority, skipping unknowns."""
+        for source in SOURCE_PRIORITY:
+            situation = self.outcomes.get((horizon, source.value))
+            if situation is not None and situation is not OutcomeSituation.UNKNOWN:
+                return situation
+        return None
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> Decimal | None:
+        if not self.denominator:
+            return None
+        return (Decimal(self.numerator) / Decimal(self.denominator)).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    """The result figures of one group, each to be read with the group's response rate."""
+
+    population: int
+    respondents: int
+    employment: Rate
+    lasting_employment: Rate
+    training: Rate
+
+    @property
+    def response_rate(self) -> Rate:
+        return Rate(self.respondents, self.population)
+
+
+TARGET_PUBLICS = ("disabled_workers", "low_qualified", "long_term_jobseekers", "seniors", "under_26", "qpv")
+
+
+def target_publics(f: OutcomeFacts, policy: IndicatorPolicy) -> set[str]:
+    """The target publics a file belongs to, judged at entry (or exit when never entered)."""
+    at = f.entry_date or f.exit_date
+    registered = f.jobseeker_registration_date
+    tests = {
+        "disabled_workers": f.disabled_worker,
+        "low_qualified": f.education_level in policy.low_qualified_levels,
+        "long_term_jobseekers": registered is not None and registered <= months_before(at, policy.long_term_months),
+        "seniors": age_on(f.birth_date, at) >= policy.senior_age,
+        "under_26": age_on(f.birth_date, at) < policy.young_age_limit,
+        "qpv": f.qpv,
+    }
+    return {name for name, belongs in tests.items() if belongs}
+
+
+def result_group(files: list[OutcomeFacts], horizon: int) -> ResultGroup:
+    situations = [s for s in (f.situation_at(horizon) for f in files) if s is not None]
+    respondents = len(situations)
+    return ResultGroup(
+        population=len(files),
+        respondents=respondents,
+        employment=Rate(sum(1 for s in situations if s in JOBS), respondents),
+        lasting_employment=Rate(sum(1 for s in situations if s in LASTING_JOBS), respondents),
+        training=Rate(sum(1 for s in situations if s is OutcomeSituation.TRAINING), respondents),
+    )
+
+
+def horizon_reached(files: Iterable[OutcomeFacts], horizon: int, as_of: date) -> list[OutcomeFacts]:
+    return [f for f in files if months_after(f.exit_date, horizon) <= as_of]
+
+
+def breakdowns(files: list[OutcomeFacts], horizon: int, policy: IndicatorPolicy) -> dict[str, dict[str, ResultGroup]]:
+    """Result groups by sex, target public, pillar, département and territory."""
+    by: dict[str, dict[str, list[OutcomeFacts]]] = {k: {} for k in ("sex", "public", "pillar", "departement", "territory")}
+    for sex in ("F", "M"):
+        by["sex"][sex] = []
+    for public in TARGET_PUBLICS:
+        by["public"][public] = []
+    for f in files:
+        by["sex"].setdefault(f.sex, []).append(f)
+        for public in target_publics(f, policy):
+            by["public"][public].append(f)
+        by["pillar"].setdefault(f.pillar, []).append(f)
+        by["departement"].setdefault(f.departement, []).append(f)
+        by["territory"].setdefault(f.territory_code or "unknown", []).append(f)
+    return {name: {key: result_group(group, horizon) for key, group in sorted(groups.items())} for name, groups in by.items()}
+
+
+@dataclass(frozen=True)
+class PillarFile:
+    person_id: uuid.UUID
+    pillar: str
+    entry_date: date | None
+    exit_date: date | None
+    status: str
+
+
+def prepa_to_visa(
+    files: Iterable[PillarFile], exited_in: Callable[[date], bool], window_months: int, people: set | None = None
+) -> Rate:
+    """People with a PRÉPA exit in the period (restricted to `people` when given), share of
+    whom entered a VISA training within `window_months` after their first such exit."""
+    files = [f for f in files if f.status != "cancelled"]
+    first_exit: dict[uuid.UUID, date] = {}
+    for f in files:
+        if f.pillar == "prepa" and f.status == "exited" and f.exit_date and exited_in(f.exit_date):
+            if people is None or f.person_id in people:
+                first_exit[f.person_id] = min(first_exit.get(f.person_id, f.exit_date), f.exit_date)
+    visa_entries: dict[uuid.UUID, list[date]] = {}
+    for f in files:
+        if f.pillar == "visa" and f.entry_date is not None:
+            visa_entries.setdefault(f.person_id, []).append(f.entry_date)
+    went_on = sum(
+        1
+        for person, exited_on in first_exit.items()
+        if any(exited_on <= entered <= months_after(exited_on, window_months) for entered in visa_entries.get(person, []))
+    )
+    return Rate(went_on, len(first_exit))
+
+
+# ---------------------------------------------------------------- retention
+
+
+def retention_cutoff(today: date, retention_months: int) -> date:
+    """Outcomes observed before this day are past their retention period and are purged."""
+    return months_before(today, retention_months)

@@ -1,0 +1,277 @@
+"""Post-training outcomes over HTTP: imports (CSV, JSON), declarations, result indicators worked
+by hand, purge after retention, and the published events against the AsyncAPI catalogue."""
+
+import csv
+import io
+import json
+from datetime import date
+
+from jsonschema import Draft202012Validator
+from pacte_common.asyncapi import build_asyncapi, payload_schema
+from pacte_common.contracts.outcomes import OutcomeRecorded
+from pacte_common.events import Topics
+from pacte_common.testing import new_nir, read_topic
+
+AS_OF = date(2026, 11, 30)
+UNKNOWN_NIR = new_nir("1", "88", "07", "49")
+
+
+async def trainee(api, session_id, *, exit_date=None, headers=None, nir=None, entry="2026-01-05", **profile) -> dict:
+    """A file entered on `entry` and, with `exit_date`, exited then (completed)."""
+    headers = headers or api.org
+    dossier = await api.enrol(session_id, headers=headers, profile=api.profile_body(**profile), nir=nir)
+    await api.act(dossier["id"], "enter", {"entry_date": entry}, headers=headers)
+    if exit_date:
+        dossier = await api.act(dossier["id"], "exit", {"exit_date": exit_date, "kind": "completed"}, headers=headers)
+    return dossier
+
+
+def as_csv(rows: list[dict], delimiter=";") -> str:
+    columns = ["dossier_id", "nir", "horizon_months", "situation", "observed_on", "job_related_to_training"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{c: row.get(c, "") for c in columns} for row in rows])
+    return buffer.getvalue()
+
+
+async def import_csv(api, text: str, expected: int, **params):
+    headers = {**api.region, "Content-Type": "text/csv"}
+    response = await api.client.post("/outcomes/imports", params=params, content=text.encode(), headers=headers)
+    assert response.status_code == expected, response.text
+    return response.json()
+
+
+async def outcomes(api, dossier_id) -> list[dict]:
+    return await api.ok("GET", f"/dossiers/{dossier_id}/outcomes", api.region)
+
+
+async def test_csv_import_reports_each_line_and_writes_nothing_when_a_line_is_malformed(api):
+    api.clock.today = AS_OF
+    session = await api.catalogue()
+    nir = new_nir("2", "91", "04", "44")
+    by_nir = await trainee(api, session["id"], exit_date="2026-03-27", nir=nir)
+    by_id = await trainee(api, session["id"], exit_date="2026-04-10")
+    still_in = await trainee(api, session["id"])
+    rows = [
+        {"nir": nir, "horizon_months": "6", "situation": "permanent_job", "observed_on": "2026-09-28", "job_related_to_training": "oui"},
+        {"dossier_id": by_id["id"], "horizon_months": "6", "situation": "training", "observed_on": "2026-10-12"},
+        {"nir": UNKNOWN_NIR, "horizon_months": "6", "situation": "job_seeking", "observed_on": "2026-10-01"},
+        {"dossier_id": still_in["id"], "horizon_months": "3", "situation": "inactive", "observed_on": "2026-10-01"},
+        {"dossier_id": by_id["id"], "horizon_months": "6", "situation": "training", "observed_on": "2026-10-12"},  # same as line 2
+        {"dossier_id": by_id["id"], "horizon_months": "9", "situation": "employed", "observed_on": "2026-13-01"},
+    ]
+    refused = await import_csv(api, as_csv(rows), 422)
+    assert {e["field"] for e in refused["errors"]} == {"line[6].horizon_months", "line[6].situation", "line[6].observed_on"}
+    assert refused["report"]["counts"]["malformed"] == 1 and refused["report"]["counts"]["unmatched"] == 2
+    assert nir not in json.dumps(refused)
+    assert await outcomes(api, by_nir["id"]) == [] and await outcomes(api, by_id["id"]) == []  # nothing half-imported
+
+    report = await import_csv(api, as_csv(rows[:5]), 201)
+    statuses = {line["line"]: (line["status"], line.get("reason")) for line in report["lines"]}
+    assert statuses == {
+        1: ("created", None),
+        2: ("created", None),
+        3: ("unmatched", "no training file for this NIR"),
+        4: ("unmatched", "the training file has no exit yet"),
+        5: ("duplicate", "same as line 2"),
+    }
+    assert report["counts"] | {} == {"created": 2, "updated": 0, "unchanged": 0, "unmatched": 2, "duplicate": 1, "malformed": 0, "matched": 2, "lines": 5}
+    assert report["lines"][0]["dossier_id"] == by_nir["id"] and nir not in json.dumps(report)
+    [recorded] = await outcomes(api, by_nir["id"])
+    assert (recorded["situation"], recorded["situation_label"], recorded["source"], recorded["job_related_to_training"]) == (
+        "permanent_job", "Emploi durable : CDI", "survey", True)
+
+    again = await import_csv(api, as_csv(rows[:5], delimiter=","), 201)  # idempotent, whatever the separator
+    assert again["counts"]["unchanged"] == 2 and again["counts"]["created"] == 0
+    corrected = [{**rows[1], "situation": "fixed_term_6_months_plus", "job_related_to_training": "non"}]
+    assert (await import_csv(api, as_csv(corrected), 201))["counts"]["updated"] == 1
+    [fixed] = await outcomes(api, by_id["id"])
+    assert (fixed["situation"], fixed["version"], fixed["job_related_to_training"]) == ("fixed_term_6_months_plus", 2, False)
+
+    contradicting = [rows[1], {**rows[1], "situation": "inactive"}]
+    conflict = await import_csv(api, as_csv(contradicting), 422)
+    assert conflict["errors"] == [{"field": "line[2].line", "message": "contradicts line 1 for the same training file and horizon"}]
+    dry = await import_csv(api, as_csv([{**rows[0], "situation": "inactive"}]), 200, dry_run="true")
+    assert dry["dry_run"] and dry["import_id"] is None and dry["counts"]["updated"] == 1
+    assert (await outcomes(api, by_nir["id"]))[0]["situation"] == "permanent_job"  # the dry run wrote nothing
+
+    # Three events (two created, one corrected), each valid against the catalogue, no NIR.
+    events = [e for e in await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=12) if isinstance(e.data, OutcomeRecorded)]
+    assert sorted((str(e.data.dossier_id), e.data.version) for e in events) == sorted([(by_nir["id"], 1), (by_id["id"], 1), (by_id["id"], 2)])
+    schema = payload_schema(build_asyncapi(), OutcomeRecorded.event_type)
+    for event in events:
+        Draft202012Validator(schema).validate(json.loads(event.body()))
+        assert event.subject == str(event.data.dossier_id) and nir not in event.body().decode()
+
+
+async def test_json_import_by_france_travail_and_refusals(api):
+    api.clock.today = AS_OF
+    session = await api.catalogue()
+    dossier = await trainee(api, session["id"], exit_date="2026-03-27")
+    body = {"lines": [{"dossier_id": dossier["id"], "horizon_months": 3, "situation": "job_seeking", "observed_on": "2026-06-29"}]}
+    report = await api.ok("POST", "/outcomes/imports?source=france_travail", api.region, 201, json=body)
+    assert report["source"] == "france_travail" and report["counts"]["created"] == 1
+    assert (await outcomes(api, dossier["id"]))[0]["source_label"] == "Données France Travail"
+
+    org_try = await api.client.post("/outcomes/imports", json=body, headers=api.org)
+    assert org_try.status_code == 403
+    xml = await api.client.post("/outcomes/imports", content=b"<x/>", headers={**api.region, "Content-Type": "application/xml"})
+    assert xml.status_code == 415 and xml.headers["content-type"].startswith("application/problem+json")
+    empty = await api.client.post("/outcomes/imports", json={"lines": []}, headers=api.region)
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
+    future = {"lines": [{**body["lines"][0], "observed_on": "2027-01-04"}]}
+    assert (await api.client.post("/outcomes/imports", json=future, headers=api.region)).status_code == 422
+    bad_source = await api.client.post("/outcomes/imports?source=training_organisation", json=body, headers=api.region)
+    assert bad_source.status_code == 422 and bad_source.json()["errors"][0]["field"] == "query.source"
+
+
+async def test_a_training_organisation_declares_for_its_own_trainees(api):
+    api.clock.today = AS_OF
+    session = await api.catalogue()
+    exited = await trainee(api, session["id"], exit_date="2026-03-27")
+    in_training = await trainee(api, session["id"])
+    declaration = {"horizon_months": 6, "situation": "permanent_job", "observed_on": "2026-10-01", "job_related_to_training": True}
+    url = f"/dossiers/{exited['id']}/outcomes"
+    created = await api.ok("POST", url, api.org, 201, json=declaration)
+    assert (created["source"], created["version"]) == ("training_organisation", 1)
+    assert (await api.ok("POST", url, api.org, 200, json=declaration))["version"] == 1  # the same again: unchanged
+    cases = [
+        (api.as_("training_org", api.SIRET_B), url, declaration, 404),
+        (api.as_("prescriber", api.PRESCRIBER), url, declaration, 403),
+        (api.region, url, declaration, 403),
+        (api.org, f"/dossiers/{in_training['id']}/outcomes", declaration, 409),
+        (api.org, url, {**declaration, "observed_on": "2026-03-01"}, 422),
+        (api.org, url, {**declaration, "horizon_months": 9}, 422),
+    ]
+    for headers, target, body, expected in cases:
+        response = await api.client.post(target, json=body, headers=headers)
+        assert response.status_code == expected, (target, body, response.text)
+    before_exit = await api.client.post(url, json={**declaration, "observed_on": "2026-03-01"}, headers=api.org)
+    assert before_exit.json()["errors"][0]["field"] == "body.observed_on"
+    assert len(await api.ok("GET", url, api.org)) == 1
+    assert (await api.client.get(url, headers=api.as_("training_org", api.SIRET_B))).status_code == 404
+
+
+async def build_population(api) -> dict:
+    """Six people worked by hand (docs/outcomes.md): both sexes, each target public, two pillars."""
+    visa = await api.catalogue(programme_code="VISA-METIERS", pillar="visa")
+    prepa = await api.catalogue(programme_code="PREPA-AVENIR", pillar="prepa", departement="49", siret=api.SIRET_B,
+                                end=date(2026, 3, 27))
+    org_b = api.as_("training_org", api.SIRET_B)
+    recent = "2025-10-01"
+    nir_d = new_nir("1", "95", "06", "49")
+    people = {
+        "A": await trainee(api, visa["id"], exit_date="2026-03-27", sex="F", birth_date="2004-03-01", education_level="below_v",
+                           jobseeker_registration_date=recent, qpv=True),
+        "B": await trainee(api, visa["id"], exit_date="2026-03-27", sex="M", birth_date="1970-06-01", education_level="iii_and_above",
+                           jobseeker_registration_date=recent, disabled_worker=True, qpv=False),
+        "C": await trainee(api, prepa["id"], exit_date="2026-02-13", headers=org_b, sex="F", birth_date="1990-06-01",
+                           education_level="iii_and_above", jobseeker_registration_date="2024-01-01", qpv=False),
+        "D": await trainee(api, prepa["id"], exit_date="2026-02-13", headers=org_b, nir=nir_d, sex="M", birth_date="1995-06-01",
+                           education_level="iv", jobseeker_registration_date=recent, qpv=False),
+        "E": await trainee(api, visa["id"], exit_date="2026-05-29", sex="F", birth_date="1985-06-01", education_level="iii_and_above",
+                           jobseeker_registration_date=recent, qpv=False),
+        "F": await trainee(api, visa["id"], exit_date="2026-06-26", sex="M", birth_date="1992-01-01", education_level="iii_and_above",
+                           jobseeker_registration_date=recent, qpv=False),
+    }
+    # D goes on from PRÉPA to VISA within 6 months (found by his NIR); still in training.
+    await trainee(api, visa["id"], nir=nir_d, entry="2026-04-06", sex="M", birth_date="1995-06-01", education_level="iv",
+                  jobseeker_registration_date=recent, qpv=False)
+    survey = [
+        {"dossier_id": people["A"]["id"], "horizon_months": 6, "situation": "permanent_job", "observed_on": "2026-09-28"},
+        {"dossier_id": people["B"]["id"], "horizon_months": 6, "situation": "job_seeking", "observed_on": "2026-09-28"},
+        {"dossier_id": people["D"]["id"], "horizon_months": 6, "situation": "unknown", "observed_on": "2026-08-14"},
+        {"dossier_id": people["E"]["id"], "horizon_months": 6, "situation": "short_fixed_term_or_temporary", "observed_on": "2026-11-27"},
+        {"dossier_id": people["F"]["id"], "horizon_months": 3, "situation": "permanent_job", "observed_on": "2026-09-28"},
+    ]
+    await api.ok("POST", "/outcomes/imports", api.region, 201, json={"lines": survey})
+    c_line = {"dossier_id": people["C"]["id"], "horizon_months": 6, "situation": "training", "observed_on": "2026-08-14"}
+    await api.ok("POST", "/outcomes/imports?source=france_travail", api.region, 201, json={"lines": [c_line]})
+    # The organisation says E has a permanent job; the survey's answer counts first.
+    await api.ok("POST", f"/dossiers/{people['E']['id']}/outcomes", api.org, 201,
+                 json={"horizon_months": 6, "situation": "permanent_job", "observed_on": "2026-11-02"})
+    return people
+
+
+def figure(group: dict, name: str) -> tuple:
+    value = group[name]
+    return (value["numerator"], value["denominator"], value["value"], value["response_rate"])
+
+
+async def test_result_indicators_worked_by_hand(api):
+    api.clock.today = AS_OF
+    await build_population(api)
+    results = await api.ok("GET", "/indicators/results?from=2026-01-01&to=2026-12-31", api.region)
+    # Horizon 6 reached for A, B, C, D, E (F left on 26 June); answers from A, B, C, E (D: unknown).
+    everyone = results["all"]
+    assert (everyone["population"], everyone["respondents"], everyone["response_rate"]) == (5, 4, 0.8)
+    assert figure(everyone, "employment") == (2, 4, 0.5, 0.8)  # A permanent, E short fixed-term (survey over organisation)
+    assert figure(everyone, "lasting_employment") == (1, 4, 0.25, 0.8)
+    assert figure(everyone, "training") == (1, 4, 0.25, 0.8)
+    assert everyone["employment"]["low_base"] is True  # 4 answers < 10
+    women, men = results["by_sex"]["F"], results["by_sex"]["M"]
+    assert figure(women, "employment") == (2, 3, 0.6667, 1.0) and figure(women, "lasting_employment") == (1, 3, 0.3333, 1.0)
+    assert figure(men, "employment") == (0, 1, 0.0, 0.5) and men["population"] == 2
+    publics = results["by_public"]
+    assert figure(publics["disabled_workers"], "employment") == (0, 1, 0.0, 1.0)
+    assert figure(publics["seniors"], "employment") == (0, 1, 0.0, 1.0)
+    assert figure(publics["under_26"], "lasting_employment") == (1, 1, 1.0, 1.0)
+    assert figure(publics["qpv"], "employment") == (1, 1, 1.0, 1.0)
+    assert figure(publics["low_qualified"], "employment") == (1, 1, 1.0, 0.5)  # A answered, D did not
+    assert figure(publics["long_term_jobseekers"], "training") == (1, 1, 1.0, 1.0)
+    assert figure(results["by_pillar"]["visa"], "employment") == (2, 3, 0.6667, 1.0)
+    assert figure(results["by_pillar"]["prepa"], "training") == (1, 1, 1.0, 0.5)
+    assert results["by_departement"]["49"]["population"] == 2 and results["by_departement"]["44"]["population"] == 3
+    # PRÉPA leavers C and D: D entered a VISA within 6 months.
+    assert results["prepa_to_visa"] == {"numerator": 1, "denominator": 2, "value": 0.5,
+                                        "by_sex": {"F": {"numerator": 0, "denominator": 1, "value": 0.0},
+                                                   "M": {"numerator": 1, "denominator": 1, "value": 1.0}}}
+
+    three = await api.ok("GET", "/indicators/results?horizon=3", api.region)
+    assert (three["all"]["population"], three["all"]["respondents"]) == (6, 1) and three["all"]["response_rate"] == 0.1667
+    visa_44 = await api.ok("GET", "/indicators/results?programme=VISA-METIERS&departement=44", api.region)
+    assert visa_44["all"]["population"] == 3
+    assert (await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region))["all"]["population"] == 5
+    assert (await api.ok("GET", "/indicators/results?territory=TS-00-NOWHERE", api.region))["all"]["population"] == 0
+    own = await api.ok("GET", "/indicators/results", api.as_("training_org", api.SIRET_B))
+    assert own["all"]["population"] == 2 and own["filters"]["organisation"] == api.SIRET_B
+
+    response = await api.client.get("/indicators/results", headers={**api.region, "Accept": "text/csv"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = {(r["breakdown"], r["group"], r["indicator"]): r for r in csv.DictReader(io.StringIO(response.text))}
+    assert rows[("sex", "F", "employment")] | {} == {
+        "breakdown": "sex", "group": "F", "indicator": "employment", "numerator": "2", "denominator": "3",
+        "value": "0.6667", "population": "3", "respondents": "3", "response_rate": "1.0000",
+    }
+    for caller, expected in ((api.as_("prescriber", api.PRESCRIBER), 403), (api.as_("paying_agency", "ASP"), 403)):
+        assert (await api.client.get("/indicators/results", headers=caller)).status_code == expected
+    assert (await api.client.get(f"/indicators/results?organisation={api.SIRET_B}", headers=api.org)).status_code == 403
+    bad = await api.client.get("/indicators/results?from=2026-12-31&to=2026-01-01", headers=api.region)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.to"
+
+
+async def test_purge_removes_outcomes_past_retention(api):
+    api.clock.today = AS_OF
+    session = await api.catalogue(start=date(2023, 1, 9), end=date(2023, 6, 30))
+    old = await trainee(api, session["id"], entry="2023-01-09", exit_date="2023-06-30")
+    lines = [
+        {"dossier_id": old["id"], "horizon_months": 3, "situation": "job_seeking", "observed_on": "2023-09-29"},
+        {"dossier_id": old["id"], "horizon_months": 12, "situation": "permanent_job", "observed_on": "2024-06-28"},
+    ]
+    await api.ok("POST", "/outcomes/imports", api.region, 201, json={"lines": lines})
+    assert (await api.client.post("/outcomes/purge", headers=api.org)).status_code == 403
+    # Retention 36 months (the default): on 30 November 2026, what was observed before 30 November 2023 goes.
+    report = await api.ok("POST", "/outcomes/purge", api.region)
+    assert report["cutoff"] == "2023-11-30" and report["outcomes_deleted"] == 1
+    assert [o["horizon_months"] for o in await outcomes(api, old["id"])] == [12]
+    api.clock.today = date(2027, 6, 29)
+    assert (await api.ok("POST", "/outcomes/purge", api.region))["outcomes_deleted"] == 1
+    assert await outcomes(api, old["id"]) == []
+    assert (await api.ok("POST", "/outcomes/purge", api.region))["outcomes_deleted"] == 0
+
+
+async def test_situations_are_listed_with_french_labels(api):
+    situations = {s["code"]: s for s in await api.ok("GET", "/outcomes/situations", api.region)}
+    assert len(situations) == 8 and situations["training"]["label"] == "En formation"
+    assert situations["fixed_term_6_months_plus"]["lasting_job"] and not situations["short_fixed_term_or_temporary"]["lasting_job"]
