@@ -13,7 +13,6 @@ from sessions.api.access import Clock, system_clock
 from sessions.app.outcomes import purge_periodically
 from sessions.db.models import Base, messaging
 from sessions.events.handlers import subscriptions
-from sessions.events.trajectory import trajectory_subscription
 from sessions.settings import SessionsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -30,8 +29,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
-        subscriptions=[*subscriptions(settings.prescriptions_consumer_name), trajectory_subscription(settings.trajectory_consumer_name)]
-        if settings.consume_prescriptions else [],
+        subscriptions=subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name) if settings.consume_prescriptions else [],
         jobs=[purge_periodically],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )

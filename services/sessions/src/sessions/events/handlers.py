@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import Dossier
 from sessions.db.queries import open_dossier, session_for_update
+from sessions.events.trajectory import trajectory_subscription
 
 log = logging.getLogger(__name__)
 
@@ -54,5 +55,6 @@ async def on_admitted(runtime: Runtime, db: AsyncSession, envelope: Envelope) ->
     log.info("training file %s opened for prescription %s", dossier.id, event.prescription_id)
 
 
-def subscriptions(name: str = "prescriptions") -> list[Subscription]:
-    return [Subscription(name=name, handlers={PrescriptionAdmitted: on_admitted})]
+def subscriptions(name: str = "prescriptions", trajectory_name: str = "trajectory") -> list[Subscription]:
+    """The admissions that open files, and (a group of its own) the trajectories' prescriptions read model."""
+    return [Subscription(name=name, handlers={PrescriptionAdmitted: on_admitted}), trajectory_subscription(trajectory_name)]
