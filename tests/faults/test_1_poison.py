@@ -75,11 +75,6 @@ async def test_poison_message_is_dead_lettered_once_per_consumer_and_the_partiti
     POISONED.update(dead_letter_topics=sorted(dead_letter_topics), key=key)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11 item 5 (H4): replay_dead_letters reads the replay group's offsets with "
-    "list_consumer_group_offsets, which fails on Tansu (OffsetFetch struct.error) at 11:15",
-)
 async def test_replaying_the_poison_message_ends_and_reports_it_failed_again(supervised):
     """`pacte bus replay-dlq` on a message that still fails: replayed once, failed again once, done."""
     if not POISONED:
