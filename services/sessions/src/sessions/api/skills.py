@@ -1,4 +1,4 @@
-"""`GET /people/{person_id}/skills`: a person's skills passport (docs/skills.md)."""
+"""`GET /people/{person_id}/skills`: a person's skills passport (docs/satisfaction.md, "Skills passport")."""
 
 from __future__ import annotations
 
