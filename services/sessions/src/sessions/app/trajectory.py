@@ -44,6 +44,10 @@ async def read_trajectory(db: AsyncSession, principal: Principal, person_id: uui
     await _prescriptions(db, viewer, person_id, zone, trajectory, steps)
     await _dossiers(db, viewer, person_id, trajectory, steps)
     trajectory.timeline = in_time_order(steps)
+    # The reads end first: the audit row is then written by a transaction of its own whose first
+    # statement is the INSERT (an HTTP GET reads without SQLite's write lock: a transaction that
+    # had read before writing could not take it).
+    await db.commit()
     db.add(TrajectoryRead(person_id=person_id, reader=principal.describe(), read_at=utcnow(), items_shown=len(steps)))
     await db.commit()
     return trajectory
