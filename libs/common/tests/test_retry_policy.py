@@ -40,8 +40,12 @@ class ReadingTaken(IntegrationEvent):
 
 
 @pytest.fixture
-async def db(database_url):
+async def db(database_url, monkeypatch):
+    # Background writers wait this long for SQLite's lock (pacte_common.db.LockSettings): short,
+    # so that the consumer meets "database is locked" and its retries show.
+    monkeypatch.setenv("PACTE_DB_BACKGROUND_WRITE_WAIT_S", "0.05")
     engine = create_engine(database_url)
+    monkeypatch.delenv("PACTE_DB_BACKGROUND_WRITE_WAIT_S")
     if engine.dialect.name == "sqlite":
         # Fail fast on a lock instead of waiting 30 s inside SQLite, so the runner's retries show.
         @event.listens_for(engine.sync_engine, "connect")

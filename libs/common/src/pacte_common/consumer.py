@@ -176,22 +176,7 @@ class ConsumerRunner:
                 self._consumer = consumer
                 self.connected = True
                 failures = 0
-                while not stop.is_set():
-                    if time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
-                        await self._quiet_check(consumer)
-                    batch = await consumer.getmany(timeout_ms=200)
-                    if consumer.assignment():
-                        self.assigned.set()
-                    if batch and self._foreign(batch) and not await self._same_incarnation(consumer, batch):
-                        continue  # rewound after a resync, or put back until the broker answers
-                    for partition, messages in batch.items():
-                        await self.handle_batch(messages, producer)
-                        try:
-                            await consumer.commit({partition: messages[-1].offset + 1})
-                            self._committed[partition] = messages[-1].offset + 1
-                        except CommitFailedError as exc:
-                            # Rebalanced meanwhile: the new owner re-reads, the inbox dedupes.
-                            log.warning("consumer %s: commit failed: %s", self.group_id, exc)
+                await self._consume(consumer, producer, stop)
             except asyncio.CancelledError:
                 raise
             except _Stopping:
@@ -214,6 +199,39 @@ class ConsumerRunner:
                     except Exception as exc:  # closing a client of a broker that is gone
                         log.debug("consumer %s: client did not close cleanly: %r", self.group_id, exc)
                 self._admin = None
+
+    async def _consume(self, consumer, producer, stop: asyncio.Event) -> None:
+        """Fetch, handle each partition's batch in one transaction, commit the offsets.
+
+        Fetches wait briefly while messages flow and longer once idle (`idle_after_s`), so an
+        idle suite does not poll its broker fifty times a second per consumer."""
+        last_message = time.monotonic()
+        idle = False
+        while not stop.is_set():
+            if time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
+                await self._quiet_check(consumer)
+            batch = await consumer.getmany(timeout_ms=1000 if idle else 200)
+            if consumer.assignment():
+                self.assigned.set()
+            if not batch:
+                if not idle and time.monotonic() - last_message >= self.bus.idle_after_s:
+                    idle = _set_fetch_wait(consumer, self.bus.idle_fetch_max_wait_ms)
+                continue
+            last_message = time.monotonic()
+            if idle:
+                idle = not _set_fetch_wait(consumer, self.bus.fetch_max_wait_ms)
+            if self._foreign(batch) and not await self._same_incarnation(consumer, batch):
+                continue  # rewound after a resync, or put back until the broker answers
+            positions = {}
+            for partition, messages in batch.items():
+                await self.handle_batch(messages, producer)
+                positions[partition] = messages[-1].offset + 1
+            try:
+                await consumer.commit(positions)
+                self._committed.update(positions)
+            except CommitFailedError as exc:
+                # Rebalanced meanwhile: the new owner re-reads, the inbox dedupes.
+                log.warning("consumer %s: commit failed: %s", self.group_id, exc)
 
     def _foreign(self, batch) -> bool:
         """True if a message names another broker incarnation than the one last seen."""
@@ -369,12 +387,16 @@ class ConsumerRunner:
                     )
                 ).scalars()
             )
+            fresh = []
             for message, envelope in envelopes:
                 if envelope.id in seen:
                     outcomes.append((envelope.type, "duplicate"))
                     continue
                 seen.add(envelope.id)
-                await session.execute(self._inbox_row(message, envelope))
+                fresh.append((message, envelope))
+            if fresh:  # one multi-row INSERT for the batch's inbox rows
+                await session.execute(inbox.insert(), [self._inbox_values(m, e) for m, e in fresh])
+            for _message, envelope in fresh:
                 token = current_traceparent.set(envelope.traceparent)
                 try:
                     await self.subscription.by_type[envelope.type](self.context, session, envelope)
@@ -398,8 +420,8 @@ class ConsumerRunner:
                 return False
         return True
 
-    def _inbox_row(self, message, envelope: Envelope):
-        return self.tables.inbox.insert().values(
+    def _inbox_values(self, message, envelope: Envelope) -> dict:
+        return dict(
             consumer=self.consumer_name,
             event_id=envelope.id,
             source=envelope.source,
@@ -407,6 +429,9 @@ class ConsumerRunner:
             topic=message.topic,
             received_at=utcnow(),
         )
+
+    def _inbox_row(self, message, envelope: Envelope):
+        return self.tables.inbox.insert().values(self._inbox_values(message, envelope))
 
     async def handle(self, message, dlq_producer: AIOKafkaProducer) -> str:
         """Handles one Kafka message; returns the outcome (handled, duplicate, ignored, dead-lettered)."""
@@ -504,6 +529,15 @@ class ConsumerRunner:
     def _outcome(self, event_type: str, outcome: str) -> str:
         self.on_outcome(event_type, outcome)
         return outcome
+
+
+def _set_fetch_wait(consumer, wait_ms: int) -> bool:
+    """Changes how long the broker may hold a fetch (aiokafka reads it for each fetch request)."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        return False
+    fetcher._fetch_max_wait_ms = wait_ms  # noqa: SLF001 - no public setter in aiokafka
+    return True
 
 
 @dataclass

@@ -37,11 +37,18 @@ class BusSettings(BaseSettings):
     # Prefix put before every topic name: isolates environments (and tests) sharing a cluster.
     topic_namespace: str = ""
     topic_partitions: int = 4
+    # Consumers fetch with a short wait while messages flow (Tansu answers a fetch only when its
+    # wait ends, even if messages arrived), and with the idle wait after idle_after_s without any:
+    # the first message after a quiet spell then waits up to ~idle_fetch_max_wait_ms / 4 more.
     fetch_max_wait_ms: int = 20
+    idle_fetch_max_wait_ms: int = 500
+    idle_after_s: float = 2.0
     request_timeout_ms: int = 10_000
     consumer_max_attempts: int = 5
     consumer_retry_backoff_s: float = 0.2
-    relay_poll_interval_s: float = 0.2
+    # The relay wakes at once on a commit of its own process; this poll finds rows written by
+    # other processes (operator commands, other instances).
+    relay_poll_interval_s: float = 1.0
     relay_batch_size: int = 200
     relay_max_backoff_s: float = 10.0
     # Sent outbox rows are kept this long: what a relay re-publishes when it finds a new broker
@@ -49,7 +56,7 @@ class BusSettings(BaseSettings):
     outbox_retention_hours: int = 24 * 7
     # How often relays and consumers compare the broker's cluster id and topics with what they
     # last saw (also checked on every (re)connection and partition assignment).
-    incarnation_check_interval_s: float = 5.0
+    incarnation_check_interval_s: float = 15.0
     # Transient failures (database down or locked, broker timeouts) are retried for ever,
     # with exponential backoff from consumer_retry_backoff_s up to this cap.
     transient_retry_max_backoff_s: float = 30.0
