@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,15 +44,17 @@ from prometheus_client import (
 )
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.routing import get_route_name
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common import db
+from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.bus import ensure_topics, new_consumer, topic_name
-from pacte_common.consumer import ConsumerRunner, Subscription
+from pacte_common.consumer import ConsumerRunner, Subscription, replay_dead_letters
 from pacte_common.crypto import FieldCipher, LookupHasher
-from pacte_common.errors import install_error_handlers
+from pacte_common.errors import NotFound, install_error_handlers
 from pacte_common.events import Topics
 from pacte_common.http import install_http_conventions
 from pacte_common.logs import configure_logging, install_redaction
@@ -71,6 +73,7 @@ INSTANCE_ID_ENV = "PACTE_INSTANCE_ID"
 INSTANCE_ID = os.environ.get(INSTANCE_ID_ENV) or uuid.uuid4().hex
 # Probes and scrapes come every second or so: their access lines are DEBUG, not INFO.
 _PROBE_ROUTES = frozenset({"/health/live", "/health/ready", "/health/status", "/metrics"})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class HealthSettings(BaseSettings):
@@ -224,6 +227,8 @@ def build_app(
     install_error_handlers(app)
     install_http_conventions(app, settings)
 
+    lock_settings = db.LockSettings()
+
     @app.middleware("http")
     async def trace_context(request: Request, call_next):
         traceparent = parse_traceparent(request.headers.get("traceparent")) or new_traceparent()
@@ -231,7 +236,13 @@ def build_app(
         started = time.perf_counter()
         status_code = 500  # what the client gets if the handler raises past every handler
         try:
-            response = await call_next(request)
+            # Reads take no write lock (SQLite), and a write waits for it a bounded time (503).
+            with db.access_mode(
+                read_only=request.method in _READ_METHODS,
+                queue_wait_s=lock_settings.http_queue_wait_s,
+                lock_wait_s=lock_settings.http_lock_wait_s,
+            ):
+                response = await call_next(request)
             status_code = response.status_code
         finally:
             _log_access(request, status_code, time.perf_counter() - started)
@@ -293,6 +304,7 @@ def build_app(
         return build_asyncapi(owners or {settings.service_name}, version)
 
     app.include_router(health)
+    app.include_router(_dead_letter_admin())
     for router in routers:
         app.include_router(router)
     return app
@@ -349,6 +361,40 @@ class _StatusGauges:
                 self.lag.labels(consumer["name"], topic, number).set(lag)
         for topic, depth in report["components"].get("dead_letters", {}).items():
             self.dlq.labels(topic).set(depth)
+
+
+class DeadLetterReplay(BaseModel):
+    topic: str
+    replayed: int
+    failed_again: int
+    unsettled: int
+
+
+def _dead_letter_admin() -> APIRouter:
+    """`POST /admin/dead-letters/{topic}/replay`: `pacte bus replay-dlq` over HTTP, for the Region's
+    console. Only this service's own dead-letter topics; the wait for the consumers is short
+    (`settle_s`), what is still on its way is reported as `unsettled`."""
+    admin = APIRouter(tags=["operations"])
+
+    @admin.post(
+        "/admin/dead-letters/{topic}/replay", response_model=DeadLetterReplay,
+        summary="Replay a dead-letter topic of this service to its original topic, once each (Region only)",
+    )
+    async def replay_dead_letter_topic(
+        topic: str, principal: Annotated[Principal, require_kind(OrgKind.REGION)], runtime: RuntimeDep,
+        settle_s: Annotated[float, Query(gt=0, le=30)] = 5.0,
+    ) -> DeadLetterReplay:
+        own = {runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics}
+        if topic not in own:
+            raise NotFound(f"{topic!r} is not a dead-letter topic of {runtime.settings.service_name}")
+        try:
+            report = await replay_dead_letters(runtime.settings.bus, topic, settle_timeout_s=settle_s)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        log.info("dead letters of %s replayed by %s: %s", topic, principal.describe(), report)
+        return DeadLetterReplay(topic=topic, replayed=report.replayed, failed_again=report.failed_again, unsettled=report.unsettled)
+
+    return admin
 
 
 async def _status_report(runtime: Runtime, health: HealthSettings, started_at: float) -> dict:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.errors import Conflict, Invalid, NotFound
 from pacte_common.service import DbSession
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from sessions.app.territories import publish_version
@@ -24,26 +24,41 @@ router = APIRouter(tags=["territories"])
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
 
 
+def _no_control(value: str | None) -> str | None:
+    if value is not None and any(ord(c) < 32 for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class PlaceIn(Strict):
     commune_insee: str | None = Field(None, pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the commune")
-    commune_name: str | None = Field(None, max_length=255)
+    commune_name: Text | None = Field(None, max_length=255)
     postcode: str | None = Field(None, pattern=r"^\d{5}$")
 
 
 class TerritoryIn(Strict):
-    code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=255)
+    code: Text = Field(min_length=1, max_length=32)
+    name: Text = Field(min_length=1, max_length=255)
     departement: str | None = Field(None, pattern=r"^(\d{2,3}|2[AB])$")
     places: list[PlaceIn] = Field(default_factory=list)
 
 
 class VersionIn(Strict):
-    source: str = Field(min_length=1, max_length=2000, description="Where the list comes from (dataset, date, URL)")
-    note: str | None = Field(None, max_length=2000)
+    source: Text = Field(min_length=1, max_length=2000, description="Where the list comes from (dataset, date, URL)")
+    note: Annotated[str, AfterValidator(_no_nul)] | None = Field(None, max_length=2000)
     territories: list[TerritoryIn] = Field(max_length=500)
 
 
@@ -94,7 +109,8 @@ async def _version_out(db, version: int, current: int | None) -> VersionOut:
     )
 
 
-@router.get("/territories", response_model=VersionOut, summary="The current version of the employment-training territories")
+@router.get("/territories", response_model=VersionOut, summary="The current version of the employment-training territories",
+            responses={404: {"description": "No version published yet"}})
 async def current_territories(principal: CurrentPrincipal, db: DbSession):
     current = await store.current_version(db)
     if current is None:
@@ -111,7 +127,7 @@ async def list_versions(principal: CurrentPrincipal, db: DbSession):
 
 
 @router.get("/territories/versions/{version}", response_model=VersionOut, summary="One version, current or not")
-async def get_version(version: int, principal: CurrentPrincipal, db: DbSession):
+async def get_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: CurrentPrincipal, db: DbSession):
     return await _version_out(db, version, await store.current_version(db))
 
 

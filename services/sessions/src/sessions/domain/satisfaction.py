@@ -65,6 +65,8 @@ class _Errors:
 
 def _mark(value, field: str, errors: _Errors) -> Decimal | None:
     try:
+        if isinstance(value, (bool, dict, list)) or value is None:
+            raise InvalidOperation
         mark = Decimal(str(value).strip().replace(",", "."))
     except (InvalidOperation, AttributeError):
         errors.add(field, f"{value!r} is not a mark")
@@ -76,7 +78,7 @@ def _mark(value, field: str, errors: _Errors) -> Decimal | None:
 
 
 def _day(value, field: str, errors: _Errors, timezone: str) -> date | None:
-    text = str(value or "").strip()
+    text = "" if isinstance(value, (dict, list)) else str(value or "").strip()
     try:
         if len(text) == 10 and text[2] == "/":
             return datetime.strptime(text, "%d/%m/%Y").date()
@@ -90,20 +92,24 @@ def _day(value, field: str, errors: _Errors, timezone: str) -> date | None:
 
 
 def _text(value, field: str, errors: _Errors, *, required: bool = True, max_length: int = 64) -> str | None:
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
     if not text:
         if required:
             errors.add(field, "missing")
         return None
-    if len(text) > max_length:
-        errors.add(field, f"longer than {max_length} characters")
+    if len(text) > max_length or any(ord(c) < 32 for c in text):
+        errors.add(field, f"longer than {max_length} characters or with control characters")
         return None
     return text
 
 
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _siret(value, field: str, errors: _Errors) -> str | None:
     text = _text(value, field, errors)
-    if text is not None and not (len(text) == 14 and text.isdigit()):
+    if text is not None and not (len(text) == 14 and text.isascii() and text.isdigit()):
         errors.add(field, f"{text!r} is not a SIRET (14 digits)")
         return None
     return text
@@ -136,15 +142,15 @@ def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
         if not isinstance(item, dict):
             errors.add(at, "a review is an object")
             continue
-        action = (item.get("formation") or {}).get("action") or {}
-        notes = item.get("notes") if isinstance(item.get("notes"), dict) else {}
+        action = _object(_object(item.get("formation")).get("action"))
+        notes = _object(item.get("notes"))
         review_id = _text(item.get("id"), f"{at}.id", errors)
         marks = {ours: _mark(notes.get(theirs), f"{at}.notes.{theirs}", errors) for theirs, ours in JSON_MARKS.items()}
-        session_ref = _text((action.get("session") or {}).get("numero"), f"{at}.formation.action.session.numero", errors, required=False, max_length=128)
+        session_ref = _text(_object(action.get("session")).get("numero"), f"{at}.formation.action.session.numero", errors, required=False, max_length=128)
         action_ref = _text(action.get("numero"), f"{at}.formation.action.numero", errors, required=False, max_length=128)
         if session_ref is None and action_ref is None:
             errors.add(f"{at}.formation.action.session.numero", "a review names its session or at least its action")
-        siret = _siret((action.get("organisme_formateur") or {}).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors)
+        siret = _siret(_object(action.get("organisme_formateur")).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors)
         day = _day(item.get("date"), f"{at}.date", errors, timezone)
         if review_id:
             ids.append((review_id, f"{at}.id"))
