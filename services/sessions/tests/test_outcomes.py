@@ -232,7 +232,12 @@ async def test_result_indicators_worked_by_hand(api):
     assert (three["all"]["population"], three["all"]["respondents"]) == (6, 1) and three["all"]["response_rate"] == 0.1667
     visa_44 = await api.ok("GET", "/indicators/results?programme=VISA-METIERS&departement=44", api.region)
     assert visa_44["all"]["population"] == 3
-    assert (await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region))["all"]["population"] == 5
+    assert (await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region))["all"]["population"] == 0
+    # Once the Region publishes its territories, the sessions are placed (here by their actions' code).
+    await api.ok("PUT", "/territories", api.region, 201, json={"source": "test fixture, not the Region's list", "territories": [
+        {"code": "TS-44-NANTES", "name": "Nantes (test fixture)", "departement": "44", "places": [{"postcode": "44000"}]}]})
+    placed = await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region)
+    assert placed["all"]["population"] == 5 and figure(placed["by_territory"]["TS-44-NANTES"], "employment") == (2, 4, 0.5, 0.8)
     assert (await api.ok("GET", "/indicators/results?territory=TS-00-NOWHERE", api.region))["all"]["population"] == 0
     own = await api.ok("GET", "/indicators/results", api.as_("training_org", api.SIRET_B))
     assert own["all"]["population"] == 2 and own["filters"]["organisation"] == api.SIRET_B

@@ -298,8 +298,8 @@ def policy_of(settings) -> IndicatorPolicy:
 
 
 def territory_of(session, action) -> str | None:
-    """The session's territory when sessions carry one, else the action's."""
-    return getattr(session, "territory_code", None) or action.territory_code
+    """The session's employment-training territory, as `GET /indicators` uses it (docs/territories.md)."""
+    return session.territory_code
 
 
 def _in_scope(filters: ResultFilters, session, action, programme) -> bool:

@@ -370,7 +370,7 @@ def breakdowns(files: list[OutcomeFacts], horizon: int, policy: IndicatorPolicy)
             by["public"][public].append(f)
         by["pillar"].setdefault(f.pillar, []).append(f)
         by["departement"].setdefault(f.departement, []).append(f)
-        by["territory"].setdefault(f.territory_code or "unknown", []).append(f)
+        by["territory"].setdefault(f.territory_code or "(none)", []).append(f)
     return {name: {key: result_group(group, horizon) for key, group in sorted(groups.items())} for name, groups in by.items()}
 
 
