@@ -31,8 +31,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
@@ -51,7 +49,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common import db
 from pacte_common.auth import OrgKind, Principal, require_kind
-from pacte_common.bus import ensure_topics, new_consumer, topic_name
+from pacte_common.bus import ensure_topics, topic_name
+from pacte_common.bus_probe import BusProbe
 from pacte_common.consumer import ConsumerRunner, Subscription, replay_dead_letters
 from pacte_common.crypto import FieldCipher, LookupHasher
 from pacte_common.errors import NotFound, install_error_handlers
@@ -220,6 +219,8 @@ def build_app(
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+            if "bus_probe" in runtime.extras:
+                await runtime.extras["bus_probe"].close()
             await engine.dispose()
             log.info("%s stopped", settings.service_name)
 
@@ -465,79 +466,16 @@ async def _outbox_numbers(runtime: Runtime) -> dict:
 
 
 async def _bus_numbers(runtime: Runtime, health: HealthSettings) -> dict:
-    """Broker, consumer lag per partition and dead letters per topic, read from the broker.
+    """Broker, consumer lag per partition and dead letters per topic, read from the broker
+    through clients kept between reads (pacte_common.bus_probe).
 
     Lag is the end offset minus the group's committed offset (earliest when it committed
     nothing); dead letters are a DLQ topic's end minus its beginning offset.
     """
-    bus = runtime.settings.bus
-    result: dict[str, Any] = {"broker": {"reachable": False}}
-    admin = consumer = None
-    try:
-        async with asyncio.timeout(health.broker_timeout_s * 3):
-            admin = AIOKafkaAdminClient(bootstrap_servers=bus.bootstrap_servers, request_timeout_ms=int(health.broker_timeout_s * 1000))
-            await admin.start()
-            cluster = await admin.describe_cluster()
-            result["broker"] = {"reachable": True, "cluster_id": cluster.get("cluster_id")}
-            consumer = new_consumer(bus, group_id=None, request_timeout_ms=int(health.broker_timeout_s * 1000))
-            await consumer.start()
-            result["consumers"] = [await _consumer_lag(runtime, runner, consumer, health) for runner in runtime.consumers]
-            dlq_topics = [runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics]
-            result["dead_letters"] = await _topic_depths(consumer, dlq_topics)
-    except Exception as exc:
-        result["broker"] = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
-        result["consumers"] = [
-            {"name": runner.consumer_name, "group": runner.group_id, "connected": runner.connected} for runner in runtime.consumers
-        ]
-    finally:
-        for client in (consumer, admin):
-            if client is not None:
-                try:
-                    await (client.stop() if client is consumer else client.close())
-                except Exception:
-                    pass
-    return result
-
-
-async def _partitions(consumer, topics: Sequence[str]) -> list[TopicPartition]:
-    # An unsubscribed consumer fetched every topic's metadata when it started (just now).
-    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-
-
-async def _consumer_lag(runtime: Runtime, runner: ConsumerRunner, consumer, health: HealthSettings) -> dict:
-    partitions = await _partitions(consumer, runner.topics)
-    ends = await consumer.end_offsets(partitions) if partitions else {}
-    starts = await consumer.beginning_offsets(partitions) if partitions else {}
-    group = new_consumer(runtime.settings.bus, group_id=runner.group_id, request_timeout_ms=int(health.broker_timeout_s * 1000))
-    await group.start()  # not subscribed: reads the group's offsets without joining it
-    try:
-        lag = {}
-        for tp in partitions:
-            committed = await group.committed(tp)
-            lag[f"{tp.topic}:{tp.partition}"] = max(ends[tp] - (committed if committed is not None else starts[tp]), 0)
-    finally:
-        await group.stop()
-    return {
-        "name": runner.consumer_name,
-        "group": runner.group_id,
-        "connected": runner.connected,
-        "cluster_id": runner.cluster_id,
-        "resyncs": runner.resyncs,
-        "transient_retries": runner.transient_retries,
-        "lag": lag,
-    }
-
-
-async def _topic_depths(consumer, topics: Sequence[str]) -> dict[str, int]:
-    partitions = await _partitions(consumer, topics)
-    if not partitions:
-        return {}
-    ends = await consumer.end_offsets(partitions)
-    starts = await consumer.beginning_offsets(partitions)
-    depths: dict[str, int] = dict.fromkeys(topics, 0)
-    for tp in partitions:
-        depths[tp.topic] += ends[tp] - starts[tp]
-    return depths
+    probe = runtime.extras.get("bus_probe")
+    if probe is None:
+        probe = runtime.extras["bus_probe"] = BusProbe(runtime.settings.bus, health.broker_timeout_s)
+    return await probe.read(runtime.consumers)
 
 
 async def _create_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:
