@@ -42,10 +42,16 @@ def new_nir() -> str:
     return body + f"{nir_key(body):02d}"
 
 
+def letters(number: int) -> str:
+    """A name part per number: names are matched on their letters only (digits are dropped), and
+    a benchmark where every person shares one name measures the look-up of namesakes instead."""
+    return "".join("ABCDEFGHIJ"[int(digit)] for digit in str(number))
+
+
 def prescription_body(session_id: str, number: int) -> dict:
     return {
         "session_id": session_id,
-        "identity": {"birth_name": f"Bench{number}", "first_names": "Léa", "nir": new_nir()},
+        "identity": {"birth_name": f"Bench-{letters(number)}", "first_names": "Léa", "nir": new_nir()},
         "profile": {"sex": "F", "birth_date": "1995-03-10", "education_level": "v", "jobseeker_category": "A",
                     "jobseeker_registration_date": "2024-01-15"},
         "professional_project": "Agent de propreté",

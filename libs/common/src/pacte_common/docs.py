@@ -154,9 +154,10 @@ PROBLEM_DESCRIPTIONS = {
     413: "The request body passes the route's limit (`limit_bytes`); refused while it streams in",
     422: "Invalid request: `errors[].field` names each invalid field",
     428: "`If-Match` header required",
-    503: "A dependency is unavailable; retry later",
+    503: "Busy or a dependency is unavailable: nothing was done; retry after `Retry-After` seconds",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 
 
 def problems_of(method: str, operation: dict[str, Any]) -> set[int]:
@@ -168,7 +169,7 @@ def problems_of(method: str, operation: dict[str, Any]) -> set[int]:
     if any(p.get("in") == "path" for p in parameters):
         problems.add(404)
     if method in WRITE_METHODS:
-        problems.add(409)
+        problems |= {409, 503}  # 503: the database's write lock not free in time (Retry-After)
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
         problems.add(412)
     if "requestBody" in operation:
@@ -196,6 +197,8 @@ def add_problem_responses(document: dict[str, Any]) -> dict[str, Any]:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
                 schema = "ValidationProblem" if status == 422 else "Problem"
                 response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+                if status == 503:
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
             operation["responses"] = dict(sorted(responses.items()))
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes, replaced above
         if name in schemas and f'"#/components/schemas/{name}"' not in json.dumps(document):

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,22 @@ class Invalid(ProblemError):
         )
 
 
+class ServiceBusy(ProblemError):
+    """503: the write could not get the database within its bound (SQLite's single write
+    lock held by a long batch): nothing was done, retry after `Retry-After` seconds."""
+
+    status, slug, title = 503, "busy", "The service is busy; retry shortly"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1, **extensions: Any):
+        super().__init__(detail, retry_after_s=retry_after_s, **extensions)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (or our write queue's) after the bounded wait."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def _field_path(location: tuple | list) -> str:
     return ".".join(str(part) for part in location)
 
@@ -140,6 +157,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             problem.headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(problem, request)
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError):
+        if not is_lock_timeout(exc):
+            raise exc  # a 500, below
+        from pacte_common.db import LockSettings
+
+        log.warning("busy: %s %s did not get the database's write lock in time", request.method, request.url.path)
+        busy = ServiceBusy(
+            "The database is busy with another write; nothing was done, retry after Retry-After seconds",
+            retry_after_s=LockSettings().busy_retry_after_s,
+        )
+        return problem_response(busy, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -20,7 +20,7 @@ from pacte_common.contracts.people import (
 from pacte_common.errors import Conflict
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,10 +47,15 @@ async def _log(
     at: datetime,
     reason: str | None,
     details: dict[str, Any] | None,
+    first: bool = False,
 ) -> None:
-    last = await session.scalar(
-        select(func.max(PrescriptionTransition.sequence)).where(PrescriptionTransition.prescription_id == prescription.id)
-    )
+    """Appends to the prescription's log; a creation's entry is its first (no query)."""
+    if first:
+        last = 0
+    else:
+        last = await session.scalar(
+            select(func.max(PrescriptionTransition.sequence)).where(PrescriptionTransition.prescription_id == prescription.id)
+        )
     session.add(
         PrescriptionTransition(
             prescription_id=prescription.id,
@@ -113,11 +118,11 @@ async def find_or_create_person(
     if nir_hash:
         person = await session.scalar(select(Person).where(Person.nir_hash == nir_hash))
     if person is None:
-        candidates = (
-            await session.scalars(select(Person).where(Person.identity_hash == identity_hash).order_by(Person.created_at))
-        ).all()
-        # A known NIR that differs means another person who merely shares name and birth date.
-        person = next((p for p in candidates if nir_hash is None or p.nir_hash in (None, nir_hash)), None)
+        same_identity = select(Person).where(Person.identity_hash == identity_hash)
+        if nir_hash is not None:
+            # A known NIR that differs means another person who merely shares name and birth date.
+            same_identity = same_identity.where(or_(Person.nir_hash.is_(None), Person.nir_hash == nir_hash))
+        person = await session.scalar(same_identity.order_by(Person.created_at).limit(1))
     if person is None:
         person = Person(
             person_id=uuid.uuid4(),
@@ -164,9 +169,10 @@ async def submit(
     previous: Prescription | None = None,
 ) -> Prescription:
     """Creates a submitted prescription; 409 when the person already has one active on the session."""
-    await session.flush()  # the person row must exist for the foreign key
     slot = active_slot(person.person_id, catalogue_session.session_id)
-    if await session.scalar(select(Prescription.id).where(Prescription.active_slot == slot)):
+    # A person created in this transaction has no prescription yet: no need to look (the
+    # flush below inserts the person before the prescription, foreign key first).
+    if person not in session.new and await session.scalar(select(Prescription.id).where(Prescription.active_slot == slot)):
         raise _duplicate()
     prescription = Prescription(
         id=uuid.uuid4(),
@@ -195,7 +201,7 @@ async def submit(
         raise _duplicate() from None
     await _log(
         session, prescription, action=SUBMIT, source=None, target=Status.SUBMITTED.value, actor=actor, at=at,
-        reason=None, details={"previous_prescription_id": str(previous.id)} if previous else None,
+        reason=None, details={"previous_prescription_id": str(previous.id)} if previous else None, first=True,
     )
     await publish_transition(runtime.outbox, session, prescription, None, actor=actor, at=at)
     return prescription
