@@ -55,6 +55,9 @@ def suite(tmp_path_factory):
 
 
 
+TERRITORY = "T-TEST-44"  # session A's territory (its action names it; no training place)
+
+
 def profile(sex: str, birth_date: str, level: str) -> dict:
     return {"sex": sex, "birth_date": birth_date, "education_level": level, "jobseeker_category": "A",
             "jobseeker_registration_date": "2024-01-15"}
@@ -73,6 +76,7 @@ class Loaded:
     waiting_dossier: str = ""
     excluded_dossier: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    person_a1: str = ""
 
     @property
     def console(self) -> str:
@@ -119,13 +123,13 @@ async def load_journeys(suite: Suite) -> Loaded:
         sandbox = httpx.AsyncClient(base_url=suite.url("agora-sandbox"), headers={"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"}, timeout=30)
         p.clients.append(sandbox)
 
-        async def open_session(org, code, category, departement, start, end, places) -> str:
+        async def open_session(org, code, category, departement, start, end, places, territory=None) -> str:
             ok(await region.post("/programmes", json={"code": code, "name": f"Programme {code}", "pillar": "visa",
                                                        "remuneration_approved": True, "agora_category": category}))
             action = ok(await region.post("/actions", json={
                 "programme_code": code, "organisation_siret": org, "title": "Agent de propreté", "hours_in_centre": "420",
                 "hours_in_company": "70", "hourly_price": "12.50", "departement": departement, "weekly_hours": "35",
-                "certifying": True, "rncp_code": "RNCP34691", "skill_blocks": ["BC01"]}))
+                "certifying": True, "rncp_code": "RNCP34691", "skill_blocks": ["BC01"], "territory_code": territory}))
             session = ok(await region.post("/sessions", json={"action_id": action["id"], "start_date": start, "end_date": end, "places": places}))
 
             async def visible():
@@ -158,7 +162,7 @@ async def load_journeys(suite: Suite) -> Loaded:
                 return None
             return next((f["status"] for f in response.json()["flows"] if f["operation"] == operation), None)
 
-        session_a = await open_session(data.org_a, data.programme_a, "standard", "44", "2026-09-01", "2026-12-18", 12)
+        session_a = await open_session(data.org_a, data.programme_a, "standard", "44", "2026-09-01", "2026-12-18", 12, territory=TERRITORY)
         session_b = await open_session(data.org_b, data.programme_b, "health_social", "85", "2026-09-07", "2027-03-31", 10)
 
         # a1: a woman of 31, level V; AGORA rejects her entry once (a flow to retry from the console)
@@ -214,6 +218,22 @@ async def load_journeys(suite: Suite) -> Loaded:
         await eventually(lambda: gateway_knows(b1, perimeter="excluded"), DEADLINE, message="b1 excluded at the gateway")
         await eventually(lambda: gateway_knows(a3, waiting=True), DEADLINE, message="a3 waits for its NIR")
         data.files = {"a1": a1, "a2": a2, "a3": a3, "b1": b1}
+        data.person_a1 = ok(await region.get(f"/dossiers/{a1}"))["person_id"]
+        # territories (a test table: the Region's real list is loaded the same way, docs/territories.md)
+        ok(await region.put("/territories", json={"source": "console test fixture, not the Region's list", "territories": [
+            {"code": TERRITORY, "name": "Test territory (44)", "departement": "44", "places": [{"postcode": "44000"}]},
+            {"code": "T-TEST-85", "name": "Test territory (85)", "departement": "85", "places": [{"postcode": "85000"}]},
+        ]}), 201)
+        # two ANOTEA reviews of session A (and one of a session the Pacte does not know)
+        def review(review_id, session, overall, accueil):
+            return {"id": review_id, "date": "2026-12-01T10:00:00Z",
+                    "notes": {"accueil": accueil, "contenu_formation": 4, "equipe_formateurs": 5, "moyen_materiel": 3, "accompagnement": 4, "global": overall},
+                    "formation": {"action": {"organisme_formateur": {"siret": data.org_a}, "session": {"numero": session}}}}
+
+        report = ok(await region.post("/satisfaction/imports", json={"avis": [
+            review(f"rv-{uuid.uuid4().hex[:8]}", session_a, 4.5, 5), review(f"rv-{uuid.uuid4().hex[:8]}", session_a, 3.5, 4),
+            review(f"rv-{uuid.uuid4().hex[:8]}", "SE-UNKNOWN", 1, 1)]}))
+        assert report["created"] == 2 and len(report["unknown"]) == 1, report
         return data
     finally:
         await p.close()

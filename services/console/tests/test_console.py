@@ -12,15 +12,21 @@ Tests run in this file's order: the retry and the validation change the suite's 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import csv
 import io
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 from pacte_common.auth import OrgKind
+from pacte_common.bus import new_producer
+from pacte_common.events import Topics
+from pacte_common.settings import BusSettings
 
 PERIOD = "from=2026-09-01&to=2026-12-31"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
@@ -145,7 +151,7 @@ def test_a_training_organisation_sees_only_its_own_data(page, loaded):
     response = page.goto(f"{loaded.console}/indicators?{PERIOD}&organisation={loaded.org_a}")
     assert response.status == 200  # the console fixes the organisation to the token's own
     assert table(page, "entries-by-sex")["men"] == ["1", "100.0"]
-    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus"):
+    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus", f"/skills?person_id={loaded.person_a1}"):
         response = page.goto(f"{loaded.console}{path}")
         assert response.status == 403, path
         assert page.get_by_test_id("error").is_visible()
@@ -233,8 +239,77 @@ def test_state_changing_forms_without_their_csrf_token_are_refused(page, loaded)
     assert response.status == 403
     response = page.request.post(f"{loaded.console}/sign-in/dev", form={}, max_redirects=0)
     assert response.status == 403, "no login CSRF either"
+    response = page.request.post(f"{loaded.console}/bus/dead-letters/replay", form={"service": "remuneration", "topic": "x.dlq.y"}, max_redirects=0)
+    assert response.status == 403 and "CSRF" in response.text(), "the dead-letter replay needs its token too"
     page.reload()
     assert page.locator("tr[data-month='2026-10']").get_by_test_id("state").inner_text() == "not computed", "nothing was computed"
     # and the page's own form, with its token, goes through
     navigate(page, page.locator("tr[data-month='2026-10']").get_by_role("button", name="Compute"))
     assert "Run 2026-10 computed" in page.locator(".flash").first.inner_text()
+
+
+def test_territory_filter_comparison_and_satisfaction(page, loaded):
+    sign_in_as_region(page, loaded, f"/indicators?{PERIOD}&compare=territory")
+    assert_chart_drawn(page, "satisfaction")
+    marks = table(page, "satisfaction")
+    # two ANOTEA reviews of session A: overall 4.5 and 3.5, welcome 5 and 4
+    assert marks["Overall (note globale)"] == ["4.0", "2"] and marks["Welcome (accueil)"] == ["4.5", "2"]
+    assert_chart_drawn(page, "compare-territory")
+    compared = table(page, "compare-territory")
+    assert compared["T-TEST-44"][:2] == ["3", "1"] and compared["T-TEST-44"][5:] == ["2", "4.0"]
+    assert compared["(none)"][0] == "1"  # b1: its action names no territory
+    shot(page, "indicators-territories")
+
+    # the territory list is the current version of the Region's table; choosing one filters every figure
+    page.select_option("select[name=territory]", "T-TEST-44")
+    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("territory") == ["T-TEST-44"])
+    assert table(page, "entries-by-sex") == {"women": ["2", "66.7"], "men": ["1", "33.3"]}
+    assert table(page, "places") == {"offered": ["12"], "taken": ["3"]}
+    page.goto(f"{loaded.console}/indicators?{PERIOD}&territory=T-TEST-85")
+    assert table(page, "entries-by-sex") == {"women": ["0", ""], "men": ["0", ""]}
+    assert table(page, "satisfaction")["Overall (note globale)"] == ["", "0"]
+    page.goto(f"{loaded.console}/indicators?{PERIOD}&compare=departement")
+    assert {k: v[0] for k, v in table(page, "compare-departement").items()} == {"44": "3", "85": "1"}
+
+
+def test_skills_passport_of_a_person(page, loaded):
+    sign_in_as_region(page, loaded, f"/skills?person_id={loaded.person_a1}")
+    assert page.locator("#certifications [data-testid=result]").all_inner_texts() == ["obtained"]
+    assert page.get_by_test_id("prescriber").inner_text() == "PE-44001"
+    shot(page, "skills")
+    response = page.goto(f"{loaded.console}/skills?person_id={uuid.uuid4()}")
+    assert response.status == 404 and "No such person" in page.locator("main").inner_text()
+    assert page.goto(f"{loaded.console}/skills?person_id=not-a-uuid").status == 422
+
+
+def _poison(loaded) -> None:
+    """An undecodable message on the trainees topic: every consumer of it dead-letters it."""
+    bus = BusSettings(bootstrap_servers=loaded.suite.bootstrap, topic_namespace=loaded.suite.settings.topic_namespace)
+
+    async def send():
+        producer = new_producer(bus)
+        await producer.start()
+        try:
+            await producer.send_and_wait(bus.topic_namespace + Topics.TRAINEES, value=b"\x00 not a CloudEvent {", key=b"console-poison")
+        finally:
+            await producer.stop()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        pool.submit(asyncio.run, send()).result()
+
+
+def test_a_dead_letter_topic_is_replayed_from_the_bus_page(page, loaded):
+    _poison(loaded)
+    sign_in_as_region(page, loaded, "/bus")
+    button = page.locator("button[data-testid^='replay-']")
+    deadline = time.monotonic() + DEADLINE
+    while button.count() == 0:
+        assert time.monotonic() < deadline, "no dead letter shown on the bus page"
+        time.sleep(1)
+        page.reload()
+    topic = button.first.get_attribute("data-testid").removeprefix("replay-")
+    shot(page, "bus-dead-letters")
+    navigate(page, button.first)
+    flash = page.locator(".flash").first.inner_text()
+    # the poison message goes back to its topic once and fails again: the replay ends and says so
+    assert flash.startswith(f"{topic}: replayed 1, failed again 1"), flash

@@ -44,6 +44,8 @@ class IndicatorFilters:
     programme: str | None = None
     departement: str | None = None
     organisation: str | None = None
+    territory: str | None = None
+    compare: str | None = None  # "territory" or "departement": headline numbers side by side
 
     def params(self, **override) -> dict[str, Any]:
         params = {
@@ -52,6 +54,8 @@ class IndicatorFilters:
             "programme": self.programme,
             "departement": self.departement,
             "organisation": self.organisation,
+            "territory": self.territory,
+            "compare": self.compare,
         }
         params.update(override)
         return {k: v for k, v in params.items() if v}
@@ -70,7 +74,7 @@ async def load(backend: Backend, token: str, filters: IndicatorFilters, months: 
 
     def month_call(month: Month):
         async def call() -> dict:
-            params = filters.params(**{"from": month.first_day.isoformat(), "to": month.last_day.isoformat()})
+            params = filters.params(**{"from": month.first_day.isoformat(), "to": month.last_day.isoformat(), "compare": None})
             return await backend.get_json("sessions", "/indicators", token=token, params=params)
 
         return call
@@ -135,7 +139,39 @@ def figures(period: dict, monthly: list[dict], months: list[Month]) -> list[Figu
             "prepa-to-visa", "PRÉPA → VISA paths (people leaving PRÉPA in the period)", ["path", "people"],
             [["went on to VISA", went_on], ["not (yet) in VISA", prepa_exits - went_on]],
         ),
+        satisfaction(period.get("satisfaction") or {}),
+        *([comparison(period["compare"])] if period.get("compare") else []),
     ]
+
+
+MARK_LABELS = {
+    "overall": "Overall (note globale)", "accueil": "Welcome (accueil)", "contenu": "Content (contenu)",
+    "equipe_formateurs": "Trainers (équipe de formateurs)", "moyens_materiels": "Equipment (moyens matériels)",
+    "accompagnement": "Support (accompagnement)",
+}
+
+
+def satisfaction(block: dict) -> Figure:
+    """ANOTEA: the mean of each mark (1 to 5) over the reviews dated in the period."""
+    responses = int(block.get("responses") or 0)
+    means = block.get("mean_marks") or {}
+    return Figure(
+        "satisfaction", f"Trainee satisfaction (ANOTEA): mean marks out of 5, {responses} review(s)", ["mark", "mean (1-5)", "reviews"],
+        [[label, means.get(name), responses] for name, label in MARK_LABELS.items()], kind="hbar", charted=1,
+        note="Reviews imported from ANOTEA (POST /satisfaction/imports), dated in the period, for the same filters.",
+    )
+
+
+def comparison(block: dict) -> Figure:
+    """Headline numbers side by side, by territory or by département."""
+    by = block.get("by", "territory")
+    return Figure(
+        f"compare-{by}", f"By {'territory' if by == 'territory' else 'département'}",
+        [by, "entries", "exits", "dropouts", "places offered", "places taken", "reviews", "mean overall mark"],
+        [[row["key"] or "(none)", row["entries"], row["exits"], row["dropouts"], row["places_offered"], row["places_filled"],
+          row["satisfaction"]["responses"], row["satisfaction"]["mean_marks"].get("overall")] for row in block.get("rows", [])],
+        charted=2,
+    )
 
 
 def every_indicator(period: dict) -> Figure:
@@ -163,3 +199,24 @@ def _value(value: Any):
 
 def _target(value: Any):
     return value.get("target") if isinstance(value, dict) else None
+
+
+RESULT_LABELS = {"employment": "In employment", "lasting_employment": "In lasting employment", "training": "In training"}
+
+
+def results(block: dict) -> Figure:
+    """Issue 15's result indicators (`GET /indicators/results`), when the service has them:
+    the share of respondents in employment, lasting employment or training at the horizon."""
+    everyone = block.get("all") or {}
+
+    def cells(name: str) -> list:
+        rate = everyone.get(name) if isinstance(everyone.get(name), dict) else {}
+        value = rate.get("value")
+        return [RESULT_LABELS[name], None if value is None else f"{Decimal(str(value)) * 100:.1f}", rate.get("numerator"), rate.get("denominator")]
+
+    return Figure(
+        "results", f"Results {block.get('horizon_months', '')} months after the exit (respondents)", ["situation", "share (%)", "people", "respondents"],
+        [cells(name) for name in RESULT_LABELS], kind="hbar", charted=1,
+        note=f"Population {everyone.get('population', 0)}, respondents {everyone.get('respondents', 0)}; from the sessions service's "
+             "GET /indicators/results (exits in the period, same filters).",
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import Counter, defaultdict
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -140,9 +141,13 @@ def _indicator_filters(request: Request, operator: Operator) -> ind.IndicatorFil
     organisation = _clean(q.get("organisation"))
     if not operator.is_region:
         organisation = operator.org_id  # the service enforces it too; the form shows it fixed
+    compare = _clean(q.get("compare"))
+    if compare not in (None, "territory", "departement"):
+        raise BadFilter("compare", f"{compare!r}: compare by territory or departement")
     return ind.IndicatorFilters(
         period_from=_date(q.get("from"), "from"), period_to=_date(q.get("to"), "to"),
         programme=_clean(q.get("programme")), departement=_clean(q.get("departement")), organisation=organisation,
+        territory=_clean(q.get("territory")), compare=compare,
     )
 
 
@@ -158,7 +163,17 @@ async def _indicator_figures(request: Request, operator: Operator, filters: ind.
     except ValueError as exc:
         raise BadFilter("to", str(exc)) from None
     period, monthly = await ind.load(backend_of(request), operator.token, filters, months)
-    return ind.figures(period, monthly, months) + [ind.every_indicator(period)], months
+    extra = []
+    try:  # issue 15's result indicators, where the service has them; the page never depends on them
+        outcome = await backend_of(request).call("sessions", "GET", "/indicators/results", token=operator.token,
+                                                 params=filters.params(compare=None), accept_status=(403, 404, 422))
+        if outcome.status_code == 200:
+            extra.append(ind.results(outcome.json()))
+    except ServiceError as exc:
+        if exc.unauthorised:
+            raise
+        log.warning("result indicators unavailable: %s", exc)
+    return ind.figures(period, monthly, months) + extra + [ind.every_indicator(period)], months
 
 
 @router.get("/indicators")
@@ -168,13 +183,19 @@ async def indicators_page(request: Request, operator: SignedIn):
         figures, months = await _indicator_figures(request, operator, filters)
     except BadFilter as exc:
         return render(request, "indicators.html", status_code=422, error=str(exc), filters=None, figures=[], programmes=[],
-                      query=request.url.query, operator=operator)
-    try:
-        programmes = await backend_of(request).get_json("sessions", "/programmes", token=operator.token)
-    except ServiceError:
-        programmes = []  # the filter becomes a free text field
+                      territories=[], query=request.url.query, operator=operator)
+    programmes, territories = await _filter_choices(request, operator)
     return render(request, "indicators.html", filters=filters, figures=figures, months=months, programmes=programmes,
-                  query=request.url.query, operator=operator)
+                  territories=territories, query=request.url.query, operator=operator)
+
+
+async def _filter_choices(request: Request, operator: Operator) -> tuple[list, list]:
+    """Programmes and territories for the filters' lists; a free text field when unavailable."""
+    backend = backend_of(request)
+    programmes = await backend.call("sessions", "GET", "/programmes", token=operator.token, accept_status=(403, 404))
+    territories = await backend.call("sessions", "GET", "/territories", token=operator.token, accept_status=(403, 404))
+    return (programmes.json() if programmes.status_code == 200 else [],
+            territories.json()["territories"] if territories.status_code == 200 else [])
 
 
 @router.get("/indicators/all.csv")
@@ -452,6 +473,50 @@ async def bus_page(request: Request, operator: SignedIn):
         charted=3,
     )
     return render(request, "bus.html", operator=operator, services=services, bus_figure=figure, flatten=flatten)
+
+
+@router.post("/bus/dead-letters/replay", dependencies=[CsrfChecked])
+async def replay_dead_letters(request: Request, operator: SignedIn, service: Annotated[str, Form()], topic: Annotated[str, Form()]):
+    """Asks the service that owns the dead-letter topic to replay it (Region only, checked there)."""
+    if service not in SERVICES:
+        flash(request, "error", f"No service {service!r}.")
+        return back_to("/bus", "")
+    try:
+        report = (await backend_of(request).call(service, "POST", f"/admin/dead-letters/{quote(topic, safe='')}/replay",
+                                                 token=operator.token)).json()
+        flash(request, "ok", f"{topic}: replayed {report['replayed']}, failed again {report['failed_again']}, "
+                             f"not yet handled {report['unsettled']}.")
+    except ServiceError as exc:
+        if exc.unauthorised:
+            raise
+        flash(request, "error", f"Replay of {topic} refused: {exc}")
+    return back_to("/bus", "")
+
+
+# ------------------------------------------------------------------ skills passport
+
+
+@router.get("/skills")
+async def skills_page(request: Request, operator: SignedIn):
+    """A person's certification results and skill blocks (the Region, the person's current prescriber)."""
+    person_id = _clean(request.query_params.get("person_id"))
+    passport, error, status = None, None, 200
+    if person_id:
+        try:
+            uuid.UUID(person_id)
+        except ValueError:
+            return render(request, "skills.html", status_code=422, operator=operator, person_id=person_id, passport=None,
+                          error=f"person_id: {person_id!r} is not a person id (UUID)")
+        response = await backend_of(request).call("sessions", "GET", f"/people/{person_id}/skills", token=operator.token,
+                                                  accept_status=(403, 404))
+        if response.status_code == 403:
+            return render(request, "error.html", status_code=403, title="Reserved to the Region and the person's prescriber",
+                          message="Skills passports are read by the Region and by the person's current prescriber.")
+        if response.status_code == 200:
+            passport = response.json()
+        else:
+            status, error = 404, "No such person among those you may read."
+    return render(request, "skills.html", status_code=status, operator=operator, person_id=person_id or "", passport=passport, error=error)
 
 
 def query_with(query: str, **changes) -> str:
