@@ -280,3 +280,18 @@ async def test_situations_are_listed_with_french_labels(api):
     situations = {s["code"]: s for s in await api.ok("GET", "/outcomes/situations", api.region)}
     assert len(situations) == 8 and situations["training"]["label"] == "En formation"
     assert situations["fixed_term_6_months_plus"]["lasting_job"] and not situations["short_fixed_term_or_temporary"]["lasting_job"]
+
+
+async def test_every_status_of_the_outcome_routes_is_in_openapi(api):
+    paths = (await api.ok("GET", "/openapi.json", {}))["paths"]
+    documented = {
+        ("post", "/outcomes/imports"): {"200", "201", "401", "403", "409", "413", "415", "422"},
+        ("post", "/dossiers/{dossier_id}/outcomes"): {"200", "201", "401", "403", "404", "409", "422"},
+        ("get", "/indicators/results"): {"200", "401", "403", "422"},
+        ("post", "/outcomes/purge"): {"200", "401", "403"},
+        ("get", "/people/{person_id}/trajectory"): {"200", "401", "403", "404", "422", "503"},
+        ("get", "/people/{person_id}/trajectory/reads"): {"200", "401", "403", "422"},
+    }
+    for (method, path), statuses in documented.items():
+        assert statuses <= set(paths[path][method]["responses"]), (method, path, sorted(paths[path][method]["responses"]))
+    assert "text/csv" in paths["/indicators/results"]["get"]["responses"]["200"]["content"]

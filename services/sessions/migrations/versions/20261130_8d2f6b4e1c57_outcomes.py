@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_outcomes_dossier_id_dossiers')),
     sa.ForeignKeyConstraint(['import_id'], ['outcome_imports.id'], name=op.f('fk_outcomes_import_id_outcome_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outcomes')),
-    sa.UniqueConstraint('dossier_id', 'horizon_months', 'source', name=op.f('uq_outcomes_dossier_id'))
+    sa.UniqueConstraint('dossier_id', 'horizon_months', 'source', name=op.f('uq_outcomes_dossier_id_horizon_months_source'))
     )
     with op.batch_alter_table('outcomes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outcomes_dossier_id'), ['dossier_id'], unique=False)
@@ -68,19 +68,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_trajectory_prescriptions_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_trajectory_prescriptions_updated_at'), ['updated_at'], unique=False)
 
-    op.create_table('trajectory_prescription_steps',
+    op.create_table('trajectory_steps',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('prescription_id', sa.Uuid(), nullable=False),
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('occurred_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason_code', sa.String(length=64), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['prescription_id'], ['trajectory_prescriptions.prescription_id'], name=op.f('fk_trajectory_prescription_steps_prescription_id_trajectory_prescriptions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_trajectory_prescription_steps')),
-    sa.UniqueConstraint('prescription_id', 'status', 'occurred_at', name=op.f('uq_trajectory_prescription_steps_prescription_id'))
+    sa.ForeignKeyConstraint(['prescription_id'], ['trajectory_prescriptions.prescription_id'], name=op.f('fk_trajectory_steps_prescription_id_trajectory_prescriptions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trajectory_steps')),
+    sa.UniqueConstraint('prescription_id', 'status', 'occurred_at', name=op.f('uq_trajectory_steps_prescription_id_status_occurred_at'))
     )
-    with op.batch_alter_table('trajectory_prescription_steps', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_trajectory_prescription_steps_prescription_id'), ['prescription_id'], unique=False)
+    with op.batch_alter_table('trajectory_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trajectory_steps_prescription_id'), ['prescription_id'], unique=False)
 
     op.create_table('trajectory_reads',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -97,7 +97,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('trajectory_reads')
-    op.drop_table('trajectory_prescription_steps')
+    op.drop_table('trajectory_steps')
     op.drop_table('trajectory_prescriptions')
     op.drop_table('outcomes')
     op.drop_table('outcome_imports')

@@ -84,7 +84,7 @@ class PrescriptionView(Base):
 class PrescriptionStep(Base):
     """One transition of a prescription (submitted, admitted, refused with its reason…)."""
 
-    __tablename__ = "trajectory_prescription_steps"
+    __tablename__ = "trajectory_steps"
     __table_args__ = (UniqueConstraint("prescription_id", "status", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
