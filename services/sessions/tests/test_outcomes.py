@@ -222,6 +222,8 @@ async def test_result_indicators_worked_by_hand(api):
     assert figure(publics["long_term_jobseekers"], "training") == (1, 1, 1.0, 1.0)
     assert figure(results["by_pillar"]["visa"], "employment") == (2, 3, 0.6667, 1.0)
     assert figure(results["by_pillar"]["prepa"], "training") == (1, 1, 1.0, 0.5)
+    assert figure(results["by_programme"]["VISA-METIERS"], "employment") == (2, 3, 0.6667, 1.0)
+    assert set(results["by_programme"]) == {"VISA-METIERS", "PREPA-AVENIR"}
     assert results["by_departement"]["49"]["population"] == 2 and results["by_departement"]["44"]["population"] == 3
     # PRÉPA leavers C and D: D entered a VISA within 6 months.
     assert results["prepa_to_visa"] == {"numerator": 1, "denominator": 2, "value": 0.5,
@@ -231,7 +233,8 @@ async def test_result_indicators_worked_by_hand(api):
     three = await api.ok("GET", "/indicators/results?horizon=3", api.region)
     assert (three["all"]["population"], three["all"]["respondents"]) == (6, 1) and three["all"]["response_rate"] == 0.1667
     visa_44 = await api.ok("GET", "/indicators/results?programme=VISA-METIERS&departement=44", api.region)
-    assert visa_44["all"]["population"] == 3
+    assert visa_44["all"]["population"] == 3  # by sex within a programme: the "done when" of the issue
+    assert figure(visa_44["by_sex"]["F"], "employment") == (2, 2, 1.0, 1.0) and figure(visa_44["by_sex"]["M"], "employment") == (0, 1, 0.0, 1.0)
     assert (await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region))["all"]["population"] == 0
     # Once the Region publishes its territories, the sessions are placed (here by their actions' code).
     await api.ok("PUT", "/territories", api.region, 201, json={"source": "test fixture, not the Region's list", "territories": [

@@ -344,7 +344,7 @@ def _facts(dossier: Dossier, session, action, programme, outcomes: dict) -> Outc
         jobseeker_registration_date=date.fromisoformat(registered) if registered else None,
         disabled_worker=bool(profile.get("disabled_worker")), qpv=bool(profile.get("qpv")),
         pillar=programme.pillar, departement=action.departement, territory_code=territory_of(session, action),
-        entry_date=dossier.entry_date, exit_date=dossier.exit_date, outcomes=outcomes,
+        entry_date=dossier.entry_date, exit_date=dossier.exit_date, outcomes=outcomes, programme_code=programme.code,
     )
 
 

@@ -286,6 +286,7 @@ class OutcomeFacts:
     entry_date: date | None
     exit_date: date
     outcomes: dict[tuple[int, str], OutcomeSituation] = field(default_factory=dict)
+    programme_code: str = ""
 
     def situation_at(self, horizon: int) -> OutcomeSituation | None:
         """The situation that counts: by source priority, skipping unknowns."""
@@ -358,8 +359,9 @@ def horizon_reached(files: Iterable[OutcomeFacts], horizon: int, as_of: date) ->
 
 
 def breakdowns(files: list[OutcomeFacts], horizon: int, policy: IndicatorPolicy) -> dict[str, dict[str, ResultGroup]]:
-    """Result groups by sex, target public, pillar, département and territory."""
-    by: dict[str, dict[str, list[OutcomeFacts]]] = {k: {} for k in ("sex", "public", "pillar", "departement", "territory")}
+    """Result groups by sex, target public, pillar, programme, département and territory."""
+    names = ("sex", "public", "pillar", "programme", "departement", "territory")
+    by: dict[str, dict[str, list[OutcomeFacts]]] = {k: {} for k in names}
     for sex in ("F", "M"):
         by["sex"][sex] = []
     for public in TARGET_PUBLICS:
@@ -369,6 +371,7 @@ def breakdowns(files: list[OutcomeFacts], horizon: int, policy: IndicatorPolicy)
         for public in target_publics(f, policy):
             by["public"][public].append(f)
         by["pillar"].setdefault(f.pillar, []).append(f)
+        by["programme"].setdefault(f.programme_code, []).append(f)
         by["departement"].setdefault(f.departement, []).append(f)
         by["territory"].setdefault(f.territory_code or "(none)", []).append(f)
     return {name: {key: result_group(group, horizon) for key, group in sorted(groups.items())} for name, groups in by.items()}
