@@ -7,6 +7,9 @@ journeys of conftest.py:
 | a3 | A (enrolled directly, no NIR) | F, 38 | 2026-10-01 | — | waits for the NIR |
 | b1 | B (health-social, 85, 10 places) | M, 56 | 2026-09-07 | 2026-10-15 dropout for a job | outside the perimeter |
 
+Session A is in the test territory T-TEST-44 (its action names it); session B has no territory.
+Two ANOTEA reviews of session A are imported (overall 4.5 and 3.5), and one of an unknown session.
+
 Tests run in this file's order: the retry and the validation change the suite's state.
 """
 

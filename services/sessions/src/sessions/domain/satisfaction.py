@@ -86,7 +86,7 @@ def _day(value, field: str, errors: _Errors, timezone: str) -> date | None:
             return date.fromisoformat(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return moment.astimezone(ZoneInfo(timezone)).date() if moment.tzinfo else moment.date()
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):
         errors.add(field, f"{text!r} is not a date (YYYY-MM-DD, DD/MM/YYYY or an ISO 8601 instant)")
         return None
 
