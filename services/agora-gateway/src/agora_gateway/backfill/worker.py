@@ -27,12 +27,12 @@ from pacte_common.contracts.people import PersonIdentity, seal_identity
 from pacte_common.db import utcnow
 from pacte_common.service import Runtime
 from pacte_common.validators import nir_for_agora
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, parse_line, seal_record
-from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow
-from agora_gateway.db.queries import WAITING_FOR_NIR, add_flow, move
+from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.queries import SYSTEM, WAITING_FOR_NIR, flow_row
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import (
     EXPORT_STATUS_TO_FILE_STATE,
@@ -40,7 +40,7 @@ from agora_gateway.domain.backfill import (
     LineOutcome,
     before_cutoff,
 )
-from agora_gateway.domain.flows import FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition, requeue_delay
 from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
 from agora_gateway.events.publish import acknowledged_event, rejected_event
 from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
@@ -222,48 +222,25 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
         report.read += len(lines)
+        rows = _BatchRows(runtime, job_id, batch)
         for number, text, bad in unreadable:
             report.count(LineOutcome.INVALID)
-            _reject_line(runtime, session, job_id, number, text, "line", bad.code, bad.message, _dossier_ref(text))
+            rows.reject(number, text, "line", bad.code, bad.message, _dossier_ref(text))
         ids = [c.line.dossier_id for c in readable]
         known = set((await session.execute(select(Dossier.id).where(Dossier.id.in_(ids)))).scalars()) if ids else set()
         records: list[dict] = []
         sources: dict[str, list] = {}
-        now = utcnow()
-        with session.no_autoflush:
-            for candidate in readable:
-                number, text, line = candidate.number, candidate.text, candidate.line
-                if line.dossier_id in known:
-                    report.count(LineOutcome.ALREADY_KNOWN)
-                    continue
-                if candidate.outcome is LineOutcome.WAITING_NIR:
-                    # Listed with the lines to fix (the operator may chase the NIR); the file is kept.
-                    _reject_line(runtime, session, job_id, number, text, "line", "missing_nir",
-                                 "no NIR: the file is kept and sent when its NIR comes", str(line.dossier_id))
-                if candidate.dossier is None:
-                    report.count(candidate.outcome)
-                    continue
-                known.add(line.dossier_id)
-                dossier = Dossier(**candidate.dossier)
-                session.add(dossier)
-                data = {"line_no": number, "state": dossier.told_state}
-                decision = candidate.decision
-                assert decision is not None
-                report.count(candidate.outcome, decision.reason_code)
-                if candidate.outcome is LineOutcome.WAITING_NIR:
-                    add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.PENDING, data=data, origin="backfill",
-                             reason=f"{WAITING_FOR_NIR}: no NIR in the export; sent when it comes",
-                             backfill_job_id=job_id, backfill_batch=batch)
-                    continue
-                if candidate.record is None:
-                    add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus(decision.status.value), data=data,
-                             origin="backfill", reason=decision.reason, backfill_job_id=job_id, backfill_batch=batch)
-                    continue
+        for candidate in readable:
+            if candidate.line.dossier_id in known:
+                report.count(LineOutcome.ALREADY_KNOWN)
+                continue
+            if candidate.dossier is not None:
+                known.add(candidate.line.dossier_id)
+            if _plan_line(rows, candidate, report):
                 records.append(candidate.record)
-                sources[str(line.dossier_id)] = [number, text]
-                add_flow(session, dossier, Operation.BULK_LOAD, status=FlowStatus.SENT, data=data, origin="backfill",
-                         reason=f"back-fill job {job_id}, batch {batch}", backfill_job_id=job_id, backfill_batch=batch,
-                         first_sent_at=now)
+                sources[str(candidate.line.dossier_id)] = [candidate.number, candidate.text]
+        await rows.insert(session)  # set-based: one multi-row statement per table
+        now = utcnow()
         job.report = report.as_dict()
         job.byte_offset, job.line_no = end_offset, line_no
         job.next_batch = batch + 1
@@ -274,6 +251,63 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
                 json.dumps({"request": {"files": records}, "lines": sources}), context=BATCH_CONTEXT
             )
         return bool(records)
+
+
+def _plan_line(rows: _BatchRows, candidate: _Candidate, report: BackfillReport) -> bool:
+    """Adds the line's rows (file, its bulk_load flow, rejections); True if it goes in the bulk call."""
+    number, text, line = candidate.number, candidate.text, candidate.line
+    if candidate.outcome is LineOutcome.WAITING_NIR:
+        # Listed with the lines to fix (the operator may chase the NIR); the file is kept.
+        rows.reject(number, text, "line", "missing_nir", "no NIR: the file is kept and sent when its NIR comes",
+                    str(line.dossier_id))
+    if candidate.dossier is None:
+        report.count(candidate.outcome)
+        return False
+    decision = candidate.decision
+    assert decision is not None
+    report.count(candidate.outcome, decision.reason_code)
+    data = {"line_no": number, "state": candidate.dossier["told_state"]}
+    if candidate.outcome is LineOutcome.WAITING_NIR:
+        rows.file(candidate.dossier, FlowStatus.PENDING, data, f"{WAITING_FOR_NIR}: no NIR in the export; sent when it comes")
+        return False
+    if candidate.record is None:
+        rows.file(candidate.dossier, FlowStatus(decision.status.value), data, decision.reason)
+        return False
+    rows.file(candidate.dossier, FlowStatus.SENT, data, f"back-fill job {rows.job_id}, batch {rows.batch}", sent=True)
+    return True
+
+
+class _BatchRows:
+    """The rows one prepared batch inserts, as plain dicts (no ORM object per line)."""
+
+    def __init__(self, runtime: Runtime, job_id: uuid.UUID, batch: int):
+        self.runtime, self.job_id, self.batch = runtime, job_id, batch
+        self.now = utcnow()
+        self.dossiers: list[dict] = []
+        self.flows: list[dict] = []
+        self.logs: list[dict] = []
+        self.rejections: list[dict] = []
+
+    def file(self, dossier: dict, status: FlowStatus, data: dict, reason: str | None, *, sent: bool = False) -> None:
+        """The file and its first flow (bulk_load, sequence 1), queued with its log line."""
+        flow_id = uuid.uuid4()
+        self.dossiers.append({"backfill_record_encrypted": None, **dossier, "next_sequence": 2,
+                              "created_at": self.now, "updated_at": self.now})
+        self.flows.append(flow_row(flow_id, dossier["id"], 1, Operation.BULK_LOAD, status, data, "backfill", self.now,
+                                   backfill_job_id=self.job_id, backfill_batch=self.batch,
+                                   first_sent_at=self.now if sent else None))
+        self.logs.append(dict(flow_id=flow_id, at=self.now, actor=SYSTEM, action="queue", from_status=None,
+                              to_status=status.value, reason=reason))
+
+    def reject(self, number: int, text: str, stage: str, code: str, message: str, dossier_ref: str | None) -> None:
+        self.rejections.append(_rejection(self.runtime, self.job_id, number, text, stage, code, message, dossier_ref))
+
+    async def insert(self, session) -> None:
+        # Files first, then their flows and logs (foreign keys).
+        for model, rows in ((Dossier, self.dossiers), (Flow, self.flows), (FlowTransitionLog, self.logs),
+                            (BackfillRejection, self.rejections)):
+            if rows:
+                await session.execute(insert(model), rows)
 
 
 async def send_pending(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
@@ -315,44 +349,67 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
         if job.pending_batch != batch:
             return  # already completed by an earlier run
         report = BackfillReport.from_dict(job.report)
-        flows = list(
-            (await session.execute(select(Flow).where(Flow.backfill_job_id == job_id, Flow.backfill_batch == batch, Flow.status == FlowStatus.SENT.value))).scalars()
-        )
-        dossiers = {
-            d.id: d for d in (await session.execute(select(Dossier).where(Dossier.id.in_([f.dossier_id for f in flows])))).scalars()
-        } if flows else {}
-        now = utcnow()
-        events = []
-        rejections = []
-        with session.no_autoflush:  # one flush at commit: the write lock is held briefly
-            for flow in flows:
-                result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
-                flow.agora_answer, flow.answered_at, flow.claimed_until = result, now, None
-                if result.get("status") == "acknowledged":
-                    move(flow, FlowAction.ACKNOWLEDGE, session, reason=f"bulk batch {batch}")
-                    dossier = dossiers[flow.dossier_id]
-                    dossier.agora_file_id = result.get("agora_file_id")
-                    dossier.agora_state = result.get("file_state") or dossier.told_state
-                    report.acknowledged += 1
-                    events.append((acknowledged_event(flow, dossier.agora_file_id, dossier.agora_state), str(flow.dossier_id), dossier.traceparent))
-                else:
-                    code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
-                    move(flow, FlowAction.REJECT, session, reason=f"{code}: {message}")
-                    flow.rejection_code, flow.rejection_message = code, message
-                    # AGORA holds nothing: live events for this file plan from scratch
-                    dossier = dossiers[flow.dossier_id]
-                    dossier.told_state, dossier.nir_told = FileState.NONE.value, False
-                    report.reject(code)
-                    events.append((rejected_event(flow, code, message), str(flow.dossier_id), dossier.traceparent))
-                    number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
-                    rejections.append((number, text, code, message, str(flow.dossier_id)))
-            for number, text, code, message, ref in rejections:
-                _reject_line(runtime, session, job_id, number, text, "agora", code, message, ref)
-        await runtime.outbox.publish_many(session, events)
+        flows = (await session.execute(
+            select(Flow.id, Flow.dossier_id, Flow.operation, Flow.sequence, Flow.revision, Flow.origin, Flow.version,
+                   Flow.status, Flow.data, Dossier.told_state, Dossier.traceparent)
+            .join(Dossier, Dossier.id == Flow.dossier_id)
+            .where(Flow.backfill_job_id == job_id, Flow.backfill_batch == batch, Flow.status == FlowStatus.SENT.value)
+        )).all()
+        answers = _Answers(runtime, job_id, batch, utcnow())
+        for flow in flows:
+            result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
+            answers.record(flow, result, report, sources)
+        await answers.write(session)  # set-based: one statement per table
+        await runtime.outbox.publish_many(session, answers.events)
         job.report = report.as_dict()
         job.pending_batch = None
         job.pending_request_encrypted = None
-        job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
+        job.lease_until = answers.now + timedelta(seconds=settings.backfill_lease_s)
+
+
+class _Answers:
+    """AGORA's answers to one bulk call as rows to update and insert, and events to publish."""
+
+    def __init__(self, runtime: Runtime, job_id: uuid.UUID, batch: int, now):
+        self.runtime, self.job_id, self.batch, self.now = runtime, job_id, batch, now
+        self.flows: list[dict] = []
+        self.logs: list[dict] = []
+        self.acknowledged: list[dict] = []
+        self.rejected: list[dict] = []
+        self.rejections: list[dict] = []
+        self.events: list[tuple] = []
+
+    def record(self, flow, result: dict, report: BackfillReport, sources: dict[str, list]) -> None:
+        acknowledged = result.get("status") == "acknowledged"
+        action = FlowAction.ACKNOWLEDGE if acknowledged else FlowAction.REJECT
+        target = flow_transition(FlowStatus(flow.status), action).value
+        code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
+        reason = f"bulk batch {self.batch}" if acknowledged else f"{code}: {message}"
+        self.flows.append(dict(id=flow.id, status=target, version=flow.version + 1, agora_answer=result, answered_at=self.now,
+                               claimed_until=None, updated_at=self.now, rejection_code=None if acknowledged else code,
+                               rejection_message=None if acknowledged else message))
+        self.logs.append(dict(flow_id=flow.id, at=self.now, actor=SYSTEM, action=action.value, from_status=flow.status,
+                              to_status=target, reason=reason))
+        if acknowledged:
+            file_id, state = result.get("agora_file_id"), result.get("file_state") or flow.told_state
+            self.acknowledged.append(dict(id=flow.dossier_id, agora_file_id=file_id, agora_state=state, updated_at=self.now))
+            report.acknowledged += 1
+            self.events.append((acknowledged_event(flow, file_id, state), str(flow.dossier_id), flow.traceparent))
+            return
+        # AGORA holds nothing: live events for this file plan from scratch
+        self.rejected.append(dict(id=flow.dossier_id, told_state=FileState.NONE.value, nir_told=False, updated_at=self.now))
+        report.reject(code)
+        self.events.append((rejected_event(flow, code, message), str(flow.dossier_id), flow.traceparent))
+        number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
+        self.rejections.append(_rejection(self.runtime, self.job_id, number, text, "agora", code, message, str(flow.dossier_id)))
+
+    async def write(self, session) -> None:
+        for model, rows in ((Flow, self.flows), (Dossier, self.acknowledged), (Dossier, self.rejected)):
+            if rows:
+                await session.execute(update(model), rows)  # by primary key, executemany
+        for model, rows in ((FlowTransitionLog, self.logs), (BackfillRejection, self.rejections)):
+            if rows:
+                await session.execute(insert(model), rows)
 
 
 async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
@@ -389,17 +446,15 @@ async def _renew_lease(runtime: Runtime, job_id: uuid.UUID) -> None:
             job.lease_until = utcnow() + timedelta(seconds=settings.backfill_lease_s)
 
 
-def _reject_line(runtime, session, job_id, number, text, stage, code, message, dossier_ref) -> None:
-    session.add(
-        BackfillRejection(
-            job_id=job_id,
-            line_no=number,
-            dossier_id=dossier_ref,
-            stage=stage,
-            code=code,
-            message=message[:2000],
-            line_encrypted=runtime.cipher.encrypt(text, context=LINE_CONTEXT),
-        )
+def _rejection(runtime, job_id, number, text, stage, code, message, dossier_ref) -> dict:
+    return dict(
+        job_id=job_id,
+        line_no=number,
+        dossier_id=dossier_ref,
+        stage=stage,
+        code=code,
+        message=message[:2000],
+        line_encrypted=runtime.cipher.encrypt(text, context=LINE_CONTEXT),
     )
 
 

@@ -48,28 +48,35 @@ def add_flow(
     actor: str = SYSTEM,
     **columns: Any,
 ) -> Flow:
-    flow = Flow(
-        id=uuid.uuid4(),
-        dossier_id=dossier.id,
-        sequence=dossier.next_sequence,
-        operation=operation.value,
-        status=status.value,
-        origin=origin,
-        revision=1,
-        data=data,
-        event_type=event_type,
-        attempts=0,
-        failed_claims=0,
-        next_attempt_at=utcnow(),
-        version=1,
-        **columns,
-    )
+    flow = Flow(**flow_row(uuid.uuid4(), dossier.id, dossier.next_sequence, operation, status, data, origin, utcnow(),
+                           event_type=event_type, **columns))
     dossier.next_sequence += 1
     session.add(flow)
     session.add(
         FlowTransitionLog(flow_id=flow.id, at=utcnow(), actor=actor, action="queue", from_status=None, to_status=status.value, reason=reason)
     )
     return flow
+
+
+def flow_row(
+    flow_id: uuid.UUID,
+    dossier_id: uuid.UUID,
+    sequence: int,
+    operation: Operation,
+    status: FlowStatus,
+    data: dict[str, Any],
+    origin: str,
+    now: datetime,
+    *,
+    event_type: str | None = None,
+    **columns: Any,
+) -> dict[str, Any]:
+    """A new flow's columns: for one ORM object (add_flow) or a set-based insert (the back-fill)."""
+    return dict(
+        id=flow_id, dossier_id=dossier_id, sequence=sequence, operation=operation.value, status=status.value,
+        origin=origin, revision=1, data=data, event_type=event_type, attempts=0, failed_claims=0,
+        next_attempt_at=now, version=1, created_at=now, updated_at=now, **columns,
+    )
 
 
 def move(flow: Flow, action: FlowAction, session: AsyncSession, *, actor: str = SYSTEM, reason: str | None = None) -> None:
