@@ -122,6 +122,11 @@ async def test_json_import_by_france_travail_and_refusals(api):
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
     future = {"lines": [{**body["lines"][0], "observed_on": "2027-01-04"}]}
     assert (await api.client.post("/outcomes/imports", json=future, headers=api.region)).status_code == 422
+    nul = await api.client.post("/outcomes/imports", content=b"dossier_id;situation\n\x00;x\n", headers={**api.region, "Content-Type": "text/csv"})
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "line[1].dossier_id"
+    for odd in ({"lines": "x"}, 5, [1, None], {"lines": [{"dossier_id": {"a": 1}, "horizon_months": True, "observed_on": 20260101}]}):
+        response = await api.client.post("/outcomes/imports", json=odd, headers=api.region)
+        assert response.status_code == 422, (odd, response.text)
     bad_source = await api.client.post("/outcomes/imports?source=training_organisation", json=body, headers=api.region)
     assert bad_source.status_code == 422 and bad_source.json()["errors"][0]["field"] == "query.source"
 

@@ -144,7 +144,10 @@ def read_lines(media_type: str, data: bytes) -> list:
     except UnicodeDecodeError:
         raise Invalid("the file must be UTF-8", field="body") from None
     if media_type in ("text/csv", "application/csv"):
-        return read_csv(text)
+        try:
+            return read_csv(text)
+        except csv.Error as exc:  # a NUL byte, a field past the csv module's limit
+            raise Invalid(f"not a readable CSV: {exc}", field="body") from None
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             body = json.loads(text)

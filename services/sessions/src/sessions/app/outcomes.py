@@ -24,7 +24,6 @@ from pacte_common.contracts.outcomes import (
 from pacte_common.db import utcnow
 from pacte_common.errors import Invalid
 from pacte_common.service import Runtime
-from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import Dossier
@@ -103,14 +102,14 @@ class ImportRefused(Invalid):
 # ---------------------------------------------------------------- recording one outcome
 
 
-async def record_outcome(
-    db: AsyncSession, runtime: Runtime, dossier: Dossier, existing: Outcome | None, line: ImportLine,
+def apply_outcome(
+    db: AsyncSession, dossier: Dossier, existing: Outcome | None, line: ImportLine,
     source: OutcomeSource, actor: str, now: datetime, import_id: uuid.UUID | None = None,
-) -> str:
-    """Creates or corrects the outcome of a file at a horizon from a source, with its event.
-    Returns created, updated or unchanged (the same facts again change nothing)."""
-    if existing is not None and (OutcomeSituation(existing.situation), existing.observed_on, existing.job_related_to_training) == line.facts():
-        return "unchanged"
+) -> tuple[str, OutcomeRecorded | None]:
+    """Creates or corrects the outcome of a file at a horizon from a source; returns created,
+    updated or unchanged (the same facts again change nothing) and the event to publish."""
+    if existing is not None and _same(existing, line):
+        return "unchanged", None
     if existing is None:
         existing = Outcome(
             id=uuid.uuid4(), dossier_id=dossier.id, person_id=dossier.person_id, horizon_months=int(line.horizon),
@@ -125,14 +124,12 @@ async def record_outcome(
     existing.job_related_to_training = line.job_related_to_training
     existing.recorded_by, existing.recorded_at, existing.import_id = actor, now, import_id
     existing.version += 1
-    await db.flush()
-    await publish_outcome(runtime, db, dossier, existing)
-    return status
+    return status, outcome_event(dossier, existing)
 
 
-async def publish_outcome(runtime: Runtime, db: AsyncSession, dossier: Dossier, outcome: Outcome) -> None:
+def outcome_event(dossier: Dossier, outcome: Outcome) -> OutcomeRecorded:
     action = dossier.session.action
-    event = OutcomeRecorded(
+    return OutcomeRecorded(
         outcome_id=outcome.id,
         dossier_id=dossier.id,
         person_id=dossier.person_id,
@@ -150,8 +147,6 @@ async def publish_outcome(runtime: Runtime, db: AsyncSession, dossier: Dossier, 
         recorded_at=outcome.recorded_at,
         actor=outcome.recorded_by,
     )
-    with adopt_trace(dossier.traceparent):  # the file's trace, like every event of the file
-        await runtime.outbox.publish(db, event, key=str(dossier.id))
 
 
 # ---------------------------------------------------------------- import
@@ -192,17 +187,22 @@ async def import_outcomes(
         db.add(imported)
         await db.flush()
         report.import_id = imported.id
+    events = []  # each in its file's trace, like every event of the file; one INSERT for all
     for m in plan.matched:
         dossier = dossiers[m.file.dossier_id]
         current = existing.get((dossier.id, int(m.line.horizon), source.value))
         if dry_run:
             status = "created" if current is None else ("unchanged" if _same(current, m.line) else "updated")
         else:
-            status = await record_outcome(db, runtime, dossier, current, m.line, source, actor, now, report.import_id)
+            status, event = apply_outcome(db, dossier, current, m.line, source, actor, now, report.import_id)
+            if event is not None:
+                events.append((event, str(dossier.id), dossier.traceparent))
         statuses[m.line.number] = LineReport(m.line.number, status, dossier.id, int(m.line.horizon))
     report.lines = sorted(statuses.values(), key=lambda r: r.line)
     if not dry_run:
         imported.counts = report.counts
+        if events:
+            await runtime.outbox.publish_many(db, events)
         await db.commit()
     return report
 
@@ -226,7 +226,9 @@ async def declare_outcome(
     line = ImportLine(0, horizon, situation, observed_on, job_related_to_training, dossier.id)
     source = OutcomeSource.TRAINING_ORGANISATION
     existing = (await outcomes_of(db, [dossier.id], source.value)).get((dossier.id, int(horizon), source.value))
-    status = await record_outcome(db, runtime, dossier, existing, line, source, actor, utcnow())
+    status, event = apply_outcome(db, dossier, existing, line, source, actor, utcnow())
+    if event is not None:
+        await runtime.outbox.publish_many(db, [(event, str(dossier.id), dossier.traceparent)])
     await db.commit()
     outcome = (await outcomes_of(db, [dossier.id], source.value))[(dossier.id, int(horizon), source.value)]
     return status, outcome
