@@ -50,8 +50,8 @@ CREATION_CASES = {
     "no-project": (lambda kit: {"professional_project": None}, "body.professional_project"),
     "prescriber-kind": (lambda kit: {"prescriber_kind": "pole_emploi"}, "body.prescriber_kind"),
     "session-not-uuid": (lambda kit: {"session_id": "not-a-uuid"}, "body.session_id"),
-    "unknown-session": (lambda kit: {"session_id": "00000000-0000-4000-8000-000000000000"}, "body.session_id"),
 }
+UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
 
 
 def assert_invalid(answer, field: str) -> None:
@@ -61,6 +61,21 @@ def assert_invalid(answer, field: str) -> None:
     assert problem["type"].endswith("/validation-error")
     fields = [error["field"] for error in problem["errors"]]
     assert any(f == field or f.startswith(field + ".") for f in fields), fields
+
+
+def assert_refused(answer, field: str, slug: str) -> None:
+    """409: a well-formed request that the catalogue as it is now refuses, naming the field."""
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["type"].endswith(f"/{slug}") and answer.json()["field"] == field
+
+
+async def test_unknown_session(shared_kit):
+    kit = shared_kit
+    before = await kit.count_rows()
+    answer = await kit.client.post("/prescriptions", json=kit.body(UNKNOWN_SESSION), headers=kit.prescriber_a)
+    assert_refused(answer, "body.session_id", "unknown-reference")
+    assert await kit.count_rows() == before
 
 
 @pytest.mark.parametrize("case", CREATION_CASES)
@@ -85,7 +100,7 @@ async def test_session_not_open(shared_kit, catalogue, which):
     answer = await kit.client.post(
         "/prescriptions", json=kit.body(catalogue[which].session_id), headers=kit.prescriber_a
     )
-    assert_invalid(answer, "body.session_id")
+    assert_refused(answer, "body.session_id", "session-not-open")
     assert which in answer.json()["detail"]
     assert await kit.count_rows() == before
 
@@ -139,9 +154,10 @@ async def test_bad_action_body(shared_kit, catalogue, case):
 async def test_reorient_to_a_session_not_open(shared_kit, catalogue, which):
     kit = shared_kit
     refused = await kit.drive(Status.REFUSED, catalogue["open"])
-    target = "00000000-0000-4000-8000-000000000000" if which == "unknown" else str(catalogue["closed"].session_id)
+    target = UNKNOWN_SESSION if which == "unknown" else str(catalogue["closed"].session_id)
     before = await kit.count_rows()
-    assert_invalid(await kit.act(refused["id"], "reorient", {"session_id": target}, kit.prescriber_a), "body.session_id")
+    answer = await kit.act(refused["id"], "reorient", {"session_id": target}, kit.prescriber_a)
+    assert_refused(answer, "body.session_id", "unknown-reference" if which == "unknown" else "session-not-open")
     assert await kit.count_rows() == before
     assert (await kit.get(refused["id"]))["next_prescription_id"] is None
 

@@ -70,8 +70,15 @@ async def test_bad_input_is_422_problem_json_naming_the_field_and_nothing_is_sto
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
         return response
 
+    async def unknown_file(body, headers=None):
+        """Well-formed, but names no file of the caller's: 409 naming the field."""
+        response = await r.client.post("/requests", json=body, headers=headers or r.org)
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["field"] == "body.dossier_id" and response.json()["type"].endswith("/unknown-reference")
+
     base = {"dossier_id": str(dossier), "iban": IBAN}
-    await rejected({**base, "dossier_id": str(uuid4())}, "body.dossier_id")
+    await unknown_file({**base, "dossier_id": str(uuid4())})
     await rejected({**base, "iban": BAD_IBAN}, "body.iban")
     await rejected({**base, "unemployment_benefit": True, "unemployment_daily_amount": "-3.00"},
                    "body.unemployment_daily_amount")
@@ -79,7 +86,7 @@ async def test_bad_input_is_422_problem_json_naming_the_field_and_nothing_is_sto
     await rejected({**base, "prior_work_months_last_12": -2}, "body.prior_work_months_last_12")
     await rejected({**base, "nir": "255081416802539"}, "body.nir")
     # Another organisation's file is as unknown as a file that does not exist.
-    await rejected(base, "body.dossier_id", headers=r.other_org)
+    await unknown_file(base, headers=r.other_org)
     aid = await r.client.post("/emergency-aids", headers=r.org,
                               json={"dossier_id": str(dossier), "household_size": 0, "monthly_resources": "-1"})
     assert aid.status_code == 422

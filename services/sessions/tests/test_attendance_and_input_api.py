@@ -71,14 +71,21 @@ async def test_bad_input_is_422_and_nothing_is_stored_or_published(api):
         ("/programmes", api.region, {k: v for k, v in api.programme_body().items() if k != "name"}, "body.name"),
         ("/actions", api.region, api.action_body("VISA-METIERS", siret="12345678900016"), "body.organisation_siret"),
         ("/actions", api.region, api.action_body("VISA-METIERS", hourly_price="-3"), "body.hourly_price"),
-        ("/actions", api.region, api.action_body("VISA-METIERS", departement="75"), "body.departement"),
-        ("/actions", api.region, api.action_body("NO-SUCH-PROGRAMME"), "body.programme_code"),
     ]
     for url, headers, body, field in bad_requests:
         response = await api.client.post(url, headers=headers, json=body)
         assert response.status_code == 422, (url, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
+    # well-formed, refused by the data as it is (409 naming the field)
+    refused = [
+        (api.action_body("VISA-METIERS", departement="75"), "body.departement", "outside-region"),
+        (api.action_body("NO-SUCH-PROGRAMME"), "body.programme_code", "unknown-reference"),
+    ]
+    for body, field, slug in refused:
+        response = await api.client.post("/actions", headers=api.region, json=body)
+        assert response.status_code == 409 and response.json()["type"].endswith(f"/{slug}"), response.text
+        assert response.json()["field"] == field
     assert await api.ok("GET", "/programmes", api.region) == []
 
     session = await api.catalogue()
@@ -99,6 +106,9 @@ async def test_bad_input_is_422_and_nothing_is_stored_or_published(api):
     for override, field in bad_dossiers:
         body = {"session_id": session["id"], "profile": api.profile_body(), "identity": api.identity_body(), **override}
         response = await api.client.post("/dossiers", headers=api.org, json=body)
+        if field == "body.session_id":  # well-formed, no such session of the caller's
+            assert response.status_code == 409 and response.json()["field"] == field, response.text
+            continue
         assert response.status_code == 422, response.text
         assert field in [e["field"] for e in response.json()["errors"]]
         assert "185054410912399" not in response.text  # the NIR is not echoed back

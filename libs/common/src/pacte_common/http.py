@@ -3,15 +3,17 @@ pagination, request bodies bounded while they stream in, offline docs and a trut
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, Query
-from pydantic import BaseModel, BeforeValidator, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,13 +31,15 @@ async def _if_match(
 
 
 IfMatch = Annotated[str | None, Depends(_if_match)]
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,2048}$"
+# A keyset position: the last item's sort key as an integer and its id (32 hex digits). Every
+# string of this form is a valid position (keys out of range are clamped), so the schema says
+# exactly which cursors are accepted: what a client may send and what a tool may generate.
+CURSOR_PATTERN = r"^[0-9]{1,16}\.[0-9a-f]{32}$"
 CursorParam = Annotated[
     str | None,
     Query(
         pattern=CURSOR_PATTERN,
-        max_length=2048,
-        description="Opaque cursor from the previous page's `next_cursor` (URL-safe base64, no padding)",
+        description="The previous page's `next_cursor`: the last item's sort key and id, `<integer>.<32 hex digits>`",
     ),
 ]
 ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -53,6 +57,70 @@ def _only_iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_only_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 LimitParam = Annotated[int, Query(ge=1, le=500, description="Page size")]
+
+
+def decimal_input(
+    *, max_digits: int, decimal_places: int, ge: int | None = None, gt: int | None = None,
+    le: int | None = None, pattern: str | None = None, description: str | None = None,
+) -> Any:
+    """A Decimal of a request body, written as a JSON string in plain notation (`"1234.50"`)
+    or as a JSON integer, and its JSON Schema saying exactly that.
+
+    pydantic alone also takes floats (`0.1 + 0.2`), exponents, underscores, surrounding
+    spaces and non-ASCII digits, none of which the schema can say; and a float is not an
+    amount. So a string must match `pattern` (by default: digits within `max_digits` and
+    `decimal_places`, no sign when the minimum is 0 or more), a number must be an integer,
+    and the bounds are checked on the value as well. What the schema allows is accepted and
+    what it does not is refused (422 naming the field)."""
+    integer_digits = max_digits - decimal_places
+    if pattern is None:
+        sign = "" if (ge is not None and ge >= 0) or (gt is not None and gt >= 0) else "-?"
+        fraction = f"(\\.[0-9]{{1,{decimal_places}}})?" if decimal_places else ""
+        pattern = f"^{sign}(0|[1-9][0-9]{{0,{integer_digits - 1}}}){fraction}$"
+    largest = 10**integer_digits - 1 if le is None else min(le, 10**integer_digits - 1)
+    integer: dict[str, Any] = {"type": "integer", "maximum": largest}
+    if ge is not None:
+        integer["minimum"] = ge
+    elif gt is not None:
+        integer["exclusiveMinimum"] = gt
+    else:
+        integer["minimum"] = -largest
+    schema: dict[str, Any] = {"anyOf": [{"type": "string", "pattern": pattern}, integer]}
+    if description:
+        schema["description"] = description
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError('a decimal is written as a string ("7.50") or an integer, never a float')
+        if isinstance(value, float):
+            return int(value)
+        if isinstance(value, str) and not re.fullmatch(pattern, value):
+            raise ValueError(f"a decimal is written like 1234.50: at most {integer_digits} digits, then at most {decimal_places} after the point")
+        return value
+
+    bounds = {"ge": ge, "gt": gt, "le": le}
+    return Annotated[
+        Decimal,
+        BeforeValidator(plain),
+        Field(max_digits=max_digits, decimal_places=decimal_places, **{k: v for k, v in bounds.items() if v is not None}),
+        WithJsonSchema(schema, mode="validation"),
+        WithJsonSchema({"type": "string", "pattern": pattern, **({"description": description} if description else {})}, mode="serialization"),
+    ]
+
+
+def required_when(condition: dict[str, Any], then: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """A conditional rule of a body in its JSON Schema (`if`/`then`, OpenAPI 3.1), so that the
+    document says what the validator checks: when every property of `condition` has its
+    schema, each property of `then` must have its own (and be present, unless `required` is
+    False). Used in a model's `json_schema_extra={"allOf": [...]}`."""
+    rule: dict[str, Any] = {"properties": then}
+    if required:
+        rule["required"] = sorted(then)
+    return {"if": {"properties": condition, "required": sorted(condition)}, "then": rule}
+
+
+NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
+NOT_BLANK: dict[str, Any] = {"type": "string", "pattern": "\\S"}
 
 
 def etag(version: int) -> str:
@@ -76,21 +144,58 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def encode_cursor(values: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: after the item with this sort key and this id."""
+
+    key: int
+    id: UUID
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def encode_cursor(key: int, row_id: UUID | str) -> str:
+    """The cursor after an item: `key` from `instant_key`, `date_key` or `month_key`."""
+    return f"{key}.{UUID(str(row_id)).hex}"
+
+
+def decode_cursor(cursor: str | None) -> Cursor | None:
     if not cursor:
         return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(value, dict):
-            raise ValueError
-        return value
-    except Exception:
-        raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor")
+    key, _, hex_id = cursor.partition(".")
+    return Cursor(int(key), UUID(hex=hex_id))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def instant_key(value: datetime) -> int:
+    """An aware instant as microseconds since 1970 (UTC)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def key_instant(key: int) -> datetime:
+    return _EPOCH + key * _MICROSECOND  # 16 digits at most: before the year 2287
+
+
+def date_key(value: date) -> int:
+    return value.toordinal()
+
+
+def key_date(key: int) -> date:
+    return date.fromordinal(min(max(key, 1), date.max.toordinal()))
+
+
+def month_key(month: str) -> int:
+    """A month `YYYY-MM` as a number of months."""
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
+def key_month(key: int) -> str:
+    year, number = divmod(min(key, 9999 * 12 + 11), 12)
+    return f"{year:04d}-{number + 1:02d}"
 
 
 class PayloadTooLarge(ProblemError):

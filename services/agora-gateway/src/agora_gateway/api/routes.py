@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.db import utcnow
-from pacte_common.errors import Invalid, InvalidTransition, NotFound
+from pacte_common.errors import InvalidTransition, NotFound
 from pacte_common.http import (
     CursorParam,
     IfMatch,
@@ -29,6 +28,8 @@ from pacte_common.http import (
     decode_cursor,
     encode_cursor,
     etag,
+    instant_key,
+    key_instant,
 )
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
@@ -100,18 +101,13 @@ async def list_flows(
         query = query.where(Flow.origin == origin)
     after = decode_cursor(cursor)
     if after:
-        try:
-            at, flow_id = datetime.fromisoformat(after["at"]), uuid.UUID(after["id"])
-            if at.tzinfo is None:
-                raise ValueError("naive")
-        except (KeyError, TypeError, ValueError):
-            raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
+        at, flow_id = key_instant(after.key), after.id
         query = query.where(or_(Flow.created_at > at, and_(Flow.created_at == at, Flow.id > flow_id)))
     rows = list((await session.execute(query.order_by(Flow.created_at, Flow.id).limit(limit + 1))).tuples())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"at": rows[-1][0].created_at.isoformat(), "id": str(rows[-1][0].id)})
+        next_cursor = encode_cursor(instant_key(rows[-1][0].created_at), rows[-1][0].id)
     return Page[FlowView](
         items=[
             FlowView.of(f, traceparent=traceparent, waiting_reason=waiting_reason(f, has_nir, create_without_nir))

@@ -25,6 +25,8 @@ from pacte_common.http import (
     decode_cursor,
     encode_cursor,
     etag,
+    instant_key,
+    key_instant,
 )
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, Runtime, RuntimeDep
@@ -87,13 +89,14 @@ PROBLEMS = {
 
 
 async def prescribable_session(session: AsyncSession, settings: OrientationSettings, session_id: UUID, field: str) -> CatalogueSession:
-    """The target session must be known from the catalogue and open for recruitment (else 422)."""
+    """The target session must be known from the catalogue and open for recruitment, else a
+    409 naming the field: the request is well-formed, the catalogue as it is now says no."""
     row = await session.get(CatalogueSession, session_id)
     if row is None:
-        raise Invalid("unknown session: no such session published in the catalogue", field=field)
+        raise Conflict("unknown session: no such session published in the catalogue", slug="unknown-reference", field=field)
     if not open_for_prescription(row.recruitment_state, row.cancelled, settings.prescribable_recruitment_states):
         state = "cancelled" if row.cancelled else row.recruitment_state
-        raise Invalid(f"the session is not open for recruitment (it is {state})", field=field)
+        raise Conflict(f"the session is not open for recruitment (it is {state})", slug="session-not-open", field=field)
     return row
 
 
@@ -274,10 +277,7 @@ async def list_prescriptions(
         query = query.where(Prescription.prescriber_code == prescriber_code)
     after = decode_cursor(cursor)
     if after:
-        try:
-            created, last_id = datetime.fromisoformat(after["c"]), UUID(after["i"])
-        except (KeyError, ValueError):
-            raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
+        created, last_id = key_instant(after.key), after.id
         query = query.where(
             or_(Prescription.created_at > created, and_(Prescription.created_at == created, Prescription.id > last_id))
         )
@@ -286,7 +286,7 @@ async def list_prescriptions(
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = encode_cursor({"c": rows[-1].created_at.isoformat(), "i": str(rows[-1].id)})
+        next_cursor = encode_cursor(instant_key(rows[-1].created_at), rows[-1].id)
     return Page[PrescriptionSummary](items=[summary(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pacte_common.contracts.people import MaskedIdentity, PersonProfile
 from pacte_common.contracts.sessions import SessionSnapshot
+from pacte_common.http import NOT_BLANK, decimal_input, required_when
 from pacte_common.validators import Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -37,13 +38,20 @@ class IdentityIn(BaseModel):
     france_travail_id: str | None = Field(None, max_length=20, description="Identifiant France Travail")
 
 
+class ProfileIn(PersonProfile):
+    """The person's profile as a request gives it: the daily benefit amount as a decimal the
+    schema describes exactly (string or integer, two decimals); events keep PersonProfile."""
+
+    unemployment_daily_amount: decimal_input(ge=0, max_digits=8, decimal_places=2) | None = None
+
+
 class PrescriptionCreate(BaseModel):
     session_id: UUID
     prescriber_kind: PrescriberKind | None = Field(
         None, description="Derived from the structure code of the token when absent (PE-… → france_travail)"
     )
     identity: IdentityIn
-    profile: PersonProfile
+    profile: ProfileIn
     professional_project: str = Field(min_length=1, max_length=5000, description="Projet professionnel validé")
     comment: str | None = Field(None, max_length=5000, description="The prescriber's comment for the organisation")
 
@@ -61,6 +69,10 @@ class AnswerIn(BaseModel):
 
 
 class RefuseIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        required_when({"reason_code": {"const": RefusalReason.OTHER.value}}, {"comment": NOT_BLANK}),
+    ]})
+
     reason_code: RefusalReason
     comment: str | None = Field(None, max_length=5000, validate_default=True)
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pacte_common.auth import CurrentPrincipal
 from pacte_common.errors import NotFound
-from pacte_common.http import CursorParam, IsoDate, Page, decode_cursor, encode_cursor
+from pacte_common.http import (
+    CursorParam,
+    IsoDate,
+    Page,
+    date_key,
+    decode_cursor,
+    encode_cursor,
+    key_date,
+)
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import and_, or_, select
 
@@ -81,7 +88,7 @@ async def list_sessions(
         query = query.where(CatalogueSession.places_taken < CatalogueSession.places)
     after = decode_cursor(cursor)
     if after:
-        start, last_id = date.fromisoformat(after["s"]), UUID(after["i"])
+        start, last_id = key_date(after.key), after.id
         query = query.where(
             or_(
                 CatalogueSession.start_date > start,
@@ -95,7 +102,7 @@ async def list_sessions(
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = encode_cursor({"s": rows[-1].start_date.isoformat(), "i": str(rows[-1].session_id)})
+        next_cursor = encode_cursor(date_key(rows[-1].start_date), rows[-1].session_id)
     return Page[SessionOut](items=[present_session(r, settings) for r in rows], next_cursor=next_cursor)
 
 

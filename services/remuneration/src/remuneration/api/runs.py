@@ -18,6 +18,8 @@ from pacte_common.http import (
     decode_cursor,
     encode_cursor,
     etag,
+    key_month,
+    month_key,
 )
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import select
@@ -125,11 +127,12 @@ async def list_statements(
     after = decode_cursor(cursor)
     if after:
         query = query.where(
-            (Statement.run_month > after["m"]) | ((Statement.run_month == after["m"]) & (Statement.id > UUID(after["i"])))
+            (Statement.run_month > key_month(after.key))
+            | ((Statement.run_month == key_month(after.key)) & (Statement.id > after.id))
         )
     rows = (await session.execute(query.order_by(Statement.run_month, Statement.id).limit(limit + 1))).all()
     items = [await statement_view(session, s, state) for s, state in rows[:limit]]
-    next_cursor = encode_cursor({"m": rows[limit - 1][0].run_month, "i": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
+    next_cursor = encode_cursor(month_key(rows[limit - 1][0].run_month), rows[limit - 1][0].id) if len(rows) > limit else None
     return Page[StatementOut](items=items, next_cursor=next_cursor)
 
 

@@ -7,26 +7,33 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Iban, Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
 
+DailyAmount = decimal_input(ge=0, max_digits=8, decimal_places=2)
+MonthlyAmount = decimal_input(ge=0, max_digits=10, decimal_places=2)
+
 
 class RemunerationRequestIn(BaseModel):
     """The trainee's remuneration request at entry (the RS1 form's facts)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        required_when({"unemployment_benefit": {"const": True}}, {"unemployment_daily_amount": NOT_NULL}),
+        required_when({"unemployment_benefit_end_date": {"type": "string"}}, {"relay_allowance_daily_amount": NOT_NULL}),
+    ]})
 
     dossier_id: UUID = Field(description="The training file (dossier) id from sessions")
     unemployment_benefit: bool = Field(False, description="Receives unemployment benefit (ARE/AREF)")
-    unemployment_daily_amount: Decimal | None = Field(
-        None, ge=0, max_digits=8, decimal_places=2, validate_default=True,
+    unemployment_daily_amount: DailyAmount | None = Field(
+        None, validate_default=True,
         description="Daily benefit amount, required with unemployment_benefit",
     )
     unemployment_benefit_end_date: date | None = Field(None, description="End of the benefit rights, when known")
-    relay_allowance_daily_amount: Decimal | None = Field(
-        None, ge=0, max_digits=8, decimal_places=2, validate_default=True,
+    relay_allowance_daily_amount: DailyAmount | None = Field(
+        None, validate_default=True,
         description="Daily amount of the allowance that takes over when the benefit rights end during the training "
                     "(AREF extended, RFF, ASS-F, RFPE; 0 when none): the differential top-up completes it up to "
                     "80 % of the net minimum wage. Required with unemployment_benefit_end_date",
@@ -36,7 +43,7 @@ class RemunerationRequestIn(BaseModel):
     registered_jobseeker: bool = Field(True, description="Registered as a job seeker")
     prior_work_months_last_12: int = Field(0, ge=0, le=12, description="Months worked in the last 12 (prior work record)")
     disabled_worker: bool = Field(False, description="RQTH / BOE")
-    prior_monthly_salary: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+    prior_monthly_salary: MonthlyAmount | None = None
     transport_allowance: bool = False
     advance_wanted: bool = False
     iban: Iban
@@ -63,15 +70,15 @@ class RequestAmendmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     unemployment_benefit: bool | None = None
-    unemployment_daily_amount: Decimal | None = Field(None, ge=0, max_digits=8, decimal_places=2)
+    unemployment_daily_amount: DailyAmount | None = None
     unemployment_benefit_end_date: date | None = None
-    relay_allowance_daily_amount: Decimal | None = Field(None, ge=0, max_digits=8, decimal_places=2)
+    relay_allowance_daily_amount: DailyAmount | None = None
     single_parent: bool | None = None
     first_time_jobseeker: bool | None = None
     registered_jobseeker: bool | None = None
     prior_work_months_last_12: int | None = Field(None, ge=0, le=12)
     disabled_worker: bool | None = None
-    prior_monthly_salary: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+    prior_monthly_salary: MonthlyAmount | None = None
     transport_allowance: bool | None = None
 
 
@@ -173,7 +180,7 @@ class EmergencyAidIn(BaseModel):
 
     dossier_id: UUID
     household_size: int = Field(ge=1, le=30, description="People in the household")
-    monthly_resources: Decimal = Field(ge=0, max_digits=10, decimal_places=2, description="Household monthly resources")
+    monthly_resources: MonthlyAmount = Field(description="Household monthly resources")
     comment: str | None = Field(None, max_length=1000)
 
 

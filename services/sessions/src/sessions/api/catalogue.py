@@ -25,6 +25,8 @@ from pacte_common.http import (
     decode_cursor,
     encode_cursor,
     etag,
+    instant_key,
+    key_instant,
 )
 from pacte_common.idempotency import IdempotencyKey, idempotent_create
 from pacte_common.service import DbSession, RuntimeDep
@@ -101,13 +103,14 @@ def session_out(session: TrainingSession) -> SessionOut:
 
 def check_departement(runtime, departement: str | None, field: str = "body.departement") -> None:
     if departement is not None and departement not in runtime.settings.departements:
-        raise Invalid(f"département must be one of {', '.join(sorted(runtime.settings.departements))}", field=field)
+        raise Conflict(f"département must be one of {', '.join(sorted(runtime.settings.departements))}",
+                       slug="outside-region", field=field)
 
 
 async def programme_by_code(db, code: str, field: str = "body.programme_code") -> Programme:
     programme = (await db.execute(select(Programme).where(Programme.code == code))).scalar_one_or_none()
     if programme is None:
-        raise Invalid(f"no programme with code {code!r}", field=field)
+        raise Conflict(f"no programme with code {code!r}", slug="unknown-reference", field=field)
     return programme
 
 
@@ -226,7 +229,7 @@ async def create_session(body: SessionIn, principal: Region, db: DbSession, runt
     async def create():
         action = await db.get(Action, body.action_id)
         if action is None:
-            raise Invalid("no action with this id", field="body.action_id")
+            raise Conflict("no action with this id", slug="unknown-reference", field="body.action_id")
         if body.lheo_id and (await db.execute(select(TrainingSession.id).where(TrainingSession.lheo_id == body.lheo_id))).first():
             raise Conflict(f"a session with LHEO id {body.lheo_id!r} exists", field="body.lheo_id")
         session = TrainingSession(
@@ -289,19 +292,13 @@ async def paginate(db, query, model, cursor: str | None, limit: int, render) -> 
     """Keyset pagination on (created_at, id): stable while rows are added."""
     after = decode_cursor(cursor)
     if after is not None:
-        try:
-            from datetime import datetime
-
-            created = datetime.fromisoformat(after["c"])
-            last_id = UUID(after["i"])
-        except (KeyError, ValueError, TypeError):
-            raise Invalid("cursor is not valid; use the next_cursor of a previous page", field="query.cursor") from None
+        created, last_id = key_instant(after.key), after.id
         query = query.where(or_(model.created_at > created, and_(model.created_at == created, model.id > last_id)))
     rows = list((await db.execute(query.order_by(model.created_at, model.id).limit(limit + 1))).unique().scalars())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor({"c": rows[-1].created_at.isoformat(), "i": str(rows[-1].id)})
+        next_cursor = encode_cursor(instant_key(rows[-1].created_at), rows[-1].id)
     return Page(items=[render(row) for row in rows], next_cursor=next_cursor)
 
 

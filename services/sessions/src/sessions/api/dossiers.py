@@ -191,7 +191,7 @@ async def create_dossier(body: DossierIn, principal: Writer, db: DbSession, runt
     async def create():
         session = await session_for_update(db, body.session_id)
         if session is None or (principal.org_kind is OrgKind.TRAINING_ORG and session.action.organisation_siret != principal.org_id):
-            raise Invalid("no session of yours with this id", field="body.session_id")
+            raise Conflict("no session of yours with this id", slug="unknown-reference", field="body.session_id")
         identity = body.identity
         nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
         person_id = body.person_id

@@ -18,11 +18,17 @@ from pacte_common.contracts.sessions import (
     RecruitmentState,
     SessionSnapshot,
 )
+from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Nir, Siret
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Hours = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
-Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Hours = decimal_input(ge=0, max_digits=10, decimal_places=2)
+Price = decimal_input(ge=0, max_digits=12, decimal_places=2)
+# more than 0, at most 60, two decimals: the pattern says all three for strings
+WeeklyHours = decimal_input(
+    gt=0, le=60, max_digits=4, decimal_places=2,
+    pattern=r"^(60(\.00?)?|[1-5][0-9](\.[0-9]{1,2})?|[1-9](\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$",
+)
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -67,7 +73,7 @@ class ActionFields(Strict):
     certifying: bool = False
     hours_in_centre: Hours
     hours_in_company: Hours = Decimal("0")
-    weekly_hours: Annotated[Decimal, Field(gt=0, le=60)] | None = None
+    weekly_hours: WeeklyHours | None = None
     hourly_price: Price
     part_time: bool = False
     distance_learning: bool = False
@@ -91,7 +97,7 @@ class ActionPatch(Strict):
     certifying: bool | None = None
     hours_in_centre: Hours | None = None
     hours_in_company: Hours | None = None
-    weekly_hours: Annotated[Decimal, Field(gt=0, le=60)] | None = None
+    weekly_hours: WeeklyHours | None = None
     hourly_price: Price | None = None
     part_time: bool | None = None
     distance_learning: bool | None = None
@@ -163,9 +169,16 @@ class IdentityIn(Strict):
     france_travail_id: str | None = Field(None, max_length=32)
 
 
+class ProfileIn(PersonProfile):
+    """The person's profile as a request gives it: the daily benefit amount as a decimal the
+    schema describes exactly (string or integer, two decimals); events keep PersonProfile."""
+
+    unemployment_daily_amount: decimal_input(ge=0, max_digits=8, decimal_places=2) | None = None
+
+
 class DossierIn(Strict):
     session_id: UUID
-    profile: PersonProfile
+    profile: ProfileIn
     identity: IdentityIn
     person_id: UUID | None = Field(None, description="Known pseudonymous id; else found by NIR or created")
 
@@ -186,6 +199,15 @@ class ResumptionIn(Strict):
 
 
 class ExitIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        required_when({"kind": {"const": ExitKind.DROPOUT.value}}, {"dropout_reason": NOT_NULL}),
+        required_when({"kind": {"const": ExitKind.COMPLETED.value}}, {"dropout_reason": {"type": "null"}}, required=False),
+        required_when({"certification_result": {"const": CertificationResult.PARTIAL.value}},
+                      {"skill_blocks_obtained": {"type": "array", "minItems": 1}}),
+        required_when({"skill_blocks_obtained": {"type": "array", "minItems": 1}},
+                      {"certification_result": {"const": CertificationResult.PARTIAL.value}}),
+    ]})
+
     exit_date: date
     kind: ExitKind
     dropout_reason: DropoutReason | None = None
