@@ -47,7 +47,6 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -241,19 +240,21 @@ def _unsent(outbox: Table):
     return and_(outbox.c.published_at.is_(None), outbox.c.failed_at.is_(None), outbox.c.discarded_at.is_(None))
 
 
-def _blocked_by_failed_row(outbox: Table):
-    """True for a row with an earlier failed (not discarded) row of the same topic and key."""
-    blocker = outbox.alias("blocker")
-    return exists(
-        select(blocker.c.id).where(
-            blocker.c.topic == outbox.c.topic,
-            blocker.c.message_key == outbox.c.message_key,
-            blocker.c.failed_at.is_not(None),
-            blocker.c.published_at.is_(None),
-            blocker.c.discarded_at.is_(None),
-            blocker.c.id < outbox.c.id,
+def _claimable(outbox: Table):
+    """Unsent, neither failed nor discarded — written so that SQLite walks the published_at
+    index (rows still to send, in id order) instead of every retained row."""
+    return and_(outbox.c.published_at.is_(None), func.coalesce(outbox.c.failed_at, outbox.c.discarded_at).is_(None))
+
+
+async def _blocking_rows(session: AsyncSession, outbox: Table) -> list[tuple[str, str, int]]:
+    """(topic, key, id of its earliest failed row) for every key held behind a failed row."""
+    return (
+        await session.execute(
+            select(outbox.c.topic, outbox.c.message_key, func.min(outbox.c.id))
+            .where(outbox.c.failed_at.is_not(None), outbox.c.published_at.is_(None), outbox.c.discarded_at.is_(None))
+            .group_by(outbox.c.topic, outbox.c.message_key)
         )
-    )
+    ).all()
 
 
 class OutboxRelay:
@@ -452,12 +453,11 @@ class OutboxRelay:
 
     async def _claim(self, session: AsyncSession):
         outbox = self.tables.outbox
-        query = (
-            select(outbox)
-            .where(_unsent(outbox), ~_blocked_by_failed_row(outbox))
-            .order_by(outbox.c.id)
-            .limit(self.bus.relay_batch_size)
-        )
+        query = select(outbox).where(_claimable(outbox)).order_by(outbox.c.id).limit(self.bus.relay_batch_size)
+        # Later rows of a key wait behind its failed row (order); a correlated NOT EXISTS here
+        # made SQLite scan every earlier unsent row for each row (quadratic in the backlog).
+        for topic, key, first_failed in await _blocking_rows(session, outbox):
+            query = query.where(~and_(outbox.c.topic == topic, outbox.c.message_key == key, outbox.c.id > first_failed))
         if self.is_postgres:
             query = query.with_for_update(of=outbox, skip_locked=True)
         rows = (await session.execute(query)).mappings().all()

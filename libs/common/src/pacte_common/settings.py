@@ -49,7 +49,7 @@ class BusSettings(BaseSettings):
     # The relay wakes at once on a commit of its own process; this poll finds rows written by
     # other processes (operator commands, other instances).
     relay_poll_interval_s: float = 1.0
-    relay_batch_size: int = 200
+    relay_batch_size: int = 500
     relay_max_backoff_s: float = 10.0
     # Sent outbox rows are kept this long: what a relay re-publishes when it finds a new broker
     # incarnation or its topics gone (see the runbook). Covers a broker outage up to this long.
