@@ -42,6 +42,7 @@ from sessions.db.outcomes import (
 from sessions.domain.indicators import IndicatorPolicy
 from sessions.domain.outcomes import (
     ImportLine,
+    ImportPlan,
     LineError,
     OutcomeFacts,
     OutcomeRefused,
@@ -165,13 +166,7 @@ async def import_outcomes(
     by_id, by_nir = await files_for_matching(db, {x.dossier_id for x in lines if x.dossier_id}, {x.nir_hash for x in lines if x.nir_hash})
     plan = plan_import(lines, by_id, by_nir)
     errors += plan.conflicts
-    statuses: dict[int, LineReport] = {}
-    for e in errors:
-        statuses.setdefault(e.number, LineReport(e.number, "malformed", reason=f"{e.field}: {e.message}"))
-    for m in plan.unmatched:
-        statuses[m.line.number] = LineReport(m.line.number, "unmatched", horizon_months=int(m.line.horizon), reason=m.reason)
-    for number, first in plan.duplicates:
-        statuses[number] = LineReport(number, "duplicate", reason=f"same as line {first}")
+    statuses = _skipped_lines(errors, plan)
     if errors:
         report.lines = sorted(statuses.values(), key=lambda r: r.line)
         raise ImportRefused(sorted(errors, key=lambda e: e.number), report)
@@ -205,6 +200,18 @@ async def import_outcomes(
             await runtime.outbox.publish_many(db, events)
         await db.commit()
     return report
+
+
+def _skipped_lines(errors: list[LineError], plan: ImportPlan) -> dict[int, LineReport]:
+    """The report of the lines that will not be written: malformed, unmatched, duplicate."""
+    statuses: dict[int, LineReport] = {}
+    for e in errors:
+        statuses.setdefault(e.number, LineReport(e.number, "malformed", reason=f"{e.field}: {e.message}"))
+    for m in plan.unmatched:
+        statuses[m.line.number] = LineReport(m.line.number, "unmatched", horizon_months=int(m.line.horizon), reason=m.reason)
+    for number, first in plan.duplicates:
+        statuses[number] = LineReport(number, "duplicate", reason=f"same as line {first}")
+    return statuses
 
 
 def _same(outcome: Outcome, line: ImportLine) -> bool:
