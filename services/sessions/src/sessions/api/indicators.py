@@ -20,7 +20,7 @@ from pacte_common.errors import Forbidden, Invalid
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 
-from sessions.db.indicators import CompareRow, Scope, aggregate, compare, satisfaction
+from sessions.db.indicators import CompareRow, Scope, aggregate_all, compare, satisfaction
 from sessions.domain.indicators import (
     SEXES,
     Average,
@@ -125,9 +125,8 @@ async def indicators(
         raise Invalid("'to' must be on or after 'from'", field="query.to")
     scope = Scope(programme=programme, departement=departement, organisation=organisation, territory=territory)
     period, policy = Period(period_from, period_to), policy_of(runtime.settings)
-    result = {"all": assemble(await aggregate(db, scope, period, policy), policy)}
-    for sex in SEXES:
-        result[sex] = assemble(await aggregate(db, scope, period, policy, sex), policy)
+    aggregates = await aggregate_all(db, scope, period, policy)
+    result = {"all": assemble(aggregates[None], policy), **{sex: assemble(aggregates[sex], policy) for sex in SEXES}}
     figures = await satisfaction(db, scope, period)
     compared = await compare(db, scope, period, compare_by) if compare_by else []
     filters = {"from": period_from, "to": period_to, "programme": programme, "departement": departement,

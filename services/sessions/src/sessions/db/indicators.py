@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
 from sessions.db.satisfaction import SatisfactionReview
 from sessions.domain.indicators import (
     SATISFACTION_MARKS,
+    SEXES,
     Aggregates,
     IndicatorPolicy,
     Period,
@@ -81,18 +82,15 @@ def _in_period(column, period: Period):
     return and_(*conditions)
 
 
-def _scoped(query, scope: Scope, sex: str | None = None, dossier=Dossier):
-    """Joins a dossier query to its session, action and programme, and applies the filters."""
-    query = (
-        query.join(TrainingSession, dossier.session_id == TrainingSession.id)
-        .join(Action, TrainingSession.action_id == Action.id)
-        .join(Programme, Action.programme_id == Programme.id)
-        .where(dossier.status != "cancelled")
-    )
-    query = _filters(query, scope)
-    if sex:
-        query = query.where(dossier.profile["sex"].as_string() == sex)
-    return query
+def _scoped(query, scope: Scope, *, full: bool = True):
+    """Joins a dossier query to its session, action and programme, and applies the filters.
+    `full=False`: only the joins the filters need (entries need no column of theirs)."""
+    needs_action = full or bool(scope.programme or scope.departement or scope.organisation)
+    if needs_action or scope.territory:
+        query = query.join(TrainingSession, Dossier.session_id == TrainingSession.id)
+    if needs_action:
+        query = query.join(Action, TrainingSession.action_id == Action.id).join(Programme, Action.programme_id == Programme.id)
+    return _filters(query.where(Dossier.status != "cancelled"), scope)
 
 
 def _filters(query, scope: Scope):
@@ -107,32 +105,54 @@ def _filters(query, scope: Scope):
     return query
 
 
-def _age_at_entry():
-    entry, birth = _iso(Dossier.entry_date), Dossier.profile["birth_date"].as_string()
-    before_birthday = case((func.substr(entry, 6, 5) < func.substr(birth, 6, 5), 1), else_=0)
-    return _year(entry) - _year(birth) - before_birthday
+SEX = Dossier.profile["sex"].as_string()
 
 
-def _long_term(months: int):
-    entry, registered = _iso(Dossier.entry_date), Dossier.profile["jobseeker_registration_date"].as_string()
+def _entry_facts(scope: Scope, period: Period, dialect: str):
+    """The entries of the period with their profile's fields, the JSON parsed once per file:
+    on PostgreSQL the `json` column is cast to `jsonb` once in a MATERIALIZED CTE (each `->>`
+    on `json` would parse the text again), on SQLite `json_extract` reads it directly."""
+    profile = cast(Dossier.profile, JSONB) if dialect == "postgresql" else Dossier.profile
+    inner = _scoped(select(_iso(Dossier.entry_date).label("entry"), profile.label("p")).select_from(Dossier), scope, full=False)
+    inner = inner.where(_in_period(Dossier.entry_date, period)).cte("entries_in_period").prefix_with("MATERIALIZED", dialect="postgresql")
+    p = inner.c.p
+    return select(
+        p["sex"].as_string().label("sex"), inner.c.entry.label("entry"), p["birth_date"].as_string().label("birth"),
+        p["education_level"].as_string().label("level"), p["jobseeker_registration_date"].as_string().label("registered"),
+        p["disabled_worker"].as_boolean().label("disabled"), p["qpv"].as_boolean().label("qpv"),
+    ).subquery("entry_facts")
+
+
+def _age_at_entry(facts):
+    before_birthday = case((func.substr(facts.c.entry, 6, 5) < func.substr(facts.c.birth, 6, 5), 1), else_=0)
+    return _year(facts.c.entry) - _year(facts.c.birth) - before_birthday
+
+
+def _long_term(facts, months: int):
+    entry, registered = facts.c.entry, facts.c.registered
     gap = (_year(entry) * 12 + _month(entry)) - (_year(registered) * 12 + _month(registered))
     same_day_or_before = func.substr(registered, 9, 2) <= func.substr(entry, 9, 2)
     return and_(registered.is_not(None), or_(gap > months, and_(gap == months, same_day_or_before)))
 
 
-async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy, sex: str | None) -> dict:
-    age = _age_at_entry()
+async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict:
+    facts = _entry_facts(scope, period, db.get_bind().dialect.name)
+    age = _age_at_entry(facts)
     query = select(
+        facts.c.sex,
         func.count().label("entries"),
-        _count_if(Dossier.profile["disabled_worker"].as_boolean()).label("disabled"),
-        _count_if(Dossier.profile["education_level"].as_string().in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
-        _count_if(_long_term(policy.long_term_months)).label("long_term"),
+        _count_if(facts.c.disabled).label("disabled"),
+        _count_if(facts.c.level.in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
+        _count_if(_long_term(facts, policy.long_term_months)).label("long_term"),
         _count_if(age >= policy.senior_age).label("seniors"),
         _count_if(age < policy.young_age_limit).label("under_26"),
-        _count_if(Dossier.profile["qpv"].as_boolean()).label("qpv"),
-    ).select_from(Dossier)
-    query = _scoped(query, scope, sex).where(_in_period(Dossier.entry_date, period))
-    return dict((await db.execute(query)).one()._mapping)
+        _count_if(facts.c.qpv).label("qpv"),
+    ).group_by(facts.c.sex)
+    return _by_sex(await db.execute(query))
+
+
+def _by_sex(result) -> dict:
+    return {row[0]: dict(row._mapping) for row in result.all()}
 
 
 def _overlapping(period: Period):
@@ -144,7 +164,7 @@ def _overlapping(period: Period):
     return and_(literal(True), *conditions)
 
 
-async def _places(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+async def _places(db: AsyncSession, scope: Scope, period: Period) -> tuple[int, dict]:
     offered = _filters(
         select(func.coalesce(func.sum(TrainingSession.places), 0))
         .select_from(TrainingSession)
@@ -152,10 +172,10 @@ async def _places(db: AsyncSession, scope: Scope, period: Period, sex: str | Non
         .join(Programme, Action.programme_id == Programme.id),
         scope,
     ).where(_overlapping(period))
-    filled = _scoped(select(func.count()).select_from(Dossier), scope, sex).where(
+    filled = _scoped(select(SEX.label("sex"), func.count().label("places_filled")).select_from(Dossier), scope).where(
         _overlapping(period), Dossier.entry_date.is_not(None)
     )
-    return {"places_offered": (await db.execute(offered)).scalar_one(), "places_filled": (await db.execute(filled)).scalar_one()}
+    return int((await db.execute(offered)).scalar_one()), _by_sex(await db.execute(filled.group_by(SEX)))
 
 
 def _attended_hours():
@@ -167,12 +187,13 @@ def _attended_hours():
     )
 
 
-async def _exits(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
     attended = _attended_hours()
     realised = func.coalesce(Dossier.realised_hours, attended.c.hours, 0)
     assessed = and_(Programme.pillar == "visa", Dossier.certification_result.in_(("obtained", "partial", "failed")))
     dropout = Dossier.exit_kind == "dropout"
     query = select(
+        SEX.label("sex"),
         func.count().label("exits"),
         _count_if(dropout).label("dropouts"),
         _count_if(and_(dropout, Dossier.dropout_reason == "employment")).label("dropouts_for_job"),
@@ -182,38 +203,61 @@ async def _exits(db: AsyncSession, scope: Scope, period: Period, sex: str | None
         _count_if(assessed).label("visa_assessed"),
         _count_if(and_(assessed, Dossier.certification_result == "obtained")).label("visa_obtained"),
     ).select_from(Dossier).outerjoin(attended, attended.c.dossier_id == Dossier.id)
-    query = _scoped(query, scope, sex).where(Dossier.status == "exited", _in_period(Dossier.exit_date, period))
-    row = dict((await db.execute(query)).one()._mapping)
-    for name in ("realised_hours", "programmed_hours"):
-        row[name] = Decimal(str(row[name])).quantize(Decimal("0.01"))
-    return row
+    query = _scoped(query, scope).where(Dossier.status == "exited", _in_period(Dossier.exit_date, period)).group_by(SEX)
+    rows = _by_sex(await db.execute(query))
+    for row in rows.values():
+        for name in ("realised_hours", "programmed_hours"):
+            row[name] = Decimal(str(row[name])).quantize(Decimal("0.01"))
+    return rows
 
 
-async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period, sex: str | None) -> dict:
+def _last_visa_entries():
+    """Each person's latest entry in a VISA training (any scope): a PRÉPA exit went on to VISA
+    when that person entered VISA on or after it, i.e. when the latest VISA entry is."""
+    query = select(Dossier.person_id.label("person_id"), func.max(Dossier.entry_date).label("last_entry")).select_from(Dossier)
+    query = query.join(TrainingSession, Dossier.session_id == TrainingSession.id).join(Action, TrainingSession.action_id == Action.id)
+    query = query.join(Programme, Action.programme_id == Programme.id)
+    return query.where(Dossier.status != "cancelled", Programme.pillar == "visa", Dossier.entry_date.is_not(None)).group_by(Dossier.person_id).subquery()
+
+
+async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period, by_sex: bool) -> dict:
+    keys = [SEX.label("sex")] if by_sex else [literal(None).label("sex")]
     first_exits = _scoped(
-        select(Dossier.person_id.label("person_id"), func.min(Dossier.exit_date).label("first_exit")).select_from(Dossier), scope, sex
+        select(*keys, Dossier.person_id.label("person_id"), func.min(Dossier.exit_date).label("first_exit")).select_from(Dossier), scope
     ).where(Dossier.status == "exited", Programme.pillar == "prepa", _in_period(Dossier.exit_date, period))
-    first_exits = first_exits.group_by(Dossier.person_id).subquery()
-    later, later_session, later_action, later_programme = aliased(Dossier), aliased(TrainingSession), aliased(Action), aliased(Programme)
-    went_on = exists(
-        select(literal(1)).select_from(later)
-        .join(later_session, later.session_id == later_session.id)
-        .join(later_action, later_session.action_id == later_action.id)
-        .join(later_programme, later_action.programme_id == later_programme.id)
-        .where(later.person_id == first_exits.c.person_id, later.status != "cancelled", later_programme.pillar == "visa",
-               later.entry_date.is_not(None), later.entry_date >= first_exits.c.first_exit)
+    first_exits = first_exits.group_by(*([SEX] if by_sex else []), Dossier.person_id).subquery()
+    visa = _last_visa_entries()
+    query = (
+        select(first_exits.c.sex, func.count().label("prepa_people"), _count_if(visa.c.last_entry >= first_exits.c.first_exit).label("prepa_went_on"))
+        .select_from(first_exits).outerjoin(visa, visa.c.person_id == first_exits.c.person_id)
+        .group_by(first_exits.c.sex)
     )
-    query = select(func.count().label("prepa_people"), _count_if(went_on).label("prepa_went_on")).select_from(first_exits)
-    return dict((await db.execute(query)).one()._mapping)
+    return _by_sex(await db.execute(query))
+
+
+def _aggregates(*parts: dict) -> Aggregates:
+    numbers: dict = {}
+    for part in parts:
+        for name, value in part.items():
+            if name == "sex":
+                continue
+            numbers[name] = numbers.get(name, 0) + (value if isinstance(value, Decimal) else int(value or 0))
+    return Aggregates(**numbers)
+
+
+async def aggregate_all(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict[str | None, Aggregates]:
+    """Everyone (key None) and each sex (F, M): a few grouped queries for the three."""
+    entries, (offered, filled), exits = await _entries(db, scope, period, policy), await _places(db, scope, period), await _exits(db, scope, period)
+    prepa_by_sex, prepa_all = await _prepa_to_visa(db, scope, period, True), await _prepa_to_visa(db, scope, period, False)
+    result = {None: _aggregates(*entries.values(), *filled.values(), *exits.values(), *prepa_all.values(), {"places_offered": offered})}
+    for sex in SEXES:
+        parts = [group.get(sex, {}) for group in (entries, filled, exits, prepa_by_sex)]
+        result[sex] = _aggregates(*parts, {"places_offered": offered})
+    return result
 
 
 async def aggregate(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy, sex: str | None = None) -> Aggregates:
-    numbers: dict = {}
-    numbers.update(await _entries(db, scope, period, policy, sex))
-    numbers.update(await _places(db, scope, period, sex))
-    numbers.update(await _exits(db, scope, period, sex))
-    numbers.update(await _prepa_to_visa(db, scope, period, sex))
-    return Aggregates(**{k: (v if isinstance(v, Decimal) else int(v or 0)) for k, v in numbers.items()})
+    return (await aggregate_all(db, scope, period, policy))[sex]
 
 
 def _satisfaction_query(scope: Scope, period: Period, *columns):
