@@ -31,18 +31,18 @@ def hashed(nir: str) -> str:
 def test_a_line_is_parsed_with_its_nir_replaced_by_its_hash():
     nir = new_nir()
     line = parse_line(1, {"nir": nir, "horizon_months": "12", "situation": "training", "observed_on": "2026-10-01",
-                          "job_related_to_training": "Non"}, hashed, TODAY)
+                          "job_related_to_training": "Non"}, hashed)
     assert line == ImportLine(1, Horizon.TWELVE_MONTHS, OutcomeSituation.TRAINING, date(2026, 10, 1), False, None, "h:" + nir)
     assert nir not in repr(line.facts())
 
 
 def test_a_malformed_line_names_every_field():
-    errors = parse_line(7, {"nir": "185054410912399", "horizon_months": "4", "situation": "cdi", "observed_on": "2027-01-01",
-                            "job_related_to_training": "peut-être"}, hashed, TODAY)
+    errors = parse_line(7, {"nir": "185054410912399", "horizon_months": "4", "situation": "cdi", "observed_on": "2026-02-30",
+                            "job_related_to_training": "peut-être"}, hashed)
     assert [e.field for e in errors] == ["nir", "horizon_months", "situation", "observed_on", "job_related_to_training"]
     assert errors[0] == LineError(7, "nir", "NIR control key does not match")
-    assert [e.field for e in parse_line(2, {"horizon_months": "3"}, hashed, TODAY)][:1] == ["dossier_id"]
-    assert parse_line(3, ["not", "an", "object"], hashed, TODAY) == [LineError(3, "line", "must be an object")]
+    assert [e.field for e in parse_line(2, {"horizon_months": "3"}, hashed)][:1] == ["dossier_id"]
+    assert parse_line(3, ["not", "an", "object"], hashed) == [LineError(3, "line", "must be an object")]
 
 
 def test_csv_with_semicolons_or_commas():
@@ -71,9 +71,10 @@ def test_duplicates_are_skipped_and_contradictions_refused():
     same = ImportLine(2, Horizon.SIX_MONTHS, OutcomeSituation.TRAINING, date(2026, 10, 1), None, file.dossier_id)
     other = ImportLine(3, Horizon.SIX_MONTHS, OutcomeSituation.INACTIVE, date(2026, 10, 1), None, file.dossier_id)
     other_horizon = ImportLine(4, Horizon.THREE_MONTHS, OutcomeSituation.INACTIVE, date(2026, 7, 1), None, file.dossier_id)
-    plan = plan_import([first, same, other, other_horizon], {file.dossier_id: file}, {})
+    future = ImportLine(5, Horizon.TWELVE_MONTHS, OutcomeSituation.INACTIVE, date(2026, 12, 1), None, file.dossier_id)
+    plan = plan_import([first, same, other, other_horizon, future], {file.dossier_id: file}, {}, TODAY)
     assert [m.line.number for m in plan.matched] == [1, 4]
-    assert plan.duplicates == [(2, 1)] and [c.number for c in plan.conflicts] == [3]
+    assert plan.duplicates == [(2, 1)] and [(c.number, c.field) for c in plan.inconsistent] == [(3, "line"), (5, "observed_on")]
 
 
 def test_horizons_and_retention_clamp_to_the_end_of_the_month():

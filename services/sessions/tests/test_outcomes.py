@@ -76,7 +76,8 @@ async def test_csv_import_reports_each_line_and_writes_nothing_when_a_line_is_ma
         4: ("unmatched", "the training file has no exit yet"),
         5: ("duplicate", "same as line 2"),
     }
-    assert report["counts"] | {} == {"created": 2, "updated": 0, "unchanged": 0, "unmatched": 2, "duplicate": 1, "malformed": 0, "matched": 2, "lines": 5}
+    assert report["counts"] | {} == {"created": 2, "updated": 0, "unchanged": 0, "unmatched": 2, "duplicate": 1, "malformed": 0,
+                                     "inconsistent": 0, "matched": 2, "lines": 5}
     assert report["lines"][0]["dossier_id"] == by_nir["id"] and nir not in json.dumps(report)
     [recorded] = await outcomes(api, by_nir["id"])
     assert (recorded["situation"], recorded["situation_label"], recorded["source"], recorded["job_related_to_training"]) == (
@@ -89,9 +90,10 @@ async def test_csv_import_reports_each_line_and_writes_nothing_when_a_line_is_ma
     [fixed] = await outcomes(api, by_id["id"])
     assert (fixed["situation"], fixed["version"], fixed["job_related_to_training"]) == ("fixed_term_6_months_plus", 2, False)
 
-    contradicting = [rows[1], {**rows[1], "situation": "inactive"}]
-    conflict = await import_csv(api, as_csv(contradicting), 422)
+    contradicting = [rows[1], {**rows[1], "situation": "inactive"}]  # well-formed, but the file cannot mean both: 409
+    conflict = await import_csv(api, as_csv(contradicting), 409)
     assert conflict["errors"] == [{"field": "line[2].line", "message": "contradicts line 1 for the same training file and horizon"}]
+    assert conflict["type"].endswith("/outcome-import-inconsistent") and conflict["report"]["counts"]["inconsistent"] == 1
     dry = await import_csv(api, as_csv([{**rows[0], "situation": "inactive"}]), 200, dry_run="true")
     assert dry["dry_run"] and dry["import_id"] is None and dry["counts"]["updated"] == 1
     assert (await outcomes(api, by_nir["id"]))[0]["situation"] == "permanent_job"  # the dry run wrote nothing
@@ -119,9 +121,15 @@ async def test_json_import_by_france_travail_and_refusals(api):
     xml = await api.client.post("/outcomes/imports", content=b"<x/>", headers={**api.region, "Content-Type": "application/xml"})
     assert xml.status_code == 415 and xml.headers["content-type"].startswith("application/problem+json")
     empty = await api.client.post("/outcomes/imports", json={"lines": []}, headers=api.region)
-    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
-    future = {"lines": [{**body["lines"][0], "observed_on": "2027-01-04"}]}
-    assert (await api.client.post("/outcomes/imports", json=future, headers=api.region)).status_code == 422
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body.lines"
+    future = {"lines": [{**body["lines"][0], "observed_on": "2027-01-04"}]}  # well-formed; the calendar refuses it
+    refused = await api.client.post("/outcomes/imports", json=future, headers=api.region)
+    assert refused.status_code == 409 and refused.json()["errors"] == [{"field": "line[1].observed_on", "message": "is after today"}]
+    strict = {"lines": [{**body["lines"][0], "horizon_months": "3", "job_related_to_training": "oui", "nir": "185054410912399"}]}
+    response = await api.client.post("/outcomes/imports", json=strict, headers=api.region)  # JSON is read as its schema says
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"line[1].horizon_months", "line[1].job_related_to_training", "line[1].nir"}
+    assert "185054410912399" not in response.text
     nul = await api.client.post("/outcomes/imports", content=b"dossier_id;situation\n\x00;x\n", headers={**api.region, "Content-Type": "text/csv"})
     assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "line[1].dossier_id"
     for odd in ({"lines": "x"}, 5, [1, None], {"lines": [{"dossier_id": {"a": 1}, "horizon_months": True, "observed_on": 20260101}]}):
@@ -146,14 +154,14 @@ async def test_a_training_organisation_declares_for_its_own_trainees(api):
         (api.as_("prescriber", api.PRESCRIBER), url, declaration, 403),
         (api.region, url, declaration, 403),
         (api.org, f"/dossiers/{in_training['id']}/outcomes", declaration, 409),
-        (api.org, url, {**declaration, "observed_on": "2026-03-01"}, 422),
+        (api.org, url, {**declaration, "observed_on": "2026-03-01"}, 409),
         (api.org, url, {**declaration, "horizon_months": 9}, 422),
     ]
     for headers, target, body, expected in cases:
         response = await api.client.post(target, json=body, headers=headers)
         assert response.status_code == expected, (target, body, response.text)
     before_exit = await api.client.post(url, json={**declaration, "observed_on": "2026-03-01"}, headers=api.org)
-    assert before_exit.json()["errors"][0]["field"] == "body.observed_on"
+    assert before_exit.json()["field"] == "body.observed_on" and before_exit.json()["type"].endswith("/outcome-date-refused")
     assert len(await api.ok("GET", url, api.org)) == 1
     assert (await api.client.get(url, headers=api.as_("training_org", api.SIRET_B))).status_code == 404
 

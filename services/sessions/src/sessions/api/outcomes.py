@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
@@ -18,7 +17,8 @@ from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSo
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
-from pydantic import BaseModel, Field
+from pacte_common.validators import Nir
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from sessions.api.access import Today, ensure_dossier_readable
@@ -49,7 +49,7 @@ class UnsupportedMediaType(ProblemError):
 
 class LineOut(BaseModel):
     line: int = Field(description="1 for the first line after the CSV header, or the first JSON object")
-    status: Literal["created", "updated", "unchanged", "unmatched", "duplicate", "malformed"]
+    status: Literal["created", "updated", "unchanged", "unmatched", "duplicate", "malformed", "inconsistent"]
     dossier_id: UUID | None = None
     horizon_months: int | None = None
     reason: str | None = None
@@ -61,6 +61,39 @@ class ImportOut(BaseModel):
     dry_run: bool
     counts: dict[str, int]
     lines: list[LineOut]
+
+
+class OutcomeLineIn(BaseModel):
+    """One line of a JSON import: the file (`dossier_id`) or the person (`nir`, `nir_hash`), and the outcome.
+    Read strictly, as its schema says (an integer horizon, a boolean relation, ISO dates)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={"anyOf": [{"required": ["dossier_id"]}, {"required": ["nir"]}, {"required": ["nir_hash"]}]},
+    )
+
+    dossier_id: UUID = Field(None, description="The training file's id, as the Region gave it to the provider")
+    nir: Nir = Field(None, description="Hashed on arrival with the suite's lookup key; never stored nor echoed")
+    nir_hash: str = Field(None, pattern=r"^[0-9a-f]{64}$", description="The NIR's keyed hash, for files prepared by a holder of the key")
+    horizon_months: Horizon
+    situation: OutcomeSituation
+    observed_on: IsoDate = Field(strict=False)  # the ISO form is checked before; strict would refuse any string
+    job_related_to_training: bool | None = None
+
+    @model_validator(mode="after")
+    def names_someone(self):
+        if self.dossier_id is None and self.nir is None and self.nir_hash is None:
+            raise ValueError("a line names its training file (dossier_id) or the person (nir or nir_hash)")
+        return self
+
+
+class ImportIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    lines: list[OutcomeLineIn] = Field(min_length=1, max_length=200_000)
+
+
+IMPORT_JSON = TypeAdapter(ImportIn)
 
 
 class OutcomeIn(BaseModel):
@@ -115,27 +148,54 @@ def import_out(report: ImportReport) -> ImportOut:
 # ---------------------------------------------------------------- import
 
 
+def inline_schema(model: type[BaseModel]) -> dict:
+    """The model's JSON Schema with its definitions inlined (a route's own body schema), without null defaults."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            # a `default: null` on a field that is not nullable would be read as a valid example
+            return {key: inline(value) for key, value in node.items() if not (key == "default" and value is None)}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "text/csv": {"schema": {"type": "string"}, "example": (
                 "dossier_id;nir;horizon_months;situation;observed_on;job_related_to_training\n"
-                "3f1c…;;6;permanent_job;2026-09-30;oui\n"
+                "3f1c2a9e-5b7d-4c1e-9a0b-2d4e6f8a0c12;;6;permanent_job;2026-09-28;oui\n"
             )},
-            "application/json": {"schema": {"type": "object", "required": ["lines"], "properties": {
-                "lines": {"type": "array", "items": {"type": "object", "properties": {
-                    "dossier_id": {"type": "string", "format": "uuid"}, "nir": {"type": "string"},
-                    "nir_hash": {"type": "string"}, "horizon_months": {"type": "integer", "enum": [3, 6, 12]},
-                    "situation": {"type": "string", "enum": [s.value for s in OutcomeSituation]},
-                    "observed_on": {"type": "string", "format": "date"},
-                    "job_related_to_training": {"type": ["boolean", "null"]},
-                }}},
-            }}},
+            "application/json": {"schema": inline_schema(ImportIn)},
         },
     },
     "x-body-limit-setting": "outcome_import_max_bytes",
 }
+
+
+def json_lines(data: bytes) -> list[dict]:
+    """The JSON body validated against its schema (422 naming `line[N].field`), as plain lines."""
+    try:
+        body = IMPORT_JSON.validate_json(data)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            loc = list(error["loc"])
+            if len(loc) >= 2 and loc[0] == "lines" and isinstance(loc[1], int):
+                field = f"line[{loc[1] + 1}]" + "".join(f".{part}" for part in loc[2:])
+            else:
+                field = "body" + "".join(f".{part}" for part in loc)
+            errors.append({"field": field, "message": error["msg"].removeprefix("Value error, ")})
+        raise Invalid(errors=errors) from None
+    return [line.model_dump(mode="json", exclude_none=True) for line in body.lines]
 
 
 def read_lines(media_type: str, data: bytes) -> list:
@@ -149,14 +209,7 @@ def read_lines(media_type: str, data: bytes) -> list:
         except csv.Error as exc:  # a NUL byte, a field past the csv module's limit
             raise Invalid(f"not a readable CSV: {exc}", field="body") from None
     if media_type == "application/json" or media_type.endswith("+json"):
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise Invalid(f"not JSON: {exc.msg}", field="body") from None
-        lines = body.get("lines") if isinstance(body, dict) else body
-        if not isinstance(lines, list):
-            raise Invalid("expected {\"lines\": [...]} or a list of lines", field="body.lines")
-        return lines
+        return json_lines(data)
     raise UnsupportedMediaType("send the outcomes as text/csv or application/json")
 
 

@@ -22,7 +22,7 @@ from pacte_common.contracts.outcomes import (
     OutcomeSource,
 )
 from pacte_common.db import utcnow
-from pacte_common.errors import Invalid
+from pacte_common.errors import Conflict, Invalid
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LineReport:
     line: int
-    status: str  # created, updated, unchanged, unmatched, duplicate, malformed
+    status: str  # created, updated, unchanged, unmatched, duplicate, malformed, inconsistent
     dossier_id: uuid.UUID | None = None
     horizon_months: int | None = None
     reason: str | None = None
@@ -80,24 +80,43 @@ class ImportReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        statuses = ("created", "updated", "unchanged", "unmatched", "duplicate", "malformed")
+        statuses = ("created", "updated", "unchanged", "unmatched", "duplicate", "malformed", "inconsistent")
         counts = {status: sum(1 for line in self.lines if line.status == status) for status in statuses}
         counts["matched"] = counts["created"] + counts["updated"] + counts["unchanged"]
         counts["lines"] = len(self.lines)
         return counts
 
 
+def _report_body(report: ImportReport) -> dict:
+    return {
+        "counts": report.counts,
+        "lines": [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in vars(line).items()} for line in report.lines],
+    }
+
+
+def _errors_body(errors: list[LineError]) -> list[dict]:
+    return [{"field": f"line[{e.number}].{e.field}", "message": e.message} for e in errors]
+
+
 class ImportRefused(Invalid):
-    """422: the file has malformed or contradictory lines; nothing was written."""
+    """422: lines break the file format (a field missing or unreadable, a NIR's key); nothing was written."""
 
     slug, title = "outcome-import-refused", "The outcome file was refused; nothing was imported"
 
     def __init__(self, errors: list[LineError], report: ImportReport):
-        super().__init__(errors=[{"field": f"line[{e.number}].{e.field}", "message": e.message} for e in errors])
-        self.extensions["report"] = {
-            "counts": report.counts,
-            "lines": [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in vars(line).items()} for line in report.lines],
-        }
+        super().__init__(errors=_errors_body(errors))
+        self.extensions["report"] = _report_body(report)
+
+
+class ImportInconsistent(Conflict):
+    """409: well-formed lines the file cannot mean (observed after today, two lines that
+    contradict each other); nothing was written."""
+
+    slug, title = "outcome-import-inconsistent", "The outcome file contradicts itself or the calendar; nothing was imported"
+
+    def __init__(self, errors: list[LineError], report: ImportReport):
+        super().__init__("; ".join(f"line {e.number}: {e.field} {e.message}" for e in errors),
+                         errors=_errors_body(errors), report=_report_body(report))
 
 
 # ---------------------------------------------------------------- recording one outcome
@@ -160,16 +179,16 @@ async def import_outcomes(
     if not raw_lines:
         raise Invalid("the file has no outcome lines", field="body")
     report = ImportReport(import_id=None, source=source.value, dry_run=dry_run)
-    parsed = [parse_line(number, raw, lambda nir: runtime.hasher.hash("nir", nir), today) for number, raw in enumerate(raw_lines, start=1)]
+    parsed = [parse_line(number, raw, lambda nir: runtime.hasher.hash("nir", nir)) for number, raw in enumerate(raw_lines, start=1)]
     lines = [p for p in parsed if isinstance(p, ImportLine)]
     errors = [e for p in parsed if not isinstance(p, ImportLine) for e in p]
     by_id, by_nir = await files_for_matching(db, {x.dossier_id for x in lines if x.dossier_id}, {x.nir_hash for x in lines if x.nir_hash})
-    plan = plan_import(lines, by_id, by_nir)
-    errors += plan.conflicts
+    plan = plan_import(lines, by_id, by_nir, today)
     statuses = _skipped_lines(errors, plan)
-    if errors:
+    if errors or plan.inconsistent:
         report.lines = sorted(statuses.values(), key=lambda r: r.line)
-        raise ImportRefused(sorted(errors, key=lambda e: e.number), report)
+        refusal = ImportRefused if errors else ImportInconsistent
+        raise refusal(sorted(errors or plan.inconsistent, key=lambda e: e.number), report)
 
     dossiers = await dossiers_by_ids(db, [m.file.dossier_id for m in plan.matched])
     existing = await outcomes_of(db, list(dossiers), source.value)
@@ -203,10 +222,12 @@ async def import_outcomes(
 
 
 def _skipped_lines(errors: list[LineError], plan: ImportPlan) -> dict[int, LineReport]:
-    """The report of the lines that will not be written: malformed, unmatched, duplicate."""
+    """The report of the lines that will not be written: malformed, inconsistent, unmatched, duplicate."""
     statuses: dict[int, LineReport] = {}
     for e in errors:
         statuses.setdefault(e.number, LineReport(e.number, "malformed", reason=f"{e.field}: {e.message}"))
+    for e in plan.inconsistent:
+        statuses.setdefault(e.number, LineReport(e.number, "inconsistent", reason=f"{e.field}: {e.message}"))
     for m in plan.unmatched:
         statuses[m.line.number] = LineReport(m.line.number, "unmatched", horizon_months=int(m.line.horizon), reason=m.reason)
     for number, first in plan.duplicates:
@@ -228,8 +249,8 @@ async def declare_outcome(
     """What a training organisation knows of its own trainee (source: training organisation)."""
     try:
         check_declaration(dossier.exit_date, observed_on, today)
-    except OutcomeRefused as refused:
-        raise Invalid(refused.message, field=refused.field) from None
+    except OutcomeRefused as refused:  # a well-formed request the file's dates refuse: 409 naming the field
+        raise Conflict(refused.message, slug="outcome-date-refused", field=refused.field) from None
     line = ImportLine(0, horizon, situation, observed_on, job_related_to_training, dossier.id)
     source = OutcomeSource.TRAINING_ORGANISATION
     existing = (await outcomes_of(db, [dossier.id], source.value)).get((dossier.id, int(horizon), source.value))

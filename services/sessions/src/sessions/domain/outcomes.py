@@ -123,7 +123,7 @@ def _boolean(value: str) -> bool | None:
     raise ValueError("must be true or false (oui/non)")
 
 
-def parse_line(number: int, raw: dict, hash_nir: Callable[[str], str], today: date) -> ImportLine | list[LineError]:
+def parse_line(number: int, raw: dict, hash_nir: Callable[[str], str]) -> ImportLine | list[LineError]:
     """A raw line (CSV row or JSON object) → an ImportLine, or the errors naming each field.
 
     The NIR, when given, is checked and replaced at once by its keyed hash: it is never kept,
@@ -163,8 +163,6 @@ def parse_line(number: int, raw: dict, hash_nir: Callable[[str], str], today: da
         fail("situation", "must be one of " + ", ".join(s.value for s in OutcomeSituation))
     try:
         observed_on = date.fromisoformat(_text(raw, "observed_on"))
-        if observed_on > today:
-            fail("observed_on", "cannot be in the future")
     except ValueError:
         fail("observed_on", "must be a date YYYY-MM-DD")
     try:
@@ -238,15 +236,19 @@ class ImportPlan:
     matched: list[Match] = field(default_factory=list)
     unmatched: list[Match] = field(default_factory=list)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, first line of the same key)
-    conflicts: list[LineError] = field(default_factory=list)
+    # Well-formed lines the file cannot mean: observed after today, or contradicting an earlier line.
+    inconsistent: list[LineError] = field(default_factory=list)
 
 
-def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict) -> ImportPlan:
+def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict, today: date) -> ImportPlan:
     """Matches every line; a second line for the same file and horizon is a duplicate when it
-    says the same, an error (the file contradicts itself) when it does not."""
+    says the same, inconsistent (the file contradicts itself) when it does not."""
     plan = ImportPlan()
     seen: dict[tuple, Match] = {}
     for line in lines:
+        if line.observed_on > today:
+            plan.inconsistent.append(LineError(line.number, "observed_on", "is after today"))
+            continue
         match = match_line(line, by_id, by_nir)
         if match.file is None:
             plan.unmatched.append(match)
@@ -259,7 +261,7 @@ def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict) -> Impor
         elif first.line.facts() == line.facts():
             plan.duplicates.append((line.number, first.line.number))
         else:
-            plan.conflicts.append(
+            plan.inconsistent.append(
                 LineError(line.number, "line", f"contradicts line {first.line.number} for the same training file and horizon")
             )
     return plan
