@@ -64,11 +64,11 @@ async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     outbox = Outbox(tables, "/pacte/bench", bus)
     relay = OutboxRelay(outbox, engine, factory, timedelta(days=1))
 
-    async def on_item(_context, session, envelope):
-        await session.execute(items.insert().values(key="handled", seq=envelope.data.seq))
+    async def on_items(_context, session, envelopes):  # a batch handler: one executemany per run
+        await session.execute(items.insert(), [{"key": "handled", "seq": e.data.seq} for e in envelopes])
 
-    runner = ConsumerRunner(Subscription("bench", {BenchItemAdded: on_item}), service="bench", bus=bus, factory=factory,
-                            tables=tables)
+    runner = ConsumerRunner(Subscription("bench", {}, batch_handlers={BenchItemAdded: on_items}), service="bench",
+                            bus=bus, factory=factory, tables=tables)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(runner.run(stop))]
     await asyncio.wait_for(runner.assigned.wait(), 30)

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 # handler(context, session, envelope): `context` is the service Runtime (None in lib tests);
 # the handler runs inside the inbox transaction and must not commit.
 Handler = Callable[[Any, AsyncSession, Envelope], Awaitable[None]]
+BatchHandler = Callable[[Any, AsyncSession, list[Envelope]], Awaitable[None]]
 
 
 @dataclass
@@ -73,11 +74,26 @@ class Subscription:
     name: str
     handlers: dict[type[IntegrationEvent], Handler]
     topics: tuple[str, ...] = field(default=())
+    # Optional: event classes handled a run at a time — handler(context, session, [envelopes])
+    # gets consecutive events of its type from one partition batch, in order, in the batch's
+    # transaction (set-based SQL: one executemany instead of one statement per event).
+    batch_handlers: dict[type[IntegrationEvent], BatchHandler] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.topics:
-            self.topics = tuple(dict.fromkeys(cls.topic for cls in self.handlers))
+            classes = list(self.handlers) + list(self.batch_handlers)
+            self.topics = tuple(dict.fromkeys(cls.topic for cls in classes))
         self.by_type = {cls.event_type: handler for cls, handler in self.handlers.items()}
+        self.batch_by_type = {cls.event_type: handler for cls, handler in self.batch_handlers.items()}
+        for event_type, handler in self.batch_by_type.items():  # one message at a time: a run of one
+            self.by_type[event_type] = _single(handler)
+
+
+def _single(batch_handler: BatchHandler) -> Handler:
+    async def handle(context, session, envelope):
+        await batch_handler(context, session, [envelope])
+
+    return handle
 
 
 class PermanentError(Exception):
@@ -396,14 +412,22 @@ class ConsumerRunner:
                 fresh.append((message, envelope))
             if fresh:  # one multi-row INSERT for the batch's inbox rows
                 await session.execute(inbox.insert(), [self._inbox_values(m, e) for m, e in fresh])
-            for _message, envelope in fresh:
-                token = current_traceparent.set(envelope.traceparent)
-                try:
-                    await self.subscription.by_type[envelope.type](self.context, session, envelope)
-                finally:
-                    current_traceparent.reset(token)
-                outcomes.append((envelope.type, "handled"))
+            for run in _runs([envelope for _, envelope in fresh], self.subscription.batch_by_type):
+                await self._apply(session, run)
+                outcomes.extend((envelope.type, "handled") for envelope in run)
         return outcomes
+
+    async def _apply(self, session: AsyncSession, run: list[Envelope]) -> None:
+        """One event with its handler, or a run of one type with its batch handler."""
+        batch_handler = self.subscription.batch_by_type.get(run[0].type)
+        token = current_traceparent.set(run[0].traceparent)
+        try:
+            if batch_handler is not None:
+                await batch_handler(self.context, session, run)
+            else:
+                await self.subscription.by_type[run[0].type](self.context, session, run[0])
+        finally:
+            current_traceparent.reset(token)
 
     def _for_us(self, message, event_type: str) -> bool:
         """False for another consumer's event on a shared topic, for a dead letter that
@@ -529,6 +553,17 @@ class ConsumerRunner:
     def _outcome(self, event_type: str, outcome: str) -> str:
         self.on_outcome(event_type, outcome)
         return outcome
+
+
+def _runs(envelopes: list[Envelope], batched: dict) -> list[list[Envelope]]:
+    """Consecutive events of a batch-handled type grouped (order kept); others one by one."""
+    runs: list[list[Envelope]] = []
+    for envelope in envelopes:
+        if runs and envelope.type in batched and runs[-1][0].type == envelope.type:
+            runs[-1].append(envelope)
+        else:
+            runs.append([envelope])
+    return runs
 
 
 def _set_fetch_wait(consumer, wait_ms: int) -> bool:
@@ -668,6 +703,7 @@ async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: di
 
 
 __all__ = [
+    "BatchHandler",
     "ConsumerRunner",
     "Handler",
     "PermanentError",
