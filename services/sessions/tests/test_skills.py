@@ -67,3 +67,11 @@ async def test_passport_read_by_the_region_and_the_current_prescriber_only(api_c
     assert (await api.ok("GET", f"/people/{person}/skills", api.as_("prescriber", "ML-49002")))["current_prescriber"] == "ML-49002"
     former = await api.client.get(f"/people/{person}/skills", headers=api.as_("prescriber", "PE-44001"))
     assert former.status_code == 404
+    # a certification obtained in full gives every block of its training
+    second = (await api.ok("GET", f"/dossiers?person_id={person}", api.region))["items"]
+    later = next(d for d in second if d["session_id"] == second_session["id"])
+    await api.act(later["id"], "enter", {"entry_date": "2026-01-07"})
+    await api.act(later["id"], "exit", {"exit_date": "2026-01-08", "kind": "completed", "certification_result": "obtained"})
+    full = await api.ok("GET", f"/people/{person}/skills", api.region)
+    assert full["skill_blocks_obtained"] == ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"]
+    assert [c["certification_result"] for c in full["certifications"]] == ["partial", "obtained"]

@@ -12,7 +12,7 @@ from pacte_common.service import DbSession
 from pydantic import BaseModel
 
 from sessions.db.skills import files_of_person
-from sessions.domain.skills import current_prescriber, passport
+from sessions.domain.skills import blocks_obtained, current_prescriber, passport
 
 router = APIRouter(tags=["skills"])
 
@@ -49,7 +49,7 @@ async def skills_passport(person_id: UUID, principal: CurrentPrincipal, db: DbSe
         person_id=person_id, current_prescriber=prescriber, skill_blocks_obtained=blocks,
         certifications=[
             CertificationOut(dossier_id=f.dossier_id, programme_code=f.programme_code, action_title=f.action_title, rncp_code=f.rncp_code,
-                             certification_result=f.certification_result, skill_blocks_obtained=f.skill_blocks_obtained,
+                             certification_result=f.certification_result, skill_blocks_obtained=blocks_obtained(f),
                              skill_blocks_offered=f.skill_blocks_offered, exit_date=f.exit_date)
             for f in counted
         ],

@@ -33,9 +33,17 @@ def current_prescriber(files: list[FileSkills]) -> str | None:
     return max(prescribed, key=lambda f: f.created_at).prescriber_code if prescribed else None
 
 
+def blocks_obtained(f: FileSkills) -> list[str]:
+    """A certification obtained in full gives every block of the training; a partial one, the
+    blocks declared at exit (the only case where the exit names blocks)."""
+    if f.certification_result == "obtained":
+        return sorted(set(f.skill_blocks_offered) | set(f.skill_blocks_obtained))
+    return sorted(f.skill_blocks_obtained)
+
+
 def passport(files: list[FileSkills]) -> tuple[list[FileSkills], list[str]]:
     """The files that certify something (assessed or with blocks obtained) and every block obtained."""
     counted = [f for f in files if f.status != "cancelled" and (f.certification_result or f.skill_blocks_obtained)]
     counted.sort(key=lambda f: (f.exit_date or date.max, f.created_at))
-    blocks = sorted({block for f in counted for block in f.skill_blocks_obtained})
+    blocks = sorted({block for f in counted for block in blocks_obtained(f)})
     return counted, blocks
