@@ -1,7 +1,8 @@
 """The bare stack: FastAPI + SQLAlchemy (async) + one INSERT or one SELECT by id.
 
 Run by the HTTP scenarios as `uvicorn --factory benchmarks.baseline_app:create_app` with the
-same database kind and the same single worker as the service it is compared with.
+same database kind, the same SQLite settings and the same single worker as the service it is
+compared with.
 Environment: BENCH_DATABASE_URL.
 """
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, event, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 metadata = MetaData()
@@ -30,8 +31,22 @@ class ItemIn(BaseModel):
     payload: dict
 
 
+def _same_sqlite_settings(engine) -> None:
+    """The project's SQLite settings (pacte_common.db): WAL, synchronous NORMAL, a busy timeout;
+    without them the bare app answers "database is locked" under 16 concurrent writers."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+
 def create_app() -> FastAPI:
     engine = create_async_engine(os.environ["BENCH_DATABASE_URL"])
+    if engine.dialect.name == "sqlite":
+        _same_sqlite_settings(engine)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     app = FastAPI()
 

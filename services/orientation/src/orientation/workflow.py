@@ -20,7 +20,7 @@ from pacte_common.contracts.people import (
 from pacte_common.errors import Conflict
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +105,20 @@ async def apply_action(
     return transition
 
 
+def _known_person(nir_hash: str | None, identity_hash: str) -> Select[tuple[Person]]:
+    """One query: the person with this NIR, else the first with this identity and no other NIR
+    (a known NIR that differs means another person who merely shares name and birth date)."""
+    if nir_hash is None:
+        return select(Person).where(Person.identity_hash == identity_hash).order_by(Person.created_at).limit(1)
+    same_identity = and_(Person.identity_hash == identity_hash, or_(Person.nir_hash.is_(None), Person.nir_hash == nir_hash))
+    return (
+        select(Person)
+        .where(or_(Person.nir_hash == nir_hash, same_identity))
+        .order_by(case((Person.nir_hash == nir_hash, 0), else_=1), Person.created_at)
+        .limit(1)
+    )
+
+
 async def find_or_create_person(
     session: AsyncSession, runtime: Runtime, identity: PersonIdentity, profile: PersonProfile, at: datetime
 ) -> Person:
@@ -114,15 +128,7 @@ async def find_or_create_person(
         *identity_lookup_parts(identity.birth_name, identity.first_names, profile.birth_date, profile.sex.value)
     )
     nir_hash = hasher.hash("nir", identity.nir) if identity.nir else None
-    person = None
-    if nir_hash:
-        person = await session.scalar(select(Person).where(Person.nir_hash == nir_hash))
-    if person is None:
-        same_identity = select(Person).where(Person.identity_hash == identity_hash)
-        if nir_hash is not None:
-            # A known NIR that differs means another person who merely shares name and birth date.
-            same_identity = same_identity.where(or_(Person.nir_hash.is_(None), Person.nir_hash == nir_hash))
-        person = await session.scalar(same_identity.order_by(Person.created_at).limit(1))
+    person = await session.scalar(_known_person(nir_hash, identity_hash))
     if person is None:
         person = Person(
             person_id=uuid.uuid4(),
