@@ -8,13 +8,20 @@ schema errors.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pacte_common.http import IsoDate, decimal_input
+from pacte_common.validators import SIRET_SCHEMA
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 CONTRACT_VERSION = "1"
+
+
+# What AGORA checks on these (a coded 422 rejection, store.py), said in the schema.
+Nir13 = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[1-478][0-9]{4}([0-9]{2}|2A|2B)[0-9]{6}$"})]
+SiretText = Annotated[str, WithJsonSchema(SIRET_SCHEMA)]
+# hours and euros to the cent, as sessions computes them; a string or an integer, never a float
+Amount = decimal_input(ge=0, max_digits=12, decimal_places=2)
 
 
 class Strict(BaseModel):
@@ -24,9 +31,9 @@ class Strict(BaseModel):
 class Identity(Strict):
     birth_name: str = Field(min_length=1)
     first_names: str = ""
-    birth_date: date
+    birth_date: IsoDate
     sex: Literal["M", "F"]
-    nir: str | None = Field(None, description="The NIR's first 13 characters (no key); null when not known yet")
+    nir: Nir13 | None = Field(None, description="The NIR's first 13 characters (no key); null when not known yet")
     status: str = Field("job_seeker", description="Trainee status (statut du stagiaire)")
 
 
@@ -36,39 +43,39 @@ class FileData(Strict):
     funder_ref: str = Field(description="The funder's file reference (the Pacte dossier id)")
     funder: str = "region-pays-de-la-loire"
     identity: Identity
-    organisation_siret: str
+    organisation_siret: SiretText
     programme_code: str
     action_title: str = ""
-    session_start_date: date
-    session_end_date: date
-    hourly_price: Decimal | None = None
+    session_start_date: IsoDate
+    session_end_date: IsoDate
+    hourly_price: Amount | None = None
 
 
 class EntryData(Strict):
-    entry_date: date
+    entry_date: IsoDate
 
 
 class InterruptionData(Strict):
-    start_date: date
+    start_date: IsoDate
     reason: str
-    expected_return_date: date | None = None
+    expected_return_date: IsoDate | None = None
 
 
 class ResumptionData(Strict):
-    resumption_date: date
+    resumption_date: IsoDate
 
 
 class ExitData(Strict):
-    exit_date: date
+    exit_date: IsoDate
     exit_kind: str
     dropout_reason: str | None = None
     certification_result: str | None = None
 
 
 class SettlementData(Strict):
-    realised_hours: Decimal = Field(ge=0)
-    hourly_price: Decimal = Field(ge=0)
-    cost: Decimal = Field(ge=0)
+    realised_hours: Amount
+    hourly_price: Amount
+    cost: Amount
 
 
 class CancellationData(Strict):
@@ -101,20 +108,20 @@ class SearchRequest(Strict):
     funder_ref: str | None = None
     nir: str | None = None
     organisation_siret: str | None = None
-    session_start_date: date | None = None
+    session_start_date: IsoDate | None = None
 
 
 class BulkInterruption(Strict):
-    start_date: date
+    start_date: IsoDate
     reason: str = "other"
-    resumption_date: date | None = None
+    resumption_date: IsoDate | None = None
 
 
 class BulkRecord(FileData):
     """One whole file for the back-fill: created and brought to `state` in one go."""
 
     state: Literal["created", "in_training", "interrupted", "exited", "settled", "cancelled"]
-    entry_date: date | None = None
+    entry_date: IsoDate | None = None
     interruptions: list[BulkInterruption] = Field(default_factory=list)
     exit: ExitData | None = None
     settlement: SettlementData | None = None

@@ -19,14 +19,28 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pacte_common.docs import install_offline_docs
 from pacte_common.tracing import parse_traceparent, trace_id_of
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agora_gateway.sandbox import contract as c
 from agora_gateway.sandbox.settings import AgoraSandboxSettings
 from agora_gateway.sandbox.store import Rejected, SandboxStore
 
 
-class RejectionRule(BaseModel):
+class NumbersNotBooleans(BaseModel):
+    """Closed, and a number is a number: `false` is not 0 seconds (pydantic alone takes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a number, not a boolean")
+        return value
+
+
+class RejectionRule(NumbersNotBooleans):
     operation: str = Field("*", description="Operation to reject (create, enter, …, bulk_load) or * for any")
     code: str
     message: str = "Rejected by fault injection"
@@ -34,14 +48,15 @@ class RejectionRule(BaseModel):
     http_status: int = Field(422, ge=400, le=499)
 
 
-class Faults(BaseModel):
-    latency_min_ms: int = Field(0, ge=0)
-    latency_max_ms: int = Field(0, ge=0)
+class Faults(NumbersNotBooleans):
+    # bounded: a fault lasts seconds, not hours (the gateway times out after 5 s)
+    latency_min_ms: int = Field(0, ge=0, le=5000)
+    latency_max_ms: int = Field(0, ge=0, le=5000)
     error_rate: float = Field(0.0, ge=0, le=1, description="Share of calls answered 503, not processed")
     timeout_rate: float = Field(
         0.0, ge=0, le=1, description="Share of calls processed then answered after timeout_delay_s"
     )
-    timeout_delay_s: float = Field(30.0, ge=0)
+    timeout_delay_s: float = Field(15.0, ge=0, le=15)
     rejections: list[RejectionRule] = Field(default_factory=list)
 
 
@@ -52,7 +67,7 @@ class FaultCounters(BaseModel):
 
 
 _bearer = HTTPBearer(auto_error=False)
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
 TraceParent = Annotated[str | None, Header(alias="traceparent", max_length=255)]
 
 
@@ -82,6 +97,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
     )
     app.state.store = store
     install_offline_docs(app)
+    document_agora_errors(app)
 
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         expected = settings.token.get_secret_value()
@@ -97,6 +113,17 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
     @app.exception_handler(_Reply)
     async def _reply(request: Request, exc: _Reply):
         return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        """FastAPI's own refusals (unreadable body, wrong method) in AGORA's shape; a 405 names
+        every method of the path."""
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_documented_methods(request))
+        code = {400: "unreadable_body", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = c.Rejection(code=code, message=str(exc.detail)).model_dump()
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -211,6 +238,104 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         return {"status": "ok", "service": "agora-sandbox"}
 
     return app
+
+
+# AGORA answers its errors in its own JSON shape (docs/agora-contract.md), not as problem+json:
+# the sandbox stands in for it, so its OpenAPI document says that shape for every error.
+AGORA_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "AgoraError",
+    "type": "object",
+    "required": ["status", "code", "message"],
+    "properties": {
+        "status": {"type": "string", "enum": ["rejected", "error"], "description": "rejected: refused, not processed; error: unavailable"},
+        "code": {"type": "string", "description": "AGORA rejection code (invalid_payload, unknown_file, …)"},
+        "message": {"type": "string"},
+    },
+}
+AGORA_ERRORS = {
+    400: "A body that is not JSON, or no Idempotency-Key on a call that needs one",
+    401: "No valid bearer token",
+    404: "No such file",
+    413: "More files than one bulk call takes",
+    422: "Invalid payload, or refused by AGORA's rules (the code says which)",
+    503: "Unavailable (fault injection): nothing was processed; retry",
+    "4XX": "A rejection injected with a chosen HTTP status (PUT /v1/faults)",
+}
+
+
+def _agora_errors_of(path: str, method: str, operation: dict[str, Any]) -> set[int | str]:
+    errors: set[int | str] = set()
+    if operation.get("security"):
+        errors.add(401)
+    if operation.get("parameters") or "requestBody" in operation:
+        errors.add(422)
+    if "requestBody" in operation:
+        errors.add(400)  # a body that is not JSON
+    if (path, method) in {("/v1/operations", "post"), ("/v1/bulk/files", "post"), ("/v1/files/search", "post")}:
+        errors |= {503, "4XX"}  # fault injection: unavailable, or a rejection with any 4xx status
+    if path in ("/v1/operations", "/v1/bulk/files"):
+        errors.add(400)
+    if path == "/v1/bulk/files":
+        errors.add(413)
+    if path == "/v1/files/{agora_file_id}":
+        errors.add(404)
+    return errors
+
+
+def _document_operation_data(schemas: dict[str, Any]) -> None:
+    """`data` of an operation is the body of that operation (c.OPERATION_DATA), as the sandbox
+    checks it: the request is one of eight shapes, one per operation."""
+    request = schemas["OperationRequest"]
+    variants = []
+    for operation, model in c.OPERATION_DATA.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas[model.__name__] = schema
+        variant = {**request["properties"], "operation": {"const": operation},
+                   "data": {"$ref": f"#/components/schemas/{model.__name__}"}}
+        variants.append({"type": "object", "additionalProperties": False, "required": ["operation", "data"],
+                         "properties": variant})
+    schemas["OperationRequest"] = {"title": "OperationRequest", "description": "One operation on one file", "oneOf": variants}
+
+
+def _documented_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives this path: its own entry when the path is
+    literally one (`/v1/files/search`), else every template that matches it."""
+    from starlette.routing import compile_path
+
+    paths = request.app.openapi().get("paths", {})
+    path = request.scope.get("path", "")
+    items = [paths[path]] if path in paths else [i for t, i in paths.items() if compile_path(t)[0].match(path)]
+    methods = {method.upper() for item in items for method in item if method in {"get", "put", "post", "delete", "patch"}}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
+
+def document_agora_errors(app: FastAPI) -> None:
+    """Every error the sandbox answers, in the OpenAPI document, with AGORA's error schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["AgoraError"] = AGORA_ERROR_SCHEMA
+            for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shape, not AGORA's
+                schemas.pop(name, None)
+            _document_operation_data(schemas)
+            for path, item in document.get("paths", {}).items():
+                for method, operation in item.items():
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)
+                    for status in sorted(_agora_errors_of(path, method, operation), key=str):
+                        responses[str(status)] = {
+                            "description": AGORA_ERRORS[status],
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AgoraError"}}},
+                        }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _json(value: Any) -> Any:

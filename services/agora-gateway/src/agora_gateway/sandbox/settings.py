@@ -18,6 +18,6 @@ class AgoraSandboxSettings(BaseSettings):
     latency_max_ms: int = 0
     error_rate: float = 0.0
     timeout_rate: float = 0.0
-    timeout_delay_s: float = 30.0
+    timeout_delay_s: float = 15.0  # at most 15 (the faults API bounds it)
     random_seed: int | None = None
     max_bulk_files: int = 5000
