@@ -93,16 +93,22 @@ def _scoped(query, scope: Scope, *, full: bool = True):
     return _filters(query.where(Dossier.status != "cancelled"), scope)
 
 
-def _filters(query, scope: Scope):
+def _conditions(scope: Scope) -> list:
+    conditions = []
     if scope.programme:
-        query = query.where(Programme.code == scope.programme)
+        conditions.append(Programme.code == scope.programme)
     if scope.departement:
-        query = query.where(Action.departement == scope.departement)
+        conditions.append(Action.departement == scope.departement)
     if scope.organisation:
-        query = query.where(Action.organisation_siret == scope.organisation)
+        conditions.append(Action.organisation_siret == scope.organisation)
     if scope.territory:
-        query = query.where(TrainingSession.territory_code == scope.territory)
-    return query
+        conditions.append(TrainingSession.territory_code == scope.territory)
+    return conditions
+
+
+def _filters(query, scope: Scope):
+    conditions = _conditions(scope)
+    return query.where(*conditions) if conditions else query
 
 
 SEX = Dossier.profile["sex"].as_string()
@@ -211,28 +217,33 @@ async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
     return rows
 
 
-def _last_visa_entries():
-    """Each person's latest entry in a VISA training (any scope): a PRÉPA exit went on to VISA
-    when that person entered VISA on or after it, i.e. when the latest VISA entry is."""
-    query = select(Dossier.person_id.label("person_id"), func.max(Dossier.entry_date).label("last_entry")).select_from(Dossier)
-    query = query.join(TrainingSession, Dossier.session_id == TrainingSession.id).join(Action, TrainingSession.action_id == Action.id)
-    query = query.join(Programme, Action.programme_id == Programme.id)
-    return query.where(Dossier.status != "cancelled", Programme.pillar == "visa", Dossier.entry_date.is_not(None)).group_by(Dossier.person_id).subquery()
+async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period) -> dict:
+    """People leaving PRÉPA in the period (within the filters), for everyone and by sex, and
+    how many entered VISA on or after their first such exit (VISA files of any scope).
 
-
-async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period, by_sex: bool) -> dict:
-    keys = [SEX.label("sex")] if by_sex else [literal(None).label("sex")]
-    first_exits = _scoped(
-        select(*keys, Dossier.person_id.label("person_id"), func.min(Dossier.exit_date).label("first_exit")).select_from(Dossier), scope
-    ).where(Dossier.status == "exited", Programme.pillar == "prepa", _in_period(Dossier.exit_date, period))
-    first_exits = first_exits.group_by(*([SEX] if by_sex else []), Dossier.person_id).subquery()
-    visa = _last_visa_entries()
-    query = (
-        select(first_exits.c.sex, func.count().label("prepa_people"), _count_if(visa.c.last_entry >= first_exits.c.first_exit).label("prepa_went_on"))
-        .select_from(first_exits).outerjoin(visa, visa.c.person_id == first_exits.c.person_id)
-        .group_by(first_exits.c.sex)
+    One pass grouped by person: each person's first PRÉPA exit (overall and per sex of the
+    file) and latest VISA entry side by side, so no join between two aggregates is left to
+    the planner's estimates."""
+    prepa_exit = and_(Dossier.status == "exited", Programme.pillar == "prepa", _in_period(Dossier.exit_date, period), *_conditions(scope))
+    visa_entry = and_(Programme.pillar == "visa", Dossier.entry_date.is_not(None))
+    firsts = {key: func.min(case((and_(prepa_exit, SEX == key) if key else prepa_exit, Dossier.exit_date))).label(f"first_{key or 'all'}")
+              for key in (None, *SEXES)}
+    people = (
+        select(Dossier.person_id, *firsts.values(), func.max(case((visa_entry, Dossier.entry_date))).label("last_visa"))
+        .select_from(Dossier)
+        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(Programme, Action.programme_id == Programme.id)
+        .where(Dossier.status != "cancelled")
+        .group_by(Dossier.person_id)
+        .subquery()
     )
-    return _by_sex(await db.execute(query))
+    columns = []
+    for key in (None, *SEXES):
+        first = people.c[f"first_{key or 'all'}"]
+        columns += [_count_if(first.is_not(None)), _count_if(and_(first.is_not(None), people.c.last_visa >= first))]
+    row = (await db.execute(select(*columns))).one()
+    return {key: {"prepa_people": int(row[2 * i]), "prepa_went_on": int(row[2 * i + 1])} for i, key in enumerate((None, *SEXES))}
 
 
 def _aggregates(*parts: dict) -> Aggregates:
@@ -248,11 +259,11 @@ def _aggregates(*parts: dict) -> Aggregates:
 async def aggregate_all(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict[str | None, Aggregates]:
     """Everyone (key None) and each sex (F, M): a few grouped queries for the three."""
     entries, (offered, filled), exits = await _entries(db, scope, period, policy), await _places(db, scope, period), await _exits(db, scope, period)
-    prepa_by_sex, prepa_all = await _prepa_to_visa(db, scope, period, True), await _prepa_to_visa(db, scope, period, False)
-    result = {None: _aggregates(*entries.values(), *filled.values(), *exits.values(), *prepa_all.values(), {"places_offered": offered})}
+    prepa = await _prepa_to_visa(db, scope, period)
+    result = {None: _aggregates(*entries.values(), *filled.values(), *exits.values(), prepa[None], {"places_offered": offered})}
     for sex in SEXES:
-        parts = [group.get(sex, {}) for group in (entries, filled, exits, prepa_by_sex)]
-        result[sex] = _aggregates(*parts, {"places_offered": offered})
+        parts = [group.get(sex, {}) for group in (entries, filled, exits)]
+        result[sex] = _aggregates(*parts, prepa[sex], {"places_offered": offered})
     return result
 
 
