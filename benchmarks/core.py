@@ -96,6 +96,9 @@ class Load:
     seconds: float
     p50_ms: float
     p99_ms: float
+    # CPU time of the server process per answered request (set by `with_cpu`): what one free
+    # core sustains, whatever else loads the machine.
+    cpu_ms_per_request: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -139,6 +142,23 @@ async def interleaved(rounds: int, baseline: Callable[[], Awaitable[Load]],
         baselines.append(await baseline())
         projects.append(await project())
     return baselines, projects
+
+
+def with_cpu(pid: int, load: Callable[[], Awaitable[Load]]) -> Callable[[], Awaitable[Load]]:
+    """The same load, with the server process's CPU time per request measured around it."""
+
+    async def measured() -> Load:
+        before = cpu_seconds(pid)
+        result = await load()
+        result.cpu_ms_per_request = 1000 * (cpu_seconds(pid) - before) / max(result.requests + result.errors, 1)
+        return result
+
+    return measured
+
+
+def median_cpu(loads: list[Load]) -> float | None:
+    values = [load.cpu_ms_per_request for load in loads if load.cpu_ms_per_request is not None]
+    return statistics.median(values) if values else None
 
 
 def median_rate(loads: list[Load]) -> float:
@@ -205,14 +225,27 @@ def print_rows(rows: list[Row]) -> None:
     from rich.table import Table
 
     table = Table(title=f"pacte bench — load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    for column in ("scenario", "db", "figure", "baseline", "ratio", "target", "met"):
+    for column in ("scenario", "db", "figure", "baseline", "ratio", "server CPU", "target", "met"):
         table.add_column(column)
     for row in rows:
         table.add_row(row.scenario, row.database, f"{row.figure:,.1f} {row.unit}",
                       "—" if row.baseline is None else f"{row.baseline:,.1f} {row.unit}",
-                      "—" if row.ratio is None else f"{row.ratio:.2f}", row.target,
+                      "—" if row.ratio is None else f"{row.ratio:.2f}", cpu_cell(row.details), row.target,
                       {True: "yes", False: "no", None: "—"}[row.met])
     Console(width=160).print(table)
+
+
+def cpu_cell(details: dict) -> str:
+    """CPU time of the server per unit of work (and the bare baseline's, and their ratio): what
+    one free core sustains, unlike wall-clock rates on a machine loaded by other work."""
+    if details.get("cpu_ms_per_request") is not None:
+        cell = f"{details['cpu_ms_per_request']:.2f} ms/req"
+        if details.get("baseline_cpu_ms_per_request") is not None and details.get("cpu_ratio") is not None:
+            cell += f" (bare {details['baseline_cpu_ms_per_request']:.2f}: {details['cpu_ratio']:.2f})"
+        return cell
+    if details.get("gateway_cpu_ms_per_line") is not None:
+        return f"{details['gateway_cpu_ms_per_line']:.2f} ms/line (+ sandbox {details.get('sandbox_cpu_ms_per_line', 0):.2f})"
+    return "—"
 
 
 def write_results(rows: list[Row], path: Path, quick: bool) -> dict:
@@ -232,15 +265,15 @@ def readme_table(document: dict) -> str:
         f"Last full run: {document['measured_at']}, {document['cpu_count']} cores, "
         f"load average {' / '.join(f'{x:.2f}' for x in document['load_average'])}.",
         "",
-        "| scenario | db | figure | baseline | ratio | target | met |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | db | figure | baseline | ratio | server CPU | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in document["rows"]:
         baseline = "—" if row["baseline"] is None else f"{row['baseline']:,.1f} {row['unit']}"
         ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}"
         met = {True: "yes", False: "**no**", None: "—"}[row["met"]]
         lines.append(f"| {row['scenario']} | {row['database']} | {row['figure']:,.1f} {row['unit']} | {baseline} | "
-                     f"{ratio} | {row['target']} | {met} |")
+                     f"{ratio} | {cpu_cell(row['details'])} | {row['target']} | {met} |")
     return "\n".join(lines)
 
 

@@ -24,8 +24,10 @@ from benchmarks.core import (
     Scenario,
     closed_loop,
     interleaved,
+    median_cpu,
     median_rate,
     uvicorn_process,
+    with_cpu,
 )
 
 CONCURRENCY = 16
@@ -121,21 +123,23 @@ async def run(context: Context) -> list[Row]:
             return response
 
         async with uvicorn_process("benchmarks.baseline_app:create_app", baseline_port, baseline_env,
-                                   context.workdir / "baseline.log"):
+                                   context.workdir / "baseline.log") as baseline_process:
+            base_pid, project_pid = baseline_process.pid, suite.children()["orientation"].pid
             baseline_url = f"http://127.0.0.1:{baseline_port}"
             orientation_url = suite.url("orientation")
             write_base, write_project = await interleaved(
                 rounds,
-                lambda: closed_loop(baseline_url, post_item, concurrency=CONCURRENCY, seconds=seconds),
-                lambda: closed_loop(orientation_url, post_prescription, concurrency=CONCURRENCY, seconds=seconds,
-                                    headers=headers),
+                with_cpu(base_pid, lambda: closed_loop(baseline_url, post_item, concurrency=CONCURRENCY, seconds=seconds)),
+                with_cpu(project_pid, lambda: closed_loop(orientation_url, post_prescription, concurrency=CONCURRENCY,
+                                                          seconds=seconds, headers=headers)),
             )
             read_base, read_project = await interleaved(
                 rounds,
-                lambda: closed_loop(baseline_url, lambda c, i: c.get(f"/items/{random.choice(baseline_ids)}"),
-                                    concurrency=CONCURRENCY, seconds=seconds),
-                lambda: closed_loop(orientation_url, lambda c, i: c.get(f"/prescriptions/{random.choice(created)}"),
-                                    concurrency=CONCURRENCY, seconds=seconds, headers=headers),
+                with_cpu(base_pid, lambda: closed_loop(baseline_url, lambda c, i: c.get(f"/items/{random.choice(baseline_ids)}"),
+                                                       concurrency=CONCURRENCY, seconds=seconds)),
+                with_cpu(project_pid, lambda: closed_loop(orientation_url,
+                                                          lambda c, i: c.get(f"/prescriptions/{random.choice(created)}"),
+                                                          concurrency=CONCURRENCY, seconds=seconds, headers=headers)),
             )
     finally:
         await asyncio.to_thread(suite.stop)
@@ -150,11 +154,15 @@ async def run(context: Context) -> list[Row]:
 def _row(name: str, context: Context, baseline, project, target_ratio: float) -> Row:
     figure, base = median_rate(project), median_rate(baseline)
     ratio = figure / base if base else None
+    cpu, base_cpu = median_cpu(project), median_cpu(baseline)
     return Row(name, context.database, figure, "req/s", f"ratio ≥ {target_ratio:.2f}",
                met=None if ratio is None else ratio >= target_ratio, baseline=base, ratio=ratio,
                details={"p99_ms": max(load.p99_ms for load in project),
                         "baseline_p99_ms": max(load.p99_ms for load in baseline),
-                        "errors": sum(load.errors for load in project), "concurrency": CONCURRENCY})
+                        "errors": sum(load.errors for load in project), "concurrency": CONCURRENCY,
+                        # The server's CPU per request, project against bare: the ratio one free core would give.
+                        "cpu_ms_per_request": cpu, "baseline_cpu_ms_per_request": base_cpu,
+                        "cpu_ratio": base_cpu / cpu if cpu and base_cpu else None})
 
 
 SCENARIO = Scenario("http", "orientation POST/GET against the bare FastAPI + SQLAlchemy stack", run)
