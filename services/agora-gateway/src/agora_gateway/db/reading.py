@@ -1,9 +1,11 @@
 """Reads that never wait for the SQLite write lock.
 
-pacte_common's SQLite engine opens every transaction with BEGIN IMMEDIATE, reads included,
-so a poll or a GET would queue behind the back-fill's writes. On SQLite the gateway reads
-through a second engine without that hook (WAL readers see the last committed state and
-take no lock); on PostgreSQL it simply uses the main session factory.
+pacte_common's SQLite engine begins HTTP GETs deferred (no write lock) but every other
+transaction, background ones included, IMMEDIATE behind the process's writer queue
+(docs/concurrency.md), so the dispatcher's polls and the metrics job would queue behind the
+back-fill's writes. On SQLite the gateway reads through a second engine without those hooks
+(WAL readers see the last committed state and take no lock); on PostgreSQL it simply uses the
+main session factory.
 """
 
 from __future__ import annotations
