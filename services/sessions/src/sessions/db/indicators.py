@@ -184,18 +184,11 @@ async def _places(db: AsyncSession, scope: Scope, period: Period) -> tuple[int, 
     return int((await db.execute(offered)).scalar_one()), _by_sex(await db.execute(filled.group_by(SEX)))
 
 
-def _attended_hours():
-    return (
-        select(AttendanceStatement.dossier_id, func.sum(AttendanceStatement.attended_hours + AttendanceStatement.in_company_hours).label("hours"))
-        .where(AttendanceStatement.current.is_(True))
-        .group_by(AttendanceStatement.dossier_id)
-        .subquery()
-    )
+def _exited_in(period: Period):
+    return and_(Dossier.status == "exited", _in_period(Dossier.exit_date, period))
 
 
 async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
-    attended = _attended_hours()
-    realised = func.coalesce(Dossier.realised_hours, attended.c.hours, 0)
     assessed = and_(Programme.pillar == "visa", Dossier.certification_result.in_(("obtained", "partial", "failed")))
     dropout = Dossier.exit_kind == "dropout"
     query = select(
@@ -204,13 +197,22 @@ async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
         _count_if(dropout).label("dropouts"),
         _count_if(and_(dropout, Dossier.dropout_reason == "employment")).label("dropouts_for_job"),
         func.coalesce(func.sum(days_between(Dossier.entry_date, Dossier.exit_date) + 1), 0).label("duration_days"),
-        func.coalesce(func.sum(realised), 0).label("realised_hours"),
+        func.coalesce(func.sum(Dossier.realised_hours), 0).label("realised_hours"),
         func.coalesce(func.sum(Action.hours_in_centre + Action.hours_in_company), 0).label("programmed_hours"),
         _count_if(assessed).label("visa_assessed"),
         _count_if(and_(assessed, Dossier.certification_result == "obtained")).label("visa_obtained"),
-    ).select_from(Dossier).outerjoin(attended, attended.c.dossier_id == Dossier.id)
-    query = _scoped(query, scope).where(Dossier.status == "exited", _in_period(Dossier.exit_date, period)).group_by(SEX)
-    rows = _by_sex(await db.execute(query))
+    ).select_from(Dossier)
+    rows = _by_sex(await db.execute(_scoped(query, scope).where(_exited_in(period)).group_by(SEX)))
+    # Realised hours: as declared at the exit, else the current attendance statements' hours
+    # (attended + in company), summed by a plain join rather than a join to an aggregate.
+    attended = _scoped(
+        select(SEX.label("sex"), func.sum(AttendanceStatement.attended_hours + AttendanceStatement.in_company_hours).label("hours"))
+        .select_from(AttendanceStatement).join(Dossier, AttendanceStatement.dossier_id == Dossier.id),
+        scope,
+    ).where(_exited_in(period), Dossier.realised_hours.is_(None), AttendanceStatement.current.is_(True)).group_by(SEX)
+    for sex, hours in (await db.execute(attended)).all():
+        if sex in rows:
+            rows[sex]["realised_hours"] = Decimal(str(rows[sex]["realised_hours"])) + Decimal(str(hours or 0))
     for row in rows.values():
         for name in ("realised_hours", "programmed_hours"):
             row[name] = Decimal(str(row[name])).quantize(Decimal("0.01"))
