@@ -61,8 +61,9 @@ async def test_csv_import_reports_each_line_and_writes_nothing_when_a_line_is_ma
         {"dossier_id": by_id["id"], "horizon_months": "6", "situation": "training", "observed_on": "2026-10-12"},  # same as line 2
         {"dossier_id": by_id["id"], "horizon_months": "9", "situation": "employed", "observed_on": "2026-13-01"},
     ]
-    refused = await import_csv(api, as_csv(rows), 422)
+    refused = await import_csv(api, as_csv(rows), 409)  # any text is a CSV body: its content is refused
     assert {e["field"] for e in refused["errors"]} == {"line[6].horizon_months", "line[6].situation", "line[6].observed_on"}
+    assert refused["type"].endswith("/outcome-import-refused")
     assert refused["report"]["counts"]["malformed"] == 1 and refused["report"]["counts"]["unmatched"] == 2
     assert nir not in json.dumps(refused)
     assert await outcomes(api, by_nir["id"]) == [] and await outcomes(api, by_id["id"]) == []  # nothing half-imported
@@ -93,7 +94,7 @@ async def test_csv_import_reports_each_line_and_writes_nothing_when_a_line_is_ma
     contradicting = [rows[1], {**rows[1], "situation": "inactive"}]  # well-formed, but the file cannot mean both: 409
     conflict = await import_csv(api, as_csv(contradicting), 409)
     assert conflict["errors"] == [{"field": "line[2].line", "message": "contradicts line 1 for the same training file and horizon"}]
-    assert conflict["type"].endswith("/outcome-import-inconsistent") and conflict["report"]["counts"]["inconsistent"] == 1
+    assert conflict["type"].endswith("/outcome-import-refused") and conflict["report"]["counts"]["inconsistent"] == 1
     dry = await import_csv(api, as_csv([{**rows[0], "situation": "inactive"}]), 200, dry_run="true")
     assert dry["dry_run"] and dry["import_id"] is None and dry["counts"]["updated"] == 1
     assert (await outcomes(api, by_nir["id"]))[0]["situation"] == "permanent_job"  # the dry run wrote nothing
@@ -128,10 +129,18 @@ async def test_json_import_by_france_travail_and_refusals(api):
     strict = {"lines": [{**body["lines"][0], "horizon_months": "3", "job_related_to_training": "oui", "nir": "185054410912399"}]}
     response = await api.client.post("/outcomes/imports", json=strict, headers=api.region)  # JSON is read as its schema says
     assert response.status_code == 422
-    assert {e["field"] for e in response.json()["errors"]} == {"line[1].horizon_months", "line[1].job_related_to_training", "line[1].nir"}
+    assert {e["field"] for e in response.json()["errors"]} == {"line[1].horizon_months", "line[1].job_related_to_training"}
+    wrong_key = {"lines": [{**body["lines"][0], "nir": "185054410912399"}]}  # the NIR's form is right, its key is not
+    response = await api.client.post("/outcomes/imports", json=wrong_key, headers=api.region)
+    assert response.status_code == 409 and response.json()["errors"] == [{"field": "line[1].nir", "message": "NIR control key does not match"}]
     assert "185054410912399" not in response.text
     nul = await api.client.post("/outcomes/imports", content=b"dossier_id;situation\n\x00;x\n", headers={**api.region, "Content-Type": "text/csv"})
-    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "line[1].dossier_id"
+    assert nul.status_code == 409 and nul.json()["errors"][0]["field"] == "line[1].dossier_id"
+    empty_csv = await api.client.post("/outcomes/imports", content=b"", headers={**api.region, "Content-Type": "text/csv"})
+    assert empty_csv.status_code == 409 and empty_csv.json()["errors"][0]["field"] == "body"
+    latin1 = await api.client.post("/outcomes/imports", content="dossier_id;situation\né;x\n".encode("latin-1"), headers={**api.region, "Content-Type": "text/csv"})
+    not_json = await api.client.post("/outcomes/imports", content=b"{lines", headers={**api.region, "Content-Type": "application/json"})
+    assert latin1.status_code == 400 and not_json.status_code == 400
     for odd in ({"lines": "x"}, 5, [1, None], {"lines": [{"dossier_id": {"a": 1}, "horizon_months": True, "observed_on": 20260101}]}):
         response = await api.client.post("/outcomes/imports", json=odd, headers=api.region)
         assert response.status_code == 422, (odd, response.text)
@@ -301,7 +310,7 @@ async def test_situations_are_listed_with_french_labels(api):
 async def test_every_status_of_the_outcome_routes_is_in_openapi(api):
     paths = (await api.ok("GET", "/openapi.json", {}))["paths"]
     documented = {
-        ("post", "/outcomes/imports"): {"200", "201", "401", "403", "409", "413", "415", "422"},
+        ("post", "/outcomes/imports"): {"200", "201", "400", "401", "403", "409", "413", "415", "422"},
         ("post", "/dossiers/{dossier_id}/outcomes"): {"200", "201", "401", "403", "404", "409", "422"},
         ("get", "/indicators/results"): {"200", "401", "403", "422"},
         ("post", "/outcomes/purge"): {"200", "401", "403"},

@@ -17,8 +17,16 @@ from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSo
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
-from pacte_common.validators import Nir
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pacte_common.validators import NIR_SCHEMA
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from sqlalchemy.exc import IntegrityError
 
 from sessions.api.access import Today, ensure_dossier_readable
@@ -44,6 +52,12 @@ class UnsupportedMediaType(ProblemError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class Unreadable(ProblemError):
+    """400: the body cannot be read in its declared media type (not UTF-8, not JSON)."""
+
+    status, slug, title = 400, "bad-request", "The body cannot be read"
+
+
 # ---------------------------------------------------------------- schemas
 
 
@@ -63,6 +77,10 @@ class ImportOut(BaseModel):
     lines: list[LineOut]
 
 
+# The NIR's written form (its pattern); its key is checked with the rest of the line's content.
+NirForm = Annotated[str, Field(pattern=NIR_SCHEMA["pattern"]), WithJsonSchema(NIR_SCHEMA)]
+
+
 class OutcomeLineIn(BaseModel):
     """One line of a JSON import: the file (`dossier_id`) or the person (`nir`, `nir_hash`), and the outcome.
     Read strictly, as its schema says (an integer horizon, a boolean relation, ISO dates)."""
@@ -73,7 +91,7 @@ class OutcomeLineIn(BaseModel):
     )
 
     dossier_id: UUID = Field(None, description="The training file's id, as the Region gave it to the provider")
-    nir: Nir = Field(None, description="Hashed on arrival with the suite's lookup key; never stored nor echoed")
+    nir: NirForm = Field(None, description="Hashed on arrival with the suite's lookup key; never stored nor echoed")
     nir_hash: str = Field(None, pattern=r"^[0-9a-f]{64}$", description="The NIR's keyed hash, for files prepared by a holder of the key")
     horizon_months: Horizon
     situation: OutcomeSituation
@@ -186,6 +204,8 @@ def json_lines(data: bytes) -> list[dict]:
     try:
         body = IMPORT_JSON.validate_json(data)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise Unreadable("the body is not JSON") from None
         errors = []
         for error in exc.errors():
             loc = list(error["loc"])
@@ -202,12 +222,12 @@ def read_lines(media_type: str, data: bytes) -> list:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Invalid("the file must be UTF-8", field="body") from None
+        raise Unreadable("the file must be UTF-8") from None
     if media_type in ("text/csv", "application/csv"):
         try:
             return read_csv(text)
-        except csv.Error as exc:  # a NUL byte, a field past the csv module's limit
-            raise Invalid(f"not a readable CSV: {exc}", field="body") from None
+        except csv.Error as exc:  # a field past the csv module's limit
+            raise Unreadable(f"not a readable CSV: {exc}") from None
     if media_type == "application/json" or media_type.endswith("+json"):
         return json_lines(data)
     raise UnsupportedMediaType("send the outcomes as text/csv or application/json")
@@ -221,8 +241,10 @@ def read_lines(media_type: str, data: bytes) -> list:
     openapi_extra=IMPORT_BODY,
     responses={
         200: {"description": "Dry run: the report of what the import would do; nothing written", "model": ImportOut},
+        400: {"description": "Not UTF-8, or not JSON"},
+        409: {"description": "Lines whose content is refused (errors[].field = line[N].column, report); nothing was imported"},
         415: {"description": "Neither CSV nor JSON"},
-        422: {"description": "Malformed or contradictory lines (errors[].field = line[N].column); nothing was imported"},
+        422: {"description": "The JSON body breaks its schema (errors[].field = line[N].field)"},
     },
 )
 async def import_file(

@@ -22,7 +22,7 @@ from pacte_common.contracts.outcomes import (
     OutcomeSource,
 )
 from pacte_common.db import utcnow
-from pacte_common.errors import Conflict, Invalid
+from pacte_common.errors import Conflict
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,27 +95,19 @@ def _report_body(report: ImportReport) -> dict:
 
 
 def _errors_body(errors: list[LineError]) -> list[dict]:
-    return [{"field": f"line[{e.number}].{e.field}", "message": e.message} for e in errors]
+    return [{"field": f"line[{e.number}].{e.field}" if e.number else e.field, "message": e.message} for e in errors]
 
 
-class ImportRefused(Invalid):
-    """422: lines break the file format (a field missing or unreadable, a NIR's key); nothing was written."""
+class ImportRefused(Conflict):
+    """409: lines whose content cannot be imported — a CSV cell that does not read, a NIR whose
+    key is wrong, a day observed after today, two lines that contradict each other. The body
+    passed its published schema (a JSON schema, or any text for CSV): it is the content that
+    is refused, and nothing was written."""
 
     slug, title = "outcome-import-refused", "The outcome file was refused; nothing was imported"
 
     def __init__(self, errors: list[LineError], report: ImportReport):
-        super().__init__(errors=_errors_body(errors))
-        self.extensions["report"] = _report_body(report)
-
-
-class ImportInconsistent(Conflict):
-    """409: well-formed lines the file cannot mean (observed after today, two lines that
-    contradict each other); nothing was written."""
-
-    slug, title = "outcome-import-inconsistent", "The outcome file contradicts itself or the calendar; nothing was imported"
-
-    def __init__(self, errors: list[LineError], report: ImportReport):
-        super().__init__("; ".join(f"line {e.number}: {e.field} {e.message}" for e in errors),
+        super().__init__("; ".join(f"line {e.number}: {e.field} {e.message}" for e in errors[:20]),
                          errors=_errors_body(errors), report=_report_body(report))
 
 
@@ -176,8 +168,8 @@ async def import_outcomes(
     db: AsyncSession, runtime: Runtime, *, raw_lines: list, source: OutcomeSource, media_type: str,
     fingerprint: str, actor: str, today: date, dry_run: bool = False,
 ) -> ImportReport:
-    if not raw_lines:
-        raise Invalid("the file has no outcome lines", field="body")
+    if not raw_lines:  # an empty CSV (a JSON body has at least one line by its schema)
+        raise ImportRefused([LineError(0, "body", "the file has no outcome lines")], ImportReport(None, source.value, dry_run))
     report = ImportReport(import_id=None, source=source.value, dry_run=dry_run)
     parsed = [parse_line(number, raw, lambda nir: runtime.hasher.hash("nir", nir)) for number, raw in enumerate(raw_lines, start=1)]
     lines = [p for p in parsed if isinstance(p, ImportLine)]
@@ -187,8 +179,7 @@ async def import_outcomes(
     statuses = _skipped_lines(errors, plan)
     if errors or plan.inconsistent:
         report.lines = sorted(statuses.values(), key=lambda r: r.line)
-        refusal = ImportRefused if errors else ImportInconsistent
-        raise refusal(sorted(errors or plan.inconsistent, key=lambda e: e.number), report)
+        raise ImportRefused(sorted(errors + plan.inconsistent, key=lambda e: e.number), report)
 
     dossiers = await dossiers_by_ids(db, [m.file.dossier_id for m in plan.matched])
     existing = await outcomes_of(db, list(dossiers), source.value)
