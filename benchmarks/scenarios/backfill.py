@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import time
 import uuid
 
@@ -59,12 +60,16 @@ async def run(context: Context) -> list[Row]:
                         answer = await client.post("/backfill", files={"file": ("export.ndjson", upload, "application/x-ndjson")})
                     answer.raise_for_status()
                     job_id = answer.json()["job_id"]
-                    while True:
-                        peak = max(peak, rss_mib(process.pid))
-                        job = (await client.get(f"/backfill/{job_id}")).json()
-                        if job["status"] in ("completed", "failed"):
-                            break
-                        await asyncio.sleep(0.2)
+                    try:
+                        while True:
+                            peak = max(peak, rss_mib(process.pid))
+                            job = (await client.get(f"/backfill/{job_id}")).json()
+                            if job["status"] in ("completed", "failed"):
+                                break
+                            await asyncio.sleep(0.2)
+                    except (httpx.TransportError, FileNotFoundError):
+                        _tell_why_it_stopped(process, log)  # the work directory goes with the run
+                        raise
                     elapsed = time.perf_counter() - started
                     gateway_cpu = cpu_seconds(process.pid) - gateway_cpu
                     own_cpu = time.process_time() - own_cpu  # the AGORA sandbox (in-process) and the polling
@@ -80,6 +85,12 @@ async def run(context: Context) -> list[Row]:
         Row("AGORA back-fill", context.database, rate, "lines/s", "≥ 5,000 lines/s", met=rate >= 5000, details=details),
         Row("AGORA back-fill peak RSS", context.database, peak, "MiB", "≤ 300 MiB", met=peak <= 300, details=details),
     ]
+
+
+def _tell_why_it_stopped(process, log) -> None:
+    print(f"    the gateway stopped answering (exit code {process.returncode}); last lines of its log:", file=sys.stderr)
+    for line in log.read_text(errors="replace").splitlines()[-30:]:
+        print(f"      {line[:300]}", file=sys.stderr)
 
 
 SCENARIO = Scenario("backfill", "AGORA back-fill throughput and peak memory", run)
