@@ -57,6 +57,10 @@ def _only_iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_only_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 LimitParam = Annotated[int, Query(ge=1, le=500, description="Page size")]
+# Filters as written: a code, a département. Their patterns also keep control characters (a NUL,
+# which PostgreSQL refuses in text) out of the queries: a 422 naming the parameter, not a 500.
+CODE = r"^[A-Za-z0-9_.\-]{1,64}$"
+DEPARTEMENT = r"^([0-9]{2}|2A|2B)$"
 
 
 def decimal_input(

@@ -17,6 +17,7 @@ from pacte_common.contracts.people import PersonIdentity, PersonProfile
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from pacte_common.http import (
+    CODE,
     CursorParam,
     IfMatch,
     IsoDate,
@@ -261,8 +262,8 @@ async def list_prescriptions(
     status: Annotated[list[Status] | None, Query(description="One or more statuses")] = None,
     session_id: UUID | None = None,
     person_id: UUID | None = None,
-    organisation_siret: Annotated[str | None, Query(description="The training organisation (SIRET)")] = None,
-    prescriber_code: Annotated[str | None, Query(description="The prescriber structure")] = None,
+    organisation_siret: Annotated[str | None, Query(pattern="^[0-9]{14}$", description="The training organisation (SIRET)")] = None,
+    prescriber_code: Annotated[str | None, Query(pattern=CODE, description="The prescriber structure")] = None,
     from_: Annotated[IsoDate | None, Query(alias="from", description="Submitted on or after")] = None,
     to: Annotated[IsoDate | None, Query(description="Submitted on or before")] = None,
     cursor: CursorParam = None,

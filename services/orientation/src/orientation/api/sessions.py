@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from pacte_common.auth import CurrentPrincipal
 from pacte_common.errors import NotFound
 from pacte_common.http import (
+    CODE,
+    DEPARTEMENT,
     CursorParam,
     IsoDate,
     Page,
@@ -49,12 +51,12 @@ async def list_sessions(
     principal: CurrentPrincipal,
     session: DbSession,
     runtime: RuntimeDep,
-    departement: Annotated[str | None, Query(description="44, 49, 53, 72, 85")] = None,
-    programme: Annotated[str | None, Query(description="Programme code (dispositif)")] = None,
-    pillar: Annotated[str | None, Query(description="prepa, visa, acces, other")] = None,
-    certification: Annotated[str | None, Query(description="RNCP code")] = None,
-    formacode: str | None = None,
-    organisation_siret: str | None = None,
+    departement: Annotated[str | None, Query(pattern=DEPARTEMENT, description="44, 49, 53, 72, 85")] = None,
+    programme: Annotated[str | None, Query(pattern=CODE, description="Programme code (dispositif)")] = None,
+    pillar: Annotated[str | None, Query(pattern="^[a-z_]{1,32}$", description="prepa, visa, acces, other")] = None,
+    certification: Annotated[str | None, Query(pattern="^[A-Za-z0-9]{1,32}$", description="RNCP code")] = None,
+    formacode: Annotated[str | None, Query(pattern="^[0-9]{5}$")] = None,
+    organisation_siret: Annotated[str | None, Query(pattern="^[0-9]{14}$")] = None,
     start_from: Annotated[IsoDate | None, Query(description="Sessions starting on or after")] = None,
     start_to: Annotated[IsoDate | None, Query(description="Sessions starting on or before")] = None,
     open_places: Annotated[bool, Query(description="Only sessions with places left")] = False,

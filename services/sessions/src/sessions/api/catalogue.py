@@ -18,6 +18,8 @@ from pacte_common.contracts.sessions import (
 from pacte_common.db import utcnow
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from pacte_common.http import (
+    CODE,
+    DEPARTEMENT,
     CursorParam,
     IfMatch,
     IsoDate,
@@ -260,9 +262,9 @@ async def list_sessions(
     db: DbSession,
     runtime: RuntimeDep,
     recruitment_state: RecruitmentState | None = None,
-    programme: str | None = None,
-    organisation: str | None = None,
-    departement: str | None = None,
+    programme: Annotated[str | None, Query(pattern=CODE)] = None,
+    organisation: Annotated[str | None, Query(pattern="^[0-9]{14}$", description="SIRET")] = None,
+    departement: Annotated[str | None, Query(pattern=DEPARTEMENT)] = None,
     starts_from: Annotated[IsoDate | None, Query(alias="from")] = None,
     starts_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     cursor: CursorParam = None,
