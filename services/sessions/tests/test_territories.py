@@ -39,7 +39,10 @@ async def test_only_the_region_edits_and_bad_versions_name_the_field(api):
     assert refused.status_code == 403
     twice = {"source": "x", "territories": [VERSION_1["territories"][0], VERSION_1["territories"][0]]}
     bad = await api.client.put("/territories", headers=api.region, json=twice)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.territories[1].code"
+    assert bad.status_code == 409 and bad.json()["field"] == "body.territories[1].code"
+    nowhere = {"source": "x", "territories": [{"code": "T", "name": "T", "places": [{"commune_name": "Nantes"}]}]}
+    bad = await api.client.put("/territories", headers=api.region, json=nowhere)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("body.territories.0.places.0")
     bad_postcode = {"source": "x", "territories": [{"code": "T", "name": "T", "places": [{"postcode": "4400"}]}]}
     bad = await api.client.put("/territories", headers=api.region, json=bad_postcode)
     assert bad.status_code == 422 and "postcode" in bad.json()["errors"][0]["field"]

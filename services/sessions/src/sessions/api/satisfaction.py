@@ -38,12 +38,39 @@ class ImportOut(BaseModel):
     rejected: list[ReviewReference]
 
 
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00-\\x1f]*[^\\s\\x00-\\x1f][^\\x00-\\x1f]*$"}
+_REFERENCE = {**_TEXT, "maxLength": 128}
+_MARK = {"type": "number", "minimum": 1, "maximum": 5}
+_NOTES = ("global", "accueil", "contenu_formation", "equipe_formateurs", "moyen_materiel", "accompagnement")
+# One ANOTEA review (public API v1 `avis`), as far as the Pacte reads it (docs/satisfaction.md).
+AVIS_SCHEMA = {
+    "type": "object",
+    "required": ["id", "date", "notes", "formation"],
+    "properties": {
+        "id": _TEXT,
+        "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]},
+        "notes": {"type": "object", "required": list(_NOTES), "properties": {n: _MARK for n in _NOTES}},
+        "formation": {"type": "object", "required": ["action"], "properties": {"action": {
+            "type": "object",
+            "required": ["organisme_formateur"],
+            "properties": {
+                "numero": _REFERENCE,
+                "organisme_formateur": {"type": "object", "required": ["siret"], "properties": {"siret": {"type": "string", "pattern": "^[0-9]{14}$"}}},
+                "session": {"type": "object", "properties": {"numero": _REFERENCE}},
+            },
+            "anyOf": [{"required": ["numero"]}, {"required": ["session"], "properties": {"session": {"required": ["numero"]}}}],
+        }}},
+    },
+}
 BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "object", "properties": {"avis": {"type": "array", "items": {"type": "object"}}}}},
-            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"anyOf": [
+                {"type": "array", "items": AVIS_SCHEMA, "minItems": 1, "maxItems": 5000},
+                {"type": "object", "required": ["avis"], "properties": {"avis": {"type": "array", "items": AVIS_SCHEMA, "minItems": 1, "maxItems": 5000}}},
+            ]}},
+            "text/csv": {"schema": {"type": "string", "description": "ANOTEA's back-office export plus a `date` column (docs/satisfaction.md)"}},
         },
     }
 }

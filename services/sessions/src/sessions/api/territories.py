@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
-from pacte_common.errors import Conflict, Invalid, NotFound
+from pacte_common.errors import Conflict, NotFound
 from pacte_common.service import DbSession
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from sessions.app.territories import publish_version
@@ -44,9 +44,18 @@ class Strict(BaseModel):
 
 
 class PlaceIn(Strict):
-    commune_insee: str | None = Field(None, pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the commune")
-    commune_name: Text | None = Field(None, max_length=255)
-    postcode: str | None = Field(None, pattern=r"^\d{5}$")
+    """A commune and/or postcode: at least one of `postcode` and `commune_insee`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["postcode"]}, {"required": ["commune_insee"]}]})
+    commune_insee: str = Field(None, pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the commune")
+    commune_name: Text = Field(None, max_length=255)
+    postcode: str = Field(None, pattern=r"^\d{5}$")
+
+    @model_validator(mode="after")
+    def _somewhere(self):
+        if self.postcode is None and self.commune_insee is None:
+            raise ValueError("a place needs a postcode or a commune INSEE code")
+        return self
 
 
 class TerritoryIn(Strict):
@@ -134,12 +143,14 @@ async def get_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], princip
 @router.put(
     "/territories", status_code=201, response_model=VersionOut,
     summary="Publish a new version (Region): it replaces the current one, which is kept; sessions are placed again",
+    responses={409: {"description": "A territory code appears twice, or another version was published at the same time"}},
 )
 async def put_territories(body: VersionIn, principal: Region, db: DbSession):
     territories = [t.model_dump() for t in body.territories]
     problems = version_problems(territories)
-    if problems:
-        raise Invalid(errors=[{"field": field, "message": message} for field, message in problems])
+    if problems:  # two definitions of one territory: they conflict (409), the body's shape is fine
+        field, message = problems[0]
+        raise Conflict("; ".join(m for _, m in problems), field=field)
     try:
         version = await publish_version(db, source=body.source, note=body.note, territories=territories, actor=principal.describe())
     except IntegrityError:

@@ -40,6 +40,7 @@ async def _target(db: AsyncSession, review: Review, cache: dict):
 async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) -> ImportReport:
     report = ImportReport(received=len(reviews))
     known = await existing_review_ids(db, [r.review_id for r in reviews])
+    added: dict[str, SatisfactionReview] = {}  # created by this file (a review may come twice)
     cache: dict = {}
     for review in reviews:
         action, session = await _target(db, review, cache)
@@ -52,11 +53,12 @@ async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) ->
             continue
         values = dict(action_id=action.id, session_id=session.id if session else None, organisation_siret=review.siret,
                       review_date=review.review_date, **{name: review.marks[name] for name in MARKS})
-        if review.review_id not in known:
-            db.add(SatisfactionReview(review_id=review.review_id, imported_by=actor, **values))
+        if review.review_id not in known and review.review_id not in added:
+            added[review.review_id] = SatisfactionReview(review_id=review.review_id, imported_by=actor, **values)
+            db.add(added[review.review_id])
             report.created += 1
             continue
-        row = await db.get(SatisfactionReview, review.review_id)
+        row = added.get(review.review_id) or await db.get(SatisfactionReview, review.review_id)
         changes = {k: v for k, v in values.items() if getattr(row, k) != v}
         if changes:
             for name, value in changes.items():

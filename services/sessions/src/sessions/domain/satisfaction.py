@@ -10,7 +10,8 @@ equipe_formateurs, moyen_materiel, accompagnement, global) and the training it i
   `id`, `note accueil`, `note contenu formation`, `note equipe formateurs`, `note matériel`,
   `note accompagnement`, `note global`, `id session`, `siret organisme`…, plus a `date`
   column (the export has none: the review date must be added) and optionally `id action`.
-A malformed review refuses the whole file, naming the field: nothing is half imported.
+A malformed review refuses the whole file, naming the field: nothing is half imported. The
+same review twice in a file is read twice, in order (the second is unchanged or an update).
 """
 
 from __future__ import annotations
@@ -77,21 +78,24 @@ def _mark(value, field: str, errors: _Errors) -> Decimal | None:
     return mark.quantize(Decimal("0.01"))
 
 
-def _day(value, field: str, errors: _Errors, timezone: str) -> date | None:
+def _day(value, field: str, errors: _Errors, timezone: str, *, french: bool = True) -> date | None:
     text = "" if isinstance(value, (dict, list)) else str(value or "").strip()
     try:
-        if len(text) == 10 and text[2] == "/":
+        if french and len(text) == 10 and text[2] == "/":
             return datetime.strptime(text, "%d/%m/%Y").date()
         if len(text) == 10:
             return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
         return moment.astimezone(ZoneInfo(timezone)).date() if moment.tzinfo else moment.date()
     except (ValueError, IndexError, OverflowError):
         errors.add(field, f"{text!r} is not a date (YYYY-MM-DD, DD/MM/YYYY or an ISO 8601 instant)")
         return None
 
 
-def _text(value, field: str, errors: _Errors, *, required: bool = True, max_length: int = 64) -> str | None:
+def _text(value, field: str, errors: _Errors, *, required: bool = True, max_length: int = 64, strict: bool = False) -> str | None:
+    if strict and value is not None and not isinstance(value, str):
+        errors.add(field, "expected a string")
+        return None
     text = "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
     if not text:
         if required:
@@ -107,20 +111,15 @@ def _object(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _siret(value, field: str, errors: _Errors) -> str | None:
-    text = _text(value, field, errors)
+def _siret(value, field: str, errors: _Errors, *, strict: bool = False) -> str | None:
+    text = _text(value, field, errors, strict=strict)
     if text is not None and not (len(text) == 14 and text.isascii() and text.isdigit()):
         errors.add(field, f"{text!r} is not a SIRET (14 digits)")
         return None
     return text
 
 
-def _finish(reviews: list[Review], ids: list[tuple[str, str]], errors: _Errors) -> list[Review]:
-    seen: set[str] = set()
-    for review_id, field in ids:
-        if review_id in seen:
-            errors.add(field, f"review {review_id!r} appears twice in the file")
-        seen.add(review_id)
+def _finish(reviews: list[Review], errors: _Errors) -> list[Review]:
     if errors.items:
         raise MalformedReviews(errors.items)
     if not reviews:
@@ -136,7 +135,7 @@ def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
     items = document.get("avis") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise MalformedReviews([("body", "expected a list of ANOTEA reviews or {\"avis\": [...]}")])
-    errors, reviews, ids = _Errors(), [], []
+    errors, reviews = _Errors(), []
     for index, item in enumerate(items):
         at = f"body.avis[{index}]"
         if not isinstance(item, dict):
@@ -144,19 +143,18 @@ def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
             continue
         action = _object(_object(item.get("formation")).get("action"))
         notes = _object(item.get("notes"))
-        review_id = _text(item.get("id"), f"{at}.id", errors)
+        review_id = _text(item.get("id"), f"{at}.id", errors, strict=True)
         marks = {ours: _mark(notes.get(theirs), f"{at}.notes.{theirs}", errors) for theirs, ours in JSON_MARKS.items()}
-        session_ref = _text(_object(action.get("session")).get("numero"), f"{at}.formation.action.session.numero", errors, required=False, max_length=128)
-        action_ref = _text(action.get("numero"), f"{at}.formation.action.numero", errors, required=False, max_length=128)
+        session_ref = _text(_object(action.get("session")).get("numero"), f"{at}.formation.action.session.numero", errors,
+                            required=False, max_length=128, strict=True)
+        action_ref = _text(action.get("numero"), f"{at}.formation.action.numero", errors, required=False, max_length=128, strict=True)
         if session_ref is None and action_ref is None:
             errors.add(f"{at}.formation.action.session.numero", "a review names its session or at least its action")
-        siret = _siret(_object(action.get("organisme_formateur")).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors)
-        day = _day(item.get("date"), f"{at}.date", errors, timezone)
-        if review_id:
-            ids.append((review_id, f"{at}.id"))
+        siret = _siret(_object(action.get("organisme_formateur")).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors, strict=True)
+        day = _day(item.get("date"), f"{at}.date", errors, timezone, french=False)
         if None not in (review_id, siret, day) and None not in marks.values():
             reviews.append(Review(review_id, session_ref, action_ref, siret, day, marks))
-    return _finish(reviews, ids, errors)
+    return _finish(reviews, errors)
 
 
 def read_csv(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
@@ -171,7 +169,7 @@ def read_csv(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
     missing = [c for c in CSV_REQUIRED if c not in header]
     if missing:
         raise MalformedReviews([(f"body.header.{c}", "column missing") for c in missing])
-    errors, reviews, ids = _Errors(), [], []
+    errors, reviews = _Errors(), []
     for line, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): v for k, v in raw.items()}
         at = f"body.line[{line}]"
@@ -183,8 +181,6 @@ def read_csv(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
             errors.add(f"{at}.id session", "a review names its session or at least its action")
         siret = _siret(row.get("siret organisme"), f"{at}.siret organisme", errors)
         day = _day(row.get("date"), f"{at}.date", errors, timezone)
-        if review_id:
-            ids.append((review_id, f"{at}.id"))
         if None not in (review_id, siret, day) and None not in marks.values():
             reviews.append(Review(review_id, session_ref, action_ref, siret, day, marks))
-    return _finish(reviews, ids, errors)
+    return _finish(reviews, errors)

@@ -52,14 +52,11 @@ def resolve(place: SessionPlace, covered: Iterable[CoveredPlace], known_codes: s
 
 
 def version_problems(territories: list[dict]) -> list[tuple[str, str]]:
-    """(field, message) of what makes a new version unusable: duplicates and dangling places."""
+    """(field, message) of what makes a new version unusable: a territory defined twice."""
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for index, territory in enumerate(territories):
         if territory["code"] in seen:
             problems.append((f"body.territories[{index}].code", f"territory {territory['code']!r} appears twice"))
         seen.add(territory["code"])
-        for p_index, place in enumerate(territory["places"]):
-            if not place.get("postcode") and not place.get("commune_insee"):
-                problems.append((f"body.territories[{index}].places[{p_index}]", "a place needs a postcode or a commune INSEE code"))
     return problems
