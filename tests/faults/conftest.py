@@ -38,8 +38,9 @@ class FaultSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PACTE_FAULTS_", extra="ignore")
 
     trainees: int = 10
-    # AGORA answers nothing but 503 for this long (the figure is 60 s).
-    agora_outage_s: float = 20.0
+    # AGORA answers nothing but 503 for this long: a minute, long enough for the gateway's
+    # backoff to reach its cap and for /health/status to say so.
+    agora_outage_s: float = 60.0
     # The broker stays dead this long before the supervisor may restart it.
     broker_outage_s: float = 3.0
     # Every trainee must reach orientation, remuneration and AGORA within this long.
