@@ -39,7 +39,7 @@ async def test_authorisation_matrix(api):
         ("GET", f"/sessions/{own['id']}", None, prescriber, 200),
         ("GET", f"/sessions/{own['id']}", None, agency, 403),
         ("GET", f"/actions/{foreign['action_id']}", None, org_a, 404),
-        ("POST", "/dossiers", {"session_id": foreign["id"], "profile": api.profile_body(), "identity": api.identity_body()}, org_a, 422),
+        ("POST", "/dossiers", {"session_id": foreign["id"], "profile": api.profile_body(), "identity": api.identity_body()}, org_a, 409),
         ("POST", "/dossiers", {"session_id": own["id"], "profile": api.profile_body(), "identity": api.identity_body()}, prescriber, 403),
         ("GET", f"/dossiers/{did}", None, nobody, 401),
         ("GET", f"/dossiers/{did}", None, region, 200),
