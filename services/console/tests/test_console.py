@@ -112,6 +112,11 @@ def test_indicators_are_drawn_with_their_tables_and_follow_the_filters(page, loa
     assert table(page, "certification") == {"obtained": ["1"], "partial or failed": ["0"]}
     every = table(page, "all-indicators")
     assert Decimal(every["Dropouts / exits"][0]) == Decimal("0.5") and every["Dropouts / exits"][1:3] == ["1", "2"]
+    # issue 15's results, everyone then by sex, each row with its respondents and response rate:
+    # no survey answer in these journeys, so no share is shown and every base is low
+    results = table(page, "results")
+    assert list(results) == ["Everyone (low base)", "Women (low base)", "Men (low base)"], results
+    assert all(cells[:4] == ["", "", "", "0"] for cells in results.values()), results
     shot(page, "indicators")
 
     # a filter is a URL parameter: the Vendée (85) holds b1 only

@@ -201,22 +201,31 @@ def _target(value: Any):
     return value.get("target") if isinstance(value, dict) else None
 
 
-RESULT_LABELS = {"employment": "In employment", "lasting_employment": "In lasting employment", "training": "In training"}
+RESULT_LABELS = {"employment": "in employment", "lasting_employment": "in lasting employment", "training": "in training"}
+SEX_LABELS = {"F": "Women", "M": "Men"}
+
+
+def _percent(value) -> str | None:
+    return None if value is None else f"{Decimal(str(value)) * 100:.1f}"
 
 
 def results(block: dict) -> Figure:
-    """Issue 15's result indicators (`GET /indicators/results`), when the service has them:
-    the share of respondents in employment, lasting employment or training at the horizon."""
-    everyone = block.get("all") or {}
+    """Issue 15's result indicators (`GET /indicators/results`), when the service has them: the
+    share of respondents in employment, lasting employment or training at the horizon, for
+    everyone and by sex, each row with its response rate so a share on three answers is not read
+    as a fact."""
+    scopes = [("Everyone", block.get("all") or {})]
+    scopes += [(SEX_LABELS.get(sex, sex), group) for sex, group in sorted((block.get("by_sex") or {}).items())]
 
-    def cells(name: str) -> list:
-        rate = everyone.get(name) if isinstance(everyone.get(name), dict) else {}
-        value = rate.get("value")
-        return [RESULT_LABELS[name], None if value is None else f"{Decimal(str(value)) * 100:.1f}", rate.get("numerator"), rate.get("denominator")]
+    def row(label: str, group: dict) -> list:
+        shares = [_percent((group.get(name) or {}).get("value")) for name in RESULT_LABELS]
+        low = " (low base)" if (group.get("employment") or {}).get("low_base") else ""
+        return [f"{label}{low}", *shares, group.get("respondents", 0), group.get("population", 0), _percent(group.get("response_rate"))]
 
     return Figure(
-        "results", f"Results {block.get('horizon_months', '')} months after the exit (respondents)", ["situation", "share (%)", "people", "respondents"],
-        [cells(name) for name in RESULT_LABELS], kind="hbar", charted=1,
-        note=f"Population {everyone.get('population', 0)}, respondents {everyone.get('respondents', 0)}; from the sessions service's "
-             "GET /indicators/results (exits in the period, same filters).",
+        "results", f"Results {block.get('horizon_months', '')} months after the exit (share of respondents, %)",
+        ["scope", *(f"{label} (%)" for label in RESULT_LABELS.values()), "respondents", "people who left", "response rate (%)"],
+        [row(label, group) for label, group in scopes], kind="bar", charted=len(RESULT_LABELS),
+        note="From the sessions service's GET /indicators/results (exits in the period, same filters); "
+             "\"low base\": fewer respondents than the service's minimum, read with care.",
     )
