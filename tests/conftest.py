@@ -3,42 +3,18 @@ on free ports, for the cross-service journeys. One suite per test session."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
-
 import httpx
 import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
-from pacte_common.testing import DEFAULT_POSTGRES, selected_database_kind
-
-# Quicker loops than production defaults, so journeys finish in seconds.
-FAST = {
-    "BUS__RELAY_POLL_INTERVAL_S": "0.05",
-    "BUS__CONSUMER_RETRY_BACKOFF_S": "0.05",
-    "BUS__RELAY_MAX_BACKOFF_S": "1",
-}
+from pacte_common.suite import Suite
+from pacte_common.testing import running_suite
 
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory):
-    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("suite"), topic_partitions=2, ready_timeout_s=180)
-    if selected_database_kind() == "postgresql":
-        server = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
-        settings.postgres_url = server
-        settings.database_name_prefix = f"pacte_journey_{uuid.uuid4().hex[:8]}_"
-    extra_env = {spec.env_prefix + name: value for spec in SERVICES for name, value in FAST.items()}
-    running = Suite(settings, extra_env=extra_env)
-    try:
-        running.start()
-        running.wait_ready()
+    with running_suite(tmp_path_factory.mktemp("suite"), "journey") as running:
         yield running
-    finally:
-        running.stop()
-        if settings.postgres_url:
-            asyncio.run(drop_postgres_databases(settings.postgres_url, [running.database_url(s) for s in SERVICES if s.has_database]))
 
 
 class Partner:

@@ -8,20 +8,18 @@ service answered (never by operation alone for our own routes): anything else fa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
-from pacte_common.testing import DEFAULT_POSTGRES, new_siret, selected_database_kind
+from pacte_common.suite import Suite
+from pacte_common.testing import new_siret, running_suite
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = os.environ.get("PACTE_CONTRACT_MAX_EXAMPLES", "12")
@@ -64,20 +62,8 @@ def unexpected_failures(output: str) -> list[str]:
 def contract_suite(tmp_path_factory):
     """A suite of its own (schemathesis fills it with odd data and faults), on the database the
     tests run on."""
-    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("contract"), topic_partitions=1, ready_timeout_s=180)
-    if selected_database_kind() == "postgresql":
-        settings.postgres_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
-        settings.database_name_prefix = f"pacte_contract_{uuid.uuid4().hex[:8]}_"
-    running = Suite(settings)
-    try:
-        running.start()
-        running.wait_ready()
+    with running_suite(tmp_path_factory.mktemp("contract"), "contract", topic_partitions=1, fast=False) as running:
         yield running
-    finally:
-        running.stop()
-        if settings.postgres_url:
-            urls = [running.database_url(spec) for spec in SERVICES if spec.has_database]
-            asyncio.run(drop_postgres_databases(settings.postgres_url, urls))
 
 
 def tokens(suite: Suite, document: str) -> list[str]:

@@ -16,36 +16,18 @@ import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import dev_token
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
-from pacte_common.testing import (
-    DEFAULT_POSTGRES,
-    eventually,
-    new_nir,
-    new_siret,
-    selected_database_kind,
-)
+from pacte_common.suite import Suite
+from pacte_common.testing import eventually, new_nir, new_siret, running_suite
 
 CHROMIUM = Path(os.environ.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEADLINE = 60.0
-FAST = {"BUS__RELAY_POLL_INTERVAL_S": "0.05", "BUS__CONSUMER_RETRY_BACKOFF_S": "0.05", "BUS__RELAY_MAX_BACKOFF_S": "1"}
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
-    settings = SuiteSettings.on_free_ports(tmp_path_factory.mktemp("console-suite"), topic_partitions=2, ready_timeout_s=180)
-    if selected_database_kind() == "postgresql":
-        settings.postgres_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
-        settings.database_name_prefix = f"pacte_console_{uuid.uuid4().hex[:8]}_"
-    running = Suite(settings, extra_env={spec.env_prefix + k: v for spec in SERVICES for k, v in FAST.items()})
-    try:
-        running.start()
-        running.wait_ready()
+    with running_suite(tmp_path_factory.mktemp("console-suite"), "console") as running:
         yield running
-    finally:
-        running.stop()
-        if settings.postgres_url:
-            asyncio.run(drop_postgres_databases(settings.postgres_url, [running.database_url(s) for s in SERVICES if s.has_database]))
 
 
 # ---------------------------------------------------------------------- journeys

@@ -18,8 +18,8 @@ import random
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import new_consumer
 from pacte_common.events import Envelope, decode
 from pacte_common.settings import BusSettings, ServiceSettings
+from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.validators import nir_key
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -41,6 +42,31 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 def selected_database_kind() -> str:
     return os.environ.get("PACTE_TEST_DATABASE", "sqlite")
+
+
+# Quicker loops than production defaults, so journeys finish in seconds.
+FAST_LOOPS = {"BUS__RELAY_POLL_INTERVAL_S": "0.05", "BUS__CONSUMER_RETRY_BACKOFF_S": "0.05", "BUS__RELAY_MAX_BACKOFF_S": "1"}
+
+
+@contextmanager
+def running_suite(folder: Path, name: str, *, topic_partitions: int = 2, fast: bool = True) -> Iterator[Suite]:
+    """The whole suite as `pacte up` starts it (subprocesses, a real broker), on free ports and
+    on the database the tests run on; on PostgreSQL its databases (prefixed `pacte_<name>_`)
+    are dropped afterwards. `fast` gives the bus quicker loops than production's."""
+    settings = SuiteSettings.on_free_ports(folder, topic_partitions=topic_partitions, ready_timeout_s=180)
+    if selected_database_kind() == "postgresql":
+        settings.postgres_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
+        settings.database_name_prefix = f"pacte_{name}_{uuid.uuid4().hex[:8]}_"
+    extra_env = {spec.env_prefix + key: value for spec in SERVICES for key, value in FAST_LOOPS.items()} if fast else {}
+    running = Suite(settings, extra_env=extra_env)
+    try:
+        running.start()
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+        if settings.postgres_url:
+            asyncio.run(drop_postgres_databases(settings.postgres_url, [running.database_url(s) for s in SERVICES if s.has_database]))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from sessions.domain.indicators import IndicatorPolicy
+
 
 class SessionsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PACTE_SESSIONS_", env_nested_delimiter="__", extra="ignore")
@@ -28,6 +30,16 @@ class SessionsSettings(ServiceSettings):
     indicator_young_age_limit: int = 26
     indicator_long_term_months: int = 12
     indicator_low_qualified_levels: frozenset[str] = frozenset({"below_v", "v", "iv"})
+
+    def indicator_policy(self) -> IndicatorPolicy:
+        """The indicators' definitions of the target publics, from these settings."""
+        return IndicatorPolicy(
+            disabled_target=self.indicator_disabled_target,
+            senior_age=self.indicator_senior_age,
+            young_age_limit=self.indicator_young_age_limit,
+            long_term_months=self.indicator_long_term_months,
+            low_qualified_levels=frozenset(self.indicator_low_qualified_levels),
+        )
 
     page_size_default: int = Field(50, ge=1, le=500)
     prescriptions_consumer_name: str = "prescriptions"

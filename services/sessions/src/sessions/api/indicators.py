@@ -24,7 +24,6 @@ from sessions.db.indicators import CompareRow, Scope, aggregate_all, compare, sa
 from sessions.domain.indicators import (
     SEXES,
     Average,
-    IndicatorPolicy,
     Period,
     Ratio,
     Satisfaction,
@@ -34,16 +33,6 @@ from sessions.domain.indicators import (
 router = APIRouter(tags=["indicators"])
 
 SCOPES = {"all": "all", "F": "sex:F", "M": "sex:M"}
-
-
-def policy_of(settings) -> IndicatorPolicy:
-    return IndicatorPolicy(
-        disabled_target=settings.indicator_disabled_target,
-        senior_age=settings.indicator_senior_age,
-        young_age_limit=settings.indicator_young_age_limit,
-        long_term_months=settings.indicator_long_term_months,
-        low_qualified_levels=frozenset(settings.indicator_low_qualified_levels),
-    )
 
 
 def _render(value: Ratio | Average) -> dict:
@@ -124,7 +113,7 @@ async def indicators(
     if period_from and period_to and period_to < period_from:
         raise Invalid("'to' must be on or after 'from'", field="query.to")
     scope = Scope(programme=programme, departement=departement, organisation=organisation, territory=territory)
-    period, policy = Period(period_from, period_to), policy_of(runtime.settings)
+    period, policy = Period(period_from, period_to), runtime.settings.indicator_policy()
     aggregates = await aggregate_all(db, scope, period, policy)
     result = {"all": assemble(aggregates[None], policy), **{sex: assemble(aggregates[sex], policy) for sex in SEXES}}
     figures = await satisfaction(db, scope, period)

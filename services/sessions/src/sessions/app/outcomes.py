@@ -39,7 +39,6 @@ from sessions.db.outcomes import (
     outcomes_of,
     pillar_files,
 )
-from sessions.domain.indicators import IndicatorPolicy
 from sessions.domain.outcomes import (
     ImportLine,
     ImportPlan,
@@ -308,16 +307,6 @@ class Results:
     prepa_to_visa_by_sex: dict[str, Rate]
 
 
-def policy_of(settings) -> IndicatorPolicy:
-    return IndicatorPolicy(
-        disabled_target=settings.indicator_disabled_target,
-        senior_age=settings.indicator_senior_age,
-        young_age_limit=settings.indicator_young_age_limit,
-        long_term_months=settings.indicator_long_term_months,
-        low_qualified_levels=frozenset(settings.indicator_low_qualified_levels),
-    )
-
-
 def territory_of(session, action) -> str | None:
     """The session's employment-training territory, as `GET /indicators` uses it (docs/territories.md)."""
     return session.territory_code
@@ -334,7 +323,7 @@ def _in_scope(filters: ResultFilters, session, action, programme) -> bool:
 
 async def result_indicators(db: AsyncSession, runtime: Runtime, filters: ResultFilters, as_of: date) -> Results:
     settings = runtime.settings
-    policy = policy_of(settings)
+    policy = settings.indicator_policy()
     rows = [r for r in await exited_files(db) if _in_scope(filters, r[1], r[2], r[3]) and filters.exited_in(r[0].exit_date)]
     recorded = await outcomes_of(db, [r[0].id for r in rows])
     by_file: dict[uuid.UUID, dict] = {}
