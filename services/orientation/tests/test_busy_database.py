@@ -25,7 +25,9 @@ async def test_a_write_behind_a_held_write_lock_gets_503_with_retry_after_and_ch
     existing = await kit.submit(session.session_id)
     before = await kit.count_rows()
 
-    with closing(sqlite3.connect(sqlite_path, isolation_level=None)) as holder:
+    # The holder queues behind the service's own background writes (relay, consumer), which may
+    # hold the lock for a moment on a loaded machine: it waits for them, then holds the lock.
+    with closing(sqlite3.connect(sqlite_path, isolation_level=None, timeout=60)) as holder:
         holder.execute("BEGIN IMMEDIATE")  # the write lock, held until the rollback below
         try:
             busy = await kit.client.post("/prescriptions", json=kit.body(session.session_id), headers=kit.prescriber_a)
