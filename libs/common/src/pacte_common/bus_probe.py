@@ -10,6 +10,7 @@ cannot answer the "every partition" form, see bus.group_offsets).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from pacte_common.bus import new_admin, new_consumer
 from pacte_common.settings import BusSettings
+
+log = logging.getLogger(__name__)
 
 
 class BusProbe:
@@ -116,5 +119,5 @@ async def _close(admin, consumer) -> None:
             continue
         try:
             await asyncio.wait_for(getattr(client, closing)(), 5)
-        except Exception:  # a client of a broker that is gone
-            pass
+        except Exception:  # a client of a broker that is gone: the probe opens fresh ones next read
+            log.debug("closing the health probe's %s failed", type(client).__name__, exc_info=True)
