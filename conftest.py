@@ -1,1 +1,1 @@
-pytest_plugins = ["pacte_common.testing"]
+pytest_plugins = ["pacte_testing"]

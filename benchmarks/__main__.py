@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import typer
-from pacte_common.testing import use_test_issuer
+from pacte_testing import use_test_issuer
 
 from benchmarks.core import (
     RESULTS,

@@ -8,7 +8,7 @@ import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import Suite
-from pacte_common.testing import running_suite
+from pacte_testing import running_suite
 
 
 @pytest.fixture(scope="session")

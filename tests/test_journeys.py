@@ -11,12 +11,12 @@ import uuid
 from decimal import Decimal
 
 import httpx
+import pacte_testing as testing
 import pytest
 from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
-from pacte_common import testing
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
-from pacte_common.testing import eventually, new_siret
+from pacte_testing import eventually, new_siret
 
 DEADLINE = 60.0
 

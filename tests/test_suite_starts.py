@@ -10,7 +10,7 @@ import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, PortsTaken, Suite, SuiteSettings
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def test_every_service_is_ready_with_docs_and_metrics(suite):

@@ -19,7 +19,7 @@ import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import Suite
-from pacte_common.testing import new_siret, running_suite
+from pacte_testing import new_siret, running_suite
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = os.environ.get("PACTE_CONTRACT_MAX_EXAMPLES", "12")

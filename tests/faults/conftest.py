@@ -22,7 +22,7 @@ from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.supervisor import Supervisor, SupervisorSettings
-from pacte_common.testing import (
+from pacte_testing import (
     DEFAULT_POSTGRES,
     eventually,
     new_nir,

@@ -13,7 +13,7 @@ from pacte_common.consumer import replay_dead_letters
 from pacte_common.events import Topics
 from pacte_common.settings import BusSettings
 from pacte_common.suite import SERVICES
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 POISONED: dict = {}  # what the first test dead-lettered, for the replay test
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import httpx
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def test_agora_down_then_back_every_flow_acknowledged_once_in_order(supervised, cohort):

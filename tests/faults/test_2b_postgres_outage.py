@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 from pacte_common.suite import SERVICES
-from pacte_common.testing import DEFAULT_POSTGRES, eventually, selected_database_kind
+from pacte_testing import DEFAULT_POSTGRES, eventually, selected_database_kind
 
 pytestmark = pytest.mark.skipif(
     selected_database_kind() != "postgresql",

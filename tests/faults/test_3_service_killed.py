@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def test_sessions_killed_mid_traffic_is_restarted_and_nothing_is_lost_or_doubled(supervised, cohort):

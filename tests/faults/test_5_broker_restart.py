@@ -10,7 +10,7 @@ import time
 
 import httpx
 from pacte_common.suite import SERVICES
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def test_broker_killed_mid_traffic_nothing_lost_no_operator(supervised, cohort):

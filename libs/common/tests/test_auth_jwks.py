@@ -31,7 +31,7 @@ from pacte_common.dev_issuer import (
 )
 from pacte_common.errors import install_error_handlers
 from pacte_common.settings import DEV_ISSUER_URL, ServiceSettings
-from pacte_common.testing import eventually, foreign_token, project_root
+from pacte_testing import eventually, foreign_token, project_root
 from pydantic import ValidationError
 
 ISSUER = "https://issuer.pacte.test"

@@ -15,7 +15,7 @@ from pacte_common.consumer import ConsumerRunner, PermanentError, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import Envelope, IntegrationEvent, register
 from pacte_common.messaging import MessagingTables
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 from sqlalchemy import Column, Integer, String, Table, func, select
 
 TOPIC = "pacte.test.batched.v1"

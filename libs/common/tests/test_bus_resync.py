@@ -23,7 +23,7 @@ from pacte_common.messaging import (
     outbox_stats,
 )
 from pacte_common.settings import BusSettings
-from pacte_common.testing import eventually, read_topic
+from pacte_testing import eventually, read_topic
 from sqlalchemy import Column, Integer, String, Table, select
 
 TOPIC = "pacte.test.resync.v1"

@@ -15,7 +15,7 @@ from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import Envelope, IntegrationEvent, dead_letter_topic, decode, register
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, pending_count
 from pacte_common.settings import BusSettings
-from pacte_common.testing import eventually, read_topic
+from pacte_testing import eventually, read_topic
 from sqlalchemy import Column, Integer, String, Table, select
 
 NOTES_TOPIC = "pacte.test.notes.v1"

@@ -25,7 +25,7 @@ from pacte_common.messaging import (
     outbox_stats,
     retry_failed,
 )
-from pacte_common.testing import eventually, read_topic
+from pacte_testing import eventually, read_topic
 from sqlalchemy import select
 from typer.testing import CliRunner
 

@@ -15,7 +15,7 @@ from pacte_common.consumer import ConsumerRunner, PermanentError, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import Envelope, EventError, IntegrationEvent, register
 from pacte_common.messaging import MessagingTables
-from pacte_common.testing import eventually, read_topic, selected_database_kind
+from pacte_testing import eventually, read_topic, selected_database_kind
 from sqlalchemy import Column, Integer, String, Table, event, select, text
 
 TOPIC = "pacte.test.retry.v1"
@@ -127,7 +127,7 @@ class _admin_connection:
     async def __aenter__(self):
         import os
 
-        from pacte_common.testing import DEFAULT_POSTGRES
+        from pacte_testing import DEFAULT_POSTGRES
 
         self.engine = create_engine(os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
         self.connection = await self.engine.connect()

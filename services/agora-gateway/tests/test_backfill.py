@@ -21,7 +21,7 @@ from agora_gateway.testing import (
     serving,
 )
 from pacte_common.auth import OrgKind, mint_token
-from pacte_common.testing import auth_header, eventually, running
+from pacte_testing import auth_header, eventually, running
 from typer.testing import CliRunner
 
 KINDS = 20  # one line in KINDS of each special kind below; the rest are sent and acknowledged

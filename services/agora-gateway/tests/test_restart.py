@@ -7,7 +7,7 @@ import signal
 import httpx
 from agora_gateway.testing import TraineeStory, gateway_environment, gateway_process, publish
 from pacte_common.auth import OrgKind
-from pacte_common.testing import auth_header, eventually
+from pacte_testing import auth_header, eventually
 
 JOURNEY = ["create", "enter", "interrupt", "resume", "exit", "settle"]
 

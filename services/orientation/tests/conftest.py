@@ -37,7 +37,8 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.events import Envelope, IntegrationEvent, Topics, decode
 from pacte_common.settings import BusSettings
-from pacte_common.testing import (
+from pacte_common.validators import nir_key
+from pacte_testing import (
     _create_pg_database,
     _drop_pg_database,
     auth_header,
@@ -45,7 +46,6 @@ from pacte_common.testing import (
     running,
     selected_database_kind,
 )
-from pacte_common.validators import nir_key
 from sqlalchemy import func, select, update
 
 

@@ -23,7 +23,7 @@ from pacte_common.contracts.sessions import (
     SessionSnapshot,
     SessionUpdated,
 )
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 from sqlalchemy import func, select
 
 # Waiting for the consumer, not timing it: generous, so a loaded machine does not fail these.

@@ -14,7 +14,7 @@ from pacte_common.contracts.sessions import (
     TraineeEnrolled,
     TraineeEntered,
 )
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def test_read_model_fed_by_catalogue_events(kit):

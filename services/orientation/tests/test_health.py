@@ -1,6 +1,6 @@
 from orientation.main import create_app
 from orientation.settings import OrientationSettings
-from pacte_common.testing import eventually, running
+from pacte_testing import eventually, running
 
 
 async def test_ready_once_database_migrated_and_broker_reached(database_url, bus_settings):

@@ -8,8 +8,8 @@ from orientation.domain.prescription import Status
 from orientation.expiry import expire_overdue
 from pacte_common.contracts.sessions import TraineeEntered
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import read_topic
 from pacte_common.tracing import trace_id_of
+from pacte_testing import read_topic
 
 
 def new_trace() -> tuple[str, str]:

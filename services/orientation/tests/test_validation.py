@@ -6,7 +6,7 @@ import pytest
 import pytest_asyncio
 from orientation.domain.prescription import Status
 from pacte_common.contracts.sessions import RecruitmentState, SessionCancelled
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

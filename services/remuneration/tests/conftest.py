@@ -4,7 +4,7 @@ sessions that publishes real CloudEvents to the test's namespaced topics (remune
 from __future__ import annotations
 
 import pytest
-from pacte_common.testing import running
+from pacte_testing import running
 from remuneration.main import create_app
 from remuneration.settings import RemunerationSettings
 from remuneration.testing import Remuneration, SessionsStandIn

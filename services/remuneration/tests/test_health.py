@@ -1,4 +1,4 @@
-from pacte_common.testing import eventually, running
+from pacte_testing import eventually, running
 from remuneration.main import create_app
 from remuneration.settings import RemunerationSettings
 

@@ -5,8 +5,8 @@ from datetime import date
 
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
 from pacte_common.tracing import trace_id_of
+from pacte_testing import read_topic
 from remuneration.testing import IBAN, FileSpec
 
 JOURNEY = "00-" + "a" * 32 + "-" + "1" * 16 + "-01"  # the trace sessions' events of the file carry

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
-from pacte_common.testing import auth_header, running
+from pacte_testing import auth_header, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
 

@@ -15,7 +15,7 @@ from pacte_common.contracts.people import (
 from pacte_common.contracts.sessions import TraineeEnrolled, TraineeEntered, TraineeExited
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import eventually, read_topic
+from pacte_testing import eventually, read_topic
 
 SAMPLE = (Path(__file__).parent / "data" / "lheo" / "offre-pays-de-la-loire.lheo-2.3.xml").read_bytes()
 

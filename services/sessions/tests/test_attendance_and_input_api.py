@@ -2,7 +2,7 @@
 
 from pacte_common.contracts.sessions import AttendanceCorrected, AttendanceRecorded
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
+from pacte_testing import read_topic
 
 STATEMENT = {
     "planned_hours": "140",

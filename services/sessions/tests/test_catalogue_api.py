@@ -7,7 +7,7 @@ from pacte_common.contracts.sessions import (
     SessionUpdated,
 )
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
+from pacte_testing import read_topic
 
 
 async def test_every_catalogue_change_publishes(api):

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 
 from pacte_common.contracts.outcomes import Horizon, OutcomeSituation
-from pacte_common.testing import new_nir
+from pacte_testing import new_nir
 from sessions.domain.outcomes import (
     FileRef,
     ImportLine,

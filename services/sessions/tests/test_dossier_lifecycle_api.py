@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from pacte_common.contracts.sessions import SessionUpdated, TraineeEntered
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
+from pacte_testing import read_topic
 
 STATES = ["enrolled", "in_training", "interrupted", "exited", "cancelled"]
 ACTIONS = ["enter", "interrupt", "resume", "exit", "cancel"]

@@ -1,4 +1,4 @@
-from pacte_common.testing import eventually, running
+from pacte_testing import eventually, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
 

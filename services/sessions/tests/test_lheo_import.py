@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from pacte_common.contracts.sessions import SessionPublished, SessionUpdated
 from pacte_common.events import Topics
-from pacte_common.testing import read_topic
+from pacte_testing import read_topic
 from sessions.api import lheo as lheo_api
 from sessions.domain.lheo import ImportOptions, LheoFileRefused, read_offer, schema_for
 

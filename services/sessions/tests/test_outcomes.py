@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from pacte_common.asyncapi import build_asyncapi, payload_schema
 from pacte_common.contracts.outcomes import OutcomeRecorded
 from pacte_common.events import Topics
-from pacte_common.testing import new_nir, read_topic
+from pacte_testing import new_nir, read_topic
 
 AS_OF = date(2026, 11, 30)
 UNKNOWN_NIR = new_nir("1", "88", "07", "49")

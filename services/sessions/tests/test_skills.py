@@ -9,7 +9,7 @@ from pacte_common.contracts.orientation import PrescriptionAdmitted
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import eventually
+from pacte_testing import eventually
 
 
 async def admit(api, session_id: str, person_id: uuid.UUID, prescriber: str, day: int) -> dict:

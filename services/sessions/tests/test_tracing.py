@@ -11,8 +11,8 @@ from pacte_common.contracts.orientation import PrescriptionAdmitted
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import eventually, read_topic
 from pacte_common.tracing import trace_id_of
+from pacte_testing import eventually, read_topic
 
 OTHER_NIR = "292064410945680"
 

@@ -9,7 +9,7 @@ from pacte_common.contracts import orientation as o
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import eventually, new_nir, new_siret
+from pacte_testing import eventually, new_nir, new_siret
 
 ML = "ML-49002"
 FOREIGN_PRESCRIBER = "CE-72003"

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pacte_common.state_machine import TransitionRefused
+
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://pacte.paysdelaloire.fr/problems/"
@@ -144,6 +146,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError):
         return problem_response(exc, request)
+
+    @app.exception_handler(TransitionRefused)
+    async def _refused(request: Request, exc: TransitionRefused):
+        # A move the state machine does not allow is a conflict with the current state (409).
+        return problem_response(InvalidTransition(exc.action, exc.state, exc.allowed, exc.why), request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -105,7 +105,11 @@ StatusProvider = Callable[["Runtime"], Awaitable[Component]]
 
 @dataclass
 class Runtime:
-    """Everything a request handler or a job needs, built once per app."""
+    """Everything a request handler or a job needs, built once per app.
+
+    A service that needs more (wake-up events, clients, metrics) declares a subclass with typed
+    fields, all with defaults, and passes it to `build_app(runtime_class=...)`.
+    """
 
     settings: ServiceSettings
     engine: AsyncEngine
@@ -119,7 +123,7 @@ class Runtime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+    bus_probe: BusProbe | None = None  # made by the first `/health/status` read
     status_providers: list[StatusProvider] = field(default_factory=list)
 
 
@@ -149,6 +153,7 @@ def build_app(
     jobs: Sequence[Job] = (),
     published_topics: Sequence[str] = (),
     on_startup: Callable[[Runtime], Awaitable[None]] | None = None,
+    runtime_class: type[Runtime] = Runtime,
     version: str = "0.1.0",
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -174,7 +179,7 @@ def build_app(
         await db.migrate(settings.database_url, migrations)
         factory = db.session_factory(engine)
         outbox = Outbox(tables, source=f"/pacte/{settings.service_name}", bus=settings.bus)
-        runtime = Runtime(
+        runtime = runtime_class(
             settings=settings,
             engine=engine,
             sessions=factory,
@@ -219,8 +224,8 @@ def build_app(
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
-            if "bus_probe" in runtime.extras:
-                await runtime.extras["bus_probe"].close()
+            if runtime.bus_probe is not None:
+                await runtime.bus_probe.close()
             await engine.dispose()
             log.info("%s stopped", settings.service_name)
 
@@ -472,10 +477,9 @@ async def _bus_numbers(runtime: Runtime, health: HealthSettings) -> dict:
     Lag is the end offset minus the group's committed offset (earliest when it committed
     nothing); dead letters are a DLQ topic's end minus its beginning offset.
     """
-    probe = runtime.extras.get("bus_probe")
-    if probe is None:
-        probe = runtime.extras["bus_probe"] = BusProbe(runtime.settings.bus, health.broker_timeout_s)
-    return await probe.read(runtime.consumers)
+    if runtime.bus_probe is None:
+        runtime.bus_probe = BusProbe(runtime.settings.bus, health.broker_timeout_s)
+    return await runtime.bus_probe.read(runtime.consumers)
 
 
 async def _create_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:

@@ -31,7 +31,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_common.testing import auth_header, eventually
+from pacte_testing import auth_header, eventually
 
 from remuneration.settings import RemunerationSettings
 

@@ -28,7 +28,6 @@ import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-
 from pacte_common.auth import OrgKind, mint_token
 from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import new_consumer
