@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pacte_common.state_machine import TransitionRefused
@@ -80,6 +81,12 @@ class InvalidTransition(Conflict):
             current_state=current_state,
             allowed_actions=sorted(allowed_actions),
         )
+
+
+class ConcurrentUpdate(Conflict):
+    """Another request changed the row between our read and our write (its version moved)."""
+
+    slug, title = "concurrent-update", "Concurrent update"
 
 
 class PreconditionFailed(ProblemError):
@@ -151,6 +158,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _refused(request: Request, exc: TransitionRefused):
         # A move the state machine does not allow is a conflict with the current state (409).
         return problem_response(InvalidTransition(exc.action, exc.state, exc.allowed, exc.why), request)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError):
+        # Optimistic concurrency (the models' version_id_col): the other writer won; nothing of
+        # this request was committed.
+        return problem_response(
+            ConcurrentUpdate("The resource was changed by another request meanwhile; reload it and retry"), request
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
