@@ -16,19 +16,19 @@ import time
 import uuid
 
 import httpx
-from agora_gateway.sandbox.main import create_app as create_sandbox
-from agora_gateway.sandbox.settings import AgoraSandboxSettings
 from agora_gateway.settings import AgoraGatewaySettings
-from agora_gateway.testing import (
+from agora_sandbox.main import create_app as create_sandbox
+from agora_sandbox.settings import AgoraSandboxSettings
+from pacte_common.auth import OrgKind, mint_token
+from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.settings import BusSettings
+from pacte_testing.agora import (
     export_line,
     gateway_environment,
     gateway_process,
     make_nir,
     serving,
 )
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.broker import free_port, start_tansu, stop_process
-from pacte_common.settings import BusSettings
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds, rss_mib
 

@@ -68,7 +68,7 @@ def contract_suite(tmp_path_factory):
 
 def tokens(suite: Suite, document: str) -> list[str]:
     if document == "agora-sandbox":  # AGORA's own bearer token, not one of ours
-        from agora_gateway.sandbox.settings import AgoraSandboxSettings
+        from agora_sandbox.settings import AgoraSandboxSettings
 
         return [AgoraSandboxSettings().token.get_secret_value()]
     return [request_token(suite.issuer_settings.issuer_url, kind.value, org, [document]) for kind, org in ORGS.items()]

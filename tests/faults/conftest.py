@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
+from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases

@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import httpx
 import pytest
-from agora_gateway.sandbox.main import create_app as create_sandbox
-from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN, AgoraSandboxSettings
-from agora_gateway.sandbox.store import SandboxStore
 from agora_gateway.settings import AgoraGatewaySettings
-from agora_gateway.testing import serving
-
-
-@dataclass
-class Sandbox:
-    url: str
-    store: SandboxStore
-    client: httpx.AsyncClient
-
-    async def faults(self, **faults) -> None:
-        response = await self.client.put("/v1/faults", json=faults)
-        assert response.status_code == 200, response.text
-
-    async def holdings(self, **params) -> dict:
-        response = await self.client.get("/v1/holdings", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def file(self, dossier_id) -> dict | None:
-        agora_id = self.store.by_ref.get(str(dossier_id))
-        return self.store.files[agora_id].view() if agora_id else None
+from pacte_testing.agora import running_sandbox
 
 
 @pytest.fixture
 async def sandbox():
-    app = create_sandbox(AgoraSandboxSettings(random_seed=20261126))
-    async with serving(app) as url:
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"}) as client:
-            yield Sandbox(url, app.state.store, client)
+    async with running_sandbox(random_seed=20261126) as running:
+        yield running
 
 
 @pytest.fixture

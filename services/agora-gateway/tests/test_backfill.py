@@ -10,7 +10,9 @@ from datetime import date
 import httpx
 from agora_gateway.cli import app as cli
 from agora_gateway.main import create_app
-from agora_gateway.testing import (
+from pacte_common.auth import OrgKind, mint_token
+from pacte_testing import auth_header, eventually, running
+from pacte_testing.agora import (
     TraineeStory,
     export_line,
     gateway_environment,
@@ -20,8 +22,6 @@ from agora_gateway.testing import (
     publish,
     serving,
 )
-from pacte_common.auth import OrgKind, mint_token
-from pacte_testing import auth_header, eventually, running
 from typer.testing import CliRunner
 
 KINDS = 20  # one line in KINDS of each special kind below; the rest are sent and acknowledged

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from agora_gateway.main import create_app
-from agora_gateway.testing import TraineeStory, export_line, make_nir, ndjson, publish
 from pacte_common.auth import OrgKind
 from pacte_testing import auth_header, eventually, running
+from pacte_testing.agora import TraineeStory, export_line, make_nir, ndjson, publish
 
 # Waiting for the worker and the dispatcher, not timing them: generous for a loaded machine.
 PATIENCE_S = 90.0

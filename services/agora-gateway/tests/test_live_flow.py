@@ -6,11 +6,11 @@ import uuid
 from decimal import Decimal
 
 from agora_gateway.main import create_app
-from agora_gateway.testing import VALID_NIRS, TraineeStory, programme, publish
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import auth_header, eventually, read_topic, running
+from pacte_testing.agora import VALID_NIRS, TraineeStory, programme, publish
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 
 import httpx
-from agora_gateway.testing import TraineeStory, gateway_environment, gateway_process, publish
 from pacte_common.auth import OrgKind
 from pacte_testing import auth_header, eventually
+from pacte_testing.agora import TraineeStory, gateway_environment, gateway_process, publish
 
 JOURNEY = ["create", "enter", "interrupt", "resume", "exit", "settle"]
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 
 from agora_gateway.main import create_app
-from agora_gateway.testing import VALID_NIRS, TraineeStory, publish
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_common.tracing import new_traceparent, trace_id_of
 from pacte_testing import auth_header, eventually, read_topic, running
+from pacte_testing.agora import VALID_NIRS, TraineeStory, publish
 
 JOURNEY = ["create", "enter", "interrupt", "resume", "exit", "settle"]
 

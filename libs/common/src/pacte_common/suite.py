@@ -38,7 +38,7 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_gateway.sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live"),
+    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live"),
     ServiceSpec("orientation", "PACTE_ORIENTATION_", "orientation.main:create_app", "orientation_port"),
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),

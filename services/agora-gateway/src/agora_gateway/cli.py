@@ -145,10 +145,10 @@ def sandbox(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8005,
 ) -> None:
-    """Run the AGORA sandbox (settings from PACTE_AGORA_SANDBOX_*)."""
+    """Run the AGORA sandbox (the agora_sandbox package; settings from PACTE_AGORA_SANDBOX_*)."""
     import uvicorn
 
-    uvicorn.run("agora_gateway.sandbox.main:create_app", factory=True, host=host, port=port)
+    uvicorn.run("agora_sandbox.main:create_app", factory=True, host=host, port=port)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from agora_gateway.domain.perimeter import DEFAULT_EXCLUDED_CATEGORIES
-from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
+
+# Development-only token: the AGORA sandbox's default (PACTE_AGORA_SANDBOX_TOKEN) is the same.
+DEV_AGORA_TOKEN = "pacte-dev-agora-sandbox-token"
 
 
 class AgoraGatewaySettings(ServiceSettings):
@@ -19,7 +21,7 @@ class AgoraGatewaySettings(ServiceSettings):
 
     # --- the AGORA endpoint (the sandbox on the dev stack) and its bearer token
     agora_url: str = "http://127.0.0.1:8005"
-    agora_token: SecretStr = SecretStr(DEV_SANDBOX_TOKEN)
+    agora_token: SecretStr = SecretStr(DEV_AGORA_TOKEN)
     agora_timeout_s: float = 5.0
 
     # --- perimeter (DOMAIN.md §6): programme AGORA categories never sent

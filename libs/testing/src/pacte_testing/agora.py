@@ -1,5 +1,8 @@
-"""Test support for the gateway and for journey tests: a live sandbox, trainee events, exports.
+"""Test support for the AGORA gateway, the AGORA sandbox and the journey tests: a live sandbox,
+trainee events, exports, the gateway as a child process.
 
+- `running_sandbox(...)`: the AGORA sandbox (agora_sandbox) over real HTTP, with a client that
+  carries its bearer token (`Sandbox`);
 - `serving(app)`: runs an ASGI app with uvicorn on a free local port (real HTTP) and gives
   its base URL;
 - `TraineeStory`: builds the sessions service's trainee events for one file, each with its
@@ -18,13 +21,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import uvicorn
 from pacte_common.broker import free_port
 from pacte_common.bus import ensure_topics, new_producer, topic_name
+from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.contracts.sessions import (
     DossierSnapshot,
@@ -73,6 +78,40 @@ async def serving(app, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@dataclass
+class Sandbox:
+    """A running AGORA sandbox: its URL, its in-memory store, an authorised client."""
+
+    url: str
+    store: Any  # agora_sandbox.store.SandboxStore
+    client: httpx.AsyncClient
+
+    async def faults(self, **faults) -> None:
+        response = await self.client.put("/v1/faults", json=faults)
+        assert response.status_code == 200, response.text
+
+    async def holdings(self, **params) -> dict:
+        response = await self.client.get("/v1/holdings", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def file(self, dossier_id) -> dict | None:
+        agora_id = self.store.by_ref.get(str(dossier_id))
+        return self.store.files[agora_id].view() if agora_id else None
+
+
+@asynccontextmanager
+async def running_sandbox(**settings: Any) -> AsyncIterator[Sandbox]:
+    """The AGORA sandbox served over real HTTP (settings: AgoraSandboxSettings fields)."""
+    from agora_sandbox.main import create_app
+    from agora_sandbox.settings import DEV_SANDBOX_TOKEN, AgoraSandboxSettings
+
+    app = create_app(AgoraSandboxSettings(**settings))
+    async with serving(app) as url:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"}) as client:
+            yield Sandbox(url, app.state.store, client)
 
 
 def suite_cipher() -> FieldCipher:
@@ -134,7 +173,7 @@ class TraineeStory:
         )
 
     def _common(self) -> dict[str, Any]:
-        return {"dossier": self.snapshot(), "occurred_at": datetime.now(UTC), "actor": "training_org:" + self.siret}
+        return {"dossier": self.snapshot(), "occurred_at": utcnow(), "actor": "training_org:" + self.siret}
 
     def enrolled(self) -> TraineeEvent:
         return TraineeEnrolled(**self._common())
@@ -246,8 +285,6 @@ def gateway_environment(settings: ServiceSettings, **extra: Any) -> dict[str, st
 async def gateway_process(env: dict[str, str], log_path, port: int | None = None) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """The gateway as a real child process (uvicorn), so a test can kill it with SIGKILL."""
     import sys
-
-    import httpx
 
     port = port or free_port()
     log_file = await asyncio.to_thread(open, log_path, "ab")

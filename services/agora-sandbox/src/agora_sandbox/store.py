@@ -12,16 +12,17 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import count
 from typing import Any
 
+from pacte_common.clock import utcnow
 from pacte_common.validators import validate_siret
 from pydantic import ValidationError
 
-from agora_gateway.domain.agora_file import FileState, Operation, apply
-from agora_gateway.sandbox import contract as c
+from agora_sandbox import contract as c
+from agora_sandbox.rules import FileState, Operation, apply
 
 NIR_13 = re.compile(r"^[1-478]\d{4}(\d{2}|2A|2B)\d{6}$")
 CENT = Decimal("0.01")
@@ -338,4 +339,4 @@ def _jsonable(value: Any) -> Any:
 
 
 def _op_log(operation: Operation, key: str, trace_id: str | None = None) -> dict:
-    return {"operation": operation.value, "idempotency_key": key, "received_at": datetime.now(UTC).isoformat(), "trace_id": trace_id}
+    return {"operation": operation.value, "idempotency_key": key, "received_at": utcnow().isoformat(), "trace_id": trace_id}

@@ -1,7 +1,8 @@
-"""The AGORA JSON contract, version 1 (docs/agora-contract.md): request and answer bodies.
+"""The AGORA JSON contract, version 1 (services/agora-gateway/docs/agora-contract.md): the
+request and answer bodies, as AGORA (here the sandbox) validates them.
 
-The gateway's adapter builds these bodies and the sandbox validates them, so both sides
-share one definition. Checks that AGORA makes on the content (NIR, SIRET, date order,
+The wire model belongs to the sandbox: the gateway builds the same bodies from its own domain
+(agora_gateway.domain.requests) and never imports this module. Checks that AGORA makes on the content (NIR, SIRET, date order,
 operation order, cost) are in `store.py`, where they become coded rejections rather than
 schema errors.
 """

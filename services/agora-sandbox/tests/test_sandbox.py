@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from agora_gateway.sandbox.contract import OperationRequest
-from agora_gateway.sandbox.store import Rejected, SandboxStore
-from agora_gateway.testing import VALID_NIRS, VALID_SIRET
+from agora_sandbox.contract import OperationRequest
+from agora_sandbox.store import Rejected, SandboxStore
 from hypothesis import given
 from hypothesis import strategies as st
+from pacte_testing.agora import VALID_NIRS, VALID_SIRET
 
 
 def create_body(funder_ref: str | None = None, *, nir: str | None = VALID_NIRS[0][:13], siret: str = VALID_SIRET, start="2026-01-05", end="2026-06-30"):
@@ -109,7 +109,7 @@ async def test_faults_on_demand(sandbox):
 
 async def test_bulk_checks_each_record(sandbox):
     from agora_gateway.backfill.export import bulk_record, parse_line
-    from agora_gateway.testing import export_line
+    from pacte_testing.agora import export_line
 
     good = bulk_record(parse_line(__import__("json").dumps(export_line())), VALID_NIRS[1][:13], "job_seeker")
     bad = dict(good, funder_ref=str(uuid.uuid4()), organisation_siret="11111111111111")
