@@ -1,13 +1,13 @@
 """Fixtures for remuneration's integration tests: one live app per test, and a stand-in for
-sessions that publishes real CloudEvents to the test's namespaced topics (remuneration.testing)."""
+sessions that publishes real CloudEvents to the test's namespaced topics (pacte_testing.remuneration)."""
 
 from __future__ import annotations
 
 import pytest
 from pacte_testing import running
+from pacte_testing.remuneration import Remuneration, SessionsStandIn
 from remuneration.main import create_app
 from remuneration.settings import RemunerationSettings
-from remuneration.testing import Remuneration, SessionsStandIn
 
 
 @pytest.fixture

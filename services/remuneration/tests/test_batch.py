@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from pacte_testing.remuneration import FileSpec
 from remuneration.domain.batch import BATCH_COLUMNS, BatchLine, render_batch
-from remuneration.testing import FileSpec
 
 
 def line(**names) -> BatchLine:

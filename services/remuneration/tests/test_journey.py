@@ -9,7 +9,7 @@ from decimal import Decimal as D
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import read_topic
-from remuneration.testing import IBAN, NIR, FileSpec
+from pacte_testing.remuneration import IBAN, NIR, FileSpec
 
 
 def components(statement):

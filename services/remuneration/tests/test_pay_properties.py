@@ -29,6 +29,7 @@ from pacte_common.errors import InvalidTransition, NotFound
 from pacte_common.http import etag
 from pacte_common.messaging import Outbox
 from pacte_common.service import Runtime
+from pacte_testing.remuneration import IBAN, FileSpec, SessionsStandIn
 from prometheus_client import CollectorRegistry
 from remuneration.app import files as app_files
 from remuneration.app import runs as app_runs
@@ -50,7 +51,6 @@ from remuneration.domain.regime import Regime, RegimeDecision
 from remuneration.events.handlers import SUBSCRIPTIONS
 from remuneration.main import MIGRATIONS
 from remuneration.settings import RemunerationSettings
-from remuneration.testing import IBAN, FileSpec, SessionsStandIn
 from sqlalchemy import select
 
 SCALE = float(os.environ.get("PACTE_PROPERTY_SCALE", "1"))

@@ -7,7 +7,7 @@ from uuid import uuid4
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import read_topic
-from remuneration.testing import IBAN, FileSpec
+from pacte_testing.remuneration import IBAN, FileSpec
 
 BAD_IBAN = "FR7630006000011234567890188"  # last digit changed: ISO 13616 check fails
 

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import eventually, read_topic
-from remuneration.testing import OTHER_SIRET, FileSpec, nir_of
+from pacte_testing.remuneration import OTHER_SIRET, FileSpec, nir_of
 
 
 def parse_batch(text):

@@ -7,7 +7,7 @@ from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_common.tracing import trace_id_of
 from pacte_testing import read_topic
-from remuneration.testing import IBAN, FileSpec
+from pacte_testing.remuneration import IBAN, FileSpec
 
 JOURNEY = "00-" + "a" * 32 + "-" + "1" * 16 + "-01"  # the trace sessions' events of the file carry
 OTHER = "00-" + "b" * 32 + "-" + "2" * 16 + "-01"  # later sessions events, another trace

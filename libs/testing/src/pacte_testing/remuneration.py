@@ -31,9 +31,9 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from pacte_testing import auth_header, eventually
-
 from remuneration.settings import RemunerationSettings
+
+from pacte_testing import auth_header, eventually
 
 ORG_SIRET = "73282932000074"
 OTHER_SIRET = "35600000000048"
