@@ -11,7 +11,12 @@ from typing import ClassVar
 
 import pytest
 from pacte_common.bus import CLUSTER_HEADER, describe_bus, ensure_topics, new_producer, topic_name
-from pacte_common.consumer import ConsumerRunner, Subscription, replay_dead_letters
+from pacte_common.consumer import (
+    ConsumerRunner,
+    Subscription,
+    read_dead_letters,
+    replay_dead_letters,
+)
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import Envelope, IntegrationEvent, register
 from pacte_common.messaging import MessagingTables
@@ -135,3 +140,27 @@ async def test_a_message_stamped_for_another_broker_incarnation_is_skipped(facto
                          message="three messages seen")
     assert await handled(factory) == [2, 3]
     assert running.outcomes["ignored"] == 1 and running.runner.resyncs == 0
+
+
+async def test_an_operator_reads_the_last_errors_without_payload_and_replays_only_the_oldest(factory, bus_settings):
+    bus = bus_settings.model_copy(update={"consumer_max_attempts": 1})
+    await ensure_topics(bus, [topic_name(bus, TOPIC)], partitions=1)
+    async with Running(bus, factory) as running:
+        running.broken = {7, 8, 9}
+        await produce(bus, [7, 8, 9])
+        await eventually(lambda: running.outcomes["dead_lettered"] == 3, timeout=30, message="7, 8, 9 dead-lettered")
+        dlq = running.runner.dlq_topic(topic_name(bus, TOPIC))
+
+        total, last_two = await read_dead_letters(bus, dlq, last=2)
+        assert total == 3 and len(last_two) == 2
+        assert [letter.error for letter in last_two] == ["RuntimeError: cannot count 9 yet", "RuntimeError: cannot count 8 yet"]
+        assert all(letter.event_type == CountTaken.event_type and not letter.replayed for letter in last_two)
+        assert last_two[0].origin.startswith(topic_name(bus, TOPIC)) and last_two[0].consumer_group == running.runner.group_id
+        assert "seq" not in repr(last_two), "no payload in what the operator reads"
+
+        running.broken = set()
+        report = await asyncio.wait_for(replay_dead_letters(bus, dlq, limit=1, settle_timeout_s=30), 90)
+        assert (report.replayed, report.failed_again) == (1, 0)
+        total, letters = await read_dead_letters(bus, dlq)
+        assert total == 3 and [letter.replayed for letter in sorted(letters, key=lambda x: x.offset)] == [True, False, False]
+    assert await handled(factory) == [7]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
+from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import dev_token
 from pacte_common.suite import Suite

@@ -316,7 +316,11 @@ def test_a_dead_letter_topic_is_replayed_from_the_bus_page(page, loaded):
         time.sleep(1)
         page.reload()
     topic = button.first.get_attribute("data-testid").removeprefix("replay-")
+    errors = page.get_by_test_id(f"errors-{topic}")
+    assert "undecodable" in errors.inner_text() and "not a CloudEvent" not in errors.inner_text(), \
+        "the last error is shown, the message's content is not"
     shot(page, "bus-dead-letters")
+    page.get_by_test_id(f"limit-{topic}").fill("1")  # only the oldest one
     navigate(page, button.first)
     flash = page.locator(".flash").first.inner_text()
     # the poison message goes back to its topic once and fails again: the replay ends and says so

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -677,6 +678,63 @@ async def _wait_until_handled(bus: BusSettings, replayed: dict, timeout_s: float
     report.unsettled = len(waiting)
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-lettered message as an operator sees it: what, when, why; never its payload
+    (it may carry personal data)."""
+
+    partition: int
+    offset: int
+    event_id: str | None
+    event_type: str | None
+    error: str
+    dead_at: str | None
+    origin: str  # topic[partition]@offset it came from
+    consumer_group: str | None
+    replayed: bool  # a replay already sent it back (the replay group read past it)
+
+
+async def read_dead_letters(bus: BusSettings, dlq_topic: str, *, last: int = 20) -> tuple[int, list[DeadLetter]]:
+    """How many dead letters the topic holds, and the `last` most recent, newest first.
+
+    Reads the topic from its beginning (dead-letter topics are small; end offsets are not
+    trusted on Tansu), keeping only the newest in memory."""
+    partitions = list(await end_offsets(bus, [dlq_topic]))
+    if not partitions:
+        raise LookupError(f"no dead-letter topic {dlq_topic}")
+    replayed_up_to = await group_offsets(bus, f"{dlq_topic}.replay", partitions)
+    newest: deque[DeadLetter] = deque(maxlen=last)
+    total = 0
+    consumer = new_consumer(bus, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while batch := await consumer.getmany(timeout_ms=500):
+            for tp, messages in batch.items():
+                for message in messages:
+                    total += 1
+                    newest.append(_dead_letter_view(message, replayed_up_to.get(tp, 0)))
+    finally:
+        await consumer.stop()
+    return total, sorted(newest, key=lambda letter: letter.dead_at or "", reverse=True)
+
+
+def _dead_letter_view(message, replayed_up_to: int) -> DeadLetter:
+    headers = {key: value.decode(errors="replace") for key, value in (message.headers or ())}
+    return DeadLetter(
+        partition=message.partition,
+        offset=message.offset,
+        event_id=headers.get("ce_id"),
+        event_type=headers.get("ce_type"),
+        error=headers.get("pacte_dlq_error", ""),
+        dead_at=headers.get("pacte_dlq_time"),
+        origin=f"{headers.get('pacte_dlq_topic', '?')}[{headers.get('pacte_dlq_partition', '?')}]@{headers.get('pacte_dlq_offset', '?')}",
+        consumer_group=headers.get("pacte_dlq_group"),
+        replayed=message.offset < replayed_up_to,
+    )
+
+
 async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: dict, replayed: dict) -> int:
     """Dead letters whose origin is one of the replayed copies, read from where the replay began."""
     partitions = list(await end_offsets(bus, [dlq_topic]))
@@ -705,10 +763,12 @@ async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: di
 __all__ = [
     "BatchHandler",
     "ConsumerRunner",
+    "DeadLetter",
     "Handler",
     "PermanentError",
     "ReplayReport",
     "Subscription",
     "TopicPartition",
+    "read_dead_letters",
     "replay_dead_letters",
 ]

@@ -51,7 +51,12 @@ from pacte_common import db
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.bus import ensure_topics, topic_name
 from pacte_common.bus_probe import BusProbe
-from pacte_common.consumer import ConsumerRunner, Subscription, replay_dead_letters
+from pacte_common.consumer import (
+    ConsumerRunner,
+    Subscription,
+    read_dead_letters,
+    replay_dead_letters,
+)
 from pacte_common.crypto import FieldCipher, LookupHasher
 from pacte_common.errors import NotFound, install_error_handlers
 from pacte_common.events import Topics
@@ -376,25 +381,67 @@ class DeadLetterReplay(BaseModel):
     unsettled: int
 
 
+class DeadLetterOut(BaseModel):
+    partition: int
+    offset: int
+    event_id: str | None
+    event_type: str | None
+    error: str
+    dead_at: str | None
+    origin: str
+    consumer_group: str | None
+    replayed: bool
+
+
+class DeadLetters(BaseModel):
+    topic: str
+    total: int
+    not_replayed: int
+    last: list[DeadLetterOut]
+
+
 def _dead_letter_admin() -> APIRouter:
-    """`POST /admin/dead-letters/{topic}/replay`: `pacte bus replay-dlq` over HTTP, for the Region's
-    console. Only this service's own dead-letter topics; the wait for the consumers is short
-    (`settle_s`), what is still on its way is reported as `unsettled`."""
+    """The Region console's hold on this service's dead letters (Region only, own topics only):
+    - `GET /admin/dead-letters/{topic}`: how many, and the last ones with their errors (no payload);
+    - `POST /admin/dead-letters/{topic}/replay`: `pacte bus replay-dlq` over HTTP, all of them or
+      the `limit` oldest not yet replayed. The wait for the consumers is short (`settle_s`);
+      what is still on its way is reported as `unsettled`."""
     admin = APIRouter(tags=["operations"])
+    Region = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+    def own_topic(runtime: Runtime, topic: str) -> str:
+        own = {runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics}
+        if topic not in own:
+            raise NotFound(f"{topic!r} is not a dead-letter topic of {runtime.settings.service_name}")
+        return topic
+
+    @admin.get(
+        "/admin/dead-letters/{topic}", response_model=DeadLetters,
+        summary="A dead-letter topic of this service: its count and its last errors, newest first (Region only)",
+    )
+    async def read_dead_letter_topic(
+        topic: str, principal: Region, runtime: RuntimeDep, last: Annotated[int, Query(ge=1, le=200)] = 20,
+    ) -> DeadLetters:
+        try:
+            total, letters = await read_dead_letters(runtime.settings.bus, own_topic(runtime, topic), last=last)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        items = [DeadLetterOut(**vars(letter)) for letter in letters]
+        return DeadLetters(topic=topic, total=total, not_replayed=sum(not i.replayed for i in items), last=items)
 
     @admin.post(
         "/admin/dead-letters/{topic}/replay", response_model=DeadLetterReplay,
         summary="Replay a dead-letter topic of this service to its original topic, once each (Region only)",
     )
     async def replay_dead_letter_topic(
-        topic: str, principal: Annotated[Principal, require_kind(OrgKind.REGION)], runtime: RuntimeDep,
+        topic: str, principal: Region, runtime: RuntimeDep,
         settle_s: Annotated[float, Query(gt=0, le=30)] = 5.0,
+        limit: Annotated[int | None, Query(ge=1, description="Replay only the N oldest not yet replayed")] = None,
     ) -> DeadLetterReplay:
-        own = {runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics}
-        if topic not in own:
-            raise NotFound(f"{topic!r} is not a dead-letter topic of {runtime.settings.service_name}")
         try:
-            report = await replay_dead_letters(runtime.settings.bus, topic, settle_timeout_s=settle_s)
+            report = await replay_dead_letters(
+                runtime.settings.bus, own_topic(runtime, topic), limit=limit, settle_timeout_s=settle_s
+            )
         except LookupError as exc:
             raise NotFound(str(exc)) from None
         log.info("dead letters of %s replayed by %s: %s", topic, principal.describe(), report)

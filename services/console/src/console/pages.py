@@ -465,6 +465,7 @@ async def bus_page(request: Request, operator: SignedIn):
                       message="Bus health is read by the Region's operators.")
     backend = backend_of(request)
     services = await backend.gather([lambda s=s: _service_health(backend, s) for s in SERVICES])
+    await backend.gather([lambda s=s: _last_dead_letters(backend, s, operator.token) for s in services])
     figure = Figure(
         "bus-backlog", "Outbox backlog, consumer lag and dead letters by service",
         ["service", "outbox backlog", "consumer lag", "dead letters", "oldest unsent (s)"],
@@ -475,15 +476,42 @@ async def bus_page(request: Request, operator: SignedIn):
     return render(request, "bus.html", operator=operator, services=services, bus_figure=figure, flatten=flatten)
 
 
+DEAD_LETTERS_SHOWN = 5  # the last errors shown per dead-letter topic
+
+
+async def _last_dead_letters(backend: Backend, service: dict, token: str) -> None:
+    """Adds to a service's health the last errors of each of its non-empty dead-letter topics."""
+    service["letters"] = {}
+    for topic, depth in (service.get("dead_letters") or {}).items():
+        if not depth:
+            continue
+        try:
+            service["letters"][topic] = await backend.get_json(
+                service["service"], f"/admin/dead-letters/{quote(topic, safe='')}", token=token,
+                params={"last": DEAD_LETTERS_SHOWN},
+            )
+        except ServiceError as exc:
+            if exc.unauthorised:
+                raise
+            service["letters"][topic] = {"error": str(exc)}
+
+
 @router.post("/bus/dead-letters/replay", dependencies=[CsrfChecked])
-async def replay_dead_letters(request: Request, operator: SignedIn, service: Annotated[str, Form()], topic: Annotated[str, Form()]):
-    """Asks the service that owns the dead-letter topic to replay it (Region only, checked there)."""
+async def replay_dead_letters(
+    request: Request, operator: SignedIn, service: Annotated[str, Form()], topic: Annotated[str, Form()],
+    limit: Annotated[str, Form()] = "",
+):
+    """Asks the service that owns the dead-letter topic to replay it, all or the `limit` oldest
+    not yet replayed (Region only, checked there)."""
     if service not in SERVICES:
         flash(request, "error", f"No service {service!r}.")
         return back_to("/bus", "")
+    if limit and not (limit.isdigit() and int(limit) >= 1):
+        flash(request, "error", "How many to replay must be a whole number of at least 1 (or empty for all).")
+        return back_to("/bus", "")
     try:
         report = (await backend_of(request).call(service, "POST", f"/admin/dead-letters/{quote(topic, safe='')}/replay",
-                                                 token=operator.token)).json()
+                                                 token=operator.token, params={"limit": limit or None})).json()
         flash(request, "ok", f"{topic}: replayed {report['replayed']}, failed again {report['failed_again']}, "
                              f"not yet handled {report['unsettled']}.")
     except ServiceError as exc:
