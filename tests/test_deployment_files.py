@@ -20,7 +20,7 @@ SETTINGS_CLASSES = {
     "sessions": "sessions.settings:SessionsSettings",
     "remuneration": "remuneration.settings:RemunerationSettings",
     "agora-gateway": "agora_gateway.settings:AgoraGatewaySettings",
-    "agora-sandbox": "agora_gateway.sandbox.settings:AgoraSandboxSettings",
+    "agora-sandbox": "agora_sandbox.settings:AgoraSandboxSettings",
     "console": "console.settings:ConsoleSettings",
 }
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 import pacte_testing as testing
 import pytest
-from agora_gateway.sandbox.settings import DEV_SANDBOX_TOKEN
+from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
 from pacte_testing import eventually, new_siret
