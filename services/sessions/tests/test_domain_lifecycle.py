@@ -4,13 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pacte_common.contracts.sessions import DossierStatus as S
-from sessions.domain.lifecycle import (
-    STATUS_LABELS,
-    TRANSITIONS,
-    TransitionRefused,
-    allowed_actions,
-    transition,
-)
+from pacte_common.state_machine import TransitionRefused
+from sessions.domain.lifecycle import DOSSIER, STATUS_LABELS
 from sessions.domain.lifecycle import (
     DossierAction as A,
 )
@@ -31,19 +26,20 @@ ALL_PAIRS = [(state, action) for state in S for action in A]
 @pytest.mark.parametrize(("state", "action"), ALL_PAIRS, ids=[f"{s.value}-{a.value}" for s, a in ALL_PAIRS])
 def test_every_state_action_pair(state, action):
     if (state, action) in EXPECTED:
-        step = transition(state, action)
-        assert (step.from_status, step.to_status) == (state, EXPECTED[(state, action)])
+        step = DOSSIER.step(state, action)
+        assert (step.source, step.target) == (state, EXPECTED[(state, action)])
     else:
         with pytest.raises(TransitionRefused) as refused:
-            transition(state, action)
-        assert refused.value.current is state
+            DOSSIER.step(state, action)
+        assert refused.value.state == state
         assert action not in refused.value.allowed
 
 
 def test_table_is_exactly_the_documented_lifecycle():
-    assert TRANSITIONS == EXPECTED
+    assert {(t.source, t.action): t.target for t in DOSSIER.transitions} == EXPECTED
+    assert len(DOSSIER.transitions) == len(EXPECTED)
     assert set(STATUS_LABELS) == set(S)
-    assert allowed_actions(S.EXITED) == [] and allowed_actions(S.CANCELLED) == []
+    assert DOSSIER.allowed_actions(S.EXITED) == [] and DOSSIER.allowed_actions(S.CANCELLED) == []
 
 
 @given(st.lists(st.sampled_from(list(A)), max_size=30))
@@ -52,11 +48,11 @@ def test_any_sequence_of_actions_stays_in_the_lifecycle(actions):
     state, entries = S.ENROLLED, 0
     for action in actions:
         try:
-            step = transition(state, action)
+            step = DOSSIER.step(state, action)
         except TransitionRefused:
-            assert action not in allowed_actions(state)
+            assert action not in DOSSIER.allowed_actions(state)
             continue
         assert state not in (S.EXITED, S.CANCELLED)
         entries += action is A.ENTER
-        state = step.to_status
+        state = step.target
     assert entries <= 1

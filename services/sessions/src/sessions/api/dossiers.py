@@ -77,13 +77,7 @@ from sessions.db.queries import (
     session_for_update,
 )
 from sessions.domain.calendar import WorkingCalendar
-from sessions.domain.lifecycle import (
-    STATUS_LABELS,
-    DossierAction,
-    TransitionRefused,
-    allowed_actions,
-    transition,
-)
+from sessions.domain.lifecycle import DOSSIER, STATUS_LABELS, DossierAction
 from sessions.domain.training import (
     CENT,
     InterruptionSpan,
@@ -118,7 +112,7 @@ def dossier_out(dossier: Dossier, *, identity: MaskedIdentity | None = None, tra
         organisation_siret=dossier.session.action.organisation_siret,
         status=status.value,
         status_label=STATUS_LABELS[status],
-        allowed_actions=[a.value for a in allowed_actions(status)],
+        allowed_actions=[a.value for a in DOSSIER.allowed_actions(status)],
         profile=dossier.profile,
         has_nir=dossier.has_nir,
         identity=identity,
@@ -169,11 +163,7 @@ def spans(dossier: Dossier) -> list[InterruptionSpan]:
 async def load_for_action(db, principal: Principal, dossier_id: UUID, if_match: str | None, action: DossierAction):
     dossier = ensure_dossier_writable(principal, await dossier_by_id(db, dossier_id, for_update=True))
     check_if_match(if_match, dossier.version)
-    try:
-        step = transition(DossierStatus(dossier.status), action)
-    except TransitionRefused as refused:
-        raise InvalidTransition(action.value, refused.current.value, [a.value for a in refused.allowed]) from None
-    return dossier, step
+    return dossier, DOSSIER.step(dossier.status, action)
 
 
 def rule(check, *args) -> None:
@@ -310,11 +300,11 @@ async def declare_entry(dossier_id: UUID, body: EntryIn, principal: Writer, db: 
     rule(check_entry, period, body.entry_date, await count_places_taken(db, session))
     late = is_late(runtime, body.entry_date, today)
     now = utcnow()
-    dossier.status = step.to_status.value
+    dossier.status = step.target.value
     dossier.entry_date = body.entry_date
     dossier.entry_declared_late = late
     dossier.version += 1
-    log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, effective_date=body.entry_date, declared_late=late)
+    log_transition(db, dossier, step.action, step.source.value, principal.describe(), now, effective_date=body.entry_date, declared_late=late)
     await refresh_places(runtime, db, session)
     await publish_trainee(runtime, db, TraineeEntered, dossier, principal.describe(), now, entry_date=body.entry_date, declared_late=late)
     await db.commit()
@@ -338,9 +328,9 @@ async def declare_interruption(dossier_id: UUID, body: InterruptionIn, principal
         created_at=now,
     )
     dossier.interruptions.append(interruption)
-    dossier.status = step.to_status.value
+    dossier.status = step.target.value
     dossier.version += 1
-    log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, effective_date=body.start_date, declared_late=late, reason=body.reason.value)
+    log_transition(db, dossier, step.action, step.source.value, principal.describe(), now, effective_date=body.start_date, declared_late=late, reason=body.reason.value)
     await db.flush()
     await publish_trainee(
         runtime, db, TraineeInterrupted, dossier, principal.describe(), now,
@@ -358,10 +348,10 @@ async def declare_resumption(dossier_id: UUID, body: ResumptionIn, principal: Wr
     rule(check_resumption, InterruptionSpan(open_interruption.start_date, None), body.resumption_date)
     now = utcnow()
     open_interruption.resumption_date = body.resumption_date
-    dossier.status = step.to_status.value
+    dossier.status = step.target.value
     dossier.version += 1
     late = is_late(runtime, body.resumption_date, today)
-    log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, effective_date=body.resumption_date, declared_late=late)
+    log_transition(db, dossier, step.action, step.source.value, principal.describe(), now, effective_date=body.resumption_date, declared_late=late)
     await db.flush()
     await publish_trainee(runtime, db, TraineeResumed, dossier, principal.describe(), now, interruption_id=open_interruption.id, resumption_date=body.resumption_date)
     await db.commit()
@@ -384,7 +374,7 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
     cost = realised_cost(realised, action.hourly_price)
     late = is_late(runtime, body.exit_date, today)
     now = utcnow()
-    dossier.status = step.to_status.value
+    dossier.status = step.target.value
     dossier.exit_date = body.exit_date
     dossier.exit_kind = body.kind.value
     dossier.dropout_reason = body.dropout_reason.value if body.dropout_reason else None
@@ -396,7 +386,7 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
     dossier.exit_declared_late = late
     dossier.version += 1
     reason = body.kind.value + (f": {body.dropout_reason.value}" if body.dropout_reason else "")
-    log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, effective_date=body.exit_date, declared_late=late, reason=reason)
+    log_transition(db, dossier, step.action, step.source.value, principal.describe(), now, effective_date=body.exit_date, declared_late=late, reason=reason)
     await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
     await publish_trainee(
         runtime, db, TraineeExited, dossier, principal.describe(), now,
@@ -412,10 +402,10 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
 async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db: DbSession, runtime: RuntimeDep, if_match: IfMatch = None):
     dossier, step = await load_for_action(db, principal, dossier_id, if_match, DossierAction.CANCEL)
     now = utcnow()
-    dossier.status = step.to_status.value
+    dossier.status = step.target.value
     dossier.cancel_reason = body.reason
     dossier.version += 1
-    log_transition(db, dossier, step.action, step.from_status.value, principal.describe(), now, reason=body.reason)
+    log_transition(db, dossier, step.action, step.source.value, principal.describe(), now, reason=body.reason)
     await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
     await publish_trainee(runtime, db, TraineeCancelled, dossier, principal.describe(), now, reason=body.reason)
     await db.commit()

@@ -26,6 +26,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
+from pacte_common.clock import age_on
+
 RATE_QUANTUM = Decimal("0.0001")
 DURATION_QUANTUM = Decimal("0.01")
 
@@ -146,10 +148,6 @@ class Aggregates:
 
 
 SEXES = ("F", "M")
-
-
-def age_on(birth_date: date, day: date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def months_before(day: date, months: int) -> date:

@@ -8,15 +8,17 @@
                                             exited        (interrupted ──exit──▶ exited too)
     enrolled | in_training | interrupted ──cancel──▶ cancelled
 
-A newcomer reads the whole lifecycle in `TRANSITIONS`; everything else asks it.
+A newcomer reads the whole lifecycle in `DOSSIER`; everything else asks it (`DOSSIER.move`,
+`DOSSIER.allowed_actions`). Who may act is decided at the HTTP edge (training organisation
+or Region), so the rows name no role.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from pacte_common.contracts.sessions import DossierStatus
+from pacte_common.state_machine import StateMachine, table
 
 
 class DossierAction(StrEnum):
@@ -43,45 +45,22 @@ ACTION_LABELS: dict[DossierAction, str] = {
     DossierAction.CANCEL: "Annulation du dossier",
 }
 
-# (current status, action) -> next status. Anything absent is an invalid transition.
-TRANSITIONS: dict[tuple[DossierStatus, DossierAction], DossierStatus] = {
-    (DossierStatus.ENROLLED, DossierAction.ENTER): DossierStatus.IN_TRAINING,
-    (DossierStatus.ENROLLED, DossierAction.CANCEL): DossierStatus.CANCELLED,
-    (DossierStatus.IN_TRAINING, DossierAction.INTERRUPT): DossierStatus.INTERRUPTED,
-    (DossierStatus.IN_TRAINING, DossierAction.EXIT): DossierStatus.EXITED,
-    (DossierStatus.IN_TRAINING, DossierAction.CANCEL): DossierStatus.CANCELLED,
-    (DossierStatus.INTERRUPTED, DossierAction.RESUME): DossierStatus.IN_TRAINING,
-    (DossierStatus.INTERRUPTED, DossierAction.EXIT): DossierStatus.EXITED,
-    (DossierStatus.INTERRUPTED, DossierAction.CANCEL): DossierStatus.CANCELLED,
-}
+# From this status, this action leads to that status. Anything absent is an invalid transition.
+DOSSIER: StateMachine[DossierStatus, DossierAction] = StateMachine(
+    "dossier",
+    table([
+        (DossierStatus.ENROLLED, DossierAction.ENTER, DossierStatus.IN_TRAINING),
+        (DossierStatus.IN_TRAINING, DossierAction.INTERRUPT, DossierStatus.INTERRUPTED),
+        (DossierStatus.INTERRUPTED, DossierAction.RESUME, DossierStatus.IN_TRAINING),
+        ((DossierStatus.IN_TRAINING, DossierStatus.INTERRUPTED), DossierAction.EXIT, DossierStatus.EXITED),
+        (
+            (DossierStatus.ENROLLED, DossierStatus.IN_TRAINING, DossierStatus.INTERRUPTED),
+            DossierAction.CANCEL,
+            DossierStatus.CANCELLED,
+        ),
+    ]),
+)
 
 # Statuses in which the person has entered training (and holds a place).
 ENTERED_STATUSES = frozenset({DossierStatus.IN_TRAINING, DossierStatus.INTERRUPTED, DossierStatus.EXITED})
 IN_PROGRESS_STATUSES = frozenset({DossierStatus.IN_TRAINING, DossierStatus.INTERRUPTED})
-
-
-class TransitionRefused(Exception):
-    def __init__(self, action: DossierAction, current: DossierStatus):
-        super().__init__(f"{action.value} is not allowed from {current.value}")
-        self.action = action
-        self.current = current
-        self.allowed = allowed_actions(current)
-
-
-@dataclass(frozen=True)
-class Transition:
-    action: DossierAction
-    from_status: DossierStatus
-    to_status: DossierStatus
-
-
-def allowed_actions(status: DossierStatus) -> list[DossierAction]:
-    return [action for (current, action) in TRANSITIONS if current is status]
-
-
-def transition(status: DossierStatus, action: DossierAction) -> Transition:
-    try:
-        target = TRANSITIONS[(status, action)]
-    except KeyError:
-        raise TransitionRefused(action, status) from None
-    return Transition(action, status, target)

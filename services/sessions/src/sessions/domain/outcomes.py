@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from pacte_common.clock import age_on
 from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
 from pacte_common.validators import validate_nir
 
-from sessions.domain.indicators import IndicatorPolicy, age_on, months_before
+from sessions.domain.indicators import IndicatorPolicy, months_before
 
 RATE_QUANTUM = Decimal("0.0001")
 
