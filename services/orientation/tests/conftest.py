@@ -16,9 +16,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from orientation.app.prescriptions import expire_overdue
 from orientation.db.models import Prescription, messaging
 from orientation.domain.prescription import Status
-from orientation.expiry import expire_overdue
 from orientation.main import create_app
 from orientation.settings import OrientationSettings
 from pacte_common.auth import OrgKind
@@ -299,21 +299,21 @@ class Kit:
     async def backdate(self, prescription_id: str, by: timedelta | None = None) -> None:
         """Makes the last change older than the expiry delay, as if the days had passed."""
         by = by or self.settings.prescription_expiry_delay + timedelta(days=1)
-        async with self.runtime.sessions() as session:
-            row = await session.get(Prescription, uuid.UUID(prescription_id))
-            await session.execute(
+        async with self.runtime.sessions() as db:
+            row = await db.get(Prescription, uuid.UUID(prescription_id))
+            await db.execute(
                 update(Prescription)
                 .where(Prescription.id == row.id)
                 .values(status_changed_at=row.status_changed_at - by)
                 .execution_options(synchronize_session=False)
             )
-            await session.commit()
+            await db.commit()
 
     async def count_rows(self) -> tuple[int, int]:
         """(prescriptions stored, events in the outbox): what a rejected request must not change."""
-        async with self.runtime.sessions() as session:
-            prescriptions = await session.scalar(select(func.count()).select_from(Prescription))
-            outbox = await session.scalar(select(func.count()).select_from(messaging.outbox))
+        async with self.runtime.sessions() as db:
+            prescriptions = await db.scalar(select(func.count()).select_from(Prescription))
+            outbox = await db.scalar(select(func.count()).select_from(messaging.outbox))
         return prescriptions, outbox
 
 

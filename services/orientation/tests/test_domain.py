@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from orientation.api.schemas import RefuseIn
 from orientation.domain.catalogue import is_full, open_for_prescription
 from orientation.domain.people import (
-    age_on,
     birth_date_problem,
     identity_lookup_parts,
     normalise_name,
@@ -16,21 +15,20 @@ from orientation.domain.people import (
 from orientation.domain.prescription import (
     ACTIVE_STATUSES,
     EXPIRABLE_STATUSES,
+    PRESCRIPTION,
     REFUSAL_LABELS,
     STATUS_LABELS,
-    TRANSITIONS,
     Action,
     PrescriberKind,
     RefusalReason,
     Role,
     Status,
-    TransitionNotAllowed,
-    allowed_actions,
-    find_transition,
     prescriber_kind_from_code,
     role_of,
 )
 from orientation.settings import OrientationSettings
+from pacte_common.clock import age_on
+from pacte_common.state_machine import TransitionRefused
 from pydantic import ValidationError
 
 # DOMAIN.md §3, as written there
@@ -49,18 +47,19 @@ def test_refusal_codes_are_domain_codes_with_french_labels():
 
 
 def test_table_is_a_function_of_state_and_action_with_one_role_per_action():
-    keys = [(t.source, t.action) for t in TRANSITIONS]
+    keys = [(t.source, t.action) for t in PRESCRIPTION.transitions]
     assert len(keys) == len(set(keys))
     for action in Action:
-        assert len({t.role for t in TRANSITIONS if t.action is action}) == 1, action
+        assert len({t.roles for t in PRESCRIPTION.transitions if t.action is action}) == 1, action
+        assert len(PRESCRIPTION.roles_of(action)) == 1, action
 
 
 def test_every_state_is_reachable_from_submitted():
     reached, frontier = {Status.SUBMITTED}, [Status.SUBMITTED]
     while frontier:
         state = frontier.pop()
-        for action in allowed_actions(state):
-            target = find_transition(state, action).target
+        for action in PRESCRIPTION.allowed_actions(state):
+            target = PRESCRIPTION.step(state, action).target
             if target not in reached:
                 reached.add(target)
                 frontier.append(target)
@@ -79,17 +78,25 @@ def test_closed_states_and_expiry():
     assert EXPIRABLE_STATUSES == {Status.SUBMITTED, Status.POSITIONING}
     assert ACTIVE_STATUSES == {Status.SUBMITTED, Status.POSITIONING, Status.ADMITTED, Status.WAITLISTED, Status.ENTERED}
     for state in TERMINAL:
-        assert allowed_actions(state) == []
-    assert allowed_actions(Status.ENTERED) == [Action.CANCEL_ADMISSION]
+        assert PRESCRIPTION.allowed_actions(state) == []
+    assert PRESCRIPTION.allowed_actions(Status.ENTERED) == [Action.CANCEL_ADMISSION]
 
 
 @given(st.sampled_from(list(Status)), st.sampled_from(list(Action)))
-def test_find_transition_agrees_with_allowed_actions(state, action):
-    if action in allowed_actions(state):
-        assert find_transition(state, action).source is state
+def test_step_agrees_with_allowed_actions(state, action):
+    if action in PRESCRIPTION.allowed_actions(state):
+        assert PRESCRIPTION.step(state, action).source is state
     else:
-        with pytest.raises(TransitionNotAllowed):
-            find_transition(state, action)
+        with pytest.raises(TransitionRefused):
+            PRESCRIPTION.step(state, action)
+
+
+@given(st.sampled_from(list(Status)), st.sampled_from(list(Action)), st.sampled_from(list(Role)))
+def test_an_action_is_refused_to_the_other_parties(state, action, role):
+    if action in PRESCRIPTION.allowed_actions(state) and role is not role_of(action):
+        with pytest.raises(TransitionRefused) as refused:
+            PRESCRIPTION.step(state, action, role=role)
+        assert refused.value.allowed == [a.value for a in PRESCRIPTION.allowed_actions(state, role)]
 
 
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)), st.integers(min_value=0, max_value=120))

@@ -4,8 +4,8 @@ started it (a reorientation keeps its first's), whichever request, event or job 
 import os
 from datetime import UTC, date, datetime
 
+from orientation.app.prescriptions import expire_overdue
 from orientation.domain.prescription import Status
-from orientation.expiry import expire_overdue
 from pacte_common.contracts.sessions import TraineeEntered
 from pacte_common.events import Envelope, Topics
 from pacte_common.tracing import trace_id_of

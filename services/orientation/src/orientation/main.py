@@ -8,9 +8,9 @@ from pacte_common.service import build_app
 
 from orientation.api.prescriptions import router as prescriptions_router
 from orientation.api.sessions import router as sessions_router
+from orientation.app.prescriptions import expiry_job
 from orientation.db.models import Base, messaging
 from orientation.events.handlers import SUBSCRIPTIONS
-from orientation.expiry import expiry_job
 from orientation.settings import OrientationSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

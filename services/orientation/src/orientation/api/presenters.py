@@ -20,6 +20,7 @@ from orientation.db.queries import can_see, chain_of, waitlist_rank
 from orientation.domain.prescription import (
     EXPIRABLE_STATUSES,
     POSITIONING_LABELS,
+    PRESCRIPTION,
     REFUSAL_HINTS,
     REFUSAL_LABELS,
     STATUS_LABELS,
@@ -28,7 +29,6 @@ from orientation.domain.prescription import (
     RefusalReason,
     Role,
     Status,
-    allowed_actions,
 )
 
 
@@ -39,7 +39,7 @@ def actions_for(principal: Principal, status: Status) -> list[str]:
         OrgKind.TRAINING_ORG: [Role.TRAINING_ORG],
         OrgKind.REGION: [Role.TRAINING_ORG, Role.PRESCRIBER],
     }.get(principal.org_kind, [])
-    return [a.value for role in roles for a in allowed_actions(status, role)]
+    return [a.value for role in roles for a in PRESCRIPTION.allowed_actions(status, role)]
 
 
 def summary(prescription: Prescription) -> PrescriptionSummary:
@@ -53,10 +53,10 @@ def _columns(p: Prescription) -> dict:
 
 
 async def present(
-    session: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal, *, with_identity: bool
+    db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal, *, with_identity: bool
 ) -> PrescriptionOut:
     status = Status(prescription.status)
-    person = await session.get(Person, prescription.person_id)
+    person = await db.get(Person, prescription.person_id)
     identity = None
     if with_identity and person is not None:
         clear = open_identity(runtime.cipher, person.identity_sealed)
@@ -76,7 +76,7 @@ async def present(
         )
     chain = [
         ChainLink(prescription_id=link.id, session_id=link.session_id, status=Status(link.status), created_at=link.created_at)
-        for link in await chain_of(session, prescription)
+        for link in await chain_of(db, prescription)
         if can_see(principal, link)
     ]
     expires_at = (
@@ -95,7 +95,7 @@ async def present(
             "has_nir": bool(person and person.has_nir),
             "positioning": positioning,
             "refusal": refusal,
-            "waitlist_rank": await waitlist_rank(session, prescription),
+            "waitlist_rank": await waitlist_rank(db, prescription),
             "expires_at": expires_at,
             "trace_id": trace_id_of(prescription.traceparent),
             "chain": chain,

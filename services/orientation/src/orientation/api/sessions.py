@@ -8,19 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pacte_common.auth import CurrentPrincipal
 from pacte_common.errors import NotFound
-from pacte_common.http import (
-    CODE,
-    DEPARTEMENT,
-    CursorParam,
-    IsoDate,
-    Page,
-    date_key,
-    decode_cursor,
-    encode_cursor,
-    key_date,
-)
+from pacte_common.http import CODE, DEPARTEMENT, CursorParam, IsoDate, Page
+from pacte_common.pagination import by_date, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from orientation.api.schemas import SessionOut
 from orientation.db.models import CatalogueSession
@@ -49,7 +40,7 @@ def present_session(row: CatalogueSession, settings: OrientationSettings) -> Ses
 @router.get("/sessions", response_model=Page[SessionOut], summary="Sessions open for prescription")
 async def list_sessions(
     principal: CurrentPrincipal,
-    session: DbSession,
+    db: DbSession,
     runtime: RuntimeDep,
     departement: Annotated[str | None, Query(pattern=DEPARTEMENT, description="44, 49, 53, 72, 85")] = None,
     programme: Annotated[str | None, Query(pattern=CODE, description="Programme code (dispositif)")] = None,
@@ -88,29 +79,15 @@ async def list_sessions(
         query = query.where(CatalogueSession.start_date <= start_to)
     if open_places:
         query = query.where(CatalogueSession.places_taken < CatalogueSession.places)
-    after = decode_cursor(cursor)
-    if after:
-        start, last_id = key_date(after.key), after.id
-        query = query.where(
-            or_(
-                CatalogueSession.start_date > start,
-                and_(CatalogueSession.start_date == start, CatalogueSession.session_id > last_id),
-            )
-        )
-    size = limit or settings.default_page_size
-    rows = (
-        await session.scalars(query.order_by(CatalogueSession.start_date, CatalogueSession.session_id).limit(size + 1))
-    ).all()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = encode_cursor(date_key(rows[-1].start_date), rows[-1].session_id)
-    return Page[SessionOut](items=[present_session(r, settings) for r in rows], next_cursor=next_cursor)
+    return await keyset_page(
+        db, query, by_date(CatalogueSession.start_date, CatalogueSession.session_id), cursor=cursor,
+        limit=limit or settings.default_page_size, render=lambda row: present_session(row, settings),
+    )
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, summary="One session of the read model")
-async def get_session(session_id: UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> SessionOut:
-    row = await session.get(CatalogueSession, session_id)
+async def get_session(session_id: UUID, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep) -> SessionOut:
+    row = await db.get(CatalogueSession, session_id)
     if row is None:
         raise NotFound(f"No session {session_id} is known to orientation")
     return present_session(row, runtime.settings)

@@ -6,8 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pacte_common.db import UTCDateTime, new_metadata, utcnow
+from pacte_common.clock import utcnow
+from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
+from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,18 +106,11 @@ class Prescription(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class PrescriptionTransition(Base):
-    """Who did what, when, from which state to which, and why (DOMAIN.md §3)."""
+class PrescriptionTransition(TransitionLogColumns, Base):
+    """Who did what, when, from which state to which, why, in which trace (DOMAIN.md §3)."""
 
     __tablename__ = "prescription_transitions"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     prescription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prescriptions.id"), index=True)
     sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, … within the prescription
-    action: Mapped[str] = mapped_column(String(30))
-    from_status: Mapped[str | None] = mapped_column(String(30))
-    to_status: Mapped[str] = mapped_column(String(30))
-    actor: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    reason: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

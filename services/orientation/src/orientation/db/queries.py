@@ -1,16 +1,18 @@
-"""Queries shared by the routers, the handlers and the job: visibility, chains, counts."""
+"""Queries shared by the routers and the use cases: visibility, chains, counts, filters."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, timedelta
 
 from pacte_common.auth import OrgKind, Principal
+from pacte_common.clock import start_of_business_day
 from pacte_common.errors import Forbidden, NotFound
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orientation.db.models import CatalogueSession, Prescription
-from orientation.domain.prescription import Status
+from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
+from orientation.domain.prescription import EXPIRABLE_STATUSES, Status
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -38,21 +40,21 @@ def can_see(principal: Principal, prescription: Prescription) -> bool:
             return False
 
 
-async def visible_prescription(session: AsyncSession, principal: Principal, prescription_id: uuid.UUID) -> Prescription:
+async def visible_prescription(db: AsyncSession, principal: Principal, prescription_id: uuid.UUID) -> Prescription:
     """The prescription, or 404 whether it does not exist or belongs to someone else (no leak)."""
     visible_to(principal)  # 403 for kinds that see no prescription at all
-    prescription = await session.get(Prescription, prescription_id)
+    prescription = await db.get(Prescription, prescription_id)
     if prescription is None or not can_see(principal, prescription):
         raise NotFound(f"No prescription {prescription_id} visible to you")
     return prescription
 
 
-async def chain_of(session: AsyncSession, prescription: Prescription) -> list[Prescription]:
+async def chain_of(db: AsyncSession, prescription: Prescription) -> list[Prescription]:
     """The person's successive attempts linked by reorientation, oldest first."""
     earlier: list[Prescription] = []
     current = prescription
     while current.previous_prescription_id is not None:
-        previous = await session.get(Prescription, current.previous_prescription_id)
+        previous = await db.get(Prescription, current.previous_prescription_id)
         if previous is None or previous in earlier:
             break
         earlier.append(previous)
@@ -60,7 +62,7 @@ async def chain_of(session: AsyncSession, prescription: Prescription) -> list[Pr
     later: list[Prescription] = []
     current = prescription
     while current.next_prescription_id is not None:
-        following = await session.get(Prescription, current.next_prescription_id)
+        following = await db.get(Prescription, current.next_prescription_id)
         if following is None or following in later:
             break
         later.append(following)
@@ -68,7 +70,7 @@ async def chain_of(session: AsyncSession, prescription: Prescription) -> list[Pr
     return [*reversed(earlier), prescription, *later]
 
 
-async def catalogue_session_for_update(session: AsyncSession, session_id: uuid.UUID) -> CatalogueSession | None:
+async def catalogue_session_for_update(db: AsyncSession, session_id: uuid.UUID) -> CatalogueSession | None:
     """The read model's session row, locked on PostgreSQL (SQLite's write lock is already held):
     admissions and the catalogue handlers that change its places take turns on it."""
     query = (
@@ -77,24 +79,24 @@ async def catalogue_session_for_update(session: AsyncSession, session_id: uuid.U
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await db.execute(query)).scalar_one_or_none()
 
 
-async def admissions_awaiting_entry(session: AsyncSession, session_id: uuid.UUID) -> int:
+async def admissions_awaiting_entry(db: AsyncSession, session_id: uuid.UUID) -> int:
     """Our admissions on a session not entered yet: each holds a place that sessions does not
     count in `places_taken` until the entry (an opened training file holds none)."""
-    return await session.scalar(
+    return await db.scalar(
         select(func.count())
         .select_from(Prescription)
         .where(Prescription.session_id == session_id, Prescription.status == Status.ADMITTED.value)
     ) or 0
 
 
-async def waitlist_rank(session: AsyncSession, prescription: Prescription) -> int | None:
+async def waitlist_rank(db: AsyncSession, prescription: Prescription) -> int | None:
     """1 for the first in line on the session's waiting list (kept in order of waitlisting)."""
     if prescription.status != Status.WAITLISTED.value or prescription.waitlisted_at is None:
         return None
-    ahead = await session.scalar(
+    ahead = await db.scalar(
         select(func.count())
         .select_from(Prescription)
         .where(
@@ -104,3 +106,72 @@ async def waitlist_rank(session: AsyncSession, prescription: Prescription) -> in
         )
     )
     return (ahead or 0) + 1
+
+
+def filtered(
+    query: Select,
+    *,
+    statuses: list[Status] | None = None,
+    session_id: uuid.UUID | None = None,
+    person_id: uuid.UUID | None = None,
+    from_: date | None = None,
+    to: date | None = None,
+    timezone: str,
+) -> Select:
+    """The list's and the counts' filters; dates are the Region's business days."""
+    if statuses:
+        query = query.where(Prescription.status.in_([s.value for s in statuses]))
+    if session_id:
+        query = query.where(Prescription.session_id == session_id)
+    if person_id:
+        query = query.where(Prescription.person_id == person_id)
+    if from_:
+        query = query.where(Prescription.created_at >= start_of_business_day(timezone, from_))
+    if to:
+        query = query.where(Prescription.created_at < start_of_business_day(timezone, to + timedelta(days=1)))
+    return query
+
+
+async def transitions_of(db: AsyncSession, prescription_id: uuid.UUID) -> list[PrescriptionTransition]:
+    rows = await db.scalars(
+        select(PrescriptionTransition)
+        .where(PrescriptionTransition.prescription_id == prescription_id)
+        .order_by(PrescriptionTransition.sequence)
+    )
+    return list(rows)
+
+
+async def next_sequence(db: AsyncSession, prescription_id: uuid.UUID) -> int:
+    """The number of the prescription's next log row (1, 2, …)."""
+    last = await db.scalar(
+        select(func.max(PrescriptionTransition.sequence)).where(PrescriptionTransition.prescription_id == prescription_id)
+    )
+    return (last or 0) + 1
+
+
+def known_person(nir_hash: str | None, identity_hash: str) -> Select[tuple[Person]]:
+    """One query: the person with this NIR, else the first with this identity and no other NIR
+    (a known NIR that differs means another person who merely shares name and birth date)."""
+    if nir_hash is None:
+        return select(Person).where(Person.identity_hash == identity_hash).order_by(Person.created_at).limit(1)
+    same_identity = and_(Person.identity_hash == identity_hash, or_(Person.nir_hash.is_(None), Person.nir_hash == nir_hash))
+    return (
+        select(Person)
+        .where(or_(Person.nir_hash == nir_hash, same_identity))
+        .order_by(case((Person.nir_hash == nir_hash, 0), else_=1), Person.created_at)
+        .limit(1)
+    )
+
+
+async def overdue_prescriptions(db: AsyncSession, deadline: datetime, limit: int) -> list[uuid.UUID]:
+    """Prescriptions unanswered since `deadline` (expirable states), oldest first."""
+    rows = await db.scalars(
+        select(Prescription.id)
+        .where(
+            Prescription.status.in_([s.value for s in EXPIRABLE_STATUSES]),
+            Prescription.status_changed_at <= deadline,
+        )
+        .order_by(Prescription.status_changed_at)
+        .limit(limit)
+    )
+    return list(rows)

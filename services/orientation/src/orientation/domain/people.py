@@ -6,10 +6,7 @@ import re
 import unicodedata
 from datetime import date
 
-
-def age_on(birth_date: date, day: date) -> int:
-    """Age in whole years on `day` (a birthday on 29 February counts from 1 March)."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+from pacte_common.clock import age_on
 
 
 def birth_date_problem(birth_date: date, today: date, minimum_age: int) -> str | None:

@@ -1,14 +1,15 @@
 """The prescription state machine (DOMAIN.md §3), as one declarative table.
 
-Read `TRANSITIONS` to know the whole flow: from which state, which action, by whom, to
-which state. Everything else in the service (HTTP, consumers, the expiry job) asks this
-module whether an action is allowed and what it leads to. No I/O, no framework.
+Read `PRESCRIPTION` to know the whole flow: from which state, which action, by whom, to
+which state. Everything else in the service (HTTP, consumers, the expiry job) moves a
+prescription through it (`PRESCRIPTION.move` in app/). No I/O, no framework.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from pacte_common.state_machine import StateMachine, Transition
 
 
 class Status(StrEnum):
@@ -61,68 +62,52 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-@dataclass(frozen=True)
-class Transition:
-    source: Status
-    action: Action
-    target: Status
-    role: Role
+_S, _A = Status, Action
+_ORG, _PRESCRIBER, _SYSTEM = frozenset({Role.TRAINING_ORG}), frozenset({Role.PRESCRIBER}), frozenset({Role.SYSTEM})
 
-
-_S, _A, _R = Status, Action, Role
-
-TRANSITIONS: tuple[Transition, ...] = (
-    # the training organisation positions and answers
-    Transition(_S.SUBMITTED, _A.SCHEDULE_POSITIONING, _S.POSITIONING, _R.TRAINING_ORG),
-    Transition(_S.POSITIONING, _A.SCHEDULE_POSITIONING, _S.POSITIONING, _R.TRAINING_ORG),  # rescheduled
-    Transition(_S.SUBMITTED, _A.ADMIT, _S.ADMITTED, _R.TRAINING_ORG),
-    Transition(_S.POSITIONING, _A.ADMIT, _S.ADMITTED, _R.TRAINING_ORG),
-    Transition(_S.WAITLISTED, _A.ADMIT, _S.ADMITTED, _R.TRAINING_ORG),  # a place freed up
-    Transition(_S.SUBMITTED, _A.REFUSE, _S.REFUSED, _R.TRAINING_ORG),
-    Transition(_S.POSITIONING, _A.REFUSE, _S.REFUSED, _R.TRAINING_ORG),
-    Transition(_S.WAITLISTED, _A.REFUSE, _S.REFUSED, _R.TRAINING_ORG),
-    Transition(_S.SUBMITTED, _A.WAITLIST, _S.WAITLISTED, _R.TRAINING_ORG),
-    Transition(_S.POSITIONING, _A.WAITLIST, _S.WAITLISTED, _R.TRAINING_ORG),
-    # the prescriber withdraws (or the beneficiary declines) before any admission
-    Transition(_S.SUBMITTED, _A.WITHDRAW, _S.WITHDRAWN, _R.PRESCRIBER),
-    Transition(_S.POSITIONING, _A.WITHDRAW, _S.WITHDRAWN, _R.PRESCRIBER),
-    Transition(_S.WAITLISTED, _A.WITHDRAW, _S.WITHDRAWN, _R.PRESCRIBER),
-    # bounce back: the closed prescription keeps its state and links to the new one
-    Transition(_S.REFUSED, _A.REORIENT, _S.REFUSED, _R.PRESCRIBER),
-    Transition(_S.EXPIRED, _A.REORIENT, _S.EXPIRED, _R.PRESCRIBER),
-    Transition(_S.WITHDRAWN, _A.REORIENT, _S.WITHDRAWN, _R.PRESCRIBER),
-    # no answer from the organisation within the delay (a setting)
-    Transition(_S.SUBMITTED, _A.EXPIRE, _S.EXPIRED, _R.SYSTEM),
-    Transition(_S.POSITIONING, _A.EXPIRE, _S.EXPIRED, _R.SYSTEM),
-    # the sessions service reports what became of the admission
-    Transition(_S.ADMITTED, _A.ENTER, _S.ENTERED, _R.SYSTEM),
-    Transition(_S.ADMITTED, _A.CANCEL_ADMISSION, _S.ADMISSION_CANCELLED, _R.SYSTEM),
-    Transition(_S.ENTERED, _A.CANCEL_ADMISSION, _S.ADMISSION_CANCELLED, _R.SYSTEM),  # entry declared by mistake
+PRESCRIPTION: StateMachine[Status, Action] = StateMachine(
+    "prescription",
+    (
+        # the training organisation positions and answers
+        Transition(_S.SUBMITTED, _A.SCHEDULE_POSITIONING, _S.POSITIONING, _ORG),
+        Transition(_S.POSITIONING, _A.SCHEDULE_POSITIONING, _S.POSITIONING, _ORG),  # rescheduled
+        Transition(_S.SUBMITTED, _A.ADMIT, _S.ADMITTED, _ORG),
+        Transition(_S.POSITIONING, _A.ADMIT, _S.ADMITTED, _ORG),
+        Transition(_S.WAITLISTED, _A.ADMIT, _S.ADMITTED, _ORG),  # a place freed up
+        Transition(_S.SUBMITTED, _A.REFUSE, _S.REFUSED, _ORG),
+        Transition(_S.POSITIONING, _A.REFUSE, _S.REFUSED, _ORG),
+        Transition(_S.WAITLISTED, _A.REFUSE, _S.REFUSED, _ORG),
+        Transition(_S.SUBMITTED, _A.WAITLIST, _S.WAITLISTED, _ORG),
+        Transition(_S.POSITIONING, _A.WAITLIST, _S.WAITLISTED, _ORG),
+        # the prescriber withdraws (or the beneficiary declines) before any admission
+        Transition(_S.SUBMITTED, _A.WITHDRAW, _S.WITHDRAWN, _PRESCRIBER),
+        Transition(_S.POSITIONING, _A.WITHDRAW, _S.WITHDRAWN, _PRESCRIBER),
+        Transition(_S.WAITLISTED, _A.WITHDRAW, _S.WITHDRAWN, _PRESCRIBER),
+        # bounce back: the closed prescription keeps its state and links to the new one
+        Transition(_S.REFUSED, _A.REORIENT, _S.REFUSED, _PRESCRIBER),
+        Transition(_S.EXPIRED, _A.REORIENT, _S.EXPIRED, _PRESCRIBER),
+        Transition(_S.WITHDRAWN, _A.REORIENT, _S.WITHDRAWN, _PRESCRIBER),
+        # no answer from the organisation within the delay (a setting)
+        Transition(_S.SUBMITTED, _A.EXPIRE, _S.EXPIRED, _SYSTEM),
+        Transition(_S.POSITIONING, _A.EXPIRE, _S.EXPIRED, _SYSTEM),
+        # the sessions service reports what became of the admission
+        Transition(_S.ADMITTED, _A.ENTER, _S.ENTERED, _SYSTEM),
+        Transition(_S.ADMITTED, _A.CANCEL_ADMISSION, _S.ADMISSION_CANCELLED, _SYSTEM),
+        Transition(_S.ENTERED, _A.CANCEL_ADMISSION, _S.ADMISSION_CANCELLED, _SYSTEM),  # entry declared by mistake
+    ),
 )
 
-_BY_KEY: dict[tuple[Status, Action], Transition] = {(t.source, t.action): t for t in TRANSITIONS}
-
 # Statuses from which the expiry job may expire a prescription.
-EXPIRABLE_STATUSES = frozenset(t.source for t in TRANSITIONS if t.action is Action.EXPIRE)
+EXPIRABLE_STATUSES = PRESCRIPTION.sources_of(Action.EXPIRE)
+
+# The log's name for the creation (a first submission or a reorientation's new prescription).
+SUBMIT = "submit"
 
 
-class TransitionNotAllowed(Exception):
-    def __init__(self, status: Status, action: Action):
-        super().__init__(f"'{action.value}' is not allowed when the state is '{status.value}'")
-        self.status = status
-        self.action = action
-
-
-def allowed_actions(status: Status, role: Role | None = None) -> list[Action]:
-    """Actions possible from `status` (for one role when given), in table order."""
-    return [t.action for t in TRANSITIONS if t.source is status and (role is None or t.role is role)]
-
-
-def find_transition(status: Status, action: Action) -> Transition:
-    try:
-        return _BY_KEY[(status, action)]
-    except KeyError:
-        raise TransitionNotAllowed(status, action) from None
+def role_of(action: Action) -> Role:
+    """Each action belongs to one party: the training organisation, the prescriber or the system."""
+    (role,) = PRESCRIPTION.roles_of(action)
+    return Role(role)
 
 
 def is_active(status: Status) -> bool:
@@ -211,11 +196,3 @@ def prescriber_kind_from_code(code: str, prefixes: dict[str, str]) -> Prescriber
     prefix = code.split("-", 1)[0].strip().upper()
     kind = prefixes.get(prefix)
     return PrescriberKind(kind) if kind else None
-
-
-_ROLE_OF_ACTION: dict[Action, Role] = {t.action: t.role for t in TRANSITIONS}
-
-
-def role_of(action: Action) -> Role:
-    """Each action belongs to one party: the training organisation, the prescriber or the system."""
-    return _ROLE_OF_ACTION[action]

@@ -68,7 +68,7 @@ def _specific_fields(action: Action | None, prescription: Prescription, person: 
 
 async def publish_transition(
     outbox: Outbox,
-    session: AsyncSession,
+    db: AsyncSession,
     prescription: Prescription,
     action: Action | None,
     *,
@@ -94,4 +94,4 @@ async def publish_transition(
         **extra,
     )
     with adopt_trace(prescription.traceparent):
-        await outbox.publish(session, event, key=str(prescription.id))
+        await outbox.publish(db, event, key=str(prescription.id))
