@@ -30,7 +30,7 @@ from agora_gateway.domain.perimeter import (
     PerimeterStatus,
     decide_perimeter,
 )
-from agora_gateway.outbound.requests import NotSendable, agora_nir
+from agora_gateway.domain.requests import NotSendable, agora_nir
 from hypothesis import given
 from hypothesis import strategies as st
 from pacte_common.contracts.people import PersonIdentity

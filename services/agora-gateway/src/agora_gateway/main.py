@@ -1,27 +1,25 @@
 """Legal training-file flows to AGORA (Caisse des dépôts), in order and exactly once, and the back-fill since 2017."""
 
-import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 from pacte_common.events import Topics
-from pacte_common.service import Runtime, build_app
+from pacte_common.service import build_app
 
 from agora_gateway.api.routes import router
-from agora_gateway.backfill.worker import backfill_job
+from agora_gateway.app.backfill import backfill_job
+from agora_gateway.app.flows import dispatch_job
+from agora_gateway.app.metrics import install_metrics, metrics_job
 from agora_gateway.db.models import Base, messaging
 from agora_gateway.db.reading import install_read_sessions, read_engine_job
 from agora_gateway.events.handlers import trainee_subscription
-from agora_gateway.metrics import install_metrics, metrics_job
-from agora_gateway.outbound.dispatcher import dispatch_job
+from agora_gateway.runtime import GatewayRuntime
 from agora_gateway.settings import AgoraGatewaySettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-async def _on_startup(runtime: Runtime) -> None:
-    runtime.extras["dispatch_wakeup"] = asyncio.Event()
-    runtime.extras["backfill_wakeup"] = asyncio.Event()
+async def _on_startup(runtime: GatewayRuntime) -> None:
     install_metrics(runtime)
     install_read_sessions(runtime)
 
@@ -39,5 +37,6 @@ def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
         subscriptions=[trainee_subscription],
         jobs=[dispatch_job, backfill_job, metrics_job, read_engine_job],
         published_topics=[Topics.AGORA_FLOWS],
-        on_startup=_on_startup,
+        on_startup=_on_startup,  # type: ignore[arg-type]
+        runtime_class=GatewayRuntime,
     )

@@ -16,7 +16,7 @@ from agora_gateway.domain.agora_file import (
     FileState,
     Operation,
 )
-from agora_gateway.domain.flows import FLOW_STATUS_LABELS, FlowStatus
+from agora_gateway.domain.flows import FLOW_STATUS_LABELS, FlowStatus, allowed_flow_actions
 from agora_gateway.domain.perimeter import PERIMETER_LABELS, PerimeterStatus
 from agora_gateway.events.publish import key_of
 
@@ -85,7 +85,7 @@ class FlowView(BaseModel):
             rejection_message=flow.rejection_message,
             agora_answer=flow.agora_answer,
             waiting_reason=waiting_reason,
-            allowed_actions=["retry"] if flow.status == FlowStatus.REJECTED.value else [],
+            allowed_actions=allowed_flow_actions(flow.status),
             created_at=flow.created_at,
             first_sent_at=flow.first_sent_at,
             answered_at=flow.answered_at,

@@ -17,8 +17,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pacte_common.db import UTCDateTime, new_metadata, utcnow
+from pacte_common.clock import utcnow
+from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
+from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -112,18 +114,18 @@ class Flow(Base):
     first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Optimistic concurrency: every ORM update bumps it (and checks it); the set-based claim
+    # and the back-fill's bulk updates bump it themselves.
+    __mapper_args__ = {"version_id_col": version}
 
-class FlowTransitionLog(Base):
+
+class FlowTransitionLog(TransitionLogColumns, Base):
+    """Who/when/from/to/why (and the trace) of every flow status change (pacte_common.state_machine)."""
+
     __tablename__ = "agora_flow_transitions"
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agora_flows.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor: Mapped[str] = mapped_column(String(255))
-    action: Mapped[str] = mapped_column(String(20))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class BackfillJob(Base):

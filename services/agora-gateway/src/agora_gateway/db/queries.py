@@ -1,4 +1,4 @@
-"""Queries and state changes on the gateway's tables (callers own the transaction)."""
+"""Queries on the gateway's tables, and the rows of new flows (callers, in app/, own the transaction)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pacte_common.db import utcnow
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.models import BackfillRejection, Dossier, Flow, FlowTransitionLog
 from agora_gateway.domain.agora_file import Operation
-from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition
+from agora_gateway.domain.flows import FlowStatus
 
 SYSTEM = "system:agora-gateway"
 ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
@@ -28,34 +27,27 @@ def waiting_reason(flow: Flow, has_nir: bool, create_without_nir: bool) -> str |
     return None
 
 
-async def get_dossier(session: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
+async def find_flow(db: AsyncSession, flow_id: uuid.UUID, *, for_update: bool = False) -> Flow | None:
+    query = select(Flow).where(Flow.id == flow_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def flow_transitions(db: AsyncSession, flow_id: uuid.UUID) -> list[FlowTransitionLog]:
+    query = select(FlowTransitionLog).where(FlowTransitionLog.flow_id == flow_id).order_by(FlowTransitionLog.id)
+    return list((await db.execute(query)).scalars())
+
+
+async def dossier_flows(db: AsyncSession, dossier_id: uuid.UUID) -> list[Flow]:
+    return list((await db.execute(select(Flow).where(Flow.dossier_id == dossier_id).order_by(Flow.sequence))).scalars())
+
+
+async def get_dossier(db: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:
     query = select(Dossier).where(Dossier.id == dossier_id)
     if for_update:
         query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-def add_flow(
-    session: AsyncSession,
-    dossier: Dossier,
-    operation: Operation,
-    *,
-    status: FlowStatus,
-    data: dict[str, Any],
-    origin: str,
-    event_type: str | None = None,
-    reason: str | None = None,
-    actor: str = SYSTEM,
-    **columns: Any,
-) -> Flow:
-    flow = Flow(**flow_row(uuid.uuid4(), dossier.id, dossier.next_sequence, operation, status, data, origin, utcnow(),
-                           event_type=event_type, **columns))
-    dossier.next_sequence += 1
-    session.add(flow)
-    session.add(
-        FlowTransitionLog(flow_id=flow.id, at=utcnow(), actor=actor, action="queue", from_status=None, to_status=status.value, reason=reason)
-    )
-    return flow
+    return (await db.execute(query)).scalar_one_or_none()
 
 
 def flow_row(
@@ -79,17 +71,7 @@ def flow_row(
     )
 
 
-def move(flow: Flow, action: FlowAction, session: AsyncSession, *, actor: str = SYSTEM, reason: str | None = None) -> None:
-    """Applies a flow transition from the declarative table and logs who/when/from/to/why."""
-    source = flow.status
-    flow.status = flow_transition(FlowStatus(source), action).value
-    flow.version += 1
-    session.add(
-        FlowTransitionLog(flow_id=flow.id, at=utcnow(), actor=actor, action=action.value, from_status=source, to_status=flow.status, reason=reason)
-    )
-
-
-async def due_heads(session: AsyncSession, *, now: datetime, limit: int, create_without_nir: bool, exclude: set[uuid.UUID]) -> list[Flow]:
+async def due_heads(db: AsyncSession, *, now: datetime, limit: int, create_without_nir: bool, exclude: set[uuid.UUID]) -> list[Flow]:
     """The first unfinished flow of each file, when it may go now (order per file)."""
     heads = (
         select(Flow.dossier_id, func.min(Flow.sequence).label("sequence"))
@@ -121,12 +103,12 @@ async def due_heads(session: AsyncSession, *, now: datetime, limit: int, create_
         query = query.where(or_(Flow.operation.not_in(NIR_FIRST), Dossier.has_nir.is_(True)))
     if exclude:
         query = query.where(Flow.dossier_id.not_in(exclude))
-    return list((await session.execute(query)).scalars())
+    return list((await db.execute(query)).scalars())
 
 
-async def claim(session: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
+async def claim(db: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
     """Atomically takes the flow for one send; False if another process took it first."""
-    result = await session.execute(
+    result = await db.execute(
         update(Flow)
         .where(
             Flow.id == flow.id,
@@ -146,23 +128,57 @@ async def claim(session: AsyncSession, flow: Flow, *, now: datetime, lease_s: fl
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        FlowTransitionLog(flow_id=flow.id, at=now, actor=SYSTEM, action=FlowAction.CLAIM.value, from_status=flow.status, to_status=FlowStatus.SENT.value, reason=f"attempt {flow.attempts + 1}")
-    )
-    await session.refresh(flow)
+    await db.refresh(flow)
     return True
 
 
-async def count_by(session: AsyncSession, column) -> dict[str, int]:
-    rows = (await session.execute(select(column, func.count()).group_by(column))).all()
+async def count_by(db: AsyncSession, column) -> dict[str, int]:
+    rows = (await db.execute(select(column, func.count()).group_by(column))).all()
     return {str(key): n for key, n in rows}
 
 
-async def waiting_for_nir_count(session: AsyncSession) -> int:
+async def waiting_for_nir_count(db: AsyncSession) -> int:
     return (
-        await session.execute(
+        await db.execute(
             select(func.count(func.distinct(Flow.dossier_id)))
             .join(Dossier, Dossier.id == Flow.dossier_id)
             .where(Flow.status == FlowStatus.PENDING.value, Flow.operation.in_(NIR_FIRST), Dossier.has_nir.is_(False))
         )
     ).scalar_one()
+
+
+async def rejections_after(db: AsyncSession, job_id: uuid.UUID, last_id: int, limit: int) -> list[BackfillRejection]:
+    query = (
+        select(BackfillRejection)
+        .where(BackfillRejection.job_id == job_id, BackfillRejection.id > last_id)
+        .order_by(BackfillRejection.id)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+def flows_query(
+    *,
+    status: FlowStatus | None,
+    dossier_id: uuid.UUID | None,
+    operation: Operation | None,
+    origin: str | None,
+    waiting_for_nir: bool | None,
+    create_without_nir: bool,
+) -> Select:
+    """Flows with their file's trace and NIR presence, filtered (GET /flows; paged by the caller)."""
+    query = select(Flow, Dossier.traceparent, Dossier.has_nir).join(Dossier, Dossier.id == Flow.dossier_id)
+    if waiting_for_nir is not None:
+        held = and_(
+            Flow.status == FlowStatus.PENDING.value, Flow.operation.in_(NIR_FIRST), Dossier.has_nir.is_(False)
+        ) if not create_without_nir else false()
+        query = query.where(held if waiting_for_nir else ~held)
+    if status is not None:
+        query = query.where(Flow.status == status.value)
+    if dossier_id is not None:
+        query = query.where(Flow.dossier_id == dossier_id)
+    if operation is not None:
+        query = query.where(Flow.operation == operation.value)
+    if origin is not None:
+        query = query.where(Flow.origin == origin)
+    return query

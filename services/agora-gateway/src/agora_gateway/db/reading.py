@@ -15,35 +15,29 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pacte_common.db import is_sqlite, session_factory
-from pacte_common.service import Runtime
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from agora_gateway.runtime import GatewayRuntime
 
 
-def install_read_sessions(runtime: Runtime) -> None:
+def install_read_sessions(runtime: GatewayRuntime) -> None:
     url = runtime.settings.database_url
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        runtime.extras["read_engine"] = engine
-        runtime.extras["read_sessions"] = session_factory(engine)
-    else:
-        runtime.extras["read_sessions"] = runtime.sessions
+        runtime.read_engine = create_async_engine(url, connect_args={"timeout": 30})
+        runtime.read_sessions = session_factory(runtime.read_engine)
 
 
-def read_sessions(runtime: Runtime) -> async_sessionmaker[AsyncSession]:
-    return runtime.extras.get("read_sessions") or runtime.sessions
-
-
-async def read_engine_job(runtime: Runtime, stop: asyncio.Event) -> None:
+async def read_engine_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
     """Keeps the read engine for the app's life and disposes of it at shutdown."""
     await stop.wait()
-    engine = runtime.extras.get("read_engine")
-    if engine is not None:
-        await engine.dispose()
+    if runtime.read_engine is not None:
+        await runtime.read_engine.dispose()
 
 
-async def _read_session(request: Request):
-    async with read_sessions(request.app.state.runtime)() as session:
-        yield session
+async def _read_db(request: Request):
+    runtime: GatewayRuntime = request.app.state.runtime
+    async with runtime.readers()() as db:
+        yield db
 
 
-ReadSession = Annotated[AsyncSession, Depends(_read_session)]
+ReadDb = Annotated[AsyncSession, Depends(_read_db)]

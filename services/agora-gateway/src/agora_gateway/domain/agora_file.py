@@ -1,13 +1,15 @@
 """The training file as AGORA holds it: its states, the operations, their legal order.
 
-One table drives both sides: the gateway plans which operations a trainee event calls for,
-and the sandbox rejects an operation that is not legal from the file's current state.
+The gateway plans which operations a trainee event calls for along this table; AGORA (and
+the sandbox standing in for it, with its own copy of the rules) rejects an operation that is
+not legal from the file's current state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from pacte_common.state_machine import StateMachine, TransitionRefused, table
 
 
 class FileState(StrEnum):
@@ -58,39 +60,42 @@ OPERATION_LABELS = {
 _LIVE = (FileState.CREATED, FileState.IN_TRAINING, FileState.INTERRUPTED, FileState.EXITED, FileState.SETTLED)
 
 
-@dataclass(frozen=True)
-class Transition:
-    operation: Operation
-    sources: tuple[FileState, ...]
-    target: FileState | None  # None: the state does not change
+# The legal order of operations on one file (DOMAIN.md §6), as AGORA enforces it. The state
+# is what AGORA holds (`Dossier.agora_state`) or will hold once the queue drains (`told_state`).
+AGORA_FILE: StateMachine[FileState, Operation] = StateMachine(
+    "AGORA file",
+    table(
+        [
+            (FileState.NONE, Operation.CREATE, FileState.CREATED),
+            (FileState.CREATED, Operation.ENTER, FileState.IN_TRAINING),
+            (FileState.IN_TRAINING, Operation.INTERRUPT, FileState.INTERRUPTED),
+            (FileState.INTERRUPTED, Operation.RESUME, FileState.IN_TRAINING),
+            ((FileState.IN_TRAINING, FileState.INTERRUPTED), Operation.EXIT, FileState.EXITED),
+            (FileState.EXITED, Operation.SETTLE, FileState.SETTLED),
+            (_LIVE, Operation.CANCEL, FileState.CANCELLED),
+        ]
+        # adding the NIR leaves the state as it is
+        + [(state, Operation.ADD_NIR, state) for state in _LIVE]
+    ),
+    state_attribute="told_state",
+)
 
-
-# The legal order of operations on one file (DOMAIN.md §6).
-TRANSITIONS: dict[Operation, Transition] = {
-    t.operation: t
-    for t in (
-        Transition(Operation.CREATE, (FileState.NONE,), FileState.CREATED),
-        Transition(Operation.ENTER, (FileState.CREATED,), FileState.IN_TRAINING),
-        Transition(Operation.INTERRUPT, (FileState.IN_TRAINING,), FileState.INTERRUPTED),
-        Transition(Operation.RESUME, (FileState.INTERRUPTED,), FileState.IN_TRAINING),
-        Transition(Operation.EXIT, (FileState.IN_TRAINING, FileState.INTERRUPTED), FileState.EXITED),
-        Transition(Operation.SETTLE, (FileState.EXITED,), FileState.SETTLED),
-        Transition(Operation.CANCEL, _LIVE, FileState.CANCELLED),
-        Transition(Operation.ADD_NIR, _LIVE, None),
-    )
+# Operation -> the states it is legal from.
+TRANSITIONS: dict[Operation, frozenset[FileState]] = {
+    op: AGORA_FILE.sources_of(op) for op in Operation if AGORA_FILE.sources_of(op)
 }
 
 
 def allowed_operations(state: FileState) -> list[Operation]:
-    return [op for op, t in TRANSITIONS.items() if state in t.sources]
+    return AGORA_FILE.allowed_actions(state)
 
 
 def apply(state: FileState, operation: Operation) -> FileState:
     """The file's state after the operation; ValueError when the order is not legal."""
-    transition = TRANSITIONS[operation]
-    if state not in transition.sources:
-        raise ValueError(f"'{operation}' is not allowed on a file in state '{state}'")
-    return transition.target or state
+    try:
+        return AGORA_FILE.step(state, operation).target
+    except TransitionRefused:
+        raise ValueError(f"'{operation}' is not allowed on a file in state '{state}'") from None
 
 
 # ------------------------------------------------------------------ planning (gateway side)
@@ -148,7 +153,7 @@ def plan(told: FileState, step: TraineeStep, *, nir_known: bool, nir_told: bool)
             return [Operation.ADD_NIR]
         return []
     if step is TraineeStep.CANCELLED:
-        return [Operation.CANCEL] if told in TRANSITIONS[Operation.CANCEL].sources else []
+        return [Operation.CANCEL] if told in TRANSITIONS[Operation.CANCEL] else []
     return list(_PATHS.get((told, step), ()))
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
+
+from pacte_common.state_machine import StateMachine, TransitionRefused, table
 
 
 class FlowStatus(StrEnum):
@@ -34,38 +35,42 @@ class FlowAction(StrEnum):
     RETRY = "retry"  # an operator resends a rejected flow after fixing the data
 
 
-@dataclass(frozen=True)
-class FlowTransition:
-    action: FlowAction
-    sources: tuple[FlowStatus, ...]
-    target: FlowStatus
+# Who takes a move: the gateway itself (its queue), or a Region operator (the resend).
+SYSTEM_ROLE = "system"
+OPERATOR_ROLE = "operator"
 
-
-FLOW_TRANSITIONS = {
-    t.action: t
-    for t in (
-        # a SENT flow whose claim expired (its process died) is claimed again
-        FlowTransition(FlowAction.CLAIM, (FlowStatus.PENDING, FlowStatus.SENT), FlowStatus.SENT),
-        FlowTransition(FlowAction.ACKNOWLEDGE, (FlowStatus.SENT,), FlowStatus.ACKNOWLEDGED),
-        FlowTransition(FlowAction.REJECT, (FlowStatus.SENT, FlowStatus.PENDING), FlowStatus.REJECTED),
-        FlowTransition(FlowAction.REQUEUE, (FlowStatus.SENT,), FlowStatus.PENDING),
-        FlowTransition(FlowAction.RETRY, (FlowStatus.REJECTED,), FlowStatus.PENDING),
+# The flow's life in the queue (DOMAIN.md §6): (from, action) -> to, and who takes it.
+FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
+    "agora flow",
+    table(
+        [
+            # a SENT flow whose claim expired (its process died) is claimed again
+            ((FlowStatus.PENDING, FlowStatus.SENT), FlowAction.CLAIM, FlowStatus.SENT),
+            (FlowStatus.SENT, FlowAction.ACKNOWLEDGE, FlowStatus.ACKNOWLEDGED),
+            # PENDING: the gateway's own checks refused the body before it went
+            ((FlowStatus.SENT, FlowStatus.PENDING), FlowAction.REJECT, FlowStatus.REJECTED),
+            (FlowStatus.SENT, FlowAction.REQUEUE, FlowStatus.PENDING),
+        ],
+        roles={SYSTEM_ROLE},
     )
-}
+    + table([(FlowStatus.REJECTED, FlowAction.RETRY, FlowStatus.PENDING)], roles={OPERATOR_ROLE}),
+)
 
 # Statuses after which the next flow of the file may go.
 DONE = (FlowStatus.ACKNOWLEDGED, FlowStatus.EXCLUDED, FlowStatus.DELEGATED)
 
 
 def flow_transition(status: FlowStatus, action: FlowAction) -> FlowStatus:
-    transition = FLOW_TRANSITIONS[action]
-    if status not in transition.sources:
-        raise ValueError(f"'{action}' is not allowed on a flow that is '{status}'")
-    return transition.target
+    """The status after the action (pure); ValueError when the machine does not allow it."""
+    try:
+        return FLOW.step(status, action).target
+    except TransitionRefused as refused:
+        raise ValueError(str(refused)) from None
 
 
-def allowed_flow_actions(status: FlowStatus) -> list[str]:
-    return [a.value for a, t in FLOW_TRANSITIONS.items() if status in t.sources]
+def allowed_flow_actions(status: str, role: str = OPERATOR_ROLE) -> list[str]:
+    """What `role` may do to a flow in this status (an operator: retry a rejected flow)."""
+    return [a.value for a in FLOW.allowed_actions(status, role)]
 
 
 def idempotency_key(dossier_id: UUID, sequence: int, operation: str, revision: int) -> str:

@@ -6,16 +6,16 @@ job or request caused it.
 
 from __future__ import annotations
 
+from pacte_common.clock import utcnow
 from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
-from pacte_common.db import utcnow
 from pacte_common.events import IntegrationEvent
 from pacte_common.logs import redact
-from pacte_common.service import Runtime
 from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.db.models import Dossier, Flow
 from agora_gateway.domain.flows import idempotency_key
+from agora_gateway.runtime import GatewayRuntime
 
 
 def key_of(flow: Flow) -> str:
@@ -35,22 +35,22 @@ def _common(flow: Flow) -> dict:
     )
 
 
-async def _publish(runtime: Runtime, session: AsyncSession, flow: Flow, event: IntegrationEvent) -> None:
-    dossier = await session.get(Dossier, flow.dossier_id)  # usually already in the session
+async def _publish(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, event: IntegrationEvent) -> None:
+    dossier = await db.get(Dossier, flow.dossier_id)  # usually already in the db
     with adopt_trace(dossier.traceparent if dossier is not None else None):
-        await runtime.outbox.publish(session, event, key=str(flow.dossier_id))
+        await runtime.outbox.publish(db, event, key=str(flow.dossier_id))
 
 
-async def publish_sent(runtime: Runtime, session: AsyncSession, flow: Flow) -> None:
-    await _publish(runtime, session, flow, AgoraFlowSent(**_common(flow)))
+async def publish_sent(runtime: GatewayRuntime, db: AsyncSession, flow: Flow) -> None:
+    await _publish(runtime, db, flow, AgoraFlowSent(**_common(flow)))
 
 
-async def publish_acknowledged(runtime: Runtime, session: AsyncSession, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
-    await _publish(runtime, session, flow, acknowledged_event(flow, agora_file_id, state))
+async def publish_acknowledged(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
+    await _publish(runtime, db, flow, acknowledged_event(flow, agora_file_id, state))
 
 
-async def publish_rejected(runtime: Runtime, session: AsyncSession, flow: Flow, code: str, message: str) -> None:
-    await _publish(runtime, session, flow, rejected_event(flow, code, message))
+async def publish_rejected(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, code: str, message: str) -> None:
+    await _publish(runtime, db, flow, rejected_event(flow, code, message))
 
 
 def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None) -> AgoraFlowAcknowledged:

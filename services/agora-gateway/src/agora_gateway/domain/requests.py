@@ -1,4 +1,4 @@
-"""Building AGORA request bodies (contract v1) from what the gateway holds. No I/O."""
+"""Building AGORA request bodies (contract v1) from what the gateway holds. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -68,3 +68,25 @@ def operation_request(
             raise NotSendable("missing_nir", "The file has no NIR to add")
         return {"operation": "add_nir", "agora_file_id": agora_file_id, "data": {"nir": nir}}
     return {"operation": operation.value, "agora_file_id": agora_file_id, "data": flow_data}
+
+
+def search_query(create_request: dict[str, Any]) -> dict[str, Any]:
+    """The search for a pre-existing file that goes before a `create`."""
+    data = create_request["data"]
+    return {
+        "funder_ref": data["funder_ref"],
+        "nir": data["identity"]["nir"],
+        "organisation_siret": data["organisation_siret"],
+        "session_start_date": data["session_start_date"],
+    }
+
+
+def found_existing_answer(existing: dict[str, Any]) -> dict[str, Any]:
+    """A pre-existing file found by the search, taken as the `create`'s acknowledgement."""
+    return {
+        "status": "acknowledged",
+        "operation": "create",
+        "agora_file_id": existing["agora_file_id"],
+        "file_state": existing["state"],
+        "found_existing": True,
+    }

@@ -1,4 +1,5 @@
-"""The back-fill worker: streams an export file to AGORA's bulk endpoint, resumably.
+"""The back-fill use cases: start a job from an uploaded export, stream it to AGORA's bulk
+endpoint, resumably (the job loop), and read back the lines not loaded.
 
 Per batch of lines, two transactions bracket one bulk call:
 1. *prepare*: classify each line (invalid, before the cut-off, excluded/delegated,
@@ -15,24 +16,32 @@ offset, so memory stays flat whatever its size.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from fastapi import UploadFile
+from fastapi.responses import JSONResponse
 from pacte_common.aio import wait_any
+from pacte_common.auth import Principal
+from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, seal_identity
-from pacte_common.db import utcnow
-from pacte_common.service import Runtime
+from pacte_common.idempotency import idempotent_create
 from pacte_common.validators import nir_for_agora
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.backfill.export import BadLine, ExportLine, bulk_record, parse_line, seal_record
+from agora_gateway.app.flows import transition_row, wake_dispatcher
+from agora_gateway.clients.agora import AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.queries import SYSTEM, WAITING_FOR_NIR, flow_row
+from agora_gateway.db.queries import WAITING_FOR_NIR, flow_row, rejections_after
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import (
     EXPORT_STATUS_TO_FILE_STATE,
@@ -40,11 +49,11 @@ from agora_gateway.domain.backfill import (
     LineOutcome,
     before_cutoff,
 )
-from agora_gateway.domain.flows import FlowAction, FlowStatus, flow_transition, requeue_delay
+from agora_gateway.domain.export import BadLine, ExportLine, bulk_record, parse_line, seal_record
+from agora_gateway.domain.flows import FLOW, FlowAction, FlowStatus, requeue_delay
 from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
 from agora_gateway.events.publish import acknowledged_event, rejected_event
-from agora_gateway.outbound.client import AgoraClient, AgoraUnavailable
-from agora_gateway.settings import AgoraGatewaySettings
+from agora_gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +72,9 @@ def batch_key(job_id: uuid.UUID, batch: int) -> str:
     return f"pacte-backfill-{job_id}-b{batch}"
 
 
-async def backfill_job(runtime: Runtime, stop: asyncio.Event) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    wakeup: asyncio.Event = runtime.extras["backfill_wakeup"]
+async def backfill_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
+    settings = runtime.settings
+    wakeup = runtime.backfill_wakeup
     async with AgoraClient(settings) as client:
         while not stop.is_set():
             wakeup.clear()
@@ -79,9 +88,9 @@ async def backfill_job(runtime: Runtime, stop: asyncio.Event) -> None:
                 await fail_job(runtime, job_id, f"{type(exc).__name__}: {exc}")
 
 
-async def claim_job(runtime: Runtime) -> uuid.UUID | None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session, session.begin():
+async def claim_job(runtime: GatewayRuntime) -> uuid.UUID | None:
+    settings = runtime.settings
+    async with runtime.sessions() as db, db.begin():
         now = utcnow()
         query = (
             select(BackfillJob)
@@ -92,9 +101,9 @@ async def claim_job(runtime: Runtime) -> uuid.UUID | None:
             .order_by(BackfillJob.created_at)
             .limit(1)
         )
-        if session.bind.dialect.name == "postgresql":
+        if db.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        job = (await session.execute(query)).scalar_one_or_none()
+        job = (await db.execute(query)).scalar_one_or_none()
         if job is None:
             return None
         job.status = JobStatus.RUNNING
@@ -103,10 +112,10 @@ async def claim_job(runtime: Runtime) -> uuid.UUID | None:
         return job.id
 
 
-async def run_job(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session:
-        job = await session.get(BackfillJob, job_id)
+async def run_job(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as db:
+        job = await db.get(BackfillJob, job_id)
         assert job is not None
         path, offset, line_no, pending = Path(job.file_path), job.byte_offset, job.line_no, job.pending_batch
     if pending is not None and not await send_pending(runtime, client, job_id, stop):
@@ -161,8 +170,8 @@ class _Candidate:
     record: dict | None = None
 
 
-def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Candidate:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+def _classify(runtime: GatewayRuntime, number: int, text: str, line: ExportLine) -> _Candidate:
+    settings = runtime.settings
     if before_cutoff(line.entry_date, line.session_start_date, settings.backfill_cutoff):
         return _Candidate(number, text, line, LineOutcome.SKIPPED_BY_DATE)
     decision = decide_perimeter(line.agora_category, line.delegated_to_france_travail, settings.excluded_categories)
@@ -207,8 +216,8 @@ def _classify(runtime: Runtime, number: int, text: str, line: ExportLine) -> _Ca
     return _Candidate(number, text, line, outcome, decision, dossier, record)
 
 
-async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+async def prepare(runtime: GatewayRuntime, job_id: uuid.UUID, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
+    settings = runtime.settings
     # Parsing, checks and encryption first: the write transaction below stays short.
     readable: list[_Candidate] = []
     unreadable: list[tuple[int, str, BadLine]] = []
@@ -217,8 +226,8 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
             readable.append(_classify(runtime, number, text, parse_line(text)))
         except BadLine as bad:
             unreadable.append((number, text, bad))
-    async with runtime.sessions() as session, session.begin():
-        job = (await session.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+    async with runtime.sessions() as db, db.begin():
+        job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
         report.read += len(lines)
@@ -227,7 +236,7 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
             report.count(LineOutcome.INVALID)
             rows.reject(number, text, "line", bad.code, bad.message, _dossier_ref(text))
         ids = [c.line.dossier_id for c in readable]
-        known = set((await session.execute(select(Dossier.id).where(Dossier.id.in_(ids)))).scalars()) if ids else set()
+        known = set((await db.execute(select(Dossier.id).where(Dossier.id.in_(ids)))).scalars()) if ids else set()
         records: list[dict] = []
         sources: dict[str, list] = {}
         for candidate in readable:
@@ -239,7 +248,7 @@ async def prepare(runtime: Runtime, job_id: uuid.UUID, lines: list[tuple[int, st
             if _plan_line(rows, candidate, report):
                 records.append(candidate.record)
                 sources[str(candidate.line.dossier_id)] = [candidate.number, candidate.text]
-        await rows.insert(session)  # set-based: one multi-row statement per table
+        await rows.insert(db)  # set-based: one multi-row statement per table
         now = utcnow()
         job.report = report.as_dict()
         job.byte_offset, job.line_no = end_offset, line_no
@@ -280,7 +289,7 @@ def _plan_line(rows: _BatchRows, candidate: _Candidate, report: BackfillReport) 
 class _BatchRows:
     """The rows one prepared batch inserts, as plain dicts (no ORM object per line)."""
 
-    def __init__(self, runtime: Runtime, job_id: uuid.UUID, batch: int):
+    def __init__(self, runtime: GatewayRuntime, job_id: uuid.UUID, batch: int):
         self.runtime, self.job_id, self.batch = runtime, job_id, batch
         self.now = utcnow()
         self.dossiers: list[dict] = []
@@ -296,25 +305,24 @@ class _BatchRows:
         self.flows.append(flow_row(flow_id, dossier["id"], 1, Operation.BULK_LOAD, status, data, "backfill", self.now,
                                    backfill_job_id=self.job_id, backfill_batch=self.batch,
                                    first_sent_at=self.now if sent else None))
-        self.logs.append(dict(flow_id=flow_id, at=self.now, actor=SYSTEM, action="queue", from_status=None,
-                              to_status=status.value, reason=reason))
+        self.logs.append(transition_row(flow_id, "queue", None, status.value, self.now, reason))
 
     def reject(self, number: int, text: str, stage: str, code: str, message: str, dossier_ref: str | None) -> None:
         self.rejections.append(_rejection(self.runtime, self.job_id, number, text, stage, code, message, dossier_ref))
 
-    async def insert(self, session) -> None:
+    async def insert(self, db) -> None:
         # Files first, then their flows and logs (foreign keys).
         for model, rows in ((Dossier, self.dossiers), (Flow, self.flows), (FlowTransitionLog, self.logs),
                             (BackfillRejection, self.rejections)):
             if rows:
-                await session.execute(insert(model), rows)
+                await db.execute(insert(model), rows)
 
 
-async def send_pending(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
+async def send_pending(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
     """Sends the job's pending batch until AGORA answers; False if stopped first."""
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session:
-        job = await session.get(BackfillJob, job_id)
+    settings = runtime.settings
+    async with runtime.sessions() as db:
+        job = await db.get(BackfillJob, job_id)
         assert job is not None and job.pending_batch is not None and job.pending_request_encrypted
         batch = job.pending_batch
         pending = json.loads(runtime.cipher.decrypt(job.pending_request_encrypted, context=BATCH_CONTEXT))
@@ -336,20 +344,18 @@ async def send_pending(runtime: Runtime, client: AgoraClient, job_id: uuid.UUID,
     else:  # the whole call was refused: every file of the batch carries that code
         results = {ref: {"status": "rejected", "code": answer.code, "message": answer.message} for ref in pending["lines"]}
     await complete(runtime, job_id, batch, results, pending["lines"])
-    wake = runtime.extras.get("dispatch_wakeup")
-    if wake is not None:
-        wake.set()  # live flows queued behind these files may go now
+    wake_dispatcher(runtime)  # live flows queued behind these files may go now
     return True
 
 
-async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session, session.begin():
-        job = (await session.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+async def complete(runtime: GatewayRuntime, job_id: uuid.UUID, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as db, db.begin():
+        job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
         if job.pending_batch != batch:
             return  # already completed by an earlier run
         report = BackfillReport.from_dict(job.report)
-        flows = (await session.execute(
+        flows = (await db.execute(
             select(Flow.id, Flow.dossier_id, Flow.operation, Flow.sequence, Flow.revision, Flow.origin, Flow.version,
                    Flow.status, Flow.data, Dossier.told_state, Dossier.traceparent)
             .join(Dossier, Dossier.id == Flow.dossier_id)
@@ -359,8 +365,8 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
         for flow in flows:
             result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
             answers.record(flow, result, report, sources)
-        await answers.write(session)  # set-based: one statement per table
-        await runtime.outbox.publish_many(session, answers.events)
+        await answers.write(db)  # set-based: one statement per table
+        await runtime.outbox.publish_many(db, answers.events)
         job.report = report.as_dict()
         job.pending_batch = None
         job.pending_request_encrypted = None
@@ -370,7 +376,7 @@ async def complete(runtime: Runtime, job_id: uuid.UUID, batch: int, results: dic
 class _Answers:
     """AGORA's answers to one bulk call as rows to update and insert, and events to publish."""
 
-    def __init__(self, runtime: Runtime, job_id: uuid.UUID, batch: int, now):
+    def __init__(self, runtime: GatewayRuntime, job_id: uuid.UUID, batch: int, now):
         self.runtime, self.job_id, self.batch, self.now = runtime, job_id, batch, now
         self.flows: list[dict] = []
         self.logs: list[dict] = []
@@ -382,14 +388,14 @@ class _Answers:
     def record(self, flow, result: dict, report: BackfillReport, sources: dict[str, list]) -> None:
         acknowledged = result.get("status") == "acknowledged"
         action = FlowAction.ACKNOWLEDGE if acknowledged else FlowAction.REJECT
-        target = flow_transition(FlowStatus(flow.status), action).value
+        target = FLOW.step(flow.status, action).target.value
         code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
         reason = f"bulk batch {self.batch}" if acknowledged else f"{code}: {message}"
-        self.flows.append(dict(id=flow.id, status=target, version=flow.version + 1, agora_answer=result, answered_at=self.now,
+        # ORM bulk UPDATE by primary key: `version` is the one read (checked), bumped by the mapper
+        self.flows.append(dict(id=flow.id, status=target, version=flow.version, agora_answer=result, answered_at=self.now,
                                claimed_until=None, updated_at=self.now, rejection_code=None if acknowledged else code,
                                rejection_message=None if acknowledged else message))
-        self.logs.append(dict(flow_id=flow.id, at=self.now, actor=SYSTEM, action=action.value, from_status=flow.status,
-                              to_status=target, reason=reason))
+        self.logs.append(transition_row(flow.id, action.value, flow.status, target, self.now, reason))
         if acknowledged:
             file_id, state = result.get("agora_file_id"), result.get("file_state") or flow.told_state
             self.acknowledged.append(dict(id=flow.dossier_id, agora_file_id=file_id, agora_state=state, updated_at=self.now))
@@ -403,19 +409,19 @@ class _Answers:
         number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
         self.rejections.append(_rejection(self.runtime, self.job_id, number, text, "agora", code, message, str(flow.dossier_id)))
 
-    async def write(self, session) -> None:
+    async def write(self, db) -> None:
         for model, rows in ((Flow, self.flows), (Dossier, self.acknowledged), (Dossier, self.rejected)):
             if rows:
-                await session.execute(update(model), rows)  # by primary key, executemany
+                await db.execute(update(model), rows)  # by primary key, executemany
         for model, rows in ((FlowTransitionLog, self.logs), (BackfillRejection, self.rejections)):
             if rows:
-                await session.execute(insert(model), rows)
+                await db.execute(insert(model), rows)
 
 
-async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session, session.begin():
-        job = await session.get(BackfillJob, job_id)
+async def finish_job(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as db, db.begin():
+        job = await db.get(BackfillJob, job_id)
         assert job is not None
         job.status, job.finished_at, job.lease_until = JobStatus.COMPLETED, utcnow(), None
         path = Path(job.file_path)
@@ -425,11 +431,11 @@ async def finish_job(runtime: Runtime, job_id: uuid.UUID) -> None:
     log.info("back-fill %s completed", job_id)
 
 
-async def fail_job(runtime: Runtime, job_id: uuid.UUID, error: str) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
+async def fail_job(runtime: GatewayRuntime, job_id: uuid.UUID, error: str) -> None:
+    settings = runtime.settings
     path = None
-    async with runtime.sessions() as session, session.begin():
-        job = await session.get(BackfillJob, job_id)
+    async with runtime.sessions() as db, db.begin():
+        job = await db.get(BackfillJob, job_id)
         if job is not None:
             job.status, job.error, job.finished_at, job.lease_until = JobStatus.FAILED, error, utcnow(), None
             path = Path(job.file_path)
@@ -438,10 +444,10 @@ async def fail_job(runtime: Runtime, job_id: uuid.UUID, error: str) -> None:
     log.error("back-fill %s failed: %s", job_id, error)
 
 
-async def _renew_lease(runtime: Runtime, job_id: uuid.UUID) -> None:
-    settings: AgoraGatewaySettings = runtime.settings  # type: ignore[assignment]
-    async with runtime.sessions() as session, session.begin():
-        job = await session.get(BackfillJob, job_id)
+async def _renew_lease(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as db, db.begin():
+        job = await db.get(BackfillJob, job_id)
         if job is not None:
             job.lease_until = utcnow() + timedelta(seconds=settings.backfill_lease_s)
 
@@ -464,3 +470,117 @@ def _dossier_ref(text: str) -> str | None:
         return str(value)[:64] if value is not None else None
     except Exception:
         return None
+
+
+# ------------------------------------------------------------------ start a job (HTTP)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An export as received: where it was written, its digest and size."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+
+
+async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: UploadFile) -> Upload:
+    """Streams the upload to disk chunk by chunk: memory stays flat whatever the file's size."""
+    settings = runtime.settings
+    folder = Path(settings.data_dir) / settings.backfill_dir_name
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    path = folder / f"{job_id}.ndjson"
+    digest, size = hashlib.sha256(), 0
+    target = await asyncio.to_thread(path.open, "wb")
+    try:
+        while chunk := await file.read(settings.backfill_upload_chunk_bytes):
+            digest.update(chunk)
+            await asyncio.to_thread(target.write, chunk)
+            size += len(chunk)
+    finally:
+        await asyncio.to_thread(target.close)
+    return Upload(path, (file.filename or "export.ndjson")[:255], digest.hexdigest(), size)
+
+
+async def start(
+    runtime: GatewayRuntime,
+    db: AsyncSession,
+    principal: Principal,
+    file: UploadFile,
+    idempotency_key: str | None,
+    render: Callable[[BackfillJob], Any],
+) -> JSONResponse:
+    """A back-fill job queued for an uploaded export (HTTP use case: commits); the answer is
+    the job rendered, or the first upload's answer for a replayed Idempotency-Key."""
+    job_id = uuid.uuid4()
+    upload = await receive_export(runtime, job_id, file)
+
+    async def create():
+        job = _new_job(job_id, upload, principal.describe())
+        db.add(job)
+        return 202, render(job)
+
+    try:
+        answer = await idempotent_create(
+            db,
+            runtime.tables,
+            hasher=runtime.hasher,
+            principal=principal,
+            operation="start-backfill",
+            key=idempotency_key,
+            payload={"sha256": upload.sha256, "size": upload.size, "filename": upload.filename},
+            create=create,
+        )
+    except Exception:
+        await asyncio.to_thread(upload.path.unlink, True)  # the export holds NIRs in clear: never left behind
+        raise
+    if answer.headers.get("Idempotent-Replayed"):
+        await asyncio.to_thread(upload.path.unlink, True)  # the first upload's job runs; this copy is not needed
+    else:
+        answer.headers["Location"] = f"/backfill/{job_id}"
+        runtime.backfill_wakeup.set()
+    return answer
+
+
+def _new_job(job_id: uuid.UUID, upload: Upload, created_by: str) -> BackfillJob:
+    return BackfillJob(
+        id=job_id,
+        status=JobStatus.QUEUED,
+        filename=upload.filename,
+        file_path=str(upload.path.resolve()),
+        sha256=upload.sha256,
+        size_bytes=upload.size,
+        byte_offset=0,
+        line_no=0,
+        next_batch=1,
+        report=BackfillReport().as_dict(),
+        created_by=created_by,
+        created_at=utcnow(),
+    )
+
+
+# ------------------------------------------------------------------ the lines not loaded (a read)
+
+
+async def rejected_lines(runtime: GatewayRuntime, job_id: uuid.UUID, page: int = 1000) -> AsyncIterator[str]:
+    """The job's rejected lines as NDJSON, decrypted, page by page (each page its own read)."""
+    last_id = 0
+    while True:
+        async with runtime.readers()() as reader:
+            rows = await rejections_after(reader, job_id, last_id, page)
+        for row in rows:
+            yield json.dumps(
+                {
+                    "line_no": row.line_no,
+                    "dossier_id": row.dossier_id,
+                    "stage": row.stage,
+                    "code": row.code,
+                    "message": row.message,
+                    "line": runtime.cipher.decrypt(row.line_encrypted, context=LINE_CONTEXT),
+                },
+                ensure_ascii=False,
+            ) + "\n"
+        if len(rows) < page:
+            return
+        last_id = rows[-1].id

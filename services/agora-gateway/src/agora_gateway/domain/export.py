@@ -27,7 +27,7 @@ from pacte_common.validators import Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agora_gateway.domain.backfill import EXPORT_STATUS_TO_FILE_STATE
-from agora_gateway.outbound.requests import NotSendable, agora_nir
+from agora_gateway.domain.requests import NotSendable, agora_nir
 
 RECORD_CONTEXT = "agora-gateway.backfill-record.v1"
 

@@ -1,0 +1,338 @@
+"""The flow use cases: claim the due flows, send them to AGORA, record the answer, requeue,
+and the operator's resend.
+
+The queue is the `agora_flows` table. A file's next flow goes only when every earlier one
+is acknowledged (or recorded as excluded/delegated): a rejection stops the file until an
+operator resends. A flow is claimed with a lease (status `sent`); if its process dies, the
+lease runs out and the flow is claimed again and resent with the same idempotency key and
+the same body, which AGORA answers with its first answer. AGORA unavailable (5xx, timeout)
+→ quick retries with backoff and jitter, then back to the queue for later. Calls about a
+file are made in the file's journey trace (`Dossier.traceparent`, `adopt_trace`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pacte_common.aio import wait_any
+from pacte_common.bus import is_transient
+from pacte_common.clock import utcnow
+from pacte_common.contracts.people import open_identity
+from pacte_common.errors import NotFound
+from pacte_common.http import check_if_match
+from pacte_common.tracing import adopt_trace, current_trace_id
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
+from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier
+from agora_gateway.domain.agora_file import Operation
+from agora_gateway.domain.export import kept_record_request
+from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.requests import (
+    NotSendable,
+    found_existing_answer,
+    operation_request,
+    search_query,
+)
+from agora_gateway.events.publish import (
+    key_of,
+    publish_acknowledged,
+    publish_rejected,
+    publish_sent,
+)
+from agora_gateway.runtime import GatewayRuntime
+
+log = logging.getLogger(__name__)
+
+REQUEST_CONTEXT = "agora-gateway.flow-request.v1"
+
+
+@dataclass(frozen=True)
+class Work:
+    flow_id: uuid.UUID
+    dossier_id: uuid.UUID
+    operation: Operation
+    request: dict[str, Any]
+    key: str
+    version: int
+    traceparent: str | None = None  # the file's journey trace
+
+
+def seal_request(runtime: GatewayRuntime, request: dict) -> str:
+    return runtime.cipher.encrypt(json.dumps(request, sort_keys=True, default=str), context=REQUEST_CONTEXT)
+
+
+def open_request(runtime: GatewayRuntime, sealed: str) -> dict:
+    return json.loads(runtime.cipher.decrypt(sealed, context=REQUEST_CONTEXT))
+
+
+def move(db: AsyncSession, flow: Flow, action: FlowAction, *, actor: str = SYSTEM, reason: str | None = None,
+         role: str | None = None) -> None:
+    """The flow's state machine: check, set the status, log who/when/from/to/why (and the trace)."""
+    FLOW.move(db, flow, action, log=FlowTransitionLog, actor=actor, role=role, reason=reason, flow_id=flow.id)
+
+
+def transition_row(flow_id: uuid.UUID, action: str, source: str | None, target: str, at: datetime,
+                   reason: str | None) -> dict[str, Any]:
+    """A log row as a dict, for the moves made by set-based statements (claim, back-fill)."""
+    return dict(flow_id=flow_id, at=at, actor=SYSTEM, action=action, from_status=source, to_status=target,
+                reason=reason, trace_id=current_trace_id(), details={})
+
+
+def wake_dispatcher(runtime: GatewayRuntime) -> None:
+    runtime.dispatch_wakeup.set()
+
+
+def wake_dispatcher_after_commit(runtime: GatewayRuntime, db: AsyncSession) -> None:
+    """For a use case committed by its caller (the consumer): wake the dispatcher once it is."""
+    if db.info.get("dispatch_wakeup_listener"):
+        return
+    db.info["dispatch_wakeup_listener"] = True
+
+    def _wake(sync_session) -> None:
+        sync_session.info.pop("dispatch_wakeup_listener", None)
+        runtime.dispatch_wakeup.set()
+
+    sa_event.listen(db.sync_session, "after_commit", _wake, once=True)
+
+
+# ------------------------------------------------------------------ the dispatcher job
+
+
+async def dispatch_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
+    settings = runtime.settings
+    in_flight: set[asyncio.Task] = set()
+    async with AgoraClient(settings, reachability=runtime.agora_reachability) as client:
+        try:
+            while not stop.is_set():
+                runtime.dispatch_wakeup.clear()
+                free = settings.dispatch_concurrency - len(in_flight)
+                claimed: list[Work] = []
+                if free > 0:
+                    claimed = await claim_due(runtime, min(free, settings.dispatch_batch_size))
+                    for work in claimed:
+                        in_flight.add(asyncio.create_task(send(runtime, client, work), name=f"agora-send-{work.flow_id}"))
+                if claimed and len(in_flight) < settings.dispatch_concurrency:
+                    continue  # more may be due right now
+                await wait_any(stop, runtime.dispatch_wakeup, tasks=in_flight, timeout=settings.dispatch_poll_interval_s)
+                _forget_done(in_flight)
+        finally:
+            await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
+
+
+def _forget_done(in_flight: set[asyncio.Task]) -> None:
+    for task in [t for t in in_flight if t.done()]:
+        in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("agora send failed unexpectedly: %r", task.exception())
+
+
+async def _let_finish(in_flight: set[asyncio.Task], grace_s: float) -> None:
+    """Gives in-flight sends a moment; what is cut off is resent after its lease."""
+    if not in_flight:
+        return
+    pending = in_flight
+    if grace_s > 0:
+        _, pending = await asyncio.wait(in_flight, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+# ------------------------------------------------------------------ claim
+
+
+async def claim_due(runtime: GatewayRuntime, limit: int) -> list[Work]:
+    settings = runtime.settings
+    claimed: list[Work] = []
+    async with runtime.readers()() as reader:  # looking for work takes no write lock
+        heads = await due_heads(
+            reader, now=utcnow(), limit=limit, create_without_nir=settings.create_without_nir, exclude=set()
+        )
+    if not heads:
+        return claimed
+    async with runtime.sessions() as db, db.begin():
+        now = utcnow()
+        for head in heads:
+            work = await _claim_one(runtime, db, head.id, now)
+            if work is not None:
+                claimed.append(work)
+    return claimed
+
+
+async def _claim_one(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UUID, now: datetime) -> Work | None:
+    flow = await db.get(Flow, flow_id)
+    if flow is None:
+        return None
+    source = flow.status
+    FLOW.step(source, FlowAction.CLAIM)
+    if not await claim(db, flow, now=now, lease_s=runtime.settings.dispatch_lease_s):
+        return None  # another process took it first
+    db.add(FlowTransitionLog(**transition_row(flow.id, FlowAction.CLAIM.value, source, flow.status, now,
+                                              f"attempt {flow.attempts}")))
+    dossier = await get_dossier(db, flow.dossier_id)
+    assert dossier is not None
+    if flow.request_encrypted is None:
+        try:
+            request = build_request(runtime, dossier, flow)
+        except NotSendable as refused:
+            await reject(runtime, db, flow, refused.code, refused.message)
+            return None
+        flow.request_encrypted = seal_request(runtime, request)
+        if flow.operation == Operation.CREATE.value and request["data"]["identity"]["nir"]:
+            dossier.nir_told = True
+    else:
+        request = open_request(runtime, flow.request_encrypted)
+    if flow.first_sent_at is None:
+        flow.first_sent_at = now
+        await publish_sent(runtime, db, flow)
+    await db.flush()  # the version the answer will be recorded against
+    return Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version, dossier.traceparent)
+
+
+def build_request(runtime: GatewayRuntime, dossier: Dossier, flow: Flow) -> dict:
+    identity = open_identity(runtime.cipher, dossier.identity_encrypted) if dossier.identity_encrypted else None
+    if flow.operation == Operation.BULK_LOAD.value and dossier.backfill_record_encrypted:
+        # a back-filled file kept until its NIR came: its exported record, with that NIR
+        return kept_record_request(runtime.cipher, dossier.backfill_record_encrypted, identity)
+    return operation_request(
+        Operation(flow.operation),
+        snapshot=dossier.snapshot,
+        identity=identity,
+        flow_data=flow.data,
+        agora_file_id=dossier.agora_file_id,
+        trainee_status=runtime.settings.trainee_status,
+    )
+
+
+# ------------------------------------------------------------------ send and record
+
+
+async def send(runtime: GatewayRuntime, client: AgoraClient, work: Work) -> None:
+    with adopt_trace(work.traceparent):  # every call (and log line) about the file continues its trace
+        try:
+            answer = await exchange(client, work)
+        except AgoraUnavailable as exc:
+            await _recorded(runtime, requeue, work, str(exc))
+            return
+        await _recorded(runtime, record_answer, work, answer)
+
+
+async def _recorded(runtime: GatewayRuntime, step, work: Work, outcome) -> None:
+    """Records AGORA's answer (or its absence), retrying while the database is briefly
+    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
+    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
+    settings = runtime.settings
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential_jitter(initial=settings.send_backoff_initial_s, max=settings.send_backoff_max_s),
+        stop=stop_after_delay(settings.dispatch_lease_s),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await step(runtime, work, outcome)
+
+
+async def exchange(client: AgoraClient, work: Work) -> AgoraAnswer:
+    if work.operation is Operation.BULK_LOAD:  # an operator resending a back-filled file
+        answer = await client.bulk({"files": [work.request]}, work.key)
+        result = (answer.body.get("results") or [{}])[0] if answer.acknowledged else answer.body
+        return AgoraAnswer(200 if result.get("status") == "acknowledged" else 422, result)
+    if work.operation is Operation.CREATE:
+        found = await client.search(search_query(work.request))
+        if found:  # a pre-existing file: adopt it rather than create a duplicate
+            return AgoraAnswer(200, found_existing_answer(found[0]))
+    return await client.operate(work.request, work.key)
+
+
+async def _locked_flow(db: AsyncSession, work: Work) -> Flow | None:
+    flow = (await db.execute(select(Flow).where(Flow.id == work.flow_id).with_for_update())).scalar_one_or_none()
+    if flow is None or flow.version != work.version or flow.status != FlowStatus.SENT.value:
+        log.info("flow %s changed meanwhile (claimed again?): answer dropped", work.flow_id)
+        return None
+    return flow
+
+
+async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
+    async with runtime.sessions() as db, db.begin():
+        flow = await _locked_flow(db, work)
+        if flow is None:
+            return
+        flow.agora_answer = answer.body
+        flow.answered_at = utcnow()
+        flow.claimed_until = None
+        if answer.acknowledged:
+            await _acknowledge(runtime, db, flow, answer)
+        else:
+            await reject(runtime, db, flow, answer.code, answer.message)
+    wake_dispatcher(runtime)  # the file's next flow may go now
+
+
+async def _acknowledge(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, answer: AgoraAnswer) -> None:
+    found = " (pre-existing file found)" if answer.body.get("found_existing") else ""
+    move(db, flow, FlowAction.ACKNOWLEDGE, reason="AGORA acknowledged" + found)
+    dossier = await get_dossier(db, flow.dossier_id)
+    assert dossier is not None
+    dossier.agora_file_id = answer.body.get("agora_file_id") or dossier.agora_file_id
+    dossier.agora_state = answer.body.get("file_state") or dossier.agora_state
+    await publish_acknowledged(runtime, db, flow, dossier.agora_file_id, dossier.agora_state)
+
+
+async def reject(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, code: str, message: str, *, quiet: bool = False) -> None:
+    move(db, flow, FlowAction.REJECT, reason=f"{code}: {message}")
+    flow.rejection_code, flow.rejection_message = code, message
+    flow.claimed_until = None
+    flow.answered_at = utcnow()
+    await publish_rejected(runtime, db, flow, code, message)
+    (log.debug if quiet else log.warning)("AGORA rejected %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
+
+
+async def requeue(runtime: GatewayRuntime, work: Work, error: str) -> None:
+    settings = runtime.settings
+    async with runtime.sessions() as db, db.begin():
+        flow = await _locked_flow(db, work)
+        if flow is None:
+            return
+        move(db, flow, FlowAction.REQUEUE, reason=error)
+        flow.failed_claims += 1
+        flow.last_error = error
+        flow.claimed_until = None
+        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
+        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.warning("AGORA unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
+
+
+# ------------------------------------------------------------------ the operator's resend
+
+
+async def retry(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UUID, *, if_match: str | None, actor: str) -> Flow:
+    """Resend a rejected flow after the data was fixed at the source (HTTP use case: commits)."""
+    flow = await find_flow(db, flow_id, for_update=True)
+    if flow is None:
+        raise NotFound(f"No flow {flow_id}")
+    check_if_match(if_match, flow.version)
+    previous = f"{flow.rejection_code}: {flow.rejection_message}"
+    move(db, flow, FlowAction.RETRY, actor=actor, role=OPERATOR_ROLE, reason=f"operator resend after {previous}")
+    # A new revision: a new idempotency key, and the body rebuilt from the file's current
+    # data (a back-filled file is resent as exported).
+    flow.revision += 1
+    if flow.operation != Operation.BULK_LOAD.value:
+        flow.request_encrypted = None
+    flow.first_sent_at = None
+    flow.rejection_code = flow.rejection_message = None
+    flow.failed_claims = 0
+    flow.next_attempt_at = utcnow()
+    await db.commit()
+    wake_dispatcher(runtime)
+    return flow

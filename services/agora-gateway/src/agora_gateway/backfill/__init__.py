@@ -1,1 +1,0 @@
-"""Back-fill (reprise d'antériorité): the export format and the resumable worker."""

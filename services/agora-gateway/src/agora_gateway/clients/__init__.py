@@ -1,0 +1,1 @@
+"""The clients of other systems (AGORA)."""

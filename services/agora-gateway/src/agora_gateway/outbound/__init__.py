@@ -1,1 +1,0 @@
-"""What leaves the gateway for AGORA: the adapter, the per-file dispatcher."""

@@ -1,0 +1,42 @@
+"""The gateway's runtime: what its requests, consumers and jobs share, typed."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from pacte_common.service import Runtime
+from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agora_gateway.clients.agora import AgoraReachability
+from agora_gateway.settings import AgoraGatewaySettings
+
+
+@dataclass
+class GatewayGauges:
+    """Prometheus gauges of the queue and of AGORA's reachability (app/metrics.py)."""
+
+    flows: Gauge
+    dossiers: Gauge
+    waiting_nir: Gauge
+    failures: Gauge
+    reachable: Gauge
+
+
+@dataclass
+class GatewayRuntime(Runtime):
+    settings: AgoraGatewaySettings  # narrowed: the gateway's own settings
+    # wake-ups: a flow may go now (queued, acknowledged, resent), a back-fill job was queued
+    dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    backfill_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # this process's view of AGORA (consecutive failures, last success): /health/status, metrics
+    agora_reachability: AgoraReachability = field(default_factory=AgoraReachability)
+    gauges: GatewayGauges | None = None
+    # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
+    read_engine: AsyncEngine | None = None
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    def readers(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reads (the read engine on SQLite, else the main factory)."""
+        return self.read_sessions or self.sessions
