@@ -14,7 +14,7 @@ from lxml import etree
 from pacte_common.contracts.sessions import SessionPublished, SessionUpdated
 from pacte_common.events import Topics
 from pacte_testing import read_topic
-from sessions.api import lheo as lheo_api
+from sessions.app import lheo as lheo_app
 from sessions.domain.lheo import ImportOptions, LheoFileRefused, read_offer, schema_for
 
 DATA = Path(__file__).parent / "data" / "lheo"
@@ -252,7 +252,7 @@ async def test_parsing_and_validation_run_off_the_event_loop(api, monkeypatch):
         threads.append(threading.current_thread())
         return read_offer(data, options)
 
-    monkeypatch.setattr(lheo_api, "read_offer", recording_read_offer)
+    monkeypatch.setattr(lheo_app, "read_offer", recording_read_offer)
     await seed_programmes(api)
     await import_file(api, OFFER)
     assert threads and threads[0] is not threading.main_thread()

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from pacte_common.auth import OrgKind, Principal
+from pacte_common.clock import business_today, utcnow
 from pacte_common.errors import Forbidden, NotFound
 
 from sessions.db.models import Dossier, TrainingSession
@@ -23,13 +23,13 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 def get_today(request: Request) -> date:
     """Today in the business time zone: the day a declaration is made."""
     clock: Clock = request.app.state.clock
-    return clock().astimezone(ZoneInfo(request.app.state.runtime.settings.business_timezone)).date()
+    return business_today(request.app.state.runtime.settings.business_timezone, clock())
 
 
 Today = Annotated[date, Depends(get_today)]

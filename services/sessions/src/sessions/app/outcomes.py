@@ -13,15 +13,14 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
+from pacte_common.clock import business_today, utcnow
 from pacte_common.contracts.outcomes import (
     Horizon,
     OutcomeRecorded,
     OutcomeSituation,
     OutcomeSource,
 )
-from pacte_common.db import utcnow
 from pacte_common.errors import Conflict
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,15 +115,16 @@ class ImportRefused(Conflict):
 def apply_outcome(
     db: AsyncSession, dossier: Dossier, existing: Outcome | None, line: ImportLine,
     source: OutcomeSource, actor: str, now: datetime, import_id: uuid.UUID | None = None,
-) -> tuple[str, OutcomeRecorded | None]:
+) -> tuple[str, Outcome | None]:
     """Creates or corrects the outcome of a file at a horizon from a source; returns created,
-    updated or unchanged (the same facts again change nothing) and the event to publish."""
+    updated or unchanged (the same facts again change nothing) and the outcome written, whose
+    event is built once flushed (the flush sets its version: version_id_col)."""
     if existing is not None and _same(existing, line):
         return "unchanged", None
     if existing is None:
         existing = Outcome(
             id=uuid.uuid4(), dossier_id=dossier.id, person_id=dossier.person_id, horizon_months=int(line.horizon),
-            source=source.value, version=0,
+            source=source.value,
         )
         db.add(existing)
         status = "created"
@@ -134,8 +134,7 @@ def apply_outcome(
     existing.observed_on = line.observed_on
     existing.job_related_to_training = line.job_related_to_training
     existing.recorded_by, existing.recorded_at, existing.import_id = actor, now, import_id
-    existing.version += 1
-    return status, outcome_event(dossier, existing)
+    return status, existing
 
 
 def outcome_event(dossier: Dossier, outcome: Outcome) -> OutcomeRecorded:
@@ -191,24 +190,33 @@ async def import_outcomes(
         db.add(imported)
         await db.flush()
         report.import_id = imported.id
-    events = []  # each in its file's trace, like every event of the file; one INSERT for all
+    written: list[tuple[Dossier, Outcome]] = []
     for m in plan.matched:
         dossier = dossiers[m.file.dossier_id]
         current = existing.get((dossier.id, int(m.line.horizon), source.value))
         if dry_run:
             status = "created" if current is None else ("unchanged" if _same(current, m.line) else "updated")
         else:
-            status, event = apply_outcome(db, dossier, current, m.line, source, actor, now, report.import_id)
-            if event is not None:
-                events.append((event, str(dossier.id), dossier.traceparent))
+            status, outcome = apply_outcome(db, dossier, current, m.line, source, actor, now, report.import_id)
+            if outcome is not None:
+                written.append((dossier, outcome))
         statuses[m.line.number] = LineReport(m.line.number, status, dossier.id, int(m.line.horizon))
     report.lines = sorted(statuses.values(), key=lambda r: r.line)
     if not dry_run:
         imported.counts = report.counts
-        if events:
-            await runtime.outbox.publish_many(db, events)
+        await _publish(db, runtime, written)
         await db.commit()
     return report
+
+
+async def _publish(db: AsyncSession, runtime: Runtime, written: list[tuple[Dossier, Outcome]]) -> None:
+    """The events of the outcomes written, once flushed (their versions are then set); each in
+    its file's trace, like every event of the file; one INSERT for all."""
+    if not written:
+        return
+    await db.flush()
+    events = [(outcome_event(dossier, outcome), str(dossier.id), dossier.traceparent) for dossier, outcome in written]
+    await runtime.outbox.publish_many(db, events)
 
 
 def _skipped_lines(errors: list[LineError], plan: ImportPlan) -> dict[int, LineReport]:
@@ -244,9 +252,8 @@ async def declare_outcome(
     line = ImportLine(0, horizon, situation, observed_on, job_related_to_training, dossier.id)
     source = OutcomeSource.TRAINING_ORGANISATION
     existing = (await outcomes_of(db, [dossier.id], source.value)).get((dossier.id, int(horizon), source.value))
-    status, event = apply_outcome(db, dossier, existing, line, source, actor, utcnow())
-    if event is not None:
-        await runtime.outbox.publish_many(db, [(event, str(dossier.id), dossier.traceparent)])
+    status, outcome = apply_outcome(db, dossier, existing, line, source, actor, utcnow())
+    await _publish(db, runtime, [(dossier, outcome)] if outcome is not None else [])
     await db.commit()
     outcome = (await outcomes_of(db, [dossier.id], source.value))[(dossier.id, int(horizon), source.value)]
     return status, outcome
@@ -362,7 +369,7 @@ async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
     """Background job: the retention purge at start, then every `outcome_purge_interval_hours`."""
     hours = runtime.settings.outcome_purge_interval_hours
     while hours > 0 and not stop.is_set():
-        today = datetime.now(UTC).astimezone(ZoneInfo(runtime.settings.business_timezone)).date()
+        today = business_today(runtime.settings.business_timezone)
         async with runtime.sessions() as db:
             report = await purge_expired(db, runtime, today)
         log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",

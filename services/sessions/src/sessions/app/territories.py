@@ -27,18 +27,23 @@ def place_of(session: TrainingSession) -> SessionPlace:
 
 
 async def assign_territories(db: AsyncSession, sessions: Iterable[TrainingSession]) -> None:
-    """Sets each session's `territory_code` from the current version (no commit: the caller's)."""
-    version = await current_version(db)
-    known = await territory_codes(db, version) if version is not None else set()
-    for session in sessions:
-        if version is None:
-            code = None
-        else:
-            place = place_of(session)
-            covered = await places_for_postcode(db, version, place.postcode) if place.postcode else []
-            code = resolve(place, [CoveredPlace(c.territory_code, c.commune_name, c.postcode) for c in covered], known)
-        if session.territory_code != code:
-            session.territory_code = code
+    """Sets each session's `territory_code` from the current version (no commit: the caller's).
+
+    A session not yet inserted gets its code before its INSERT (no autoflush meanwhile), so a
+    new session is written once, at version 1.
+    """
+    with db.no_autoflush:
+        version = await current_version(db)
+        known = await territory_codes(db, version) if version is not None else set()
+        for session in sessions:
+            if version is None:
+                code = None
+            else:
+                place = place_of(session)
+                covered = await places_for_postcode(db, version, place.postcode) if place.postcode else []
+                code = resolve(place, [CoveredPlace(c.territory_code, c.commune_name, c.postcode) for c in covered], known)
+            if session.territory_code != code:
+                session.territory_code = code
     await db.flush()
 
 

@@ -1,6 +1,7 @@
-"""Use case: read one person's trajectory, cut to what the caller took part in, and audit the read.
+"""Use cases: read one person's trajectory, cut to what the caller took part in, and audit the
+read; keep the prescriptions read model of trajectories (`on_prescription_event`).
 
-Prescriptions come from the read model fed by orientation's events (events/trajectory.py);
+Prescriptions come from the read model fed by orientation's events (events/handlers.py);
 training files and outcomes are this service's own. Every read is recorded (who, when,
 which person id, how many items shown) in `trajectory_reads` and committed before the
 answer leaves — the identity is never part of it.
@@ -14,7 +15,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pacte_common.auth import Principal
-from pacte_common.db import utcnow
+from pacte_common.clock import utcnow
+from pacte_common.contracts import orientation as o
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,3 +145,66 @@ def _dossier_steps(dossier: Dossier, outcomes) -> list[Step]:
         steps.append(Step(on=dossier.updated_at.date(), kind="cancelled", at=dossier.updated_at, **ref))
     steps.extend(Step(on=o.observed_on, kind="outcome", details=_outcome(o), **ref) for o in outcomes)
     return steps
+
+
+# ---------------------------------------------------------------- the prescriptions read model
+
+
+def step_details(event: o.PrescriptionEvent) -> tuple[str | None, str | None]:
+    """The reason code and a short detail of a step (never free text about the person)."""
+    match event:
+        case o.PrescriptionRefused():
+            return event.reason_code, None
+        case o.PrescriptionWithdrawn():
+            return None, None
+        case o.PositioningScheduled():
+            return event.positioning_kind, event.positioning_date.isoformat()
+        case o.PrescriptionReoriented():
+            return None, f"new prescription {event.new_prescription_id}"
+        case o.PrescriptionEntered():
+            return None, f"training file {event.dossier_id}"
+        case _:
+            return None, None
+
+
+async def on_prescription_event(db: AsyncSession, event: o.PrescriptionEvent) -> None:
+    """A step of a prescription into the read model of trajectories, once (no commit: the consumer's).
+
+    Each event is a step of its prescription (keyed by prescription id, so in order); the same
+    fact re-published under another event id adds nothing.
+    """
+    view = await db.get(PrescriptionView, event.prescription_id)
+    if view is None:
+        view = PrescriptionView(
+            prescription_id=event.prescription_id,
+            person_id=event.person_id,
+            session_id=event.session_id,
+            prescriber_kind=event.prescriber_kind,
+            prescriber_code=event.prescriber_code,
+            organisation_siret=event.organisation_siret,
+            status=event.status,
+            previous_prescription_id=getattr(event, "previous_prescription_id", None),
+            submitted_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+        db.add(view)
+        await db.flush()
+    elif event.occurred_at >= view.updated_at:
+        view.status, view.updated_at = event.status, event.occurred_at
+    if isinstance(event, o.PrescriptionSubmitted):
+        view.submitted_at = min(view.submitted_at, event.occurred_at)
+        view.previous_prescription_id = event.previous_prescription_id
+    known = await db.execute(
+        select(PrescriptionStep.id).where(
+            PrescriptionStep.prescription_id == event.prescription_id,
+            PrescriptionStep.status == event.status,
+            PrescriptionStep.occurred_at == event.occurred_at,
+        )
+    )
+    if known.first() is None:
+        reason_code, detail = step_details(event)
+        db.add(PrescriptionStep(
+            prescription_id=event.prescription_id, status=event.status, occurred_at=event.occurred_at,
+            reason_code=reason_code, detail=detail,
+        ))
+        await db.flush()

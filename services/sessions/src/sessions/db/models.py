@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pacte_common.db import UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -53,6 +54,7 @@ class Programme(Timestamps, Base):
     agora_category: Mapped[str] = mapped_column(String(32))
     delegated_to_france_travail: Mapped[bool] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: every UPDATE bumps it
 
 
 class Action(Timestamps, Base):
@@ -82,6 +84,7 @@ class Action(Timestamps, Base):
     # descriptive texts): public offer data, written back by the LHEO export (docs/lheo.md).
     lheo_details: Mapped[dict | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: every UPDATE bumps it
 
     programme: Mapped[Programme] = relationship(lazy="joined")
 
@@ -106,6 +109,7 @@ class TrainingSession(Timestamps, Base):
     # The Region's employment-training territory of the training place (db/territories.py).
     territory_code: Mapped[str | None] = mapped_column(String(32), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: every UPDATE bumps it
 
     action: Mapped[Action] = relationship(lazy="joined")
 
@@ -144,6 +148,7 @@ class Dossier(Timestamps, Base):
     # request's): every trainee and attendance event of the file continues that trace.
     traceparent: Mapped[str | None] = mapped_column(String(55))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: every UPDATE bumps it
 
     session: Mapped[TrainingSession] = relationship(lazy="joined")
     interruptions: Mapped[list[Interruption]] = relationship(
@@ -167,21 +172,19 @@ class Interruption(Base):
     dossier: Mapped[Dossier] = relationship(back_populates="interruptions")
 
 
-class DossierTransition(Base):
-    """Who moved the file, when, from which state to which, and why."""
+class DossierTransition(TransitionLogColumns, Base):
+    """Who moved the file, when, from which state to which, why, and in which trace.
+
+    The shared columns come from `TransitionLogColumns`; the file's own: the date the move took
+    effect (entry, interruption, resumption, exit) and whether it was declared late.
+    """
 
     __tablename__ = "dossier_transitions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
-    action: Mapped[str] = mapped_column(String(16))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
     effective_date: Mapped[date | None] = mapped_column(Date)
     declared_late: Mapped[bool] = mapped_column(Boolean, default=False)
-    reason: Mapped[str | None] = mapped_column(Text)
-    actor: Mapped[str] = mapped_column(String(128))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AttendanceStatement(Base):

@@ -48,6 +48,7 @@ class Outcome(Base):
     recorded_by: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: every UPDATE bumps it
 
 
 class OutcomeImport(Base):

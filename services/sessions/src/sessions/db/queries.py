@@ -1,13 +1,11 @@
-"""Queries and the few writes shared by the HTTP edge and the event handlers."""
+"""Queries shared by the HTTP edge and the use cases (app/): reads and row locks, no writes."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from typing import Any
 
-from pacte_common.contracts.sessions import DossierStatus, SessionUpdated, TraineeEnrolled
-from pacte_common.service import Runtime
-from pacte_common.tracing import current_traceparent
+from pacte_common.contracts.sessions import DossierStatus
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +16,7 @@ from sessions.db.models import (
     DossierTransition,
     TrainingSession,
 )
-from sessions.domain.lifecycle import DossierAction
-from sessions.domain.training import MonthlyAttendance, holds_place, recruitment_state_after
-from sessions.events.publish import publish_catalogue, publish_trainee
+from sessions.domain.training import MonthlyAttendance, holds_place
 
 
 async def session_for_update(db: AsyncSession, session_id: uuid.UUID) -> TrainingSession | None:
@@ -46,6 +42,42 @@ async def dossier_by_id(db: AsyncSession, dossier_id: uuid.UUID, *, for_update: 
     return (await db.execute(query)).unique().scalar_one_or_none()
 
 
+async def row_for_update(db: AsyncSession, model: Any, row_id: uuid.UUID) -> Any:
+    """The row, locked on PostgreSQL (only its own table: eager joins stay unlocked)."""
+    query = select(model).where(model.id == row_id).with_for_update(of=model)
+    return (await db.execute(query)).unique().scalar_one_or_none()
+
+
+async def person_of_nir(db: AsyncSession, nir_hash: str) -> uuid.UUID | None:
+    """The person a NIR already belongs to (by its keyed hash), if any file has it."""
+    return (await db.execute(select(Dossier.person_id).where(Dossier.nir_hash == nir_hash).limit(1))).scalar_one_or_none()
+
+
+async def session_taken_by(db: AsyncSession, session_id: uuid.UUID, person_id: uuid.UUID) -> bool:
+    """Whether the person has a file (not cancelled) in the session."""
+    query = select(Dossier.id).where(
+        Dossier.session_id == session_id,
+        Dossier.person_id == person_id,
+        Dossier.status.not_in([DossierStatus.CANCELLED.value]),
+    )
+    return (await db.execute(query)).first() is not None
+
+
+async def transitions_of(db: AsyncSession, dossier_id: uuid.UUID) -> list[DossierTransition]:
+    query = select(DossierTransition).where(DossierTransition.dossier_id == dossier_id).order_by(DossierTransition.id)
+    return list((await db.execute(query)).scalars())
+
+
+async def month_history(db: AsyncSession, dossier_id: uuid.UUID, month: str) -> list[AttendanceStatement]:
+    """A month's statements, the current one first."""
+    query = (
+        select(AttendanceStatement)
+        .where(AttendanceStatement.dossier_id == dossier_id, AttendanceStatement.month == month)
+        .order_by(AttendanceStatement.version.desc())
+    )
+    return list((await db.execute(query)).scalars())
+
+
 async def count_places_taken(db: AsyncSession, session: TrainingSession) -> int:
     rows = (
         await db.execute(
@@ -53,93 +85,6 @@ async def count_places_taken(db: AsyncSession, session: TrainingSession) -> int:
         )
     ).all()
     return sum(count for status, count in rows if holds_place(status, session.permanent_entries))
-
-
-async def refresh_places(runtime: Runtime, db: AsyncSession, session: TrainingSession) -> None:
-    """Recounts places taken; publishes SessionUpdated when they or the recruitment state change.
-
-    The caller holds the session row's lock (session_for_update): the new version is then
-    taken in commit order and consumers can drop any older snapshot.
-    """
-    await db.flush()
-    taken = await count_places_taken(db, session)
-    state = recruitment_state_after(session.recruitment_state, session.places, taken)
-    if taken == session.places_taken and state == session.recruitment_state:
-        return
-    session.places_taken = taken
-    session.recruitment_state = state
-    session.version += 1
-    await db.flush()
-    await publish_catalogue(runtime, db, SessionUpdated, session)
-
-
-def log_transition(
-    db: AsyncSession,
-    dossier: Dossier,
-    action: DossierAction | str,
-    from_status: str | None,
-    actor: str,
-    at: datetime,
-    *,
-    effective_date=None,
-    declared_late: bool = False,
-    reason: str | None = None,
-) -> None:
-    db.add(
-        DossierTransition(
-            dossier_id=dossier.id,
-            action=str(action),
-            from_status=from_status,
-            to_status=dossier.status,
-            effective_date=effective_date,
-            declared_late=declared_late,
-            reason=reason,
-            actor=actor,
-            at=at,
-        )
-    )
-
-
-async def open_dossier(
-    runtime: Runtime,
-    db: AsyncSession,
-    *,
-    session: TrainingSession,
-    person_id: uuid.UUID,
-    profile: dict,
-    identity_encrypted: str | None,
-    has_nir: bool,
-    nir_hash: str | None,
-    actor: str,
-    at: datetime,
-    prescription_id: uuid.UUID | None = None,
-    prescriber_kind: str | None = None,
-    prescriber_code: str | None = None,
-) -> Dossier:
-    dossier = Dossier(
-        id=uuid.uuid4(),
-        session_id=session.id,
-        session=session,
-        prescription_id=prescription_id,
-        prescriber_kind=prescriber_kind,
-        prescriber_code=prescriber_code,
-        person_id=person_id,
-        profile=profile,
-        identity_encrypted=identity_encrypted,
-        has_nir=has_nir,
-        nir_hash=nir_hash,
-        status=DossierStatus.ENROLLED.value,
-        created_by=actor,
-        traceparent=current_traceparent.get(),
-        version=1,
-        skill_blocks_obtained=[],
-        interruptions=[],
-    )
-    db.add(dossier)
-    await db.flush()
-    log_transition(db, dossier, "enrol", None, actor, at, reason="admitted prescription" if prescription_id else "direct enrolment")
-    await publish_trainee(runtime, db, TraineeEnrolled, dossier, actor, at)
-    return dossier
 
 
 async def current_statements(db: AsyncSession, dossier_id: uuid.UUID) -> list[AttendanceStatement]:

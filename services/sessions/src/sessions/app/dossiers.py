@@ -1,0 +1,459 @@
+"""The training file's use cases: enrolment (direct or from an admitted prescription), the
+lifecycle declarations (entry, interruption, resumption, exit, cancellation), the identity and
+the monthly attendance.
+
+Each loads what it needs, checks the date rules (domain/training.py: 422 naming the field),
+moves the file along `DOSSIER` (409 with the allowed actions; the move adds the log row: who,
+when, from, to, why, trace id), publishes the event to the outbox and, when called from HTTP,
+commits: the file, its log and its event commit together or not at all. `on_admitted` (a
+consumed event) does not commit: the consumer commits it with the inbox row. The HTTP edge has
+already found the file visible to and writable by the caller (api/dossiers.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pacte_common.auth import OrgKind, Principal
+from pacte_common.clock import utcnow
+from pacte_common.contracts.orientation import PrescriptionAdmitted
+from pacte_common.contracts.people import PersonIdentity, open_identity, seal_identity
+from pacte_common.contracts.sessions import (
+    CertificationResult,
+    DossierStatus,
+    DropoutReason,
+    ExitKind,
+    InterruptionReason,
+    SessionUpdated,
+    TraineeCancelled,
+    TraineeEnrolled,
+    TraineeEntered,
+    TraineeExited,
+    TraineeIdentityUpdated,
+    TraineeInterrupted,
+    TraineeResumed,
+)
+from pacte_common.errors import Conflict, Invalid, InvalidTransition
+from pacte_common.http import check_if_match
+from pacte_common.idempotency import idempotent_create
+from pacte_common.service import Runtime
+from pacte_common.tracing import current_trace_id, current_traceparent
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import JSONResponse
+
+from sessions.db.models import (
+    AttendanceStatement,
+    Dossier,
+    DossierTransition,
+    Interruption,
+    TrainingSession,
+)
+from sessions.db.queries import (
+    as_attendance,
+    count_places_taken,
+    current_statements,
+    month_history,
+    person_of_nir,
+    session_for_update,
+    session_taken_by,
+)
+from sessions.domain.calendar import WorkingCalendar
+from sessions.domain.lifecycle import DOSSIER, DossierAction
+from sessions.domain.training import (
+    CENT,
+    InterruptionSpan,
+    MonthlyAttendance,
+    RuleBroken,
+    SessionPeriod,
+    check_attendance,
+    check_entry,
+    check_exit,
+    check_interruption,
+    check_resumption,
+    realised_cost,
+    recruitment_state_after,
+)
+from sessions.events.publish import publish_attendance, publish_catalogue, publish_trainee
+
+log = logging.getLogger(__name__)
+
+# Renders a created file as the answer's body (api/), which idempotent replays repeat.
+Render = Callable[[Dossier], Any]
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def hours(value: Decimal) -> Decimal:
+    """Hours as stored: two decimals, whether the row comes from the request or the database."""
+    return Decimal(value).quantize(CENT)
+
+
+def rule(check, *args) -> None:
+    """A date or hours rule of domain/training.py: 422 naming the field it is about."""
+    try:
+        check(*args)
+    except RuleBroken as broken:
+        raise Invalid(broken.message, field=broken.field) from None
+
+
+def is_late(runtime: Runtime, declared: date, today: date) -> bool:
+    settings = runtime.settings
+    calendar = WorkingCalendar(settings.holiday_country, settings.holiday_subdivision)
+    return calendar.is_late(declared, today, settings.declaration_delay_working_days)
+
+
+def spans(dossier: Dossier) -> list[InterruptionSpan]:
+    return [InterruptionSpan(i.start_date, i.resumption_date) for i in dossier.interruptions]
+
+
+async def refresh_places(runtime: Runtime, db: AsyncSession, session: TrainingSession) -> None:
+    """Recounts places taken; publishes SessionUpdated when they or the recruitment state change.
+
+    The caller holds the session row's lock (session_for_update): the new version (bumped by the
+    flush) is then taken in commit order and consumers can drop any older snapshot.
+    """
+    await db.flush()
+    taken = await count_places_taken(db, session)
+    state = recruitment_state_after(session.recruitment_state, session.places, taken)
+    if taken == session.places_taken and state == session.recruitment_state:
+        return
+    session.places_taken = taken
+    session.recruitment_state = state
+    await db.flush()
+    await publish_catalogue(runtime, db, SessionUpdated, session)
+
+
+def _ready(dossier: Dossier, action: DossierAction, if_match: str | None) -> None:
+    """412 when the caller acted on a stale version, 409 when the table says no from here."""
+    check_if_match(if_match, dossier.version)
+    DOSSIER.step(dossier.status, action)
+
+
+def _move(
+    db: AsyncSession, dossier: Dossier, action: DossierAction, *, actor: str, at: datetime,
+    effective_date: date | None = None, declared_late: bool = False, reason: str | None = None,
+) -> None:
+    DOSSIER.move(
+        db, dossier, action, log=DossierTransition, actor=actor, at=at, reason=reason,
+        dossier_id=dossier.id, effective_date=effective_date, declared_late=declared_late,
+    )
+
+
+# ---------------------------------------------------------------- enrolment
+
+
+async def open_dossier(
+    runtime: Runtime,
+    db: AsyncSession,
+    *,
+    session: TrainingSession,
+    person_id: uuid.UUID,
+    profile: dict,
+    identity_encrypted: str | None,
+    has_nir: bool,
+    nir_hash: str | None,
+    actor: str,
+    at: datetime,
+    prescription_id: uuid.UUID | None = None,
+    prescriber_kind: str | None = None,
+    prescriber_code: str | None = None,
+) -> Dossier:
+    """The new file (enrolled), its first log row and TraineeEnrolled, in the caller's transaction."""
+    dossier = Dossier(
+        id=uuid.uuid4(), session_id=session.id, session=session,
+        prescription_id=prescription_id, prescriber_kind=prescriber_kind, prescriber_code=prescriber_code,
+        person_id=person_id, profile=profile, identity_encrypted=identity_encrypted, has_nir=has_nir,
+        nir_hash=nir_hash, status=DossierStatus.ENROLLED.value, created_by=actor,
+        traceparent=current_traceparent.get(), skill_blocks_obtained=[], interruptions=[],
+    )
+    db.add(dossier)
+    await db.flush()
+    DOSSIER.record_creation(
+        db, dossier, log=DossierTransition, actor=actor, action="enrol", at=at,
+        reason="admitted prescription" if prescription_id else "direct enrolment", dossier_id=dossier.id,
+    )
+    await publish_trainee(runtime, db, TraineeEnrolled, dossier, actor, at)
+    return dossier
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a training organisation (or the Region) sends to enrol a person directly."""
+
+    session_id: uuid.UUID
+    person_id: uuid.UUID | None
+    identity: PersonIdentity
+    profile: dict
+
+
+async def enrol(
+    db: AsyncSession, runtime: Runtime, principal: Principal, enrolment: Enrolment, *,
+    payload: Any, idempotency_key: str | None, render: Render,
+) -> JSONResponse:
+    """Direct enrolment: 409 for a session that is not the caller's or a person already enrolled
+    in it; once per idempotency key (idempotent_create commits)."""
+
+    async def create() -> tuple[int, Any]:
+        session = await session_for_update(db, enrolment.session_id)
+        if session is None or (principal.org_kind is OrgKind.TRAINING_ORG and session.action.organisation_siret != principal.org_id):
+            raise Conflict("no session of yours with this id", slug="unknown-reference", field="body.session_id")
+        identity = enrolment.identity
+        nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
+        person_id = enrolment.person_id
+        if person_id is None and nir_hash:
+            person_id = await person_of_nir(db, nir_hash)
+        person_id = person_id or uuid.uuid4()
+        if await session_taken_by(db, session.id, person_id):
+            raise Conflict("this person already has a training file in this session")
+        dossier = await open_dossier(
+            runtime, db, session=session, person_id=person_id, profile=enrolment.profile,
+            identity_encrypted=seal_identity(runtime.cipher, identity), has_nir=identity.nir is not None,
+            nir_hash=nir_hash, actor=principal.describe(), at=utcnow(),
+        )
+        return 201, render(dossier)
+
+    return await idempotent_create(
+        db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-dossier",
+        key=idempotency_key, payload=payload, create=create,
+    )
+
+
+class UnknownSession(LookupError):
+    """The prescription names a session this service does not know: retried, then dead-lettered."""
+
+
+async def on_admitted(runtime: Runtime, db: AsyncSession, event: PrescriptionAdmitted) -> None:
+    """An admitted prescription opens the training file, once (no commit: the consumer's)."""
+    existing = await db.execute(select(Dossier.id).where(Dossier.prescription_id == event.prescription_id))
+    if existing.first():
+        log.info("prescription %s already has its training file", event.prescription_id)
+        return  # the same admission re-published under another event id changes nothing
+    session = await session_for_update(db, event.session_id)
+    if session is None:
+        raise UnknownSession(f"session {event.session_id} is not in the catalogue")
+    nir_hash = None
+    if event.identity_encrypted and event.has_nir:
+        # The same NIR must find the same person later (direct enrolment looks it up).
+        identity = open_identity(runtime.cipher, event.identity_encrypted)
+        nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
+    dossier = await open_dossier(
+        runtime, db, session=session, person_id=event.person_id, profile=event.profile.model_dump(mode="json"),
+        identity_encrypted=event.identity_encrypted, has_nir=event.has_nir, nir_hash=nir_hash,
+        actor=event.actor, at=event.occurred_at, prescription_id=event.prescription_id,
+        prescriber_kind=event.prescriber_kind, prescriber_code=event.prescriber_code,
+    )
+    log.info("training file %s opened for prescription %s", dossier.id, event.prescription_id)
+
+
+# ---------------------------------------------------------------- identity
+
+
+async def update_identity(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, identity: PersonIdentity, *, actor: str, if_match: str | None
+) -> Dossier:
+    """Completes or corrects the identity (typically the NIR added later); the same again changes nothing."""
+    check_if_match(if_match, dossier.version)
+    if dossier.status == DossierStatus.CANCELLED.value:
+        raise InvalidTransition("update-identity", dossier.status, [])
+    if dossier.identity_encrypted and open_identity(runtime.cipher, dossier.identity_encrypted) == identity:
+        return dossier
+    now = utcnow()
+    dossier.identity_encrypted = seal_identity(runtime.cipher, identity)
+    dossier.has_nir = identity.nir is not None
+    dossier.nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
+    db.add(DossierTransition(  # not a move: the file stays where it is
+        dossier_id=dossier.id, action="update-identity", from_status=dossier.status, to_status=dossier.status,
+        actor=actor, at=now, reason="identity completed", trace_id=current_trace_id(), details={},
+    ))
+    await db.flush()
+    await publish_trainee(runtime, db, TraineeIdentityUpdated, dossier, actor, now)
+    await db.commit()
+    return dossier
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+async def declare_entry(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, entry_date: date, actor: str, today: date, if_match: str | None
+) -> Dossier:
+    _ready(dossier, DossierAction.ENTER, if_match)
+    session = await session_for_update(db, dossier.session_id)
+    period = SessionPeriod(session.start_date, session.end_date, session.places, session.permanent_entries)
+    rule(check_entry, period, entry_date, await count_places_taken(db, session))
+    late = is_late(runtime, entry_date, today)
+    now = utcnow()
+    _move(db, dossier, DossierAction.ENTER, actor=actor, at=now, effective_date=entry_date, declared_late=late)
+    dossier.entry_date = entry_date
+    dossier.entry_declared_late = late
+    await refresh_places(runtime, db, session)
+    await db.flush()
+    await publish_trainee(runtime, db, TraineeEntered, dossier, actor, now, entry_date=entry_date, declared_late=late)
+    await db.commit()
+    return dossier
+
+
+async def declare_interruption(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, start_date: date, reason: InterruptionReason,
+    comment: str | None, expected_return_date: date | None, actor: str, today: date, if_match: str | None,
+) -> Dossier:
+    _ready(dossier, DossierAction.INTERRUPT, if_match)
+    rule(check_interruption, dossier.entry_date, spans(dossier), start_date, expected_return_date)
+    late = is_late(runtime, start_date, today)
+    now = utcnow()
+    interruption = Interruption(
+        id=uuid.uuid4(), dossier_id=dossier.id, start_date=start_date, reason=reason.value, comment=comment,
+        expected_return_date=expected_return_date, declared_late=late, created_at=now,
+    )
+    dossier.interruptions.append(interruption)
+    _move(db, dossier, DossierAction.INTERRUPT, actor=actor, at=now, effective_date=start_date, declared_late=late, reason=reason.value)
+    await db.flush()
+    await publish_trainee(
+        runtime, db, TraineeInterrupted, dossier, actor, now,
+        interruption_id=interruption.id, start_date=start_date, reason=reason,
+        expected_return_date=expected_return_date, declared_late=late,
+    )
+    await db.commit()
+    return dossier
+
+
+async def declare_resumption(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, resumption_date: date, actor: str, today: date, if_match: str | None
+) -> Dossier:
+    _ready(dossier, DossierAction.RESUME, if_match)
+    open_interruption = next(i for i in reversed(dossier.interruptions) if i.resumption_date is None)
+    rule(check_resumption, InterruptionSpan(open_interruption.start_date, None), resumption_date)
+    now = utcnow()
+    open_interruption.resumption_date = resumption_date
+    late = is_late(runtime, resumption_date, today)
+    _move(db, dossier, DossierAction.RESUME, actor=actor, at=now, effective_date=resumption_date, declared_late=late)
+    await db.flush()
+    await publish_trainee(
+        runtime, db, TraineeResumed, dossier, actor, now, interruption_id=open_interruption.id, resumption_date=resumption_date
+    )
+    await db.commit()
+    return dossier
+
+
+@dataclass(frozen=True)
+class ExitDeclaration:
+    exit_date: date
+    kind: ExitKind
+    dropout_reason: DropoutReason | None
+    comment: str | None
+    certification_result: CertificationResult | None
+    skill_blocks_obtained: list[str]
+
+
+async def _realised_hours(db: AsyncSession, dossier: Dossier, declared: ExitDeclaration) -> Decimal:
+    """The hours of the current statements, refused (422) when a statement lies after the exit."""
+    statements = await current_statements(db, dossier.id)
+    after_exit = [s.month for s in statements if s.month > declared.exit_date.strftime("%Y-%m")]
+    if after_exit:
+        raise Invalid(f"attendance is recorded after this exit date ({', '.join(after_exit)})", field="body.exit_date")
+    return hours(sum((as_attendance(s).realised_hours for s in statements), Decimal("0")))
+
+
+def _check_skill_blocks(dossier: Dossier, declared: ExitDeclaration) -> None:
+    action = dossier.session.action
+    unknown = [b for b in declared.skill_blocks_obtained if action.skill_blocks and b not in action.skill_blocks]
+    if unknown:
+        raise Invalid(f"skill blocks not in the action's certification: {', '.join(unknown)}", field="body.skill_blocks_obtained")
+
+
+async def declare_exit(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, declared: ExitDeclaration, *, actor: str, today: date, if_match: str | None
+) -> Dossier:
+    """The exit; computes the realised hours and the cost (solde) from the attendance."""
+    _ready(dossier, DossierAction.EXIT, if_match)
+    rule(check_exit, dossier.entry_date, spans(dossier), declared.exit_date)
+    _check_skill_blocks(dossier, declared)
+    realised = await _realised_hours(db, dossier, declared)
+    hourly_price = dossier.session.action.hourly_price
+    cost = realised_cost(realised, hourly_price)
+    late = is_late(runtime, declared.exit_date, today)
+    now = utcnow()
+    reason = declared.kind.value + (f": {declared.dropout_reason.value}" if declared.dropout_reason else "")
+    _move(db, dossier, DossierAction.EXIT, actor=actor, at=now, effective_date=declared.exit_date, declared_late=late, reason=reason)
+    dossier.exit_date = declared.exit_date
+    dossier.exit_kind = declared.kind.value
+    dossier.dropout_reason = declared.dropout_reason.value if declared.dropout_reason else None
+    dossier.exit_comment = declared.comment
+    dossier.certification_result = declared.certification_result.value if declared.certification_result else None
+    dossier.skill_blocks_obtained = list(declared.skill_blocks_obtained)
+    dossier.realised_hours = realised
+    dossier.cost = cost
+    dossier.exit_declared_late = late
+    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
+    await db.flush()
+    await publish_trainee(
+        runtime, db, TraineeExited, dossier, actor, now,
+        exit_date=declared.exit_date, exit_kind=declared.kind, dropout_reason=declared.dropout_reason,
+        certification_result=declared.certification_result, skill_blocks_obtained=list(declared.skill_blocks_obtained),
+        realised_hours=realised, hourly_price=hourly_price, cost=cost, declared_late=late,
+    )
+    await db.commit()
+    return dossier
+
+
+async def cancel(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, reason: str, actor: str, if_match: str | None
+) -> Dossier:
+    """Cancels a file (entry declared by mistake): its place is given back."""
+    _ready(dossier, DossierAction.CANCEL, if_match)
+    now = utcnow()
+    _move(db, dossier, DossierAction.CANCEL, actor=actor, at=now, reason=reason)
+    dossier.cancel_reason = reason
+    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
+    await db.flush()
+    await publish_trainee(runtime, db, TraineeCancelled, dossier, actor, now, reason=reason)
+    await db.commit()
+    return dossier
+
+
+# ---------------------------------------------------------------- attendance
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A monthly statement as recorded (or found again unchanged), its older versions, and
+    whether it is the month's first."""
+
+    statement: AttendanceStatement
+    history: list[AttendanceStatement]
+    created: bool
+
+
+async def record_attendance(
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, month: str, statement: MonthlyAttendance, *, actor: str
+) -> Recorded:
+    """Records a month, or corrects it (a new version superseding the last); the same again changes nothing."""
+    if dossier.status == DossierStatus.CANCELLED.value:
+        raise InvalidTransition("record-attendance", dossier.status, [], detail="a cancelled file takes no attendance")
+    rule(check_attendance, statement, month, dossier.entry_date, dossier.exit_date)
+    history = await month_history(db, dossier.id, month)
+    current = history[0] if history else None
+    if current is not None and as_attendance(current) == statement:
+        return Recorded(current, history[1:], created=False)  # same statement again: nothing new
+    now = utcnow()
+    if current is not None:
+        current.current = False
+        current.superseded_at = now
+        await db.flush()
+    recorded = AttendanceStatement(
+        id=uuid.uuid4(), dossier_id=dossier.id, month=month, version=(current.version + 1) if current else 1,
+        current=True, recorded_by=actor, recorded_at=now, **vars(statement),
+    )
+    db.add(recorded)
+    await db.flush()
+    await publish_attendance(runtime, db, dossier, recorded)
+    await db.commit()
+    return Recorded(recorded, history, created=current is None)
