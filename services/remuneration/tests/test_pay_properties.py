@@ -23,18 +23,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pacte_common import db as pacte_db
+from pacte_common.clock import utcnow
 from pacte_common.crypto import FieldCipher, LookupHasher
-from pacte_common.db import utcnow
 from pacte_common.errors import InvalidTransition, NotFound
 from pacte_common.http import etag
 from pacte_common.messaging import Outbox
 from pacte_common.service import Runtime
+from pacte_common.state_machine import TransitionRefused
 from pacte_testing.remuneration import IBAN, FileSpec, SessionsStandIn
 from prometheus_client import CollectorRegistry
 from remuneration.app import files as app_files
 from remuneration.app import runs as app_runs
 from remuneration.app.runs import IBAN_CONTEXT, MonthsOutOfOrder, RateMissing
-from remuneration.db.files import move_file
 from remuneration.db.models import AdjustmentRow, Base, RemunerationFile, Run, Statement, messaging
 from remuneration.domain.formula import (
     Attendance,
@@ -315,7 +315,7 @@ class PayService:
             file.request_id, file.request_facts = uuid.uuid4(), facts
             file.iban_encrypted = self.runtime.cipher.encrypt(IBAN, context=IBAN_CONTEXT)
             file.iban_masked, file.request_filed_at, file.request_filed_by = "FR76…0189", utcnow(), "test"
-            await move_file(session, self.runtime.outbox, self.settings.policy(), file, "file_request", "test")
+            await app_files.move_file(session, self.runtime.outbox, self.settings.policy(), file, "file_request", "test")
             await session.commit()
 
     async def amend(self, dossier_id, changes: dict) -> None:
@@ -370,8 +370,11 @@ async def try_out_of_order(service: PayService, data, step: int) -> None:
             await (service.compute(month) if action == "compute" else service.validate(month))
         except NotFound:
             assert action == "validate"
-        except (MonthsOutOfOrder, InvalidTransition, RateMissing) as refused:
+        except (MonthsOutOfOrder, RateMissing) as refused:
             assert refused.status == 409 and refused.body()["detail"]
+        except TransitionRefused as refused:  # answered 409 invalid-transition by the shared error handler
+            problem = InvalidTransition(refused.action, refused.state, refused.allowed, refused.why)
+            assert problem.status == 409 and problem.body()["detail"] and refused.state == "validated"
 
 
 async def pay_in_order(service: PayService, last: int) -> None:
@@ -383,7 +386,7 @@ async def pay_in_order(service: PayService, last: int) -> None:
         except MonthsOutOfOrder as refused:
             assert "validated_later" in refused.extensions, refused.detail  # a later month was validated
             continue
-        except InvalidTransition:
+        except TransitionRefused:
             continue  # already validated
         validated = await service.validate(month, etag(run.version))
         again = await service.validate(month, etag(run.version))  # a retry: same run, nothing issued twice

@@ -15,18 +15,18 @@ def may_see(principal: Principal, siret: str) -> bool:
     return principal.org_kind is not OrgKind.TRAINING_ORG or principal.org_id == siret
 
 
-async def file_for_body(session: AsyncSession, principal: Principal, dossier_id: UUID, *, lock: bool = False
+async def file_for_body(db: AsyncSession, principal: Principal, dossier_id: UUID, *, lock: bool = False
                         ) -> RemunerationFile:
     """The file a request body names; unknown (or not the caller's) → 409 on body.dossier_id."""
-    file = await session.get(RemunerationFile, dossier_id, with_for_update=lock)
+    file = await db.get(RemunerationFile, dossier_id, with_for_update=lock)
     if file is None or not may_see(principal, file.organisation_siret):
         raise Conflict("unknown training file: remuneration has not received it from sessions",
                        slug="unknown-reference", field="body.dossier_id")
     return file
 
 
-async def file_for_path(session: AsyncSession, principal: Principal, dossier_id: UUID) -> RemunerationFile:
-    file = await session.get(RemunerationFile, dossier_id)
+async def file_for_path(db: AsyncSession, principal: Principal, dossier_id: UUID) -> RemunerationFile:
+    file = await db.get(RemunerationFile, dossier_id)
     if file is None or not may_see(principal, file.organisation_siret):
         raise NotFound("No such training file")
     return file

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
-from pacte_common.db import utcnow
-from pacte_common.errors import Conflict
 from pacte_common.http import IfMatch, etag
-from pacte_common.idempotency import IdempotencyKey, idempotent_create
+from pacte_common.idempotency import IdempotencyKey
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
-from pacte_common.validators import mask_iban, mask_nir
-from sqlalchemy import func, select
 
 from remuneration.api.access import file_for_body, file_for_path
 from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestAmendmentIn, RequestView
-from remuneration.app.files import amend_request
-from remuneration.app.runs import IBAN_CONTEXT, NIR_CONTEXT
-from remuneration.db.files import move_file
-from remuneration.db.models import AttendanceStatementRow, RemunerationFile
+from remuneration.app import files
+from remuneration.db.files import attendance_versions
+from remuneration.db.models import RemunerationFile
 from remuneration.domain.regime import REGIME_LABELS, Regime
 from remuneration.domain.states import FILE_STATE_LABELS, FileState
 
@@ -52,32 +46,12 @@ def file_view(file: RemunerationFile) -> FileOut:
 
 @router.post("/requests", status_code=201, response_model=FileOut,
              summary="File the trainee's remuneration request (RS1); before or after the entry")
-async def file_request(body: RemunerationRequestIn, principal: Filer, session: DbSession, runtime: RuntimeDep,
+async def file_request(body: RemunerationRequestIn, principal: Filer, db: DbSession, runtime: RuntimeDep,
                        idempotency_key: IdempotencyKey = None):
-    async def create():
-        file = await file_for_body(session, principal, body.dossier_id, lock=True)
-        if file.request_id is not None:
-            raise Conflict("A remuneration request is already filed for this training file",
-                           request_id=str(file.request_id))
-        if file.state in (FileState.CLOSED, FileState.CANCELLED):
-            raise Conflict(f"The training file is {file.state}: no request can be filed", current_state=file.state)
-        cipher = runtime.cipher
-        facts = body.model_dump(mode="json", exclude={"iban", "nir", "dossier_id"})
-        if body.nir:
-            file.nir_encrypted = cipher.encrypt(body.nir, context=NIR_CONTEXT)
-            facts["nir_masked"] = mask_nir(body.nir)
-        file.request_id = uuid.uuid4()
-        file.request_facts = facts
-        file.iban_encrypted = cipher.encrypt(body.iban, context=IBAN_CONTEXT)
-        file.iban_masked = mask_iban(body.iban)
-        file.request_filed_at, file.request_filed_by = utcnow(), principal.describe()
-        await move_file(session, runtime.outbox, runtime.settings.policy(), file, "file_request",
-                        principal.describe(), "remuneration request filed")
-        await session.flush()
-        return 201, file_view(file)
-
-    response = await idempotent_create(session, runtime.tables, hasher=runtime.hasher, principal=principal, operation="file-request",
-                                       key=idempotency_key, payload=body.model_dump(mode="json"), create=create)
+    response = await files.file_request(
+        db, runtime, principal, body, load=lambda: file_for_body(db, principal, body.dossier_id, lock=True),
+        render=file_view, idempotency_key=idempotency_key,
+    )
     response.headers["Location"] = f"/files/{body.dossier_id}"
     return response
 
@@ -86,24 +60,19 @@ async def file_request(body: RemunerationRequestIn, principal: Filer, session: D
               summary="Correct facts of the request; the regime is decided again and paid months are reviewed",
               description="Months already paid are never rewritten: the next run recomputes them with the corrected "
                           "facts and pays the difference or recovers the overpayment, naming what changed.")
-async def amend(dossier_id: UUID, body: RequestAmendmentIn, principal: Filer, session: DbSession,
+async def amend(dossier_id: UUID, body: RequestAmendmentIn, principal: Filer, db: DbSession,
                 runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
-    file = await file_for_path(session, principal, dossier_id)
-    await session.refresh(file, with_for_update=True)
+    file = await file_for_path(db, principal, dossier_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
-    file = await amend_request(session, runtime, file, changes, principal.describe(), if_match)
+    file = await files.amend_request(db, runtime, file, changes, principal.describe(), if_match)
     response.headers["ETag"] = etag(file.version)
     return file_view(file)
 
 
 @router.get("/files/{dossier_id}", response_model=FileOut, summary="A file's entitlement: state, regime and why")
-async def get_file(dossier_id: UUID, principal: Reader, session: DbSession, response: Response):
-    file = await file_for_path(session, principal, dossier_id)
+async def get_file(dossier_id: UUID, principal: Reader, db: DbSession, response: Response):
+    file = await file_for_path(db, principal, dossier_id)
     response.headers["ETag"] = etag(file.version)
     view = file_view(file)
-    rows = await session.execute(
-        select(AttendanceStatementRow.month, func.max(AttendanceStatementRow.version))
-        .where(AttendanceStatementRow.dossier_id == dossier_id).group_by(AttendanceStatementRow.month)
-    )
-    view.attendance_versions = {month: version for month, version in rows.all()}
+    view.attendance_versions = await attendance_versions(db, dossier_id)
     return view

@@ -10,27 +10,19 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import NotFound
-from pacte_common.http import (
-    CursorParam,
-    IfMatch,
-    LimitParam,
-    Page,
-    decode_cursor,
-    encode_cursor,
-    etag,
-    key_month,
-    month_key,
-)
+from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, etag
+from pacte_common.pagination import by_month, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.api.access import may_see
 from remuneration.api.schemas import AdjustmentOut, ComponentOut, RunIn, RunOut, StatementOut
 from remuneration.app import runs as use_cases
-from remuneration.db.models import AdjustmentRow, Run, Statement
+from remuneration.db import runs as queries
+from remuneration.db.models import Run, Statement
 from remuneration.domain.money import Month
 from remuneration.domain.regime import REGIME_LABELS, Regime
-from remuneration.domain.states import RUN_STATE_LABELS, RUN_TRANSITIONS, RunState, allowed_actions
+from remuneration.domain.states import RUN, RUN_STATE_LABELS, RunState
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["runs"])
@@ -48,7 +40,8 @@ def run_view(run: Run) -> RunOut:
         validated_by=run.validated_by, statements_computed=run.statements_computed,
         statements_waiting=run.statements_waiting, payment_lines=run.payment_lines, total_amount=run.total_amount,
         component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
-        allowed_actions=allowed_actions(RUN_TRANSITIONS, run.state), statements_url=f"/statements?month={run.month}",
+        allowed_actions=[a.value for a in RUN.allowed_actions(run.state)],
+         statements_url=f"/statements?month={run.month}",
         waiting_url=f"/statements?month={run.month}&status=waiting",
         batch_url=f"/batches/{run.month}" if run.state == RunState.VALIDATED else None,
     )
@@ -60,16 +53,16 @@ def run_view(run: Run) -> RunOut:
                          "are paid or recovered as adjustments, explained line by line. 409 `months-out-of-order` "
                          "when the previous run with statements is not validated; 409 `missing-rate` when a rate "
                          "has no version in force for the month.")
-async def create_run(body: RunIn, principal: RegionOnly, session: DbSession, runtime: RuntimeDep, response: Response):
-    run = await use_cases.compute(session, runtime, Month.parse(body.month), principal.describe())
+async def create_run(body: RunIn, principal: RegionOnly, db: DbSession, runtime: RuntimeDep, response: Response):
+    run = await use_cases.compute(db, runtime, Month.parse(body.month), principal.describe())
     response.headers["ETag"] = etag(run.version)
     response.headers["Location"] = f"/runs/{run.month}"
     return run_view(run)
 
 
 @router.get("/runs/{month}", response_model=RunOut, summary="A run: state, counts and totals")
-async def get_run(month: MonthPath, principal: RunReader, session: DbSession, response: Response):
-    run = await session.get(Run, month)
+async def get_run(month: MonthPath, principal: RunReader, db: DbSession, response: Response):
+    run = await db.get(Run, month)
     if run is None:
         raise NotFound(f"No run for {month}")
     response.headers["ETag"] = etag(run.version)
@@ -81,18 +74,15 @@ async def get_run(month: MonthPath, principal: RunReader, session: DbSession, re
              description="Months are validated in order (409 `months-out-of-order` names the month to do first). "
                          "Validating a validated run again, without If-Match or with the version it validated, "
                          "is a retry: 200 with the same body, nothing issued twice.")
-async def validate(month: MonthPath, principal: RegionOnly, session: DbSession, runtime: RuntimeDep,
+async def validate(month: MonthPath, principal: RegionOnly, db: DbSession, runtime: RuntimeDep,
                    response: Response, if_match: IfMatch = None):
-    run = await use_cases.validate(session, runtime, month, principal.describe(), if_match)
+    run = await use_cases.validate(db, runtime, month, principal.describe(), if_match)
     response.headers["ETag"] = etag(run.version)
     return run_view(run)
 
 
-async def statement_view(session, statement: Statement, run_state: str) -> StatementOut:
-    adjustments = (
-        await session.scalars(select(AdjustmentRow).where(AdjustmentRow.statement_id == statement.id)
-                              .order_by(AdjustmentRow.concerned_month))
-    ).all()
+async def statement_view(db: AsyncSession, statement: Statement, run_state: str) -> StatementOut:
+    adjustments = await queries.adjustments_of(db, statement.id)
     return StatementOut(
         id=statement.id, month=statement.run_month, run_state=run_state, dossier_id=statement.dossier_id,
         person_id=statement.person_id, status=statement.status, waiting_reason=statement.waiting_reason,
@@ -110,41 +100,26 @@ async def statement_view(session, statement: Statement, run_state: str) -> State
 
 @router.get("/statements", response_model=Page[StatementOut], summary="Statements, by month and/or file")
 async def list_statements(
-    principal: StatementReader, session: DbSession,
+    principal: StatementReader, db: DbSession,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
     dossier_id: UUID | None = None, status: Annotated[str | None, Query(pattern="^(computed|waiting)$")] = None,
     cursor: CursorParam = None, limit: LimitParam = 50,
 ):
-    query = select(Statement, Run.state).join(Run, Run.month == Statement.run_month)
-    if month:
-        query = query.where(Statement.run_month == month)
-    if dossier_id:
-        query = query.where(Statement.dossier_id == dossier_id)
-    if status:
-        query = query.where(Statement.status == status)
-    if principal.org_kind is OrgKind.TRAINING_ORG:
-        query = query.where(Statement.organisation_siret == principal.org_id)
-    after = decode_cursor(cursor)
-    if after:
-        query = query.where(
-            (Statement.run_month > key_month(after.key))
-            | ((Statement.run_month == key_month(after.key)) & (Statement.id > after.id))
-        )
-    rows = (await session.execute(query.order_by(Statement.run_month, Statement.id).limit(limit + 1))).all()
-    items = [await statement_view(session, s, state) for s, state in rows[:limit]]
-    next_cursor = encode_cursor(month_key(rows[limit - 1][0].run_month), rows[limit - 1][0].id) if len(rows) > limit else None
-    return Page[StatementOut](items=items, next_cursor=next_cursor)
+    query = queries.statements_query(month=month, dossier_id=dossier_id, status=status,
+                                     siret=principal.org_id if principal.org_kind is OrgKind.TRAINING_ORG else None)
+    page = await keyset_page(db, query, by_month(Statement.run_month, Statement.id), cursor=cursor, limit=limit,
+                             render=tuple, entities=False)
+    items = [await statement_view(db, statement, state) for statement, state in page.items]
+    return Page[StatementOut](items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/statements/{statement_id}", response_model=StatementOut,
             summary="One statement with every line: inputs, scale version, components and how they were obtained")
-async def get_statement(statement_id: UUID, principal: StatementReader, session: DbSession):
-    row = (await session.execute(
-        select(Statement, Run.state).join(Run, Run.month == Statement.run_month).where(Statement.id == statement_id)
-    )).first()
+async def get_statement(statement_id: UUID, principal: StatementReader, db: DbSession):
+    row = await queries.statement_with_run_state(db, statement_id)
     if row is None or not may_see(principal, row[0].organisation_siret):
         raise NotFound("No such statement")
-    return await statement_view(session, *row)
+    return await statement_view(db, *row)
 
 
 BATCH_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The batch file (see domain/batch.py)"}}
@@ -155,9 +130,9 @@ BATCH_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The batch 
 async def get_batch(
     month: MonthPath,
     principal: Annotated[Principal, require_kind(OrgKind.PAYING_AGENCY, OrgKind.REGION)],
-    session: DbSession, runtime: RuntimeDep,
+    db: DbSession, runtime: RuntimeDep,
 ):
-    text, lines, total = await use_cases.batch_csv(session, runtime, month)
+    text, lines, total = await use_cases.batch_csv(db, runtime, month)
     # Access to personal data (NIR, IBAN) is logged: who and what, never the data itself.
     log.info("batch %s downloaded by %s (%d lines)", month, principal.describe(), lines)
     return Response(

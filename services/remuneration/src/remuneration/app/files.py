@@ -1,24 +1,158 @@
-"""Use cases on a file's entitlement that change facts already paid months depend on."""
+"""Use cases on a training file: what sessions tell of the trainee, the request (RS1), its
+amendment, and the entitlement they decide (the FILE state machine).
+
+A use case called from HTTP commits (or idempotent_create commits it); one called from a
+consumed event (on_…) does not: the consumer commits it with the inbox row.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pacte_common.auth import Principal
+from pacte_common.clock import utcnow
+from pacte_common.contracts.sessions import (
+    TraineeCancelled,
+    TraineeEntered,
+    TraineeEvent,
+    TraineeExited,
+    TraineeInterrupted,
+    TraineeResumed,
+)
 from pacte_common.errors import Conflict, NotFound
 from pacte_common.http import check_if_match
+from pacte_common.idempotency import idempotent_create
+from pacte_common.messaging import Outbox
 from pacte_common.service import Runtime
+from pacte_common.tracing import current_traceparent, parse_traceparent
+from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from remuneration.db.files import log_transition, redecide_regime
-from remuneration.db.models import RemunerationFile
-from remuneration.domain.states import FileState
+from remuneration.db.files import apply_snapshot, new_file, regime_facts
+from remuneration.db.models import InterruptionRow, RemunerationFile, TransitionLog
+from remuneration.domain.policy import Policy
+from remuneration.domain.regime import decide_regime
+from remuneration.domain.states import FILE, FileAction, FileState
+from remuneration.events import publish
+
+IBAN_CONTEXT = "remuneration.iban"
+NIR_CONTEXT = "remuneration.nir"
 
 
-async def amend_request(session: AsyncSession, runtime: Runtime, file: RemunerationFile, changes: dict, actor: str,
+def _move(db: AsyncSession, file: RemunerationFile, action: FileAction, actor: str, reason: str | None,
+          target: FileState | None = None) -> None:
+    """The FILE machine's move and its log row (refused moves are a 409 invalid-transition)."""
+    FILE.move(db, file, action, log=TransitionLog, actor=actor, reason=reason, target=target,
+              aggregate="file", aggregate_id=str(file.dossier_id))
+
+
+# ---------------------------------------------------------------------------- the entitlement
+
+
+def _decided_target(file: RemunerationFile, policy: Policy, reason: str | None) -> tuple[FileState, str | None]:
+    """Entering or filing the request: the regime is decided once both are known."""
+    if file.entry_date is None or file.request_facts is None:
+        return (FileState.AWAITING_REQUEST if file.entry_date else FileState.AWAITING_ENTRY), reason
+    decision = decide_regime(regime_facts(file), policy)
+    file.regime, file.regime_reason = decision.regime.value, decision.reason
+    file.differential_eligible = decision.differential_eligible
+    file.entitlement_opened_at = utcnow()
+    return (FileState.OPEN if decision.paying else FileState.NOT_ENTITLED), decision.reason
+
+
+async def move_file(db: AsyncSession, outbox: Outbox, policy: Policy, file: RemunerationFile, action: str,
+                    actor: str, reason: str | None = None) -> None:
+    """Applies an entitlement action (enter, file_request, exit, cancel) and publishes what it opened or closed."""
+    before = file.state
+    action = FileAction(action)
+    if action in (FileAction.ENTER, FileAction.FILE_REQUEST):
+        target, reason = _decided_target(file, policy, reason)
+    elif action is FileAction.EXIT:
+        target = FileState.CLOSED
+    else:
+        target = FileState.CANCELLED
+    _move(db, file, action, actor, reason, target)
+    await publish.entitlement_moved(db, outbox, file, before)
+
+
+def redecide_regime(db: AsyncSession, policy: Policy, file: RemunerationFile, actor: str,
+                    why: str = "profile updated by sessions") -> bool:
+    """Decides the regime again from the current facts (profile or request changed); True if it changed.
+
+    Months already paid are reviewed by the next run with the new regime (domain.ledger).
+    """
+    if file.regime is None or file.state not in (FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED):
+        return False
+    decision = decide_regime(regime_facts(file), policy)
+    if (decision.regime.value, decision.differential_eligible) == (file.regime, file.differential_eligible):
+        return False
+    closed = file.state == FileState.CLOSED
+    target = FileState.CLOSED if closed else (FileState.OPEN if decision.paying else FileState.NOT_ENTITLED)
+    reason = f"{why}: regime {file.regime} → {decision.regime.value}: {decision.reason}"
+    FILE.step(file.state, FileAction.REDECIDE, target=target)  # refused before anything changes
+    file.regime, file.regime_reason = decision.regime.value, decision.reason
+    file.differential_eligible = decision.differential_eligible
+    _move(db, file, FileAction.REDECIDE, actor, reason, target)
+    return True
+
+
+# ---------------------------------------------------------------------------- the request (HTTP)
+
+
+async def file_request(db: AsyncSession, runtime: Runtime, principal: Principal, body: Any, *,
+                       load: Callable[[], Awaitable[RemunerationFile]], render: Callable[[RemunerationFile], Any],
+                       idempotency_key: str | None) -> JSONResponse:
+    """Files the trainee's request (RS1), before or after the entry; once per idempotency key.
+
+    `body` is the request (dossier_id, iban, nir and the facts); `load` finds the caller's file.
+    """
+    async def create() -> tuple[int, Any]:
+        file = await load()
+        _may_file_request(file)
+        _record_request(runtime, file, body, principal.describe())
+        await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.FILE_REQUEST,
+                        principal.describe(), "remuneration request filed")
+        await db.flush()
+        return 201, render(file)
+
+    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal,
+                                   operation="file-request", key=idempotency_key,
+                                   payload=body.model_dump(mode="json"), create=create)
+
+
+def _may_file_request(file: RemunerationFile) -> None:
+    if file.request_id is not None:
+        raise Conflict("A remuneration request is already filed for this training file",
+                       request_id=str(file.request_id))
+    if file.state in (FileState.CLOSED, FileState.CANCELLED):
+        raise Conflict(f"The training file is {file.state}: no request can be filed", current_state=file.state)
+
+
+def _record_request(runtime: Runtime, file: RemunerationFile, body: Any, actor: str) -> None:
+    """The facts in clear, the IBAN and the NIR encrypted (their masked forms for display)."""
+    cipher = runtime.cipher
+    facts = body.model_dump(mode="json", exclude={"iban", "nir", "dossier_id"})
+    if body.nir:
+        file.nir_encrypted = cipher.encrypt(body.nir, context=NIR_CONTEXT)
+        facts["nir_masked"] = mask_nir(body.nir)
+    file.request_id = uuid.uuid4()
+    file.request_facts = facts
+    file.iban_encrypted = cipher.encrypt(body.iban, context=IBAN_CONTEXT)
+    file.iban_masked = mask_iban(body.iban)
+    file.request_filed_at, file.request_filed_by = utcnow(), actor
+
+
+async def amend_request(db: AsyncSession, runtime: Runtime, file: RemunerationFile, changes: dict, actor: str,
                         if_match: str | None = None) -> RemunerationFile:
     """Corrects facts of the trainee's request (RS1), decides the regime again, and commits.
 
     Paid months are not rewritten: the next run reviews them with the corrected facts and pays
     the difference or recovers the overpayment, naming what changed.
     """
+    await db.refresh(file, with_for_update=True)
     check_if_match(if_match, file.version)
     if file.request_id is None:
         raise NotFound("No remuneration request is filed for this training file; file it with POST /requests")
@@ -30,9 +164,72 @@ async def amend_request(session: AsyncSession, runtime: Runtime, file: Remunerat
     if not changed:
         return file
     file.request_facts = after
-    file.version += 1
     why = "request amended (" + ", ".join(f"{k}: {before.get(k)} → {after.get(k)}" for k in changed) + ")"
-    log_transition(session, "file", file.dossier_id, "amend_request", file.state, file.state, actor, why)
-    await redecide_regime(session, runtime.outbox, runtime.settings.policy(), file, actor, "request amended")
-    await session.commit()
+    _move(db, file, FileAction.AMEND_REQUEST, actor, why)
+    redecide_regime(db, runtime.settings.policy(), file, actor, "request amended")
+    await db.commit()
     return file
+
+
+# ---------------------------------------------------------------------------- what sessions tell (events)
+
+
+async def _file_for(db: AsyncSession, runtime: Runtime, event: TraineeEvent) -> RemunerationFile:
+    """The file the event is about, created from its snapshot, or updated when the snapshot is newer."""
+    snapshot = event.dossier
+    file = await db.get(RemunerationFile, snapshot.dossier_id, with_for_update=True)
+    if file is None:
+        file = new_file(snapshot)
+        db.add(file)
+        await db.flush()
+    elif snapshot.version >= file.dossier_version:
+        apply_snapshot(file, snapshot)
+        redecide_regime(db, runtime.settings.policy(), file, event.actor)
+    if file.traceparent is None:
+        # The journey's trace: the one of the first trainee event (the consumer made it current).
+        file.traceparent = parse_traceparent(current_traceparent.get())
+    return file
+
+
+async def on_trainee_snapshot(db: AsyncSession, runtime: Runtime, event: TraineeEvent) -> None:
+    await _file_for(db, runtime, event)
+
+
+async def on_entered(db: AsyncSession, runtime: Runtime, event: TraineeEntered) -> None:
+    file = await _file_for(db, runtime, event)
+    file.entry_date = event.entry_date
+    if file.state == FileState.AWAITING_ENTRY:
+        await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.ENTER, event.actor)
+
+
+async def on_interrupted(db: AsyncSession, runtime: Runtime, event: TraineeInterrupted) -> None:
+    await _file_for(db, runtime, event)
+    if await db.get(InterruptionRow, event.interruption_id) is None:
+        db.add(InterruptionRow(interruption_id=event.interruption_id, dossier_id=event.dossier.dossier_id,
+                               start_date=event.start_date, reason=event.reason.value, declared_at=utcnow()))
+
+
+async def on_resumed(db: AsyncSession, runtime: Runtime, event: TraineeResumed) -> None:
+    await _file_for(db, runtime, event)
+    interruption = await db.get(InterruptionRow, event.interruption_id)
+    if interruption is None:
+        raise LookupError(f"resumption of unknown interruption {event.interruption_id}")
+    if interruption.resumption_date != event.resumption_date:
+        interruption.resumption_date, interruption.resumption_declared_at = event.resumption_date, utcnow()
+
+
+async def on_exited(db: AsyncSession, runtime: Runtime, event: TraineeExited) -> None:
+    file = await _file_for(db, runtime, event)
+    if file.exit_date != event.exit_date:
+        file.exit_date, file.exit_declared_at = event.exit_date, utcnow()
+    if file.state not in (FileState.CLOSED, FileState.CANCELLED):
+        await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.EXIT, event.actor,
+                        f"exit ({event.exit_kind.value}) on {event.exit_date.isoformat()}")
+
+
+async def on_cancelled(db: AsyncSession, runtime: Runtime, event: TraineeCancelled) -> None:
+    file = await _file_for(db, runtime, event)
+    if file.state != FileState.CANCELLED:
+        file.cancelled_at = utcnow()
+        await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.CANCEL, event.actor,
+                        event.reason or "entry declared by mistake")

@@ -12,38 +12,45 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
+from pacte_common.clock import utcnow
 from pacte_common.contracts.people import open_identity
-from pacte_common.contracts.remuneration import MonthComputed, PaymentIssued
-from pacte_common.db import utcnow
-from pacte_common.errors import Conflict, InvalidTransition, NotFound
+from pacte_common.errors import Conflict, NotFound
 from pacte_common.http import check_if_match, etag
 from pacte_common.service import Runtime
-from pacte_common.tracing import adopt_trace, trace_id_of
+from pacte_common.state_machine import TransitionRefused
+from pacte_common.tracing import trace_id_of
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from remuneration.app.files import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.db import runs as queries
 from remuneration.db.files import (
     attendance_of,
     decision_of,
     interruptions_by_file,
     latest_attendance,
-    log_transition,
     trainee_of,
     training_of,
 )
-from remuneration.db.models import AdjustmentRow, EmergencyAid, RemunerationFile, Run, Statement
+from remuneration.db.models import (
+    AdjustmentRow,
+    EmergencyAid,
+    RemunerationFile,
+    Run,
+    Statement,
+    TransitionLog,
+)
 from remuneration.domain.batch import BatchLine, render_batch
 from remuneration.domain.formula import Attendance, ComponentCode, MonthStatement
 from remuneration.domain.ledger import Facts, History, Settlement, settle
 from remuneration.domain.money import ZERO, Month, cents
 from remuneration.domain.rates import RATE_LABELS, MissingRate
-from remuneration.domain.states import RUN_TRANSITIONS, IllegalTransition, RunState, check
+from remuneration.domain.states import RUN, RunAction, RunState
+from remuneration.events import publish
 
 log = logging.getLogger(__name__)
 
-IBAN_CONTEXT = "remuneration.iban"
-NIR_CONTEXT = "remuneration.nir"
+__all__ = ["IBAN_CONTEXT", "NIR_CONTEXT", "MonthsOutOfOrder", "RateMissing", "batch_csv", "compute", "validate"]
 
 
 class MonthsOutOfOrder(Conflict):
@@ -65,55 +72,66 @@ class RateMissing(Conflict):
         )
 
 
-async def _check_order(session: AsyncSession, month: str, action: str) -> None:
-    later = await queries.later_validated_run(session, month)
+async def _check_order(db: AsyncSession, month: str, action: str) -> None:
+    later = await queries.later_validated_run(db, month)
     if later:
         raise MonthsOutOfOrder(
             f"The run of {later} is already validated: the run of {month} cannot be {action} (months are paid in "
             f"order; facts changed for {month} are paid by the next run as adjustments)", validated_later=later)
-    previous = await queries.previous_run_with_statements(session, month)
+    previous = await queries.previous_run_with_statements(db, month)
     if previous is not None and previous.state != RunState.VALIDATED:
         raise MonthsOutOfOrder(
             f"Validate the run of {previous.month} first: the run of {month} cannot be {action} before the previous "
             "month with statements is validated", month_to_do_first=previous.month)
 
 
-async def compute(session: AsyncSession, runtime: Runtime, month: Month, actor: str) -> Run:
+async def compute(db: AsyncSession, runtime: Runtime, month: Month, actor: str) -> Run:
     """Computes (or recomputes, while a draft) the run of `month`, and commits."""
     key = str(month)
-    await queries.lock_runs(session)
-    run = await session.get(Run, key, with_for_update=True)
-    state = run.state if run else ""
+    await queries.lock_runs(db)
+    run = await db.get(Run, key, with_for_update=True)
+    if run is not None:
+        _may_recompute(run)
+    await _check_order(db, key, "computed")
+    await _start_draft(db, run, key, actor)
     try:
-        check(RUN_TRANSITIONS, "compute", state, RunState.DRAFT)
-    except IllegalTransition as exc:
-        raise InvalidTransition("compute", exc.state, exc.allowed,
-                                f"The run of {key} is validated: paid history is never rewritten") from None
-    await _check_order(session, key, "computed")
-    now = utcnow()
-    if run:
-        await session.execute(delete(AdjustmentRow).where(AdjustmentRow.run_month == key))
-        await session.execute(delete(Statement).where(Statement.run_month == key))
-        await session.execute(update(EmergencyAid).where(EmergencyAid.paid_in_run == key).values(paid_in_run=None))
-        run.version += 1
-        run.computed_at, run.computed_by = now, actor
-    else:
-        run = Run(month=key, state=RunState.DRAFT.value, version=1, computed_at=now, computed_by=actor)
-        session.add(run)
-    run.based_on_month = await queries.latest_validated_before(session, key)
-    log_transition(session, "run", key, "compute", state, RunState.DRAFT.value, actor,
-                   "recomputed draft" if state else "first computation")
-    await session.flush()
-    try:
-        totals = await _compute_files(session, runtime, month)
+        totals = await _compute_files(db, runtime, month)
     except MissingRate as exc:
         raise RateMissing(key, exc) from None
-    run = await session.get(Run, key)
-    run.statements_computed, run.statements_waiting = totals.computed, totals.waiting
-    run.payment_lines, run.total_amount = totals.lines, cents(totals.amount)
-    run.component_totals = {code: str(cents(amount)) for code, amount in totals.components.items()}
-    await session.commit()
-    return run
+    # The totals belong to the same computation as the draft written above: one version for both.
+    await db.execute(update(Run).where(Run.month == key).values(
+        statements_computed=totals.computed, statements_waiting=totals.waiting, payment_lines=totals.lines,
+        total_amount=cents(totals.amount),
+        component_totals={code: str(cents(amount)) for code, amount in totals.components.items()},
+    ).execution_options(synchronize_session=False))
+    await db.commit()
+    return await db.get_one(Run, key, populate_existing=True)
+
+
+def _may_recompute(run: Run) -> None:
+    try:
+        RUN.step(run.state, RunAction.COMPUTE)
+    except TransitionRefused as exc:
+        raise TransitionRefused(exc.machine, exc.state, exc.action, exc.allowed,
+                                f"The run of {run.month} is validated: paid history is never rewritten") from None
+
+
+async def _start_draft(db: AsyncSession, run: Run | None, key: str, actor: str) -> None:
+    """Creates the draft, or clears the previous draft's statements, adjustments and paid aids."""
+    now, based_on = utcnow(), await queries.latest_validated_before(db, key)
+    if run is None:
+        run = Run(month=key, state=RunState.DRAFT.value, computed_at=now, computed_by=actor, based_on_month=based_on)
+        db.add(run)
+        RUN.record_creation(db, run, log=TransitionLog, actor=actor, action=RunAction.COMPUTE.value, at=now,
+                            reason="first computation", aggregate="run", aggregate_id=key)
+    else:
+        await db.execute(delete(AdjustmentRow).where(AdjustmentRow.run_month == key))
+        await db.execute(delete(Statement).where(Statement.run_month == key))
+        await db.execute(update(EmergencyAid).where(EmergencyAid.paid_in_run == key).values(paid_in_run=None))
+        run.computed_at, run.computed_by, run.based_on_month = now, actor, based_on
+        RUN.move(db, run, RunAction.COMPUTE, log=TransitionLog, actor=actor, at=now, reason="recomputed draft",
+                 aggregate="run", aggregate_id=key)
+    await db.flush()
 
 
 class _Totals:
@@ -133,20 +151,20 @@ class _Totals:
             self.components[component.code.value] += component.amount
 
 
-async def _compute_files(session: AsyncSession, runtime: Runtime, month: Month) -> _Totals:
+async def _compute_files(db: AsyncSession, runtime: Runtime, month: Month) -> _Totals:
     """Settles every file the run visits, page by page (never every file in memory)."""
     policy, key, totals = runtime.settings.policy(), str(month), _Totals()
     timezone = runtime.settings.business_timezone
     last_id: uuid.UUID | None = None
     while True:
-        files = (await session.scalars(queries.files_to_visit(month, last_id, runtime.settings.run_page_size))).all()
+        files = (await db.scalars(queries.files_to_visit(month, last_id, runtime.settings.run_page_size))).all()
         if not files:
             return totals
         ids = [f.dossier_id for f in files]
-        interruptions = await interruptions_by_file(session, ids)
-        attendance = await latest_attendance(session, ids, key)
-        histories = await queries.histories(session, ids, key)
-        aids = await queries.unpaid_aids(session, ids)
+        interruptions = await interruptions_by_file(db, ids)
+        attendance = await latest_attendance(db, ids, key)
+        histories = await queries.histories(db, ids, key)
+        aids = await queries.unpaid_aids(db, ids)
         statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
         for (dossier_id, attendance_month), row in attendance.items():
             statements_by_file[dossier_id][Month.parse(attendance_month)] = attendance_of(row)
@@ -164,12 +182,12 @@ async def _compute_files(session: AsyncSession, runtime: Runtime, month: Month) 
                                 tuple(aid.amount for aid in file_aids))
             if settlement is None:
                 continue
-            _store(session, key, file, settlement)
+            _store(db, key, file, settlement)
             for aid in file_aids:
                 aid.paid_in_run = key
             totals.add(settlement.statement)
-        await session.flush()
-        session.expunge_all()  # keep memory bounded: this page is written, forget it
+        await db.flush()
+        db.expunge_all()  # keep memory bounded: this page is written, forget it
         last_id = ids[-1]
 
 
@@ -180,7 +198,7 @@ def _components_json(statement: MonthStatement) -> list[dict]:
     ]
 
 
-def _store(session: AsyncSession, key: str, file: RemunerationFile, settlement: Settlement) -> None:
+def _store(db: AsyncSession, key: str, file: RemunerationFile, settlement: Settlement) -> None:
     result = settlement.statement
     statement = Statement(
         id=uuid.uuid4(), run_month=key, dossier_id=file.dossier_id, person_id=file.person_id,
@@ -192,9 +210,9 @@ def _store(session: AsyncSession, key: str, file: RemunerationFile, settlement: 
         overpayment_outstanding_after=result.overpayment_outstanding_after,
         attendance_version=result.attendance_version, trace_id=trace_id_of(file.traceparent), created_at=utcnow(),
     )
-    session.add(statement)
+    db.add(statement)
     for review in settlement.reviews:
-        session.add(AdjustmentRow(
+        db.add(AdjustmentRow(
             run_month=key, statement=statement, dossier_id=file.dossier_id, concerned_month=review.adjustment.month,
             attendance_version=review.attendance_version, recomputed_amount=review.recomputed.amount,
             delta=review.adjustment.delta, explanation=review.adjustment.explanation, inputs=review.recomputed.inputs,
@@ -209,69 +227,56 @@ def _same_validation(if_match: str | None, run: Run) -> bool:
     return bool(tags & {etag(run.version), etag(run.version - 1)})
 
 
-async def validate(session: AsyncSession, runtime: Runtime, month: str, actor: str, if_match: str | None = None) -> Run:
+async def validate(db: AsyncSession, runtime: Runtime, month: str, actor: str, if_match: str | None = None) -> Run:
     """Freezes the draft, publishes month computed / payment issued per statement, and commits.
 
     Validating an already validated run again with the same version is a retry: the same run,
     nothing published twice.
     """
-    await queries.lock_runs(session)
-    run = await session.get(Run, month, with_for_update=True)
+    await queries.lock_runs(db)
+    run = await db.get(Run, month, with_for_update=True)
     if run is None:
         raise NotFound(f"No run for {month}; compute it first with POST /runs")
     if run.state == RunState.VALIDATED and _same_validation(if_match, run):
         return run
     check_if_match(if_match, run.version)
-    try:
-        check(RUN_TRANSITIONS, "validate", run.state, RunState.VALIDATED)
-    except IllegalTransition as exc:
-        raise InvalidTransition("validate", exc.state, exc.allowed) from None
-    await _check_order(session, month, "validated")
-    based_on = await queries.latest_validated_before(session, month)
+    RUN.step(run.state, RunAction.VALIDATE)
+    await _check_order(db, month, "validated")
+    based_on = await queries.latest_validated_before(db, month)
     if based_on != run.based_on_month:
         raise MonthsOutOfOrder(
             f"The run of {based_on} was validated after this draft of {month} was computed: recompute {month} "
             "(POST /runs) so that what it paid is taken into account, then validate", month_to_do_first=month)
     now = utcnow()
-    run.state, run.validated_at, run.validated_by = RunState.VALIDATED.value, now, actor
-    run.version += 1
-    log_transition(session, "run", month, "validate", RunState.DRAFT.value, RunState.VALIDATED.value, actor,
-                   f"{run.payment_lines} payment lines, total {run.total_amount}")
-    await _publish_statements(session, runtime, month, now)
-    await session.commit()
+    run.validated_at, run.validated_by = now, actor
+    RUN.move(db, run, RunAction.VALIDATE, log=TransitionLog, actor=actor, at=now,
+             reason=f"{run.payment_lines} payment lines, total {run.total_amount}", aggregate="run", aggregate_id=month)
+    await db.flush()
+    await _publish_statements(db, runtime, month, now)
+    await db.commit()
     return run
 
 
-async def _publish_statements(session: AsyncSession, runtime: Runtime, month: str, now) -> None:
+async def _publish_statements(db: AsyncSession, runtime: Runtime, month: str, now) -> None:
     last_id = None
     while True:
-        page = (await session.execute(queries.statements_page(month, last_id, runtime.settings.run_page_size))).all()
+        page = (await db.execute(queries.statements_page(month, last_id, runtime.settings.run_page_size))).all()
         if not page:
             return
         for statement, traceparent in page:
-            components = {c["code"]: Decimal(c["amount"]) for c in statement.components}
-            common = dict(dossier_id=statement.dossier_id, person_id=statement.person_id, occurred_at=now,
-                          month=month, statement_id=statement.id, components=components)
-            with adopt_trace(traceparent):  # the file's journey trace, not the validating call's
-                await runtime.outbox.publish(session, MonthComputed(
-                    status=statement.status, regime=statement.regime, scale_version=statement.scale_version,
-                    earned_amount=statement.earned_amount, amount=statement.amount, **common,
-                ), key=str(statement.dossier_id))
-                if statement.amount > 0:
-                    await runtime.outbox.publish(session, PaymentIssued(amount=statement.amount, **common),
-                                                 key=str(statement.dossier_id))
-            session.expunge(statement)
+            await publish.statement_validated(db, runtime.outbox, statement, traceparent, month, now)
+            db.expunge(statement)
         last_id = page[-1][0].id
 
 
-async def batch_csv(session: AsyncSession, runtime: Runtime, month: str) -> tuple[str, int, Decimal]:
+async def batch_csv(db: AsyncSession, runtime: Runtime, month: str) -> tuple[str, int, Decimal]:
     """The paying agency's file of a validated run (read only)."""
-    run = await session.get(Run, month)
+    run = await db.get(Run, month)
     if run is None or run.state != RunState.VALIDATED:
         raise NotFound(f"No validated run for {month}: the batch exists once the run is validated")
     cipher, lines, last_id = runtime.cipher, [], None
     while True:
-        rows = (await session.execute(queries.paid_lines_page(month, last_id, runtime.settings.run_page_size))).all()
+        rows = (await db.execute(queries.paid_lines_page(month, last_id, runtime.settings.run_page_size))).all()
         if not rows:
             break
         for statement, file in rows:
@@ -287,8 +292,8 @@ async def batch_csv(session: AsyncSession, runtime: Runtime, month: str) -> tupl
                 components={c["code"]: Decimal(c["amount"]) for c in statement.components},
                 amount=statement.amount,
             ))
-            session.expunge(statement)
-            session.expunge(file)
+            db.expunge(statement)
+            db.expunge(file)
         last_id = rows[-1][0].dossier_id
     total = sum((line.amount for line in lines), ZERO)
     return render_batch(month, lines), len(lines), total

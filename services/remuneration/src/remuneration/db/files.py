@@ -1,4 +1,7 @@
-"""Training files: from the sessions snapshot and the request to the domain's inputs, and the entitlement."""
+"""Training files: from the sessions snapshot and the request to the domain's inputs; the queries runs need.
+
+No publishing and no commit here: the use cases (remuneration.app.files) own the transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +11,25 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pacte_common.clock import business_today
-from pacte_common.contracts.remuneration import EntitlementClosed, EntitlementOpened
 from pacte_common.contracts.sessions import DossierSnapshot
-from pacte_common.db import utcnow
-from pacte_common.messaging import Outbox
-from pacte_common.tracing import adopt_trace
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.models import (
     AttendanceStatementRow,
+    EmergencyAid,
     InterruptionRow,
     RemunerationFile,
-    TransitionLog,
 )
 from remuneration.domain.formula import Attendance, Trainee, Training
 from remuneration.domain.money import Interruption
 from remuneration.domain.policy import Policy
-from remuneration.domain.regime import Regime, RegimeDecision, RegimeFacts, decide_regime
-from remuneration.domain.states import FILE_TRANSITIONS, FileState, check
-
-
-def log_transition(session: AsyncSession, aggregate: str, aggregate_id, action: str, from_state: str,
-                   to_state: str, actor: str, reason: str | None = None) -> None:
-    session.add(TransitionLog(aggregate=aggregate, aggregate_id=str(aggregate_id), action=action,
-                              from_state=from_state or "", to_state=to_state, actor=actor, reason=reason, at=utcnow()))
+from remuneration.domain.regime import Regime, RegimeDecision, RegimeFacts
+from remuneration.domain.states import FileState
 
 
 def new_file(snapshot: DossierSnapshot) -> RemunerationFile:
-    file = RemunerationFile(dossier_id=snapshot.dossier_id, state=FileState.AWAITING_ENTRY.value, version=1,
+    file = RemunerationFile(dossier_id=snapshot.dossier_id, state=FileState.AWAITING_ENTRY.value,
                             differential_eligible=False)
     apply_snapshot(file, snapshot)
     return file
@@ -63,13 +56,13 @@ def apply_snapshot(file: RemunerationFile, snapshot: DossierSnapshot) -> None:
         file.exit_date = snapshot.exit_date
 
 
-def _facts(file: RemunerationFile) -> dict:
+def request_facts(file: RemunerationFile) -> dict:
     return file.request_facts or {}
 
 
 def trainee_of(file: RemunerationFile, policy: Policy) -> Trainee:
     """The profile from sessions, overridden by what the trainee declared in the request (RS1)."""
-    profile, facts = file.profile, _facts(file)
+    profile, facts = file.profile, request_facts(file)
 
     def pick(name: str, default=None):
         return facts[name] if facts.get(name) is not None else profile.get(name, default)
@@ -125,8 +118,8 @@ def attendance_of(row: AttendanceStatementRow | None) -> Attendance | None:
                       received_on=row.received_at.date() if row.received_at else None)
 
 
-async def interruptions_by_file(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
-    rows = (await session.scalars(select(InterruptionRow).where(InterruptionRow.dossier_id.in_(ids)))).all()
+async def interruptions_by_file(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
+    rows = (await db.scalars(select(InterruptionRow).where(InterruptionRow.dossier_id.in_(ids)))).all()
     grouped: dict[uuid.UUID, list[InterruptionRow]] = defaultdict(list)
     for row in rows:
         grouped[row.dossier_id].append(row)
@@ -134,11 +127,11 @@ async def interruptions_by_file(session: AsyncSession, ids: list[uuid.UUID]) -> 
 
 
 async def latest_attendance(
-    session: AsyncSession, ids: list[uuid.UUID], up_to_month: str
+    db: AsyncSession, ids: list[uuid.UUID], up_to_month: str
 ) -> dict[tuple[uuid.UUID, str], AttendanceStatementRow]:
     """The highest version of each (file, month) statement up to a month: corrections supersede."""
     rows = (
-        await session.scalars(
+        await db.scalars(
             select(AttendanceStatementRow).where(
                 AttendanceStatementRow.dossier_id.in_(ids), AttendanceStatementRow.month <= up_to_month
             )
@@ -152,68 +145,8 @@ async def latest_attendance(
     return latest
 
 
-async def move_file(session: AsyncSession, outbox: Outbox, policy: Policy, file: RemunerationFile, action: str,
-                    actor: str, reason: str | None = None) -> None:
-    """Applies an entitlement action; decides the regime when the entry and the request are both known."""
-    before = file.state
-    if action in ("enter", "file_request"):
-        if file.entry_date is None or file.request_facts is None:
-            target = FileState.AWAITING_REQUEST if file.entry_date else FileState.AWAITING_ENTRY
-        else:
-            decision = decide_regime(regime_facts(file), policy)
-            target = FileState.OPEN if decision.paying else FileState.NOT_ENTITLED
-            file.regime, file.regime_reason = decision.regime.value, decision.reason
-            file.differential_eligible = decision.differential_eligible
-            file.entitlement_opened_at = utcnow()
-            reason = decision.reason
-    elif action == "exit":
-        target = FileState.CLOSED
-    else:
-        target = FileState.CANCELLED
-    check(FILE_TRANSITIONS, action, before, target)
-    file.state = target.value
-    file.version += 1
-    log_transition(session, "file", file.dossier_id, action, before, target.value, actor, reason)
-    key = str(file.dossier_id)
-    with adopt_trace(file.traceparent):  # the file's journey trace, not the trace of the call acting on it
-        if target in (FileState.OPEN, FileState.NOT_ENTITLED):
-            await outbox.publish(session, EntitlementOpened(
-                dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(), regime=file.regime,
-                reason=file.regime_reason, differential_eligible=file.differential_eligible,
-                entry_date=file.entry_date, advance_wanted=bool(_facts(file).get("advance_wanted")),
-            ), key=key)
-        elif target in (FileState.CLOSED, FileState.CANCELLED) and before in (FileState.OPEN, FileState.NOT_ENTITLED):
-            await outbox.publish(session, EntitlementClosed(
-                dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=utcnow(),
-                reason="exited" if target is FileState.CLOSED else "cancelled", exit_date=file.exit_date,
-            ), key=key)
-
-
-async def redecide_regime(session: AsyncSession, outbox: Outbox, policy: Policy, file: RemunerationFile,
-                          actor: str, why: str = "profile updated by sessions") -> bool:
-    """Decides the regime again from the current facts (profile or request changed); True if it changed.
-
-    Months already paid are reviewed by the next run with the new regime (domain.ledger).
-    """
-    if file.regime is None or file.state not in (FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED):
-        return False
-    decision = decide_regime(regime_facts(file), policy)
-    if (decision.regime.value, decision.differential_eligible) == (file.regime, file.differential_eligible):
-        return False
-    before = file.state
-    target = before if before == FileState.CLOSED else (FileState.OPEN if decision.paying else FileState.NOT_ENTITLED)
-    check(FILE_TRANSITIONS, "redecide", before, target)
-    reason = f"{why}: regime {file.regime} → {decision.regime.value}: {decision.reason}"
-    file.regime, file.regime_reason = decision.regime.value, decision.reason
-    file.differential_eligible = decision.differential_eligible
-    file.state = str(target)
-    file.version += 1
-    log_transition(session, "file", file.dossier_id, "redecide", before, str(target), actor, reason)
-    return True
-
-
 def regime_facts(file: RemunerationFile) -> RegimeFacts:
-    facts = _facts(file)
+    facts = request_facts(file)
     benefit = facts.get("unemployment_benefit")
     return RegimeFacts(
         unemployment_benefit=bool(benefit if benefit is not None else file.profile.get("unemployment_benefit")),
@@ -222,3 +155,29 @@ def regime_facts(file: RemunerationFile) -> RegimeFacts:
         education_level=file.profile.get("education_level"),
         training_hours=file.training_hours,
     )
+
+
+async def granted_aid(db: AsyncSession, dossier_id: uuid.UUID) -> uuid.UUID | None:
+    """The emergency aid already granted to the file, if any."""
+    return await db.scalar(
+        select(EmergencyAid.id).where(EmergencyAid.dossier_id == dossier_id, EmergencyAid.granted.is_(True))
+    )
+
+
+async def attendance_known(db: AsyncSession, dossier_id: uuid.UUID, month: str, version: int) -> bool:
+    return await db.scalar(
+        select(AttendanceStatementRow.id).where(
+            AttendanceStatementRow.dossier_id == dossier_id,
+            AttendanceStatementRow.month == month,
+            AttendanceStatementRow.version == version,
+        )
+    ) is not None
+
+
+async def attendance_versions(db: AsyncSession, dossier_id: uuid.UUID) -> dict[str, int]:
+    """The highest version of each month's attendance statement received for the file."""
+    rows = await db.execute(
+        select(AttendanceStatementRow.month, func.max(AttendanceStatementRow.version))
+        .where(AttendanceStatementRow.dossier_id == dossier_id).group_by(AttendanceStatementRow.month)
+    )
+    return {month: version for month, version in rows.all()}

@@ -10,8 +10,10 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from pacte_common.db import UTCDateTime, new_metadata, utcnow
+from pacte_common.clock import utcnow
+from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
+from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -80,9 +82,11 @@ class RemunerationFile(Base):
     # handled. Every event remuneration publishes about the file continues this trace (adopt_trace).
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer)  # optimistic concurrency: SQLAlchemy counts it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class InterruptionRow(Base):
@@ -121,7 +125,7 @@ class Run(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     state: Mapped[str] = mapped_column(String(16))
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer)  # optimistic concurrency: SQLAlchemy counts it
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     computed_by: Mapped[str] = mapped_column(String(255))
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -134,6 +138,8 @@ class Run(Base):
     # The latest validated run before this one when this draft was computed: a draft computed
     # before an earlier month was validated must be recomputed before it is validated.
     based_on_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Statement(Base):
@@ -200,17 +206,14 @@ class EmergencyAid(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class TransitionLog(Base):
-    """Who moved which file or run from which state to which, when and why."""
+class TransitionLog(TransitionLogColumns, Base):
+    """Who moved which file or run from which state to which, when, why and in which trace.
+
+    One log for both machines: `aggregate` names which ("file" or "run"), `aggregate_id` its id.
+    """
 
     __tablename__ = "transition_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     aggregate: Mapped[str] = mapped_column(String(16))
     aggregate_id: Mapped[str] = mapped_column(String(64), index=True)
-    action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(255))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

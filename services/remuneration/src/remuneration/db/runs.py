@@ -22,27 +22,27 @@ from remuneration.domain.states import FileState, RunState
 RUNS_LOCK_KEY = 0x52454D5255  # "REMRU"
 
 
-async def lock_runs(session: AsyncSession) -> None:
+async def lock_runs(db: AsyncSession) -> None:
     """One run computed or validated at a time (PostgreSQL); SQLite already has a single writer."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUNS_LOCK_KEY})
+    if db.bind.dialect.name == "postgresql":
+        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUNS_LOCK_KEY})
 
 
-async def later_validated_run(session: AsyncSession, month: str) -> str | None:
-    return await session.scalar(
+async def later_validated_run(db: AsyncSession, month: str) -> str | None:
+    return await db.scalar(
         select(Run.month).where(Run.month > month, Run.state == RunState.VALIDATED).order_by(Run.month).limit(1)
     )
 
 
-async def previous_run_with_statements(session: AsyncSession, month: str) -> Run | None:
-    return await session.scalar(
+async def previous_run_with_statements(db: AsyncSession, month: str) -> Run | None:
+    return await db.scalar(
         select(Run).where(Run.month < month, (Run.statements_computed + Run.statements_waiting) > 0)
         .order_by(Run.month.desc()).limit(1)
     )
 
 
-async def latest_validated_before(session: AsyncSession, month: str) -> str | None:
-    return await session.scalar(
+async def latest_validated_before(db: AsyncSession, month: str) -> str | None:
+    return await db.scalar(
         select(Run.month).where(Run.month < month, Run.state == RunState.VALIDATED).order_by(Run.month.desc()).limit(1)
     )
 
@@ -73,17 +73,17 @@ def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
     return query
 
 
-async def histories(session: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[uuid.UUID, History]:
+async def histories(db: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[uuid.UUID, History]:
     """What validated runs before `month` paid each file: each month's earned amount and facts, balances."""
     statements = (
-        await session.scalars(
+        await db.scalars(
             select(Statement).join(Run, Run.month == Statement.run_month)
             .where(Statement.dossier_id.in_(ids), Run.state == RunState.VALIDATED, Statement.run_month < month)
             .order_by(Statement.run_month)
         )
     ).all()
     adjustments = (
-        await session.scalars(
+        await db.scalars(
             select(AdjustmentRow).join(Run, Run.month == AdjustmentRow.run_month)
             .where(AdjustmentRow.dossier_id.in_(ids), Run.state == RunState.VALIDATED, AdjustmentRow.run_month < month)
             .order_by(AdjustmentRow.run_month, AdjustmentRow.id)
@@ -118,9 +118,9 @@ async def histories(session: AsyncSession, ids: list[uuid.UUID], month: str) -> 
     return result
 
 
-async def unpaid_aids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[EmergencyAid]]:
+async def unpaid_aids(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[EmergencyAid]]:
     grouped: dict[uuid.UUID, list[EmergencyAid]] = defaultdict(list)
-    rows = await session.scalars(
+    rows = await db.scalars(
         select(EmergencyAid).where(EmergencyAid.dossier_id.in_(ids), EmergencyAid.granted.is_(True),
                                    EmergencyAid.paid_in_run.is_(None))
     )
@@ -149,5 +149,31 @@ def paid_lines_page(month: str, after: uuid.UUID | None, limit: int):
     return query.where(Statement.dossier_id > after) if after is not None else query
 
 
-async def count_statements(session: AsyncSession, month: str) -> int:
-    return await session.scalar(select(func.count()).select_from(Statement).where(Statement.run_month == month))
+async def count_statements(db: AsyncSession, month: str) -> int:
+    return await db.scalar(select(func.count()).select_from(Statement).where(Statement.run_month == month))
+
+
+def statements_query(*, month: str | None, dossier_id: uuid.UUID | None, status: str | None, siret: str | None):
+    """Statements with their run's state, filtered (a training organisation sees its own only)."""
+    query = select(Statement, Run.state).join(Run, Run.month == Statement.run_month)
+    if month:
+        query = query.where(Statement.run_month == month)
+    if dossier_id:
+        query = query.where(Statement.dossier_id == dossier_id)
+    if status:
+        query = query.where(Statement.status == status)
+    if siret is not None:
+        query = query.where(Statement.organisation_siret == siret)
+    return query
+
+
+async def statement_with_run_state(db: AsyncSession, statement_id: uuid.UUID):
+    return (await db.execute(
+        select(Statement, Run.state).join(Run, Run.month == Statement.run_month).where(Statement.id == statement_id)
+    )).first()
+
+
+async def adjustments_of(db: AsyncSession, statement_id: uuid.UUID) -> list[AdjustmentRow]:
+    return list((await db.scalars(
+        select(AdjustmentRow).where(AdjustmentRow.statement_id == statement_id).order_by(AdjustmentRow.concerned_month)
+    )).all())

@@ -22,7 +22,9 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from remuneration.domain.money import ZERO, Interruption, Month, age_on, cents, euros, training_days
+from pacte_common.clock import age_on
+
+from remuneration.domain.money import ZERO, Interruption, Month, cents, euros, training_days
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import Regime, RegimeDecision
 from remuneration.domain.scales import ScaleSituation, scale_amount, scale_on

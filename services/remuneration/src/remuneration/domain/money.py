@@ -1,4 +1,4 @@
-"""Money and calendar helpers shared by the rules: cents, months, ages, days in training."""
+"""Money and calendar helpers shared by the rules: cents, months, days in training (ages: pacte_common.clock)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,6 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.number:02d}"
-
-
-def age_on(birth_date: date, day: date) -> int:
-    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - (0 if had_birthday else 1)
 
 
 @dataclass(frozen=True)

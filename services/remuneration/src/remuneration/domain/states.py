@@ -1,4 +1,4 @@
-"""State machines of the service, as declarative transition tables.
+"""State machines of the service, as declarative transition tables (pacte_common.state_machine).
 
 Codes are English, labels French (what operators read). Every change is logged with who,
 when, from, to and why (db.models.TransitionLog).
@@ -6,8 +6,9 @@ when, from, to and why (db.models.TransitionLog).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from pacte_common.state_machine import StateMachine, table
 
 
 class FileState(StrEnum):
@@ -29,6 +30,15 @@ FILE_STATE_LABELS = {
 }
 
 
+class FileAction(StrEnum):
+    ENTER = "enter"
+    FILE_REQUEST = "file_request"
+    EXIT = "exit"
+    CANCEL = "cancel"
+    REDECIDE = "redecide"
+    AMEND_REQUEST = "amend_request"
+
+
 class RunState(StrEnum):
     DRAFT = "draft"
     VALIDATED = "validated"
@@ -37,52 +47,37 @@ class RunState(StrEnum):
 RUN_STATE_LABELS = {RunState.DRAFT: "Brouillon (recalculable)", RunState.VALIDATED: "Validé (figé, lot émis)"}
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    targets: frozenset[str]
+class RunAction(StrEnum):
+    COMPUTE = "compute"
+    VALIDATE = "validate"
 
 
-def _t(action: str, sources, targets) -> Transition:
-    return Transition(action, frozenset(sources), frozenset(targets))
-
-
-_LIVE = {FileState.AWAITING_ENTRY, FileState.AWAITING_REQUEST, FileState.OPEN, FileState.NOT_ENTITLED}
+_LIVE = (FileState.AWAITING_ENTRY, FileState.AWAITING_REQUEST, FileState.OPEN, FileState.NOT_ENTITLED)
+_DECIDED = (FileState.OPEN, FileState.NOT_ENTITLED)
 
 # The entitlement of one training file. Entering and filing the request may come in either
-# order; the regime is decided when both are known (target open or not_entitled).
-FILE_TRANSITIONS: tuple[Transition, ...] = (
-    _t("enter", {FileState.AWAITING_ENTRY}, {FileState.AWAITING_REQUEST, FileState.OPEN, FileState.NOT_ENTITLED}),
-    _t("file_request", {FileState.AWAITING_ENTRY, FileState.AWAITING_REQUEST},
-       {FileState.AWAITING_ENTRY, FileState.OPEN, FileState.NOT_ENTITLED}),
-    _t("exit", _LIVE, {FileState.CLOSED}),
-    _t("cancel", _LIVE | {FileState.CLOSED}, {FileState.CANCELLED}),
+# order; the regime is decided when both are known: several rows share (state, action) and the
+# caller names the target the regime gave (open or not_entitled).
+FILE = StateMachine("file", table([
+    (FileState.AWAITING_ENTRY, FileAction.ENTER, FileState.AWAITING_REQUEST),
+    (FileState.AWAITING_ENTRY, FileAction.ENTER, FileState.OPEN),
+    (FileState.AWAITING_ENTRY, FileAction.ENTER, FileState.NOT_ENTITLED),
+    (FileState.AWAITING_ENTRY, FileAction.FILE_REQUEST, FileState.AWAITING_ENTRY),
+    ((FileState.AWAITING_ENTRY, FileState.AWAITING_REQUEST), FileAction.FILE_REQUEST, FileState.OPEN),
+    ((FileState.AWAITING_ENTRY, FileState.AWAITING_REQUEST), FileAction.FILE_REQUEST, FileState.NOT_ENTITLED),
+    (_LIVE, FileAction.EXIT, FileState.CLOSED),
+    ((*_LIVE, FileState.CLOSED), FileAction.CANCEL, FileState.CANCELLED),
     # The regime decided again when the profile or the request changes (paid months are then reviewed).
-    _t("redecide", {FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED},
-       {FileState.OPEN, FileState.NOT_ENTITLED, FileState.CLOSED}),
-)
+    (_DECIDED, FileAction.REDECIDE, FileState.OPEN),
+    (_DECIDED, FileAction.REDECIDE, FileState.NOT_ENTITLED),
+    (FileState.CLOSED, FileAction.REDECIDE, FileState.CLOSED),
+    # The request's facts corrected: the state stays (the regime may then be decided again).
+    *((state, FileAction.AMEND_REQUEST, state) for state in (*_LIVE, FileState.CLOSED)),
+]), state_attribute="state")
 
-# A monthly run: computed (and recomputed) as a draft, then validated once.
-RUN_TRANSITIONS: tuple[Transition, ...] = (
-    _t("compute", {"", RunState.DRAFT}, {RunState.DRAFT}),
-    _t("validate", {RunState.DRAFT}, {RunState.VALIDATED}),
-)
-
-
-def allowed_actions(table: tuple[Transition, ...], state: str) -> list[str]:
-    return sorted(t.action for t in table if state in t.sources)
-
-
-def check(table: tuple[Transition, ...], action: str, state: str, target: str) -> None:
-    """Raises IllegalTransition unless `action` may take `state` to `target`."""
-    for transition in table:
-        if transition.action == action and state in transition.sources and target in transition.targets:
-            return
-    raise IllegalTransition(action, state, allowed_actions(table, state))
-
-
-class IllegalTransition(Exception):
-    def __init__(self, action: str, state: str, allowed: list[str]):
-        super().__init__(f"'{action}' is not allowed when the state is '{state}'")
-        self.action, self.state, self.allowed = action, state, allowed
+# A monthly run: computed (and recomputed) as a draft, then validated once. Its first
+# computation creates it as a draft (StateMachine.record_creation).
+RUN = StateMachine("run", table([
+    (RunState.DRAFT, RunAction.COMPUTE, RunState.DRAFT),
+    (RunState.DRAFT, RunAction.VALIDATE, RunState.VALIDATED),
+]), state_attribute="state")
