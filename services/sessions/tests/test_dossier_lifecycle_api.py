@@ -1,11 +1,16 @@
 """The training file over HTTP: every (state, action) pair, date and places rules, late flags."""
 
+import os
+import uuid
 from datetime import date
 
 import pytest
 from pacte_common.contracts.sessions import SessionUpdated, TraineeEntered
+from pacte_common.db import create_engine, session_factory
 from pacte_common.events import Topics
 from pacte_testing import read_topic
+from sessions.db.models import DossierTransition
+from sqlalchemy import select
 
 STATES = ["enrolled", "in_training", "interrupted", "exited", "cancelled"]
 ACTIONS = ["enter", "interrupt", "resume", "exit", "cancel"]
@@ -174,3 +179,34 @@ async def test_partial_certification_names_real_skill_blocks(api, blocks):
     response = await api.client.post(f"/dossiers/{dossier['id']}/exit", headers=api.org, json=body)
     assert response.status_code == 422
     assert (await api.ok("GET", f"/dossiers/{dossier['id']}", api.org))["status"] == "in_training"
+
+
+async def test_a_refused_action_names_the_way_forward_and_a_move_logs_the_request_trace(api):
+    """An illegal action is a 409 with the allowed actions; a legal one adds a log row carrying
+    the trace id of the request's traceparent (who, when, from, to, why, in which trace)."""
+    session = await api.catalogue(places=5)
+    dossier = await api.enrol(session["id"])
+    refused = await api.client.post(f"/dossiers/{dossier['id']}/resumption", headers=api.org, json={"resumption_date": "2026-01-12"})
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["type"].endswith("invalid-transition")
+    assert (problem["current_state"], problem["allowed_actions"]) == ("enrolled", ["cancel", "enter"])
+
+    trace_id = os.urandom(16).hex()
+    traceparent = f"00-{trace_id}-{os.urandom(8).hex()}-01"
+    entered = await api.client.post(
+        f"/dossiers/{dossier['id']}/entry", headers={**api.org, "traceparent": traceparent}, json={"entry_date": "2026-01-05"}
+    )
+    assert entered.status_code == 200, entered.text
+    engine = create_engine(api.settings.database_url)
+    try:
+        async with session_factory(engine)() as db:
+            rows = (await db.execute(
+                select(DossierTransition).where(DossierTransition.dossier_id == uuid.UUID(dossier["id"])).order_by(DossierTransition.id)
+            )).scalars().all()
+    finally:
+        await engine.dispose()
+    assert [(r.action, r.from_status, r.to_status) for r in rows] == [("enrol", None, "enrolled"), ("enter", "enrolled", "in_training")]
+    assert rows[-1].trace_id == trace_id and rows[-1].actor == f"training_org:{api.SIRET_A}"
+    assert rows[-1].effective_date == date(2026, 1, 5) and rows[-1].details == {}
+    assert rows[0].trace_id not in (None, trace_id)  # the enrolment's own request

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from lxml import etree
 from pacte_common.validators import validate_siret
@@ -303,10 +304,9 @@ def _principal_formacode(formation) -> str | None:
     return chosen.text.strip() if chosen is not None and chosen.text else None
 
 
-def _action(formation, action, key: str, path: str, title: str, options: ImportOptions, rejections: list[Rejection]) -> LheoAction:
-    defaults: list[str] = []
-    extras = {**_extras(formation), **_extras(action)}
-    # Where the training happens: the first lieu-de-formation, else the first session's address.
+def _place(formation, action, options: ImportOptions, defaults: list[str]) -> tuple[Any, str]:
+    """Where the training happens (the first lieu-de-formation, else the first session's
+    address) and its département, which must be the Region's."""
     place = _child(action, "lieu-de-formation", "coordonnees", "adresse")
     if place is None:
         first_session = _child(action, "session")
@@ -318,20 +318,28 @@ def _action(formation, action, key: str, path: str, title: str, options: ImportO
         raise ItemRejected(
             f"outside the Region: département {departement or 'unknown'} is not one of {', '.join(sorted(options.departements))}"
         )
+    return place, departement
 
-    responsible = _child(formation, "organisme-formation-responsable")
+
+def _siret(responsible) -> str:
     try:
-        siret = validate_siret(_text(responsible, "SIRET-organisme-formation", "SIRET") or "")
+        return validate_siret(_text(responsible, "SIRET-organisme-formation", "SIRET") or "")
     except ValueError as exc:
         raise ItemRejected(f"organisme-formation-responsable/SIRET-organisme-formation/SIRET: {exc}") from None
 
+
+def _programme(extras: dict[str, str], options: ImportOptions, defaults: list[str]) -> str:
     programme = extras.get("code-dispositif")
     if programme is None:
         if not options.programme_code:
             raise ItemRejected("no programme: LHEO has none; add extras/extra[@info='code-dispositif'] or pass ?programme_code=")
         programme = options.programme_code
         defaults.append(f"programme {programme!r} from ?programme_code=")
+    return programme
 
+
+def _hours(action, extras: dict[str, str], defaults: list[str]) -> tuple[Decimal, Decimal]:
+    """(hours in centre, hours in company), consistent with the total when the file gives it."""
     hours_total = _number(action, "nombre-heures-total", extras)
     hours_company = _number(action, "nombre-heures-entreprise", extras)
     hours_centre = _number(action, "nombre-heures-centre", extras)
@@ -349,26 +357,22 @@ def _action(formation, action, key: str, path: str, title: str, options: ImportO
         raise ItemRejected(f"nombre-heures-entreprise ({hours_company}) exceeds nombre-heures-total ({hours_total})")
     if hours_total is not None and hours_centre + hours_company != hours_total:
         raise ItemRejected(f"nombre-heures-centre ({hours_centre}) + nombre-heures-entreprise ({hours_company}) differ from nombre-heures-total ({hours_total})")
+    return hours_centre, hours_company
 
+
+def _hourly_price(action, extras: dict[str, str], hours: Decimal, defaults: list[str]) -> Decimal:
     hourly_price = _number(action, "prix-horaire-TTC", extras)
-    if hourly_price is None:
-        total_price = _number(action, "prix-total-TTC", extras)
-        hours = hours_centre + hours_company
-        if total_price is not None and hours:
-            hourly_price = (total_price / hours).quantize(Decimal("0.01"))
-            defaults.append("prix-horaire-TTC = prix-total-TTC / hours")
-        else:
-            hourly_price = Decimal(0)
-            defaults.append("no price in the file (prix-horaire-TTC, prix-total-TTC): 0 recorded")
+    if hourly_price is not None:
+        return hourly_price
+    total_price = _number(action, "prix-total-TTC", extras)
+    if total_price is not None and hours:
+        defaults.append("prix-horaire-TTC = prix-total-TTC / hours")
+        return (total_price / hours).quantize(Decimal("0.01"))
+    defaults.append("no price in the file (prix-horaire-TTC, prix-total-TTC): 0 recorded")
+    return Decimal(0)
 
-    weekly = None
-    if "heures-hebdomadaires" in extras:
-        weekly = _decimal(extras["heures-hebdomadaires"], "extra heures-hebdomadaires")
-    rhythm = (_text(action, "rythme-formation") or "").lower()
-    permanent = _text(action, "modalites-entrees-sorties") == "1"
-    meetings = tuple(
-        _lheo_date(_text(meeting, "date") or "", "date-information/date") for meeting in _children(action, "date-information")
-    )
+
+def _skill_blocks(action, extras: dict[str, str]) -> list[str]:
     skill_blocks = _list(extras.get("blocs-competences"))
     for session in _children(action, "session"):
         for blocks in _children(session, "blocs-competences"):
@@ -376,30 +380,16 @@ def _action(formation, action, key: str, path: str, title: str, options: ImportO
                 code = _text(block, "code-bloc")
                 if code and code not in skill_blocks:
                     skill_blocks.append(code)
+    return skill_blocks
 
-    fields = {
-        "programme_code": programme,
-        "organisation_siret": siret,
-        "title": title,
-        "rncp_code": extras.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
-        "formacode": extras.get("code-FORMACODE") or _principal_formacode(formation),
-        "certifying": _text(formation, "certifiante") == "1",
-        "hours_in_centre": hours_centre,
-        "hours_in_company": hours_company,
-        "weekly_hours": weekly,
-        "hourly_price": hourly_price,
-        "part_time": "partiel" in rhythm or (weekly is not None and weekly < FULL_TIME_WEEKLY_HOURS),
-        "distance_learning": _text(action, "modalites-enseignement") in DISTANCE_LEARNING_CODES,
-        "modules": _list(extras.get("modules")),
-        "skill_blocks": skill_blocks,
-        "departement": departement,
-        "territory_code": extras.get("territoire"),
-    }
+
+def _details(formation, action, responsible, place, key: str, siret: str) -> dict | None:
+    """What the Pacte keeps beside its own fields, for the export (docs/lheo.md)."""
     address = _address_details(place)
     if address and address["lignes"] == [UNKNOWN_TEXT] and address["ville"] == UNKNOWN_TEXT:
         address = None
     public = [code.text.strip() for code in _children(action, "code-public-vise") if code.text and code.text.strip()]
-    details = compact({
+    return compact({
         "formation_numero": _unless(formation.get("numero"), key),
         "objectif": _unless(_text(formation, "objectif-formation"), UNKNOWN_TEXT),
         "resultats": _unless(_text(formation, "resultats-attendus"), UNKNOWN_TEXT),
@@ -414,7 +404,50 @@ def _action(formation, action, key: str, path: str, title: str, options: ImportO
         },
         "adresse": address,
     })
+
+
+def _action_fields(formation, action, title: str, options: ImportOptions, defaults: list[str]) -> tuple[dict, Any]:
+    """The action's Pacte fields (ItemRejected when one cannot be right) and its training place."""
+    extras = {**_extras(formation), **_extras(action)}
+    place, departement = _place(formation, action, options, defaults)
+    siret = _siret(_child(formation, "organisme-formation-responsable"))
+    programme = _programme(extras, options, defaults)
+    hours_centre, hours_company = _hours(action, extras, defaults)
+    hourly_price = _hourly_price(action, extras, hours_centre + hours_company, defaults)
+    weekly = None
+    if "heures-hebdomadaires" in extras:
+        weekly = _decimal(extras["heures-hebdomadaires"], "extra heures-hebdomadaires")
+    rhythm = (_text(action, "rythme-formation") or "").lower()
+    fields = {
+        "programme_code": programme,
+        "organisation_siret": siret,
+        "title": title,
+        "rncp_code": extras.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
+        "formacode": extras.get("code-FORMACODE") or _principal_formacode(formation),
+        "certifying": _text(formation, "certifiante") == "1",
+        "hours_in_centre": hours_centre,
+        "hours_in_company": hours_company,
+        "weekly_hours": weekly,
+        "hourly_price": hourly_price,
+        "part_time": "partiel" in rhythm or (weekly is not None and weekly < FULL_TIME_WEEKLY_HOURS),
+        "distance_learning": _text(action, "modalites-enseignement") in DISTANCE_LEARNING_CODES,
+        "modules": _list(extras.get("modules")),
+        "skill_blocks": _skill_blocks(action, extras),
+        "departement": departement,
+        "territory_code": extras.get("territoire"),
+    }
+    return fields, place
+
+
+def _action(formation, action, key: str, path: str, title: str, options: ImportOptions, rejections: list[Rejection]) -> LheoAction:
+    defaults: list[str] = []
+    fields, place = _action_fields(formation, action, title, options, defaults)
+    details = _details(formation, action, _child(formation, "organisme-formation-responsable"), place, key, fields["organisation_siret"])
     parsed = LheoAction(key=key, path=path, name=title, fields=fields, details=details, defaults=defaults)
+    permanent = _text(action, "modalites-entrees-sorties") == "1"
+    meetings = tuple(
+        _lheo_date(_text(meeting, "date") or "", "date-information/date") for meeting in _children(action, "date-information")
+    )
     for s_index, session in enumerate(_children(action, "session"), start=1):
         s_key = _session_key(session, key, s_index)
         s_path = f"{path}/session[{s_index}]"

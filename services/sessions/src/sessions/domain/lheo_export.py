@@ -106,85 +106,109 @@ def _hours(action_element, name: str, value: Decimal, exact: dict) -> None:
         exact[name] = _plain(value)
 
 
+def _too_long(action: ExportedAction) -> dict[str, str | None]:
+    """Values longer than LHEO allows travel whole in extras (read first on import)."""
+    return {
+        "intitule-formation": action.title if len(action.title) > 255 else None,
+        "code-FORMACODE": action.formacode if action.formacode and len(action.formacode) != 5 else None,
+        "code-RNCP": action.rncp_code if action.rncp_code and len(action.rncp_code) > 10 else None,
+    }
+
+
+def _formation(offres, action: ExportedAction, details: dict, too_long: dict[str, str | None]):
+    """The formation element and what precedes its action, in the schema's order."""
+    formation = _el(offres, "formation", numero=details.get("formation_numero") or action.key)
+    domain = _el(formation, "domaine-formation")
+    if action.formacode and not too_long["code-FORMACODE"]:
+        _el(domain, "code-FORMACODE", action.formacode, tag="principal")
+    _el(formation, "intitule-formation", action.title[:255])
+    _el(formation, "objectif-formation", details.get("objectif") or UNKNOWN_TEXT)
+    _el(formation, "resultats-attendus", details.get("resultats") or UNKNOWN_TEXT)
+    _el(formation, "contenu-formation", details.get("contenu") or UNKNOWN_TEXT)
+    _el(formation, "certifiante", "1" if action.certifying else "0")
+    _el(_el(formation, "contact-formation"), "coordonnees")
+    _el(formation, "parcours-de-formation", details.get("parcours") or DEFAULT_PATHWAY)
+    _el(formation, "code-niveau-entree", details.get("niveau_entree") or DEFAULT_ENTRY_LEVEL)
+    if action.rncp_code and not too_long["code-RNCP"]:
+        _el(_el(formation, "certification"), "code-RNCP", action.rncp_code)
+    return formation
+
+
+def _sessions(element, action: ExportedAction, place: dict | None) -> None:
+    for session in action.sessions:
+        item = _el(element, "session", numero=session.key)
+        period = _el(item, "periode")
+        _el(period, "debut", session.start_date_lheo)
+        _el(period, "fin", session.end_date_lheo)
+        _address(_el(item, "adresse-inscription"), place, action.departement)
+        _el(item, "etat-recrutement", RECRUITMENT_CODES[session.recruitment_state])
+        _extras(item, {"nombre-places": str(session.places), "places-disponibles": str(session.places_left)})
+    meetings = action.sessions[0].information_meetings if action.sessions else []
+    for meeting in meetings[:3]:
+        _el(_el(element, "date-information"), "date", meeting.replace("-", ""))
+
+
+def _prices_and_extras(element, action: ExportedAction, too_long: dict[str, str | None]) -> None:
+    exact: dict[str, str | None] = {}
+    price = _plain(action.hourly_price)
+    if len(price) <= MAX_HOURLY_PRICE_CHARS:
+        _el(element, "prix-horaire-TTC", price)
+    else:
+        exact["prix-horaire-TTC"] = price
+    _hours(element, "nombre-heures-centre", action.hours_in_centre, exact)
+    _hours(element, "nombre-heures-entreprise", action.hours_in_company, exact)
+    _hours(element, "nombre-heures-total", action.hours_in_centre + action.hours_in_company, exact)
+    _extras(element, {
+        "code-FORMACODE": too_long["code-FORMACODE"],
+        "code-RNCP": too_long["code-RNCP"],
+        "code-dispositif": action.programme_code,
+        "heures-hebdomadaires": _plain(action.weekly_hours) if action.weekly_hours is not None else None,
+        "territoire": action.territory_code,
+        "modules": ", ".join(action.modules),
+        "blocs-competences": ", ".join(action.skill_blocks),
+        **exact,
+    })
+
+
+def _action(formation, action: ExportedAction, details: dict, too_long: dict[str, str | None]) -> None:
+    element = _el(formation, "action", numero=action.key)
+    _el(element, "rythme-formation", "Temps partiel" if action.part_time else "Temps plein")
+    for code in details.get("public_vise") or []:
+        _el(element, "code-public-vise", code)
+    if not details.get("public_vise"):
+        _el(element, "code-public-vise", DEFAULT_PUBLIC_CODE)
+    _el(element, "niveau-entree-obligatoire", "0")
+    _el(element, "modalites-alternance", UNKNOWN_TEXT)
+    _el(element, "modalites-enseignement", "2" if action.distance_learning else "0")
+    _el(element, "conditions-specifiques", UNKNOWN_TEXT)
+    _el(element, "prise-en-charge-frais-possible", "1")
+    place = details.get("adresse")
+    if place:
+        _address(_el(_el(element, "lieu-de-formation"), "coordonnees"), place, action.departement)
+    _el(element, "modalites-entrees-sorties", "1" if action.permanent_entries else "0")
+    _sessions(element, action, place)
+    _prices_and_extras(element, action, too_long)
+
+
+def _responsible(formation, action: ExportedAction, details: dict) -> None:
+    organisation = details.get("organisme") or {}
+    responsible = _el(formation, "organisme-formation-responsable")
+    _el(responsible, "numero-activite", organisation.get("numero_activite") or UNKNOWN_ACTIVITY_NUMBER)
+    _el(_el(responsible, "SIRET-organisme-formation"), "SIRET", action.organisation_siret)
+    _el(responsible, "nom-organisme", organisation.get("nom") or action.organisation_siret)
+    _el(responsible, "raison-sociale", organisation.get("raison_sociale") or UNKNOWN_TEXT)
+    _el(_el(responsible, "coordonnees-organisme"), "coordonnees")
+    _el(_el(responsible, "contact-organisme"), "coordonnees")
+
+
 def build_document(actions: list[ExportedAction]) -> bytes:
     root = etree.Element(NS + "lheo", nsmap={None: EXPORT_NAMESPACE})
     offres = _el(root, "offres")
     for action in actions:
         details = action.details or {}
-        formation = _el(offres, "formation", numero=details.get("formation_numero") or action.key)
-        # Values longer than LHEO allows travel whole in extras (read first on import).
-        too_long = {
-            "intitule-formation": action.title if len(action.title) > 255 else None,
-            "code-FORMACODE": action.formacode if action.formacode and len(action.formacode) != 5 else None,
-            "code-RNCP": action.rncp_code if action.rncp_code and len(action.rncp_code) > 10 else None,
-        }
-        domain = _el(formation, "domaine-formation")
-        if action.formacode and not too_long["code-FORMACODE"]:
-            _el(domain, "code-FORMACODE", action.formacode, tag="principal")
-        _el(formation, "intitule-formation", action.title[:255])
-        _el(formation, "objectif-formation", details.get("objectif") or UNKNOWN_TEXT)
-        _el(formation, "resultats-attendus", details.get("resultats") or UNKNOWN_TEXT)
-        _el(formation, "contenu-formation", details.get("contenu") or UNKNOWN_TEXT)
-        _el(formation, "certifiante", "1" if action.certifying else "0")
-        _el(_el(formation, "contact-formation"), "coordonnees")
-        _el(formation, "parcours-de-formation", details.get("parcours") or DEFAULT_PATHWAY)
-        _el(formation, "code-niveau-entree", details.get("niveau_entree") or DEFAULT_ENTRY_LEVEL)
-        if action.rncp_code and not too_long["code-RNCP"]:
-            _el(_el(formation, "certification"), "code-RNCP", action.rncp_code)
-
-        element = _el(formation, "action", numero=action.key)
-        _el(element, "rythme-formation", "Temps partiel" if action.part_time else "Temps plein")
-        for code in details.get("public_vise") or []:
-            _el(element, "code-public-vise", code)
-        if not details.get("public_vise"):
-            _el(element, "code-public-vise", DEFAULT_PUBLIC_CODE)
-        _el(element, "niveau-entree-obligatoire", "0")
-        _el(element, "modalites-alternance", UNKNOWN_TEXT)
-        _el(element, "modalites-enseignement", "2" if action.distance_learning else "0")
-        _el(element, "conditions-specifiques", UNKNOWN_TEXT)
-        _el(element, "prise-en-charge-frais-possible", "1")
-        place = details.get("adresse")
-        if place:
-            _address(_el(_el(element, "lieu-de-formation"), "coordonnees"), place, action.departement)
-        _el(element, "modalites-entrees-sorties", "1" if action.permanent_entries else "0")
-        for session in action.sessions:
-            item = _el(element, "session", numero=session.key)
-            period = _el(item, "periode")
-            _el(period, "debut", session.start_date_lheo)
-            _el(period, "fin", session.end_date_lheo)
-            _address(_el(item, "adresse-inscription"), place, action.departement)
-            _el(item, "etat-recrutement", RECRUITMENT_CODES[session.recruitment_state])
-            _extras(item, {"nombre-places": str(session.places), "places-disponibles": str(session.places_left)})
-        meetings = action.sessions[0].information_meetings if action.sessions else []
-        for meeting in meetings[:3]:
-            _el(_el(element, "date-information"), "date", meeting.replace("-", ""))
-        exact: dict[str, str | None] = {}
-        price = _plain(action.hourly_price)
-        if len(price) <= MAX_HOURLY_PRICE_CHARS:
-            _el(element, "prix-horaire-TTC", price)
-        else:
-            exact["prix-horaire-TTC"] = price
-        _hours(element, "nombre-heures-centre", action.hours_in_centre, exact)
-        _hours(element, "nombre-heures-entreprise", action.hours_in_company, exact)
-        _hours(element, "nombre-heures-total", action.hours_in_centre + action.hours_in_company, exact)
-        _extras(element, {
-            "code-FORMACODE": too_long["code-FORMACODE"],
-            "code-RNCP": too_long["code-RNCP"],
-            "code-dispositif": action.programme_code,
-            "heures-hebdomadaires": _plain(action.weekly_hours) if action.weekly_hours is not None else None,
-            "territoire": action.territory_code,
-            "modules": ", ".join(action.modules),
-            "blocs-competences": ", ".join(action.skill_blocks),
-            **exact,
-        })
-
-        organisation = details.get("organisme") or {}
-        responsible = _el(formation, "organisme-formation-responsable")
-        _el(responsible, "numero-activite", organisation.get("numero_activite") or UNKNOWN_ACTIVITY_NUMBER)
-        _el(_el(responsible, "SIRET-organisme-formation"), "SIRET", action.organisation_siret)
-        _el(responsible, "nom-organisme", organisation.get("nom") or action.organisation_siret)
-        _el(responsible, "raison-sociale", organisation.get("raison_sociale") or UNKNOWN_TEXT)
-        _el(_el(responsible, "coordonnees-organisme"), "coordonnees")
-        _el(_el(responsible, "contact-organisme"), "coordonnees")
+        too_long = _too_long(action)
+        formation = _formation(offres, action, details, too_long)
+        _action(formation, action, details, too_long)
+        _responsible(formation, action, details)
         _extras(formation, {"intitule-formation": too_long["intitule-formation"]})
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
