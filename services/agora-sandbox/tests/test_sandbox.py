@@ -107,19 +107,6 @@ async def test_faults_on_demand(sandbox):
     assert injected["errors"] == 1 and injected["rejections"] == 1 and injected["timeouts"] == 1
 
 
-async def test_bulk_checks_each_record(sandbox):
-    from agora_gateway.backfill.export import bulk_record, parse_line
-    from pacte_testing.agora import export_line
-
-    good = bulk_record(parse_line(__import__("json").dumps(export_line())), VALID_NIRS[1][:13], "job_seeker")
-    bad = dict(good, funder_ref=str(uuid.uuid4()), organisation_siret="11111111111111")
-    answer = await sandbox.client.post("/v1/bulk/files", json={"files": [good, bad]}, headers={"Idempotency-Key": "b1"})
-    results = answer.json()["results"]
-    assert [r["status"] for r in results] == ["acknowledged", "rejected"]
-    assert results[0]["file_state"] == "settled" and results[1]["code"] == "invalid_siret"
-    assert sandbox.file(good["funder_ref"])["settlement"]["cost"] == "5000.00"
-
-
 operation_data = {
     "enter": {"entry_date": "2026-01-05"},
     "interrupt": {"start_date": "2026-02-02", "reason": "health"},
@@ -131,7 +118,7 @@ operation_data = {
 
 
 # The legal order, written by hand from docs/agora-contract.md and DOMAIN.md §6 — an oracle
-# independent of the transition table the sandbox and the gateway share.
+# independent of the transition tables of the sandbox (agora_sandbox.rules) and of the gateway.
 _LIVE = ("created", "in_training", "interrupted", "exited", "settled")
 LEGAL_ORDER = {
     ("created", "enter"): "in_training",
