@@ -8,7 +8,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from orientation.main import create_app
 from orientation.settings import OrientationSettings
 from pacte_common.auth import OrgKind
 from pacte_common.bus import new_consumer, new_producer, topic_name
+from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import (
     DossierSnapshot,
@@ -190,12 +191,12 @@ class Kit:
 
     async def trainee_entered(self, prescription: dict, session: SessionSnapshot, *, dossier: DossierSnapshot | None = None, event_id: str | None = None):
         dossier = dossier or self.dossier(prescription, session)
-        event = TraineeEntered(dossier=dossier, occurred_at=datetime.now(UTC), actor=f"training_org:{session.organisation_siret}", entry_date=date.today())
+        event = TraineeEntered(dossier=dossier, occurred_at=utcnow(), actor=f"training_org:{session.organisation_siret}", entry_date=date.today())
         return await self.publish(event, str(dossier.dossier_id), event_id=event_id)
 
     async def trainee_cancelled(self, prescription: dict, session: SessionSnapshot):
         dossier = self.dossier(prescription, session, status=DossierStatus.CANCELLED, entry_date=None)
-        event = TraineeCancelled(dossier=dossier, occurred_at=datetime.now(UTC), actor=f"training_org:{session.organisation_siret}", reason="declared by mistake")
+        event = TraineeCancelled(dossier=dossier, occurred_at=utcnow(), actor=f"training_org:{session.organisation_siret}", reason="declared by mistake")
         return await self.publish(event, str(dossier.dossier_id))
 
     async def events_for(self, key: str, *, expect: int, timeout: float = 15.0) -> list[Envelope]:

@@ -31,13 +31,13 @@ PATIENCE_S = 90.0
 
 
 async def rows(kit, query):
-    async with kit.runtime.sessions() as session:
-        return (await session.execute(query)).scalar_one()
+    async with kit.runtime.sessions() as db:
+        return (await db.execute(query)).scalar_one()
 
 
 async def read_model(kit, session_id) -> CatalogueSession:
-    async with kit.runtime.sessions() as session:
-        return await session.get(CatalogueSession, session_id)
+    async with kit.runtime.sessions() as db:
+        return await db.get(CatalogueSession, session_id)
 
 
 async def processed(kit, envelopes) -> None:

@@ -2,9 +2,10 @@
 expiry job, and sessions' trainee events (even told twice)."""
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from orientation.domain.prescription import Status
+from pacte_common.clock import utcnow
 from pacte_common.contracts.sessions import (
     Pillar,
     ProgrammeInfo,
@@ -149,7 +150,7 @@ async def test_entered_from_a_trainee_event_delivered_twice(kit):
     # a marker on the same key (same partition, so handled after the three above)
     marker = await kit.drive(Status.ADMITTED, session)
     marker_event = TraineeEntered(
-        dossier=kit.dossier(marker, session), occurred_at=datetime.now(UTC), actor="training_org:x", entry_date=date.today()
+        dossier=kit.dossier(marker, session), occurred_at=utcnow(), actor="training_org:x", entry_date=date.today()
     )
     await kit.publish(marker_event, str(dossier.dossier_id))
     await kit.wait_status(marker["id"], Status.ENTERED)
@@ -181,7 +182,7 @@ async def test_a_full_session_counts_our_admissions_until_their_entry(kit):
     # sessions opened the first file: an opened file holds no place there (only an entry
     # does, sessions.domain.training.holds_place), so orientation still counts the admission
     await kit.publish(
-        TraineeEnrolled(dossier=kit.dossier(first, session, entry_date=None), occurred_at=datetime.now(UTC), actor="sessions"),
+        TraineeEnrolled(dossier=kit.dossier(first, session, entry_date=None), occurred_at=utcnow(), actor="sessions"),
         "d1",
     )
 

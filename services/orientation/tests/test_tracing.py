@@ -2,10 +2,11 @@
 started it (a reorientation keeps its first's), whichever request, event or job acts later."""
 
 import os
-from datetime import UTC, date, datetime
+from datetime import date
 
 from orientation.app.prescriptions import expire_overdue
 from orientation.domain.prescription import Status
+from pacte_common.clock import utcnow
 from pacte_common.contracts.sessions import TraineeEntered
 from pacte_common.events import Envelope, Topics
 from pacte_common.tracing import trace_id_of
@@ -41,7 +42,7 @@ async def test_every_event_of_a_journey_carries_the_trace_of_its_first_call(kit)
     assert (await kit.act(a, "admit", None, traced(kit.org_a, new_trace()[0]))).status_code == 200
     entered_tp, entered_trace = new_trace()
     dossier = kit.dossier(await kit.get(a), home)
-    entered = TraineeEntered(dossier=dossier, occurred_at=datetime.now(UTC), actor="training_org:x", entry_date=date.today())
+    entered = TraineeEntered(dossier=dossier, occurred_at=utcnow(), actor="training_org:x", entry_date=date.today())
     envelope = Envelope.wrap(entered, source="/pacte/sessions", subject=str(dossier.dossier_id), traceparent=entered_tp)
     await kit.producer.send_and_wait(
         kit.topic(entered.topic), value=envelope.body(), key=str(dossier.dossier_id).encode(), headers=envelope.headers()
