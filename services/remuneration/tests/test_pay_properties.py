@@ -300,9 +300,9 @@ class PayService:
 
     async def deliver(self, envelope) -> None:
         """What the consumer does with one event: the handler inside one transaction."""
-        async with self.runtime.sessions() as session:
-            await self.handlers[type(envelope.data)](self.runtime, session, envelope)
-            await session.commit()
+        async with self.runtime.sessions() as db:
+            await self.handlers[type(envelope.data)](self.runtime, db, envelope)
+            await db.commit()
 
     async def reset(self) -> None:
         async with self.engine.begin() as connection:
@@ -310,27 +310,27 @@ class PayService:
                 await connection.execute(table.delete())
 
     async def file_request(self, dossier_id, facts: dict) -> None:
-        async with self.runtime.sessions() as session:
-            file = await session.get(RemunerationFile, dossier_id, with_for_update=True)
+        async with self.runtime.sessions() as db:
+            file = await db.get(RemunerationFile, dossier_id, with_for_update=True)
             file.request_id, file.request_facts = uuid.uuid4(), facts
             file.iban_encrypted = self.runtime.cipher.encrypt(IBAN, context=IBAN_CONTEXT)
             file.iban_masked, file.request_filed_at, file.request_filed_by = "FR76…0189", utcnow(), "test"
-            await app_files.move_file(session, self.runtime.outbox, self.settings.policy(), file, "file_request", "test")
-            await session.commit()
+            await app_files.move_file(db, self.runtime.outbox, self.settings.policy(), file, "file_request", "test")
+            await db.commit()
 
     async def amend(self, dossier_id, changes: dict) -> None:
-        async with self.runtime.sessions() as session:
-            file = await session.get(RemunerationFile, dossier_id, with_for_update=True)
+        async with self.runtime.sessions() as db:
+            file = await db.get(RemunerationFile, dossier_id, with_for_update=True)
             if file.state != "cancelled":
-                await app_files.amend_request(session, self.runtime, file, changes, "test")
+                await app_files.amend_request(db, self.runtime, file, changes, "test")
 
     async def compute(self, month: Month):
-        async with self.runtime.sessions() as session:
-            return await app_runs.compute(session, self.runtime, month, "region:test")
+        async with self.runtime.sessions() as db:
+            return await app_runs.compute(db, self.runtime, month, "region:test")
 
     async def validate(self, month: Month, if_match: str | None = None):
-        async with self.runtime.sessions() as session:
-            return await app_runs.validate(session, self.runtime, str(month), "region:test", if_match)
+        async with self.runtime.sessions() as db:
+            return await app_runs.validate(db, self.runtime, str(month), "region:test", if_match)
 
 
 async def deliver_facts(service: PayService, dossier, history: FileHistory, facts: list[Fact], model: FileModel,
@@ -394,12 +394,12 @@ async def pay_in_order(service: PayService, last: int) -> None:
 
 
 async def paid_history(service: PayService, dossier_id):
-    async with service.runtime.sessions() as session:
-        statements = (await session.scalars(
+    async with service.runtime.sessions() as db:
+        statements = (await db.scalars(
             select(Statement).join(Run, Run.month == Statement.run_month)
             .where(Statement.dossier_id == dossier_id, Run.state == "validated").order_by(Statement.run_month)
         )).all()
-        adjustments = (await session.scalars(
+        adjustments = (await db.scalars(
             select(AdjustmentRow).join(Run, Run.month == AdjustmentRow.run_month)
             .where(AdjustmentRow.dossier_id == dossier_id, Run.state == "validated")
         )).all()

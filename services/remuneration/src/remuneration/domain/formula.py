@@ -445,33 +445,22 @@ def adjustment_for(month: Month, recomputed: Earned, already_paid: Decimal, atte
     )
 
 
-def compute_month(
-    month: Month,
-    decision: RegimeDecision,
-    trainee: Trainee,
-    training: Training,
-    attendance: Attendance | None,
-    policy: Policy,
-    extras: Extras = Extras(),
-) -> MonthStatement:
-    """The month's statement: its own amount (or waiting), extras, recoveries, the total."""
-    reason = waiting_reason(month, decision, trainee, training, attendance)
-    waiting = reason is not None
-    if waiting:
-        earned = compute_earned(month, decision, trainee, training, None, policy)
-        own = tuple(Component(c.code, ZERO, f"Waiting: {reason}") for c in earned.components)
-        inputs, scale_code = earned.inputs, None
-    else:
-        earned = compute_earned(month, decision, trainee, training, attendance, policy)
-        own, inputs, scale_code = earned.components, earned.inputs, earned.scale_code
-    earned_amount = sum((c.amount for c in own), ZERO)
+def _own_components(month: Month, decision: RegimeDecision, trainee: Trainee, training: Training,
+                    attendance: Attendance | None, policy: Policy, waiting_for: str | None) -> Earned:
+    """The month's own computation; all zero while it waits for what it needs (the inputs stay visible)."""
+    if waiting_for is None:
+        return compute_earned(month, decision, trainee, training, attendance, policy)
+    earned = compute_earned(month, decision, trainee, training, None, policy)
+    own = tuple(Component(c.code, ZERO, f"Waiting: {waiting_for}") for c in earned.components)
+    return Earned(month=month, components=own, scale_code=None, inputs=earned.inputs)
 
+
+def _paid_extras(extras: Extras) -> tuple[Component, Component, Component]:
+    """Upward regularisations of earlier months, emergency aids and the advance paid this month."""
     positive = [a for a in extras.adjustments if a.delta > 0]
-    negative = [a for a in extras.adjustments if a.delta < 0]
-    adjustment_total = cents(sum((a.delta for a in positive), ZERO))
     adjustment = Component(
         ComponentCode.ADJUSTMENT,
-        adjustment_total,
+        cents(sum((a.delta for a in positive), ZERO)),
         "; ".join(a.explanation for a in positive) if positive else "No month to regularise upwards",
     )
     aid_total = cents(sum(extras.emergency_aids, ZERO))
@@ -486,44 +475,77 @@ def compute_month(
         cents(extras.advance_payment),
         extras.advance_explanation if extras.advance_payment else "No advance to pay",
     )
+    return adjustment, aid, advance
 
-    recoverable = earned_amount + adjustment_total
+
+@dataclass(frozen=True)
+class _Recoveries:
+    advance: Component
+    overpayment: Component
+    advance_left: Decimal
+    overpayment_left: Decimal
+
+
+def _recovery_text(what: str, due: Decimal, recovered: Decimal, left: Decimal, room: Decimal) -> str:
+    if not due:
+        return f"No {what} to recover"
+    text = f"{what.capitalize()} outstanding {euros(due)}; recovered {euros(recovered)} out of {euros(room)} recoverable"
+    return text + (f"; {euros(left)} carried over to next month" if left else "; fully recovered")
+
+
+def _recoveries(extras: Extras, recoverable: Decimal, policy: Policy) -> _Recoveries:
+    """The advance, then overpayments (old and new), recovered within a share of what the month pays."""
+    negative = [a for a in extras.adjustments if a.delta < 0]
     room = cents(recoverable * policy.recovery_max_share)
     advance_recovered = min(extras.advance_outstanding, room)
     advance_left = extras.advance_outstanding - advance_recovered
-    new_overpayment = cents(-sum((a.delta for a in negative), ZERO))
-    overpayment_due = extras.overpayment_outstanding + new_overpayment
+    overpayment_due = extras.overpayment_outstanding + cents(-sum((a.delta for a in negative), ZERO))
     overpayment_recovered = min(overpayment_due, room - advance_recovered)
     overpayment_left = overpayment_due - overpayment_recovered
-
-    def recovery_text(what: str, due: Decimal, recovered: Decimal, left: Decimal) -> str:
-        if not due:
-            return f"No {what} to recover"
-        text = f"{what.capitalize()} outstanding {euros(due)}; recovered {euros(recovered)} out of {euros(room)} recoverable"
-        return text + (f"; {euros(left)} carried over to next month" if left else "; fully recovered")
-
     overpayment_origin = "; ".join(a.explanation for a in negative)
-    advance_recovery = Component(
-        ComponentCode.ADVANCE_RECOVERY,
-        ZERO - advance_recovered,
-        recovery_text("advance", extras.advance_outstanding, advance_recovered, advance_left),
+    return _Recoveries(
+        advance=Component(
+            ComponentCode.ADVANCE_RECOVERY,
+            ZERO - advance_recovered,
+            _recovery_text("advance", extras.advance_outstanding, advance_recovered, advance_left, room),
+        ),
+        overpayment=Component(
+            ComponentCode.OVERPAYMENT_RECOVERY,
+            ZERO - overpayment_recovered,
+            _recovery_text("overpayment", overpayment_due, overpayment_recovered, overpayment_left, room)
+            + (f" (new overpayment: {overpayment_origin})" if overpayment_origin else ""),
+        ),
+        advance_left=advance_left,
+        overpayment_left=overpayment_left,
     )
-    overpayment_recovery = Component(
-        ComponentCode.OVERPAYMENT_RECOVERY,
-        ZERO - overpayment_recovered,
-        recovery_text("overpayment", overpayment_due, overpayment_recovered, overpayment_left)
-        + (f" (new overpayment: {overpayment_origin})" if overpayment_origin else ""),
-    )
+
+
+def compute_month(
+    month: Month,
+    decision: RegimeDecision,
+    trainee: Trainee,
+    training: Training,
+    attendance: Attendance | None,
+    policy: Policy,
+    extras: Extras = Extras(),
+) -> MonthStatement:
+    """The month's statement: its own amount (or waiting), extras, recoveries, the total."""
+    reason = waiting_reason(month, decision, trainee, training, attendance)
+    waiting = reason is not None
+    own = _own_components(month, decision, trainee, training, attendance, policy, reason)
+    earned_amount = sum((c.amount for c in own.components), ZERO)
+    adjustment, aid, advance = _paid_extras(extras)
+    recoveries = _recoveries(extras, earned_amount + adjustment.amount, policy)
     return MonthStatement(
         month=month,
         status=StatementStatus.WAITING if waiting else StatementStatus.COMPUTED,
-        components=own + (adjustment, aid, advance, advance_recovery, overpayment_recovery),
+        components=own.components + (adjustment, aid, advance, recoveries.advance, recoveries.overpayment),
         earned_amount=earned_amount,
         # The advance paid now is recovered from the following months.
-        advance_outstanding_after=advance_left + cents(extras.advance_payment),
-        overpayment_outstanding_after=overpayment_left,
-        scale_code=scale_code,
-        inputs=inputs,
+        advance_outstanding_after=recoveries.advance_left + cents(extras.advance_payment),
+        overpayment_outstanding_after=recoveries.overpayment_left,
+        scale_code=own.scale_code,
+        inputs=own.inputs,
         waiting_reason=reason,
         attendance_version=attendance.version if attendance and not waiting else 0,
     )
