@@ -400,6 +400,10 @@ class DeadLetters(BaseModel):
     last: list[DeadLetterOut]
 
 
+# Module level: with postponed annotations, FastAPI resolves a route's annotations here.
+RegionOperator = Annotated[Principal, require_kind(OrgKind.REGION)]
+
+
 def _dead_letter_admin() -> APIRouter:
     """The Region console's hold on this service's dead letters (Region only, own topics only):
     - `GET /admin/dead-letters/{topic}`: how many, and the last ones with their errors (no payload);
@@ -407,7 +411,6 @@ def _dead_letter_admin() -> APIRouter:
       the `limit` oldest not yet replayed. The wait for the consumers is short (`settle_s`);
       what is still on its way is reported as `unsettled`."""
     admin = APIRouter(tags=["operations"])
-    Region = Annotated[Principal, require_kind(OrgKind.REGION)]
 
     def own_topic(runtime: Runtime, topic: str) -> str:
         own = {runner.dlq_topic(t) for runner in runtime.consumers for t in runner.topics}
@@ -420,7 +423,7 @@ def _dead_letter_admin() -> APIRouter:
         summary="A dead-letter topic of this service: its count and its last errors, newest first (Region only)",
     )
     async def read_dead_letter_topic(
-        topic: str, principal: Region, runtime: RuntimeDep, last: Annotated[int, Query(ge=1, le=200)] = 20,
+        topic: str, principal: RegionOperator, runtime: RuntimeDep, last: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> DeadLetters:
         try:
             total, letters = await read_dead_letters(runtime.settings.bus, own_topic(runtime, topic), last=last)
@@ -434,7 +437,7 @@ def _dead_letter_admin() -> APIRouter:
         summary="Replay a dead-letter topic of this service to its original topic, once each (Region only)",
     )
     async def replay_dead_letter_topic(
-        topic: str, principal: Region, runtime: RuntimeDep,
+        topic: str, principal: RegionOperator, runtime: RuntimeDep,
         settle_s: Annotated[float, Query(gt=0, le=30)] = 5.0,
         limit: Annotated[int | None, Query(ge=1, description="Replay only the N oldest not yet replayed")] = None,
     ) -> DeadLetterReplay:
