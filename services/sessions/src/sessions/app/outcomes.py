@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, time
 from pacte_common.clock import business_today, utcnow
 from pacte_common.contracts.outcomes import (
     Horizon,
-    OutcomeRecorded,
     OutcomeSituation,
     OutcomeSource,
 )
@@ -56,6 +55,7 @@ from sessions.domain.outcomes import (
     result_group,
     retention_cutoff,
 )
+from sessions.events.publish import publish_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -137,28 +137,6 @@ def apply_outcome(
     return status, existing
 
 
-def outcome_event(dossier: Dossier, outcome: Outcome) -> OutcomeRecorded:
-    action = dossier.session.action
-    return OutcomeRecorded(
-        outcome_id=outcome.id,
-        dossier_id=dossier.id,
-        person_id=dossier.person_id,
-        session_id=dossier.session_id,
-        programme_code=action.programme.code,
-        pillar=action.programme.pillar,
-        organisation_siret=action.organisation_siret,
-        exit_date=dossier.exit_date,
-        horizon_months=Horizon(outcome.horizon_months),
-        situation=OutcomeSituation(outcome.situation),
-        observed_on=outcome.observed_on,
-        source=OutcomeSource(outcome.source),
-        job_related_to_training=outcome.job_related_to_training,
-        version=outcome.version,
-        recorded_at=outcome.recorded_at,
-        actor=outcome.recorded_by,
-    )
-
-
 # ---------------------------------------------------------------- import
 
 
@@ -210,13 +188,11 @@ async def import_outcomes(
 
 
 async def _publish(db: AsyncSession, runtime: Runtime, written: list[tuple[Dossier, Outcome]]) -> None:
-    """The events of the outcomes written, once flushed (their versions are then set); each in
-    its file's trace, like every event of the file; one INSERT for all."""
+    """The events of the outcomes written, once flushed (their versions are then set)."""
     if not written:
         return
     await db.flush()
-    events = [(outcome_event(dossier, outcome), str(dossier.id), dossier.traceparent) for dossier, outcome in written]
-    await runtime.outbox.publish_many(db, events)
+    await publish_outcomes(runtime, db, written)
 
 
 def _skipped_lines(errors: list[LineError], plan: ImportPlan) -> dict[int, LineReport]:

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pacte_common.contracts.outcomes import (
+    Horizon,
+    OutcomeRecorded,
+    OutcomeSituation,
+    OutcomeSource,
+)
 from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
@@ -23,6 +29,7 @@ from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import AttendanceStatement, Dossier, Programme, TrainingSession
+from sessions.db.outcomes import Outcome
 
 
 def programme_info(programme: Programme) -> ProgrammeInfo:
@@ -111,3 +118,32 @@ async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossie
     )
     with adopt_trace(dossier.traceparent):
         await runtime.outbox.publish(db, event, key=str(dossier.id))
+
+
+def outcome_event(dossier: Dossier, outcome: Outcome) -> OutcomeRecorded:
+    action = dossier.session.action
+    return OutcomeRecorded(
+        outcome_id=outcome.id,
+        dossier_id=dossier.id,
+        person_id=dossier.person_id,
+        session_id=dossier.session_id,
+        programme_code=action.programme.code,
+        pillar=action.programme.pillar,
+        organisation_siret=action.organisation_siret,
+        exit_date=dossier.exit_date,
+        horizon_months=Horizon(outcome.horizon_months),
+        situation=OutcomeSituation(outcome.situation),
+        observed_on=outcome.observed_on,
+        source=OutcomeSource(outcome.source),
+        job_related_to_training=outcome.job_related_to_training,
+        version=outcome.version,
+        recorded_at=outcome.recorded_at,
+        actor=outcome.recorded_by,
+    )
+
+
+async def publish_outcomes(runtime: Runtime, db: AsyncSession, written: list[tuple[Dossier, Outcome]]) -> None:
+    """Outcomes as recorded (their versions set by the flush); each in its file's trace, like
+    every event of the file; one INSERT for all."""
+    events = [(outcome_event(dossier, outcome), str(dossier.id), dossier.traceparent) for dossier, outcome in written]
+    await runtime.outbox.publish_many(db, events)
