@@ -181,7 +181,9 @@ async def _measure(context: Context, bootstrap: str, files: int) -> dict:
     # Every file has its statement in both months, or the run measured fewer files than it says.
     missing = sum(files - month["statements_computed"] - month["statements_waiting"] for month in (first, second))
     return {"files": files, "load_s": round(load_s, 1), "errors": refused + missing, "first_month": first, **second,
-            "files_per_s": round(files / second["seconds"], 1), "load_average": os.getloadavg()}
+            "files_per_s": round(files / second["seconds"], 1),
+            # The service's CPU per file: what one free core sustains, whatever else loads the machine.
+            "server_cpu_ms_per_file": round(1000 * second["server_cpu_s"] / files, 3), "load_average": os.getloadavg()}
 
 
 def _sizes(context: Context) -> list[int]:
@@ -221,8 +223,13 @@ def _rows(context: Context, measured: list[dict]) -> list[Row]:
     # time ∝ files^k: k = 1 is linear; the 100,000-file time extrapolates with k (at least 1).
     exponent = math.log(time_ratio) / math.log(size_ratio) if time_ratio > 0 else 1.0
     projected = largest["seconds"] * (TARGET_FILES / largest["files"]) ** max(1.0, exponent)
+    cpu_ratio = largest["server_cpu_s"] / small["server_cpu_s"] if small["server_cpu_s"] else math.nan
+    cpu_exponent = math.log(cpu_ratio) / math.log(size_ratio) if cpu_ratio > 0 else 1.0
     linearity = {"sizes": [small["files"], largest["files"]], "size_ratio": round(size_ratio, 2),
-                 "time_ratio": round(time_ratio, 2), "exponent": round(exponent, 3)}
+                 "time_ratio": round(time_ratio, 2), "exponent": round(exponent, 3),
+                 # the same on the service's CPU time, steadier than wall clock on a loaded machine
+                 "cpu_ratio": round(cpu_ratio, 2), "cpu_exponent": round(cpu_exponent, 3),
+                 "cpu_projected_s": round(largest["server_cpu_s"] * (TARGET_FILES / largest["files"]) ** max(1.0, cpu_exponent), 1)}
     rows.append(Row(f"pay run linearity (×{size_ratio:,.1f} files)", context.database, time_ratio / size_ratio,
                     "× linear", "≤ 1.10 (time grows with the files)", met=time_ratio / size_ratio <= 1.10 if full else None,
                     details=linearity))
