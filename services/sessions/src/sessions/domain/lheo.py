@@ -206,8 +206,8 @@ def _extras(*elements) -> dict[str, str]:
     for element in elements:
         if element is None:
             continue
-        for extras in _children(element, "extras"):
-            for extra in extras.iter("{*}extra"):
+        for extra_fields in _children(element, "extras"):
+            for extra in extra_fields.iter("{*}extra"):
                 if extra.get("info") and extra.text and extra.text.strip():
                     values[extra.get("info")] = extra.text.strip()
     return values
@@ -328,8 +328,8 @@ def _siret(responsible) -> str:
         raise ItemRejected(f"organisme-formation-responsable/SIRET-organisme-formation/SIRET: {exc}") from None
 
 
-def _programme(extras: dict[str, str], options: ImportOptions, defaults: list[str]) -> str:
-    programme = extras.get("code-dispositif")
+def _programme(extra_fields: dict[str, str], options: ImportOptions, defaults: list[str]) -> str:
+    programme = extra_fields.get("code-dispositif")
     if programme is None:
         if not options.programme_code:
             raise ItemRejected("no programme: LHEO has none; add extras/extra[@info='code-dispositif'] or pass ?programme_code=")
@@ -338,11 +338,11 @@ def _programme(extras: dict[str, str], options: ImportOptions, defaults: list[st
     return programme
 
 
-def _hours(action, extras: dict[str, str], defaults: list[str]) -> tuple[Decimal, Decimal]:
+def _hours(action, extra_fields: dict[str, str], defaults: list[str]) -> tuple[Decimal, Decimal]:
     """(hours in centre, hours in company), consistent with the total when the file gives it."""
-    hours_total = _number(action, "nombre-heures-total", extras)
-    hours_company = _number(action, "nombre-heures-entreprise", extras)
-    hours_centre = _number(action, "nombre-heures-centre", extras)
+    hours_total = _number(action, "nombre-heures-total", extra_fields)
+    hours_company = _number(action, "nombre-heures-entreprise", extra_fields)
+    hours_centre = _number(action, "nombre-heures-centre", extra_fields)
     if hours_centre is None and hours_total is not None:
         hours_centre = hours_total - (hours_company or Decimal(0))
         defaults.append("nombre-heures-centre = nombre-heures-total − nombre-heures-entreprise")
@@ -360,11 +360,11 @@ def _hours(action, extras: dict[str, str], defaults: list[str]) -> tuple[Decimal
     return hours_centre, hours_company
 
 
-def _hourly_price(action, extras: dict[str, str], hours: Decimal, defaults: list[str]) -> Decimal:
-    hourly_price = _number(action, "prix-horaire-TTC", extras)
+def _hourly_price(action, extra_fields: dict[str, str], hours: Decimal, defaults: list[str]) -> Decimal:
+    hourly_price = _number(action, "prix-horaire-TTC", extra_fields)
     if hourly_price is not None:
         return hourly_price
-    total_price = _number(action, "prix-total-TTC", extras)
+    total_price = _number(action, "prix-total-TTC", extra_fields)
     if total_price is not None and hours:
         defaults.append("prix-horaire-TTC = prix-total-TTC / hours")
         return (total_price / hours).quantize(Decimal("0.01"))
@@ -372,8 +372,8 @@ def _hourly_price(action, extras: dict[str, str], hours: Decimal, defaults: list
     return Decimal(0)
 
 
-def _skill_blocks(action, extras: dict[str, str]) -> list[str]:
-    skill_blocks = _list(extras.get("blocs-competences"))
+def _skill_blocks(action, extra_fields: dict[str, str]) -> list[str]:
+    skill_blocks = _list(extra_fields.get("blocs-competences"))
     for session in _children(action, "session"):
         for blocks in _children(session, "blocs-competences"):
             for block in _children(blocks, "bloc-competences"):
@@ -408,22 +408,22 @@ def _details(formation, action, responsible, place, key: str, siret: str) -> dic
 
 def _action_fields(formation, action, title: str, options: ImportOptions, defaults: list[str]) -> tuple[dict, Any]:
     """The action's Pacte fields (ItemRejected when one cannot be right) and its training place."""
-    extras = {**_extras(formation), **_extras(action)}
+    extra_fields = {**_extras(formation), **_extras(action)}
     place, departement = _place(formation, action, options, defaults)
     siret = _siret(_child(formation, "organisme-formation-responsable"))
-    programme = _programme(extras, options, defaults)
-    hours_centre, hours_company = _hours(action, extras, defaults)
-    hourly_price = _hourly_price(action, extras, hours_centre + hours_company, defaults)
+    programme = _programme(extra_fields, options, defaults)
+    hours_centre, hours_company = _hours(action, extra_fields, defaults)
+    hourly_price = _hourly_price(action, extra_fields, hours_centre + hours_company, defaults)
     weekly = None
-    if "heures-hebdomadaires" in extras:
-        weekly = _decimal(extras["heures-hebdomadaires"], "extra heures-hebdomadaires")
+    if "heures-hebdomadaires" in extra_fields:
+        weekly = _decimal(extra_fields["heures-hebdomadaires"], "extra heures-hebdomadaires")
     rhythm = (_text(action, "rythme-formation") or "").lower()
     fields = {
         "programme_code": programme,
         "organisation_siret": siret,
         "title": title,
-        "rncp_code": extras.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
-        "formacode": extras.get("code-FORMACODE") or _principal_formacode(formation),
+        "rncp_code": extra_fields.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
+        "formacode": extra_fields.get("code-FORMACODE") or _principal_formacode(formation),
         "certifying": _text(formation, "certifiante") == "1",
         "hours_in_centre": hours_centre,
         "hours_in_company": hours_company,
@@ -431,10 +431,10 @@ def _action_fields(formation, action, title: str, options: ImportOptions, defaul
         "hourly_price": hourly_price,
         "part_time": "partiel" in rhythm or (weekly is not None and weekly < FULL_TIME_WEEKLY_HOURS),
         "distance_learning": _text(action, "modalites-enseignement") in DISTANCE_LEARNING_CODES,
-        "modules": _list(extras.get("modules")),
-        "skill_blocks": _skill_blocks(action, extras),
+        "modules": _list(extra_fields.get("modules")),
+        "skill_blocks": _skill_blocks(action, extra_fields),
         "departement": departement,
-        "territory_code": extras.get("territoire"),
+        "territory_code": extra_fields.get("territoire"),
     }
     return fields, place
 
@@ -472,9 +472,9 @@ def compact(value):
     return None if value in (None, "") else value
 
 
-def _number(action, name: str, extras: dict[str, str]) -> Decimal | None:
+def _number(action, name: str, extra_fields: dict[str, str]) -> Decimal | None:
     """An LHEO number, or the Pacte's exact value from `extras` (LHEO hours are whole numbers)."""
-    raw = extras.get(name) or _text(action, name)
+    raw = extra_fields.get(name) or _text(action, name)
     return None if raw is None else _decimal(raw, name)
 
 
@@ -491,9 +491,9 @@ def _session(session, key: str, path: str, permanent: bool, meetings: tuple[date
     end = _lheo_date(_text(session, "periode", "fin") or "", "periode/fin")
     if end < start:
         raise ItemRejected(f"periode/fin ({end}) is before periode/debut ({start})")
-    extras = _extras(session)
-    if "nombre-places" in extras:
-        raw = extras["nombre-places"]
+    extra_fields = _extras(session)
+    if "nombre-places" in extra_fields:
+        raw = extra_fields["nombre-places"]
         if not raw.isdigit():
             raise ItemRejected(f"extra nombre-places must be a whole number, got {raw!r}")
         places = int(raw)
