@@ -300,7 +300,7 @@ class Kit:
     async def backdate(self, prescription_id: str, by: timedelta | None = None) -> None:
         """Makes the last change older than the expiry delay, as if the days had passed."""
         by = by or self.settings.prescription_expiry_delay + timedelta(days=1)
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             row = await db.get(Prescription, uuid.UUID(prescription_id))
             await db.execute(
                 update(Prescription)
@@ -312,7 +312,7 @@ class Kit:
 
     async def count_rows(self) -> tuple[int, int]:
         """(prescriptions stored, events in the outbox): what a rejected request must not change."""
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             prescriptions = await db.scalar(select(func.count()).select_from(Prescription))
             outbox = await db.scalar(select(func.count()).select_from(messaging.outbox))
         return prescriptions, outbox

@@ -31,12 +31,12 @@ PATIENCE_S = 90.0
 
 
 async def rows(kit, query):
-    async with kit.runtime.sessions() as db:
+    async with kit.runtime.db_factory() as db:
         return (await db.execute(query)).scalar_one()
 
 
 async def read_model(kit, session_id) -> CatalogueSession:
-    async with kit.runtime.sessions() as db:
+    async with kit.runtime.db_factory() as db:
         return await db.get(CatalogueSession, session_id)
 
 

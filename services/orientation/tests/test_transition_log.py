@@ -21,7 +21,7 @@ def new_trace() -> tuple[str, str]:
 
 
 async def log_of(kit, prescription_id: str) -> list[PrescriptionTransition]:
-    async with kit.runtime.sessions() as db:
+    async with kit.runtime.db_factory() as db:
         rows = await db.scalars(
             select(PrescriptionTransition)
             .where(PrescriptionTransition.prescription_id == uuid.UUID(prescription_id))

@@ -290,7 +290,7 @@ class PayService:
         self.engine = pacte_db.create_engine(settings.database_url)
         factory = pacte_db.session_factory(self.engine)
         self.runtime = Runtime(
-            settings=settings, engine=self.engine, sessions=factory, tables=messaging,
+            settings=settings, engine=self.engine, db_factory=factory, tables=messaging,
             outbox=Outbox(messaging, source="/pacte/remuneration", bus=settings.bus),
             cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
             hasher=LookupHasher(settings.lookup_hash_key), registry=CollectorRegistry(),
@@ -300,7 +300,7 @@ class PayService:
 
     async def deliver(self, envelope) -> None:
         """What the consumer does with one event: the handler inside one transaction."""
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             await self.handlers[type(envelope.data)](self.runtime, db, envelope)
             await db.commit()
 
@@ -310,7 +310,7 @@ class PayService:
                 await connection.execute(table.delete())
 
     async def file_request(self, dossier_id, facts: dict) -> None:
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             file = await db.get(RemunerationFile, dossier_id, with_for_update=True)
             file.request_id, file.request_facts = uuid.uuid4(), facts
             file.iban_encrypted = self.runtime.cipher.encrypt(IBAN, context=IBAN_CONTEXT)
@@ -319,17 +319,17 @@ class PayService:
             await db.commit()
 
     async def amend(self, dossier_id, changes: dict) -> None:
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             file = await db.get(RemunerationFile, dossier_id, with_for_update=True)
             if file.state != "cancelled":
                 await app_files.amend_request(db, self.runtime, file, changes, "test")
 
     async def compute(self, month: Month):
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             return await app_runs.compute(db, self.runtime, month, "region:test")
 
     async def validate(self, month: Month, if_match: str | None = None):
-        async with self.runtime.sessions() as db:
+        async with self.runtime.db_factory() as db:
             return await app_runs.validate(db, self.runtime, str(month), "region:test", if_match)
 
 
@@ -394,7 +394,7 @@ async def pay_in_order(service: PayService, last: int) -> None:
 
 
 async def paid_history(service: PayService, dossier_id):
-    async with service.runtime.sessions() as db:
+    async with service.runtime.db_factory() as db:
         statements = (await db.scalars(
             select(Statement).join(Run, Run.month == Statement.run_month)
             .where(Statement.dossier_id == dossier_id, Run.state == "validated").order_by(Statement.run_month)

@@ -118,7 +118,7 @@ class Runtime:
 
     settings: ServiceSettings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db_factory: async_sessionmaker[AsyncSession]  # opens a database session (`db`)
     tables: MessagingTables
     outbox: Outbox
     cipher: FieldCipher
@@ -136,13 +136,13 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-async def get_session(request: Request):
-    async with request.app.state.runtime.sessions() as session:
-        yield session
+async def get_db(request: Request):
+    async with request.app.state.runtime.db_factory() as db:
+        yield db
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
 def build_app(
@@ -187,7 +187,7 @@ def build_app(
         runtime = runtime_class(
             settings=settings,
             engine=engine,
-            sessions=factory,
+            db_factory=factory,
             tables=tables,
             outbox=outbox,
             cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
@@ -303,7 +303,7 @@ def build_app(
 
     @health.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(runtime: RuntimeDep):
-        outbox_pending.set(await pending_count(runtime.sessions, runtime.tables))
+        outbox_pending.set(await pending_count(runtime.db_factory, runtime.tables))
         await current_status(runtime)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -507,7 +507,7 @@ async def _status_report(runtime: Runtime, health: HealthSettings, started_at: f
 
 async def _outbox_numbers(runtime: Runtime) -> dict:
     try:
-        stats = await outbox_stats(runtime.sessions, runtime.tables)
+        stats = await outbox_stats(runtime.db_factory, runtime.tables)
     except Exception as exc:
         return {"backlog": None, "oldest_unsent_age_s": None, "failed": None, "error": type(exc).__name__}
     numbers: dict[str, Any] = {

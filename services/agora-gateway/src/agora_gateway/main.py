@@ -11,7 +11,7 @@ from agora_gateway.app.backfill import backfill_job
 from agora_gateway.app.flows import dispatch_job
 from agora_gateway.app.metrics import install_metrics, metrics_job
 from agora_gateway.db.models import Base, messaging
-from agora_gateway.db.reading import install_read_sessions, read_engine_job
+from agora_gateway.db.reading import install_read_db_factory, read_engine_job
 from agora_gateway.events.handlers import trainee_subscription
 from agora_gateway.runtime import GatewayRuntime
 from agora_gateway.settings import AgoraGatewaySettings
@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 async def _on_startup(runtime: GatewayRuntime) -> None:
     install_metrics(runtime)
-    install_read_sessions(runtime)
+    install_read_db_factory(runtime)
 
 
 def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:

@@ -35,8 +35,8 @@ class GatewayRuntime(Runtime):
     gauges: GatewayGauges | None = None
     # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
     read_engine: AsyncEngine | None = None
-    read_sessions: async_sessionmaker[AsyncSession] | None = None
+    read_db_factory: async_sessionmaker[AsyncSession] | None = None
 
     def readers(self) -> async_sessionmaker[AsyncSession]:
         """Sessions for reads (the read engine on SQLite, else the main factory)."""
-        return self.read_sessions or self.sessions
+        return self.read_db_factory or self.sessions

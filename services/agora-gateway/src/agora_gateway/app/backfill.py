@@ -90,7 +90,7 @@ async def backfill_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
 
 async def claim_job(runtime: GatewayRuntime) -> uuid.UUID | None:
     settings = runtime.settings
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         now = utcnow()
         query = (
             select(BackfillJob)
@@ -114,7 +114,7 @@ async def claim_job(runtime: GatewayRuntime) -> uuid.UUID | None:
 
 async def run_job(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> None:
     settings = runtime.settings
-    async with runtime.sessions() as db:
+    async with runtime.db_factory() as db:
         job = await db.get(BackfillJob, job_id)
         assert job is not None
         path, offset, line_no, pending = Path(job.file_path), job.byte_offset, job.line_no, job.pending_batch
@@ -226,7 +226,7 @@ async def prepare(runtime: GatewayRuntime, job_id: uuid.UUID, lines: list[tuple[
             readable.append(_classify(runtime, number, text, parse_line(text)))
         except BadLine as bad:
             unreadable.append((number, text, bad))
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
@@ -321,7 +321,7 @@ class _BatchRows:
 async def send_pending(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
     """Sends the job's pending batch until AGORA answers; False if stopped first."""
     settings = runtime.settings
-    async with runtime.sessions() as db:
+    async with runtime.db_factory() as db:
         job = await db.get(BackfillJob, job_id)
         assert job is not None and job.pending_batch is not None and job.pending_request_encrypted
         batch = job.pending_batch
@@ -350,7 +350,7 @@ async def send_pending(runtime: GatewayRuntime, client: AgoraClient, job_id: uui
 
 async def complete(runtime: GatewayRuntime, job_id: uuid.UUID, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
     settings = runtime.settings
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
         if job.pending_batch != batch:
             return  # already completed by an earlier run
@@ -420,7 +420,7 @@ class _Answers:
 
 async def finish_job(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
     settings = runtime.settings
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         job = await db.get(BackfillJob, job_id)
         assert job is not None
         job.status, job.finished_at, job.lease_until = JobStatus.COMPLETED, utcnow(), None
@@ -434,7 +434,7 @@ async def finish_job(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
 async def fail_job(runtime: GatewayRuntime, job_id: uuid.UUID, error: str) -> None:
     settings = runtime.settings
     path = None
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         job = await db.get(BackfillJob, job_id)
         if job is not None:
             job.status, job.error, job.finished_at, job.lease_until = JobStatus.FAILED, error, utcnow(), None
@@ -446,7 +446,7 @@ async def fail_job(runtime: GatewayRuntime, job_id: uuid.UUID, error: str) -> No
 
 async def _renew_lease(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
     settings = runtime.settings
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         job = await db.get(BackfillJob, job_id)
         if job is not None:
             job.lease_until = utcnow() + timedelta(seconds=settings.backfill_lease_s)

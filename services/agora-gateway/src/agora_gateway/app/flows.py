@@ -161,7 +161,7 @@ async def claim_due(runtime: GatewayRuntime, limit: int) -> list[Work]:
         )
     if not heads:
         return claimed
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         now = utcnow()
         for head in heads:
             work = await _claim_one(runtime, db, head.id, now)
@@ -265,7 +265,7 @@ async def _locked_flow(db: AsyncSession, work: Work) -> Flow | None:
 
 
 async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         flow = await _locked_flow(db, work)
         if flow is None:
             return
@@ -300,7 +300,7 @@ async def reject(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, code: st
 
 async def requeue(runtime: GatewayRuntime, work: Work, error: str) -> None:
     settings = runtime.settings
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.db_factory() as db, db.begin():
         flow = await _locked_flow(db, work)
         if flow is None:
             return

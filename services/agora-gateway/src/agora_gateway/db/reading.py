@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from agora_gateway.runtime import GatewayRuntime
 
 
-def install_read_sessions(runtime: GatewayRuntime) -> None:
+def install_read_db_factory(runtime: GatewayRuntime) -> None:
     url = runtime.settings.database_url
     if is_sqlite(url):
         runtime.read_engine = create_async_engine(url, connect_args={"timeout": 30})
-        runtime.read_sessions = session_factory(runtime.read_engine)
+        runtime.read_db_factory = session_factory(runtime.read_engine)
 
 
 async def read_engine_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:

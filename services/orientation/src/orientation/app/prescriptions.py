@@ -468,7 +468,7 @@ async def expire_overdue(runtime: Runtime) -> int:
     settings: OrientationSettings = runtime.settings
     now = utcnow()
     deadline = now - settings.prescription_expiry_delay
-    async with runtime.sessions() as db:
+    async with runtime.db_factory() as db:
         overdue = await overdue_prescriptions(db, deadline, settings.expiry_batch_size)
     expired = 0
     for prescription_id in overdue:
@@ -478,7 +478,7 @@ async def expire_overdue(runtime: Runtime) -> int:
 
 async def _expire(runtime: Runtime, prescription_id: uuid.UUID, deadline: datetime, now: datetime) -> bool:
     settings: OrientationSettings = runtime.settings
-    async with runtime.sessions() as db:
+    async with runtime.db_factory() as db:
         prescription = await db.get(Prescription, prescription_id)
         # Re-checked in this transaction: an answer may have come since the scan.
         if prescription is None or prescription.status not in EXPIRABLE_STATUSES:

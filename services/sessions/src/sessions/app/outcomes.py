@@ -346,7 +346,7 @@ async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
     hours = runtime.settings.outcome_purge_interval_hours
     while hours > 0 and not stop.is_set():
         today = business_today(runtime.settings.business_timezone)
-        async with runtime.sessions() as db:
+        async with runtime.db_factory() as db:
             report = await purge_expired(db, runtime, today)
         log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",
                  report.outcomes_deleted, report.prescriptions_deleted, report.trajectory_reads_deleted, report.cutoff)
