@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from pacte_common.clock import utcnow
 from pacte_common.settings import BusSettings
 
 bus_app = typer.Typer(help="Operator commands on the event bus.", no_args_is_help=True)
@@ -109,7 +110,7 @@ def replay_outbox_command(
     from pacte_common.messaging import replay_outbox
 
     url, tables = service_database(service, database_url)
-    since = datetime.now(UTC) - timedelta(hours=since_hours)
+    since = utcnow() - timedelta(hours=since_hours)
     count = asyncio.run(_with_database(url, lambda factory: replay_outbox(factory, tables, since)))
     console.print(f"{count} event(s) will be sent again by the {service} relay")
 

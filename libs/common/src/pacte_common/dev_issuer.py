@@ -22,7 +22,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pacte_common.clock import utcnow
 from pacte_common.settings import DEVELOPMENT, service_audience, shared_variable
 
 # Every key this issuer makes has a kid with this prefix: a service outside development
@@ -113,7 +114,7 @@ class DevKey:
 
     @classmethod
     def generate(cls, algorithm: str) -> DevKey:
-        now = datetime.now(UTC)
+        now = utcnow()
         if algorithm == "ES256":
             private = ec.generate_private_key(ec.SECP256R1())
         else:
@@ -175,7 +176,7 @@ class DevKeyStore:
         """A new signing key; the previous ones stay published for the grace period."""
         with self._locked():
             self._read()
-            now = datetime.now(UTC)
+            now = utcnow()
             kept = [key if key.retired_at else DevKey(key.kid, key.algorithm, key.created_at, now, key.private_jwk) for key in self._keys]
             new = DevKey.generate(self.algorithm)
             self._write([new, *kept])
@@ -199,7 +200,7 @@ class DevKeyStore:
 
     def published(self) -> list[DevKey]:
         """The keys in the JWKS: the signing key and the retired ones still in their grace period."""
-        now = datetime.now(UTC)
+        now = utcnow()
         return [key for key in self._keys if key.retired_at is None or key.retired_at + self.grace > now]
 
     def jwks(self) -> dict[str, Any]:
@@ -249,7 +250,7 @@ def audience_of(name: str) -> str:
 def token_claims(
     issuer: str, audiences: Sequence[str], org_kind: str, org_id: str, ttl: timedelta, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = utcnow()
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audiences[0] if len(audiences) == 1 else list(audiences),

@@ -21,6 +21,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pacte_common.clock import utcnow
+
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 TYPE_PREFIX = "fr.paysdelaloire.pacte."
@@ -88,7 +90,7 @@ class Envelope:
     subject: str
     data: IntegrationEvent
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    time: datetime = field(default_factory=utcnow)
     traceparent: str | None = None
 
     @classmethod
@@ -138,7 +140,7 @@ def decode(headers: list[tuple[str, bytes]] | tuple, body: bytes | None) -> Enve
     try:
         time = datetime.fromisoformat(attributes.get("ce_time", "").replace("Z", "+00:00"))
     except ValueError:
-        time = datetime.now(UTC)
+        time = utcnow()
     return Envelope(
         type=cls.event_type,
         source=attributes["ce_source"],

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from pacte_common.auth import OrgKind
 from pacte_common.bus import ensure_topics, new_producer, topic_name
+from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
@@ -123,7 +124,7 @@ class SessionsStandIn:
         )
 
     def _common(self, dossier_id, status, exit_date=None):
-        return dict(dossier=self.snapshot(dossier_id, status, exit_date), occurred_at=datetime.now(UTC),
+        return dict(dossier=self.snapshot(dossier_id, status, exit_date), occurred_at=utcnow(),
                     actor=f"training_org:{self.specs[dossier_id].siret}")
 
     async def enrol(self, spec: FileSpec | None = None) -> uuid.UUID:
@@ -163,7 +164,7 @@ class SessionsStandIn:
             dossier_id=dossier_id, person_id=self.people[dossier_id], month=month, version=version,
             planned_hours=planned, attended_hours=planned - unjustified - justified,
             justified_absence_hours=justified, unjustified_absence_hours=unjustified,
-            recorded_at=datetime.now(UTC),
+            recorded_at=utcnow(),
         ), dossier_id)
 
 

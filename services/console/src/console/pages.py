@@ -14,12 +14,13 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pacte_common.clock import business_today
 from prometheus_client.parser import text_string_to_metric_families
 
 from console import indicators as ind
 from console.backend import Backend, ServiceError
 from console.figures import Figure
-from console.periods import Month, months_between, today_in
+from console.periods import Month, months_between
 from console.security import (
     Operator,
     check_csrf,
@@ -157,7 +158,7 @@ async def _indicator_figures(request: Request, operator: Operator, filters: ind.
         months = months_between(
             Month.of(filters.period_from) if filters.period_from else None,
             Month.of(filters.period_to) if filters.period_to else None,
-            current=Month.of(today_in(settings.business_timezone)),
+            current=Month.of(business_today(settings.business_timezone)),
             default=settings.default_months_shown, maximum=settings.max_months_shown,
         )
     except ValueError as exc:
@@ -305,7 +306,7 @@ def _pay_months(request: Request) -> list[Month]:
     q = request.query_params
     try:
         return months_between(_month(q.get("from"), "from"), _month(q.get("to"), "to"),
-                              current=Month.of(today_in(settings.business_timezone)),
+                              current=Month.of(business_today(settings.business_timezone)),
                               default=settings.default_months_shown, maximum=settings.max_months_shown)
     except BadFilter:
         raise

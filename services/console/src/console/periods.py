@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 
 @dataclass(frozen=True, order=True)
@@ -39,10 +38,6 @@ class Month:
     def plus(self, months: int) -> Month:
         index = self.year * 12 + self.month - 1 + months
         return Month(index // 12, index % 12 + 1)
-
-
-def today_in(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def months_between(start: Month | None, end: Month | None, *, current: Month, default: int, maximum: int) -> list[Month]:
