@@ -53,6 +53,7 @@ from pacte_common.bus import ensure_topics, topic_name
 from pacte_common.bus_probe import BusProbe
 from pacte_common.consumer import (
     ConsumerRunner,
+    DeadLetter,
     Subscription,
     read_dead_letters,
     replay_dead_letters,
@@ -381,23 +382,11 @@ class DeadLetterReplay(BaseModel):
     unsettled: int
 
 
-class DeadLetterOut(BaseModel):
-    partition: int
-    offset: int
-    event_id: str | None
-    event_type: str | None
-    error: str
-    dead_at: str | None
-    origin: str
-    consumer_group: str | None
-    replayed: bool
-
-
 class DeadLetters(BaseModel):
     topic: str
     total: int
     not_replayed: int
-    last: list[DeadLetterOut]
+    last: list[DeadLetter]
 
 
 # Module level: with postponed annotations, FastAPI resolves a route's annotations here.
@@ -429,8 +418,7 @@ def _dead_letter_admin() -> APIRouter:
             total, letters = await read_dead_letters(runtime.settings.bus, own_topic(runtime, topic), last=last)
         except LookupError as exc:
             raise NotFound(str(exc)) from None
-        items = [DeadLetterOut(**vars(letter)) for letter in letters]
-        return DeadLetters(topic=topic, total=total, not_replayed=sum(not i.replayed for i in items), last=items)
+        return DeadLetters(topic=topic, total=total, not_replayed=sum(not d.replayed for d in letters), last=letters)
 
     @admin.post(
         "/admin/dead-letters/{topic}/replay", response_model=DeadLetterReplay,
