@@ -17,7 +17,7 @@ from pacte_common.db import create_engine, migrate, session_factory
 from sessions.db.indicators import Scope, aggregate_all, compare, satisfaction
 from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
 from sessions.db.satisfaction import SatisfactionReview
-from sessions.domain.indicators import SEXES, IndicatorPolicy, Period
+from sessions.domain.indicators import SEXES, IndicatorPolicy, Period, profile_facts
 from sessions.main import MIGRATIONS
 from sqlalchemy import insert, text
 
@@ -39,11 +39,12 @@ def _rows(files: int, rng: random.Random) -> dict:
         session = sessions[i % 200]
         entry = session["start_date"] + timedelta(days=rng.randrange(20))
         exited = rng.random() < 0.6
-        dossiers.append(dict(
+        profile = {"sex": rng.choice(SEXES), "birth_date": f"{rng.randrange(1960, 2006)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
+                   "education_level": rng.choice(["v", "iv", "iii"]), "jobseeker_registration_date": "2023-05-02",
+                   "disabled_worker": rng.random() < 0.1, "qpv": rng.random() < 0.2}
+        dossiers.append(dict(  # the profile and its indicator columns, as the enrolment writes them
             id=uuid.uuid4(), session_id=session["id"], person_id=uuid.uuid4(), status="exited" if exited else "in_training",
-            profile={"sex": rng.choice(SEXES), "birth_date": f"{rng.randrange(1960, 2006)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
-                     "education_level": rng.choice(["v", "iv", "iii"]), "jobseeker_registration_date": "2023-05-02",
-                     "disabled_worker": rng.random() < 0.1, "qpv": rng.random() < 0.2},
+            profile=profile, **profile_facts(profile),
             entry_date=entry, exit_date=entry + timedelta(days=rng.randrange(30, 150)) if exited else None,
             exit_kind=rng.choice(["completed", "dropout"]) if exited else None, created_by="bench", version=1, skill_blocks_obtained=[],
         ))
@@ -71,7 +72,10 @@ async def run(context: Context) -> list[Row]:
                 for start in range(0, len(rows), 5_000):
                     await db.execute(insert(model), rows[start : start + 5_000])
             await db.commit()
-            await db.execute(text("ANALYZE"))  # statistics, as autovacuum keeps them on a live database
+            # Statistics, as autovacuum keeps them on a live database. ANALYZE is transactional:
+            # without its commit the statistics are rolled back and the planner guesses blind.
+            await db.execute(text("ANALYZE"))
+            await db.commit()
         async with factory() as db:
             policy, period = IndicatorPolicy(), Period(date(2025, 1, 1), date(2026, 12, 31))
             timings = []

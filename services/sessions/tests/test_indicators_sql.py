@@ -1,6 +1,7 @@
 """The SQL aggregation of the indicators (db/indicators.py) agrees with their in-memory
 definition (domain.indicators.aggregate_in_memory) on a few hundred random files, edge dates
-included (birthdays on the entry day, 29 February, registrations exactly 12 months before)."""
+included (birthdays on the entry day, 29 February, registrations exactly 12 months before).
+The SQL reads the file's profile columns; the definition is fed from the JSON profile itself."""
 
 import random
 import uuid
@@ -16,6 +17,7 @@ from sessions.domain.indicators import (
     Period,
     SessionFacts,
     aggregate_in_memory,
+    profile_facts,
 )
 
 EDGE_DAYS = [date(2024, 2, 29), date(2026, 2, 28), date(2026, 3, 1), date(2026, 1, 31), date(2026, 12, 31)]
@@ -56,7 +58,8 @@ def _build(rng: random.Random):
         status = "enrolled" if entry is None else rng.choice(["in_training", "exited", "exited", "cancelled"])
         exit_date = entry + timedelta(days=rng.randrange(0, 200)) if status == "exited" else None
         kind = rng.choice(["completed", "dropout"]) if exit_date else None
-        dossier = Dossier(id=uuid.uuid4(), session_id=rng.choice(sessions).id, person_id=rng.choice(people), profile=_profile(rng, entry),
+        profile = _profile(rng, entry)  # written as the use case writes it: the JSON and its indicator columns
+        dossier = Dossier(id=uuid.uuid4(), session_id=rng.choice(sessions).id, person_id=rng.choice(people), profile=profile, **profile_facts(profile),
                           status=status, entry_date=entry, exit_date=exit_date, exit_kind=kind,
                           dropout_reason=rng.choice(["employment", "health"]) if kind == "dropout" else None,
                           certification_result=rng.choice([None, "obtained", "partial", "failed", "not_assessed"]) if exit_date else None,

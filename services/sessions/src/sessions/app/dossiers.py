@@ -65,6 +65,7 @@ from sessions.db.queries import (
     session_taken_by,
 )
 from sessions.domain.calendar import WorkingCalendar
+from sessions.domain.indicators import profile_facts
 from sessions.domain.lifecycle import DOSSIER, DossierAction
 from sessions.domain.training import (
     CENT,
@@ -170,7 +171,7 @@ async def open_dossier(
     dossier = Dossier(
         id=uuid.uuid4(), session_id=session.id, session=session,
         prescription_id=prescription_id, prescriber_kind=prescriber_kind, prescriber_code=prescriber_code,
-        person_id=person_id, profile=profile, identity_encrypted=identity_encrypted, has_nir=has_nir,
+        person_id=person_id, profile=profile, **profile_facts(profile), identity_encrypted=identity_encrypted, has_nir=has_nir,
         nir_hash=nir_hash, status=DossierStatus.ENROLLED.value, created_by=actor,
         traceparent=current_traceparent.get(), skill_blocks_obtained=[], interruptions=[],
     )

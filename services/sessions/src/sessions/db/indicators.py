@@ -4,7 +4,9 @@ Each function answers one scope: the filters (programme, département, organisat
 territory), the period and optionally one sex. The definitions are those of
 `domain.indicators.aggregate_in_memory`, which the tests hold these queries to. Dates are
 compared as ISO text ('YYYY-MM-DD' on SQLite and PostgreSQL alike), so an age or a
-registration seniority is computed the same way on both.
+registration seniority is computed the same way on both. The profile's fields (sex, birth date,
+level, registration, RQTH, QPV) are the file's own columns, written with the profile: no JSON
+is parsed here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -111,50 +112,37 @@ def _filters(query, scope: Scope):
     return query.where(*conditions) if conditions else query
 
 
-SEX = Dossier.profile["sex"].as_string()
+SEX = Dossier.sex
 
 
-def _entry_facts(scope: Scope, period: Period, dialect: str):
-    """The entries of the period with their profile's fields, the JSON parsed once per file:
-    on PostgreSQL the `json` column is cast to `jsonb` once in a MATERIALIZED CTE (each `->>`
-    on `json` would parse the text again), on SQLite `json_extract` reads it directly."""
-    profile = cast(Dossier.profile, JSONB) if dialect == "postgresql" else Dossier.profile
-    inner = _scoped(select(_iso(Dossier.entry_date).label("entry"), profile.label("p")).select_from(Dossier), scope, full=False)
-    inner = inner.where(_in_period(Dossier.entry_date, period)).cte("entries_in_period").prefix_with("MATERIALIZED", dialect="postgresql")
-    p = inner.c.p
-    return select(
-        p["sex"].as_string().label("sex"), inner.c.entry.label("entry"), p["birth_date"].as_string().label("birth"),
-        p["education_level"].as_string().label("level"), p["jobseeker_registration_date"].as_string().label("registered"),
-        p["disabled_worker"].as_boolean().label("disabled"), p["qpv"].as_boolean().label("qpv"),
-    ).subquery("entry_facts")
+def _age_at_entry():
+    entry, birth = _iso(Dossier.entry_date), _iso(Dossier.birth_date)
+    before_birthday = case((func.substr(entry, 6, 5) < func.substr(birth, 6, 5), 1), else_=0)
+    return _year(entry) - _year(birth) - before_birthday
 
 
-def _age_at_entry(facts):
-    before_birthday = case((func.substr(facts.c.entry, 6, 5) < func.substr(facts.c.birth, 6, 5), 1), else_=0)
-    return _year(facts.c.entry) - _year(facts.c.birth) - before_birthday
-
-
-def _long_term(facts, months: int):
-    entry, registered = facts.c.entry, facts.c.registered
+def _long_term(months: int):
+    entry, registered = _iso(Dossier.entry_date), _iso(Dossier.jobseeker_registration_date)
     gap = (_year(entry) * 12 + _month(entry)) - (_year(registered) * 12 + _month(registered))
     same_day_or_before = func.substr(registered, 9, 2) <= func.substr(entry, 9, 2)
-    return and_(registered.is_not(None), or_(gap > months, and_(gap == months, same_day_or_before)))
+    return and_(Dossier.jobseeker_registration_date.is_not(None), or_(gap > months, and_(gap == months, same_day_or_before)))
 
 
 async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict:
-    facts = _entry_facts(scope, period, db.get_bind().dialect.name)
-    age = _age_at_entry(facts)
+    """The entries of the period and their target publics, from the file's profile columns."""
+    age = _age_at_entry()
     query = select(
-        facts.c.sex,
+        SEX.label("sex"),
         func.count().label("entries"),
-        _count_if(facts.c.disabled).label("disabled"),
-        _count_if(facts.c.level.in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
-        _count_if(_long_term(facts, policy.long_term_months)).label("long_term"),
+        _count_if(Dossier.disabled_worker).label("disabled"),
+        _count_if(Dossier.education_level.in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
+        _count_if(_long_term(policy.long_term_months)).label("long_term"),
         _count_if(age >= policy.senior_age).label("seniors"),
         _count_if(age < policy.young_age_limit).label("under_26"),
-        _count_if(facts.c.qpv).label("qpv"),
-    ).group_by(facts.c.sex)
-    return _by_sex(await db.execute(query))
+        _count_if(Dossier.qpv).label("qpv"),
+    ).select_from(Dossier)
+    query = _scoped(query, scope, full=False).where(_in_period(Dossier.entry_date, period))
+    return _by_sex(await db.execute(query.group_by(SEX)))
 
 
 def _by_sex(result) -> dict:

@@ -126,6 +126,14 @@ class Dossier(Timestamps, Base):
     prescriber_code: Mapped[str | None] = mapped_column(String(64), index=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     profile: Mapped[dict] = mapped_column(JSON)
+    # The profile's fields the indicators count (domain.indicators.PROFILE_FACTS), copied from
+    # `profile` when it is written (app/dossiers.py) so the aggregates read plain columns.
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    education_level: Mapped[str | None] = mapped_column(String(16))
+    jobseeker_registration_date: Mapped[date | None] = mapped_column(Date)
+    disabled_worker: Mapped[bool] = mapped_column(Boolean, default=False)
+    qpv: Mapped[bool] = mapped_column(Boolean, default=False)
     # PersonIdentity sealed with the suite's key; only its keyed hash and a mask are kept beside it.
     identity_encrypted: Mapped[str | None] = mapped_column(Text)
     has_nir: Mapped[bool] = mapped_column(Boolean, default=False)
