@@ -149,3 +149,19 @@ def test_age_counts_whole_years_and_leap_day_birthdays_on_the_first_of_march():
     assert age_on(date(2000, 2, 29), date(2018, 2, 28)) == 17
     assert age_on(date(2000, 2, 29), date(2018, 3, 1)) == 18
     assert age_on(date(2000, 6, 15), date(2026, 6, 15)) == 26
+
+
+def test_a_set_based_move_gets_the_same_check_and_the_same_log_columns():
+    token = current_traceparent.set(new_traceparent())
+    try:
+        row = LIGHT.checked_row(Light.GREEN, Press.STOP, actor="driver-2", role="driver", reason="red ahead", lamp_id=7)
+        assert row["trace_id"] == trace_id_of(current_traceparent.get())
+    finally:
+        current_traceparent.reset(token)
+    assert {k: row[k] for k in ("action", "from_status", "to_status", "actor", "reason", "lamp_id")} == {
+        "action": "stop", "from_status": "green", "to_status": "red", "actor": "driver-2", "reason": "red ahead",
+        "lamp_id": 7}
+    with pytest.raises(TransitionRefused):
+        LIGHT.checked_row(Light.RED, Press.STOP, actor="driver-2")
+    created = LIGHT.creation_row(Light.RED, actor="installer", action="install", lamp_id=7)
+    assert (created["from_status"], created["to_status"], created["action"]) == (None, "red", "install")

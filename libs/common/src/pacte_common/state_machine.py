@@ -162,17 +162,7 @@ class StateMachine(Generic[S, A]):
         state = getattr(subject, self.state_attribute)
         transition = self.step(state, action, role=role, subject=subject, target=target)
         setattr(subject, self.state_attribute, transition.target.value)
-        row = log(
-            action=str(action),
-            from_status=None if state is None else str(state),
-            to_status=transition.target.value,
-            actor=actor,
-            at=at or utcnow(),
-            reason=reason,
-            trace_id=current_trace_id(),
-            details=details or {},
-            **log_columns,
-        )
+        row = log(**_log_row(action, state, transition.target, actor, at, reason, details, log_columns))
         db.add(row)
         return Moved(transition, row)
 
@@ -182,18 +172,43 @@ class StateMachine(Generic[S, A]):
         **log_columns: Any,
     ) -> Any:
         """The first log row of a subject, which has no source state (its creation)."""
-        row = log(
-            action=action, from_status=None, to_status=str(getattr(subject, self.state_attribute)), actor=actor,
-            at=at or utcnow(), reason=reason, trace_id=current_trace_id(), details=details or {}, **log_columns,
-        )
+        row = log(**self.creation_row(getattr(subject, self.state_attribute), actor=actor, action=action, at=at,
+                                      reason=reason, details=details, **log_columns))
         db.add(row)
         return row
+
+    # For set-based statements (a conditional UPDATE, a bulk INSERT of a batch): the same
+    # check and the same log columns as `move`, as a dict the caller inserts with the batch.
+
+    def checked_row(
+        self, state: str, action: A, *, actor: str, at: datetime | None = None, role: str | None = None,
+        reason: str | None = None, target: S | None = None, details: dict[str, Any] | None = None,
+        **log_columns: Any,
+    ) -> dict[str, Any]:
+        """The log row of a move from `state` (raises TransitionRefused like `move`)."""
+        transition = self.step(state, action, role=role, target=target)
+        return _log_row(action, state, transition.target, actor, at, reason, details, log_columns)
+
+    def creation_row(
+        self, state: str, *, actor: str, action: str = "create", at: datetime | None = None,
+        reason: str | None = None, details: dict[str, Any] | None = None, **log_columns: Any,
+    ) -> dict[str, Any]:
+        return _log_row(action, None, state, actor, at, reason, details, log_columns)
 
     def _allowed(self, state: str, role: str | None) -> list[str]:
         return [a.value for a in self.allowed_actions(state, role)]
 
     def _refused(self, state: str, action: str, role: str | None) -> TransitionRefused:
         return TransitionRefused(self.name, str(state), str(action), self._allowed(state, role))
+
+
+def _log_row(action: str, source: str | None, target: str, actor: str, at: datetime | None, reason: str | None,
+             details: dict[str, Any] | None, columns: dict[str, Any]) -> dict[str, Any]:
+    """Who, when, from, to, why and the trace: the columns every transition log shares."""
+    return dict(
+        action=str(action), from_status=None if source is None else str(source), to_status=str(target), actor=actor,
+        at=at or utcnow(), reason=reason, trace_id=current_trace_id(), details=details or {}, **columns,
+    )
 
 
 def table(rows: Iterable[tuple[Collection[S] | S, A, S]], roles: Collection[str] = ()) -> tuple[Transition[S, A], ...]:

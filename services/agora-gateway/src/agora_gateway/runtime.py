@@ -39,4 +39,4 @@ class GatewayRuntime(Runtime):
 
     def readers(self) -> async_sessionmaker[AsyncSession]:
         """Sessions for reads (the read engine on SQLite, else the main factory)."""
-        return self.read_db_factory or self.sessions
+        return self.read_db_factory or self.db_factory

@@ -32,7 +32,11 @@ class AgoraGatewaySettings(ServiceSettings):
     trainee_status: str = "job_seeker"
 
     # --- dispatcher: per-file ordered sending from the database queue
+    # In-process commits wake the dispatcher at once; these polls find what they cannot tell it:
+    # a requeued flow coming due, rows written by another instance. Short while flows are in
+    # flight, long when there is nothing to send (an idle suite should cost next to no CPU).
     dispatch_poll_interval_s: float = 0.2
+    dispatch_idle_poll_interval_s: float = 2.0
     dispatch_batch_size: int = 100
     dispatch_concurrency: int = 16
     # A flow claimed by a process that died is sent again (same idempotency key) after this lease.
@@ -48,12 +52,12 @@ class AgoraGatewaySettings(ServiceSettings):
     requeue_delay_max_s: float = 300.0
     # At shutdown, in-flight sends get this long to finish; what is cut off is resent after its lease.
     dispatch_shutdown_grace_s: float = 5.0
-    metrics_refresh_s: float = 2.0
+    metrics_refresh_s: float = 10.0  # the flow and file gauges (counts by status)
 
     # --- back-fill (reprise d'antériorité)
     backfill_cutoff: date = date(2017, 1, 1)
     backfill_batch_size: int = 500
-    backfill_poll_interval_s: float = 0.5
+    backfill_poll_interval_s: float = 2.0  # a job started here wakes the worker at once
     # A job whose process died is taken over after this long (renewed at every batch).
     backfill_lease_s: float = 30.0
     backfill_upload_chunk_bytes: int = 1024 * 1024

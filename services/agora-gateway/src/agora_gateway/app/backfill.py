@@ -38,10 +38,10 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.app.flows import transition_row, wake_dispatcher
+from agora_gateway.app.flows import wake_dispatcher
 from agora_gateway.clients.agora import AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.queries import WAITING_FOR_NIR, flow_row, rejections_after
+from agora_gateway.db.queries import SYSTEM, WAITING_FOR_NIR, flow_row, rejections_after
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import (
     EXPORT_STATUS_TO_FILE_STATE,
@@ -305,7 +305,8 @@ class _BatchRows:
         self.flows.append(flow_row(flow_id, dossier["id"], 1, Operation.BULK_LOAD, status, data, "backfill", self.now,
                                    backfill_job_id=self.job_id, backfill_batch=self.batch,
                                    first_sent_at=self.now if sent else None))
-        self.logs.append(transition_row(flow_id, "queue", None, status.value, self.now, reason))
+        self.logs.append(FLOW.creation_row(status.value, actor=SYSTEM, action="queue", at=self.now, reason=reason,
+                                           flow_id=flow_id))
 
     def reject(self, number: int, text: str, stage: str, code: str, message: str, dossier_ref: str | None) -> None:
         self.rejections.append(_rejection(self.runtime, self.job_id, number, text, stage, code, message, dossier_ref))
@@ -388,14 +389,15 @@ class _Answers:
     def record(self, flow, result: dict, report: BackfillReport, sources: dict[str, list]) -> None:
         acknowledged = result.get("status") == "acknowledged"
         action = FlowAction.ACKNOWLEDGE if acknowledged else FlowAction.REJECT
-        target = FLOW.step(flow.status, action).target.value
         code, message = str(result.get("code") or "rejected"), str(result.get("message") or "")
         reason = f"bulk batch {self.batch}" if acknowledged else f"{code}: {message}"
+        log = FLOW.checked_row(flow.status, action, actor=SYSTEM, at=self.now, reason=reason, flow_id=flow.id)
+        target = log["to_status"]
         # ORM bulk UPDATE by primary key: `version` is the one read (checked), bumped by the mapper
         self.flows.append(dict(id=flow.id, status=target, version=flow.version, agora_answer=result, answered_at=self.now,
                                claimed_until=None, updated_at=self.now, rejection_code=None if acknowledged else code,
                                rejection_message=None if acknowledged else message))
-        self.logs.append(transition_row(flow.id, action.value, flow.status, target, self.now, reason))
+        self.logs.append(log)
         if acknowledged:
             file_id, state = result.get("agora_file_id"), result.get("file_state") or flow.told_state
             self.acknowledged.append(dict(id=flow.dossier_id, agora_file_id=file_id, agora_state=state, updated_at=self.now))

@@ -26,7 +26,7 @@ from pacte_common.clock import utcnow
 from pacte_common.contracts.people import open_identity
 from pacte_common.errors import NotFound
 from pacte_common.http import check_if_match
-from pacte_common.tracing import adopt_trace, current_trace_id
+from pacte_common.tracing import adopt_trace
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier
+from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier, next_due_at
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.export import kept_record_request
 from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
@@ -82,13 +82,6 @@ def move(db: AsyncSession, flow: Flow, action: FlowAction, *, actor: str = SYSTE
     FLOW.move(db, flow, action, log=FlowTransitionLog, actor=actor, role=role, reason=reason, flow_id=flow.id)
 
 
-def transition_row(flow_id: uuid.UUID, action: str, source: str | None, target: str, at: datetime,
-                   reason: str | None) -> dict[str, Any]:
-    """A log row as a dict, for the moves made by set-based statements (claim, back-fill)."""
-    return dict(flow_id=flow_id, at=at, actor=SYSTEM, action=action, from_status=source, to_status=target,
-                reason=reason, trace_id=current_trace_id(), details={})
-
-
 def wake_dispatcher(runtime: GatewayRuntime) -> None:
     runtime.dispatch_wakeup.set()
 
@@ -124,10 +117,21 @@ async def dispatch_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
                         in_flight.add(asyncio.create_task(send(runtime, client, work), name=f"agora-send-{work.flow_id}"))
                 if claimed and len(in_flight) < settings.dispatch_concurrency:
                     continue  # more may be due right now
-                await wait_any(stop, runtime.dispatch_wakeup, tasks=in_flight, timeout=settings.dispatch_poll_interval_s)
+                poll_s = settings.dispatch_poll_interval_s if claimed or in_flight else await _idle_wait_s(runtime)
+                await wait_any(stop, runtime.dispatch_wakeup, tasks=in_flight, timeout=poll_s)
                 _forget_done(in_flight)
         finally:
             await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
+
+
+async def _idle_wait_s(runtime: GatewayRuntime) -> float:
+    """Nothing to send: sleep until the next requeued flow is due (or a lease runs out), at most
+    the idle poll (rows another instance writes, which cannot wake this one)."""
+    idle_s = runtime.settings.dispatch_idle_poll_interval_s
+    now = utcnow()
+    async with runtime.readers()() as reader:
+        due = await next_due_at(reader, now=now)
+    return idle_s if due is None else min(idle_s, max((due - now).total_seconds(), 0.0))
 
 
 def _forget_done(in_flight: set[asyncio.Task]) -> None:
@@ -178,8 +182,9 @@ async def _claim_one(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UU
     FLOW.step(source, FlowAction.CLAIM)
     if not await claim(db, flow, now=now, lease_s=runtime.settings.dispatch_lease_s):
         return None  # another process took it first
-    db.add(FlowTransitionLog(**transition_row(flow.id, FlowAction.CLAIM.value, source, flow.status, now,
-                                              f"attempt {flow.attempts}")))
+    # The claim is a conditional UPDATE (set-based): its log row has the same check and columns as a move.
+    db.add(FlowTransitionLog(**FLOW.checked_row(source, FlowAction.CLAIM, actor=SYSTEM, at=now,
+                                                reason=f"attempt {flow.attempts}", flow_id=flow.id)))
     dossier = await get_dossier(db, flow.dossier_id)
     assert dossier is not None
     if flow.request_encrypted is None:

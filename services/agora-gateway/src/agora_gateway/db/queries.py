@@ -106,6 +106,17 @@ async def due_heads(db: AsyncSession, *, now: datetime, limit: int, create_witho
     return list((await db.execute(query)).scalars())
 
 
+async def next_due_at(db: AsyncSession, *, now: datetime) -> datetime | None:
+    """When the next flow not due yet becomes due: a requeued one's next attempt, or a claim's
+    lease running out. None when nothing is waiting for a time."""
+    pending = select(func.min(Flow.next_attempt_at)).where(
+        Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at > now
+    )
+    leased = select(func.min(Flow.claimed_until)).where(Flow.status == FlowStatus.SENT.value, Flow.claimed_until > now)
+    times = [t for t in (await db.scalar(pending), await db.scalar(leased)) if t is not None]
+    return min(times, default=None)
+
+
 async def claim(db: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
     """Atomically takes the flow for one send; False if another process took it first."""
     result = await db.execute(
