@@ -1,7 +1,8 @@
 """The SQL aggregation of the indicators (db/indicators.py) agrees with their in-memory
 definition (domain.indicators.aggregate_in_memory) on a few hundred random files, edge dates
 included (birthdays on the entry day, 29 February, registrations exactly 12 months before).
-The SQL reads the file's profile columns; the definition is fed from the JSON profile itself."""
+The SQL reads the file's profile columns; the definition is fed from the JSON profile itself.
+The comparison by territory and by département is held to the same definition, key by key."""
 
 import random
 import uuid
@@ -9,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from pacte_common.db import create_engine, session_factory
-from sessions.db.indicators import Scope, aggregate
+from sessions.db.indicators import Scope, aggregate, compare
 from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
 from sessions.domain.indicators import (
     FileFacts,
@@ -74,7 +75,7 @@ def _build(rng: random.Random):
     return programmes, actions, sessions, dossiers, statements
 
 
-def _facts(programmes, actions, sessions, dossiers, statements, scope: Scope):
+def _facts(programmes, actions, sessions, dossiers, statements, scope: Scope, where=lambda session, action: True):
     by_programme = {p.id: p for p in programmes}
     by_action = {a.id: a for a in actions}
     by_session = {s.id: s for s in sessions}
@@ -86,7 +87,8 @@ def _facts(programmes, actions, sessions, dossiers, statements, scope: Scope):
         action = by_action[session.action_id]
         return ((scope.departement is None or action.departement == scope.departement)
                 and (scope.territory is None or session.territory_code == scope.territory)
-                and (scope.programme is None or by_programme[action.programme_id].code == scope.programme))
+                and (scope.programme is None or by_programme[action.programme_id].code == scope.programme)
+                and where(session, action))
 
     files, everyone = [], []
     for d in dossiers:
@@ -111,6 +113,30 @@ def _facts(programmes, actions, sessions, dossiers, statements, scope: Scope):
     return files, session_facts, everyone
 
 
+COMPARED = ("entries", "exits", "dropouts", "places_offered", "places_filled")
+
+
+def _key_of(by: str, session, action):
+    return session.territory_code if by == "territory" else action.departement
+
+
+def _expected_comparison(rows, scope: Scope, period: Period, by: str) -> dict:
+    """`compare`'s headline numbers, each key's as the definition counts its own files."""
+    _, actions, sessions, _, _ = rows
+    by_action = {a.id: a for a in actions}
+    expected = {}
+    for key in {_key_of(by, s, by_action[s.action_id]) for s in sessions}:
+        files, session_facts, everyone = _facts(*rows, scope, where=lambda session, action, key=key: _key_of(by, session, action) == key)
+        counts = aggregate_in_memory(files, session_facts, period, IndicatorPolicy(), everyone)
+        expected[key] = {name: getattr(counts, name) for name in COMPARED}
+    return {key: counts for key, counts in expected.items() if any(counts.values())}
+
+
+async def _compared(db, rows, scope: Scope, period: Period, by: str) -> dict:
+    compared = {row.key: {name: getattr(row, name) for name in COMPARED} for row in await compare(db, scope, period, by)}
+    return {key: counts for key, counts in compared.items() if any(counts.values())}
+
+
 async def test_sql_aggregation_matches_the_definition(api):
     rng = random.Random(20261130)
     rows = _build(rng)
@@ -133,6 +159,8 @@ async def test_sql_aggregation_matches_the_definition(api):
                         scoped = [f for f in files if sex is None or f.sex == sex]
                         expected = aggregate_in_memory(scoped, sessions, period, policy, everyone)
                         assert await aggregate(db, scope, period, policy, sex) == expected, (scope, period, sex)
+                    for by in ("territory", "departement"):
+                        assert await _compared(db, rows, scope, period, by) == _expected_comparison(rows, scope, period, by), (scope, period, by)
             # the data exercises every count (a comparison of zeros would prove nothing)
             files, sessions, everyone = _facts(*rows, Scope())
             whole = aggregate_in_memory(files, sessions, Period(), policy, everyone)

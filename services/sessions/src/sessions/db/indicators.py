@@ -2,11 +2,11 @@
 
 Each function answers one scope: the filters (programme, département, organisation,
 territory), the period and optionally one sex. The definitions are those of
-`domain.indicators.aggregate_in_memory`, which the tests hold these queries to. Dates are
-compared as ISO text ('YYYY-MM-DD' on SQLite and PostgreSQL alike), so an age or a
-registration seniority is computed the same way on both. The profile's fields (sex, birth date,
-level, registration, RQTH, QPV) are the file's own columns, written with the profile: no JSON
-is parsed here.
+`domain.indicators.aggregate_in_memory`, which the tests hold these queries to, on SQLite and
+PostgreSQL. Ages and registration seniorities are date comparisons (`within_months`:
+PostgreSQL's date arithmetic, integer arithmetic on SQLite). The profile's fields (sex, birth
+date, level, registration, RQTH, QPV) are the file's own columns, written with the profile:
+no JSON is parsed here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Boolean, Integer, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -58,16 +58,35 @@ def _days_default(element, compiler, **kw):
     return f"({compiler.process(end, **kw)} - {compiler.process(start, **kw)})"
 
 
-def _iso(column):
-    return cast(column, String)
+class months_before_or_on(FunctionElement):  # noqa: N801 (an SQL condition)
+    """`earlier` falls on or before `later` moved back `months` months, clamped to the shorter
+    month's last day as `domain.indicators.months_before` does (31 March − 1 month → 28/29
+    February). Built with `within_months`."""
+
+    type = Boolean()
+    inherit_cache = True
 
 
-def _year(text):
-    return cast(func.substr(text, 1, 4), Integer)
+def within_months(earlier, later, months: int) -> months_before_or_on:
+    # The count of months is written into the SQL (a literal: it is part of the cache key).
+    return months_before_or_on(earlier, later, literal_column(str(int(months))))
 
 
-def _month(text):
-    return cast(func.substr(text, 6, 2), Integer)
+@compiles(months_before_or_on, "sqlite")
+def _months_sqlite(element, compiler, **kw):
+    """Integer arithmetic on the dates as YYYYMMDD: more whole months between the two, or
+    exactly that many and a day of the month not after the later date's."""
+    earlier, later, months = (compiler.process(clause, **kw) for clause in element.clauses)
+    first, last = (f"CAST(strftime('%Y%m%d', {day}) AS INTEGER)" for day in (earlier, later))
+    gap = f"(({last} / 10000) * 12 + ({last} / 100) % 100 - ({first} / 10000) * 12 - ({first} / 100) % 100)"
+    return f"({gap} > {months} OR ({gap} = {months} AND {first} % 100 <= {last} % 100))"
+
+
+@compiles(months_before_or_on)
+def _months_default(element, compiler, **kw):
+    """PostgreSQL's own date arithmetic, which clamps to the month's end the same way."""
+    earlier, later, months = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({earlier} <= {later} - {months} * INTERVAL '1 month')"
 
 
 def _count_if(condition):
@@ -115,30 +134,27 @@ def _filters(query, scope: Scope):
 SEX = Dossier.sex
 
 
-def _age_at_entry():
-    entry, birth = _iso(Dossier.entry_date), _iso(Dossier.birth_date)
-    before_birthday = case((func.substr(entry, 6, 5) < func.substr(birth, 6, 5), 1), else_=0)
-    return _year(entry) - _year(birth) - before_birthday
+def _aged_at_least(years: int):
+    """Aged `years` or more at entry (pacte_common.clock.age_on): born on or before the entry
+    date moved back that many years (someone born on 29 February comes of age on 1 March)."""
+    return within_months(Dossier.birth_date, Dossier.entry_date, 12 * years)
 
 
 def _long_term(months: int):
-    entry, registered = _iso(Dossier.entry_date), _iso(Dossier.jobseeker_registration_date)
-    gap = (_year(entry) * 12 + _month(entry)) - (_year(registered) * 12 + _month(registered))
-    same_day_or_before = func.substr(registered, 9, 2) <= func.substr(entry, 9, 2)
-    return and_(Dossier.jobseeker_registration_date.is_not(None), or_(gap > months, and_(gap == months, same_day_or_before)))
+    """Registered as a job seeker on or before `domain.indicators.months_before(entry, months)`."""
+    return and_(Dossier.jobseeker_registration_date.is_not(None), within_months(Dossier.jobseeker_registration_date, Dossier.entry_date, months))
 
 
 async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict:
     """The entries of the period and their target publics, from the file's profile columns."""
-    age = _age_at_entry()
     query = select(
         SEX.label("sex"),
         func.count().label("entries"),
         _count_if(Dossier.disabled_worker).label("disabled"),
         _count_if(Dossier.education_level.in_(sorted(policy.low_qualified_levels))).label("low_qualified"),
         _count_if(_long_term(policy.long_term_months)).label("long_term"),
-        _count_if(age >= policy.senior_age).label("seniors"),
-        _count_if(age < policy.young_age_limit).label("under_26"),
+        _count_if(_aged_at_least(policy.senior_age)).label("seniors"),
+        _count_if(~_aged_at_least(policy.young_age_limit)).label("under_26"),
         _count_if(Dossier.qpv).label("qpv"),
     ).select_from(Dossier)
     query = _scoped(query, scope, full=False).where(_in_period(Dossier.entry_date, period))
@@ -207,24 +223,32 @@ async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
     return rows
 
 
+def _with_programme(query):
+    """A query on the files joined to their session, action and programme."""
+    return (
+        query.select_from(Dossier)
+        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(Programme, Action.programme_id == Programme.id)
+    )
+
+
 async def _prepa_to_visa(db: AsyncSession, scope: Scope, period: Period) -> dict:
     """People leaving PRÉPA in the period (within the filters), for everyone and by sex, and
     how many entered VISA on or after their first such exit (VISA files of any scope).
 
-    One pass grouped by person: each person's first PRÉPA exit (overall and per sex of the
-    file) and latest VISA entry side by side, so no join between two aggregates is left to
-    the planner's estimates."""
+    One pass grouped by person (the people with such an exit only): each person's first PRÉPA
+    exit (overall and per sex of the file) and latest VISA entry side by side, so no join
+    between two aggregates is left to the planner's estimates."""
     prepa_exit = and_(Dossier.status == "exited", Programme.pillar == "prepa", _in_period(Dossier.exit_date, period), *_conditions(scope))
     visa_entry = and_(Programme.pillar == "visa", Dossier.entry_date.is_not(None))
     firsts = {key: func.min(case((and_(prepa_exit, SEX == key) if key else prepa_exit, Dossier.exit_date))).label(f"first_{key or 'all'}")
               for key in (None, *SEXES)}
+    leavers = _with_programme(select(Dossier.person_id)).where(prepa_exit)
     people = (
-        select(Dossier.person_id, *firsts.values(), func.max(case((visa_entry, Dossier.entry_date))).label("last_visa"))
-        .select_from(Dossier)
-        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
-        .join(Action, TrainingSession.action_id == Action.id)
-        .join(Programme, Action.programme_id == Programme.id)
-        .where(Dossier.status != "cancelled")
+        _with_programme(select(Dossier.person_id, *firsts.values(), func.max(case((visa_entry, Dossier.entry_date))).label("last_visa")))
+        # only the people who left PRÉPA in the period, and only the files that count for them
+        .where(Dossier.status != "cancelled", Dossier.person_id.in_(leavers), or_(prepa_exit, visa_entry))
         .group_by(Dossier.person_id)
         .subquery()
     )
@@ -305,13 +329,18 @@ async def compare(db: AsyncSession, scope: Scope, period: Period, by: str) -> li
     def row(value) -> CompareRow:
         return rows.setdefault(value, CompareRow(value))
 
-    entries = _scoped(select(key, func.count()).select_from(Dossier), scope).where(_in_period(Dossier.entry_date, period))
-    for value, count in (await db.execute(entries.group_by(key))).all():
-        row(value).entries = count
-    exits = _scoped(select(key, func.count(), _count_if(Dossier.exit_kind == "dropout")).select_from(Dossier), scope)
-    exits = exits.where(Dossier.status == "exited", _in_period(Dossier.exit_date, period)).group_by(key)
-    for value, count, dropouts in (await db.execute(exits)).all():
-        row(value).exits, row(value).dropouts = count, int(dropouts)
+    # The files' three counts in one pass: entered in the period, exited in it, filling a place.
+    entered = _in_period(Dossier.entry_date, period)
+    exited = and_(Dossier.status == "exited", _in_period(Dossier.exit_date, period))
+    filling = and_(_overlapping(period), Dossier.entry_date.is_not(None))
+    files = _scoped(
+        select(key, _count_if(entered), _count_if(exited), _count_if(and_(exited, Dossier.exit_kind == "dropout")), _count_if(filling))
+        .select_from(Dossier),
+        scope,
+    ).where(or_(entered, exited, filling)).group_by(key)
+    for value, entries, exits, dropouts, filled in (await db.execute(files)).all():
+        counts = row(value)
+        counts.entries, counts.exits, counts.dropouts, counts.places_filled = int(entries), int(exits), int(dropouts), int(filled)
     offered = _filters(
         select(key, func.sum(TrainingSession.places)).select_from(TrainingSession)
         .join(Action, TrainingSession.action_id == Action.id).join(Programme, Action.programme_id == Programme.id),
@@ -319,10 +348,6 @@ async def compare(db: AsyncSession, scope: Scope, period: Period, by: str) -> li
     ).where(_overlapping(period)).group_by(key)
     for value, places in (await db.execute(offered)).all():
         row(value).places_offered = int(places or 0)
-    filled = _scoped(select(key, func.count()).select_from(Dossier), scope)
-    filled = filled.where(_overlapping(period), Dossier.entry_date.is_not(None)).group_by(key)
-    for value, count in (await db.execute(filled)).all():
-        row(value).places_filled = count
     for result in (await db.execute(_satisfaction_query(scope, period, key.label("key")).group_by(key))).all():
         row(result._mapping["key"]).satisfaction = _as_satisfaction(result)
     return sorted(rows.values(), key=lambda r: (r.key is None, r.key or ""))
