@@ -141,6 +141,8 @@ def status(
         table.add_column(column)
     for name, child in report["children"].items():
         uptime = child.get("uptime_s")
+        if uptime is not None:  # as of the status file's last write, which is not every tick
+            uptime += max(0.0, time.time() - report.get("updated_at", time.time()))
         table.add_row(
             name,
             child["state"],

@@ -41,14 +41,14 @@ class BusSettings(BaseSettings):
     # wait ends, even if messages arrived), and with the idle wait after idle_after_s without any:
     # the first message after a quiet spell then waits up to ~idle_fetch_max_wait_ms / 4 more.
     fetch_max_wait_ms: int = 20
-    idle_fetch_max_wait_ms: int = 500
+    idle_fetch_max_wait_ms: int = 1000
     idle_after_s: float = 2.0
     request_timeout_ms: int = 10_000
     consumer_max_attempts: int = 5
     consumer_retry_backoff_s: float = 0.2
     # The relay wakes at once on a commit of its own process; this poll finds rows written by
     # other processes (operator commands, other instances).
-    relay_poll_interval_s: float = 1.0
+    relay_poll_interval_s: float = 5.0
     relay_batch_size: int = 500
     relay_max_backoff_s: float = 10.0
     # Sent outbox rows are kept this long: what a relay re-publishes when it finds a new broker

@@ -46,7 +46,11 @@ class SupervisorSettings(BaseSettings):
     backoff_max_s: float = 30.0
     # A process up this long is considered well again: its next crash restarts it quickly.
     stable_after_s: float = 60.0
-    readiness_interval_s: float = 2.0
+    readiness_interval_s: float = 2.0  # while a process is not ready
+    # Once every process is ready: probes and status writes cost the idle suite CPU for nothing
+    # (a crash is still seen at the next tick, from the process's exit, not from a probe).
+    steady_readiness_interval_s: float = 10.0
+    status_heartbeat_s: float = 10.0
     probe_timeout_s: float = 2.0
 
 
@@ -77,6 +81,7 @@ class Supervisor:
         self.control_dir.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, ChildState] = {}
         self._last_probe = 0.0
+        self._last_status: tuple[str, float] = ("", 0.0)  # what was written, and when
         self._lock = threading.Lock()
         for name, process in suite.children().items():
             self.children[name] = ChildState(name=name, url=self._url(name))
@@ -105,7 +110,9 @@ class Supervisor:
                 if process is not None and process.poll() is not None:
                     self._crashed(child, process.returncode, now)
             self._handle_requests()
-            if now - self._last_probe >= self.settings.readiness_interval_s:
+            all_ready = all(child.ready for child in self.children.values())
+            probe_every = self.settings.steady_readiness_interval_s if all_ready else self.settings.readiness_interval_s
+            if now - self._last_probe >= probe_every:
                 self._last_probe = now
                 self._probe_all()
             self._write_status()
@@ -199,7 +206,13 @@ class Supervisor:
                 child.state = "ready" if ready else ("starting" if child.state == "starting" else "not ready")
 
     def _write_status(self, stopping: bool = False) -> None:
+        """Written when something changed, else every `status_heartbeat_s` (uptimes move on)."""
         now = time.time()
+        state = json.dumps([stopping, [asdict(child) for child in self.children.values()]], default=str)
+        written, written_at = self._last_status
+        if state == written and now - written_at < self.settings.status_heartbeat_s:
+            return
+        self._last_status = (state, now)
         report = {
             "supervisor_pid": os.getpid(),
             "updated_at": now,
