@@ -76,6 +76,10 @@ async def test_malformed_reviews_are_refused_naming_the_field(api):
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body.line[2].note global"
     missing = await api.client.post("/satisfaction/imports", headers={**api.region, "Content-Type": "text/csv"}, content=b"id;date\nr1;2026-01-01\n")
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"].startswith("body.header.")
+    session_not_object = avis("x3", session["id"], api.SIRET_A)
+    session_not_object["formation"]["action"]["session"] = "SE-1"  # ANOTEA nests it: {"numero": ...}
+    response = await api.client.post("/satisfaction/imports", headers=api.region, json=[session_not_object])
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "body.avis[0].formation.action.session"
     not_json = await api.client.post("/satisfaction/imports", headers={**api.region, "Content-Type": "application/json"}, content=b"{nope")
     assert not_json.status_code in (400, 422)
     other = await api.client.post("/satisfaction/imports", headers={**api.region, "Content-Type": "application/xml"}, content=b"<avis/>")

@@ -53,6 +53,8 @@ class SessionsSettings(ServiceSettings):
     trajectory_audit_retention_months: int = Field(12, ge=1)
     outcome_purge_interval_hours: float = Field(24.0, ge=0, description="0: no periodic purge (the API still purges)")
     outcome_import_max_bytes: int = 10 * 1024 * 1024
+    # An ANOTEA import holds up to 5,000 reviews (its schema's maxItems): about 1–5 MB.
+    satisfaction_import_max_bytes: int = 10 * 1024 * 1024
     outcome_min_respondents: int = Field(10, ge=1, description="Below this many answers a rate is flagged low_base")
     pillar_flow_window_months: int = Field(6, ge=1)
     trajectory_consumer_name: str = "trajectory"

@@ -63,6 +63,7 @@ AVIS_SCHEMA = {
     },
 }
 BODY = {
+    "x-body-limit-setting": "satisfaction_import_max_bytes",
     "requestBody": {
         "required": True,
         "content": {

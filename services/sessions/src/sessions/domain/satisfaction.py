@@ -107,7 +107,10 @@ def _text(value, field: str, errors: _Errors, *, required: bool = True, max_leng
     return text
 
 
-def _object(value) -> dict:
+def _object(value, field: str, errors: _Errors) -> dict:
+    """A nested object of the review; present but not an object is an error naming it."""
+    if value is not None and not isinstance(value, dict):
+        errors.add(field, "must be an object")
     return value if isinstance(value, dict) else {}
 
 
@@ -141,16 +144,17 @@ def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
         if not isinstance(item, dict):
             errors.add(at, "a review is an object")
             continue
-        action = _object(_object(item.get("formation")).get("action"))
-        notes = _object(item.get("notes"))
+        formation = _object(item.get("formation"), f"{at}.formation", errors)
+        action = _object(formation.get("action"), f"{at}.formation.action", errors)
+        notes = _object(item.get("notes"), f"{at}.notes", errors)
         review_id = _text(item.get("id"), f"{at}.id", errors, strict=True)
         marks = {ours: _mark(notes.get(theirs), f"{at}.notes.{theirs}", errors) for theirs, ours in JSON_MARKS.items()}
-        session_ref = _text(_object(action.get("session")).get("numero"), f"{at}.formation.action.session.numero", errors,
+        session_ref = _text(_object(action.get("session"), f"{at}.formation.action.session", errors).get("numero"), f"{at}.formation.action.session.numero", errors,
                             required=False, max_length=128, strict=True)
         action_ref = _text(action.get("numero"), f"{at}.formation.action.numero", errors, required=False, max_length=128, strict=True)
         if session_ref is None and action_ref is None:
             errors.add(f"{at}.formation.action.session.numero", "a review names its session or at least its action")
-        siret = _siret(_object(action.get("organisme_formateur")).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors, strict=True)
+        siret = _siret(_object(action.get("organisme_formateur"), f"{at}.formation.action.organisme_formateur", errors).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors, strict=True)
         day = _day(item.get("date"), f"{at}.date", errors, timezone, french=False)
         if None not in (review_id, siret, day) and None not in marks.values():
             reviews.append(Review(review_id, session_ref, action_ref, siret, day, marks))
