@@ -164,3 +164,39 @@ async def test_an_operator_reads_the_last_errors_without_payload_and_replays_onl
         total, letters = await read_dead_letters(bus, dlq)
         assert total == 3 and [letter.replayed for letter in sorted(letters, key=lambda x: x.offset)] == [True, False, False]
     assert await handled(factory) == [7]
+
+
+async def test_a_dead_letters_error_carries_no_personal_data(factory, bus_settings):
+    bus = bus_settings.model_copy(update={"consumer_max_attempts": 1})
+    await ensure_topics(bus, [topic_name(bus, TOPIC)], partitions=1)
+    nir = "2 95 03 44 109 123 45"
+
+    class Leaky(Running):
+        def __init__(self, bus, factory):
+            super().__init__(bus, factory)
+
+            async def handle(context, session, envelope):
+                raise RuntimeError(f"no trainee with NIR {nir}")
+
+            self.runner.subscription.handlers[CountTaken] = handle
+            self.runner.subscription.by_type[CountTaken.event_type] = handle
+
+    async with Leaky(bus, factory) as running:
+        await produce(bus, [11])
+        await eventually(lambda: running.outcomes["dead_lettered"] == 1, timeout=30, message="11 dead-lettered")
+        _, letters = await read_dead_letters(bus, running.runner.dlq_topic(topic_name(bus, TOPIC)))
+    assert letters[0].error == "RuntimeError: no trainee with NIR [NIR]"
+
+
+def test_a_validation_failure_is_told_by_field_without_the_input():
+    from pacte_common.consumer import failure_text
+    from pydantic import BaseModel, ValidationError
+
+    class Person(BaseModel):
+        birth_name: int
+
+    try:
+        Person(birth_name="DUPONT")
+    except ValidationError as exc:
+        text = failure_text(exc)
+    assert text.startswith("ValidationError: birth_name: ") and "DUPONT" not in text

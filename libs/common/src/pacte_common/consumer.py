@@ -56,6 +56,7 @@ from pacte_common.bus import (
 )
 from pacte_common.db import utcnow
 from pacte_common.events import Envelope, EventError, IntegrationEvent, dead_letter_topic, decode
+from pacte_common.logs import redact
 from pacte_common.messaging import IncarnationMemory, MessagingTables
 from pacte_common.settings import BusSettings
 from pacte_common.tracing import current_traceparent
@@ -494,7 +495,7 @@ class ConsumerRunner:
             if self._stop.is_set():
                 raise _Stopping from exc  # not handled, not committed: redelivered after restart
             log.error("consumer %s: %s %s dead-lettered: %r", self.group_id, envelope.type, envelope.id, exc)
-            await self._dead_letter(dlq_producer, message, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter(dlq_producer, message, failure_text(exc))
             return self._outcome(envelope.type, "dead_lettered")
 
     def _retrying(self, envelope: Envelope) -> tenacity.AsyncRetrying:
@@ -542,7 +543,8 @@ class ConsumerRunner:
 
     async def _dead_letter(self, producer: AIOKafkaProducer, message, error: str) -> None:
         headers = list(message.headers or ()) + [
-            ("pacte_dlq_error", error[:2000].encode()),
+            # Operators read it (`GET /admin/dead-letters`, the console): no NIR or IBAN in it.
+            ("pacte_dlq_error", redact(error)[:2000].encode()),
             ("pacte_dlq_topic", message.topic.encode()),
             ("pacte_dlq_partition", str(message.partition).encode()),
             ("pacte_dlq_offset", str(message.offset).encode()),
@@ -554,6 +556,15 @@ class ConsumerRunner:
     def _outcome(self, event_type: str, outcome: str) -> str:
         self.on_outcome(event_type, outcome)
         return outcome
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a dead letter says of its failure. Pydantic's messages quote the input (a name, a
+    NIR): only each field's location and problem are kept."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        return f"ValidationError: {problems}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _runs(envelopes: list[Envelope], batched: dict) -> list[list[Envelope]]:
