@@ -32,10 +32,20 @@ from pacte_common.service import Runtime
 from pacte_common.state_machine import TransitionRefused
 from pacte_testing.remuneration import IBAN, FileSpec, SessionsStandIn
 from prometheus_client import CollectorRegistry
+from remuneration.app import debts as app_debts
 from remuneration.app import files as app_files
 from remuneration.app import runs as app_runs
 from remuneration.app.runs import IBAN_CONTEXT, MonthsOutOfOrder, RateMissing
-from remuneration.db.models import AdjustmentRow, Base, RemunerationFile, Run, Statement, messaging
+from remuneration.db.debts import debts_of_file
+from remuneration.db.models import (
+    AdjustmentRow,
+    Base,
+    Debt,
+    RemunerationFile,
+    Run,
+    Statement,
+    messaging,
+)
 from remuneration.domain.formula import (
     Attendance,
     ComponentCode,
@@ -198,9 +208,25 @@ class FileModel:
         )
 
 
+def fold(past: History, settlement) -> History:
+    """The validated past after one more validated statement (as db.runs.histories reads it)."""
+    statement = settlement.statement
+    paid = dict(past.paid)
+    for review in settlement.reviews:
+        before = paid.get(review.recomputed.month)
+        paid[review.recomputed.month] = PaidMonth((before.amount if before else ZERO) + review.adjustment.delta,
+                                                  review.recomputed.inputs)
+    paid[statement.month] = PaidMonth(statement.earned_amount, statement.inputs)
+    overpaid = () if settlement.debt else tuple(sorted({*past.overpaid_months, *(
+        r.adjustment.month for r in settlement.reviews if r.adjustment.delta < 0)}))
+    return History(paid=paid, advance_paid=past.advance_paid + statement.component(ComponentCode.ADVANCE),
+                   advance_outstanding=statement.advance_outstanding_after,
+                   overpayment_outstanding=statement.overpayment_outstanding_after, overpaid_months=overpaid)
+
+
 def run_history(history: FileHistory, aids_at: frozenset[int]):
     """Runs every month in order (plus a closing month), folding each statement into the validated past."""
-    model, past, statements = FileModel(history), History(), []
+    model, past, statements, debts = FileModel(history), History(), [], []
     facts = list(history.facts)
     for step in range(STEPS + 1):
         while facts and facts[0].step <= step:
@@ -209,18 +235,11 @@ def run_history(history: FileHistory, aids_at: frozenset[int]):
         settlement = settle(month_at(step), model.facts(), past, POLICY, aids)
         if settlement is None:
             continue
-        statement = settlement.statement
-        statements.append(statement)
-        paid = dict(past.paid)
-        for review in settlement.reviews:
-            before = paid.get(review.recomputed.month)
-            paid[review.recomputed.month] = PaidMonth((before.amount if before else ZERO) + review.adjustment.delta,
-                                                      review.recomputed.inputs)
-        paid[statement.month] = PaidMonth(statement.earned_amount, statement.inputs)
-        past = History(paid=paid, advance_paid=past.advance_paid + statement.component(ComponentCode.ADVANCE),
-                       advance_outstanding=statement.advance_outstanding_after,
-                       overpayment_outstanding=statement.overpayment_outstanding_after)
-    return model.facts(), past, statements
+        statements.append(settlement.statement)
+        if settlement.debt:
+            debts.append(settlement.debt)
+        past = fold(past, settlement)
+    return model.facts(), past, statements, debts
 
 
 def final_earned(facts: Facts):
@@ -238,7 +257,7 @@ def final_earned(facts: Facts):
 @bounded(600)
 @given(file_histories(STEPS), st.frozensets(st.integers(0, STEPS), max_size=2))
 def test_what_is_paid_equals_the_months_recomputed_from_the_final_facts(history, aids_at):
-    facts, past, statements = run_history(history, aids_at)
+    facts, past, statements, debts = run_history(history, aids_at)
     for statement in statements:
         assert statement.total >= 0, statement
         assert statement.total == sum(c.amount for c in statement.components)
@@ -251,7 +270,13 @@ def test_what_is_paid_equals_the_months_recomputed_from_the_final_facts(history,
     aids = sum((s.component(ComponentCode.EMERGENCY_AID) for s in statements), ZERO)
     paid_total = sum((s.total for s in statements), ZERO)
     owed = past.advance_outstanding + past.overpayment_outstanding
-    assert paid_total - owed == sum(earned.values(), ZERO) + aids
+    owed_back = sum((d.amount for d in debts), ZERO)
+    assert paid_total - owed - owed_back == sum(earned.values(), ZERO) + aids
+    # Nothing owed is left carried over once the training is over: it is a debt, named and explained.
+    if facts.training.cancelled or (facts.training.exit_date and facts.training.exit_date <= month_at(STEPS).last_day):
+        assert owed == ZERO, (owed, debts)
+    for debt in debts:
+        assert debt.amount > 0 and debt.amount == debt.overpayment + debt.advance and "owed back" in debt.explanation
 
 
 @bounded(100)
@@ -268,15 +293,7 @@ def test_every_adjustment_says_which_month_was_recomputed_and_why(history):
         for review in settlement.reviews:
             text = review.adjustment.explanation
             assert text.startswith(f"{review.adjustment.month} recomputed: ") and "already paid" in text
-        paid = dict(past.paid)
-        for review in settlement.reviews:
-            before = paid.get(review.recomputed.month)
-            paid[review.recomputed.month] = PaidMonth((before.amount if before else ZERO) + review.adjustment.delta,
-                                                      review.recomputed.inputs)
-        paid[settlement.statement.month] = PaidMonth(settlement.statement.earned_amount, settlement.statement.inputs)
-        past = History(paid=paid, advance_paid=past.advance_paid + settlement.statement.component(ComponentCode.ADVANCE),
-                       advance_outstanding=settlement.statement.advance_outstanding_after,
-                       overpayment_outstanding=settlement.statement.overpayment_outstanding_after)
+        past = fold(past, settlement)
 
 
 # ---------------------------------------------------------------- through the use cases and the database
@@ -406,6 +423,28 @@ async def paid_history(service: PayService, dossier_id):
     return statements, adjustments
 
 
+async def settle_some_debts(service: PayService, dossier_id, data) -> list[Debt]:
+    """The paying agency repays part or all of some debts, the Region writes some off; the file's debts after."""
+    async with service.runtime.db_factory() as db:
+        ids = [d.id for d in await debts_of_file(db, dossier_id)]
+    for debt_id in ids:
+        action = data.draw(st.sampled_from(["none", "part", "all", "write_off", "part_then_write_off"]), label="debt")
+        async with service.runtime.db_factory() as db:
+            balance = (await db.get(Debt, debt_id)).balance
+            if action in ("part", "part_then_write_off") and balance > CENT:
+                part = (balance / 3).quantize(CENT)
+                await app_debts.record_repayment(db, service.runtime, debt_id,
+                                                 app_debts.Repayment(part, date(2022, 1, 5), "R1"), "paying_agency:ASP")
+            elif action == "all":
+                await app_debts.record_repayment(db, service.runtime, debt_id,
+                                                 app_debts.Repayment(balance, date(2022, 1, 5), "R1"), "paying_agency:ASP")
+        if action in ("write_off", "part_then_write_off"):
+            async with service.runtime.db_factory() as db:
+                await app_debts.write_off(db, service.runtime, debt_id, reason="deceased", actor="region:test")
+    async with service.runtime.db_factory() as db:
+        return await debts_of_file(db, dossier_id)
+
+
 async def scenario(url: str, histories: list[FileHistory], data) -> None:
     service = PayService(SETTINGS.model_copy(update={"database_url": url}))
     try:
@@ -436,12 +475,12 @@ async def scenario(url: str, histories: list[FileHistory], data) -> None:
 
         for dossier, model in zip(dossiers, models, strict=True):
             statements, adjustments = await paid_history(service, dossier)
-            check_file(model, statements, adjustments)
+            check_file(model, statements, adjustments, await settle_some_debts(service, dossier, data))
     finally:
         await service.engine.dispose()
 
 
-def check_file(model: FileModel, statements, adjustments) -> None:
+def check_file(model: FileModel, statements, adjustments, debts) -> None:
     for statement in statements:
         amounts = [D(c["amount"]) for c in statement.components]
         assert statement.amount >= 0 and statement.amount == sum(amounts), statement.components
@@ -464,7 +503,18 @@ def check_file(model: FileModel, statements, adjustments) -> None:
         assert amount == earned.get(month, ZERO), (month, amount, earned.get(month))
     last = statements[-1] if statements else None
     owed = (last.advance_outstanding_after + last.overpayment_outstanding_after) if last else ZERO
-    assert sum((s.amount for s in statements), ZERO) - owed == sum(earned.values(), ZERO)
+    # No debt is lost: each statement that found money owed back once the training was over opened one debt of it.
+    assert sorted((d.statement_id, d.amount) for d in debts) == sorted(
+        (s.id, s.debt_amount) for s in statements if s.debt_amount > 0)
+    repaid = sum((d.repaid_amount for d in debts), ZERO)
+    written_off = sum((d.written_off_amount for d in debts), ZERO)
+    open_debt = sum((d.balance for d in debts), ZERO)
+    assert all(d.balance >= 0 for d in debts)
+    assert (sum((s.amount for s in statements), ZERO) - repaid - owed - open_debt - written_off
+            == sum(earned.values(), ZERO))
+    if facts.training.cancelled or (facts.training.exit_date and statements
+                                    and facts.training.exit_date <= Month.parse(last.run_month).last_day):
+        assert owed == ZERO, "once the training is over, what is owed is a debt, not carried over"
 
 
 SETTINGS = RemunerationSettings(environment="development", run_background_tasks=False, run_page_size=2)

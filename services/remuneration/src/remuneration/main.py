@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
-from remuneration.api import aids, files, runs
+from remuneration.api import aids, debts, files, runs
 from remuneration.db.models import Base, messaging
 from remuneration.events.handlers import SUBSCRIPTIONS
 from remuneration.settings import RemunerationSettings
@@ -19,11 +19,11 @@ def create_app(settings: RemunerationSettings | None = None) -> FastAPI:
     return build_app(
         settings,
         title="Pacte — remuneration",
-        description="Trainee remuneration: entitlement, monthly computation from attendance, Region top-ups, emergency aid, advances and the paying agency's batch.",
+        description="Trainee remuneration: entitlement, monthly computation from attendance, Region top-ups, emergency aid, advances, the paying agency's batch, and the debts it recovers.",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[files.router, runs.router, aids.router],
+        routers=[files.router, runs.router, aids.router, debts.router],
         subscriptions=SUBSCRIPTIONS,
         published_topics=[Topics.PAYMENTS],
     )

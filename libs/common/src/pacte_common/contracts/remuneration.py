@@ -75,3 +75,50 @@ class EmergencyAidGranted(RemunerationEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.emergency-aid-granted.v1"
     aid_id: UUID
     amount: Decimal
+
+
+DebtState = Literal["open", "demanded", "partly_repaid", "repaid", "written_off"]
+
+
+class DebtEvent(RemunerationEvent):
+    """A debt (money owed back once the training is over) and where it stands after the change."""
+
+    debt_id: UUID
+    state: DebtState
+    amount: Decimal = Field(description="What was owed when the debt was opened")
+    balance: Decimal = Field(description="What is still owed: amount − repaid − written off")
+
+
+@register
+class DebtOpened(DebtEvent):
+    """A validated run found an overpayment or an advance that no later pay can offset."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.debt-opened.v1"
+    run_month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    origin_months: list[str] = Field(description="Months recomputed downwards that the debt comes from")
+
+
+@register
+class DebtDemanded(DebtEvent):
+    """The paying agency sent the trainee its repayment demand (ordre de reversement)."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.debt-demanded.v1"
+    demanded_on: date
+
+
+@register
+class DebtRepaymentRecorded(DebtEvent):
+    """The paying agency received a repayment."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.debt-repayment-recorded.v1"
+    repayment_id: UUID
+    repaid: Decimal
+    received_on: date
+
+
+@register
+class DebtWrittenOff(DebtEvent):
+    """The Region gave up recovering what is left (its reason is kept in the debt's history, not here)."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.debt-written-off.v1"
+    written_off: Decimal

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from pacte_common.auth import OrgKind, Principal
-from pacte_common.errors import Conflict, NotFound
+from pacte_common.errors import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.models import RemunerationFile
@@ -17,11 +17,11 @@ def may_see(principal: Principal, siret: str) -> bool:
 
 async def file_for_body(db: AsyncSession, principal: Principal, dossier_id: UUID, *, lock: bool = False
                         ) -> RemunerationFile:
-    """The file a request body names; unknown (or not the caller's) → 409 on body.dossier_id."""
+    """The file a request body names; unknown (or not the caller's) → 404 naming body.dossier_id."""
     file = await db.get(RemunerationFile, dossier_id, with_for_update=lock)
     if file is None or not may_see(principal, file.organisation_siret):
-        raise Conflict("unknown training file: remuneration has not received it from sessions",
-                       slug="unknown-reference", field="body.dossier_id")
+        raise NotFound("unknown training file: remuneration has not received it from sessions (yet)",
+                       field="body.dossier_id")
     return file
 
 

@@ -13,12 +13,20 @@ from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
 
 from remuneration.api.access import file_for_body, file_for_path
-from remuneration.api.schemas import FileOut, RemunerationRequestIn, RequestAmendmentIn, RequestView
+from remuneration.api.schemas import (
+    DebtSummary,
+    FileOut,
+    RemunerationRequestIn,
+    RequestAmendmentIn,
+    RequestView,
+)
 from remuneration.app import files
+from remuneration.db.debts import debts_of_file
 from remuneration.db.files import attendance_versions
 from remuneration.db.models import RemunerationFile
+from remuneration.domain.money import ZERO
 from remuneration.domain.regime import REGIME_LABELS, Regime
-from remuneration.domain.states import FILE_STATE_LABELS, FileState
+from remuneration.domain.states import DEBT_STATE_LABELS, FILE_STATE_LABELS, DebtState, FileState
 
 router = APIRouter(tags=["requests"])
 
@@ -75,4 +83,9 @@ async def get_file(dossier_id: UUID, principal: Reader, db: DbSession, response:
     response.headers["ETag"] = etag(file.version)
     view = file_view(file)
     view.attendance_versions = await attendance_versions(db, dossier_id)
+    if principal.org_kind in (OrgKind.REGION, OrgKind.PAYING_AGENCY):  # the trainee's money, not the organisation's
+        debts = await debts_of_file(db, dossier_id)
+        view.debts = [DebtSummary(id=d.id, state=d.state, state_label=DEBT_STATE_LABELS[DebtState(d.state)],
+                                  amount=d.amount, balance=d.balance, url=f"/debts/{d.id}") for d in debts]
+        view.debt_balance = sum((d.balance for d in debts), ZERO)
     return view

@@ -126,17 +126,19 @@ BATCH_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The batch 
 
 
 @router.get("/batches/{month}", response_class=Response, responses=BATCH_RESPONSES,
-            summary="The paying agency's batch file of a validated run (CSV)")
+            summary="The paying agency's batch file of a validated run (CSV; NIR and IBAN masked for the Region)")
 async def get_batch(
     month: MonthPath,
     principal: Annotated[Principal, require_kind(OrgKind.PAYING_AGENCY, OrgKind.REGION)],
     db: DbSession, runtime: RuntimeDep,
 ):
-    text, lines, total = await use_cases.batch_csv(db, runtime, month)
+    # NIR and IBAN in clear only for who pays; the Region checks totals and lines on masked values.
+    reveal = principal.org_kind is OrgKind.PAYING_AGENCY
+    text, lines, total = await use_cases.batch_csv(db, runtime, month, reveal)
     # Access to personal data (NIR, IBAN) is logged: who and what, never the data itself.
     log.info("batch %s downloaded by %s (%d lines)", month, principal.describe(), lines)
     return Response(
         text, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="pacte-remuneration-{month}.csv"',
-                 "X-Batch-Lines": str(lines), "X-Batch-Total": f"{total:.2f}"},
+                 "X-Batch-Lines": str(lines), "X-Batch-Total": f"{total:.2f}", "Cache-Control": "no-store"},
     )

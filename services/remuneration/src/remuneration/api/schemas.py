@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Iban, Nir
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
 
 MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
+
+# An amount as answered: always two decimals ("0.00", "587.10"), a JSON string.
+Amount = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
+# Free text a person types: no control characters (they would break logs, CSV files and terminals).
+Reference = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
+                  description="The paying agency's own reference (no control characters)")
 
 DailyAmount = decimal_input(ge=0, max_digits=8, decimal_places=2)
 MonthlyAmount = decimal_input(ge=0, max_digits=10, decimal_places=2)
@@ -91,6 +97,15 @@ class RequestView(BaseModel):
     nir_masked: str | None = None
 
 
+class DebtSummary(BaseModel):
+    id: UUID
+    state: str
+    state_label: str
+    amount: Amount
+    balance: Amount
+    url: str
+
+
 class FileOut(BaseModel):
     dossier_id: UUID
     person_id: UUID
@@ -110,6 +125,9 @@ class FileOut(BaseModel):
     )
     trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the journey: every event about this "
                                                    "file carries it")
+    debt_balance: Amount | None = Field(None, description="What the trainee still owes back over every debt "
+                                                          "(Region and paying agency only)")
+    debts: list[DebtSummary] = Field(default_factory=list, description="The file's debts (Region and paying agency only)")
     version: int
 
 
@@ -130,8 +148,8 @@ class RunOut(BaseModel):
     statements_computed: int
     statements_waiting: int
     payment_lines: int
-    total_amount: Decimal
-    component_totals: dict[str, Decimal]
+    total_amount: Amount
+    component_totals: dict[str, Amount]
     allowed_actions: list[str]
     statements_url: str
     waiting_url: str = Field(description="The files whose month waits for its attendance statement")
@@ -141,15 +159,15 @@ class RunOut(BaseModel):
 class ComponentOut(BaseModel):
     code: str
     label: str
-    amount: Decimal
+    amount: Amount
     explanation: str
 
 
 class AdjustmentOut(BaseModel):
     concerned_month: str
     attendance_version: int
-    recomputed_amount: Decimal
-    delta: Decimal
+    recomputed_amount: Amount
+    delta: Amount
     explanation: str
 
 
@@ -167,10 +185,10 @@ class StatementOut(BaseModel):
     scale_version: str | None = None
     inputs: dict[str, str]
     components: list[ComponentOut]
-    earned_amount: Decimal
-    amount: Decimal
-    advance_outstanding_after: Decimal
-    overpayment_outstanding_after: Decimal
+    earned_amount: Amount
+    amount: Amount
+    advance_outstanding_after: Amount
+    overpayment_outstanding_after: Amount
     adjustments: list[AdjustmentOut] = Field(default_factory=list)
     trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the file's journey when computed")
 
@@ -190,8 +208,77 @@ class EmergencyAidOut(BaseModel):
     decision: Literal["granted", "refused"]
     reason_code: str
     reason: str
-    amount: Decimal
+    amount: Amount
     household_size: int
-    monthly_resources: Decimal
+    monthly_resources: Amount
     paid_in_run: str | None = None
     created_at: datetime
+
+
+class RepaymentOut(BaseModel):
+    id: UUID
+    amount: Amount
+    received_on: date
+    reference: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DebtTransitionOut(BaseModel):
+    action: str
+    from_state: str | None = None
+    to_state: str
+    actor: str
+    at: datetime
+    reason: str | None = None
+
+
+class DebtOut(BaseModel):
+    id: UUID
+    dossier_id: UUID
+    person_id: UUID
+    organisation_siret: str
+    run_month: str = Field(description="The run whose validation opened the debt")
+    state: str
+    state_label: str
+    amount: Amount = Field(description="What was owed when the debt was opened")
+    repaid_amount: Amount
+    written_off_amount: Amount
+    balance: Amount = Field(description="What is still owed: amount − repaid − written off")
+    origin_months: list[str]
+    explanation: str
+    opened_at: datetime
+    demanded_at: datetime | None = None
+    demand_reference: str | None = None
+    write_off_reason: str | None = None
+    allowed_actions: list[str]
+    repayments: list[RepaymentOut] = Field(default_factory=list)
+    history: list[DebtTransitionOut] = Field(default_factory=list)
+    version: int
+
+
+class DebtTotals(BaseModel):
+    owed_debts: int
+    owed_balance: Amount
+
+
+class DemandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Reference
+    demanded_on: date = Field(description="The day the demand was sent to the trainee")
+
+
+class RepaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: decimal_input(gt=0, max_digits=12, decimal_places=2) = Field(description="What was received")
+    received_on: date
+    reference: str = Reference
+
+
+class WriteOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$",
+                        description="Why the Region gives up recovering what is left (kept in the debt's history)")

@@ -220,7 +220,7 @@ async def on_resumed(db: AsyncSession, runtime: Runtime, event: TraineeResumed) 
 
 async def on_exited(db: AsyncSession, runtime: Runtime, event: TraineeExited) -> None:
     file = await _file_for(db, runtime, event)
-    if file.exit_date != event.exit_date:
+    if file.exit_date != event.exit_date or file.exit_declared_at is None:
         file.exit_date, file.exit_declared_at = event.exit_date, utcnow()
     if file.state not in (FileState.CLOSED, FileState.CANCELLED):
         await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.EXIT, event.actor,

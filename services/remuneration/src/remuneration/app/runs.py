@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pacte_common.clock import utcnow
@@ -19,10 +20,13 @@ from pacte_common.http import check_if_match, etag
 from pacte_common.service import Runtime
 from pacte_common.state_machine import TransitionRefused
 from pacte_common.tracing import trace_id_of
+from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from remuneration.app import debts
 from remuneration.app.files import IBAN_CONTEXT, NIR_CONTEXT
+from remuneration.db import debts as debt_queries
 from remuneration.db import runs as queries
 from remuneration.db.files import (
     attendance_of,
@@ -40,7 +44,7 @@ from remuneration.db.models import (
     Statement,
     TransitionLog,
 )
-from remuneration.domain.batch import BatchLine, render_batch
+from remuneration.domain.batch import BatchLine, DemandLine, render_batch, render_demands
 from remuneration.domain.formula import Attendance, ComponentCode, MonthStatement
 from remuneration.domain.ledger import Facts, History, Settlement, settle
 from remuneration.domain.money import ZERO, Month, cents
@@ -50,7 +54,8 @@ from remuneration.events import publish
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IBAN_CONTEXT", "NIR_CONTEXT", "MonthsOutOfOrder", "RateMissing", "batch_csv", "compute", "validate"]
+__all__ = ["IBAN_CONTEXT", "NIR_CONTEXT", "MonthsOutOfOrder", "RateMissing", "batch_csv", "compute", "demands_csv",
+           "validate"]
 
 
 class MonthsOutOfOrder(Conflict):
@@ -209,6 +214,9 @@ def _store(db: AsyncSession, key: str, file: RemunerationFile, settlement: Settl
         advance_outstanding_after=result.advance_outstanding_after,
         overpayment_outstanding_after=result.overpayment_outstanding_after,
         attendance_version=result.attendance_version, trace_id=trace_id_of(file.traceparent), created_at=utcnow(),
+        debt_amount=settlement.debt.amount if settlement.debt else ZERO,
+        debt_origin_months=list(settlement.debt.origin_months) if settlement.debt else None,
+        debt_explanation=settlement.debt.explanation if settlement.debt else None,
     )
     db.add(statement)
     for review in settlement.reviews:
@@ -253,6 +261,7 @@ async def validate(db: AsyncSession, runtime: Runtime, month: str, actor: str, i
              reason=f"{run.payment_lines} payment lines, total {run.total_amount}", aggregate="run", aggregate_id=month)
     await db.flush()
     await _publish_statements(db, runtime, month, now)
+    await debts.open_debts(db, runtime, month, actor, now)
     await db.commit()
     return run
 
@@ -269,26 +278,47 @@ async def _publish_statements(db: AsyncSession, runtime: Runtime, month: str, no
         last_id = page[-1][0].id
 
 
-async def batch_csv(db: AsyncSession, runtime: Runtime, month: str) -> tuple[str, int, Decimal]:
-    """The paying agency's file of a validated run (read only)."""
+@dataclass(frozen=True)
+class _Person:
+    birth_name: str
+    first_names: str
+    nir: str
+    iban: str
+
+
+def _person(runtime: Runtime, file: RemunerationFile, reveal: bool) -> _Person:
+    """The beneficiary's identity and account; NIR and IBAN in clear only when `reveal` (the paying agency)."""
+    cipher = runtime.cipher
+    identity = open_identity(cipher, file.identity_encrypted) if file.identity_encrypted else None
+    nir = (cipher.decrypt(file.nir_encrypted, context=NIR_CONTEXT) if file.nir_encrypted
+           else (identity.nir if identity else None)) or ""
+    iban = cipher.decrypt(file.iban_encrypted, context=IBAN_CONTEXT) if file.iban_encrypted else ""
+    if not reveal:
+        nir, iban = (mask_nir(nir) if nir else ""), (mask_iban(iban) if iban else "")
+    return _Person(identity.birth_name if identity else "", identity.first_names if identity else "", nir, iban)
+
+
+async def _validated_run(db: AsyncSession, month: str, what: str) -> Run:
     run = await db.get(Run, month)
     if run is None or run.state != RunState.VALIDATED:
-        raise NotFound(f"No validated run for {month}: the batch exists once the run is validated")
-    cipher, lines, last_id = runtime.cipher, [], None
+        raise NotFound(f"No validated run for {month}: the {what} exists once the run is validated")
+    return run
+
+
+async def batch_csv(db: AsyncSession, runtime: Runtime, month: str, reveal: bool) -> tuple[str, int, Decimal]:
+    """The paying agency's file of a validated run (read only); NIR and IBAN masked unless `reveal`."""
+    await _validated_run(db, month, "batch")
+    lines, last_id = [], None
     while True:
         rows = (await db.execute(queries.paid_lines_page(month, last_id, runtime.settings.run_page_size))).all()
         if not rows:
             break
         for statement, file in rows:
-            identity = open_identity(cipher, file.identity_encrypted) if file.identity_encrypted else None
-            nir = (cipher.decrypt(file.nir_encrypted, context=NIR_CONTEXT) if file.nir_encrypted
-                   else (identity.nir if identity else None)) or ""
+            person = _person(runtime, file, reveal)
             lines.append(BatchLine(
                 statement_id=str(statement.id), dossier_id=str(statement.dossier_id),
-                person_id=str(statement.person_id), birth_name=identity.birth_name if identity else "",
-                first_names=identity.first_names if identity else "", nir=nir,
-                iban=cipher.decrypt(file.iban_encrypted, context=IBAN_CONTEXT) if file.iban_encrypted else "",
-                regime=statement.regime, scale_version=statement.scale_version or "",
+                person_id=str(statement.person_id), birth_name=person.birth_name, first_names=person.first_names,
+                nir=person.nir, iban=person.iban, regime=statement.regime, scale_version=statement.scale_version or "",
                 components={c["code"]: Decimal(c["amount"]) for c in statement.components},
                 amount=statement.amount,
             ))
@@ -297,3 +327,18 @@ async def batch_csv(db: AsyncSession, runtime: Runtime, month: str) -> tuple[str
         last_id = rows[-1][0].dossier_id
     total = sum((line.amount for line in lines), ZERO)
     return render_batch(month, lines), len(lines), total
+
+
+async def demands_csv(db: AsyncSession, runtime: Runtime, month: str, reveal: bool) -> tuple[str, int, Decimal]:
+    """The repayment demands of the debts a validated run opened (read only); masked unless `reveal`."""
+    await _validated_run(db, month, "demand file")
+    lines = []
+    for debt, file in (await db.execute(debt_queries.demand_lines(month))).all():
+        person = _person(runtime, file, reveal)
+        lines.append(DemandLine(
+            debt_id=str(debt.id), dossier_id=str(debt.dossier_id), person_id=str(debt.person_id),
+            birth_name=person.birth_name, first_names=person.first_names, nir=person.nir, iban=person.iban,
+            origin_months=tuple(debt.origin_months or ()), amount=debt.amount, explanation=debt.explanation,
+        ))
+    total = sum((line.amount for line in lines), ZERO)
+    return render_demands(month, lines), len(lines), total

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from pacte_common.clock import business_today
+from pacte_common.clock import business_today, utcnow
 from pacte_common.contracts.sessions import DossierSnapshot
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,12 +48,14 @@ def apply_snapshot(file: RemunerationFile, snapshot: DossierSnapshot) -> None:
     file.tension_sector = session_info.programme.tension_sector
     file.weekly_hours = session_info.weekly_hours
     file.training_hours = session_info.hours_in_centre + session_info.hours_in_company
+    file.session_end_date = session_info.end_date
     if snapshot.identity_encrypted:
         file.identity_encrypted = snapshot.identity_encrypted
     if snapshot.entry_date:
         file.entry_date = snapshot.entry_date
-    if snapshot.exit_date:
-        file.exit_date = snapshot.exit_date
+    if snapshot.exit_date and snapshot.exit_date != file.exit_date:
+        # Learnt now: the explanations of recomputed months name the day the exit was declared.
+        file.exit_date, file.exit_declared_at = snapshot.exit_date, utcnow()
 
 
 def request_facts(file: RemunerationFile) -> dict:
@@ -104,6 +106,7 @@ def training_of(file: RemunerationFile, interruptions: list[InterruptionRow], ti
         cancelled=file.state == FileState.CANCELLED,
         exit_declared_on=_day(file.exit_declared_at, timezone),
         cancelled_on=_day(file.cancelled_at, timezone),
+        planned_end_date=file.session_end_date,
     )
 
 

@@ -59,6 +59,8 @@ class RemunerationFile(Base):
     identity_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     entry_date: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     exit_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The session's planned end (from sessions): no day after it is paid, exit declared or not.
+    session_end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     # When remuneration learnt of the exit and of the cancellation: named when a paid month is recomputed.
     exit_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -166,6 +168,10 @@ class Statement(Base):
     advance_outstanding_after: Mapped[Decimal] = mapped_column(Money)
     overpayment_outstanding_after: Mapped[Decimal] = mapped_column(Money)
     attendance_version: Mapped[int] = mapped_column(Integer)
+    # What the file still owed when its training was over: the debt this statement opens once validated.
+    debt_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    debt_origin_months: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    debt_explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the file's trace when computed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -206,10 +212,59 @@ class EmergencyAid(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Debt(Base):
+    """Money a trainee owes back (trop-perçu, advance not recovered) once no later pay can offset it.
+
+    Opened by the validation of the run whose statement found it (one debt per statement); the
+    paying agency demands it and records repayments; the Region may write it off with a reason.
+    """
+
+    __tablename__ = "debts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("remuneration_files.dossier_id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organisation_siret: Mapped[str] = mapped_column(String(14))
+    statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"), unique=True)
+    run_month: Mapped[str] = mapped_column(String(7), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    repaid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    written_off_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    origin_months: Mapped[list] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    demanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    demand_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    write_off_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)  # optimistic concurrency: SQLAlchemy counts it
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def balance(self) -> Decimal:
+        return self.amount - self.repaid_amount - self.written_off_amount
+
+
+class DebtRepayment(Base):
+    """A repayment the paying agency received; its reference makes recording it again a no-op."""
+
+    __tablename__ = "debt_repayments"
+    __table_args__ = (UniqueConstraint("debt_id", "reference"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    debt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("debts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    received_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TransitionLog(TransitionLogColumns, Base):
     """Who moved which file or run from which state to which, when, why and in which trace.
 
-    One log for both machines: `aggregate` names which ("file" or "run"), `aggregate_id` its id.
+    One log for the three machines: `aggregate` names which ("file", "run" or "debt"), `aggregate_id` its id.
     """
 
     __tablename__ = "transition_log"

@@ -99,10 +99,15 @@ async def histories(db: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[
         )
         last[statement.dossier_id] = statement
         advance[statement.dossier_id] += statement.advance_paid
+    # A debt settles what was owed: only months recomputed downwards after the file's last debt explain what is owed now.
+    last_debt: dict[uuid.UUID, str] = {s.dossier_id: s.run_month for s in statements if s.debt_amount > 0}
+    overpaid: dict[uuid.UUID, set[str]] = defaultdict(set)
     for adjustment in adjustments:
         entries[adjustment.dossier_id][adjustment.concerned_month].append(
             (adjustment.run_month, adjustment.delta, adjustment.inputs or {})
         )
+        if adjustment.delta < 0 and adjustment.run_month > last_debt.get(adjustment.dossier_id, ""):
+            overpaid[adjustment.dossier_id].add(adjustment.concerned_month)
     result = {}
     for dossier_id in ids:
         paid = {}
@@ -114,6 +119,7 @@ async def histories(db: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[
             paid=paid, advance_paid=advance[dossier_id],
             advance_outstanding=latest.advance_outstanding_after if latest else ZERO,
             overpayment_outstanding=latest.overpayment_outstanding_after if latest else ZERO,
+            overpaid_months=tuple(sorted(overpaid[dossier_id])),
         )
     return result
 

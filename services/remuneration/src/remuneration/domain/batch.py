@@ -83,3 +83,46 @@ def render_batch(month: str, lines: list[BatchLine]) -> str:
          *(f"{totals[code]:.2f}" for code in COMPONENT_COLUMNS), f"{grand_total:.2f}"]
     )
     return out.getvalue()
+
+
+# The repayment demand file (ordres de reversement): one line per debt a validated run opened.
+DEMAND_COLUMNS = (
+    "batch_month",  # YYYY-MM of the run whose validation opened the debt
+    "debt_id",  # UUID of the debt (GET /debts/{id}; repayments are recorded against it); TOTAL on the last line
+    "dossier_id",  # training file (dossier) UUID
+    "person_id",  # pseudonymous beneficiary UUID
+    "birth_name",
+    "first_names",
+    "nir",  # 15 characters, or empty when unknown (masked for the Region)
+    "iban",  # the account pay went to (masked for the Region)
+    "origin_months",  # months recomputed downwards, separated by spaces
+    "amount",  # what is owed back
+    "explanation",  # why: what changed, and why no later pay can offset it
+)
+
+
+@dataclass(frozen=True)
+class DemandLine:
+    debt_id: str
+    dossier_id: str
+    person_id: str
+    birth_name: str
+    first_names: str
+    nir: str
+    iban: str
+    origin_months: tuple[str, ...]
+    amount: Decimal
+    explanation: str
+
+
+def render_demands(month: str, lines: list[DemandLine]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(DEMAND_COLUMNS)
+    for line in lines:
+        text = (month, line.debt_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
+                line.iban, " ".join(line.origin_months))
+        writer.writerow([*(neutralised(cell) for cell in text), f"{line.amount:.2f}", neutralised(line.explanation)])
+    total = sum((line.amount for line in lines), ZERO)
+    writer.writerow([month, "TOTAL", str(len(lines)), "", "", "", "", "", "", f"{total:.2f}", ""])
+    return out.getvalue()

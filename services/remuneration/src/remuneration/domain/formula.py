@@ -102,6 +102,14 @@ class Training:
     cancelled: bool = False
     exit_declared_on: date | None = None
     cancelled_on: date | None = None
+    # The session's planned end: no day after it is in training, whether or not an exit was declared.
+    planned_end_date: date | None = None
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day that can be in training: the exit, else the session's end (the earlier of both)."""
+        ends = [day for day in (self.exit_date, self.planned_end_date) if day is not None]
+        return min(ends) if ends else None
 
 
 @dataclass(frozen=True)
@@ -217,7 +225,7 @@ class _Month:
 
 def _frame(month: Month, training: Training, attendance: Attendance | None, policy: Policy) -> _Month:
     days = frozenset() if training.cancelled else frozenset(
-        training_days(month, training.entry_date, training.exit_date, training.interruptions)
+        training_days(month, training.entry_date, training.last_day, training.interruptions)
     )
     weekly = training.weekly_hours or policy.full_time_weekly_hours
     if attendance:
@@ -252,6 +260,7 @@ def _inputs(frame: _Month, decision: RegimeDecision, trainee: Trainee, training:
         "entry_date": training.entry_date.isoformat(),
         "exit_date": training.exit_date.isoformat() if training.exit_date else "",
         "exit_declared_on": training.exit_declared_on.isoformat() if training.exit_declared_on else "",
+        "session_end_date": training.planned_end_date.isoformat() if training.planned_end_date else "",
         "cancelled": flag(training.cancelled),
         "cancelled_on": training.cancelled_on.isoformat() if training.cancelled_on else "",
         "interruptions": ", ".join(i.describe() for i in training.interruptions if i.overlaps(month)),
@@ -394,6 +403,9 @@ def compute_earned(
     by_code = {c.code: c for c in found}
     if training.cancelled:
         reason = "The entry was cancelled (declared by mistake): no day in training"
+    elif not frame.day_count and training.last_day is not None and training.last_day < month.first_day:
+        ended = "exit" if training.last_day == training.exit_date else "session's end"
+        reason = f"No day in training in {month}: after the {ended} on {training.last_day.isoformat()}"
     elif not frame.day_count:
         reason = f"No day in training in {month}"
     else:
@@ -408,7 +420,7 @@ def waiting_reason(month: Month, decision: RegimeDecision, trainee: Trainee, tra
                    attendance: Attendance | None) -> str | None:
     """Why the month's own amount cannot be computed yet (it waits, visibly), or None."""
     days = set() if training.cancelled else training_days(
-        month, training.entry_date, training.exit_date, training.interruptions
+        month, training.entry_date, training.last_day, training.interruptions
     )
     if not days or not decision.paying:
         return None

@@ -18,12 +18,13 @@ its emergency aids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from remuneration.domain.formula import (
     Adjustment,
     Attendance,
+    ComponentCode,
     Earned,
     Extras,
     MonthStatement,
@@ -55,6 +56,8 @@ class History:
     advance_paid: Decimal = ZERO
     advance_outstanding: Decimal = ZERO
     overpayment_outstanding: Decimal = ZERO
+    # Months recomputed downwards since the file's last debt: where an overpayment carried over comes from.
+    overpaid_months: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,21 @@ class Review:
 
 
 @dataclass(frozen=True)
+class DebtTransfer:
+    """What a file still owes when its training is over: no later pay can offset it, so it is owed back."""
+
+    amount: Decimal
+    overpayment: Decimal
+    advance: Decimal
+    origin_months: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True)
 class Settlement:
     statement: MonthStatement
     reviews: tuple[Review, ...]
+    debt: DebtTransfer | None = None
 
 
 # Inputs that name a cause, in the order an operator reads them; derived figures come after.
@@ -110,10 +125,7 @@ def _causes(before: dict[str, str], after: dict[str, str]) -> list[str]:
     if changed("interruptions"):
         causes.append(f"interruption {after.get('interruptions') or 'none'} (was {before.get('interruptions') or 'none'})")
     if changed("attendance_version"):
-        received = after.get("attendance_received_on")
-        text = f"attendance statement version {after.get('attendance_version') or 'none'}"
-        text += f" replaces version {before['attendance_version']}" if before.get("attendance_version") else ""
-        causes.append(text + (f" (received on {received})" if received else ""))
+        causes.append(_attendance_change(before, after))
     if changed("regime"):
         causes.append(f"regime {before.get('regime') or 'none'} → {after.get('regime') or 'none'}")
     named = {"cancelled", "exit_date", "interruptions", "attendance_version", "regime"}
@@ -122,6 +134,24 @@ def _causes(before: dict[str, str], after: dict[str, str]) -> list[str]:
             continue
         causes.append(f"{key.replace('_', ' ')} {before.get(key) or 'none'} → {after.get(key) or 'none'}")
     return causes or ["rates or rules changed"]
+
+
+def _hours(value: str) -> str:
+    """'20.00' reads '20', '3.50' reads '3.5'; no statement reads 'none'."""
+    return f"{Decimal(value).normalize():f}" if value else "none"
+
+
+def _attendance_change(before: dict[str, str], after: dict[str, str]) -> str:
+    """Which hours of the month's statement changed, and when the new statement was received."""
+    version = after.get("attendance_version") or "none"
+    was = before.get("attendance_version")
+    text = f"attendance statement version {version}" + (f" replaces version {was}" if was else "")
+    received = after.get("attendance_received_on")
+    text += f" (received on {received})" if received else ""
+    changes = [f"{label} {_hours(before.get(key, ''))} → {_hours(after.get(key, ''))} h"
+               for key, label in (("unjustified_absence_hours", "unjustified absence"), ("planned_hours", "planned"))
+               if before.get(key, "") != after.get(key, "")]
+    return text + (": " + ", ".join(changes) if changes else "")
 
 
 def review_month(month: Month, recomputed: Earned, paid: PaidMonth | None) -> Adjustment | None:
@@ -150,7 +180,7 @@ def months_between(first: Month, last: Month) -> list[Month]:
 def _in_training(month: Month, facts: Facts) -> bool:
     training = facts.training
     return not training.cancelled and bool(
-        training_days(month, training.entry_date, training.exit_date, training.interruptions)
+        training_days(month, training.entry_date, training.last_day, training.interruptions)
     )
 
 
@@ -175,15 +205,62 @@ def review_earlier_months(month: Month, facts: Facts, history: History, policy: 
     return reviews
 
 
+def training_over(month: Month, training: Training) -> bool:
+    """No day after `month` can be in training: the entry was cancelled, or the exit or the session's end is past."""
+    return training.cancelled or (training.last_day is not None and training.last_day <= month.last_day)
+
+
+def _why_over(training: Training) -> str:
+    if training.cancelled:
+        on = f" on {training.cancelled_on.isoformat()}" if training.cancelled_on else ""
+        return f"the entry was cancelled{on}"
+    if training.last_day == training.exit_date:
+        declared = f" declared on {training.exit_declared_on.isoformat()}" if training.exit_declared_on else ""
+        return f"exit on {training.exit_date.isoformat()}{declared}"
+    return f"the session ended on {training.last_day.isoformat()}"
+
+
+def transfer_to_debt(statement: MonthStatement, settlement_reviews: tuple[Review, ...], history: History,
+                     training: Training) -> tuple[MonthStatement, DebtTransfer | None]:
+    """When the training is over, what is still owed after this month's recoveries becomes a debt.
+
+    The statement then carries nothing over; the debt keeps the amount, the months it comes from and why.
+    """
+    overpayment, advance = statement.overpayment_outstanding_after, statement.advance_outstanding_after
+    if overpayment + advance <= 0:
+        return statement, None
+    origins = sorted({*history.overpaid_months, *(r.adjustment.month for r in settlement_reviews
+                                                  if r.adjustment.delta < 0)})
+    parts = []
+    if overpayment:
+        parts.append(f"overpayment {euros(overpayment)}" + (f" (months {', '.join(origins)})" if origins else ""))
+    if advance:
+        parts.append(f"advance {euros(advance)} not recovered")
+    total = overpayment + advance
+    explanation = (f"{euros(total)} owed back ({'; '.join(parts)}): the training is over ({_why_over(training)}), "
+                   "so no later pay can offset it")
+    components = tuple(
+        replace(c, explanation=c.explanation.replace("carried over to next month", "owed back as a debt"))
+        if c.code in (ComponentCode.ADVANCE_RECOVERY, ComponentCode.OVERPAYMENT_RECOVERY) else c
+        for c in statement.components
+    )
+    cleared = replace(statement, components=components, advance_outstanding_after=ZERO,
+                      overpayment_outstanding_after=ZERO)
+    return cleared, DebtTransfer(total, overpayment, advance, tuple(origins), explanation)
+
+
 def settle(month: Month, facts: Facts, history: History, policy: Policy,
            emergency_aids: tuple[Decimal, ...] = ()) -> Settlement | None:
     """The file's statement for `month`, or None when there is nothing to pay, recover or wait for."""
     reviews = review_earlier_months(month, facts, history, policy)
     in_training = facts.decision.paying and _in_training(month, facts)
+    over = training_over(month, facts.training)
     advance, advance_text = ZERO, ""
-    if in_training and facts.advance_wanted and history.advance_paid == ZERO:
+    # No advance when the training ends within the month: the month's own pay comes now, nothing is left to bridge.
+    if in_training and not over and facts.advance_wanted and history.advance_paid == ZERO:
         advance, advance_text = advance_amount(month, facts.decision, facts.trainee, facts.training, policy)
-    if not (in_training or reviews or emergency_aids or advance):
+    owes = history.advance_outstanding + history.overpayment_outstanding > 0
+    if not (in_training or reviews or emergency_aids or advance or (over and owes)):
         return None
     extras = Extras(
         advance_outstanding=history.advance_outstanding,
@@ -195,4 +272,7 @@ def settle(month: Month, facts: Facts, history: History, policy: Policy,
     )
     statement = compute_month(month, facts.decision, facts.trainee, facts.training, facts.attendance.get(month),
                               policy, extras)
-    return Settlement(statement, tuple(reviews))
+    debt = None
+    if over:
+        statement, debt = transfer_to_debt(statement, tuple(reviews), history, facts.training)
+    return Settlement(statement, tuple(reviews), debt)

@@ -47,6 +47,30 @@ class RunState(StrEnum):
 RUN_STATE_LABELS = {RunState.DRAFT: "Brouillon (recalculable)", RunState.VALIDATED: "Validé (figé, lot émis)"}
 
 
+class DebtState(StrEnum):
+    OPEN = "open"
+    DEMANDED = "demanded"
+    PARTLY_REPAID = "partly_repaid"
+    REPAID = "repaid"
+    WRITTEN_OFF = "written_off"
+
+
+DEBT_STATE_LABELS = {
+    DebtState.OPEN: "Ouvert (trop-perçu à recouvrer)",
+    DebtState.DEMANDED: "Ordre de reversement émis",
+    DebtState.PARTLY_REPAID: "Partiellement remboursé",
+    DebtState.REPAID: "Remboursé",
+    DebtState.WRITTEN_OFF: "Admis en non-valeur (remise de dette)",
+}
+
+
+class DebtAction(StrEnum):
+    OPEN = "open"
+    DEMAND = "demand"
+    REPAY = "repay"
+    WRITE_OFF = "write_off"
+
+
 class RunAction(StrEnum):
     COMPUTE = "compute"
     VALIDATE = "validate"
@@ -80,4 +104,15 @@ FILE = StateMachine("file", table([
 RUN = StateMachine("run", table([
     (RunState.DRAFT, RunAction.COMPUTE, RunState.DRAFT),
     (RunState.DRAFT, RunAction.VALIDATE, RunState.VALIDATED),
+]), state_attribute="state")
+
+_OWED = (DebtState.OPEN, DebtState.DEMANDED, DebtState.PARTLY_REPAID)
+
+# A debt: opened by a validated run (StateMachine.record_creation), demanded by the paying agency,
+# repaid in one or several repayments, or written off by the Region with a reason.
+DEBT = StateMachine("debt", table([
+    (DebtState.OPEN, DebtAction.DEMAND, DebtState.DEMANDED),
+    (_OWED, DebtAction.REPAY, DebtState.PARTLY_REPAID),
+    (_OWED, DebtAction.REPAY, DebtState.REPAID),
+    (_OWED, DebtAction.WRITE_OFF, DebtState.WRITTEN_OFF),
 ]), state_attribute="state")

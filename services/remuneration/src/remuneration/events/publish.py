@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from pacte_common.clock import utcnow
 from pacte_common.contracts.remuneration import (
+    DebtEvent,
     EmergencyAidGranted,
     EntitlementClosed,
     EntitlementOpened,
@@ -24,7 +25,7 @@ from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.files import request_facts
-from remuneration.db.models import EmergencyAid, RemunerationFile, Statement
+from remuneration.db.models import Debt, EmergencyAid, RemunerationFile, Statement
 from remuneration.domain.states import FileState
 
 
@@ -74,3 +75,12 @@ async def emergency_aid_granted(db: AsyncSession, outbox: Outbox, file: Remunera
         dossier_id=file.dossier_id, person_id=file.person_id, occurred_at=aid.created_at, aid_id=aid.id,
         amount=aid.amount,
     ), key=str(file.dossier_id))
+
+
+async def debt_event(db: AsyncSession, outbox: Outbox, kind: type[DebtEvent], debt: Debt, traceparent: str | None,
+                     **details) -> None:
+    """A debt opened, demanded, repaid or written off, with where it stands after the change."""
+    await _publish(db, outbox, traceparent, kind(
+        dossier_id=debt.dossier_id, person_id=debt.person_id, occurred_at=utcnow(), debt_id=debt.id,
+        state=debt.state, amount=debt.amount, balance=debt.balance, **details,
+    ), key=str(debt.dossier_id))
