@@ -62,6 +62,7 @@ class FileSpec:
     nir: str | None = NIR
     birth_name: str = "MARTIN"
     first_names: str = "Alex"
+    session_end: date = date(2022, 6, 30)
 
 
 class SessionsStandIn:
@@ -116,7 +117,7 @@ class SessionsStandIn:
                                         tension_sector=spec.tension_sector),
                 organisation_siret=spec.siret, action_title="Soudeur", hours_in_centre=Decimal("600"),
                 weekly_hours=spec.weekly_hours, hourly_price=Decimal("12"), departement="44",
-                start_date=date(2021, 1, 4), end_date=date(2022, 6, 30), places=12,
+                start_date=date(2021, 1, 4), end_date=spec.session_end, places=12,
                 recruitment_state=RecruitmentState.OPEN,
             ),
             status=status, entry_date=self.entry.get(dossier_id), exit_date=exit_date,
