@@ -272,35 +272,37 @@ async def test_journey_refusal_reorientation_admission_elsewhere(suite):
 
 
 async def test_journey_interruption_for_a_job_then_dropout_for_a_job(suite):
+    # Past months only: attendance is refused for a month not yet begun. After the first
+    # journey's validated months (2026-09, 2026-10): months are paid in order.
     async with Journey(suite) as j:
-        session = await j.open_session(start="2027-01-04", end="2027-06-30")
+        session = await j.open_session(start="2026-09-07", end="2027-02-26")
         _, dossier = await admitted_file(j, session, birth_date="1990-06-01")
-        await j.declare(dossier["id"], "entry", {"entry_date": "2027-01-04"})
+        await j.declare(dossier["id"], "entry", {"entry_date": "2026-09-07"})
         await j.request_pay(dossier["id"])
-        await j.declare(dossier["id"], "interruptions", {"start_date": "2027-02-01", "reason": "employment", "expected_return_date": "2027-02-15"})
-        await j.declare(dossier["id"], "resumption", {"resumption_date": "2027-02-15"})
-        await j.attendance(dossier["id"], "2027-03", planned="75", attended="75")
-        await j.declare(dossier["id"], "exit", {"exit_date": "2027-03-16", "kind": "dropout", "dropout_reason": "employment"})
+        await j.declare(dossier["id"], "interruptions", {"start_date": "2026-10-05", "reason": "employment", "expected_return_date": "2026-10-19"})
+        await j.declare(dossier["id"], "resumption", {"resumption_date": "2026-10-19"})
+        await j.attendance(dossier["id"], "2026-11", planned="75", attended="75")
+        await j.declare(dossier["id"], "exit", {"exit_date": "2026-11-16", "kind": "dropout", "dropout_reason": "employment"})
 
         indicators = (await j.region_sessions.get("/indicators", params={"programme": session["programme_code"]})).json()["all"]
         assert indicators["dropout_rate"]["numerator"] == 1 and indicators["dropout_for_job_rate"]["numerator"] == 1
 
         await eventually(lambda: _pay_closed(j, dossier["id"]), DEADLINE, message="entitlement closed at the dropout")
-        await j.attendance_reached_pay(dossier["id"], ["2027-03"])
-        run = await j.region_pay.post("/runs", json={"month": "2027-03"})
+        await j.attendance_reached_pay(dossier["id"], ["2026-11"])
+        run = await j.region_pay.post("/runs", json={"month": "2026-11"})
         assert run.status_code == 201, run.text
-        # Pay stops at the dropout: 16 days of 31 in March (1st to 16th, both included);
-        # 685.00 + 15.00 top-up = 700.00 × 16/31 = 361.290… → 361.29.
-        statement = await j.statement("2027-03", dossier["id"])
-        assert money(statement["amount"]) == Decimal("361.29"), statement
-        # Months are paid in order: March is validated before April is computed.
-        assert (await j.region_pay.post("/runs/2027-03/validate")).status_code == 200
-        april = await j.region_pay.post("/runs", json={"month": "2027-04"})
-        assert april.status_code == 201
-        assert await j.statement("2027-04", dossier["id"]) is None, "no pay after the dropout"
+        # Pay stops at the dropout: 16 days of 30 in November (1st to 16th, both included);
+        # 685.00 + 15.00 top-up = 700.00 × 16/30 = 373.333… → 373.33.
+        statement = await j.statement("2026-11", dossier["id"])
+        assert money(statement["amount"]) == Decimal("373.33"), statement
+        # Months are paid in order: November is validated before December is computed.
+        assert (await j.region_pay.post("/runs/2026-11/validate")).status_code == 200
+        december = await j.region_pay.post("/runs", json={"month": "2026-12"})
+        assert december.status_code == 201
+        assert await j.statement("2026-12", dossier["id"]) is None, "no pay after the dropout"
 
         held = await j.agora_reaches(dossier["id"], "settled")
-        assert [i["reason"] for i in held["interruptions"]] == ["employment"] and held["interruptions"][0]["resumption_date"] == "2027-02-15"
+        assert [i["reason"] for i in held["interruptions"]] == ["employment"] and held["interruptions"][0]["resumption_date"] == "2026-10-19"
         assert held["exit"]["exit_kind"] == "dropout"
 
 

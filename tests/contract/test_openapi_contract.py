@@ -32,6 +32,8 @@ DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-
 KNOWN_RESIDUALS = [
     ("ST202", r"end_date must be on or after start_date|'to' must be on or after 'from'"),  # two fields compared
     ("ST202", r"birth date is in the future|must be at least \d+ years old"),  # compared with today
+    # an attendance month compared with today and with the session's and the file's dates
+    ("ST202", r"the month \d{4}-\d{2} is (in the future|after the session's end|before the session's start|before the entry|after the exit)"),
     # a check digit (NIR key, SIRET Luhn, IBAN mod 97): the pattern is in the schema, the key is
     # not (the format strategies of the hooks send valid ones; the coverage phase uses the pattern)
     ("ST202", r"NIR control key does not match|SIRET check digit|IBAN check digits are wrong"),

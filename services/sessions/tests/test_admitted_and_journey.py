@@ -102,6 +102,7 @@ async def test_journey_from_lheo_to_indicators(api_consuming):
     await api.act(did, "enter", {"entry_date": "2026-01-05"})
     await api.act(did, "interrupt", {"start_date": "2026-02-09", "reason": "employment", "expected_return_date": "2026-02-23"})
     await api.act(did, "resume", {"resumption_date": "2026-02-23"})
+    api.clock.today = date(2026, 3, 31)  # a month's statement is made once it has begun
     for month, attended in (("2026-01", "130"), ("2026-02", "90"), ("2026-03", "140")):
         await api.ok("PUT", f"/dossiers/{did}/attendance/{month}", api.org, 201, json={
             "planned_hours": "140", "attended_hours": attended, "justified_absence_hours": "0",

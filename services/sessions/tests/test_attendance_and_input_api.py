@@ -1,6 +1,14 @@
-"""Attendance limits and corrections; bad input answers 422 problem+json and changes nothing."""
+"""Attendance limits and corrections, months outside the training refused, late exits and
+cancellations voiding the months they leave out; bad input answers 422 problem+json and
+changes nothing."""
 
-from pacte_common.contracts.sessions import AttendanceCorrected, AttendanceRecorded
+from datetime import date
+
+from pacte_common.contracts.sessions import (
+    AttendanceCorrected,
+    AttendanceRecorded,
+    AttendanceVoided,
+)
 from pacte_common.events import Topics
 from pacte_testing import read_topic
 
@@ -26,6 +34,7 @@ async def test_attendance_limits_and_corrections(api):
 
     await refused("2026-01", STATEMENT, "path.month")  # not entered yet
     await api.act(dossier["id"], "enter", {"entry_date": "2026-01-12"})
+    api.clock.today = date(2026, 3, 2)  # statements are made once the month has begun
     await refused("2025-12", STATEMENT, "path.month")  # before the entry
     await refused("2026-13", STATEMENT, "path.month")  # not a month
     await refused("2026-01", {**STATEMENT, "attended_hours": "120"}, "body.attended_hours")  # 120+7+3.5+10.5 > 140
@@ -56,13 +65,90 @@ async def test_attendance_limits_and_corrections(api):
     assert all(e.data.dossier_id == exited["id"] or str(e.data.dossier_id) == exited["id"] for e in events)
 
 
-async def test_cancelled_file_takes_no_attendance(api):
+async def test_no_attendance_outside_the_training(api):
+    session = await api.catalogue(start=date(2026, 1, 5), end=date(2026, 3, 20))
+    dossier = await api.enrol(session["id"])
+    await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"})
+    url = f"/dossiers/{dossier['id']}/attendance"
+
+    async def refused(month: str) -> str:
+        response = await api.client.put(f"{url}/{month}", headers=api.org, json=STATEMENT)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        [error] = response.json()["errors"]
+        assert error["field"] == "path.month"
+        return error["message"]
+
+    api.clock.today = date(2026, 2, 10)
+    assert await refused("2026-03") == "the month 2026-03 is in the future (today is 2026-02-10)"
+    await api.ok("PUT", f"{url}/2026-02", api.org, 201, json=STATEMENT)  # the current month
+    api.clock.today = date(2026, 5, 4)
+    assert await refused("2026-04") == "the month 2026-04 is after the session's end (2026-03-20)"
+    assert await refused("2025-12") == "the month 2025-12 is before the session's start (2026-01-05)"
+    await api.ok("PUT", f"{url}/2026-03", api.org, 201, json=STATEMENT)  # the session's last month
+    assert [m["month"] for m in await api.ok("GET", url, api.org)] == ["2026-02", "2026-03"]
+    events = await read_topic(api.settings.bus, api.topic(Topics.ATTENDANCE), expect=2)
+    assert [e.data.month for e in events] == ["2026-02", "2026-03"]  # nothing of the refused months
+
+
+async def test_late_exit_is_accepted_and_voids_the_months_after_it(api):
+    session = await api.catalogue()
+    dossier = await api.enrol(session["id"])
+    did = dossier["id"]
+    await api.act(did, "enter", {"entry_date": "2026-01-05"})
+    url = f"/dossiers/{did}/attendance"
+    api.clock.today = date(2026, 4, 3)
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04"):
+        await api.ok("PUT", f"{url}/{month}", api.org, 201, json=STATEMENT)  # 119 + 10.5 = 129.5 h each
+    await api.ok("PUT", f"{url}/2026-03", api.org, 200, json={**STATEMENT, "attended_hours": "100"})  # version 2
+
+    # The trainee left on 20 February: said on 3 April, with March and April already recorded.
+    exited = await api.act(did, "exit", {"exit_date": "2026-02-20", "kind": "dropout", "dropout_reason": "employment"})
+    assert (exited["status"], exited["realised_hours"], exited["cost"]) == ("exited", "259.00", "3237.50")  # 2 × 129.5 h × 12.50
+
+    reason = "exit on 2026-02-20 declared on 2026-04-03"
+    months = {m["month"]: m for m in await api.ok("GET", url, api.org)}
+    assert list(months) == ["2026-01", "2026-02", "2026-03", "2026-04"]  # kept in the history
+    assert [(m["voided"], m["voided_reason"]) for m in months.values()] == [
+        (False, None), (False, None), (True, reason), (True, reason),
+    ]
+    march = months["2026-03"]
+    assert (march["version"], march["attended_hours"], [h["version"] for h in march["history"]]) == (2, "100.00", [1])
+    assert march["voided_at"] is not None and months["2026-01"]["voided_at"] is None
+    response = await api.client.put(f"{url}/2026-03", headers=api.org, json=STATEMENT)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "path.month"  # after the exit
+
+    events = await read_topic(api.settings.bus, api.topic(Topics.ATTENDANCE), expect=7)
+    voided = [e.data for e in events if isinstance(e.data, AttendanceVoided)]
+    assert [(v.month, v.version, v.reason) for v in voided] == [("2026-03", 2, reason), ("2026-04", 1, reason)]
+    assert all(str(v.dossier_id) == did and str(v.person_id) == dossier["person_id"] for v in voided)
+    assert [e.type for e in events if isinstance(e.data, AttendanceVoided)] == ["fr.paysdelaloire.pacte.attendance.voided.v1"] * 2
+    exit_event = (await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=3))[-1]
+    assert exit_event.data.realised_hours == 259 and exit_event.data.cost == 3237.5
+    indicators = await api.ok("GET", "/indicators?from=2026-01-01&to=2026-12-31&programme=VISA-METIERS", api.region)
+    assert indicators["all"]["average_realised_hours"]["value"] == 259.0  # the voided months count nowhere
+
+
+async def test_cancellation_voids_the_attendance_and_takes_no_more(api):
     session = await api.catalogue()
     dossier = await api.enrol(session["id"])
     await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"})
-    await api.act(dossier["id"], "cancel", {"reason": "wrong person"})
-    response = await api.client.put(f"/dossiers/{dossier['id']}/attendance/2026-01", headers=api.org, json=STATEMENT)
+    url = f"/dossiers/{dossier['id']}/attendance"
+    api.clock.today = date(2026, 2, 9)
+    await api.ok("PUT", f"{url}/2026-01", api.org, 201, json=STATEMENT)
+    await api.ok("PUT", f"{url}/2026-02", api.org, 201, json=STATEMENT)
+    cancelled = await api.act(dossier["id"], "cancel", {"reason": "wrong person"})  # accepted, attendance or not
+    assert cancelled["status"] == "cancelled"
+    months = await api.ok("GET", url, api.org)
+    assert [(m["month"], m["voided"], m["voided_reason"]) for m in months] == [
+        ("2026-01", True, "entry cancelled on 2026-02-09"), ("2026-02", True, "entry cancelled on 2026-02-09"),
+    ]
+    response = await api.client.put(f"{url}/2026-01", headers=api.org, json=STATEMENT)
     assert response.status_code == 409
+    events = await read_topic(api.settings.bus, api.topic(Topics.ATTENDANCE), expect=4)
+    assert [(type(e.data), e.data.month) for e in events] == [
+        (AttendanceRecorded, "2026-01"), (AttendanceRecorded, "2026-02"), (AttendanceVoided, "2026-01"), (AttendanceVoided, "2026-02"),
+    ]
 
 
 async def test_bad_input_is_422_and_nothing_is_stored_or_published(api):

@@ -12,12 +12,15 @@ from sessions.domain.training import (
     MonthlyAttendance,
     RuleBroken,
     SessionPeriod,
+    cancel_void_reason,
     check_attendance,
     check_entry,
     check_exit,
     check_interruption,
     check_resumption,
+    exit_void_reason,
     holds_place,
+    months_after,
     realised_cost,
     recruitment_state_after,
 )
@@ -26,9 +29,9 @@ REGULAR = SessionPeriod(date(2026, 1, 5), date(2026, 6, 26), places=2, permanent
 PERMANENT = SessionPeriod(date(2026, 1, 5), date(2026, 6, 26), places=2, permanent_entries=True)
 
 
-def broken(check, *args) -> str:
+def broken(check, *args, **kwargs) -> str:
     with pytest.raises(RuleBroken) as error:
-        check(*args)
+        check(*args, **kwargs)
     return error.value.field
 
 
@@ -110,25 +113,53 @@ def statement(planned="140", attended="120", justified="7", unjustified="3", com
     return MonthlyAttendance(*(Decimal(v) for v in (planned, attended, justified, unjustified, company)))
 
 
+# The regular session (2026-01-05 to 2026-06-26), seen from the end of April 2026.
+WITHIN = {"session_start": REGULAR.start_date, "session_end": REGULAR.end_date, "today": date(2026, 4, 30)}
+
+
 def test_attendance_totals_within_planned_hours():
-    check_attendance(statement(attended="130", company="0"), "2026-02", ENTRY, None)  # 130+7+3 = 140
-    assert broken(check_attendance, statement(attended="131"), "2026-02", ENTRY, None) == "body.attended_hours"
-    assert broken(check_attendance, statement(attended="100", company="31"), "2026-02", ENTRY, None) == "body.attended_hours"
+    check_attendance(statement(attended="130", company="0"), "2026-02", ENTRY, None, **WITHIN)  # 130+7+3 = 140
+    assert broken(check_attendance, statement(attended="131"), "2026-02", ENTRY, None, **WITHIN) == "body.attended_hours"
+    assert broken(check_attendance, statement(attended="100", company="31"), "2026-02", ENTRY, None, **WITHIN) == "body.attended_hours"
 
 
 def test_attendance_month_within_the_training():
-    check_attendance(statement(), "2026-01", ENTRY, None)  # entry month
-    assert broken(check_attendance, statement(), "2025-12", ENTRY, None) == "path.month"
-    assert broken(check_attendance, statement(), "2026-01", None, None) == "path.month"
-    check_attendance(statement(), "2026-03", ENTRY, date(2026, 3, 2))  # exit month
-    assert broken(check_attendance, statement(), "2026-04", ENTRY, date(2026, 3, 31)) == "path.month"
+    check_attendance(statement(), "2026-01", ENTRY, None, **WITHIN)  # entry month
+    assert broken(check_attendance, statement(), "2025-12", ENTRY, None, **WITHIN) == "path.month"
+    assert broken(check_attendance, statement(), "2026-01", None, None, **WITHIN) == "path.month"
+    check_attendance(statement(), "2026-03", ENTRY, date(2026, 3, 2), **WITHIN)  # exit month
+    assert broken(check_attendance, statement(), "2026-04", ENTRY, date(2026, 3, 31), **WITHIN) == "path.month"
+
+
+def test_attendance_month_within_the_session_and_not_in_the_future():
+    def reason(month, **overrides):
+        with pytest.raises(RuleBroken) as error:
+            check_attendance(statement(), month, ENTRY, None, **{**WITHIN, **overrides})
+        assert error.value.field == "path.month"
+        return error.value.message
+
+    check_attendance(statement(), "2026-04", ENTRY, None, **WITHIN)  # the current month
+    assert reason("2026-05") == "the month 2026-05 is in the future (today is 2026-04-30)"
+    later = {"today": date(2026, 9, 1)}
+    check_attendance(statement(), "2026-06", ENTRY, None, **{**WITHIN, **later})  # the session's last month
+    assert reason("2026-07", **later) == "the month 2026-07 is after the session's end (2026-06-26)"
+    assert reason("2025-12") == "the month 2025-12 is before the session's start (2026-01-05)"
+
+
+def test_months_entirely_after_a_day_and_the_reasons_told():
+    months = ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert months_after(date(2026, 2, 20), months) == ["2026-03", "2026-04"]
+    assert months_after(date(2026, 2, 28), months) == ["2026-03", "2026-04"]  # February's last day
+    assert months_after(date(2026, 4, 1), months) == []
+    assert exit_void_reason(date(2025, 2, 20), date(2025, 4, 3)) == "exit on 2025-02-20 declared on 2025-04-03"
+    assert cancel_void_reason(date(2025, 4, 3)) == "entry cancelled on 2025-04-03"
 
 
 @given(st.decimals(min_value=0, max_value=200, places=2), st.decimals(min_value=0, max_value=200, places=2))
 def test_accepted_statements_never_exceed_planned(planned, attended):
     candidate = MonthlyAttendance(planned, attended, Decimal("0"), Decimal("0"))
     try:
-        check_attendance(candidate, "2026-02", ENTRY, None)
+        check_attendance(candidate, "2026-02", ENTRY, None, **WITHIN)
     except RuleBroken:
         assert attended > planned
     else:

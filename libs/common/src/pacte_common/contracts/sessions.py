@@ -258,3 +258,19 @@ class AttendanceRecorded(AttendanceEvent):
 @register
 class AttendanceCorrected(AttendanceEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.attendance.corrected.v1"
+
+
+@register
+class AttendanceVoided(IntegrationEvent):
+    """A month's statement no longer counts: an exit or a cancellation declared later leaves
+    the month outside the training. The statement stays in the history; nothing is paid or
+    counted for it any more."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.attendance.voided.v1"
+    topic: ClassVar[str] = Topics.ATTENDANCE
+    dossier_id: UUID
+    person_id: UUID
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    version: int = Field(ge=1, description="The version of the month's statement that is voided (its latest)")
+    reason: str = Field(max_length=200, description="e.g. 'exit on 2025-02-20 declared on 2025-04-03'")
+    voided_at: AwareDatetime

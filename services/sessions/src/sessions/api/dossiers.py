@@ -242,9 +242,10 @@ async def declare_exit(dossier_id: UUID, body: ExitIn, principal: Writer, db: Db
 
 
 @router.post("/dossiers/{dossier_id}/cancel", response_model=DossierOut, summary="Cancel a file (entry declared by mistake)")
-async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db: DbSession, runtime: RuntimeDep, if_match: IfMatch = None):
+async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db: DbSession, runtime: RuntimeDep, today: Today, if_match: IfMatch = None):
     dossier = await use_cases.cancel(
-        db, runtime, await writable(db, principal, dossier_id), reason=body.reason, actor=principal.describe(), if_match=if_match
+        db, runtime, await writable(db, principal, dossier_id), reason=body.reason, actor=principal.describe(),
+        today=today, if_match=if_match,
     )
     return answered(dossier)
 
@@ -266,21 +267,24 @@ def attendance_out(statement: AttendanceStatement, history: list[AttendanceState
         recorded_by=statement.recorded_by,
         recorded_at=statement.recorded_at,
         superseded_at=statement.superseded_at,
+        voided=statement.voided_at is not None,
+        voided_at=statement.voided_at,
+        voided_reason=statement.voided_reason,
         history=[attendance_out(h) for h in history or []],
     )
 
 
 @router.put("/dossiers/{dossier_id}/attendance/{month}", response_model=AttendanceOut, summary="Record or correct a monthly attendance statement")
-async def put_attendance(dossier_id: UUID, month: Month, body: AttendanceIn, principal: Writer, db: DbSession, runtime: RuntimeDep):
+async def put_attendance(dossier_id: UUID, month: Month, body: AttendanceIn, principal: Writer, db: DbSession, runtime: RuntimeDep, today: Today):
     recorded = await use_cases.record_attendance(
         db, runtime, await writable(db, principal, dossier_id), month, MonthlyAttendance(**body.model_dump()),
-        actor=principal.describe(),
+        actor=principal.describe(), today=today,
     )
     body_out = jsonable_encoder(attendance_out(recorded.statement, recorded.history))
     return JSONResponse(body_out, status_code=201 if recorded.created else 200)
 
 
-@router.get("/dossiers/{dossier_id}/attendance", response_model=list[AttendanceOut], summary="Current monthly statements with their history")
+@router.get("/dossiers/{dossier_id}/attendance", response_model=list[AttendanceOut], summary="Current monthly statements with their history (voided months included, marked voided)")
 async def list_attendance(dossier_id: UUID, principal: CurrentPrincipal, db: DbSession):
     dossier = ensure_dossier_readable(principal, await dossier_by_id(db, dossier_id))
     return [attendance_out(s, (await month_history(db, dossier.id, s.month))[1:]) for s in await current_statements(db, dossier.id)]

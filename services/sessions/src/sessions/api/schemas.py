@@ -306,4 +306,7 @@ class AttendanceOut(BaseModel):
     recorded_by: str
     recorded_at: datetime
     superseded_at: datetime | None = None
+    voided: bool = Field(False, description="The month is outside the training since an exit or a cancellation declared later: kept, counted nowhere")
+    voided_at: datetime | None = None
+    voided_reason: str | None = Field(None, description="e.g. 'exit on 2025-02-20 declared on 2025-04-03'")
     history: list[AttendanceOut] = Field(default_factory=list, description="Earlier versions, newest first")

@@ -73,15 +73,23 @@ from sessions.domain.training import (
     MonthlyAttendance,
     RuleBroken,
     SessionPeriod,
+    cancel_void_reason,
     check_attendance,
     check_entry,
     check_exit,
     check_interruption,
     check_resumption,
+    exit_void_reason,
+    months_after,
     realised_cost,
     recruitment_state_after,
 )
-from sessions.events.publish import publish_attendance, publish_catalogue, publish_trainee
+from sessions.events.publish import (
+    publish_attendance,
+    publish_attendance_voided,
+    publish_catalogue,
+    publish_trainee,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +105,10 @@ def hours(value: Decimal) -> Decimal:
     return Decimal(value).quantize(CENT)
 
 
-def rule(check, *args) -> None:
+def rule(check, *args, **kwargs) -> None:
     """A date or hours rule of domain/training.py: 422 naming the field it is about."""
     try:
-        check(*args)
+        check(*args, **kwargs)
     except RuleBroken as broken:
         raise Invalid(broken.message, field=broken.field) from None
 
@@ -354,13 +362,30 @@ class ExitDeclaration:
     skill_blocks_obtained: list[str]
 
 
-async def _realised_hours(db: AsyncSession, dossier: Dossier, declared: ExitDeclaration) -> Decimal:
-    """The hours of the current statements, refused (422) when a statement lies after the exit."""
-    statements = await current_statements(db, dossier.id)
-    after_exit = [s.month for s in statements if s.month > declared.exit_date.strftime("%Y-%m")]
-    if after_exit:
-        raise Invalid(f"attendance is recorded after this exit date ({', '.join(after_exit)})", field="body.exit_date")
-    return hours(sum((as_attendance(s).realised_hours for s in statements), Decimal("0")))
+async def void_statements(
+    runtime: Runtime, db: AsyncSession, dossier: Dossier, statements: list[AttendanceStatement], *, reason: str, at: datetime
+) -> None:
+    """Voids months a late exit or cancellation leaves outside the training: the statements stay
+    (history), marked voided, and AttendanceVoided goes out for each, in the caller's transaction."""
+    for statement in statements:
+        statement.voided_at = at
+        statement.voided_reason = reason
+    await db.flush()
+    for statement in statements:
+        await publish_attendance_voided(runtime, db, dossier, statement)
+
+
+async def _realised_hours(
+    runtime: Runtime, db: AsyncSession, dossier: Dossier, declared: ExitDeclaration, *, today: date, at: datetime
+) -> Decimal:
+    """The hours of the current statements up to the exit; the months after it are voided."""
+    statements = [s for s in await current_statements(db, dossier.id) if s.voided_at is None]
+    after = set(months_after(declared.exit_date, [s.month for s in statements]))
+    voided = [s for s in statements if s.month in after]
+    if voided:
+        await void_statements(runtime, db, dossier, voided, reason=exit_void_reason(declared.exit_date, today), at=at)
+    kept = [s for s in statements if s.month not in after]
+    return hours(sum((as_attendance(s).realised_hours for s in kept), Decimal("0")))
 
 
 def _check_skill_blocks(dossier: Dossier, declared: ExitDeclaration) -> None:
@@ -373,15 +398,16 @@ def _check_skill_blocks(dossier: Dossier, declared: ExitDeclaration) -> None:
 async def declare_exit(
     db: AsyncSession, runtime: Runtime, dossier: Dossier, declared: ExitDeclaration, *, actor: str, today: date, if_match: str | None
 ) -> Dossier:
-    """The exit; computes the realised hours and the cost (solde) from the attendance."""
+    """The exit, however late; computes the realised hours and the cost (solde) from the
+    attendance up to the exit and voids the months after it."""
     _ready(dossier, DossierAction.EXIT, if_match)
     rule(check_exit, dossier.entry_date, spans(dossier), declared.exit_date)
     _check_skill_blocks(dossier, declared)
-    realised = await _realised_hours(db, dossier, declared)
+    now = utcnow()
+    realised = await _realised_hours(runtime, db, dossier, declared, today=today, at=now)
     hourly_price = dossier.session.action.hourly_price
     cost = realised_cost(realised, hourly_price)
     late = is_late(runtime, declared.exit_date, today)
-    now = utcnow()
     reason = declared.kind.value + (f": {declared.dropout_reason.value}" if declared.dropout_reason else "")
     _move(db, dossier, DossierAction.EXIT, actor=actor, at=now, effective_date=declared.exit_date, declared_late=late, reason=reason)
     dossier.exit_date = declared.exit_date
@@ -406,11 +432,15 @@ async def declare_exit(
 
 
 async def cancel(
-    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, reason: str, actor: str, if_match: str | None
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, reason: str, actor: str, today: date, if_match: str | None
 ) -> Dossier:
-    """Cancels a file (entry declared by mistake): its place is given back."""
+    """Cancels a file (entry declared by mistake): its place is given back and the attendance
+    already recorded, however much, is voided."""
     _ready(dossier, DossierAction.CANCEL, if_match)
     now = utcnow()
+    recorded = [s for s in await current_statements(db, dossier.id) if s.voided_at is None]
+    if recorded:
+        await void_statements(runtime, db, dossier, recorded, reason=cancel_void_reason(today), at=now)
     _move(db, dossier, DossierAction.CANCEL, actor=actor, at=now, reason=reason)
     dossier.cancel_reason = reason
     await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
@@ -434,12 +464,18 @@ class Recorded:
 
 
 async def record_attendance(
-    db: AsyncSession, runtime: Runtime, dossier: Dossier, month: str, statement: MonthlyAttendance, *, actor: str
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, month: str, statement: MonthlyAttendance, *, actor: str, today: date
 ) -> Recorded:
-    """Records a month, or corrects it (a new version superseding the last); the same again changes nothing."""
+    """Records a month, or corrects it (a new version superseding the last); the same again
+    changes nothing. Only a month of the training: within the session's months and the file's
+    entry to exit, not in the future (422 naming `path.month`)."""
     if dossier.status == DossierStatus.CANCELLED.value:
         raise InvalidTransition("record-attendance", dossier.status, [], detail="a cancelled file takes no attendance")
-    rule(check_attendance, statement, month, dossier.entry_date, dossier.exit_date)
+    session = dossier.session
+    rule(
+        check_attendance, statement, month, dossier.entry_date, dossier.exit_date,
+        session_start=session.start_date, session_end=session.end_date, today=today,
+    )
     history = await month_history(db, dossier.id, month)
     current = history[0] if history else None
     if current is not None and as_attendance(current) == statement:

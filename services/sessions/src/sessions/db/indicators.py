@@ -208,12 +208,16 @@ async def _exits(db: AsyncSession, scope: Scope, period: Period) -> dict:
     ).select_from(Dossier)
     rows = _by_sex(await db.execute(_scoped(query, scope).where(_exited_in(period)).group_by(SEX)))
     # Realised hours: as declared at the exit, else the current attendance statements' hours
-    # (attended + in company), summed by a plain join rather than a join to an aggregate.
+    # (attended + in company, voided months left out), summed by a plain join rather than a
+    # join to an aggregate.
     attended = _scoped(
         select(SEX.label("sex"), func.sum(AttendanceStatement.attended_hours + AttendanceStatement.in_company_hours).label("hours"))
         .select_from(AttendanceStatement).join(Dossier, AttendanceStatement.dossier_id == Dossier.id),
         scope,
-    ).where(_exited_in(period), Dossier.realised_hours.is_(None), AttendanceStatement.current.is_(True)).group_by(SEX)
+    ).where(
+        _exited_in(period), Dossier.realised_hours.is_(None), AttendanceStatement.current.is_(True),
+        AttendanceStatement.voided_at.is_(None),
+    ).group_by(SEX)
     for sex, hours in (await db.execute(attended)).all():
         if sex in rows:
             rows[sex]["realised_hours"] = Decimal(str(rows[sex]["realised_hours"])) + Decimal(str(hours or 0))

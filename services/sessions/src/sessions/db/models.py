@@ -196,7 +196,8 @@ class DossierTransition(TransitionLogColumns, Base):
 
 
 class AttendanceStatement(Base):
-    """A monthly attendance statement; a correction adds a version and supersedes the last."""
+    """A monthly attendance statement; a correction adds a version and supersedes the last; an
+    exit or a cancellation declared after it voids it (`voided_at`, `voided_reason`)."""
 
     __tablename__ = "attendance_statements"
     __table_args__ = (UniqueConstraint("dossier_id", "month", "version"),)
@@ -214,3 +215,7 @@ class AttendanceStatement(Base):
     recorded_by: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A statement of a month the file no longer covers (an exit or a cancellation declared
+    # later): kept in the history, counted nowhere.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_reason: Mapped[str | None] = mapped_column(String(200))

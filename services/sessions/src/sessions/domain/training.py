@@ -115,20 +115,47 @@ def month_bounds(month: str) -> tuple[date, date]:
     return first, date.fromordinal(following.toordinal() - 1)
 
 
-def check_attendance(statement: MonthlyAttendance, month: str, entry_date: date | None, exit_date: date | None) -> None:
-    """Totals within planned hours; the month within the file's training (entry to exit)."""
+def check_attendance(
+    statement: MonthlyAttendance, month: str, entry_date: date | None, exit_date: date | None, *,
+    session_start: date, session_end: date, today: date,
+) -> None:
+    """Totals within planned hours; the month within the session's months, not in the future,
+    and within the file's training (entry to exit). Nothing is recorded, so nothing can be
+    paid, for a month outside the training."""
+    first, last = month_bounds(month)
+    if first > today:
+        raise RuleBroken("path.month", f"the month {month} is in the future (today is {today})")
+    if first > session_end:
+        raise RuleBroken("path.month", f"the month {month} is after the session's end ({session_end})")
+    if last < session_start:
+        raise RuleBroken("path.month", f"the month {month} is before the session's start ({session_start})")
     if entry_date is None:
         raise RuleBroken("path.month", "attendance is recorded once the entry is declared")
-    first, last = month_bounds(month)
     if last < entry_date:
-        raise RuleBroken("path.month", f"the month is before the entry ({entry_date})")
+        raise RuleBroken("path.month", f"the month {month} is before the entry ({entry_date})")
     if exit_date is not None and first > exit_date:
-        raise RuleBroken("path.month", f"the month is after the exit ({exit_date})")
+        raise RuleBroken("path.month", f"the month {month} is after the exit ({exit_date})")
     if statement.declared_total > statement.planned_hours:
         raise RuleBroken(
             "body.attended_hours",
             f"attended, absence and in-company hours ({statement.declared_total}) exceed planned hours ({statement.planned_hours})",
         )
+
+
+# ---------------------------------------------------------------- late facts
+
+
+def months_after(day: date, months: list[str]) -> list[str]:
+    """The months lying entirely after `day` (an exit): their attendance is voided."""
+    return [month for month in months if month_bounds(month)[0] > day]
+
+
+def exit_void_reason(exit_date: date, declared_on: date) -> str:
+    return f"exit on {exit_date} declared on {declared_on}"
+
+
+def cancel_void_reason(declared_on: date) -> str:
+    return f"entry cancelled on {declared_on}"
 
 
 # ---------------------------------------------------------------- solde

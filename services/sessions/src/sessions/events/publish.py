@@ -18,6 +18,7 @@ from pacte_common.contracts.people import PersonProfile
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
     AttendanceRecorded,
+    AttendanceVoided,
     CatalogueEvent,
     DossierSnapshot,
     ProgrammeInfo,
@@ -115,6 +116,19 @@ async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossie
         unjustified_absence_hours=statement.unjustified_absence_hours,
         in_company_hours=statement.in_company_hours,
         recorded_at=statement.recorded_at,
+    )
+    with adopt_trace(dossier.traceparent):
+        await runtime.outbox.publish(db, event, key=str(dossier.id))
+
+
+async def publish_attendance_voided(runtime: Runtime, db: AsyncSession, dossier: Dossier, statement: AttendanceStatement) -> None:
+    event = AttendanceVoided(
+        dossier_id=dossier.id,
+        person_id=dossier.person_id,
+        month=statement.month,
+        version=statement.version,
+        reason=statement.voided_reason,
+        voided_at=statement.voided_at,
     )
     with adopt_trace(dossier.traceparent):
         await runtime.outbox.publish(db, event, key=str(dossier.id))
