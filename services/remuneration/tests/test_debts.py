@@ -141,6 +141,10 @@ async def test_a_late_exit_recovers_the_months_after_it_and_what_cannot_be_offse
     assert D(file["debt_balance"]) == owed > 0
     debt = (await r.client.get(file["debts"][0]["url"], headers=r.region)).json()
     assert debt["origin_months"] == ["2021-03", "2021-04"] and "exit on 2021-03-20" in debt["explanation"]
+    # Sessions voided April's statement (outside the training now): remuneration keeps it, marked.
+    await r.sessions.void_attendance(dossier, "2021-04", "exit on 2021-03-20 declared late")
+    voided = await r.wait_file(dossier, lambda f: "2021-04" in f["voided_attendance"], "voided attendance")
+    assert voided["voided_attendance"] == {"2021-04": "exit on 2021-03-20 declared late"}
     # The Region validates totals on masked values; the paying agency gets them in clear.
     region_batch = (await r.client.get("/batches/2021-04", headers=r.region)).text
     agency_batch = (await r.client.get("/batches/2021-04", headers=r.agency)).text

@@ -15,6 +15,7 @@ from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_id
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
     AttendanceRecorded,
+    AttendanceVoided,
     DossierSnapshot,
     DossierStatus,
     ExitKind,
@@ -167,6 +168,11 @@ class SessionsStandIn:
             justified_absence_hours=justified, unjustified_absence_hours=unjustified,
             recorded_at=utcnow(),
         ), dossier_id)
+
+
+    async def void_attendance(self, dossier_id, month: str, reason: str, version: int = 1):
+        await self.publish(AttendanceVoided(dossier_id=dossier_id, person_id=self.people[dossier_id], month=month,
+                                            version=version, reason=reason, voided_at=utcnow()), dossier_id)
 
 
 class Remuneration:

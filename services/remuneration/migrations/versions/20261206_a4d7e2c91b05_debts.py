@@ -1,4 +1,4 @@
-"""debts: what a trainee owes back once the training is over, its repayments; the session's planned end
+"""debts: what a trainee owes back once the training is over, its repayments; the session's planned end; voided attendance
 
 Revision ID: a4d7e2c91b05
 Revises: 7e4a1c2d9f63
@@ -19,6 +19,9 @@ MONEY = sa.Numeric(precision=14, scale=2)
 def upgrade() -> None:
     with op.batch_alter_table('remuneration_files', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_end_date', sa.Date(), nullable=True))
+    with op.batch_alter_table('attendance_statements', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('voided_at', UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('voided_reason', sa.String(length=200), nullable=True))
     with op.batch_alter_table('statements', schema=None) as batch_op:
         batch_op.add_column(sa.Column('debt_amount', MONEY, nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('debt_origin_months', sa.JSON(), nullable=True))
@@ -76,5 +79,8 @@ def downgrade() -> None:
         batch_op.drop_column('debt_explanation')
         batch_op.drop_column('debt_origin_months')
         batch_op.drop_column('debt_amount')
+    with op.batch_alter_table('attendance_statements', schema=None) as batch_op:
+        batch_op.drop_column('voided_reason')
+        batch_op.drop_column('voided_at')
     with op.batch_alter_table('remuneration_files', schema=None) as batch_op:
         batch_op.drop_column('session_end_date')

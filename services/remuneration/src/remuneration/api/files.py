@@ -22,7 +22,7 @@ from remuneration.api.schemas import (
 )
 from remuneration.app import files
 from remuneration.db.debts import debts_of_file
-from remuneration.db.files import attendance_versions
+from remuneration.db.files import attendance_versions, voided_attendance
 from remuneration.db.models import RemunerationFile
 from remuneration.domain.money import ZERO
 from remuneration.domain.regime import REGIME_LABELS, Regime
@@ -83,6 +83,7 @@ async def get_file(dossier_id: UUID, principal: Reader, db: DbSession, response:
     response.headers["ETag"] = etag(file.version)
     view = file_view(file)
     view.attendance_versions = await attendance_versions(db, dossier_id)
+    view.voided_attendance = await voided_attendance(db, dossier_id)
     if principal.org_kind in (OrgKind.REGION, OrgKind.PAYING_AGENCY):  # the trainee's money, not the organisation's
         debts = await debts_of_file(db, dossier_id)
         view.debts = [DebtSummary(id=d.id, state=d.state, state_label=DEBT_STATE_LABELS[DebtState(d.state)],

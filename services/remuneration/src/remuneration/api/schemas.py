@@ -123,6 +123,10 @@ class FileOut(BaseModel):
     attendance_versions: dict[str, int] = Field(
         default_factory=dict, description="Month → latest attendance statement version received from sessions"
     )
+    voided_attendance: dict[str, str] = Field(
+        default_factory=dict, description="Month → why its statement was voided (a late exit or a cancellation left "
+                                          "it outside the training); kept in the history, paid nothing"
+    )
     trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the journey: every event about this "
                                                    "file carries it")
     debt_balance: Amount | None = Field(None, description="What the trainee still owes back over every debt "

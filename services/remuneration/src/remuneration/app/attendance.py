@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from pacte_common.contracts.sessions import AttendanceRecorded
+from pacte_common.contracts.sessions import AttendanceRecorded, AttendanceVoided
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.files import attendance_known
@@ -31,3 +32,14 @@ async def on_attendance(db: AsyncSession, event: AttendanceRecorded) -> None:
         unjustified_absence_hours=event.unjustified_absence_hours, in_company_hours=event.in_company_hours,
         recorded_at=event.recorded_at,
     ))
+
+
+async def on_voided(db: AsyncSession, event: AttendanceVoided) -> None:
+    """Marks the voided version (kept for the history). Pay needs nothing more: a month outside the
+    training has no day in training, so the next run recovers what was paid for it."""
+    await db.execute(
+        update(AttendanceStatementRow)
+        .where(AttendanceStatementRow.dossier_id == event.dossier_id, AttendanceStatementRow.month == event.month,
+               AttendanceStatementRow.version == event.version, AttendanceStatementRow.voided_at.is_(None))
+        .values(voided_at=event.voided_at, voided_reason=event.reason)
+    )

@@ -184,3 +184,13 @@ async def attendance_versions(db: AsyncSession, dossier_id: uuid.UUID) -> dict[s
         .where(AttendanceStatementRow.dossier_id == dossier_id).group_by(AttendanceStatementRow.month)
     )
     return {month: version for month, version in rows.all()}
+
+
+async def voided_attendance(db: AsyncSession, dossier_id: uuid.UUID) -> dict[str, str]:
+    """Month → why sessions voided its statement (a late exit or a cancellation left it outside the training)."""
+    rows = await db.execute(
+        select(AttendanceStatementRow.month, AttendanceStatementRow.voided_reason)
+        .where(AttendanceStatementRow.dossier_id == dossier_id, AttendanceStatementRow.voided_at.is_not(None))
+        .order_by(AttendanceStatementRow.month)
+    )
+    return {month: reason or "voided" for month, reason in rows.all()}

@@ -120,6 +120,9 @@ class AttendanceStatementRow(Base):
     in_company_hours: Mapped[Decimal] = mapped_column(Hours)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Voided by sessions when a late exit or a cancellation left the month outside the training (kept, never deleted).
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Run(Base):

@@ -11,6 +11,7 @@ from pacte_common.consumer import Subscription
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
     AttendanceRecorded,
+    AttendanceVoided,
     TraineeCancelled,
     TraineeEnrolled,
     TraineeEntered,
@@ -62,6 +63,11 @@ async def on_attendance(runtime: Runtime, db: AsyncSession, envelope: Envelope) 
     await attendance.on_attendance(db, event)
 
 
+async def on_attendance_voided(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+    event: AttendanceVoided = envelope.data
+    await attendance.on_voided(db, event)
+
+
 SUBSCRIPTIONS = [
     Subscription(
         name="trainees",
@@ -75,5 +81,6 @@ SUBSCRIPTIONS = [
             TraineeCancelled: on_cancelled,
         },
     ),
-    Subscription(name="attendance", handlers={AttendanceRecorded: on_attendance, AttendanceCorrected: on_attendance}),
+    Subscription(name="attendance", handlers={AttendanceRecorded: on_attendance, AttendanceCorrected: on_attendance,
+                                              AttendanceVoided: on_attendance_voided}),
 ]
