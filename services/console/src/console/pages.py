@@ -399,6 +399,41 @@ async def batch_file(month: str, request: Request, operator: SignedIn):
     })
 
 
+# ------------------------------------------------------------------ debts
+
+DEBT_STATES = ("open", "demanded", "partly_repaid", "repaid", "written_off")
+
+
+@router.get("/debts")
+async def debts_page(request: Request, operator: SignedIn):
+    """Money trainees owe back: what is still owed, each debt with where it comes from, the write-off."""
+    backend = backend_of(request)
+    state = request.query_params.get("state") if request.query_params.get("state") in DEBT_STATES else None
+    cursor = _clean(request.query_params.get("cursor"))
+    page, totals = await asyncio.gather(
+        backend.get_json("remuneration", "/debts", token=operator.token,
+                         params={"state": state, "cursor": cursor, "limit": request.app.state.settings.debts_page_size}),
+        backend.get_json("remuneration", "/debts/totals", token=operator.token),
+    )
+    more = urlencode({"state": state or "", "cursor": page["next_cursor"]}) if page.get("next_cursor") else None
+    return render(request, "debts.html", operator=operator, debts=page["items"], totals=totals, state=state,
+                  states=DEBT_STATES, more=more, query=request.url.query)
+
+
+@router.post("/debts/{debt_id}/write-off", dependencies=[CsrfChecked])
+async def write_off_debt(debt_id: uuid.UUID, request: Request, operator: SignedIn, reason: Annotated[str, Form()],
+                         back: Annotated[str, Form()] = ""):
+    try:
+        debt = (await backend_of(request).call("remuneration", "POST", f"/debts/{debt_id}/write-off",
+                                               token=operator.token, json={"reason": reason})).json()
+        flash(request, "ok", f"Debt of file {debt['dossier_id']} written off: {debt['written_off_amount']} €.")
+    except ServiceError as exc:
+        if exc.unauthorised:
+            raise
+        flash(request, "error", f"Write-off refused: {exc}")
+    return back_to("/debts", back)
+
+
 # ------------------------------------------------------------------ bus health
 
 SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway")

@@ -48,6 +48,8 @@ class ConsoleSettings(BaseSettings):
     agora_flows_scanned: int = 2000
     # Pay statements scanned per month to count adjustments (pages of 100).
     pay_statements_scanned: int = 2000
+    # Debts shown per page (the list is paged by the remuneration service's cursor).
+    debts_page_size: int = 50
 
     @model_validator(mode="after")
     def _no_development_secrets_outside_development(self) -> Self:
