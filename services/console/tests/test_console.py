@@ -224,39 +224,6 @@ def test_pay_month_is_computed_validated_after_a_confirmation_and_its_file_downl
     assert len(ours) == 1 and Decimal(ours[0]["amount"]) == Decimal("700.00")
 
 
-def test_money_owed_back_is_a_debt_the_region_can_write_off(page, loaded):
-    """a1's September, paid 700.00, is corrected to a month of unjustified absence; her training ends on
-    2026-11-30 with nothing left to offset it: the run of 2026-11 makes the 700.00 a debt."""
-    a1, region = loaded.rejected_dossier, {"Authorization": f"Bearer {loaded.token(OrgKind.REGION)}"}
-    org = {"Authorization": f"Bearer {loaded.token(OrgKind.TRAINING_ORG, loaded.org_a)}"}
-    with httpx.Client(base_url=loaded.suite.url("sessions"), headers=org) as sessions, \
-            httpx.Client(base_url=loaded.suite.url("remuneration"), headers=region, timeout=30) as pay:
-        corrected = sessions.put(f"/dossiers/{a1}/attendance/2026-09", json={
-            "planned_hours": "140", "attended_hours": "0", "justified_absence_hours": "0",
-            "unjustified_absence_hours": "140", "in_company_hours": "0"})
-        assert corrected.status_code in (200, 201), corrected.text
-        deadline = time.monotonic() + DEADLINE
-        while pay.get(f"/files/{a1}").json()["attendance_versions"].get("2026-09") != 2:
-            assert time.monotonic() < deadline, "the corrected attendance did not reach remuneration"
-            time.sleep(0.2)
-        for month in ("2026-10", "2026-11"):
-            assert pay.post("/runs", json={"month": month}).status_code == 201
-            assert pay.post(f"/runs/{month}/validate").status_code == 200
-
-    sign_in_as_region(page, loaded, "/debts")
-    row = page.locator("#debts tbody tr")
-    assert row.count() == 1 and row.get_by_test_id("debt-balance").inner_text() == "700.00"
-    assert "2026-09" in row.inner_text() and "exit on 2026-11-30" in row.inner_text()
-    assert "1 debt(s) still owed, 700.00 €" in page.get_by_test_id("debt-totals").inner_text()
-    shot(page, "debts")
-    row.get_by_label("Reason").fill("trainee deceased")
-    navigate(page, row.get_by_role("button", name="Write off"))
-    assert "written off: 700.00 €" in page.locator(".flash").first.inner_text()
-    row = page.locator("#debts tbody tr")
-    assert row.get_by_test_id("debt-state").inner_text().startswith("Admis en non-valeur")
-    assert row.get_by_test_id("debt-balance").inner_text() == "0.00" and "trainee deceased" in row.inner_text()
-
-
 def test_bus_health_shows_each_service(page, loaded):
     sign_in_as_region(page, loaded, "/bus")
     assert_chart_drawn(page, "bus-backlog")
@@ -358,3 +325,36 @@ def test_a_dead_letter_topic_is_replayed_from_the_bus_page(page, loaded):
     flash = page.locator(".flash").first.inner_text()
     # the poison message goes back to its topic once and fails again: the replay ends and says so
     assert flash.startswith(f"{topic}: replayed 1, failed again 1"), flash
+
+
+def test_money_owed_back_is_a_debt_the_region_can_write_off(page, loaded):
+    """a1's September, paid 700.00, is corrected to a month of unjustified absence; her training ends on
+    2026-11-30 with nothing left to offset it: the run of 2026-11 makes the 700.00 a debt."""
+    a1, region = loaded.rejected_dossier, {"Authorization": f"Bearer {loaded.token(OrgKind.REGION)}"}
+    org = {"Authorization": f"Bearer {loaded.token(OrgKind.TRAINING_ORG, loaded.org_a)}"}
+    with httpx.Client(base_url=loaded.suite.url("sessions"), headers=org) as sessions, \
+            httpx.Client(base_url=loaded.suite.url("remuneration"), headers=region, timeout=30) as pay:
+        corrected = sessions.put(f"/dossiers/{a1}/attendance/2026-09", json={
+            "planned_hours": "140", "attended_hours": "0", "justified_absence_hours": "0",
+            "unjustified_absence_hours": "140", "in_company_hours": "0"})
+        assert corrected.status_code in (200, 201), corrected.text
+        deadline = time.monotonic() + DEADLINE
+        while pay.get(f"/files/{a1}").json()["attendance_versions"].get("2026-09") != 2:
+            assert time.monotonic() < deadline, "the corrected attendance did not reach remuneration"
+            time.sleep(0.2)
+        for month in ("2026-10", "2026-11"):
+            assert pay.post("/runs", json={"month": month}).status_code == 201
+            assert pay.post(f"/runs/{month}/validate").status_code == 200
+
+    sign_in_as_region(page, loaded, "/debts")
+    row = page.locator("#debts tbody tr")
+    assert row.count() == 1 and row.get_by_test_id("debt-balance").inner_text() == "700.00"
+    assert "2026-09" in row.inner_text() and "exit on 2026-11-30" in row.inner_text()
+    assert "1 debt(s) still owed, 700.00 €" in page.get_by_test_id("debt-totals").inner_text()
+    shot(page, "debts")
+    row.get_by_label("Reason").fill("trainee deceased")
+    navigate(page, row.get_by_role("button", name="Write off"))
+    assert "written off: 700.00 €" in page.locator(".flash").first.inner_text()
+    row = page.locator("#debts tbody tr")
+    assert row.get_by_test_id("debt-state").inner_text().startswith("Admis en non-valeur")
+    assert row.get_by_test_id("debt-balance").inner_text() == "0.00" and "trainee deceased" in row.inner_text()
