@@ -63,7 +63,7 @@ class FileSpec:
     nir: str | None = NIR
     birth_name: str = "MARTIN"
     first_names: str = "Alex"
-    session_end: date = date(2022, 6, 30)
+    session_end: date = date(2029, 12, 31)  # a long session: the tests choose their months freely
 
 
 class SessionsStandIn:

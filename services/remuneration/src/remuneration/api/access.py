@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.models import RemunerationFile
 
+# The body names the file the request acts on: unknown, it is a 404 naming body.dossier_id.
+UNKNOWN_FILE = {404: {"description": "No such training file (`field`: body.dossier_id), or not the caller's"}}
+
 
 def may_see(principal: Principal, siret: str) -> bool:
     return principal.org_kind is not OrgKind.TRAINING_ORG or principal.org_id == siret

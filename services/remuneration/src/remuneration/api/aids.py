@@ -9,7 +9,7 @@ from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.idempotency import IdempotencyKey
 from pacte_common.service import DbSession, RuntimeDep
 
-from remuneration.api.access import file_for_body
+from remuneration.api.access import UNKNOWN_FILE, file_for_body
 from remuneration.api.schemas import EmergencyAidIn, EmergencyAidOut
 from remuneration.app import aids
 from remuneration.db.models import EmergencyAid
@@ -26,7 +26,7 @@ def aid_view(aid: EmergencyAid) -> EmergencyAidOut:
     )
 
 
-@router.post("/emergency-aids", status_code=201, response_model=EmergencyAidOut,
+@router.post("/emergency-aids", status_code=201, response_model=EmergencyAidOut, responses=UNKNOWN_FILE,
              summary="Ask for the emergency aid (250 €, once per file): granted or refused with the reason")
 async def ask_emergency_aid(body: EmergencyAidIn, principal: Requester, db: DbSession, runtime: RuntimeDep,
                             idempotency_key: IdempotencyKey = None):

@@ -12,7 +12,7 @@ from pacte_common.idempotency import IdempotencyKey
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
 
-from remuneration.api.access import file_for_body, file_for_path
+from remuneration.api.access import UNKNOWN_FILE, file_for_body, file_for_path
 from remuneration.api.schemas import (
     DebtSummary,
     FileOut,
@@ -52,7 +52,7 @@ def file_view(file: RemunerationFile) -> FileOut:
     )
 
 
-@router.post("/requests", status_code=201, response_model=FileOut,
+@router.post("/requests", status_code=201, response_model=FileOut, responses=UNKNOWN_FILE,
              summary="File the trainee's remuneration request (RS1); before or after the entry")
 async def file_request(body: RemunerationRequestIn, principal: Filer, db: DbSession, runtime: RuntimeDep,
                        idempotency_key: IdempotencyKey = None):

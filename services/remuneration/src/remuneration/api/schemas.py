@@ -276,7 +276,10 @@ class DemandIn(BaseModel):
 class RepaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: decimal_input(gt=0, max_digits=12, decimal_places=2) = Field(description="What was received")
+    # Positive: the pattern leaves out every way of writing zero, so the schema says what the rule says.
+    amount: decimal_input(gt=0, max_digits=12, decimal_places=2,
+                          pattern=r"^(0\.(0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,9}(\.[0-9]{1,2})?)$") = Field(
+        description="What was received (more than 0.00)")
     received_on: date
     reference: str = Reference
 
