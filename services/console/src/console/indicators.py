@@ -179,16 +179,24 @@ def every_indicator(period: dict) -> Figure:
     everyone, women, men = period["all"], period["by_sex"]["F"], period["by_sex"]["M"]
     rows = []
     for name, value in everyone.items():
-        rows.append([LABELS.get(name, name.replace("_", " ")), *_cells(value), _value(women.get(name)), _value(men.get(name)), _target(value)])
+        shown = _as_percent if name.endswith(("_share", "_rate")) else _value
+        numerator, denominator = _cells(value)
+        rows.append([LABELS.get(name, name.replace("_", " ")), shown(value), numerator, denominator,
+                     shown(women.get(name)), shown(men.get(name)), shown(_target(value))])
     return Figure("all-indicators", "Every indicator", ["indicator", "value", "numerator", "denominator", "women", "men", "target"], rows)
 
 
-def _cells(value: Any) -> list:
+def _cells(value: Any) -> tuple:
+    """The numerator and denominator an indicator was computed from, when it says."""
     if isinstance(value, dict):
-        numerator = value.get("numerator", value.get("total"))
-        denominator = value.get("denominator", value.get("count"))
-        return [_value(value), numerator, denominator]
-    return [value, "", ""]
+        return value.get("numerator", value.get("total")), value.get("denominator", value.get("count"))
+    return "", ""
+
+
+def _as_percent(value: Any) -> str | None:
+    """A share or a rate as operators read it: 0.1277 → '12.8 %'."""
+    share = _value(value)
+    return None if share is None else f"{Decimal(str(share)) * 100:.1f} %"
 
 
 def _value(value: Any):
