@@ -1,0 +1,179 @@
+"""Tokens from a real, certified OpenID provider (node oidc-provider, tests/oidc): accepted when
+right, refused when forged; its keys rotated, removed and unreachable, as docs/security.md says.
+
+The partner's kind and id travel in claims named by settings (not the defaults here), and the
+audience is an RFC 8707 resource indicator (a URI), as that provider requires."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pacte_testing import eventually
+
+PROVIDER_DIR = Path(__file__).resolve().parents[3] / "tests" / "oidc"
+RESOURCE = "https://pacte.test/orientation"
+KIND_CLAIM, ID_CLAIM = "pacte_org_kind", "pacte_org_id"
+REMOVAL_BOUND_S = 2.0  # jwt_jwks_cache_s of the app under test: a removed key is refused within it
+CLIENTS = [
+    {"client_id": "ft-agency", "client_secret": "ft-agency-secret-0123456789abcdef", "org_kind": "prescriber",
+     "org_id": "PE-44001", "alg": "RS256"},
+    {"client_id": "training-org", "client_secret": "training-org-secret-0123456789abcd", "org_kind": "training_org",
+     "org_id": "73282932000074", "alg": "ES256"},
+]
+
+
+def private_jwk(kid: str, kind: str) -> dict:
+    if kind == "RS256":
+        key = json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    else:
+        key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+    return {**key, "kid": kid, "alg": kind, "use": "sig"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OidcProvider:
+    """node oidc-provider on a fixed address; restarted with other keys to rotate or remove them."""
+
+    def __init__(self, workdir: Path):
+        self.port, self.workdir, self.process = free_port(), workdir, None
+        self.issuer = f"http://127.0.0.1:{self.port}"
+
+    def start(self, keys: list[dict]) -> None:
+        config = self.workdir / "provider.json"
+        config.write_text(json.dumps({"issuer": self.issuer, "keys": keys, "clients": CLIENTS,
+                                      "org_kind_claim": KIND_CLAIM, "org_id_claim": ID_CLAIM}))
+        self.process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(self.port), str(config)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the OpenID provider did not start: {self.process.stdout.read()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def token(self, client: dict, resource: str = RESOURCE) -> str:
+        answer = httpx.post(f"{self.issuer}/token", data={"grant_type": "client_credentials", "resource": resource},
+                            auth=(client["client_id"], client["client_secret"]), timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory):
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("Node.js and npm are needed for the OpenID provider tests: `apt-get install nodejs npm` "
+                    "(which `./pacte test` does when run as root)")
+    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True, timeout=300)
+    server = OidcProvider(tmp_path_factory.mktemp("oidc"))
+    server.keys = {"rsa-1": private_jwk("rsa-1", "RS256"), "ec-1": private_jwk("ec-1", "ES256"),
+                   "rsa-2": private_jwk("rsa-2", "RS256")}
+    server.start([server.keys["rsa-1"], server.keys["ec-1"]])
+    yield server
+    server.stop()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def provider_settings(provider: OidcProvider) -> dict:
+    return dict(jwt_issuer=provider.issuer, jwt_jwks_url=f"{provider.issuer}/jwks", jwt_audience=RESOURCE,
+                jwt_org_kind_claim=KIND_CLAIM, jwt_org_id_claim=ID_CLAIM, jwt_jwks_cache_s=REMOVAL_BOUND_S,
+                jwt_token_cache_s=REMOVAL_BOUND_S, jwt_jwks_min_fetch_interval_s=0.2, jwt_jwks_timeout_s=1.0,
+                jwt_jwks_retry_s=3.0)
+
+
+def forged(token: str, **changes) -> str:
+    """The same claims signed by a key the provider never had, under the provider's kid."""
+    header = jwt.get_unverified_header(token)
+    claims = {**jwt.decode(token, options={"verify_signature": False}), **changes}
+    return jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256",
+                      headers={"kid": header["kid"]})
+
+
+async def test_a_real_providers_tokens_are_accepted_and_forged_ones_refused(provider, kit_with):
+    async with kit_with(**provider_settings(provider)) as kit:
+        for client in CLIENTS:  # RS256 and ES256, claims named by the settings
+            answer = await kit.client.get("/prescriptions", headers=bearer(provider.token(client)))
+            assert answer.status_code == 200, (client["alg"], answer.text)
+        good = provider.token(CLIENTS[0])
+        other_service = provider.token(CLIENTS[0], resource="https://pacte.test/sessions")
+        unsigned = jwt.encode(jwt.decode(good, options={"verify_signature": False}), None, algorithm="none")
+        for name, token in (("another service's audience", other_service), ("signed by another key", forged(good)),
+                            ("alg none", unsigned), ("another issuer", forged(good, iss="http://evil.test")),
+                            ("expired", forged(good, exp=int(time.time()) - 3600))):
+            answer = await kit.client.get("/prescriptions", headers=bearer(token))
+            assert answer.status_code == 401, (name, answer.status_code, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_keys_rotated_removed_and_unreachable(provider, kit_with):
+    async with kit_with(**provider_settings(provider)) as kit:
+        old = provider.token(CLIENTS[0])
+        assert (await kit.client.get("/prescriptions", headers=bearer(old))).status_code == 200
+
+        # Rotation: the provider signs with a new key and still publishes the old one.
+        provider.stop()
+        provider.start([provider.keys["rsa-2"], provider.keys["rsa-1"], provider.keys["ec-1"]])
+        new = provider.token(CLIENTS[0])
+        assert jwt.get_unverified_header(new)["kid"] == "rsa-2"
+        started = time.monotonic()
+        assert (await kit.client.get("/prescriptions", headers=bearer(new))).status_code == 200
+        assert time.monotonic() - started < 1.0, "the unknown kid fetched the key set at once"
+        assert (await kit.client.get("/prescriptions", headers=bearer(old))).status_code == 200
+
+        # Removal: the old key leaves the set; its tokens (already verified ones too) are refused within the bound.
+        provider.stop()
+        provider.start([provider.keys["rsa-2"], provider.keys["ec-1"]])
+        removed_at = time.monotonic()
+
+        async def old_refused():
+            return (await kit.client.get("/prescriptions", headers=bearer(old))).status_code == 401
+
+        await eventually(old_refused, 3 * REMOVAL_BOUND_S + 2, message="a removed key refused")
+        assert time.monotonic() - removed_at <= 2 * REMOVAL_BOUND_S + 1.5
+        assert (await kit.client.get("/prescriptions", headers=bearer(new))).status_code == 200
+
+        # Outage: the keys fetched last stay in use; a token naming a key never seen gets 503 + Retry-After.
+        provider.stop()
+        try:
+            await asyncio.sleep(REMOVAL_BOUND_S + 0.5)  # past the cache's age: a refresh is due and fails
+            assert (await kit.client.get("/prescriptions", headers=bearer(new))).status_code == 200
+            unknown = jwt.encode({"iss": provider.issuer, "aud": RESOURCE, "exp": int(time.time()) + 60,
+                                  KIND_CLAIM: "prescriber", ID_CLAIM: "PE-44001"},
+                                 rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256",
+                                 headers={"kid": "never-seen"})
+            refused = await kit.client.get("/prescriptions", headers=bearer(unknown))
+            assert refused.status_code in (401, 503), refused.text
+            if refused.status_code == 503:
+                assert int(refused.headers["retry-after"]) > 0
+            status = (await kit.client.get("/health/status")).json()
+            assert "unreachable" in json.dumps(status).lower(), status
+        finally:
+            provider.start([provider.keys["rsa-2"], provider.keys["rsa-1"], provider.keys["ec-1"]])
