@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,14 +196,19 @@ def test(
     env = dict(os.environ)
     env["PACTE_TEST_DATABASE"] = "postgresql" if postgres else env.get("PACTE_TEST_DATABASE", "sqlite")
     chromium = env.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
-    wants_browser = not ctx.args or any("console" in arg for arg in ctx.args)
-    if wants_browser and not os.path.exists(chromium) and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
-        # The console's browser tests drive Debian's Chromium (never a browser build downloaded
-        # by Playwright); without root they stop with a message saying how to install it.
-        console.print("installing Debian's chromium for the console's browser tests…")
+    # The console's browser tests drive Debian's Chromium (never a browser build downloaded by
+    # Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the
+    # missing Debian packages are installed; otherwise those tests stop saying how to install them.
+    missing = []
+    if (not ctx.args or any("console" in arg for arg in ctx.args)) and not os.path.exists(chromium):
+        missing.append("chromium")
+    if (not ctx.args or any("orientation" in arg for arg in ctx.args)) and not shutil.which("npm"):
+        missing += ["nodejs", "npm"]
+    if missing and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
+        console.print(f"installing Debian's {', '.join(missing)} for the browser and OpenID provider tests…")
         apt_env = {**env, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=apt_env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=apt_env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=apt_env, check=False)
     result = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], env=env)
     raise typer.Exit(result.returncode)
 
