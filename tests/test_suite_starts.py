@@ -3,6 +3,8 @@ HTTP metrics, access log) and checked against the process just started; ports ch
 
 import json
 import socket
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -85,3 +87,25 @@ def test_ports_are_checked_free_and_the_holder_named(tmp_path):
     message = str(refused.value)
     assert f"port {taken} (sessions)" in message and "pid" in message, message
     assert "orientation" not in message, "only the taken port is named"
+
+
+def test_an_external_provider_replaces_the_dev_issuer(tmp_path, monkeypatch):
+    """`pacte up` honours the deployment-wide PACTE_JWT_ISSUER: no dev issuer, its variables untouched."""
+    monkeypatch.setenv("PACTE_JWT_ISSUER", "https://id.region.example/realms/pacte")
+    suite = Suite(SuiteSettings.on_free_ports(tmp_path))
+    assert not suite.runs_dev_issuer and "dev-issuer" not in suite.ports().values()
+    assert "dev-issuer" not in suite.children()
+    env = suite.service_env(SERVICES[1])
+    assert "PACTE_JWT_ISSUER" not in env and "PACTE_JWT_JWKS_URL" not in env  # the provider's, from the environment
+
+    answer = subprocess.run([sys.executable, "-m", "pacte_common.cli", "token", "--kind", "region"],
+                            capture_output=True, text=True, timeout=60)
+    assert answer.returncode == 2 and "external provider (https://id.region.example/realms/pacte)" in answer.stderr
+    assert answer.stdout == ""
+
+
+def test_without_an_external_provider_the_dev_issuer_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("PACTE_JWT_ISSUER", raising=False)
+    suite = Suite(SuiteSettings.on_free_ports(tmp_path))
+    assert suite.runs_dev_issuer and "dev-issuer" in suite.ports().values()
+    assert suite.service_env(SERVICES[1])["PACTE_JWT_ISSUER"] == suite.issuer_settings.issuer_url

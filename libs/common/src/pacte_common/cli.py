@@ -33,7 +33,13 @@ def token(
     """Prints a bearer JWT from the embedded default's dev issuer (its key in <data dir>/dev-issuer; see docs/security.md)."""
     from pacte_common.dev_issuer import dev_token
 
-    issuer = Suite(SuiteSettings()).issuer_settings
+    suite = Suite(SuiteSettings())
+    if not suite.runs_dev_issuer:
+        typer.echo(f"PACTE_JWT_ISSUER names an external provider ({suite.settings.external_issuer}): the development "
+                   "issuer does not run. Ask that provider for a token (client credentials, with the service's "
+                   "audience as resource: docs/security.md).", err=True)
+        raise typer.Exit(2)
+    issuer = suite.issuer_settings
     typer.echo(dev_token(kind.value, org, timedelta(hours=hours), audience or [], issuer))
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_common.broker import free_port, port_open, start_tansu, stop_process
@@ -70,6 +71,9 @@ class SuiteSettings(BaseSettings):
     sandbox_port: int = 8005
     # the dev token issuer (pacte_common.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
+    # The deployment-wide PACTE_JWT_ISSUER: when set, the services trust that provider (with
+    # PACTE_JWT_JWKS_URL and the shared claim settings, docs/security.md) and no dev issuer runs.
+    external_issuer: str = Field(default_factory=lambda: os.environ.get("PACTE_JWT_ISSUER", ""))
     console_port: int = 8006
     ready_timeout_s: float = 120.0
 
@@ -103,8 +107,15 @@ class Suite:
             keys_dir=self.settings.data_dir / "dev-issuer",
         )
 
+    @property
+    def runs_dev_issuer(self) -> bool:
+        return not self.settings.external_issuer
+
     def token_env(self) -> dict[str, str]:
-        """Development, tokens from the suite's dev issuer (deployment-wide variables, docs/security.md)."""
+        """Development, tokens from the suite's dev issuer (deployment-wide variables, docs/security.md);
+        with an external provider, its own PACTE_JWT_* variables reach the services untouched."""
+        if not self.runs_dev_issuer:
+            return {"PACTE_ENVIRONMENT": "development"}
         issuer = self.issuer_settings.issuer_url
         return {"PACTE_ENVIRONMENT": "development", "PACTE_JWT_ISSUER": issuer, "PACTE_JWT_JWKS_URL": f"{issuer}/jwks.json", "PACTE_JWT_JWKS": ""}
 
@@ -142,7 +153,7 @@ class Suite:
         wanted = {getattr(self.settings, spec.port_setting): spec.name for spec in SERVICES}
         if not self.settings.bootstrap_servers:
             wanted[self.settings.broker_port] = "broker"
-        if hasattr(self.settings, "issuer_port"):
+        if self.runs_dev_issuer:
             wanted[self.settings.issuer_port] = "dev-issuer"
         return wanted
 
@@ -171,7 +182,7 @@ class Suite:
         found: dict[str, subprocess.Popen | None] = {}
         if not self.settings.bootstrap_servers:
             found["broker"] = self.broker
-        if hasattr(self, "issuer"):
+        if self.runs_dev_issuer:
             found["dev-issuer"] = self.issuer
         found.update(self.processes)
         return found
@@ -230,7 +241,8 @@ class Suite:
         self.check_ports_free()
         if not self.settings.bootstrap_servers:
             self.start_broker()
-        self.start_issuer()
+        if self.runs_dev_issuer:
+            self.start_issuer()
         bus = BusSettings(bootstrap_servers=self.bootstrap, topic_namespace=self.settings.topic_namespace)
         asyncio.run(self._prepare(bus))
         for spec in SERVICES:
