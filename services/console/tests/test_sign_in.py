@@ -95,3 +95,16 @@ def test_the_development_sign_in_exists_only_in_development():
     with pytest.raises(ValidationError, match="dev_sign_in"):
         ConsoleSettings(environment="production", dev_sign_in=True, session_secret=SecretStr("a-real-secret"))
     assert ConsoleSettings(environment="production", dev_sign_in=False, session_secret=SecretStr("a-real-secret")).port == 8006
+
+
+def test_the_console_reads_the_claim_names_the_services_are_configured_with(monkeypatch):
+    monkeypatch.setenv("PACTE_JWT_ORG_KIND_CLAIM", "partner_kind")
+    monkeypatch.setenv("PACTE_JWT_ORG_ID_CLAIM", "partner_id")
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        legacy = client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("training_org", "73282932000074")})
+        assert legacy.status_code == 422 and "partner_kind" in legacy.text
+        token = jwt.encode({"partner_kind": "training_org", "partner_id": "73282932000074", "sub": "x"}, "any-key-the-console-never-checks", algorithm="HS256")
+        signed_in = client.post("/sign-in", data={"csrf_token": csrf_of(legacy.text), "token": token, "next": "/sign-in"})
+        assert signed_in.status_code == 303
+        assert "training_org 73282932000074" in client.get("/sign-in").text

@@ -22,6 +22,7 @@ import httpx
 import jwt
 from fastapi import Request
 from pacte_common.auth import OrgKind
+from pacte_common.settings import TokenClaimSettings
 
 CSRF_FIELD = "csrf_token"
 TOKEN_KEY = "token"
@@ -50,15 +51,17 @@ class CsrfRefused(Exception):
     """A state-changing form came without the session's CSRF token."""
 
 
-def claims_of(token: str) -> dict:
-    """The token's claims, unverified (the services verify it); ValueError if it is no JWT."""
+def operator_of(token: str, names: TokenClaimSettings) -> Operator:
+    """Who the token names, read unverified (the services verify it) under the deployment's claim
+    names, the same settings as the services'; ValueError if it is no JWT or names no one."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
         raise ValueError(f"this is not a bearer token (JWT): {exc}") from None
-    if claims.get("org_kind") not in {k.value for k in OrgKind}:
-        raise ValueError("the token names no known organisation kind (org_kind)")
-    return claims
+    kind = claims.get(names.jwt_org_kind_claim)
+    if kind not in {k.value for k in OrgKind}:
+        raise ValueError(f"the token names no known organisation kind ({names.jwt_org_kind_claim})")
+    return Operator(token=token, org_kind=kind, org_id=str(claims.get(names.jwt_org_id_claim) or "region"))
 
 
 def current_operator(request: Request) -> Operator | None:
@@ -66,11 +69,10 @@ def current_operator(request: Request) -> Operator | None:
     if not token:
         return None
     try:
-        claims = claims_of(token)
+        return operator_of(token, request.app.state.settings)
     except ValueError:
         request.session.pop(TOKEN_KEY, None)
         return None
-    return Operator(token=token, org_kind=claims["org_kind"], org_id=str(claims.get("org_id") or "region"))
 
 
 def require_operator(request: Request) -> Operator:
@@ -81,7 +83,7 @@ def require_operator(request: Request) -> Operator:
 
 
 def sign_in(request: Request, token: str) -> None:
-    claims_of(token)
+    operator_of(token, request.app.state.settings)
     request.session.clear()  # a new session: a new CSRF token too
     request.session[TOKEN_KEY] = token
     csrf_token(request)

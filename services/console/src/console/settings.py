@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Self
 
-from pacte_common.settings import DEV_ISSUER_URL, DEVELOPMENT, shared_variable
+from pacte_common.settings import DEV_ISSUER_URL, DEVELOPMENT, TokenClaimSettings, shared_variable
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 # Development-only cookie-signing secret: real deployments set PACTE_CONSOLE_SESSION_SECRET.
 DEV_SESSION_SECRET = "pacte-dev-only-console-session-secret-change-me"
 
 
-class ConsoleSettings(BaseSettings):
+class ConsoleSettings(TokenClaimSettings):
+    """The claim names and audience template are the services' own settings (shared variables)."""
+
     model_config = SettingsConfigDict(env_prefix="PACTE_CONSOLE_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "console"
