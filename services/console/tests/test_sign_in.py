@@ -78,10 +78,26 @@ def test_pages_say_where_their_content_may_come_from():
         page = client.get("/sign-in")
         policy = page.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
-        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store" and "strict-transport-security" not in page.headers
+        assert client.get("/health/live").headers["x-frame-options"] == "DENY"
         for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
-            assert (client.get(asset)).status_code == 200, asset
+            answer = client.get(asset)
+            assert answer.status_code == 200 and answer.headers["x-content-type-options"] == "nosniff", asset
+            assert answer.headers.get("cache-control") != "no-store", "static assets may be cached"
         assert not re.search(r'(?:href|src)="https?://', page.text), "nothing is fetched from elsewhere"
+    with TestClient(create_app(settings(hsts_max_age_s=600)), follow_redirects=False) as client:
+        assert client.get("/sign-in").headers["strict-transport-security"] == "max-age=600; includeSubDomains"
+
+
+def test_the_console_logs_are_scrubbed_like_the_services(caplog):
+    import logging
+
+    create_app(settings())
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("console.pages").warning("service error for 185054410912314 paid to FR7630006000011234567890189")
+    assert "185054410912314" not in caplog.text and "FR7630006000011234567890189" not in caplog.text
+    assert "[NIR]" in caplog.text and "[IBAN]" in caplog.text
 
 
 def test_the_development_sign_in_exists_only_in_development():

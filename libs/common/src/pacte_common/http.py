@@ -321,11 +321,49 @@ def route_body_limits(app: FastAPI, settings: Any) -> Callable[[Scope], int]:
     return limit_for
 
 
+class SecurityHeadersMiddleware:
+    """Headers every response gets (docs/security.md, "Headers"): `nosniff`, no framing, HSTS
+    when `hsts_max_age_s` is set, and `Cache-Control: no-store` on whatever `private` says may
+    carry personal data (by default: every answer to a request with credentials) unless the
+    route chose its own caching."""
+
+    def __init__(self, app: ASGIApp, hsts_max_age_s: int = 0, private: Callable[[Scope], bool] | None = None):
+        self.app = app
+        self.fixed = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+        if hsts_max_age_s:
+            self.fixed.append((b"strict-transport-security", f"max-age={hsts_max_age_s}; includeSubDomains".encode()))
+        self.private = private or _carries_credentials
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = self.private(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in self.fixed if header[0] not in present)
+                if private and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _carries_credentials(scope: Scope) -> bool:
+    return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers", ()))
+
+
 def install_http_conventions(app: FastAPI, settings: Any) -> None:
-    """What every service's app gets on top of FastAPI: bounded bodies, offline docs, and an
-    OpenAPI document that lists the problems each route can answer."""
+    """What every service's app gets on top of FastAPI: bounded bodies, security headers, offline
+    docs, and an OpenAPI document that lists the problems each route can answer."""
     from pacte_common.docs import install_offline_docs, install_problem_responses
+    from pacte_common.settings import DEVELOPMENT
 
     app.add_middleware(BodyLimitMiddleware, limit_for=route_body_limits(app, settings))
-    install_offline_docs(app)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    install_offline_docs(app, persist_authorization=settings.environment == DEVELOPMENT)
     install_problem_responses(app)

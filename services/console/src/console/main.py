@@ -17,6 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pacte_common.http import SecurityHeadersMiddleware
+from pacte_common.logs import install_redaction
 from starlette.middleware.sessions import SessionMiddleware
 
 from console import pages
@@ -37,6 +39,7 @@ CONTENT_SECURITY_POLICY = (
 
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
+    install_redaction()  # NIR and IBAN scrubbed from every log record, as in the services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -54,11 +57,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    # nosniff, no framing, HSTS by setting; no-store on every page and export (they may show
+    # personal data), the static assets excepted
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s, private=lambda scope: not scope["path"].startswith("/static/")
+    )
 
     app.add_middleware(
         SessionMiddleware,

@@ -37,6 +37,8 @@ class ConsoleSettings(TokenClaimSettings):
     session_cookie: str = "pacte_console"
     session_max_age_s: int = 8 * 3600
     cookie_https_only: bool = False
+    # Strict-Transport-Security max-age; 0 = none. Shared with the services: PACTE_HSTS_MAX_AGE_S.
+    hsts_max_age_s: int = Field(default_factory=lambda: int(shared_variable("hsts_max_age_s", "0")), ge=0)
     # The "sign in as the Region" button: in development only (PACTE_ENVIRONMENT=development, as
     # `pacte up` sets it), with a token from the development issuer (PACTE_JWT_ISSUER).
     dev_sign_in: bool = Field(default_factory=lambda: shared_variable("environment", "production") == DEVELOPMENT)
