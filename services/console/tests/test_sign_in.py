@@ -124,3 +124,10 @@ def test_the_console_reads_the_claim_names_the_services_are_configured_with(monk
         signed_in = client.post("/sign-in", data={"csrf_token": csrf_of(legacy.text), "token": token, "next": "/sign-in"})
         assert signed_in.status_code == 303
         assert "training_org 73282932000074" in client.get("/sign-in").text
+
+
+def test_a_figure_exported_as_csv_carries_no_formula():
+    from console.figures import Figure
+
+    figure = Figure(id="compare", title="By territory", columns=["territory", "entries"], rows=[["=1+2", 3], ["@SUM(1+1)", -1], ["T-44", None]])
+    assert figure.csv() == "territory,entries\r\n'=1+2,3\r\n'@SUM(1+1),-1\r\nT-44,\r\n"
