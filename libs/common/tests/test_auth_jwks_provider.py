@@ -172,17 +172,18 @@ async def test_a_removed_key_is_refused_within_the_bound_remembered_tokens_inclu
 
 
 async def test_during_an_outage_the_last_keys_stay_for_the_stale_bound_then_503_with_retry_after(provider):
-    app = make_app(provider, jwt_jwks_cache_s=0.2, jwt_jwks_retry_s=0.2, jwt_jwks_stale_s=1.2, jwt_jwks_timeout_s=0.5)
+    app = make_app(provider, jwt_jwks_cache_s=0.2, jwt_jwks_retry_s=0.2, jwt_jwks_stale_s=2.0, jwt_jwks_timeout_s=0.5)
     key = provider.keys[0]
+    first, second, third, unknown_kid = token(key), token(key, org="o2"), token(key, org="o3"), made_up(7)  # signed before the clock runs
     async with client_of(app) as client:
-        assert (await call(client, token(key))).status_code == 200
+        assert (await call(client, first)).status_code == 200
         provider.mode = "down"
         await asyncio.sleep(0.3)  # the set is now older than jwt_jwks_cache_s
-        assert (await call(client, token(key, org="o2"))).status_code == 200, "a refetch failing keeps the last keys"
-        assert (await call(client, token(key, org="o3"))).status_code == 200
+        assert (await call(client, second)).status_code == 200, "a refetch failing keeps the last keys"
+        assert (await call(client, third)).status_code == 200
         details, problems = token_verifier(app).status()
         assert details["reachable"] is False and problems and "token issuer unreachable" in problems[0]
-        unknown = await call(client, made_up(7))
+        unknown = await call(client, unknown_kid)
         assert unknown.status_code == 503, "an unknown kid may be a new key hidden by the outage: not 401"
         assert int(unknown.headers["retry-after"]) >= 1
         assert unknown.json()["type"].endswith("/token-issuer-unavailable")

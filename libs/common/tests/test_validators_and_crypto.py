@@ -164,3 +164,13 @@ def test_scrubbing_redacts_only_values_whose_check_digits_hold():
     assert redact(f"ref {wrong_iban}") == f"ref {wrong_iban}"
     assert redact(f"{VALID_NIR} {VALID_IBAN}") == "[NIR] [IBAN]"
     assert redact("batch 1991300000000 sent") == "batch 1991300000000 sent", "13 digits without a NIR birth month"
+
+
+def test_full_width_digits_are_not_digits_of_a_nir_a_siret_or_an_iban():
+    from pacte_common.validators import validate_iban, validate_nir, validate_siret
+
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    for validate, value in ((validate_nir, VALID_NIR), (validate_iban, VALID_IBAN), (validate_siret, "73282932000074")):
+        assert validate(value)
+        with pytest.raises(ValueError):
+            validate(value.translate(full_width))

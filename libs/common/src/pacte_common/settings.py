@@ -156,6 +156,8 @@ class ServiceSettings(TokenClaimSettings):
     # Strict-Transport-Security max-age sent on every response; 0 = none (set it when the
     # service is reached over HTTPS only). Shared: PACTE_HSTS_MAX_AGE_S.
     hsts_max_age_s: int = Field(default_factory=lambda: int(shared_variable("hsts_max_age_s", "0")), ge=0)
+    # JSON bodies nested deeper than this are refused with 422 (Python's parser would overflow).
+    max_json_depth: int = Field(64, ge=2)
     # Request bodies larger than this are refused with 413 while they stream in (every route);
     # a route may name a larger limit setting in its OpenAPI extra `x-body-limit-setting`.
     max_request_body_bytes: int = Field(1024 * 1024, ge=1)

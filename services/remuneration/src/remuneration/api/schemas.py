@@ -11,7 +11,7 @@ from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Iban, Nir
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
+MonthText = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
 
 DailyAmount = decimal_input(ge=0, max_digits=8, decimal_places=2)
 MonthlyAmount = decimal_input(ge=0, max_digits=10, decimal_places=2)
