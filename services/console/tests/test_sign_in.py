@@ -131,3 +131,58 @@ def test_a_figure_exported_as_csv_carries_no_formula():
 
     figure = Figure(id="compare", title="By territory", columns=["territory", "entries"], rows=[["=1+2", 3], ["@SUM(1+1)", -1], ["T-44", None]])
     assert figure.csv() == "territory,entries\r\n'=1+2,3\r\n'@SUM(1+1),-1\r\nT-44,\r\n"
+
+
+def test_a_month_in_full_width_digits_is_a_422_naming_it_not_a_500():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        assert client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("paying_agency", "ASP")}).status_code == 303
+        for path in ("/pay/２０２１-05/batch.csv", "/pay/2021-０５/batch.csv", "/pay/2021-5/batch.csv"):
+            answer = client.get(path)
+            assert answer.status_code == 422 and "is not a month (YYYY-MM)" in answer.text, path
+
+
+def _cookie_payload(client: TestClient) -> str:
+    """What anyone holding the cookie can read: its signed but not encrypted base64 payload."""
+    import base64
+
+    value = next(iter(client.cookies.values())).split(".")[0]
+    return base64.b64decode(value + "=" * (-len(value) % 4)).decode()
+
+
+def test_the_session_is_server_side_and_sign_out_ends_it_whatever_cookie_is_replayed():
+    app = create_app(settings())
+    token = claims_token("region", "region")
+    with TestClient(app, follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        assert client.post("/sign-in", data={"csrf_token": csrf, "token": token}).status_code == 303
+        payload = _cookie_payload(client)
+        assert token not in payload and "eyJ" not in payload and "sid" in payload, "the bearer token is never in the cookie"
+        saved = dict(client.cookies.items())
+        page = client.get("/sign-in")
+        assert "Région Pays de la Loire" in page.text
+        assert client.post("/sign-out", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        assert len(app.state.sessions) == 0
+        client.cookies.clear()
+        for name, value in saved.items():
+            client.cookies.set(name, value)  # the cookie saved before sign-out, replayed
+        replayed = client.get("/pay")
+        assert replayed.status_code == 303 and replayed.headers["location"].startswith("/sign-in?next=")
+
+
+def test_an_idle_session_ends_and_so_does_an_old_one():
+    import time
+
+    with TestClient(create_app(settings(session_idle_s=0.3)), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("region", "region")})
+        assert "Région Pays de la Loire" in client.get("/sign-in").text
+        time.sleep(0.35)
+        assert client.get("/pay").headers["location"].startswith("/sign-in?next="), "idle past session_idle_s"
+    with TestClient(create_app(settings(session_idle_s=60, session_max_age_s=1)), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("region", "region")})
+        for _ in range(3):  # busy, but not past session_max_age_s from sign-in
+            assert "Région Pays de la Loire" in client.get("/sign-in").text
+            time.sleep(0.35)
+        assert client.get("/pay").headers["location"].startswith("/sign-in?next=")

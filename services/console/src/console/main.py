@@ -23,7 +23,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from console import pages
 from console.backend import Backend, ServiceError
-from console.security import CsrfRefused, NotSignedIn, csrf_token, current_operator, sign_out
+from console.security import (
+    CsrfRefused,
+    NotSignedIn,
+    SessionStore,
+    csrf_token,
+    current_operator,
+    sign_out,
+)
 from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Pacte — operators' console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.sessions = SessionStore(settings.session_idle_s, settings.session_max_age_s, settings.max_sessions)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(csrf_token=csrf_token, current_operator=current_operator, dev_sign_in=settings.dev_sign_in, urlencode=urlencode)
     app.state.templates = templates

@@ -32,10 +32,14 @@ class ConsoleSettings(TokenClaimSettings):
     # At most this many calls to one service at once for a page (monthly series, pay months).
     max_parallel_calls: int = 6
 
-    # The operator's token lives in a signed, HTTP-only, SameSite=strict session cookie.
+    # The operator's token is kept server-side; the signed, HTTP-only, SameSite=strict cookie
+    # holds only the session id. A session ends at sign-out, after session_idle_s without a
+    # request, or session_max_age_s after sign-in; at most max_sessions at once (oldest ended).
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     session_cookie: str = "pacte_console"
-    session_max_age_s: int = 8 * 3600
+    session_max_age_s: int = Field(8 * 3600, gt=0)
+    session_idle_s: float = Field(30 * 60, gt=0)
+    max_sessions: int = Field(1000, ge=1)
     cookie_https_only: bool = False
     # Strict-Transport-Security max-age; 0 = none. Shared with the services: PACTE_HSTS_MAX_AGE_S.
     hsts_max_age_s: int = Field(default_factory=lambda: int(shared_variable("hsts_max_age_s", "0")), ge=0)
