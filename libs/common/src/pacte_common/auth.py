@@ -1,11 +1,12 @@
 """OAuth2 bearer JWT per partner system (DESIGN.md §5, docs/security.md).
 
 Tokens are asymmetric JWTs (RS256/ES256…) from an OpenID provider, verified against its JWKS
-(key ids, rotation), with the issuer and this service's own audience checked. Claims:
-`org_kind` (prescriber, training_org, region, paying_agency) and `org_id` (structure code or
-SIRET). Missing, expired, badly signed token, wrong issuer or audience → 401; a valid token
-without the right → 403 (or 404 where an object's existence must not leak: the routers
-decide that per object). Verified tokens are cached until their exp (hot path).
+(key ids, rotation, removal, outages: `_UrlKeys`), with the issuer and this service's own
+audience checked. Claims (names are shared settings): `org_kind` (prescriber, training_org,
+region, paying_agency) and `org_id` (structure code or SIRET). Missing, expired, badly signed
+token, wrong issuer or audience → 401; a valid token without the right → 403 (or 404 where an
+object's existence must not leak: the routers decide that per object). Verified tokens are
+cached until their exp, and never past their key's removal (hot path).
 """
 
 from __future__ import annotations
