@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
-from pacte_common.auth import CurrentPrincipal, OrgKind, mint_token
+from pacte_common.auth import CurrentPrincipal, OrgKind, mint_token, token_verifier
 from pacte_common.broker import free_port
 from pacte_common.crypto import new_key
 from pacte_common.dev_issuer import (
@@ -146,7 +146,7 @@ async def test_an_expired_token_is_refused_and_the_cache_honours_exp(keys):
     # a verified token is remembered (hot path), but never past its exp
     short = keys.sign(token_claims(ISSUER, ["pacte-orientation"], "region", "region", timedelta(seconds=2)))
     assert (await whoami(app, short)).status_code == 200
-    assert len(app.state.token_verifier._verified) == 1
+    assert len(token_verifier(app)._verified) == 1
 
     async def refused() -> bool:
         return (await whoami(app, short)).status_code == 401
@@ -212,7 +212,7 @@ async def test_the_dev_issuer_serves_its_metadata_its_jwks_and_client_credential
 
 
 async def test_a_key_rotated_at_the_issuer_is_fetched_by_the_service_on_its_new_kid(dev_issuer):
-    settings = service_settings(jwt_issuer=dev_issuer.issuer_url, jwt_jwks_url=f"{dev_issuer.issuer_url}/jwks.json", jwt_jwks_refresh_cooldown_s=0)
+    settings = service_settings(jwt_issuer=dev_issuer.issuer_url, jwt_jwks_url=f"{dev_issuer.issuer_url}/jwks.json", jwt_jwks_min_fetch_interval_s=0)
     app = make_app(settings)
     before = dev_token("training_org", "73282932000074", audiences=["orientation"], settings=dev_issuer)
     assert (await whoami(app, before)).status_code == 200  # the service fetched the JWKS: one key
@@ -274,3 +274,25 @@ def test_the_compose_file_has_no_default_secret():
         assert f"${{PACTE_{variable}:?" in compose, variable
     assert ":-change-me" not in compose and "JWT_SECRET" not in compose
     assert Path(project_root() / "docs" / "security.md").exists()
+
+
+async def test_claim_names_and_uri_audiences_are_shared_settings(keys, monkeypatch):
+    monkeypatch.setenv("PACTE_JWT_ORG_KIND_CLAIM", "https://pacte.example/org_kind")
+    monkeypatch.setenv("PACTE_JWT_ORG_ID_CLAIM", "partner")
+    monkeypatch.setenv("PACTE_JWT_AUDIENCE_TEMPLATE", "https://pacte.region.example/api/{service}")
+    settings = service_settings(jwt_jwks=str(keys.jwks_file), jwt_issuer=ISSUER)
+    assert settings.jwt_audience == "https://pacte.region.example/api/orientation"
+    assert settings.jwt_org_kind_claim == "https://pacte.example/org_kind" and settings.jwt_org_id_claim == "partner"
+    app = make_app(settings)
+    claims = token_claims(ISSUER, [settings.jwt_audience], "prescriber", "PE-44001", timedelta(minutes=5), names=settings)
+    assert claims["partner"] == "PE-44001" and "org_kind" not in claims
+    response = await whoami(app, keys.sign(claims))
+    assert response.status_code == 200, response.text
+    assert response.json()["org"] == "PE-44001"
+    # the default names are not read any more, and a URI audience of another service is refused
+    legacy = {**claims, "https://pacte.example/org_kind": None, "org_kind": "prescriber"}
+    assert_refused(await whoami(app, keys.sign(legacy)), "https://pacte.example/org_kind")
+    other = token_claims(ISSUER, ["https://pacte.region.example/api/sessions"], "prescriber", "PE-44001", timedelta(minutes=5), names=settings)
+    assert_refused(await whoami(app, keys.sign(other)), "not for this service")
+    with pytest.raises(ValidationError, match="service"):
+        service_settings(jwt_audience_template="https://pacte.region.example/api")

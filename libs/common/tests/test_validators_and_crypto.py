@@ -145,3 +145,32 @@ def test_scrubbing_leaves_ids_alone():
     assert redact(f"dossier {uuid_text} ok") == f"dossier {uuid_text} ok"
     assert redact(f"{VALID_IBAN} and fr76 3000 6000 0112 3456 7890 189") == "[IBAN] and [IBAN]"
     assert redact(f"sent to AGORA: {NIR_BODY}") == "sent to AGORA: [NIR]", "the 13-character form too"
+
+
+def test_scrubbing_redacts_only_values_whose_check_digits_hold():
+    from pacte_common.logs import redact
+    from pacte_common.validators import validate_iban, validate_nir
+
+    # Alembic revision ids and other hex ids have an IBAN's shape, not its mod-97 check digits
+    for revision in ("ab12cd34ef56", "fe20a1b2c3d4", "de44aa0b9c7e1f23"):
+        with pytest.raises(ValueError):
+            validate_iban(revision)
+        assert redact(f"Running upgrade -> {revision}, add dossiers") == f"Running upgrade -> {revision}, add dossiers"
+    wrong_key = NIR_BODY + f"{(int(VALID_NIR[-2:]) % 97) + 1:02d}"
+    with pytest.raises(ValueError):
+        validate_nir(wrong_key)
+    assert redact(f"order {wrong_key}") == f"order {wrong_key}", "15 digits whose NIR key fails: no NIR"
+    wrong_iban = VALID_IBAN[:2] + f"{(int(VALID_IBAN[2:4]) + 1) % 100:02d}" + VALID_IBAN[4:]
+    assert redact(f"ref {wrong_iban}") == f"ref {wrong_iban}"
+    assert redact(f"{VALID_NIR} {VALID_IBAN}") == "[NIR] [IBAN]"
+    assert redact("batch 1991300000000 sent") == "batch 1991300000000 sent", "13 digits without a NIR birth month"
+
+
+def test_full_width_digits_are_not_digits_of_a_nir_a_siret_or_an_iban():
+    from pacte_common.validators import validate_iban, validate_nir, validate_siret
+
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    for validate, value in ((validate_nir, VALID_NIR), (validate_iban, VALID_IBAN), (validate_siret, "73282932000074")):
+        assert validate(value)
+        with pytest.raises(ValueError):
+            validate(value.translate(full_width))

@@ -78,10 +78,26 @@ def test_pages_say_where_their_content_may_come_from():
         page = client.get("/sign-in")
         policy = page.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
-        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store" and "strict-transport-security" not in page.headers
+        assert client.get("/health/live").headers["x-frame-options"] == "DENY"
         for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text):
-            assert (client.get(asset)).status_code == 200, asset
+            answer = client.get(asset)
+            assert answer.status_code == 200 and answer.headers["x-content-type-options"] == "nosniff", asset
+            assert answer.headers.get("cache-control") != "no-store", "static assets may be cached"
         assert not re.search(r'(?:href|src)="https?://', page.text), "nothing is fetched from elsewhere"
+    with TestClient(create_app(settings(hsts_max_age_s=600)), follow_redirects=False) as client:
+        assert client.get("/sign-in").headers["strict-transport-security"] == "max-age=600; includeSubDomains"
+
+
+def test_the_console_logs_are_scrubbed_like_the_services(caplog):
+    import logging
+
+    create_app(settings())
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("console.pages").warning("service error for 185054410912314 paid to FR7630006000011234567890189")
+    assert "185054410912314" not in caplog.text and "FR7630006000011234567890189" not in caplog.text
+    assert "[NIR]" in caplog.text and "[IBAN]" in caplog.text
 
 
 def test_the_development_sign_in_exists_only_in_development():
@@ -95,3 +111,78 @@ def test_the_development_sign_in_exists_only_in_development():
     with pytest.raises(ValidationError, match="dev_sign_in"):
         ConsoleSettings(environment="production", dev_sign_in=True, session_secret=SecretStr("a-real-secret"))
     assert ConsoleSettings(environment="production", dev_sign_in=False, session_secret=SecretStr("a-real-secret")).port == 8006
+
+
+def test_the_console_reads_the_claim_names_the_services_are_configured_with(monkeypatch):
+    monkeypatch.setenv("PACTE_JWT_ORG_KIND_CLAIM", "partner_kind")
+    monkeypatch.setenv("PACTE_JWT_ORG_ID_CLAIM", "partner_id")
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        legacy = client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("training_org", "73282932000074")})
+        assert legacy.status_code == 422 and "partner_kind" in legacy.text
+        token = jwt.encode({"partner_kind": "training_org", "partner_id": "73282932000074", "sub": "x"}, "any-key-the-console-never-checks", algorithm="HS256")
+        signed_in = client.post("/sign-in", data={"csrf_token": csrf_of(legacy.text), "token": token, "next": "/sign-in"})
+        assert signed_in.status_code == 303
+        assert "training_org 73282932000074" in client.get("/sign-in").text
+
+
+def test_a_figure_exported_as_csv_carries_no_formula():
+    from console.figures import Figure
+
+    figure = Figure(id="compare", title="By territory", columns=["territory", "entries"], rows=[["=1+2", 3], ["@SUM(1+1)", -1], ["T-44", None]])
+    assert figure.csv() == "territory,entries\r\n'=1+2,3\r\n'@SUM(1+1),-1\r\nT-44,\r\n"
+
+
+def test_a_month_in_full_width_digits_is_a_422_naming_it_not_a_500():
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        assert client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("paying_agency", "ASP")}).status_code == 303
+        for path in ("/pay/２０２１-05/batch.csv", "/pay/2021-０５/batch.csv", "/pay/2021-5/batch.csv"):
+            answer = client.get(path)
+            assert answer.status_code == 422 and "is not a month (YYYY-MM)" in answer.text, path
+
+
+def _cookie_payload(client: TestClient) -> str:
+    """What anyone holding the cookie can read: its signed but not encrypted base64 payload."""
+    import base64
+
+    value = next(iter(client.cookies.values())).split(".")[0]
+    return base64.b64decode(value + "=" * (-len(value) % 4)).decode()
+
+
+def test_the_session_is_server_side_and_sign_out_ends_it_whatever_cookie_is_replayed():
+    app = create_app(settings())
+    token = claims_token("region", "region")
+    with TestClient(app, follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        assert client.post("/sign-in", data={"csrf_token": csrf, "token": token}).status_code == 303
+        payload = _cookie_payload(client)
+        assert token not in payload and "eyJ" not in payload and "sid" in payload, "the bearer token is never in the cookie"
+        saved = dict(client.cookies.items())
+        page = client.get("/sign-in")
+        assert "Région Pays de la Loire" in page.text
+        assert client.post("/sign-out", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        assert len(app.state.sessions) == 0
+        client.cookies.clear()
+        for name, value in saved.items():
+            client.cookies.set(name, value)  # the cookie saved before sign-out, replayed
+        replayed = client.get("/pay")
+        assert replayed.status_code == 303 and replayed.headers["location"].startswith("/sign-in?next=")
+
+
+def test_an_idle_session_ends_and_so_does_an_old_one():
+    import time
+
+    with TestClient(create_app(settings(session_idle_s=0.3)), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("region", "region")})
+        assert "Région Pays de la Loire" in client.get("/sign-in").text
+        time.sleep(0.35)
+        assert client.get("/pay").headers["location"].startswith("/sign-in?next="), "idle past session_idle_s"
+    with TestClient(create_app(settings(session_idle_s=60, session_max_age_s=1)), follow_redirects=False) as client:
+        csrf = csrf_of(client.get("/sign-in").text)
+        client.post("/sign-in", data={"csrf_token": csrf, "token": claims_token("region", "region")})
+        for _ in range(3):  # busy, but not past session_max_age_s from sign-in
+            assert "Région Pays de la Loire" in client.get("/sign-in").text
+            time.sleep(0.35)
+        assert client.get("/pay").headers["location"].startswith("/sign-in?next=")

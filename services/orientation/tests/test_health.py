@@ -18,3 +18,21 @@ async def test_ready_once_database_migrated_and_broker_reached(database_url, bus
         assert status["components"]["broker"]["reachable"] and status["components"]["broker"]["cluster_id"]
         metrics = await client.get("/metrics")
         assert "pacte_outbox_pending" in metrics.text
+
+
+async def test_status_says_when_the_token_issuer_is_unreachable(database_url, bus_settings):
+    from pacte_common.auth import OrgKind
+    from pacte_common.broker import free_port
+    from pacte_testing import auth_header
+
+    unreachable = f"http://127.0.0.1:{free_port()}/jwks"  # nothing listens there
+    settings = OrientationSettings(database_url=database_url, bus=bus_settings, jwt_jwks_url=unreachable, jwt_jwks_timeout_s=0.5)
+    app = create_app(settings)
+    async with running(app) as client:
+        refused = await client.get("/prescriptions", headers=auth_header(settings, OrgKind.REGION, "region"))
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["retry-after"]) >= 1
+        status = (await client.get("/health/status")).json()
+        issuer = status["components"]["token_issuer"]
+        assert issuer["reachable"] is False and issuer["jwks_url"] == unreachable
+        assert any(reason.startswith("token issuer unreachable (none kept)") for reason in status["reasons"]), status["reasons"]

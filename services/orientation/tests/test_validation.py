@@ -50,6 +50,10 @@ CREATION_CASES = {
     "no-project": (lambda kit: {"professional_project": None}, "body.professional_project"),
     "prescriber-kind": (lambda kit: {"prescriber_kind": "pole_emploi"}, "body.prescriber_kind"),
     "session-not-uuid": (lambda kit: {"session_id": "not-a-uuid"}, "body.session_id"),
+    # unknown fields are refused, as the other services refuse them (a misspelt optional field)
+    "unknown-field": (lambda kit: {"comentaire": "typo"}, "body.comentaire"),
+    "unknown-identity-field": (lambda kit: {"identity": {"nir_key": "14"}}, "body.identity.nir_key"),
+    "unknown-profile-field": (lambda kit: {"profile": {"unemployed_since": "2024-01-01"}}, "body.profile.unemployed_since"),
 }
 UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
 

@@ -79,6 +79,8 @@ async def test_three_months_from_entry_to_the_paying_agency_batch(remuneration):
     # The paying agency's batch for May: the NIR and IBAN in clear for it only, totals reconcile.
     batch = await r.client.get("/batches/2021-05", headers=r.agency)
     assert batch.status_code == 200 and batch.headers["content-type"].startswith("text/csv")
+    assert batch.headers["cache-control"] == "no-store", "NIR and IBAN in clear: never kept by a cache"
+    assert batch.headers["x-content-type-options"] == "nosniff" and batch.headers["x-frame-options"] == "DENY"
     rows = list(csv.DictReader(io.StringIO(batch.text), delimiter=";"))
     line, total = rows[0], rows[-1]
     assert (line["dossier_id"], line["nir"], line["iban"], line["amount"]) == (str(dossier), NIR, IBAN, "701.70")

@@ -57,3 +57,19 @@ async def test_indicators_with_filters_and_csv(api):
 
     bad = await api.client.get("/indicators?from=2026-12-31&to=2026-01-01", headers=api.region)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.to"
+
+
+async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(api):
+    """NUL characters (PostgreSQL cannot store or compare them), JSON nested 5,000 deep, full-width
+    digits where ASCII ones are meant: 4xx naming the field, never a 500 (both databases)."""
+    nul = await api.client.get("/indicators?territory=T%0044", headers=api.region)
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "query.territory", nul.text
+    named = await api.client.get("/programmes?q=%00", headers=api.region)
+    assert named.status_code == 422 and named.json()["errors"][0]["field"] == "query.q", named.text
+    body = {**api.programme_body(), "name": "Agent\u0000"}
+    created = await api.client.post("/programmes", json=body, headers=api.region)
+    assert created.status_code == 422 and created.json()["errors"][0]["field"] == "body.name", created.text
+    deep = await api.client.post("/outcomes/imports", content="[" * 5000 + "]" * 5000, headers={**api.region, "Content-Type": "application/json"})
+    assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "body", deep.text
+    full_width = await api.client.put("/dossiers/00000000-0000-4000-8000-000000000000/attendance/２０２６-01", json={}, headers=api.org)
+    assert full_width.status_code == 422 and full_width.json()["errors"][0]["field"] == "path.month", full_width.text

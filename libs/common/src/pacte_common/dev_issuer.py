@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from pacte_common.clock import utcnow
-from pacte_common.settings import DEVELOPMENT, service_audience, shared_variable
+from pacte_common.settings import DEVELOPMENT, TokenClaimSettings, service_audience, shared_variable
 
 # Every key this issuer makes has a kid with this prefix: a service outside development
 # refuses tokens signed by such a key even if a JWKS serves it (docs/security.md).
@@ -243,20 +243,28 @@ def service_audiences() -> list[str]:
 
 
 def audience_of(name: str) -> str:
-    """`orientation` → `pacte-orientation`; a full audience is kept as it is."""
+    """`orientation` → `pacte-orientation` (the shared audience template); a full audience is kept as it is."""
     return name if name.startswith("pacte-") or ":" in name else service_audience(name)
 
 
 def token_claims(
-    issuer: str, audiences: Sequence[str], org_kind: str, org_id: str, ttl: timedelta, extra: dict[str, Any] | None = None
+    issuer: str,
+    audiences: Sequence[str],
+    org_kind: str,
+    org_id: str,
+    ttl: timedelta,
+    extra: dict[str, Any] | None = None,
+    names: TokenClaimSettings | None = None,
 ) -> dict[str, Any]:
+    """A token's claims; the partner's claims under the deployment's claim names (`names`)."""
+    names = names or TokenClaimSettings()
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audiences[0] if len(audiences) == 1 else list(audiences),
         "sub": f"{org_kind}:{org_id}",
-        "org_kind": org_kind,
-        "org_id": org_id,
+        names.jwt_org_kind_claim: org_kind,
+        names.jwt_org_id_claim: org_id,
         "iat": now,
         "exp": now + ttl,
         "jti": str(uuid.uuid4()),

@@ -43,15 +43,17 @@ REDOC_SCRIPT = "redoc.standalone.js"
 # The only address outside the service that ReDoc's bundle loads (its side-menu logo).
 REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 SWAGGER_UI_PARAMETERS = {
-    "persistAuthorization": True,
     "displayRequestDuration": True,
     "tryItOutEnabled": False,
     "defaultModelsExpandDepth": 0,
 }
 
 
-def install_offline_docs(app: FastAPI) -> None:
-    """Replace FastAPI's CDN-backed `/docs` and `/redoc` with pages using the packaged assets."""
+def install_offline_docs(app: FastAPI, persist_authorization: bool = False) -> None:
+    """Replace FastAPI's CDN-backed `/docs` and `/redoc` with pages using the packaged assets.
+
+    Swagger UI keeps the bearer token in localStorage only with `persist_authorization`
+    (development): elsewhere a token pasted there must not outlive the tab."""
     docs_url, redoc_url = app.docs_url or "/docs", app.redoc_url or "/redoc"
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
     replaced = {docs_url, redoc_url, redirect_url}
@@ -76,7 +78,9 @@ def install_offline_docs(app: FastAPI) -> None:
             swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
             swagger_css_url=f"{assets(request)}/swagger-ui.css",
             swagger_favicon_url=f"{assets(request)}/favicon.png",
-            swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})},
+            swagger_ui_parameters={
+                **SWAGGER_UI_PARAMETERS, "persistAuthorization": persist_authorization, **(app.swagger_ui_parameters or {})
+            },
         )
 
     @app.get(redirect_url, include_in_schema=False)

@@ -321,11 +321,158 @@ def route_body_limits(app: FastAPI, settings: Any) -> Callable[[Scope], int]:
     return limit_for
 
 
-def install_http_conventions(app: FastAPI, settings: Any) -> None:
-    """What every service's app gets on top of FastAPI: bounded bodies, offline docs, and an
-    OpenAPI document that lists the problems each route can answer."""
-    from pacte_common.docs import install_offline_docs, install_problem_responses
+class SecurityHeadersMiddleware:
+    """Headers every response gets (docs/security.md, "Headers"): `nosniff`, no framing, HSTS
+    when `hsts_max_age_s` is set, and `Cache-Control: no-store` on whatever `private` says may
+    carry personal data (by default: every answer to a request with credentials) unless the
+    route chose its own caching."""
 
+    def __init__(self, app: ASGIApp, hsts_max_age_s: int = 0, private: Callable[[Scope], bool] | None = None):
+        self.app = app
+        self.fixed = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+        if hsts_max_age_s:
+            self.fixed.append((b"strict-transport-security", f"max-age={hsts_max_age_s}; includeSubDomains".encode()))
+        self.private = private or _carries_credentials
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = self.private(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in self.fixed if header[0] not in present)
+                if private and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class InputGuardMiddleware:
+    """Input no route can store or parse safely is refused before any route sees it, with a
+    422 problem naming the field (docs/security.md, "Input"): a NUL character in the path, a
+    query parameter or a JSON string (PostgreSQL cannot store it), a JSON body nested deeper
+    than `max_json_depth` (Python's parser would overflow its stack). Runs inside the body
+    limit, so the JSON it reads is bounded."""
+
+    def __init__(self, app: ASGIApp, max_json_depth: int):
+        self.app = app
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = _nul_in_url(scope)
+        if field:
+            await _send_problem(scope, send, Invalid("a NUL character is not allowed", field=field))
+            return
+        if not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(b"", message, receive), send)
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        problem = _json_problem(body, self.max_json_depth)
+        if problem is not None:
+            await _send_problem(scope, send, problem)
+            return
+        await self.app(scope, _replay(body, None, receive), send)
+
+
+def _replay(body: bytes, first: Message | None, receive: Receive) -> Receive:
+    """A receive that gives the buffered body (or the message read) once, then the real one."""
+    pending = [first or {"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    from urllib.parse import parse_qsl
+
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query.{name.replace(chr(0), '')}"
+    return None
+
+
+def _json_problem(body: bytes, max_depth: int) -> Invalid | None:
+    # Fast path: a body without the NUL escape and with fewer brackets than the bound is safe.
+    if b"\\u0000" not in body and body.count(b"[") + body.count(b"{") <= max_depth:
+        return None
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        return Invalid(f"the JSON is nested deeper than {max_depth} levels", field="body")
+    except ValueError:
+        return None  # malformed: the route's own parser says where
+    stack: list[tuple[Any, str, int]] = [(document, "body", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return Invalid("a NUL character is not allowed", field=path)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= max_depth:
+            return Invalid(f"the JSON is nested deeper than {max_depth} levels", field=path)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and "\x00" in key:
+                return Invalid("a NUL character is not allowed in a member name", field=path)
+            stack.append((item, f"{path}.{key}", depth + 1))
+    return None
+
+
+async def _send_problem(scope: Scope, send: Send, problem: ProblemError) -> None:
+    body = json.dumps(problem.body(scope.get("path"))).encode()
+    await send({
+        "type": "http.response.start",
+        "status": problem.status,
+        "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def _carries_credentials(scope: Scope) -> bool:
+    return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers", ()))
+
+
+def install_http_conventions(app: FastAPI, settings: Any) -> None:
+    """What every service's app gets on top of FastAPI: bounded bodies, security headers, offline
+    docs, and an OpenAPI document that lists the problems each route can answer."""
+    from pacte_common.docs import install_offline_docs, install_problem_responses
+    from pacte_common.settings import DEVELOPMENT
+
+    app.add_middleware(InputGuardMiddleware, max_json_depth=settings.max_json_depth)
     app.add_middleware(BodyLimitMiddleware, limit_for=route_body_limits(app, settings))
-    install_offline_docs(app)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    install_offline_docs(app, persist_authorization=settings.environment == DEVELOPMENT)
     install_problem_responses(app)

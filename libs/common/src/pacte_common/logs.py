@@ -1,14 +1,17 @@
-"""Structured JSON logs with the trace id, scrubbed of NIR and IBAN (DOMAIN.md §7)."""
+"""Structured JSON logs with the trace id, scrubbed of NIR and IBAN (DOMAIN.md §7): a value is
+redacted when it has the shape of one and its check digits hold (docs/security.md)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
+from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
 from pacte_common.tracing import current_traceparent, trace_id_of
+from pacte_common.validators import validate_iban, validate_nir
 
 # A NIR (15 chars, Corsican 2A/2B allowed, optional separators) and an IBAN (FR76 …, by
 # groups of 4), never inside a longer token such as a UUID.
@@ -20,9 +23,31 @@ _IBAN_PATTERN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[
 _NIR13_PATTERN = re.compile(r"(?<![\w-])[1-478]\d{4}(?:\d{2}|2[AB])\d{6}(?![\w-])", re.I)
 
 
+def _checked(label: str, validate: Callable[[str], object]) -> Callable[[re.Match[str]], str]:
+    """A substitution that redacts a match only when it is a real one: its check digits hold
+    (a hex id such as an Alembic revision looks like an IBAN by shape alone)."""
+
+    def replace(match: re.Match[str]) -> str:
+        try:
+            validate(match.group())
+        except ValueError:
+            return match.group()
+        return label
+
+    return replace
+
+
+def _nir13_ok(value: str) -> None:
+    """The key-less NIR sent to AGORA: no check digits to test, the birth month must be one."""
+    month = int(value[3:5])
+    if not (1 <= month <= 12 or 20 <= month <= 42 or 50 <= month <= 99):
+        raise ValueError("not a NIR birth month")
+
+
 def redact(text: str) -> str:
-    text = _NIR_PATTERN.sub("[NIR]", text)
-    return _IBAN_PATTERN.sub("[IBAN]", _NIR13_PATTERN.sub("[NIR]", text))
+    text = _NIR_PATTERN.sub(_checked("[NIR]", validate_nir), text)
+    text = _NIR13_PATTERN.sub(_checked("[NIR]", _nir13_ok), text)
+    return _IBAN_PATTERN.sub(_checked("[IBAN]", validate_iban), text)
 
 
 def _redact_value(value):

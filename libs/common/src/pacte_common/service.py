@@ -48,7 +48,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pacte_common import db
-from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.auth import OrgKind, Principal, TokenVerifier, require_kind
 from pacte_common.bus import ensure_topics, topic_name
 from pacte_common.bus_probe import BusProbe
 from pacte_common.consumer import (
@@ -131,6 +131,16 @@ class Runtime:
     tasks: list[asyncio.Task] = field(default_factory=list)
     bus_probe: BusProbe | None = None  # made by the first `/health/status` read
     status_providers: list[StatusProvider] = field(default_factory=list)
+    token_verifier: TokenVerifier | None = None  # made by the first request with a token
+
+
+async def _token_issuer_status(runtime: Runtime) -> Component:
+    """Whether the OpenID provider's JWKS can be fetched, and how old the keys in use are."""
+    verifier = runtime.token_verifier
+    if verifier is None:
+        verifier = runtime.token_verifier = TokenVerifier(runtime.settings)
+    details, problems = verifier.status()
+    return Component("token_issuer", details, problems)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -196,6 +206,7 @@ def build_app(
             registry=registry,
         )
         app.state.runtime = runtime
+        runtime.status_providers.append(_token_issuer_status)
         if on_startup:
             await on_startup(runtime)
         if settings.run_background_tasks:

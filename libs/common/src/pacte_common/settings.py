@@ -25,9 +25,32 @@ def shared_variable(name: str, default: str = "") -> str:
     return os.environ.get(f"PACTE_{name.upper()}", default)
 
 
-def service_audience(service_name: str) -> str:
+# A service's audience: `{service}` is replaced by its name. May be a URI, as RFC 8707 resource
+# indicators are (e.g. https://pacte.region.example/{service}).
+DEFAULT_AUDIENCE_TEMPLATE = "pacte-{service}"
+SERVICE_PLACEHOLDER = "{service}"
+
+
+def service_audience(service_name: str, template: str | None = None) -> str:
     """The `aud` a service's tokens carry: each service accepts only tokens issued for it."""
-    return f"pacte-{service_name}"
+    template = template or shared_variable("jwt_audience_template", DEFAULT_AUDIENCE_TEMPLATE)
+    return template.replace(SERVICE_PLACEHOLDER, service_name)
+
+
+class TokenClaimSettings(BaseSettings):
+    """How tokens name the partner and the services they are for: one configuration for every
+    service, the console and the dev issuer (PACTE_JWT_ORG_KIND_CLAIM, PACTE_JWT_ORG_ID_CLAIM,
+    PACTE_JWT_AUDIENCE_TEMPLATE; docs/security.md)."""
+
+    # Claims naming the partner (a Keycloak "hardcoded claim" mapper per client sets them).
+    jwt_org_kind_claim: str = Field(default_factory=lambda: shared_variable("jwt_org_kind_claim", "org_kind"), min_length=1)
+    jwt_org_id_claim: str = Field(default_factory=lambda: shared_variable("jwt_org_id_claim", "org_id"), min_length=1)
+    jwt_audience_template: str = Field(
+        default_factory=lambda: shared_variable("jwt_audience_template", DEFAULT_AUDIENCE_TEMPLATE), pattern=r"\{service\}"
+    )
+
+    def audience_of(self, service_name: str) -> str:
+        return service_audience(service_name, self.jwt_audience_template)
 
 
 class BusSettings(BaseSettings):
@@ -64,7 +87,7 @@ class BusSettings(BaseSettings):
     replay_settle_timeout_s: float = 60.0
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(TokenClaimSettings):
     """Base of every service's settings. Subclasses set `env_prefix` (PACTE_<SERVICE>_)."""
 
     model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
@@ -90,20 +113,29 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str = Field(default_factory=lambda: shared_variable("jwt_jwks_url"))
     # The JWKS itself, inline JSON or a file path (tests, air-gapped sites); the URL wins when both are set.
     jwt_jwks: str = Field(default_factory=lambda: shared_variable("jwt_jwks"))
-    # Expected `aud`; empty = pacte-<service_name>, so a token for one service is refused by the others.
+    # Expected `aud` (a name or a URI); empty = jwt_audience_template for this service
+    # (pacte-<service_name>), so a token for one service is refused by the others.
     jwt_audience: str = ""
     jwt_algorithms: list[str] = ["RS256", "ES256"]
-    # Claims naming the partner (a Keycloak "hardcoded claim" mapper per client sets them).
-    jwt_org_kind_claim: str = "org_kind"
-    jwt_org_id_claim: str = "org_id"
     # Tolerated clock difference with the provider (exp, iat, nbf).
     jwt_leeway_s: float = Field(10.0, ge=0)
-    # JWKS fetched at most every jwt_jwks_cache_s; a token naming an unknown kid (rotation) forces
-    # a refetch, at most once per jwt_jwks_refresh_cooldown_s.
+    # The JWKS (docs/security.md, "Keys"): a key removed at the provider is refused within
+    # jwt_jwks_cache_s (the set is refreshed in the background from half that age on).
     jwt_jwks_cache_s: float = Field(300.0, gt=0)
-    jwt_jwks_refresh_cooldown_s: float = Field(30.0, ge=0)
-    jwt_jwks_timeout_s: float = Field(5.0, gt=0)
-    # Verified tokens are remembered (hot path) until their exp, at most jwt_token_cache_s.
+    # An unknown kid (rotation) fetches at once; fetches start at most once per this interval
+    # (concurrent requests share one fetch), and a kid still unknown after a fetch is refused
+    # without fetching for jwt_jwks_unknown_kid_ttl_s (made-up kids cannot hammer the provider).
+    jwt_jwks_min_fetch_interval_s: float = Field(1.0, ge=0)
+    jwt_jwks_unknown_kid_ttl_s: float = Field(60.0, gt=0)
+    jwt_jwks_unknown_kid_cache_size: int = Field(10_000, ge=1)
+    # Short: only requests with an unknown kid (or after an idle spell) ever wait for a fetch.
+    jwt_jwks_timeout_s: float = Field(2.0, gt=0)
+    # Provider outage: a failed fetch is retried after jwt_jwks_retry_s (the 503's Retry-After)
+    # and the last keys fetched stay in use for jwt_jwks_stale_s after that fetch.
+    jwt_jwks_retry_s: float = Field(10.0, gt=0)
+    jwt_jwks_stale_s: float = Field(24 * 3600.0, gt=0)
+    # Verified tokens are remembered (hot path) until their exp, at most jwt_token_cache_s, and
+    # never longer than their key stays in the JWKS.
     jwt_token_cache_size: int = Field(4096, ge=0)
     jwt_token_cache_s: float = Field(300.0, ge=0)
 
@@ -121,6 +153,11 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     data_dir: Path = Path(".data")
     idempotency_retention_hours: int = 48
+    # Strict-Transport-Security max-age sent on every response; 0 = none (set it when the
+    # service is reached over HTTPS only). Shared: PACTE_HSTS_MAX_AGE_S.
+    hsts_max_age_s: int = Field(default_factory=lambda: int(shared_variable("hsts_max_age_s", "0")), ge=0)
+    # JSON bodies nested deeper than this are refused with 422 (Python's parser would overflow).
+    max_json_depth: int = Field(64, ge=2)
     # Request bodies larger than this are refused with 413 while they stream in (every route);
     # a route may name a larger limit setting in its OpenAPI extra `x-body-limit-setting`.
     max_request_body_bytes: int = Field(1024 * 1024, ge=1)
@@ -131,7 +168,7 @@ class ServiceSettings(BaseSettings):
             self.jwt_issuer = self.jwt_issuer or DEV_ISSUER_URL
             if not self.jwt_jwks_url and not self.jwt_jwks:
                 self.jwt_jwks_url = f"{DEV_ISSUER_URL}/jwks.json"
-        self.jwt_audience = self.jwt_audience or service_audience(self.service_name)
+        self.jwt_audience = self.jwt_audience or self.audience_of(self.service_name)
         symmetric = sorted(set(self.jwt_algorithms) - ASYMMETRIC_ALGORITHMS)
         if symmetric or not self.jwt_algorithms:
             raise ValueError(f"jwt_algorithms: only asymmetric signatures are accepted (not {', '.join(symmetric) or 'an empty list'})")

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-_NIR_RE = re.compile(r"^([1-478])(\d{2})(\d{2})(\d{2}|2A|2B)(\d{3})(\d{3})(\d{2})$")
-_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+# ASCII digits only (re.ASCII): `\d` and int() also take full-width digits.
+_NIR_RE = re.compile(r"^([1-478])(\d{2})(\d{2})(\d{2}|2A|2B)(\d{3})(\d{3})(\d{2})$", re.ASCII)
+_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$", re.ASCII)
 
 
 def _compact(value: str) -> str:
@@ -64,7 +65,7 @@ def _luhn_ok(digits: str) -> bool:
 
 def validate_siret(value: str) -> str:
     siret = _compact(value)
-    if not (len(siret) == 14 and siret.isdigit()):
+    if not (len(siret) == 14 and siret.isascii() and siret.isdigit()):
         raise ValueError("SIRET must be 14 digits")
     # La Poste's establishments (SIREN 356000000) use a digit-sum rule instead of Luhn.
     if siret.startswith("356000000") and siret != "35600000000048":

@@ -182,7 +182,7 @@ def foreign_token(settings: ServiceSettings, kind: OrgKind | str, org: str = "te
     from pacte_common.dev_issuer import DevKey, token_claims
 
     key = DevKey.generate("RS256")
-    claims = token_claims(settings.jwt_issuer, [settings.jwt_audience], OrgKind(kind).value, org, timedelta(hours=1))
+    claims = token_claims(settings.jwt_issuer, [settings.jwt_audience], OrgKind(kind).value, org, timedelta(hours=1), names=settings)
     return jwt.encode(claims, key.private_key(), algorithm="RS256", headers={"kid": key.kid})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from pacte_common.docs import install_offline_docs
+from pacte_common.http import SecurityHeadersMiddleware
 
 from agora_sandbox import contract as c
 from agora_sandbox.api import Sandbox, health, router
@@ -30,7 +31,8 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.sandbox = Sandbox(settings, store, FaultInjector(settings, store))
-    install_offline_docs(app)
+    install_offline_docs(app)  # a development stand-in: its tokens are the sandbox's own
+    app.add_middleware(SecurityHeadersMiddleware)
     install_agora_errors(app)
     app.include_router(router)
     app.include_router(health)

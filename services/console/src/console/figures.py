@@ -7,8 +7,6 @@ feed the chart, the table beside it and the CSV.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,6 +14,7 @@ from typing import Literal
 
 import pygal
 from markupsafe import Markup
+from pacte_common.csv_export import CsvWriter
 from pygal.style import Style
 
 STYLE = Style(
@@ -76,11 +75,10 @@ class Figure:
         return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{_escape(self.title)}" ', 1))
 
     def csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = CsvWriter()  # formula cells neutralised (territory codes, names)
         writer.writerow(self.columns)
         writer.writerows(["" if v is None else v for v in row] for row in self.rows)
-        return buffer.getvalue()
+        return writer.text()
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)

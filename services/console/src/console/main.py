@@ -17,11 +17,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pacte_common.http import SecurityHeadersMiddleware
+from pacte_common.logs import install_redaction
 from starlette.middleware.sessions import SessionMiddleware
 
 from console import pages
 from console.backend import Backend, ServiceError
-from console.security import CsrfRefused, NotSignedIn, csrf_token, current_operator, sign_out
+from console.security import (
+    CsrfRefused,
+    NotSignedIn,
+    SessionStore,
+    csrf_token,
+    current_operator,
+    sign_out,
+)
 from console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +46,7 @@ CONTENT_SECURITY_POLICY = (
 
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
+    install_redaction()  # NIR and IBAN scrubbed from every log record, as in the services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -46,6 +56,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Pacte — operators' console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.sessions = SessionStore(settings.session_idle_s, settings.session_max_age_s, settings.max_sessions)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(csrf_token=csrf_token, current_operator=current_operator, dev_sign_in=settings.dev_sign_in, urlencode=urlencode)
     app.state.templates = templates
@@ -54,11 +65,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    # nosniff, no framing, HSTS by setting; no-store on every page and export (they may show
+    # personal data), the static assets excepted
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s, private=lambda scope: not scope["path"].startswith("/static/")
+    )
 
     app.add_middleware(
         SessionMiddleware,

@@ -393,9 +393,10 @@ async def validate_run(month: str, request: Request, operator: SignedIn, version
 
 @router.get("/pay/{month}/batch.csv")
 async def batch_file(month: str, request: Request, operator: SignedIn):
-    response = await backend_of(request).call("remuneration", "GET", f"/batches/{path_month(month)}", token=operator.token)
+    checked = path_month(month)  # the checked month names the file, never the raw path text
+    response = await backend_of(request).call("remuneration", "GET", f"/batches/{checked}", token=operator.token)
     return Response(response.content, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="pacte-remuneration-{month}.csv"',
+        "Content-Disposition": f'attachment; filename="pacte-remuneration-{checked}.csv"',
     })
 
 

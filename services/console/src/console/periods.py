@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date
+
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 @dataclass(frozen=True, order=True)
@@ -14,9 +17,11 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
-        year, month = text.split("-")
-        value = cls(int(year), int(month))
-        if not 1 <= value.month <= 12 or len(text) != 7:
+        # ASCII digits only: int() also reads full-width ones, which then reach headers and URLs
+        if not _MONTH.fullmatch(text):
+            raise ValueError(f"{text!r} is not a month (YYYY-MM)")
+        value = cls(int(text[:4]), int(text[5:]))
+        if not 1 <= value.month <= 12:
             raise ValueError(f"{text!r} is not a month (YYYY-MM)")
         return value
 

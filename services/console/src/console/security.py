@@ -1,9 +1,14 @@
-"""Sign-in and CSRF.
+"""Sign-in, server-side sessions and CSRF.
 
-The operator's bearer token is kept in the session (a cookie signed with itsdangerous by
-Starlette's SessionMiddleware: HTTP-only, SameSite=strict). The console never checks the
-token's signature itself: every service does, on every call; the console only reads its
-claims to say who is signed in and which pages apply.
+The operator's bearer token is kept **server-side** (`SessionStore`, in the console's memory):
+the session cookie (signed with itsdangerous by Starlette's SessionMiddleware: HTTP-only,
+SameSite=strict) carries only a random session id and the CSRF token, so the token can never
+be read from the cookie, and a cookie saved before sign-out is worth nothing afterwards.
+A session ends at sign-out, after `session_idle_s` without a request, and `session_max_age_s`
+after sign-in, whichever comes first (docs/security.md, "Console sessions"). A console restart
+ends every session. The console never checks the token's signature itself: every service
+does, on every call; the console only reads its claims to say who is signed in and which
+pages apply.
 
 CSRF: the synchronizer-token pattern. The session holds a random token; every form that
 changes state carries it in a hidden field and the POST is refused (403) without the same
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,9 +28,59 @@ import httpx
 import jwt
 from fastapi import Request
 from pacte_common.auth import OrgKind
+from pacte_common.settings import TokenClaimSettings
 
 CSRF_FIELD = "csrf_token"
-TOKEN_KEY = "token"
+SESSION_KEY = "sid"
+
+
+@dataclass
+class _Session:
+    token: str
+    opened_at: float
+    seen_at: float
+
+
+class SessionStore:
+    """The signed-in operators' tokens by session id; the cookie holds only the id."""
+
+    def __init__(self, idle_s: float, max_age_s: float, max_sessions: int):
+        self.idle_s, self.max_age_s, self.max_sessions = idle_s, max_age_s, max_sessions
+        self._sessions: dict[str, _Session] = {}
+
+    def open(self, token: str) -> str:
+        now = time.monotonic()
+        self._purge(now)
+        while len(self._sessions) >= self.max_sessions:  # bounded memory: the oldest goes first
+            del self._sessions[next(iter(self._sessions))]
+        session_id = secrets.token_urlsafe(32)
+        self._sessions[session_id] = _Session(token, now, now)
+        return session_id
+
+    def token(self, session_id: str | None) -> str | None:
+        """The session's token, its idle clock reset; None once it ended."""
+        session = self._sessions.get(session_id or "")
+        if session is None:
+            return None
+        now = time.monotonic()
+        if self._expired(session, now):
+            del self._sessions[session_id]
+            return None
+        session.seen_at = now
+        return session.token
+
+    def close(self, session_id: str | None) -> None:
+        self._sessions.pop(session_id or "", None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _expired(self, session: _Session, now: float) -> bool:
+        return now - session.seen_at >= self.idle_s or now - session.opened_at >= self.max_age_s
+
+    def _purge(self, now: float) -> None:
+        for session_id in [sid for sid, session in self._sessions.items() if self._expired(session, now)]:
+            del self._sessions[session_id]
 
 
 @dataclass(frozen=True)
@@ -50,27 +106,38 @@ class CsrfRefused(Exception):
     """A state-changing form came without the session's CSRF token."""
 
 
-def claims_of(token: str) -> dict:
-    """The token's claims, unverified (the services verify it); ValueError if it is no JWT."""
+def operator_of(token: str, names: TokenClaimSettings) -> Operator:
+    """Who the token names, read unverified (the services verify it) under the deployment's claim
+    names, the same settings as the services'; ValueError if it is no JWT or names no one."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
         raise ValueError(f"this is not a bearer token (JWT): {exc}") from None
-    if claims.get("org_kind") not in {k.value for k in OrgKind}:
-        raise ValueError("the token names no known organisation kind (org_kind)")
-    return claims
+    kind = claims.get(names.jwt_org_kind_claim)
+    if kind not in {k.value for k in OrgKind}:
+        raise ValueError(f"the token names no known organisation kind ({names.jwt_org_kind_claim})")
+    return Operator(token=token, org_kind=kind, org_id=str(claims.get(names.jwt_org_id_claim) or "region"))
+
+
+def _store(request: Request) -> SessionStore:
+    return request.app.state.sessions
 
 
 def current_operator(request: Request) -> Operator | None:
-    token = request.session.get(TOKEN_KEY)
-    if not token:
-        return None
-    try:
-        claims = claims_of(token)
-    except ValueError:
-        request.session.pop(TOKEN_KEY, None)
-        return None
-    return Operator(token=token, org_kind=claims["org_kind"], org_id=str(claims.get("org_id") or "region"))
+    cached = request.scope.get("console.operator", False)
+    if cached is not False:  # pages and their template both ask: one look-up per request
+        return cached
+    operator = None
+    token = _store(request).token(request.session.get(SESSION_KEY))
+    if token:
+        try:
+            operator = operator_of(token, request.app.state.settings)
+        except ValueError:
+            sign_out(request)
+    elif SESSION_KEY in request.session:
+        request.session.pop(SESSION_KEY)  # ended (signed out, idle, too old): the cookie says so too
+    request.scope["console.operator"] = operator
+    return operator
 
 
 def require_operator(request: Request) -> Operator:
@@ -81,14 +148,19 @@ def require_operator(request: Request) -> Operator:
 
 
 def sign_in(request: Request, token: str) -> None:
-    claims_of(token)
-    request.session.clear()  # a new session: a new CSRF token too
-    request.session[TOKEN_KEY] = token
+    operator_of(token, request.app.state.settings)
+    _store(request).close(request.session.get(SESSION_KEY))
+    request.session.clear()  # a new session: a new id and a new CSRF token too
+    request.session[SESSION_KEY] = _store(request).open(token)
+    request.scope.pop("console.operator", None)
     csrf_token(request)
 
 
 def sign_out(request: Request) -> None:
+    """Ends the session at once: its id is forgotten server-side, whatever cookie is replayed."""
+    _store(request).close(request.session.get(SESSION_KEY))
     request.session.clear()
+    request.scope["console.operator"] = None
 
 
 def dev_region_token(issuer_url: str, services: Iterable[str], attempts: int = 3) -> str:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Self
 
-from pacte_common.settings import DEV_ISSUER_URL, DEVELOPMENT, shared_variable
+from pacte_common.settings import DEV_ISSUER_URL, DEVELOPMENT, TokenClaimSettings, shared_variable
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 # Development-only cookie-signing secret: real deployments set PACTE_CONSOLE_SESSION_SECRET.
 DEV_SESSION_SECRET = "pacte-dev-only-console-session-secret-change-me"
 
 
-class ConsoleSettings(BaseSettings):
+class ConsoleSettings(TokenClaimSettings):
+    """The claim names and audience template are the services' own settings (shared variables)."""
+
     model_config = SettingsConfigDict(env_prefix="PACTE_CONSOLE_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "console"
@@ -30,11 +32,17 @@ class ConsoleSettings(BaseSettings):
     # At most this many calls to one service at once for a page (monthly series, pay months).
     max_parallel_calls: int = 6
 
-    # The operator's token lives in a signed, HTTP-only, SameSite=strict session cookie.
+    # The operator's token is kept server-side; the signed, HTTP-only, SameSite=strict cookie
+    # holds only the session id. A session ends at sign-out, after session_idle_s without a
+    # request, or session_max_age_s after sign-in; at most max_sessions at once (oldest ended).
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     session_cookie: str = "pacte_console"
-    session_max_age_s: int = 8 * 3600
+    session_max_age_s: int = Field(8 * 3600, gt=0)
+    session_idle_s: float = Field(30 * 60, gt=0)
+    max_sessions: int = Field(1000, ge=1)
     cookie_https_only: bool = False
+    # Strict-Transport-Security max-age; 0 = none. Shared with the services: PACTE_HSTS_MAX_AGE_S.
+    hsts_max_age_s: int = Field(default_factory=lambda: int(shared_variable("hsts_max_age_s", "0")), ge=0)
     # The "sign in as the Region" button: in development only (PACTE_ENVIRONMENT=development, as
     # `pacte up` sets it), with a token from the development issuer (PACTE_JWT_ISSUER).
     dev_sign_in: bool = Field(default_factory=lambda: shared_variable("environment", "production") == DEVELOPMENT)

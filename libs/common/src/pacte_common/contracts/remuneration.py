@@ -49,7 +49,7 @@ class MonthComputed(RemunerationEvent):
     """One file's statement for one month, frozen by the run's validation."""
 
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.month-computed.v1"
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     statement_id: UUID
     status: Literal["computed", "waiting"]
     regime: Regime
@@ -64,7 +64,7 @@ class PaymentIssued(RemunerationEvent):
     """An amount put in the paying agency's batch of `month`."""
 
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.remuneration.payment-issued.v1"
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     statement_id: UUID
     amount: Decimal
     components: dict[str, Decimal]

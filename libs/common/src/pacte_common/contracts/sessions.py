@@ -240,7 +240,7 @@ class AttendanceEvent(IntegrationEvent):
     topic: ClassVar[str] = Topics.ATTENDANCE
     dossier_id: UUID
     person_id: UUID
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     version: int = Field(ge=1, description="1 for the first statement, +1 for each correction")
     planned_hours: Decimal
     attended_hours: Decimal

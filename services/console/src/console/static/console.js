@@ -1,12 +1,15 @@
 // Progressive enhancement only: every page works without it.
 document.addEventListener("DOMContentLoaded", () => {
   // "Copy table": the figure's table as tab-separated text, ready to paste in a spreadsheet.
+  // A text cell a spreadsheet would read as a formula gets a leading ' (the rule of the CSV
+  // exports, pacte_common/csv_export.py); numbers stay numbers.
+  const safe = (text) => (/^[=+\-@\t\r]/.test(text) && !/^[+-]?\d+(\.\d+)?$/.test(text) ? "'" + text : text);
   for (const button of document.querySelectorAll(".copy-table")) {
     if (!navigator.clipboard) continue;
     button.hidden = false;
     button.addEventListener("click", async () => {
       const table = button.closest(".figure").querySelector("table");
-      const text = [...table.rows].map((row) => [...row.cells].map((c) => c.innerText.trim()).join("\t")).join("\n");
+      const text = [...table.rows].map((row) => [...row.cells].map((c) => safe(c.innerText.trim())).join("\t")).join("\n");
       await navigator.clipboard.writeText(text);
       button.textContent = "Copied";
       setTimeout(() => (button.textContent = "Copy table"), 1500);

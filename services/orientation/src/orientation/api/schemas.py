@@ -30,7 +30,14 @@ class SessionOut(SessionSnapshot):
 # ---------------------------------------------------------------- prescriptions: input
 
 
-class IdentityIn(BaseModel):
+class Strict(BaseModel):
+    """A request body: an unknown field is refused (422 naming it), as in the other services,
+    so a misspelt optional field is not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentityIn(Strict):
     birth_name: str = Field(min_length=1, max_length=100, description="Nom de naissance")
     first_names: str = Field(min_length=1, max_length=200, description="Prénoms")
     usual_name: str | None = Field(None, max_length=100, description="Nom d'usage")
@@ -40,12 +47,15 @@ class IdentityIn(BaseModel):
 
 class ProfileIn(PersonProfile):
     """The person's profile as a request gives it: the daily benefit amount as a decimal the
-    schema describes exactly (string or integer, two decimals); events keep PersonProfile."""
+    schema describes exactly (string or integer, two decimals); events keep PersonProfile
+    (and its tolerance of unknown fields)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     unemployment_daily_amount: decimal_input(ge=0, max_digits=8, decimal_places=2) | None = None
 
 
-class PrescriptionCreate(BaseModel):
+class PrescriptionCreate(Strict):
     session_id: UUID
     prescriber_kind: PrescriberKind | None = Field(
         None, description="Derived from the structure code of the token when absent (PE-… → france_travail)"
@@ -56,20 +66,20 @@ class PrescriptionCreate(BaseModel):
     comment: str | None = Field(None, max_length=5000, description="The prescriber's comment for the organisation")
 
 
-class PositioningIn(BaseModel):
+class PositioningIn(Strict):
     date: date
     kind: PositioningKind
     comment: str | None = Text
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(Strict):
     """Body of /admit and /waitlist (optional)."""
 
     comment: str | None = Text
 
 
-class RefuseIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"allOf": [
+class RefuseIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
         required_when({"reason_code": {"const": RefusalReason.OTHER.value}}, {"comment": NOT_BLANK}),
     ]})
 
@@ -84,11 +94,11 @@ class RefuseIn(BaseModel):
         return comment
 
 
-class WithdrawIn(BaseModel):
+class WithdrawIn(Strict):
     reason: str | None = Text
 
 
-class ReorientIn(BaseModel):
+class ReorientIn(Strict):
     session_id: UUID
     professional_project: str | None = Field(
         None, min_length=1, max_length=5000, description="Defaults to the previous prescription's"

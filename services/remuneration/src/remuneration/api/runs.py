@@ -30,7 +30,7 @@ router = APIRouter(tags=["runs"])
 RegionOnly = Annotated[Principal, require_kind(OrgKind.REGION)]
 RunReader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PAYING_AGENCY)]
 StatementReader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PAYING_AGENCY, OrgKind.TRAINING_ORG)]
-MonthPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])]
+MonthPath = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])]
 
 
 def run_view(run: Run) -> RunOut:
@@ -101,7 +101,7 @@ async def statement_view(db: AsyncSession, statement: Statement, run_state: str)
 @router.get("/statements", response_model=Page[StatementOut], summary="Statements, by month and/or file")
 async def list_statements(
     principal: StatementReader, db: DbSession,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
     dossier_id: UUID | None = None, status: Annotated[str | None, Query(pattern="^(computed|waiting)$")] = None,
     cursor: CursorParam = None, limit: LimitParam = 50,
 ):

@@ -11,7 +11,7 @@ from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Iban, Nir
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
 
-MonthText = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
+MonthText = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2021-05"])
 
 # An amount as answered: always two decimals ("0.00", "587.10"), a JSON string.
 Amount = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]

@@ -7,28 +7,21 @@ Recoveries are written as negative amounts; `amount` is the sum of the component
 Formula injection: a text cell (names, ids, IBAN, NIR, regime, scale version: everything that is
 not an amount) beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a
 leading single quote (`'`), so that a spreadsheet shows it as text and never runs it (OWASP "CSV
-injection"). Amount columns are numbers this service writes (`-297.50` is a recovery) and are
-left as they are.
+injection"), by the suite's one CSV writer (`pacte_common.csv_export`). Amount columns are
+numbers (`-297.50` is a recovery) and are left as they are.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from decimal import Decimal
+
+from pacte_common.csv_export import CsvWriter
 
 from remuneration.domain.formula import ComponentCode
 from remuneration.domain.money import ZERO
 
 COMPONENT_COLUMNS = tuple(code.value for code in ComponentCode)
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralised(cell: str) -> str:
-    """A text cell a spreadsheet will not read as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
-
 BATCH_COLUMNS = (
     "batch_month",  # YYYY-MM of the run
     "statement_id",  # UUID of the statement (GET /statements/{id}); TOTAL on the last line
@@ -61,10 +54,7 @@ class BatchLine:
 
 
 def render_batch(month: str, lines: list[BatchLine]) -> str:
-    out = io.StringIO()
-    # CRLF as RFC 4180 says: the writer then quotes any cell holding a CR or LF, so a name
-    # carrying one cannot split a line
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = CsvWriter(delimiter=";")  # text cells neutralised (no formula), CRLF (RFC 4180)
     writer.writerow(BATCH_COLUMNS)
     totals = {code: ZERO for code in COMPONENT_COLUMNS}
     grand_total = ZERO
@@ -72,17 +62,16 @@ def render_batch(month: str, lines: list[BatchLine]) -> str:
         for code in COMPONENT_COLUMNS:
             totals[code] += line.components.get(code, ZERO)
         grand_total += line.amount
-        text = (month, line.statement_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
-                line.iban, line.regime, line.scale_version)
         writer.writerow(
-            [*(neutralised(cell) for cell in text),
+            [month, line.statement_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
+             line.iban, line.regime, line.scale_version,
              *(f"{line.components.get(code, ZERO):.2f}" for code in COMPONENT_COLUMNS), f"{line.amount:.2f}"]
         )
     writer.writerow(
         [month, "TOTAL", str(len(lines)), "", "", "", "", "", "", "",
          *(f"{totals[code]:.2f}" for code in COMPONENT_COLUMNS), f"{grand_total:.2f}"]
     )
-    return out.getvalue()
+    return writer.text()
 
 
 # The repayment demand file (ordres de reversement): one line per debt a validated run opened.
@@ -116,13 +105,11 @@ class DemandLine:
 
 
 def render_demands(month: str, lines: list[DemandLine]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = CsvWriter(delimiter=";")  # text cells neutralised (no formula), CRLF (RFC 4180)
     writer.writerow(DEMAND_COLUMNS)
     for line in lines:
-        text = (month, line.debt_id, line.dossier_id, line.person_id, line.birth_name, line.first_names, line.nir,
-                line.iban, " ".join(line.origin_months))
-        writer.writerow([*(neutralised(cell) for cell in text), f"{line.amount:.2f}", neutralised(line.explanation)])
+        writer.writerow([month, line.debt_id, line.dossier_id, line.person_id, line.birth_name, line.first_names,
+                         line.nir, line.iban, " ".join(line.origin_months), f"{line.amount:.2f}", line.explanation])
     total = sum((line.amount for line in lines), ZERO)
     writer.writerow([month, "TOTAL", str(len(lines)), "", "", "", "", "", "", f"{total:.2f}", ""])
-    return out.getvalue()
+    return writer.text()

@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["dossiers"])
 
 Writer = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
-Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
 def dossier_out(dossier: Dossier, *, identity: MaskedIdentity | None = None, transitions: list[DossierTransition] | None = None) -> DossierOut:

@@ -8,14 +8,13 @@ satisfaction (mean marks and response count) comes for the same scope.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind
+from pacte_common.csv_export import CsvWriter
 from pacte_common.errors import Forbidden, Invalid
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
@@ -58,8 +57,7 @@ def _compare_row(row: CompareRow) -> dict:
 
 
 def _csv(result: dict, figures: Satisfaction, compared: list[CompareRow], by: str | None) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = CsvWriter()  # formula cells neutralised
     writer.writerow(["scope", "indicator", "numerator", "denominator", "value", "target"])
     for scope, label in SCOPES.items():
         indicator_set = result[scope]
@@ -78,7 +76,7 @@ def _csv(result: dict, figures: Satisfaction, compared: list[CompareRow], by: st
             writer.writerow([label, name, getattr(row, name), "", getattr(row, name), ""])
         mean = row.satisfaction.means()["overall"]
         writer.writerow([label, "satisfaction_overall", row.satisfaction.sums.get("overall", ""), row.satisfaction.responses, "" if mean is None else mean, ""])
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="indicators.csv"'})
+    return Response(writer.text(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="indicators.csv"'})
 
 
 def _scope_for(principal, organisation: str | None) -> str | None:

@@ -4,7 +4,6 @@ Region), a training organisation's declarations, the result indicators (JSON or 
 from __future__ import annotations
 
 import csv
-import io
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
@@ -14,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
+from pacte_common.csv_export import CsvWriter
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
@@ -345,8 +345,7 @@ def results_json(results: Results, minimum: int) -> dict:
 
 
 def results_csv(results: Results) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = CsvWriter()  # formula cells neutralised
     writer.writerow(["breakdown", "group", "indicator", "numerator", "denominator", "value", "population", "respondents", "response_rate"])
     groups = [("all", "all", results.all)] + [(name, key, g) for name, by in results.by.items() for key, g in by.items()]
     for breakdown, key, group in groups:
@@ -356,7 +355,7 @@ def results_csv(results: Results) -> str:
                              group.population, group.respondents, _cell(group.response_rate.value)])
     flow = results.prepa_to_visa
     writer.writerow(["all", "all", "prepa_to_visa", flow.numerator, flow.denominator, _cell(flow.value), flow.denominator, "", ""])
-    return buffer.getvalue()
+    return writer.text()
 
 
 def _cell(value) -> str:

@@ -79,7 +79,7 @@ class ActionFields(Strict):
     distance_learning: bool = False
     modules: list[str] = Field(default_factory=list, description="Optional modules: refresher, FLE, CléA, driving licence…")
     skill_blocks: list[str] = Field(default_factory=list, description="Blocs de compétences of a split certification")
-    departement: str = Field(pattern=r"^\d{2}$")
+    departement: str = Field(pattern=r"^[0-9]{2}$")
     territory_code: str | None = Field(None, max_length=32)
 
 
@@ -103,7 +103,7 @@ class ActionPatch(Strict):
     distance_learning: bool | None = None
     modules: list[str] | None = None
     skill_blocks: list[str] | None = None
-    departement: str | None = Field(None, pattern=r"^\d{2}$")
+    departement: str | None = Field(None, pattern=r"^[0-9]{2}$")
     territory_code: str | None = None
 
 

@@ -49,9 +49,9 @@ class PlaceIn(Strict):
     """A commune and/or postcode: at least one of `postcode` and `commune_insee`."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["postcode"]}, {"required": ["commune_insee"]}]})
-    commune_insee: str = Field(None, pattern=r"^(\d{5}|2[AB]\d{3})$", description="INSEE code of the commune")
+    commune_insee: str = Field(None, pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", description="INSEE code of the commune")
     commune_name: Text = Field(None, max_length=255)
-    postcode: str = Field(None, pattern=r"^\d{5}$")
+    postcode: str = Field(None, pattern=r"^[0-9]{5}$")
 
     @model_validator(mode="after")
     def _somewhere(self):
@@ -63,7 +63,7 @@ class PlaceIn(Strict):
 class TerritoryIn(Strict):
     code: Text = Field(min_length=1, max_length=32)
     name: Text = Field(min_length=1, max_length=255)
-    departement: str | None = Field(None, pattern=r"^(\d{2,3}|2[AB])$")
+    departement: str | None = Field(None, pattern=r"^([0-9]{2,3}|2[AB])$")
     places: list[PlaceIn] = Field(default_factory=list)
 
 
