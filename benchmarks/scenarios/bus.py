@@ -1,7 +1,7 @@
 """The bus: transactional outbox → relay → broker → consumer runner with its inbox, against bare
 aiokafka (produce + consume) on the same broker in the same run.
 
-Targets (issue 13): ≥ 5,000 events/s and ≥ 0.10 of bare."""
+Targets (benchmarks/README.md): ≥ 5,000 events/s and ≥ 0.10 of bare."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Batch handlers (issue 13, set-based consumers): consecutive events of a batch-handled type are
+"""Batch handlers (set-based consumers): consecutive events of a batch-handled type are
 applied together in the partition batch's transaction, interleaved with one-by-one handlers in
 the order of the partition; when a batch fails, each event is retried alone (a run of one) and
 only the bad one is dead-lettered. Real broker, real database."""

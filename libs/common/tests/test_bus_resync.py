@@ -1,4 +1,4 @@
-"""Broker incarnations (issue 11 item 1): a broker that restarts empty, with a new cluster id,
+"""Broker incarnations: a broker that restarts empty, with a new cluster id,
 mid-traffic; topics deleted under a running suite. Real Tansu brokers of the test's own, a
 real database; no operator step anywhere."""
 

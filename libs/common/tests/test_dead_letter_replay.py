@@ -1,4 +1,4 @@
-"""`replay-dlq` that ends (issue 11 item 5) and the relay's incarnation header, on a real broker
+"""`replay-dlq` that ends and the relay's incarnation header, on a real broker
 and a real database: a dead letter replayed while its handler still fails comes back once and
 the run ends; once fixed, a replay applies it; a replay with nothing new replays nothing. A
 message stamped for another broker incarnation is skipped (the relay sends it again)."""

@@ -1,4 +1,4 @@
-"""The bus mechanism through a real broker and a real database (issue 2's required tests)."""
+"""The bus mechanism through a real broker and a real database (docs/conventions.md §1.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retry policy by kind of failure (issue 11 item 3): a database that is locked (SQLite) or
+"""Retry policy by kind of failure: a database that is locked (SQLite) or
 refuses connections (PostgreSQL) while events arrive holds the partition and is retried until
 it is back — nothing is dead-lettered, per-key order is kept. Real broker, real databases."""
 

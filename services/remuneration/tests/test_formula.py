@@ -1,4 +1,4 @@
-"""The monthly formula on cases computed by hand (DOMAIN.md §5), and its properties.
+"""The monthly formula on cases computed by hand (docs/rules.md §5.6), and its properties.
 
 Default policy figures used below: Region top-ups +15 / +65 / +350 €, tension × 1.5,
 transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (seed III.2; later

@@ -5,7 +5,7 @@ For each message: decode the CloudEvent, then in ONE database transaction record
 committed only after that transaction. A redelivered event finds its inbox row and changes
 nothing.
 
-Retry policy by kind of failure (issue 11):
+Retry policy by kind of failure (docs/conventions.md §1.3):
 - transient (database unavailable, locked or failed over, broker timeouts: `bus.is_transient`)
   holds the partition — nothing after it is handled — and is retried with capped exponential
   backoff for as long as it takes; never dead-lettered, so per-key order is kept;

@@ -2,13 +2,13 @@
 
 `/docs` (Swagger UI) and `/redoc` (ReDoc) are served from the service itself, never from a CDN.
 
-The operators' interface must work on a machine without internet (issue 16.5): the assets
+The operators' interface must work on a machine without internet (docs/openapi.md): the assets
 come from the pinned `fastapi-offline` distribution (Swagger UI bundle, its CSS, ReDoc
 standalone) and are served under `/docs-assets`. Swagger UI opens with the bearer scheme of
 `pacte_common.auth` (button *Authorize*, paste a token from `pacte token`), keeps the pasted
 token across reloads and shows each operation's duration.
 
-`/openapi.json` tells the truth about errors (issue 16.3): `install_problem_responses` adds to
+`/openapi.json` tells the truth about errors (docs/openapi.md): `install_problem_responses` adds to
 every operation the problems it can really answer, as `application/problem+json` with the
 `Problem` schema (`ValidationProblem` for 422), from what the route declares: a bearer scheme
 → 401 and 403, a path parameter → 404, a write method → 409, `If-Match` → 412, a body → 413,

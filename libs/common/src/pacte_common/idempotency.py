@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on creations (DESIGN.md §5).
+"""`Idempotency-Key` on creations (docs/conventions.md §2.3).
 
 Same key and same body → the first response again (header `Idempotent-Replayed: true`);
 same key with another body → 422; nothing is ever created twice, even when requests with

@@ -1,6 +1,6 @@
 """The AGORA sandbox app: `uvicorn --factory agora_sandbox.main:create_app --port 8005`.
 
-Implements the AGORA contract (services/agora-gateway/docs/agora-contract.md) for the dev
+Implements the AGORA contract (docs/agora-contract.md) for the dev
 stack and the tests, keeps what it received (in memory, with the trace id of each call's
 `traceparent`), answers a replayed Idempotency-Key with the first answer, and injects faults
 on demand (latency, a rate of 503s, timeouts, rejections with chosen codes).

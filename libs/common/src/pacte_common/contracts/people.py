@@ -1,4 +1,4 @@
-"""The beneficiary as events carry it (DOMAIN.md §1, §7).
+"""The beneficiary as events carry it (docs/rules.md §1.1, §7).
 
 - `person_id`: the pseudonymous key that follows a beneficiary across services.
 - `PersonProfile`: attributes used for eligibility, remuneration and indicators, in clear.

@@ -1,4 +1,4 @@
-"""The gateway's HTTP API (DESIGN.md §7): files, flows, operator resend, back-fill jobs.
+"""The gateway's HTTP API (docs/rules.md §6): files, flows, operator resend, back-fill jobs.
 
 Every endpoint is for the Region's operators (`region` tokens): the gateway holds what
 AGORA was told about every funded file, which no partner should browse. Routers parse,

@@ -39,7 +39,7 @@ class FlowAction(StrEnum):
 SYSTEM_ROLE = "system"
 OPERATOR_ROLE = "operator"
 
-# The flow's life in the queue (DOMAIN.md §6): (from, action) -> to, and who takes it.
+# The flow's life in the queue (docs/rules.md §6.5): (from, action) -> to, and who takes it.
 FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
     "agora flow",
     table(

@@ -99,7 +99,7 @@ def _renderer(db: AsyncSession, runtime: Runtime, principal: Principal) -> Rende
 
 async def _answer(db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal) -> JSONResponse:
     body = await present(db, runtime, prescription, principal, with_identity=True)
-    # DOMAIN.md §7: every answer showing the identity is an access to personal data (ids only logged).
+    # docs/rules.md §7.3: every answer showing the identity is an access to personal data (ids only logged).
     log.info("personal data read", extra={"prescription_id": str(prescription.id), "by": principal.describe()})
     return _with_etag(JSONResponse(body.model_dump(mode="json")), prescription.version)
 

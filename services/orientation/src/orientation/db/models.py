@@ -107,7 +107,7 @@ class Prescription(Base):
 
 
 class PrescriptionTransition(TransitionLogColumns, Base):
-    """Who did what, when, from which state to which, why, in which trace (DOMAIN.md §3)."""
+    """Who did what, when, from which state to which, why, in which trace (docs/rules.md §3.1)."""
 
     __tablename__ = "prescription_transitions"
 

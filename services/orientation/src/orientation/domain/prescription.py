@@ -1,4 +1,4 @@
-"""The prescription state machine (DOMAIN.md §3), as one declarative table.
+"""The prescription state machine (docs/rules.md §3.1), as one declarative table.
 
 Read `PRESCRIPTION` to know the whole flow: from which state, which action, by whom, to
 which state. Everything else in the service (HTTP, consumers, the expiry job) moves a
@@ -36,7 +36,7 @@ STATUS_LABELS: dict[Status, str] = {
     Status.ADMISSION_CANCELLED: "Admission annulée",
 }
 
-# A person has at most one prescription in these states per session (DOMAIN.md §3).
+# A person has at most one prescription in these states per session (docs/rules.md §3.4).
 ACTIVE_STATUSES = frozenset(
     {Status.SUBMITTED, Status.POSITIONING, Status.ADMITTED, Status.WAITLISTED, Status.ENTERED}
 )

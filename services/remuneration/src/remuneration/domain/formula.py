@@ -1,6 +1,6 @@
 """The monthly amount of one file: every component, how it was obtained, and the total.
 
-DOMAIN.md §5, made explicit because no official formula is published:
+docs/rules.md §5.6, made explicit because no official formula is published:
 
     monthly full amount = scale amount (× tension multiplier) + the most favourable Region top-up
     earned              = full amount × days in training / days in month × part-time factor

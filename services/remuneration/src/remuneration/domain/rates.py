@@ -1,4 +1,4 @@
-"""Rates as versioned tables: each version has its effective dates and its source (DOMAIN.md §5).
+"""Rates as versioned tables: each version has its effective dates and its source (docs/rules.md §5.2, docs/remuneration.md).
 
 A month is computed with the versions in force on its first day. A month for which a table has
 no version in force is not computed: `MissingRate` names the table and the day, so an operator

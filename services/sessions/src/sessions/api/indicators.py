@@ -1,4 +1,4 @@
-"""`GET /indicators`: the Pacte's monitoring indicators (DOMAIN.md §8), JSON or CSV.
+"""`GET /indicators`: the Pacte's monitoring indicators (docs/rules.md §8), JSON or CSV.
 
 Every number is aggregated by the database (db/indicators.py): the request costs a dozen
 queries whatever the number of files. Filters: period, programme, département, organisation,

@@ -1,4 +1,4 @@
-"""The Pacte's monitoring indicators (DOMAIN.md §8), computed from plain facts. No I/O.
+"""The Pacte's monitoring indicators (docs/rules.md §8), computed from plain facts. No I/O.
 
 Definitions (our choices where the seed gives none, each value a policy field):
 - *entries*: files whose entry date falls in the period (cancelled files never count).

@@ -1,4 +1,4 @@
-"""What became of trainees after their exit (issue 15): situations, import lines, matching,
+"""What became of trainees after their exit (docs/outcomes.md): situations, import lines, matching,
 result indicators and the retention cutoff. Pure rules: no I/O, no framework.
 
 Definitions (our choices where the seed gives none; docs/outcomes.md explains them):
