@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pacte_common.state_machine import StateMachine, TransitionRefused, table
+from pacte_common.state_machine import StateMachine, table
 
 
 class FlowStatus(StrEnum):
@@ -58,14 +58,6 @@ FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
 
 # Statuses after which the next flow of the file may go.
 DONE = (FlowStatus.ACKNOWLEDGED, FlowStatus.EXCLUDED, FlowStatus.DELEGATED)
-
-
-def flow_transition(status: FlowStatus, action: FlowAction) -> FlowStatus:
-    """The status after the action (pure); ValueError when the machine does not allow it."""
-    try:
-        return FLOW.step(status, action).target
-    except TransitionRefused as refused:
-        raise ValueError(str(refused)) from None
 
 
 def allowed_flow_actions(status: str, role: str = OPERATOR_ROLE) -> list[str]:

@@ -433,18 +433,6 @@ def advance_amount(month: Month, decision: RegimeDecision, trainee: Trainee, tra
     )
 
 
-def adjustment_for(month: Month, recomputed: Earned, already_paid: Decimal, attendance_version: int) -> Adjustment:
-    delta = recomputed.amount - already_paid
-    return Adjustment(
-        month=str(month),
-        delta=delta,
-        explanation=(
-            f"{month} recomputed with attendance statement version {attendance_version}: "
-            f"{euros(recomputed.amount)} against {euros(already_paid)} already paid → {'+' if delta >= 0 else ''}{euros(delta)}"
-        ),
-    )
-
-
 def _own_components(month: Month, decision: RegimeDecision, trainee: Trainee, training: Training,
                     attendance: Attendance | None, policy: Policy, waiting_for: str | None) -> Earned:
     """The month's own computation; all zero while it waits for what it needs (the inputs stay visible)."""
