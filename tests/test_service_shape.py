@@ -55,16 +55,103 @@ def test_only_the_use_cases_commit(service):
     assert commits == [], f"{service}: commits outside app/: {commits}"
 
 
+# What app/ and db/ may not import: the HTTP edge's types live in api/.
+HTTP = ("fastapi", "starlette")
+# Where the repository's own packages live, to follow imports through them.
+PACKAGE_ROOTS = {"pacte_common": Path("libs/common/src"), **{package: Path("services") / service / "src"
+                                                             for service, package in SERVICES.items()}}
+
+
+def _imported_names(path: Path, module: str) -> list[str]:
+    """Every module `path` imports at run time (not under TYPE_CHECKING), `from a import b` as
+    both `a` and `a.b` (b may be a module), relative imports resolved against `module`."""
+    tree = _tree(path)
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for statement in node.body for inner in ast.walk(statement)}
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of one of the repository's modules (a package's __init__), None if not ours."""
+    root = PACKAGE_ROOTS.get(module.split(".")[0])
+    if root is None:
+        return None
+    base = project_root() / root / Path(*module.split("."))
+    return next((path for path in (base / "__init__.py", base.with_suffix(".py")) if path.exists()), None)
+
+
+def reached_libraries(module: str) -> dict[str, str]:
+    """Third-party top-level packages that importing `module` loads, through the repository's
+    own modules (pacte_common, the services), each with the chain of imports that reaches it."""
+    seen: set[str] = set()
+    reached: dict[str, str] = {}
+    stack = [(module, module)]
+    while stack:
+        name, chain = stack.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b and a.b.c
+            current = ".".join(parts[:depth])
+            path = _module_file(current)
+            if path is None or current in seen:
+                continue
+            seen.add(current)
+            for imported in _imported_names(path, current):
+                if _module_file(imported) is not None:
+                    stack.append((imported, f"{chain} -> {imported}"))
+                elif imported.split(".")[0] not in PACKAGE_ROOTS:
+                    reached.setdefault(imported.split(".")[0], chain)
+    return reached
+
+
+def _module_name(path: Path, service: str) -> str:
+    parts = path.relative_to(project_root() / "services" / service / "src").with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_the_domain_is_pure(service):
-    domain = _package(service) / "domain"
-    impure = []
-    for path in _modules(domain):
-        for node in ast.walk(_tree(path)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            impure += [f"{path.name}: {name}" for name in names if name.split(".")[0] in IMPURE]
-    assert impure == [], f"{service}: the domain imports {impure}"
+    """Not even through pacte_common or another module: a rule loads no framework, database,
+    network or bus library."""
+    impure = [
+        f"{_module_name(path, service)} reaches {library}: {chain}"
+        for path in _modules(_package(service) / "domain")
+        for library, chain in reached_libraries(_module_name(path, service)).items()
+        if library in IMPURE
+    ]
+    assert impure == [], f"{service}: the domain reaches {impure}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_no_http_type_in_the_use_cases_or_the_database_code(service):
+    package = _package(service)
+    found = [
+        f"{path.relative_to(package)}: {name}"
+        for room in ("app", "db", "domain")
+        for path in _modules(package / room)
+        for name in _imported_names(path, _module_name(path, service))
+        if name.split(".")[0] in HTTP
+    ]
+    assert found == [], f"{service}: HTTP types belong in api/: {found}"
+
+
+def test_the_import_follower_sees_a_library_through_pacte_common():
+    """The follower itself: the database code reaches sqlalchemy through pacte_common.db."""
+    assert "sqlalchemy" in reached_libraries("pacte_common.db")
+    assert "sqlalchemy" in reached_libraries("orientation.db.models")
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))

@@ -14,6 +14,10 @@ every operation the problems it can really answer, as `application/problem+json`
 → 401 and 403, a path parameter → 404, a write method → 409, `If-Match` → 412, a body → 413,
 a body → 400 (undecodable) and 413, any parameter or body → 422. A route adds its own (428, 503…) with FastAPI's `responses=`;
 the media type and schema are filled in here, so no route repeats them.
+
+Operation ids are the route functions' names (`operation_id`), so a client generated from the
+document reads `create_prescription`, not `create_prescription_prescriptions_post`; the shape
+test keeps them unique per document (docs/conventions.md §2.1).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
@@ -48,6 +53,11 @@ SWAGGER_UI_PARAMETERS = {
     "tryItOutEnabled": False,
     "defaultModelsExpandDepth": 0,
 }
+
+
+def operation_id(route: APIRoute) -> str:
+    """The operation id of a route: its function's name (FastAPI's `generate_unique_id_function`)."""
+    return route.name
 
 
 def install_offline_docs(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ on demand (latency, a rate of 503s, timeouts, rejections with chosen codes).
 from __future__ import annotations
 
 from fastapi import FastAPI
-from pacte_common.docs import install_offline_docs
+from pacte_common.docs import install_offline_docs, operation_id
 
 from agora_sandbox import contract as c
 from agora_sandbox.api import Sandbox, health, router
@@ -27,6 +27,7 @@ def create_app(settings: AgoraSandboxSettings | None = None) -> FastAPI:
         title="AGORA sandbox",
         description="Development stand-in for AGORA (Caisse des dépôts), contract v" + c.CONTRACT_VERSION,
         version=c.CONTRACT_VERSION,
+        generate_unique_id_function=operation_id,
     )
     app.state.store = store
     app.state.sandbox = Sandbox(settings, store, FaultInjector(settings, store))

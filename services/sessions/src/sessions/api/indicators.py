@@ -96,7 +96,7 @@ def _scope_for(principal, organisation: str | None) -> str | None:
     summary="Monitoring indicators, by sex, with ANOTEA satisfaction; optionally compared by territory or département; JSON or CSV (Accept: text/csv)",
     responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}},
 )
-async def indicators(
+async def get_indicators(
     request: Request,
     principal: CurrentPrincipal,
     db: DbSession,

@@ -41,12 +41,11 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.errors import Conflict, Invalid, InvalidTransition
 from pacte_common.http import check_if_match
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_trace_id, current_traceparent
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import JSONResponse
 
 from sessions.db.models import (
     AttendanceStatement,
@@ -198,9 +197,9 @@ class Enrolment:
 async def enrol(
     db: AsyncSession, runtime: Runtime, principal: Principal, enrolment: Enrolment, *,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     """Direct enrolment: 409 for a session that is not the caller's or a person already enrolled
-    in it; once per idempotency key (idempotent_create commits)."""
+    in it; once per idempotency key (create_once commits)."""
 
     async def create() -> tuple[int, Any]:
         session = await session_for_update(db, enrolment.session_id)
@@ -221,7 +220,7 @@ async def enrol(
         )
         return 201, render(dossier)
 
-    return await idempotent_create(
+    return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-dossier",
         key=idempotency_key, payload=payload, create=create,
     )
