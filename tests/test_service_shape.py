@@ -168,6 +168,23 @@ def test_no_long_function_in_the_api_the_use_cases_or_the_domain(service):
     assert long == [], f"{service}: functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
+def _db_after_runtime(node: ast.AST) -> bool:
+    names = [a.arg for a in node.args.args] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+    return "db" in names and "runtime" in names and names.index("runtime") < names.index("db")
+
+
+def test_one_argument_order_db_then_runtime():
+    """`(db, runtime, ...)` everywhere: use cases, publishers, event handlers (docs/developing.md)."""
+    reversed_ = [
+        f"{path.relative_to(project_root())}:{node.lineno} {node.name}"
+        for root in ("services", "libs/common/src")
+        for path in _modules(project_root() / root)
+        for node in ast.walk(_tree(path))
+        if _db_after_runtime(node)
+    ]
+    assert reversed_ == []
+
+
 def test_no_string_keyed_runtime_and_no_test_helper_in_production():
     sources = [p for root in ("services", "libs/common") for p in _modules(project_root() / root)
                if "tests" not in p.parts]

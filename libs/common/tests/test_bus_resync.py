@@ -99,7 +99,7 @@ async def record(factory, outbox, items):
             await outbox.publish(session, StepRecorded(key=key, seq=seq), key=key)
 
 
-async def handle(context, session, envelope: Envelope):
+async def handle(session, context, envelope: Envelope):
     await session.execute(effects.insert().values(key=envelope.data.key, seq=envelope.data.seq))
 
 

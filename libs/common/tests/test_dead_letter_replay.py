@@ -71,7 +71,7 @@ class Running:
         self.broken: set[int] = set()
         self.outcomes: Counter = Counter()
 
-        async def handle(context, session, envelope):
+        async def handle(session, context, envelope):
             if envelope.data.seq in self.broken:
                 raise RuntimeError(f"cannot count {envelope.data.seq} yet")
             await session.execute(effects.insert().values(seq=envelope.data.seq))
@@ -175,7 +175,7 @@ async def test_a_dead_letters_error_carries_no_personal_data(factory, bus_settin
         def __init__(self, bus, factory):
             super().__init__(bus, factory)
 
-            async def handle(context, session, envelope):
+            async def handle(session, context, envelope):
                 raise RuntimeError(f"no trainee with NIR {nir}")
 
             self.runner.subscription.handlers[CountTaken] = handle

@@ -119,7 +119,7 @@ async def get_flow(flow_id: uuid.UUID, db: ReadDb, runtime: Gateway, response: R
 async def retry_flow(
     flow_id: uuid.UUID, db: DbSession, runtime: Gateway, response: Response, principal: Operator, if_match: IfMatch = None
 ) -> FlowView:
-    flow = await flows.retry(runtime, db, flow_id, if_match=if_match, actor=principal.describe())
+    flow = await flows.retry(db, runtime, flow_id, if_match=if_match, actor=principal.describe())
     response.headers["ETag"] = etag(flow.version)
     return await _flow_view(db, flow, runtime.settings.create_without_nir)
 
@@ -142,7 +142,7 @@ async def start_backfill(
                                      json_schema_extra={"format": "binary"})],  # a file to generated clients
     idempotency_key: IdempotencyKey = None,
 ):
-    answer = await backfill.start(runtime, db, principal, file, idempotency_key, render=BackfillJobView.of)
+    answer = await backfill.start(db, runtime, principal, file, idempotency_key, render=BackfillJobView.of)
     return answer_response(answer, headers=None if answer.replayed else {"Location": f"/backfill/{answer.body['job_id']}"})
 
 

@@ -512,8 +512,8 @@ async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: Expor
 
 
 async def start(
-    runtime: GatewayRuntime,
     db: AsyncSession,
+    runtime: GatewayRuntime,
     principal: Principal,
     file: ExportFile,
     idempotency_key: str | None,

@@ -106,7 +106,7 @@ async def update_programme(
         await db.flush()
         for session in await sessions_of_programme(db, programme.id):
             await db.refresh(session)
-            await publish_catalogue(runtime, db, SessionUpdated, session)
+            await publish_catalogue(db, runtime, SessionUpdated, session)
         await db.commit()
     return programme
 
@@ -155,7 +155,7 @@ async def update_action(
         await db.flush()
         await db.refresh(action)
         for session in await sessions_of_action(db, action.id):
-            await publish_catalogue(runtime, db, SessionUpdated, session)
+            await publish_catalogue(db, runtime, SessionUpdated, session)
         await db.commit()
     return action
 
@@ -179,7 +179,7 @@ async def create_session(
         session = TrainingSession(action=action, places_taken=0, **fields)
         db.add(session)
         await assign_territories(db, [session])  # territory_code from the training place (docs/territories.md)
-        await publish_catalogue(runtime, db, SessionPublished, session)
+        await publish_catalogue(db, runtime, SessionPublished, session)
         return 201, render(session)
 
     return await _create_once(db, runtime, principal, "create-session", payload=payload, idempotency_key=idempotency_key, create=create)
@@ -211,7 +211,7 @@ async def update_session(
         _apply(session, changes)
         await db.flush()
         closed = changes.get("recruitment_state") == RecruitmentState.CLOSED.value
-        await publish_catalogue(runtime, db, SessionClosed if closed else SessionUpdated, session)
+        await publish_catalogue(db, runtime, SessionClosed if closed else SessionUpdated, session)
         await db.commit()
     return session
 
@@ -229,6 +229,6 @@ async def cancel_session(
     session.cancel_reason = reason
     session.recruitment_state = RecruitmentState.CLOSED.value
     await db.flush()
-    await publish_catalogue(runtime, db, SessionCancelled, session)
+    await publish_catalogue(db, runtime, SessionCancelled, session)
     await db.commit()
     return session
