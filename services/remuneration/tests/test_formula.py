@@ -1,7 +1,7 @@
 """The monthly formula on cases computed by hand (docs/rules.md §5.6), and its properties.
 
 Default policy figures used below: Region top-ups +15 / +65 / +350 €, tension × 1.5,
-transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (seed III.2; later
+transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (Pacte §III.2; later
 years from the net minimum wage in force, domain/rates.py),
 advance 75% of the first month's presumed amount.
 """

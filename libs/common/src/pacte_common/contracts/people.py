@@ -28,7 +28,7 @@ class Sex(StrEnum):
 
 
 class EducationLevel(StrEnum):
-    """1967 nomenclature used by the seed; the Pacte targets level IV and below."""
+    """1967 nomenclature the Pacte uses (docs/rules.md §1.1); it targets level IV and below."""
 
     BELOW_V = "below_v"  # infra V
     V = "v"

@@ -149,7 +149,7 @@ REFUSAL_LABELS: dict[RefusalReason, str] = {
     RefusalReason.OTHER: "Autre motif (commentaire obligatoire)",
 }
 
-# What the prescriber can do next, shown with the refusal (seed III.2 for the first one).
+# What the prescriber can do next, shown with the refusal (Pacte §III.2 for the first one, docs/rules.md §3.2).
 REFUSAL_HINTS: dict[RefusalReason, str] = {
     RefusalReason.PREREQUISITES_NOT_MET: (
         "Le module de remise à niveau contextualisé peut permettre d'atteindre les prérequis : "
