@@ -1,4 +1,4 @@
-"""`/docs` and `/redoc` render offline (issue 16.5): headless Chromium on the running suite,
+"""`/docs` and `/redoc` render offline (docs/openapi.md): headless Chromium on the running suite,
 every request not to 127.0.0.1 blocked, each service's Swagger UI shows every operation of
 its OpenAPI document and takes a pasted bearer token; ReDoc renders the operations too.
 

@@ -1,5 +1,5 @@
 """The whole journey across the four services, over HTTP only, against the suite started as
-`pacte up` starts it (issue 7). Each journey waits on conditions with deadlines, never on
+`pacte up` starts it. Each journey waits on conditions with deadlines, never on
 fixed sleeps. Amounts are computed by hand in the comments."""
 
 from __future__ import annotations

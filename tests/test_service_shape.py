@@ -7,6 +7,7 @@ domain or a 150-line function back fails here rather than in a review.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -54,16 +55,103 @@ def test_only_the_use_cases_commit(service):
     assert commits == [], f"{service}: commits outside app/: {commits}"
 
 
+# What app/ and db/ may not import: the HTTP edge's types live in api/.
+HTTP = ("fastapi", "starlette")
+# Where the repository's own packages live, to follow imports through them.
+PACKAGE_ROOTS = {"pacte_common": Path("libs/common/src"), **{package: Path("services") / service / "src"
+                                                             for service, package in SERVICES.items()}}
+
+
+def _imported_names(path: Path, module: str) -> list[str]:
+    """Every module `path` imports at run time (not under TYPE_CHECKING), `from a import b` as
+    both `a` and `a.b` (b may be a module), relative imports resolved against `module`."""
+    tree = _tree(path)
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for statement in node.body for inner in ast.walk(statement)}
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of one of the repository's modules (a package's __init__), None if not ours."""
+    root = PACKAGE_ROOTS.get(module.split(".")[0])
+    if root is None:
+        return None
+    base = project_root() / root / Path(*module.split("."))
+    return next((path for path in (base / "__init__.py", base.with_suffix(".py")) if path.exists()), None)
+
+
+def reached_libraries(module: str) -> dict[str, str]:
+    """Third-party top-level packages that importing `module` loads, through the repository's
+    own modules (pacte_common, the services), each with the chain of imports that reaches it."""
+    seen: set[str] = set()
+    reached: dict[str, str] = {}
+    stack = [(module, module)]
+    while stack:
+        name, chain = stack.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b and a.b.c
+            current = ".".join(parts[:depth])
+            path = _module_file(current)
+            if path is None or current in seen:
+                continue
+            seen.add(current)
+            for imported in _imported_names(path, current):
+                if _module_file(imported) is not None:
+                    stack.append((imported, f"{chain} -> {imported}"))
+                elif imported.split(".")[0] not in PACKAGE_ROOTS:
+                    reached.setdefault(imported.split(".")[0], chain)
+    return reached
+
+
+def _module_name(path: Path, service: str) -> str:
+    parts = path.relative_to(project_root() / "services" / service / "src").with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_the_domain_is_pure(service):
-    domain = _package(service) / "domain"
-    impure = []
-    for path in _modules(domain):
-        for node in ast.walk(_tree(path)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            impure += [f"{path.name}: {name}" for name in names if name.split(".")[0] in IMPURE]
-    assert impure == [], f"{service}: the domain imports {impure}"
+    """Not even through pacte_common or another module: a rule loads no framework, database,
+    network or bus library."""
+    impure = [
+        f"{_module_name(path, service)} reaches {library}: {chain}"
+        for path in _modules(_package(service) / "domain")
+        for library, chain in reached_libraries(_module_name(path, service)).items()
+        if library in IMPURE
+    ]
+    assert impure == [], f"{service}: the domain reaches {impure}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_no_http_type_in_the_use_cases_or_the_database_code(service):
+    package = _package(service)
+    found = [
+        f"{path.relative_to(package)}: {name}"
+        for room in ("app", "db", "domain")
+        for path in _modules(package / room)
+        for name in _imported_names(path, _module_name(path, service))
+        if name.split(".")[0] in HTTP
+    ]
+    assert found == [], f"{service}: HTTP types belong in api/: {found}"
+
+
+def test_the_import_follower_sees_a_library_through_pacte_common():
+    """The follower itself: the database code reaches sqlalchemy through pacte_common.db."""
+    assert "sqlalchemy" in reached_libraries("pacte_common.db")
+    assert "sqlalchemy" in reached_libraries("orientation.db.models")
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -80,6 +168,23 @@ def test_no_long_function_in_the_api_the_use_cases_or_the_domain(service):
     assert long == [], f"{service}: functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
+def _db_after_runtime(node: ast.AST) -> bool:
+    names = [a.arg for a in node.args.args] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+    return "db" in names and "runtime" in names and names.index("runtime") < names.index("db")
+
+
+def test_one_argument_order_db_then_runtime():
+    """`(db, runtime, ...)` everywhere: use cases, publishers, event handlers (docs/developing.md)."""
+    reversed_ = [
+        f"{path.relative_to(project_root())}:{node.lineno} {node.name}"
+        for root in ("services", "libs/common/src")
+        for path in _modules(project_root() / root)
+        for node in ast.walk(_tree(path))
+        if _db_after_runtime(node)
+    ]
+    assert reversed_ == []
+
+
 def test_no_string_keyed_runtime_and_no_test_helper_in_production():
     sources = [p for root in ("services", "libs/common") for p in _modules(project_root() / root)
                if "tests" not in p.parts]
@@ -91,3 +196,66 @@ def test_no_string_keyed_runtime_and_no_test_helper_in_production():
         if name.split(".")[0] == "pacte_testing"
     ]
     assert offenders == []
+
+
+# ---------------------------------------------------------------- the project holds its own rules
+# Documents outside the repository the code once cited (spelled in two pieces so this file does
+# not cite them itself).
+OUTSIDE = ("DOMAIN" + ".md", "DESIGN" + ".md", "../" + "shared")
+# Still citing an outside document, reworded by the branch that owns them (auth and logs).
+NOT_YET_REWORDED = {"libs/common/src/pacte_common/auth.py", "libs/common/src/pacte_common/logs.py"}
+ISSUE_NUMBER = re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE)
+DOC_PATH = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*docs/[\w./-]*\.md")
+SECTION = re.compile(r"(docs/(?:rules|conventions)\.md) §(\d+(?:\.\d+)?)")
+TEXT_SUFFIXES = {".py", ".md", ".json", ".toml", ".txt", ".html", ".ini", ".cfg", ".yml", ".yaml", ".sql", ".csv", ".xml"}
+
+
+def _project_files(suffixes: set[str], roots=("libs", "services", "tests", "docs", "README.md")) -> list[Path]:
+    root = project_root()
+    files = []
+    for name in roots:
+        top = root / name
+        candidates = [top] if top.is_file() else top.rglob("*")
+        files += [p for p in candidates if p.is_file() and p.suffix in suffixes
+                  and not {"__pycache__", "node_modules", ".venv"} & set(p.parts)]
+    return sorted(files)
+
+
+def test_no_document_outside_the_repository_is_cited():
+    root = project_root()
+    offenders = [
+        f"{path.relative_to(root)}: {outside}"
+        for path in _project_files(TEXT_SUFFIXES)
+        if str(path.relative_to(root)) not in NOT_YET_REWORDED
+        for outside in OUTSIDE if outside in path.read_text(errors="replace")
+    ]
+    assert offenders == [], f"cite the project's docs (docs/rules.md, docs/conventions.md) instead: {offenders}"
+
+
+def test_no_issue_number_in_the_code():
+    root = project_root()
+    offenders = [
+        f"{path.relative_to(root)}:{number}: {match.group(0)}"
+        for path in _project_files({".py"}, roots=("libs", "services", "tests", "benchmarks"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for match in ISSUE_NUMBER.finditer(line)
+    ]
+    assert offenders == [], f"say what the code does and cite a doc, not an issue: {offenders}"
+
+
+def _sections(doc: Path) -> set[str]:
+    """`3`, `3.2`… of the numbered headings (`## 3. Orientation`, `### 3.2 Refusal reasons`)."""
+    found = re.findall(r"^#{2,4} (\d+(?:\.\d+)?)\.?\s", doc.read_text(), re.MULTILINE)
+    return set(found)
+
+
+def test_every_doc_the_code_cites_exists_with_its_section():
+    root = project_root()
+    missing = []
+    for path in _project_files({".py"}, roots=("libs", "services", "tests", "benchmarks")):
+        text = path.read_text()
+        missing += [f"{path.relative_to(root)}: {cited}" for cited in set(DOC_PATH.findall(text))
+                    if not (root / cited).is_file()]
+        missing += [f"{path.relative_to(root)}: {doc} §{section}" for doc, section in set(SECTION.findall(text))
+                    if section not in _sections(root / doc)]
+    assert missing == []

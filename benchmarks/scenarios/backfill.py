@@ -2,7 +2,7 @@
 
 The export is generated on disk, uploaded with POST /backfill to the gateway running as a real
 child process (its own database, a Tansu broker, the AGORA sandbox in-process), and followed to
-its report; peak resident memory is sampled from /proc. Targets (issue 13): ≥ 5,000 lines/s on
+its report; peak resident memory is sampled from /proc. Targets (benchmarks/README.md): ≥ 5,000 lines/s on
 1,000,000 lines with RSS ≤ 300 MB. The full run uses `PACTE_BENCH_BACKFILL_LINES` lines
 (default 20,000: a million lines takes half an hour at today's speed)."""
 

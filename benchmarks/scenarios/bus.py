@@ -1,7 +1,7 @@
 """The bus: transactional outbox → relay → broker → consumer runner with its inbox, against bare
 aiokafka (produce + consume) on the same broker in the same run.
 
-Targets (issue 13): ≥ 5,000 events/s and ≥ 0.10 of bare."""
+Targets (benchmarks/README.md): ≥ 5,000 events/s and ≥ 0.10 of bare."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def pacte(bus: BusSettings, count: int, database_url: str) -> float:
     outbox = Outbox(tables, "/pacte/bench", bus)
     relay = OutboxRelay(outbox, engine, factory, timedelta(days=1))
 
-    async def on_items(_context, session, envelopes):  # a batch handler: one executemany per run
+    async def on_items(session, _context, envelopes):  # a batch handler: one executemany per run
         await session.execute(items.insert(), [{"key": "handled", "seq": e.data.seq} for e in envelopes])
 
     runner = ConsumerRunner(Subscription("bench", {}, batch_handlers={BenchItemAdded: on_items}), service="bench",

@@ -2,7 +2,7 @@
 against the bare stack (benchmarks.baseline_app: FastAPI + SQLAlchemy + one INSERT / one
 SELECT by id) on the same database kind, single worker each, interleaved rounds.
 
-Targets (issue 13): write ratio ≥ 0.70, read ratio ≥ 0.80."""
+Targets (benchmarks/README.md): write ratio ≥ 0.70, read ratio ≥ 0.80."""
 
 from __future__ import annotations
 

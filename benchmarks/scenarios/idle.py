@@ -1,5 +1,5 @@
 """The idle suite: CPU used by every process of `pacte up` (broker included) with no traffic,
-in % of one core. Target (issue 13): < 2 %."""
+in % of one core. Target (benchmarks/README.md): < 2 %."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /indicators on 100,000 training files (issue 14): the time the sessions service's SQL
+"""GET /indicators on 100,000 training files: the time the sessions service's SQL
 aggregation takes for the whole Region, everyone and by sex, with satisfaction and the
 comparison by territory — the dozen queries one request makes. Target: < 1 s on PostgreSQL.
 

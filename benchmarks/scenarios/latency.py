@@ -12,7 +12,7 @@ back from the gateway's API (`GET /flows?status=acknowledged&operation=enter`: e
 The backlog is the entries declared whose flow was not yet acknowledged when the last entry
 was answered.
 
-Target (issue 13): p99 ≤ 1 s at 100 entries/s for 60 s (`PACTE_BENCH_LATENCY_RATE`,
+Target (benchmarks/README.md): p99 ≤ 1 s at 100 entries/s for 60 s (`PACTE_BENCH_LATENCY_RATE`,
 `PACTE_BENCH_LATENCY_SECONDS`; quick: 3 entries/s for 4 s). No baseline app: the target is
 the goal."""
 

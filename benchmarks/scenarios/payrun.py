@@ -10,7 +10,7 @@ Region computes and validates May (each file's first month) and June (its second
 also reviews May against the facts known now: the steady state of a monthly run) over HTTP.
 The figure is June's `POST /runs` + `POST /runs/{month}/validate`, wall clock.
 
-Target (issue 13): 100,000 files ≤ 30 s, linear. Sizes: 1,000 and 10,000 files
+Target (benchmarks/README.md): 100,000 files ≤ 30 s, linear. Sizes: 1,000 and 10,000 files
 (`PACTE_BENCH_PAYRUN_FILES`, comma-separated; quick: 10 and 30); the 100,000-file time is
 extrapolated from the two largest sizes with the growth they show (never better than linear).
 No baseline app: the target is the goal."""

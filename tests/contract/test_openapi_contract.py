@@ -1,4 +1,4 @@
-"""Every OpenAPI document tells the truth (issue 16.3): schemathesis (`st run`, all checks,
+"""Every OpenAPI document tells the truth (docs/openapi.md): schemathesis (`st run`, all checks,
 every phase) against each service's `/openapi.json` on a running suite, with tokens of each
 kind. Bounded in examples (PACTE_CONTRACT_MAX_EXAMPLES, default 12) and seeded, so it runs in
 minutes and a failure is reproduced by the same seed.

@@ -1,4 +1,4 @@
-"""The fault suite (issue 11): the whole suite, as `pacte up` runs it — supervised — on free
+"""The fault suite: the whole suite, as `pacte up` runs it — supervised — on free
 ports, while trainees go from prescription to entry to exit and things break.
 
 One supervised suite for the package (its own ports, data folder and databases, separate from

@@ -1,4 +1,4 @@
-"""PostgreSQL connections dropped under the consumers (issue 11 item 7): every service database
+"""PostgreSQL connections dropped under the consumers: every service database
 refuses connections for a while and its open connections are terminated, mid-traffic. Consumers
 hold their partitions and retry — nothing is dead-lettered, per-key order is kept (AGORA gets
 create, enter, exit, settle in that order for everyone), no one is lost.

@@ -1,4 +1,4 @@
-"""Looking at the bus without kcat (issue 16 item 7): `pacte bus tail` shows a journey's events
+"""Looking at the bus without kcat (docs/runbook.md): `pacte bus tail` shows a journey's events
 decoded, `pacte bus topics` lists the topics with partitions, end offsets and consumer lag —
 from another terminal, against the supervised suite's broker (Tansu)."""
 

@@ -1,4 +1,4 @@
-"""The AsyncAPI catalogue catches leaks (issue 16.4): closed payload schemas, dead-letter
+"""The AsyncAPI catalogue catches leaks (docs/events.md): closed payload schemas, dead-letter
 channels that describe what the consumer really writes there, and consumers that still
 read a newer producer's event (tolerant reader)."""
 

@@ -1,4 +1,4 @@
-"""Tokens as an OpenID provider issues them (issue 16 item 6), over real HTTP/ASGI: asymmetric JWTs
+"""Tokens as an OpenID provider issues them (docs/security.md), over real HTTP/ASGI: asymmetric JWTs
 verified against a JWKS (file or URL), key ids and rotation, each service's own audience, the
 issuer checked; the dev issuer's endpoints; no development secret outside development."""
 

@@ -1,4 +1,4 @@
-"""Batch handlers (issue 13, set-based consumers): consecutive events of a batch-handled type are
+"""Batch handlers (set-based consumers): consecutive events of a batch-handled type are
 applied together in the partition batch's transaction, interleaved with one-by-one handlers in
 the order of the partition; when a batch fails, each event is retried alone (a run of one) and
 only the bad one is dead-lettered. Real broker, real database."""
@@ -80,11 +80,11 @@ async def test_runs_of_a_batched_type_are_applied_together_in_partition_order(fa
     await produce(bus_settings, events)
     run_sizes = []
 
-    async def log_hours(context, session, envelopes):
+    async def log_hours(session, context, envelopes):
         run_sizes.append(len(envelopes))
         await session.execute(applied.insert(), [{"kind": "hours", "seq": e.data.seq} for e in envelopes])
 
-    async def close_period(context, session, envelope):
+    async def close_period(session, context, envelope):
         await session.execute(applied.insert().values(kind="close", seq=envelope.data.seq))
 
     subscription = Subscription("batched", {PeriodClosed: close_period}, batch_handlers={HoursLogged: log_hours})
@@ -107,7 +107,7 @@ async def test_a_failing_batch_falls_back_to_runs_of_one_and_dead_letters_only_t
     await produce(bus_settings, [Envelope.wrap(HoursLogged(seq=seq), source="/t", subject="k") for seq in range(6)])
     outcomes: Counter = Counter()
 
-    async def log_hours(context, session, envelopes):
+    async def log_hours(session, context, envelopes):
         if any(e.data.seq == 3 for e in envelopes):
             raise PermanentError("negative hours")
         await session.execute(applied.insert(), [{"kind": "hours", "seq": e.data.seq} for e in envelopes])

@@ -1,4 +1,4 @@
-"""Request bodies over the limit are refused with 413 while they stream in (issue 12.6),
+"""Request bodies over the limit are refused with 413 while they stream in,
 through a real uvicorn server and raw HTTP/1.1, so a chunked body is really chunked."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Broker incarnations (issue 11 item 1): a broker that restarts empty, with a new cluster id,
+"""Broker incarnations: a broker that restarts empty, with a new cluster id,
 mid-traffic; topics deleted under a running suite. Real Tansu brokers of the test's own, a
 real database; no operator step anywhere."""
 
@@ -99,7 +99,7 @@ async def record(factory, outbox, items):
             await outbox.publish(session, StepRecorded(key=key, seq=seq), key=key)
 
 
-async def handle(context, session, envelope: Envelope):
+async def handle(session, context, envelope: Envelope):
     await session.execute(effects.insert().values(key=envelope.data.key, seq=envelope.data.seq))
 
 

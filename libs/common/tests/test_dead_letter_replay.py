@@ -1,4 +1,4 @@
-"""`replay-dlq` that ends (issue 11 item 5) and the relay's incarnation header, on a real broker
+"""`replay-dlq` that ends and the relay's incarnation header, on a real broker
 and a real database: a dead letter replayed while its handler still fails comes back once and
 the run ends; once fixed, a replay applies it; a replay with nothing new replays nothing. A
 message stamped for another broker incarnation is skipped (the relay sends it again)."""
@@ -71,7 +71,7 @@ class Running:
         self.broken: set[int] = set()
         self.outcomes: Counter = Counter()
 
-        async def handle(context, session, envelope):
+        async def handle(session, context, envelope):
             if envelope.data.seq in self.broken:
                 raise RuntimeError(f"cannot count {envelope.data.seq} yet")
             await session.execute(effects.insert().values(seq=envelope.data.seq))
@@ -175,7 +175,7 @@ async def test_a_dead_letters_error_carries_no_personal_data(factory, bus_settin
         def __init__(self, bus, factory):
             super().__init__(bus, factory)
 
-            async def handle(context, session, envelope):
+            async def handle(session, context, envelope):
                 raise RuntimeError(f"no trainee with NIR {nir}")
 
             self.runner.subscription.handlers[CountTaken] = handle

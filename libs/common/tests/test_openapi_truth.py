@@ -1,4 +1,4 @@
-"""The OpenAPI document tells the truth (issue 16.3), on a small app built like a service's:
+"""The OpenAPI document tells the truth (docs/openapi.md), on a small app built like a service's:
 the problems each operation can answer are documented as problem+json, the cursor and
 dates are constrained in the schema and enforced, `OPTIONS` and wrong methods get a 405
 that names every allowed method."""

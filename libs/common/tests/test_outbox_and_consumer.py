@@ -1,4 +1,4 @@
-"""The bus mechanism through a real broker and a real database (issue 2's required tests)."""
+"""The bus mechanism through a real broker and a real database (docs/conventions.md §1.3)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ class Recorder:
         self.fail_for = set(fail_for)
         self.calls = defaultdict(int)
 
-    async def __call__(self, context, session, envelope: Envelope):
+    async def __call__(self, session, context, envelope: Envelope):
         self.calls[envelope.data.seq] += 1
         if envelope.data.seq in self.fail_for:
             raise ValueError(f"cannot handle note {envelope.data.seq}")
@@ -364,11 +364,11 @@ async def test_permanent_error_goes_to_dead_letter_without_retries(notes_db, bus
     await ensure_topics(bus_settings, [topic], partitions=1)
 
     class Rejecting(Recorder):
-        async def __call__(self, context, session, envelope):
+        async def __call__(self, session, context, envelope):
             self.calls[envelope.data.seq] += 1
             if envelope.data.seq == 1:
                 raise PermanentError("negative hours")
-            await super().__call__(context, session, envelope)
+            await super().__call__(session, context, envelope)
             self.calls[envelope.data.seq] -= 1
 
     handler = Rejecting()

@@ -1,4 +1,4 @@
-"""A relay that is never stuck (issue 11 item 4): a row that can never be sent is marked
+"""A relay that is never stuck: a row that can never be sent is marked
 failed with its error and count, later rows of other keys go on, rows of its key wait
 behind it; the operator sees why and retries or discards it (`pacte bus outbox`).
 Real broker, real database — the orientation service's own migrated schema."""

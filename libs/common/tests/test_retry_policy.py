@@ -1,4 +1,4 @@
-"""Retry policy by kind of failure (issue 11 item 3): a database that is locked (SQLite) or
+"""Retry policy by kind of failure: a database that is locked (SQLite) or
 refuses connections (PostgreSQL) while events arrive holds the partition and is retried until
 it is back — nothing is dead-lettered, per-key order is kept. Real broker, real databases."""
 
@@ -62,7 +62,7 @@ async def db(database_url, monkeypatch):
     await reader.dispose()
 
 
-async def handle(context, session, envelope: Envelope):
+async def handle(session, context, envelope: Envelope):
     await session.execute(effects.insert().values(key=envelope.data.key, seq=envelope.data.seq))
 
 
@@ -190,11 +190,11 @@ async def test_permanent_failures_are_dead_lettered_at_once_and_the_partition_go
     await ensure_topics(bus_settings, [topic_name(bus_settings, TOPIC)], partitions=1)
     calls = defaultdict(int)
 
-    async def strict(context, session, envelope):
+    async def strict(session, context, envelope):
         calls[envelope.data.seq] += 1
         if envelope.data.seq == 2:
             raise PermanentError("negative hours")
-        await handle(context, session, envelope)
+        await handle(session, context, envelope)
 
     runner = ConsumerRunner(
         Subscription(name="readings", handlers={ReadingTaken: strict}), service="test", bus=bus_settings,

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pacte_common import db as dbm
 from pacte_common.clock import age_on
+from pacte_common.db import TransitionLogColumns
 from pacte_common.state_machine import (
     StateMachine,
     Transition,
-    TransitionLogColumns,
     TransitionRefused,
     table,
 )

@@ -1,4 +1,4 @@
-"""Back-filled files without a NIR are kept, shown waiting, and sent when the NIR comes (DOMAIN.md §6)."""
+"""Back-filled files without a NIR are kept, shown waiting, and sent when the NIR comes (docs/rules.md §6.4)."""
 
 from __future__ import annotations
 

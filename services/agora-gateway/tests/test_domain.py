@@ -18,9 +18,9 @@ from agora_gateway.domain.agora_file import (
 )
 from agora_gateway.domain.backfill import BackfillReport, LineOutcome, before_cutoff
 from agora_gateway.domain.flows import (
+    FLOW,
     FlowAction,
     FlowStatus,
-    flow_transition,
     idempotency_key,
     is_transient,
     requeue_delay,
@@ -35,6 +35,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pacte_common.contracts.people import PersonIdentity
 from pacte_common.contracts.sessions import AgoraCategory
+from pacte_common.state_machine import TransitionRefused
 from pacte_common.validators import nir_key, validate_nir
 
 # ------------------------------------------------------------------ perimeter table
@@ -159,13 +160,13 @@ def test_any_sequence_of_events_plans_only_legal_operations(steps, nir_known):
 
 
 def test_flow_status_machine():
-    assert flow_transition(FlowStatus.PENDING, FlowAction.CLAIM) is FlowStatus.SENT
-    assert flow_transition(FlowStatus.SENT, FlowAction.CLAIM) is FlowStatus.SENT  # lease expired
-    assert flow_transition(FlowStatus.SENT, FlowAction.REQUEUE) is FlowStatus.PENDING
-    assert flow_transition(FlowStatus.REJECTED, FlowAction.RETRY) is FlowStatus.PENDING
+    assert FLOW.step(FlowStatus.PENDING, FlowAction.CLAIM).target is FlowStatus.SENT
+    assert FLOW.step(FlowStatus.SENT, FlowAction.CLAIM).target is FlowStatus.SENT  # lease expired
+    assert FLOW.step(FlowStatus.SENT, FlowAction.REQUEUE).target is FlowStatus.PENDING
+    assert FLOW.step(FlowStatus.REJECTED, FlowAction.RETRY).target is FlowStatus.PENDING
     for status in (FlowStatus.ACKNOWLEDGED, FlowStatus.EXCLUDED, FlowStatus.DELEGATED, FlowStatus.PENDING):
-        with pytest.raises(ValueError):
-            flow_transition(status, FlowAction.RETRY)
+        with pytest.raises(TransitionRefused):
+            FLOW.step(status, FlowAction.RETRY)
 
 
 def test_idempotency_key_names_file_operation_and_version():

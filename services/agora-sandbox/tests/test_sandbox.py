@@ -117,7 +117,7 @@ operation_data = {
 }
 
 
-# The legal order, written by hand from docs/agora-contract.md and DOMAIN.md §6 — an oracle
+# The legal order, written by hand from docs/agora-contract.md and docs/rules.md §6.2 — an oracle
 # independent of the transition tables of the sandbox (agora_sandbox.rules) and of the gateway.
 _LIVE = ("created", "in_training", "interrupted", "exited", "settled")
 LEGAL_ORDER = {

@@ -1,4 +1,4 @@
-"""The operators' console in a real headless Chromium (issue 14), on the suite loaded with the
+"""The operators' console in a real headless Chromium (docs/console.md), on the suite loaded with the
 journeys of conftest.py:
 
 | file | organisation | sex, age at entry | entry | exit | AGORA |
@@ -112,7 +112,7 @@ def test_indicators_are_drawn_with_their_tables_and_follow_the_filters(page, loa
     assert table(page, "certification") == {"obtained": ["1"], "partial or failed": ["0"]}
     every = table(page, "all-indicators")
     assert every["Dropouts / exits"][:3] == ["50.0 %", "1", "2"]  # shares and rates read as percentages
-    # issue 15's results, everyone then by sex, each row with its respondents and response rate:
+    # the result indicators, everyone then by sex, each row with its respondents and response rate:
     # no survey answer in these journeys, so no share is shown and every base is low
     results = table(page, "results")
     assert list(results) == ["Everyone (low base)", "Women (low base)", "Men (low base)"], results

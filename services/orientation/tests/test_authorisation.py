@@ -1,5 +1,5 @@
 """Who may do what: two prescribers, two training organisations, the Region (plus the paying
-agency and anonymous callers) on every endpoint, against one another's prescriptions (DESIGN.md §5).
+agency and anonymous callers) on every endpoint, against one another's prescriptions (docs/conventions.md §2.5).
 
 The prescription under test is always prescriber A's, to a session of organisation A.
 """

@@ -115,7 +115,7 @@ async def test_fifty_concurrent_admissions_for_ten_places_admit_exactly_ten(kit)
     )
     assert await rows(kit, count_admitted) == 10
 
-    # The organisation then puts the forty on the waiting list (DOMAIN.md §3: session full, kept in order).
+    # The organisation then puts the forty on the waiting list (docs/rules.md §3.1: session full, kept in order).
     refused_ids = [p["id"] for p, a in zip(candidates, answers, strict=True) if a.status_code != 200]
     ranks = []
     for prescription_id in refused_ids:

@@ -31,7 +31,7 @@ from pacte_common.clock import age_on
 from pacte_common.state_machine import TransitionRefused
 from pydantic import ValidationError
 
-# DOMAIN.md §3, as written there
+# docs/rules.md §3, as written there
 DOMAIN_REFUSAL_CODES = {
     "prerequisites_not_met", "session_full", "no_show_information_meeting", "no_show_interview",
     "project_not_validated", "not_eligible", "not_mobile", "declined_by_beneficiary", "employment_found",

@@ -1,6 +1,6 @@
 """Every (state, action) pair over HTTP: allowed ones move the prescription, the others answer 409.
 
-The expected table is written here from DOMAIN.md §3, independently of domain/prescription.py.
+The expected table is written here from docs/rules.md §3.1, independently of domain/prescription.py.
 """
 
 import pytest

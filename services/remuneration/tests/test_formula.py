@@ -1,7 +1,7 @@
-"""The monthly formula on cases computed by hand (DOMAIN.md §5), and its properties.
+"""The monthly formula on cases computed by hand (docs/rules.md §5.6), and its properties.
 
 Default policy figures used below: Region top-ups +15 / +65 / +350 €, tension × 1.5,
-transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (seed III.2; later
+transport 20 € × 2 = 40 € a month, 80% of the net minimum wage 30.25 €/day in 2019 (Pacte §III.2; later
 years from the net minimum wage in force, domain/rates.py),
 advance 75% of the first month's presumed amount.
 """
@@ -19,7 +19,6 @@ from remuneration.domain.formula import (
     Extras,
     Trainee,
     Training,
-    adjustment_for,
     advance_amount,
     compute_earned,
     compute_month,
@@ -27,6 +26,7 @@ from remuneration.domain.formula import (
 from remuneration.domain.formula import (
     ComponentCode as C,
 )
+from remuneration.domain.ledger import PaidMonth, review_month
 from remuneration.domain.money import Interruption, Month
 from remuneration.domain.policy import Policy
 from remuneration.domain.rates import MissingRate
@@ -271,7 +271,7 @@ def test_advance_is_75_percent_of_the_presumed_first_month_and_recovered_the_mon
 def test_overpayment_from_a_correction_is_recovered_next_month():
     trainee = Trainee(birth_date=date(1991, 2, 2))
     corrected_june = compute_earned(month("2021-06"), REGION, trainee, ENTERED_EARLY, Attendance(D("140"), D("14")), POLICY)
-    adjustment = adjustment_for(month("2021-06"), corrected_june, already_paid=D("700.00"), attendance_version=2)
+    adjustment = review_month(month("2021-06"), corrected_june, PaidMonth(amount=D("700.00"), inputs={}))
     assert adjustment.delta == D("-70.00")
     july = region("2021-07", trainee, extras=Extras(adjustments=(adjustment,)))
     assert july.component(C.OVERPAYMENT_RECOVERY) == D("-70.00")
@@ -292,7 +292,7 @@ def test_what_cannot_be_recovered_carries_over_and_the_total_is_never_negative()
 def test_a_late_or_raised_month_is_paid_as_a_positive_adjustment():
     trainee = Trainee(birth_date=date(1991, 2, 2))
     june = compute_earned(month("2021-06"), REGION, trainee, ENTERED_EARLY, FULL, POLICY)
-    adjustment = adjustment_for(month("2021-06"), june, already_paid=D("0"), attendance_version=1)
+    adjustment = review_month(month("2021-06"), june, paid=None)
     july = region("2021-07", trainee, extras=Extras(adjustments=(adjustment,)))
     assert july.component(C.ADJUSTMENT) == D("700.00")
     assert july.total == D("1400.00")

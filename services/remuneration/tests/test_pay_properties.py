@@ -318,7 +318,7 @@ class PayService:
     async def deliver(self, envelope) -> None:
         """What the consumer does with one event: the handler inside one transaction."""
         async with self.runtime.db_factory() as db:
-            await self.handlers[type(envelope.data)](self.runtime, db, envelope)
+            await self.handlers[type(envelope.data)](db, self.runtime, envelope)
             await db.commit()
 
     async def reset(self) -> None:

@@ -1,4 +1,4 @@
-"""The authorisation matrix: who may do what, answered 401, 403 or 404 (DESIGN.md §5)."""
+"""The authorisation matrix: who may do what, answered 401, 403 or 404 (docs/conventions.md §2.5)."""
 
 from datetime import timedelta
 

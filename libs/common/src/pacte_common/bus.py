@@ -1,6 +1,6 @@
 """Kafka connectivity through aiokafka only, so Tansu (embedded) and Apache Kafka are alike.
 
-Tansu constraints (DESIGN.md §3) shape the defaults: acks="all", no idempotent producer,
+Tansu constraints (docs/conventions.md §3) shape the defaults: acks="all", no idempotent producer,
 `earliest` plus committed offsets, topics created explicitly with their partition count.
 """
 

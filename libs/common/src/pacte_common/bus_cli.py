@@ -1,4 +1,4 @@
-"""`pacte bus …`: operator commands on the event bus (issue 11 items 4-5, issue 16 item 7).
+"""`pacte bus …`: operator commands on the event bus (docs/runbook.md).
 
 Every command finds the broker and the services' databases the way `pacte up` set them
 (SuiteSettings, env PACTE_SUITE_*), unless told otherwise with --bootstrap / --database-url.

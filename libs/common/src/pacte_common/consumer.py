@@ -5,7 +5,7 @@ For each message: decode the CloudEvent, then in ONE database transaction record
 committed only after that transaction. A redelivered event finds its inbox row and changes
 nothing.
 
-Retry policy by kind of failure (issue 11):
+Retry policy by kind of failure (docs/conventions.md §1.3):
 - transient (database unavailable, locked or failed over, broker timeouts: `bus.is_transient`)
   holds the partition — nothing after it is handled — and is retried with capped exponential
   backoff for as long as it takes; never dead-lettered, so per-key order is kept;
@@ -63,10 +63,11 @@ from pacte_common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
-# handler(context, session, envelope): `context` is the service Runtime (None in lib tests);
+# handler(session, context, envelope): `context` is the service Runtime (None in lib tests), after
+# the database session as everywhere in the services (`(db, runtime, ...)`);
 # the handler runs inside the inbox transaction and must not commit.
-Handler = Callable[[Any, AsyncSession, Envelope], Awaitable[None]]
-BatchHandler = Callable[[Any, AsyncSession, list[Envelope]], Awaitable[None]]
+Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Any, list[Envelope]], Awaitable[None]]
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Subscription:
     name: str
     handlers: dict[type[IntegrationEvent], Handler]
     topics: tuple[str, ...] = field(default=())
-    # Optional: event classes handled a run at a time — handler(context, session, [envelopes])
+    # Optional: event classes handled a run at a time — handler(session, context, [envelopes])
     # gets consecutive events of its type from one partition batch, in order, in the batch's
     # transaction (set-based SQL: one executemany instead of one statement per event).
     batch_handlers: dict[type[IntegrationEvent], BatchHandler] = field(default_factory=dict)
@@ -92,8 +93,8 @@ class Subscription:
 
 
 def _single(batch_handler: BatchHandler) -> Handler:
-    async def handle(context, session, envelope):
-        await batch_handler(context, session, [envelope])
+    async def handle(session, context, envelope):
+        await batch_handler(session, context, [envelope])
 
     return handle
 
@@ -425,9 +426,9 @@ class ConsumerRunner:
         token = current_traceparent.set(run[0].traceparent)
         try:
             if batch_handler is not None:
-                await batch_handler(self.context, session, run)
+                await batch_handler(session, self.context, run)
             else:
-                await self.subscription.by_type[run[0].type](self.context, session, run[0])
+                await self.subscription.by_type[run[0].type](session, self.context, run[0])
         finally:
             current_traceparent.reset(token)
 
@@ -481,7 +482,7 @@ class ConsumerRunner:
                     if await self._already_handled(session, envelope.id):
                         return "duplicate"
                     await session.execute(self._inbox_row(message, envelope))
-                    await handler(self.context, session, envelope)
+                    await handler(session, self.context, envelope)
                 return "handled"
             finally:
                 current_traceparent.reset(token)

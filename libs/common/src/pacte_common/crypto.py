@@ -1,4 +1,4 @@
-"""Encryption at rest of personal fields and keyed hashes for lookups (DOMAIN.md §7).
+"""Encryption at rest of personal fields and keyed hashes for lookups (docs/rules.md §7).
 
 Ciphertexts are `v1:<key id>:<base64(nonce || AES-GCM ciphertext)>`, so keys can rotate:
 new values use the current key id, old values stay readable while their key is configured.

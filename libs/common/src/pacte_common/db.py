@@ -9,11 +9,12 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
+from sqlalchemy import JSON, DateTime, MetaData, String, Text, TypeDecorator, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.util import await_only
 
 from pacte_common.clock import utcnow  # noqa: F401  (models' column defaults)
@@ -285,3 +287,22 @@ def alembic_env(target_metadata: MetaData) -> None:
             context.run_migrations()
     else:
         asyncio.run(run_async())
+
+
+class TransitionLogColumns:
+    """The columns every transition log shares; a service's log model adds its subject's id.
+
+        class DossierTransition(TransitionLogColumns, Base):
+            __tablename__ = "dossier_transitions"
+            id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+            dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    """
+
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

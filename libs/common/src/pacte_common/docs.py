@@ -2,18 +2,22 @@
 
 `/docs` (Swagger UI) and `/redoc` (ReDoc) are served from the service itself, never from a CDN.
 
-The operators' interface must work on a machine without internet (issue 16.5): the assets
+The operators' interface must work on a machine without internet (docs/openapi.md): the assets
 come from the pinned `fastapi-offline` distribution (Swagger UI bundle, its CSS, ReDoc
 standalone) and are served under `/docs-assets`. Swagger UI opens with the bearer scheme of
 `pacte_common.auth` (button *Authorize*, paste a token from `pacte token`), keeps the pasted
 token across reloads and shows each operation's duration.
 
-`/openapi.json` tells the truth about errors (issue 16.3): `install_problem_responses` adds to
+`/openapi.json` tells the truth about errors (docs/openapi.md): `install_problem_responses` adds to
 every operation the problems it can really answer, as `application/problem+json` with the
 `Problem` schema (`ValidationProblem` for 422), from what the route declares: a bearer scheme
 → 401 and 403, a path parameter → 404, a write method → 409, `If-Match` → 412, a body → 413,
 a body → 400 (undecodable) and 413, any parameter or body → 422. A route adds its own (428, 503…) with FastAPI's `responses=`;
 the media type and schema are filled in here, so no route repeats them.
+
+Operation ids are the route functions' names (`operation_id`), so a client generated from the
+document reads `create_prescription`, not `create_prescription_prescriptions_post`; the shape
+test keeps them unique per document (docs/conventions.md §2.1).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
@@ -47,6 +52,11 @@ SWAGGER_UI_PARAMETERS = {
     "tryItOutEnabled": False,
     "defaultModelsExpandDepth": 0,
 }
+
+
+def operation_id(route: APIRoute) -> str:
+    """The operation id of a route: its function's name (FastAPI's `generate_unique_id_function`)."""
+    return route.name
 
 
 def install_offline_docs(app: FastAPI, persist_authorization: bool = False) -> None:

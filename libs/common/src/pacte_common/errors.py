@@ -1,4 +1,4 @@
-"""RFC 9457 problem details for every error a service returns (DESIGN.md §5).
+"""RFC 9457 problem details for every error a service returns (docs/conventions.md §2.2).
 
 `type` is a stable URI per kind of problem (documented in docs/problems.md); 422 lists each
 invalid field; 409 on a state machine carries the current state and the allowed actions; a

@@ -8,7 +8,7 @@ An event class declares its CloudEvents `type` (which carries the version) and i
         dossier_id: UUID
         ...
 
-Attributes travel as `ce_*` headers, the payload as a JSON body (DESIGN.md §4).
+Attributes travel as `ce_*` headers, the payload as a JSON body (docs/conventions.md §1.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on creations (DESIGN.md §5).
+"""`Idempotency-Key` on creations (docs/conventions.md §2.3).
 
 Same key and same body → the first response again (header `Idempotent-Replayed: true`);
 same key with another body → 422; nothing is ever created twice, even when requests with
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -59,6 +60,22 @@ def request_hash(payload: Any, hasher: LookupHasher | None = None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a creation answered, or answers again for a replayed key: plain data that the use
+    cases (app/) return and the HTTP edge (api/) turns into a response (`answer_response`)."""
+
+    status_code: int
+    body: Any  # JSON-ready
+    replayed: bool = False
+
+
+def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The HTTP answer: `Idempotent-Replayed: true` on a replay."""
+    replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=answer.status_code, headers={**replayed, **(headers or {})})
+
+
 async def idempotent_create(
     session: AsyncSession,
     tables: MessagingTables,
@@ -70,11 +87,28 @@ async def idempotent_create(
     create: Callable[[], Awaitable[tuple[int, Any]]],
     hasher: LookupHasher | None = None,
 ) -> JSONResponse:
+    """`create_once` answered over HTTP, for a route that calls it itself."""
+    return answer_response(await create_once(
+        session, tables, principal=principal, operation=operation, key=key, payload=payload, create=create, hasher=hasher,
+    ))
+
+
+async def create_once(
+    session: AsyncSession,
+    tables: MessagingTables,
+    *,
+    principal: Principal,
+    operation: str,
+    key: str | None,
+    payload: Any,
+    create: Callable[[], Awaitable[tuple[int, Any]]],
+    hasher: LookupHasher | None = None,
+) -> Answer:
     """Runs `create` (which must not commit) once per (caller, operation, key) and commits."""
     if key is None:
         status, body = await create()
         await session.commit()
-        return JSONResponse(jsonable_encoder(body), status_code=status)
+        return Answer(status, jsonable_encoder(body))
 
     scope = f"{principal.describe()}|{operation}"
     fingerprint = request_hash(payload, hasher)
@@ -104,7 +138,7 @@ async def idempotent_create(
         if replay is None:
             raise
         return replay
-    return JSONResponse(encoded, status_code=status)
+    return Answer(status, encoded)
 
 
 def advisory_lock_id(scope: str, key: str) -> int:
@@ -120,7 +154,7 @@ async def _reserve(session: AsyncSession, scope: str, key: str) -> None:
     # SQLite: the session's first statement began the transaction IMMEDIATE (the write lock).
 
 
-async def _stored(session, tables, scope, key, fingerprint) -> JSONResponse | None:
+async def _stored(session, tables, scope, key, fingerprint) -> Answer | None:
     table = tables.idempotency
     row = (
         await session.execute(select(table).where(table.c.scope == scope, table.c.idempotency_key == key))
@@ -132,4 +166,4 @@ async def _stored(session, tables, scope, key, fingerprint) -> JSONResponse | No
             "This Idempotency-Key was already used with a different request body",
             field="header.Idempotency-Key",
         )
-    return JSONResponse(row["response_body"], status_code=row["status_code"], headers={"Idempotent-Replayed": "true"})
+    return Answer(row["status_code"], row["response_body"], replayed=True)

@@ -1,4 +1,4 @@
-"""Transactional outbox and the relay that publishes it (DESIGN.md §4).
+"""Transactional outbox and the relay that publishes it (docs/conventions.md §1.3).
 
 `Outbox.publish(session, event, key=...)` writes the event in the caller's transaction, so
 the state change and the event commit or roll back together. The relay publishes unsent
@@ -7,7 +7,7 @@ marks rows sent and keeps them `outbox_retention_hours` so they can be sent agai
 Several relays may run against one PostgreSQL: rows are claimed with FOR UPDATE SKIP
 LOCKED and a key whose earlier rows another relay holds is left for later.
 
-Broker incarnations (issue 11): on every (re)connection and every
+Broker incarnations (docs/runbook.md): on every (re)connection and every
 `incarnation_check_interval_s`, the relay compares the broker's cluster id with the last one
 it saw (stored in `bus_incarnations`, so a restarted service notices too) and checks that
 the topics of its rows exist. A new incarnation, or topics gone, re-creates the topics and

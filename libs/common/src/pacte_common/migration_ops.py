@@ -67,7 +67,7 @@ def drop_messaging_tables_v1() -> None:
 
 
 def add_messaging_v2() -> None:
-    """Version 2 (issue 11): outbox rows that failed for good or were discarded by an
+    """Version 2: outbox rows that failed for good or were discarded by an
     operator, and the broker incarnation each bus component last saw."""
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failed_at', pacte_common.db.UTCDateTime(timezone=True), nullable=True))

@@ -59,6 +59,7 @@ from pacte_common.consumer import (
     replay_dead_letters,
 )
 from pacte_common.crypto import FieldCipher, LookupHasher
+from pacte_common.docs import operation_id
 from pacte_common.errors import NotFound, install_error_handlers
 from pacte_common.events import Topics
 from pacte_common.http import install_http_conventions
@@ -246,7 +247,9 @@ def build_app(
             await engine.dispose()
             log.info("%s stopped", settings.service_name)
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=lifespan, generate_unique_id_function=operation_id
+    )
     install_error_handlers(app)
     install_http_conventions(app, settings)
 
@@ -279,7 +282,7 @@ def build_app(
     health = APIRouter(tags=["operations"])
 
     @health.get("/health/live", summary="The process is up (with its pid and instance id)")
-    async def live() -> dict:
+    async def health_live() -> dict:
         return {
             "status": "ok",
             "service": settings.service_name,
@@ -289,7 +292,7 @@ def build_app(
         }
 
     @health.get("/health/ready", summary="The service can accept its own writes (its database answers)")
-    async def ready(runtime: RuntimeDep):
+    async def health_ready(runtime: RuntimeDep):
         database = await _database_check(runtime)
         status = 200 if database == "ok" else 503
         return JSONResponse(
@@ -310,17 +313,17 @@ def build_app(
         "/health/status",
         summary="Everything beyond readiness: broker, outbox, consumers, dead letters (ok or degraded, with reasons)",
     )
-    async def status(runtime: RuntimeDep) -> dict:
+    async def health_status(runtime: RuntimeDep) -> dict:
         return await current_status(runtime)
 
     @health.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics(runtime: RuntimeDep):
+    async def get_metrics(runtime: RuntimeDep):
         outbox_pending.set(await pending_count(runtime.db_factory, runtime.tables))
         await current_status(runtime)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @health.get("/asyncapi.json", summary="AsyncAPI 3 catalogue of the events this service publishes")
-    async def asyncapi() -> dict:
+    async def get_asyncapi() -> dict:
         from pacte_common.asyncapi import TOPIC_OWNERS, build_asyncapi
 
         owners = {TOPIC_OWNERS[t][0] for t in published_topics if t in TOPIC_OWNERS}

@@ -14,7 +14,9 @@ decided by a rule (the pay file's regime): the caller then names the target it c
 Its `app/` applies it with `machine.move(db, subject, action, ...)`: the one call that checks
 the table, changes the subject's state and adds the transition log row (who, when, from, to,
 why, trace id) to the caller's transaction, so both commit together or not at all. Every
-service's log table takes its columns from `TransitionLogColumns`.
+service's log table takes its columns from `pacte_common.db.TransitionLogColumns`. This module
+imports no database library: a domain that declares its machine stays pure (the shape test
+follows the imports).
 """
 
 from __future__ import annotations
@@ -25,10 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import JSON, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
-
-from pacte_common.db import UTCDateTime, utcnow
+from pacte_common.clock import utcnow
 from pacte_common.tracing import current_trace_id
 
 S = TypeVar("S", bound=StrEnum)
@@ -218,22 +217,3 @@ def table(rows: Iterable[tuple[Collection[S] | S, A, S]], roles: Collection[str]
         for source in sources if isinstance(sources, Collection) and not isinstance(sources, str) else (sources,):
             out.append(Transition(source, action, target, frozenset(roles)))
     return tuple(out)
-
-
-class TransitionLogColumns:
-    """The columns every transition log shares; a service's log model adds its subject's id.
-
-        class DossierTransition(TransitionLogColumns, Base):
-            __tablename__ = "dossier_transitions"
-            id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-            dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), index=True)
-    """
-
-    action: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[str | None] = mapped_column(String(40))
-    to_status: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    reason: Mapped[str | None] = mapped_column(Text)
-    trace_id: Mapped[str | None] = mapped_column(String(32))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,4 +1,4 @@
-"""W3C trace context carried from the first HTTP call through every event (DESIGN.md §4)."""
+"""W3C trace context carried from the first HTTP call through every event (docs/conventions.md §1.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Validators for the identifiers partners send: NIR, SIRET, IBAN (DOMAIN.md §1 and §7).
+"""Validators for the identifiers partners send: NIR, SIRET, IBAN (docs/rules.md §1.2 and §7).
 
 Each `validate_*` returns the normalised value or raises `ValueError` with a message that
 names what is wrong; the `Annotated` types plug them into pydantic models.
@@ -43,7 +43,7 @@ def validate_nir(value: str) -> str:
 
 
 def nir_for_agora(nir: str) -> str:
-    """AGORA takes the NIR as its first 13 characters, without the key (DOMAIN.md §6)."""
+    """AGORA takes the NIR as its first 13 characters, without the key (docs/rules.md §6.4)."""
     return validate_nir(nir)[:13]
 
 

@@ -9,7 +9,7 @@ trainee events, exports, the gateway as a child process.
   full snapshot (identity sealed with the suite's key);
 - `publish(bus, events, traceparent=)`: publishes events as real CloudEvents with an aiokafka
   producer;
-- `export_line(...)`: one back-fill export line (docs/agora-contract.md).
+- `export_line(...)`: one back-fill export line (docs/agora-contract.md §Back-fill export format).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ class AgoraGatewaySettings(ServiceSettings):
     agora_token: SecretStr = SecretStr(DEV_AGORA_TOKEN)
     agora_timeout_s: float = 5.0
 
-    # --- perimeter (DOMAIN.md §6): programme AGORA categories never sent
+    # --- perimeter (docs/rules.md §6.3): programme AGORA categories never sent
     excluded_categories: frozenset[str] = Field(default_factory=lambda: frozenset(DEFAULT_EXCLUDED_CATEGORIES))
-    # A file without NIR waits (DOMAIN.md §6); True creates it without and adds the NIR later.
+    # A file without NIR waits (docs/rules.md §6.4); True creates it without and adds the NIR later.
     create_without_nir: bool = False
     # Status sent in the identity block (AGORA's "statut" of the trainee).
     trainee_status: str = "job_seeker"

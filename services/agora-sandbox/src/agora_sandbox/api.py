@@ -70,7 +70,7 @@ def _replayed(store: SandboxStore, key: str, payload: dict) -> JSONResponse | No
 
 
 @router.post("/v1/operations", summary="One operation on one file")
-async def operate(
+async def post_operation(
     body: c.OperationRequest, idempotency_key: IdemKey, sandbox: SandboxDep, traceparent: TraceParent = None
 ) -> JSONResponse:
     key, store = _require_key(idempotency_key), sandbox.store
@@ -95,13 +95,13 @@ async def operate(
 
 
 @router.post("/v1/files/search", summary="Search for a pre-existing file")
-async def search(body: c.SearchRequest, sandbox: SandboxDep) -> dict:
+async def search_files(body: c.SearchRequest, sandbox: SandboxDep) -> dict:
     await sandbox.faults.before("search")
     return {"files": sandbox.store.search(body)}
 
 
 @router.post("/v1/bulk/files", summary="Back-fill: whole files in one call")
-async def bulk(
+async def bulk_load_files(
     body: c.BulkRequest, idempotency_key: IdemKey, sandbox: SandboxDep, traceparent: TraceParent = None
 ) -> JSONResponse:
     key, store, most = _require_key(idempotency_key), sandbox.store, sandbox.settings.max_bulk_files
@@ -123,12 +123,12 @@ async def bulk(
 
 
 @router.get("/v1/holdings", summary="What the sandbox holds, and the duplicates it absorbed")
-async def holdings(sandbox: SandboxDep, include_files: bool = False, funder_ref: str | None = None) -> dict:
+async def get_holdings(sandbox: SandboxDep, include_files: bool = False, funder_ref: str | None = None) -> dict:
     return sandbox.store.holdings(include_files, funder_ref) | {"faults_injected": sandbox.faults.counters.model_dump()}
 
 
 @router.get("/v1/files/{agora_file_id}", summary="One file as AGORA holds it")
-async def one_file(agora_file_id: str, sandbox: SandboxDep) -> JSONResponse:
+async def get_agora_file(agora_file_id: str, sandbox: SandboxDep) -> JSONResponse:
     held = sandbox.store.files.get(agora_file_id)
     if held is None:
         return JSONResponse(c.Rejection(code=c.UNKNOWN_FILE, message="No such file").model_dump(), status_code=404)
@@ -147,14 +147,14 @@ async def put_faults(faults: Faults, sandbox: SandboxDep) -> Faults:
 
 
 @router.post("/v1/reset", summary="Forget everything (files, keys, counters, faults)")
-async def reset(sandbox: SandboxDep) -> dict:
+async def reset_sandbox(sandbox: SandboxDep) -> dict:
     sandbox.store.reset()
     sandbox.faults.reset()
     return {"status": "reset"}
 
 
 @health.get("/health/live")
-async def live() -> dict:
+async def health_live() -> dict:
     return {"status": "ok", "service": "agora-sandbox"}
 
 

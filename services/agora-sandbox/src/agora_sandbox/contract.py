@@ -1,4 +1,4 @@
-"""The AGORA JSON contract, version 1 (services/agora-gateway/docs/agora-contract.md): the
+"""The AGORA JSON contract, version 1 (docs/agora-contract.md): the
 request and answer bodies, as AGORA (here the sandbox) validates them.
 
 The wire model belongs to the sandbox: the gateway builds the same bodies from its own domain
@@ -146,7 +146,7 @@ class Rejection(BaseModel):
     message: str
 
 
-# Rejection codes (docs/agora-contract.md)
+# Rejection codes (docs/agora-contract.md §Rejection codes)
 INVALID_PAYLOAD = "invalid_payload"
 INVALID_NIR = "invalid_nir"
 INVALID_SIRET = "invalid_siret"

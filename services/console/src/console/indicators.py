@@ -1,6 +1,6 @@
 """The Indicators page: figures built from the sessions service's `GET /indicators`.
 
-The service computes every indicator (DOMAIN.md §8) for a period and filters, for everyone
+The service computes every indicator (docs/rules.md §8) for a period and filters, for everyone
 and by sex; the console only asks it the right questions (one call for the period, one per
 month for the monthly series) and arranges the answers as charts and tables.
 """
@@ -218,7 +218,7 @@ def _percent(value) -> str | None:
 
 
 def results(block: dict) -> Figure:
-    """Issue 15's result indicators (`GET /indicators/results`), when the service has them: the
+    """The result indicators (`GET /indicators/results`), when the service has them: the
     share of respondents in employment, lasting employment or training at the horizon, for
     everyone and by sex, each row with its response rate so a share on three answers is not read
     as a fact."""

@@ -1,4 +1,4 @@
-"""The operators' console (issue 14): server-rendered pages over the four services' APIs.
+"""The operators' console (docs/console.md): server-rendered pages over the four services' APIs.
 
 `create_app()` is the uvicorn factory (`console.main:create_app`), like the services'.
 """

@@ -12,12 +12,12 @@ class OrientationSettings(ServiceSettings):
     port: int = 8001
     database_url: str = "sqlite+aiosqlite:///./.data/orientation.db"
 
-    # DOMAIN.md §3: a prescription the organisation has not answered expires (ours: 30 days,
+    # docs/rules.md §3.5: a prescription the organisation has not answered expires (ours: 30 days,
     # counted from its last transition: submission or positioning).
     prescription_expiry_delay: timedelta = timedelta(days=30)
     expiry_check_interval_s: float = Field(3600.0, gt=0)
     expiry_batch_size: int = Field(200, ge=1)
-    # DOMAIN.md §1: the Pacte serves people of working age.
+    # docs/rules.md §1.1: the Pacte serves people of working age.
     minimum_age_years: int = 16
     # Recruitment states in which a session takes new prescriptions ("full": waitlist only).
     prescribable_recruitment_states: list[str] = ["open", "full"]

@@ -13,7 +13,7 @@ _DEFAULT = Policy()
 
 
 class RemunerationSettings(ServiceSettings):
-    """Every amount, rate and threshold of DOMAIN.md §5 is here (env PACTE_REMUNERATION_<NAME>, JSON for lists)."""
+    """Every amount, rate and threshold of docs/rules.md §5 is here (env PACTE_REMUNERATION_<NAME>, JSON for lists)."""
 
     model_config = SettingsConfigDict(env_prefix="PACTE_REMUNERATION_", env_nested_delimiter="__", extra="ignore")
 

@@ -24,7 +24,7 @@ class SessionsSettings(ServiceSettings):
     departements: frozenset[str] = frozenset({"44", "49", "53", "72", "85"})
     lheo_max_bytes: int = 10 * 1024 * 1024
 
-    # Indicators (DOMAIN.md §8).
+    # Indicators (docs/rules.md §8).
     indicator_disabled_target: Decimal = Decimal("0.15")
     indicator_senior_age: int = 50
     indicator_young_age_limit: int = 26

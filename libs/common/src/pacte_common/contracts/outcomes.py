@@ -3,7 +3,7 @@
 Published by the sessions service on the trainees topic, keyed by the training file
 (dossier) id like every other event of the file, so a file's outcomes follow its exit in
 order. The beneficiary travels as the pseudonymous `person_id` only: no name, no NIR (not
-even hashed), no sealed identity — a general event carries no identity (DOMAIN.md §7).
+even hashed), no sealed identity — a general event carries no identity (docs/rules.md §7.4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The beneficiary as events carry it (DOMAIN.md §1, §7).
+"""The beneficiary as events carry it (docs/rules.md §1.1, §7).
 
 - `person_id`: the pseudonymous key that follows a beneficiary across services.
 - `PersonProfile`: attributes used for eligibility, remuneration and indicators, in clear.
@@ -28,7 +28,7 @@ class Sex(StrEnum):
 
 
 class EducationLevel(StrEnum):
-    """1967 nomenclature used by the seed; the Pacte targets level IV and below."""
+    """1967 nomenclature the Pacte uses (docs/rules.md §1.1); it targets level IV and below."""
 
     BELOW_V = "below_v"  # infra V
     V = "v"

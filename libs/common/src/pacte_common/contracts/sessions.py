@@ -28,7 +28,7 @@ class Pillar(StrEnum):
 
 
 class AgoraCategory(StrEnum):
-    """What the AGORA perimeter needs to know of a programme (DOMAIN.md §6)."""
+    """What the AGORA perimeter needs to know of a programme (docs/rules.md §6.3)."""
 
     STANDARD = "standard"
     HEALTH_SOCIAL = "health_social"  # sanitaire et social

@@ -1,4 +1,4 @@
-"""The gateway's HTTP API (DESIGN.md §7): files, flows, operator resend, back-fill jobs.
+"""The gateway's HTTP API (docs/rules.md §6): files, flows, operator resend, back-fill jobs.
 
 Every endpoint is for the Region's operators (`region` tokens): the gateway holds what
 AGORA was told about every funded file, which no partner should browse. Routers parse,
@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import NotFound
 from pacte_common.http import CursorParam, IfMatch, LimitParam, Page, etag
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, get_runtime
 from sqlalchemy import select
@@ -33,13 +33,21 @@ from agora_gateway.db.queries import (
     get_dossier,
     waiting_reason,
 )
-from agora_gateway.db.reading import ReadDb
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.flows import FlowStatus
 from agora_gateway.runtime import GatewayRuntime
 
 Operator = Annotated[Principal, require_kind(OrgKind.REGION)]
 Gateway = Annotated[GatewayRuntime, Depends(get_runtime)]
+
+
+async def _read_db(runtime: Gateway):
+    """A session for reads that never wait for the SQLite write lock (db/reading.py)."""
+    async with runtime.readers()() as db:
+        yield db
+
+
+ReadDb = Annotated[AsyncSession, Depends(_read_db)]
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +119,7 @@ async def get_flow(flow_id: uuid.UUID, db: ReadDb, runtime: Gateway, response: R
 async def retry_flow(
     flow_id: uuid.UUID, db: DbSession, runtime: Gateway, response: Response, principal: Operator, if_match: IfMatch = None
 ) -> FlowView:
-    flow = await flows.retry(runtime, db, flow_id, if_match=if_match, actor=principal.describe())
+    flow = await flows.retry(db, runtime, flow_id, if_match=if_match, actor=principal.describe())
     response.headers["ETag"] = etag(flow.version)
     return await _flow_view(db, flow, runtime.settings.create_without_nir)
 
@@ -122,6 +130,7 @@ async def retry_flow(
 @router.post(
     "/backfill",
     status_code=202,
+    response_model=BackfillJobView,
     summary="Start a back-fill from an export file (NDJSON)",
     openapi_extra={"x-body-limit-setting": "backfill_max_bytes"},
 )
@@ -129,10 +138,12 @@ async def start_backfill(
     db: DbSession,
     runtime: Gateway,
     principal: Operator,
-    file: Annotated[UploadFile, File(description="The export: one JSON object per line (docs/agora-contract.md)")],
+    file: Annotated[UploadFile, File(description="The export: one JSON object per line (docs/agora-contract.md)",
+                                     json_schema_extra={"format": "binary"})],  # a file to generated clients
     idempotency_key: IdempotencyKey = None,
 ):
-    return await backfill.start(runtime, db, principal, file, idempotency_key, render=BackfillJobView.of)
+    answer = await backfill.start(db, runtime, principal, file, idempotency_key, render=BackfillJobView.of)
+    return answer_response(answer, headers=None if answer.replayed else {"Location": f"/backfill/{answer.body['job_id']}"})
 
 
 @router.get("/backfill/{job_id}", summary="A back-fill's progress and report")

@@ -24,15 +24,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import UploadFile
-from fastapi.responses import JSONResponse
 from pacte_common.aio import wait_any
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, seal_identity
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.validators import nir_for_agora
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -477,6 +475,14 @@ def _dossier_ref(text: str) -> str | None:
 # ------------------------------------------------------------------ start a job (HTTP)
 
 
+class ExportFile(Protocol):
+    """The export as the HTTP edge receives it (an upload): read chunk by chunk."""
+
+    filename: str | None
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Upload:
     """An export as received: where it was written, its digest and size."""
@@ -487,7 +493,7 @@ class Upload:
     size: int
 
 
-async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: UploadFile) -> Upload:
+async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: ExportFile) -> Upload:
     """Streams the upload to disk chunk by chunk: memory stays flat whatever the file's size."""
     settings = runtime.settings
     folder = Path(settings.data_dir) / settings.backfill_dir_name
@@ -506,13 +512,13 @@ async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: Uploa
 
 
 async def start(
-    runtime: GatewayRuntime,
     db: AsyncSession,
+    runtime: GatewayRuntime,
     principal: Principal,
-    file: UploadFile,
+    file: ExportFile,
     idempotency_key: str | None,
     render: Callable[[BackfillJob], Any],
-) -> JSONResponse:
+) -> Answer:
     """A back-fill job queued for an uploaded export (HTTP use case: commits); the answer is
     the job rendered, or the first upload's answer for a replayed Idempotency-Key."""
     job_id = uuid.uuid4()
@@ -524,7 +530,7 @@ async def start(
         return 202, render(job)
 
     try:
-        answer = await idempotent_create(
+        answer = await create_once(
             db,
             runtime.tables,
             hasher=runtime.hasher,
@@ -537,10 +543,9 @@ async def start(
     except Exception:
         await asyncio.to_thread(upload.path.unlink, True)  # the export holds NIRs in clear: never left behind
         raise
-    if answer.headers.get("Idempotent-Replayed"):
+    if answer.replayed:
         await asyncio.to_thread(upload.path.unlink, True)  # the first upload's job runs; this copy is not needed
     else:
-        answer.headers["Location"] = f"/backfill/{job_id}"
         runtime.backfill_wakeup.set()
     return answer
 

@@ -56,9 +56,9 @@ def add_flow(
     return flow
 
 
-async def on_trainee_event(runtime: GatewayRuntime, db: AsyncSession, event: TraineeEvent, step: TraineeStep) -> None:
+async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent, step: TraineeStep) -> None:
     """A trainee event: the file's snapshot kept, its perimeter decided once, its operations queued."""
-    dossier = await _followed_file(runtime, db, event)
+    dossier = await _followed_file(db, runtime, event)
     _keep_snapshot(runtime, dossier, event)
     told = FileState(dossier.told_state)
     nir_told = dossier.nir_told or await _unsent_create(db, dossier.id)
@@ -72,10 +72,10 @@ async def on_trainee_event(runtime: GatewayRuntime, db: AsyncSession, event: Tra
             dossier.nir_told = True
     dossier.told_state = told_after(told, operations).value
     if operations and status is FlowStatus.PENDING:
-        wake_dispatcher_after_commit(runtime, db)
+        wake_dispatcher_after_commit(db, runtime)
 
 
-async def _followed_file(runtime: GatewayRuntime, db: AsyncSession, event: TraineeEvent) -> Dossier:
+async def _followed_file(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent) -> Dossier:
     """The file as the gateway follows it; new: its perimeter decided once and for all."""
     snapshot = event.dossier
     dossier = await get_dossier(db, snapshot.dossier_id, for_update=True)

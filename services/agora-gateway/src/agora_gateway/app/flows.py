@@ -86,7 +86,7 @@ def wake_dispatcher(runtime: GatewayRuntime) -> None:
     runtime.dispatch_wakeup.set()
 
 
-def wake_dispatcher_after_commit(runtime: GatewayRuntime, db: AsyncSession) -> None:
+def wake_dispatcher_after_commit(db: AsyncSession, runtime: GatewayRuntime) -> None:
     """For a use case committed by its caller (the consumer): wake the dispatcher once it is."""
     if db.info.get("dispatch_wakeup_listener"):
         return
@@ -168,13 +168,13 @@ async def claim_due(runtime: GatewayRuntime, limit: int) -> list[Work]:
     async with runtime.db_factory() as db, db.begin():
         now = utcnow()
         for head in heads:
-            work = await _claim_one(runtime, db, head.id, now)
+            work = await _claim_one(db, runtime, head.id, now)
             if work is not None:
                 claimed.append(work)
     return claimed
 
 
-async def _claim_one(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UUID, now: datetime) -> Work | None:
+async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, now: datetime) -> Work | None:
     flow = await db.get(Flow, flow_id)
     if flow is None:
         return None
@@ -191,7 +191,7 @@ async def _claim_one(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UU
         try:
             request = build_request(runtime, dossier, flow)
         except NotSendable as refused:
-            await reject(runtime, db, flow, refused.code, refused.message)
+            await reject(db, runtime, flow, refused.code, refused.message)
             return None
         flow.request_encrypted = seal_request(runtime, request)
         if flow.operation == Operation.CREATE.value and request["data"]["identity"]["nir"]:
@@ -200,7 +200,7 @@ async def _claim_one(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UU
         request = open_request(runtime, flow.request_encrypted)
     if flow.first_sent_at is None:
         flow.first_sent_at = now
-        await publish_sent(runtime, db, flow)
+        await publish_sent(db, runtime, flow)
     await db.flush()  # the version the answer will be recorded against
     return Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version, dossier.traceparent)
 
@@ -278,28 +278,28 @@ async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer
         flow.answered_at = utcnow()
         flow.claimed_until = None
         if answer.acknowledged:
-            await _acknowledge(runtime, db, flow, answer)
+            await _acknowledge(db, runtime, flow, answer)
         else:
-            await reject(runtime, db, flow, answer.code, answer.message)
+            await reject(db, runtime, flow, answer.code, answer.message)
     wake_dispatcher(runtime)  # the file's next flow may go now
 
 
-async def _acknowledge(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, answer: AgoraAnswer) -> None:
+async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, answer: AgoraAnswer) -> None:
     found = " (pre-existing file found)" if answer.body.get("found_existing") else ""
     move(db, flow, FlowAction.ACKNOWLEDGE, reason="AGORA acknowledged" + found)
     dossier = await get_dossier(db, flow.dossier_id)
     assert dossier is not None
     dossier.agora_file_id = answer.body.get("agora_file_id") or dossier.agora_file_id
     dossier.agora_state = answer.body.get("file_state") or dossier.agora_state
-    await publish_acknowledged(runtime, db, flow, dossier.agora_file_id, dossier.agora_state)
+    await publish_acknowledged(db, runtime, flow, dossier.agora_file_id, dossier.agora_state)
 
 
-async def reject(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, code: str, message: str, *, quiet: bool = False) -> None:
+async def reject(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, code: str, message: str, *, quiet: bool = False) -> None:
     move(db, flow, FlowAction.REJECT, reason=f"{code}: {message}")
     flow.rejection_code, flow.rejection_message = code, message
     flow.claimed_until = None
     flow.answered_at = utcnow()
-    await publish_rejected(runtime, db, flow, code, message)
+    await publish_rejected(db, runtime, flow, code, message)
     (log.debug if quiet else log.warning)("AGORA rejected %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
 
 
@@ -321,7 +321,7 @@ async def requeue(runtime: GatewayRuntime, work: Work, error: str) -> None:
 # ------------------------------------------------------------------ the operator's resend
 
 
-async def retry(runtime: GatewayRuntime, db: AsyncSession, flow_id: uuid.UUID, *, if_match: str | None, actor: str) -> Flow:
+async def retry(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, *, if_match: str | None, actor: str) -> Flow:
     """Resend a rejected flow after the data was fixed at the source (HTTP use case: commits)."""
     flow = await find_flow(db, flow_id, for_update=True)
     if flow is None:

@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from pacte_common.clock import utcnow
-from pacte_common.db import UTCDateTime, new_metadata
+from pacte_common.db import TransitionLogColumns, UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
-from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     BigInteger,

@@ -15,7 +15,7 @@ from agora_gateway.domain.flows import FlowStatus
 
 SYSTEM = "system:agora-gateway"
 ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
-# Operations that carry the identity to AGORA first, so wait for the NIR (DOMAIN.md §6).
+# Operations that carry the identity to AGORA first, so wait for the NIR (docs/rules.md §6.4).
 NIR_FIRST = (Operation.CREATE.value, Operation.BULK_LOAD.value)
 WAITING_FOR_NIR = "waiting_for_nir"
 

@@ -5,17 +5,16 @@ transaction, background ones included, IMMEDIATE behind the process's writer que
 (docs/concurrency.md), so the dispatcher's polls and the metrics job would queue behind the
 back-fill's writes. On SQLite the gateway reads through a second engine without those hooks
 (WAL readers see the last committed state and take no lock); on PostgreSQL it simply uses the
-main session factory.
+main session factory. The request dependency that opens such a read is the HTTP edge's
+(`agora_gateway.api.routes.ReadDb`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import Depends, Request
 from pacte_common.db import is_sqlite, session_factory
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from agora_gateway.runtime import GatewayRuntime
 
@@ -32,12 +31,3 @@ async def read_engine_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
     await stop.wait()
     if runtime.read_engine is not None:
         await runtime.read_engine.dispose()
-
-
-async def _read_db(request: Request):
-    runtime: GatewayRuntime = request.app.state.runtime
-    async with runtime.readers()() as db:
-        yield db
-
-
-ReadDb = Annotated[AsyncSession, Depends(_read_db)]

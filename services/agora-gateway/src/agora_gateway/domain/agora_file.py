@@ -60,7 +60,7 @@ OPERATION_LABELS = {
 _LIVE = (FileState.CREATED, FileState.IN_TRAINING, FileState.INTERRUPTED, FileState.EXITED, FileState.SETTLED)
 
 
-# The legal order of operations on one file (DOMAIN.md §6), as AGORA enforces it. The state
+# The legal order of operations on one file (docs/rules.md §6.2), as AGORA enforces it. The state
 # is what AGORA holds (`Dossier.agora_state`) or will hold once the queue drains (`told_state`).
 AGORA_FILE: StateMachine[FileState, Operation] = StateMachine(
     "AGORA file",

@@ -1,4 +1,4 @@
-"""Back-fill (reprise d'antériorité) rules: which export lines go to AGORA (DOMAIN.md §6)."""
+"""Back-fill (reprise d'antériorité) rules: which export lines go to AGORA (docs/rules.md §6.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The back-fill export line format (NDJSON, one training file per line; docs/agora-contract.md §Back-fill).
+"""The back-fill export line format (NDJSON, one training file per line; docs/agora-contract.md §Back-fill export format).
 
 Example line:
 
@@ -153,7 +153,7 @@ def seal_record(cipher: FieldCipher, record: dict) -> str:
 
 
 def kept_record_request(cipher: FieldCipher, sealed: str, identity: PersonIdentity | None) -> dict:
-    """The kept bulk record with the NIR the file has now (first 13 characters, DOMAIN.md §6)."""
+    """The kept bulk record with the NIR the file has now (first 13 characters, docs/rules.md §6.4)."""
     record = json.loads(cipher.decrypt(sealed, context=RECORD_CONTEXT))
     nir = agora_nir(identity)
     if nir is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pacte_common.state_machine import StateMachine, TransitionRefused, table
+from pacte_common.state_machine import StateMachine, table
 
 
 class FlowStatus(StrEnum):
@@ -39,7 +39,7 @@ class FlowAction(StrEnum):
 SYSTEM_ROLE = "system"
 OPERATOR_ROLE = "operator"
 
-# The flow's life in the queue (DOMAIN.md §6): (from, action) -> to, and who takes it.
+# The flow's life in the queue (docs/rules.md §6.5): (from, action) -> to, and who takes it.
 FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
     "agora flow",
     table(
@@ -58,14 +58,6 @@ FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
 
 # Statuses after which the next flow of the file may go.
 DONE = (FlowStatus.ACKNOWLEDGED, FlowStatus.EXCLUDED, FlowStatus.DELEGATED)
-
-
-def flow_transition(status: FlowStatus, action: FlowAction) -> FlowStatus:
-    """The status after the action (pure); ValueError when the machine does not allow it."""
-    try:
-        return FLOW.step(status, action).target
-    except TransitionRefused as refused:
-        raise ValueError(str(refused)) from None
 
 
 def allowed_flow_actions(status: str, role: str = OPERATOR_ROLE) -> list[str]:

@@ -1,4 +1,4 @@
-"""Which training files AGORA must be told about (DOMAIN.md §6, seed annex 2.1-2.3).
+"""Which training files AGORA must be told about (docs/rules.md §6.3, from the Pacte's SI annex art. 2.1-2.3).
 
 Every file the Region funds is in perimeter, except those of the excluded programme
 categories; a programme delegated to France Travail is recorded as delegated and sent by

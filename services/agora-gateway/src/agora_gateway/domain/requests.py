@@ -19,7 +19,7 @@ class NotSendable(ValueError):
 
 
 def agora_nir(identity: PersonIdentity | None) -> str | None:
-    """The NIR as AGORA takes it: first 13 characters, no key (DOMAIN.md §6)."""
+    """The NIR as AGORA takes it: first 13 characters, no key (docs/rules.md §6.4)."""
     if identity is None or not identity.nir:
         return None
     try:

@@ -35,9 +35,9 @@ STEPS: dict[type[TraineeEvent], TraineeStep] = {
 }
 
 
-async def handle_trainee_event(runtime: GatewayRuntime, db: AsyncSession, envelope: Envelope) -> None:
+async def handle_trainee_event(db: AsyncSession, runtime: GatewayRuntime, envelope: Envelope) -> None:
     event: TraineeEvent = envelope.data  # type: ignore[assignment]
-    await on_trainee_event(runtime, db, event, STEPS[type(event)])
+    await on_trainee_event(db, runtime, event, STEPS[type(event)])
 
 
 trainee_subscription = Subscription(name="trainees", handlers={cls: handle_trainee_event for cls in STEPS})

@@ -35,22 +35,22 @@ def _common(flow: Flow) -> dict:
     )
 
 
-async def _publish(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, event: IntegrationEvent) -> None:
+async def _publish(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, event: IntegrationEvent) -> None:
     dossier = await db.get(Dossier, flow.dossier_id)  # usually already in the db
     with adopt_trace(dossier.traceparent if dossier is not None else None):
         await runtime.outbox.publish(db, event, key=str(flow.dossier_id))
 
 
-async def publish_sent(runtime: GatewayRuntime, db: AsyncSession, flow: Flow) -> None:
-    await _publish(runtime, db, flow, AgoraFlowSent(**_common(flow)))
+async def publish_sent(db: AsyncSession, runtime: GatewayRuntime, flow: Flow) -> None:
+    await _publish(db, runtime, flow, AgoraFlowSent(**_common(flow)))
 
 
-async def publish_acknowledged(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
-    await _publish(runtime, db, flow, acknowledged_event(flow, agora_file_id, state))
+async def publish_acknowledged(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
+    await _publish(db, runtime, flow, acknowledged_event(flow, agora_file_id, state))
 
 
-async def publish_rejected(runtime: GatewayRuntime, db: AsyncSession, flow: Flow, code: str, message: str) -> None:
-    await _publish(runtime, db, flow, rejected_event(flow, code, message))
+async def publish_rejected(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, code: str, message: str) -> None:
+    await _publish(db, runtime, flow, rejected_event(flow, code, message))
 
 
 def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None) -> AgoraFlowAcknowledged:

@@ -6,7 +6,6 @@ caller's), calls one use case of app/prescriptions.py and renders the answer wit
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated
 from uuid import UUID
@@ -17,7 +16,7 @@ from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import PersonIdentity
 from pacte_common.errors import Forbidden
 from pacte_common.http import CODE, CursorParam, IfMatch, IsoDate, Page, etag
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.idempotency import Answer, IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, Runtime, RuntimeDep
 from sqlalchemy import func, select
@@ -84,10 +83,10 @@ def _with_etag(response: Response, version: int, location: str | None = None) ->
     return response
 
 
-def _created(response: JSONResponse) -> Response:
+def _created(answer: Answer) -> Response:
     """A creation's answer (maybe an idempotent replay) with its ETag and Location."""
-    created = json.loads(response.body)
-    return _with_etag(response, created["version"], f"/prescriptions/{created['id']}")
+    created = answer.body
+    return _with_etag(answer_response(answer), created["version"], f"/prescriptions/{created['id']}")
 
 
 def _renderer(db: AsyncSession, runtime: Runtime, principal: Principal) -> Render:
@@ -99,7 +98,7 @@ def _renderer(db: AsyncSession, runtime: Runtime, principal: Principal) -> Rende
 
 async def _answer(db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal) -> JSONResponse:
     body = await present(db, runtime, prescription, principal, with_identity=True)
-    # DOMAIN.md §7: every answer showing the identity is an access to personal data (ids only logged).
+    # docs/rules.md §7.3: every answer showing the identity is an access to personal data (ids only logged).
     log.info("personal data read", extra={"prescription_id": str(prescription.id), "by": principal.describe()})
     return _with_etag(JSONResponse(body.model_dump(mode="json")), prescription.version)
 
@@ -211,7 +210,7 @@ async def schedule_positioning(
 
 
 @router.post("/prescriptions/{prescription_id}/admit", response_model=PrescriptionOut, responses=PROBLEMS, summary="Admit (refused with 409 session-full when no place is left)")
-async def admit(
+async def admit_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
     db: DbSession,
@@ -225,7 +224,7 @@ async def admit(
 
 
 @router.post("/prescriptions/{prescription_id}/refuse", response_model=PrescriptionOut, responses=PROBLEMS, summary="Refuse with a coded reason")
-async def refuse(
+async def refuse_prescription(
     prescription_id: UUID, body: RefuseIn, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, if_match: IfMatch = None
 ):
     prescription, by = await _authorised(db, principal, prescription_id, Action.REFUSE)
@@ -236,7 +235,7 @@ async def refuse(
 
 
 @router.post("/prescriptions/{prescription_id}/waitlist", response_model=PrescriptionOut, responses=PROBLEMS, summary="Put on the session's waiting list")
-async def waitlist(
+async def waitlist_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
     db: DbSession,
@@ -253,7 +252,7 @@ async def waitlist(
 
 
 @router.post("/prescriptions/{prescription_id}/withdraw", response_model=PrescriptionOut, responses=PROBLEMS, summary="Withdraw the prescription")
-async def withdraw(
+async def withdraw_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
     db: DbSession,
@@ -273,7 +272,7 @@ async def withdraw(
     responses=PROBLEMS,
     summary="Bounce back: a new prescription to another session, linked to this one",
 )
-async def reorient(
+async def reorient_prescription(
     prescription_id: UUID,
     body: ReorientIn,
     principal: CurrentPrincipal,

@@ -30,14 +30,13 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.errors import Conflict, Invalid
 from pacte_common.http import check_if_match
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.responses import JSONResponse
 
 from orientation.app.catalogue import refresh_places
 from orientation.app.people import find_or_create_person
@@ -247,7 +246,7 @@ async def withdraw(
 async def submit(
     db: AsyncSession, runtime: Runtime, principal: Principal, submission: Submission, *,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     """A prescriber proposes a person for a session: 422 for a birth date or a prescriber kind
     that cannot be right, 409 when the session is not open or the person already has an active
     prescription on it; once per idempotency key."""
@@ -266,7 +265,7 @@ async def submit(
         )
         return 201, await render(prescription)
 
-    return await idempotent_create(
+    return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-prescription",
         key=idempotency_key, payload=payload, create=create,
     )
@@ -288,7 +287,7 @@ async def reorient(
     db: AsyncSession, runtime: Runtime, old: Prescription, by: Actor, principal: Principal, *,
     if_match: str | None, session_id: uuid.UUID, professional_project: str | None, comment: str | None,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     """Bounce back: a new prescription to another session, linked to the closed one (which keeps
     its state); once per idempotency key, and once per prescription."""
     settings: OrientationSettings = runtime.settings
@@ -319,7 +318,7 @@ async def reorient(
         )
         return 201, await render(new)
 
-    return await idempotent_create(
+    return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation=f"reorient:{old.id}",
         key=idempotency_key, payload=payload, create=create,
     )

@@ -7,9 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from pacte_common.clock import utcnow
-from pacte_common.db import UTCDateTime, new_metadata
+from pacte_common.db import TransitionLogColumns, UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
-from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,7 +106,7 @@ class Prescription(Base):
 
 
 class PrescriptionTransition(TransitionLogColumns, Base):
-    """Who did what, when, from which state to which, why, in which trace (DOMAIN.md §3)."""
+    """Who did what, when, from which state to which, why, in which trace (docs/rules.md §3.1)."""
 
     __tablename__ = "prescription_transitions"
 

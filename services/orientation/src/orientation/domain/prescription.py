@@ -1,4 +1,4 @@
-"""The prescription state machine (DOMAIN.md §3), as one declarative table.
+"""The prescription state machine (docs/rules.md §3.1), as one declarative table.
 
 Read `PRESCRIPTION` to know the whole flow: from which state, which action, by whom, to
 which state. Everything else in the service (HTTP, consumers, the expiry job) moves a
@@ -36,7 +36,7 @@ STATUS_LABELS: dict[Status, str] = {
     Status.ADMISSION_CANCELLED: "Admission annulée",
 }
 
-# A person has at most one prescription in these states per session (DOMAIN.md §3).
+# A person has at most one prescription in these states per session (docs/rules.md §3.4).
 ACTIVE_STATUSES = frozenset(
     {Status.SUBMITTED, Status.POSITIONING, Status.ADMITTED, Status.WAITLISTED, Status.ENTERED}
 )
@@ -149,7 +149,7 @@ REFUSAL_LABELS: dict[RefusalReason, str] = {
     RefusalReason.OTHER: "Autre motif (commentaire obligatoire)",
 }
 
-# What the prescriber can do next, shown with the refusal (seed III.2 for the first one).
+# What the prescriber can do next, shown with the refusal (Pacte §III.2 for the first one, docs/rules.md §3.2).
 REFUSAL_HINTS: dict[RefusalReason, str] = {
     RefusalReason.PREREQUISITES_NOT_MET: (
         "Le module de remise à niveau contextualisé peut permettre d'atteindre les prérequis : "

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orientation.app import catalogue, prescriptions
 
 
-async def on_catalogue_event(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_catalogue_event(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     data = envelope.data
     await catalogue.on_catalogue_event(
         db, data.session, event_type=envelope.type,
@@ -32,17 +32,17 @@ async def on_catalogue_event(runtime: Runtime, db: AsyncSession, envelope: Envel
     )
 
 
-async def on_trainee_enrolled(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_trainee_enrolled(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeEnrolled = envelope.data
     await prescriptions.on_trainee_enrolled(db, event)
 
 
-async def on_trainee_entered(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_trainee_entered(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeEntered = envelope.data
     await prescriptions.on_trainee_entered(db, runtime, event)
 
 
-async def on_trainee_cancelled(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_trainee_cancelled(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeCancelled = envelope.data
     await prescriptions.on_trainee_cancelled(db, runtime, event)
 

@@ -1,4 +1,4 @@
-"""Who may see which file (DESIGN.md §5): a training organisation sees only its sessions' files."""
+"""Who may see which file (docs/conventions.md §2.5): a training organisation sees only its sessions' files."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pacte_common.auth import OrgKind, Principal, require_kind
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.service import DbSession, RuntimeDep
 
 from remuneration.api.access import UNKNOWN_FILE, file_for_body
@@ -30,7 +30,7 @@ def aid_view(aid: EmergencyAid) -> EmergencyAidOut:
              summary="Ask for the emergency aid (250 €, once per file): granted or refused with the reason")
 async def ask_emergency_aid(body: EmergencyAidIn, principal: Requester, db: DbSession, runtime: RuntimeDep,
                             idempotency_key: IdempotencyKey = None):
-    return await aids.ask_emergency_aid(
+    return answer_response(await aids.ask_emergency_aid(
         db, runtime, principal, body, load=lambda: file_for_body(db, principal, body.dossier_id, lock=True),
         render=aid_view, idempotency_key=idempotency_key,
-    )
+    ))

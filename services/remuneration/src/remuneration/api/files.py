@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.http import IfMatch, etag
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
 
@@ -56,19 +56,18 @@ def file_view(file: RemunerationFile) -> FileOut:
              summary="File the trainee's remuneration request (RS1); before or after the entry")
 async def file_request(body: RemunerationRequestIn, principal: Filer, db: DbSession, runtime: RuntimeDep,
                        idempotency_key: IdempotencyKey = None):
-    response = await files.file_request(
+    answer = await files.file_request(
         db, runtime, principal, body, load=lambda: file_for_body(db, principal, body.dossier_id, lock=True),
         render=file_view, idempotency_key=idempotency_key,
     )
-    response.headers["Location"] = f"/files/{body.dossier_id}"
-    return response
+    return answer_response(answer, headers={"Location": f"/files/{body.dossier_id}"})
 
 
 @router.patch("/requests/{dossier_id}", response_model=FileOut,
               summary="Correct facts of the request; the regime is decided again and paid months are reviewed",
               description="Months already paid are never rewritten: the next run recomputes them with the corrected "
                           "facts and pays the difference or recovers the overpayment, naming what changed.")
-async def amend(dossier_id: UUID, body: RequestAmendmentIn, principal: Filer, db: DbSession,
+async def amend_request(dossier_id: UUID, body: RequestAmendmentIn, principal: Filer, db: DbSession,
                 runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
     file = await file_for_path(db, principal, dossier_id)
     changes = body.model_dump(mode="json", exclude_unset=True)

@@ -74,7 +74,7 @@ async def get_run(month: MonthPath, principal: RunReader, db: DbSession, respons
              description="Months are validated in order (409 `months-out-of-order` names the month to do first). "
                          "Validating a validated run again, without If-Match or with the version it validated, "
                          "is a retry: 200 with the same body, nothing issued twice.")
-async def validate(month: MonthPath, principal: RegionOnly, db: DbSession, runtime: RuntimeDep,
+async def validate_run(month: MonthPath, principal: RegionOnly, db: DbSession, runtime: RuntimeDep,
                    response: Response, if_match: IfMatch = None):
     run = await use_cases.validate(db, runtime, month, principal.describe(), if_match)
     response.headers["ETag"] = etag(run.version)

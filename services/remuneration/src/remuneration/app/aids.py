@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +22,7 @@ from remuneration.events import publish
 
 async def ask_emergency_aid(db: AsyncSession, runtime: Runtime, principal: Principal, body: Any, *,
                             load: Callable[[], Awaitable[RemunerationFile]], render: Callable[[EmergencyAid], Any],
-                            idempotency_key: str | None) -> JSONResponse:
+                            idempotency_key: str | None) -> Answer:
     """Decides the aid asked in `body` (household_size, monthly_resources) for the file `load` finds."""
     async def create() -> tuple[int, Any]:
         file = await load()
@@ -49,6 +48,6 @@ async def ask_emergency_aid(db: AsyncSession, runtime: Runtime, principal: Princ
             await publish.emergency_aid_granted(db, runtime.outbox, file, aid)
         return 201, render(aid)
 
-    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal,
+    return await create_once(db, runtime.tables, hasher=runtime.hasher, principal=principal,
                                    operation="emergency-aid", key=idempotency_key,
                                    payload=body.model_dump(mode="json"), create=create)

@@ -1,7 +1,7 @@
 """Use cases on a training file: what sessions tell of the trainee, the request (RS1), its
 amendment, and the entitlement they decide (the FILE state machine).
 
-A use case called from HTTP commits (or idempotent_create commits it); one called from a
+A use case called from HTTP commits (or create_once commits it); one called from a
 consumed event (on_…) does not: the consumer commits it with the inbox row.
 """
 
@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
 from pacte_common.contracts.sessions import (
@@ -24,7 +23,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.errors import Conflict, NotFound
 from pacte_common.http import check_if_match
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.messaging import Outbox
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent, parse_traceparent
@@ -104,7 +103,7 @@ def redecide_regime(db: AsyncSession, policy: Policy, file: RemunerationFile, ac
 
 async def file_request(db: AsyncSession, runtime: Runtime, principal: Principal, body: Any, *,
                        load: Callable[[], Awaitable[RemunerationFile]], render: Callable[[RemunerationFile], Any],
-                       idempotency_key: str | None) -> JSONResponse:
+                       idempotency_key: str | None) -> Answer:
     """Files the trainee's request (RS1), before or after the entry; once per idempotency key.
 
     `body` is the request (dossier_id, iban, nir and the facts); `load` finds the caller's file.
@@ -118,7 +117,7 @@ async def file_request(db: AsyncSession, runtime: Runtime, principal: Principal,
         await db.flush()
         return 201, render(file)
 
-    return await idempotent_create(db, runtime.tables, hasher=runtime.hasher, principal=principal,
+    return await create_once(db, runtime.tables, hasher=runtime.hasher, principal=principal,
                                    operation="file-request", key=idempotency_key,
                                    payload=body.model_dump(mode="json"), create=create)
 

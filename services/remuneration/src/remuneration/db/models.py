@@ -11,9 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pacte_common.clock import utcnow
-from pacte_common.db import UTCDateTime, new_metadata
+from pacte_common.db import TransitionLogColumns, UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
-from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     Boolean,

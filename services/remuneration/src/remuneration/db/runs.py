@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.models import AdjustmentRow, EmergencyAid, RemunerationFile, Run, Statement
@@ -153,10 +153,6 @@ def paid_lines_page(month: str, after: uuid.UUID | None, limit: int):
         .limit(limit)
     )
     return query.where(Statement.dossier_id > after) if after is not None else query
-
-
-async def count_statements(db: AsyncSession, month: str) -> int:
-    return await db.scalar(select(func.count()).select_from(Statement).where(Statement.run_month == month))
 
 
 def statements_query(*, month: str | None, dossier_id: uuid.UUID | None, status: str | None, siret: str | None):

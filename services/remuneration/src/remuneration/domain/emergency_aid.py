@@ -1,4 +1,4 @@
-"""Emergency aid (fonds social d'urgence): granted or refused, with the reason (DOMAIN.md §5)."""
+"""Emergency aid (fonds social d'urgence): granted or refused, with the reason (docs/rules.md §5.4)."""
 
 from __future__ import annotations
 

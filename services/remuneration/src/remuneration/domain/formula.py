@@ -1,6 +1,6 @@
 """The monthly amount of one file: every component, how it was obtained, and the total.
 
-DOMAIN.md §5, made explicit because no official formula is published:
+docs/rules.md §5.6, made explicit because no official formula is published:
 
     monthly full amount = scale amount (× tension multiplier) + the most favourable Region top-up
     earned              = full amount × days in training / days in month × part-time factor
@@ -442,18 +442,6 @@ def advance_amount(month: Month, decision: RegimeDecision, trainee: Trainee, tra
         f"Advance asked at entry: {policy.advance_share} × the presumed amount of the first month "
         f"{Month.of(training.entry_date)} ({euros(presumed)}, full attendance presumed) = {euros(amount)}; "
         "recovered from the following months"
-    )
-
-
-def adjustment_for(month: Month, recomputed: Earned, already_paid: Decimal, attendance_version: int) -> Adjustment:
-    delta = recomputed.amount - already_paid
-    return Adjustment(
-        month=str(month),
-        delta=delta,
-        explanation=(
-            f"{month} recomputed with attendance statement version {attendance_version}: "
-            f"{euros(recomputed.amount)} against {euros(already_paid)} already paid → {'+' if delta >= 0 else ''}{euros(delta)}"
-        ),
     )
 
 

@@ -9,7 +9,7 @@ calls `settle`, and stores the result:
   declared): paid now when positive, recovered (and carried over while it exceeds what is
   due) when negative;
 - the advance is paid once per file, in the first paid month in training;
-- the month itself is computed as DOMAIN.md §5 says (or waits, visibly).
+- the month itself is computed as docs/rules.md §5.6 says (or waits, visibly).
 
 Summed over the validated runs, what is paid to a file plus what it still owes (advance and
 overpayment outstanding) equals the sum of its months recomputed from the final facts, plus

@@ -14,7 +14,7 @@ _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def cents(amount: Decimal) -> Decimal:
-    """Each component is rounded half-up to the cent (DOMAIN.md §5)."""
+    """Each component is rounded half-up to the cent (docs/rules.md §5.7)."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -1,7 +1,7 @@
 """Every amount, rate and threshold the rules use, in one value the settings build.
 
 The rules take a `Policy` argument instead of reading settings, so tests state the figures
-they rely on and a deployment changes them without code (DOMAIN.md §5: "settings or data").
+they rely on and a deployment changes them without code (docs/rules.md §5.7: settings or versioned data).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rates as versioned tables: each version has its effective dates and its source (DOMAIN.md §5).
+"""Rates as versioned tables: each version has its effective dates and its source (docs/rules.md §5.2, docs/remuneration.md).
 
 A month is computed with the versions in force on its first day. A month for which a table has
 no version in force is not computed: `MissingRate` names the table and the day, so an operator
@@ -55,7 +55,7 @@ class MinimumWageVersion:
 
     The daily floor of the differential top-up is `floor_share` (80 %) × net monthly × 12 / 365,
     rounded to the cent, unless the version states the floor itself (`daily_floor`: the Region's
-    own figure, as seed III.2 does for 2019).
+    own figure, as the Pacte §III.2 does for 2019).
     """
 
     effective_from: date
@@ -78,7 +78,7 @@ class MinimumWageVersion:
 
 @dataclass(frozen=True)
 class TopUpVersion:
-    """Region top-ups (seed III.2); only the single most favourable one applies."""
+    """Region top-ups (Pacte §III.2, docs/rules.md §5.3); only the single most favourable one applies."""
 
     effective_from: date
     effective_until: date | None
@@ -107,7 +107,7 @@ SMIC_SOURCE = "net figure as published by the Ministry of Labour for 35 h a week
 
 DEFAULT_MINIMUM_WAGES: tuple[MinimumWageVersion, ...] = (
     MinimumWageVersion(date(2019, 1, 1), date(2019, 12, 31), Decimal("1204.19"),
-                       "seed III.2 (Pacte Pays de la Loire 2019-2022: 80 % du SMIC = 30,25 € net par jour)",
+                       "Pacte Pays de la Loire 2019-2022, §III.2: 80 % du SMIC = 30,25 € net par jour",
                        daily_floor=Decimal("30.25")),
     MinimumWageVersion(date(2020, 1, 1), date(2020, 12, 31), Decimal("1219.00"),
                        f"décret n° 2019-1387 du 18 décembre 2019; {SMIC_SOURCE}"),
@@ -132,14 +132,14 @@ DEFAULT_MINIMUM_WAGES: tuple[MinimumWageVersion, ...] = (
                        f"arrêté du 23 octobre 2024; {SMIC_SOURCE}"),
 )
 
-PACTE_SOURCE = "seed III.2 (Pacte régional d'investissement dans les compétences Pays de la Loire 2019-2022)"
+PACTE_SOURCE = "Pacte régional d'investissement dans les compétences Pays de la Loire 2019-2022, §III.2"
 
 DEFAULT_TOP_UPS: tuple[TopUpVersion, ...] = (
     TopUpVersion(date(2019, 1, 1), None, Decimal("15.00"), Decimal("65.00"), Decimal("350.00"), PACTE_SOURCE),
 )
 
 DEFAULT_TRANSPORT: tuple[TransportVersion, ...] = (
-    # The seed gives no amount: 20 € a month is a setting of ours, doubled by the Pacte.
+    # The Pacte gives no amount: 20 € a month is a setting of ours, doubled by the Pacte.
     TransportVersion(date(2019, 1, 1), None, Decimal("20.00"), Decimal("2"),
                      f"{PACTE_SOURCE}: flat amount doubled by the Pacte; the base amount is a Region setting"),
 )

@@ -1,4 +1,4 @@
-"""Which remuneration regime applies when the file enters (DOMAIN.md §5)."""
+"""Which remuneration regime applies when the file enters (docs/rules.md §5.1)."""
 
 from __future__ import annotations
 

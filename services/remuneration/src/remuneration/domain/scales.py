@@ -1,4 +1,4 @@
-"""The public trainee remuneration scale, as data versioned by effective date (DOMAIN.md §5).
+"""The public trainee remuneration scale, as data versioned by effective date (docs/rules.md §5.2).
 
 A new version is a new `ScaleVersion` in the settings (PACTE_REMUNERATION_SCALES, JSON):
 no code changes. The version and the age are taken on the first day of the month; each version

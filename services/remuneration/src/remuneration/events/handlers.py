@@ -28,37 +28,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from remuneration.app import attendance, files
 
 
-async def on_trainee_snapshot(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_trainee_snapshot(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeEvent = envelope.data
     await files.on_trainee_snapshot(db, runtime, event)
 
 
-async def on_entered(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_entered(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeEntered = envelope.data
     await files.on_entered(db, runtime, event)
 
 
-async def on_interrupted(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_interrupted(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeInterrupted = envelope.data
     await files.on_interrupted(db, runtime, event)
 
 
-async def on_resumed(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_resumed(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeResumed = envelope.data
     await files.on_resumed(db, runtime, event)
 
 
-async def on_exited(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_exited(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeExited = envelope.data
     await files.on_exited(db, runtime, event)
 
 
-async def on_cancelled(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_cancelled(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: TraineeCancelled = envelope.data
     await files.on_cancelled(db, runtime, event)
 
 
-async def on_attendance(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_attendance(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: AttendanceRecorded = envelope.data
     await attendance.on_attendance(db, event)
 

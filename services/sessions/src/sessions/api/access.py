@@ -1,4 +1,4 @@
-"""Who may see and change what (DESIGN.md §5), and today's business date.
+"""Who may see and change what (docs/conventions.md §2.5), and today's business date.
 
 - The Region sees and changes everything.
 - A training organisation (org_id = SIRET) sees and changes only its sessions' files;

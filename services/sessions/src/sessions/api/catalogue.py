@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.sessions import RecruitmentState
 from pacte_common.errors import Forbidden, NotFound
-from pacte_common.http import CODE, DEPARTEMENT, CursorParam, IfMatch, IsoDate, etag
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.http import CODE, DEPARTEMENT, CursorParam, IfMatch, IsoDate, Page, etag
+from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import select
@@ -21,7 +21,6 @@ from sessions.api.schemas import (
     ActionIn,
     ActionOut,
     ActionPatch,
-    Page,
     ProgrammeIn,
     ProgrammeOut,
     ProgrammePatch,
@@ -83,9 +82,9 @@ def session_out(session: TrainingSession) -> SessionOut:
 
 @router.post("/programmes", status_code=201, response_model=ProgrammeOut, summary="Create a programme (dispositif)")
 async def create_programme(body: ProgrammeIn, principal: Region, db: DbSession, runtime: RuntimeDep, idempotency_key: IdempotencyKey):
-    return await catalogue.create_programme(
+    return answer_response(await catalogue.create_programme(
         db, runtime, principal, body.model_dump(mode="json"), payload=body, idempotency_key=idempotency_key, render=programme_out
-    )
+    ))
 
 
 @router.get("/programmes", response_model=list[ProgrammeOut], summary="All programmes")
@@ -113,10 +112,10 @@ async def update_programme(programme_id: UUID, body: ProgrammePatch, principal: 
 
 @router.post("/actions", status_code=201, response_model=ActionOut, summary="Create an action (LHEO action)")
 async def create_action(body: ActionIn, principal: Region, db: DbSession, runtime: RuntimeDep, idempotency_key: IdempotencyKey):
-    return await catalogue.create_action(
+    return answer_response(await catalogue.create_action(
         db, runtime, principal, body.model_dump(exclude={"programme_code"}), programme_code=body.programme_code,
         payload=body, idempotency_key=idempotency_key, render=action_out,
-    )
+    ))
 
 
 @router.get("/actions/{action_id}", response_model=ActionOut)
@@ -151,12 +150,12 @@ async def create_session(body: SessionIn, principal: Region, db: DbSession, runt
         "information_meetings": [d.isoformat() for d in body.information_meetings],
         "lheo_id": body.lheo_id,
     }
-    return await catalogue.create_session(
+    return answer_response(await catalogue.create_session(
         db, runtime, principal, fields, payload=body, idempotency_key=idempotency_key, render=session_out
-    )
+    ))
 
 
-@router.get("/sessions", response_model=Page, summary="Sessions, filtered and paginated (a training organisation sees its own)")
+@router.get("/sessions", response_model=Page[SessionOut], summary="Sessions, filtered and paginated (a training organisation sees its own)")
 async def list_sessions(
     principal: CurrentPrincipal,
     db: DbSession,

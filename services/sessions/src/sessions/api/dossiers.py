@@ -19,8 +19,8 @@ from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import MaskedIdentity, PersonIdentity, open_identity
 from pacte_common.contracts.sessions import DossierStatus
 from pacte_common.errors import Forbidden
-from pacte_common.http import CursorParam, IfMatch, etag
-from pacte_common.idempotency import IdempotencyKey
+from pacte_common.http import CursorParam, IfMatch, Page, etag
+from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.tracing import trace_id_of
@@ -38,7 +38,6 @@ from sessions.api.schemas import (
     IdentityIn,
     InterruptionIn,
     InterruptionOut,
-    Page,
     ResumptionIn,
     TransitionOut,
 )
@@ -132,7 +131,9 @@ async def create_dossier(body: DossierIn, principal: Writer, db: DbSession, runt
         identity=PersonIdentity(**body.identity.model_dump()),
         profile=body.profile.model_dump(mode="json"),
     )
-    return await use_cases.enrol(db, runtime, principal, enrolment, payload=body, idempotency_key=idempotency_key, render=dossier_out)
+    return answer_response(await use_cases.enrol(
+        db, runtime, principal, enrolment, payload=body, idempotency_key=idempotency_key, render=dossier_out
+    ))
 
 
 @router.get("/dossiers/{dossier_id}", response_model=DossierOut, summary="A training file, with its identity masked and its history")
@@ -148,7 +149,7 @@ async def get_dossier(dossier_id: UUID, principal: CurrentPrincipal, db: DbSessi
     return dossier_out(dossier, identity=identity, transitions=await transitions_of(db, dossier.id))
 
 
-@router.get("/dossiers", response_model=Page, summary="Training files visible to the caller, filtered and paginated")
+@router.get("/dossiers", response_model=Page[DossierOut], summary="Training files visible to the caller, filtered and paginated")
 async def list_dossiers(
     principal: CurrentPrincipal,
     db: DbSession,

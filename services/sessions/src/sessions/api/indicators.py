@@ -1,4 +1,4 @@
-"""`GET /indicators`: the Pacte's monitoring indicators (DOMAIN.md §8), JSON or CSV.
+"""`GET /indicators`: the Pacte's monitoring indicators (docs/rules.md §8), JSON or CSV.
 
 Every number is aggregated by the database (db/indicators.py): the request costs a dozen
 queries whatever the number of files. Filters: period, programme, département, organisation,
@@ -94,7 +94,7 @@ def _scope_for(principal, organisation: str | None) -> str | None:
     summary="Monitoring indicators, by sex, with ANOTEA satisfaction; optionally compared by territory or département; JSON or CSV (Accept: text/csv)",
     responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}},
 )
-async def indicators(
+async def get_indicators(
     request: Request,
     principal: CurrentPrincipal,
     db: DbSession,

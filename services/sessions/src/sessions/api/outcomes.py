@@ -30,15 +30,8 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 
 from sessions.api.access import Today, ensure_dossier_readable
-from sessions.app.outcomes import (
-    ImportReport,
-    ResultFilters,
-    Results,
-    declare_outcome,
-    import_outcomes,
-    purge_expired,
-    result_indicators,
-)
+from sessions.app import outcomes as use_cases
+from sessions.app.outcomes import ImportReport, ResultFilters, Results, purge_expired
 from sessions.db.outcomes import outcomes_of
 from sessions.db.queries import dossier_by_id
 from sessions.domain.outcomes import SITUATION_LABELS, SOURCE_LABELS, Rate, ResultGroup, read_csv
@@ -69,7 +62,7 @@ class LineOut(BaseModel):
     reason: str | None = None
 
 
-class ImportOut(BaseModel):
+class OutcomesImportOut(BaseModel):
     import_id: UUID | None = Field(description="None on a dry run (nothing written)")
     source: OutcomeSource
     dry_run: bool
@@ -156,8 +149,8 @@ def outcome_out(o) -> OutcomeOut:
     )
 
 
-def import_out(report: ImportReport) -> ImportOut:
-    return ImportOut(
+def import_out(report: ImportReport) -> OutcomesImportOut:
+    return OutcomesImportOut(
         import_id=report.import_id, source=OutcomeSource(report.source), dry_run=report.dry_run, counts=report.counts,
         lines=[LineOut(**vars(line)) for line in report.lines],
     )
@@ -236,18 +229,18 @@ def read_lines(media_type: str, data: bytes) -> list:
 @router.post(
     "/outcomes/imports",
     status_code=201,
-    response_model=ImportOut,
+    response_model=OutcomesImportOut,
     summary="Import outcomes from the survey provider or France Travail (CSV or JSON); all or nothing, idempotent",
     openapi_extra=IMPORT_BODY,
     responses={
-        200: {"description": "Dry run: the report of what the import would do; nothing written", "model": ImportOut},
+        200: {"description": "Dry run: the report of what the import would do; nothing written", "model": OutcomesImportOut},
         400: {"description": "Not UTF-8, or not JSON"},
         409: {"description": "Lines whose content is refused (errors[].field = line[N].column, report); nothing was imported"},
         415: {"description": "Neither CSV nor JSON"},
         422: {"description": "The JSON body breaks its schema (errors[].field = line[N].field)"},
     },
 )
-async def import_file(
+async def import_outcomes(
     request: Request, principal: Region, db: DbSession, runtime: RuntimeDep, today: Today,
     source: Annotated[Literal["survey", "france_travail"], Query(description="Who observed the situations")] = "survey",
     dry_run: Annotated[bool, Query(description="Report only: match and validate, write nothing")] = False,
@@ -256,7 +249,7 @@ async def import_file(
     data = await request.body()
     raw_lines = read_lines(media_type, data)
     try:
-        report = await import_outcomes(
+        report = await use_cases.import_outcomes(
             db, runtime, raw_lines=raw_lines, source=OutcomeSource(source), media_type=media_type,
             fingerprint=runtime.hasher.fingerprint(data.decode("utf-8-sig")), actor=principal.describe(),
             today=today, dry_run=dry_run,
@@ -279,12 +272,12 @@ async def import_file(
         409: {"description": "The training file has not exited (current_state)"},
     },
 )
-async def declare(dossier_id: UUID, body: OutcomeIn, principal: TrainingOrg, db: DbSession, runtime: RuntimeDep, today: Today):
+async def declare_outcome(dossier_id: UUID, body: OutcomeIn, principal: TrainingOrg, db: DbSession, runtime: RuntimeDep, today: Today):
     dossier = ensure_dossier_readable(principal, await dossier_by_id(db, dossier_id, for_update=True))
     if dossier.status != "exited":
         raise InvalidTransition("declare-outcome", dossier.status, [], detail="outcomes are declared after the exit")
     try:
-        status, outcome = await declare_outcome(
+        status, outcome = await use_cases.declare_outcome(
             db, runtime, dossier, horizon=body.horizon_months, situation=body.situation, observed_on=body.observed_on,
             job_related_to_training=body.job_related_to_training, actor=principal.describe(), today=today,
         )
@@ -301,14 +294,14 @@ async def list_outcomes(dossier_id: UUID, principal: CurrentPrincipal, db: DbSes
 
 
 @router.get("/outcomes/situations", response_model=list[SituationOut], summary="The situation codes and their French labels")
-async def situations(principal: CurrentPrincipal):
+async def list_outcome_situations(principal: CurrentPrincipal):
     from sessions.domain.outcomes import JOBS, LASTING_JOBS
 
     return [SituationOut(code=s, label=SITUATION_LABELS[s], job=s in JOBS, lasting_job=s in LASTING_JOBS) for s in OutcomeSituation]
 
 
 @router.post("/outcomes/purge", response_model=PurgeOut, summary="Delete the outcomes past their retention period (Region)")
-async def purge(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
+async def purge_outcomes(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
     report = await purge_expired(db, runtime, today)
     return PurgeOut(**vars(report))
 
@@ -368,7 +361,7 @@ def _cell(value) -> str:
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
                      "description": "Figures by sex, target public, pillar, département, territory; each with its response rate"}},
 )
-async def results(
+async def result_indicators(
     request: Request, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, today: Today,
     period_from: Annotated[IsoDate | None, Query(alias="from", description="Exits on or after this day")] = None,
     period_to: Annotated[IsoDate | None, Query(alias="to", description="Exits on or before this day")] = None,
@@ -387,7 +380,7 @@ async def results(
     if period_from and period_to and period_to < period_from:
         raise Invalid("'to' must be on or after 'from'", field="query.to")
     filters = ResultFilters(period_from, period_to, programme, departement, territory, organisation, horizon)
-    computed = await result_indicators(db, runtime, filters, today)
+    computed = await use_cases.result_indicators(db, runtime, filters, today)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(results_csv(computed), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="results.csv"'})

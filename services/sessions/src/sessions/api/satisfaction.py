@@ -29,7 +29,7 @@ class ReviewReference(BaseModel):
     reason: str
 
 
-class ImportOut(BaseModel):
+class SatisfactionImportOut(BaseModel):
     received: int
     created: int
     updated: int
@@ -79,7 +79,7 @@ BODY = {
 
 @router.post(
     "/satisfaction/imports",
-    response_model=ImportOut,
+    response_model=SatisfactionImportOut,
     summary="Import ANOTEA reviews (JSON `avis` or the back-office CSV); idempotent by review id; unknown sessions reported",
     openapi_extra=BODY,
     responses={415: {"description": "Neither JSON nor CSV"}},
@@ -101,4 +101,4 @@ async def import_satisfaction(request: Request, principal: Region, db: DbSession
         report = await import_reviews(db, reviews, principal.describe())
     except IntegrityError:  # the same new review imported by two requests at once
         raise Conflict("another import stored some of these reviews at the same time; send the file again") from None
-    return ImportOut(**report.__dict__)
+    return SatisfactionImportOut(**report.__dict__)

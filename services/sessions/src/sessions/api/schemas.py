@@ -153,11 +153,6 @@ class SessionOut(SessionSnapshot):
     version: int
 
 
-class Page(BaseModel):
-    items: list
-    next_cursor: str | None = None
-
-
 # ---------------------------------------------------------------- dossiers
 
 

@@ -130,7 +130,7 @@ async def current_territories(principal: CurrentPrincipal, db: DbSession):
 
 
 @router.get("/territories/versions", response_model=list[VersionSummary], summary="Every published version, oldest first")
-async def list_versions(principal: CurrentPrincipal, db: DbSession):
+async def list_territory_versions(principal: CurrentPrincipal, db: DbSession):
     return [
         VersionSummary(version=row.version, source=row.source, note=row.note, created_by=row.created_by, created_at=row.created_at, territories=n)
         for row, n in await store.versions(db)
@@ -138,7 +138,7 @@ async def list_versions(principal: CurrentPrincipal, db: DbSession):
 
 
 @router.get("/territories/versions/{version}", response_model=VersionOut, summary="One version, current or not")
-async def get_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: CurrentPrincipal, db: DbSession):
+async def get_territory_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: CurrentPrincipal, db: DbSession):
     return await _version_out(db, version, await store.current_version(db))
 
 

@@ -52,7 +52,7 @@ class ReadOut(BaseModel):
 @router.get("/people/{person_id}/trajectory", response_model=TrajectoryOut,
             summary="A person's trajectory: prescriptions, training files, outcomes in time order (audited)",
             responses={503: {"description": "The read's audit record could not be written in time: nothing shown; retry"}})
-async def trajectory(person_id: UUID, principal: Reader, db: DbSession, runtime: RuntimeDep):
+async def get_trajectory(person_id: UUID, principal: Reader, db: DbSession, runtime: RuntimeDep):
     found = await read_trajectory(db, principal, person_id, runtime.settings.business_timezone)
     if found.empty:
         raise NotFound("No trajectory visible to you for this person")

@@ -3,7 +3,7 @@
 Each loads the row (locked on PostgreSQL), checks If-Match (412) and the rule, writes, publishes
 what the sessions' readers must know (every session of a changed programme or action is
 republished) and commits. A row's version is bumped by its UPDATE (the models' version_id_col);
-creations commit through idempotent_create (once per idempotency key).
+creations commit through create_once (once per idempotency key).
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.errors import Conflict, Invalid, InvalidTransition, NotFound
 from pacte_common.http import check_if_match
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import JSONResponse
 
 from sessions.app.territories import assign_territories
 from sessions.db.models import Action, Programme, TrainingSession
@@ -71,8 +70,8 @@ def _apply(row: Any, changes: dict[str, Any]) -> None:
 async def _create_once(
     db: AsyncSession, runtime: Runtime, principal: Principal, operation: str, *, payload: Any,
     idempotency_key: str | None, create: Callable[[], Any],
-) -> JSONResponse:
-    return await idempotent_create(
+) -> Answer:
+    return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation=operation,
         key=idempotency_key, payload=payload, create=create,
     )
@@ -84,7 +83,7 @@ async def _create_once(
 async def create_programme(
     db: AsyncSession, runtime: Runtime, principal: Principal, fields: dict[str, Any], *,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     async def create():
         if (await db.execute(select(Programme.id).where(Programme.code == fields["code"]))).first():
             raise Conflict(f"a programme with code {fields['code']!r} exists", field="body.code")
@@ -107,7 +106,7 @@ async def update_programme(
         await db.flush()
         for session in await sessions_of_programme(db, programme.id):
             await db.refresh(session)
-            await publish_catalogue(runtime, db, SessionUpdated, session)
+            await publish_catalogue(db, runtime, SessionUpdated, session)
         await db.commit()
     return programme
 
@@ -118,7 +117,7 @@ async def update_programme(
 async def create_action(
     db: AsyncSession, runtime: Runtime, principal: Principal, fields: dict[str, Any], *, programme_code: str,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     check_departement(runtime, fields.get("departement"))
 
     async def create():
@@ -156,7 +155,7 @@ async def update_action(
         await db.flush()
         await db.refresh(action)
         for session in await sessions_of_action(db, action.id):
-            await publish_catalogue(runtime, db, SessionUpdated, session)
+            await publish_catalogue(db, runtime, SessionUpdated, session)
         await db.commit()
     return action
 
@@ -167,7 +166,7 @@ async def update_action(
 async def create_session(
     db: AsyncSession, runtime: Runtime, principal: Principal, fields: dict[str, Any], *,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     """A new session of an action, placed in its territory, published (SessionPublished)."""
 
     async def create():
@@ -180,7 +179,7 @@ async def create_session(
         session = TrainingSession(action=action, places_taken=0, **fields)
         db.add(session)
         await assign_territories(db, [session])  # territory_code from the training place (docs/territories.md)
-        await publish_catalogue(runtime, db, SessionPublished, session)
+        await publish_catalogue(db, runtime, SessionPublished, session)
         return 201, render(session)
 
     return await _create_once(db, runtime, principal, "create-session", payload=payload, idempotency_key=idempotency_key, create=create)
@@ -212,7 +211,7 @@ async def update_session(
         _apply(session, changes)
         await db.flush()
         closed = changes.get("recruitment_state") == RecruitmentState.CLOSED.value
-        await publish_catalogue(runtime, db, SessionClosed if closed else SessionUpdated, session)
+        await publish_catalogue(db, runtime, SessionClosed if closed else SessionUpdated, session)
         await db.commit()
     return session
 
@@ -230,6 +229,6 @@ async def cancel_session(
     session.cancel_reason = reason
     session.recruitment_state = RecruitmentState.CLOSED.value
     await db.flush()
-    await publish_catalogue(runtime, db, SessionCancelled, session)
+    await publish_catalogue(db, runtime, SessionCancelled, session)
     await db.commit()
     return session

@@ -41,12 +41,11 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.errors import Conflict, Invalid, InvalidTransition
 from pacte_common.http import check_if_match
-from pacte_common.idempotency import idempotent_create
+from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_trace_id, current_traceparent
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import JSONResponse
 
 from sessions.db.models import (
     AttendanceStatement,
@@ -123,7 +122,7 @@ def spans(dossier: Dossier) -> list[InterruptionSpan]:
     return [InterruptionSpan(i.start_date, i.resumption_date) for i in dossier.interruptions]
 
 
-async def refresh_places(runtime: Runtime, db: AsyncSession, session: TrainingSession) -> None:
+async def refresh_places(db: AsyncSession, runtime: Runtime, session: TrainingSession) -> None:
     """Recounts places taken; publishes SessionUpdated when they or the recruitment state change.
 
     The caller holds the session row's lock (session_for_update): the new version (bumped by the
@@ -137,7 +136,7 @@ async def refresh_places(runtime: Runtime, db: AsyncSession, session: TrainingSe
     session.places_taken = taken
     session.recruitment_state = state
     await db.flush()
-    await publish_catalogue(runtime, db, SessionUpdated, session)
+    await publish_catalogue(db, runtime, SessionUpdated, session)
 
 
 def _ready(dossier: Dossier, action: DossierAction, if_match: str | None) -> None:
@@ -160,8 +159,8 @@ def _move(
 
 
 async def open_dossier(
-    runtime: Runtime,
     db: AsyncSession,
+    runtime: Runtime,
     *,
     session: TrainingSession,
     person_id: uuid.UUID,
@@ -189,7 +188,7 @@ async def open_dossier(
         db, dossier, log=DossierTransition, actor=actor, action="enrol", at=at,
         reason="admitted prescription" if prescription_id else "direct enrolment", dossier_id=dossier.id,
     )
-    await publish_trainee(runtime, db, TraineeEnrolled, dossier, actor, at)
+    await publish_trainee(db, runtime, TraineeEnrolled, dossier, actor, at)
     return dossier
 
 
@@ -206,9 +205,9 @@ class Enrolment:
 async def enrol(
     db: AsyncSession, runtime: Runtime, principal: Principal, enrolment: Enrolment, *,
     payload: Any, idempotency_key: str | None, render: Render,
-) -> JSONResponse:
+) -> Answer:
     """Direct enrolment: 409 for a session that is not the caller's or a person already enrolled
-    in it; once per idempotency key (idempotent_create commits)."""
+    in it; once per idempotency key (create_once commits)."""
 
     async def create() -> tuple[int, Any]:
         session = await session_for_update(db, enrolment.session_id)
@@ -223,13 +222,13 @@ async def enrol(
         if await session_taken_by(db, session.id, person_id):
             raise Conflict("this person already has a training file in this session")
         dossier = await open_dossier(
-            runtime, db, session=session, person_id=person_id, profile=enrolment.profile,
+            db, runtime, session=session, person_id=person_id, profile=enrolment.profile,
             identity_encrypted=seal_identity(runtime.cipher, identity), has_nir=identity.nir is not None,
             nir_hash=nir_hash, actor=principal.describe(), at=utcnow(),
         )
         return 201, render(dossier)
 
-    return await idempotent_create(
+    return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-dossier",
         key=idempotency_key, payload=payload, create=create,
     )
@@ -239,7 +238,7 @@ class UnknownSession(LookupError):
     """The prescription names a session this service does not know: retried, then dead-lettered."""
 
 
-async def on_admitted(runtime: Runtime, db: AsyncSession, event: PrescriptionAdmitted) -> None:
+async def on_admitted(db: AsyncSession, runtime: Runtime, event: PrescriptionAdmitted) -> None:
     """An admitted prescription opens the training file, once (no commit: the consumer's)."""
     existing = await db.execute(select(Dossier.id).where(Dossier.prescription_id == event.prescription_id))
     if existing.first():
@@ -254,7 +253,7 @@ async def on_admitted(runtime: Runtime, db: AsyncSession, event: PrescriptionAdm
         identity = open_identity(runtime.cipher, event.identity_encrypted)
         nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
     dossier = await open_dossier(
-        runtime, db, session=session, person_id=event.person_id, profile=event.profile.model_dump(mode="json"),
+        db, runtime, session=session, person_id=event.person_id, profile=event.profile.model_dump(mode="json"),
         identity_encrypted=event.identity_encrypted, has_nir=event.has_nir, nir_hash=nir_hash,
         actor=event.actor, at=event.occurred_at, prescription_id=event.prescription_id,
         prescriber_kind=event.prescriber_kind, prescriber_code=event.prescriber_code,
@@ -283,7 +282,7 @@ async def update_identity(
         actor=actor, at=now, reason="identity completed", trace_id=current_trace_id(), details={},
     ))
     await db.flush()
-    await publish_trainee(runtime, db, TraineeIdentityUpdated, dossier, actor, now)
+    await publish_trainee(db, runtime, TraineeIdentityUpdated, dossier, actor, now)
     await db.commit()
     return dossier
 
@@ -303,9 +302,9 @@ async def declare_entry(
     _move(db, dossier, DossierAction.ENTER, actor=actor, at=now, effective_date=entry_date, declared_late=late)
     dossier.entry_date = entry_date
     dossier.entry_declared_late = late
-    await refresh_places(runtime, db, session)
+    await refresh_places(db, runtime, session)
     await db.flush()
-    await publish_trainee(runtime, db, TraineeEntered, dossier, actor, now, entry_date=entry_date, declared_late=late)
+    await publish_trainee(db, runtime, TraineeEntered, dossier, actor, now, entry_date=entry_date, declared_late=late)
     await db.commit()
     return dossier
 
@@ -326,7 +325,7 @@ async def declare_interruption(
     _move(db, dossier, DossierAction.INTERRUPT, actor=actor, at=now, effective_date=start_date, declared_late=late, reason=reason.value)
     await db.flush()
     await publish_trainee(
-        runtime, db, TraineeInterrupted, dossier, actor, now,
+        db, runtime, TraineeInterrupted, dossier, actor, now,
         interruption_id=interruption.id, start_date=start_date, reason=reason,
         expected_return_date=expected_return_date, declared_late=late,
     )
@@ -346,7 +345,7 @@ async def declare_resumption(
     _move(db, dossier, DossierAction.RESUME, actor=actor, at=now, effective_date=resumption_date, declared_late=late)
     await db.flush()
     await publish_trainee(
-        runtime, db, TraineeResumed, dossier, actor, now, interruption_id=open_interruption.id, resumption_date=resumption_date
+        db, runtime, TraineeResumed, dossier, actor, now, interruption_id=open_interruption.id, resumption_date=resumption_date
     )
     await db.commit()
     return dossier
@@ -419,10 +418,10 @@ async def declare_exit(
     dossier.realised_hours = realised
     dossier.cost = cost
     dossier.exit_declared_late = late
-    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
+    await refresh_places(db, runtime, await session_for_update(db, dossier.session_id))
     await db.flush()
     await publish_trainee(
-        runtime, db, TraineeExited, dossier, actor, now,
+        db, runtime, TraineeExited, dossier, actor, now,
         exit_date=declared.exit_date, exit_kind=declared.kind, dropout_reason=declared.dropout_reason,
         certification_result=declared.certification_result, skill_blocks_obtained=list(declared.skill_blocks_obtained),
         realised_hours=realised, hourly_price=hourly_price, cost=cost, declared_late=late,
@@ -443,9 +442,9 @@ async def cancel(
         await void_statements(runtime, db, dossier, recorded, reason=cancel_void_reason(today), at=now)
     _move(db, dossier, DossierAction.CANCEL, actor=actor, at=now, reason=reason)
     dossier.cancel_reason = reason
-    await refresh_places(runtime, db, await session_for_update(db, dossier.session_id))
+    await refresh_places(db, runtime, await session_for_update(db, dossier.session_id))
     await db.flush()
-    await publish_trainee(runtime, db, TraineeCancelled, dossier, actor, now, reason=reason)
+    await publish_trainee(db, runtime, TraineeCancelled, dossier, actor, now, reason=reason)
     await db.commit()
     return dossier
 
@@ -491,6 +490,6 @@ async def record_attendance(
     )
     db.add(recorded)
     await db.flush()
-    await publish_attendance(runtime, db, dossier, recorded)
+    await publish_attendance(db, runtime, dossier, recorded)
     await db.commit()
     return Recorded(recorded, history, created=current is None)

@@ -217,7 +217,7 @@ async def _import_action(db: AsyncSession, run: _Run, parsed: LheoAction, progra
     await assign_territories(db, await sessions_of_action(db, action.id))
     for event_class, session in run.to_publish:
         await db.refresh(session)
-        await publish_catalogue(run.runtime, db, event_class, session)
+        await publish_catalogue(db, run.runtime, event_class, session)
     run.to_publish.clear()
 
 

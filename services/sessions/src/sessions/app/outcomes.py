@@ -192,7 +192,7 @@ async def _publish(db: AsyncSession, runtime: Runtime, written: list[tuple[Dossi
     if not written:
         return
     await db.flush()
-    await publish_outcomes(runtime, db, written)
+    await publish_outcomes(db, runtime, written)
 
 
 def _skipped_lines(errors: list[LineError], plan: ImportPlan) -> dict[int, LineReport]:

@@ -6,9 +6,8 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from pacte_common.db import UTCDateTime, new_metadata, utcnow
+from pacte_common.db import TransitionLogColumns, UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
-from pacte_common.state_machine import TransitionLogColumns
 from sqlalchemy import (
     JSON,
     Boolean,

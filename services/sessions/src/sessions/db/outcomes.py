@@ -1,5 +1,5 @@
 """Tables and queries of post-training outcomes, the prescriptions read model of trajectories,
-and the audit of trajectory reads (issue 15). Same MetaData as `sessions.db.models`.
+and the audit of trajectory reads (docs/outcomes.md). Same MetaData as `sessions.db.models`.
 
 No NIR here, not even hashed: matching by NIR goes through `dossiers.nir_hash`.
 """

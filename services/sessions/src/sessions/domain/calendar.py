@@ -1,4 +1,4 @@
-"""Working days and late declarations (DOMAIN.md §4: entry and exit within 3 working days).
+"""Working days and late declarations (docs/rules.md §4.2: entry and exit within 3 working days).
 
 Working days are Monday to Friday except French public holidays, taken from the maintained
 `holidays` library (subdivision optional: Alsace-Moselle has two more days).

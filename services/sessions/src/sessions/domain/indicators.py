@@ -1,6 +1,6 @@
-"""The Pacte's monitoring indicators (DOMAIN.md §8), computed from plain facts. No I/O.
+"""The Pacte's monitoring indicators (docs/rules.md §8), computed from plain facts. No I/O.
 
-Definitions (our choices where the seed gives none, each value a policy field):
+Definitions (our choices where the Pacte (§V.2, docs/rules.md §8) gives none, each value a policy field):
 - *entries*: files whose entry date falls in the period (cancelled files never count).
 - target-public shares: among those entries, the share of disabled workers (against
   `disabled_target`), low-qualified (level IV and below), long-term job seekers (registered

@@ -1,4 +1,4 @@
-"""The training file's state machine (DOMAIN.md §4), as one declarative table.
+"""The training file's state machine (docs/rules.md §4.1), as one declarative table.
 
     enrolled ──enter──▶ in_training ──interrupt──▶ interrupted
                           ▲   │                       │

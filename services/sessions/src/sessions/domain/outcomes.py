@@ -1,7 +1,7 @@
-"""What became of trainees after their exit (issue 15): situations, import lines, matching,
+"""What became of trainees after their exit (docs/outcomes.md): situations, import lines, matching,
 result indicators and the retention cutoff. Pure rules: no I/O, no framework.
 
-Definitions (our choices where the seed gives none; docs/outcomes.md explains them):
+Definitions (our choices where the Pacte gives none; docs/outcomes.md explains them):
 - the *population* at a horizon H: files exited (not cancelled) in the period whose exit
   is at least H months before the as-of day — their horizon is reached;
 - a *respondent*: a file of that population with a known situation at H (one outcome is

@@ -1,4 +1,4 @@
-"""Date, places and attendance rules of a training file (DOMAIN.md §4). Pure functions.
+"""Date, places and attendance rules of a training file (docs/rules.md §4). Pure functions.
 
 Each rule raises `RuleBroken(field, message)`; the HTTP edge turns it into a 422 naming
 the field, so nothing is stored or published when a rule fails.

@@ -34,12 +34,12 @@ EVENTS: tuple[type[o.PrescriptionEvent], ...] = (
 )
 
 
-async def on_admitted(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_admitted(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: o.PrescriptionAdmitted = envelope.data  # type: ignore[assignment]
-    await dossiers.on_admitted(runtime, db, event)
+    await dossiers.on_admitted(db, runtime, event)
 
 
-async def on_prescription_event(runtime: Runtime | None, db: AsyncSession, envelope: Envelope) -> None:
+async def on_prescription_event(db: AsyncSession, runtime: Runtime | None, envelope: Envelope) -> None:
     event: o.PrescriptionEvent = envelope.data  # type: ignore[assignment]
     await trajectory.on_prescription_event(db, event)
 

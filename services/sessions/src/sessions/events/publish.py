@@ -91,19 +91,19 @@ def dossier_snapshot(dossier: Dossier) -> DossierSnapshot:
     )
 
 
-async def publish_catalogue(runtime: Runtime, db: AsyncSession, event_class: type[CatalogueEvent], session: TrainingSession) -> None:
+async def publish_catalogue(db: AsyncSession, runtime: Runtime, event_class: type[CatalogueEvent], session: TrainingSession) -> None:
     await runtime.outbox.publish(db, event_class(session=session_snapshot(session)), key=str(session.id))
 
 
 async def publish_trainee(
-    runtime: Runtime, db: AsyncSession, event_class: type[TraineeEvent], dossier: Dossier, actor: str, at: datetime, **fields
+    db: AsyncSession, runtime: Runtime, event_class: type[TraineeEvent], dossier: Dossier, actor: str, at: datetime, **fields
 ) -> None:
     event = event_class(dossier=dossier_snapshot(dossier), occurred_at=at, actor=actor, **fields)
     with adopt_trace(dossier.traceparent):  # the file's trace, whichever call acts on it
         await runtime.outbox.publish(db, event, key=str(dossier.id))
 
 
-async def publish_attendance(runtime: Runtime, db: AsyncSession, dossier: Dossier, statement: AttendanceStatement) -> None:
+async def publish_attendance(db: AsyncSession, runtime: Runtime, dossier: Dossier, statement: AttendanceStatement) -> None:
     event_class = AttendanceRecorded if statement.version == 1 else AttendanceCorrected
     event = event_class(
         dossier_id=dossier.id,
@@ -156,7 +156,7 @@ def outcome_event(dossier: Dossier, outcome: Outcome) -> OutcomeRecorded:
     )
 
 
-async def publish_outcomes(runtime: Runtime, db: AsyncSession, written: list[tuple[Dossier, Outcome]]) -> None:
+async def publish_outcomes(db: AsyncSession, runtime: Runtime, written: list[tuple[Dossier, Outcome]]) -> None:
     """Outcomes as recorded (their versions set by the flush); each in its file's trace, like
     every event of the file; one INSERT for all."""
     events = [(outcome_event(dossier, outcome), str(dossier.id), dossier.traceparent) for dossier, outcome in written]
