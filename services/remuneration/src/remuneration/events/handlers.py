@@ -63,7 +63,7 @@ async def on_attendance(db: AsyncSession, runtime: Runtime, envelope: Envelope) 
     await attendance.on_attendance(db, event)
 
 
-async def on_attendance_voided(runtime: Runtime, db: AsyncSession, envelope: Envelope) -> None:
+async def on_attendance_voided(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     event: AttendanceVoided = envelope.data
     await attendance.on_voided(db, event)
 

@@ -362,7 +362,7 @@ class ExitDeclaration:
 
 
 async def void_statements(
-    runtime: Runtime, db: AsyncSession, dossier: Dossier, statements: list[AttendanceStatement], *, reason: str, at: datetime
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, statements: list[AttendanceStatement], *, reason: str, at: datetime
 ) -> None:
     """Voids months a late exit or cancellation leaves outside the training: the statements stay
     (history), marked voided, and AttendanceVoided goes out for each, in the caller's transaction."""
@@ -371,18 +371,18 @@ async def void_statements(
         statement.voided_reason = reason
     await db.flush()
     for statement in statements:
-        await publish_attendance_voided(runtime, db, dossier, statement)
+        await publish_attendance_voided(db, runtime, dossier, statement)
 
 
 async def _realised_hours(
-    runtime: Runtime, db: AsyncSession, dossier: Dossier, declared: ExitDeclaration, *, today: date, at: datetime
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, declared: ExitDeclaration, *, today: date, at: datetime
 ) -> Decimal:
     """The hours of the current statements up to the exit; the months after it are voided."""
     statements = [s for s in await current_statements(db, dossier.id) if s.voided_at is None]
     after = set(months_after(declared.exit_date, [s.month for s in statements]))
     voided = [s for s in statements if s.month in after]
     if voided:
-        await void_statements(runtime, db, dossier, voided, reason=exit_void_reason(declared.exit_date, today), at=at)
+        await void_statements(db, runtime, dossier, voided, reason=exit_void_reason(declared.exit_date, today), at=at)
     kept = [s for s in statements if s.month not in after]
     return hours(sum((as_attendance(s).realised_hours for s in kept), Decimal("0")))
 
@@ -403,7 +403,7 @@ async def declare_exit(
     rule(check_exit, dossier.entry_date, spans(dossier), declared.exit_date)
     _check_skill_blocks(dossier, declared)
     now = utcnow()
-    realised = await _realised_hours(runtime, db, dossier, declared, today=today, at=now)
+    realised = await _realised_hours(db, runtime, dossier, declared, today=today, at=now)
     hourly_price = dossier.session.action.hourly_price
     cost = realised_cost(realised, hourly_price)
     late = is_late(runtime, declared.exit_date, today)
@@ -439,7 +439,7 @@ async def cancel(
     now = utcnow()
     recorded = [s for s in await current_statements(db, dossier.id) if s.voided_at is None]
     if recorded:
-        await void_statements(runtime, db, dossier, recorded, reason=cancel_void_reason(today), at=now)
+        await void_statements(db, runtime, dossier, recorded, reason=cancel_void_reason(today), at=now)
     _move(db, dossier, DossierAction.CANCEL, actor=actor, at=now, reason=reason)
     dossier.cancel_reason = reason
     await refresh_places(db, runtime, await session_for_update(db, dossier.session_id))

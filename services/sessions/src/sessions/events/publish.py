@@ -121,7 +121,7 @@ async def publish_attendance(db: AsyncSession, runtime: Runtime, dossier: Dossie
         await runtime.outbox.publish(db, event, key=str(dossier.id))
 
 
-async def publish_attendance_voided(runtime: Runtime, db: AsyncSession, dossier: Dossier, statement: AttendanceStatement) -> None:
+async def publish_attendance_voided(db: AsyncSession, runtime: Runtime, dossier: Dossier, statement: AttendanceStatement) -> None:
     event = AttendanceVoided(
         dossier_id=dossier.id,
         person_id=dossier.person_id,
