@@ -20,7 +20,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
@@ -80,7 +80,7 @@ def _package(service: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> dict[str, tuple[FastAPI, ServiceSettings | None, dict]]:
+def generated(tmp_path_factory) -> Iterator[dict[str, tuple[FastAPI, ServiceSettings | None, dict]]]:
     """Every document written out and its client generated (in parallel), importable by name."""
     folder = tmp_path_factory.mktemp("clients")
     config = folder / "config.json"
@@ -125,10 +125,6 @@ async def _client(app: FastAPI, service: str, token: str) -> AsyncIterator[Any]:
             base_url="http://testserver", token=token, httpx_args={"transport": transport}, raise_on_unexpected_status=True
         ) as client:
             yield client
-
-
-def _token(settings: ServiceSettings, kind: OrgKind, org: str) -> str:
-    return mint_token(settings, kind, org)
 
 
 def _operations(document: dict) -> list[tuple[str, str]]:
@@ -196,7 +192,7 @@ async def test_orientation_prescribe_list_read(generated):
         recruitment_state=RecruitmentState.OPEN,
     )
     models = _models("orientation")
-    async with _client(app, "orientation", _token(settings, OrgKind.PRESCRIBER, "PE-44001")) as client:
+    async with _client(app, "orientation", mint_token(settings, OrgKind.PRESCRIBER, "PE-44001")) as client:
         async with app.state.runtime.db_factory() as db:  # the catalogue event sessions would publish
             await catalogue.on_catalogue_event(db, session, event_type=SessionPublished.event_type,
                                                closed=False, cancelled=False)
@@ -220,7 +216,7 @@ async def test_sessions_programme_action_session_list_read(generated):
     app, settings, _ = generated["sessions"]
     models = _models("sessions")
     call: Callable[[str, str], ModuleType] = lambda tag, operation: _api("sessions", tag, operation)  # noqa: E731
-    async with _client(app, "sessions", _token(settings, OrgKind.REGION, "region")) as client:
+    async with _client(app, "sessions", mint_token(settings, OrgKind.REGION, "region")) as client:
         programme = await call("catalogue", "create_programme").asyncio(client=client, body=models.ProgrammeIn.from_dict({
             "code": "VISA-METIERS", "name": "VISA Métiers", "pillar": "visa", "funder": "region",
             "remuneration_approved": True, "tension_sector": False, "agora_category": "standard",
@@ -246,7 +242,7 @@ async def test_sessions_programme_action_session_list_read(generated):
 async def test_remuneration_run_read_statements(generated):
     app, settings, _ = generated["remuneration"]
     models = _models("remuneration")
-    async with _client(app, "remuneration", _token(settings, OrgKind.REGION, "region")) as client:
+    async with _client(app, "remuneration", mint_token(settings, OrgKind.REGION, "region")) as client:
         run = await _api("remuneration", "runs", "create_run").asyncio(client=client, body=models.RunIn(month="2026-01"))
         assert run.month == "2026-01", run
         read = await _api("remuneration", "runs", "get_run").asyncio(client=client, month="2026-01")
@@ -260,15 +256,14 @@ async def test_agora_gateway_backfill_start_read_list(generated):
     models = _models("agora-gateway")
     types = importlib.import_module(f"{_package('agora-gateway')}.types")
     export = ndjson([export_line(), export_line()]).encode()
-    async with _client(app, "agora-gateway", _token(settings, OrgKind.REGION, "region")) as client:
+    async with _client(app, "agora-gateway", mint_token(settings, OrgKind.REGION, "region")) as client:
         body = models.BodyStartBackfill(file=types.File(payload=export, file_name="export.ndjson", mime_type="application/x-ndjson"))
-        started = await _api("agora-gateway", "agora", "start_backfill").asyncio_detailed(client=client, body=body)
-        assert started.status_code == 202, started.content
-        job_id = json.loads(started.content)["job_id"]
-        read = await _api("agora-gateway", "agora", "get_backfill").asyncio(client=client, job_id=job_id)
-        assert str(read.job_id) == job_id
+        started = await _api("agora-gateway", "agora", "start_backfill").asyncio(client=client, body=body)
+        assert isinstance(started, models.BackfillJobView), started
+        read = await _api("agora-gateway", "agora", "get_backfill").asyncio(client=client, job_id=started.job_id)
+        assert (read.job_id, read.filename) == (started.job_id, "export.ndjson")
         jobs = await _api("agora-gateway", "agora", "list_backfills").asyncio(client=client)
-        assert [str(job.job_id) for job in jobs] == [job_id]
+        assert [job.job_id for job in jobs] == [started.job_id]
 
 
 async def test_agora_sandbox_bulk_search_read(generated):
