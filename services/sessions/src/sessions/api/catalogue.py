@@ -49,6 +49,8 @@ def action_out(action: Action) -> ActionOut:
         lheo_id=action.lheo_id,
         programme_code=action.programme.code,
         organisation_siret=action.organisation_siret,
+        delivering_siret=action.delivering_siret,
+        delivering_name=action.delivering_name,
         version=action.version,
         title=action.title,
         rncp_code=action.rncp_code,
@@ -71,6 +73,9 @@ def session_out(session: TrainingSession) -> SessionOut:
     return SessionOut(
         id=session.id,
         lheo_id=session.lheo_id,
+        places_unknown=session.places_unknown,
+        delivering_siret=session.action.delivering_siret,
+        delivering_name=session.action.delivering_name,
         version=session.version,
         cancelled=session.cancelled_at is not None,
         cancel_reason=session.cancel_reason,
