@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -300,3 +301,25 @@ async def test_the_feed_is_pulled_on_a_schedule_closing_what_leaves_it_and_refus
     assert failed["error"].startswith("invalid-lheo: the file is not valid LHEO 2.2") and failed["report"] is None
     assert {k: s["version"] for k, s in (await sessions_by_key(api)).items()} == before
     assert (await api.client.get("/catalogue/lheo/pulls", headers=api.org)).status_code == 403
+
+
+async def test_the_export_writes_each_formation_once_with_its_actions_and_reimports_unchanged(api):
+    await seed(api)
+    imported = await api.ok("POST", "/catalogue/lheo", {**api.region, **XML}, content=ETOILE)
+    api.clock.today = date(2017, 10, 1)  # the real sessions are open then
+    response = await api.client.get("/catalogue/lheo")
+    assert response.status_code == 200
+    exported = etree.fromstring(response.content)
+    ns = {"l": "http://lheo.gouv.fr/2.3"}
+    assert schema_for(ns["l"]).validate(exported.getroottree())
+    source = etree.fromstring(ETOILE)
+    assert [f.get("numero") for f in exported.iterfind("l:offres/l:formation", ns)] == [
+        f.get("numero") for f in source.iterfind("l:offres/l:formation", NS)
+    ]
+    assert sorted(a.get("numero") for a in exported.iterfind(".//l:action", ns)) == sorted(expected_actions(ETOILE))
+    assert {s.text for s in exported.iterfind(".//l:organisme-formateur/l:SIRET-formateur/l:SIRET", ns)} == {
+        s.text for s in source.iterfind(".//l:organisme-formateur/l:SIRET-formateur/l:SIRET", NS)
+    }
+    again = await api.ok("POST", "/catalogue/lheo", {**api.region, **XML}, content=response.content)
+    assert again["counts"]["unchanged"] == imported["counts"]["created"]
+    assert {i["status"] for i in again["items"]} == {"unchanged"}

@@ -101,6 +101,8 @@ async def open_offer(db, today: date) -> list[ExportedAction]:
             departement=action.departement,
             territory_code=action.territory_code,
             details=action.lheo_details or {},
+            delivering_siret=action.delivering_siret,
+            delivering_name=action.delivering_name,
             sessions=[
                 ExportedSession(
                     key=s.lheo_id or str(s.id),
