@@ -136,6 +136,10 @@ async def pull_feed(runtime: Runtime, client: httpx.AsyncClient, url: str) -> Lh
             except ProblemError as exc:  # not LHEO, invalid against the XSD: nothing was written
                 await db.rollback()
                 run.outcome, run.error = "failed", _refusal(exc)
+            except Exception as exc:  # the import itself failed: rolled back, the run says why
+                log.exception("LHEO feed %s: the import failed", url)
+                await db.rollback()
+                run.outcome, run.error = "failed", f"the import failed, nothing changed: {type(exc).__name__}: {exc}"[:2000]
             else:
                 run.outcome, run.report, run.closed_sessions = "imported", report.model_dump(mode="json"), len(report.closed)
         run.finished_at = utcnow()
