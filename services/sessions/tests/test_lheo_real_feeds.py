@@ -14,10 +14,13 @@ from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from lxml import etree
-from pacte_testing import eventually
+from pacte_common.contracts.sessions import SessionPublished
+from pacte_common.events import Topics
+from pacte_testing import eventually, read_topic
 from sessions.domain.lheo import schema_for
 from sessions.settings import SessionsSettings
 
@@ -224,6 +227,15 @@ async def test_a_real_export_imports_whole_with_places_hours_organisations_and_p
 
     again = await api.ok("POST", "/catalogue/lheo", {**api.region, **XML}, content=ETOILE)
     assert again["counts"]["unchanged"] == report["counts"]["created"]
+
+    # Prescribers (orientation) see the delivering organisation: it travels in the snapshot.
+    events = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=sessions_in_file)
+    published = {e.data.session.session_id: e.data.session for e in events if isinstance(e.data, SessionPublished)}
+    by_id = {s["id"]: s for s in sessions.values()}
+    assert set(published) == {UUID(i) for i in by_id}
+    for snapshot in published.values():
+        assert snapshot.delivering_siret == by_id[str(snapshot.session_id)]["delivering_siret"] is not None
+        assert snapshot.places == by_id[str(snapshot.session_id)]["places"] and snapshot.places_unknown is False
 
 
 async def test_a_session_without_any_places_is_imported_closed_until_the_region_sets_them(api):

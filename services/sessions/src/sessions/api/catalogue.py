@@ -73,9 +73,6 @@ def session_out(session: TrainingSession) -> SessionOut:
     return SessionOut(
         id=session.id,
         lheo_id=session.lheo_id,
-        places_unknown=session.places_unknown,
-        delivering_siret=session.action.delivering_siret,
-        delivering_name=session.action.delivering_name,
         version=session.version,
         cancelled=session.cancelled_at is not None,
         cancel_reason=session.cancel_reason,

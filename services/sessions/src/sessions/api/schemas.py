@@ -150,9 +150,6 @@ class SessionCancelIn(Strict):
 class SessionOut(SessionSnapshot):
     id: UUID
     lheo_id: str | None = None
-    places_unknown: bool = Field(False, description="Imported without places: closed for admission until the Region sets them")
-    delivering_siret: str | None = Field(None, description="The organisation that delivers the training (LHEO organisme-formateur); None: the responsible one")
-    delivering_name: str | None = None
     cancelled: bool = False
     cancel_reason: str | None = None
     version: int
