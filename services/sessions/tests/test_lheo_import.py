@@ -74,7 +74,11 @@ async def test_real_onisep_file_outside_the_region_is_reported_by_name(api):
     assert report["counts"] == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 3}
     action = by_key(report, "action")["9436_18706"]
     assert action["status"] == "rejected" and action["name"] == "BTS négociation et relation client"
-    assert action["reason"] == "outside the Region: département 29 is not one of 44, 49, 53, 72, 85"
+    assert action["reason"] == (
+        "outside the Region: département 29 Finistère is not one of "
+        "44 Loire-Atlantique, 49 Maine-et-Loire, 53 Mayenne, 72 Sarthe, 85 Vendée"
+    )
+    assert action["departement"] == "29 Finistère"
     assert by_key(report, "formation")["9436_18706"]["reason"] == action["reason"]
     assert by_key(report, "session")["9436_18706"]["reason"] == "its action is rejected"
     assert (await api.ok("GET", "/sessions", api.region))["items"] == []
@@ -115,7 +119,10 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     }
     rennes = by_key(report, "action")["A-2026-0003-RENNES"]
     assert rennes["name"] == "Maçon en voirie et réseaux divers" and rennes["reason"].startswith("outside the Region: département 35")
-    assert by_key(report, "action")["A-2026-0001-LAVAL"]["defaults"] == ["département read from codepostal (no <departement>)"]
+    assert by_key(report, "action")["A-2026-0001-LAVAL"]["defaults"] == [
+        "département read from codepostal (no <departement>)", "no organisme-formateur: the responsible organisation delivers",
+    ]
+    assert by_key(report, "action")["A-2026-0001-LAVAL"]["departement"] == "53 Mayenne"
     assert by_key(report, "session")["S-2026-0001-LAVAL-ESP"]["defaults"] == ["places = sum of recrutement/nb-places"]
     angers = by_key(report, "action")["A-2026-0002-ANGERS"]
     assert "no hours in the file (nombre-heures-*): 0 recorded" in angers["defaults"]
@@ -152,6 +159,7 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     assert by_key(third, "session")["S-2026-0001-A"] | {"id": None} == {
         "kind": "session", "status": "updated", "lheo_id": "S-2026-0001-A", "name": "Agent de propreté et d'hygiène",
         "path": "/lheo/offres/formation[1]/action[1]/session[1]", "id": None, "reason": "changed: places", "defaults": [],
+        "departement": "44 Loire-Atlantique",
     }
     assert by_key(third, "formation")["F-2026-0001"]["status"] == "updated"
 
@@ -173,9 +181,14 @@ async def test_action_without_programme_is_rejected_by_name(api):
     action = by_key(report, "action")["9436_18706"]
     assert action["status"] == "rejected" and action["name"] == "BTS négociation et relation client"
     assert "no programme" in action["reason"] and "code-dispositif" in action["reason"]
+    # Without any places information the session is imported "places unknown", closed for
+    # admission until the Region sets them, and listed.
     places = await import_file(api, ONISEP_IN_REGION, "?programme_code=VISA-METIERS")
     session = by_key(places, "session")["9436_18706"]
-    assert session["status"] == "rejected" and "places unknown" in session["reason"]
+    assert session["status"] == "created" and session["defaults"][0].startswith("places unknown")
+    assert places["places_unknown"] == ["9436_18706"]
+    row = await api.ok("GET", f"/sessions/{session['id']}", api.region)
+    assert (row["places"], row["places_unknown"], row["recruitment_state"]) == (0, True, "closed")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from sessions.api import catalogue, dossiers, indicators, lheo, satisfaction, sk
 from sessions.api import outcomes as outcomes_api
 from sessions.api import trajectory as trajectory_api
 from sessions.api.access import Clock, system_clock
+from sessions.app.lheo_feeds import pull_feeds_periodically
 from sessions.app.outcomes import purge_periodically
 from sessions.db.models import Base, messaging
 from sessions.events.handlers import subscriptions
@@ -30,7 +31,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
         subscriptions=subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name) if settings.consume_prescriptions else [],
-        jobs=[purge_periodically],
+        jobs=[purge_periodically, pull_feeds_periodically],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
     app.include_router(outcomes_api.router)  # outcomes, result indicators, purge (docs/outcomes.md)

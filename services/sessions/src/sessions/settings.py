@@ -23,6 +23,14 @@ class SessionsSettings(ServiceSettings):
     # Départements of the Pays de la Loire the offer may sit in.
     departements: frozenset[str] = frozenset({"44", "49", "53", "72", "85"})
     lheo_max_bytes: int = 10 * 1024 * 1024
+    # LHEO (docs/lheo.md): the Region's code in LHEO's dictionary of financers (2: Conseil
+    # régional), whose nb-places-financees give a session's places before any other's.
+    lheo_region_financer_code: str = "2"
+    # Feeds pulled on a schedule (the Carif-Oref's LHEO file at a URL): off without URLs or with
+    # an interval of 0. Each run is kept (GET /catalogue/lheo/pulls).
+    lheo_feed_urls: list[str] = Field(default_factory=list)
+    lheo_feed_interval_s: float = Field(0.0, ge=0, description="0: feeds are not pulled")
+    lheo_feed_timeout_s: float = Field(60.0, gt=0)
 
     # Indicators (docs/rules.md §8).
     indicator_disabled_target: Decimal = Decimal("0.15")

@@ -65,7 +65,11 @@ class SessionSnapshot(BaseModel):
     session_id: UUID
     action_id: UUID
     programme: ProgrammeInfo
-    organisation_siret: str
+    organisation_siret: str = Field(description="The responsible organisation (LHEO organisme-formation-responsable)")
+    delivering_siret: str | None = Field(
+        None, description="The organisation that delivers the training (LHEO organisme-formateur), the one trainees and prescribers see; None: the responsible one",
+    )
+    delivering_name: str | None = None
     action_title: str
     rncp_code: str | None = None
     formacode: str | None = None
@@ -80,6 +84,7 @@ class SessionSnapshot(BaseModel):
     end_date: date
     places: int
     places_taken: int = 0
+    places_unknown: bool = Field(False, description="Imported without places (0): closed for admission until the Region sets them")
     permanent_entries: bool = False
     recruitment_state: RecruitmentState
     information_meetings: list[date] = Field(default_factory=list)

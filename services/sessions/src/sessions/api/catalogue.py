@@ -48,6 +48,8 @@ def action_out(action: Action) -> ActionOut:
         lheo_id=action.lheo_id,
         programme_code=action.programme.code,
         organisation_siret=action.organisation_siret,
+        delivering_siret=action.delivering_siret,
+        delivering_name=action.delivering_name,
         version=action.version,
         title=action.title,
         rncp_code=action.rncp_code,

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import Invalid, ProblemError
 from pacte_common.service import DbSession, RuntimeDep
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from sessions.app import lheo_feeds
 from sessions.app.lheo import ImportReport, import_offer
-from sessions.db.models import Action, TrainingSession
+from sessions.db.models import Action, LheoProgrammeMapping, LheoPullRun, TrainingSession
 from sessions.domain.lheo_export import ExportedAction, ExportedSession, build_document
 
 router = APIRouter(tags=["catalogue"])
@@ -49,7 +51,9 @@ async def import_lheo(
     principal: Annotated[Principal, require_kind(OrgKind.REGION)],
     db: DbSession,
     runtime: RuntimeDep,
-    programme_code: Annotated[str | None, Query(description="Programme of the actions without extra 'code-dispositif'")] = None,
+    programme_code: Annotated[str | None, Query(
+        description="Programme of the actions without extra 'code-dispositif'; overrides the Region's financer mappings",
+    )] = None,
     places: Annotated[int | None, Query(ge=1, description="Places of the sessions without extra 'nombre-places' nor recrutement/nb-places")] = None,
 ):
     data = await request.body()
@@ -97,6 +101,8 @@ async def open_offer(db, today: date) -> list[ExportedAction]:
             departement=action.departement,
             territory_code=action.territory_code,
             details=action.lheo_details or {},
+            delivering_siret=action.delivering_siret,
+            delivering_name=action.delivering_name,
             sessions=[
                 ExportedSession(
                     key=s.lheo_id or str(s.id),
@@ -132,3 +138,76 @@ async def export_lheo(request: Request, db: DbSession):
     if tag in candidates or "*" in candidates:
         return Response(status_code=304, headers=headers)
     return Response(content=document, media_type=LHEO_MEDIA_TYPE, headers=headers)
+
+
+# ---------------------------------------------------------------- the Region's programme mappings
+
+Region = Annotated[Principal, require_kind(OrgKind.REGION)]
+MappingKind = Literal["financeur", "dispositif"]
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class MappingIn(BaseModel):
+    programme_code: str = Field(min_length=1, max_length=64)
+
+
+class MappingOut(BaseModel):
+    kind: MappingKind = Field(description="financeur: LHEO code-financeur; dispositif: extra code-dispositif")
+    code: str
+    programme_code: str
+    updated_by: str
+    updated_at: datetime
+
+
+def mapping_out(mapping: LheoProgrammeMapping) -> MappingOut:
+    return MappingOut(kind=mapping.kind, code=mapping.code, programme_code=mapping.programme.code,  # type: ignore[arg-type]
+                      updated_by=mapping.updated_by, updated_at=mapping.updated_at)
+
+
+@router.get("/catalogue/lheo/mappings", response_model=list[MappingOut],
+            summary="The Region's mapping of LHEO financer codes and code-dispositif to its programmes (Region)")
+async def list_mappings(principal: Region, db: DbSession):
+    query = select(LheoProgrammeMapping).order_by(LheoProgrammeMapping.kind, LheoProgrammeMapping.code)
+    return [mapping_out(m) for m in (await db.execute(query)).unique().scalars()]
+
+
+@router.put("/catalogue/lheo/mappings/{kind}/{code}", response_model=MappingOut,
+            summary="Map an LHEO financer code or code-dispositif to a programme (Region)")
+async def put_mapping(kind: MappingKind, code: Code, body: MappingIn, principal: Region, db: DbSession):
+    return mapping_out(await lheo_feeds.put_mapping(db, kind, code, body.programme_code, principal.describe()))
+
+
+@router.delete("/catalogue/lheo/mappings/{kind}/{code}", status_code=204, response_class=Response, summary="Remove a mapping (Region)")
+async def delete_mapping(kind: MappingKind, code: Code, principal: Region, db: DbSession):
+    await lheo_feeds.delete_mapping(db, kind, code)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- pulled feeds
+
+
+class PullRunOut(BaseModel):
+    id: uuid.UUID
+    feed_url: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Literal["imported", "not-modified", "failed"]
+    http_status: int | None
+    etag: str | None
+    last_modified: str | None
+    error: str | None = Field(description="Why a failed run changed nothing")
+    closed_sessions: int = Field(description="Sessions closed because they left the feed")
+    report: ImportReport | None = Field(description="The import's report (imported runs)")
+
+
+@router.get("/catalogue/lheo/pulls", response_model=list[PullRunOut],
+            summary="The runs of the scheduled LHEO feed pulls, newest first, with their reports (Region)")
+async def list_pull_runs(
+    principal: Region, db: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    feed_url: Annotated[str | None, Query(max_length=1000)] = None,
+):
+    query = select(LheoPullRun).order_by(LheoPullRun.started_at.desc(), LheoPullRun.id).limit(limit)
+    if feed_url:
+        query = query.where(LheoPullRun.feed_url == feed_url)
+    return [PullRunOut.model_validate(run, from_attributes=True) for run in (await db.execute(query)).scalars()]

@@ -111,7 +111,9 @@ class ActionOut(ActionFields):
     id: UUID
     lheo_id: str | None
     programme_code: str
-    organisation_siret: str
+    organisation_siret: str = Field(description="The responsible organisation (LHEO organisme-formation-responsable)")
+    delivering_siret: str | None = Field(None, description="The organisation that delivers the training (LHEO organisme-formateur); None: the responsible one")
+    delivering_name: str | None = None
     version: int
 
 

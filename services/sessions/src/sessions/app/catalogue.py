@@ -207,6 +207,11 @@ async def update_session(
     if session.cancelled_at is not None:
         raise InvalidTransition("update", "cancelled", [])
     changes = _session_changes(session, patch)
+    if session.places_unknown and "places" in changes:
+        # Imported without places (docs/lheo.md): the Region's places open it for admission.
+        changes["places_unknown"] = False
+        if "recruitment_state" not in changes and session.recruitment_state == RecruitmentState.CLOSED.value:
+            changes["recruitment_state"] = RecruitmentState.OPEN.value
     if changes:
         _apply(session, changes)
         await db.flush()

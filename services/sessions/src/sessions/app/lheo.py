@@ -16,7 +16,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import anyio
-from pacte_common.contracts.sessions import CatalogueEvent, SessionPublished, SessionUpdated
+from pacte_common.contracts.sessions import (
+    CatalogueEvent,
+    SessionClosed,
+    SessionPublished,
+    SessionUpdated,
+)
 from pacte_common.errors import Invalid
 from pacte_common.service import Runtime
 from pydantic import BaseModel, Field
@@ -24,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.app.territories import assign_territories
-from sessions.db.models import Action, Programme, TrainingSession
+from sessions.db.models import Action, LheoProgrammeMapping, Programme, TrainingSession
 from sessions.db.queries import sessions_of_action
 from sessions.domain.lheo import (
     ImportOptions,
@@ -51,12 +56,18 @@ class ReportItem(BaseModel):
     id: str | None = None
     reason: str | None = None
     defaults: list[str] = Field(default_factory=list, description="What LHEO lacked and where the value came from")
+    departement: str | None = Field(None, description="The training place's département, named: '37 Indre-et-Loire'")
 
 
 class ImportReport(BaseModel):
     lheo_version: str
     items: list[ReportItem]
     counts: dict[str, int]
+    places_unknown: list[str] = Field(
+        default_factory=list,
+        description="LHEO ids of the sessions imported without any places information: closed for admission until the Region sets their places",
+    )
+    closed: list[str] = Field(default_factory=list, description="A pulled feed: LHEO ids of the sessions that left it, closed (never deleted)")
 
 
 class UnsupportedLheo(Invalid):
@@ -72,6 +83,7 @@ class _Run:
     """One import in progress: the report's items and the events to publish once all is written."""
 
     runtime: Runtime
+    feed: str | None = None
     items: list[ReportItem] = field(default_factory=list)
     to_publish: list[tuple[type[CatalogueEvent], TrainingSession]] = field(default_factory=list)
 
@@ -108,15 +120,25 @@ def _action_fields(parsed: LheoAction, programme: Programme) -> dict:
     return {**fields, "programme_id": programme.id, "lheo_details": parsed.details}
 
 
-def _session_fields(parsed: LheoSession) -> dict:
-    return {
+def _session_fields(parsed: LheoSession, session: TrainingSession | None) -> dict:
+    """The row's fields as the file says. Without any places in the file, a session is "places
+    unknown" (0 places, closed for admission) until the Region sets them; places the Region set
+    are kept by later imports of the same file."""
+    fields = {
         "start_date": parsed.start_date,
         "end_date": parsed.end_date,
         "places": parsed.places,
+        "places_unknown": False,
         "permanent_entries": parsed.permanent_entries,
         "recruitment_state": parsed.recruitment_state,
         "information_meetings": [d.isoformat() for d in parsed.information_meetings],
     }
+    if parsed.places is None:
+        if session is not None and not session.places_unknown:
+            del fields["places"], fields["places_unknown"]  # the Region set them
+        else:
+            fields.update(places=0, places_unknown=True, recruitment_state="closed")
+    return fields
 
 
 async def _by_key(db: AsyncSession, model: Any, key: str):
@@ -135,6 +157,7 @@ def _item(parsed: LheoAction, status: Status, row_id=None, reason=None, *, kind=
     return ReportItem(
         kind=kind, status=status, lheo_id=key or parsed.key, name=parsed.name, path=path or parsed.path,
         id=str(row_id) if row_id else None, reason=reason, defaults=parsed.defaults if defaults is None else defaults,
+        departement=parsed.departement,
     )
 
 
@@ -172,7 +195,7 @@ def _session_refusal(session: TrainingSession, action: Action, key: str, changes
         return f"session {key!r} belongs to another action"
     if session.cancelled_at is not None:
         return "the session is cancelled in the Pacte; a cancelled session is not reopened by an import"
-    if "places" in changes and changes["places"] < session.places_taken:
+    if changes.get("places") is not None and changes["places"] < session.places_taken:
         return f"places {changes['places']} is below the {session.places_taken} places already taken"
     return None
 
@@ -184,10 +207,12 @@ async def _upsert_session(
         return _item(parsed, status, row_id, reason, kind="session", key=parsed_session.key, path=parsed_session.path,
                      defaults=parsed_session.defaults)
 
-    fields = _session_fields(parsed_session)
     session = await _by_key(db, TrainingSession, parsed_session.key)
+    fields = _session_fields(parsed_session, session)
     if session is None:
-        session = TrainingSession(lheo_id=parsed_session.key, action=action, action_id=action.id, places_taken=0, **fields)
+        session = TrainingSession(
+            lheo_id=parsed_session.key, action=action, action_id=action.id, places_taken=0, lheo_feed=run.feed, **fields
+        )
         db.add(session)
         await assign_territories(db, [session])  # placed before its INSERT: written once, at version 1
         run.to_publish.append((SessionPublished, session))
@@ -197,6 +222,8 @@ async def _upsert_session(
     if refusal := _session_refusal(session, action, parsed_session.key, changes):
         run.items.append(item("rejected", session.id, refusal))
         return
+    if run.feed and session.lheo_feed != run.feed:
+        session.lheo_feed = run.feed  # bookkeeping: which feed closes it when it leaves
     if changes:
         for name, value in changes.items():
             setattr(session, name, value)
@@ -237,13 +264,16 @@ def _rejected_action(parsed: LheoAction) -> list[ReportItem]:
     reason = f"unknown programme {parsed.fields['programme_code']!r}"
     return [
         _item(parsed, "rejected", reason=reason),
-        *(ReportItem(kind="session", status="rejected", lheo_id=s.key, name=parsed.name, path=s.path, reason="its action is rejected")
+        *(ReportItem(kind="session", status="rejected", lheo_id=s.key, name=parsed.name, path=s.path, reason="its action is rejected",
+                     departement=parsed.departement)
           for s in parsed.sessions),
     ]
 
 
-async def _import_formation(db: AsyncSession, runtime: Runtime, formation: LheoFormation, programmes: dict[str, Programme]) -> list[ReportItem]:
-    run = _Run(runtime)
+async def _import_formation(
+    db: AsyncSession, runtime: Runtime, formation: LheoFormation, programmes: dict[str, Programme], feed: str | None
+) -> list[ReportItem]:
+    run = _Run(runtime, feed)
     for parsed in formation.actions:
         programme = programmes.get(parsed.fields["programme_code"])
         if programme is None:
@@ -251,7 +281,8 @@ async def _import_formation(db: AsyncSession, runtime: Runtime, formation: LheoF
         else:
             await _import_action(db, run, parsed, programme)
     items = run.items + [
-        ReportItem(kind=r.kind, status="rejected", lheo_id=r.key, name=r.name, path=r.path, reason=r.reason)  # type: ignore[arg-type]
+        ReportItem(kind=r.kind, status="rejected", lheo_id=r.key, name=r.name, path=r.path, reason=r.reason,  # type: ignore[arg-type]
+                   departement=r.departement)
         for r in formation.rejections
     ]
     items.sort(key=lambda i: i.path)
@@ -263,16 +294,57 @@ async def _import_formation(db: AsyncSession, runtime: Runtime, formation: LheoF
     return [head, *items]
 
 
-async def import_offer(
-    db: AsyncSession, runtime: Runtime, data: bytes, *, programme_code: str | None, places: int | None
+async def programme_mappings(db: AsyncSession) -> dict[tuple[str, str], str]:
+    """The Region's table: (kind, LHEO code) -> programme code."""
+    rows = (await db.execute(select(LheoProgrammeMapping))).unique().scalars()
+    return {(row.kind, row.code): row.programme.code for row in rows}
+
+
+async def import_without_commit(
+    db: AsyncSession, runtime: Runtime, data: bytes, *, programme_code: str | None, places: int | None, feed: str | None = None
 ) -> ImportReport:
-    """Reads the file, upserts its formations, commits; the report says what became of each element."""
-    options = ImportOptions(departements=frozenset(runtime.settings.departements), programme_code=programme_code, places=places)
+    """Reads the file (422 when refused: nothing written), upserts its formations; from a feed,
+    closes the feed's sessions the file no longer has. The caller commits."""
+    settings = runtime.settings
+    options = ImportOptions(
+        departements=frozenset(settings.departements), programme_code=programme_code, places=places,
+        programme_mappings=await programme_mappings(db), region_financer_code=settings.lheo_region_financer_code,
+    )
     offer = await read(data, options)
     programmes = {p.code: p for p in (await db.execute(select(Programme))).scalars()}
     items: list[ReportItem] = []
     for formation in offer.formations:
-        items += await _import_formation(db, runtime, formation, programmes)
-    await db.commit()
+        items += await _import_formation(db, runtime, formation, programmes, feed)
     counts = {status: sum(1 for i in items if i.status == status) for status in STATUSES}
-    return ImportReport(lheo_version=offer.version, items=items, counts=counts)
+    unknown = [i.lheo_id for i in items if i.kind == "session" and i.status != "rejected" and any(d.startswith("places unknown") for d in i.defaults)]
+    report = ImportReport(lheo_version=offer.version, items=items, counts=counts, places_unknown=[k for k in unknown if k])
+    if feed:
+        seen = {i.lheo_id for i in items if i.kind == "session"}
+        report.closed = await _close_left(db, runtime, feed, seen)
+    return report
+
+
+async def _close_left(db: AsyncSession, runtime: Runtime, feed: str, seen: set[str | None]) -> list[str]:
+    """The feed's open sessions that are not in its file any more: closed, never deleted."""
+    query = select(TrainingSession).where(
+        TrainingSession.lheo_feed == feed, TrainingSession.cancelled_at.is_(None), TrainingSession.recruitment_state != "closed"
+    ).order_by(TrainingSession.lheo_id)
+    closed = []
+    for session in (await db.execute(query)).unique().scalars():
+        if session.lheo_id in seen:
+            continue
+        session.recruitment_state = "closed"
+        await db.flush()
+        await db.refresh(session)
+        await publish_catalogue(runtime, db, SessionClosed, session)
+        closed.append(session.lheo_id)
+    return closed
+
+
+async def import_offer(
+    db: AsyncSession, runtime: Runtime, data: bytes, *, programme_code: str | None, places: int | None
+) -> ImportReport:
+    """Reads the file, upserts its formations, commits; the report says what became of each element."""
+    report = await import_without_commit(db, runtime, data, programme_code=programme_code, places=places)
+    await db.commit()
+    return report

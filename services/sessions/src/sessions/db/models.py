@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -65,6 +66,10 @@ class Action(Timestamps, Base):
     lheo_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id"), index=True)
     organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    # LHEO organisme-formateur: the organisation that delivers the training, the one trainees
+    # and prescribers see (the responsible one is `organisation_siret`). None: the responsible one.
+    delivering_siret: Mapped[str | None] = mapped_column(String(14), index=True)
+    delivering_name: Mapped[str | None] = mapped_column(String(500))
     title: Mapped[str] = mapped_column(String(500))
     rncp_code: Mapped[str | None] = mapped_column(String(32))
     formacode: Mapped[str | None] = mapped_column(String(16))
@@ -100,6 +105,11 @@ class TrainingSession(Timestamps, Base):
     end_date: Mapped[date] = mapped_column(Date)
     places: Mapped[int] = mapped_column(Integer)
     places_taken: Mapped[int] = mapped_column(Integer, default=0)
+    # Imported without any places information: `places` is 0 and recruitment closed until the
+    # Region sets its places (docs/lheo.md).
+    places_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The LHEO feed URL the session came from (docs/lheo.md: pulled feeds close what leaves them).
+    lheo_feed: Mapped[str | None] = mapped_column(String(1000))
     permanent_entries: Mapped[bool] = mapped_column(Boolean, default=False)
     recruitment_state: Mapped[str] = mapped_column(String(16))
     information_meetings: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -218,3 +228,38 @@ class AttendanceStatement(Base):
     # later): kept in the history, counted nowhere.
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class LheoProgrammeMapping(Base):
+    """The Region's table: an LHEO financer code or code-dispositif -> one of its programmes."""
+
+    __tablename__ = "lheo_programme_mappings"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))  # "financeur" | "dispositif"
+    code: Mapped[str] = mapped_column(String(64))
+    programme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programmes.id"), index=True)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+
+
+class LheoPullRun(Base):
+    """One pull of an LHEO feed: what came back and what the import did (its report)."""
+
+    __tablename__ = "lheo_pull_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    feed_url: Mapped[str] = mapped_column(String(1000), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "imported", "not-modified" (304, nothing read) or "failed" (nothing changed)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    closed_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict | None] = mapped_column(JSON)

@@ -25,6 +25,8 @@ from typing import Any
 from lxml import etree
 from pacte_common.validators import validate_siret
 
+from sessions.domain.departements import departement_label, departements_label
+
 SCHEMA_FILES = {
     "http://www.lheo.org/2.0": ("2.0", "lheo-2.0.xsd"),
     "http://www.lheo.org/2.1": ("2.1", "lheo-2.1.xsd"),
@@ -73,6 +75,14 @@ class ImportOptions:
     departements: frozenset[str]
     programme_code: str | None = None
     places: int | None = None
+    # The Region's table (docs/lheo.md): ("financeur" | "dispositif", code) -> programme code.
+    programme_mappings: dict[tuple[str, str], str] = field(default_factory=dict)
+    # LHEO dictionary "financeurs": 2 is the Conseil régional.
+    region_financer_code: str = "2"
+
+
+FINANCER = "financeur"
+DISPOSITIF = "dispositif"
 
 
 @dataclass
@@ -81,7 +91,7 @@ class LheoSession:
     path: str
     start_date: date
     end_date: date
-    places: int
+    places: int | None  # None: the file gives no places at all ("places unknown")
     recruitment_state: str
     permanent_entries: bool
     information_meetings: tuple[date, ...]
@@ -95,6 +105,7 @@ class LheoAction:
     name: str
     fields: dict
     details: dict
+    departement: str = ""
     sessions: list[LheoSession] = field(default_factory=list)
     defaults: list[str] = field(default_factory=list)
 
@@ -106,6 +117,7 @@ class Rejection:
     path: str
     name: str
     reason: str
+    departement: str | None = None
 
 
 @dataclass
@@ -220,6 +232,24 @@ def _lheo_date(raw: str, name: str) -> date:
         raise ItemRejected(f"{name} {raw!r} is not a calendar date (LHEO writes unknown dates with 00 or 99): the Pacte needs a real date") from None
 
 
+UNKNOWN_DATE_CODES = ("00000000", "99999999")
+
+
+def _optional_date(raw: str | None, name: str, defaults: list[str]) -> date | None:
+    """An optional LHEO date: LHEO's unknown date (00000000, 99999999) or an impossible one is
+    read as "not known" and reported, never a rejection."""
+    if not raw:
+        return None
+    if raw in UNKNOWN_DATE_CODES:
+        defaults.append(f"{name} {raw} (LHEO's unknown date): not recorded")
+        return None
+    try:
+        return datetime.strptime(raw, "%Y%m%d").date()
+    except ValueError:
+        defaults.append(f"{name} {raw!r} is not a calendar date: not recorded")
+        return None
+
+
 def _decimal(raw: str, name: str) -> Decimal:
     try:
         number = Decimal(raw.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
@@ -289,10 +319,12 @@ def _formation(formation, path: str, options: ImportOptions) -> LheoFormation:
         try:
             result.actions.append(_action(formation, action, a_key, a_path, title, options, result.rejections))
         except ItemRejected as exc:
-            result.rejections.append(Rejection("action", a_key, a_path, title, str(exc)))
+            where = departement_label(_departement_of_action(action))
+            result.rejections.append(Rejection("action", a_key, a_path, title, str(exc), where))
             for s_index, session in enumerate(_children(action, "session"), start=1):
                 result.rejections.append(
-                    Rejection("session", _session_key(session, a_key, s_index), f"{a_path}/session[{s_index}]", title, "its action is rejected")
+                    Rejection("session", _session_key(session, a_key, s_index), f"{a_path}/session[{s_index}]", title,
+                              "its action is rejected", where)
                 )
     return result
 
@@ -304,19 +336,29 @@ def _principal_formacode(formation) -> str | None:
     return chosen.text.strip() if chosen is not None and chosen.text else None
 
 
-def _place(formation, action, options: ImportOptions, defaults: list[str]) -> tuple[Any, str]:
-    """Where the training happens (the first lieu-de-formation, else the first session's
-    address) and its département, which must be the Region's."""
+def _training_place(action):
+    """The first lieu-de-formation's address, else the first session's adresse-inscription."""
     place = _child(action, "lieu-de-formation", "coordonnees", "adresse")
     if place is None:
         first_session = _child(action, "session")
         place = _child(first_session, "adresse-inscription", "adresse") if first_session is not None else None
+    return place
+
+
+def _departement_of_action(action) -> str | None:
+    return departement_of(_training_place(action))[0]
+
+
+def _place(formation, action, options: ImportOptions, defaults: list[str]) -> tuple[Any, str]:
+    """Where the training happens (the first lieu-de-formation, else the first session's
+    address) and its département, which must be the Region's."""
+    place = _training_place(action)
     departement, derived = departement_of(place)
     if derived:
         defaults.append(derived)
     if departement not in options.departements:
         raise ItemRejected(
-            f"outside the Region: département {departement or 'unknown'} is not one of {', '.join(sorted(options.departements))}"
+            f"outside the Region: département {departement_label(departement)} is not one of {departements_label(options.departements)}"
         )
     return place, departement
 
@@ -328,14 +370,75 @@ def _siret(responsible) -> str:
         raise ItemRejected(f"organisme-formation-responsable/SIRET-organisme-formation/SIRET: {exc}") from None
 
 
-def _programme(extra_fields: dict[str, str], options: ImportOptions, defaults: list[str]) -> str:
-    programme = extra_fields.get("code-dispositif")
-    if programme is None:
-        if not options.programme_code:
-            raise ItemRejected("no programme: LHEO has none; add extras/extra[@info='code-dispositif'] or pass ?programme_code=")
-        programme = options.programme_code
-        defaults.append(f"programme {programme!r} from ?programme_code=")
-    return programme
+def financers(action) -> list[tuple[str, int | None]]:
+    """(code-financeur, nb-places-financees or None) of the action's organisme-financeur, in file order."""
+    found = []
+    for financer in _children(action, "organisme-financeur"):
+        code = _text(financer, "code-financeur")
+        places = _text(financer, "nb-places-financees")
+        if code:
+            found.append((code, int(places) if places and places.lstrip("-").isdigit() else None))
+    return found
+
+
+def _programme(action, extra_fields: dict[str, str], options: ImportOptions, defaults: list[str]) -> str:
+    """The action's programme: its code-dispositif (as the Region mapped it, else as a Pacte
+    programme code), else ?programme_code=, else the Region's mapping of its financers' codes
+    (the Region's own financer first)."""
+    dispositif = extra_fields.get("code-dispositif")
+    if dispositif is not None:
+        mapped = options.programme_mappings.get((DISPOSITIF, dispositif))
+        if mapped:
+            defaults.append(f"programme {mapped!r}: code-dispositif {dispositif!r} as the Region maps it")
+            return mapped
+        return dispositif
+    if options.programme_code:
+        defaults.append(f"programme {options.programme_code!r} from ?programme_code=")
+        return options.programme_code
+    codes = [code for code, _ in financers(action)]
+    codes.sort(key=lambda code: code != options.region_financer_code)  # stable: the Region's first
+    for code in codes:
+        mapped = options.programme_mappings.get((FINANCER, code))
+        if mapped:
+            defaults.append(f"programme {mapped!r}: code-financeur {code} as the Region maps it")
+            return mapped
+    named = f" (code-financeur {', '.join(codes)})" if codes else ""
+    raise ItemRejected(
+        f"no programme: no code-dispositif and no financer the Region maps{named}; "
+        "map them (PUT /catalogue/lheo/mappings/…) or pass ?programme_code="
+    )
+
+
+def _delivering(action, defaults: list[str]) -> tuple[str | None, str | None]:
+    """(SIRET, name) of the organisme-formateur, the organisation that delivers the training."""
+    delivering = _child(action, "organisme-formateur")
+    if delivering is None:
+        defaults.append("no organisme-formateur: the responsible organisation delivers")
+        return None, None
+    name = _unless(_text(delivering, "raison-sociale-formateur"), UNKNOWN_TEXT)
+    raw = _text(delivering, "SIRET-formateur", "SIRET") or ""
+    try:
+        return validate_siret(raw), name
+    except ValueError as exc:
+        defaults.append(f"organisme-formateur SIRET {raw!r} not kept: {exc}")
+        return None, name
+
+
+def _weekly_hours(extra_fields: dict[str, str], defaults: list[str]) -> Decimal | None:
+    if "heures-hebdomadaires" in extra_fields:
+        return _decimal(extra_fields["heures-hebdomadaires"], "extra heures-hebdomadaires")
+    raw = extra_fields.get("duree-hebdo")
+    if raw is None:
+        return None
+    try:
+        weekly = _decimal(raw, "extra duree-hebdo")
+    except ItemRejected as exc:
+        defaults.append(f"{exc}: weekly hours not recorded")
+        return None
+    if not 0 < weekly <= 60:
+        defaults.append(f"extra duree-hebdo {raw!r} is not a week's hours: not recorded")
+        return None
+    return weekly
 
 
 def _hours(action, extra_fields: dict[str, str], defaults: list[str]) -> tuple[Decimal, Decimal]:
@@ -411,16 +514,17 @@ def _action_fields(formation, action, title: str, options: ImportOptions, defaul
     extra_fields = {**_extras(formation), **_extras(action)}
     place, departement = _place(formation, action, options, defaults)
     siret = _siret(_child(formation, "organisme-formation-responsable"))
-    programme = _programme(extra_fields, options, defaults)
+    programme = _programme(action, extra_fields, options, defaults)
     hours_centre, hours_company = _hours(action, extra_fields, defaults)
     hourly_price = _hourly_price(action, extra_fields, hours_centre + hours_company, defaults)
-    weekly = None
-    if "heures-hebdomadaires" in extra_fields:
-        weekly = _decimal(extra_fields["heures-hebdomadaires"], "extra heures-hebdomadaires")
+    weekly = _weekly_hours(extra_fields, defaults)
+    delivering_siret, delivering_name = _delivering(action, defaults)
     rhythm = (_text(action, "rythme-formation") or "").lower()
     fields = {
         "programme_code": programme,
         "organisation_siret": siret,
+        "delivering_siret": delivering_siret,
+        "delivering_name": delivering_name,
         "title": title,
         "rncp_code": extra_fields.get("code-RNCP") or _text(formation, "certification", "code-RNCP"),
         "formacode": extra_fields.get("code-FORMACODE") or _principal_formacode(formation),
@@ -443,18 +547,21 @@ def _action(formation, action, key: str, path: str, title: str, options: ImportO
     defaults: list[str] = []
     fields, place = _action_fields(formation, action, title, options, defaults)
     details = _details(formation, action, _child(formation, "organisme-formation-responsable"), place, key, fields["organisation_siret"])
-    parsed = LheoAction(key=key, path=path, name=title, fields=fields, details=details, defaults=defaults)
+    parsed = LheoAction(key=key, path=path, name=title, fields=fields, details=details, defaults=defaults,
+                        departement=departement_label(fields["departement"]))
     permanent = _text(action, "modalites-entrees-sorties") == "1"
     meetings = tuple(
-        _lheo_date(_text(meeting, "date") or "", "date-information/date") for meeting in _children(action, "date-information")
+        day for meeting in _children(action, "date-information")
+        if (day := _optional_date(_text(meeting, "date"), "date-information/date", defaults)) is not None
     )
+    funded = financers(action)
     for s_index, session in enumerate(_children(action, "session"), start=1):
         s_key = _session_key(session, key, s_index)
         s_path = f"{path}/session[{s_index}]"
         try:
-            parsed.sessions.append(_session(session, s_key, s_path, permanent, meetings, options))
+            parsed.sessions.append(_session(session, s_key, s_path, permanent, meetings, funded, options))
         except ItemRejected as exc:
-            rejections.append(Rejection("session", s_key, s_path, title, str(exc)))
+            rejections.append(Rejection("session", s_key, s_path, title, str(exc), parsed.departement))
     return parsed
 
 
@@ -485,29 +592,53 @@ def _session_key(session, action_key: str, index: int) -> str:
     return surrogate_key(action_key, _text(period, "debut") or "", _text(period, "fin") or "", str(index))
 
 
-def _session(session, key: str, path: str, permanent: bool, meetings: tuple[date, ...], options: ImportOptions) -> LheoSession:
-    defaults: list[str] = []
-    start = _lheo_date(_text(session, "periode", "debut") or "", "periode/debut")
-    end = _lheo_date(_text(session, "periode", "fin") or "", "periode/fin")
-    if end < start:
-        raise ItemRejected(f"periode/fin ({end}) is before periode/debut ({start})")
+def _funded_places(funded: list[tuple[str, int | None]], options: ImportOptions, defaults: list[str]) -> int | None:
+    """Places from organisme-financeur/nb-places-financees: the Region's financer's, else the sum."""
+    region = [places for code, places in funded if code == options.region_financer_code and places]
+    if region:
+        defaults.append(f"places = nb-places-financees of the Region's financer (code-financeur {options.region_financer_code})")
+        return region[0]
+    counted = [(code, places) for code, places in funded if places]
+    if not counted:
+        return None
+    codes = ", ".join(code for code, _ in counted)
+    defaults.append(f"places = sum of nb-places-financees (code-financeur {codes}; none is the Region's {options.region_financer_code})")
+    return sum(places for _, places in counted)
+
+
+def _session_places(session, funded, options: ImportOptions, defaults: list[str]) -> int | None:
+    """The session's places, or None when the file gives none at all (reported)."""
     extra_fields = _extras(session)
     if "nombre-places" in extra_fields:
         raw = extra_fields["nombre-places"]
         if not raw.isdigit():
             raise ItemRejected(f"extra nombre-places must be a whole number, got {raw!r}")
-        places = int(raw)
-    else:
-        offered = [int(_text(r, "nb-places")) for r in _children(session, "recrutement") if _text(r, "nb-places")]
-        if offered:
-            places = sum(offered)
-            defaults.append("places = sum of recrutement/nb-places")
-        elif options.places is not None:
-            places = options.places
-            defaults.append(f"places {places} from ?places=")
-        else:
-            raise ItemRejected("places unknown: LHEO has no element for a session's places; add extras/extra[@info='nombre-places'], recrutement/nb-places, or pass ?places=")
-    if places < 1:
+        return int(raw)
+    offered = [int(_text(r, "nb-places")) for r in _children(session, "recrutement") if _text(r, "nb-places")]
+    if offered and sum(offered) > 0:
+        defaults.append("places = sum of recrutement/nb-places")
+        return sum(offered)
+    places = _funded_places(funded, options, defaults)
+    if places is not None:
+        return places
+    if options.places is not None:
+        defaults.append(f"places {options.places} from ?places=")
+        return options.places
+    defaults.append("places unknown: no nombre-places, recrutement/nb-places nor nb-places-financees; "
+                    "not open for admission until the Region sets its places")
+    return None
+
+
+def _session(
+    session, key: str, path: str, permanent: bool, meetings: tuple[date, ...], funded: list[tuple[str, int | None]], options: ImportOptions
+) -> LheoSession:
+    defaults: list[str] = []
+    start = _lheo_date(_text(session, "periode", "debut") or "", "periode/debut")
+    end = _lheo_date(_text(session, "periode", "fin") or "", "periode/fin")
+    if end < start:
+        raise ItemRejected(f"periode/fin ({end}) is before periode/debut ({start})")
+    places = _session_places(session, funded, options, defaults)
+    if places is not None and places < 1:
         raise ItemRejected(f"places must be at least 1, got {places}")
     state_code = _text(session, "etat-recrutement")
     if state_code is None:

@@ -1,7 +1,8 @@
 """Writing the Region's open offer as an LHEO 2.3 document, valid against the official XSD.
 
-One `formation` per Pacte action (the Pacte has no formation of its own), its open sessions
-inside. What LHEO requires and the Pacte does not hold is written as LHEO producers do for
+One `formation` per LHEO formation the actions came from (`formation_numero` kept by the
+import, with the same responsible organisation), its actions and their open sessions inside;
+an action created in the Pacte is a formation of its own. What LHEO requires and the Pacte does not hold is written as LHEO producers do for
 "not known" ("-", an empty `coordonnees`, `numero-activite` 99999999999), unless the action came
 from an LHEO import that gave it (`Action.lheo_details`). The Pacte's own data LHEO has no
 element for (programme, places, weekly hours, territory, modules, skill blocks, exact hours
@@ -64,6 +65,8 @@ class ExportedAction:
     territory_code: str | None
     details: dict
     sessions: list[ExportedSession]
+    delivering_siret: str | None = None
+    delivering_name: str | None = None
 
 
 def _el(parent, name: str, text: str | None = None, **attributes) -> etree._Element:
@@ -158,6 +161,10 @@ def _prices_and_extras(element, action: ExportedAction, too_long: dict[str, str 
     _hours(element, "nombre-heures-centre", action.hours_in_centre, exact)
     _hours(element, "nombre-heures-entreprise", action.hours_in_company, exact)
     _hours(element, "nombre-heures-total", action.hours_in_centre + action.hours_in_company, exact)
+    if action.delivering_siret:
+        delivering = _el(element, "organisme-formateur")
+        _el(_el(delivering, "SIRET-formateur"), "SIRET", action.delivering_siret)
+        _el(delivering, "raison-sociale-formateur", (action.delivering_name or UNKNOWN_TEXT)[:250])
     _extras(element, {
         "code-FORMACODE": too_long["code-FORMACODE"],
         "code-RNCP": too_long["code-RNCP"],
@@ -201,14 +208,27 @@ def _responsible(formation, action: ExportedAction, details: dict) -> None:
     _el(_el(responsible, "contact-organisme"), "coordonnees")
 
 
+def formations_of(actions: list[ExportedAction]) -> list[list[ExportedAction]]:
+    """The actions grouped by the LHEO formation they came from (same `formation_numero`, same
+    responsible organisation), in first-seen order; an action without one is its own formation."""
+    groups: dict[tuple, list[ExportedAction]] = {}
+    for action in actions:
+        numero = (action.details or {}).get("formation_numero")
+        key = ("formation", numero, action.organisation_siret) if numero else ("action", action.key)
+        groups.setdefault(key, []).append(action)
+    return list(groups.values())
+
+
 def build_document(actions: list[ExportedAction]) -> bytes:
     root = etree.Element(NS + "lheo", nsmap={None: EXPORT_NAMESPACE})
     offres = _el(root, "offres")
-    for action in actions:
-        details = action.details or {}
-        too_long = _too_long(action)
-        formation = _formation(offres, action, details, too_long)
-        _action(formation, action, details, too_long)
-        _responsible(formation, action, details)
+    for group in formations_of(actions):
+        first = group[0]
+        details = first.details or {}
+        too_long = _too_long(first)
+        formation = _formation(offres, first, details, too_long)
+        for action in group:
+            _action(formation, action, action.details or {}, _too_long(action))
+        _responsible(formation, first, details)
         _extras(formation, {"intitule-formation": too_long["intitule-formation"]})
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -50,6 +50,8 @@ def check_entry(session: SessionPeriod, entry_date: date, places_taken: int) -> 
             "body.entry_date",
             f"entry must fall within the session's period ({session.start_date} to {session.end_date})",
         )
+    if session.places == 0:
+        raise RuleBroken("body.entry_date", "the session's places are unknown (an LHEO import without places): the Region sets them first")
     if places_taken >= session.places:
         raise RuleBroken("body.entry_date", f"the session is full: {places_taken} of {session.places} places taken")
 
