@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -188,6 +189,19 @@ def settings(database_url, bus_settings) -> SessionsSettings:
 async def api(settings, clock):
     async with running(create_app(settings, clock=clock)) as client:
         yield Api(client, settings, clock)
+
+
+@pytest.fixture
+def api_with(database_url, bus_settings, clock):
+    """`async with api_with(setting=value) as api:` — an app with some settings changed."""
+
+    @asynccontextmanager
+    async def make(**overrides):
+        settings = SessionsSettings(database_url=database_url, bus=bus_settings, consume_prescriptions=False, **overrides)
+        async with running(create_app(settings, clock=clock)) as client:
+            yield Api(client, settings, clock)
+
+    return make
 
 
 @pytest.fixture

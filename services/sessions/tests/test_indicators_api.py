@@ -73,3 +73,18 @@ async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(a
     assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "body", deep.text
     full_width = await api.client.put("/dossiers/00000000-0000-4000-8000-000000000000/attendance/２０２６-01", json={}, headers=api.org)
     assert full_width.status_code == 422 and full_width.json()["errors"][0]["field"] == "path.month", full_width.text
+
+
+async def test_reports_and_the_public_export_have_a_budget_per_client(api_with):
+    """Past its budget a client gets 429 with Retry-After on the reports and the public LHEO export,
+    while the other clients and the light routes are served (docs/security.md, "Fair share")."""
+    async with api_with(rate_limits={"reports": "2/minute", "public": "2/minute"}) as api:
+        client = api.client
+        # One budget for every report: two indicators, then the results are refused.
+        assert [(await client.get("/indicators", headers=api.region)).status_code for _ in range(2)] == [200, 200]
+        assert (await client.get("/indicators/results", headers=api.region)).status_code == 429
+        assert [(await client.get("/catalogue/lheo")).status_code for _ in range(3)] == [200, 200, 429]  # public
+        refused = await client.get("/indicators", headers=api.region)
+        assert int(refused.headers["retry-after"]) >= 1 and refused.json()["bucket"] == "reports"
+        assert (await client.get("/indicators", headers=api.org)).status_code == 200  # another client
+        assert (await client.get("/programmes", headers=api.region)).status_code == 200  # not a report

@@ -168,6 +168,7 @@ PROBLEM_DESCRIPTIONS = {
     413: "The request body passes the route's limit (`limit_bytes`); refused while it streams in",
     422: "Invalid request: `errors[].field` names each invalid field",
     428: "`If-Match` header required",
+    429: "Too many requests from this client for this kind of route: retry after `Retry-After` seconds",
     503: "Busy or a dependency is unavailable: nothing was done; retry after `Retry-After` seconds",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -211,7 +212,7 @@ def add_problem_responses(document: dict[str, Any]) -> dict[str, Any]:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
                 schema = "ValidationProblem" if status == 422 else "Problem"
                 response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-                if status == 503:
+                if status in (429, 503):
                     response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
             operation["responses"] = dict(sorted(responses.items()))
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes, replaced above

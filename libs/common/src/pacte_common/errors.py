@@ -121,6 +121,16 @@ class ServiceBusy(ProblemError):
         self.headers = {"Retry-After": str(retry_after_s)}
 
 
+class TooManyRequests(ProblemError):
+    """429: this client spent its budget for this kind of route (pacte_common.fair_share)."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1, **extensions: Any):
+        super().__init__(detail, retry_after_s=retry_after_s, **extensions)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
     """SQLite's "database is locked" (or our write queue's) after the bounded wait."""
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)

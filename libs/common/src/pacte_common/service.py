@@ -62,6 +62,7 @@ from pacte_common.crypto import FieldCipher, LookupHasher
 from pacte_common.docs import operation_id
 from pacte_common.errors import NotFound, install_error_handlers
 from pacte_common.events import Topics
+from pacte_common.fair_share import FairShare
 from pacte_common.http import install_http_conventions
 from pacte_common.logs import configure_logging, install_redaction
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, outbox_stats, pending_count
@@ -252,6 +253,8 @@ def build_app(
     )
     install_error_handlers(app)
     install_http_conventions(app, settings)
+    app.state.fair_share = FairShare(settings.rate_limits, settings.heavy_reports_concurrency,
+                                     settings.heavy_reports_wait_s)
 
     lock_settings = db.LockSettings()
 

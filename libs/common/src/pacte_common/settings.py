@@ -161,6 +161,12 @@ class ServiceSettings(TokenClaimSettings):
     # Request bodies larger than this are refused with 413 while they stream in (every route);
     # a route may name a larger limit setting in its OpenAPI extra `x-body-limit-setting`.
     max_request_body_bytes: int = Field(1024 * 1024, ge=1)
+    # Fair share (docs/security.md): each client's budget per kind of route, in the `limits`
+    # syntax ("60/minute", per instance); heavy reports running at once per instance, and how
+    # long the next one waits for a slot before a 503 with Retry-After.
+    rate_limits: dict[str, str] = {"reports": "60/minute", "public": "300/minute"}
+    heavy_reports_concurrency: int = Field(2, ge=1)
+    heavy_reports_wait_s: float = Field(5.0, gt=0)
 
     @model_validator(mode="after")
     def _token_defaults_and_no_development_secrets(self) -> Self:

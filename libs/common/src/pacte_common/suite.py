@@ -49,6 +49,10 @@ SERVICES = (
 )
 
 
+# uvicorn's protocol with a header read timeout (slowloris): pacte_common.http_server.
+HTTP_PROTOCOL = "pacte_common.http_server:HttpToolsWithHeaderTimeout"
+
+
 class SuiteSettings(BaseSettings):
     """`pacte up` settings (env prefix PACTE_SUITE_)."""
 
@@ -260,7 +264,7 @@ class Suite:
         log_file = open(self.settings.data_dir / "logs" / f"{spec.name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", spec.factory,
+                sys.executable, "-m", "uvicorn", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
                 "--host", self.settings.host, "--port", str(getattr(self.settings, spec.port_setting)),
                 "--no-access-log", "--log-level", "warning",
             ],

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind
 from pacte_common.csv_export import CsvWriter
 from pacte_common.errors import Forbidden, Invalid
+from pacte_common.fair_share import FAIR_SHARE_RESPONSES, HeavyReport, RateLimited
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 
@@ -92,7 +93,8 @@ def _scope_for(principal, organisation: str | None) -> str | None:
 @router.get(
     "/indicators",
     summary="Monitoring indicators, by sex, with ANOTEA satisfaction; optionally compared by territory or département; JSON or CSV (Accept: text/csv)",
-    responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}, **FAIR_SHARE_RESPONSES},
+    dependencies=[RateLimited("reports"), HeavyReport],
 )
 async def get_indicators(
     request: Request,

@@ -18,6 +18,7 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import Invalid, ProblemError
+from pacte_common.fair_share import FAIR_SHARE_RESPONSES, HeavyReport, RateLimited
 from pacte_common.service import DbSession, RuntimeDep
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -126,7 +127,9 @@ async def open_offer(db, today: date) -> list[ExportedAction]:
     responses={
         200: {"content": {LHEO_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "LHEO 2.3, valid against the official XSD"},
         304: {"description": "Not modified (If-None-Match matched the ETag)"},
+        **FAIR_SHARE_RESPONSES,
     },
+    dependencies=[RateLimited("public"), HeavyReport],
 )
 async def export_lheo(request: Request, db: DbSession):
     today = request.app.state.clock().date()

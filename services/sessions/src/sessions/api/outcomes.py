@@ -15,6 +15,7 @@ from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
 from pacte_common.csv_export import CsvWriter
 from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
+from pacte_common.fair_share import FAIR_SHARE_RESPONSES, HeavyReport, RateLimited
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.validators import NIR_SCHEMA
@@ -359,7 +360,9 @@ def _cell(value) -> str:
     "/indicators/results",
     summary="Result indicators at a horizon (employment, lasting employment, training) with response rates; JSON or CSV",
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
-                     "description": "Figures by sex, target public, pillar, département, territory; each with its response rate"}},
+                     "description": "Figures by sex, target public, pillar, département, territory; each with its response rate"},
+               **FAIR_SHARE_RESPONSES},
+    dependencies=[RateLimited("reports"), HeavyReport],
 )
 async def result_indicators(
     request: Request, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, today: Today,
