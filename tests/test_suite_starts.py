@@ -92,7 +92,7 @@ def test_ports_are_checked_free_and_the_holder_named(tmp_path):
 def test_an_external_provider_replaces_the_dev_issuer(tmp_path, monkeypatch):
     """`pacte up` honours the deployment-wide PACTE_JWT_ISSUER: no dev issuer, its variables untouched."""
     monkeypatch.setenv("PACTE_JWT_ISSUER", "https://id.region.example/realms/pacte")
-    suite = Suite(SuiteSettings.on_free_ports(tmp_path))
+    suite = Suite(SuiteSettings.for_cli(**SuiteSettings.on_free_ports(tmp_path).model_dump(exclude={"external_issuer"})))
     assert not suite.runs_dev_issuer and "dev-issuer" not in suite.ports().values()
     assert "dev-issuer" not in suite.children()
     env = suite.service_env(SERVICES[1])
@@ -104,8 +104,8 @@ def test_an_external_provider_replaces_the_dev_issuer(tmp_path, monkeypatch):
     assert answer.stdout == ""
 
 
-def test_without_an_external_provider_the_dev_issuer_runs(tmp_path, monkeypatch):
-    monkeypatch.delenv("PACTE_JWT_ISSUER", raising=False)
-    suite = Suite(SuiteSettings.on_free_ports(tmp_path))
+def test_a_suite_built_by_tests_runs_its_dev_issuer_whatever_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PACTE_JWT_ISSUER", "https://test-issuer.invalid")  # what a test process holds
+    suite = Suite(SuiteSettings.on_free_ports(tmp_path))  # tests and benchmarks: their own settings
     assert suite.runs_dev_issuer and "dev-issuer" in suite.ports().values()
     assert suite.service_env(SERVICES[1])["PACTE_JWT_ISSUER"] == suite.issuer_settings.issuer_url

@@ -33,7 +33,7 @@ def token(
     """Prints a bearer JWT from the embedded default's dev issuer (its key in <data dir>/dev-issuer; see docs/security.md)."""
     from pacte_common.dev_issuer import dev_token
 
-    suite = Suite(SuiteSettings())
+    suite = Suite(SuiteSettings.for_cli())
     if not suite.runs_dev_issuer:
         typer.echo(f"PACTE_JWT_ISSUER names an external provider ({suite.settings.external_issuer}): the development "
                    "issuer does not run. Ask that provider for a token (client credentials, with the service's "
@@ -59,7 +59,7 @@ def up(
     from pacte_common.suite import PortsTaken
     from pacte_common.supervisor import Supervisor
 
-    settings = SuiteSettings()
+    settings = SuiteSettings.for_cli()
     if postgres:
         settings.postgres_url = postgres
     if bootstrap:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_common.broker import free_port, port_open, start_tansu, stop_process
@@ -75,9 +74,16 @@ class SuiteSettings(BaseSettings):
     sandbox_port: int = 8005
     # the dev token issuer (pacte_common.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
-    # The deployment-wide PACTE_JWT_ISSUER: when set, the services trust that provider (with
-    # PACTE_JWT_JWKS_URL and the shared claim settings, docs/security.md) and no dev issuer runs.
-    external_issuer: str = Field(default_factory=lambda: os.environ.get("PACTE_JWT_ISSUER", ""))
+    # An external OpenID provider's issuer: the services then trust it (with PACTE_JWT_JWKS_URL and
+    # the shared claim settings, docs/security.md) and no dev issuer runs. `pacte up` and
+    # `pacte token` take it from the deployment-wide PACTE_JWT_ISSUER (for_cli).
+    external_issuer: str = ""
+
+    @classmethod
+    def for_cli(cls, **values) -> SuiteSettings:
+        """The settings of `pacte up` / `pacte token`: the shared PACTE_JWT_ISSUER names the provider.
+        (Tests and benchmarks build theirs directly: their process may hold a test issuer's variables.)"""
+        return cls(external_issuer=os.environ.get("PACTE_JWT_ISSUER", ""), **values)
     console_port: int = 8006
     ready_timeout_s: float = 120.0
 
