@@ -73,3 +73,9 @@ async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(a
     assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "body", deep.text
     full_width = await api.client.put("/dossiers/00000000-0000-4000-8000-000000000000/attendance/２０２６-01", json={}, headers=api.org)
     assert full_width.status_code == 422 and full_width.json()["errors"][0]["field"] == "path.month", full_width.text
+
+
+async def test_no_route_answers_hostile_input_with_a_5xx(api):
+    from pacte_testing import assert_no_5xx_from_hostile_input
+
+    assert await assert_no_5xx_from_hostile_input(api.client, api.settings) > 100
