@@ -1,6 +1,7 @@
 from agora_gateway.main import create_app
 from agora_gateway.settings import AgoraGatewaySettings
-from pacte_testing import eventually, running
+from pacte_common.auth import OrgKind
+from pacte_testing import assert_no_5xx_from_hostile_input, eventually, running
 
 
 async def test_ready_once_database_migrated_and_broker_reached(database_url, bus_settings):
@@ -18,3 +19,8 @@ async def test_ready_once_database_migrated_and_broker_reached(database_url, bus
         assert status["components"]["broker"]["reachable"] and status["components"]["broker"]["cluster_id"]
         metrics = await client.get("/metrics")
         assert "pacte_outbox_pending" in metrics.text
+        # no route answers hostile input with a 5xx (the app started once for both checks);
+        # its operations are the Region's: other callers stop at the 403
+        settings = app.state.runtime.settings
+        assert await assert_no_5xx_from_hostile_input(client, settings, kinds=(OrgKind.REGION,)) > 10
+

@@ -171,3 +171,9 @@ async def test_bad_query_parameters(shared_kit):
     assert_invalid(await kit.client.get("/prescriptions?status=lost", headers=kit.region), "query.status")
     assert_invalid(await kit.client.get("/prescriptions?cursor=%%%", headers=kit.region), "query.cursor")
     assert_invalid(await kit.client.get("/prescriptions?from=yesterday", headers=kit.region), "query.from")
+
+
+async def test_no_route_answers_hostile_input_with_a_5xx(shared_kit):
+    from pacte_testing import assert_no_5xx_from_hostile_input
+
+    assert await assert_no_5xx_from_hostile_input(shared_kit.client, shared_kit.settings) > 50

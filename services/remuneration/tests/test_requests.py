@@ -185,3 +185,9 @@ async def test_interruption_exit_and_cancellation_from_sessions(remuneration):
     events = await read_topic(r.settings.bus, topic_name(r.settings.bus, Topics.PAYMENTS), expect=4)
     closed = [e.data.reason for e in events if e.type.endswith("entitlement-closed.v1")]
     assert sorted(closed) == ["cancelled", "exited"]
+
+
+async def test_no_route_answers_hostile_input_with_a_5xx(remuneration):
+    from pacte_testing import assert_no_5xx_from_hostile_input
+
+    assert await assert_no_5xx_from_hostile_input(remuneration.client, remuneration.settings) > 50

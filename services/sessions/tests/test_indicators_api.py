@@ -88,3 +88,9 @@ async def test_reports_and_the_public_export_have_a_budget_per_client(api_with):
         assert int(refused.headers["retry-after"]) >= 1 and refused.json()["bucket"] == "reports"
         assert (await client.get("/indicators", headers=api.org)).status_code == 200  # another client
         assert (await client.get("/programmes", headers=api.region)).status_code == 200  # not a report
+
+
+async def test_no_route_answers_hostile_input_with_a_5xx(api):
+    from pacte_testing import assert_no_5xx_from_hostile_input
+
+    assert await assert_no_5xx_from_hostile_input(api.client, api.settings) > 100

@@ -240,3 +240,44 @@ def new_nir(sex: str = "2", year: str = "95", month: str = "03", departement: st
     """A random NIR with its control key (a person of the test's own)."""
     body = f"{sex}{year}{month}{departement}{random.randint(1, 999):03d}{random.randint(1, 999):03d}"
     return body + f"{nir_key(body):02d}"
+
+
+# Values no route may answer with a 5xx: a NUL character (percent-encoded), full-width digits
+# where ASCII ones are meant ("２０２６-01"), and JSON bodies that are hostile by shape.
+HOSTILE_VALUES = ("a%00b", "%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01")
+HOSTILE_BODIES = ("[" * 5000 + "]" * 5000, '{"x": "\\u0000"}')
+
+
+async def assert_no_5xx_from_hostile_input(client: httpx.AsyncClient, settings: ServiceSettings, kinds=tuple(OrgKind)) -> int:
+    """Feeds hostile values to every operation of the app's OpenAPI document (each path and
+    query parameter, as every kind of caller) and hostile bodies to every operation taking
+    one; returns how many requests were made. Operations with neither parameters nor a body
+    are left alone: there is nothing to feed them, and they may act."""
+    import re
+
+    spec = (await client.get("/openapi.json")).json()
+    made = 0
+    callers = {kind: auth_header(settings, kind, "region" if kind is OrgKind.REGION else "73282932000074") for kind in kinds}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            parameters = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+            takes_body = "requestBody" in operation
+            if not parameters and not takes_body:
+                continue
+            for value in HOSTILE_VALUES:
+                url = re.sub(r"\{[^}]+\}", value, path)
+                query = "&".join(f"{p['name']}={value}" for p in parameters if p["in"] == "query")
+                for kind, headers in callers.items():
+                    response = await client.request(method.upper(), f"{url}?{query}" if query else url, headers=headers)
+                    made += 1
+                    assert response.status_code < 500, (method, url, query, kind, response.status_code, response.text[:300])
+            if takes_body:
+                for body in HOSTILE_BODIES:
+                    url = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+                    headers = {**callers.get(OrgKind.REGION, next(iter(callers.values()))), "Content-Type": "application/json"}
+                    response = await client.request(method.upper(), url, content=body, headers=headers)
+                    made += 1
+                    assert response.status_code < 500, (method, url, body[:20], response.status_code, response.text[:300])
+    return made
