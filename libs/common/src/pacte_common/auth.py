@@ -1,4 +1,4 @@
-"""OAuth2 bearer JWT per partner system (DESIGN.md §5, docs/security.md).
+"""OAuth2 bearer JWT per partner system (docs/conventions.md §2.5, docs/security.md).
 
 Tokens are asymmetric JWTs (RS256/ES256…) from an OpenID provider, verified against its JWKS
 (key ids, rotation, removal, outages: `_UrlKeys`), with the issuer and this service's own

@@ -1,4 +1,4 @@
-"""Structured JSON logs with the trace id, scrubbed of NIR and IBAN (DOMAIN.md §7): a value is
+"""Structured JSON logs with the trace id, scrubbed of NIR and IBAN (docs/rules.md §7): a value is
 redacted when it has the shape of one and its check digits hold (docs/security.md)."""
 
 from __future__ import annotations
