@@ -36,3 +36,21 @@ async def test_status_says_when_the_token_issuer_is_unreachable(database_url, bu
         issuer = status["components"]["token_issuer"]
         assert issuer["reachable"] is False and issuer["jwks_url"] == unreachable
         assert any(reason.startswith("token issuer unreachable (none kept)") for reason in status["reasons"]), status["reasons"]
+
+
+async def test_metrics_and_status_only_for_the_operators_networks_or_their_token(database_url, bus_settings):
+    """With PACTE_OBSERVABILITY_* set, /metrics and /health/status answer the allowed networks or the
+    observability token only (a 403 problem otherwise); liveness and readiness stay open to probes."""
+    closed = OrientationSettings(database_url=database_url, bus=bus_settings, observability_networks=["10.0.0.0/8"],
+                                 observability_token="metrics-reader-token")
+    async with running(create_app(closed)) as client:  # the test client calls from 127.0.0.1
+        for path in ("/metrics", "/health/status"):
+            refused = await client.get(path)
+            assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+            assert (await client.get(path, headers={"Authorization": "Bearer wrong"})).status_code == 403
+            assert (await client.get(path, headers={"Authorization": "Bearer metrics-reader-token"})).status_code == 200
+        assert (await client.get("/health/live")).status_code == 200
+        assert (await client.get("/health/ready")).status_code in (200, 503)
+    local = OrientationSettings(database_url=database_url, bus=bus_settings, observability_networks=["127.0.0.0/8"])
+    async with running(create_app(local)) as client:
+        assert (await client.get("/metrics")).status_code == 200

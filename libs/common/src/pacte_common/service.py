@@ -20,6 +20,8 @@ The same numbers are Prometheus gauges on `/metrics`, next to the HTTP request m
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import os
 import time
@@ -60,7 +62,7 @@ from pacte_common.consumer import (
 )
 from pacte_common.crypto import FieldCipher, LookupHasher
 from pacte_common.docs import operation_id
-from pacte_common.errors import NotFound, install_error_handlers
+from pacte_common.errors import Forbidden, NotFound, install_error_handlers
 from pacte_common.events import Topics
 from pacte_common.fair_share import FairShare
 from pacte_common.http import install_http_conventions
@@ -79,6 +81,27 @@ Job = Callable[["Runtime", asyncio.Event], Awaitable[None]]
 INSTANCE_ID_ENV = "PACTE_INSTANCE_ID"
 INSTANCE_ID = os.environ.get(INSTANCE_ID_ENV) or uuid.uuid4().hex
 # Probes and scrapes come every second or so: their access lines are DEBUG, not INFO.
+def _observability_reader(request: Request) -> None:
+    """`/metrics` and `/health/status` for the allowed networks or the observability token only."""
+    settings = request.app.state.runtime.settings
+    token = settings.observability_token
+    if not settings.observability_networks and token is None:
+        return
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+        if any(address in ipaddress.ip_network(network, strict=False) for network in settings.observability_networks):
+            return
+    except ValueError:
+        pass
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if token is not None and given and hmac.compare_digest(given, token.get_secret_value()):
+        return
+    raise Forbidden("Metrics and status are for the operators' networks or their token (PACTE_OBSERVABILITY_*)")
+
+
+ObservabilityReader = Annotated[None, Depends(_observability_reader)]
+
 _PROBE_ROUTES = frozenset({"/health/live", "/health/ready", "/health/status", "/metrics"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -316,11 +339,11 @@ def build_app(
         "/health/status",
         summary="Everything beyond readiness: broker, outbox, consumers, dead letters (ok or degraded, with reasons)",
     )
-    async def health_status(runtime: RuntimeDep) -> dict:
+    async def health_status(runtime: RuntimeDep, _: ObservabilityReader) -> dict:
         return await current_status(runtime)
 
     @health.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def get_metrics(runtime: RuntimeDep):
+    async def get_metrics(runtime: RuntimeDep, _: ObservabilityReader):
         outbox_pending.set(await pending_count(runtime.db_factory, runtime.tables))
         await current_status(runtime)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -53,6 +53,20 @@ class TokenClaimSettings(BaseSettings):
         return service_audience(service_name, self.jwt_audience_template)
 
 
+class ObservabilitySettings(BaseSettings):
+    """Who may read `/metrics` and `/health/status` (docs/security.md, "Exposure"): anyone when both
+    are empty; else a caller from one of the networks or bearing the token. Shared by every
+    service and the console, which reads them for its bus page (PACTE_OBSERVABILITY_NETWORKS,
+    comma-separated CIDRs; PACTE_OBSERVABILITY_TOKEN)."""
+
+    observability_networks: list[str] = Field(
+        default_factory=lambda: [n.strip() for n in shared_variable("observability_networks").split(",") if n.strip()]
+    )
+    observability_token: SecretStr | None = Field(
+        default_factory=lambda: SecretStr(token) if (token := shared_variable("observability_token")) else None
+    )
+
+
 class BusSettings(BaseSettings):
     """How a service reaches Kafka (or the embedded Tansu broker)."""
 
@@ -87,7 +101,7 @@ class BusSettings(BaseSettings):
     replay_settle_timeout_s: float = 60.0
 
 
-class ServiceSettings(TokenClaimSettings):
+class ServiceSettings(TokenClaimSettings, ObservabilitySettings):
     """Base of every service's settings. Subclasses set `env_prefix` (PACTE_<SERVICE>_)."""
 
     model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")

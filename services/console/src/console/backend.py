@@ -37,10 +37,13 @@ class ServiceError(Exception):
 class Backend:
     """One shared async HTTP client; each call carries the signed-in operator's bearer token."""
 
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str], max_parallel: int):
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str], max_parallel: int,
+                 observability_token: str | None = None):
         self.client = client
         self.urls = urls
         self.max_parallel = max_parallel
+        # The token the services ask for /metrics and /health/status, when they ask one (not an operator's).
+        self.observability_token = observability_token
 
     async def call(
         self,

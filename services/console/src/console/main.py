@@ -51,7 +51,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with httpx.AsyncClient(timeout=settings.request_timeout_s) as client:
-            app.state.backend = Backend(client, settings.service_urls(), settings.max_parallel_calls)
+            token = settings.observability_token.get_secret_value() if settings.observability_token else None
+            app.state.backend = Backend(client, settings.service_urls(), settings.max_parallel_calls, token)
             yield
 
     app = FastAPI(title="Pacte — operators' console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)

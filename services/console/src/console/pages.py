@@ -444,8 +444,9 @@ async def _service_health(backend: Backend, service: str) -> dict:
     """A service's `/health/status` (broker, outbox, consumer lag, dead letters), with its
     Prometheus counters of events published and consumed."""
     try:
-        status = await backend.call(service, "GET", "/health/status", token=None, accept_status=(404,))
-        metrics = await backend.call(service, "GET", "/metrics", token=None)
+        token = backend.observability_token  # None when the services expose them to anyone
+        status = await backend.call(service, "GET", "/health/status", token=token, accept_status=(404,))
+        metrics = await backend.call(service, "GET", "/metrics", token=token)
     except ServiceError as exc:
         return {"service": service, "reachable": False, "error": str(exc)}
     counters = _counters(metrics.text)

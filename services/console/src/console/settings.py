@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Self
 
-from pacte_common.settings import DEV_ISSUER_URL, DEVELOPMENT, TokenClaimSettings, shared_variable
+from pacte_common.settings import (
+    DEV_ISSUER_URL,
+    DEVELOPMENT,
+    ObservabilitySettings,
+    TokenClaimSettings,
+    shared_variable,
+)
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -12,7 +18,7 @@ from pydantic_settings import SettingsConfigDict
 DEV_SESSION_SECRET = "pacte-dev-only-console-session-secret-change-me"
 
 
-class ConsoleSettings(TokenClaimSettings):
+class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
     """The claim names and audience template are the services' own settings (shared variables)."""
 
     model_config = SettingsConfigDict(env_prefix="PACTE_CONSOLE_", env_nested_delimiter="__", extra="ignore")
