@@ -26,8 +26,10 @@ def headers_of(kit, caller: str) -> dict:
 
 # endpoint → (state the prescription must be in, expected status per caller)
 READ = {"prescriber_a": 200, "prescriber_b": 404, "org_a": 200, "org_b": 404, "region": 200, "paying_agency": 403, "anonymous": 401}
-ORG_ACT = {"prescriber_a": 403, "prescriber_b": 404, "org_a": 200, "org_b": 404, "region": 403, "paying_agency": 403, "anonymous": 401}
-PRESCRIBER_ACT = {"prescriber_a": 200, "prescriber_b": 404, "org_a": 403, "org_b": 404, "region": 403, "paying_agency": 403, "anonymous": 401}
+# An action is first checked against the caller's kind (403 whoever's prescription it is, so it
+# tells nothing of its existence), then against the prescription's visibility (404).
+ORG_ACT = {"prescriber_a": 403, "prescriber_b": 403, "org_a": 200, "org_b": 404, "region": 403, "paying_agency": 403, "anonymous": 401}
+PRESCRIBER_ACT = {"prescriber_a": 200, "prescriber_b": 404, "org_a": 403, "org_b": 403, "region": 403, "paying_agency": 403, "anonymous": 401}
 ENDPOINTS = {
     "get": (Status.SUBMITTED, READ),
     "history": (Status.SUBMITTED, READ),
@@ -108,6 +110,19 @@ async def test_creation_is_for_prescribers_only(shared_kit, sessions):
         answer = await kit.client.post("/prescriptions", json=body, headers=headers_of(kit, caller))
         assert answer.status_code == status, (caller, answer.text)
     assert await kit.count_rows() == before
+
+
+async def test_the_other_partys_action_is_403_before_its_body_is_read(shared_kit, sessions):
+    """A prescriber posting a training organisation's action (and the reverse) gets 403 naming who
+    does it, even with a body that does not validate: the role is checked before the body."""
+    kit = shared_kit
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for path, caller in (("positioning", "prescriber_a"), ("refuse", "prescriber_a"), ("admit", "prescriber_a"),
+                         ("waitlist", "prescriber_a"), ("withdraw", "org_a"), ("reorient", "org_a")):
+        answer = await kit.client.post(f"/prescriptions/{unknown}/{path}", json={"reason_code": 42, "date": "x"},
+                                       headers=headers_of(kit, caller))
+        assert answer.status_code == 403, (path, caller, answer.text)
+        assert "is done by the" in answer.json()["detail"]
 
 
 async def test_bad_tokens_are_401(shared_kit, sessions):

@@ -7,10 +7,10 @@ caller's), calls one use case of app/prescriptions.py and renders the answer wit
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import PersonIdentity
@@ -67,13 +67,27 @@ PROBLEMS = {
 # ---------------------------------------------------------------- helpers
 
 
-async def _authorised(db: AsyncSession, principal: Principal, prescription_id: UUID, action: Action) -> tuple[Prescription, Actor]:
-    """404 if the prescription is not visible to the caller, 403 if the action is the other party's."""
-    prescription = await visible_prescription(db, principal, prescription_id)
+def _check_role(principal: Principal, action: Action) -> None:
     role = role_of(action)
     if principal.org_kind.value != role.value:
         raise Forbidden(f"'{action.value}' is done by the {role.value.replace('_', ' ')}")
-    return prescription, Actor(principal.describe(), role)
+
+
+def done_by(action: Action) -> Any:
+    """A route dependency: the caller's kind is checked against the action's role before its body
+    is read, so the other party gets 403, never a 422 about a body it may not send."""
+
+    def check(principal: CurrentPrincipal) -> None:
+        _check_role(principal, action)
+
+    return Depends(check)
+
+
+async def _authorised(db: AsyncSession, principal: Principal, prescription_id: UUID, action: Action) -> tuple[Prescription, Actor]:
+    """404 if the prescription is not visible to the caller, 403 if the action is the other party's."""
+    _check_role(principal, action)
+    prescription = await visible_prescription(db, principal, prescription_id)
+    return prescription, Actor(principal.describe(), role_of(action))
 
 
 def _with_etag(response: Response, version: int, location: str | None = None) -> Response:
@@ -198,7 +212,7 @@ async def prescription_history(prescription_id: UUID, principal: CurrentPrincipa
 # ---------------------------------------------------------------- the training organisation's actions
 
 
-@router.post("/prescriptions/{prescription_id}/positioning", response_model=PrescriptionOut, responses=PROBLEMS, summary="Schedule the positioning (information meeting, test, interview)")
+@router.post("/prescriptions/{prescription_id}/positioning", response_model=PrescriptionOut, responses=PROBLEMS, dependencies=[done_by(Action.SCHEDULE_POSITIONING)], summary="Schedule the positioning (information meeting, test, interview)")
 async def schedule_positioning(
     prescription_id: UUID, body: PositioningIn, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, if_match: IfMatch = None
 ):
@@ -209,7 +223,7 @@ async def schedule_positioning(
     return await _answer(db, runtime, prescription, principal)
 
 
-@router.post("/prescriptions/{prescription_id}/admit", response_model=PrescriptionOut, responses=PROBLEMS, summary="Admit (refused with 409 session-full when no place is left)")
+@router.post("/prescriptions/{prescription_id}/admit", response_model=PrescriptionOut, responses=PROBLEMS, dependencies=[done_by(Action.ADMIT)], summary="Admit (refused with 409 session-full when no place is left)")
 async def admit_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
@@ -223,7 +237,7 @@ async def admit_prescription(
     return await _answer(db, runtime, prescription, principal)
 
 
-@router.post("/prescriptions/{prescription_id}/refuse", response_model=PrescriptionOut, responses=PROBLEMS, summary="Refuse with a coded reason")
+@router.post("/prescriptions/{prescription_id}/refuse", response_model=PrescriptionOut, responses=PROBLEMS, dependencies=[done_by(Action.REFUSE)], summary="Refuse with a coded reason")
 async def refuse_prescription(
     prescription_id: UUID, body: RefuseIn, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, if_match: IfMatch = None
 ):
@@ -234,7 +248,7 @@ async def refuse_prescription(
     return await _answer(db, runtime, prescription, principal)
 
 
-@router.post("/prescriptions/{prescription_id}/waitlist", response_model=PrescriptionOut, responses=PROBLEMS, summary="Put on the session's waiting list")
+@router.post("/prescriptions/{prescription_id}/waitlist", response_model=PrescriptionOut, responses=PROBLEMS, dependencies=[done_by(Action.WAITLIST)], summary="Put on the session's waiting list")
 async def waitlist_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
@@ -251,7 +265,7 @@ async def waitlist_prescription(
 # ---------------------------------------------------------------- the prescriber's actions
 
 
-@router.post("/prescriptions/{prescription_id}/withdraw", response_model=PrescriptionOut, responses=PROBLEMS, summary="Withdraw the prescription")
+@router.post("/prescriptions/{prescription_id}/withdraw", response_model=PrescriptionOut, responses=PROBLEMS, dependencies=[done_by(Action.WITHDRAW)], summary="Withdraw the prescription")
 async def withdraw_prescription(
     prescription_id: UUID,
     principal: CurrentPrincipal,
@@ -267,6 +281,7 @@ async def withdraw_prescription(
 
 @router.post(
     "/prescriptions/{prescription_id}/reorient",
+    dependencies=[done_by(Action.REORIENT)],
     status_code=201,
     response_model=PrescriptionOut,
     responses=PROBLEMS,
