@@ -186,3 +186,34 @@ def test_an_idle_session_ends_and_so_does_an_old_one():
             assert "Région Pays de la Loire" in client.get("/sign-in").text
             time.sleep(0.35)
         assert client.get("/pay").headers["location"].startswith("/sign-in?next=")
+
+
+def test_a_real_providers_token_signs_in_under_the_deployments_claim_names(tmp_path):
+    """A Region token from a real OpenID provider (node oidc-provider, claims named `pacte_org_kind`
+    / `pacte_org_id`, audience a URI) signs in when the console has the deployment's claim names,
+    and is refused, naming the claim, when it has the defaults."""
+    from pacte_testing.oidc import (
+        CLIENTS,
+        ID_CLAIM,
+        KIND_CLAIM,
+        provider_installed,
+        started_provider,
+    )
+
+    if (missing := provider_installed()) is not None:
+        pytest.fail(missing)
+    provider = started_provider(tmp_path)
+    try:
+        token = provider.token(CLIENTS[2], resource="https://pacte.test/console")
+    finally:
+        provider.stop()
+    configured = settings(jwt_org_kind_claim=KIND_CLAIM, jwt_org_id_claim=ID_CLAIM)
+    with TestClient(create_app(configured), follow_redirects=False) as client:
+        form = client.get("/sign-in")
+        signed_in = client.post("/sign-in", data={"csrf_token": csrf_of(form.text), "token": token, "next": "/sign-in"})
+        assert signed_in.status_code == 303
+        assert "Région Pays de la Loire" in client.get("/sign-in").text
+    with TestClient(create_app(settings()), follow_redirects=False) as client:
+        form = client.get("/sign-in")
+        refused = client.post("/sign-in", data={"csrf_token": csrf_of(form.text), "token": token})
+        assert refused.status_code != 303 and "org_kind" in refused.text

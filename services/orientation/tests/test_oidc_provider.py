@@ -8,92 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import time
-from pathlib import Path
 
-import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pacte_testing import eventually
+from pacte_testing.oidc import (
+    CLIENTS,
+    ID_CLAIM,
+    KIND_CLAIM,
+    RESOURCE,
+    OidcProvider,
+    provider_installed,
+    started_provider,
+)
 
-PROVIDER_DIR = Path(__file__).resolve().parents[3] / "tests" / "oidc"
-RESOURCE = "https://pacte.test/orientation"
-KIND_CLAIM, ID_CLAIM = "pacte_org_kind", "pacte_org_id"
 REMOVAL_BOUND_S = 2.0  # jwt_jwks_cache_s of the app under test: a removed key is refused within it
-CLIENTS = [
-    {"client_id": "ft-agency", "client_secret": "ft-agency-secret-0123456789abcdef", "org_kind": "prescriber",
-     "org_id": "PE-44001", "alg": "RS256"},
-    {"client_id": "training-org", "client_secret": "training-org-secret-0123456789abcd", "org_kind": "training_org",
-     "org_id": "73282932000074", "alg": "ES256"},
-]
-
-
-def private_jwk(kid: str, kind: str) -> dict:
-    if kind == "RS256":
-        key = json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
-    else:
-        key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
-    return {**key, "kid": kid, "alg": kind, "use": "sig"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class OidcProvider:
-    """node oidc-provider on a fixed address; restarted with other keys to rotate or remove them."""
-
-    def __init__(self, workdir: Path):
-        self.port, self.workdir, self.process = free_port(), workdir, None
-        self.issuer = f"http://127.0.0.1:{self.port}"
-
-    def start(self, keys: list[dict]) -> None:
-        config = self.workdir / "provider.json"
-        config.write_text(json.dumps({"issuer": self.issuer, "keys": keys, "clients": CLIENTS,
-                                      "org_kind_claim": KIND_CLAIM, "org_id_claim": ID_CLAIM}))
-        self.process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(self.port), str(config)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the OpenID provider did not start: {self.process.stdout.read()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def token(self, client: dict, resource: str = RESOURCE) -> str:
-        answer = httpx.post(f"{self.issuer}/token", data={"grant_type": "client_credentials", "resource": resource},
-                            auth=(client["client_id"], client["client_secret"]), timeout=10)
-        assert answer.status_code == 200, answer.text
-        return answer.json()["access_token"]
+PARTNERS = CLIENTS[:2]  # a prescriber signing RS256, a training organisation signing ES256
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory):
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("Node.js and npm are needed for the OpenID provider tests: `apt-get install nodejs npm` "
-                    "(which `./pacte test` does when run as root)")
-    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True, timeout=300)
-    server = OidcProvider(tmp_path_factory.mktemp("oidc"))
-    server.keys = {"rsa-1": private_jwk("rsa-1", "RS256"), "ec-1": private_jwk("ec-1", "ES256"),
-                   "rsa-2": private_jwk("rsa-2", "RS256")}
-    server.start([server.keys["rsa-1"], server.keys["ec-1"]])
+    if (missing := provider_installed()) is not None:
+        pytest.fail(missing)
+    server = started_provider(tmp_path_factory.mktemp("oidc"))
     yield server
     server.stop()
 
@@ -119,7 +58,7 @@ def forged(token: str, **changes) -> str:
 
 async def test_a_real_providers_tokens_are_accepted_and_forged_ones_refused(provider, kit_with):
     async with kit_with(**provider_settings(provider)) as kit:
-        for client in CLIENTS:  # RS256 and ES256, claims named by the settings
+        for client in PARTNERS:  # RS256 and ES256, claims named by the settings
             answer = await kit.client.get("/prescriptions", headers=bearer(provider.token(client)))
             assert answer.status_code == 200, (client["alg"], answer.text)
         good = provider.token(CLIENTS[0])

@@ -208,7 +208,7 @@ def test(
     missing = []
     if (not ctx.args or any("console" in arg for arg in ctx.args)) and not os.path.exists(chromium):
         missing.append("chromium")
-    if (not ctx.args or any("orientation" in arg for arg in ctx.args)) and not shutil.which("npm"):
+    if (not ctx.args or any(name in arg for arg in ctx.args for name in ("orientation", "console"))) and not shutil.which("npm"):
         missing += ["nodejs", "npm"]
     if missing and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
         console.print(f"installing Debian's {', '.join(missing)} for the browser and OpenID provider tests…")
