@@ -93,6 +93,10 @@ def test_pages_need_a_sign_in_and_the_dev_button_signs_in_as_the_region(page, lo
     navigate(page, page.get_by_role("button", name="Sign out"))
     page.goto(f"{loaded.console}/pay")
     assert urlparse(page.url).path == "/sign-in", "signed out: the token is gone"
+    # The cookie saved before signing out, put back by hand, opens nothing: the session ended server-side.
+    page.context.add_cookies([cookie])
+    page.goto(f"{loaded.console}/pay")
+    assert urlparse(page.url).path == "/sign-in", "a replayed cookie is no session"
 
 
 def test_indicators_are_drawn_with_their_tables_and_follow_the_filters(page, loaded):
