@@ -169,14 +169,18 @@ def test_no_long_function_in_the_api_the_use_cases_or_the_domain(service):
 
 
 def _db_after_runtime(node: ast.AST) -> bool:
-    names = [a.arg for a in node.args.args] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+    """A definition taking `(…, runtime, …, db, …)`, or a call passing `runtime, db` in that order."""
+    if isinstance(node, ast.Call):
+        names = [a.id if isinstance(a, ast.Name) else None for a in node.args]
+    else:
+        names = [a.arg for a in node.args.args] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
     return "db" in names and "runtime" in names and names.index("runtime") < names.index("db")
 
 
 def test_one_argument_order_db_then_runtime():
     """`(db, runtime, ...)` everywhere: use cases, publishers, event handlers (docs/developing.md)."""
     reversed_ = [
-        f"{path.relative_to(project_root())}:{node.lineno} {node.name}"
+        f"{path.relative_to(project_root())}:{node.lineno} {getattr(node, 'name', 'call')}"
         for root in ("services", "libs/common/src")
         for path in _modules(project_root() / root)
         for node in ast.walk(_tree(path))
@@ -202,7 +206,6 @@ def test_no_string_keyed_runtime_and_no_test_helper_in_production():
 # Documents outside the repository the code once cited (spelled in two pieces so this file does
 # not cite them itself).
 OUTSIDE = ("DOMAIN" + ".md", "DESIGN" + ".md", "../" + "shared")
-# Still citing an outside document, reworded by the branch that owns them (auth and logs).
 ISSUE_NUMBER = re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE)
 DOC_PATH = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*docs/[\w./-]*\.md")
 SECTION = re.compile(r"(docs/(?:rules|conventions)\.md) §(\d+(?:\.\d+)?)")

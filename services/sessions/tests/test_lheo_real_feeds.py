@@ -281,8 +281,13 @@ async def test_the_feed_is_pulled_on_a_schedule_closing_what_leaves_it_and_refus
     async def runs():
         return await api.ok("GET", "/catalogue/lheo/pulls?limit=100", api.region)
 
-    async def first_with(outcome, after=0):
-        listed = (await runs())[::-1][after:]  # oldest first, after the runs already seen
+    async def seen_ids():
+        return {r["id"] for r in await runs()}
+
+    async def first_with(outcome, seen=frozenset()):
+        # Oldest first among the runs not seen before (by id: the list shows the newest 100 only,
+        # and a pull every 0.2 s soon passes that).
+        listed = [r for r in (await runs())[::-1] if r["id"] not in seen]
         return next((r for r in listed if r["outcome"] == outcome), None)
 
     imported = await eventually(lambda: first_with("imported"), message="a first import")
@@ -298,7 +303,7 @@ async def test_the_feed_is_pulled_on_a_schedule_closing_what_leaves_it_and_refus
     assert asked[0]["if_none_match"] == imported["etag"] and asked[0]["if_modified_since"] == "Wed, 13 Dec 2017 08:00:00 GMT"
 
     # The second action leaves the feed: its session is closed, never deleted.
-    seen = len(await runs())
+    seen = await seen_ids()
     leaving = "07_123324"
     smaller = without(ETOILE, f"//l:action[@numero='{leaving}']")
     assert valid(smaller)
@@ -312,7 +317,7 @@ async def test_the_feed_is_pulled_on_a_schedule_closing_what_leaves_it_and_refus
     before = {k: s["version"] for k, s in sessions.items()}
 
     # A bad file changes nothing and is reported.
-    seen = len(await runs())
+    seen = await seen_ids()
     feed_server.files["/offre.xml"] = (smaller.replace(b"<certifiante>1</certifiante>", b"<certifiante>oui</certifiante>"), "Fri, 15 Dec 2017 08:00:00 GMT")
     failed = await eventually(lambda: first_with("failed", seen), message="the bad file refused")
     assert failed["error"].startswith("invalid-lheo: the file is not valid LHEO 2.2") and failed["report"] is None

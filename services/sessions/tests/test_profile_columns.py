@@ -42,6 +42,19 @@ async def test_an_enrolment_writes_the_profile_columns(api):
                                    "jobseeker_registration_date": None, "disabled_worker": False, "qpv": False}
 
 
+def _old_row(connection, model, row: dict) -> tuple[sa.TableClause, dict]:
+    """The table with the columns the old schema has (their names read from the database, their
+    types from the model) and the row completed with the model's defaults: later columns left out."""
+    present = {column["name"] for column in sa.inspect(connection).get_columns(model.__tablename__)}
+    columns = [column for column in model.__table__.columns if column.name in present]
+    full = dict(row)
+    for column in columns:
+        if column.name not in full and column.default is not None:
+            full[column.name] = column.default.arg(None) if callable(column.default.arg) else column.default.arg
+    table = sa.table(model.__tablename__, *(sa.column(column.name, column.type) for column in columns))
+    return table, {name: value for name, value in full.items() if name in present}
+
+
 def _upgrade(url: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -72,15 +85,20 @@ async def test_the_migration_back_fills_the_columns_from_the_profile(database_ur
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(sa.insert(Programme), [dict(
-                id=programme, code="VISA", name="VISA", pillar="visa", funder="region", remuneration_approved=True, tension_sector=False,
-                agora_category="standard", delegated_to_france_travail=False, version=1)])
-            await connection.execute(sa.insert(Action), [dict(
-                id=action, programme_id=programme, organisation_siret="12345678900015", title="t", certifying=True, hours_in_centre=Decimal(400),
-                hours_in_company=Decimal(0), hourly_price=Decimal(12), departement="44", modules=[], skill_blocks=[], version=1)])
-            await connection.execute(sa.insert(TrainingSession), [dict(
-                id=session, action_id=action, start_date=date(2026, 1, 5), end_date=date(2026, 6, 26), places=12, recruitment_state="open",
-                information_meetings=[], version=1)])
+            # Programmes, actions and sessions as the old schema holds them too (later columns do not exist yet).
+            for model, row in (
+                (Programme, dict(id=programme, code="VISA", name="VISA", pillar="visa", funder="region",
+                                 remuneration_approved=True, tension_sector=False, agora_category="standard",
+                                 delegated_to_france_travail=False, version=1)),
+                (Action, dict(id=action, programme_id=programme, organisation_siret="12345678900015", title="t",
+                              certifying=True, hours_in_centre=Decimal(400), hours_in_company=Decimal(0),
+                              hourly_price=Decimal(12), departement="44", modules=[], skill_blocks=[], version=1)),
+                (TrainingSession, dict(id=session, action_id=action, start_date=date(2026, 1, 5),
+                                       end_date=date(2026, 6, 26), places=12, recruitment_state="open",
+                                       information_meetings=[], version=1)),
+            ):
+                table, values = await connection.run_sync(_old_row, model, row)
+                await connection.execute(sa.insert(table), [values])
             await connection.execute(sa.insert(old_dossiers), [dict(
                 id=dossier_id, session_id=session, person_id=uuid.uuid4(), profile=profile, has_nir=False, status="enrolled",
                 entry_declared_late=False, exit_declared_late=False, created_by="test", version=1, created_at=now, updated_at=now,

@@ -336,7 +336,7 @@ async def _close_left(db: AsyncSession, runtime: Runtime, feed: str, seen: set[s
         session.recruitment_state = "closed"
         await db.flush()
         await db.refresh(session)
-        await publish_catalogue(runtime, db, SessionClosed, session)
+        await publish_catalogue(db, runtime, SessionClosed, session)
         closed.append(session.lheo_id)
     return closed
 
