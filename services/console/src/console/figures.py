@@ -30,6 +30,7 @@ STYLE = Style(
     legend_font_size=12,
     title_font_size=14,
     value_font_size=11,
+    no_data_font_size=20,  # pygal draws it at 64 px: wider than a card on a phone
 )
 
 
