@@ -12,6 +12,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from pacte_common.errors import install_error_handlers
 from pacte_common.fair_share import FairShare, HeavyReport, RateLimited
@@ -45,7 +46,7 @@ def client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
 
 
 async def test_a_client_past_its_budget_gets_429_and_the_others_are_served():
-    app, _ = make_app({"reports": "3/minute"})
+    app, _ = make_app({"reports": "3/minute", "public": "100/minute"})
     async with client(app, "token-of-a") as a, client(app, "token-of-b") as b, client(app) as anonymous:
         assert [(await a.get("/report")).status_code for _ in range(3)] == [200, 200, 200]
         refused = await a.get("/report")
@@ -57,7 +58,7 @@ async def test_a_client_past_its_budget_gets_429_and_the_others_are_served():
 
 
 async def test_heavy_reports_beyond_the_cap_wait_then_get_503_and_light_routes_go_on():
-    app, release = make_app({}, heavy=1, wait_s=0.3)
+    app, release = make_app({"reports": "100/minute", "public": "100/minute"}, heavy=1, wait_s=0.3)
     async with client(app) as http:
         first = asyncio.create_task(http.get("/heavy"))
         await asyncio.sleep(0.05)
@@ -69,6 +70,11 @@ async def test_heavy_reports_beyond_the_cap_wait_then_get_503_and_light_routes_g
         release.set()
         assert (await first).status_code == 200
         assert (await http.get("/heavy")).status_code == 200  # the slot was given back
+
+
+def test_a_budget_left_out_of_the_settings_is_refused_at_start_not_read_as_no_limit():
+    with pytest.raises(ValueError, match="no budget for public"):
+        FairShare({"reports": "60/minute"}, 2, 5.0)
 
 
 def free_port() -> int:

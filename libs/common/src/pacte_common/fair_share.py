@@ -33,18 +33,26 @@ FAIR_SHARE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The kinds of route that have a budget: a settings dict that leaves one out is refused at start,
+# never read as "no limit".
+BUCKETS = ("reports", "public")
+
+
 class FairShare:
     """One per application: the rate limiter and the heavy-report slots."""
 
     def __init__(self, rate_limits: dict[str, str], heavy_concurrency: int, heavy_wait_s: float):
+        missing = [bucket for bucket in BUCKETS if bucket not in rate_limits]
+        if missing:
+            raise ValueError(f"rate_limits: no budget for {', '.join(missing)} (e.g. \"60/minute\")")
         self.limits = {bucket: parse(text) for bucket, text in rate_limits.items()}
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.heavy = asyncio.Semaphore(heavy_concurrency)
         self.heavy_wait_s = heavy_wait_s
 
     def take(self, bucket: str, client: str) -> None:
-        limit = self.limits.get(bucket)
-        if limit is None or self.limiter.hit(limit, bucket, client):
+        limit = self.limits[bucket]
+        if self.limiter.hit(limit, bucket, client):
             return
         reset = self.limiter.get_window_stats(limit, bucket, client).reset_time
         wait = max(1, math.ceil(reset - time.time()))
@@ -77,6 +85,8 @@ def fair_share_of(request: Request) -> FairShare:
 
 def RateLimited(bucket: str) -> Any:  # noqa: N802 - reads as a type in a signature, like FastAPI's Depends
     """A dependency that spends one request of the client's `bucket` budget (429 past it)."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown rate-limit bucket {bucket!r}: one of {', '.join(BUCKETS)}")
 
     def spend(request: Request) -> None:
         fair_share_of(request).take(bucket, client_of(request))

@@ -11,6 +11,7 @@ docker-compose.yml).
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 from typing import Any
 
 from pydantic import Field
@@ -25,6 +26,12 @@ class ServerSettings(BaseSettings):
     header_read_timeout_s: float = Field(10.0, gt=0)
 
 
+@cache
+def header_read_timeout_s() -> float:
+    """Read once per process: the protocol arms its timer on every connection and every response."""
+    return ServerSettings().header_read_timeout_s
+
+
 class _HeaderTimeout:
     """Mixed into a uvicorn protocol: a timer armed while request headers are awaited."""
 
@@ -32,7 +39,7 @@ class _HeaderTimeout:
 
     def _arm(self) -> None:
         self._disarm()
-        self.header_timer = self.loop.call_later(ServerSettings().header_read_timeout_s, self._headers_too_slow)
+        self.header_timer = self.loop.call_later(header_read_timeout_s(), self._headers_too_slow)
 
     def _disarm(self) -> None:
         if self.header_timer is not None:
