@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import request_token
-from pacte_common.suite import Suite
 from pacte_testing import running_suite
+from pacte_tools.dev_issuer import request_token
+from pacte_tools.suite import Suite
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from pacte_common.suite import SERVICES
+from pacte_tools.suite import SERVICES
 
 CHROMIUM = os.environ.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [

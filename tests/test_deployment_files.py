@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from pacte_common.asyncapi import TOPIC_OWNERS, build_asyncapi
 from pacte_common.events import Topics, registered_events
-from pacte_common.suite import SERVICES, SuiteSettings
+from pacte_tools.suite import SERVICES, SuiteSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

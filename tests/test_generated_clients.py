@@ -32,10 +32,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
 from pacte_common.settings import ServiceSettings
 from pacte_testing import new_nir, new_siret
 from pacte_testing.agora import export_line, ndjson
+from pacte_tools.dev_issuer import mint_token
 
 SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox")
 # Operations a generated client cannot carry, with why (the generator skips them, with a warning).

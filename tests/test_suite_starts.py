@@ -10,9 +10,9 @@ import uuid
 import httpx
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import request_token
-from pacte_common.suite import SERVICES, PortsTaken, Suite, SuiteSettings
 from pacte_testing import eventually
+from pacte_tools.dev_issuer import request_token
+from pacte_tools.suite import SERVICES, PortsTaken, Suite, SuiteSettings
 
 
 async def test_every_service_is_ready_with_docs_and_metrics(suite):
@@ -98,7 +98,7 @@ def test_an_external_provider_replaces_the_dev_issuer(tmp_path, monkeypatch):
     env = suite.service_env(SERVICES[1])
     assert "PACTE_JWT_ISSUER" not in env and "PACTE_JWT_JWKS_URL" not in env  # the provider's, from the environment
 
-    answer = subprocess.run([sys.executable, "-m", "pacte_common.cli", "token", "--kind", "region"],
+    answer = subprocess.run([sys.executable, "-m", "pacte_tools.cli", "token", "--kind", "region"],
                             capture_output=True, text=True, timeout=60)
     assert answer.returncode == 2 and "external provider (https://id.region.example/realms/pacte)" in answer.stderr
     assert answer.stdout == ""

@@ -19,8 +19,7 @@ import httpx
 from agora_gateway.settings import AgoraGatewaySettings
 from agora_sandbox.main import create_app as create_sandbox
 from agora_sandbox.settings import AgoraSandboxSettings
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.auth import OrgKind
 from pacte_common.settings import BusSettings
 from pacte_testing.agora import (
     export_line,
@@ -29,6 +28,8 @@ from pacte_testing.agora import (
     make_nir,
     serving,
 )
+from pacte_tools.broker import free_port, start_tansu, stop_process
+from pacte_tools.dev_issuer import mint_token
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds, rss_mib
 

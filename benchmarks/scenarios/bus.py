@@ -11,13 +11,13 @@ import uuid
 from datetime import timedelta
 from typing import ClassVar
 
-from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import ensure_topics, new_consumer, new_producer, topic_name
 from pacte_common.consumer import ConsumerRunner, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.events import IntegrationEvent, register
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay
 from pacte_common.settings import BusSettings
+from pacte_tools.broker import free_port, start_tansu, stop_process
 from sqlalchemy import Column, Integer, String, Table, func, select
 
 from benchmarks.core import Context, Row, Scenario

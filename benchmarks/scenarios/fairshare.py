@@ -14,9 +14,10 @@ import time
 from collections import Counter
 
 import httpx
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.broker import free_port
+from pacte_common.auth import OrgKind
 from pacte_common.db import create_engine, migrate, session_factory
+from pacte_tools.broker import free_port
+from pacte_tools.dev_issuer import mint_token
 from sessions.main import MIGRATIONS
 from sessions.settings import SessionsSettings
 from sqlalchemy import insert, text

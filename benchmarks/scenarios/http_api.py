@@ -13,10 +13,10 @@ import uuid
 
 import httpx
 from pacte_common.auth import OrgKind
-from pacte_common.broker import free_port
-from pacte_common.dev_issuer import request_token
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.validators import nir_key
+from pacte_tools.broker import free_port
+from pacte_tools.dev_issuer import request_token
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
 from benchmarks.core import (
     Context,

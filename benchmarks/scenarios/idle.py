@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds
 

@@ -17,7 +17,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from pacte_common.broker import free_port
+from pacte_tools.broker import free_port
 
 from benchmarks.core import Context, Row, Scenario, closed_loop, uvicorn_process
 

@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 
 import httpx
 from pacte_common.auth import OrgKind
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds
 from benchmarks.scenarios.http_api import SIRET, bearer, letters, new_nir

@@ -27,12 +27,13 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.events import Envelope
 from pacte_common.settings import BusSettings
 from pacte_testing.remuneration import IBAN, ORG_SIRET, FileSpec, SessionsStandIn, nir_of
+from pacte_tools.broker import free_port, start_tansu, stop_process
+from pacte_tools.dev_issuer import mint_token
 from remuneration.settings import RemunerationSettings
 
 from benchmarks.core import Context, Row, Scenario, cpu_seconds, uvicorn_process

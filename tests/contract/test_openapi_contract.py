@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import request_token
-from pacte_common.suite import Suite
 from pacte_testing import new_siret, running_suite
+from pacte_tools.dev_issuer import request_token
+from pacte_tools.suite import Suite
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = os.environ.get("PACTE_CONTRACT_MAX_EXAMPLES", "12")

@@ -19,9 +19,6 @@ import httpx
 import pytest
 from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import request_token
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
-from pacte_common.supervisor import Supervisor, SupervisorSettings
 from pacte_testing import (
     DEFAULT_POSTGRES,
     eventually,
@@ -29,6 +26,9 @@ from pacte_testing import (
     new_siret,
     selected_database_kind,
 )
+from pacte_tools.dev_issuer import request_token
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
+from pacte_tools.supervisor import Supervisor, SupervisorSettings
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 

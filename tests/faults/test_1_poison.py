@@ -12,8 +12,8 @@ from pacte_common.bus import new_consumer, new_producer
 from pacte_common.consumer import replay_dead_letters
 from pacte_common.events import Topics
 from pacte_common.settings import BusSettings
-from pacte_common.suite import SERVICES
 from pacte_testing import eventually
+from pacte_tools.suite import SERVICES
 
 POISONED: dict = {}  # what the first test dead-lettered, for the replay test
 

@@ -16,8 +16,8 @@ import time
 
 import httpx
 import pytest
-from pacte_common.suite import SERVICES
 from pacte_testing import DEFAULT_POSTGRES, eventually, selected_database_kind
+from pacte_tools.suite import SERVICES
 
 pytestmark = pytest.mark.skipif(
     selected_database_kind() != "postgresql",

@@ -10,7 +10,7 @@ import sys
 
 def _pacte(supervised, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PACTE_SUITE_DATA_DIR": str(supervised.suite.settings.data_dir)}
-    return subprocess.run([sys.executable, "-m", "pacte_common.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "pacte_tools.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_status_then_restart_one_service_from_another_terminal(supervised):

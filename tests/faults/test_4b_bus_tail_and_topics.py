@@ -15,7 +15,7 @@ from pacte_common.events import Topics
 
 def _bus(supervised, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PACTE_SUITE_DATA_DIR": str(supervised.suite.settings.data_dir)}
-    command = [sys.executable, "-m", "pacte_common.cli", "bus", *args, "--bootstrap", supervised.suite.bootstrap]
+    command = [sys.executable, "-m", "pacte_tools.cli", "bus", *args, "--bootstrap", supervised.suite.bootstrap]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 

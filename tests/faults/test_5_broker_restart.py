@@ -9,8 +9,8 @@ import signal
 import time
 
 import httpx
-from pacte_common.suite import SERVICES
 from pacte_testing import eventually
+from pacte_tools.suite import SERVICES
 
 
 async def test_broker_killed_mid_traffic_nothing_lost_no_operator(supervised, cohort):

@@ -18,20 +18,21 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
-from pacte_common.auth import CurrentPrincipal, OrgKind, mint_token, token_verifier
-from pacte_common.broker import free_port
+from pacte_common.auth import CurrentPrincipal, OrgKind, token_verifier
 from pacte_common.crypto import new_key
-from pacte_common.dev_issuer import (
+from pacte_common.errors import install_error_handlers
+from pacte_common.settings import DEV_ISSUER_URL, ServiceSettings
+from pacte_testing import eventually, foreign_token, project_root
+from pacte_tools.broker import free_port
+from pacte_tools.dev_issuer import (
     DevIssuerSettings,
     DevKeyStore,
     create_app,
     dev_token,
+    mint_token,
     request_token,
     token_claims,
 )
-from pacte_common.errors import install_error_handlers
-from pacte_common.settings import DEV_ISSUER_URL, ServiceSettings
-from pacte_testing import eventually, foreign_token, project_root
 from pydantic import ValidationError
 
 ISSUER = "https://issuer.pacte.test"
@@ -217,7 +218,7 @@ async def test_a_key_rotated_at_the_issuer_is_fetched_by_the_service_on_its_new_
     before = dev_token("training_org", "73282932000074", audiences=["orientation"], settings=dev_issuer)
     assert (await whoami(app, before)).status_code == 200  # the service fetched the JWKS: one key
     rotated = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "pacte_common.dev_issuer", "rotate"],
+        subprocess.run, [sys.executable, "-m", "pacte_tools.dev_issuer", "rotate"],
         env={**os.environ, **dev_issuer.environment_variables(), "PACTE_ENVIRONMENT": "development"}, capture_output=True, text=True,
     )
     assert rotated.returncode == 0, rotated.stderr

@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from pacte_common.auth import CurrentPrincipal, OrgKind, token_verifier
-from pacte_common.broker import free_port
-from pacte_common.dev_issuer import DevKey, DevKeyStore, token_claims
 from pacte_common.errors import install_error_handlers
 from pacte_common.settings import ServiceSettings
 from pacte_testing import eventually, foreign_token
+from pacte_tools.broker import free_port
+from pacte_tools.dev_issuer import DevKey, DevKeyStore, token_claims
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

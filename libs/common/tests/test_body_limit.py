@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
-from pacte_common.broker import free_port
 from pacte_common.errors import install_error_handlers
 from pacte_common.http import install_http_conventions
 from pacte_common.settings import ServiceSettings
+from pacte_tools.broker import free_port
 from pydantic import BaseModel
 
 LIMIT = 4096

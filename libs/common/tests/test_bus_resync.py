@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import ClassVar
 
 import pytest
-from pacte_common.broker import free_port, start_tansu
 from pacte_common.bus import describe_bus, new_admin, topic_name
 from pacte_common.consumer import ConsumerRunner, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
@@ -24,6 +23,7 @@ from pacte_common.messaging import (
 )
 from pacte_common.settings import BusSettings
 from pacte_testing import eventually, read_topic
+from pacte_tools.broker import free_port, start_tansu
 from sqlalchemy import Column, Integer, String, Table, select
 
 TOPIC = "pacte.test.resync.v1"

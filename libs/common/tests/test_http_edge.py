@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, mint_token, require_kind
+from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.crypto import LookupHasher
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.errors import InvalidTransition, NotFound, install_error_handlers
@@ -22,6 +22,7 @@ from pacte_common.logs import install_redaction
 from pacte_common.messaging import MessagingTables
 from pacte_common.settings import ServiceSettings
 from pacte_common.validators import Nir
+from pacte_tools.dev_issuer import mint_token
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, String, Table, func, select
 

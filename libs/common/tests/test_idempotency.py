@@ -14,13 +14,14 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi import FastAPI
-from pacte_common.auth import CurrentPrincipal, OrgKind, mint_token
+from pacte_common.auth import CurrentPrincipal, OrgKind
 from pacte_common.crypto import LookupHasher
 from pacte_common.db import create_engine, new_metadata, session_factory
 from pacte_common.errors import Conflict, Invalid, install_error_handlers
 from pacte_common.idempotency import IdempotencyKey, advisory_lock_id, idempotent_create
 from pacte_common.messaging import MessagingTables
 from pacte_common.settings import ServiceSettings
+from pacte_tools.dev_issuer import mint_token
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, func, select
 

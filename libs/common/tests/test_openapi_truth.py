@@ -119,7 +119,8 @@ async def call(method: str, path: str, **kwargs) -> httpx.Response:
 
 @pytest.mark.parametrize("value", ["0", "1700000000", "2026-3-1", "31/03/2026"])
 async def test_a_date_that_is_not_iso_is_a_422_naming_the_parameter(value):
-    from pacte_common.auth import OrgKind, mint_token
+    from pacte_common.auth import OrgKind
+    from pacte_tools.dev_issuer import mint_token
 
     token = mint_token(ServiceSettings(), OrgKind.REGION, "region")
     response = await call("GET", "/things", params={"since": value}, headers={"Authorization": f"Bearer {token}"})
@@ -130,7 +131,8 @@ async def test_a_date_that_is_not_iso_is_a_422_naming_the_parameter(value):
 
 
 async def test_a_cursor_not_of_its_form_is_a_422():
-    from pacte_common.auth import OrgKind, mint_token
+    from pacte_common.auth import OrgKind
+    from pacte_tools.dev_issuer import mint_token
 
     headers = {"Authorization": f"Bearer {mint_token(ServiceSettings(), OrgKind.REGION, 'region')}"}
     for wrong in ("not a cursor!", "0", "eyJpZCI6IDN9"):

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import ClassVar
 
 import pytest
-from pacte_common.broker import free_port, start_tansu, stop_process
 from pacte_common.bus import ensure_topics, new_consumer, new_producer, topic_name
 from pacte_common.consumer import ConsumerRunner, PermanentError, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
@@ -16,6 +15,7 @@ from pacte_common.events import Envelope, IntegrationEvent, dead_letter_topic, d
 from pacte_common.messaging import MessagingTables, Outbox, OutboxRelay, pending_count
 from pacte_common.settings import BusSettings
 from pacte_testing import eventually, read_topic
+from pacte_tools.broker import free_port, start_tansu, stop_process
 from sqlalchemy import Column, Integer, String, Table, select
 
 NOTES_TOPIC = "pacte.test.notes.v1"

@@ -13,7 +13,6 @@ import pytest
 from orientation.db.models import messaging as orientation_tables
 from orientation.main import MIGRATIONS as ORIENTATION_MIGRATIONS
 from pacte_common.bus import topic_name
-from pacte_common.bus_cli import bus_app
 from pacte_common.db import create_engine, migrate, session_factory
 from pacte_common.events import IntegrationEvent, register
 from pacte_common.messaging import (
@@ -26,6 +25,7 @@ from pacte_common.messaging import (
     retry_failed,
 )
 from pacte_testing import eventually, read_topic
+from pacte_tools.bus_cli import bus_app
 from sqlalchemy import select
 from typer.testing import CliRunner
 

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import httpx
 from fastapi import FastAPI, Response
-from pacte_common.auth import CurrentPrincipal, OrgKind, mint_token
+from pacte_common.auth import CurrentPrincipal, OrgKind
 from pacte_common.errors import install_error_handlers
 from pacte_common.http import install_http_conventions
 from pacte_common.settings import ServiceSettings
+from pacte_tools.dev_issuer import mint_token
 
 
 def make_app(**values) -> tuple[FastAPI, ServiceSettings]:

@@ -8,9 +8,8 @@ import signal
 from datetime import date
 
 import httpx
-from agora_gateway.cli import app as cli
 from agora_gateway.main import create_app
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
 from pacte_testing import auth_header, eventually, running
 from pacte_testing.agora import (
     TraineeStory,
@@ -22,6 +21,8 @@ from pacte_testing.agora import (
     publish,
     serving,
 )
+from pacte_tools.agora_cli import app as cli
+from pacte_tools.dev_issuer import mint_token
 from typer.testing import CliRunner
 
 KINDS = 20  # one line in KINDS of each special kind below; the rest are sent and acknowledged

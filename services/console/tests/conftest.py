@@ -15,9 +15,9 @@ import httpx
 import pytest
 from agora_sandbox.settings import DEV_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
-from pacte_common.dev_issuer import dev_token
-from pacte_common.suite import Suite
 from pacte_testing import eventually, new_nir, new_siret, running_suite
+from pacte_tools.dev_issuer import dev_token
+from pacte_tools.suite import Suite
 
 CHROMIUM = Path(os.environ.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]

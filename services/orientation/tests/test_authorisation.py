@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 import pytest_asyncio
 from orientation.domain.prescription import Status
-from pacte_common.auth import OrgKind, mint_token
+from pacte_common.auth import OrgKind
+from pacte_tools.dev_issuer import mint_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -22,8 +22,8 @@ async def test_ready_once_database_migrated_and_broker_reached(database_url, bus
 
 async def test_status_says_when_the_token_issuer_is_unreachable(database_url, bus_settings):
     from pacte_common.auth import OrgKind
-    from pacte_common.broker import free_port
     from pacte_testing import auth_header
+    from pacte_tools.broker import free_port
 
     unreachable = f"http://127.0.0.1:{free_port()}/jwks"  # nothing listens there
     settings = OrientationSettings(database_url=database_url, bus=bus_settings, jwt_jwks_url=unreachable, jwt_jwks_timeout_s=0.5)

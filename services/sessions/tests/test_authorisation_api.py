@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from pacte_common.auth import mint_token
 from pacte_common.settings import ServiceSettings
+from pacte_tools.dev_issuer import mint_token
 
 ATTENDANCE = {"planned_hours": "10", "attended_hours": "10", "justified_absence_hours": "0", "unjustified_absence_hours": "0"}
 

@@ -17,7 +17,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,7 +28,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pacte_common.errors import Forbidden, ProblemError, Unauthorized
-from pacte_common.settings import DEVELOPMENT, ServiceSettings
+from pacte_common.settings import DEV_KID_PREFIX, DEVELOPMENT, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +289,7 @@ class TokenVerifier:
         kid = header.get("kid")
         if not kid or not isinstance(kid, str):
             raise Unauthorized("The token names no key id (kid)")
-        if settings.environment != DEVELOPMENT and kid.startswith(_dev_kid_prefix()):
+        if settings.environment != DEVELOPMENT and kid.startswith(DEV_KID_PREFIX):
             log.error("refused a token signed by a development key (kid %s) outside development", kid)
             raise Unauthorized("The token is signed by a development key")
         return kid
@@ -333,12 +332,6 @@ def principal_of(settings: ServiceSettings, claims: dict[str, Any]) -> Principal
     return Principal(org_kind=kind, org_id=str(org_id or "region"), subject=str(claims["sub"]))
 
 
-def _dev_kid_prefix() -> str:
-    from pacte_common.dev_issuer import DEV_KID_PREFIX
-
-    return DEV_KID_PREFIX
-
-
 def token_verifier(app: FastAPI) -> TokenVerifier:
     """The app's verifier, made on first use from its runtime settings."""
     runtime = app.state.runtime
@@ -346,33 +339,6 @@ def token_verifier(app: FastAPI) -> TokenVerifier:
     if verifier is None or verifier.settings is not runtime.settings:
         verifier = runtime.token_verifier = TokenVerifier(runtime.settings)
     return verifier
-
-
-def mint_token(
-    settings: ServiceSettings,
-    kind: OrgKind | str,
-    org: str,
-    ttl: timedelta = timedelta(hours=12),
-    *,
-    audience: str | None = None,
-    claims: dict[str, Any] | None = None,
-) -> str:
-    """A token for `settings`' service signed by the development issuer's key (development and tests only).
-
-    The key is the dev issuer's (`PACTE_DEV_ISSUER_KEYS_DIR`, `.data/dev-issuer` by default; the
-    tests point it at their own key, whose JWKS their apps trust). `claims` override or add claims.
-    """
-    from pacte_common.dev_issuer import (
-        DevIssuerSettings,
-        DevKeyStore,
-        refuse_outside_development,
-        token_claims,
-    )
-
-    refuse_outside_development(settings.environment)
-    store = DevKeyStore.open(DevIssuerSettings(environment=settings.environment))
-    body = token_claims(settings.jwt_issuer, [audience or settings.jwt_audience], OrgKind(kind).value, org, ttl, claims, names=settings)
-    return store.sign(body)
 
 
 _bearer = HTTPBearer(auto_error=False, description="Partner system JWT from the OpenID provider (`pacte token` mints dev tokens)")

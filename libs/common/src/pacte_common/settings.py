@@ -14,8 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktMzItYnl0ZXMtZW5jcnlwdGlvbi1rZXk="  # base64 of 32 bytes
 DEV_HASH_KEY = "pacte-dev-only-lookup-hash-key"
 DEVELOPMENT = "development"
-# The dev token issuer of the embedded default (pacte_common.dev_issuer, started by `pacte up`).
+# The dev token issuer of the embedded default (pacte_tools.dev_issuer, started by `pacte up`).
 DEV_ISSUER_URL = "http://127.0.0.1:8007"
+# Its key ids start so: a verifier outside development refuses them whatever JWKS it is given.
+DEV_KID_PREFIX = "pacte-dev-"
 # Bearer tokens are asymmetric JWTs only: a shared secret would let every verifier mint tokens.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 

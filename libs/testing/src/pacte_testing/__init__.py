@@ -28,13 +28,14 @@ import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from pacte_common.auth import OrgKind, mint_token
-from pacte_common.broker import free_port, start_tansu, stop_process
+from pacte_common.auth import OrgKind
 from pacte_common.bus import new_consumer
 from pacte_common.events import Envelope, decode
 from pacte_common.settings import BusSettings, ServiceSettings
-from pacte_common.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 from pacte_common.validators import nir_key
+from pacte_tools.broker import free_port, start_tansu, stop_process
+from pacte_tools.dev_issuer import mint_token
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -149,7 +150,7 @@ def use_test_issuer(keys_dir: str | Path) -> Path:
     """Development environment and a signing key of our own in `keys_dir`, for this process and its
     children: `mint_token` signs with it and every ServiceSettings built afterwards trusts its JWKS
     file (no issuer process). For the tests (below) and the benchmarks. Returns the JWKS file."""
-    from pacte_common.dev_issuer import DevIssuerSettings, DevKeyStore
+    from pacte_tools.dev_issuer import DevIssuerSettings, DevKeyStore
 
     os.environ["PACTE_ENVIRONMENT"] = "development"
     os.environ["PACTE_DEV_ISSUER_KEYS_DIR"] = str(keys_dir)
@@ -179,7 +180,7 @@ def auth_header(settings: ServiceSettings, kind: OrgKind | str, org: str = "test
 
 def foreign_token(settings: ServiceSettings, kind: OrgKind | str, org: str = "test") -> str:
     """A token right in every claim but signed by a key that no JWKS of the tests publishes."""
-    from pacte_common.dev_issuer import DevKey, token_claims
+    from pacte_tools.dev_issuer import DevKey, token_claims
 
     key = DevKey.generate("RS256")
     claims = token_claims(settings.jwt_issuer, [settings.jwt_audience], OrgKind(kind).value, org, timedelta(hours=1), names=settings)

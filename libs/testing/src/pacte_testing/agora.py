@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from pacte_common.broker import free_port
 from pacte_common.bus import ensure_topics, new_producer, topic_name
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
@@ -51,6 +50,7 @@ from pacte_common.contracts.sessions import (
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
 from pacte_common.settings import BusSettings, ServiceSettings
+from pacte_tools.broker import free_port
 
 VALID_SIRET = "73282932000074"
 

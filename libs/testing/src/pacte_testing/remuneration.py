@@ -33,7 +33,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope, Topics
-from remuneration.settings import RemunerationSettings
+from pacte_common.settings import ServiceSettings
 
 from pacte_testing import auth_header, eventually
 
@@ -69,7 +69,7 @@ class FileSpec:
 class SessionsStandIn:
     """Publishes what the sessions service would, to the namespaced topics (real broker)."""
 
-    def __init__(self, settings: RemunerationSettings, deliver=None):
+    def __init__(self, settings: ServiceSettings, deliver=None):
         """`deliver(envelope)`: hand events straight to the consumer's handlers instead of the broker
         (the property tests' fast path); None publishes to the real broker."""
         self.settings = settings
@@ -178,7 +178,7 @@ class SessionsStandIn:
 class Remuneration:
     """The running app with the helpers the tests share."""
 
-    def __init__(self, client, settings: RemunerationSettings, sessions: SessionsStandIn):
+    def __init__(self, client, settings: ServiceSettings, sessions: SessionsStandIn):
         self.client, self.settings, self.sessions = client, settings, sessions
         self.region = auth_header(settings, OrgKind.REGION, "region")
         self.agency = auth_header(settings, OrgKind.PAYING_AGENCY, "ASP")

@@ -6,7 +6,7 @@ endpoint that signs whatever organisation it is asked for (development only: it 
 start unless PACTE_ENVIRONMENT=development). Keys live in `keys_dir` (`.data/dev-issuer/` for
 `pacte up`), generated on first use and kept across restarts, each with its key id (kid).
 
-Rotation (`python -m pacte_common.dev_issuer rotate`): a new key becomes the signing key; the
+Rotation (`python -m pacte_tools.dev_issuer rotate`): a new key becomes the signing key; the
 old one stays in the JWKS for `rotation_grace_hours`, so tokens it signed stay valid meanwhile.
 The services notice the new kid on the first token that names it (they refetch the JWKS).
 """
@@ -29,6 +29,16 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pacte_common.auth import OrgKind
+from pacte_common.clock import utcnow
+from pacte_common.settings import (
+    DEV_KID_PREFIX,
+    DEVELOPMENT,
+    ServiceSettings,
+    TokenClaimSettings,
+    service_audience,
+    shared_variable,
+)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
@@ -36,12 +46,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pacte_common.clock import utcnow
-from pacte_common.settings import DEVELOPMENT, TokenClaimSettings, service_audience, shared_variable
-
 # Every key this issuer makes has a kid with this prefix: a service outside development
 # refuses tokens signed by such a key even if a JWKS serves it (docs/security.md).
-DEV_KID_PREFIX = "pacte-dev-"
 KEYS_FILE = "keys.json"
 JWKS_FILE = "jwks.json"
 
@@ -237,7 +243,7 @@ def _atomic_write(path: Path, text: str, mode: int) -> None:
 
 def service_audiences() -> list[str]:
     """The audiences of every service of the suite (what a dev token names when asked for none)."""
-    from pacte_common.suite import SERVICES
+    from pacte_tools.suite import SERVICES
 
     return [service_audience(spec.name) for spec in SERVICES if spec.has_database]
 
@@ -298,7 +304,7 @@ def refuse_outside_development(environment: str) -> None:
 
 
 def create_app(settings: DevIssuerSettings | None = None) -> Starlette:
-    """The issuer as an ASGI app (`uvicorn --factory pacte_common.dev_issuer:create_app`)."""
+    """The issuer as an ASGI app (`uvicorn --factory pacte_tools.dev_issuer:create_app`)."""
     settings = settings or DevIssuerSettings()
     refuse_outside_development(settings.environment)
     store = DevKeyStore.open(settings)
@@ -357,6 +363,26 @@ def create_app(settings: DevIssuerSettings | None = None) -> Starlette:
     )
 
 
+def mint_token(
+    settings: ServiceSettings,
+    kind: OrgKind | str,
+    org: str,
+    ttl: timedelta = timedelta(hours=12),
+    *,
+    audience: str | None = None,
+    claims: dict[str, Any] | None = None,
+) -> str:
+    """A token for `settings`' service signed by the development issuer's key (development and tests only).
+
+    The key is the dev issuer's (`PACTE_DEV_ISSUER_KEYS_DIR`, `.data/dev-issuer` by default; the
+    tests point it at their own key, whose JWKS their apps trust). `claims` override or add claims.
+    """
+    refuse_outside_development(settings.environment)
+    store = DevKeyStore.open(DevIssuerSettings(environment=settings.environment))
+    body = token_claims(settings.jwt_issuer, [audience or settings.jwt_audience], OrgKind(kind).value, org, ttl, claims, names=settings)
+    return store.sign(body)
+
+
 def request_token(issuer_url: str, org_kind: str, org_id: str, audiences: Sequence[str] = ()) -> str:
     """Asks a running dev issuer for a token (what a partner does with its OpenID provider)."""
     import httpx
@@ -372,7 +398,7 @@ def _oauth_error(code: str, description: str) -> JSONResponse:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m pacte_common.dev_issuer rotate|jwks`: rotate the dev key, print the public JWKS."""
+    """`python -m pacte_tools.dev_issuer rotate|jwks`: rotate the dev key, print the public JWKS."""
     args = list(sys.argv[1:] if argv is None else argv)
     settings = DevIssuerSettings()
     refuse_outside_development(settings.environment)
@@ -383,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args == ["jwks"]:
         print(json.dumps(store.jwks(), indent=2))
     else:
-        print("usage: python -m pacte_common.dev_issuer rotate|jwks", file=sys.stderr)
+        print("usage: python -m pacte_tools.dev_issuer rotate|jwks", file=sys.stderr)
         raise SystemExit(2)
 
 

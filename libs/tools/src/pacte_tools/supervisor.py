@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pacte_common.broker import port_open
-from pacte_common.suite import SERVICES, Suite, port_holder
+from pacte_tools.broker import port_open
+from pacte_tools.suite import SERVICES, Suite, port_holder
 
 log = logging.getLogger("pacte.supervisor")
 

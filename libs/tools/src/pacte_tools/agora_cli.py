@@ -17,11 +17,10 @@ from typing import Annotated
 
 import httpx
 import typer
+from agora_gateway.settings import AgoraGatewaySettings
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-
-from agora_gateway.settings import AgoraGatewaySettings
 
 app = typer.Typer(help="AGORA gateway: back-fill (reprise d'antériorité) and sandbox.", no_args_is_help=True)
 console = Console()
@@ -34,7 +33,9 @@ FINISHED = ("completed", "failed")
 def _client(gateway_url: str | None, token: str | None, timeout: float = 60) -> httpx.Client:
     settings = AgoraGatewaySettings()
     if token is None:
-        from pacte_common.auth import OrgKind, mint_token
+        from pacte_common.auth import OrgKind
+
+        from pacte_tools.dev_issuer import mint_token
 
         token = mint_token(settings, OrgKind.REGION, "region")
     return httpx.Client(

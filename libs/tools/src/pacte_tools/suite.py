@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 import psutil
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from pacte_common.broker import free_port, port_open, start_tansu, stop_process
 from pacte_common.bus import ensure_topics
-from pacte_common.dev_issuer import DevIssuerSettings
 from pacte_common.events import Topics
 from pacte_common.settings import BusSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pacte_tools.broker import free_port, port_open, start_tansu, stop_process
+from pacte_tools.dev_issuer import DevIssuerSettings
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class SuiteSettings(BaseSettings):
     remuneration_port: int = 8003
     agora_gateway_port: int = 8004
     sandbox_port: int = 8005
-    # the dev token issuer (pacte_common.dev_issuer): keys in <data_dir>/dev-issuer
+    # the dev token issuer (pacte_tools.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
     # An external OpenID provider's issuer: the services then trust it (with PACTE_JWT_JWKS_URL and
     # the shared claim settings, docs/security.md) and no dev issuer runs. `pacte up` and
@@ -288,7 +288,7 @@ class Suite:
         log_file = open(self.settings.data_dir / "logs" / "dev-issuer.log", "ab")
         self.issuer = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "pacte_common.dev_issuer:create_app",
+                sys.executable, "-m", "uvicorn", "--factory", "pacte_tools.dev_issuer:create_app",
                 "--host", issuer.host, "--port", str(issuer.port), "--no-access-log", "--log-level", "warning",
             ],
             env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,

@@ -16,10 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from pacte_common.clock import utcnow
 from pacte_common.settings import BusSettings
+from rich.console import Console
 
 bus_app = typer.Typer(help="Operator commands on the event bus.", no_args_is_help=True)
 outbox_app = typer.Typer(
@@ -40,7 +39,7 @@ DatabaseOption = Annotated[
 
 def suite_bus(bootstrap: str = "") -> BusSettings:
     """The bus as `pacte up` runs it: same bootstrap default, same topic namespace."""
-    from pacte_common.suite import Suite, SuiteSettings
+    from pacte_tools.suite import Suite, SuiteSettings
 
     suite = SuiteSettings()
     return BusSettings(
@@ -50,7 +49,7 @@ def suite_bus(bootstrap: str = "") -> BusSettings:
 
 def service_database(service: str, database_url: str = "") -> tuple[str, object]:
     """(database URL, MessagingTables) of a service."""
-    from pacte_common.suite import SERVICES, Suite, SuiteSettings
+    from pacte_tools.suite import SERVICES, Suite, SuiteSettings
 
     spec = next((s for s in SERVICES if s.name == service and s.has_database), None)
     if spec is None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from pacte_common.auth import OrgKind
 from pacte_common.crypto import new_key
-from pacte_common.suite import SERVICES, Suite, SuiteSettings
+from rich.console import Console
+
+from pacte_tools.suite import SERVICES, Suite, SuiteSettings
 
 app = typer.Typer(help="Pacte: run the suite, mint dev tokens, run the tests, operate the bus.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -31,7 +31,7 @@ def token(
     audience: Annotated[list[str] | None, typer.Option(help="Service (orientation, sessions…) or audience the token is for; repeatable. Default: every service")] = None,
 ) -> None:
     """Prints a bearer JWT from the embedded default's dev issuer (its key in <data dir>/dev-issuer; see docs/security.md)."""
-    from pacte_common.dev_issuer import dev_token
+    from pacte_tools.dev_issuer import dev_token
 
     suite = Suite(SuiteSettings.for_cli())
     if not suite.runs_dev_issuer:
@@ -56,8 +56,8 @@ def up(
     import logging
     import threading
 
-    from pacte_common.suite import PortsTaken
-    from pacte_common.supervisor import Supervisor
+    from pacte_tools.suite import PortsTaken
+    from pacte_tools.supervisor import Supervisor
 
     settings = SuiteSettings.for_cli()
     if postgres:
@@ -134,7 +134,7 @@ def status(
 
     from rich.table import Table
 
-    from pacte_common.supervisor import read_status, supervisor_alive
+    from pacte_tools.supervisor import read_status, supervisor_alive
 
     report = read_status(SuiteSettings().data_dir)
     if not supervisor_alive(report):
@@ -168,7 +168,7 @@ def restart(
     wait: Annotated[float, typer.Option(help="Seconds to wait for it to be ready again (0: do not wait)")] = 120,
 ) -> None:
     """Restarts one process of the running suite (its supervisor does it) and waits until it is ready."""
-    from pacte_common.supervisor import ask_restart, read_status, supervisor_alive
+    from pacte_tools.supervisor import ask_restart, read_status, supervisor_alive
 
     data_dir = SuiteSettings().data_dir
     report = read_status(data_dir)
@@ -243,13 +243,13 @@ def asyncapi() -> None:
     typer.echo(json.dumps(build_asyncapi(), indent=2, ensure_ascii=False))
 
 
-from pacte_common.bus_cli import bus_app  # noqa: E402 - replay-dlq, replay-outbox, outbox, tail, topics
+from pacte_tools.bus_cli import bus_app  # noqa: E402 - replay-dlq, replay-outbox, outbox, tail, topics
 
 app.add_typer(bus_app, name="bus")
 
 
 try:  # the AGORA back-fill commands live with the gateway
-    from agora_gateway.cli import app as agora_app
+    from pacte_tools.agora_cli import app as agora_app
 
     app.add_typer(agora_app, name="agora", help="AGORA gateway: back-fill and flows.")
 except ImportError:  # pragma: no cover - gateway not installed
