@@ -181,6 +181,44 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
+@dataclass
+class _Metrics:
+    """The service's own Prometheus registry and the counters the runtime feeds."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self):
+        registry = self.registry
+        self.consumed = Counter("pacte_events_consumed", "Events seen by consumers, by outcome", ["event_type", "outcome"],
+                                registry=registry)
+        self.published = Counter("pacte_outbox_published", "Events published by the outbox relay", registry=registry)
+        self.outbox_pending = Gauge("pacte_outbox_pending", "Outbox rows waiting for the broker", registry=registry)
+        self.resyncs = Counter(
+            "pacte_bus_resyncs",
+            "Resyncs after a new broker incarnation or topics found missing or truncated, by component",
+            ["component"],
+            registry=registry,
+        )
+        self.gauges = _StatusGauges(registry)
+
+
+@dataclass
+class _Wiring:
+    """What a service hands to `build_app`, kept together for the lifespan and the routes."""
+
+    settings: ServiceSettings
+    tables: MessagingTables
+    migrations: Path
+    subscriptions: Sequence[Subscription]
+    jobs: Sequence[Job]
+    published_topics: Sequence[str]
+    on_startup: Callable[[Runtime], Awaitable[None]] | None
+    runtime_class: type[Runtime]
+    version: str
+    metrics: _Metrics = field(default_factory=_Metrics)
+    started_at: float = field(default_factory=time.time)
+
+
 def build_app(
     settings: ServiceSettings,
     *,
@@ -197,88 +235,106 @@ def build_app(
     runtime_class: type[Runtime] = Runtime,
     version: str = "0.1.0",
 ) -> FastAPI:
+    """The service's app: its routers behind the shared HTTP conventions, the operations routes,
+    and a lifespan that migrates, then runs the outbox relay, the consumers and the jobs."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     install_redaction()
-    registry = CollectorRegistry()
-    health_settings = HealthSettings()
-    started_at = time.time()
-    consumed = Counter("pacte_events_consumed", "Events seen by consumers, by outcome", ["event_type", "outcome"], registry=registry)
-    published = Counter("pacte_outbox_published", "Events published by the outbox relay", registry=registry)
-    outbox_pending = Gauge("pacte_outbox_pending", "Outbox rows waiting for the broker", registry=registry)
-    resyncs = Counter(
-        "pacte_bus_resyncs",
-        "Resyncs after a new broker incarnation or topics found missing or truncated, by component",
-        ["component"],
-        registry=registry,
-    )
-    gauges = _StatusGauges(registry)
-    status_cache: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        engine = db.create_engine(settings.database_url, settings.database_echo)
-        await db.migrate(settings.database_url, migrations)
-        factory = db.session_factory(engine)
-        outbox = Outbox(tables, source=f"/pacte/{settings.service_name}", bus=settings.bus)
-        runtime = runtime_class(
-            settings=settings,
-            engine=engine,
-            db_factory=factory,
-            tables=tables,
-            outbox=outbox,
-            cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
-            hasher=LookupHasher(settings.lookup_hash_key),
-            registry=registry,
-        )
-        app.state.runtime = runtime
-        runtime.status_providers.append(_token_issuer_status)
-        if on_startup:
-            await on_startup(runtime)
-        if settings.run_background_tasks:
-            runtime.relay = OutboxRelay(
-                outbox, engine, factory, timedelta(hours=settings.bus.outbox_retention_hours), on_published=published.inc,
-                on_resync=lambda reason: resyncs.labels("outbox-relay").inc(),
-            )
-            runtime.tasks.append(asyncio.create_task(_create_topics(settings, published_topics)))
-            runtime.tasks.append(asyncio.create_task(runtime.relay.run(runtime.stop), name="outbox-relay"))
-            for subscription in subscriptions:
-                runner = ConsumerRunner(
-                    subscription,
-                    service=settings.service_name,
-                    bus=settings.bus,
-                    factory=factory,
-                    tables=tables,
-                    on_outcome=lambda t, o: consumed.labels(t, o).inc(),
-                    context=runtime,
-                    on_resync=lambda reason, name=subscription.name: resyncs.labels(f"consumer:{name}").inc(),
-                )
-                runtime.consumers.append(runner)
-                runtime.tasks.append(asyncio.create_task(runner.run(runtime.stop), name=f"consumer-{subscription.name}"))
-            for job in jobs:
-                runtime.tasks.append(asyncio.create_task(_guarded(job, runtime), name=f"job-{job.__name__}"))
-        log.info("%s started", settings.service_name)
-        try:
-            yield
-        finally:
-            runtime.stop.set()
-            if runtime.tasks:
-                done, pending = await asyncio.wait(runtime.tasks, timeout=10)
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-            if runtime.bus_probe is not None:
-                await runtime.bus_probe.close()
-            await engine.dispose()
-            log.info("%s stopped", settings.service_name)
-
+    wiring = _Wiring(settings, tables, migrations, subscriptions, jobs, published_topics, on_startup, runtime_class, version)
     app = FastAPI(
-        title=title, description=description, version=version, lifespan=lifespan, generate_unique_id_function=operation_id
+        title=title, description=description, version=version, lifespan=_lifespan(wiring),
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     install_http_conventions(app, settings)
     app.state.fair_share = FairShare(settings.rate_limits, settings.heavy_reports_concurrency,
                                      settings.heavy_reports_wait_s)
+    _install_trace_context(app)
+    # HTTP request counts and durations by route template, method and status class.
+    Instrumentator(registry=wiring.metrics.registry, excluded_handlers=["/metrics"]).instrument(app)
+    app.include_router(_operations_router(wiring))
+    app.include_router(_dead_letter_admin())
+    for router in routers:
+        app.include_router(router)
+    return app
 
+
+def _lifespan(wiring: _Wiring):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = await _open_runtime(wiring)
+        app.state.runtime = runtime
+        if wiring.on_startup:
+            await wiring.on_startup(runtime)
+        if wiring.settings.run_background_tasks:
+            _start_background_tasks(runtime, wiring)
+        log.info("%s started", wiring.settings.service_name)
+        try:
+            yield
+        finally:
+            await _stop(runtime)
+
+    return lifespan
+
+
+async def _open_runtime(wiring: _Wiring) -> Runtime:
+    settings = wiring.settings
+    engine = db.create_engine(settings.database_url, settings.database_echo)
+    await db.migrate(settings.database_url, wiring.migrations)
+    runtime = wiring.runtime_class(
+        settings=settings,
+        engine=engine,
+        db_factory=db.session_factory(engine),
+        tables=wiring.tables,
+        outbox=Outbox(wiring.tables, source=f"/pacte/{settings.service_name}", bus=settings.bus),
+        cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
+        hasher=LookupHasher(settings.lookup_hash_key),
+        registry=wiring.metrics.registry,
+    )
+    runtime.status_providers.append(_token_issuer_status)
+    return runtime
+
+
+def _start_background_tasks(runtime: Runtime, wiring: _Wiring) -> None:
+    """The outbox relay, one consumer per subscription and the jobs, each a task until `stop`."""
+    settings, metrics = wiring.settings, wiring.metrics
+    runtime.relay = OutboxRelay(
+        runtime.outbox, runtime.engine, runtime.db_factory, timedelta(hours=settings.bus.outbox_retention_hours),
+        on_published=metrics.published.inc, on_resync=lambda reason: metrics.resyncs.labels("outbox-relay").inc(),
+    )
+    runtime.tasks.append(asyncio.create_task(_create_topics(settings, wiring.published_topics)))
+    runtime.tasks.append(asyncio.create_task(runtime.relay.run(runtime.stop), name="outbox-relay"))
+    for subscription in wiring.subscriptions:
+        runner = ConsumerRunner(
+            subscription,
+            service=settings.service_name,
+            bus=settings.bus,
+            factory=runtime.db_factory,
+            tables=runtime.tables,
+            on_outcome=lambda t, o: metrics.consumed.labels(t, o).inc(),
+            context=runtime,
+            on_resync=lambda reason, name=subscription.name: metrics.resyncs.labels(f"consumer:{name}").inc(),
+        )
+        runtime.consumers.append(runner)
+        runtime.tasks.append(asyncio.create_task(runner.run(runtime.stop), name=f"consumer-{subscription.name}"))
+    for job in wiring.jobs:
+        runtime.tasks.append(asyncio.create_task(_guarded(job, runtime), name=f"job-{job.__name__}"))
+
+
+async def _stop(runtime: Runtime) -> None:
+    runtime.stop.set()
+    if runtime.tasks:
+        done, pending = await asyncio.wait(runtime.tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    if runtime.bus_probe is not None:
+        await runtime.bus_probe.close()
+    await runtime.engine.dispose()
+    log.info("%s stopped", runtime.settings.service_name)
+
+
+def _install_trace_context(app: FastAPI) -> None:
+    """Every request runs in its trace (W3C traceparent, given or new) and is logged once."""
     lock_settings = db.LockSettings()
 
     @app.middleware("http")
@@ -302,20 +358,17 @@ def build_app(
         response.headers["traceparent"] = traceparent
         return response
 
-    # HTTP request counts and durations by route template, method and status class.
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
 
+def _operations_router(wiring: _Wiring) -> APIRouter:
+    """Liveness, readiness, status, metrics and the AsyncAPI catalogue."""
+    settings, metrics, health_settings = wiring.settings, wiring.metrics, HealthSettings()
+    status_cache: dict[str, Any] = {}
     health = APIRouter(tags=["operations"])
 
     @health.get("/health/live", summary="The process is up (with its pid and instance id)")
     async def health_live() -> dict:
-        return {
-            "status": "ok",
-            "service": settings.service_name,
-            "pid": os.getpid(),
-            "instance_id": INSTANCE_ID,
-            "uptime_s": round(time.time() - started_at, 1),
-        }
+        return {"status": "ok", "service": settings.service_name, "pid": os.getpid(), "instance_id": INSTANCE_ID,
+                "uptime_s": round(time.time() - wiring.started_at, 1)}
 
     @health.get("/health/ready", summary="The service can accept its own writes (its database answers)")
     async def health_ready(runtime: RuntimeDep):
@@ -330,8 +383,8 @@ def build_app(
         cached = status_cache.get("report")
         if cached is not None and time.monotonic() - status_cache["at"] < health_settings.cache_s:
             return cached
-        report = await _status_report(runtime, health_settings, started_at)
-        gauges.update(report)
+        report = await _status_report(runtime, health_settings, wiring.started_at)
+        metrics.gauges.update(report)
         status_cache.update(report=report, at=time.monotonic())
         return report
 
@@ -344,22 +397,18 @@ def build_app(
 
     @health.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def get_metrics(runtime: RuntimeDep, _: ObservabilityReader):
-        outbox_pending.set(await pending_count(runtime.db_factory, runtime.tables))
+        metrics.outbox_pending.set(await pending_count(runtime.db_factory, runtime.tables))
         await current_status(runtime)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @health.get("/asyncapi.json", summary="AsyncAPI 3 catalogue of the events this service publishes")
     async def get_asyncapi() -> dict:
         from pacte_common.asyncapi import TOPIC_OWNERS, build_asyncapi
 
-        owners = {TOPIC_OWNERS[t][0] for t in published_topics if t in TOPIC_OWNERS}
-        return build_asyncapi(owners or {settings.service_name}, version)
+        owners = {TOPIC_OWNERS[t][0] for t in wiring.published_topics if t in TOPIC_OWNERS}
+        return build_asyncapi(owners or {settings.service_name}, wiring.version)
 
-    app.include_router(health)
-    app.include_router(_dead_letter_admin())
-    for router in routers:
-        app.include_router(router)
-    return app
+    return health
 
 
 def _log_access(request: Request, status_code: int, duration_s: float) -> None:
