@@ -28,15 +28,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import tenacity
-from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pacte_common.aio import wait_any
@@ -48,68 +45,27 @@ from pacte_common.bus import (
     end_offsets,
     ensure_topics,
     group_offsets,
-    is_transient,
     new_admin,
     new_consumer,
     new_producer,
     topic_name,
 )
 from pacte_common.db import utcnow
-from pacte_common.events import Envelope, EventError, IntegrationEvent, dead_letter_topic, decode
-from pacte_common.logs import redact
+from pacte_common.events import dead_letter_topic
+from pacte_common.inbox import (  # re-exported: a service declares its subscriptions from here
+    REPLAY_GROUP_HEADER,
+    BatchHandler,
+    Handler,
+    InboxHandler,
+    PermanentError,
+    Subscription,
+    _Stopping,
+    failure_text,
+)
 from pacte_common.messaging import IncarnationMemory, MessagingTables
 from pacte_common.settings import BusSettings
-from pacte_common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
-
-# handler(session, context, envelope): `context` is the service Runtime (None in lib tests), after
-# the database session as everywhere in the services (`(db, runtime, ...)`);
-# the handler runs inside the inbox transaction and must not commit.
-Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
-BatchHandler = Callable[[AsyncSession, Any, list[Envelope]], Awaitable[None]]
-
-
-@dataclass
-class Subscription:
-    """What one consumer group of a service handles: event classes → handler."""
-
-    name: str
-    handlers: dict[type[IntegrationEvent], Handler]
-    topics: tuple[str, ...] = field(default=())
-    # Optional: event classes handled a run at a time — handler(session, context, [envelopes])
-    # gets consecutive events of its type from one partition batch, in order, in the batch's
-    # transaction (set-based SQL: one executemany instead of one statement per event).
-    batch_handlers: dict[type[IntegrationEvent], BatchHandler] = field(default_factory=dict)
-
-    def __post_init__(self):
-        if not self.topics:
-            classes = list(self.handlers) + list(self.batch_handlers)
-            self.topics = tuple(dict.fromkeys(cls.topic for cls in classes))
-        self.by_type = {cls.event_type: handler for cls, handler in self.handlers.items()}
-        self.batch_by_type = {cls.event_type: handler for cls, handler in self.batch_handlers.items()}
-        for event_type, handler in self.batch_by_type.items():  # one message at a time: a run of one
-            self.by_type[event_type] = _single(handler)
-
-
-def _single(batch_handler: BatchHandler) -> Handler:
-    async def handle(session, context, envelope):
-        await batch_handler(session, context, [envelope])
-
-    return handle
-
-
-class PermanentError(Exception):
-    """Raised by a handler for a message that can never succeed (invalid data): no retries,
-    straight to the dead-letter topic with the reason."""
-
-
-PERMANENT_ERRORS = (PermanentError, EventError, ValidationError)
-
-
-class _Stopping(Exception):
-    """The service is stopping in the middle of retries: leave the offset uncommitted."""
-
 
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, runner: ConsumerRunner, consumer):
@@ -138,21 +94,21 @@ class ConsumerRunner:
         context: Any = None,
         on_resync: Callable[[str], None] | None = None,
     ):
-        self.context = context
         self.subscription = subscription
         self.bus = bus
-        self.factory = factory
-        self.tables = tables
-        self.group_id = f"{bus.topic_namespace}{service}.{subscription.name}"
         self.consumer_name = f"{service}.{subscription.name}"
+        # What is handled and how is the inbox's; fetching, committing and resyncing are here.
+        self.inbox = InboxHandler(
+            subscription, consumer_name=self.consumer_name, group_id=f"{bus.topic_namespace}{self.consumer_name}",
+            bus=bus, factory=factory, tables=tables, dlq_topic=self.dlq_topic, known_cluster=lambda: self.cluster_id,
+            on_outcome=on_outcome, context=context,
+        )
         self.topics = [topic_name(bus, t) for t in subscription.topics]
-        self.on_outcome = on_outcome or (lambda event_type, outcome: None)
         self.on_resync = on_resync or (lambda reason: None)
         self.connected = False
         self.assigned = asyncio.Event()
         self.cluster_id: str | None = None
         self.resyncs = 0
-        self.transient_retries = 0
         self.incarnation = IncarnationMemory(factory, tables, f"consumer:{self.consumer_name}")
         self._resync_pending = False
         self._last_check = 0.0
@@ -161,6 +117,26 @@ class ConsumerRunner:
         self._admin = None
         self._stop = asyncio.Event()
         self._reconnect_delay = backoff(0.1, bus.relay_max_backoff_s)
+
+    @property
+    def group_id(self) -> str:
+        return self.inbox.group_id
+
+    @group_id.setter
+    def group_id(self, value: str) -> None:
+        self.inbox.group_id = value
+
+    @property
+    def on_outcome(self) -> Callable[[str, str], None]:
+        return self.inbox.on_outcome
+
+    @on_outcome.setter
+    def on_outcome(self, value: Callable[[str, str], None]) -> None:
+        self.inbox.on_outcome = value
+
+    @property
+    def transient_retries(self) -> int:
+        return self.inbox.transient_retries
 
     def dlq_topic(self, topic: str) -> str:
         # The topic already carries the namespace; the group part is the plain consumer name.
@@ -179,7 +155,7 @@ class ConsumerRunner:
         return lags
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._stop = stop
+        self._stop = self.inbox.stop = stop
         failures = 0
         while not stop.is_set():
             consumer = producer = None
@@ -243,7 +219,7 @@ class ConsumerRunner:
                 continue  # rewound after a resync, or put back until the broker answers
             positions = {}
             for partition, messages in batch.items():
-                await self.handle_batch(messages, producer)
+                await self.inbox.handle_batch(messages, producer)
                 positions[partition] = messages[-1].offset + 1
             try:
                 await consumer.commit(positions)
@@ -363,222 +339,6 @@ class ConsumerRunner:
             self._committed.pop(tp, None)
         self._resync_pending = False
 
-    async def handle_batch(self, messages, dlq_producer: AIOKafkaProducer) -> None:
-        """Handles a partition's batch in one transaction; on any failure, falls back to one
-        transaction per message (with its retries and dead-lettering)."""
-        if len(messages) > 1:
-            try:
-                outcomes = await self._handle_together(messages)
-            except Exception as exc:  # each message again on its own, with retries and the DLQ
-                log.info("consumer %s: batch of %d failed (%r); one transaction per message", self.group_id,
-                         len(messages), exc)
-                outcomes = None
-            if outcomes is not None:
-                for event_type, outcome in outcomes:
-                    self._outcome(event_type, outcome)
-                return
-        for message in messages:
-            await self.handle(message, dlq_producer)
-
-    async def _handle_together(self, messages) -> list[tuple[str, str]] | None:
-        envelopes = []
-        outcomes = []
-        for message in messages:
-            event_type = dict(message.headers or ()).get("ce_type", b"").decode(errors="replace")
-            if not self._for_us(message, event_type):
-                outcomes.append((event_type, "ignored"))
-                continue
-            try:
-                envelopes.append((message, decode(message.headers, message.value)))
-            except EventError:
-                return None  # the per-message path dead-letters it
-        if not envelopes:
-            return outcomes
-        inbox = self.tables.inbox
-        async with self.factory() as session, session.begin():
-            seen = set(
-                (
-                    await session.execute(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.consumer_name,
-                            inbox.c.event_id.in_([envelope.id for _, envelope in envelopes]),
-                        )
-                    )
-                ).scalars()
-            )
-            fresh = []
-            for message, envelope in envelopes:
-                if envelope.id in seen:
-                    outcomes.append((envelope.type, "duplicate"))
-                    continue
-                seen.add(envelope.id)
-                fresh.append((message, envelope))
-            if fresh:  # one multi-row INSERT for the batch's inbox rows
-                await session.execute(inbox.insert(), [self._inbox_values(m, e) for m, e in fresh])
-            for run in _runs([envelope for _, envelope in fresh], self.subscription.batch_by_type):
-                await self._apply(session, run)
-                outcomes.extend((envelope.type, "handled") for envelope in run)
-        return outcomes
-
-    async def _apply(self, session: AsyncSession, run: list[Envelope]) -> None:
-        """One event with its handler, or a run of one type with its batch handler."""
-        batch_handler = self.subscription.batch_by_type.get(run[0].type)
-        token = current_traceparent.set(run[0].traceparent)
-        try:
-            if batch_handler is not None:
-                await batch_handler(session, self.context, run)
-            else:
-                await self.subscription.by_type[run[0].type](session, self.context, run[0])
-        finally:
-            current_traceparent.reset(token)
-
-    def _for_us(self, message, event_type: str) -> bool:
-        """False for another consumer's event on a shared topic, for a dead letter that
-        `replay-dlq` sent back for another consumer group, and for a copy sent by a relay to a
-        broker incarnation it had not yet noticed."""
-        if event_type and event_type not in self.subscription.by_type:
-            return False
-        for name, value in message.headers or ():
-            if name == REPLAY_GROUP_HEADER and value.decode(errors="replace") != self.group_id:
-                return False
-            if name == CLUSTER_HEADER and self.cluster_id and value.decode(errors="replace") != self.cluster_id:
-                # Sent to this broker by a relay that still believed in the previous one: it
-                # sends it again, in order, once it notices (messaging.OutboxRelay).
-                return False
-        return True
-
-    def _inbox_values(self, message, envelope: Envelope) -> dict:
-        return dict(
-            consumer=self.consumer_name,
-            event_id=envelope.id,
-            source=envelope.source,
-            event_type=envelope.type,
-            topic=message.topic,
-            received_at=utcnow(),
-        )
-
-    def _inbox_row(self, message, envelope: Envelope):
-        return self.tables.inbox.insert().values(self._inbox_values(message, envelope))
-
-    async def handle(self, message, dlq_producer: AIOKafkaProducer) -> str:
-        """Handles one Kafka message; returns the outcome (handled, duplicate, ignored, dead-lettered)."""
-        headers = dict(message.headers or ())
-        event_type = headers.get("ce_type", b"").decode(errors="replace")
-        if not self._for_us(message, event_type):
-            return self._outcome(event_type, "ignored")
-        try:
-            envelope = decode(message.headers, message.value)
-        except EventError as exc:
-            log.error("consumer %s: rejected message %s@%s: %s", self.group_id, message.topic, message.offset, exc)
-            await self._dead_letter(dlq_producer, message, f"undecodable: {exc}")
-            return self._outcome(event_type or "unknown", "dead_lettered")
-
-        handler = self.subscription.by_type[envelope.type]
-
-        async def attempt() -> str:
-            token = current_traceparent.set(envelope.traceparent)
-            try:
-                async with self.factory() as session, session.begin():
-                    if await self._already_handled(session, envelope.id):
-                        return "duplicate"
-                    await session.execute(self._inbox_row(message, envelope))
-                    await handler(session, self.context, envelope)
-                return "handled"
-            finally:
-                current_traceparent.reset(token)
-
-        try:
-            outcome = await self._retrying(envelope)(attempt)
-            return self._outcome(envelope.type, outcome)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if self._stop.is_set():
-                raise _Stopping from exc  # not handled, not committed: redelivered after restart
-            log.error("consumer %s: %s %s dead-lettered: %r", self.group_id, envelope.type, envelope.id, exc)
-            await self._dead_letter(dlq_producer, message, failure_text(exc))
-            return self._outcome(envelope.type, "dead_lettered")
-
-    def _retrying(self, envelope: Envelope) -> tenacity.AsyncRetrying:
-        """Transient failures: for ever, capped backoff. Permanent: never. Others: a few times."""
-        other_failures = 0
-
-        def worth_retrying(error: BaseException) -> bool:
-            nonlocal other_failures
-            if isinstance(error, PERMANENT_ERRORS):
-                return False
-            if is_transient(error):
-                self.transient_retries += 1
-                return True
-            other_failures += 1
-            return other_failures < self.bus.consumer_max_attempts
-
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception()
-            kind = "transient failure" if is_transient(error) else "failure"
-            log.warning(
-                "consumer %s: %s %s %s (attempt %d), partition held, retrying in %.1fs: %r",
-                self.group_id, envelope.type, envelope.id, kind, state.attempt_number,
-                state.upcoming_sleep, error,
-            )
-
-        return tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(worth_retrying),
-            wait=tenacity.wait_exponential_jitter(
-                initial=self.bus.consumer_retry_backoff_s,
-                max=self.bus.transient_retry_max_backoff_s,
-                jitter=self.bus.consumer_retry_backoff_s,
-            ),
-            stop=lambda state: self._stop.is_set(),
-            sleep=lambda seconds: wait_any(self._stop, timeout=seconds),
-            before_sleep=log_retry,
-            reraise=True,
-        )
-
-    async def _already_handled(self, session: AsyncSession, event_id: str) -> bool:
-        inbox = self.tables.inbox
-        found = await session.execute(
-            select(inbox.c.event_id).where(inbox.c.consumer == self.consumer_name, inbox.c.event_id == event_id)
-        )
-        return found.first() is not None
-
-    async def _dead_letter(self, producer: AIOKafkaProducer, message, error: str) -> None:
-        headers = list(message.headers or ()) + [
-            # Operators read it (`GET /admin/dead-letters`, the console): no NIR or IBAN in it.
-            ("pacte_dlq_error", redact(error)[:2000].encode()),
-            ("pacte_dlq_topic", message.topic.encode()),
-            ("pacte_dlq_partition", str(message.partition).encode()),
-            ("pacte_dlq_offset", str(message.offset).encode()),
-            ("pacte_dlq_group", self.group_id.encode()),
-            ("pacte_dlq_time", utcnow().isoformat().encode()),
-        ]
-        await producer.send_and_wait(self.dlq_topic(message.topic), value=message.value, key=message.key, headers=headers)
-
-    def _outcome(self, event_type: str, outcome: str) -> str:
-        self.on_outcome(event_type, outcome)
-        return outcome
-
-
-def failure_text(exc: BaseException) -> str:
-    """What a dead letter says of its failure. Pydantic's messages quote the input (a name, a
-    NIR): only each field's location and problem are kept."""
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
-        return f"ValidationError: {problems}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _runs(envelopes: list[Envelope], batched: dict) -> list[list[Envelope]]:
-    """Consecutive events of a batch-handled type grouped (order kept); others one by one."""
-    runs: list[list[Envelope]] = []
-    for envelope in envelopes:
-        if runs and envelope.type in batched and runs[-1][0].type == envelope.type:
-            runs[-1].append(envelope)
-        else:
-            runs.append([envelope])
-    return runs
-
-
 def _set_fetch_wait(consumer, wait_ms: int) -> bool:
     """Changes how long the broker may hold a fetch (aiokafka reads it for each fetch request)."""
     fetcher = getattr(consumer, "_fetcher", None)
@@ -598,7 +358,6 @@ class ReplayReport:
     unsettled: int = 0  # replayed but not yet handled by their consumer when the wait ended
 
 
-REPLAY_GROUP_HEADER = "pacte_replay_group"  # a replayed dead letter is for this group only
 
 
 async def replay_dead_letters(
@@ -782,5 +541,6 @@ __all__ = [
     "Subscription",
     "TopicPartition",
     "read_dead_letters",
+    "failure_text",
     "replay_dead_letters",
 ]
