@@ -257,6 +257,107 @@ async def _blocking_rows(session: AsyncSession, outbox: Table) -> list[tuple[str
     ).all()
 
 
+class OutboxRows:
+    """The relay's reads and writes of the outbox table: claim a batch in order, mark it sent or
+    failed, re-send what the broker lost, purge what is past retention."""
+
+    def __init__(self, tables: MessagingTables, factory: async_sessionmaker[AsyncSession], *, is_postgres: bool,
+                 retention: timedelta, batch_size: int):
+        self.tables = tables
+        self.factory = factory
+        self.is_postgres = is_postgres
+        self.retention = retention
+        self.batch_size = batch_size
+        self._last_purge: datetime | None = None
+
+    async def topics(self) -> tuple[set[str], set[str]]:
+        """(topics with retained sent rows, every topic with rows waiting or retained)."""
+        outbox = self.tables.outbox
+        async with self.factory() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.topic, func.count(outbox.c.published_at))
+                    .where(outbox.c.discarded_at.is_(None))
+                    .group_by(outbox.c.topic)
+                )
+            ).all()
+        return {topic for topic, sent in rows if sent}, {topic for topic, _ in rows}
+
+    async def requeue(self, topics: set[str] | None) -> int:
+        outbox = self.tables.outbox
+        query = update(outbox).where(
+            outbox.c.published_at.is_not(None), outbox.c.published_at >= utcnow() - self.retention
+        )
+        if topics is not None:
+            query = query.where(outbox.c.topic.in_(sorted(topics)))
+        async with self.factory() as session, session.begin():
+            return (await session.execute(query.values(published_at=None))).rowcount or 0
+
+    async def claim(self, session: AsyncSession):
+        outbox = self.tables.outbox
+        query = select(outbox).where(_claimable(outbox)).order_by(outbox.c.id).limit(self.batch_size)
+        # Later rows of a key wait behind its failed row (order); a correlated NOT EXISTS here
+        # made SQLite scan every earlier unsent row for each row (quadratic in the backlog).
+        for topic, key, first_failed in await _blocking_rows(session, outbox):
+            query = query.where(~and_(outbox.c.topic == topic, outbox.c.message_key == key, outbox.c.id > first_failed))
+        if self.is_postgres:
+            query = query.with_for_update(of=outbox, skip_locked=True)
+        rows = (await session.execute(query)).mappings().all()
+        if rows and self.is_postgres:
+            rows = await self._drop_keys_held_elsewhere(session, rows)
+        return rows
+
+    async def mark(self, session: AsyncSession, sent: list[int], failed: list[tuple[dict, str]]) -> None:
+        outbox = self.tables.outbox
+        now = utcnow()
+        if sent:
+            await session.execute(
+                update(outbox).where(outbox.c.id.in_(sent)).values(published_at=now, attempts=outbox.c.attempts + 1)
+            )
+        for row, error in failed:
+            log.error(
+                "outbox relay: event %s (%s, key %s) cannot be sent and is marked failed: %s",
+                row["event_id"], row["event_type"], row["message_key"], error,
+            )
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id == row["id"])
+                .values(failed_at=now, last_error=error[:2000], attempts=outbox.c.attempts + 1)
+            )
+
+    async def _drop_keys_held_elsewhere(self, session: AsyncSession, rows):
+        """Per-key order across relays: skip a key whose earliest unsent row we did not claim."""
+        outbox = self.tables.outbox
+        first_claimed: dict[tuple[str, str], int] = {}
+        for row in rows:
+            first_claimed.setdefault((row["topic"], row["message_key"]), row["id"])
+        earliest = (
+            await session.execute(
+                select(outbox.c.topic, outbox.c.message_key, func.min(outbox.c.id))
+                .where(_unsent(outbox), outbox.c.message_key.in_({k for _, k in first_claimed}))
+                .group_by(outbox.c.topic, outbox.c.message_key)
+            )
+        ).all()
+        blocked = {(topic, key) for topic, key, min_id in earliest if min_id < first_claimed.get((topic, key), min_id)}
+        return [row for row in rows if (row["topic"], row["message_key"]) not in blocked]
+
+    async def purge_if_due(self) -> None:
+        now = utcnow()
+        if self._last_purge and now - self._last_purge < timedelta(minutes=10):
+            return
+        self._last_purge = now
+        outbox = self.tables.outbox
+        async with self.factory() as session, session.begin():
+            await session.execute(
+                delete(outbox).where(
+                    or_(
+                        and_(outbox.c.published_at.is_not(None), outbox.c.published_at < now - self.retention),
+                        and_(outbox.c.discarded_at.is_not(None), outbox.c.discarded_at < now - self.retention),
+                    )
+                )
+            )
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -272,13 +373,14 @@ class OutboxRelay:
         self.bus = outbox.bus
         self.factory = factory
         self.is_postgres = engine.dialect.name == "postgresql"
-        self.retention = retention
         self.on_published = on_published or (lambda count: None)
         self.on_resync = on_resync or (lambda reason: None)
         self.connected = False
         self.cluster_id: str | None = None
         self.resyncs = 0
         self.failed_rows = 0  # rows this relay marked failed since it started
+        self.rows = OutboxRows(self.tables, factory, is_postgres=self.is_postgres, retention=retention,
+                               batch_size=self.bus.relay_batch_size)
         self.incarnation = IncarnationMemory(factory, self.tables, "outbox-relay")
         self._admin = None
         self._published_end: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset after ours
@@ -286,7 +388,6 @@ class OutboxRelay:
         self._known_topics: set[str] = set()
         self._unroutable: dict[str, str] = {}  # topic -> why it cannot be created
         self._last_check = 0.0
-        self._last_purge: datetime | None = None
         self._delay = backoff(0.1, self.bus.relay_max_backoff_s)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -305,7 +406,7 @@ class OutboxRelay:
                     await self.check_incarnation()
                 published = await self.publish_batch(producer)
                 failures = 0
-                await self._purge_if_due()
+                await self.rows.purge_if_due()
                 if published == 0:
                     await wait_any(stop, self.outbox.wakeup, timeout=self.bus.relay_poll_interval_s)
                     self.outbox.wakeup.clear()
@@ -343,7 +444,7 @@ class OutboxRelay:
         when the broker is a new incarnation or lost topics. Returns the reason if it did."""
         view = await describe_bus(self.bus, self._admin)
         self._last_check = time.monotonic()
-        sent_topics, all_topics = await self._outbox_topics()
+        sent_topics, all_topics = await self.rows.topics()
         stored = await self.incarnation.load()
         reason, requeue_topics = None, None
         if view.cluster_id and stored != view.cluster_id:
@@ -368,7 +469,7 @@ class OutboxRelay:
             self._published_end = {
                 tp: end for tp, end in self._published_end.items() if requeue_topics and tp[0] not in requeue_topics
             }
-            count = await self._requeue(requeue_topics)
+            count = await self.rows.requeue(requeue_topics)
             self.resyncs += 1
             log.warning("outbox relay: %s; re-sending %d retained event(s) in order", reason, count)
             self.on_resync(reason)
@@ -396,45 +497,23 @@ class OutboxRelay:
         for topic in topics & now.topics:
             self._unroutable.pop(topic, None)
 
-    async def _outbox_topics(self) -> tuple[set[str], set[str]]:
-        """(topics with retained sent rows, every topic with rows waiting or retained)."""
-        outbox = self.tables.outbox
-        async with self.factory() as session:
-            rows = (
-                await session.execute(
-                    select(outbox.c.topic, func.count(outbox.c.published_at))
-                    .where(outbox.c.discarded_at.is_(None))
-                    .group_by(outbox.c.topic)
-                )
-            ).all()
-        return {topic for topic, sent in rows if sent}, {topic for topic, _ in rows}
-
-    async def _requeue(self, topics: set[str] | None) -> int:
-        outbox = self.tables.outbox
-        query = update(outbox).where(
-            outbox.c.published_at.is_not(None), outbox.c.published_at >= utcnow() - self.retention
-        )
-        if topics is not None:
-            query = query.where(outbox.c.topic.in_(sorted(topics)))
-        async with self.factory() as session, session.begin():
-            return (await session.execute(query.values(published_at=None))).rowcount or 0
-
     async def publish_batch(self, producer) -> int:
         """Sends one batch; returns how many rows were handled (sent or marked failed)."""
         if self.is_postgres:
             # Claimed rows stay locked while they are sent, so a second relay skips them.
             async with self.factory() as session, session.begin():
-                rows = await self._claim(session)
+                rows = await self.rows.claim(session)
                 if not rows:
                     return 0
                 sent, failed, transient = await self._send(producer, rows)
                 if sent and not await self._still_same_incarnation():
                     sent = []
-                await self._mark(session, sent, failed)
+                await self.rows.mark(session, sent, failed)
+                self.failed_rows += len(failed)
         else:
             # SQLite has one writer: never hold its lock while waiting on the broker.
             async with self.factory() as session, session.begin():
-                rows = await self._claim(session)
+                rows = await self.rows.claim(session)
             if not rows:
                 return 0
             sent, failed, transient = await self._send(producer, rows)
@@ -442,7 +521,8 @@ class OutboxRelay:
                 sent = []
             if sent or failed:
                 async with self.factory() as session, session.begin():
-                    await self._mark(session, sent, failed)
+                    await self.rows.mark(session, sent, failed)
+                self.failed_rows += len(failed)
         if sent:
             self.on_published(len(sent))
         if self._regressed:
@@ -450,20 +530,6 @@ class OutboxRelay:
         if transient is not None:
             raise transient
         return len(sent) + len(failed)
-
-    async def _claim(self, session: AsyncSession):
-        outbox = self.tables.outbox
-        query = select(outbox).where(_claimable(outbox)).order_by(outbox.c.id).limit(self.bus.relay_batch_size)
-        # Later rows of a key wait behind its failed row (order); a correlated NOT EXISTS here
-        # made SQLite scan every earlier unsent row for each row (quadratic in the backlog).
-        for topic, key, first_failed in await _blocking_rows(session, outbox):
-            query = query.where(~and_(outbox.c.topic == topic, outbox.c.message_key == key, outbox.c.id > first_failed))
-        if self.is_postgres:
-            query = query.with_for_update(of=outbox, skip_locked=True)
-        rows = (await session.execute(query)).mappings().all()
-        if rows and self.is_postgres:
-            rows = await self._drop_keys_held_elsewhere(session, rows)
-        return rows
 
     async def _send(self, producer, rows):
         """Sends rows in order; returns (sent ids, [(row, error)] failed for good, transient error)."""
@@ -507,58 +573,6 @@ class OutboxRelay:
                     self._regressed.add(result.topic)  # the partition restarted under us
                 self._published_end[position] = max(self._published_end.get(position, 0), result.offset + 1)
         return sent, failed, transient
-
-    async def _mark(self, session: AsyncSession, sent: list[int], failed: list[tuple[dict, str]]) -> None:
-        outbox = self.tables.outbox
-        now = utcnow()
-        if sent:
-            await session.execute(
-                update(outbox).where(outbox.c.id.in_(sent)).values(published_at=now, attempts=outbox.c.attempts + 1)
-            )
-        for row, error in failed:
-            log.error(
-                "outbox relay: event %s (%s, key %s) cannot be sent and is marked failed: %s",
-                row["event_id"], row["event_type"], row["message_key"], error,
-            )
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id == row["id"])
-                .values(failed_at=now, last_error=error[:2000], attempts=outbox.c.attempts + 1)
-            )
-        self.failed_rows += len(failed)
-
-    async def _drop_keys_held_elsewhere(self, session: AsyncSession, rows):
-        """Per-key order across relays: skip a key whose earliest unsent row we did not claim."""
-        outbox = self.tables.outbox
-        first_claimed: dict[tuple[str, str], int] = {}
-        for row in rows:
-            first_claimed.setdefault((row["topic"], row["message_key"]), row["id"])
-        earliest = (
-            await session.execute(
-                select(outbox.c.topic, outbox.c.message_key, func.min(outbox.c.id))
-                .where(_unsent(outbox), outbox.c.message_key.in_({k for _, k in first_claimed}))
-                .group_by(outbox.c.topic, outbox.c.message_key)
-            )
-        ).all()
-        blocked = {(topic, key) for topic, key, min_id in earliest if min_id < first_claimed.get((topic, key), min_id)}
-        return [row for row in rows if (row["topic"], row["message_key"]) not in blocked]
-
-    async def _purge_if_due(self) -> None:
-        now = utcnow()
-        if self._last_purge and now - self._last_purge < timedelta(minutes=10):
-            return
-        self._last_purge = now
-        outbox = self.tables.outbox
-        async with self.factory() as session, session.begin():
-            await session.execute(
-                delete(outbox).where(
-                    or_(
-                        and_(outbox.c.published_at.is_not(None), outbox.c.published_at < now - self.retention),
-                        and_(outbox.c.discarded_at.is_not(None), outbox.c.discarded_at < now - self.retention),
-                    )
-                )
-            )
-
 
 async def replay_outbox(factory: async_sessionmaker[AsyncSession], tables: MessagingTables, since: datetime) -> int:
     """Operator command: marks rows published since `since` unsent, so the relay sends them again."""
