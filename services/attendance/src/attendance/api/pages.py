@@ -1,0 +1,5 @@
+"""The trainee's signing page (HTML, French, no JavaScript): added below."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["pages"])
