@@ -70,6 +70,22 @@ class Attendance:
         await eventually(known, 20, message="the trainee reached attendance")
         return dossier_id
 
+    async def plan(self, session_id) -> list[dict]:
+        """9, 10 and 12 November 2026, mornings (9:00–12:30) and afternoons (13:30–17:00)."""
+        response = await self.client.post(f"/sessions/{session_id}/schedule/pattern", headers=self.org, json={
+            "first_day": "2026-11-09", "last_day": "2026-11-13",
+            "weekdays": {d: ["morning", "afternoon"] for d in ("mon", "tue", "wed", "thu", "fri")},
+            "closures": [{"first_day": "2026-11-13", "last_day": "2026-11-13"}], "place": "Nantes", "trainer": "Claire Martin"})
+        assert response.status_code == 201, response.text
+        return sorted(response.json()["created"], key=lambda h: (h["day"], h["starts_at"]))
+
+    async def sign_trainer(self, half_day: dict, dossier_id) -> dict:
+        self.at(f"{half_day['day']}T{half_day['starts_at']}")
+        response = await self.client.post(f"/half-days/{half_day['id']}/signatures", headers=self.org,
+                                          json={"dossier_id": str(dossier_id), "consent": True})
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
     async def _knows(self, session_id, dossier_id) -> bool:
         response = await self.client.get(f"/sessions/{session_id}/passes/{dossier_id}", headers=self.org)
         return response.status_code == 200
