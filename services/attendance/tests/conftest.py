@@ -13,7 +13,7 @@ from attendance.main import create_app
 from attendance.settings import AttendanceSettings
 from pacte_common.auth import OrgKind
 from pacte_common.bus import new_producer, topic_name
-from pacte_common.contracts.people import PersonProfile
+from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.contracts.sessions import (
     DossierSnapshot,
     DossierStatus,
@@ -23,6 +23,7 @@ from pacte_common.contracts.sessions import (
     SessionSnapshot,
     TraineeEntered,
 )
+from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope
 from pacte_testing import auth_header, eventually, new_siret, running
 
@@ -43,7 +44,7 @@ class Attendance:
             moment = moment.replace(tzinfo=ZoneInfo("Europe/Paris"))
         self.clock_file.write_text(moment.astimezone(UTC).isoformat())
 
-    async def enter(self, session_id: uuid.UUID, entry: date, *, siret: str | None = None) -> uuid.UUID:
+    async def enter(self, session_id: uuid.UUID, entry: date, *, siret: str | None = None, name: tuple[str, str] | None = None) -> uuid.UUID:
         """Publishes a trainee's entry into the session (as sessions does) and waits until it is known."""
         dossier_id = uuid.uuid4()
         snapshot = SessionSnapshot(
@@ -51,7 +52,12 @@ class Attendance:
             programme=ProgrammeInfo(code="VISA", name="VISA Métiers", pillar=Pillar.VISA, remuneration_approved=True),
             hours_in_centre=Decimal("420"), hourly_price=Decimal("12.5"), departement="44", start_date=date(2026, 11, 2),
             end_date=date(2027, 3, 31), places=12, recruitment_state=RecruitmentState.OPEN)
+        sealed = None
+        if name:
+            cipher = FieldCipher(self.settings.encryption_keys, self.settings.encryption_key_id)
+            sealed = seal_identity(cipher, PersonIdentity(birth_name=name[0], first_names=name[1], nir="295037511512345"))
         dossier = DossierSnapshot(dossier_id=dossier_id, person_id=uuid.uuid4(), profile=PersonProfile(sex="F", birth_date=date(1995, 3, 10)),
+                                  identity_encrypted=sealed,
                                   session=snapshot, status=DossierStatus.IN_TRAINING, entry_date=entry, version=2)
         event = TraineeEntered(dossier=dossier, occurred_at=datetime.now(UTC), actor="test", entry_date=entry)
         producer = new_producer(self.settings.bus)

@@ -2,7 +2,7 @@
 
 Revision ID: a7e0d1c2b303
 Revises: a7e0d1c2b302
-Create Date: 2026-12-06 18:49:43.627546
+Create Date: 2026-12-06 18:56:30.496579
 """
 import pacte_common.db
 import sqlalchemy as sa
@@ -87,6 +87,7 @@ def upgrade() -> None:
     sa.Column('entry_date', sa.Date(), nullable=True),
     sa.Column('exit_date', sa.Date(), nullable=True),
     sa.Column('dossier_version', sa.Integer(), nullable=False),
+    sa.Column('name_encrypted', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('dossier_id', name=op.f('pk_trainees'))
     )
     with op.batch_alter_table('trainees', schema=None) as batch_op:

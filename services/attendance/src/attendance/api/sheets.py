@@ -161,6 +161,14 @@ async def absence_reasons():
     return [ReasonOut(code=code, label=label) for code, label in ABSENCE_REASONS.items()]
 
 
+@router.get("/sessions/{session_id}/sheets/{month}.pdf", response_class=Response, summary="The session's sheet for a month as a PDF",
+            responses={200: {"content": {"application/pdf": {}}}})
+async def month_sheet_pdf(session_id: UUID, month: Month, principal: Reader, db: DbSession, runtime: RuntimeDep, settings: Settings):
+    content = await months.sheet_document(db, runtime.cipher, principal, session_id, month, settings.timezone)
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="emargement-{session_id}-{month}.pdf"'})
+
+
 @router.get("/sessions/{session_id}/sheets/{month}", response_model=SheetOut, summary="The session's sheet for a month")
 async def month_sheet(session_id: UUID, month: Month, principal: Reader, db: DbSession):
     view = await months.month_sheet(db, principal, session_id, month)

@@ -118,9 +118,9 @@ def missing(month: MonthSheet) -> tuple[list[dict], list[dict]]:
 def _statement_of(row: Row) -> dict:
     built = sheet.month_statement(list(row.cells.values()))
     return {"dossier_id": str(row.trainee.dossier_id), "person_id": str(row.trainee.person_id),
-            "planned_hours": str(built.planned_hours), "attended_hours": str(built.attended_hours),
-            "justified_absence_hours": str(built.justified_absence_hours),
-            "unjustified_absence_hours": str(built.unjustified_absence_hours),
+            "planned_hours": f"{built.planned_hours:.2f}", "attended_hours": f"{built.attended_hours:.2f}",
+            "justified_absence_hours": f"{built.justified_absence_hours:.2f}",
+            "unjustified_absence_hours": f"{built.unjustified_absence_hours:.2f}",
             "planned_half_days": built.planned_half_days, "signed_half_days": built.signed_half_days,
             "justified_reasons": built.reasons}
 
@@ -157,3 +157,27 @@ async def close_month(db: AsyncSession, runtime: Runtime, principal: Principal, 
             closed_at=now, closed_by=closure.closed_by), key=item["dossier_id"])
     await db.commit()
     return closure, True
+
+
+async def sheet_document(db: AsyncSession, cipher, principal: Principal, session_id: uuid.UUID, month: str, timezone: str) -> bytes:
+    """The month's sheet as a PDF, with every signature and the trainer's countersignatures."""
+    from attendance.app.trainees import name_of
+    from attendance.domain import sheet_pdf
+
+    view = await month_sheet(db, principal, session_id, month)
+    columns = [sheet_pdf.Column(h.id, h.day, h.period, f"{h.starts_at:%H:%M}", f"{h.ends_at:%H:%M}", h.hours,
+                                view.countersigned[h.id].trainer if h.id in view.countersigned else None,
+                                view.countersigned[h.id].signed_at if h.id in view.countersigned else None) for h in view.half_days]
+    lines = []
+    for row in view.rows:
+        line = sheet_pdf.Line(name_of(cipher, row.trainee), totals=_statement_of(row))
+        for half_day_id, cell in row.cells.items():
+            signature = row.signatures.get(half_day_id)
+            state = ("absent_justified" if cell.justified else "absent_unjustified") if cell.absent else ("signed" if cell.signed else "unsigned")
+            line.cells[half_day_id] = sheet_pdf.cell_text(state, signature.method if signature else None,
+                                                          signature.signed_at if signature else None, timezone,
+                                                          cell.late_minutes, cell.early_minutes, cell.reason_code)
+        lines.append(line)
+    closed = (f"Mois validé le {view.closure.closed_at:%d/%m/%Y %H:%M} UTC par {view.closure.closed_by}" if view.closure else None)
+    return sheet_pdf.render(sheet_pdf.SheetDocument(view.session.action_title or "Session", view.session.organisation_siret,
+                                                    str(view.session.id), month, timezone, columns, lines, closed))

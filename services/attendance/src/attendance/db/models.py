@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     Time,
     UniqueConstraint,
     Uuid,
@@ -63,6 +64,8 @@ class Trainee(Base):
     entry_date: Mapped[date | None] = mapped_column(Date)
     exit_date: Mapped[date | None] = mapped_column(Date)
     dossier_version: Mapped[int] = mapped_column(Integer)
+    # The trainee's name as the sheet shows it, encrypted with the service's key (never the NIR).
+    name_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class HalfDay(Base):

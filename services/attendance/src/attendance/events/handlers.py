@@ -12,7 +12,7 @@ from attendance.app import trainees
 
 
 async def on_trainee(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
-    await trainees.on_trainee_event(db, envelope.data)
+    await trainees.on_trainee_event(db, runtime.cipher, envelope.data)
 
 
 SUBSCRIPTIONS = [
