@@ -3,6 +3,7 @@ real trainee events to the test's namespaced topics, and a clock the test moves.
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,7 +26,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope
-from pacte_testing import auth_header, eventually, new_siret, running
+from pacte_testing import auth_header, eventually, new_siret, running, running_suite
 
 
 class Attendance:
@@ -110,3 +111,18 @@ async def attendance(settings_factory, tmp_path):
     settings = settings_factory()
     async with running(create_app(settings)) as client:
         yield Attendance(client, settings, tmp_path / "clock", new_siret())
+
+
+@pytest.fixture(scope="session")
+def attendance_suite(tmp_path_factory):
+    """The whole suite as `pacte up` starts it, attendance reading server time from a clock file
+    (development only) so that half-days of a past month are signed in their window."""
+    folder = tmp_path_factory.mktemp("attendance-suite")
+    clock = folder / "clock"
+    os.environ["PACTE_ATTENDANCE_CLOCK_FILE"] = str(clock)
+    try:
+        with running_suite(folder, "attendance") as running_:
+            running_.clock_file = clock
+            yield running_
+    finally:
+        os.environ.pop("PACTE_ATTENDANCE_CLOCK_FILE", None)

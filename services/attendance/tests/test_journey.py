@@ -5,17 +5,15 @@ the same hours typed by hand."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from pacte_common.auth import OrgKind
 from pacte_common.dev_issuer import request_token
-from pacte_testing import eventually, new_siret, running_suite
+from pacte_testing import eventually, new_siret
 
 DEADLINE = 60
 ICS = b"""BEGIN:VCALENDAR
@@ -30,19 +28,6 @@ LOCATION:Salle 2
 END:VEVENT
 END:VCALENDAR
 """
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("attendance-suite")
-    clock = folder / "clock"
-    os.environ["PACTE_ATTENDANCE_CLOCK_FILE"] = str(clock)
-    try:
-        with running_suite(folder, "attendance") as running:
-            running.clock_file = clock
-            yield running
-    finally:
-        os.environ.pop("PACTE_ATTENDANCE_CLOCK_FILE", None)
 
 
 class Partners:
@@ -97,8 +82,8 @@ async def enrol(org_sessions, org_pay, session_id: str, name: str) -> str:
     return dossier["id"]
 
 
-async def test_journey_schedule_signatures_absences_close_pay(suite):
-    p = Partners(suite, new_siret())
+async def test_journey_schedule_signatures_absences_close_pay(attendance_suite):
+    p = Partners(attendance_suite, new_siret())
     try:
         await _journey(p)
     finally:
