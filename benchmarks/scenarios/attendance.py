@@ -1,4 +1,4 @@
-"""Attendance sheets at the morning peak, and a month's close (issue 22).
+"""Attendance sheets at the morning peak, and a month's close.
 
 A fresh attendance process (single uvicorn worker, its own database, a Tansu broker) is loaded
 through its real interfaces only: a stand-in for sessions publishes each trainee's entry (the

@@ -45,6 +45,12 @@ KNOWN_RESIDUALS = [
     # a NUL character in any string or member name, refused before any route runs (PostgreSQL
     # cannot store it): free text and objects open to extra members do not say it in their schema
     ("ST202", r"a NUL character is not allowed"),
+    # attendance: an iCalendar body is a string to JSON Schema (its grammar is RFC 5545); a
+    # half-day's end compared with its start; a pattern's last day compared with its first;
+    # a change or correction of a signed half-day needs a reason only once someone has signed
+    ("ST202", r"not an iCalendar file|the file holds no event|each event needs|a half-day starts and ends the same day"),
+    ("ST202", r"the end must come after the start|the last day comes before the first|a pattern covers two years"),
+    ("ST202", r"a half-day that has signatures is changed with a reason"),
 ]
 SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", flags=re.MULTILINE)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from pacte_common.http import decimal_input
 from pydantic import BaseModel, ConfigDict, Field
 
 Period = Literal["morning", "afternoon"]
@@ -63,7 +64,7 @@ class ScheduleOut(BaseModel):
 class HalfDayPatch(Strict):
     starts_at: time | None = None
     ends_at: time | None = None
-    hours: Decimal | None = Field(None, gt=0, le=12)
+    hours: decimal_input(max_digits=4, decimal_places=2, ge=0, le=12) | None = None
     place: str | None = Field(None, max_length=300)
     distance: bool | None = None
     trainer: str | None = Field(None, max_length=200)
@@ -127,7 +128,7 @@ class TrainerSignIn(Strict):
 class CorrectionIn(Strict):
     dossier_id: UUID
     present: bool
-    reason: str | None = Field(None, max_length=500, description="Required")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="Why the record is corrected (required)")
 
 
 class CountersignIn(Strict):

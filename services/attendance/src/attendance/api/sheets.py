@@ -41,7 +41,11 @@ from attendance.domain.sheet import ABSENCE_REASONS
 router = APIRouter(tags=["attendance"])
 Organisation = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG)]
 Reader = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
-Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+SIGNING = {403: {"description": "Not a valid link, QR code or pass, or one for another trainee or half-day"},
+           404: {"description": "Unknown half-day or trainee"},
+           409: {"description": "Outside the half-day's signing window, half-day cancelled, or corrected by the organisation"},
+           410: {"description": "Expired link, pass or QR code: the answer says how to get a new one"}}
 
 
 def half_day_out(h) -> HalfDayOut:
@@ -65,7 +69,9 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
 
 
 @router.post("/sessions/{session_id}/schedule/icalendar", status_code=201, response_model=ScheduleOut,
-             summary="Import half-days from an iCalendar file (text/calendar body, one VEVENT per half-day)")
+             summary="Import half-days from an iCalendar file (text/calendar body, one VEVENT per half-day)",
+             openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {
+                 "type": "string", "description": "RFC 5545: VEVENTs with DTSTART and DTEND (times), LOCATION, ORGANIZER;CN"}}}}})
 async def import_icalendar(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
     created, kept = await schedule.import_icalendar(db, principal, session_id, await request.body(), settings.timezone)
     return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
@@ -114,19 +120,19 @@ def _answer(response: Response, pair) -> SignatureOut:
     return signature_out(signature)
 
 
-@router.post("/signatures/link", status_code=201, response_model=SignatureOut,
+@router.post("/signatures/link", status_code=201, response_model=SignatureOut, responses=SIGNING,
              summary="Sign with a personal link (no account; the same again gives the same signature, 200)")
 async def sign_by_link(body: LinkSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_link(db, settings, body.token, body.half_day_id, body.dossier_id, CONSENT,
                                                         body.drawn_sha256, evidence, now))
 
 
-@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, summary="Sign with the room's QR code and the trainee's pass")
+@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING, summary="Sign with the room's QR code and the trainee's pass")
 async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_qr(db, settings, body.qr_token, body.pass_token, CONSENT, evidence, now))
 
 
-@router.post("/half-days/{half_day_id}/signatures", status_code=201, response_model=SignatureOut,
+@router.post("/half-days/{half_day_id}/signatures", status_code=201, response_model=SignatureOut, responses=SIGNING,
              summary="A trainee signs on the trainer's device")
 async def sign_on_trainer_device(half_day_id: UUID, body: TrainerSignIn, response: Response, principal: Organisation, db: DbSession,
                                  settings: Settings, now: Now, evidence: RequestEvidence):
