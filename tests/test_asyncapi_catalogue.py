@@ -8,14 +8,16 @@ from pacte_common.asyncapi import DEAD_LETTER_CONSUMERS
 def service_consumers() -> set[tuple[str, str]]:
     """(topic, `<service>.<subscription>`) of every consumer group the four services run."""
     from agora_gateway.events.handlers import trainee_subscription
+    from attendance.events.handlers import SUBSCRIPTIONS as attendance
     from orientation.events.handlers import SUBSCRIPTIONS as orientation
     from remuneration.events.handlers import SUBSCRIPTIONS as remuneration
-    from sessions.events.handlers import subscriptions
+    from sessions.events.handlers import attendance_sheets_subscription, subscriptions
     from sessions.settings import SessionsSettings
 
     services = {
         "orientation": orientation,
-        "sessions": subscriptions(SessionsSettings().prescriptions_consumer_name),
+        "sessions": [*subscriptions(SessionsSettings().prescriptions_consumer_name), attendance_sheets_subscription()],
+        "attendance": attendance,
         "remuneration": remuneration,
         "agora-gateway": [trainee_subscription],
     }

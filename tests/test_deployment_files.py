@@ -22,6 +22,7 @@ SETTINGS_CLASSES = {
     "agora-gateway": "agora_gateway.settings:AgoraGatewaySettings",
     "agora-sandbox": "agora_sandbox.settings:AgoraSandboxSettings",
     "console": "console.settings:ConsoleSettings",
+    "attendance": "attendance.settings:AttendanceSettings",
 }
 
 

@@ -27,6 +27,7 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
     Topics.ATTENDANCE: ("sessions", "training file (dossier) id"),
     Topics.PAYMENTS: ("remuneration", "training file (dossier) id"),
     Topics.AGORA_FLOWS: ("agora-gateway", "training file (dossier) id"),
+    Topics.ATTENDANCE_SHEETS: ("attendance", "training file (dossier) id"),
 }
 
 # The consumers (`<service>.<subscription>`) of each topic: each writes what it cannot handle
@@ -35,8 +36,9 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
 DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
     Topics.PRESCRIPTIONS: ("sessions.prescriptions", "sessions.trajectory"),
     Topics.CATALOGUE: ("orientation.catalogue",),
-    Topics.TRAINEES: ("agora-gateway.trainees", "orientation.trainees", "remuneration.trainees"),
+    Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "orientation.trainees", "remuneration.trainees"),
     Topics.ATTENDANCE: ("remuneration.attendance",),
+    Topics.ATTENDANCE_SHEETS: ("sessions.attendance-sheets",),
 }
 
 _HEADERS_SCHEMA = {

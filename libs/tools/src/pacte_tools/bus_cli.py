@@ -31,7 +31,7 @@ console = Console(stderr=True)
 BootstrapOption = Annotated[
     str, typer.Option(help="Kafka bootstrap servers (default: the suite's broker, as `pacte up` starts it)")
 ]
-ServiceOption = Annotated[str, typer.Option(help="orientation, sessions, remuneration or agora-gateway")]
+ServiceOption = Annotated[str, typer.Option(help="orientation, sessions, remuneration, agora-gateway or attendance")]
 DatabaseOption = Annotated[
     str, typer.Option(help="The service's database URL (default: PACTE_<SERVICE>_DATABASE_URL, else the suite's)")
 ]
@@ -117,7 +117,7 @@ def replay_outbox_command(
 @outbox_app.callback()
 def outbox_list(
     ctx: typer.Context,
-    service: Annotated[str, typer.Option(help="orientation, sessions, remuneration or agora-gateway")] = "",
+    service: Annotated[str, typer.Option(help="orientation, sessions, remuneration, agora-gateway or attendance")] = "",
     database_url: DatabaseOption = "",
     failed: Annotated[bool, typer.Option("--failed", help="Only the events that cannot be sent, with why")] = False,
     limit: Annotated[int, typer.Option(help="At most this many rows")] = 100,

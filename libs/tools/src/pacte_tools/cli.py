@@ -210,6 +210,9 @@ def test(
         missing.append("chromium")
     if (not ctx.args or any(name in arg for arg in ctx.args for name in ("orientation", "console"))) and not shutil.which("npm"):
         missing += ["nodejs", "npm"]
+    # attendance's sheet PDF is read back with poppler (pdftotext, pdftoppm)
+    if (not ctx.args or any("attendance" in arg for arg in ctx.args)) and not shutil.which("pdftoppm"):
+        missing.append("poppler-utils")
     if missing and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
         console.print(f"installing Debian's {', '.join(missing)} for the browser and OpenID provider tests…")
         apt_env = {**env, "DEBIAN_FRONTEND": "noninteractive"}

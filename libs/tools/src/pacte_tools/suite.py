@@ -43,6 +43,7 @@ SERVICES = (
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
     ServiceSpec("agora-gateway", "PACTE_AGORA_GATEWAY_", "agora_gateway.main:create_app", "agora_gateway_port"),
+    ServiceSpec("attendance", "PACTE_ATTENDANCE_", "attendance.main:create_app", "attendance_port"),
     # the operators' console: no database, reads the four services over HTTP
     ServiceSpec("console", "PACTE_CONSOLE_", "console.main:create_app", "console_port", has_database=False, ready_path="/health/live"),
 )
@@ -72,6 +73,7 @@ class SuiteSettings(BaseSettings):
     remuneration_port: int = 8003
     agora_gateway_port: int = 8004
     sandbox_port: int = 8005
+    attendance_port: int = 8008
     # the dev token issuer (pacte_tools.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
     # An external OpenID provider's issuer: the services then trust it (with PACTE_JWT_JWKS_URL and
@@ -150,6 +152,8 @@ class Suite:
             f"{prefix}DATA_DIR": str(self.settings.data_dir.resolve()),
             # where the gateway finds the sandbox (ignored by the other services)
             "PACTE_AGORA_GATEWAY_AGORA_URL": self.url("agora-sandbox"),
+            # where the trainees' signing links and QR codes point (attendance)
+            "PACTE_ATTENDANCE_PUBLIC_URL": self.url("attendance"),
             # where the console finds the services (ignored by the others)
             **{f"PACTE_CONSOLE_{s.name.upper().replace('-', '_')}_URL": self.url(s.name) for s in SERVICES if s.name != "console"},
         }

@@ -13,7 +13,7 @@ from sessions.api.access import Clock, system_clock
 from sessions.app.lheo_feeds import pull_feeds_periodically
 from sessions.app.outcomes import purge_periodically
 from sessions.db.models import Base, messaging
-from sessions.events.handlers import subscriptions
+from sessions.events.handlers import attendance_sheets_subscription, subscriptions
 from sessions.settings import SessionsSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -30,7 +30,8 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
-        subscriptions=subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name) if settings.consume_prescriptions else [],
+        subscriptions=[*subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name),
+                       attendance_sheets_subscription()] if settings.consume_prescriptions else [],
         jobs=[purge_periodically, pull_feeds_periodically],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )

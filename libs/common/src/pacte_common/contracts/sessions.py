@@ -253,6 +253,8 @@ class AttendanceEvent(IntegrationEvent):
     unjustified_absence_hours: Decimal
     in_company_hours: Decimal = Decimal("0")
     recorded_at: AwareDatetime
+    source: str = Field("manual", pattern="^(manual|sheets)$",
+                        description="How the statement came: typed by the organisation (manual) or built from the signed attendance sheets (sheets)")
 
 
 @register

@@ -267,6 +267,7 @@ def attendance_out(statement: AttendanceStatement, history: list[AttendanceState
         realised_hours=hours(as_attendance(statement).realised_hours),
         recorded_by=statement.recorded_by,
         recorded_at=statement.recorded_at,
+        source=statement.source or "manual",
         superseded_at=statement.superseded_at,
         voided=statement.voided_at is not None,
         voided_at=statement.voided_at,

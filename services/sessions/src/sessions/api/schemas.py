@@ -302,6 +302,7 @@ class AttendanceOut(BaseModel):
     realised_hours: Decimal
     recorded_by: str
     recorded_at: datetime
+    source: str = Field("manual", description="manual: typed by the organisation (PUT); sheets: built from the signed attendance sheets")
     superseded_at: datetime | None = None
     voided: bool = Field(False, description="The month is outside the training since an exit or a cancellation declared later: kept, counted nowhere")
     voided_at: datetime | None = None

@@ -463,7 +463,8 @@ class Recorded:
 
 
 async def record_attendance(
-    db: AsyncSession, runtime: Runtime, dossier: Dossier, month: str, statement: MonthlyAttendance, *, actor: str, today: date
+    db: AsyncSession, runtime: Runtime, dossier: Dossier, month: str, statement: MonthlyAttendance, *, actor: str, today: date,
+    source: str = "manual", commit: bool = True,
 ) -> Recorded:
     """Records a month, or corrects it (a new version superseding the last); the same again
     changes nothing. Only a month of the training: within the session's months and the file's
@@ -486,10 +487,11 @@ async def record_attendance(
         await db.flush()
     recorded = AttendanceStatement(
         id=uuid.uuid4(), dossier_id=dossier.id, month=month, version=(current.version + 1) if current else 1,
-        current=True, recorded_by=actor, recorded_at=now, **vars(statement),
+        current=True, recorded_by=actor, recorded_at=now, source=source, **vars(statement),
     )
     db.add(recorded)
     await db.flush()
     await publish_attendance(db, runtime, dossier, recorded)
-    await db.commit()
+    if commit:  # a consumer (app/attendance_sheets.py) leaves the commit to its inbox transaction
+        await db.commit()
     return Recorded(recorded, history, created=current is None)

@@ -228,6 +228,9 @@ class AttendanceStatement(Base):
     # later): kept in the history, counted nowhere.
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_reason: Mapped[str | None] = mapped_column(String(200))
+    # How the statement came: typed by the organisation (manual) or built from the signed sheets
+    # of the attendance service (sheets, docs/attendance.md).
+    source: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
 
 
 class LheoProgrammeMapping(Base):

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from pacte_common.consumer import Subscription
 from pacte_common.contracts import orientation as o
+from pacte_common.contracts.attendance import AttendanceMonthClosed
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.app import dossiers, trajectory
+from sessions.app import attendance_sheets, dossiers, trajectory
 
 EVENTS: tuple[type[o.PrescriptionEvent], ...] = (
     o.PrescriptionSubmitted,
@@ -51,3 +52,13 @@ def trajectory_subscription(name: str = "trajectory") -> Subscription:
 def subscriptions(name: str = "prescriptions", trajectory_name: str = "trajectory") -> list[Subscription]:
     """The admissions that open files, and (a group of its own) the trajectories' prescriptions read model."""
     return [Subscription(name=name, handlers={o.PrescriptionAdmitted: on_admitted}), trajectory_subscription(trajectory_name)]
+
+
+async def on_month_closed(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
+    event: AttendanceMonthClosed = envelope.data  # type: ignore[assignment]
+    await attendance_sheets.on_month_closed(db, runtime, event)
+
+
+def attendance_sheets_subscription(name: str = "attendance-sheets") -> Subscription:
+    """A month validated on the attendance service's signed sheets: the file's monthly statement (source sheets)."""
+    return Subscription(name=name, handlers={AttendanceMonthClosed: on_month_closed})

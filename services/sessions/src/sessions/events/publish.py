@@ -119,6 +119,7 @@ async def publish_attendance(db: AsyncSession, runtime: Runtime, dossier: Dossie
         unjustified_absence_hours=statement.unjustified_absence_hours,
         in_company_hours=statement.in_company_hours,
         recorded_at=statement.recorded_at,
+        source=statement.source or "manual",
     )
     with adopt_trace(dossier.traceparent):
         await runtime.outbox.publish(db, event, key=str(dossier.id))

@@ -1,0 +1,84 @@
+"""Absences and lateness, the month's close (409 listing what is missing), fraud flags."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+
+async def test_absences_need_a_coded_reason_and_a_proof(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    half_days = await a.plan(session_id)
+    alice = await a.enter(session_id, date(2026, 11, 2))
+    url = f"/half-days/{half_days[0]['id']}/absences"
+    no_reason = await a.client.post(url, headers=a.org, json={"dossier_id": str(alice), "justified": True, "proof_reference": "x"})
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "body.reason_code"
+    no_proof = await a.client.post(url, headers=a.org, json={"dossier_id": str(alice), "justified": True, "reason_code": "sickness"})
+    assert no_proof.status_code == 422 and no_proof.json()["errors"][0]["field"] == "body.proof_reference"
+    unknown = await a.client.post(url, headers=a.org, json={"dossier_id": str(alice), "justified": True, "reason_code": "holiday", "proof_reference": "x"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.reason_code"
+    ok = await a.client.post(url, headers=a.org, json={"dossier_id": str(alice), "justified": True, "reason_code": "sickness",
+                                                       "proof_reference": "arrêt de travail n° 2026-118"})
+    assert ok.status_code == 201 and ok.json()["justified"]
+    reasons = (await a.client.get("/absence-reasons")).json()
+    assert {"sickness", "family_event", "job_interview", "france_travail"} <= {r["code"] for r in reasons}
+
+
+async def test_the_month_closes_only_when_every_half_day_is_signed_or_declared_and_countersigned(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    half_days = await a.plan(session_id)  # 9, 10, 12 November: 6 half-days of 3.5 h
+    alice, bob = await a.enter(session_id, date(2026, 11, 2)), await a.enter(session_id, date(2026, 11, 2))
+    for half_day in half_days:
+        await a.sign_trainer(half_day, alice)
+    for half_day in half_days[:4]:
+        await a.sign_trainer(half_day, bob)
+    a.at("2026-12-02T10:00:00")
+    refused = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert {(u["half_day_id"], u["dossier_id"]) for u in problem["unsigned"]} == {(h["id"], str(bob)) for h in half_days[4:]}
+    assert len(problem["uncountersigned"]) == 6
+    await a.client.post(f"/half-days/{half_days[4]['id']}/absences", headers=a.org, json={
+        "dossier_id": str(bob), "justified": True, "reason_code": "job_interview", "proof_reference": "convocation Acme 12/11"})
+    await a.client.post(f"/half-days/{half_days[5]['id']}/absences", headers=a.org, json={"dossier_id": str(bob)})
+    await a.client.post(f"/half-days/{half_days[0]['id']}/absences", headers=a.org, json={"dossier_id": str(alice), "absent": False, "late_minutes": 30})
+    for half_day in half_days:
+        countersigned = await a.client.post(f"/half-days/{half_day['id']}/countersignature", headers=a.org, json={"trainer": "Claire Martin"})
+        assert countersigned.status_code == 201
+    closed = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
+    assert closed.status_code == 201, closed.text
+    statements = {s["dossier_id"]: s for s in closed.json()["statements"]}
+    assert (statements[str(alice)]["planned_hours"], statements[str(alice)]["attended_hours"],
+            statements[str(alice)]["unjustified_absence_hours"]) == ("21.00", "20.50", "0.50")
+    assert (statements[str(bob)]["attended_hours"], statements[str(bob)]["justified_absence_hours"],
+            statements[str(bob)]["unjustified_absence_hours"]) == ("14.00", "3.50", "3.50")
+    again = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
+    assert again.status_code == 200 and again.json()["id"] == closed.json()["id"]
+
+
+async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    half_days = await a.plan(session_id)
+    first = half_days[0]
+    alice, bob = await a.enter(session_id, date(2026, 11, 2)), await a.enter(session_id, date(2026, 11, 2))
+    a.at("2026-11-09T09:00:00")
+    qr = (await a.client.get(f"/half-days/{first['id']}/qr", headers=a.org)).json()
+    for dossier in (alice, bob):
+        trainee_pass = (await a.client.get(f"/sessions/{session_id}/passes/{dossier}", headers=a.org)).json()["token"]
+        signed = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": trainee_pass, "consent": True},
+                                     headers={"User-Agent": "same-phone"}, cookies={"pacte_device": "d-1"})
+        assert signed.status_code == 201, signed.text
+    carol = await a.enter(session_id, date(2026, 11, 2))
+    a.at("2026-11-09T09:02:00")  # four windows later
+    carol_pass = (await a.client.get(f"/sessions/{session_id}/passes/{carol}", headers=a.org)).json()["token"]
+    late = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
+    assert late.status_code == 410
+    flags = (await a.client.get("/flags", headers=a.region)).json()
+    assert {f["kind"] for f in flags} == {"shared_device", "late_qr"}
+    shared = next(f for f in flags if f["kind"] == "shared_device")
+    assert set(shared["dossier_ids"]) == {str(alice), str(bob)}
+    assert next(f for f in flags if f["kind"] == "late_qr")["dossier_ids"] == [str(carol)]
+    assert len((await a.client.get("/flags", headers=a.org)).json()) == 2
