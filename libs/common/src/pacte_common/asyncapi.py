@@ -27,6 +27,7 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
     Topics.ATTENDANCE: ("sessions", "training file (dossier) id"),
     Topics.PAYMENTS: ("remuneration", "training file (dossier) id"),
     Topics.AGORA_FLOWS: ("agora-gateway", "training file (dossier) id"),
+    Topics.FRANCE_TRAVAIL: ("agora-gateway", "training file (dossier) id"),
 }
 
 # The consumers (`<service>.<subscription>`) of each topic: each writes what it cannot handle
@@ -37,6 +38,7 @@ DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
     Topics.CATALOGUE: ("orientation.catalogue",),
     Topics.TRAINEES: ("agora-gateway.trainees", "orientation.trainees", "remuneration.trainees"),
     Topics.ATTENDANCE: ("remuneration.attendance",),
+    Topics.FRANCE_TRAVAIL: ("remuneration.france-travail",),
 }
 
 _HEADERS_SCHEMA = {

@@ -35,8 +35,9 @@ class Topics:
     ATTENDANCE = "pacte.sessions.attendance.v1"
     PAYMENTS = "pacte.remuneration.payments.v1"
     AGORA_FLOWS = "pacte.agora.flows.v1"
+    FRANCE_TRAVAIL = "pacte.france-travail.answers.v1"
     # Services' own technical topics (skeleton heartbeats), kept apart from business streams.
-    ALL = (PRESCRIPTIONS, CATALOGUE, TRAINEES, ATTENDANCE, PAYMENTS, AGORA_FLOWS)
+    ALL = (PRESCRIPTIONS, CATALOGUE, TRAINEES, ATTENDANCE, PAYMENTS, AGORA_FLOWS, FRANCE_TRAVAIL)
 
 
 def dead_letter_topic(topic: str, group: str) -> str:

@@ -22,6 +22,8 @@ class GatewayGauges:
     waiting_nir: Gauge
     failures: Gauge
     reachable: Gauge
+    ft_flows: Gauge | None = None
+    ft_reachable: Gauge | None = None
 
 
 @dataclass
@@ -32,6 +34,9 @@ class GatewayRuntime(Runtime):
     backfill_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # this process's view of AGORA (consecutive failures, last success): /health/status, metrics
     agora_reachability: PartnerReachability = field(default_factory=PartnerReachability)
+    # the same for France Travail's queue and reachability (app/france_travail.py)
+    ft_dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    france_travail_reachability: PartnerReachability = field(default_factory=PartnerReachability)
     gauges: GatewayGauges | None = None
     # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
     read_engine: AsyncEngine | None = None

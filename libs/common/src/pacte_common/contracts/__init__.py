@@ -4,4 +4,12 @@ Importing this package registers every event type (consumers and the AsyncAPI ca
 rely on it). Schema changes are additive within a version; a breaking change is a new vN.
 """
 
-from pacte_common.contracts import agora, orientation, outcomes, people, remuneration, sessions  # noqa: F401
+from pacte_common.contracts import (  # noqa: F401
+    agora,
+    france_travail,
+    orientation,
+    outcomes,
+    people,
+    remuneration,
+    sessions,
+)
