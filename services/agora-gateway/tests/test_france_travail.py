@@ -12,7 +12,7 @@ from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import auth_header, eventually, read_topic, running
-from pacte_testing.agora import TraineeStory, publish
+from pacte_testing.agora import TraineeStory, programme, publish
 from pacte_testing.france_travail import make_ft_id, running_ft_sandbox
 
 JOURNEY = ["ais", "aes", "interruption", "resumption", "end"]
@@ -41,11 +41,13 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
     unknown = TraineeStory(france_travail_id="9000001A")
     malformed = TraineeStory(france_travail_id="ABC")
     waiting = TraineeStory()
+    delegated = TraineeStory(programme=programme("ACCES-EMPLOI-FT", delegated=True), france_travail_id=make_ft_id(14))
     await ft_sandbox.register(paid.france_travail_id, unemployment_benefit=True, daily_amount="31.20")
     await ft_sandbox.faults(down=True)
     async with running(create_app(settings)) as client:
         await publish(bus_settings, paid.full_journey() + [refused.enrolled(), refused.entered(), refused.exited()]
-                      + [unknown.enrolled(), malformed.enrolled(), waiting.enrolled(), waiting.entered()])
+                      + [unknown.enrolled(), malformed.enrolled(), waiting.enrolled(), waiting.entered()]
+                      + delegated.full_journey())
 
         async def unreachable():
             status = (await client.get("/health/status")).json()
@@ -53,7 +55,6 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
 
         status = await eventually(unreachable, message="France Travail reported unreachable")
         assert status["status"] == "degraded" and not status["components"]["france_travail"]["reachable"]
-        assert status["components"]["france_travail"]["files_waiting_for_identifier"] == 1
         assert await ft_sandbox.certificates(paid.dossier_id) == []
         # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused
         await ft_sandbox.faults(duplicates_next=1, refusals=[{"kind": "aes", "france_travail_id": refused.france_travail_id,
@@ -89,11 +90,18 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
         assert await eventually(lambda: refused_code(malformed)) == "invalid_france_travail_id"
 
         # no identifier: listed as waiting, not sent, not dropped
-        listed = (await client.get("/france-travail/flows", params={"waiting_for_identifier": "true"}, headers=region)).json()
-        assert [(f["dossier_id"], f["operation"], f["waiting_reason"]) for f in listed["items"]] == [
+        async def listed_waiting():
+            listed = (await client.get("/france-travail/flows", params={"waiting_for_identifier": "true"}, headers=region)).json()
+            return [(f["dossier_id"], f["operation"], f["waiting_reason"]) for f in listed["items"]]
+
+        assert await eventually(listed_waiting) == [
             (str(waiting.dossier_id), "ais", "waiting_for_france_travail_id"),
             (str(waiting.dossier_id), "aes", "waiting_for_france_travail_id"),
         ]
+        async def waiting_in_status():
+            return (await client.get("/health/status")).json()["components"]["france_travail"]["files_waiting_for_identifier"] == 1
+
+        await eventually(waiting_in_status, message="waiting file counted in /health/status")
 
         # the operator resends the refused AES (France Travail fixed on its side): the file goes on
         etag = (await client.get(f"/france-travail/flows/{rejected['flow_id']}", headers=region)).headers["ETag"]
@@ -111,14 +119,32 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
         await eventually(all_sent, timeout=20, message="resent AES and the waiting file acknowledged")
         assert [c["kind"] for c in await ft_sandbox.certificates(refused.dossier_id)] == ["ais", "aes", "end"]
 
+        # delegated programme: AGORA's flows recorded as delegated, reconciled with France Travail's certificates
+        async def reconciled():
+            report = (await client.get("/france-travail/delegation-report", headers=region)).json()["items"]
+            return report and report[0]["reconciled"] and report
+
+        report = await eventually(reconciled, message="delegated file reconciled")
+        assert [r["dossier_id"] for r in report] == [str(delegated.dossier_id)]
+        assert [(line["operation"], line["carried_by"], line["france_travail_status"]) for line in report[0]["lines"]] == [
+            ("create", "ais", "acknowledged"), ("enter", "aes", "acknowledged"), ("interrupt", "interruption", "acknowledged"),
+            ("resume", "resumption", "acknowledged"), ("exit", "end", "acknowledged"), ("settle", None, "no_certificate"),
+        ]
+        assert all(line["due_on"] and (line["acknowledged_at"] or line["operation"] == "settle") for line in report[0]["lines"])
+
         # the AES answers on the bus, once per acknowledged AES, without any identifier
         topic = topic_name(bus_settings, Topics.FRANCE_TRAVAIL)
-        envelopes = await read_topic(bus_settings, topic, expect=3)
+        envelopes = await read_topic(bus_settings, topic, expect=4)
         answers = {e.data.dossier_id: e.data for e in envelopes}
-        assert len(envelopes) == 3 and set(answers) == {paid.dossier_id, refused.dossier_id, waiting.dossier_id}
+        assert len(envelopes) == 4
+        assert set(answers) == {paid.dossier_id, refused.dossier_id, waiting.dossier_id, delegated.dossier_id}
         assert answers[paid.dossier_id].unemployment_benefit and answers[paid.dossier_id].daily_amount == Decimal("31.20")
         assert not answers[waiting.dossier_id].unemployment_benefit and answers[refused.dossier_id].revision == 2
         assert not any(paid.france_travail_id in e.body().decode() for e in envelopes)
-        status = (await client.get("/health/status")).json()
-        assert status["components"]["france_travail"]["reachable"]
+
+        async def reachable_again():  # /health/status is cached a moment
+            status = (await client.get("/health/status")).json()
+            return status["components"]["france_travail"]["reachable"] and status
+
+        status = await eventually(reachable_again, message="France Travail reachable again")
         assert not [r for r in status["reasons"] if "France Travail" in r]

@@ -1,5 +1,5 @@
 """The gateway's France Travail API (docs/france-travail.md): certificates by state, a file's
-certificates, the operator's resend. For the Region's operators; identifiers only masked."""
+certificates, the operator's resend, the delegation reconciliation report. For the Region's operators; identifiers only masked."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, get_runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.api.schemas import FtFileView, FtFlowView
+from agora_gateway.api.schemas import DelegatedFileView, DelegatedFlowLine, FtFileView, FtFlowView
 from agora_gateway.app import france_travail
 from agora_gateway.db.france_travail import (
+    certificates_of,
+    delegated_files_query,
+    delegated_flows_of,
     find_ft_flow,
     ft_file_flows,
     ft_flow_transitions,
     ft_flows_query,
     get_ft_file,
 )
-from agora_gateway.db.models import FtFlow
-from agora_gateway.domain.france_travail import FtOperation
+from agora_gateway.db.models import Dossier, Flow, FtFlow
+from agora_gateway.domain.agora_file import OPERATION_LABELS, Operation
+from agora_gateway.domain.france_travail import NO_CERTIFICATE, Carried, FtOperation, reconcile
 from agora_gateway.domain.outbound import FlowStatus
 from agora_gateway.runtime import GatewayRuntime
 
@@ -97,3 +101,28 @@ async def retry_ft_flow(
     flow = await france_travail.retry(db, runtime, flow_id, if_match=if_match, actor=principal.describe())
     response.headers["ETag"] = etag(flow.version)
     return await _ft_flow_view(db, flow)
+
+
+@router.get("/delegation-report",
+            summary="Files of delegated programmes: each AGORA operation, when it was due, and the France Travail "
+                    "certificate that carries it")
+async def delegation_report(db: ReadDb, _: Operator, cursor: CursorParam = None, limit: LimitParam = 100) -> Page[DelegatedFileView]:
+    page = await keyset_page(db, delegated_files_query(), by_instant(Dossier.created_at, Dossier.id), cursor=cursor,
+                             limit=limit, render=lambda dossier: dossier)
+    ids = {dossier.id for dossier in page.items}
+    delegated, certificates = await delegated_flows_of(db, ids), await certificates_of(db, ids)
+    return Page(items=[_delegated_view(d, delegated[d.id], certificates[d.id]) for d in page.items],
+                next_cursor=page.next_cursor)
+
+
+def _delegated_view(dossier: Dossier, flows: list[Flow], certificates: list[FtFlow]) -> DelegatedFileView:
+    carried = reconcile([f.operation for f in flows],
+                        [Carried(c.operation, c.status, c.answered_at) for c in certificates])
+    lines = [
+        DelegatedFlowLine(operation=flow.operation, operation_label=OPERATION_LABELS[Operation(flow.operation)],
+                          due_on=flow.created_at.date(), carried_by=carrier, france_travail_status=status,
+                          acknowledged_at=acknowledged)
+        for flow, (carrier, status, acknowledged) in zip(flows, carried, strict=True)
+    ]
+    done = all(line.france_travail_status in (FlowStatus.ACKNOWLEDGED.value, NO_CERTIFICATE) for line in lines)
+    return DelegatedFileView(dossier_id=dossier.id, programme_code=dossier.programme_code, reconciled=done, lines=lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -279,3 +279,22 @@ class FtFileView(BaseModel):
         views = [FtFlowView.of(f, identifier_masked=file.identifier_masked, has_identifier=file.has_identifier) for f in flows]
         return cls(dossier_id=file.id, identifier_masked=file.identifier_masked,
                    waiting_for_identifier=any(v.waiting_reason for v in views), flows=views)
+
+
+class DelegatedFlowLine(BaseModel):
+    """One AGORA operation of a delegated file: when it was due, and the France Travail
+    certificate that carries it (no_certificate: none does; missing: not asked yet)."""
+
+    operation: str
+    operation_label: str
+    due_on: date = Field(description="When AGORA should have received it (the day it was recorded as delegated)")
+    carried_by: str | None
+    france_travail_status: str
+    acknowledged_at: datetime | None
+
+
+class DelegatedFileView(BaseModel):
+    dossier_id: UUID
+    programme_code: str | None
+    reconciled: bool = Field(description="Every operation carried by an acknowledged certificate (or by none)")
+    lines: list[DelegatedFlowLine]

@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.db import outbound
-from agora_gateway.db.models import FtFile, FtFlow, FtFlowTransitionLog
+from agora_gateway.db.models import Dossier, Flow, FtFile, FtFlow, FtFlowTransitionLog
 from agora_gateway.domain.outbound import FlowStatus
 
 
@@ -73,3 +73,29 @@ async def ft_waiting_count(db: AsyncSession) -> int:
             .where(FtFlow.status == FlowStatus.PENDING.value, FtFile.has_identifier.is_(False))
         )
     ).scalar_one()
+
+
+def delegated_files_query() -> Select:
+    """The files whose programme is delegated to France Travail (paged by the caller)."""
+    return select(Dossier).where(Dossier.perimeter_status == "delegated")
+
+
+async def delegated_flows_of(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[Flow]]:
+    """The AGORA flows recorded as delegated for these files, in each file's order."""
+    found: dict[uuid.UUID, list[Flow]] = {i: [] for i in dossier_ids}
+    if dossier_ids:
+        query = select(Flow).where(Flow.dossier_id.in_(dossier_ids), Flow.status == FlowStatus.DELEGATED.value)
+        for flow in (await db.execute(query.order_by(Flow.sequence))).scalars():
+            found[flow.dossier_id].append(flow)
+    return found
+
+
+async def certificates_of(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[FtFlow]]:
+    """The France Travail certificates of these files, in each file's order."""
+    found: dict[uuid.UUID, list[FtFlow]] = {i: [] for i in dossier_ids}
+    if not dossier_ids:
+        return found
+    rows = (await db.execute(select(FtFlow).where(FtFlow.dossier_id.in_(dossier_ids)).order_by(FtFlow.sequence))).scalars()
+    for flow in rows:
+        found[flow.dossier_id].append(flow)
+    return found

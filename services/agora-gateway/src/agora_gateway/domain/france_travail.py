@@ -163,3 +163,47 @@ def certificate_data(operation: FtOperation, event: Any) -> dict[str, Any]:
         return {"end_date": event.exit_date.isoformat(), "reason": event.exit_kind.value,
                 "dropout_reason": dropout.value if dropout else None}
     return {"reason": getattr(event, "reason", None)}
+
+
+# The France Travail certificate that carries each AGORA operation of a delegated programme.
+CARRIED_BY = {
+    "create": FtOperation.AIS, "enter": FtOperation.AES, "interrupt": FtOperation.INTERRUPTION,
+    "resume": FtOperation.RESUMPTION, "exit": FtOperation.END, "cancel": FtOperation.CANCELLATION,
+}
+NO_CERTIFICATE = "no_certificate"  # nothing carries it (the settlement): the Region reports it itself
+MISSING = "missing"  # France Travail has not been asked yet (no identifier, or not planned)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One France Travail certificate of a file, as the reconciliation sees it."""
+
+    operation: str
+    status: str
+    answered_at: Any = None
+
+
+def reconcile(agora_operations: list[str], certificates: list[Carried]) -> list[tuple[str | None, str, Any]]:
+    """For each AGORA operation of a delegated file (in order): the certificate that carries it,
+    its status and when it was acknowledged — the k-th `interrupt` is carried by the k-th
+    `interruption`, and so on."""
+    by_operation: dict[str, list[Carried]] = {}
+    for certificate in certificates:
+        by_operation.setdefault(certificate.operation, []).append(certificate)
+    seen: dict[str, int] = {}
+    lines: list[tuple[str | None, str, Any]] = []
+    for operation in agora_operations:
+        carrier = CARRIED_BY.get(operation)
+        if carrier is None:
+            lines.append((None, NO_CERTIFICATE, None))
+            continue
+        rank = seen.get(operation, 0)
+        seen[operation] = rank + 1
+        candidates = by_operation.get(carrier.value, [])
+        if rank < len(candidates):
+            found = candidates[rank]
+            acknowledged = found.answered_at if found.status == FlowStatus.ACKNOWLEDGED.value else None
+            lines.append((carrier.value, found.status, acknowledged))
+        else:
+            lines.append((carrier.value, MISSING, None))
+    return lines
