@@ -27,7 +27,8 @@ from benchmarks.core import (
     write_results,
 )
 
-SCENARIOS = ("http", "bus", "backfill", "idle", "indicators", "payrun", "latency", "fairshare", "jwks", "attendance")
+SCENARIOS = ("http", "bus", "backfill", "idle", "indicators", "payrun", "latency", "ft_latency", "fairshare", "jwks",
+             "attendance")
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 

@@ -21,6 +21,7 @@ SETTINGS_CLASSES = {
     "remuneration": "remuneration.settings:RemunerationSettings",
     "agora-gateway": "agora_gateway.settings:AgoraGatewaySettings",
     "agora-sandbox": "agora_sandbox.settings:AgoraSandboxSettings",
+    "france-travail-sandbox": "france_travail_sandbox.settings:FranceTravailSandboxSettings",
     "console": "console.settings:ConsoleSettings",
     "attendance": "attendance.settings:AttendanceSettings",
 }

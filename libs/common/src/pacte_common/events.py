@@ -36,8 +36,9 @@ class Topics:
     PAYMENTS = "pacte.remuneration.payments.v1"
     AGORA_FLOWS = "pacte.agora.flows.v1"
     ATTENDANCE_SHEETS = "pacte.attendance.sheets.v1"
+    FRANCE_TRAVAIL = "pacte.france-travail.answers.v1"
     # Services' own technical topics (skeleton heartbeats), kept apart from business streams.
-    ALL = (PRESCRIPTIONS, CATALOGUE, TRAINEES, ATTENDANCE, PAYMENTS, AGORA_FLOWS, ATTENDANCE_SHEETS)
+    ALL = (PRESCRIPTIONS, CATALOGUE, TRAINEES, ATTENDANCE, PAYMENTS, AGORA_FLOWS, ATTENDANCE_SHEETS, FRANCE_TRAVAIL)
 
 
 def dead_letter_topic(topic: str, group: str) -> str:

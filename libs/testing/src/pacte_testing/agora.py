@@ -131,6 +131,7 @@ class TraineeStory:
 
     programme: ProgrammeInfo = field(default_factory=programme)
     nir: str | None = field(default_factory=lambda: make_nir(random.randrange(10**6)))
+    france_travail_id: str | None = None
     siret: str = VALID_SIRET
     dossier_id: uuid.UUID = field(default_factory=uuid.uuid4)
     person_id: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -145,7 +146,8 @@ class TraineeStory:
 
     def snapshot(self) -> DossierSnapshot:
         self.version += 1
-        identity = PersonIdentity(birth_name="MARTIN", first_names="Léa", nir=self.nir)
+        identity = PersonIdentity(birth_name="MARTIN", first_names="Léa", nir=self.nir,
+                                  france_travail_id=self.france_travail_id)
         return DossierSnapshot(
             dossier_id=self.dossier_id,
             person_id=self.person_id,
@@ -205,8 +207,9 @@ class TraineeStory:
         self.status = DossierStatus.CANCELLED
         return TraineeCancelled(**self._common(), reason="declared by mistake")
 
-    def identity_updated(self, nir: str) -> TraineeEvent:
-        self.nir = nir
+    def identity_updated(self, nir: str | None = None, france_travail_id: str | None = None) -> TraineeEvent:
+        self.nir = nir or self.nir
+        self.france_travail_id = france_travail_id or self.france_travail_id
         return TraineeIdentityUpdated(**self._common())
 
     def full_journey(self) -> list[TraineeEvent]:

@@ -164,7 +164,7 @@ def status(
 
 @app.command()
 def restart(
-    name: Annotated[str, typer.Argument(help="A service (orientation, sessions, …), agora-sandbox, broker or dev-issuer")],
+    name: Annotated[str, typer.Argument(help="A service (orientation, sessions, …), agora-sandbox, france-travail-sandbox, broker or dev-issuer")],
     wait: Annotated[float, typer.Option(help="Seconds to wait for it to be ready again (0: do not wait)")] = 120,
 ) -> None:
     """Restarts one process of the running suite (its supervisor does it) and waits until it is ready."""

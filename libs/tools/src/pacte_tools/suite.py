@@ -39,6 +39,7 @@ class ServiceSpec:
 
 SERVICES = (
     ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live"),
+    ServiceSpec("france-travail-sandbox", "PACTE_FRANCE_TRAVAIL_SANDBOX_", "france_travail_sandbox.main:create_app", "france_travail_sandbox_port", has_database=False, ready_path="/health/live"),
     ServiceSpec("orientation", "PACTE_ORIENTATION_", "orientation.main:create_app", "orientation_port"),
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
@@ -74,6 +75,7 @@ class SuiteSettings(BaseSettings):
     agora_gateway_port: int = 8004
     sandbox_port: int = 8005
     attendance_port: int = 8008
+    france_travail_sandbox_port: int = 8009
     # the dev token issuer (pacte_tools.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
     # An external OpenID provider's issuer: the services then trust it (with PACTE_JWT_JWKS_URL and
@@ -154,8 +156,9 @@ class Suite:
             "PACTE_AGORA_GATEWAY_AGORA_URL": self.url("agora-sandbox"),
             # where the trainees' signing links and QR codes point (attendance)
             "PACTE_ATTENDANCE_PUBLIC_URL": self.url("attendance"),
+            "PACTE_AGORA_GATEWAY_FRANCE_TRAVAIL_URL": self.url("france-travail-sandbox"),
             # where the console finds the services (ignored by the others)
-            **{f"PACTE_CONSOLE_{s.name.upper().replace('-', '_')}_URL": self.url(s.name) for s in SERVICES if s.name != "console"},
+            **{f"PACTE_CONSOLE_{s.name.upper().replace('-', '_')}_URL": self.url(s.name) for s in SERVICES if s.name not in ("console", "france-travail-sandbox")},
         }
         env.update(self.token_env())
         if spec.has_database:

@@ -1,4 +1,4 @@
-"""Legal training-file flows to AGORA (Caisse des dépôts), in order and exactly once, and the back-fill since 2017."""
+"""Legal training-file flows to AGORA (Caisse des dépôts) and France Travail, in order and exactly once, and the back-fill since 2017."""
 
 from pathlib import Path
 
@@ -6,9 +6,11 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
+from agora_gateway.api.france_travail import router as france_travail_router
 from agora_gateway.api.routes import router
 from agora_gateway.app.backfill import backfill_job
 from agora_gateway.app.flows import dispatch_job
+from agora_gateway.app.france_travail import ft_dispatch_job
 from agora_gateway.app.metrics import install_metrics, metrics_job
 from agora_gateway.db.models import Base, messaging
 from agora_gateway.db.reading import install_read_db_factory, read_engine_job
@@ -29,14 +31,14 @@ def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
     return build_app(
         settings,
         title="Pacte — agora-gateway",
-        description="Legal training-file flows to AGORA (Caisse des dépôts), in order and exactly once, and the back-fill since 2017.",
+        description="Legal training-file flows to AGORA (Caisse des dépôts) and France Travail, in order and exactly once, and the back-fill since 2017.",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[router],
+        routers=[router, france_travail_router],
         subscriptions=[trainee_subscription],
-        jobs=[dispatch_job, backfill_job, metrics_job, read_engine_job],
-        published_topics=[Topics.AGORA_FLOWS],
+        jobs=[dispatch_job, ft_dispatch_job, backfill_job, metrics_job, read_engine_job],
+        published_topics=[Topics.AGORA_FLOWS, Topics.FRANCE_TRAVAIL],
         on_startup=_on_startup,  # type: ignore[arg-type]
         runtime_class=GatewayRuntime,
     )

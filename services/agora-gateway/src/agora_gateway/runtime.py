@@ -9,7 +9,7 @@ from pacte_common.service import Runtime
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agora_gateway.clients.agora import AgoraReachability
+from agora_gateway.clients.partner import PartnerReachability
 from agora_gateway.settings import AgoraGatewaySettings
 
 
@@ -22,6 +22,8 @@ class GatewayGauges:
     waiting_nir: Gauge
     failures: Gauge
     reachable: Gauge
+    ft_flows: Gauge | None = None
+    ft_reachable: Gauge | None = None
 
 
 @dataclass
@@ -31,7 +33,10 @@ class GatewayRuntime(Runtime):
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     backfill_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # this process's view of AGORA (consecutive failures, last success): /health/status, metrics
-    agora_reachability: AgoraReachability = field(default_factory=AgoraReachability)
+    agora_reachability: PartnerReachability = field(default_factory=PartnerReachability)
+    # the same for France Travail's queue and reachability (app/france_travail.py)
+    ft_dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    france_travail_reachability: PartnerReachability = field(default_factory=PartnerReachability)
     gauges: GatewayGauges | None = None
     # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
     read_engine: AsyncEngine | None = None

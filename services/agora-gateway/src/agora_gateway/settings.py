@@ -10,6 +10,8 @@ from agora_gateway.domain.perimeter import DEFAULT_EXCLUDED_CATEGORIES
 
 # Development-only token: the AGORA sandbox's default (PACTE_AGORA_SANDBOX_TOKEN) is the same.
 DEV_AGORA_TOKEN = "pacte-dev-agora-sandbox-token"
+# Development-only token: the France Travail sandbox's default (PACTE_FRANCE_TRAVAIL_SANDBOX_TOKEN).
+DEV_FRANCE_TRAVAIL_TOKEN = "pacte-dev-france-travail-sandbox-token"
 
 
 class AgoraGatewaySettings(ServiceSettings):
@@ -23,6 +25,14 @@ class AgoraGatewaySettings(ServiceSettings):
     agora_url: str = "http://127.0.0.1:8005"
     agora_token: SecretStr = SecretStr(DEV_AGORA_TOKEN)
     agora_timeout_s: float = 5.0
+
+    # --- France Travail (docs/france-travail.md): its endpoint (the sandbox on the dev stack)
+    france_travail_enabled: bool = True
+    france_travail_url: str = "http://127.0.0.1:8009"
+    france_travail_token: SecretStr = SecretStr(DEV_FRANCE_TRAVAIL_TOKEN)
+    france_travail_timeout_s: float = 5.0
+    # /health/status says degraded after this many failed France Travail calls in a row.
+    france_travail_degraded_after_failures: int = 3
 
     # --- perimeter (docs/rules.md §6.3): programme AGORA categories never sent
     excluded_categories: frozenset[str] = Field(default_factory=lambda: frozenset(DEFAULT_EXCLUDED_CATEGORIES))

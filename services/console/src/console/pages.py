@@ -298,6 +298,62 @@ async def retry_flow(flow_id: str, request: Request, operator: SignedIn, back: A
     return back_to("/agora", back)
 
 
+# ------------------------------------------------------------------ France Travail
+
+FT_OPERATIONS = ("ais", "aes", "interruption", "resumption", "end", "cancellation")
+
+
+async def _ft_flows(backend: Backend, token: str, *, scan: int, **params) -> list[dict]:
+    flows, cursor = [], None
+    while len(flows) < scan:
+        page = await backend.get_json("agora-gateway", "/france-travail/flows", token=token,
+                                      params={**params, "cursor": cursor, "limit": 100})
+        flows.extend(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return flows[:scan]
+
+
+@router.get("/france-travail")
+async def france_travail_page(request: Request, operator: SignedIn):
+    backend, settings = backend_of(request), request.app.state.settings
+    operation = request.query_params.get("operation") if request.query_params.get("operation") in FT_OPERATIONS else None
+    scanned, rejected, waiting, report = await asyncio.gather(
+        _ft_flows(backend, operator.token, scan=settings.agora_flows_scanned, operation=operation),
+        _ft_flows(backend, operator.token, scan=200, status="rejected", operation=operation),
+        _ft_flows(backend, operator.token, scan=200, waiting_for_identifier="true", operation=operation),
+        backend.get_json("agora-gateway", "/france-travail/delegation-report", token=operator.token, params={"limit": 100}),
+    )
+    states = ("pending", "sent", "acknowledged", "rejected")
+    counts = Counter(f["status"] for f in scanned)
+    by_state = Figure("ft-flows-by-state", "Certificates by state", ["state", "certificates"], [[s, counts.get(s, 0)] for s in states])
+    per_day: dict[str, Counter] = defaultdict(Counter)
+    for flow in scanned:
+        per_day[flow["created_at"][:10]][flow["status"]] += 1
+    over_time = Figure(
+        "ft-flows-over-time", "Certificates by day created, by current state", ["day", *states],
+        [[day, *(per_day[day].get(s, 0) for s in states)] for day in sorted(per_day)], kind="stacked",
+    )
+    return render(request, "france_travail.html", operator=operator, by_state=by_state, over_time=over_time,
+                  rejected=rejected, waiting=waiting, delegated=report["items"], operation=operation,
+                  operations=FT_OPERATIONS, query=request.url.query, scanned=len(scanned),
+                  scan_limit=settings.agora_flows_scanned)
+
+
+@router.post("/france-travail/flows/{flow_id}/retry", dependencies=[CsrfChecked])
+async def retry_ft_flow(flow_id: str, request: Request, operator: SignedIn, back: Annotated[str, Form()] = ""):
+    try:
+        flow = await backend_of(request).get_json("agora-gateway", f"/france-travail/flows/{flow_id}", token=operator.token)
+        await backend_of(request).call("agora-gateway", "POST", f"/france-travail/flows/{flow_id}/retry", token=operator.token)
+        flash(request, "ok", f"Certificate {flow['operation']} of file {flow['dossier_id']} will be sent again.")
+    except ServiceError as exc:
+        if exc.unauthorised:
+            raise
+        flash(request, "error", f"Retry refused: {exc}")
+    return back_to("/france-travail", back)
+
+
 # ------------------------------------------------------------------ pay
 
 

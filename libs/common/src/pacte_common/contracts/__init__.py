@@ -7,6 +7,7 @@ rely on it). Schema changes are additive within a version; a breaking change is 
 from pacte_common.contracts import (  # noqa: F401
     agora,
     attendance,
+    france_travail,
     orientation,
     outcomes,
     people,

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from pacte_common.tracing import trace_id_of
 from pydantic import BaseModel, Field
 
-from agora_gateway.db.models import BackfillJob, Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.models import (
+    BackfillJob,
+    Dossier,
+    Flow,
+    FlowTransitionLog,
+    FtFile,
+    FtFlow,
+    FtFlowTransitionLog,
+)
 from agora_gateway.domain.agora_file import (
     FILE_STATE_LABELS,
     OPERATION_LABELS,
@@ -17,6 +25,15 @@ from agora_gateway.domain.agora_file import (
     Operation,
 )
 from agora_gateway.domain.flows import FLOW_STATUS_LABELS, FlowStatus, allowed_flow_actions
+from agora_gateway.domain.france_travail import (
+    FT_FLOW,
+    FT_FLOW_STATUS_LABELS,
+    FT_OPERATION_LABELS,
+    WAITING_FOR_IDENTIFIER,
+    FtOperation,
+    ft_idempotency_key,
+)
+from agora_gateway.domain.outbound import OPERATOR_ROLE
 from agora_gateway.domain.perimeter import PERIMETER_LABELS, PerimeterStatus
 from agora_gateway.events.publish import key_of
 
@@ -198,3 +215,86 @@ class BackfillJobView(BaseModel):
             finished_at=job.finished_at,
             rejected_lines_url=f"/backfill/{job.id}/rejections",
         )
+
+
+# ---------------------------------------------------------------- France Travail
+
+
+class FtFlowView(BaseModel):
+    """One France Travail certificate of a file; the person's identifier only masked."""
+
+    flow_id: UUID
+    dossier_id: UUID
+    sequence: int
+    operation: str
+    operation_label: str
+    status: str
+    status_label: str
+    revision: int
+    idempotency_key: str
+    identifier_masked: str | None
+    data: dict[str, Any] = Field(description="The certificate's own data (dates, hours, reason); never the identifier")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    rejection_code: str | None = Field(None, description="France Travail's code (or the gateway's own check)")
+    rejection_message: str | None
+    answer: dict[str, Any] | None
+    waiting_reason: str | None = Field(None, description="waiting_for_france_travail_id: the person has no identifier yet")
+    allowed_actions: list[str]
+    created_at: datetime
+    first_sent_at: datetime | None
+    answered_at: datetime | None
+    transitions: list[TransitionView] | None = None
+
+    @classmethod
+    def of(cls, flow: FtFlow, *, identifier_masked: str | None, has_identifier: bool,
+           transitions: list[FtFlowTransitionLog] | None = None) -> FtFlowView:
+        pending = flow.status == FlowStatus.PENDING.value
+        return cls(
+            flow_id=flow.id, dossier_id=flow.dossier_id, sequence=flow.sequence, operation=flow.operation,
+            operation_label=FT_OPERATION_LABELS[FtOperation(flow.operation)], status=flow.status,
+            status_label=FT_FLOW_STATUS_LABELS[FlowStatus(flow.status)], revision=flow.revision,
+            idempotency_key=ft_idempotency_key(flow.dossier_id, flow.sequence, flow.operation, flow.revision),
+            identifier_masked=identifier_masked, data=flow.data, attempts=flow.attempts,
+            next_attempt_at=flow.next_attempt_at if pending else None, last_error=flow.last_error,
+            rejection_code=flow.rejection_code, rejection_message=flow.rejection_message, answer=flow.answer,
+            waiting_reason=WAITING_FOR_IDENTIFIER if pending and not has_identifier else None,
+            allowed_actions=[a.value for a in FT_FLOW.allowed_actions(flow.status, OPERATOR_ROLE)],
+            created_at=flow.created_at, first_sent_at=flow.first_sent_at, answered_at=flow.answered_at,
+            transitions=[TransitionView(at=t.at, actor=t.actor, action=t.action, from_status=t.from_status,
+                                        to_status=t.to_status, reason=t.reason) for t in transitions]
+            if transitions is not None else None,
+        )
+
+
+class FtFileView(BaseModel):
+    dossier_id: UUID
+    identifier_masked: str | None
+    waiting_for_identifier: bool
+    flows: list[FtFlowView]
+
+    @classmethod
+    def of(cls, file: FtFile, flows: list[FtFlow]) -> FtFileView:
+        views = [FtFlowView.of(f, identifier_masked=file.identifier_masked, has_identifier=file.has_identifier) for f in flows]
+        return cls(dossier_id=file.id, identifier_masked=file.identifier_masked,
+                   waiting_for_identifier=any(v.waiting_reason for v in views), flows=views)
+
+
+class DelegatedFlowLine(BaseModel):
+    """One AGORA operation of a delegated file: when it was due, and the France Travail
+    certificate that carries it (no_certificate: none does; missing: not asked yet)."""
+
+    operation: str
+    operation_label: str
+    due_on: date = Field(description="When AGORA should have received it (the day it was recorded as delegated)")
+    carried_by: str | None
+    france_travail_status: str
+    acknowledged_at: datetime | None
+
+
+class DelegatedFileView(BaseModel):
+    dossier_id: UUID
+    programme_code: str | None
+    reconciled: bool = Field(description="Every operation carried by an acknowledged certificate (or by none)")
+    lines: list[DelegatedFlowLine]

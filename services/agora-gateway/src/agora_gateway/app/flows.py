@@ -20,24 +20,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pacte_common.aio import wait_any
-from pacte_common.bus import is_transient
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import open_identity
 from pacte_common.errors import NotFound
 from pacte_common.http import check_if_match
 from pacte_common.tracing import adopt_trace
-from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from agora_gateway.app.outbound.engine import (
+    Partner,
+    dispatch_loop,
+    locked_flow,
+    recorded,
+    wake_after_commit,
+)
 from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
 from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier, next_due_at
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.export import kept_record_request
-from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction, requeue_delay
 from agora_gateway.domain.requests import (
     NotSendable,
     found_existing_answer,
@@ -88,69 +90,18 @@ def wake_dispatcher(runtime: GatewayRuntime) -> None:
 
 def wake_dispatcher_after_commit(db: AsyncSession, runtime: GatewayRuntime) -> None:
     """For a use case committed by its caller (the consumer): wake the dispatcher once it is."""
-    if db.info.get("dispatch_wakeup_listener"):
-        return
-    db.info["dispatch_wakeup_listener"] = True
-
-    def _wake(sync_session) -> None:
-        sync_session.info.pop("dispatch_wakeup_listener", None)
-        runtime.dispatch_wakeup.set()
-
-    sa_event.listen(db.sync_session, "after_commit", _wake, once=True)
+    wake_after_commit(db, runtime.dispatch_wakeup, "dispatch_wakeup_listener")
 
 
 # ------------------------------------------------------------------ the dispatcher job
 
 
+async def _next_due_at(db: AsyncSession, now: datetime) -> datetime | None:
+    return await next_due_at(db, now=now)
+
+
 async def dispatch_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
-    settings = runtime.settings
-    in_flight: set[asyncio.Task] = set()
-    async with AgoraClient(settings, reachability=runtime.agora_reachability) as client:
-        try:
-            while not stop.is_set():
-                runtime.dispatch_wakeup.clear()
-                free = settings.dispatch_concurrency - len(in_flight)
-                claimed: list[Work] = []
-                if free > 0:
-                    claimed = await claim_due(runtime, min(free, settings.dispatch_batch_size))
-                    for work in claimed:
-                        in_flight.add(asyncio.create_task(send(runtime, client, work), name=f"agora-send-{work.flow_id}"))
-                if claimed and len(in_flight) < settings.dispatch_concurrency:
-                    continue  # more may be due right now
-                poll_s = settings.dispatch_poll_interval_s if claimed or in_flight else await _idle_wait_s(runtime)
-                await wait_any(stop, runtime.dispatch_wakeup, tasks=in_flight, timeout=poll_s)
-                _forget_done(in_flight)
-        finally:
-            await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
-
-
-async def _idle_wait_s(runtime: GatewayRuntime) -> float:
-    """Nothing to send: sleep until the next requeued flow is due (or a lease runs out), at most
-    the idle poll (rows another instance writes, which cannot wake this one)."""
-    idle_s = runtime.settings.dispatch_idle_poll_interval_s
-    now = utcnow()
-    async with runtime.readers()() as reader:
-        due = await next_due_at(reader, now=now)
-    return idle_s if due is None else min(idle_s, max((due - now).total_seconds(), 0.0))
-
-
-def _forget_done(in_flight: set[asyncio.Task]) -> None:
-    for task in [t for t in in_flight if t.done()]:
-        in_flight.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("agora send failed unexpectedly: %r", task.exception())
-
-
-async def _let_finish(in_flight: set[asyncio.Task], grace_s: float) -> None:
-    """Gives in-flight sends a moment; what is cut off is resent after its lease."""
-    if not in_flight:
-        return
-    pending = in_flight
-    if grace_s > 0:
-        _, pending = await asyncio.wait(in_flight, timeout=grace_s)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await dispatch_loop(runtime, stop, AGORA)
 
 
 # ------------------------------------------------------------------ claim
@@ -228,25 +179,9 @@ async def send(runtime: GatewayRuntime, client: AgoraClient, work: Work) -> None
         try:
             answer = await exchange(client, work)
         except AgoraUnavailable as exc:
-            await _recorded(runtime, requeue, work, str(exc))
+            await recorded(runtime, requeue, work, str(exc))
             return
-        await _recorded(runtime, record_answer, work, answer)
-
-
-async def _recorded(runtime: GatewayRuntime, step, work: Work, outcome) -> None:
-    """Records AGORA's answer (or its absence), retrying while the database is briefly
-    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
-    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
-    settings = runtime.settings
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(is_transient),
-        wait=wait_exponential_jitter(initial=settings.send_backoff_initial_s, max=settings.send_backoff_max_s),
-        stop=stop_after_delay(settings.dispatch_lease_s),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            await step(runtime, work, outcome)
+        await recorded(runtime, record_answer, work, answer)
 
 
 async def exchange(client: AgoraClient, work: Work) -> AgoraAnswer:
@@ -262,11 +197,7 @@ async def exchange(client: AgoraClient, work: Work) -> AgoraAnswer:
 
 
 async def _locked_flow(db: AsyncSession, work: Work) -> Flow | None:
-    flow = (await db.execute(select(Flow).where(Flow.id == work.flow_id).with_for_update())).scalar_one_or_none()
-    if flow is None or flow.version != work.version or flow.status != FlowStatus.SENT.value:
-        log.info("flow %s changed meanwhile (claimed again?): answer dropped", work.flow_id)
-        return None
-    return flow
+    return await locked_flow(db, Flow, work)
 
 
 async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
@@ -341,3 +272,13 @@ async def retry(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, *
     await db.commit()
     wake_dispatcher(runtime)
     return flow
+
+
+AGORA = Partner(
+    name="agora",
+    wakeup=lambda runtime: runtime.dispatch_wakeup,
+    open_client=lambda runtime: AgoraClient(runtime.settings, reachability=runtime.agora_reachability),
+    claim_due=claim_due,
+    send=send,
+    next_due_at=_next_due_at,
+)

@@ -14,7 +14,8 @@ import time
 from pacte_common.service import Component
 from prometheus_client import Gauge
 
-from agora_gateway.db.models import Dossier, Flow
+from agora_gateway.db.france_travail import ft_waiting_count
+from agora_gateway.db.models import Dossier, Flow, FtFlow
 from agora_gateway.db.queries import count_by, waiting_for_nir_count
 from agora_gateway.domain.flows import FlowStatus
 from agora_gateway.domain.perimeter import PerimeterStatus
@@ -30,7 +31,11 @@ def install_metrics(runtime: GatewayRuntime) -> None:
         failures=Gauge("pacte_agora_consecutive_failures", "AGORA calls failed in a row (5xx, timeout, no connection)", registry=registry),
         reachable=Gauge("pacte_agora_reachable", "1 unless the last AGORA call failed", registry=registry),
     )
+    runtime.gauges.ft_flows = Gauge("pacte_france_travail_flows", "France Travail certificates by status", ["status"], registry=registry)
+    runtime.gauges.ft_reachable = Gauge("pacte_france_travail_reachable", "1 unless the last France Travail call failed", registry=registry)
     runtime.status_providers.append(agora_status)
+    if runtime.settings.france_travail_enabled:
+        runtime.status_providers.append(france_travail_status)
 
 
 async def agora_status(runtime: GatewayRuntime) -> Component:
@@ -50,6 +55,25 @@ async def agora_status(runtime: GatewayRuntime) -> Component:
     return Component("agora", details, problems)
 
 
+async def france_travail_status(runtime: GatewayRuntime) -> Component:
+    """France Travail as this process sees it: unreachable after a few failed calls in a row."""
+    reachability = runtime.france_travail_reachability
+    threshold = runtime.settings.france_travail_degraded_after_failures
+    async with runtime.readers()() as db:
+        waiting = await ft_waiting_count(db)
+    details = {
+        "reachable": reachability.consecutive_failures == 0,
+        "consecutive_failures": reachability.consecutive_failures,
+        "total_failures": reachability.total_failures,
+        "files_waiting_for_identifier": waiting,
+        "last_error": reachability.last_error if reachability.consecutive_failures else None,
+    }
+    problems = []
+    if reachability.consecutive_failures >= threshold:
+        problems.append(f"France Travail unreachable: {reachability.consecutive_failures} failed calls in a row ({reachability.last_error})")
+    return Component("france_travail", details, problems)
+
+
 async def refresh_metrics(runtime: GatewayRuntime) -> None:
     gauges = runtime.gauges
     assert gauges is not None, "install_metrics first"
@@ -57,6 +81,7 @@ async def refresh_metrics(runtime: GatewayRuntime) -> None:
         flows = await count_by(db, Flow.status)
         dossiers = await count_by(db, Dossier.perimeter_status)
         waiting = await waiting_for_nir_count(db)
+        ft_flows = await count_by(db, FtFlow.status)
     for status in FlowStatus:
         gauges.flows.labels(status.value).set(flows.get(status.value, 0))
     for perimeter in PerimeterStatus:
@@ -65,6 +90,10 @@ async def refresh_metrics(runtime: GatewayRuntime) -> None:
     reachability = runtime.agora_reachability
     gauges.failures.set(reachability.consecutive_failures)
     gauges.reachable.set(0 if reachability.consecutive_failures else 1)
+    if gauges.ft_flows is not None and gauges.ft_reachable is not None:
+        for status in FlowStatus:
+            gauges.ft_flows.labels(status.value).set(ft_flows.get(status.value, 0))
+        gauges.ft_reachable.set(0 if runtime.france_travail_reachability.consecutive_failures else 1)
 
 
 async def metrics_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:

@@ -7,6 +7,8 @@
 - `agora_flows`: the ordered queue of operations per file — the database is the queue, so
   a restart loses nothing.
 - `agora_flow_transitions`: who/when/from/to/why of every flow status change.
+- `ft_files`, `ft_flows`, `ft_flow_transitions`: the same engine's queue for France Travail
+  (docs/france-travail.md); the person's France Travail identifier only sealed and masked.
 - `backfill_jobs`, `backfill_rejections`: the back-fill's checkpoint, report and the lines
   it could not send (kept encrypted: an export line carries the NIR).
 """
@@ -125,6 +127,67 @@ class FlowTransitionLog(TransitionLogColumns, Base):
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agora_flows.id"), index=True)
+
+
+class FtFile(Base):
+    """A training file as France Travail is told of it: the person's identifier (sealed, and
+    masked for display; absent: the file's flows wait), the snapshot (no identity), the
+    certificates planned, and the journey's trace."""
+
+    __tablename__ = "ft_files"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # the dossier id
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    identifier_encrypted: Mapped[str | None] = mapped_column(Text)
+    identifier_masked: Mapped[str | None] = mapped_column(String(16))
+    has_identifier: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
+    planned: Mapped[list[str]] = mapped_column(JSON)  # operations queued so far
+    next_sequence: Mapped[int] = mapped_column(Integer, default=1)
+    traceparent: Mapped[str | None] = mapped_column(String(55))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FtFlow(Base):
+    """France Travail's queue: one certificate for one file, on the outbound engine."""
+
+    __tablename__ = "ft_flows"
+    __table_args__ = (UniqueConstraint("dossier_id", "sequence"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ft_files.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the certificate's own data: no identifier
+    # The body as first sent for this revision (the identifier inside, so encrypted).
+    request_encrypted: Mapped[str | None] = mapped_column(Text)
+    event_type: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_claims: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    rejection_code: Mapped[str | None] = mapped_column(String(64))
+    rejection_message: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class FtFlowTransitionLog(TransitionLogColumns, Base):
+    __tablename__ = "ft_flow_transitions"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    flow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ft_flows.id"), index=True)
 
 
 class BackfillJob(Base):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, update
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_gateway.db import outbound
 from agora_gateway.db.models import BackfillRejection, Dossier, Flow, FlowTransitionLog
 from agora_gateway.domain.agora_file import Operation
-from agora_gateway.domain.flows import FlowStatus
+from agora_gateway.domain.outbound import ACTIVE, FlowStatus
 
 SYSTEM = "system:agora-gateway"
-ACTIVE = (FlowStatus.PENDING.value, FlowStatus.SENT.value, FlowStatus.REJECTED.value)
 # Operations that carry the identity to AGORA first, so wait for the NIR (docs/rules.md §6.4).
 NIR_FIRST = (Operation.CREATE.value, Operation.BULK_LOAD.value)
 WAITING_FOR_NIR = "waiting_for_nir"
@@ -72,75 +72,30 @@ def flow_row(
 
 
 async def due_heads(db: AsyncSession, *, now: datetime, limit: int, create_without_nir: bool, exclude: set[uuid.UUID]) -> list[Flow]:
-    """The first unfinished flow of each file, when it may go now (order per file)."""
-    heads = (
-        select(Flow.dossier_id, func.min(Flow.sequence).label("sequence"))
-        .where(
-            Flow.status.in_(ACTIVE),
-            # a rejected back-fill record does not hold the file: the live flow takes it over
-            ~and_(Flow.operation == Operation.BULK_LOAD.value, Flow.status == FlowStatus.REJECTED.value),
-        )
-        .group_by(Flow.dossier_id)
-        .subquery()
-    )
-    query = (
-        select(Flow)
-        .join(heads, and_(Flow.dossier_id == heads.c.dossier_id, Flow.sequence == heads.c.sequence))
-        .join(Dossier, Dossier.id == Flow.dossier_id)
-        .where(
-            or_(
-                and_(Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at <= now),
-                # claimed by a process that died: its lease ran out
-                and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until.is_not(None), Flow.claimed_until < now),
-            )
-        )
-        .order_by(Flow.next_attempt_at)
-        .limit(limit)
-    )
+    """The first unfinished flow of each AGORA file, when it may go now (the engine's query)."""
+    where = []
     if not create_without_nir:
         # A file's first operation (a live creation, or a back-filled record kept until its NIR
         # came) waits for the NIR; the file's later flows wait behind it.
-        query = query.where(or_(Flow.operation.not_in(NIR_FIRST), Dossier.has_nir.is_(True)))
+        where.append(or_(Flow.operation.not_in(NIR_FIRST), Dossier.has_nir.is_(True)))
     if exclude:
-        query = query.where(Flow.dossier_id.not_in(exclude))
+        where.append(Flow.dossier_id.not_in(exclude))
+    query = outbound.due_heads_query(
+        Flow, now=now, limit=limit,
+        # a rejected back-fill record does not hold the file: the live flow takes it over
+        active=and_(Flow.status.in_(ACTIVE),
+                    ~and_(Flow.operation == Operation.BULK_LOAD.value, Flow.status == FlowStatus.REJECTED.value)),
+        joins=[(Dossier, Dossier.id == Flow.dossier_id)], where=where,
+    )
     return list((await db.execute(query)).scalars())
 
 
 async def next_due_at(db: AsyncSession, *, now: datetime) -> datetime | None:
-    """When the next flow not due yet becomes due: a requeued one's next attempt, or a claim's
-    lease running out. None when nothing is waiting for a time."""
-    pending = select(func.min(Flow.next_attempt_at)).where(
-        Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at > now
-    )
-    leased = select(func.min(Flow.claimed_until)).where(Flow.status == FlowStatus.SENT.value, Flow.claimed_until > now)
-    times = [t for t in (await db.scalar(pending), await db.scalar(leased)) if t is not None]
-    return min(times, default=None)
+    return await outbound.next_due_at(db, Flow, now=now)
 
 
 async def claim(db: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
-    """Atomically takes the flow for one send; False if another process took it first."""
-    result = await db.execute(
-        update(Flow)
-        .where(
-            Flow.id == flow.id,
-            Flow.version == flow.version,
-            or_(
-                and_(Flow.status == FlowStatus.PENDING.value, Flow.next_attempt_at <= now),
-                and_(Flow.status == FlowStatus.SENT.value, Flow.claimed_until < now),
-            ),
-        )
-        .values(
-            status=FlowStatus.SENT.value,
-            claimed_until=now + timedelta(seconds=lease_s),
-            attempts=Flow.attempts + 1,
-            version=Flow.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    await db.refresh(flow)
-    return True
+    return await outbound.claim(db, Flow, flow, now=now, lease_s=lease_s)
 
 
 async def count_by(db: AsyncSession, column) -> dict[str, int]:

@@ -1,21 +1,22 @@
-"""A flow: one AGORA operation for one file, and its life in the gateway's queue."""
+"""A flow: one AGORA operation for one file; its life in the queue is the outbound engine's
+(domain/outbound.py)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from uuid import UUID
 
-from pacte_common.state_machine import StateMachine, table
+from pacte_common.state_machine import StateMachine
 
-
-class FlowStatus(StrEnum):
-    PENDING = "pending"  # queued: waits for its turn, its NIR, or its next attempt
-    SENT = "sent"  # in flight: AGORA has not answered yet
-    ACKNOWLEDGED = "acknowledged"
-    REJECTED = "rejected"  # AGORA (or the gateway's own checks) refused it; an operator resends
-    EXCLUDED = "excluded"  # out of perimeter: recorded, never sent
-    DELEGATED = "delegated"  # programme delegated to France Travail: recorded, never sent
-
+from agora_gateway.domain.outbound import (  # noqa: F401  (AGORA's names for the engine's rules)
+    DONE,
+    OPERATOR_ROLE,
+    SYSTEM_ROLE,
+    FlowAction,
+    FlowStatus,
+    flow_machine,
+    is_transient,
+    requeue_delay,
+)
 
 FLOW_STATUS_LABELS = {
     FlowStatus.PENDING: "En attente d'envoi",
@@ -27,37 +28,8 @@ FLOW_STATUS_LABELS = {
 }
 
 
-class FlowAction(StrEnum):
-    CLAIM = "claim"
-    ACKNOWLEDGE = "acknowledge"
-    REJECT = "reject"
-    REQUEUE = "requeue"  # AGORA unavailable (5xx, timeout): try again later
-    RETRY = "retry"  # an operator resends a rejected flow after fixing the data
-
-
-# Who takes a move: the gateway itself (its queue), or a Region operator (the resend).
-SYSTEM_ROLE = "system"
-OPERATOR_ROLE = "operator"
-
-# The flow's life in the queue (docs/rules.md §6.5): (from, action) -> to, and who takes it.
-FLOW: StateMachine[FlowStatus, FlowAction] = StateMachine(
-    "agora flow",
-    table(
-        [
-            # a SENT flow whose claim expired (its process died) is claimed again
-            ((FlowStatus.PENDING, FlowStatus.SENT), FlowAction.CLAIM, FlowStatus.SENT),
-            (FlowStatus.SENT, FlowAction.ACKNOWLEDGE, FlowStatus.ACKNOWLEDGED),
-            # PENDING: the gateway's own checks refused the body before it went
-            ((FlowStatus.SENT, FlowStatus.PENDING), FlowAction.REJECT, FlowStatus.REJECTED),
-            (FlowStatus.SENT, FlowAction.REQUEUE, FlowStatus.PENDING),
-        ],
-        roles={SYSTEM_ROLE},
-    )
-    + table([(FlowStatus.REJECTED, FlowAction.RETRY, FlowStatus.PENDING)], roles={OPERATOR_ROLE}),
-)
-
-# Statuses after which the next flow of the file may go.
-DONE = (FlowStatus.ACKNOWLEDGED, FlowStatus.EXCLUDED, FlowStatus.DELEGATED)
+# The flow's life in the queue (docs/rules.md §6.5): the outbound engine's machine.
+FLOW: StateMachine[FlowStatus, FlowAction] = flow_machine("agora flow")
 
 
 def allowed_flow_actions(status: str, role: str = OPERATOR_ROLE) -> list[str]:
@@ -68,13 +40,3 @@ def allowed_flow_actions(status: str, role: str = OPERATOR_ROLE) -> list[str]:
 def idempotency_key(dossier_id: UUID, sequence: int, operation: str, revision: int) -> str:
     """Same file, operation and version → same key: AGORA answers a resend with its first answer."""
     return f"pacte-{dossier_id}-{sequence}-{operation}-r{revision}"
-
-
-def requeue_delay(failed_claims: int, initial_s: float, max_s: float) -> float:
-    """Exponential: initial, ×2 per claim that ended without an answer, capped."""
-    return min(max_s, initial_s * 2 ** max(0, failed_claims - 1))
-
-
-def is_transient(status_code: int) -> bool:
-    """5xx, timeouts and throttling are AGORA being unavailable; other 4xx are rejections."""
-    return status_code >= 500 or status_code in (401, 403, 408, 425, 429)

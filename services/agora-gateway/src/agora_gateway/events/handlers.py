@@ -1,4 +1,5 @@
-"""Consumes the sessions service's trainee events: decode, then the app's use case.
+"""Consumes the sessions service's trainee events: decode, then the app's use cases (AGORA's
+queue, France Travail's queue: one inbox transaction for both).
 
 Each handler runs inside the inbox transaction (a redelivered event changes nothing); the
 consumer commits.
@@ -20,6 +21,7 @@ from pacte_common.contracts.sessions import (
 from pacte_common.events import Envelope
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_gateway.app import france_travail
 from agora_gateway.app.dossiers import on_trainee_event
 from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.runtime import GatewayRuntime
@@ -37,7 +39,9 @@ STEPS: dict[type[TraineeEvent], TraineeStep] = {
 
 async def handle_trainee_event(db: AsyncSession, runtime: GatewayRuntime, envelope: Envelope) -> None:
     event: TraineeEvent = envelope.data  # type: ignore[assignment]
-    await on_trainee_event(db, runtime, event, STEPS[type(event)])
+    step = STEPS[type(event)]
+    await on_trainee_event(db, runtime, event, step)  # AGORA
+    await france_travail.on_trainee_event(db, runtime, event, step)
 
 
 trainee_subscription = Subscription(name="trainees", handlers={cls: handle_trainee_event for cls in STEPS})

@@ -48,6 +48,7 @@ def file_view(file: RemunerationFile) -> FileOut:
         regime_label=REGIME_LABELS[Regime(file.regime)] if file.regime else None, regime_reason=file.regime_reason,
         differential_eligible=file.differential_eligible, entry_date=file.entry_date, exit_date=file.exit_date,
         programme_code=file.programme_code, request=request, trace_id=trace_id_of(file.traceparent),
+        france_travail_benefit=(file.france_travail_answer or {}).get("unemployment_benefit"),
         version=file.version,
     )
 

@@ -132,6 +132,9 @@ class FileOut(BaseModel):
     debt_balance: Amount | None = Field(None, description="What the trainee still owes back over every debt "
                                                           "(Region and paying agency only)")
     debts: list[DebtSummary] = Field(default_factory=list, description="The file's debts (Region and paying agency only)")
+    france_travail_benefit: bool | None = Field(
+        None, description="France Travail's answer to the entry certificate: the person receives unemployment benefit "
+                          "(it decides the regime over the request's declaration); null until it answers")
     version: int
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
+from pacte_common.contracts.france_travail import FranceTravailBenefitAnswered
 from pacte_common.contracts.sessions import (
     TraineeCancelled,
     TraineeEntered,
@@ -232,3 +233,31 @@ async def on_cancelled(db: AsyncSession, runtime: Runtime, event: TraineeCancell
         file.cancelled_at = utcnow()
         await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.CANCEL, event.actor,
                         event.reason or "entry declared by mistake")
+
+
+# ---------------------------------------------------------------------------- what France Travail answers (events)
+
+FRANCE_TRAVAIL_ACTOR = "system:france-travail"
+
+
+async def on_france_travail_answer(db: AsyncSession, runtime: Runtime, event: FranceTravailBenefitAnswered) -> None:
+    """France Travail said whether the person receives unemployment benefit: the regime is decided
+    from it (docs/france-travail.md). A late or changed answer decides the regime again; the next
+    run recomputes the months already paid. An answer older than (or the same as) the one kept
+    changes nothing."""
+    file = await db.get(RemunerationFile, event.dossier_id, with_for_update=True)
+    if file is None:
+        raise LookupError(f"France Travail answer for unknown file {event.dossier_id}")  # retried: the file comes first
+    kept = file.france_travail_answer
+    if kept and kept["answered_at"] >= event.answered_at.isoformat():
+        return
+    file.france_travail_answer = {
+        "unemployment_benefit": event.unemployment_benefit,
+        "daily_amount": str(event.daily_amount) if event.daily_amount is not None else None,
+        "benefit_end_date": event.benefit_end_date.isoformat() if event.benefit_end_date else None,
+        "certificate_id": event.certificate_id,
+        "answered_at": event.answered_at.isoformat(),
+    }
+    if file.regime is not None:
+        redecide_regime(db, runtime.settings.policy(), file, FRANCE_TRAVAIL_ACTOR,
+                        "France Travail's answer to the entry certificate")

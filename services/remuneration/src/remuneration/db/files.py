@@ -59,7 +59,16 @@ def apply_snapshot(file: RemunerationFile, snapshot: DossierSnapshot) -> None:
 
 
 def request_facts(file: RemunerationFile) -> dict:
-    return file.request_facts or {}
+    """The request's facts, where France Travail's answer to the entry certificate, once known,
+    says whether (and how much) unemployment benefit is paid (docs/france-travail.md)."""
+    facts = dict(file.request_facts or {})
+    answer = file.france_travail_answer
+    if answer:
+        facts["unemployment_benefit"] = answer["unemployment_benefit"]
+        for name, key in (("unemployment_daily_amount", "daily_amount"), ("unemployment_benefit_end_date", "benefit_end_date")):
+            if answer.get(key) is not None:
+                facts[name] = answer[key]
+    return facts
 
 
 def trainee_of(file: RemunerationFile, policy: Policy) -> Trainee:

@@ -73,6 +73,11 @@ class RemunerationFile(Base):
     request_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     request_filed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
+    # France Travail's answer to the entry certificate (AES), from the gateway's event: whether the
+    # person receives unemployment benefit (and its daily amount, its end). It overrides what the
+    # request declared (docs/france-travail.md); the latest answer (by `answered_at`) wins.
+    france_travail_answer: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
     # Entitlement, decided when both the entry and the request are known.
     regime: Mapped[str | None] = mapped_column(String(32), nullable=True)
     regime_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

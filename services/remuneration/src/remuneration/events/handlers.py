@@ -1,4 +1,5 @@
-"""Consumers: the trainee's life from sessions and its monthly attendance statements.
+"""Consumers: the trainee's life from sessions, its monthly attendance statements, and France
+Travail's answers (from the AGORA gateway).
 
 Each handler decodes the contract and calls one use case of app/. Handlers run inside the inbox
 transaction (pacte_common.consumer), which commits: the effects and the events published commit
@@ -8,6 +9,7 @@ together, and a redelivered event changes nothing.
 from __future__ import annotations
 
 from pacte_common.consumer import Subscription
+from pacte_common.contracts.france_travail import FranceTravailBenefitAnswered
 from pacte_common.contracts.sessions import (
     AttendanceCorrected,
     AttendanceRecorded,
@@ -68,6 +70,11 @@ async def on_attendance_voided(db: AsyncSession, runtime: Runtime, envelope: Env
     await attendance.on_voided(db, event)
 
 
+async def on_france_travail_answer(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
+    event: FranceTravailBenefitAnswered = envelope.data
+    await files.on_france_travail_answer(db, runtime, event)
+
+
 SUBSCRIPTIONS = [
     Subscription(
         name="trainees",
@@ -83,4 +90,6 @@ SUBSCRIPTIONS = [
     ),
     Subscription(name="attendance", handlers={AttendanceRecorded: on_attendance, AttendanceCorrected: on_attendance,
                                               AttendanceVoided: on_attendance_voided}),
+    # France Travail's answers, through the AGORA gateway: the regime decided from the benefit
+    Subscription(name="france-travail", handlers={FranceTravailBenefitAnswered: on_france_travail_answer}),
 ]

@@ -1,0 +1,291 @@
+"""France Travail on the outbound engine (docs/france-travail.md): the certificates a trainee's
+file owes France Travail (AIS, AES, interruption, resumption, end, cancellation), queued per
+file, sent in order and exactly once, and the answers recorded.
+
+The person's France Travail identifier comes sealed in the trainee event's identity (taken
+at prescription or enrolment); the gateway keeps it encrypted and masked, never in a key, a
+URL, a log line or an event. A file without one is queued and listed as waiting. A refusal
+(France Travail's code and message, or the gateway's own check of the identifier's format)
+stops only that file until an operator resends. An acknowledged AES publishes what it says
+of the person's unemployment benefit, from which remuneration decides the regime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pacte_common.clock import utcnow
+from pacte_common.contracts.france_travail import FranceTravailBenefitAnswered
+from pacte_common.contracts.people import open_identity
+from pacte_common.contracts.sessions import TraineeEvent
+from pacte_common.errors import NotFound
+from pacte_common.http import check_if_match
+from pacte_common.tracing import adopt_trace, current_traceparent, parse_traceparent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora_gateway.app.outbound.engine import (
+    Partner,
+    dispatch_loop,
+    locked_flow,
+    recorded,
+    wake_after_commit,
+)
+from agora_gateway.clients.france_travail import FranceTravailClient, FranceTravailUnavailable
+from agora_gateway.clients.partner import PartnerAnswer
+from agora_gateway.db.france_travail import find_ft_flow, ft_due_heads, ft_next_due_at, get_ft_file
+from agora_gateway.db.models import FtFile, FtFlow, FtFlowTransitionLog
+from agora_gateway.db.outbound import claim
+from agora_gateway.db.queries import SYSTEM
+from agora_gateway.domain.agora_file import TraineeStep
+from agora_gateway.domain.france_travail import (
+    FT_FLOW,
+    INVALID_IDENTIFIER,
+    FtOperation,
+    benefit_of,
+    certificate_data,
+    certificate_request,
+    ft_idempotency_key,
+    mask_identifier,
+    normalise_identifier,
+    plan,
+    valid_identifier,
+)
+from agora_gateway.domain.outbound import OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
+from agora_gateway.runtime import GatewayRuntime
+
+log = logging.getLogger(__name__)
+
+IDENTIFIER_CONTEXT = "agora-gateway.france-travail-id.v1"
+REQUEST_CONTEXT = "agora-gateway.france-travail-request.v1"
+
+
+@dataclass(frozen=True)
+class FtWork:
+    flow_id: uuid.UUID
+    dossier_id: uuid.UUID
+    operation: FtOperation
+    request: dict[str, Any]
+    key: str
+    version: int
+    traceparent: str | None = None
+
+
+def _move(db: AsyncSession, flow: FtFlow, action: FlowAction, *, actor: str = SYSTEM, reason: str | None = None,
+          role: str | None = None) -> None:
+    FT_FLOW.move(db, flow, action, log=FtFlowTransitionLog, actor=actor, role=role, reason=reason, flow_id=flow.id)
+
+
+def key_of(flow: FtFlow) -> str:
+    return ft_idempotency_key(flow.dossier_id, flow.sequence, flow.operation, flow.revision)
+
+
+# ------------------------------------------------------------------ queueing (consumed trainee events)
+
+
+async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent, step: TraineeStep) -> None:
+    """Runs in the consumer's inbox transaction (no commit): the file kept, its certificates queued."""
+    if not runtime.settings.france_travail_enabled:
+        return
+    file = await _followed_file(db, runtime, event)
+    operations = plan(set(file.planned), step)
+    for operation in operations:
+        flow = FtFlow(id=uuid.uuid4(), dossier_id=file.id, sequence=file.next_sequence, operation=operation.value,
+                      status=FlowStatus.PENDING.value, revision=1, data=certificate_data(operation, event),
+                      event_type=event.event_type, attempts=0, failed_claims=0, next_attempt_at=utcnow(), version=1)
+        file.next_sequence += 1
+        db.add(flow)
+        FT_FLOW.record_creation(db, flow, log=FtFlowTransitionLog, actor=SYSTEM, action="queue",
+                                reason=f"planned from {event.event_type}", flow_id=flow.id)
+    if operations:
+        file.planned = [*file.planned, *(op.value for op in operations)]
+    if file.has_identifier:
+        wake_after_commit(db, runtime.ft_dispatch_wakeup, "ft_dispatch_wakeup_listener")
+
+
+async def _followed_file(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent) -> FtFile:
+    snapshot = event.dossier
+    file = await get_ft_file(db, snapshot.dossier_id, for_update=True)
+    if file is None:
+        file = FtFile(id=snapshot.dossier_id, person_id=snapshot.person_id, has_identifier=False, snapshot={},
+                      snapshot_version=0, planned=[], next_sequence=1)
+        db.add(file)
+    if snapshot.version >= file.snapshot_version:
+        file.snapshot = snapshot.model_dump(mode="json", exclude={"identity_encrypted"})
+        file.snapshot_version = snapshot.version
+        if snapshot.identity_encrypted:
+            identity = open_identity(runtime.cipher, snapshot.identity_encrypted)
+            keep_identifier(runtime, file, normalise_identifier(identity.france_travail_id))
+    if file.traceparent is None:
+        file.traceparent = parse_traceparent(current_traceparent.get())
+    return file
+
+
+def keep_identifier(runtime: GatewayRuntime, file: FtFile, identifier: str | None) -> None:
+    """The identifier sealed and masked; a later identity without one keeps the one known."""
+    if identifier is None:
+        return
+    file.identifier_encrypted = runtime.cipher.encrypt(identifier, context=IDENTIFIER_CONTEXT)
+    file.identifier_masked = mask_identifier(identifier)
+    file.has_identifier = True
+
+
+# ------------------------------------------------------------------ claim
+
+
+async def claim_due(runtime: GatewayRuntime, limit: int) -> list[FtWork]:
+    async with runtime.readers()() as reader:
+        heads = await ft_due_heads(reader, now=utcnow(), limit=limit)
+    claimed: list[FtWork] = []
+    if not heads:
+        return claimed
+    async with runtime.db_factory() as db, db.begin():
+        now = utcnow()
+        for head in heads:
+            work = await _claim_one(db, runtime, head.id, now)
+            if work is not None:
+                claimed.append(work)
+    return claimed
+
+
+async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, now: datetime) -> FtWork | None:
+    flow = await db.get(FtFlow, flow_id)
+    if flow is None:
+        return None
+    source = flow.status
+    FT_FLOW.step(source, FlowAction.CLAIM)
+    if not await claim(db, FtFlow, flow, now=now, lease_s=runtime.settings.dispatch_lease_s):
+        return None
+    db.add(FtFlowTransitionLog(**FT_FLOW.checked_row(source, FlowAction.CLAIM, actor=SYSTEM, at=now,
+                                                     reason=f"attempt {flow.attempts}", flow_id=flow.id)))
+    file = await get_ft_file(db, flow.dossier_id)
+    assert file is not None and file.identifier_encrypted is not None
+    if flow.request_encrypted is None:
+        identifier = runtime.cipher.decrypt(file.identifier_encrypted, context=IDENTIFIER_CONTEXT)
+        if not valid_identifier(identifier):
+            await reject(db, runtime, flow, INVALID_IDENTIFIER,
+                         f"The France Travail identifier {file.identifier_masked} is not in the expected format")
+            return None
+        request = certificate_request(FtOperation(flow.operation), identifier=identifier, dossier_id=file.id,
+                                      snapshot=file.snapshot, data=flow.data)
+        flow.request_encrypted = runtime.cipher.encrypt(json.dumps(request, sort_keys=True), context=REQUEST_CONTEXT)
+    else:
+        request = json.loads(runtime.cipher.decrypt(flow.request_encrypted, context=REQUEST_CONTEXT))
+    if flow.first_sent_at is None:
+        flow.first_sent_at = now
+    await db.flush()
+    return FtWork(flow.id, flow.dossier_id, FtOperation(flow.operation), request, key_of(flow), flow.version, file.traceparent)
+
+
+# ------------------------------------------------------------------ send and record
+
+
+async def send(runtime: GatewayRuntime, client: FranceTravailClient, work: FtWork) -> None:
+    with adopt_trace(work.traceparent):
+        try:
+            answer = await client.certify(work.request, work.key)
+        except FranceTravailUnavailable as exc:
+            await recorded(runtime, requeue, work, str(exc))
+            return
+        await recorded(runtime, record_answer, work, answer)
+
+
+async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAnswer) -> None:
+    async with runtime.db_factory() as db, db.begin():
+        flow = await locked_flow(db, FtFlow, work)
+        if flow is None:
+            return
+        flow.answer = answer.body
+        flow.answered_at = utcnow()
+        flow.claimed_until = None
+        if answer.acknowledged:
+            _move(db, flow, FlowAction.ACKNOWLEDGE, reason="France Travail acknowledged")
+            await _publish_benefit(db, runtime, flow, answer.body)
+        else:
+            await reject(db, runtime, flow, answer.code, answer.message)
+    runtime.ft_dispatch_wakeup.set()  # the file's next certificate may go now
+
+
+async def _publish_benefit(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:
+    benefit = benefit_of(body) if flow.operation == FtOperation.AES.value else None
+    if benefit is None:
+        return
+    file = await get_ft_file(db, flow.dossier_id)
+    event = FranceTravailBenefitAnswered(
+        flow_id=flow.id, dossier_id=flow.dossier_id, person_id=file.person_id if file else None, occurred_at=utcnow(),
+        certificate_id=benefit.certificate_id, revision=flow.revision, unemployment_benefit=benefit.unemployment_benefit,
+        daily_amount=benefit.daily_amount, benefit_end_date=benefit.benefit_end_date, answered_at=flow.answered_at,
+    )
+    with adopt_trace(file.traceparent if file else None):
+        await runtime.outbox.publish(db, event, key=str(flow.dossier_id))
+
+
+async def reject(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, code: str, message: str) -> None:
+    """France Travail's code and message kept on the flow (the database, not the logs): the file waits."""
+    _move(db, flow, FlowAction.REJECT, reason=f"refused: {code}")
+    flow.rejection_code, flow.rejection_message = code, message
+    flow.claimed_until = None
+    flow.answered_at = utcnow()
+    log.warning("France Travail refused %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
+
+
+async def requeue(runtime: GatewayRuntime, work: FtWork, error: str) -> None:
+    settings = runtime.settings
+    async with runtime.db_factory() as db, db.begin():
+        flow = await locked_flow(db, FtFlow, work)
+        if flow is None:
+            return
+        _move(db, flow, FlowAction.REQUEUE, reason=error)
+        flow.failed_claims += 1
+        flow.last_error = error
+        flow.claimed_until = None
+        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
+        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.warning("France Travail unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
+
+
+# ------------------------------------------------------------------ the operator's resend
+
+
+async def retry(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, *, if_match: str | None, actor: str) -> FtFlow:
+    """Resend a refused certificate after the data (the identifier, at the source) was corrected; commits."""
+    flow = await find_ft_flow(db, flow_id, for_update=True)
+    if flow is None:
+        raise NotFound(f"No France Travail flow {flow_id}")
+    check_if_match(if_match, flow.version)
+    _move(db, flow, FlowAction.RETRY, actor=actor, role=OPERATOR_ROLE,
+          reason=f"operator resend after {flow.rejection_code}")
+    flow.revision += 1  # a new idempotency key, and the body rebuilt from the file's current data
+    flow.request_encrypted = None
+    flow.first_sent_at = None
+    flow.rejection_code = flow.rejection_message = None
+    flow.failed_claims = 0
+    flow.next_attempt_at = utcnow()
+    await db.commit()
+    runtime.ft_dispatch_wakeup.set()
+    return flow
+
+
+# ------------------------------------------------------------------ the dispatcher
+
+
+FRANCE_TRAVAIL = Partner(
+    name="france-travail",
+    wakeup=lambda runtime: runtime.ft_dispatch_wakeup,
+    open_client=lambda runtime: FranceTravailClient(runtime.settings, reachability=runtime.france_travail_reachability),
+    claim_due=claim_due,
+    send=send,
+    next_due_at=ft_next_due_at,
+)
+
+
+async def ft_dispatch_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
+    if not runtime.settings.france_travail_enabled:
+        await stop.wait()
+        return
+    await dispatch_loop(runtime, stop, FRANCE_TRAVAIL)

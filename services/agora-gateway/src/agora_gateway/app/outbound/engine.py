@@ -1,0 +1,135 @@
+"""The outbound engine's dispatcher, shared by every partner (AGORA, France Travail).
+
+A partner's queue is its flow table (db/outbound.py queries it). The dispatcher claims the
+due head flows of the files (a claim is a lease: status `sent` until `claimed_until`), sends
+them concurrently through the partner's client, and records each answer in a transaction of
+its own; a flow changed meanwhile (claimed again after its lease) is left alone. In-process
+commits wake the dispatcher at once; when idle it sleeps until the next flow comes due.
+The adapter says how to claim (its own checks and body), how to send and how to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pacte_common.aio import wait_any
+from pacte_common.bus import is_transient
+from pacte_common.clock import utcnow
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from agora_gateway.domain.outbound import FlowStatus
+from agora_gateway.runtime import GatewayRuntime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """One adapter on the engine: its name, wake-up, client, claim and send."""
+
+    name: str
+    wakeup: Callable[[GatewayRuntime], asyncio.Event]
+    open_client: Callable[[GatewayRuntime], AbstractAsyncContextManager[Any]]
+    claim_due: Callable[[GatewayRuntime, int], Awaitable[list[Any]]]
+    send: Callable[[GatewayRuntime, Any, Any], Awaitable[None]]
+    next_due_at: Callable[[AsyncSession, datetime], Awaitable[datetime | None]]
+
+
+async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: Partner) -> None:
+    settings = runtime.settings
+    in_flight: set[asyncio.Task] = set()
+    wakeup = partner.wakeup(runtime)
+    async with partner.open_client(runtime) as client:
+        try:
+            while not stop.is_set():
+                wakeup.clear()
+                free = settings.dispatch_concurrency - len(in_flight)
+                claimed: list[Any] = []
+                if free > 0:
+                    claimed = await partner.claim_due(runtime, min(free, settings.dispatch_batch_size))
+                    for work in claimed:
+                        in_flight.add(asyncio.create_task(partner.send(runtime, client, work),
+                                                          name=f"{partner.name}-send-{work.flow_id}"))
+                if claimed and len(in_flight) < settings.dispatch_concurrency:
+                    continue  # more may be due right now
+                poll_s = settings.dispatch_poll_interval_s if claimed or in_flight else await _idle_wait_s(runtime, partner)
+                await wait_any(stop, wakeup, tasks=in_flight, timeout=poll_s)
+                _forget_done(in_flight, partner.name)
+        finally:
+            await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
+
+
+async def _idle_wait_s(runtime: GatewayRuntime, partner: Partner) -> float:
+    """Nothing to send: sleep until the next requeued flow is due (or a lease runs out), at most
+    the idle poll (rows another instance writes, which cannot wake this one)."""
+    idle_s = runtime.settings.dispatch_idle_poll_interval_s
+    now = utcnow()
+    async with runtime.readers()() as reader:
+        due = await partner.next_due_at(reader, now)
+    return idle_s if due is None else min(idle_s, max((due - now).total_seconds(), 0.0))
+
+
+def _forget_done(in_flight: set[asyncio.Task], name: str) -> None:
+    for task in [t for t in in_flight if t.done()]:
+        in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s send failed unexpectedly: %r", name, task.exception())
+
+
+async def _let_finish(in_flight: set[asyncio.Task], grace_s: float) -> None:
+    """Gives in-flight sends a moment; what is cut off is resent after its lease."""
+    if not in_flight:
+        return
+    pending = in_flight
+    if grace_s > 0:
+        _, pending = await asyncio.wait(in_flight, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def recorded(runtime: GatewayRuntime, step, work: Any, outcome) -> None:
+    """Records the partner's answer (or its absence), retrying while the database is briefly
+    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
+    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
+    settings = runtime.settings
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential_jitter(initial=settings.send_backoff_initial_s, max=settings.send_backoff_max_s),
+        stop=stop_after_delay(settings.dispatch_lease_s),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await step(runtime, work, outcome)
+
+
+async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
+    """The claimed flow, locked, if it is still the claim `work` was sent under."""
+    flow = (await db.execute(select(model).where(model.id == work.flow_id).with_for_update())).scalar_one_or_none()
+    if flow is None or flow.version != work.version or flow.status != FlowStatus.SENT.value:
+        log.info("flow %s changed meanwhile (claimed again?): answer dropped", work.flow_id)
+        return None
+    return flow
+
+
+def wake_after_commit(db: AsyncSession, wakeup: asyncio.Event, marker: str) -> None:
+    """For a use case committed by its caller (the consumer): wake a dispatcher once it is."""
+    if db.info.get(marker):
+        return
+    db.info[marker] = True
+
+    def _wake(sync_session) -> None:
+        sync_session.info.pop(marker, None)
+        wakeup.set()
+
+    sa_event.listen(db.sync_session, "after_commit", _wake, once=True)

@@ -1,0 +1,209 @@
+"""France Travail flows (docs/france-travail.md): which certificate each trainee step sends,
+what it carries, the identifier's format and mask, and what an AES answer says. Pure.
+
+Operations, in a file's order: `ais` (training registration certificate, at enrolment),
+`aes` (entry certificate: hours and schedule), `interruption`, `resumption`, `end` (with its
+reason), `cancellation`. They run on the outbound engine (domain/outbound.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pacte_common.state_machine import StateMachine
+
+from agora_gateway.domain.agora_file import TraineeStep
+from agora_gateway.domain.outbound import FlowAction, FlowStatus, flow_machine
+
+
+class FtOperation(StrEnum):
+    AIS = "ais"
+    AES = "aes"
+    INTERRUPTION = "interruption"
+    RESUMPTION = "resumption"
+    END = "end"
+    CANCELLATION = "cancellation"
+
+
+FT_OPERATION_LABELS = {
+    FtOperation.AIS: "Attestation d'inscription en stage (AIS)",
+    FtOperation.AES: "Attestation d'entrée en stage (AES)",
+    FtOperation.INTERRUPTION: "Interruption de la formation",
+    FtOperation.RESUMPTION: "Reprise de la formation",
+    FtOperation.END: "Fin de formation",
+    FtOperation.CANCELLATION: "Annulation",
+}
+
+FT_FLOW_STATUS_LABELS = {
+    FlowStatus.PENDING: "En attente d'envoi",
+    FlowStatus.SENT: "Envoyé, en attente de réponse",
+    FlowStatus.ACKNOWLEDGED: "Accusé de réception France Travail",
+    FlowStatus.REJECTED: "Refusé par France Travail",
+    FlowStatus.EXCLUDED: "Non transmis",
+    FlowStatus.DELEGATED: "Non transmis",
+}
+
+FT_FLOW: StateMachine[FlowStatus, FlowAction] = flow_machine("france travail flow")
+
+WAITING_FOR_IDENTIFIER = "waiting_for_france_travail_id"
+INVALID_IDENTIFIER = "invalid_france_travail_id"
+
+# The job seeker's identifier: 7 digits and a check character (digit or capital letter),
+# with an optional 3-character structure prefix some exports carry (docs/france-travail.md).
+_IDENTIFIER = re.compile(r"^(?:[0-9A-Z]{3})?[0-9]{7}[0-9A-Z]$")
+
+
+def normalise_identifier(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = re.sub(r"[\s-]", "", value).upper()
+    return cleaned or None
+
+
+def valid_identifier(value: str) -> bool:
+    return bool(_IDENTIFIER.fullmatch(value))
+
+
+def mask_identifier(value: str) -> str:
+    """`1234567A` → `1******A`: enough for an operator to recognise, not to reuse."""
+    return value[0] + "*" * min(len(value) - 2, 12) + value[-1] if len(value) > 2 else "*" * len(value)
+
+
+def plan(planned: set[str], step: TraineeStep) -> list[FtOperation]:
+    """The certificates a trainee step adds to the file's queue, given those already planned."""
+    ops: list[FtOperation] = []
+    if step in (TraineeStep.ENROLLED, TraineeStep.ENTERED) and FtOperation.AIS.value not in planned:
+        ops.append(FtOperation.AIS)
+    if step is TraineeStep.ENTERED and FtOperation.AES.value not in planned:
+        ops.append(FtOperation.AES)
+    if step is TraineeStep.INTERRUPTED:
+        ops.append(FtOperation.INTERRUPTION)
+    if step is TraineeStep.RESUMED:
+        ops.append(FtOperation.RESUMPTION)
+    if step is TraineeStep.EXITED and FtOperation.END.value not in planned:
+        ops.append(FtOperation.END)
+    if step is TraineeStep.CANCELLED and planned and FtOperation.CANCELLATION.value not in planned:
+        ops.append(FtOperation.CANCELLATION)
+    return ops
+
+
+def ft_idempotency_key(dossier_id: UUID, sequence: int, operation: str, revision: int) -> str:
+    """No identifier in a key: the file, the position, the operation and the revision."""
+    return f"pacte-ft-{dossier_id}-{sequence}-{operation}-r{revision}"
+
+
+def certificate_request(operation: FtOperation, *, identifier: str, dossier_id: UUID, snapshot: dict[str, Any],
+                        data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of one certificate (docs/france-travail.md, the contract)."""
+    session = snapshot.get("session") or {}
+    return {
+        "kind": operation.value,
+        "france_travail_id": identifier,
+        "reference": str(dossier_id),
+        "training": {
+            "title": session.get("action_title"),
+            "organisation_siret": session.get("organisation_siret"),
+            "start_date": session.get("start_date"),
+            "end_date": session.get("end_date"),
+        },
+        "data": data,
+    }
+
+
+@dataclass(frozen=True)
+class BenefitAnswer:
+    unemployment_benefit: bool
+    daily_amount: Decimal | None
+    benefit_end_date: date | None
+    certificate_id: str
+
+
+def benefit_of(body: dict[str, Any]) -> BenefitAnswer | None:
+    """What an acknowledged AES says of the person's unemployment benefit (None: nothing said)."""
+    benefit = body.get("benefit")
+    if not isinstance(benefit, dict) or not isinstance(benefit.get("unemployment_benefit"), bool):
+        return None
+    try:
+        amount = Decimal(str(benefit["daily_amount"])) if benefit.get("daily_amount") is not None else None
+        end = date.fromisoformat(benefit["end_date"]) if benefit.get("end_date") else None
+    except (InvalidOperation, ValueError):
+        return None
+    return BenefitAnswer(benefit["unemployment_benefit"], amount, end, str(body.get("certificate_id") or ""))
+
+
+def certificate_data(operation: FtOperation, event: Any) -> dict[str, Any]:
+    """The certificate's own data, read from the trainee event that planned it (no identity)."""
+    snapshot = event.dossier
+    session = snapshot.session
+    if operation is FtOperation.AIS:
+        return {"enrolled_on": event.occurred_at.date().isoformat()}
+    if operation is FtOperation.AES:
+        entry = getattr(event, "entry_date", None) or snapshot.entry_date
+        return {
+            "entry_date": entry.isoformat() if entry else None,
+            "hours_in_centre": str(session.hours_in_centre),
+            "hours_in_company": str(session.hours_in_company),
+            "weekly_hours": str(session.weekly_hours) if session.weekly_hours is not None else None,
+            "schedule": {"start_date": session.start_date.isoformat(), "end_date": session.end_date.isoformat()},
+        }
+    if operation is FtOperation.INTERRUPTION:
+        expected = getattr(event, "expected_return_date", None)
+        return {"start_date": event.start_date.isoformat(), "reason": event.reason.value,
+                "expected_return_date": expected.isoformat() if expected else None}
+    if operation is FtOperation.RESUMPTION:
+        return {"resumption_date": event.resumption_date.isoformat()}
+    if operation is FtOperation.END:
+        dropout = getattr(event, "dropout_reason", None)
+        return {"end_date": event.exit_date.isoformat(), "reason": event.exit_kind.value,
+                "dropout_reason": dropout.value if dropout else None}
+    return {"reason": getattr(event, "reason", None)}
+
+
+# The France Travail certificate that carries each AGORA operation of a delegated programme.
+CARRIED_BY = {
+    "create": FtOperation.AIS, "enter": FtOperation.AES, "interrupt": FtOperation.INTERRUPTION,
+    "resume": FtOperation.RESUMPTION, "exit": FtOperation.END, "cancel": FtOperation.CANCELLATION,
+}
+NO_CERTIFICATE = "no_certificate"  # nothing carries it (the settlement): the Region reports it itself
+MISSING = "missing"  # France Travail has not been asked yet (no identifier, or not planned)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One France Travail certificate of a file, as the reconciliation sees it."""
+
+    operation: str
+    status: str
+    answered_at: Any = None
+
+
+def reconcile(agora_operations: list[str], certificates: list[Carried]) -> list[tuple[str | None, str, Any]]:
+    """For each AGORA operation of a delegated file (in order): the certificate that carries it,
+    its status and when it was acknowledged — the k-th `interrupt` is carried by the k-th
+    `interruption`, and so on."""
+    by_operation: dict[str, list[Carried]] = {}
+    for certificate in certificates:
+        by_operation.setdefault(certificate.operation, []).append(certificate)
+    seen: dict[str, int] = {}
+    lines: list[tuple[str | None, str, Any]] = []
+    for operation in agora_operations:
+        carrier = CARRIED_BY.get(operation)
+        if carrier is None:
+            lines.append((None, NO_CERTIFICATE, None))
+            continue
+        rank = seen.get(operation, 0)
+        seen[operation] = rank + 1
+        candidates = by_operation.get(carrier.value, [])
+        if rank < len(candidates):
+            found = candidates[rank]
+            acknowledged = found.answered_at if found.status == FlowStatus.ACKNOWLEDGED.value else None
+            lines.append((carrier.value, found.status, acknowledged))
+        else:
+            lines.append((carrier.value, MISSING, None))
+    return lines

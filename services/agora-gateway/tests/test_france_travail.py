@@ -1,0 +1,150 @@
+"""France Travail on the outbound engine, end to end: trainee events on the real broker → the
+gateway → the France Travail sandbox over real HTTP, with its faults (down then back, a refused
+AES, an unknown identifier, an identifier in the wrong format, a lost answer sent again)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from agora_gateway.main import create_app
+from pacte_common.auth import OrgKind
+from pacte_common.bus import topic_name
+from pacte_common.events import Topics
+from pacte_testing import auth_header, eventually, read_topic, running
+from pacte_testing.agora import TraineeStory, programme, publish
+from pacte_testing.france_travail import make_ft_id, running_ft_sandbox
+
+JOURNEY = ["ais", "aes", "interruption", "resumption", "end"]
+
+
+@pytest.fixture
+async def ft_sandbox():
+    async with running_ft_sandbox() as running:
+        yield running
+
+
+async def ft_file(client, headers, story):
+    response = await client.get(f"/france-travail/files/{story.dossier_id}", headers=headers)
+    return response.json() if response.status_code == 200 else None
+
+
+def statuses(view) -> list[tuple[str, str]]:
+    return [(f["operation"], f["status"]) for f in view["flows"]] if view else []
+
+
+async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_their_file(make_settings, ft_sandbox, bus_settings):
+    settings = make_settings(france_travail_url=ft_sandbox.url, france_travail_degraded_after_failures=2)
+    region = auth_header(settings, OrgKind.REGION, "region")
+    paid = TraineeStory(france_travail_id=make_ft_id(11))
+    refused = TraineeStory(france_travail_id=make_ft_id(12))
+    unknown = TraineeStory(france_travail_id="9000001A")
+    malformed = TraineeStory(france_travail_id="ABC")
+    waiting = TraineeStory()
+    delegated = TraineeStory(programme=programme("ACCES-EMPLOI-FT", delegated=True), france_travail_id=make_ft_id(14))
+    await ft_sandbox.register(paid.france_travail_id, unemployment_benefit=True, daily_amount="31.20")
+    await ft_sandbox.faults(down=True)
+    async with running(create_app(settings)) as client:
+        await publish(bus_settings, paid.full_journey() + [refused.enrolled(), refused.entered(), refused.exited()]
+                      + [unknown.enrolled(), malformed.enrolled(), waiting.enrolled(), waiting.entered()]
+                      + delegated.full_journey())
+
+        async def unreachable():
+            status = (await client.get("/health/status")).json()
+            return [r for r in status["reasons"] if r.startswith("France Travail unreachable")] and status
+
+        status = await eventually(unreachable, message="France Travail reported unreachable")
+        assert status["status"] == "degraded" and not status["components"]["france_travail"]["reachable"]
+        assert await ft_sandbox.certificates(paid.dossier_id) == []
+        # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused
+        await ft_sandbox.faults(duplicates_next=1, refusals=[{"kind": "aes", "france_travail_id": refused.france_travail_id,
+                                                              "code": "E_AES_HOURS", "message": "Horaires incohérents"}])
+
+        async def paid_done():
+            view = await ft_file(client, region, paid)
+            return {s for _, s in statuses(view)} == {"acknowledged"} and len(view["flows"]) == 5 and view
+
+        view = await eventually(paid_done, timeout=30, message="every certificate of the paid file acknowledged")
+        assert [f["operation"] for f in view["flows"]] == JOURNEY
+        assert view["identifier_masked"] == paid.france_travail_id[0] + "******" + paid.france_travail_id[-1]
+        received = await ft_sandbox.certificates(paid.dossier_id)
+        assert [c["kind"] for c in received] == JOURNEY, "each certificate delivered once, in order"
+        assert (await ft_sandbox.client.get("/v1/faults")).json()["duplicates"] == 1
+
+        # the refused AES blocks its file only, with France Travail's code and message
+        async def refused_blocked():
+            return statuses(await ft_file(client, region, refused)) == [("ais", "acknowledged"), ("aes", "rejected"), ("end", "pending")]
+
+        await eventually(refused_blocked, message="refused AES blocks its file")
+        rejected = (await ft_file(client, region, refused))["flows"][1]
+        assert (rejected["rejection_code"], rejected["rejection_message"]) == ("E_AES_HOURS", "Horaires incohérents")
+        assert rejected["allowed_actions"] == ["retry"]
+        assert [c["kind"] for c in await ft_sandbox.certificates(refused.dossier_id)] == ["ais"]
+
+        # an unknown identifier: refused with the code; a malformed one: refused by the gateway itself
+        async def refused_code(story):
+            flows = (await ft_file(client, region, story) or {}).get("flows", [])
+            return flows and flows[0]["status"] == "rejected" and flows[0]["rejection_code"]
+
+        assert await eventually(lambda: refused_code(unknown)) == "unknown_job_seeker"
+        assert await eventually(lambda: refused_code(malformed)) == "invalid_france_travail_id"
+
+        # no identifier: listed as waiting, not sent, not dropped
+        async def listed_waiting():
+            listed = (await client.get("/france-travail/flows", params={"waiting_for_identifier": "true"}, headers=region)).json()
+            return [(f["dossier_id"], f["operation"], f["waiting_reason"]) for f in listed["items"]]
+
+        assert await eventually(listed_waiting) == [
+            (str(waiting.dossier_id), "ais", "waiting_for_france_travail_id"),
+            (str(waiting.dossier_id), "aes", "waiting_for_france_travail_id"),
+        ]
+        async def waiting_in_status():
+            return (await client.get("/health/status")).json()["components"]["france_travail"]["files_waiting_for_identifier"] == 1
+
+        await eventually(waiting_in_status, message="waiting file counted in /health/status")
+
+        # the operator resends the refused AES (France Travail fixed on its side): the file goes on
+        etag = (await client.get(f"/france-travail/flows/{rejected['flow_id']}", headers=region)).headers["ETag"]
+        response = await client.post(f"/france-travail/flows/{rejected['flow_id']}/retry", headers={**region, "If-Match": etag})
+        assert response.status_code == 200, response.text
+        assert response.json()["revision"] == 2 and response.json()["transitions"][-1]["action"] == "retry"
+
+        # the identifier comes: the waiting file's certificates go, in order
+        await publish(bus_settings, [waiting.identity_updated(france_travail_id=make_ft_id(13))])
+
+        async def all_sent():
+            return (statuses(await ft_file(client, region, refused)) == [("ais", "acknowledged"), ("aes", "acknowledged"), ("end", "acknowledged")]
+                    and statuses(await ft_file(client, region, waiting)) == [("ais", "acknowledged"), ("aes", "acknowledged")])
+
+        await eventually(all_sent, timeout=20, message="resent AES and the waiting file acknowledged")
+        assert [c["kind"] for c in await ft_sandbox.certificates(refused.dossier_id)] == ["ais", "aes", "end"]
+
+        # delegated programme: AGORA's flows recorded as delegated, reconciled with France Travail's certificates
+        async def reconciled():
+            report = (await client.get("/france-travail/delegation-report", headers=region)).json()["items"]
+            return report and report[0]["reconciled"] and report
+
+        report = await eventually(reconciled, message="delegated file reconciled")
+        assert [r["dossier_id"] for r in report] == [str(delegated.dossier_id)]
+        assert [(line["operation"], line["carried_by"], line["france_travail_status"]) for line in report[0]["lines"]] == [
+            ("create", "ais", "acknowledged"), ("enter", "aes", "acknowledged"), ("interrupt", "interruption", "acknowledged"),
+            ("resume", "resumption", "acknowledged"), ("exit", "end", "acknowledged"), ("settle", None, "no_certificate"),
+        ]
+        assert all(line["due_on"] and (line["acknowledged_at"] or line["operation"] == "settle") for line in report[0]["lines"])
+
+        # the AES answers on the bus, once per acknowledged AES, without any identifier
+        topic = topic_name(bus_settings, Topics.FRANCE_TRAVAIL)
+        envelopes = await read_topic(bus_settings, topic, expect=4)
+        answers = {e.data.dossier_id: e.data for e in envelopes}
+        assert len(envelopes) == 4
+        assert set(answers) == {paid.dossier_id, refused.dossier_id, waiting.dossier_id, delegated.dossier_id}
+        assert answers[paid.dossier_id].unemployment_benefit and answers[paid.dossier_id].daily_amount == Decimal("31.20")
+        assert not answers[waiting.dossier_id].unemployment_benefit and answers[refused.dossier_id].revision == 2
+        assert not any(paid.france_travail_id in e.body().decode() for e in envelopes)
+
+        async def reachable_again():  # /health/status is cached a moment
+            status = (await client.get("/health/status")).json()
+            return status["components"]["france_travail"]["reachable"] and status
+
+        status = await eventually(reachable_again, message="France Travail reachable again")
+        assert not [r for r in status["reasons"] if "France Travail" in r]

@@ -1,0 +1,94 @@
+"""The France Travail contract as the sandbox implements it (docs/france-travail.md)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION = "1.0"
+IDENTIFIER = re.compile(r"^(?:[0-9A-Z]{3})?[0-9]{7}[0-9A-Z]$")
+
+
+class Kind(StrEnum):
+    AIS = "ais"
+    AES = "aes"
+    INTERRUPTION = "interruption"
+    RESUMPTION = "resumption"
+    END = "end"
+    CANCELLATION = "cancellation"
+
+
+class Training(BaseModel):
+    title: str | None = None
+    organisation_siret: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+class CertificateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    france_travail_id: str = Field(min_length=1, max_length=32)
+    reference: str = Field(min_length=1, max_length=64, description="The sender's file reference (Pacte dossier id)")
+    training: Training = Field(default_factory=Training)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Benefit(BaseModel):
+    unemployment_benefit: bool
+    daily_amount: Decimal | None = None
+    end_date: date | None = None
+
+
+class CertificateAnswer(BaseModel):
+    status: Literal["acknowledged"] = "acknowledged"
+    certificate_id: str
+    kind: Kind
+    reference: str
+    replayed: bool = False
+    benefit: Benefit | None = Field(None, description="On an AES: whether the person receives unemployment benefit")
+
+
+class Refusal(BaseModel):
+    status: Literal["refused"] = "refused"
+    code: str
+    message: str
+
+
+class JobSeeker(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    france_travail_id: str = Field(pattern=IDENTIFIER.pattern)
+    unemployment_benefit: bool = False
+    daily_amount: Decimal | None = None
+    end_date: date | None = None
+
+
+class RefusalRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field("*", description="Certificate kind to refuse, or * for any")
+    france_travail_id: str | None = Field(None, description="Only this person's certificates (None: anyone's)")
+    code: str
+    message: str = "Refused by fault injection"
+    remaining: int = Field(1, ge=1)
+
+
+class Faults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    down: bool = Field(False, description="Every certificate call answered 503, nothing processed")
+    errors_next: int = Field(0, ge=0, description="The next N calls answered 500, nothing processed")
+    timeouts_next: int = Field(0, ge=0, description="The next N calls processed, then answered after timeout_delay_s")
+    timeout_delay_s: float = Field(10.0, ge=0, le=15)
+    latency_ms: int = Field(0, ge=0, le=5000, description="Every call answered this much later")
+    duplicates_next: int = Field(
+        0, ge=0, description="The next N calls processed, their answer lost (503): the resend gets it again, replayed"
+    )
+    refusals: list[RefusalRule] = Field(default_factory=list)
