@@ -12,6 +12,7 @@ from sessions.api import (
     indicators,
     lheo,
     public,
+    public_pages,
     satisfaction,
     skills,
     territories,
@@ -46,5 +47,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app.include_router(outcomes_api.router)  # outcomes, result indicators, purge (docs/outcomes.md)
     app.include_router(trajectory_api.router)
     app.include_router(public.router)  # the public search, no token (docs/public-search.md)
+    app.include_router(public_pages.router)
+    app.mount(public_pages.ASSETS, public_pages.assets, name="public-assets")
     app.state.clock = clock or system_clock
     return app
