@@ -27,7 +27,7 @@ from benchmarks.core import (
     write_results,
 )
 
-SCENARIOS = ("http", "bus", "backfill", "idle", "indicators", "payrun", "latency", "fairshare", "jwks")
+SCENARIOS = ("http", "bus", "backfill", "idle", "indicators", "payrun", "latency", "fairshare", "jwks", "publicsearch")
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 
