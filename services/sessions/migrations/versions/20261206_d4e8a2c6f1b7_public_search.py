@@ -45,6 +45,9 @@ def upgrade() -> None:
     with op.batch_alter_table('public_offer_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_public_offer_codes_action_id'), ['action_id'], unique=False)
 
+    with op.batch_alter_table('training_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_training_sessions_start_date_id', ['start_date', 'id'], unique=False)
+
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
         op.execute("CREATE INDEX ix_public_offers_words_fts ON public_offers USING gin (to_tsvector('french'::regconfig, words))")
@@ -70,6 +73,8 @@ def downgrade() -> None:
         op.execute("DROP INDEX ix_public_offers_words_fts")
     else:
         op.execute("DROP TABLE public_offers_fts")
+    with op.batch_alter_table('training_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_training_sessions_start_date_id')
     with op.batch_alter_table('public_offer_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_public_offer_codes_action_id'))
     op.drop_table('public_offer_codes')

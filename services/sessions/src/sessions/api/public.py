@@ -229,7 +229,7 @@ def session_out(session: TrainingSession, offer: PublicOffer, figures: Figures, 
 
 def cached(request: Request, body: Any, max_age_s: int) -> Response:
     """A JSON answer with its ETag (a hash of the body); 304 when If-None-Match names it."""
-    content = json.dumps(jsonable_encoder(body), separators=(",", ":"), ensure_ascii=False).encode()
+    content = body.model_dump_json().encode() if isinstance(body, BaseModel) else json.dumps(jsonable_encoder(body)).encode()
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age_s}", "Vary": "Accept-Encoding"}
     candidates = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",") if t.strip()}

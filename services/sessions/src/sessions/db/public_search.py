@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy.dialects.postgresql  # noqa: F401 - registers func.to_tsvector's types before the index below uses it
 from pacte_common.contracts.outcomes import OutcomeSituation
 from sqlalchemy import (
     Float,
@@ -86,6 +87,10 @@ class PublicOfferCode(Base):
     kind: Mapped[str] = mapped_column(String(10))  # formacode | nsf | rome
     code: Mapped[str] = mapped_column(String(16))
     action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id"), index=True)
+
+
+# The public search's order (start date, id): read in index order, a page stops after `limit` rows.
+Index("ix_training_sessions_start_date_id", TrainingSession.start_date, TrainingSession.id)
 
 
 # ---------------------------------------------------------------- keeping the index in step
