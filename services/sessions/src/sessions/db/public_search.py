@@ -3,7 +3,8 @@
 One `public_offers` row per action: the text the keyword search reads (title and objectives),
 its French stems, the training place (postal code, INSEE code, city, coordinates); one
 `public_offer_codes` row per FORMACODE, NSF and ROME code. They are derived from the action
-and kept in step with it in the same flush (`_refresh_after_flush`), whatever use case wrote it.
+and rewritten in the transaction that wrote it, at its commit (`_refresh_before_commit`), whatever
+use case wrote it.
 
 Full text: on PostgreSQL a GIN index on `to_tsvector('french', words)` (made by the migration);
 on SQLite an FTS5 table `public_offers_fts` (rowid = `public_offers.id`) over the stems, which
@@ -137,14 +138,38 @@ def refresh_offers(connection, actions: list[tuple[uuid.UUID, str, str | None, d
                            [{"id": row.id, "stems": row.stems} for row in fresh])
 
 
+STALE = "public_offers_stale"
+
+
 @event.listens_for(Session, "after_flush")
-def _refresh_after_flush(session: Session, flush_context) -> None:
-    """Every action created or changed in this flush gets its index rows rewritten, in the same
-    transaction: the search never reads an offer other than the one committed."""
-    changed = [obj for obj in session.new if isinstance(obj, Action)]
-    changed += [obj for obj in session.dirty if isinstance(obj, Action) and session.is_modified(obj)]
+def _note_changed_actions(session: Session, flush_context) -> None:
+    """The actions created or changed in this flush: their index rows are rewritten at commit."""
+    changed = {obj.id for obj in session.new if isinstance(obj, Action)}
+    changed |= {obj.id for obj in session.dirty if isinstance(obj, Action) and session.is_modified(obj)}
     if changed:
-        refresh_offers(session.connection(), [(a.id, a.title, a.formacode, a.lheo_details) for a in changed])
+        session.info.setdefault(STALE, set()).update(changed)
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_before_commit(session: Session) -> None:
+    """Every action written in the transaction, whatever use case wrote it, gets its index rows
+    rewritten in that transaction, in batches: the search never reads another offer than the one
+    committed, and a large import pays one rewrite per 500 actions, not one per flush."""
+    session.flush()
+    stale = session.info.pop(STALE, None)
+    if not stale:
+        return
+    ids = sorted(stale)
+    connection = session.connection()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        rows = connection.execute(select(Action.id, Action.title, Action.formacode, Action.lheo_details).where(Action.id.in_(part)))
+        refresh_offers(connection, [tuple(row) for row in rows])
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(STALE, None)
 
 
 # ---------------------------------------------------------------- reading
