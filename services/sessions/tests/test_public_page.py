@@ -86,7 +86,7 @@ def seed(site: Site) -> dict:
     ids["pdl"] = action["id"]
     exited(site, past["id"])
     notes = {"global": 4, "accueil": 5, "contenu_formation": 4, "equipe_formateurs": 4, "moyen_materiel": 3, "accompagnement": 4}
-    avis = [{"id": f"avis-{n}", "date": "2017-06-30", "notes": notes, "formation": {"action": {
+    avis = [{"id": f"avis-{n}", "date": "2017-06-30", "notes": notes, "commentaire": {"texte": f"Très bonne formation {n}"}, "formation": {"action": {
         "numero": "07_114782", "session": {"numero": "114782"}, "organisme_formateur": {"siret": "82422814200660"}}}} for n in range(3)]
     assert not site.ok("POST", "/satisfaction/imports", site.region, json=avis)["unknown"]
     return ids
@@ -186,6 +186,7 @@ def test_search_then_a_training_without_javascript_and_nothing_from_elsewhere(pa
     assert page.get_by_role("heading", level=1).inner_text() == "Titre professionnel plaquiste"
     assert page.get_by_role("row", name="Accueil").inner_text().split() == ["Accueil", "5,00"]
     assert page.get_by_test_id("session").count() == 1
+    assert sorted(page.get_by_test_id("comment").all_inner_texts()) == [f"Très bonne formation {n}" for n in range(3)]
     page.goto(f"{site.url}/formations/{site.ids['pdl']}")
     text = page.locator("main").inner_text()
     assert "67 %" in text and "2 réponses" not in text and "3 réponses sur 3 sortants" in text

@@ -126,7 +126,8 @@ async def results(world: World, ids: dict) -> None:
 def review(n: int, action: str, session: str, mark: int) -> dict:
     notes = {"global": mark, "accueil": mark, "contenu_formation": mark, "equipe_formateurs": mark, "moyen_materiel": mark,
              "accompagnement": 5}
-    return {"id": f"avis-{n}", "date": "2017-06-30", "notes": notes,
+    return {"id": f"avis-{n}", "date": f"2017-06-{10 + n}", "notes": notes,
+            "commentaire": {"titre": f"Avis {n}", "texte": f"Formation  utile,\n formateurs présents ({n})"},
             "formation": {"action": {"numero": action, "session": {"numero": session}, "organisme_formateur": {"siret": "82422814200660"}}}}
 
 
@@ -191,7 +192,7 @@ async def test_codes_of_the_formation_find_its_sessions_and_a_malformed_code_is_
         response = await world.client.get("/public/sessions", params={name: value})
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
-        assert [e["field"] for e in response.json()["errors"]] == [f"query.{name}"]
+        assert [e["field"].removesuffix(".0") for e in response.json()["errors"]] == [f"query.{name}"]
 
 
 async def test_a_place_and_a_radius_use_the_feed_geolocation_and_an_absurd_radius_is_named(world):
@@ -261,7 +262,10 @@ async def test_the_training_page_shows_sessions_organisation_marks_and_results(w
     assert [s["session_id"] for s in training["sessions"]] == [world.ids["real"]["114782"]]
     assert training["codes"]["rome"] == [ROME] and training["codes"]["nsf"] == [NSF]
     assert sorted(training["codes"]["formacode"]) == sorted(FORMACODES)
-    assert training["reviews"]["training"]["reviews"] == 3 and training["comments"] == []
+    assert training["reviews"]["training"]["reviews"] == 3
+    assert training["comments"] == [f"Avis {n} — Formation utile, formateurs présents ({n})" for n in (2, 1, 0)]  # newest first
+    fewer = await world.ok("GET", f"/public/trainings/{world.ids['real']['07_123324']}")
+    assert fewer["reviews"]["training"]["below_min_base"] and fewer["comments"] == []  # two reviews: below the base
     assert training["objectives"].startswith("L'objectif est d'obtenir la qualification de plaquiste")
     pdl = await world.ok("GET", f"/public/trainings/{world.ids['pdl_action']}")
     assert [s["session_id"] for s in pdl["sessions"]] == [world.ids["upcoming"]]  # the past one is over

@@ -1,6 +1,7 @@
 """Public search: an index row per action (text, French stems, training place, coordinates) and
 its FORMACODE / NSF / ROME codes; full text by a GIN index on to_tsvector('french', words) on
-PostgreSQL, an FTS5 table over the stems on SQLite; filled from the actions already there
+PostgreSQL, an FTS5 table over the stems on SQLite; filled from the actions already there; the
+sessions' (start date, id) index; the ANOTEA reviews' published comment
 
 Revision ID: d4e8a2c6f1b7
 Revises: 7c3e5a1f9b24
@@ -45,6 +46,9 @@ def upgrade() -> None:
     with op.batch_alter_table('public_offer_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_public_offer_codes_action_id'), ['action_id'], unique=False)
 
+    with op.batch_alter_table('satisfaction_reviews', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('comment', sa.Text(), nullable=True))
+
     with op.batch_alter_table('training_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_training_sessions_start_date_id', ['start_date', 'id'], unique=False)
 
@@ -75,6 +79,8 @@ def downgrade() -> None:
         op.execute("DROP TABLE public_offers_fts")
     with op.batch_alter_table('training_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_training_sessions_start_date_id')
+    with op.batch_alter_table('satisfaction_reviews', schema=None) as batch_op:
+        batch_op.drop_column('comment')
     with op.batch_alter_table('public_offer_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_public_offer_codes_action_id'))
     op.drop_table('public_offer_codes')

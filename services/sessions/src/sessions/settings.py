@@ -70,6 +70,7 @@ class SessionsSettings(ServiceSettings):
     public_page_size_default: int = Field(20, ge=1, le=100)
     public_radius_km_default: float = Field(30.0, gt=0, le=200)
     public_radius_km_max: float = Field(200.0, gt=0, le=200, description="Largest radius a query may ask")
+    public_comments_max: int = Field(10, ge=0, description="Published review comments on a training's page")
     public_cache_max_age_s: int = Field(60, ge=0, description="Cache-Control max-age of the public answers")
     pillar_flow_window_months: int = Field(6, ge=1)
     trajectory_consumer_name: str = "trajectory"

@@ -27,12 +27,13 @@ from pacte_common.fair_share import FAIR_SHARE_RESPONSES, RateLimited
 from pacte_common.http import CursorParam, IsoDate, Page
 from pacte_common.pagination import by_date, keyset_page
 from pacte_common.service import DbSession
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from sessions.db.models import Action, TrainingSession
 from sessions.db.public_search import (
     PublicOffer,
     SearchFilters,
+    comments_of,
     exits_by_action,
     marks_by,
     outcomes_by_file,
@@ -42,7 +43,9 @@ from sessions.db.public_search import (
 )
 from sessions.db.satisfaction import SatisfactionReview
 from sessions.domain.public_search import (
+    CODE_PATTERNS,
     MARKS,
+    MAX_RADIUS_KM,
     Around,
     Marks,
     Result,
@@ -147,7 +150,7 @@ class PublicTraining(BaseModel):
     place: PublicPlace
     sessions: list[PublicTrainingSession]
     reviews: PublicReviews
-    comments: list[str] = Field(description="Publishable comments of the reviews (ANOTEA publishes them moderated); none kept yet")
+    comments: list[str] = Field(description="The reviews' comments ANOTEA published (moderated), newest first; none below the minimum base")
     employment_6_months: PublicResult
 
 
@@ -282,7 +285,7 @@ async def filters_of(db, settings, today: date, params: SearchParams) -> SearchF
         if given:
             codes[kind] = given
     if params.start_from and params.start_to and params.start_to < params.start_from:
-        raise Invalid("the last start date is before the first", field="query.start_to")
+        raise Invalid("'start_to' must be on or after 'start_from'", field="query.start_to")
     words = words_of(params.q or "")
     return SearchFilters(
         today=today, keywords=words, keyword_stems=stems(" ".join(words)), codes=codes,
@@ -301,7 +304,13 @@ async def search(db, settings, today: date, params: SearchParams, cursor: str | 
     return Page[PublicSession](items=items, next_cursor=page.next_cursor)
 
 
-Codes = Annotated[list[str] | None, Query(max_length=5, description="Any of these codes")]
+def codes_param(kind: str, example: str) -> Any:
+    """A repeatable code parameter whose items the schema constrains (a wrong one: 422 naming it)."""
+    item = Annotated[str, StringConstraints(pattern=CODE_PATTERNS[kind].pattern)]
+    return Annotated[list[item] | None, Query(max_length=5, description=f"Any of these {kind.upper()} codes (e.g. {example})")]
+
+
+Formacodes, Romes, Nsfs = codes_param("formacode", "22403"), codes_param("rome", "F1604"), codes_param("nsf", "233")
 
 
 @router.get("/public/sessions", response_model=Page[PublicSession], responses=PUBLIC_RESPONSES,
@@ -311,11 +320,11 @@ async def search_public_sessions(
     request: Request,
     db: DbSession,
     q: Annotated[str | None, Query(max_length=200, description="Words of the title or objectives (French stemming)")] = None,
-    formacode: Codes = None,
-    rome: Codes = None,
-    nsf: Codes = None,
+    formacode: Formacodes = None,
+    rome: Romes = None,
+    nsf: Nsfs = None,
     near: Annotated[str | None, Query(max_length=100, description="Postal code, INSEE code, commune or 'latitude,longitude'")] = None,
-    radius_km: Annotated[float | None, Query(description="Around `near` (default 30, at most 200)")] = None,
+    radius_km: Annotated[float | None, Query(gt=0, le=MAX_RADIUS_KM, description="Around `near` (default 30, at most 200)")] = None,
     start_from: Annotated[IsoDate | None, Query(description="Starting on or after")] = None,
     start_to: Annotated[IsoDate | None, Query(description="Starting on or before")] = None,
     distance_learning: bool | None = None,
@@ -336,6 +345,9 @@ async def training_page(db, settings, today: date, training_id: uuid.UUID) -> Pu
         raise NotFound("No training with this id in the public offer")
     action, offer, sessions = found
     figures = await figures_of(db, [action], today, settings.public_min_base)
+    reviews = figures.reviews(action)
+    # A comment is one person's words: shown only where the marks are (the minimum base reached).
+    comments = await comments_of(db, action.id, settings.public_comments_max) if reviews.training.reviews else []
     details = action.lheo_details or {}
     codes = {"formacode": [c for c in [action.formacode] if c] + list((details.get("codes") or {}).get("formacode", [])),
              "nsf": list((details.get("codes") or {}).get("nsf", [])), "rome": list((details.get("codes") or {}).get("rome", []))}
@@ -348,7 +360,7 @@ async def training_page(db, settings, today: date, training_id: uuid.UUID) -> Pu
             session_id=s.id, start_date=s.start_date, end_date=s.end_date, places_left=places_left(s),
             open=s.recruitment_state == "open", next_information_meeting=next_meeting(s.information_meetings, today),
         ) for s in sessions],
-        reviews=figures.reviews(action), comments=[], employment_6_months=figures.result(action),
+        reviews=reviews, comments=comments, employment_6_months=figures.result(action),
     )
 
 

@@ -306,3 +306,13 @@ async def training_of(db: AsyncSession, action_id: uuid.UUID, today: date):
         .order_by(TrainingSession.start_date, TrainingSession.id)
     )).unique().scalars().all()
     return found[0], found[1], list(sessions)
+
+
+async def comments_of(db: AsyncSession, action_id: uuid.UUID, limit: int) -> list[str]:
+    """The training's published review comments, newest first."""
+    rows = await db.execute(
+        select(SatisfactionReview.comment)
+        .where(SatisfactionReview.action_id == action_id, SatisfactionReview.comment.is_not(None))
+        .order_by(SatisfactionReview.review_date.desc(), SatisfactionReview.review_id).limit(limit)
+    )
+    return list(rows.scalars())
