@@ -52,7 +52,7 @@ AVIS_SCHEMA = {
         "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]},
         "notes": {"type": "object", "required": list(_NOTES), "properties": {n: _MARK for n in _NOTES}},
         # Published with the review after ANOTEA's moderation; shown on the public training page.
-        "commentaire": {"type": "object", "properties": {"titre": _COMMENT, "texte": _COMMENT}},
+        "commentaire": {"anyOf": [{"type": "object", "properties": {"titre": _COMMENT, "texte": _COMMENT}}, {"type": "null"}]},
         "formation": {"type": "object", "required": ["action"], "properties": {"action": {
             "type": "object",
             "required": ["organisme_formateur"],
