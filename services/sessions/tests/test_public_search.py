@@ -315,3 +315,13 @@ async def test_each_client_has_its_budget(world):
         assert statuses == [200, 200, 429]
         refused = await client.get("/public/sessions")
         assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_an_action_changed_through_the_api_is_searched_as_it_now_is(world):
+    action = world.ids["pdl_action"]
+    assert await world.search(q="maçonnerie") == []
+    await world.ok("PATCH", f"/actions/{action}", world.region, json={"title": "Maçonnerie et propreté", "distance_learning": True})
+    assert session_ids(await world.search(q="maçonneries")) == [world.ids["upcoming"]]
+    assert session_ids(await world.search(distance_learning=True)) == [world.ids["upcoming"]]
+    await world.ok("PATCH", f"/actions/{action}", world.region, json={"title": "Agent de propreté et d'hygiène", "distance_learning": False})
+    assert await world.search(q="maçonnerie") == []
