@@ -28,7 +28,7 @@ from benchmarks.core import (
 )
 
 SCENARIOS = ("http", "bus", "backfill", "idle", "indicators", "payrun", "latency", "ft_latency", "fairshare", "jwks",
-             "attendance")
+             "attendance", "publicsearch")
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 

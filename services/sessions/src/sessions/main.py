@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
-from sessions.api import catalogue, dossiers, indicators, lheo, satisfaction, skills, territories
+from sessions.api import (
+    catalogue,
+    dossiers,
+    indicators,
+    lheo,
+    public,
+    public_pages,
+    satisfaction,
+    skills,
+    territories,
+)
 from sessions.api import outcomes as outcomes_api
 from sessions.api import trajectory as trajectory_api
 from sessions.api.access import Clock, system_clock
@@ -37,5 +47,8 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     )
     app.include_router(outcomes_api.router)  # outcomes, result indicators, purge (docs/outcomes.md)
     app.include_router(trajectory_api.router)
+    app.include_router(public.router)  # the public search, no token (docs/public-search.md)
+    app.include_router(public_pages.router)
+    app.mount(public_pages.ASSETS, public_pages.assets, name="public-assets")
     app.state.clock = clock or system_clock
     return app

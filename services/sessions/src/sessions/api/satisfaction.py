@@ -41,6 +41,7 @@ class SatisfactionImportOut(BaseModel):
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00-\\x1f]*[^\\s\\x00-\\x1f][^\\x00-\\x1f]*$"}
 _REFERENCE = {**_TEXT, "maxLength": 128}
 _MARK = {"type": "number", "minimum": 1, "maximum": 5}
+_COMMENT = {"type": "string", "maxLength": 2000}
 _NOTES = ("global", "accueil", "contenu_formation", "equipe_formateurs", "moyen_materiel", "accompagnement")
 # One ANOTEA review (public API v1 `avis`), as far as the Pacte reads it (docs/satisfaction.md).
 AVIS_SCHEMA = {
@@ -50,6 +51,8 @@ AVIS_SCHEMA = {
         "id": _TEXT,
         "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]},
         "notes": {"type": "object", "required": list(_NOTES), "properties": {n: _MARK for n in _NOTES}},
+        # Published with the review after ANOTEA's moderation; shown on the public training page.
+        "commentaire": {"anyOf": [{"type": "object", "properties": {"titre": _COMMENT, "texte": _COMMENT}}, {"type": "null"}]},
         "formation": {"type": "object", "required": ["action"], "properties": {"action": {
             "type": "object",
             "required": ["organisme_formateur"],

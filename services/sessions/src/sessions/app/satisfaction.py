@@ -52,7 +52,7 @@ async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) ->
             report.rejected.append({**reference, "reason": f"SIRET {review.siret} is not the organisation of this training ({action.organisation_siret})"})
             continue
         values = dict(action_id=action.id, session_id=session.id if session else None, organisation_siret=review.siret,
-                      review_date=review.review_date, **{name: review.marks[name] for name in MARKS})
+                      review_date=review.review_date, comment=review.comment, **{name: review.marks[name] for name in MARKS})
         if review.review_id not in known and review.review_id not in added:
             added[review.review_id] = SatisfactionReview(review_id=review.review_id, imported_by=actor, **values)
             db.add(added[review.review_id])

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pacte_common.db import UTCDateTime, utcnow
-from sqlalchemy import Date, ForeignKey, Numeric, String, select
+from sqlalchemy import Date, ForeignKey, Numeric, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,8 @@ class SatisfactionReview(Base):
     equipe_formateurs: Mapped[Decimal] = mapped_column(Mark)
     moyens_materiels: Mapped[Decimal] = mapped_column(Mark)
     accompagnement: Mapped[Decimal] = mapped_column(Mark)
+    # ANOTEA's published comment (title and text, after its moderation): the public training page.
+    comment: Mapped[str | None] = mapped_column(Text)
     imported_by: Mapped[str] = mapped_column(String(128))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

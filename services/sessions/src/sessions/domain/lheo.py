@@ -288,7 +288,33 @@ def _address_details(address) -> dict | None:
         "codepostal": _text(address, "codepostal"),
         "ville": _text(address, "ville"),
         "departement": departement,
+        "code_insee": _text(address, "code-INSEE-commune"),
+        "latitude": _coordinate(_text(address, "geolocalisation", "latitude"), 90),
+        "longitude": _coordinate(_text(address, "geolocalisation", "longitude"), 180),
     }
+
+
+def _coordinate(raw: str | None, bound: int) -> str | None:
+    """A latitude or longitude in decimal degrees as the file writes it (`,` or `.`), else None."""
+    try:
+        value = float((raw or "").strip().replace(",", "."))
+    except ValueError:
+        return None
+    return f"{value:.6f}" if -bound <= value <= bound and value == value else None
+
+
+def _domain_codes(formation) -> dict:
+    """The formation's FORMACODEs besides the principal one (the action's `formacode`), its NSF and
+    ROME codes (the public search)."""
+    domain = _child(formation, "domaine-formation")
+    principal = _principal_formacode(formation)
+
+    def codes(name: str) -> list[str]:
+        if domain is None:
+            return []
+        return [code.text.strip() for code in _children(domain, name) if code.text and code.text.strip()]
+
+    return {"formacode": [c for c in codes("code-FORMACODE") if c != principal], "nsf": codes("code-NSF"), "rome": codes("code-ROME")}
 
 
 def surrogate_key(*parts: str) -> str:
@@ -506,6 +532,7 @@ def _details(formation, action, responsible, place, key: str, siret: str) -> dic
             "numero_activite": _unless(_text(responsible, "numero-activite"), UNKNOWN_ACTIVITY_NUMBER),
         },
         "adresse": address,
+        "codes": _domain_codes(formation),
     })
 
 

@@ -99,6 +99,12 @@ def _address(parent, address: dict | None, departement: str) -> None:
     _el(element, "codepostal", postcode)
     _el(element, "ville", (address or {}).get("ville") or UNKNOWN_TEXT)
     _el(element, "departement", departement)
+    if (address or {}).get("code_insee"):
+        _el(element, "code-INSEE-commune", address["code_insee"])
+    if (address or {}).get("latitude") and address.get("longitude"):
+        geolocation = _el(element, "geolocalisation")
+        _el(geolocation, "latitude", address["latitude"])
+        _el(geolocation, "longitude", address["longitude"])
 
 
 def _hours(action_element, name: str, value: Decimal, exact: dict) -> None:
@@ -124,6 +130,12 @@ def _formation(offres, action: ExportedAction, details: dict, too_long: dict[str
     domain = _el(formation, "domaine-formation")
     if action.formacode and not too_long["code-FORMACODE"]:
         _el(domain, "code-FORMACODE", action.formacode, tag="principal")
+    codes = details.get("codes") or {}
+    for code in codes.get("formacode", [])[: 5 - bool(action.formacode)]:
+        _el(domain, "code-FORMACODE", code)
+    for name, most in (("nsf", 3), ("rome", 5)):
+        for code in codes.get(name, [])[:most]:
+            _el(domain, f"code-{name.upper()}", code)
     _el(formation, "intitule-formation", action.title[:255])
     _el(formation, "objectif-formation", details.get("objectif") or UNKNOWN_TEXT)
     _el(formation, "resultats-attendus", details.get("resultats") or UNKNOWN_TEXT)

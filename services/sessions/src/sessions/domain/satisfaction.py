@@ -46,6 +46,7 @@ class Review:
     siret: str
     review_date: date
     marks: dict[str, Decimal]
+    comment: str | None = None  # the published comment: its title and text (ANOTEA `commentaire`)
 
 
 class MalformedReviews(ValueError):
@@ -130,6 +131,26 @@ def _finish(reviews: list[Review], errors: _Errors) -> list[Review]:
     return reviews
 
 
+COMMENT_MAX = 2000
+
+
+def _comment(value, field: str, errors: _Errors) -> str | None:
+    """ANOTEA's published `commentaire` ({titre, texte}) as one text, "title — text"; None without one."""
+    if value is None:
+        return None
+    parts = _object(value, field, errors)
+    texts = []
+    for name in ("titre", "texte"):
+        part = parts.get(name)
+        if part is None:
+            continue
+        if not isinstance(part, str) or len(part) > COMMENT_MAX:
+            errors.add(f"{field}.{name}", f"a text of at most {COMMENT_MAX} characters")
+        elif part.strip():
+            texts.append(" ".join(part.split()))
+    return " — ".join(texts) or None
+
+
 def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
     try:
         document = json.loads(data)
@@ -156,8 +177,9 @@ def read_json(data: bytes, timezone: str = "Europe/Paris") -> list[Review]:
             errors.add(f"{at}.formation.action.session.numero", "a review names its session or at least its action")
         siret = _siret(_object(action.get("organisme_formateur"), f"{at}.formation.action.organisme_formateur", errors).get("siret"), f"{at}.formation.action.organisme_formateur.siret", errors, strict=True)
         day = _day(item.get("date"), f"{at}.date", errors, timezone, french=False)
+        comment = _comment(item.get("commentaire"), f"{at}.commentaire", errors)
         if None not in (review_id, siret, day) and None not in marks.values():
-            reviews.append(Review(review_id, session_ref, action_ref, siret, day, marks))
+            reviews.append(Review(review_id, session_ref, action_ref, siret, day, marks, comment))
     return _finish(reviews, errors)
 
 

@@ -1,0 +1,178 @@
+"""The public search (docs/public-search.md): the p99 of `GET /public/sessions` on 20,000 open
+sessions and 100,000 ANOTEA reviews, with a mix of the queries a portal sends (keywords, a
+place and a radius, codes, dates and places left, the next page), against the sessions service
+in one uvicorn worker; and the import of an LHEO feed of 5,000 sessions (`POST /catalogue/lheo`,
+then the same file again, unchanged). Targets: p99 ≤ 100 ms; import ≤ 10 s.
+
+The search's data are bulk-inserted (the subject is the read) and the public index is built by
+the service's own function; the feed is written by the service's LHEO export (valid LHEO 2.3)."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+import httpx
+from pacte_common.auth import OrgKind
+from pacte_common.db import create_engine, migrate, session_factory
+from pacte_tools.broker import free_port
+from pacte_tools.dev_issuer import mint_token
+from sessions.db.models import Action, Programme, TrainingSession
+from sessions.db.public_search import refresh_offers
+from sessions.db.satisfaction import SatisfactionReview
+from sessions.domain.lheo_export import ExportedAction, ExportedSession, build_document
+from sessions.main import MIGRATIONS
+from sessions.settings import SessionsSettings
+from sqlalchemy import insert, text
+
+from benchmarks.core import Context, Row, Scenario, closed_loop, uvicorn_process
+
+TODAY = date.today()
+TITLES = [
+    ("Agent de propreté et d'hygiène", "Acquérir les techniques de nettoyage et d'hygiène des locaux", "42811", "K2204", "343"),
+    ("Titre professionnel plaquiste", "Obtenir la qualification de plaquiste pour un accès à l'emploi", "22403", "F1604", "233"),
+    ("Aide-soignant", "Préparer le diplôme d'État d'aide-soignant et les soins en établissement", "43436", "J1501", "331"),
+    ("Cariste d'entrepôt", "Conduire en sécurité les chariots élévateurs et préparer les commandes", "31812", "N1101", "311"),
+    ("Développeur web et web mobile", "Concevoir et développer des applications web sécurisées", "31054", "M1805", "326"),
+    ("Cuisinier", "Réaliser les préparations culinaires en restauration traditionnelle", "42752", "G1602", "221"),
+    ("Électricien d'équipement du bâtiment", "Installer les réseaux électriques des bâtiments", "24054", "F1602", "255"),
+    ("Secrétaire assistant", "Assurer les travaux administratifs et l'accueil d'une entreprise", "35054", "M1607", "324"),
+    ("Soudeur assembleur industriel", "Souder les ensembles métalliques selon les procédés industriels", "23054", "H2913", "254"),
+    ("Conseiller de vente", "Accueillir, conseiller les clients et développer les ventes en magasin", "34554", "D1214", "312"),
+]
+MARKS = ("overall", "accueil", "contenu", "equipe_formateurs", "moyens_materiels", "accompagnement")
+
+
+def _offer(sessions: int, reviews: int, rng: random.Random) -> tuple[dict, list]:
+    programme = dict(id=uuid.uuid4(), code="VISA", name="VISA", pillar="visa", funder="region", remuneration_approved=True,
+                     tension_sector=False, agora_category="standard", delegated_to_france_travail=False, version=1)
+    actions, index = [], []
+    for i in range(sessions // 5):
+        title, objective, formacode, rome, nsf = TITLES[i % len(TITLES)]
+        latitude, longitude = round(rng.uniform(46.3, 48.6), 6), round(rng.uniform(-2.5, 0.9), 6)
+        details = {"objectif": objective, "codes": {"rome": [rome], "nsf": [nsf]},
+                   "adresse": {"codepostal": f"{44000 + i % 900:05d}", "ville": f"Commune {i % 900}",
+                               "latitude": f"{latitude}", "longitude": f"{longitude}"}}
+        actions.append(dict(id=uuid.uuid4(), programme_id=programme["id"], organisation_siret=f"{10000000000000 + i % 400}",
+                            title=f"{title} {i}", formacode=formacode, certifying=True, hours_in_centre=Decimal(400),
+                            hours_in_company=Decimal(70), hourly_price=Decimal(12), departement=["44", "49", "53", "72", "85"][i % 5],
+                            modules=[], skill_blocks=[], lheo_details=details, distance_learning=i % 7 == 0, version=1))
+        index.append((actions[-1]["id"], actions[-1]["title"], formacode, details))
+    rows = [dict(id=uuid.uuid4(), action_id=actions[i % len(actions)]["id"], places=12, places_taken=rng.randrange(13),
+                 start_date=TODAY + timedelta(days=rng.randrange(-60, 300)), recruitment_state="open",
+                 information_meetings=[(TODAY + timedelta(days=rng.randrange(30))).isoformat()], version=1) for i in range(sessions)]
+    for row in rows:
+        row["end_date"] = row["start_date"] + timedelta(days=120)
+    marks = [dict(review_id=f"r{i}", action_id=rows[i % len(rows)]["action_id"], session_id=rows[i % len(rows)]["id"],
+                  organisation_siret=f"{10000000000000 + (i % len(actions)) % 400}", review_date=TODAY - timedelta(days=rng.randrange(700)),
+                  imported_by="bench", **{m: Decimal(rng.randrange(1, 6)) for m in MARKS}) for i in range(reviews)]
+    return {Programme: [programme], Action: actions, TrainingSession: rows, SatisfactionReview: marks}, index
+
+
+async def _load(url: str, sessions: int, reviews: int) -> None:
+    await migrate(url, MIGRATIONS)
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as db:
+            tables, index = _offer(sessions, reviews, random.Random(24))
+            for model, rows in tables.items():
+                for start in range(0, len(rows), 5_000):
+                    await db.execute(insert(model), rows[start : start + 5_000])
+            for start in range(0, len(index), 1_000):
+                await db.run_sync(lambda s, part=index[start : start + 1_000]: refresh_offers(s.connection(), part))
+            await db.commit()
+            if url.startswith("postgresql"):
+                await db.execute(text("ANALYZE"))
+                await db.commit()
+    finally:
+        await engine.dispose()
+
+
+QUERIES = [
+    {"q": "plaquiste"}, {"q": "soins aide-soignant"}, {"q": "développeur web", "near": "47.2184,-1.5536", "radius_km": 30},
+    {"near": "47.4784,-0.5632", "radius_km": 20}, {"rome": "F1604"}, {"formacode": "42811", "places_left": "true"},
+    {"start_from": (TODAY + timedelta(days=30)).isoformat(), "start_to": (TODAY + timedelta(days=90)).isoformat()},
+    {"q": "cuisine", "distance_learning": "false"}, {"nsf": "331", "near": "48.0061,0.1996", "radius_km": 50}, {},
+]
+
+
+def feed(sessions: int) -> bytes:
+    """An LHEO 2.3 feed of `sessions` sessions, five per action, one action per formation."""
+    actions = []
+    for i in range(sessions // 5):
+        title, objective, formacode, rome, nsf = TITLES[i % len(TITLES)]
+        actions.append(ExportedAction(
+            key=f"A-{i}", programme_code="VISA", organisation_siret="12345678900015", title=f"{title} {i}", rncp_code=None,
+            formacode=formacode, certifying=True, hours_in_centre=Decimal(400), hours_in_company=Decimal(70), weekly_hours=Decimal(35),
+            hourly_price=Decimal("12.50"), part_time=False, distance_learning=False, permanent_entries=False, modules=[], skill_blocks=[],
+            departement="44", territory_code=None,
+            details={"objectif": objective, "codes": {"rome": [rome], "nsf": [nsf]},
+                     "adresse": {"lignes": ["1 rue de la Formation"], "codepostal": "44000", "ville": "Nantes", "latitude": "47.218400",
+                                 "longitude": "-1.553600"}},
+            sessions=[ExportedSession(key=f"S-{i}-{n}", start_date_lheo=(TODAY + timedelta(days=30 * n)).strftime("%Y%m%d"),
+                                      end_date_lheo=(TODAY + timedelta(days=30 * n + 120)).strftime("%Y%m%d"), places=12, places_left=12,
+                                      recruitment_state="open", information_meetings=[]) for n in range(5)],
+        ))
+    return build_document(actions)
+
+
+async def _search(base_url: str, seconds: float) -> tuple:
+    async def one(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.get("/public/sessions", params=QUERIES[n % len(QUERIES)])
+
+    return await closed_loop(base_url, one, concurrency=1, seconds=seconds)
+
+
+async def _import(base_url: str, region: dict, content: bytes) -> tuple[float, float]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=600, headers=region) as client:
+        programme = {"code": "VISA", "name": "VISA", "pillar": "visa", "funder": "region", "remuneration_approved": True,
+                     "tension_sector": False, "agora_category": "standard", "delegated_to_france_travail": False}
+        created = await client.post("/programmes", json=programme)
+        assert created.status_code == 201, created.text[:500]
+        timings, counts = [], []
+        for _ in range(2):  # the first creates everything, the second finds everything unchanged
+            started = time.perf_counter()
+            response = await client.post("/catalogue/lheo", content=content, headers={"Content-Type": "application/xml"})
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200 and not response.json()["counts"]["rejected"], response.text[:500]
+            counts.append(response.json()["counts"])
+    return timings[0], timings[1], counts
+
+
+async def run(context: Context) -> list[Row]:
+    sessions, reviews, seconds = context.size(500, 20_000), context.size(2_500, 100_000), context.size(2, 20)
+    feed_sessions = context.size(100, 5_000)
+    url = await context.database_url("sessions")
+    await _load(url, sessions, reviews)
+    import_url = await context.database_url("sessions-import")
+    await migrate(import_url, MIGRATIONS)
+    content = feed(feed_sessions)
+    rows = []
+    for database_url, what in ((url, "search"), (import_url, "import")):
+        settings = SessionsSettings(database_url=database_url)
+        port = free_port()
+        env = {"PACTE_SESSIONS_DATABASE_URL": database_url, "PACTE_SESSIONS_RUN_BACKGROUND_TASKS": "false",
+               "PACTE_SESSIONS_LOG_JSON": "false", "PACTE_SESSIONS_RATE_LIMITS": '{"reports": "60/minute", "public": "1000000/minute"}',
+               "PACTE_SESSIONS_LHEO_MAX_BYTES": str(4 * len(content))}
+        base_url = f"http://127.0.0.1:{port}"
+        async with uvicorn_process("sessions.main:create_app", port, env, context.workdir / f"public-{what}-{context.database}.log"):
+            if what == "search":
+                load = await _search(base_url, seconds)
+                rows.append(Row("GET /public/sessions p99, mixed queries", context.database, round(load.p99_ms, 1), "ms",
+                                "≤ 100 ms on 20,000 sessions, 100,000 reviews", met=load.p99_ms <= 100 if not context.quick else None,
+                                details={"sessions": sessions, "reviews": reviews, "requests": load.requests, "errors": load.errors,
+                                         "p50_ms": round(load.p50_ms, 1)}))
+            else:
+                region = {"Authorization": f"Bearer {mint_token(settings, OrgKind.REGION, 'region')}"}
+                first, again, counts = await _import(base_url, region, content)
+                rows.append(Row(f"POST /catalogue/lheo, {feed_sessions:,} sessions", context.database, round(first, 2), "s", "≤ 10 s",
+                                met=first <= 10 if not context.quick else None,
+                                details={"sessions": feed_sessions, "bytes": len(content), "unchanged_again_s": round(again, 2),
+                                         "counts": counts[0], "counts_again": counts[1]}))
+    return rows
+
+
+SCENARIO = Scenario("publicsearch", "public search p99 on 20,000 sessions and 100,000 reviews; a 5,000-session LHEO import", run)
