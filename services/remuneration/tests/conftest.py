@@ -19,8 +19,10 @@ def settings_factory(database_url, bus_settings):
 
 
 @pytest.fixture
-async def remuneration(settings_factory):
-    settings = settings_factory(run_page_size=7)  # small pages: runs cross page boundaries
+async def remuneration(settings_factory, request):
+    """A live remuneration; a test may change settings with indirect parametrization."""
+    overrides = getattr(request, "param", {})
+    settings = settings_factory(run_page_size=7, **overrides)  # small pages: runs cross page boundaries
     sessions = SessionsStandIn(settings)
     await sessions.start()
     try:

@@ -236,9 +236,14 @@ async def test_months_are_validated_in_order_and_the_advance_is_paid_once(remune
         "/runs/2021-06", headers=r.region)).json()["total_amount"]
 
 
+# The net minimum wage table as it stood before its 2026 version was published.
+WAGES_TO_2025 = tuple(version for version in DEFAULT_MINIMUM_WAGES if version.effective_from.year < 2026)
+
+
+@pytest.mark.parametrize("remuneration", [{"minimum_wages": WAGES_TO_2025}], indirect=True)
 async def test_a_month_without_its_rate_is_refused_by_name(remuneration):
     r = remuneration
-    # Unemployment benefit in 2026: no net minimum wage of 2026 is configured by default.
+    # Unemployment benefit in 2026 while no net minimum wage of 2026 is configured.
     spec = FileSpec(birth_date=date(1985, 1, 1), unemployment_benefit=True, unemployment_daily_amount=D("20.81"))
     dossier = await _open_file(r, date(2026, 1, 5), spec, unemployment_benefit=True,
                                unemployment_daily_amount="20.81")

@@ -130,6 +130,10 @@ DEFAULT_MINIMUM_WAGES: tuple[MinimumWageVersion, ...] = (
     # Not revalued on 2025-01-01 (the November 2024 revaluation came first): in force to the end of 2025.
     MinimumWageVersion(date(2024, 11, 1), date(2025, 12, 31), Decimal("1426.30"),
                        f"arrêté du 23 octobre 2024; {SMIC_SOURCE}"),
+    # +1.18 % on 2026-01-01 (12.02 € gross an hour, 1,823.03 € gross a month).
+    MinimumWageVersion(date(2026, 1, 1), date(2026, 12, 31), Decimal("1443.11"),
+                       f"décret portant relèvement du salaire minimum de croissance (conseil des ministres du "
+                       f"17 décembre 2025); {SMIC_SOURCE}"),
 )
 
 PACTE_SOURCE = "Pacte régional d'investissement dans les compétences Pays de la Loire 2019-2022, §III.2"
