@@ -5,10 +5,12 @@ import io
 from datetime import date
 from decimal import Decimal as D
 
+import pytest
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
 from pacte_testing import eventually, read_topic
 from pacte_testing.remuneration import OTHER_SIRET, FileSpec, nir_of
+from remuneration.domain.rates import DEFAULT_MINIMUM_WAGES
 
 
 def parse_batch(text):
