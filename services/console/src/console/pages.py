@@ -437,7 +437,7 @@ async def write_off_debt(debt_id: uuid.UUID, request: Request, operator: SignedI
 
 # ------------------------------------------------------------------ bus health
 
-SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway")
+SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "attendance")
 
 
 async def _service_health(backend: Backend, service: str) -> dict:
