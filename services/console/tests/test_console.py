@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import csv
 import io
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -165,7 +166,7 @@ def test_a_training_organisation_sees_only_its_own_data(page, loaded):
     response = page.goto(f"{loaded.console}/indicators?{PERIOD}&organisation={loaded.org_a}")
     assert response.status == 200  # the console fixes the organisation to the token's own
     assert table(page, "entries-by-sex")["men"] == ["1", "100.0"]
-    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus", f"/skills?person_id={loaded.person_a1}"):
+    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus", f"/skills?person_id={loaded.person_a1}", "/imports"):
         response = page.goto(f"{loaded.console}{path}")
         assert response.status == 403, path
         assert page.get_by_test_id("error").is_visible()
@@ -433,7 +434,41 @@ def test_money_owed_back_is_a_debt_the_region_can_write_off(page, loaded):
     assert row.get_by_test_id("debt-balance").inner_text() == "0.00" and "trainee deceased" in row.inner_text()
 
 
-PAGES = (f"/indicators?{PERIOD}", "/agora", "/pay?from=2026-08&to=2026-11", "/debts", "/bus", "/attendance?week=2026-11-10",
+def test_imports_forward_a_file_show_its_report_and_start_a_backfill_whose_progress_shows(page, loaded, tmp_path):
+    def review(session: str) -> dict:
+        return {"id": f"rv-{uuid.uuid4().hex[:8]}", "date": "2026-12-02T10:00:00Z",
+                "notes": {n: 4 for n in ("accueil", "contenu_formation", "equipe_formateurs", "moyen_materiel", "accompagnement", "global")},
+                "formation": {"action": {"organisme_formateur": {"siret": loaded.org_a}, "session": {"numero": session}}}}
+
+    reviews = tmp_path / "avis.json"
+    reviews.write_text(json.dumps({"avis": [review(loaded.session_a), review("SE-UNKNOWN-2")]}))
+    sign_in_as_region(page, loaded, "/imports")
+    page.locator("#import-anotea input[type=file]").set_input_files(str(reviews))
+    navigate(page, page.locator("#import-anotea").get_by_role("button", name="Import"))
+    report = page.locator("#report")
+    assert report.get_by_test_id("report-outcome").inner_text().startswith("Imported"), report.inner_text()
+    counts = {row.locator("th").inner_text(): row.locator("td").inner_text() for row in report.locator("table.counts tbody tr").all()}
+    assert (counts["received"], counts["created"], counts["unknown session"]) == ("2", "1", "1")
+    assert report.locator("table.rejections tbody tr").count() == 1
+    shot(page, "imports")
+
+    export = tmp_path / "export.ndjson"
+    export.write_text('{"dossier_id": "not json\n')  # one unreadable line: the job reads it and reports it
+    page.locator("#backfill input[type=file]").set_input_files(str(export))
+    navigate(page, page.get_by_role("button", name="Start the back-fill"))
+    assert "Back-fill of export.ndjson started" in page.locator(".flash").first.inner_text()
+    job = page.locator("tr.shown")
+    assert job.count() == 1 and job.get_by_test_id("job-status").inner_text() in ("queued", "running", "completed")
+    deadline = time.monotonic() + DEADLINE
+    while page.locator("tr.shown").get_by_test_id("job-status").inner_text() != "completed":  # the page reloads itself meanwhile
+        assert time.monotonic() < deadline, f"the back-fill did not complete: {page.locator('tr.shown').inner_text()}"
+        time.sleep(0.5)
+        page.reload()
+    assert "read 1" in page.locator("tr.shown").get_by_test_id("job-report").inner_text()
+    assert page.locator("meta[http-equiv=refresh]").count() == 0, "nothing runs: the page stops reloading"
+
+
+PAGES = (f"/indicators?{PERIOD}", "/agora", "/pay?from=2026-08&to=2026-11", "/debts", "/bus", "/attendance?week=2026-11-10", "/imports",
          f"/skills?person_id={uuid.UUID(int=0)}")
 
 # Each element whose right edge passes its card's (or the window's), unless it sits in a box meant to scroll.
