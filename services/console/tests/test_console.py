@@ -285,6 +285,16 @@ def test_territory_filter_comparison_and_satisfaction(page, loaded):
     assert table(page, "satisfaction")["Overall (note globale)"] == ["", "0"]
     page.goto(f"{loaded.console}/indicators?{PERIOD}&compare=departement")
     assert {k: v[0] for k, v in table(page, "compare-departement").items()} == {"44": "3", "85": "1"}
+    assert page.get_by_test_id("no-territories").count() == 0
+
+    # a version that lists no territory (as the shipped file): the comparison falls back to départements, and says so
+    with httpx.Client(base_url=loaded.suite.url("sessions"), headers={"Authorization": f"Bearer {loaded.token(OrgKind.REGION)}"}) as sessions:
+        published = sessions.put("/territories", json={"source": "console test: no territory", "territories": []})
+        assert published.status_code == 201, published.text
+    page.goto(f"{loaded.console}/indicators?{PERIOD}&compare=territory")
+    assert "by département instead" in page.get_by_test_id("no-territories").inner_text()
+    assert page.locator("#compare-territory").count() == 0
+    assert {k: v[0] for k, v in table(page, "compare-departement").items()} == {"44": "3", "85": "1"}
 
 
 def test_skills_passport_of_a_person(page, loaded):
