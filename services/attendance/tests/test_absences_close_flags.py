@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from pacte_common.auth import OrgKind
+from pacte_testing import auth_header, new_siret
+
 
 async def test_absences_need_a_coded_reason_and_a_proof(attendance):
     a = attendance
@@ -82,3 +85,51 @@ async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(at
     assert set(shared["dossier_ids"]) == {str(alice), str(bob)}
     assert next(f for f in flags if f["kind"] == "late_qr")["dossier_ids"] == [str(carol)]
     assert len((await a.client.get("/flags", headers=a.org)).json()) == 2
+
+
+async def test_the_overview_counts_the_week_lists_the_months_waiting_and_the_flags_for_whom_may_see_them(attendance):
+    a = attendance
+    mine, theirs, other = uuid.uuid4(), uuid.uuid4(), new_siret()
+    other_org = auth_header(a.settings, OrgKind.TRAINING_ORG, other)
+    october = (await a.client.post(f"/sessions/{mine}/schedule/pattern", headers=a.org, json={
+        "first_day": "2026-10-19", "last_day": "2026-10-19", "weekdays": {"mon": ["morning"]}})).json()["created"][0]
+    week = await a.plan(mine)  # 9, 10, 12 November
+    alice, bob = await a.enter(mine, date(2026, 10, 1)), await a.enter(mine, date(2026, 10, 1))
+    for dossier in (alice, bob):
+        await a.sign_trainer(october, dossier)
+    await a.client.post(f"/half-days/{october['id']}/countersignature", headers=a.org, json={"trainer": "Claire Martin"})
+    await a.sign_trainer(week[0], alice)
+    await a.client.post(f"/half-days/{week[0]['id']}/absences", headers=a.org, json={"dossier_id": str(bob)})
+    await a.client.post(f"/half-days/{week[0]['id']}/countersignature", headers=a.org, json={"trainer": "Claire Martin"})
+    a.at(f"{week[2]['day']}T{week[2]['starts_at']}")
+    for dossier in (alice, bob):  # one phone signs two trainees' links: a shared_device flag
+        link = (await a.client.post(f"/half-days/{week[2]['id']}/links", headers=a.org, json={"dossier_id": str(dossier)})).json()
+        signed = await a.client.post("/signatures/link", json={"token": link["token"], "half_day_id": week[2]["id"],
+                                                               "dossier_id": str(dossier), "consent": True})
+        assert signed.status_code == 201, signed.text
+    ok = (await a.client.post(f"/sessions/{theirs}/schedule/pattern", headers=other_org, json={
+        "first_day": "2026-11-09", "last_day": "2026-11-09", "weekdays": {"mon": ["morning"]}}))
+    assert ok.status_code == 201, ok.text
+    a.at("2026-11-10T12:45:00")
+
+    region = await a.client.get("/overview", headers=a.region, params={"week": "2026-11-12"})
+    assert region.status_code == 200, region.text
+    body = region.json()
+    assert (body["week_start"], body["week_end"], body["open_flags"]) == ("2026-11-09", "2026-11-15", 1)
+    sessions = {item["session_id"]: item for item in body["items"]}
+    assert set(sessions) == {str(mine), str(theirs)}
+    mine_view = sessions[str(mine)]
+    assert mine_view["waiting_months"] == ["2026-10"] and sessions[str(theirs)]["waiting_months"] == []
+    counted = [(h["day"], h["period"], h["over"], h["signed"], h["absent"], h["unsigned"], h["countersigned"]) for h in mine_view["half_days"]]
+    assert counted[:4] == [("2026-11-09", "morning", True, 1, 1, 0, True), ("2026-11-09", "afternoon", True, 0, 0, 2, False),
+                           ("2026-11-10", "morning", True, 2, 0, 0, False), ("2026-11-10", "afternoon", False, 0, 0, 2, False)]
+    assert len(counted) == 6
+    # one session a page, the shared cursor; a training organisation sees its own sessions and flags only
+    first = (await a.client.get("/overview", headers=a.region, params={"week": "2026-11-12", "limit": 1})).json()
+    second = (await a.client.get("/overview", headers=a.region, params={"week": "2026-11-12", "limit": 1, "cursor": first["next_cursor"]})).json()
+    assert {first["items"][0]["session_id"], second["items"][0]["session_id"]} == {str(mine), str(theirs)} and second["next_cursor"] is None
+    theirs_view = (await a.client.get("/overview", headers=other_org)).json()  # this week by default: server time's
+    assert theirs_view["week_start"] == "2026-11-09" and [i["session_id"] for i in theirs_view["items"]] == [str(theirs)]
+    assert theirs_view["open_flags"] == 0
+    bad = await a.client.get("/overview", headers=a.region, params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"

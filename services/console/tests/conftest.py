@@ -26,8 +26,16 @@ DEADLINE = 60.0
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
-    with running_suite(tmp_path_factory.mktemp("console-suite"), "console") as running:
-        yield running
+    # attendance reads server time from a clock file (development only), so that the sheets'
+    # half-days of autumn 2026 are signed in their windows (test_console.py)
+    folder = tmp_path_factory.mktemp("console-suite")
+    os.environ["PACTE_ATTENDANCE_CLOCK_FILE"] = str(folder / "attendance-clock")
+    try:
+        with running_suite(folder, "console") as running:
+            running.clock_file = folder / "attendance-clock"
+            yield running
+    finally:
+        os.environ.pop("PACTE_ATTENDANCE_CLOCK_FILE", None)
 
 
 # ---------------------------------------------------------------------- journeys
@@ -59,6 +67,7 @@ class Loaded:
     excluded_dossier: str = ""
     files: dict[str, str] = field(default_factory=dict)
     person_a1: str = ""
+    session_a: str = ""
 
     @property
     def console(self) -> str:
@@ -200,6 +209,7 @@ async def load_journeys(suite: Suite) -> Loaded:
         await eventually(lambda: gateway_knows(b1, perimeter="excluded"), DEADLINE, message="b1 excluded at the gateway")
         await eventually(lambda: gateway_knows(a3, waiting=True), DEADLINE, message="a3 waits for its NIR")
         data.files = {"a1": a1, "a2": a2, "a3": a3, "b1": b1}
+        data.session_a = session_a
         data.person_a1 = ok(await region.get(f"/dossiers/{a1}"))["person_id"]
         # territories (a test table: the Region's real list is loaded the same way, docs/territories.md)
         ok(await region.put("/territories", json={"source": "console test fixture, not the Region's list", "territories": [

@@ -19,11 +19,14 @@ import asyncio
 import concurrent.futures
 import csv
 import io
+import json
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 from pacte_common.auth import OrgKind
@@ -163,7 +166,7 @@ def test_a_training_organisation_sees_only_its_own_data(page, loaded):
     response = page.goto(f"{loaded.console}/indicators?{PERIOD}&organisation={loaded.org_a}")
     assert response.status == 200  # the console fixes the organisation to the token's own
     assert table(page, "entries-by-sex")["men"] == ["1", "100.0"]
-    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus", f"/skills?person_id={loaded.person_a1}"):
+    for path in ("/agora", "/pay?from=2026-09&to=2026-09", "/bus", f"/skills?person_id={loaded.person_a1}", "/imports"):
         response = page.goto(f"{loaded.console}{path}")
         assert response.status == 403, path
         assert page.get_by_test_id("error").is_visible()
@@ -294,6 +297,16 @@ def test_territory_filter_comparison_and_satisfaction(page, loaded):
     assert table(page, "satisfaction")["Overall (note globale)"] == ["", "0"]
     page.goto(f"{loaded.console}/indicators?{PERIOD}&compare=departement")
     assert {k: v[0] for k, v in table(page, "compare-departement").items()} == {"44": "3", "85": "1"}
+    assert page.get_by_test_id("no-territories").count() == 0
+
+    # a version that lists no territory (as the shipped file): the comparison falls back to départements, and says so
+    with httpx.Client(base_url=loaded.suite.url("sessions"), headers={"Authorization": f"Bearer {loaded.token(OrgKind.REGION)}"}) as sessions:
+        published = sessions.put("/territories", json={"source": "console test: no territory", "territories": []})
+        assert published.status_code == 201, published.text
+    page.goto(f"{loaded.console}/indicators?{PERIOD}&compare=territory")
+    assert "by département instead" in page.get_by_test_id("no-territories").inner_text()
+    assert page.locator("#compare-territory").count() == 0
+    assert {k: v[0] for k, v in table(page, "compare-departement").items()} == {"44": "3", "85": "1"}
 
 
 def test_skills_passport_of_a_person(page, loaded):
@@ -304,6 +317,73 @@ def test_skills_passport_of_a_person(page, loaded):
     response = page.goto(f"{loaded.console}/skills?person_id={uuid.uuid4()}")
     assert response.status == 404 and "No such person" in page.locator("main").inner_text()
     assert page.goto(f"{loaded.console}/skills?person_id=not-a-uuid").status == 422
+
+
+def _at(loaded, local: str) -> None:
+    """Attendance's server time from now on (its development clock file), a Paris local instant."""
+    moment = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Europe/Paris"))
+    loaded.suite.clock_file.write_text(moment.astimezone(UTC).isoformat())
+
+
+def _seed_attendance(loaded) -> None:
+    """Session A's sheets, by organisation A through the attendance API: 19 October (a1, a2, a3 sign,
+    countersigned: the month waits for validation); 9 and 10 November, mornings and afternoons: on the
+    9th morning a1 signs, a2 is absent (sickness), a3 does not sign, countersigned; on the 10th morning
+    a2 and a3 sign their links from one phone (a shared_device flag); then it is the 10th, 18:00."""
+    a1, a2, a3 = (loaded.files[k] for k in ("a1", "a2", "a3"))
+    org = {"Authorization": f"Bearer {loaded.token(OrgKind.TRAINING_ORG, loaded.org_a)}"}
+    with httpx.Client(base_url=loaded.suite.url("attendance"), headers=org, timeout=30) as att:
+        wait_until(lambda: all(att.get(f"/sessions/{loaded.session_a}/passes/{d}").status_code == 200 for d in (a1, a2, a3)),
+                   "the trainees reached attendance")
+
+        def plan(first, last, periods) -> list[dict]:
+            response = att.post(f"/sessions/{loaded.session_a}/schedule/pattern", json={
+                "first_day": first, "last_day": last, "weekdays": {d: periods for d in ("mon", "tue")}, "trainer": "Claire Martin"})
+            assert response.status_code == 201, response.text
+            return sorted(response.json()["created"], key=lambda h: (h["day"], h["starts_at"]))
+
+        def sign(half_day, dossier):
+            _at(loaded, f"{half_day['day']}T{half_day['starts_at']}")
+            assert att.post(f"/half-days/{half_day['id']}/signatures", json={"dossier_id": dossier, "consent": True}).status_code == 201
+
+        october, = plan("2026-10-19", "2026-10-19", ["morning"])
+        for dossier in (a1, a2, a3):
+            sign(october, dossier)
+        week = plan("2026-11-09", "2026-11-10", ["morning", "afternoon"])
+        sign(week[0], a1)
+        assert att.post(f"/half-days/{week[0]['id']}/absences", json={"dossier_id": a2, "justified": True, "reason_code": "sickness",
+                                                                       "proof_reference": "arrêt 2026-11-09"}).status_code == 201
+        for half_day in (october, week[0]):
+            assert att.post(f"/half-days/{half_day['id']}/countersignature", json={"trainer": "Claire Martin"}).status_code == 201
+        _at(loaded, f"{week[2]['day']}T{week[2]['starts_at']}")
+        for dossier in (a2, a3):
+            token = att.post(f"/half-days/{week[2]['id']}/links", json={"dossier_id": dossier}).json()["token"]
+            signed = att.post("/signatures/link", json={"token": token, "half_day_id": week[2]["id"], "dossier_id": dossier, "consent": True})
+            assert signed.status_code == 201, signed.text
+    _at(loaded, "2026-11-10T18:00:00")
+
+
+def test_attendance_sheets_of_a_week_flags_and_a_month_waiting_for_validation(page, loaded):
+    _seed_attendance(loaded)
+    sign_in_as_region(page, loaded, "/attendance?week=2026-11-10")
+    assert page.locator("h1").inner_text() == "Émargement — semaine du 09/11/2026 au 15/11/2026"
+    sheet = page.locator(f".sheet[data-session='{loaded.session_a}'] tbody tr")
+    counted = [[c.strip() for c in sheet.nth(i).locator("th, td").all_inner_texts()] for i in range(sheet.count())]
+    assert [row[0] for row in counted] == ["lun. 09/11/2026 matin", "lun. 09/11/2026 après-midi",
+                                           "mar. 10/11/2026 matin", "mar. 10/11/2026 après-midi"]
+    # trainees, signed, absent, unsigned, countersigned
+    assert [row[2:] for row in counted] == [["3", "1", "1", "1", "oui"], ["3", "0", "0", "3", "non"],
+                                            ["3", "2", "0", "1", "non"], ["3", "0", "0", "3", "non"]]
+    assert page.locator("#attendance-unsigned tbody tr").count() == 4
+    assert page.locator("#attendance-flags [data-testid=flag-kind]").all_inner_texts() == ["Un appareil pour plusieurs stagiaires"]
+    waiting = page.locator("#attendance-waiting tbody tr")
+    assert waiting.count() == 1 and "2026-10" in waiting.inner_text()
+    shot(page, "attendance")
+    pdf = page.request.get(loaded.console + waiting.get_by_test_id("waiting-pdf").get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+    # the week before: nothing planned, October still waits
+    navigate(page, page.get_by_role("link", name="Semaine précédente"))
+    assert page.locator(".sheet tbody tr").count() == 0 and page.locator("#attendance-waiting tbody tr").count() == 1
 
 
 def _poison(loaded) -> None:
@@ -376,7 +456,41 @@ def test_money_owed_back_is_a_debt_the_region_can_write_off(page, loaded):
     assert row.get_by_test_id("debt-balance").inner_text() == "0.00" and "trainee deceased" in row.inner_text()
 
 
-PAGES = (f"/indicators?{PERIOD}", "/agora", "/pay?from=2026-08&to=2026-11", "/debts", "/bus",
+def test_imports_forward_a_file_show_its_report_and_start_a_backfill_whose_progress_shows(page, loaded, tmp_path):
+    def review(session: str) -> dict:
+        return {"id": f"rv-{uuid.uuid4().hex[:8]}", "date": "2026-12-02T10:00:00Z",
+                "notes": {n: 4 for n in ("accueil", "contenu_formation", "equipe_formateurs", "moyen_materiel", "accompagnement", "global")},
+                "formation": {"action": {"organisme_formateur": {"siret": loaded.org_a}, "session": {"numero": session}}}}
+
+    reviews = tmp_path / "avis.json"
+    reviews.write_text(json.dumps({"avis": [review(loaded.session_a), review("SE-UNKNOWN-2")]}))
+    sign_in_as_region(page, loaded, "/imports")
+    page.locator("#import-anotea input[type=file]").set_input_files(str(reviews))
+    navigate(page, page.locator("#import-anotea").get_by_role("button", name="Import"))
+    report = page.locator("#report")
+    assert report.get_by_test_id("report-outcome").inner_text().startswith("Imported"), report.inner_text()
+    counts = {row.locator("th").inner_text(): row.locator("td").inner_text() for row in report.locator("table.counts tbody tr").all()}
+    assert (counts["received"], counts["created"], counts["unknown session"]) == ("2", "1", "1")
+    assert report.locator("table.rejections tbody tr").count() == 1
+    shot(page, "imports")
+
+    export = tmp_path / "export.ndjson"
+    export.write_text('{"dossier_id": "not json\n')  # one unreadable line: the job reads it and reports it
+    page.locator("#backfill input[type=file]").set_input_files(str(export))
+    navigate(page, page.get_by_role("button", name="Start the back-fill"))
+    assert "Back-fill of export.ndjson started" in page.locator(".flash").first.inner_text()
+    job = page.locator("tr.shown")
+    assert job.count() == 1 and job.get_by_test_id("job-status").inner_text() in ("queued", "running", "completed")
+    deadline = time.monotonic() + DEADLINE
+    while page.locator("tr.shown").get_by_test_id("job-status").inner_text() != "completed":  # the page reloads itself meanwhile
+        assert time.monotonic() < deadline, f"the back-fill did not complete: {page.locator('tr.shown').inner_text()}"
+        time.sleep(0.5)
+        page.reload()
+    assert "read 1" in page.locator("tr.shown").get_by_test_id("job-report").inner_text()
+    assert page.locator("meta[http-equiv=refresh]").count() == 0, "nothing runs: the page stops reloading"
+
+
+PAGES = (f"/indicators?{PERIOD}", "/agora", "/pay?from=2026-08&to=2026-11", "/debts", "/bus", "/attendance?week=2026-11-10", "/imports",
          f"/skills?person_id={uuid.UUID(int=0)}")
 
 # Each element whose right edge passes its card's (or the window's), unless it sits in a box meant to scroll.

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
-from attendance.api import pages, sheets
+from attendance.api import overview, pages, sheets
 from attendance.db.models import Base, messaging
 from attendance.events.handlers import SUBSCRIPTIONS
 from attendance.settings import AttendanceSettings
@@ -25,7 +25,7 @@ def create_app(settings: AttendanceSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[sheets.router, pages.router],
+        routers=[sheets.router, overview.router, pages.router],
         subscriptions=SUBSCRIPTIONS,
         published_topics=[Topics.ATTENDANCE_SHEETS],
     )

@@ -32,6 +32,9 @@ class AttendanceSettings(ServiceSettings):
     sign_closes_after_min: int = 0
     # Where the trainees' page is served (links and QR codes point there).
     public_url: str = "http://127.0.0.1:8008"
+    # The overview (GET /overview) looks for months waiting for validation among this many months
+    # before the current one.
+    overview_months_scanned: int = Field(3, ge=1, le=24)
     # Development only (tests): a file holding an ISO instant that stands in for server time.
     clock_file: str = ""
 

@@ -1,4 +1,4 @@
-"""The console's only source of data: the four services' HTTP APIs, called with the operator's
+"""The console's only source of data: the services' HTTP APIs, called with the operator's
 own token, so every authorisation rule stays in the service that owns the data."""
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class Backend:
         token: str | None,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
         headers: dict[str, str] | None = None,
         accept_status: Iterable[int] = (),
     ) -> httpx.Response:
@@ -62,7 +64,8 @@ class Backend:
             all_headers["Authorization"] = f"Bearer {token}"
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
-            response = await self.client.request(method, self.urls[service] + path, params=clean, json=json, headers=all_headers)
+            response = await self.client.request(method, self.urls[service] + path, params=clean, json=json, content=content,
+                                                 files=files, headers=all_headers)
         except httpx.HTTPError as exc:
             raise ServiceError(service, 503, "unreachable", f"{type(exc).__name__} calling {path}") from None
         if response.status_code >= 400 and response.status_code not in accept_status:

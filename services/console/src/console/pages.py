@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -177,26 +178,42 @@ async def _indicator_figures(request: Request, operator: Operator, filters: ind.
     return ind.figures(period, monthly, months) + extra + [ind.every_indicator(period)], months
 
 
+NO_TERRITORIES = ("No territory table is published yet (or the current version lists no territory; docs/territories.md): "
+                  "figures are by département instead.")
+
+
 @router.get("/indicators")
 async def indicators_page(request: Request, operator: SignedIn):
+    territories = await _territories(request, operator)
     try:
-        filters = _indicator_filters(request, operator)
+        filters = _territory_fallback(_indicator_filters(request, operator), territories)
         figures, months = await _indicator_figures(request, operator, filters)
     except BadFilter as exc:
         return render(request, "indicators.html", status_code=422, error=str(exc), filters=None, figures=[], programmes=[],
                       territories=[], query=request.url.query, operator=operator)
-    programmes, territories = await _filter_choices(request, operator)
+    programmes = await _programmes(request, operator)
     return render(request, "indicators.html", filters=filters, figures=figures, months=months, programmes=programmes,
-                  territories=territories, query=request.url.query, operator=operator)
+                  territories=territories, query=request.url.query, operator=operator,
+                  no_territories=None if territories else NO_TERRITORIES)
 
 
-async def _filter_choices(request: Request, operator: Operator) -> tuple[list, list]:
-    """Programmes and territories for the filters' lists; a free text field when unavailable."""
-    backend = backend_of(request)
-    programmes = await backend.call("sessions", "GET", "/programmes", token=operator.token, accept_status=(403, 404))
-    territories = await backend.call("sessions", "GET", "/territories", token=operator.token, accept_status=(403, 404))
-    return (programmes.json() if programmes.status_code == 200 else [],
-            territories.json()["territories"] if territories.status_code == 200 else [])
+def _territory_fallback(filters: ind.IndicatorFilters, territories: list) -> ind.IndicatorFilters:
+    """Without a territory table there is no territory to compare: compare by département instead."""
+    if not territories and filters.compare == "territory":
+        return replace(filters, compare="departement")
+    return filters
+
+
+async def _programmes(request: Request, operator: Operator) -> list:
+    """Programmes for the filter's list; a free text field when unavailable."""
+    programmes = await backend_of(request).call("sessions", "GET", "/programmes", token=operator.token, accept_status=(403, 404))
+    return programmes.json() if programmes.status_code == 200 else []
+
+
+async def _territories(request: Request, operator: Operator) -> list:
+    """The current version's territories; empty while none is published (404)."""
+    found = await backend_of(request).call("sessions", "GET", "/territories", token=operator.token, accept_status=(403, 404))
+    return found.json()["territories"] if found.status_code == 200 else []
 
 
 @router.get("/indicators/all.csv")
@@ -213,6 +230,8 @@ async def indicators_csv_from_service(request: Request, operator: SignedIn):
 async def indicator_csv(figure_id: str, request: Request, operator: SignedIn):
     try:
         filters = _indicator_filters(request, operator)
+        if filters.compare == "territory":
+            filters = _territory_fallback(filters, await _territories(request, operator))
         figures, _ = await _indicator_figures(request, operator, filters)
     except BadFilter as exc:
         return Response(str(exc), status_code=422, media_type="text/plain")
@@ -493,7 +512,7 @@ async def write_off_debt(debt_id: uuid.UUID, request: Request, operator: SignedI
 
 # ------------------------------------------------------------------ bus health
 
-SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway")
+SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "attendance")
 
 
 async def _service_health(backend: Backend, service: str) -> dict:

@@ -1,4 +1,4 @@
-"""Console settings (env prefix PACTE_CONSOLE_): where the four services are, the session cookie."""
+"""Console settings (env prefix PACTE_CONSOLE_): where the services are, the session cookie."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
     sessions_url: str = "http://127.0.0.1:8002"
     remuneration_url: str = "http://127.0.0.1:8003"
     agora_gateway_url: str = "http://127.0.0.1:8004"
+    attendance_url: str = "http://127.0.0.1:8008"
     request_timeout_s: float = 15.0
     # At most this many calls to one service at once for a page (monthly series, pay months).
     max_parallel_calls: int = 6
@@ -64,6 +65,13 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
     pay_statements_scanned: int = 2000
     # Debts shown per page (the list is paged by the remuneration service's cursor).
     debts_page_size: int = 50
+    # Sessions per page of the attendance sheets (the attendance service's cursor), fraud flags listed.
+    attendance_page_size: int = Field(20, ge=1, le=100)
+    attendance_flags_shown: int = Field(50, ge=1)
+    # The largest file the imports page forwards (read in memory; each service has its own limit too).
+    import_max_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    # While a back-fill runs, the imports page reloads itself every this many seconds (meta refresh).
+    backfill_refresh_s: int = Field(3, ge=1)
 
     @model_validator(mode="after")
     def _no_development_secrets_outside_development(self) -> Self:
@@ -80,4 +88,5 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
             "sessions": self.sessions_url,
             "remuneration": self.remuneration_url,
             "agora-gateway": self.agora_gateway_url,
+            "attendance": self.attendance_url,
         }

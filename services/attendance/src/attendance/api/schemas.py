@@ -230,3 +230,35 @@ class FlagOut(BaseModel):
 class ReasonOut(BaseModel):
     code: str
     label: str
+
+
+class HalfDayCountsOut(BaseModel):
+    half_day_id: UUID
+    day: date
+    period: Period
+    starts_at: time
+    ends_at: time
+    over: bool = Field(description="The half-day has ended (server time)")
+    trainees: int = Field(description="Trainees in training that day")
+    signed: int
+    absent: int = Field(description="Declared absent, justified or not")
+    unsigned: int = Field(description="Neither signed nor declared absent")
+    countersigned: bool
+
+
+class SessionWeekOut(BaseModel):
+    session_id: UUID
+    organisation_siret: str
+    action_title: str
+    half_days: list[HalfDayCountsOut] = Field(description="The week's half-days (cancelled ones left out)")
+    waiting_months: list[str] = Field(description="Months (YYYY-MM) over, complete and countersigned, not closed yet")
+
+
+class AttendanceOverviewOut(BaseModel):
+    week_start: date
+    week_end: date
+    today: date
+    months_scanned: list[str] = Field(description="The months looked at for validation")
+    open_flags: int = Field(description="Fraud flags raised (GET /flags)")
+    items: list[SessionWeekOut]
+    next_cursor: str | None = None

@@ -1,0 +1,47 @@
+"""The overview of the sheets for the Region (every session) and a training organisation (its own):
+the week's half-days counted, the months waiting for validation, the flags (docs/attendance.md §8)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.http import CursorParam
+from pacte_common.service import DbSession
+
+from attendance.api.deps import Now, Settings
+from attendance.api.schemas import AttendanceOverviewOut, HalfDayCountsOut, SessionWeekOut
+from attendance.db import queries
+from attendance.domain.overview import months_before, week_of
+
+router = APIRouter(tags=["attendance"])
+Reader = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
+WeekParam = Annotated[date | None, Query(description="A day of the week shown (Monday to Sunday); this week by default")]
+PageSize = Annotated[int, Query(ge=1, le=100, description="Sessions per page")]
+
+
+@router.get("/overview", response_model=AttendanceOverviewOut,
+            summary="The week's sheets per session (signed, absent, unsigned, countersigned), the months waiting for "
+                    "validation and the flags count (the Region: every session; an organisation: its own)")
+async def attendance_overview(principal: Reader, db: DbSession, settings: Settings, now: Now, week: WeekParam = None,
+                              cursor: CursorParam = None, limit: PageSize = 20):
+    local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    first, last = week_of(week or local_now.date())
+    months = months_before(local_now.date(), settings.overview_months_scanned)
+    organisation = principal.org_id if principal.org_kind is OrgKind.TRAINING_ORG else None
+    found = await queries.overview(db, organisation, (first, last), months, cursor, limit)
+    return AttendanceOverviewOut(
+        week_start=first, week_end=last, today=local_now.date(), months_scanned=months, open_flags=found.open_flags,
+        next_cursor=found.next_cursor, items=[session_week_out(item, local_now) for item in found.sessions])
+
+
+def session_week_out(item: queries.SessionWeek, local_now: datetime) -> SessionWeekOut:
+    half_days = [HalfDayCountsOut(half_day_id=h.id, day=h.day, period=h.period, starts_at=h.starts_at, ends_at=h.ends_at,
+                                  over=datetime.combine(h.day, h.ends_at) <= local_now, trainees=c.trainees, signed=c.signed,
+                                  absent=c.absent, unsigned=c.unsigned, countersigned=countersigned)
+                 for h, c, countersigned in item.half_days]
+    return SessionWeekOut(session_id=item.session.id, organisation_siret=item.session.organisation_siret,
+                          action_title=item.session.action_title, half_days=half_days, waiting_months=item.waiting_months)
