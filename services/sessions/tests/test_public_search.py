@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest_asyncio
 from lxml import etree
 from pacte_common.bus import BusSettings
 from pacte_testing import _create_pg_database, _drop_pg_database, running, selected_database_kind
+from sessions.domain.public_search import MARKS, mean_marks
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
 
@@ -239,9 +241,9 @@ async def test_marks_and_results_are_shown_from_the_minimum_base_only(world):
     second = by_id[world.ids["real"]["123324"]]["reviews"]
     assert second["training"] == {"reviews": None, "below_min_base": True, "overall": None, "accueil": None, "contenu": None,
                                   "equipe_formateurs": None, "moyens_materiels": None, "accompagnement": None}
-    # Both actions are the same organisation's: five reviews, (4 + 4 + 5 + 2 + 2) / 5.
-    assert first["organisation"]["reviews"] == second["organisation"]["reviews"] == 5
-    assert first["organisation"]["overall"] == "3.40"
+    # Both actions are the same organisation's: five reviews, but two are the second's, below the
+    # base: shown, 5 × the organisation's mean − 3 × the first's would give theirs. Withheld too.
+    assert first["organisation"] == second["organisation"] == {**second["training"], "below_min_base": True}
     pdl = by_id[world.ids["upcoming"]]
     assert pdl["reviews"]["training"]["reviews"] is None and not pdl["reviews"]["training"]["below_min_base"]
     assert pdl["employment_6_months"] == {"horizon_months": 6, "population": 4, "respondents": 3, "response_rate": "0.7500",
@@ -249,8 +251,10 @@ async def test_marks_and_results_are_shown_from_the_minimum_base_only(world):
     assert pdl["next_information_meeting"] == "2017-11-20"
     assert by_id[world.ids["real"]["114782"]]["employment_6_months"]["population"] is None
 
-    with_min_base_2 = world.settings.model_copy(update={"public_min_base": 2})
-    assert with_min_base_2.public_min_base == 2  # the base is a setting (docs/public-search.md)
+    # The same organisation with a base of 2: the withheld part is none, every group is shown.
+    sums = {name: 17 for name in MARKS}
+    assert mean_marks(5, sums, 2, withheld_part=0).means["overall"] == Decimal("3.40")
+    assert mean_marks(5, sums, 3, withheld_part=2).reviews is None
 
 
 async def test_the_training_page_shows_sessions_organisation_marks_and_results(world):

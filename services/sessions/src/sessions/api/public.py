@@ -38,6 +38,7 @@ from sessions.db.public_search import (
     marks_by,
     outcomes_by_file,
     place_of,
+    reviews_in_small_groups,
     search_query,
     training_of,
 )
@@ -186,6 +187,7 @@ class Figures:
 
     by_action: dict
     by_organisation: dict
+    withheld_by_organisation: dict
     exits: dict
     outcomes: dict
     today: date
@@ -195,8 +197,9 @@ class Figures:
         empty: tuple[int, dict] = (0, {name: None for name in MARKS})
         training = self.by_action.get(action.id, empty)
         organisation = self.by_organisation.get(action.organisation_siret, empty)
+        withheld = self.withheld_by_organisation.get(action.organisation_siret, 0)
         return PublicReviews(training=marks_out(mean_marks(*training, self.min_base)),
-                             organisation=marks_out(mean_marks(*organisation, self.min_base)))
+                             organisation=marks_out(mean_marks(*organisation, self.min_base, withheld_part=withheld)))
 
     def result(self, action: Action) -> PublicResult:
         return result_out(employment_result(self.exits.get(action.id, []), self.outcomes, self.today, self.min_base))
@@ -209,6 +212,7 @@ async def figures_of(db, actions: list[Action], today: date, min_base: int) -> F
     return Figures(
         by_action=await marks_by(db, SatisfactionReview.action_id, ids),
         by_organisation=await marks_by(db, SatisfactionReview.organisation_siret, sirets),
+        withheld_by_organisation=await reviews_in_small_groups(db, sirets, min_base),
         exits=await exits_by_action(db, ids),
         outcomes=await outcomes_by_file(db, ids),
         today=today, min_base=min_base,
@@ -269,7 +273,7 @@ async def around_of(db, settings, params: SearchParams) -> Around | None:
         return None
     point = parse_point(params.near) or await place_of(db, params.near)
     if point is None:
-        raise Invalid(f"no training place of the offer is known at {params.near!r}: give a postal code, an INSEE code, "
+        raise Invalid("no training place of the offer is known there: give a postal code, an INSEE code, "
                       "a commune's name or 'latitude,longitude'", field="query.near")
     return Around(point[0], point[1], params.radius_km or settings.public_radius_km_default)
 

@@ -264,6 +264,19 @@ async def marks_by(db: AsyncSession, column, keys: set) -> dict:
     return {row[0]: (row[1], dict(zip(MARKS, row[2:], strict=True))) for row in rows}
 
 
+async def reviews_in_small_groups(db: AsyncSession, sirets: set, min_base: int) -> dict:
+    """SIRET -> how many of its reviews are in groups (a training, or none) below the minimum base."""
+    if not sirets:
+        return {}
+    column = SatisfactionReview.organisation_siret
+    rows = await db.execute(select(column, SatisfactionReview.action_id, func.count())
+                            .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id))
+    small: dict = {}
+    for siret, _action_id, count in rows:
+        small[siret] = small.get(siret, 0) + (count if count < min_base else 0)
+    return small
+
+
 async def exits_by_action(db: AsyncSession, action_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, date]]]:
     if not action_ids:
         return {}

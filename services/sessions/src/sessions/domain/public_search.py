@@ -132,8 +132,12 @@ class Marks:
     means: dict[str, Decimal | None]
 
 
-def mean_marks(count: int, sums: dict[str, Decimal | float | None], min_base: int) -> Marks:
-    if count < min_base or count == 0:
+def mean_marks(count: int, sums: dict[str, Decimal | float | None], min_base: int, *, withheld_part: int = 0) -> Marks:
+    """The means, or nothing below the minimum base. `withheld_part`: how many of these reviews
+    belong to groups withheld on their own (an organisation's trainings below the base); when
+    that part is itself under the base, the whole is withheld too, or the difference between the
+    whole and the published groups would give the withheld reviews' marks (docs/public-search.md)."""
+    if count < min_base or count == 0 or 0 < withheld_part < min_base:
         return Marks(None, count > 0, {name: None for name in MARKS})
     means = {
         name: (Decimal(str(sums[name])) / count).quantize(MARK_QUANTUM, rounding=ROUND_HALF_UP) if sums.get(name) is not None else None
