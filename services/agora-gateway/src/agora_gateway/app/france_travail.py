@@ -46,7 +46,10 @@ from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.domain.france_travail import (
     FT_FLOW,
     INVALID_IDENTIFIER,
+    MALFORMED_ANSWER,
+    BenefitAnswer,
     FtOperation,
+    MalformedAnswer,
     benefit_of,
     certificate_data,
     certificate_request,
@@ -204,17 +207,26 @@ async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAn
         flow.answered_at = utcnow()
         flow.claimed_until = None
         if answer.acknowledged:
-            _move(db, flow, FlowAction.ACKNOWLEDGE, reason="France Travail acknowledged")
-            await _publish_benefit(db, runtime, flow, answer.body)
+            await _acknowledge(db, runtime, flow, answer.body)
         else:
             await reject(db, runtime, flow, answer.code, answer.message)
     runtime.ft_dispatch_wakeup.set()  # the file's next certificate may go now
 
 
-async def _publish_benefit(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:
-    benefit = benefit_of(body) if flow.operation == FtOperation.AES.value else None
-    if benefit is None:
+async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:
+    """An acknowledgement whose benefit cannot be read is recorded as a refusal of that file
+    (`malformed_answer`): the answer is kept, the file waits, an operator resends."""
+    try:
+        benefit = benefit_of(body) if flow.operation == FtOperation.AES.value else None
+    except MalformedAnswer as exc:
+        await reject(db, runtime, flow, MALFORMED_ANSWER, f"France Travail's answer is malformed: {exc}")
         return
+    _move(db, flow, FlowAction.ACKNOWLEDGE, reason="France Travail acknowledged")
+    if benefit is not None:
+        await _publish_benefit(db, runtime, flow, benefit)
+
+
+async def _publish_benefit(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, benefit: BenefitAnswer) -> None:
     file = await get_ft_file(db, flow.dossier_id)
     event = FranceTravailBenefitAnswered(
         flow_id=flow.id, dossier_id=flow.dossier_id, person_id=file.person_id if file else None, occurred_at=utcnow(),

@@ -53,6 +53,7 @@ FT_FLOW: StateMachine[FlowStatus, FlowAction] = flow_machine("france travail flo
 
 WAITING_FOR_IDENTIFIER = "waiting_for_france_travail_id"
 INVALID_IDENTIFIER = "invalid_france_travail_id"
+MALFORMED_ANSWER = "malformed_answer"  # acknowledged, but its benefit unreadable (benefit_of)
 
 # The job seeker's identifier: 7 digits and a check character (digit or capital letter),
 # with an optional 3-character structure prefix some exports carry (docs/france-travail.md).
@@ -124,16 +125,29 @@ class BenefitAnswer:
     certificate_id: str
 
 
+class MalformedAnswer(ValueError):
+    """France Travail acknowledged an AES but what it says of the benefit cannot be read."""
+
+
 def benefit_of(body: dict[str, Any]) -> BenefitAnswer | None:
-    """What an acknowledged AES says of the person's unemployment benefit (None: nothing said)."""
+    """What an acknowledged AES says of the person's unemployment benefit (None: nothing said).
+
+    A benefit that is there but unreadable — no yes/no, an amount that is not a finite decimal
+    ≥ 0, a date that is not one — raises `MalformedAnswer`: the flow is refused with
+    `MALFORMED_ANSWER` (only its file waits) rather than published as nonsense or never recorded.
+    """
     benefit = body.get("benefit")
-    if not isinstance(benefit, dict) or not isinstance(benefit.get("unemployment_benefit"), bool):
+    if benefit is None:
         return None
+    if not isinstance(benefit, dict) or not isinstance(benefit.get("unemployment_benefit"), bool):
+        raise MalformedAnswer("the benefit has no unemployment_benefit yes/no")
     try:
         amount = Decimal(str(benefit["daily_amount"])) if benefit.get("daily_amount") is not None else None
         end = date.fromisoformat(benefit["end_date"]) if benefit.get("end_date") else None
-    except (InvalidOperation, ValueError):
-        return None
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise MalformedAnswer("the benefit's daily amount or end date cannot be read") from exc
+    if amount is not None and (not amount.is_finite() or amount < 0):
+        raise MalformedAnswer(f"the benefit's daily amount {amount} is not a finite amount of 0 or more")
     return BenefitAnswer(benefit["unemployment_benefit"], amount, end, str(body.get("certificate_id") or ""))
 
 
