@@ -15,6 +15,7 @@ from pacte_common.events import Topics
 from pacte_testing import auth_header, eventually, read_topic, running
 from pacte_testing.agora import TraineeStory, programme, publish
 from pacte_testing.france_travail import make_ft_id, running_ft_sandbox
+from pacte_testing.remuneration import NIR
 
 JOURNEY = ["ais", "aes", "interruption", "resumption", "end"]
 
@@ -57,9 +58,11 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
         status = await eventually(unreachable, message="France Travail reported unreachable")
         assert status["status"] == "degraded" and not status["components"]["france_travail"]["reachable"]
         assert await ft_sandbox.certificates(paid.dossier_id) == []
-        # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused
+        # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused,
+        # its message echoing the person's identifier and NIR
+        echoed = f"Horaires incohérents pour {refused.france_travail_id} (NIR {NIR})"
         await ft_sandbox.faults(duplicates_next=1, refusals=[{"kind": "aes", "france_travail_id": refused.france_travail_id,
-                                                              "code": "E_AES_HOURS", "message": "Horaires incohérents"}])
+                                                              "code": "E_AES_HOURS", "message": echoed}])
 
         async def paid_done():
             view = await ft_file(client, region, paid)
@@ -78,7 +81,12 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
 
         await eventually(refused_blocked, message="refused AES blocks its file")
         rejected = (await ft_file(client, region, refused))["flows"][1]
-        assert (rejected["rejection_code"], rejected["rejection_message"]) == ("E_AES_HOURS", "Horaires incohérents")
+        masked = refused.france_travail_id[0] + "******" + refused.france_travail_id[-1]
+        assert (rejected["rejection_code"], rejected["rejection_message"]) == (
+            "E_AES_HOURS", f"Horaires incohérents pour {masked} (NIR [NIR])"), "the echoed identifier and NIR masked"
+        assert rejected["answer"] == {"status": "refused", "code": "E_AES_HOURS"}, "France Travail's text not passed through"
+        acknowledged = (await ft_file(client, region, paid))["flows"][1]["answer"]
+        assert set(acknowledged) == {"certificate_id", "kind", "status"} and acknowledged["kind"] == "aes"
         assert rejected["allowed_actions"] == ["retry"]
         assert [c["kind"] for c in await ft_sandbox.certificates(refused.dossier_id)] == ["ais"]
 

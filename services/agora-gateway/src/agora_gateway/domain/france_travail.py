@@ -76,6 +76,25 @@ def mask_identifier(value: str) -> str:
     return value[0] + "*" * min(len(value) - 2, 12) + value[-1] if len(value) > 2 else "*" * len(value)
 
 
+# An identifier echoed inside a partner's free text (not anchored: between non-alphanumerics).
+_ECHOED_IDENTIFIER = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Z]{3})?[0-9]{7}[0-9A-Z](?![0-9A-Za-z])")
+
+# What of France Travail's answer body an operator is shown: never its free text as received.
+SHOWN_ANSWER_FIELDS = ("certificate_id", "kind", "status", "code")
+
+
+def mask_identifiers_in(text: str) -> str:
+    """Every France Travail identifier a free text echoes, masked as `mask_identifier` does."""
+    return _ECHOED_IDENTIFIER.sub(lambda found: mask_identifier(found.group(0)), text)
+
+
+def shown_answer(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """France Travail's answer as an operator sees it: its certificate id, kind, status and code only."""
+    if body is None:
+        return None
+    return {field: body[field] for field in SHOWN_ANSWER_FIELDS if field in body}
+
+
 def plan(planned: set[str], step: TraineeStep) -> list[FtOperation]:
     """The certificates a trainee step adds to the file's queue, given those already planned."""
     ops: list[FtOperation] = []
