@@ -17,7 +17,8 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pacte_common.clock import utcnow
@@ -34,6 +35,7 @@ from agora_gateway.app.outbound.engine import (
     dispatch_loop,
     locked_flow,
     recorded,
+    requeue,
     wake_after_commit,
 )
 from agora_gateway.clients.france_travail import FranceTravailClient, FranceTravailUnavailable
@@ -59,7 +61,7 @@ from agora_gateway.domain.france_travail import (
     plan,
     valid_identifier,
 )
-from agora_gateway.domain.outbound import OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.outbound import OPERATOR_ROLE, FlowAction, FlowStatus
 from agora_gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,7 @@ async def send(runtime: GatewayRuntime, client: FranceTravailClient, work: FtWor
         try:
             answer = await client.certify(work.request, work.key)
         except FranceTravailUnavailable as exc:
-            await recorded(runtime, requeue, work, str(exc))
+            await recorded(runtime, partial(requeue, model=FtFlow, move=_move, partner="France Travail"), work, str(exc))
             return
         await recorded(runtime, record_answer, work, answer)
 
@@ -244,21 +246,6 @@ async def reject(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, code: 
     flow.claimed_until = None
     flow.answered_at = utcnow()
     log.warning("France Travail refused %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
-
-
-async def requeue(runtime: GatewayRuntime, work: FtWork, error: str) -> None:
-    settings = runtime.settings
-    async with runtime.db_factory() as db, db.begin():
-        flow = await locked_flow(db, FtFlow, work)
-        if flow is None:
-            return
-        _move(db, flow, FlowAction.REQUEUE, reason=error)
-        flow.failed_claims += 1
-        flow.last_error = error
-        flow.claimed_until = None
-        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
-        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    log.warning("France Travail unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
 
 
 # ------------------------------------------------------------------ the operator's resend
