@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from agora_gateway.domain.france_travail import MalformedAnswer, benefit_of
 from agora_gateway.main import create_app
 from pacte_common.auth import OrgKind
 from pacte_common.bus import topic_name
@@ -14,6 +15,7 @@ from pacte_common.events import Topics
 from pacte_testing import auth_header, eventually, read_topic, running
 from pacte_testing.agora import TraineeStory, programme, publish
 from pacte_testing.france_travail import make_ft_id, running_ft_sandbox
+from pacte_testing.remuneration import NIR
 
 JOURNEY = ["ais", "aes", "interruption", "resumption", "end"]
 
@@ -56,9 +58,11 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
         status = await eventually(unreachable, message="France Travail reported unreachable")
         assert status["status"] == "degraded" and not status["components"]["france_travail"]["reachable"]
         assert await ft_sandbox.certificates(paid.dossier_id) == []
-        # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused
+        # back, with one answer lost on the way (the resend gets it again) and the refused file's AES refused,
+        # its message echoing the person's identifier and NIR
+        echoed = f"Horaires incohérents pour {refused.france_travail_id} (NIR {NIR})"
         await ft_sandbox.faults(duplicates_next=1, refusals=[{"kind": "aes", "france_travail_id": refused.france_travail_id,
-                                                              "code": "E_AES_HOURS", "message": "Horaires incohérents"}])
+                                                              "code": "E_AES_HOURS", "message": echoed}])
 
         async def paid_done():
             view = await ft_file(client, region, paid)
@@ -77,7 +81,12 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
 
         await eventually(refused_blocked, message="refused AES blocks its file")
         rejected = (await ft_file(client, region, refused))["flows"][1]
-        assert (rejected["rejection_code"], rejected["rejection_message"]) == ("E_AES_HOURS", "Horaires incohérents")
+        masked = refused.france_travail_id[0] + "******" + refused.france_travail_id[-1]
+        assert (rejected["rejection_code"], rejected["rejection_message"]) == (
+            "E_AES_HOURS", f"Horaires incohérents pour {masked} (NIR [NIR])"), "the echoed identifier and NIR masked"
+        assert rejected["answer"] == {"status": "refused", "code": "E_AES_HOURS"}, "France Travail's text not passed through"
+        acknowledged = (await ft_file(client, region, paid))["flows"][1]["answer"]
+        assert set(acknowledged) == {"certificate_id", "kind", "status"} and acknowledged["kind"] == "aes"
         assert rejected["allowed_actions"] == ["retry"]
         assert [c["kind"] for c in await ft_sandbox.certificates(refused.dossier_id)] == ["ais"]
 
@@ -148,3 +157,48 @@ async def test_france_travail_flows_in_order_once_with_refusals_blocking_only_th
 
         status = await eventually(reachable_again, message="France Travail reachable again")
         assert not [r for r in status["reasons"] if "France Travail" in r]
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "-0.01", "abc"])
+def test_a_benefit_amount_that_is_not_a_finite_amount_of_0_or_more_is_malformed(amount):
+    with pytest.raises(MalformedAnswer):
+        benefit_of({"certificate_id": "FT-1", "benefit": {"unemployment_benefit": True, "daily_amount": amount}})
+    assert benefit_of({"benefit": {"unemployment_benefit": True, "daily_amount": "0"}}).daily_amount == Decimal("0")
+    assert benefit_of({"certificate_id": "FT-1"}) is None
+
+
+async def test_a_malformed_benefit_amount_refuses_only_its_file_until_an_operator_resends(make_settings, ft_sandbox, bus_settings):
+    settings = make_settings(france_travail_url=ft_sandbox.url)
+    region = auth_header(settings, OrgKind.REGION, "region")
+    negative, sound = TraineeStory(france_travail_id=make_ft_id(21)), TraineeStory(france_travail_id=make_ft_id(22))
+    await ft_sandbox.register(negative.france_travail_id, unemployment_benefit=True, daily_amount="-31.20")
+    await ft_sandbox.register(sound.france_travail_id, unemployment_benefit=True, daily_amount="31.20")
+    async with running(create_app(settings)) as client:
+        await publish(bus_settings, [negative.enrolled(), negative.entered(), negative.exited(),
+                                     sound.enrolled(), sound.entered()])
+
+        async def settled():
+            blocked = statuses(await ft_file(client, region, negative))
+            done = statuses(await ft_file(client, region, sound))
+            return (blocked == [("ais", "acknowledged"), ("aes", "rejected"), ("end", "pending")]
+                    and done == [("ais", "acknowledged"), ("aes", "acknowledged")])
+
+        await eventually(settled, timeout=20, message="the malformed answer blocks its file only")
+        rejected = (await ft_file(client, region, negative))["flows"][1]
+        assert rejected["rejection_code"] == "malformed_answer" and rejected["allowed_actions"] == ["retry"]
+
+        # France Travail corrects the amount; the operator resends (a new revision, a new key)
+        await ft_sandbox.register(negative.france_travail_id, unemployment_benefit=True, daily_amount="12.50")
+        etag = (await client.get(f"/france-travail/flows/{rejected['flow_id']}", headers=region)).headers["ETag"]
+        response = await client.post(f"/france-travail/flows/{rejected['flow_id']}/retry", headers={**region, "If-Match": etag})
+        assert response.status_code == 200, response.text
+
+        async def resent():
+            return statuses(await ft_file(client, region, negative)) == [
+                ("ais", "acknowledged"), ("aes", "acknowledged"), ("end", "acknowledged")]
+
+        await eventually(resent, timeout=20, message="the resent AES acknowledged and the file goes on")
+        envelopes = await read_topic(bus_settings, topic_name(bus_settings, Topics.FRANCE_TRAVAIL), expect=2)
+        answers = {e.data.dossier_id: e.data for e in envelopes}
+        assert answers[negative.dossier_id].daily_amount == Decimal("12.50") and answers[negative.dossier_id].revision == 2
+        assert answers[sound.dossier_id].daily_amount == Decimal("31.20")

@@ -7,7 +7,11 @@ from decimal import Decimal
 from uuid import uuid4
 
 from pacte_common.contracts.france_travail import FranceTravailBenefitAnswered
+from pacte_testing import eventually
 from pacte_testing.remuneration import FileSpec
+from remuneration.db.models import EarlyFranceTravailAnswer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def answer(dossier, benefit: bool, at: datetime, amount: str | None = None) -> FranceTravailBenefitAnswered:
@@ -42,3 +46,28 @@ async def test_france_travail_answer_decides_the_regime_and_a_duplicate_changes_
     file = await r.wait_file(dossier, lambda f: f["regime"] == "region", "regime decided again")
     assert file["france_travail_benefit"] is False
     assert file["version"] == version + 1, "the duplicate and the older answer changed nothing"
+
+
+async def test_an_answer_before_its_file_waits_for_it_and_decides_the_regime(remuneration):
+    """France Travail's topic and sessions' are not ordered together: an answer that comes first is
+    kept by dossier id (not retried into the dead letters) and applied when the file is created."""
+    r = remuneration
+    dossier = uuid4()
+    await r.sessions.publish(answer(dossier, True, datetime(2021, 6, 2, 9, tzinfo=UTC), "20.81"), dossier)
+    engine = create_async_engine(r.settings.database_url)
+    try:
+        async def kept_early():
+            async with engine.connect() as connection:
+                row = select(EarlyFranceTravailAnswer.dossier_id).where(EarlyFranceTravailAnswer.dossier_id == dossier)
+                return (await connection.scalar(row)) is not None
+
+        await eventually(kept_early, message="the early answer kept, waiting for its file")
+        await r.sessions.enrol(FileSpec(unemployment_benefit=False), dossier_id=dossier)
+        await r.wait_file(dossier, lambda f: f["state"] == "awaiting_entry")
+        assert (await r.request(dossier)).status_code == 201  # declares no benefit: France Travail's answer wins
+        await r.sessions.enter(dossier, date(2021, 6, 1))
+        file = await r.wait_file(dossier, lambda f: f["regime"] == "unemployment_insurance", "regime from the early answer")
+        assert file["france_travail_benefit"] is True
+        assert not await kept_early(), "the early answer moved onto its file"
+    finally:
+        await engine.dispose()

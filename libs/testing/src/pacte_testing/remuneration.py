@@ -129,8 +129,8 @@ class SessionsStandIn:
         return dict(dossier=self.snapshot(dossier_id, status, exit_date), occurred_at=utcnow(),
                     actor=f"training_org:{self.specs[dossier_id].siret}")
 
-    async def enrol(self, spec: FileSpec | None = None) -> uuid.UUID:
-        dossier_id = uuid.uuid4()
+    async def enrol(self, spec: FileSpec | None = None, dossier_id: uuid.UUID | None = None) -> uuid.UUID:
+        dossier_id = dossier_id or uuid.uuid4()
         self.specs[dossier_id], self.people[dossier_id] = spec or FileSpec(), uuid.uuid4()
         await self.publish(TraineeEnrolled(**self._common(dossier_id, DossierStatus.ENROLLED)), dossier_id)
         return dossier_id

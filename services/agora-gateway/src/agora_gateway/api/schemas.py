@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from pacte_common.logs import redact
 from pacte_common.tracing import trace_id_of
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,8 @@ from agora_gateway.domain.france_travail import (
     WAITING_FOR_IDENTIFIER,
     FtOperation,
     ft_idempotency_key,
+    mask_identifiers_in,
+    shown_answer,
 )
 from agora_gateway.domain.outbound import OPERATOR_ROLE
 from agora_gateway.domain.perimeter import PERIMETER_LABELS, PerimeterStatus
@@ -238,8 +241,10 @@ class FtFlowView(BaseModel):
     next_attempt_at: datetime | None
     last_error: str | None
     rejection_code: str | None = Field(None, description="France Travail's code (or the gateway's own check)")
-    rejection_message: str | None
-    answer: dict[str, Any] | None
+    rejection_message: str | None = Field(
+        None, description="France Travail's message, any NIR, IBAN or France Travail identifier it echoes masked")
+    answer: dict[str, Any] | None = Field(
+        None, description="France Travail's answer: its certificate_id, kind, status and code only")
     waiting_reason: str | None = Field(None, description="waiting_for_france_travail_id: the person has no identifier yet")
     allowed_actions: list[str]
     created_at: datetime
@@ -258,7 +263,7 @@ class FtFlowView(BaseModel):
             idempotency_key=ft_idempotency_key(flow.dossier_id, flow.sequence, flow.operation, flow.revision),
             identifier_masked=identifier_masked, data=flow.data, attempts=flow.attempts,
             next_attempt_at=flow.next_attempt_at if pending else None, last_error=flow.last_error,
-            rejection_code=flow.rejection_code, rejection_message=flow.rejection_message, answer=flow.answer,
+            rejection_code=flow.rejection_code, rejection_message=shown_message(flow.rejection_message), answer=shown_answer(flow.answer),
             waiting_reason=WAITING_FOR_IDENTIFIER if pending and not has_identifier else None,
             allowed_actions=[a.value for a in FT_FLOW.allowed_actions(flow.status, OPERATOR_ROLE)],
             created_at=flow.created_at, first_sent_at=flow.first_sent_at, answered_at=flow.answered_at,
@@ -266,6 +271,12 @@ class FtFlowView(BaseModel):
                                         to_status=t.to_status, reason=t.reason) for t in transitions]
             if transitions is not None else None,
         )
+
+
+def shown_message(message: str | None) -> str | None:
+    """A partner's free text as an operator sees it: NIR and IBAN redacted (the logs' redaction),
+    France Travail identifiers masked."""
+    return mask_identifiers_in(redact(message)) if message else message
 
 
 class FtFileView(BaseModel):

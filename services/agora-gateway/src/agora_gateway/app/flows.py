@@ -17,7 +17,8 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pacte_common.clock import utcnow
@@ -32,6 +33,7 @@ from agora_gateway.app.outbound.engine import (
     dispatch_loop,
     locked_flow,
     recorded,
+    requeue,
     wake_after_commit,
 )
 from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
@@ -39,7 +41,7 @@ from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
 from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier, next_due_at
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.export import kept_record_request
-from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction, requeue_delay
+from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction
 from agora_gateway.domain.requests import (
     NotSendable,
     found_existing_answer,
@@ -179,7 +181,7 @@ async def send(runtime: GatewayRuntime, client: AgoraClient, work: Work) -> None
         try:
             answer = await exchange(client, work)
         except AgoraUnavailable as exc:
-            await recorded(runtime, requeue, work, str(exc))
+            await recorded(runtime, partial(requeue, model=Flow, move=move, partner="AGORA"), work, str(exc))
             return
         await recorded(runtime, record_answer, work, answer)
 
@@ -232,21 +234,6 @@ async def reject(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, code: st
     flow.answered_at = utcnow()
     await publish_rejected(db, runtime, flow, code, message)
     (log.debug if quiet else log.warning)("AGORA rejected %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
-
-
-async def requeue(runtime: GatewayRuntime, work: Work, error: str) -> None:
-    settings = runtime.settings
-    async with runtime.db_factory() as db, db.begin():
-        flow = await _locked_flow(db, work)
-        if flow is None:
-            return
-        move(db, flow, FlowAction.REQUEUE, reason=error)
-        flow.failed_claims += 1
-        flow.last_error = error
-        flow.claimed_until = None
-        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
-        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    log.warning("AGORA unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
 
 
 # ------------------------------------------------------------------ the operator's resend

@@ -17,7 +17,8 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pacte_common.clock import utcnow
@@ -34,6 +35,7 @@ from agora_gateway.app.outbound.engine import (
     dispatch_loop,
     locked_flow,
     recorded,
+    requeue,
     wake_after_commit,
 )
 from agora_gateway.clients.france_travail import FranceTravailClient, FranceTravailUnavailable
@@ -46,7 +48,10 @@ from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.domain.france_travail import (
     FT_FLOW,
     INVALID_IDENTIFIER,
+    MALFORMED_ANSWER,
+    BenefitAnswer,
     FtOperation,
+    MalformedAnswer,
     benefit_of,
     certificate_data,
     certificate_request,
@@ -56,7 +61,7 @@ from agora_gateway.domain.france_travail import (
     plan,
     valid_identifier,
 )
-from agora_gateway.domain.outbound import OPERATOR_ROLE, FlowAction, FlowStatus, requeue_delay
+from agora_gateway.domain.outbound import OPERATOR_ROLE, FlowAction, FlowStatus
 from agora_gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
@@ -190,7 +195,7 @@ async def send(runtime: GatewayRuntime, client: FranceTravailClient, work: FtWor
         try:
             answer = await client.certify(work.request, work.key)
         except FranceTravailUnavailable as exc:
-            await recorded(runtime, requeue, work, str(exc))
+            await recorded(runtime, partial(requeue, model=FtFlow, move=_move, partner="France Travail"), work, str(exc))
             return
         await recorded(runtime, record_answer, work, answer)
 
@@ -204,17 +209,26 @@ async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAn
         flow.answered_at = utcnow()
         flow.claimed_until = None
         if answer.acknowledged:
-            _move(db, flow, FlowAction.ACKNOWLEDGE, reason="France Travail acknowledged")
-            await _publish_benefit(db, runtime, flow, answer.body)
+            await _acknowledge(db, runtime, flow, answer.body)
         else:
             await reject(db, runtime, flow, answer.code, answer.message)
     runtime.ft_dispatch_wakeup.set()  # the file's next certificate may go now
 
 
-async def _publish_benefit(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:
-    benefit = benefit_of(body) if flow.operation == FtOperation.AES.value else None
-    if benefit is None:
+async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:
+    """An acknowledgement whose benefit cannot be read is recorded as a refusal of that file
+    (`malformed_answer`): the answer is kept, the file waits, an operator resends."""
+    try:
+        benefit = benefit_of(body) if flow.operation == FtOperation.AES.value else None
+    except MalformedAnswer as exc:
+        await reject(db, runtime, flow, MALFORMED_ANSWER, f"France Travail's answer is malformed: {exc}")
         return
+    _move(db, flow, FlowAction.ACKNOWLEDGE, reason="France Travail acknowledged")
+    if benefit is not None:
+        await _publish_benefit(db, runtime, flow, benefit)
+
+
+async def _publish_benefit(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, benefit: BenefitAnswer) -> None:
     file = await get_ft_file(db, flow.dossier_id)
     event = FranceTravailBenefitAnswered(
         flow_id=flow.id, dossier_id=flow.dossier_id, person_id=file.person_id if file else None, occurred_at=utcnow(),
@@ -232,21 +246,6 @@ async def reject(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, code: 
     flow.claimed_until = None
     flow.answered_at = utcnow()
     log.warning("France Travail refused %s flow %s of dossier %s: %s", flow.operation, flow.id, flow.dossier_id, code)
-
-
-async def requeue(runtime: GatewayRuntime, work: FtWork, error: str) -> None:
-    settings = runtime.settings
-    async with runtime.db_factory() as db, db.begin():
-        flow = await locked_flow(db, FtFlow, work)
-        if flow is None:
-            return
-        _move(db, flow, FlowAction.REQUEUE, reason=error)
-        flow.failed_claims += 1
-        flow.last_error = error
-        flow.claimed_until = None
-        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
-        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    log.warning("France Travail unavailable for flow %s (%s); next try in %.1fs", work.flow_id, error, delay)
 
 
 # ------------------------------------------------------------------ the operator's resend

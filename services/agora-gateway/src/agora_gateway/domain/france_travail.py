@@ -53,6 +53,7 @@ FT_FLOW: StateMachine[FlowStatus, FlowAction] = flow_machine("france travail flo
 
 WAITING_FOR_IDENTIFIER = "waiting_for_france_travail_id"
 INVALID_IDENTIFIER = "invalid_france_travail_id"
+MALFORMED_ANSWER = "malformed_answer"  # acknowledged, but its benefit unreadable (benefit_of)
 
 # The job seeker's identifier: 7 digits and a check character (digit or capital letter),
 # with an optional 3-character structure prefix some exports carry (docs/france-travail.md).
@@ -73,6 +74,25 @@ def valid_identifier(value: str) -> bool:
 def mask_identifier(value: str) -> str:
     """`1234567A` → `1******A`: enough for an operator to recognise, not to reuse."""
     return value[0] + "*" * min(len(value) - 2, 12) + value[-1] if len(value) > 2 else "*" * len(value)
+
+
+# An identifier echoed inside a partner's free text (not anchored: between non-alphanumerics).
+_ECHOED_IDENTIFIER = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Z]{3})?[0-9]{7}[0-9A-Z](?![0-9A-Za-z])")
+
+# What of France Travail's answer body an operator is shown: never its free text as received.
+SHOWN_ANSWER_FIELDS = ("certificate_id", "kind", "status", "code")
+
+
+def mask_identifiers_in(text: str) -> str:
+    """Every France Travail identifier a free text echoes, masked as `mask_identifier` does."""
+    return _ECHOED_IDENTIFIER.sub(lambda found: mask_identifier(found.group(0)), text)
+
+
+def shown_answer(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """France Travail's answer as an operator sees it: its certificate id, kind, status and code only."""
+    if body is None:
+        return None
+    return {field: body[field] for field in SHOWN_ANSWER_FIELDS if field in body}
 
 
 def plan(planned: set[str], step: TraineeStep) -> list[FtOperation]:
@@ -124,16 +144,29 @@ class BenefitAnswer:
     certificate_id: str
 
 
+class MalformedAnswer(ValueError):
+    """France Travail acknowledged an AES but what it says of the benefit cannot be read."""
+
+
 def benefit_of(body: dict[str, Any]) -> BenefitAnswer | None:
-    """What an acknowledged AES says of the person's unemployment benefit (None: nothing said)."""
+    """What an acknowledged AES says of the person's unemployment benefit (None: nothing said).
+
+    A benefit that is there but unreadable — no yes/no, an amount that is not a finite decimal
+    ≥ 0, a date that is not one — raises `MalformedAnswer`: the flow is refused with
+    `MALFORMED_ANSWER` (only its file waits) rather than published as nonsense or never recorded.
+    """
     benefit = body.get("benefit")
-    if not isinstance(benefit, dict) or not isinstance(benefit.get("unemployment_benefit"), bool):
+    if benefit is None:
         return None
+    if not isinstance(benefit, dict) or not isinstance(benefit.get("unemployment_benefit"), bool):
+        raise MalformedAnswer("the benefit has no unemployment_benefit yes/no")
     try:
         amount = Decimal(str(benefit["daily_amount"])) if benefit.get("daily_amount") is not None else None
         end = date.fromisoformat(benefit["end_date"]) if benefit.get("end_date") else None
-    except (InvalidOperation, ValueError):
-        return None
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise MalformedAnswer("the benefit's daily amount or end date cannot be read") from exc
+    if amount is not None and (not amount.is_finite() or amount < 0):
+        raise MalformedAnswer(f"the benefit's daily amount {amount} is not a finite amount of 0 or more")
     return BenefitAnswer(benefit["unemployment_benefit"], amount, end, str(body.get("certificate_id") or ""))
 
 

@@ -32,7 +32,12 @@ from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.files import apply_snapshot, new_file, regime_facts
-from remuneration.db.models import InterruptionRow, RemunerationFile, TransitionLog
+from remuneration.db.models import (
+    EarlyFranceTravailAnswer,
+    InterruptionRow,
+    RemunerationFile,
+    TransitionLog,
+)
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import decide_regime
 from remuneration.domain.states import FILE, FileAction, FileState
@@ -185,6 +190,9 @@ async def _file_for(db: AsyncSession, runtime: Runtime, event: TraineeEvent) -> 
     elif snapshot.version >= file.dossier_version:
         apply_snapshot(file, snapshot)
         redecide_regime(db, runtime.settings.policy(), file, event.actor)
+    # An answer that came first waits by dossier id; looked for at every event, so one that raced
+    # the file's creation (PostgreSQL, read committed) is taken by the next one.
+    await _adopt_early_answer(db, runtime, file)
     if file.traceparent is None:
         # The journey's trace: the one of the first trainee event (the consumer made it current).
         file.traceparent = parse_traceparent(current_traceparent.get())
@@ -244,20 +252,43 @@ async def on_france_travail_answer(db: AsyncSession, runtime: Runtime, event: Fr
     """France Travail said whether the person receives unemployment benefit: the regime is decided
     from it (docs/france-travail.md). A late or changed answer decides the regime again; the next
     run recomputes the months already paid. An answer older than (or the same as) the one kept
-    changes nothing."""
-    file = await db.get(RemunerationFile, event.dossier_id, with_for_update=True)
-    if file is None:
-        raise LookupError(f"France Travail answer for unknown file {event.dossier_id}")  # retried: the file comes first
-    kept = file.france_travail_answer
-    if kept and kept["answered_at"] >= event.answered_at.isoformat():
-        return
-    file.france_travail_answer = {
+    changes nothing. An answer for a file sessions has not told of yet (the two topics are not
+    ordered together) is kept by dossier id and applied when the file is created."""
+    answer = {
         "unemployment_benefit": event.unemployment_benefit,
         "daily_amount": str(event.daily_amount) if event.daily_amount is not None else None,
         "benefit_end_date": event.benefit_end_date.isoformat() if event.benefit_end_date else None,
         "certificate_id": event.certificate_id,
         "answered_at": event.answered_at.isoformat(),
     }
+    file = await db.get(RemunerationFile, event.dossier_id, with_for_update=True)
+    if file is None:
+        early = await db.get(EarlyFranceTravailAnswer, event.dossier_id, with_for_update=True)
+        if early is None:
+            db.add(EarlyFranceTravailAnswer(dossier_id=event.dossier_id, answer=answer, received_at=utcnow()))
+        elif _newer(answer, early.answer):
+            early.answer, early.received_at = answer, utcnow()
+        return
+    _keep_answer(db, runtime, file, answer)
+
+
+def _newer(answer: dict[str, Any], kept: dict[str, Any] | None) -> bool:
+    return not kept or kept["answered_at"] < answer["answered_at"]
+
+
+def _keep_answer(db: AsyncSession, runtime: Runtime, file: RemunerationFile, answer: dict[str, Any]) -> None:
+    """The latest answer kept on the file; the regime decided again if it already was."""
+    if not _newer(answer, file.france_travail_answer):
+        return
+    file.france_travail_answer = answer
     if file.regime is not None:
         redecide_regime(db, runtime.settings.policy(), file, FRANCE_TRAVAIL_ACTOR,
                         "France Travail's answer to the entry certificate")
+
+
+async def _adopt_early_answer(db: AsyncSession, runtime: Runtime, file: RemunerationFile) -> None:
+    """An answer that came before the file (or raced its creation) moves onto it."""
+    early = await db.get(EarlyFranceTravailAnswer, file.dossier_id, with_for_update=True)
+    if early is not None:
+        _keep_answer(db, runtime, file, early.answer)
+        await db.delete(early)

@@ -95,6 +95,17 @@ class RemunerationFile(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class EarlyFranceTravailAnswer(Base):
+    """France Travail's answer for a file not created yet (its topic and sessions' are not ordered
+    together): kept by dossier id, the latest only, and moved onto the file when it is created."""
+
+    __tablename__ = "early_france_travail_answers"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    answer: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class InterruptionRow(Base):
     __tablename__ = "interruptions"
 

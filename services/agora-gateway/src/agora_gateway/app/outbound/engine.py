@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pacte_common.aio import wait_any
@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from agora_gateway.domain.outbound import FlowStatus
+from agora_gateway.domain.outbound import FlowAction, FlowStatus, requeue_delay
 from agora_gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,26 @@ async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
         log.info("flow %s changed meanwhile (claimed again?): answer dropped", work.flow_id)
         return None
     return flow
+
+
+async def requeue(runtime: GatewayRuntime, work: Any, error: str, *, model: Any, move: Callable[..., None],
+                  partner: str) -> None:
+    """The partner was unavailable (5xx, timeout, no connection): the claimed flow goes back to
+    its queue, due again after a doubling delay (`requeue_delay_initial_s` … `_max_s`).
+    `model` is the partner's flow table, `move(db, flow, action, reason=)` its state machine's move;
+    an adapter passes them with `functools.partial` to `recorded`."""
+    settings = runtime.settings
+    async with runtime.db_factory() as db, db.begin():
+        flow = await locked_flow(db, model, work)
+        if flow is None:
+            return
+        move(db, flow, FlowAction.REQUEUE, reason=error)
+        flow.failed_claims += 1
+        flow.last_error = error
+        flow.claimed_until = None
+        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
+        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.warning("%s unavailable for flow %s (%s); next try in %.1fs", partner, work.flow_id, error, delay)
 
 
 def wake_after_commit(db: AsyncSession, wakeup: asyncio.Event, marker: str) -> None:
