@@ -104,6 +104,15 @@ async def test_expired_link_is_410_and_says_how_to_get_a_new_one(attendance):
     assert response.status_code == 410
     assert "nouveau lien" in response.json()["how_to_renew"]
 
+    fresh = (await a.client.post(f"/half-days/{half_days[0]['id']}/links", headers=a.org, json={"dossier_id": str(alice)})).json()
+    page = await a.client.get(f"/emargement/{fresh['token']}")
+    assert page.status_code == 200 and "pacte_pass" not in page.headers.get("set-cookie", "")  # viewing gives no pass
+    signed = await a.client.post(f"/emargement/{fresh['token']}", data={"consent": "oui"})
+    assert signed.status_code == 200, signed.text
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("pacte_pass="))
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])  # to 1 April 2027 (the session ends 31 March) + 7 days of grace
+    assert 149 * 86400 < max_age < 150 * 86400 and "secure" not in cookie.lower()  # development: no HTTPS
+
 
 async def test_signature_outside_the_half_day_window_is_refused(attendance):
     a = attendance

@@ -4,7 +4,8 @@ trainer's device; the trainer's countersignature; corrections. Every record is a
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pacte_common.auth import Principal
 from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound, ProblemError
@@ -138,8 +139,27 @@ async def trainee_pass(db: AsyncSession, settings: AttendanceSettings, principal
     trainee = await db.get(Trainee, dossier_id)
     if trainee is None or trainee.session_id != session.id:
         raise NotFound("this trainee is not in the session", field="path.dossier_id")
-    until = now + timedelta(days=400)
-    return tokens.pass_token(settings.signing_key, dossier_id, session.id, until)
+    return tokens.pass_token(settings.signing_key, dossier_id, session.id, await pass_expiry(db, settings, session, now))
+
+
+async def pass_expiry(db: AsyncSession, settings: AttendanceSettings, session: TrainingSession, now: datetime) -> datetime:
+    """The one lifetime of a trainee's pass: the end (local midnight) of the session's last day, or of
+    its last planned half-day, plus settings.pass_grace_days; never before now plus the grace."""
+    last = max([d for d in (session.end_date, await db.scalar(select(func.max(HalfDay.day)).where(
+        HalfDay.session_id == session.id))) if d is not None], default=None)
+    grace = timedelta(days=settings.pass_grace_days)
+    if last is None:
+        return now + grace
+    ends = datetime.combine(last + timedelta(days=1), time.min, ZoneInfo(settings.timezone))
+    return max(ends, now) + grace
+
+
+async def issue_pass(db: AsyncSession, settings: AttendanceSettings, signature: Signature, now: datetime) -> tuple[str, datetime]:
+    """The pass the signing page leaves on the phone, once a link signature succeeded."""
+    half_day = await db.get(HalfDay, signature.half_day_id)
+    session = await db.get(TrainingSession, half_day.session_id)
+    until = await pass_expiry(db, settings, session, now)
+    return tokens.pass_token(settings.signing_key, signature.dossier_id, session.id, until), until
 
 
 async def sign_by_qr(db: AsyncSession, settings: AttendanceSettings, qr: str, trainee_pass_token: str, consent: str,
