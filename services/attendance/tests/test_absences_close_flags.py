@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from attendance.main import create_app
+from pacte_testing import running
+
 
 async def test_absences_need_a_coded_reason_and_a_proof(attendance):
     a = attendance
@@ -76,9 +79,21 @@ async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(at
     carol_pass = (await a.client.get(f"/sessions/{session_id}/passes/{carol}", headers=a.org)).json()["token"]
     late = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
     assert late.status_code == 410
+    replayed = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
+    assert replayed.status_code == 410  # the same late code again: still one flag
     flags = (await a.client.get("/flags", headers=a.region)).json()
     assert {f["kind"] for f in flags} == {"shared_device", "late_qr"}
     shared = next(f for f in flags if f["kind"] == "shared_device")
     assert set(shared["dossier_ids"]) == {str(alice), str(bob)}
     assert next(f for f in flags if f["kind"] == "late_qr")["dossier_ids"] == [str(carol)]
     assert len((await a.client.get("/flags", headers=a.org)).json()) == 2
+
+
+async def test_the_signing_routes_open_to_anyone_have_a_rate_limit(settings_factory):
+    settings = settings_factory(rate_limits={"reports": "60/minute", "public": "3/minute"})
+    async with running(create_app(settings)) as client:
+        answers = [(await client.get("/emargement/not-a-token")).status_code for _ in range(2)]
+        answers.append((await client.post("/signatures/link", json={"token": "x", "half_day_id": str(uuid.uuid4()),
+                                                                    "dossier_id": str(uuid.uuid4()), "consent": True})).status_code)
+        answers.append((await client.post("/emargement/qr/x", data={"consent": "oui"})).status_code)
+    assert 429 not in answers[:3] and answers[3] == 429, answers

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse
 from pacte_common.errors import ProblemError
+from pacte_common.fair_share import RateLimited
 from pacte_common.service import DbSession
 
 from attendance.api.deps import Now, Settings, evidence_of
@@ -93,7 +94,7 @@ def _remember(response: HTMLResponse, settings: Settings, now: datetime, device:
     return response
 
 
-@router.get("/emargement/{token}", response_class=HTMLResponse)
+@router.get("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def link_page(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     pacte_device: Annotated[str | None, Cookie()] = None):
     try:
@@ -105,7 +106,7 @@ async def link_page(token: str, db: DbSession, settings: Settings, now: Now, req
     return _remember(_page("Émargement", body), settings, now, pacte_device or secrets.token_urlsafe(16))
 
 
-@router.post("/emargement/{token}", response_class=HTMLResponse)
+@router.post("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     consent: Annotated[str | None, Form()] = None, pacte_device: Annotated[str | None, Cookie()] = None):
     if consent != "oui":
@@ -121,7 +122,7 @@ async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, req
                      settings, now, device, trainee_pass)
 
 
-@router.get("/emargement/qr/{code}", response_class=HTMLResponse)
+@router.get("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | None, Cookie()] = None):
     if not pacte_pass:
         return _page("Émargement", '<div class="card error" role="alert"><p>Ce téléphone ne vous connaît pas encore : ouvrez une '
@@ -129,7 +130,7 @@ async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | Non
     return _page("Émargement", _form(f"/emargement/qr/{code}"))
 
 
-@router.post("/emargement/qr/{code}", response_class=HTMLResponse)
+@router.post("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def qr_sign(code: str, db: DbSession, settings: Settings, now: Now, request: Request,
                   consent: Annotated[str | None, Form()] = None, pacte_pass: Annotated[str | None, Cookie()] = None,
                   pacte_device: Annotated[str | None, Cookie()] = None):

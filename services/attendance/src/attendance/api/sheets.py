@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.fair_share import FAIR_SHARE_RESPONSES, RateLimited
 from pacte_common.service import DbSession, RuntimeDep
 
 from attendance.api.deps import Now, RequestEvidence, Settings
@@ -45,7 +46,8 @@ Month = Annotated[str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", descri
 SIGNING = {403: {"description": "Not a valid link, QR code or pass, or one for another trainee or half-day"},
            404: {"description": "Unknown half-day or trainee"},
            409: {"description": "Outside the half-day's signing window, half-day cancelled, or corrected by the organisation"},
-           410: {"description": "Expired link, pass or QR code: the answer says how to get a new one"}}
+           410: {"description": "Expired link, pass or QR code: the answer says how to get a new one"},
+           **{k: v for k, v in FAIR_SHARE_RESPONSES.items() if k == 429}}
 
 
 def half_day_out(h) -> HalfDayOut:
@@ -121,13 +123,15 @@ def _answer(response: Response, pair) -> SignatureOut:
 
 
 @router.post("/signatures/link", status_code=201, response_model=SignatureOut, responses=SIGNING,
-             summary="Sign with a personal link (no account; the same again gives the same signature, 200)")
+             summary="Sign with a personal link (no account; the same again gives the same signature, 200)",
+             dependencies=[RateLimited("public")])
 async def sign_by_link(body: LinkSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_link(db, settings, body.token, body.half_day_id, body.dossier_id, CONSENT,
                                                         body.drawn_sha256, evidence, now))
 
 
-@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING, summary="Sign with the room's QR code and the trainee's pass")
+@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING,
+             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("public")])
 async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_qr(db, settings, body.qr_token, body.pass_token, CONSENT, evidence, now))
 

@@ -183,10 +183,16 @@ async def sign_by_qr(db: AsyncSession, settings: AttendanceSettings, qr: str, tr
 
 async def _flag_late_qr(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, evidence: Evidence, now: datetime,
                         claims: tokens.QrClaims) -> None:
+    """One flag per (half-day, trainee, QR window): a replayed code does not grow the table."""
+    prefix = f"QR code of window {claims.window} used at "
+    flagged = (await db.scalars(select(FraudFlag.dossier_ids).where(
+        FraudFlag.kind == "late_qr", FraudFlag.half_day_id == half_day.id, FraudFlag.detail.startswith(prefix)))).all()
+    if [str(dossier_id)] in flagged:
+        return
     session = await db.get(TrainingSession, half_day.session_id)
     db.add(FraudFlag(kind="late_qr", session_id=half_day.session_id, organisation_siret=session.organisation_siret,
                      half_day_id=half_day.id, dossier_ids=[str(dossier_id)], device_hash=evidence.device_hash,
-                     detail=f"QR code of window {claims.window} used at {now.isoformat()}, after its window"))
+                     detail=f"{prefix}{now.isoformat()}, after its window"))
     await db.commit()
 
 
