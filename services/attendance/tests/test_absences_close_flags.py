@@ -59,6 +59,13 @@ async def test_the_month_closes_only_when_every_half_day_is_signed_or_declared_a
             statements[str(bob)]["unjustified_absence_hours"]) == ("14.00", "3.50", "3.50")
     again = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
     assert again.status_code == 200 and again.json()["id"] == closed.json()["id"]
+    first = half_days[0]["id"]
+    for changed in (await a.client.post(f"/half-days/{first}/corrections", headers=a.org,
+                                        json={"dossier_id": str(bob), "present": False, "reason": "after the close"}),
+                    await a.client.post(f"/half-days/{first}/absences", headers=a.org, json={"dossier_id": str(bob)}),
+                    await a.client.patch(f"/half-days/{first}", headers=a.org, json={"place": "Rezé", "reason": "moved"})):
+        assert changed.status_code == 409 and changed.json()["type"].endswith("month-closed"), changed.text
+        assert changed.json()["month"] == "2026-11"
 
 
 async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(attendance):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attendance.app.schedule import half_day_for, half_days_of, session_for
+from attendance.app.schedule import ensure_month_open, half_day_for, half_days_of, session_for
 from attendance.app.signing import _trainee
 from attendance.db.models import (
     Absence,
@@ -34,6 +34,7 @@ from attendance.domain import sheet
 
 async def record_absence(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, dossier_id: uuid.UUID, body: dict) -> Absence:
     half_day = await half_day_for(db, principal, half_day_id)
+    await ensure_month_open(db, half_day.session_id, half_day.day)
     await _trainee(db, half_day, dossier_id)
     minutes = (half_day.ends_at.hour * 60 + half_day.ends_at.minute) - (half_day.starts_at.hour * 60 + half_day.starts_at.minute)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attendance.app.context import Evidence
-from attendance.app.schedule import half_day_for, session_for
+from attendance.app.schedule import ensure_month_open, half_day_for, session_for
 from attendance.db.models import (
     Countersignature,
     FraudFlag,
@@ -210,6 +210,7 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
     if not (reason or "").strip():
         raise Invalid("a correction states its reason", field="body.reason")
     half_day = await half_day_for(db, principal, half_day_id, lock=True)
+    await ensure_month_open(db, half_day.session_id, half_day.day)
     await _trainee(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     seq = await db.scalar(select(func.coalesce(func.max(Signature.seq), 0)).where(
@@ -229,6 +230,7 @@ async def countersign(db: AsyncSession, principal: Principal, half_day_id: uuid.
     found = await db.scalar(select(Countersignature).where(Countersignature.half_day_id == half_day.id))
     if found is not None:
         return found, False
+    await ensure_month_open(db, half_day.session_id, half_day.day)
     if now.date() < half_day.day:
         raise Conflict("a half-day is countersigned once it has started", slug="not-started")
     record = Countersignature(id=uuid.uuid4(), half_day_id=half_day.id, trainer=trainer, signed_at=now, author=principal.describe(),
