@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from pacte_common.auth import OrgKind
+from pacte_testing import auth_header, new_siret
+
 ICS = b"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//test//EN
@@ -44,6 +47,19 @@ async def test_a_weekly_pattern_leaves_out_public_holidays_and_closures(attendan
     again = await attendance.client.post(f"/sessions/{session_id}/schedule/pattern", headers=attendance.org, json={
         "first_day": "2026-11-09", "last_day": "2026-11-13", "weekdays": {"mon": ["morning"]}})
     assert again.json()["created"] == [] and again.json()["already_planned"] == 1
+
+
+async def test_a_session_planned_by_another_organisation_is_the_sessions_organisations_once_known(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    impostor = auth_header(a.settings, OrgKind.TRAINING_ORG, new_siret())
+    planned = await a.client.post(f"/sessions/{session_id}/schedule/pattern", headers=impostor, json={
+        "first_day": "2026-11-16", "last_day": "2026-11-16", "weekdays": {"mon": ["morning"]}})
+    assert planned.status_code == 201  # before sessions' events, the caller's for now
+    await a.enter(session_id, date(2026, 11, 2))  # the session is the fixture's organisation's
+    refused = await a.client.get(f"/sessions/{session_id}/half-days", headers=impostor)
+    assert refused.status_code == 404 and str(session_id) in refused.json()["detail"]
+    assert (await a.client.get(f"/sessions/{session_id}/half-days", headers=a.org)).json() == []  # its plan dropped
 
 
 async def test_icalendar_import(attendance):

@@ -21,16 +21,18 @@ EDITABLE = ("starts_at", "ends_at", "hours", "place", "distance", "trainer", "ca
 
 async def session_for(db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, create: bool = False) -> TrainingSession:
     """The session, if the caller may see it (an organisation: only its own). An organisation may
-    plan a session before its first trainee arrives: it is then recorded as the caller's."""
+    plan a session before its first trainee arrives: it is recorded as the caller's until
+    sessions' first trainee event says whose it is; if another's, that plan is dropped
+    (app/trainees.py) and the caller no longer sees the session."""
     session = await db.get(TrainingSession, session_id)
     if session is None and create and principal.org_kind is OrgKind.TRAINING_ORG:
         session = TrainingSession(id=session_id, organisation_siret=principal.org_id)
         db.add(session)
         await db.flush()
     if session is None:
-        raise NotFound("unknown session: no schedule and no trainee yet")
+        raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
     if principal.org_kind is OrgKind.TRAINING_ORG and principal.org_id != session.organisation_siret:
-        raise NotFound("unknown session: no schedule and no trainee yet")
+        raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
     if principal.org_kind not in (OrgKind.TRAINING_ORG, OrgKind.REGION):
         raise Forbidden("the sheets are for the training organisation and the Region")
     return session
