@@ -142,6 +142,10 @@ async def test_signature_outside_the_half_day_window_is_refused(attendance):
         assert response.status_code == 409 and response.json()["type"].endswith("outside-window"), (instant, response.text)
     a.at("2026-11-10T08:50:00")  # a little early: allowed
     assert (await a.client.post(f"/half-days/{morning['id']}/signatures", headers=a.org, json={"dossier_id": str(alice), "consent": True})).status_code == 201
+    early = await a.client.post(f"/half-days/{morning['id']}/countersignature", headers=a.org, json={"trainer": "C. Martin"})
+    assert early.status_code == 409 and early.json()["type"].endswith("not-started")  # the day, but before 9:00 in Paris
+    a.at("2026-11-10T09:00:00")
+    assert (await a.client.post(f"/half-days/{morning['id']}/countersignature", headers=a.org, json={"trainer": "C. Martin"})).status_code == 201
 
 
 async def test_a_correction_needs_a_reason_and_is_a_new_record(attendance):

@@ -153,8 +153,8 @@ async def correct(half_day_id: UUID, body: CorrectionIn, principal: Organisation
 @router.post("/half-days/{half_day_id}/countersignature", status_code=201, response_model=CountersignatureOut,
              summary="The trainer countersigns the half-day's sheet")
 async def countersign(half_day_id: UUID, body: CountersignIn, response: Response, principal: Organisation, db: DbSession,
-                      now: Now, evidence: RequestEvidence):
-    record, created = await signing.countersign(db, principal, half_day_id, body.trainer, evidence, now)
+                      settings: Settings, now: Now, evidence: RequestEvidence):
+    record, created = await signing.countersign(db, settings, principal, half_day_id, body.trainer, evidence, now)
     response.status_code = 201 if created else 200
     return CountersignatureOut.model_validate(record, from_attributes=True)
 

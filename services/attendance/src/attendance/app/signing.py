@@ -224,15 +224,17 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
     return signature
 
 
-async def countersign(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, trainer: str, evidence: Evidence,
-                      now: datetime) -> tuple[Countersignature, bool]:
+async def countersign(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID, trainer: str,
+                      evidence: Evidence, now: datetime) -> tuple[Countersignature, bool]:
     half_day = await half_day_for(db, principal, half_day_id)
     found = await db.scalar(select(Countersignature).where(Countersignature.half_day_id == half_day.id))
     if found is not None:
         return found, False
     await ensure_month_open(db, half_day.session_id, half_day.day)
-    if now.date() < half_day.day:
-        raise Conflict("a half-day is countersigned once it has started", slug="not-started")
+    starts = sheet.local_instant(half_day.day, half_day.starts_at, settings.timezone)
+    if now < starts:
+        raise Conflict(f"a half-day is countersigned once it has started ({starts.isoformat()})", slug="not-started",
+                       starts_at=starts.isoformat())
     record = Countersignature(id=uuid.uuid4(), half_day_id=half_day.id, trainer=trainer, signed_at=now, author=principal.describe(),
                               ip_hash=evidence.ip_hash)
     db.add(record)

@@ -37,11 +37,15 @@ class SheetError(ValueError):
         self.message = message
 
 
+def local_instant(day: date, at: time, timezone: str) -> datetime:
+    """A half-day's day and local time as an aware instant (the sheets' time zone)."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(timezone))
+
+
 def signing_window(day: date, starts_at: time, ends_at: time, timezone: str, opens_before_min: int,
                    closes_after_min: int) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(timezone)
-    opens = datetime.combine(day, starts_at, tzinfo=zone) - timedelta(minutes=opens_before_min)
-    closes = datetime.combine(day, ends_at, tzinfo=zone) + timedelta(minutes=closes_after_min)
+    opens = local_instant(day, starts_at, timezone) - timedelta(minutes=opens_before_min)
+    closes = local_instant(day, ends_at, timezone) + timedelta(minutes=closes_after_min)
     return opens, closes
 
 
