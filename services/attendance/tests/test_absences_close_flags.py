@@ -88,12 +88,15 @@ async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(at
     assert late.status_code == 410
     replayed = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
     assert replayed.status_code == 410  # the same late code again: still one flag
-    flags = (await a.client.get("/flags", headers=a.region)).json()
+    flags = (await a.client.get("/flags", headers=a.region)).json()["items"]
     assert {f["kind"] for f in flags} == {"shared_device", "late_qr"}
     shared = next(f for f in flags if f["kind"] == "shared_device")
     assert set(shared["dossier_ids"]) == {str(alice), str(bob)}
     assert next(f for f in flags if f["kind"] == "late_qr")["dossier_ids"] == [str(carol)]
-    assert len((await a.client.get("/flags", headers=a.org)).json()) == 2
+    first = (await a.client.get("/flags", headers=a.org, params={"limit": 1})).json()
+    rest = (await a.client.get("/flags", headers=a.org, params={"limit": 1, "cursor": first["next_cursor"]})).json()
+    assert len(first["items"]) == len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert {first["items"][0]["kind"], rest["items"][0]["kind"]} == {"shared_device", "late_qr"}
 
 
 async def test_the_signing_routes_open_to_anyone_have_a_rate_limit(settings_factory):

@@ -69,10 +69,11 @@ def _signed(signed_at: datetime, timezone: str, again: bool) -> str:
     return f'<div class="card ok" role="status"><p><strong>{text}</strong> à {local:%H:%M} (heure du serveur), le {local:%d/%m/%Y}.</p></div>'
 
 
-def _problem(error: ProblemError) -> HTMLResponse:
+def _problem(error: ProblemError, settings: Settings) -> HTMLResponse:
     messages = {403: "Ce lien ne correspond pas à cette demi-journée ou à ce stagiaire.",
                 404: "Cette demi-journée est introuvable.",
-                409: "La signature n'est pas possible maintenant : on signe pendant la demi-journée (à partir de 15 minutes avant le début).",
+                409: "La signature n'est pas possible maintenant : on signe pendant la demi-journée "
+                     f"(à partir de {settings.sign_opens_before_min} minutes avant le début).",
                 410: "Ce lien ou ce code a expiré."}
     text = messages.get(error.status, "La signature n'a pas pu être enregistrée.")
     renew = error.extensions.get("how_to_renew")
@@ -100,7 +101,7 @@ async def link_page(token: str, db: DbSession, settings: Settings, now: Now, req
     try:
         view = await use_cases.link_view(db, request.app.state.runtime.cipher, settings, token, now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     body = _details(view, settings.timezone)
     body += _signed(view.signed_at, settings.timezone, True) if view.signed_at else _form(f"/emargement/{token}")
     return _remember(_page("Émargement", body), settings, now, pacte_device or secrets.token_urlsafe(16))
@@ -117,7 +118,7 @@ async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, req
         view, signature, created, trainee_pass = await use_cases.sign_link(db, request.app.state.runtime.cipher, settings, token,
                                                                            CONSENT, evidence_of(request, device), now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     return _remember(_page("Émargement", _details(view, settings.timezone) + _signed(signature.signed_at, settings.timezone, not created)),
                      settings, now, device, trainee_pass)
 
@@ -140,7 +141,7 @@ async def qr_sign(code: str, db: DbSession, settings: Settings, now: Now, reques
     try:
         signature, created = await use_cases.sign_qr(db, settings, code, pacte_pass, CONSENT, evidence_of(request, pacte_device), now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     return _page("Émargement", _signed(signature.signed_at, settings.timezone, not created))
 
 

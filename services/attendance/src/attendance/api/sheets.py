@@ -8,6 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Request, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.fair_share import FAIR_SHARE_RESPONSES, RateLimited
+from pacte_common.http import CursorParam, LimitParam, Page
+from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 
 from attendance.api.deps import Now, RequestEvidence, Settings
@@ -37,6 +39,7 @@ from attendance.api.schemas import (
     TrainerSignIn,
 )
 from attendance.app import flags, months, schedule, signing
+from attendance.db.models import FraudFlag
 from attendance.domain.sheet import ABSENCE_REASONS
 
 router = APIRouter(tags=["attendance"])
@@ -192,11 +195,10 @@ def sheet_out(view) -> SheetOut:
         cells = []
         for half_day_id, cell in row.cells.items():
             signature = row.signatures.get(half_day_id)
-            state = ("absent_justified" if cell.justified else "absent_unjustified") if cell.absent else ("signed" if cell.signed else "unsigned")
-            cells.append({"half_day_id": half_day_id, "state": state, "method": signature.method if signature else None,
+            cells.append({"half_day_id": half_day_id, "state": cell.state, "method": signature.method if signature else None,
                           "signed_at": signature.signed_at if signature else None, "late_minutes": cell.late_minutes,
                           "early_departure_minutes": cell.early_minutes, "reason_code": cell.reason_code})
-        rows.append({"dossier_id": row.trainee.dossier_id, "cells": cells, "statement": months._statement_of(row)})
+        rows.append({"dossier_id": row.trainee.dossier_id, "cells": cells, "statement": months.statement_of(row)})
     return SheetOut(session_id=view.session.id, month=view.month, half_days=[half_day_out(h) for h in view.half_days],
                     countersigned=list(view.countersigned), rows=rows, unsigned=unsigned, uncountersigned=uncountersigned,
                     closed_at=view.closure.closed_at if view.closure else None)
@@ -211,6 +213,9 @@ async def close_month(session_id: UUID, month: Month, response: Response, princi
     return ClosureOut.model_validate(closure, from_attributes=True)
 
 
-@router.get("/flags", response_model=list[FlagOut], summary="Fraud flags (the Region: all; an organisation: its own)")
-async def list_flags(principal: Reader, db: DbSession, kind: str | None = None):
-    return [FlagOut.model_validate(f, from_attributes=True) for f in await flags.list_flags(db, principal, kind)]
+@router.get("/flags", response_model=Page[FlagOut],
+            summary="Fraud flags, oldest first, a page at a time (the Region: all; an organisation: its own)")
+async def list_flags(principal: Reader, db: DbSession, kind: str | None = None, cursor: CursorParam = None,
+                     limit: LimitParam = 100) -> Page[FlagOut]:
+    return await keyset_page(db, flags.flags_query(principal, kind), by_instant(FraudFlag.at, FraudFlag.id), cursor=cursor,
+                             limit=limit, render=lambda f: FlagOut.model_validate(f, from_attributes=True))

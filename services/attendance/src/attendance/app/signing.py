@@ -34,7 +34,7 @@ class Gone(ProblemError):
     status, slug, title = 410, "expired", "Expired"
 
 
-async def _trainee(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, field: str = "body.dossier_id") -> Trainee:
+async def trainee_in(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, field: str = "body.dossier_id") -> Trainee:
     trainee = await db.get(Trainee, dossier_id)
     if trainee is None or trainee.session_id != half_day.session_id:
         raise NotFound("this trainee is not in the half-day's session", field=field)
@@ -77,7 +77,7 @@ async def _sign(db: AsyncSession, settings: AttendanceSettings, half_day: HalfDa
                 consent: str, drawn: str | None, evidence: Evidence, author: str, token_id: str | None, now: datetime
                 ) -> tuple[Signature, bool]:
     """The trainee's signature of the half-day; the same again gives the one already made."""
-    await _trainee(db, half_day, dossier_id)
+    await trainee_in(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     if found is not None:
         if found.present:
@@ -102,7 +102,7 @@ async def _sign(db: AsyncSession, settings: AttendanceSettings, half_day: HalfDa
 async def issue_link(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID,
                      dossier_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
     half_day = await half_day_for(db, principal, half_day_id)
-    await _trainee(db, half_day, dossier_id)
+    await trainee_in(db, half_day, dossier_id)
     ttl = timedelta(seconds=settings.link_ttl_s)
     return tokens.link_token(settings.signing_key, dossier_id, half_day.id, now, ttl), now + ttl
 
@@ -211,7 +211,7 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
         raise Invalid("a correction states its reason", field="body.reason")
     half_day = await half_day_for(db, principal, half_day_id, lock=True)
     await ensure_month_open(db, half_day.session_id, half_day.day)
-    await _trainee(db, half_day, dossier_id)
+    await trainee_in(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     seq = await db.scalar(select(func.coalesce(func.max(Signature.seq), 0)).where(
         Signature.half_day_id == half_day.id, Signature.dossier_id == dossier_id))

@@ -80,6 +80,13 @@ class Cell:
     early_minutes: int = 0
 
     @property
+    def state(self) -> str:
+        """How the sheet shows the cell: signed, unsigned, absent_justified or absent_unjustified."""
+        if self.absent:
+            return "absent_justified" if self.justified else "absent_unjustified"
+        return "signed" if self.signed else "unsigned"
+
+    @property
     def settled(self) -> bool:
         """Signed, or declared absent (justified or not): nothing left to do on it."""
         return self.signed or self.absent
