@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from attendance.main import create_app
 from pacte_common.auth import OrgKind
-from pacte_testing import auth_header, new_siret
+from pacte_testing import auth_header, new_siret, running
 
 
 async def test_absences_need_a_coded_reason_and_a_proof(attendance):
@@ -59,6 +60,13 @@ async def test_the_month_closes_only_when_every_half_day_is_signed_or_declared_a
             statements[str(bob)]["unjustified_absence_hours"]) == ("14.00", "3.50", "3.50")
     again = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
     assert again.status_code == 200 and again.json()["id"] == closed.json()["id"]
+    first = half_days[0]["id"]
+    for changed in (await a.client.post(f"/half-days/{first}/corrections", headers=a.org,
+                                        json={"dossier_id": str(bob), "present": False, "reason": "after the close"}),
+                    await a.client.post(f"/half-days/{first}/absences", headers=a.org, json={"dossier_id": str(bob)}),
+                    await a.client.patch(f"/half-days/{first}", headers=a.org, json={"place": "Rezé", "reason": "moved"})):
+        assert changed.status_code == 409 and changed.json()["type"].endswith("month-closed"), changed.text
+        assert changed.json()["month"] == "2026-11"
 
 
 async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(attendance):
@@ -79,12 +87,18 @@ async def test_one_device_for_several_trainees_and_a_late_qr_code_are_flagged(at
     carol_pass = (await a.client.get(f"/sessions/{session_id}/passes/{carol}", headers=a.org)).json()["token"]
     late = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
     assert late.status_code == 410
-    flags = (await a.client.get("/flags", headers=a.region)).json()
+    replayed = await a.client.post("/signatures/qr", json={"qr_token": qr["token"], "pass_token": carol_pass, "consent": True})
+    assert replayed.status_code == 410  # the same late code again: still one flag
+    flags = (await a.client.get("/flags", headers=a.region)).json()["items"]
     assert {f["kind"] for f in flags} == {"shared_device", "late_qr"}
     shared = next(f for f in flags if f["kind"] == "shared_device")
     assert set(shared["dossier_ids"]) == {str(alice), str(bob)}
     assert next(f for f in flags if f["kind"] == "late_qr")["dossier_ids"] == [str(carol)]
-    assert len((await a.client.get("/flags", headers=a.org)).json()) == 2
+    first = (await a.client.get("/flags", headers=a.org, params={"limit": 1})).json()
+    rest = (await a.client.get("/flags", headers=a.org, params={"limit": 1, "cursor": first["next_cursor"]})).json()
+    assert len(first["items"]) == len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert {first["items"][0]["kind"], rest["items"][0]["kind"]} == {"shared_device", "late_qr"}
+
 
 
 async def test_the_overview_counts_the_week_lists_the_months_waiting_and_the_flags_for_whom_may_see_them(attendance):
@@ -133,3 +147,12 @@ async def test_the_overview_counts_the_week_lists_the_months_waiting_and_the_fla
     assert theirs_view["open_flags"] == 0
     bad = await a.client.get("/overview", headers=a.region, params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
+
+async def test_the_signing_routes_open_to_anyone_have_a_rate_limit(settings_factory):
+    settings = settings_factory(rate_limits={"reports": "60/minute", "public": "3/minute"})
+    async with running(create_app(settings)) as client:
+        answers = [(await client.get("/emargement/not-a-token")).status_code for _ in range(2)]
+        answers.append((await client.post("/signatures/link", json={"token": "x", "half_day_id": str(uuid.uuid4()),
+                                                                    "dossier_id": str(uuid.uuid4()), "consent": True})).status_code)
+        answers.append((await client.post("/emargement/qr/x", data={"consent": "oui"})).status_code)
+    assert 429 not in answers[:3] and answers[3] == 429, answers

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from pacte_common.auth import OrgKind
+from pacte_testing import auth_header, new_siret
+
 ICS = b"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//test//EN
@@ -44,6 +47,19 @@ async def test_a_weekly_pattern_leaves_out_public_holidays_and_closures(attendan
     again = await attendance.client.post(f"/sessions/{session_id}/schedule/pattern", headers=attendance.org, json={
         "first_day": "2026-11-09", "last_day": "2026-11-13", "weekdays": {"mon": ["morning"]}})
     assert again.json()["created"] == [] and again.json()["already_planned"] == 1
+
+
+async def test_a_session_planned_by_another_organisation_is_the_sessions_organisations_once_known(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    impostor = auth_header(a.settings, OrgKind.TRAINING_ORG, new_siret())
+    planned = await a.client.post(f"/sessions/{session_id}/schedule/pattern", headers=impostor, json={
+        "first_day": "2026-11-16", "last_day": "2026-11-16", "weekdays": {"mon": ["morning"]}})
+    assert planned.status_code == 201  # before sessions' events, the caller's for now
+    await a.enter(session_id, date(2026, 11, 2))  # the session is the fixture's organisation's
+    refused = await a.client.get(f"/sessions/{session_id}/half-days", headers=impostor)
+    assert refused.status_code == 404 and str(session_id) in refused.json()["detail"]
+    assert (await a.client.get(f"/sessions/{session_id}/half-days", headers=a.org)).json() == []  # its plan dropped
 
 
 async def test_icalendar_import(attendance):
@@ -104,6 +120,15 @@ async def test_expired_link_is_410_and_says_how_to_get_a_new_one(attendance):
     assert response.status_code == 410
     assert "nouveau lien" in response.json()["how_to_renew"]
 
+    fresh = (await a.client.post(f"/half-days/{half_days[0]['id']}/links", headers=a.org, json={"dossier_id": str(alice)})).json()
+    page = await a.client.get(f"/emargement/{fresh['token']}")
+    assert page.status_code == 200 and "pacte_pass" not in page.headers.get("set-cookie", "")  # viewing gives no pass
+    signed = await a.client.post(f"/emargement/{fresh['token']}", data={"consent": "oui"})
+    assert signed.status_code == 200, signed.text
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("pacte_pass="))
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])  # to 1 April 2027 (the session ends 31 March) + 7 days of grace
+    assert 149 * 86400 < max_age < 150 * 86400 and "secure" not in cookie.lower()  # development: no HTTPS
+
 
 async def test_signature_outside_the_half_day_window_is_refused(attendance):
     a = attendance
@@ -117,6 +142,10 @@ async def test_signature_outside_the_half_day_window_is_refused(attendance):
         assert response.status_code == 409 and response.json()["type"].endswith("outside-window"), (instant, response.text)
     a.at("2026-11-10T08:50:00")  # a little early: allowed
     assert (await a.client.post(f"/half-days/{morning['id']}/signatures", headers=a.org, json={"dossier_id": str(alice), "consent": True})).status_code == 201
+    early = await a.client.post(f"/half-days/{morning['id']}/countersignature", headers=a.org, json={"trainer": "C. Martin"})
+    assert early.status_code == 409 and early.json()["type"].endswith("not-started")  # the day, but before 9:00 in Paris
+    a.at("2026-11-10T09:00:00")
+    assert (await a.client.post(f"/half-days/{morning['id']}/countersignature", headers=a.org, json={"trainer": "C. Martin"})).status_code == 201
 
 
 async def test_a_correction_needs_a_reason_and_is_a_new_record(attendance):

@@ -31,10 +31,12 @@ async def test_the_sheet_pdf_shows_every_signature_absence_and_countersignature(
     await a.client.post(f"/half-days/{half_days[5]['id']}/absences", headers=a.org, json={
         "dossier_id": str(hugo), "justified": True, "reason_code": "job_interview", "proof_reference": "convocation"})
     await a.client.post(f"/half-days/{half_days[0]['id']}/absences", headers=a.org, json={"dossier_id": str(ines), "absent": False, "late_minutes": 20})
+    a.at("2026-11-12T17:00:00")  # a half-day is countersigned once it has started: the last one too
     for half_day in half_days:
         await a.client.post(f"/half-days/{half_day['id']}/countersignature", headers=a.org, json={"trainer": "Claire Martin"})
     a.at("2026-12-01T09:00:00")
-    assert (await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)).status_code == 201
+    closed = await a.client.post(f"/sessions/{session_id}/months/2026-11/close", headers=a.org)
+    assert closed.status_code == 201, closed.text
 
     response = await a.client.get(f"/sessions/{session_id}/sheets/2026-11.pdf", headers=a.region)
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
@@ -46,7 +48,7 @@ async def test_the_sheet_pdf_shows_every_signature_absence_and_countersignature(
     assert "lun. 09/11 matin" in text and "jeu. 12/11 après-midi" in text
     assert text.count("Signé 09:00 (formateur)") >= 3 and "retard 20 min" in text
     assert "Absent justifié : Entretien d'embauche" in text
-    assert text.count("Claire Martin") == 6 and "12/11 09:00" in text  # every half-day countersigned
+    assert text.count("Claire Martin") == 6 and "12/11 17:00" in text  # every half-day countersigned
     assert "Mois validé le 01/12/2026" in text
     assert "20.67" in text or "20.66" in text  # Inès: 21 h planned less 20 minutes late
     await asyncio.to_thread(subprocess.run, ["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)

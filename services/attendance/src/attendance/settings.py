@@ -30,6 +30,13 @@ class AttendanceSettings(ServiceSettings):
     sign_opens_before_min: int = 15
     # After the end of the half-day the window closes (a trainee who forgot: a correction).
     sign_closes_after_min: int = 0
+    # A trainee's pass (the signing page's cookie, what a QR scan needs) ends with the session:
+    # the end of its last day plus this many days of grace (late corrections, a session prolonged).
+    pass_grace_days: int = 7
+    # The device-id cookie of the signing page (fraud flags) is kept this long on the phone.
+    device_cookie_days: int = 400
+    # The signing page's cookies are sent over HTTPS only; unset: True outside development.
+    cookie_secure: bool | None = None
     # Where the trainees' page is served (links and QR codes point there).
     public_url: str = "http://127.0.0.1:8008"
     # The overview (GET /overview) looks for months waiting for validation among this many months
@@ -43,4 +50,10 @@ class AttendanceSettings(ServiceSettings):
         if self.environment != DEVELOPMENT and (self.signing_key.startswith("dev-") or self.evidence_salt.startswith("dev-")):
             raise ValueError("refusing to run outside development with the development signing key or evidence salt "
                              "(set PACTE_ATTENDANCE_SIGNING_KEY and PACTE_ATTENDANCE_EVIDENCE_SALT)")
+        return self
+
+    @model_validator(mode="after")
+    def _secure_cookies_outside_development(self) -> Self:
+        if self.cookie_secure is None:
+            self.cookie_secure = self.environment != DEVELOPMENT
         return self

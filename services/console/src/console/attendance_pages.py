@@ -47,8 +47,9 @@ async def attendance_page(request: Request, operator: SignedIn):
     overview, flags = await asyncio.gather(
         backend.get_json("attendance", "/overview", token=operator.token,
                          params={"week": week and week.isoformat(), "cursor": cursor, "limit": settings.attendance_page_size}),
-        backend.get_json("attendance", "/flags", token=operator.token),
+        backend.get_json("attendance", "/flags", token=operator.token, params={"limit": settings.attendance_flags_shown}),
     )
+    flags = flags["items"]
     sessions = _sessions(overview)
     unsigned = [{**h, "session": s} for s in sessions for h in s["half_days"] if h["over"] and h["unsigned"]]
     waiting = [{"session": s, "month": m} for s in sessions for m in s["waiting_months"]]
@@ -57,7 +58,7 @@ async def attendance_page(request: Request, operator: SignedIn):
     start = date.fromisoformat(overview["week_start"])
     more = urlencode({"week": start.isoformat(), "cursor": overview["next_cursor"]}) if overview.get("next_cursor") else None
     return render(request, "attendance.html", operator=operator, overview=overview, sessions=sessions, unsigned=unsigned,
-                  waiting=waiting, flags=flags[:settings.attendance_flags_shown], flags_total=len(flags), more=more,
+                  waiting=waiting, flags=flags, flags_total=overview["open_flags"], more=more,
                   week_label=f"du {start:%d/%m/%Y} au {date.fromisoformat(overview['week_end']):%d/%m/%Y}",
                   previous=(start - timedelta(days=7)).isoformat(), following=(start + timedelta(days=7)).isoformat(),
                   french_day=french_day)

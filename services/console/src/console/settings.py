@@ -67,7 +67,7 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
     debts_page_size: int = 50
     # Sessions per page of the attendance sheets (the attendance service's cursor), fraud flags listed.
     attendance_page_size: int = Field(20, ge=1, le=100)
-    attendance_flags_shown: int = Field(50, ge=1)
+    attendance_flags_shown: int = Field(50, ge=1, le=100)  # one page of the attendance service's flags
     # The largest file the imports page forwards (read in memory; each service has its own limit too).
     import_max_bytes: int = Field(50 * 1024 * 1024, ge=1)
     # While a back-fill runs, the imports page reloads itself every this many seconds (meta refresh).

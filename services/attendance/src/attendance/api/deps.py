@@ -25,10 +25,14 @@ def get_now(request: Request) -> datetime:
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_evidence(request: Request) -> Evidence:
-    settings = request.app.state.attendance_settings
+def evidence_of(request: Request, device: str | None) -> Evidence:
+    """The request's evidence (hashed IP, user agent, device id): the one definition, routes and pages."""
     client = request.client.host if request.client else None
-    return Evidence.of(settings, client, request.headers.get("user-agent"), request.cookies.get("pacte_device"))
+    return Evidence.of(request.app.state.attendance_settings, client, request.headers.get("user-agent"), device)
+
+
+def get_evidence(request: Request) -> Evidence:
+    return evidence_of(request, request.cookies.get("pacte_device"))
 
 
 RequestEvidence = Annotated[Evidence, Depends(get_evidence)]

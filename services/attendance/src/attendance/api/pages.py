@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse
 from pacte_common.errors import ProblemError
+from pacte_common.fair_share import RateLimited
 from pacte_common.service import DbSession
 
-from attendance.api.deps import Now, Settings
+from attendance.api.deps import Now, Settings, evidence_of
 from attendance.api.schemas import CONSENT
 from attendance.app import pages as use_cases
-from attendance.app.context import Evidence
 from attendance.domain.sheet import PERIOD_LABELS
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -69,10 +69,11 @@ def _signed(signed_at: datetime, timezone: str, again: bool) -> str:
     return f'<div class="card ok" role="status"><p><strong>{text}</strong> à {local:%H:%M} (heure du serveur), le {local:%d/%m/%Y}.</p></div>'
 
 
-def _problem(error: ProblemError) -> HTMLResponse:
+def _problem(error: ProblemError, settings: Settings) -> HTMLResponse:
     messages = {403: "Ce lien ne correspond pas à cette demi-journée ou à ce stagiaire.",
                 404: "Cette demi-journée est introuvable.",
-                409: "La signature n'est pas possible maintenant : on signe pendant la demi-journée (à partir de 15 minutes avant le début).",
+                409: "La signature n'est pas possible maintenant : on signe pendant la demi-journée "
+                     f"(à partir de {settings.sign_opens_before_min} minutes avant le début).",
                 410: "Ce lien ou ce code a expiré."}
     text = messages.get(error.status, "La signature n'a pas pu être enregistrée.")
     renew = error.extensions.get("how_to_renew")
@@ -80,32 +81,33 @@ def _problem(error: ProblemError) -> HTMLResponse:
     return _page("Signature impossible", f'<div class="card error" role="alert"><p><strong>{text}</strong></p>{extra}</div>', error.status)
 
 
-def _evidence(settings, request: Request, device: str | None) -> Evidence:
-    return Evidence.of(settings, request.client.host if request.client else None, request.headers.get("user-agent"), device)
-
-
-def _remember(response: HTMLResponse, device: str | None, trainee_pass: str | None) -> HTMLResponse:
-    secure = False  # served behind TLS in production; the cookies are HttpOnly and SameSite=Lax
+def _remember(response: HTMLResponse, settings: Settings, now: datetime, device: str | None,
+              trainee_pass: tuple[str, datetime] | None = None) -> HTMLResponse:
+    """HttpOnly, SameSite=Lax cookies, HTTPS only unless settings.cookie_secure is off (development)."""
+    secure = bool(settings.cookie_secure)
     if device:
-        response.set_cookie("pacte_device", device, max_age=400 * 86400, httponly=True, samesite="lax", secure=secure)
+        response.set_cookie("pacte_device", device, max_age=settings.device_cookie_days * 86400, httponly=True, samesite="lax",
+                            secure=secure)
     if trainee_pass:
-        response.set_cookie("pacte_pass", trainee_pass, max_age=400 * 86400, httponly=True, samesite="lax", secure=secure)
+        token, until = trainee_pass
+        response.set_cookie("pacte_pass", token, max_age=max(0, int((until - now).total_seconds())), httponly=True, samesite="lax",
+                            secure=secure)
     return response
 
 
-@router.get("/emargement/{token}", response_class=HTMLResponse)
+@router.get("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def link_page(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     pacte_device: Annotated[str | None, Cookie()] = None):
     try:
         view = await use_cases.link_view(db, request.app.state.runtime.cipher, settings, token, now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     body = _details(view, settings.timezone)
     body += _signed(view.signed_at, settings.timezone, True) if view.signed_at else _form(f"/emargement/{token}")
-    return _remember(_page("Émargement", body), pacte_device or secrets.token_urlsafe(16), view.trainee_pass)
+    return _remember(_page("Émargement", body), settings, now, pacte_device or secrets.token_urlsafe(16))
 
 
-@router.post("/emargement/{token}", response_class=HTMLResponse)
+@router.post("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     consent: Annotated[str | None, Form()] = None, pacte_device: Annotated[str | None, Cookie()] = None):
     if consent != "oui":
@@ -113,15 +115,15 @@ async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, req
                      + _form(f"/emargement/{token}"), 422)
     device = pacte_device or secrets.token_urlsafe(16)
     try:
-        view, signature, created = await use_cases.sign_link(db, request.app.state.runtime.cipher, settings, token, CONSENT,
-                                                            _evidence(settings, request, device), now)
+        view, signature, created, trainee_pass = await use_cases.sign_link(db, request.app.state.runtime.cipher, settings, token,
+                                                                           CONSENT, evidence_of(request, device), now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     return _remember(_page("Émargement", _details(view, settings.timezone) + _signed(signature.signed_at, settings.timezone, not created)),
-                     device, view.trainee_pass)
+                     settings, now, device, trainee_pass)
 
 
-@router.get("/emargement/qr/{code}", response_class=HTMLResponse)
+@router.get("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | None, Cookie()] = None):
     if not pacte_pass:
         return _page("Émargement", '<div class="card error" role="alert"><p>Ce téléphone ne vous connaît pas encore : ouvrez une '
@@ -129,7 +131,7 @@ async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | Non
     return _page("Émargement", _form(f"/emargement/qr/{code}"))
 
 
-@router.post("/emargement/qr/{code}", response_class=HTMLResponse)
+@router.post("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
 async def qr_sign(code: str, db: DbSession, settings: Settings, now: Now, request: Request,
                   consent: Annotated[str | None, Form()] = None, pacte_pass: Annotated[str | None, Cookie()] = None,
                   pacte_device: Annotated[str | None, Cookie()] = None):
@@ -137,9 +139,9 @@ async def qr_sign(code: str, db: DbSession, settings: Settings, now: Now, reques
         return _page("Émargement", '<div class="card error" role="alert"><p>Cochez la case pour confirmer votre présence.</p></div>'
                      + _form(f"/emargement/qr/{code}"), 422)
     try:
-        signature, created = await use_cases.sign_qr(db, settings, code, pacte_pass, CONSENT, _evidence(settings, request, pacte_device), now)
+        signature, created = await use_cases.sign_qr(db, settings, code, pacte_pass, CONSENT, evidence_of(request, pacte_device), now)
     except ProblemError as error:
-        return _problem(error)
+        return _problem(error, settings)
     return _page("Émargement", _signed(signature.signed_at, settings.timezone, not created))
 
 

@@ -7,6 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from pacte_common.auth import OrgKind, Principal, require_kind
+from pacte_common.fair_share import FAIR_SHARE_RESPONSES, RateLimited
+from pacte_common.http import CursorParam, LimitParam, Page
+from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 
 from attendance.api.deps import Now, RequestEvidence, Settings
@@ -36,6 +39,7 @@ from attendance.api.schemas import (
     TrainerSignIn,
 )
 from attendance.app import flags, months, schedule, signing
+from attendance.db.models import FraudFlag
 from attendance.domain.sheet import ABSENCE_REASONS
 
 router = APIRouter(tags=["attendance"])
@@ -45,7 +49,8 @@ Month = Annotated[str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", descri
 SIGNING = {403: {"description": "Not a valid link, QR code or pass, or one for another trainee or half-day"},
            404: {"description": "Unknown half-day or trainee"},
            409: {"description": "Outside the half-day's signing window, half-day cancelled, or corrected by the organisation"},
-           410: {"description": "Expired link, pass or QR code: the answer says how to get a new one"}}
+           410: {"description": "Expired link, pass or QR code: the answer says how to get a new one"},
+           **{k: v for k, v in FAIR_SHARE_RESPONSES.items() if k == 429}}
 
 
 def half_day_out(h) -> HalfDayOut:
@@ -121,13 +126,15 @@ def _answer(response: Response, pair) -> SignatureOut:
 
 
 @router.post("/signatures/link", status_code=201, response_model=SignatureOut, responses=SIGNING,
-             summary="Sign with a personal link (no account; the same again gives the same signature, 200)")
+             summary="Sign with a personal link (no account; the same again gives the same signature, 200)",
+             dependencies=[RateLimited("public")])
 async def sign_by_link(body: LinkSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_link(db, settings, body.token, body.half_day_id, body.dossier_id, CONSENT,
                                                         body.drawn_sha256, evidence, now))
 
 
-@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING, summary="Sign with the room's QR code and the trainee's pass")
+@router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING,
+             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("public")])
 async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_qr(db, settings, body.qr_token, body.pass_token, CONSENT, evidence, now))
 
@@ -149,8 +156,8 @@ async def correct(half_day_id: UUID, body: CorrectionIn, principal: Organisation
 @router.post("/half-days/{half_day_id}/countersignature", status_code=201, response_model=CountersignatureOut,
              summary="The trainer countersigns the half-day's sheet")
 async def countersign(half_day_id: UUID, body: CountersignIn, response: Response, principal: Organisation, db: DbSession,
-                      now: Now, evidence: RequestEvidence):
-    record, created = await signing.countersign(db, principal, half_day_id, body.trainer, evidence, now)
+                      settings: Settings, now: Now, evidence: RequestEvidence):
+    record, created = await signing.countersign(db, settings, principal, half_day_id, body.trainer, evidence, now)
     response.status_code = 201 if created else 200
     return CountersignatureOut.model_validate(record, from_attributes=True)
 
@@ -188,11 +195,10 @@ def sheet_out(view) -> SheetOut:
         cells = []
         for half_day_id, cell in row.cells.items():
             signature = row.signatures.get(half_day_id)
-            state = ("absent_justified" if cell.justified else "absent_unjustified") if cell.absent else ("signed" if cell.signed else "unsigned")
-            cells.append({"half_day_id": half_day_id, "state": state, "method": signature.method if signature else None,
+            cells.append({"half_day_id": half_day_id, "state": cell.state, "method": signature.method if signature else None,
                           "signed_at": signature.signed_at if signature else None, "late_minutes": cell.late_minutes,
                           "early_departure_minutes": cell.early_minutes, "reason_code": cell.reason_code})
-        rows.append({"dossier_id": row.trainee.dossier_id, "cells": cells, "statement": months._statement_of(row)})
+        rows.append({"dossier_id": row.trainee.dossier_id, "cells": cells, "statement": months.statement_of(row)})
     return SheetOut(session_id=view.session.id, month=view.month, half_days=[half_day_out(h) for h in view.half_days],
                     countersigned=list(view.countersigned), rows=rows, unsigned=unsigned, uncountersigned=uncountersigned,
                     closed_at=view.closure.closed_at if view.closure else None)
@@ -207,6 +213,9 @@ async def close_month(session_id: UUID, month: Month, response: Response, princi
     return ClosureOut.model_validate(closure, from_attributes=True)
 
 
-@router.get("/flags", response_model=list[FlagOut], summary="Fraud flags (the Region: all; an organisation: its own)")
-async def list_flags(principal: Reader, db: DbSession, kind: str | None = None):
-    return [FlagOut.model_validate(f, from_attributes=True) for f in await flags.list_flags(db, principal, kind)]
+@router.get("/flags", response_model=Page[FlagOut],
+            summary="Fraud flags, oldest first, a page at a time (the Region: all; an organisation: its own)")
+async def list_flags(principal: Reader, db: DbSession, kind: str | None = None, cursor: CursorParam = None,
+                     limit: LimitParam = 100) -> Page[FlagOut]:
+    return await keyset_page(db, flags.flags_query(principal, kind), by_instant(FraudFlag.at, FraudFlag.id), cursor=cursor,
+                             limit=limit, render=lambda f: FlagOut.model_validate(f, from_attributes=True))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pacte_common.auth import OrgKind, Principal
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select
 
 from attendance.db.models import FraudFlag
 
 
-async def list_flags(db: AsyncSession, principal: Principal, kind: str | None = None) -> list[FraudFlag]:
-    query = select(FraudFlag).order_by(FraudFlag.at.desc()).limit(500)
+def flags_query(principal: Principal, kind: str | None = None) -> Select:
+    """The flags the caller may read, unordered: the route pages them (keyset on when, then id)."""
+    query = select(FraudFlag)
     if principal.org_kind is OrgKind.TRAINING_ORG:
         query = query.where(FraudFlag.organisation_siret == principal.org_id)
     if kind:
         query = query.where(FraudFlag.kind == kind)
-    return list((await db.scalars(query)).all())
+    return query

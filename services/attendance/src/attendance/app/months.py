@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attendance.app.schedule import half_day_for, half_days_of, session_for
-from attendance.app.signing import _trainee
+from attendance.app.schedule import ensure_month_open, half_day_for, half_days_of, session_for
+from attendance.app.signing import trainee_in
 from attendance.db.models import (
     Absence,
     Countersignature,
@@ -34,7 +34,8 @@ from attendance.domain import sheet
 
 async def record_absence(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, dossier_id: uuid.UUID, body: dict) -> Absence:
     half_day = await half_day_for(db, principal, half_day_id)
-    await _trainee(db, half_day, dossier_id)
+    await ensure_month_open(db, half_day.session_id, half_day.day)
+    await trainee_in(db, half_day, dossier_id)
     minutes = (half_day.ends_at.hour * 60 + half_day.ends_at.minute) - (half_day.starts_at.hour * 60 + half_day.starts_at.minute)
     try:
         sheet.check_absence(body["absent"], body["justified"], body.get("reason_code"), body.get("proof_reference"),
@@ -115,7 +116,7 @@ def missing(month: MonthSheet) -> tuple[list[dict], list[dict]]:
     return unsigned, uncountersigned
 
 
-def _statement_of(row: Row) -> dict:
+def statement_of(row: Row) -> dict:
     built = sheet.month_statement(list(row.cells.values()))
     return {"dossier_id": str(row.trainee.dossier_id), "person_id": str(row.trainee.person_id),
             "planned_hours": f"{built.planned_hours:.2f}", "attended_hours": f"{built.attended_hours:.2f}",
@@ -141,7 +142,7 @@ async def close_month(db: AsyncSession, runtime: Runtime, principal: Principal, 
         raise Conflict(f"{len(unsigned)} half-day(s) neither signed nor declared absent, {len(uncountersigned)} not countersigned",
                        slug="month-incomplete", unsigned=unsigned, uncountersigned=uncountersigned)
     closure = MonthClosure(id=uuid.uuid4(), session_id=month_view.session.id, month=month, closed_at=now,
-                           closed_by=principal.describe(), statements=[_statement_of(row) for row in month_view.rows])
+                           closed_by=principal.describe(), statements=[statement_of(row) for row in month_view.rows])
     db.add(closure)
     try:
         await db.flush()
@@ -170,11 +171,10 @@ async def sheet_document(db: AsyncSession, cipher, principal: Principal, session
                                 view.countersigned[h.id].signed_at if h.id in view.countersigned else None) for h in view.half_days]
     lines = []
     for row in view.rows:
-        line = sheet_pdf.Line(name_of(cipher, row.trainee), totals=_statement_of(row))
+        line = sheet_pdf.Line(name_of(cipher, row.trainee), totals=statement_of(row))
         for half_day_id, cell in row.cells.items():
             signature = row.signatures.get(half_day_id)
-            state = ("absent_justified" if cell.justified else "absent_unjustified") if cell.absent else ("signed" if cell.signed else "unsigned")
-            line.cells[half_day_id] = sheet_pdf.cell_text(state, signature.method if signature else None,
+            line.cells[half_day_id] = sheet_pdf.cell_text(cell.state, signature.method if signature else None,
                                                           signature.signed_at if signature else None, timezone,
                                                           cell.late_minutes, cell.early_minutes, cell.reason_code)
         lines.append(line)

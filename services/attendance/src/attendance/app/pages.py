@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from pacte_common.crypto import FieldCipher
 from pacte_common.errors import NotFound
@@ -13,7 +13,6 @@ from attendance.app import signing
 from attendance.app.context import Evidence
 from attendance.app.trainees import name_of
 from attendance.db.models import HalfDay, Signature, Trainee, TrainingSession
-from attendance.domain import tokens
 from attendance.settings import AttendanceSettings
 
 
@@ -29,7 +28,6 @@ class HalfDayView:
     distance: bool
     trainer: str | None
     signed_at: datetime | None
-    trainee_pass: str
 
 
 async def link_view(db: AsyncSession, cipher: FieldCipher, settings: AttendanceSettings, token: str, now: datetime) -> HalfDayView:
@@ -39,18 +37,18 @@ async def link_view(db: AsyncSession, cipher: FieldCipher, settings: AttendanceS
         raise NotFound("unknown half-day")
     session = await db.get(TrainingSession, half_day.session_id)
     latest = await signing.latest(db, half_day.id, trainee.dossier_id)
-    trainee_pass = tokens.pass_token(settings.signing_key, trainee.dossier_id, half_day.session_id, now + timedelta(days=400))
     return HalfDayView(name_of(cipher, trainee), session.action_title or "Formation", half_day.day, half_day.period, half_day.starts_at,
                        half_day.ends_at, half_day.place, half_day.distance, half_day.trainer,
-                       latest.signed_at if latest is not None and latest.present else None, trainee_pass)
+                       latest.signed_at if latest is not None and latest.present else None)
 
 
 async def sign_link(db: AsyncSession, cipher: FieldCipher, settings: AttendanceSettings, token: str, consent: str, evidence: Evidence,
-                    now: datetime) -> tuple[HalfDayView, Signature, bool]:
+                    now: datetime) -> tuple[HalfDayView, Signature, bool, tuple[str, datetime]]:
+    """Signs with the link; then (and only then) the trainee's pass, with when it ends."""
     view = await link_view(db, cipher, settings, token, now)
     claims = signing.read_link(settings, token, now)
     signature, created = await signing.sign_by_link(db, settings, token, claims.half_day_id, claims.dossier_id, consent, None, evidence, now)
-    return view, signature, created
+    return view, signature, created, await signing.issue_pass(db, settings, signature, now)
 
 
 async def sign_qr(db: AsyncSession, settings: AttendanceSettings, code: str, trainee_pass: str, consent: str, evidence: Evidence,

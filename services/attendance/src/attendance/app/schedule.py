@@ -5,6 +5,7 @@ A change of a half-day that already has signatures keeps them and is logged (hal
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from pacte_common.auth import OrgKind, Principal
@@ -12,7 +13,7 @@ from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attendance.db.models import HalfDay, HalfDayChange, Signature, TrainingSession
+from attendance.db.models import HalfDay, HalfDayChange, MonthClosure, Signature, TrainingSession
 from attendance.domain import schedule as rules
 
 EDITABLE = ("starts_at", "ends_at", "hours", "place", "distance", "trainer", "cancelled")
@@ -20,19 +21,28 @@ EDITABLE = ("starts_at", "ends_at", "hours", "place", "distance", "trainer", "ca
 
 async def session_for(db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, create: bool = False) -> TrainingSession:
     """The session, if the caller may see it (an organisation: only its own). An organisation may
-    plan a session before its first trainee arrives: it is then recorded as the caller's."""
+    plan a session before its first trainee arrives: it is recorded as the caller's until
+    sessions' first trainee event says whose it is; if another's, that plan is dropped
+    (app/trainees.py) and the caller no longer sees the session."""
     session = await db.get(TrainingSession, session_id)
     if session is None and create and principal.org_kind is OrgKind.TRAINING_ORG:
         session = TrainingSession(id=session_id, organisation_siret=principal.org_id)
         db.add(session)
         await db.flush()
     if session is None:
-        raise NotFound("unknown session: no schedule and no trainee yet")
+        raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
     if principal.org_kind is OrgKind.TRAINING_ORG and principal.org_id != session.organisation_siret:
-        raise NotFound("unknown session: no schedule and no trainee yet")
+        raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
     if principal.org_kind not in (OrgKind.TRAINING_ORG, OrgKind.REGION):
         raise Forbidden("the sheets are for the training organisation and the Region")
     return session
+
+
+async def ensure_month_open(db: AsyncSession, session_id: uuid.UUID, day: date) -> None:
+    """A validated month is final: nothing of it changes any more (409 `month-closed`, naming it)."""
+    month = f"{day:%Y-%m}"
+    if await db.scalar(select(MonthClosure.id).where(MonthClosure.session_id == session_id, MonthClosure.month == month)) is not None:
+        raise Conflict(f"the month {month} is closed: its sheet no longer changes", slug="month-closed", month=month)
 
 
 def _invalid(error: rules.ScheduleError) -> Invalid:
@@ -97,6 +107,7 @@ def _state(half_day: HalfDay) -> dict:
 async def edit(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, changes: dict, reason: str | None, version: int | None) -> HalfDay:
     """Changes a planned half-day; its signatures stay; the change is logged with who and why."""
     half_day = await half_day_for(db, principal, half_day_id, lock=True)
+    await ensure_month_open(db, half_day.session_id, half_day.day)
     if version is not None and version != half_day.version:
         raise Conflict(f"the half-day changed meanwhile (version {half_day.version})", slug="concurrent-update")
     signed = await db.scalar(select(func.count()).select_from(Signature).where(Signature.half_day_id == half_day.id))

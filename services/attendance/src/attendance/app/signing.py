@@ -4,7 +4,8 @@ trainer's device; the trainer's countersignature; corrections. Every record is a
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pacte_common.auth import Principal
 from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound, ProblemError
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attendance.app.context import Evidence
-from attendance.app.schedule import half_day_for, session_for
+from attendance.app.schedule import ensure_month_open, half_day_for, session_for
 from attendance.db.models import (
     Countersignature,
     FraudFlag,
@@ -33,7 +34,7 @@ class Gone(ProblemError):
     status, slug, title = 410, "expired", "Expired"
 
 
-async def _trainee(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, field: str = "body.dossier_id") -> Trainee:
+async def trainee_in(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, field: str = "body.dossier_id") -> Trainee:
     trainee = await db.get(Trainee, dossier_id)
     if trainee is None or trainee.session_id != half_day.session_id:
         raise NotFound("this trainee is not in the half-day's session", field=field)
@@ -76,7 +77,7 @@ async def _sign(db: AsyncSession, settings: AttendanceSettings, half_day: HalfDa
                 consent: str, drawn: str | None, evidence: Evidence, author: str, token_id: str | None, now: datetime
                 ) -> tuple[Signature, bool]:
     """The trainee's signature of the half-day; the same again gives the one already made."""
-    await _trainee(db, half_day, dossier_id)
+    await trainee_in(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     if found is not None:
         if found.present:
@@ -101,7 +102,7 @@ async def _sign(db: AsyncSession, settings: AttendanceSettings, half_day: HalfDa
 async def issue_link(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID,
                      dossier_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
     half_day = await half_day_for(db, principal, half_day_id)
-    await _trainee(db, half_day, dossier_id)
+    await trainee_in(db, half_day, dossier_id)
     ttl = timedelta(seconds=settings.link_ttl_s)
     return tokens.link_token(settings.signing_key, dossier_id, half_day.id, now, ttl), now + ttl
 
@@ -138,8 +139,27 @@ async def trainee_pass(db: AsyncSession, settings: AttendanceSettings, principal
     trainee = await db.get(Trainee, dossier_id)
     if trainee is None or trainee.session_id != session.id:
         raise NotFound("this trainee is not in the session", field="path.dossier_id")
-    until = now + timedelta(days=400)
-    return tokens.pass_token(settings.signing_key, dossier_id, session.id, until)
+    return tokens.pass_token(settings.signing_key, dossier_id, session.id, await pass_expiry(db, settings, session, now))
+
+
+async def pass_expiry(db: AsyncSession, settings: AttendanceSettings, session: TrainingSession, now: datetime) -> datetime:
+    """The one lifetime of a trainee's pass: the end (local midnight) of the session's last day, or of
+    its last planned half-day, plus settings.pass_grace_days; never before now plus the grace."""
+    last = max([d for d in (session.end_date, await db.scalar(select(func.max(HalfDay.day)).where(
+        HalfDay.session_id == session.id))) if d is not None], default=None)
+    grace = timedelta(days=settings.pass_grace_days)
+    if last is None:
+        return now + grace
+    ends = datetime.combine(last + timedelta(days=1), time.min, ZoneInfo(settings.timezone))
+    return max(ends, now) + grace
+
+
+async def issue_pass(db: AsyncSession, settings: AttendanceSettings, signature: Signature, now: datetime) -> tuple[str, datetime]:
+    """The pass the signing page leaves on the phone, once a link signature succeeded."""
+    half_day = await db.get(HalfDay, signature.half_day_id)
+    session = await db.get(TrainingSession, half_day.session_id)
+    until = await pass_expiry(db, settings, session, now)
+    return tokens.pass_token(settings.signing_key, signature.dossier_id, session.id, until), until
 
 
 async def sign_by_qr(db: AsyncSession, settings: AttendanceSettings, qr: str, trainee_pass_token: str, consent: str,
@@ -163,10 +183,16 @@ async def sign_by_qr(db: AsyncSession, settings: AttendanceSettings, qr: str, tr
 
 async def _flag_late_qr(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UUID, evidence: Evidence, now: datetime,
                         claims: tokens.QrClaims) -> None:
+    """One flag per (half-day, trainee, QR window): a replayed code does not grow the table."""
+    prefix = f"QR code of window {claims.window} used at "
+    flagged = (await db.scalars(select(FraudFlag.dossier_ids).where(
+        FraudFlag.kind == "late_qr", FraudFlag.half_day_id == half_day.id, FraudFlag.detail.startswith(prefix)))).all()
+    if [str(dossier_id)] in flagged:
+        return
     session = await db.get(TrainingSession, half_day.session_id)
     db.add(FraudFlag(kind="late_qr", session_id=half_day.session_id, organisation_siret=session.organisation_siret,
                      half_day_id=half_day.id, dossier_ids=[str(dossier_id)], device_hash=evidence.device_hash,
-                     detail=f"QR code of window {claims.window} used at {now.isoformat()}, after its window"))
+                     detail=f"{prefix}{now.isoformat()}, after its window"))
     await db.commit()
 
 
@@ -184,7 +210,8 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
     if not (reason or "").strip():
         raise Invalid("a correction states its reason", field="body.reason")
     half_day = await half_day_for(db, principal, half_day_id, lock=True)
-    await _trainee(db, half_day, dossier_id)
+    await ensure_month_open(db, half_day.session_id, half_day.day)
+    await trainee_in(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     seq = await db.scalar(select(func.coalesce(func.max(Signature.seq), 0)).where(
         Signature.half_day_id == half_day.id, Signature.dossier_id == dossier_id))
@@ -197,14 +224,17 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
     return signature
 
 
-async def countersign(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, trainer: str, evidence: Evidence,
-                      now: datetime) -> tuple[Countersignature, bool]:
+async def countersign(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID, trainer: str,
+                      evidence: Evidence, now: datetime) -> tuple[Countersignature, bool]:
     half_day = await half_day_for(db, principal, half_day_id)
     found = await db.scalar(select(Countersignature).where(Countersignature.half_day_id == half_day.id))
     if found is not None:
         return found, False
-    if now.date() < half_day.day:
-        raise Conflict("a half-day is countersigned once it has started", slug="not-started")
+    await ensure_month_open(db, half_day.session_id, half_day.day)
+    starts = sheet.local_instant(half_day.day, half_day.starts_at, settings.timezone)
+    if now < starts:
+        raise Conflict(f"a half-day is countersigned once it has started ({starts.isoformat()})", slug="not-started",
+                       starts_at=starts.isoformat())
     record = Countersignature(id=uuid.uuid4(), half_day_id=half_day.id, trainer=trainer, signed_at=now, author=principal.describe(),
                               ip_hash=evidence.ip_hash)
     db.add(record)

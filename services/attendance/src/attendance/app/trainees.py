@@ -5,9 +5,10 @@ from __future__ import annotations
 from pacte_common.contracts.people import open_identity
 from pacte_common.contracts.sessions import TraineeEvent
 from pacte_common.crypto import FieldCipher
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attendance.db.models import Trainee, TrainingSession
+from attendance.db.models import Countersignature, HalfDay, HalfDayChange, Trainee, TrainingSession
 
 NAME_CONTEXT = "attendance.trainee-name"
 
@@ -26,6 +27,18 @@ def name_of(cipher: FieldCipher, trainee) -> str:
     return f"Stagiaire {str(trainee.dossier_id)[:8]}"
 
 
+async def _drop_foreign_plan(db: AsyncSession, session_id) -> None:
+    """A session planned before sessions' events by an organisation that is not the session's
+    (docs/attendance.md §1): the first event says whose it is, and that plan is dropped. It has
+    no signature (no trainee was known), only half-days, their changes and countersignatures."""
+    if await db.scalar(select(exists().where(Trainee.session_id == session_id))):
+        return  # a session already known from events that changed organisation keeps its sheets
+    half_days = select(HalfDay.id).where(HalfDay.session_id == session_id).scalar_subquery()
+    await db.execute(delete(Countersignature).where(Countersignature.half_day_id.in_(half_days)))
+    await db.execute(delete(HalfDayChange).where(HalfDayChange.half_day_id.in_(half_days)))
+    await db.execute(delete(HalfDay).where(HalfDay.session_id == session_id))
+
+
 async def on_trainee_event(db: AsyncSession, cipher: FieldCipher, event: TraineeEvent) -> None:
     """Keeps the newest snapshot of the file (an older or replayed one changes nothing)."""
     dossier = event.dossier
@@ -36,6 +49,8 @@ async def on_trainee_event(db: AsyncSession, cipher: FieldCipher, event: Trainee
         db.add(TrainingSession(id=snapshot.session_id, organisation_siret=snapshot.organisation_siret,
                                action_title=snapshot.action_title, start_date=snapshot.start_date, end_date=snapshot.end_date))
     else:
+        if session.organisation_siret != snapshot.organisation_siret:
+            await _drop_foreign_plan(db, session.id)
         session.organisation_siret = snapshot.organisation_siret
         session.action_title, session.start_date, session.end_date = snapshot.action_title, snapshot.start_date, snapshot.end_date
     trainee = await db.get(Trainee, dossier.dossier_id)

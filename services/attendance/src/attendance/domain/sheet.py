@@ -37,11 +37,15 @@ class SheetError(ValueError):
         self.message = message
 
 
+def local_instant(day: date, at: time, timezone: str) -> datetime:
+    """A half-day's day and local time as an aware instant (the sheets' time zone)."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(timezone))
+
+
 def signing_window(day: date, starts_at: time, ends_at: time, timezone: str, opens_before_min: int,
                    closes_after_min: int) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(timezone)
-    opens = datetime.combine(day, starts_at, tzinfo=zone) - timedelta(minutes=opens_before_min)
-    closes = datetime.combine(day, ends_at, tzinfo=zone) + timedelta(minutes=closes_after_min)
+    opens = local_instant(day, starts_at, timezone) - timedelta(minutes=opens_before_min)
+    closes = local_instant(day, ends_at, timezone) + timedelta(minutes=closes_after_min)
     return opens, closes
 
 
@@ -74,6 +78,13 @@ class Cell:
     reason_code: str | None = None
     late_minutes: int = 0
     early_minutes: int = 0
+
+    @property
+    def state(self) -> str:
+        """How the sheet shows the cell: signed, unsigned, absent_justified or absent_unjustified."""
+        if self.absent:
+            return "absent_justified" if self.justified else "absent_unjustified"
+        return "signed" if self.signed else "unsigned"
 
     @property
     def settled(self) -> bool:
