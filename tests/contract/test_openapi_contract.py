@@ -32,7 +32,7 @@ DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-
 KNOWN_RESIDUALS = [
     ("ST202", r"end_date must be on or after start_date|'to' must be on or after 'from'"),  # two fields compared
     # the public search: two parameters compared, or a place looked up in the offer itself
-    ("ST202", r"'start_to' must be on or after 'start_from'|a radius needs a place to search around|no training place of the offer is known at"),
+    ("ST202", r"'start_to' must be on or after 'start_from'|a radius needs a place to search around|no training place of the offer is known there"),
     ("ST202", r"birth date is in the future|must be at least \d+ years old"),  # compared with today
     # an attendance month compared with today and with the session's and the file's dates
     ("ST202", r"the month \d{4}-\d{2} is (in the future|after the session's end|before the session's start|before the entry|after the exit)"),

@@ -5,6 +5,7 @@ sqlite3 would hold it (docs/concurrency.md, "Busy")."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 
@@ -26,9 +27,10 @@ async def test_a_write_behind_a_held_write_lock_gets_503_with_retry_after_and_ch
     before = await kit.count_rows()
 
     # The holder queues behind the service's own background writes (relay, consumer), which may
-    # hold the lock for a moment on a loaded machine: it waits for them, then holds the lock.
-    with closing(sqlite3.connect(sqlite_path, isolation_level=None, timeout=60)) as holder:
-        holder.execute("BEGIN IMMEDIATE")  # the write lock, held until the rollback below
+    # hold the lock for a moment on a loaded machine: it waits for them, then holds the lock. It
+    # waits in a thread: blocking the event loop would stop those very writers from finishing.
+    with closing(sqlite3.connect(sqlite_path, isolation_level=None, timeout=60, check_same_thread=False)) as holder:
+        await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")  # the write lock, held until the rollback below
         try:
             busy = await kit.client.post("/prescriptions", json=kit.body(session.session_id), headers=kit.prescriber_a)
             read = await kit.client.get(f"/prescriptions/{existing['id']}", headers=kit.region)

@@ -374,7 +374,8 @@ async def replay_dead_letters(
     copy carries `pacte_replay_group`: the other consumer groups of the topic ignore it.
     """
     report = ReplayReport(dlq_topic)
-    partitions = list(await end_offsets(bus, [dlq_topic]))
+    ends = await end_offsets(bus, [dlq_topic])
+    partitions = list(ends)
     if not partitions:
         raise LookupError(f"no dead-letter topic {dlq_topic}")
     started = utcnow().isoformat()
@@ -390,9 +391,12 @@ async def replay_dead_letters(
         for tp in partitions:
             consumer.seek(tp, done.get(tp, 0))
         open_partitions = set(partitions)
+        # An empty fetch is the end only once past the ends seen at the start (a slow broker may
+        # answer a fetch with nothing while messages remain before them).
+        reading_until = time.monotonic() + (settle_timeout_s or bus.replay_settle_timeout_s)
         while open_partitions and (limit is None or report.replayed < limit):
             batch = await consumer.getmany(*open_partitions, timeout_ms=1000)
-            if not batch:
+            if not batch and not await _short_of(consumer, open_partitions, ends, reading_until):
                 break  # read to the end of every partition
             for tp, messages in batch.items():
                 position = await _replay_messages(producer, messages, started, limit, report, replayed)
@@ -407,6 +411,16 @@ async def replay_dead_letters(
         await _wait_until_handled(bus, replayed, settle_timeout_s or bus.replay_settle_timeout_s, report)
         report.failed_again = await _count_dead_lettered_again(bus, dlq_topic, done, replayed)
     return report
+
+
+async def _short_of(consumer, partitions, ends: dict, reading_until: float) -> bool:
+    """True while a partition's position is below the end seen at the start (until the deadline)."""
+    if time.monotonic() >= reading_until:
+        return False
+    for tp in partitions:
+        if await consumer.position(tp) < ends.get(tp, 0):
+            return True
+    return False
 
 
 async def _replay_messages(producer, messages, started: str, limit, report: ReplayReport, replayed: dict) -> int | None:
