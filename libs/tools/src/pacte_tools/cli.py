@@ -205,13 +205,20 @@ def test(
     # The console's browser tests drive Debian's Chromium (never a browser build downloaded by
     # Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the
     # missing Debian packages are installed; otherwise those tests stop saying how to install them.
+    # Options (`-q`, `--junitxml=…`) select nothing: only paths and `-k` words narrow the run.
+    paths = [arg for arg in ctx.args if not arg.startswith("-")]
+
+    def runs(*names: str) -> bool:
+        return not paths or any(name in arg for arg in paths for name in names)
+
     missing = []
-    if (not ctx.args or any("console" in arg for arg in ctx.args)) and not os.path.exists(chromium):
+    browser_tests = ("console", "attendance", "sessions", "browser")
+    if (runs(*browser_tests) or {"tests", "tests/"} & set(paths)) and not os.path.exists(chromium):
         missing.append("chromium")
-    if (not ctx.args or any(name in arg for arg in ctx.args for name in ("orientation", "console"))) and not shutil.which("npm"):
+    if runs("orientation", "console") and not shutil.which("npm"):
         missing += ["nodejs", "npm"]
     # attendance's sheet PDF is read back with poppler (pdftotext, pdftoppm)
-    if (not ctx.args or any("attendance" in arg for arg in ctx.args)) and not shutil.which("pdftoppm"):
+    if runs("attendance") and not shutil.which("pdftoppm"):
         missing.append("poppler-utils")
     if missing and os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
         console.print(f"installing Debian's {', '.join(missing)} for the browser and OpenID provider tests…")
