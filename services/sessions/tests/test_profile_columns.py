@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -63,6 +64,7 @@ def _upgrade(url: str, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+@pytest.mark.empty_database
 async def test_the_migration_back_fills_the_columns_from_the_profile(database_url):
     await asyncio.to_thread(_upgrade, database_url, BEFORE_COLUMNS)
     profiles = [

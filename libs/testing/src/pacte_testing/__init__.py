@@ -96,14 +96,14 @@ def bus_settings(kafka_bootstrap) -> BusSettings:
     )
 
 
-async def _create_pg_database(name: str) -> str:
+async def _create_pg_database(name: str, template: str | None = None) -> str:
     import asyncpg
 
     admin_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     dsn = admin_url.replace("postgresql+asyncpg", "postgresql")
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await connection.close()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
@@ -120,16 +120,76 @@ async def _drop_pg_database(name: str) -> None:
         await connection.close()
 
 
+class MigratedTemplates:
+    """One database per service migrated to head once per test run, copied for each test.
+
+    Every service test starts its app, whose start-up migrates the database; running a service's
+    whole Alembic history for each test cost seconds (SQLite rebuilds tables for each altered
+    column). A copy of a migrated template (a file copy on SQLite, `CREATE DATABASE … TEMPLATE`
+    on PostgreSQL) is the same database, and the app's own upgrade then finds it at head."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self.built: dict[Path, str] = {}
+
+    async def template(self, migrations: Path) -> str:
+        """The SQLite file or PostgreSQL database name migrated with `migrations`, built on first use."""
+        from pacte_common.db import migrate
+
+        if migrations not in self.built:  # tests run one at a time: no race
+            if selected_database_kind() == "postgresql":
+                name = f"pacte_template_{uuid.uuid4().hex[:12]}"
+                await migrate(await _create_pg_database(name), migrations)
+                self.built[migrations] = name
+            else:
+                self.folder = self.folder or Path(tempfile.mkdtemp(prefix="pacte-templates-"))
+                path = self.folder / f"{migrations.parent.name}.db"
+                await migrate(f"sqlite+aiosqlite:///{path}", migrations)
+                self.built[migrations] = str(path)
+        return self.built[migrations]
+
+    def drop_all(self) -> None:
+        if selected_database_kind() == "postgresql":
+            for name in self.built.values():
+                asyncio.run(_drop_pg_database(name))
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.built.clear()
+
+
+_templates = MigratedTemplates()
+
+
+def service_migrations(test_path: Path) -> Path | None:
+    """The Alembic folder of the service whose tests hold `test_path` (none for the kernel's and
+    the cross-service tests, whose databases start empty)."""
+    try:
+        parts = test_path.resolve().relative_to(project_root()).parts
+    except ValueError:
+        return None
+    if len(parts) < 3 or parts[0] != "services":
+        return None
+    folder = project_root() / "services" / parts[1] / "migrations"
+    return folder if folder.is_dir() else None
+
+
 @pytest.fixture
-async def database_url(tmp_path) -> AsyncIterator[str]:
-    """A fresh, empty database for one test, on the backend PACTE_TEST_DATABASE names."""
+async def database_url(request, tmp_path) -> AsyncIterator[str]:
+    """A fresh database for one test, on the backend PACTE_TEST_DATABASE names: for a service's
+    tests, a copy of that service's database migrated to head (mark a test `empty_database` to
+    start from nothing, e.g. to run the migrations itself); for the others, empty."""
+    migrations = None if request.node.get_closest_marker("empty_database") else service_migrations(request.node.path)
+    template = await _templates.template(migrations) if migrations else None
     if selected_database_kind() == "postgresql":
         name = f"pacte_test_{uuid.uuid4().hex[:12]}"
-        url = await _create_pg_database(name)
+        url = await _create_pg_database(name, template)
         yield url
         await _drop_pg_database(name)
     else:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+        path = tmp_path / "service.db"
+        if template:
+            shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
 
 
 @asynccontextmanager
@@ -164,11 +224,13 @@ def use_test_issuer(keys_dir: str | Path) -> Path:
 def pytest_configure(config) -> None:
     """Before any settings are built: the tests run in development with their own key."""
     global _test_keys_dir
+    config.addinivalue_line("markers", "empty_database: the test's database starts empty (not a migrated copy)")
     _test_keys_dir = tempfile.mkdtemp(prefix="pacte-test-issuer-")
     use_test_issuer(_test_keys_dir)
 
 
 def pytest_unconfigure(config) -> None:
+    _templates.drop_all()
     if _test_keys_dir:
         shutil.rmtree(_test_keys_dir, ignore_errors=True)
 
