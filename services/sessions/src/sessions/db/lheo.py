@@ -23,6 +23,12 @@ def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
         yield values[start : start + size]
 
 
+async def _rows(db: AsyncSession, query) -> list[dict[str, Any]]:
+    result = await db.execute(query)
+    keys = list(result.keys())  # once: a mapping per row costs more than the row itself
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 def _own_ids(keys: Iterable[str]) -> dict[uuid.UUID, str]:
     """Keys that are Pacte UUIDs: an exported row without LHEO id is exported under its own id."""
     own = {}
@@ -52,13 +58,13 @@ async def session_rows_by_key(db: AsyncSession, keys: list[str]) -> dict[str, di
     """The session rows (plain columns) whose LHEO id, or own id when they have none, is one of `keys`."""
     found: dict[str, dict[str, Any]] = {}
     for part in _chunks(keys):
-        for row in (await db.execute(select(SESSIONS).where(SESSIONS.c.lheo_id.in_(part)))).mappings():
-            found[row["lheo_id"]] = dict(row)
+        for row in await _rows(db, select(SESSIONS).where(SESSIONS.c.lheo_id.in_(part))):
+            found[row["lheo_id"]] = row
     own = _own_ids(k for k in keys if k not in found)
     for part in _chunks(list(own)):
         query = select(SESSIONS).where(SESSIONS.c.id.in_(part), SESSIONS.c.lheo_id.is_(None))
-        for row in (await db.execute(query)).mappings():
-            found[own[row["id"]]] = dict(row)
+        for row in await _rows(db, query):
+            found[own[row["id"]]] = row
     return found
 
 
@@ -67,13 +73,13 @@ async def open_session_rows_of_feed(db: AsyncSession, feed: str) -> list[dict[st
     query = select(SESSIONS).where(
         SESSIONS.c.lheo_feed == feed, SESSIONS.c.cancelled_at.is_(None), SESSIONS.c.recruitment_state != "closed"
     ).order_by(SESSIONS.c.lheo_id)
-    return [dict(row) for row in (await db.execute(query)).mappings()]
+    return await _rows(db, query)
 
 
 async def session_rows_of_actions(db: AsyncSession, action_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for part in _chunks(action_ids):
-        rows += [dict(row) for row in (await db.execute(select(SESSIONS).where(SESSIONS.c.action_id.in_(part)))).mappings()]
+        rows += await _rows(db, select(SESSIONS).where(SESSIONS.c.action_id.in_(part)))
     return rows
 
 
