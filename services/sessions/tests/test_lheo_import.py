@@ -149,9 +149,11 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     assert laval_action["part_time"] is True and laval_action["distance_learning"] is True
     assert sessions["S-2026-0002-ANGERS"]["programme"]["code"] == "PREPA-CLES"
 
+    session_id = by_key(report, "session")["S-2026-0001-A"]["id"]
     again = await import_file(api, OFFER)
     assert again["counts"] == {"created": 0, "updated": 0, "unchanged": 9, "rejected": 3}
     assert {i["lheo_id"] for i in again["items"] if i["status"] != "unchanged"} == {"F-2026-0003", "A-2026-0003-RENNES", "S-2026-0003-RENNES"}
+    assert (await api.ok("GET", f"/sessions/{session_id}", api.region))["version"] == 1  # unchanged: not even written
 
     changed = OFFER.replace(b'<extra info="nombre-places">12</extra>', b'<extra info="nombre-places">14</extra>')
     third = await import_file(api, changed)
@@ -172,6 +174,8 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     assert kinds.count(SessionPublished) == 4
     updates = [e for e in distinct.values() if isinstance(e.data, SessionUpdated)]
     assert len(updates) == 1 and updates[0].data.session.places == 14
+    # The event carries the row as written by the bulk UPDATE.
+    assert updates[0].data.session.version == (await api.ok("GET", f"/sessions/{session_id}", api.region))["version"] == 2
     assert len(distinct) == 5  # the identical re-import published nothing
 
 

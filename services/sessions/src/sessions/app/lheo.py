@@ -1,18 +1,21 @@
 """The LHEO import's use case: an offer file into the catalogue (docs/lheo.md).
 
 The file is parsed and validated against the official XSD off the event loop (`read`), then
-each formation's actions and sessions are upserted by their LHEO `numero` (`import_offer`). The
-report gives every formation, action and session its status (created, updated, unchanged,
-rejected with the reason) and the defaults used for what LHEO lacks. The sessions are placed in
-their territory before anything is published, so each event carries the row's final version.
-A re-import of the same file changes nothing and publishes nothing.
+upserted by LHEO `numero`, set-based (`import_offer`): the existing actions and sessions are read
+in a few SELECTs, what becomes of each is computed in memory (domain/lheo_upsert.py), actions are
+written in one flush and sessions in bulk (one multi-row INSERT, one executemany UPDATE per shape
+of row), and the catalogue events go to the outbox in one INSERT. The report gives every
+formation, action and session its status (created, updated, unchanged, rejected with the reason)
+and the defaults used for what LHEO lacks. Sessions are placed in their territory before they
+are written, so each event carries the row's final version. A re-import of the same file writes
+nothing and publishes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import anyio
@@ -22,29 +25,45 @@ from pacte_common.contracts.sessions import (
     SessionPublished,
     SessionUpdated,
 )
+from pacte_common.db import utcnow
 from pacte_common.errors import Invalid
 from pacte_common.service import Runtime
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.app.territories import assign_territories
-from sessions.db.models import Action, LheoProgrammeMapping, Programme, TrainingSession
-from sessions.db.queries import sessions_of_action
+from sessions.app.territories import place_of
+from sessions.db.lheo import (
+    actions_by_id,
+    actions_by_key,
+    insert_sessions,
+    open_session_rows_of_feed,
+    session_rows_by_key,
+    session_rows_of_actions,
+    update_sessions,
+)
+from sessions.db.models import Action, LheoProgrammeMapping, Programme
+from sessions.db.territories import current_version, places_for_postcode, territory_codes
 from sessions.domain.lheo import (
     ImportOptions,
     LheoAction,
     LheoFileRefused,
     LheoFormation,
     LheoOffer,
-    LheoSession,
     UnsupportedVersion,
     read_offer,
 )
-from sessions.events.publish import publish_catalogue
-
-Status = Literal["created", "updated", "unchanged", "rejected"]
-STATUSES: tuple[Status, ...] = ("created", "updated", "unchanged", "rejected")
+from sessions.domain.lheo_upsert import (
+    STATUSES,
+    Status,
+    action_fields,
+    changed_reason,
+    changes,
+    formation_status,
+    plan_session,
+)
+from sessions.domain.territories import CoveredPlace, resolve
+from sessions.events.publish import session_snapshot
 
 
 class ReportItem(BaseModel):
@@ -78,16 +97,6 @@ class InvalidLheo(Invalid):
     slug, title = "invalid-lheo", "The file is not valid LHEO"
 
 
-@dataclass
-class _Run:
-    """One import in progress: the report's items and the events to publish once all is written."""
-
-    runtime: Runtime
-    feed: str | None = None
-    items: list[ReportItem] = field(default_factory=list)
-    to_publish: list[tuple[type[CatalogueEvent], TrainingSession]] = field(default_factory=list)
-
-
 # ---------------------------------------------------------------- reading the file
 
 
@@ -102,55 +111,65 @@ async def read(data: bytes, options: ImportOptions) -> LheoOffer:
         raise InvalidLheo(str(refused), errors=refused.errors) from None
 
 
-# ---------------------------------------------------------------- rows as the file says
+
+# ---------------------------------------------------------------- the run
 
 
-def _same(current, new) -> bool:
-    if isinstance(new, Decimal) and current is not None:
-        return Decimal(current) == new
-    return current == new
+@dataclass
+class _Territories:
+    """The current territories version, its covered places read once per postcode (docs/territories.md)."""
 
+    version: int | None
+    known: set[str]
+    covered: dict[str, list[CoveredPlace]] = field(default_factory=dict)
 
-def _changes(row, fields: dict) -> dict:
-    return {name: value for name, value in fields.items() if not _same(getattr(row, name), value)}
+    @classmethod
+    async def load(cls, db: AsyncSession) -> _Territories:
+        version = await current_version(db)
+        return cls(version, await territory_codes(db, version) if version is not None else set())
 
-
-def _action_fields(parsed: LheoAction, programme: Programme) -> dict:
-    fields = {k: v for k, v in parsed.fields.items() if k != "programme_code"}
-    return {**fields, "programme_id": programme.id, "lheo_details": parsed.details}
-
-
-def _session_fields(parsed: LheoSession, session: TrainingSession | None) -> dict:
-    """The row's fields as the file says. Without any places in the file, a session is "places
-    unknown" (0 places, closed for admission) until the Region sets them; places the Region set
-    are kept by later imports of the same file."""
-    fields = {
-        "start_date": parsed.start_date,
-        "end_date": parsed.end_date,
-        "places": parsed.places,
-        "places_unknown": False,
-        "permanent_entries": parsed.permanent_entries,
-        "recruitment_state": parsed.recruitment_state,
-        "information_meetings": [d.isoformat() for d in parsed.information_meetings],
-    }
-    if parsed.places is None:
-        if session is not None and not session.places_unknown:
-            del fields["places"], fields["places_unknown"]  # the Region set them
-        else:
-            fields.update(places=0, places_unknown=True, recruitment_state="closed")
-    return fields
-
-
-async def _by_key(db: AsyncSession, model: Any, key: str):
-    """The row whose LHEO id is `key`; an exported row without LHEO id is exported under its own id."""
-    row = (await db.execute(select(model).where(model.lheo_id == key))).unique().scalar_one_or_none()
-    if row is None:
-        try:
-            own_id = uuid.UUID(key)
-        except ValueError:
+    async def code_of(self, db: AsyncSession, action: Action) -> str | None:
+        """The territory of the action's training place, which all its sessions share."""
+        if self.version is None:
             return None
-        row = (await db.execute(select(model).where(model.id == own_id, model.lheo_id.is_(None)))).unique().scalar_one_or_none()
-    return row
+        place = place_of(SimpleNamespace(action=action))  # a session's place is its action's
+        if place.postcode and place.postcode not in self.covered:
+            rows = await places_for_postcode(db, self.version, place.postcode)
+            self.covered[place.postcode] = [CoveredPlace(c.territory_code, c.commune_name, c.postcode) for c in rows]
+        return resolve(place, self.covered.get(place.postcode or "", []), self.known)
+
+
+@dataclass
+class _Run:
+    """One import in progress: the rows read, the rows to write, the events to publish, the report."""
+
+    feed: str | None
+    territories: _Territories
+    actions: dict[str, Action]  # by LHEO key, existing or new
+    rows: dict[str, dict[str, Any]]  # sessions by LHEO key, as they will be once written
+    inserts: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    updates: dict[uuid.UUID, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # id -> (row read, columns)
+    events: dict[uuid.UUID, type[CatalogueEvent]] = field(default_factory=dict)  # in order of publication
+    action_of: dict[uuid.UUID, Action] = field(default_factory=dict)
+
+    def write(self, key: str, current: dict[str, Any] | None, columns: dict[str, Any], action: Action) -> None:
+        """Records the columns to write for one session (the whole row when it is new)."""
+        if current is None:
+            row = {**columns, "id": uuid.uuid4(), "version": 1, "cancelled_at": None, "cancel_reason": None}
+            row["created_at"] = row["updated_at"] = utcnow()
+            self.inserts[row["id"]] = row
+        elif current["id"] in self.inserts:  # the file names it twice
+            row = self.inserts[current["id"]]
+            row.update(columns)
+        else:
+            read, written = self.updates.setdefault(current["id"], (current, {}))
+            written.update(columns)
+            row = {**read, **written, "version": read["version"] + 1}
+        self.rows[key] = row
+        self.action_of[row["id"]] = action
+
+    def publish(self, row_id: uuid.UUID, event_class: type[CatalogueEvent]) -> None:
+        self.events.setdefault(row_id, event_class)  # one event per session: a new one stays "published"
 
 
 def _item(parsed: LheoAction, status: Status, row_id=None, reason=None, *, kind="action", key=None, path=None, defaults=None) -> ReportItem:
@@ -161,103 +180,86 @@ def _item(parsed: LheoAction, status: Status, row_id=None, reason=None, *, kind=
     )
 
 
-def _changed(changes: dict) -> str:
-    return f"changed: {', '.join(sorted(changes))}"
+# ---------------------------------------------------------------- actions: one flush
 
 
-# ---------------------------------------------------------------- upserts
+async def _write_actions(
+    db: AsyncSession, run: _Run, importable: list[tuple[LheoAction, Programme]]
+) -> dict[int, tuple[Status, str | None]]:
+    """Every importable action created or brought to the file's values, in one flush (the ORM
+    keeps the actions' optimistic concurrency and the public index's bookkeeping); the status
+    and reason of each, by position in `importable`."""
+    outcome: dict[int, tuple[Status, str | None]] = {}
+    for index, (parsed, programme) in enumerate(importable):
+        fields = action_fields(parsed, programme.id)
+        action = run.actions.get(parsed.key)
+        if action is None:
+            action = Action(id=uuid.uuid4(), lheo_id=parsed.key, **fields)
+            action.programme = programme
+            db.add(action)
+            run.actions[parsed.key] = action
+            outcome[index] = ("created", None)
+        elif diff := changes({name: getattr(action, name) for name in fields}, fields):
+            for name, value in diff.items():
+                setattr(action, name, value)
+            if "programme_id" in diff:
+                action.programme = programme
+            outcome[index] = ("updated", changed_reason(diff))
+        else:
+            outcome[index] = ("unchanged", None)
+    await db.flush()
+    return outcome
 
 
-async def _upsert_action(db: AsyncSession, run: _Run, parsed: LheoAction, programme: Programme) -> tuple[Action, bool]:
-    """The action created or brought to the file's values; whether an existing one changed."""
-    fields = _action_fields(parsed, programme)
-    action = await _by_key(db, Action, parsed.key)
-    changed = False
-    if action is None:
-        action = Action(lheo_id=parsed.key, **fields)
-        db.add(action)
-        await db.flush()
-        run.items.append(_item(parsed, "created", action.id))
-    elif changes := _changes(action, fields):
-        for name, value in changes.items():
-            setattr(action, name, value)
-        await db.flush()
-        changed = True
-        run.items.append(_item(parsed, "updated", action.id, _changed(changes)))
-    else:
-        run.items.append(_item(parsed, "unchanged", action.id))
-    await db.refresh(action)
-    return action, changed
+# ---------------------------------------------------------------- sessions: planned, then written in bulk
 
 
-def _session_refusal(session: TrainingSession, action: Action, key: str, changes: dict) -> str | None:
-    if session.action_id != action.id:
-        return f"session {key!r} belongs to another action"
-    if session.cancelled_at is not None:
-        return "the session is cancelled in the Pacte; a cancelled session is not reopened by an import"
-    if changes.get("places") is not None and changes["places"] < session.places_taken:
-        return f"places {changes['places']} is below the {session.places_taken} places already taken"
-    return None
-
-
-async def _upsert_session(
-    db: AsyncSession, run: _Run, parsed: LheoAction, parsed_session: LheoSession, action: Action, action_changed: bool
-) -> None:
-    def item(status: Status, row_id, reason=None) -> ReportItem:
-        return _item(parsed, status, row_id, reason, kind="session", key=parsed_session.key, path=parsed_session.path,
-                     defaults=parsed_session.defaults)
-
-    session = await _by_key(db, TrainingSession, parsed_session.key)
-    fields = _session_fields(parsed_session, session)
-    if session is None:
-        session = TrainingSession(
-            lheo_id=parsed_session.key, action=action, action_id=action.id, places_taken=0, lheo_feed=run.feed, **fields
-        )
-        db.add(session)
-        await assign_territories(db, [session])  # placed before its INSERT: written once, at version 1
-        run.to_publish.append((SessionPublished, session))
-        run.items.append(item("created", session.id))
-        return
-    changes = _changes(session, fields)
-    if refusal := _session_refusal(session, action, parsed_session.key, changes):
-        run.items.append(item("rejected", session.id, refusal))
-        return
-    if run.feed and session.lheo_feed != run.feed:
-        session.lheo_feed = run.feed  # bookkeeping: which feed closes it when it leaves
-    if changes:
-        for name, value in changes.items():
-            setattr(session, name, value)
-        await db.flush()
-        run.to_publish.append((SessionUpdated, session))
-        run.items.append(item("updated", session.id, _changed(changes)))
-        return
-    if action_changed:  # the action's new attributes reach the session's readers
-        run.to_publish.append((SessionUpdated, session))
-    run.items.append(item("unchanged", session.id))
-
-
-async def _import_action(db: AsyncSession, run: _Run, parsed: LheoAction, programme: Programme) -> None:
-    """The action, its sessions, their territory (docs/territories.md), then their events."""
-    action, changed = await _upsert_action(db, run, parsed, programme)
+async def _plan_sessions(db: AsyncSession, run: _Run, parsed: LheoAction, action: Action, action_changed: bool) -> list[ReportItem]:
+    territory = await run.territories.code_of(db, action)
+    items = []
     for parsed_session in parsed.sessions:
-        await _upsert_session(db, run, parsed, parsed_session, action, changed)
-    await assign_territories(db, await sessions_of_action(db, action.id))
-    for event_class, session in run.to_publish:
-        await db.refresh(session)
-        await publish_catalogue(db, run.runtime, event_class, session)
-    run.to_publish.clear()
+        current = run.rows.get(parsed_session.key)
+        plan = plan_session(parsed_session, current, action_id=action.id, action_changed=action_changed, feed=run.feed,
+                            territory_code=territory)
+        if plan.write:
+            run.write(parsed_session.key, current, plan.write, action)
+        row_id = run.rows[parsed_session.key]["id"] if parsed_session.key in run.rows else None
+        if plan.event:
+            run.publish(row_id, SessionPublished if plan.event == "published" else SessionUpdated)
+        items.append(_item(parsed, plan.status, row_id, plan.reason, kind="session", key=parsed_session.key,
+                           path=parsed_session.path, defaults=parsed_session.defaults))
+    return items
+
+
+async def _place_other_sessions(db: AsyncSession, run: _Run, changed: list[Action]) -> None:
+    """Sessions of a changed action that the file does not name follow its training place too
+    (their territory only, as the ORM's re-placing did; no event)."""
+    planned = {row["id"] for row in run.rows.values()}
+    for row in await session_rows_of_actions(db, [action.id for action in changed]):
+        if row["id"] in planned:
+            continue
+        action = next(a for a in changed if a.id == row["action_id"])
+        code = await run.territories.code_of(db, action)
+        if row["territory_code"] != code:
+            run.write(row["lheo_id"] or str(row["id"]), row, {"territory_code": code}, action)
+
+
+async def _write_sessions_and_publish(db: AsyncSession, runtime: Runtime, run: _Run) -> None:
+    await insert_sessions(db, list(run.inserts.values()))
+    await update_sessions(db, list(run.updates.values()))
+    final = {row["id"]: row for row in run.rows.values()}
+    await _publish(db, runtime, [(event_class, final[row_id], run.action_of[row_id]) for row_id, event_class in run.events.items()])
+
+
+async def _publish(db: AsyncSession, runtime: Runtime, events: list[tuple[type[CatalogueEvent], dict[str, Any], Action]]) -> None:
+    """One outbox INSERT for all the catalogue events, keyed by session id, each with the row as written."""
+    await runtime.outbox.publish_many(db, [
+        (event_class(session=session_snapshot(SimpleNamespace(**row, action=action))), str(row["id"]), None)  # type: ignore[arg-type]
+        for event_class, row, action in events
+    ])
 
 
 # ---------------------------------------------------------------- formations
-
-
-def _formation_status(statuses: list[str]) -> Status:
-    if not statuses or all(s == "rejected" for s in statuses):
-        return "rejected"
-    for status in ("created", "updated"):
-        if status in statuses:
-            return status
-    return "unchanged"
 
 
 def _rejected_action(parsed: LheoAction) -> list[ReportItem]:
@@ -270,23 +272,15 @@ def _rejected_action(parsed: LheoAction) -> list[ReportItem]:
     ]
 
 
-async def _import_formation(
-    db: AsyncSession, runtime: Runtime, formation: LheoFormation, programmes: dict[str, Programme], feed: str | None
-) -> list[ReportItem]:
-    run = _Run(runtime, feed)
-    for parsed in formation.actions:
-        programme = programmes.get(parsed.fields["programme_code"])
-        if programme is None:
-            run.items += _rejected_action(parsed)
-        else:
-            await _import_action(db, run, parsed, programme)
-    items = run.items + [
+def _formation_items(formation: LheoFormation, items: list[ReportItem]) -> list[ReportItem]:
+    """The formation's head item (its status sums up its items), then its items by path."""
+    items = items + [
         ReportItem(kind=r.kind, status="rejected", lheo_id=r.key, name=r.name, path=r.path, reason=r.reason,  # type: ignore[arg-type]
                    departement=r.departement)
         for r in formation.rejections
     ]
     items.sort(key=lambda i: i.path)
-    status = _formation_status([i.status for i in items if i.kind != "formation"])
+    status = formation_status([i.status for i in items if i.kind != "formation"])
     reason = None
     if status == "rejected":
         reason = next((i.reason for i in items if i.kind == "action"), None) or "no action could be imported"
@@ -300,6 +294,35 @@ async def programme_mappings(db: AsyncSession) -> dict[tuple[str, str], str]:
     return {(row.kind, row.code): row.programme.code for row in rows}
 
 
+async def _upsert(db: AsyncSession, runtime: Runtime, offer: LheoOffer, feed: str | None) -> list[ReportItem]:
+    """Reads the rows the file names (a few SELECTs), writes what changed in bulk, publishes."""
+    programmes = {p.code: p for p in (await db.execute(select(Programme))).scalars()}
+    importable = [(parsed, programmes[parsed.fields["programme_code"]]) for formation in offer.formations
+                  for parsed in formation.actions if parsed.fields["programme_code"] in programmes]
+    run = _Run(feed, await _Territories.load(db), await actions_by_key(db, [parsed.key for parsed, _ in importable]),
+               await session_rows_by_key(db, [s.key for parsed, _ in importable for s in parsed.sessions]))
+    outcome = await _write_actions(db, run, importable)
+    items: list[ReportItem] = []
+    changed: dict[uuid.UUID, Action] = {}
+    index = 0
+    for formation in offer.formations:
+        formation_items: list[ReportItem] = []
+        for parsed in formation.actions:
+            if parsed.fields["programme_code"] not in programmes:
+                formation_items += _rejected_action(parsed)
+                continue
+            (status, reason), action = outcome[index], run.actions[parsed.key]
+            index += 1
+            if status == "updated":
+                changed[action.id] = action
+            formation_items.append(_item(parsed, status, action.id, reason))
+            formation_items += await _plan_sessions(db, run, parsed, action, status == "updated")
+        items += _formation_items(formation, formation_items)
+    await _place_other_sessions(db, run, list(changed.values()))
+    await _write_sessions_and_publish(db, runtime, run)
+    return items
+
+
 async def import_without_commit(
     db: AsyncSession, runtime: Runtime, data: bytes, *, programme_code: str | None, places: int | None, feed: str | None = None
 ) -> ImportReport:
@@ -311,10 +334,7 @@ async def import_without_commit(
         programme_mappings=await programme_mappings(db), region_financer_code=settings.lheo_region_financer_code,
     )
     offer = await read(data, options)
-    programmes = {p.code: p for p in (await db.execute(select(Programme))).scalars()}
-    items: list[ReportItem] = []
-    for formation in offer.formations:
-        items += await _import_formation(db, runtime, formation, programmes, feed)
+    items = await _upsert(db, runtime, offer, feed)
     counts = {status: sum(1 for i in items if i.status == status) for status in STATUSES}
     unknown = [i.lheo_id for i in items if i.kind == "session" and i.status != "rejected" and any(d.startswith("places unknown") for d in i.defaults)]
     report = ImportReport(lheo_version=offer.version, items=items, counts=counts, places_unknown=[k for k in unknown if k])
@@ -325,20 +345,17 @@ async def import_without_commit(
 
 
 async def _close_left(db: AsyncSession, runtime: Runtime, feed: str, seen: set[str | None]) -> list[str]:
-    """The feed's open sessions that are not in its file any more: closed, never deleted."""
-    query = select(TrainingSession).where(
-        TrainingSession.lheo_feed == feed, TrainingSession.cancelled_at.is_(None), TrainingSession.recruitment_state != "closed"
-    ).order_by(TrainingSession.lheo_id)
-    closed = []
-    for session in (await db.execute(query)).unique().scalars():
-        if session.lheo_id in seen:
-            continue
-        session.recruitment_state = "closed"
-        await db.flush()
-        await db.refresh(session)
-        await publish_catalogue(db, runtime, SessionClosed, session)
-        closed.append(session.lheo_id)
-    return closed
+    """The feed's open sessions that are not in its file any more: closed, never deleted (one
+    executemany, one outbox INSERT)."""
+    left = [row for row in await open_session_rows_of_feed(db, feed) if row["lheo_id"] not in seen]
+    if not left:
+        return []
+    await update_sessions(db, [(row, {"recruitment_state": "closed"}) for row in left])
+    actions = await actions_by_id(db, list({row["action_id"] for row in left}))
+    await _publish(db, runtime, [
+        (SessionClosed, {**row, "recruitment_state": "closed", "version": row["version"] + 1}, actions[row["action_id"]]) for row in left
+    ])
+    return [row["lheo_id"] for row in left]
 
 
 async def import_offer(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
@@ -200,8 +200,7 @@ def _child(element, *names: str):
     for name in names:
         if current is None:
             return None
-        found = _children(current, name)
-        current = found[0] if found else None
+        current = next(current.iterchildren("{*}" + name), None)  # the first only: no list
     return current
 
 
@@ -225,9 +224,17 @@ def _extras(*elements) -> dict[str, str]:
     return values
 
 
+def _calendar_date(raw: str) -> date:
+    """AAAAMMJJ as a date (ValueError if it is not one); not strptime, which costs a locale
+    lookup per call (10,000 dates in a 5,000-session feed)."""
+    if len(raw) != 8 or not raw.isdigit():
+        raise ValueError(raw)
+    return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+
+
 def _lheo_date(raw: str, name: str) -> date:
     try:
-        return datetime.strptime(raw, "%Y%m%d").date()
+        return _calendar_date(raw)
     except ValueError:
         raise ItemRejected(f"{name} {raw!r} is not a calendar date (LHEO writes unknown dates with 00 or 99): the Pacte needs a real date") from None
 
@@ -244,7 +251,7 @@ def _optional_date(raw: str | None, name: str, defaults: list[str]) -> date | No
         defaults.append(f"{name} {raw} (LHEO's unknown date): not recorded")
         return None
     try:
-        return datetime.strptime(raw, "%Y%m%d").date()
+        return _calendar_date(raw)
     except ValueError:
         defaults.append(f"{name} {raw!r} is not a calendar date: not recorded")
         return None
