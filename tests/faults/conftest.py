@@ -24,6 +24,7 @@ from pacte_testing import (
     eventually,
     new_nir,
     new_siret,
+    seed_suite_databases,
     selected_database_kind,
 )
 from pacte_tools.dev_issuer import request_token
@@ -90,6 +91,7 @@ def supervised(tmp_path_factory, fault_settings):
     stop = threading.Event()
     thread = None
     try:
+        seed_suite_databases(suite)
         suite.start()
         suite.wait_ready()
         supervisor = Supervisor(suite, SupervisorSettings(interval_s=0.2, backoff_initial_s=0.2, readiness_interval_s=0.5))
