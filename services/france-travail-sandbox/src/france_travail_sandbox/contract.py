@@ -21,6 +21,7 @@ class Kind(StrEnum):
     RESUMPTION = "resumption"
     END = "end"
     CANCELLATION = "cancellation"
+    ATTENDANCE = "attendance"
 
 
 class Training(BaseModel):
@@ -30,6 +31,21 @@ class Training(BaseModel):
     end_date: date | None = None
 
 
+class AttendanceData(BaseModel):
+    """The `data` of an `attendance` certificate: one month's hours signed on the attendance
+    sheets (docs/france-travail.md §5); a correction of the month is a higher `version`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    version: int = Field(ge=1)
+    planned_hours: Decimal = Field(ge=0, allow_inf_nan=False)
+    signed_hours: Decimal = Field(ge=0, allow_inf_nan=False, description="Hours signed on the sheets, at most planned_hours")
+    justified_absence_hours: Decimal = Field(ge=0, allow_inf_nan=False)
+    unjustified_absence_hours: Decimal = Field(ge=0, allow_inf_nan=False)
+    in_company_hours: Decimal = Field(Decimal("0"), ge=0, allow_inf_nan=False)
+
+
 class CertificateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,7 +53,9 @@ class CertificateRequest(BaseModel):
     france_travail_id: str = Field(min_length=1, max_length=32)
     reference: str = Field(min_length=1, max_length=64, description="The sender's file reference (Pacte dossier id)")
     training: Training = Field(default_factory=Training)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="The certificate's own data by kind; an attendance's is checked as AttendanceData"
+    )
 
 
 class Benefit(BaseModel):
