@@ -7,7 +7,7 @@ from pacte_common.asyncapi import DEAD_LETTER_CONSUMERS
 
 def service_consumers() -> set[tuple[str, str]]:
     """(topic, `<service>.<subscription>`) of every consumer group the four services run."""
-    from agora_gateway.events.handlers import trainee_subscription
+    from agora_gateway.events.handlers import SUBSCRIPTIONS as gateway
     from attendance.events.handlers import SUBSCRIPTIONS as attendance
     from orientation.events.handlers import SUBSCRIPTIONS as orientation
     from remuneration.events.handlers import SUBSCRIPTIONS as remuneration
@@ -19,7 +19,7 @@ def service_consumers() -> set[tuple[str, str]]:
         "sessions": [*subscriptions(SessionsSettings().prescriptions_consumer_name), attendance_sheets_subscription()],
         "attendance": attendance,
         "remuneration": remuneration,
-        "agora-gateway": [trainee_subscription],
+        "agora-gateway": gateway,
     }
     return {
         (topic, f"{service}.{subscription.name}")

@@ -60,7 +60,12 @@ async def enrol(client: httpx.AsyncClient, sessions: list[str], count: int) -> l
     return dossiers
 
 
-async def acknowledged(client: httpx.AsyncClient, operation: str) -> dict[str, float]:
+STAGES = ("created_at", "first_sent_at", "answered_at")  # queued by the gateway, claimed, answered
+
+
+async def acknowledged(client: httpx.AsyncClient, operation: str, stages: dict | None = None) -> dict[str, float]:
+    """When each file's flow of `operation` was acknowledged; `stages` also gets, per file,
+    when it was queued and claimed (where an entry's time goes)."""
     answered, cursor = {}, None
     while True:
         params = {"status": "acknowledged", "operation": operation, "limit": 500, **({"cursor": cursor} if cursor else {})}
@@ -68,15 +73,18 @@ async def acknowledged(client: httpx.AsyncClient, operation: str) -> dict[str, f
         page.raise_for_status()
         body = page.json()
         answered.update({f["dossier_id"]: datetime.fromisoformat(f["answered_at"]).timestamp() for f in body["items"]})
+        if stages is not None:
+            stages.update({f["dossier_id"]: [datetime.fromisoformat(f[s]).timestamp() for s in STAGES] for f in body["items"]})
         cursor = body["next_cursor"]
         if not cursor:
             return answered
 
 
-async def wait_acknowledged(client: httpx.AsyncClient, operation: str, dossiers: list[str], timeout_s: float) -> dict[str, float]:
+async def wait_acknowledged(client: httpx.AsyncClient, operation: str, dossiers: list[str], timeout_s: float,
+                            stages: dict | None = None) -> dict[str, float]:
     wanted, deadline = set(dossiers), time.monotonic() + timeout_s
     while True:
-        answered = await acknowledged(client, operation)
+        answered = await acknowledged(client, operation, stages)
         if wanted <= answered.keys() or time.monotonic() > deadline:
             return answered
         rejected = (await client.get("/france-travail/flows", params={"status": "rejected", "limit": 1})).json()["items"]
@@ -114,18 +122,34 @@ async def run(context: Context) -> list[Row]:
             print(f"    {count:,} files enrolled, their AIS acknowledged", file=sys.stderr)
             entries = await declare_entries(organisation, dossiers, rate, today)
             window_end = max(entry["answered_at"] for entry in entries)
+            stages: dict[str, list[float]] = {}
             answered = await wait_acknowledged(gateway, "aes", [e["dossier"] for e in entries if e["ok"]],
-                                               timeout_s=60 + 2 * count / max(rate, 1))
+                                               timeout_s=60 + 2 * count / max(rate, 1), stages=stages)
             drained = time.time()
     finally:
         await asyncio.to_thread(suite.stop)
         if settings.postgres_url:
             await drop_postgres_databases(settings.postgres_url, [suite.database_url(s) for s in SERVICES if s.has_database])
-    return _rows(context, rate, seconds, entries, answered, window_end, drained)
+    return _rows(context, rate, seconds, entries, answered, window_end, drained, stages)
+
+
+def _stage_figures(entries: list[dict], stages: dict[str, list[float]]) -> dict[str, list[float]]:
+    """p50 and p99 (ms) of each step of an entry: the entry's own request, entry → AES queued by
+    the gateway (sessions' commit, relay, broker, gateway consumer), queued → claimed
+    (dispatcher), claimed → acknowledged (claim transaction, the call, the answer recorded)."""
+    steps: dict[str, list[float]] = {"entry_request": [], "to_queued": [], "queued_to_claimed": [], "claimed_to_acknowledged": []}
+    for entry in entries:
+        if entry["ok"] and entry["dossier"] in stages:
+            queued, claimed, answered = stages[entry["dossier"]]
+            steps["entry_request"].append(1000 * (entry["answered_at"] - entry["sent_at"]))
+            steps["to_queued"].append(1000 * (queued - entry["sent_at"]))
+            steps["queued_to_claimed"].append(1000 * (claimed - queued))
+            steps["claimed_to_acknowledged"].append(1000 * (answered - claimed))
+    return {name: [round(percentile(sorted(v), 0.50), 1), round(percentile(sorted(v), 0.99), 1)] for name, v in steps.items()}
 
 
 def _rows(context: Context, rate: float, seconds: float, entries: list[dict], answered: dict[str, float],
-          window_end: float, drained: float) -> list[Row]:
+          window_end: float, drained: float, stages: dict[str, list[float]]) -> list[Row]:
     declared = [e for e in entries if e["ok"]]
     latencies = sorted(1000 * (answered.get(e["dossier"], drained) - e["sent_at"]) for e in declared)
     window = max(window_end - min(e["sent_at"] for e in entries), len(entries) / rate)
@@ -136,7 +160,8 @@ def _rows(context: Context, rate: float, seconds: float, entries: list[dict], an
     details = {"rate_asked": rate, "seconds": seconds, "entries": len(entries), "errors": len(entries) - len(declared),
                "never_acknowledged": sum(1 for e in declared if e["dossier"] not in answered),
                "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "achieved_rate": round(achieved, 2),
-               "backlog_at_end": backlog, "load_average": os.getloadavg()}
+               "backlog_at_end": backlog, "load_average": os.getloadavg(),
+               "steps_p50_p99_ms": _stage_figures(declared, stages)}
     return [
         Row("entry → France Travail acknowledged, p99", context.database, p99, "ms",
             f"≤ {TARGET_P99_MS:,.0f} ms at {TARGET_RATE:.0f} entries/s for {TARGET_SECONDS:.0f} s",

@@ -26,7 +26,7 @@ MAX_EXAMPLES = os.environ.get("PACTE_CONTRACT_MAX_EXAMPLES", "12")
 SEED = os.environ.get("PACTE_CONTRACT_SEED", "16")
 # The organisations whose tokens the run uses, one of each kind.
 ORGS = {OrgKind.REGION: "region", OrgKind.PRESCRIBER: "PE-44001", OrgKind.TRAINING_ORG: new_siret(), OrgKind.PAYING_AGENCY: "ASP"}
-DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox", "attendance"]
+DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox", "attendance", "france-travail-sandbox"]
 # (check, pattern in the failing case's title and section): schema-valid requests that a rule JSON Schema
 # cannot say refuses with a 422 naming the field (docs/openapi.md, "what the schema cannot say").
 KNOWN_RESIDUALS = [
@@ -53,6 +53,15 @@ KNOWN_RESIDUALS = [
     ("ST202", r"not an iCalendar file|the file holds no event|each event needs|a half-day starts and ends the same day"),
     ("ST202", r"the end must come after the start|the last day comes before the first|a pattern covers two years"),
     ("ST202", r"a half-day that has signatures is changed with a reason"),
+    # France Travail's refusals by code (sandbox), a 422 as its contract says (docs/france-travail.md §5):
+    # the world as it is (a person not known, a file's certificates out of order or closed), an
+    # identifier's format, and an attendance certificate's data, checked by kind inside the open `data`
+    ("ST202", r'"code":"(invalid_identifier|unknown_job_seeker|out_of_order|file_closed)"'),
+    ("ST202", r'"code":"invalid_payload","message":"data\.'),
+    # the France Travail sandbox's fault injection does what it was asked: 5xx, late answers
+    ("ST101", r'"message":"Injected fault'),
+    ("ST202", r'"message":"Injected fault'),
+    ("ST112", r'"(timeouts_next|latency_ms)": [1-9]'),
 ]
 SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", flags=re.MULTILINE)
 
@@ -84,6 +93,10 @@ def tokens(suite: Suite, document: str) -> list[str]:
         from agora_sandbox.settings import AgoraSandboxSettings
 
         return [AgoraSandboxSettings().token.get_secret_value()]
+    if document == "france-travail-sandbox":  # France Travail's own bearer token
+        from france_travail_sandbox.settings import FranceTravailSandboxSettings
+
+        return [FranceTravailSandboxSettings().token.get_secret_value()]
     return [request_token(suite.issuer_settings.issuer_url, kind.value, org, [document]) for kind, org in ORGS.items()]
 
 

@@ -42,6 +42,9 @@ class FaultSettings(BaseSettings):
     # AGORA answers nothing but 503 for this long: a minute, long enough for the gateway's
     # backoff to reach its cap and for /health/status to say so.
     agora_outage_s: float = 60.0
+    # France Travail answers nothing but 503 for this long (the figure is 60 s; short by
+    # default: the engine's requeue is the same as AGORA's, whose minute-long outage is tested).
+    france_travail_outage_s: float = 10.0
     # The broker stays dead this long before the supervisor may restart it.
     broker_outage_s: float = 3.0
     # Every trainee must reach orientation, remuneration and AGORA within this long.
@@ -124,6 +127,7 @@ class Unavailable(Exception):
 class Trainee:
     prescription_id: str | None = None
     dossier_id: str | None = None
+    france_travail_id: str | None = None  # the person is registered at France Travail: certificates go there
     reached: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
@@ -239,7 +243,8 @@ class Cohort:
         key = str(uuid.uuid4())  # the same key on every retry: one prescription whatever happens
         response = await self.call(self.prescriber, "POST", "/prescriptions", headers={"Idempotency-Key": key}, json={
             "session_id": session_id,
-            "identity": {"birth_name": "Durand", "first_names": "Léa", "nir": new_nir()},
+            "identity": {"birth_name": "Durand", "first_names": "Léa", "nir": new_nir(),
+                         **({"france_travail_id": trainee.france_travail_id} if trainee.france_travail_id else {})},
             "profile": {"sex": "F", "birth_date": "1995-03-10", "education_level": "v", "jobseeker_category": "A",
                         "jobseeker_registration_date": "2024-01-15"},
             "professional_project": "Agent de propreté",

@@ -202,3 +202,40 @@ async def test_a_malformed_benefit_amount_refuses_only_its_file_until_an_operato
         answers = {e.data.dossier_id: e.data for e in envelopes}
         assert answers[negative.dossier_id].daily_amount == Decimal("12.50") and answers[negative.dossier_id].revision == 2
         assert answers[sound.dossier_id].daily_amount == Decimal("31.20")
+
+
+async def test_months_signed_on_the_sheets_go_to_france_travail_after_the_aes_each_version_once(make_settings, ft_sandbox, bus_settings):
+    settings = make_settings(france_travail_url=ft_sandbox.url)
+    region = auth_header(settings, OrgKind.REGION, "region")
+    story = TraineeStory(france_travail_id=make_ft_id(31))
+    async with running(create_app(settings)) as client:
+        await publish(bus_settings, [story.enrolled()])
+        await eventually(lambda: ft_file(client, region, story), message="the file followed")
+        # heard before the entry (the topics are not ordered): retried until the AES is queued
+        await publish(bus_settings, [story.attendance("2026-01", attended=Decimal("140"))])
+        await publish(bus_settings, [story.entered()])
+        await publish(bus_settings, [story.attendance("2026-02", source="manual"),  # typed by hand: not signed, not sent
+                                     story.attendance("2026-01", version=2, attended=Decimal("143.5"))])
+
+        async def signed_months_acknowledged():
+            flows = statuses(await ft_file(client, region, story))
+            return flows == [("ais", "acknowledged"), ("aes", "acknowledged"), ("attendance", "acknowledged"),
+                             ("attendance", "acknowledged")]
+
+        await eventually(signed_months_acknowledged, timeout=20, message="both signed versions of January acknowledged")
+        await publish(bus_settings, [story.exited(), story.attendance("2026-06", attended=Decimal("70"), planned=Decimal("70"))])
+
+        async def all_acknowledged():
+            flows = statuses(await ft_file(client, region, story))
+            return len(flows) == 6 and {status for _, status in flows} == {"acknowledged"} and [op for op, _ in flows]
+
+        operations = await eventually(all_acknowledged, timeout=20, message="the end and the last signed month acknowledged")
+        assert sorted(operations[4:]) == ["attendance", "end"], "the last month, closed after the end, goes too"
+        received = await ft_sandbox.certificates(story.dossier_id)
+    signed = [c["data"] for c in received if c["kind"] == "attendance"]
+    assert [(m["month"], m["version"], m["signed_hours"]) for m in signed[:2]] == [("2026-01", 1, "140"), ("2026-01", 2, "143.5")]
+    assert signed[0] == {"month": "2026-01", "version": 1, "planned_hours": "147", "signed_hours": "140",
+                         "justified_absence_hours": "7", "unjustified_absence_hours": "0", "in_company_hours": "0"}
+    assert [c["kind"] for c in received][:2] == ["ais", "aes"] and len(received) == 6
+    assert "2026-02" not in {m["month"] for m in signed}
+

@@ -38,7 +38,7 @@ DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
     Topics.PRESCRIPTIONS: ("sessions.prescriptions", "sessions.trajectory"),
     Topics.CATALOGUE: ("orientation.catalogue",),
     Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "orientation.trainees", "remuneration.trainees"),
-    Topics.ATTENDANCE: ("remuneration.attendance",),
+    Topics.ATTENDANCE: ("agora-gateway.attendance", "remuneration.attendance"),
     Topics.ATTENDANCE_SHEETS: ("sessions.attendance-sheets",),
     Topics.FRANCE_TRAVAIL: ("remuneration.france-travail",),
 }

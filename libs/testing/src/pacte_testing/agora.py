@@ -31,6 +31,9 @@ from pacte_common.bus import ensure_topics, new_producer, topic_name
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
 from pacte_common.contracts.sessions import (
+    AttendanceCorrected,
+    AttendanceEvent,
+    AttendanceRecorded,
     DossierSnapshot,
     DossierStatus,
     ExitKind,
@@ -48,7 +51,7 @@ from pacte_common.contracts.sessions import (
     TraineeResumed,
 )
 from pacte_common.crypto import FieldCipher
-from pacte_common.events import Envelope, Topics
+from pacte_common.events import Envelope
 from pacte_common.settings import BusSettings, ServiceSettings
 from pacte_tools.broker import free_port
 
@@ -212,24 +215,33 @@ class TraineeStory:
         self.france_travail_id = france_travail_id or self.france_travail_id
         return TraineeIdentityUpdated(**self._common())
 
+    def attendance(self, month: str = "2026-01", *, version: int = 1, source: str = "sheets",
+                   attended: Decimal = Decimal("140"), planned: Decimal = Decimal("147")) -> AttendanceEvent:
+        """The month's statement as sessions publishes it (`source: sheets` from the signed sheets)."""
+        kind = AttendanceRecorded if version == 1 else AttendanceCorrected
+        return kind(dossier_id=self.dossier_id, person_id=self.person_id, month=month, version=version,
+                    planned_hours=planned, attended_hours=attended, justified_absence_hours=planned - attended,
+                    unjustified_absence_hours=Decimal("0"), recorded_at=utcnow(), source=source)
+
     def full_journey(self) -> list[TraineeEvent]:
         return [self.enrolled(), self.entered(), self.interrupted(), self.resumed(), self.exited()]
 
 
-async def publish(bus: BusSettings, events: Iterable[TraineeEvent], *, traceparent: str | None = None) -> None:
-    """Publishes trainee events to the (namespaced) trainees topic, keyed by dossier id, each
-    carrying `traceparent` when given (as sessions does: the file's journey trace)."""
-    topic = topic_name(bus, Topics.TRAINEES)
-    await ensure_topics(bus, [topic])
+async def publish(bus: BusSettings, events: Iterable[TraineeEvent | AttendanceEvent], *, traceparent: str | None = None) -> None:
+    """Publishes sessions' events (trainee steps, attendance statements) to their (namespaced)
+    topics, keyed by dossier id, each carrying `traceparent` when given (as sessions does: the
+    file's journey trace)."""
+    events = list(events)
+    await ensure_topics(bus, sorted({topic_name(bus, event.topic) for event in events}))
     producer = new_producer(bus)
     await producer.start()
     try:
         futures = []
         for event in events:
-            envelope = Envelope.wrap(event, source="/pacte/sessions", subject=str(event.dossier.dossier_id), traceparent=traceparent)
-            futures.append(
-                await producer.send(topic, value=envelope.body(), key=str(event.dossier.dossier_id).encode(), headers=envelope.headers())
-            )
+            dossier_id = str(event.dossier.dossier_id if isinstance(event, TraineeEvent) else event.dossier_id)
+            envelope = Envelope.wrap(event, source="/pacte/sessions", subject=dossier_id, traceparent=traceparent)
+            futures.append(await producer.send(topic_name(bus, event.topic), value=envelope.body(), key=dossier_id.encode(),
+                                               headers=envelope.headers()))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -14,7 +14,7 @@ from agora_gateway.app.france_travail import ft_dispatch_job
 from agora_gateway.app.metrics import install_metrics, metrics_job
 from agora_gateway.db.models import Base, messaging
 from agora_gateway.db.reading import install_read_db_factory, read_engine_job
-from agora_gateway.events.handlers import trainee_subscription
+from agora_gateway.events.handlers import SUBSCRIPTIONS
 from agora_gateway.runtime import GatewayRuntime
 from agora_gateway.settings import AgoraGatewaySettings
 
@@ -36,7 +36,7 @@ def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[router, france_travail_router],
-        subscriptions=[trainee_subscription],
+        subscriptions=SUBSCRIPTIONS,
         jobs=[dispatch_job, ft_dispatch_job, backfill_job, metrics_job, read_engine_job],
         published_topics=[Topics.AGORA_FLOWS, Topics.FRANCE_TRAVAIL],
         on_startup=_on_startup,  # type: ignore[arg-type]

@@ -319,7 +319,7 @@ async def retry_flow(flow_id: str, request: Request, operator: SignedIn, back: A
 
 # ------------------------------------------------------------------ France Travail
 
-FT_OPERATIONS = ("ais", "aes", "interruption", "resumption", "end", "cancellation")
+FT_OPERATIONS = ("ais", "aes", "attendance", "interruption", "resumption", "end", "cancellation")
 
 
 async def _ft_flows(backend: Backend, token: str, *, scan: int, **params) -> list[dict]:

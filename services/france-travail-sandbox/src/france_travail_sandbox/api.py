@@ -41,7 +41,12 @@ async def authorised(sandbox: SandboxDep, credentials: Annotated[HTTPAuthorizati
         raise NotAuthorised()
 
 
-router = APIRouter(dependencies=[Depends(authorised)])
+# Every route behind the token says its 401 (France Travail's refusal shape, not problem+json).
+router = APIRouter(dependencies=[Depends(authorised)], responses={
+    401: {"model": c.Refusal, "description": "No or wrong bearer token"},
+    400: {"model": c.Refusal, "description": "A body that is not JSON (unreadable_body)"},
+    422: {"model": c.Refusal, "description": "The request breaks its schema (invalid_payload, naming the field)"},
+})
 health = APIRouter()
 
 
@@ -50,7 +55,10 @@ def _refusal(status: int, code: str, message: str) -> JSONResponse:
 
 
 @router.post("/v1/certificates", response_model=c.CertificateAnswer,
-             responses={422: {"model": c.Refusal}, 409: {"model": c.Refusal}, 503: {"model": c.Refusal}})
+             responses={422: {"model": c.Refusal, "description": "Refused by code (France Travail's rules, or the body)"},
+                        409: {"model": c.Refusal, "description": "The Idempotency-Key was used with another body"},
+                        500: {"model": c.Refusal, "description": "Injected fault (errors_next): nothing processed"},
+                        503: {"model": c.Refusal, "description": "Injected fault (down, duplicates_next): unavailable"}})
 async def post_certificate(
     body: c.CertificateRequest, sandbox: SandboxDep,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from france_travail_sandbox import contract as c
 from france_travail_sandbox.settings import FranceTravailSandboxSettings
 
@@ -25,7 +27,10 @@ REQUIRES = {
     c.Kind.RESUMPTION: c.Kind.INTERRUPTION,
     c.Kind.END: c.Kind.AIS,
     c.Kind.CANCELLATION: c.Kind.AIS,
+    c.Kind.ATTENDANCE: c.Kind.AES,
 }
+# What may still come once the training has ended: the last months' signed attendance, closed after the end.
+AFTER_END = (c.Kind.CANCELLATION, c.Kind.ATTENDANCE)
 
 
 @dataclass
@@ -83,8 +88,10 @@ class FranceTravailStore:
         needed = REQUIRES.get(request.kind)
         if needed is not None and needed.value not in kinds:
             raise Refused("out_of_order", f"A {request.kind.value} needs an acknowledged {needed.value} first")
-        if c.Kind.CANCELLATION.value in kinds or (c.Kind.END.value in kinds and request.kind is not c.Kind.CANCELLATION):
+        if c.Kind.CANCELLATION.value in kinds or (c.Kind.END.value in kinds and request.kind not in AFTER_END):
             raise Refused("file_closed", "This training is already ended or cancelled")
+        if request.kind is c.Kind.ATTENDANCE:
+            _check_attendance(request.data, received)
         certificate_id = f"FT-{uuid.uuid4().hex[:12].upper()}"
         received.append({"kind": request.kind.value, "certificate_id": certificate_id, "data": request.data})
         benefit = None
@@ -93,6 +100,20 @@ class FranceTravailStore:
                                 end_date=seeker.end_date)
         return c.CertificateAnswer(certificate_id=certificate_id, kind=request.kind, reference=request.reference,
                                    benefit=benefit)
+
+
+def _check_attendance(data: dict[str, Any], received: list[dict[str, Any]]) -> None:
+    """The signed month is well formed and newer than the version of that month already received."""
+    try:
+        month = c.AttendanceData.model_validate(data)
+    except ValidationError as exc:
+        fields = "; ".join("data." + ".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors())
+        raise Refused("invalid_payload", fields) from exc
+    if month.signed_hours > month.planned_hours:
+        raise Refused("invalid_payload", "data.signed_hours: more hours signed than planned")
+    known = [r["data"]["version"] for r in received if r["kind"] == c.Kind.ATTENDANCE.value and r["data"]["month"] == month.month]
+    if known and month.version <= max(known):
+        raise Refused("out_of_order", f"Version {month.version} of {month.month} is not newer than version {max(known)}")
 
 
 def fingerprint(request: c.CertificateRequest) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from pacte_common.clock import utcnow
 from pacte_common.contracts.france_travail import FranceTravailBenefitAnswered
 from pacte_common.contracts.people import open_identity
-from pacte_common.contracts.sessions import TraineeEvent
+from pacte_common.contracts.sessions import AttendanceEvent, TraineeEvent
 from pacte_common.errors import NotFound
 from pacte_common.http import check_if_match
 from pacte_common.tracing import adopt_trace, current_traceparent, parse_traceparent
@@ -52,6 +52,8 @@ from agora_gateway.domain.france_travail import (
     BenefitAnswer,
     FtOperation,
     MalformedAnswer,
+    attendance_certificate_due,
+    attendance_data,
     benefit_of,
     certificate_data,
     certificate_request,
@@ -98,17 +100,35 @@ async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: Tra
     if not runtime.settings.france_travail_enabled:
         return
     file = await _followed_file(db, runtime, event)
-    operations = plan(set(file.planned), step)
-    for operation in operations:
-        flow = FtFlow(id=uuid.uuid4(), dossier_id=file.id, sequence=file.next_sequence, operation=operation.value,
-                      status=FlowStatus.PENDING.value, revision=1, data=certificate_data(operation, event),
-                      event_type=event.event_type, attempts=0, failed_claims=0, next_attempt_at=utcnow(), version=1)
-        file.next_sequence += 1
-        db.add(flow)
-        FT_FLOW.record_creation(db, flow, log=FtFlowTransitionLog, actor=SYSTEM, action="queue",
-                                reason=f"planned from {event.event_type}", flow_id=flow.id)
-    if operations:
-        file.planned = [*file.planned, *(op.value for op in operations)]
+    for operation in plan(set(file.planned), step):
+        _queue(db, runtime, file, operation, certificate_data(operation, event), event.event_type)
+    if file.has_identifier:  # an identity that brings the identifier lets the waiting certificates go
+        wake_after_commit(db, runtime.ft_dispatch_wakeup, "ft_dispatch_wakeup_listener")
+
+
+async def on_attendance_statement(db: AsyncSession, runtime: GatewayRuntime, event: AttendanceEvent) -> None:
+    """A month signed on the attendance sheets (or its correction) queued as an `attendance`
+    certificate on a file France Travail follows, after its AES (inbox transaction, no commit).
+    Heard before the entry, it raises `AttendanceBeforeEntry`: the consumer retries it."""
+    if not runtime.settings.france_travail_enabled:
+        return
+    file = await get_ft_file(db, event.dossier_id, for_update=True)
+    if file is None or not attendance_certificate_due(set(file.planned), event.source):
+        return
+    _queue(db, runtime, file, FtOperation.ATTENDANCE, attendance_data(event), event.event_type)
+
+
+def _queue(db: AsyncSession, runtime: GatewayRuntime, file: FtFile, operation: FtOperation, data: dict[str, Any],
+           event_type: str) -> None:
+    """One certificate at the end of the file's queue; the dispatcher woken once it is committed."""
+    flow = FtFlow(id=uuid.uuid4(), dossier_id=file.id, sequence=file.next_sequence, operation=operation.value,
+                  status=FlowStatus.PENDING.value, revision=1, data=data, event_type=event_type, attempts=0,
+                  failed_claims=0, next_attempt_at=utcnow(), version=1)
+    file.next_sequence += 1
+    file.planned = [*file.planned, operation.value]
+    db.add(flow)
+    FT_FLOW.record_creation(db, flow, log=FtFlowTransitionLog, actor=SYSTEM, action="queue",
+                            reason=f"planned from {event_type}", flow_id=flow.id)
     if file.has_identifier:
         wake_after_commit(db, runtime.ft_dispatch_wakeup, "ft_dispatch_wakeup_listener")
 

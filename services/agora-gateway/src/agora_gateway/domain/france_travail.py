@@ -2,8 +2,8 @@
 what it carries, the identifier's format and mask, and what an AES answer says. Pure.
 
 Operations, in a file's order: `ais` (training registration certificate, at enrolment),
-`aes` (entry certificate: hours and schedule), `interruption`, `resumption`, `end` (with its
-reason), `cancellation`. They run on the outbound engine (domain/outbound.py).
+`aes` (entry certificate: planned hours and schedule), `attendance` (each month's hours signed
+on the attendance sheets), `interruption`, `resumption`, `end` (with its reason), `cancellation`. They run on the outbound engine (domain/outbound.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class FtOperation(StrEnum):
     RESUMPTION = "resumption"
     END = "end"
     CANCELLATION = "cancellation"
+    ATTENDANCE = "attendance"
 
 
 FT_OPERATION_LABELS = {
@@ -38,6 +39,7 @@ FT_OPERATION_LABELS = {
     FtOperation.RESUMPTION: "Reprise de la formation",
     FtOperation.END: "Fin de formation",
     FtOperation.CANCELLATION: "Annulation",
+    FtOperation.ATTENDANCE: "Attestation mensuelle de présence (heures émargées)",
 }
 
 FT_FLOW_STATUS_LABELS = {
@@ -111,6 +113,37 @@ def plan(planned: set[str], step: TraineeStep) -> list[FtOperation]:
     if step is TraineeStep.CANCELLED and planned and FtOperation.CANCELLATION.value not in planned:
         ops.append(FtOperation.CANCELLATION)
     return ops
+
+
+SIGNED_SHEETS = "sheets"  # the statement's source when built from the signed attendance sheets
+
+
+class AttendanceBeforeEntry(Exception):
+    """A signed month heard before the file's entry (the two topics are not ordered): retried."""
+
+
+def attendance_certificate_due(planned: set[str], source: str) -> bool:
+    """A month's statement goes to France Travail when it comes from the signed sheets, once the
+    AES is planned and unless the file was cancelled (docs/france-travail.md §2). A statement
+    typed by hand carries no signature: France Travail is not told."""
+    if source != SIGNED_SHEETS or FtOperation.CANCELLATION.value in planned:
+        return False
+    if FtOperation.AES.value not in planned:
+        raise AttendanceBeforeEntry("the month's statement came before the file's entry")
+    return True
+
+
+def attendance_data(event: Any) -> dict[str, Any]:
+    """The signed month: hours as decimal strings, its version (a correction is a new one)."""
+    return {
+        "month": event.month,
+        "version": event.version,
+        "planned_hours": str(event.planned_hours),
+        "signed_hours": str(event.attended_hours),
+        "justified_absence_hours": str(event.justified_absence_hours),
+        "unjustified_absence_hours": str(event.unjustified_absence_hours),
+        "in_company_hours": str(event.in_company_hours),
+    }
 
 
 def ft_idempotency_key(dossier_id: UUID, sequence: int, operation: str, revision: int) -> str:

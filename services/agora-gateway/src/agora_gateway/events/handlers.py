@@ -1,5 +1,6 @@
 """Consumes the sessions service's trainee events: decode, then the app's use cases (AGORA's
-queue, France Travail's queue: one inbox transaction for both).
+queue, France Travail's queue: one inbox transaction for both); and its attendance statements,
+whose months signed on the sheets France Travail receives.
 
 Each handler runs inside the inbox transaction (a redelivered event changes nothing); the
 consumer commits.
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 from pacte_common.consumer import Subscription
 from pacte_common.contracts.sessions import (
+    AttendanceCorrected,
+    AttendanceEvent,
+    AttendanceRecorded,
     TraineeCancelled,
     TraineeEnrolled,
     TraineeEntered,
@@ -45,3 +49,16 @@ async def handle_trainee_event(db: AsyncSession, runtime: GatewayRuntime, envelo
 
 
 trainee_subscription = Subscription(name="trainees", handlers={cls: handle_trainee_event for cls in STEPS})
+
+
+async def handle_attendance_statement(db: AsyncSession, runtime: GatewayRuntime, envelope: Envelope) -> None:
+    event: AttendanceEvent = envelope.data  # type: ignore[assignment]
+    await france_travail.on_attendance_statement(db, runtime, event)
+
+
+# The months signed on the attendance sheets, for France Travail (docs/france-travail.md §2).
+attendance_subscription = Subscription(
+    name="attendance", handlers={AttendanceRecorded: handle_attendance_statement, AttendanceCorrected: handle_attendance_statement}
+)
+
+SUBSCRIPTIONS = [trainee_subscription, attendance_subscription]
