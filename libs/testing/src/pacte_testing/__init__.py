@@ -120,16 +120,31 @@ async def _drop_pg_database(name: str) -> None:
         await connection.close()
 
 
-@pytest.fixture
-async def database_url(tmp_path) -> AsyncIterator[str]:
-    """A fresh, empty database for one test, on the backend PACTE_TEST_DATABASE names."""
+@asynccontextmanager
+async def fresh_database(folder: Path, stem: str = "service") -> AsyncIterator[str]:
+    """A fresh, empty database, on the backend PACTE_TEST_DATABASE names (dropped after)."""
     if selected_database_kind() == "postgresql":
         name = f"pacte_test_{uuid.uuid4().hex[:12]}"
         url = await _create_pg_database(name)
         yield url
         await _drop_pg_database(name)
     else:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+        yield f"sqlite+aiosqlite:///{folder / f'{stem}.db'}"
+
+
+@pytest.fixture
+async def database_url(tmp_path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, on the backend PACTE_TEST_DATABASE names."""
+    async with fresh_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def upstream_database_url(tmp_path) -> AsyncIterator[str]:
+    """A second fresh database for the test: the service another one reads the events of
+    (insights' tests run sessions beside it)."""
+    async with fresh_database(tmp_path, "upstream") as url:
+        yield url
 
 
 @asynccontextmanager

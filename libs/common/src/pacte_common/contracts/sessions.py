@@ -88,6 +88,11 @@ class SessionSnapshot(BaseModel):
     permanent_entries: bool = False
     recruitment_state: RecruitmentState
     information_meetings: list[date] = Field(default_factory=list)
+    action_lheo_id: str | None = Field(None, description="The action's LHEO/Carif number, when it came from an LHEO feed (ANOTEA reviews name it)")
+    session_lheo_id: str | None = Field(None, description="The session's LHEO/Carif number, when it came from an LHEO feed")
+    session_territory_code: str | None = Field(
+        None, description="The employment-training territory of the session's training place (docs/territories.md); "
+        "territory_code is the action's own")
     version: int | None = Field(
         None,
         description="The session row's version, taken under its lock: a consumer applies a snapshot only if "
