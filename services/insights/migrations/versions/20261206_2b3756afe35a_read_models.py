@@ -100,8 +100,6 @@ def upgrade() -> None:
     sa.Column('moyens_materiels', sa.Numeric(precision=3, scale=2), nullable=False),
     sa.Column('accompagnement', sa.Numeric(precision=3, scale=2), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('imported_by', sa.String(length=128), nullable=False),
-    sa.Column('imported_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('review_id', name=op.f('pk_satisfaction_reviews'))
     )
     with op.batch_alter_table('satisfaction_reviews', schema=None) as batch_op:

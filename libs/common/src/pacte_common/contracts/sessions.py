@@ -125,6 +125,27 @@ class SessionCancelled(CatalogueEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.cancelled.v1"
 
 
+@register
+class SatisfactionReviewRecorded(IntegrationEvent):
+    """A trainee's review from ANOTEA, imported by the Region (docs/satisfaction.md): created or
+    changed by an import. Marks 1–5; the comment is ANOTEA's published one (after its moderation)."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.satisfaction.review-recorded.v1"
+    topic: ClassVar[str] = Topics.CATALOGUE
+    review_id: str = Field(max_length=64)
+    action_id: UUID
+    session_id: UUID | None = None
+    organisation_siret: str = Field(pattern="^[0-9]{14}$")
+    review_date: date
+    overall: Decimal
+    accueil: Decimal
+    contenu: Decimal
+    equipe_formateurs: Decimal
+    moyens_materiels: Decimal
+    accompagnement: Decimal
+    comment: str | None = None
+
+
 # ---------------------------------------------------------------- the trainee's file
 
 

@@ -15,6 +15,7 @@ from pacte_common.contracts.sessions import (
     AttendanceVoided,
     CatalogueEvent,
     DossierSnapshot,
+    SatisfactionReviewRecorded,
     SessionCancelled,
     SessionSnapshot,
     TraineeEvent,
@@ -23,8 +24,16 @@ from pacte_common.contracts.sessions import (
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from insights.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
+from insights.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    Programme,
+    SatisfactionReview,
+    TrainingSession,
+)
 from insights.db.queries import statement_row
+from insights.domain.indicators import SATISFACTION_MARKS as MARKS
 from insights.domain.indicators import entry_facts
 
 
@@ -119,3 +128,14 @@ async def on_attendance_voided(db: AsyncSession, event: AttendanceVoided) -> Non
 async def void_month(db: AsyncSession, dossier_id, month: str, at: datetime) -> None:
     await db.execute(update(AttendanceStatement).where(
         AttendanceStatement.dossier_id == dossier_id, AttendanceStatement.month == month).values(voided_at=at))
+
+
+async def on_review(db: AsyncSession, event: SatisfactionReviewRecorded) -> None:
+    """An ANOTEA review as sessions stored it (the last import's marks win)."""
+    values = event.model_dump(include={"action_id", "session_id", "organisation_siret", "review_date", "comment", *MARKS})
+    row = await db.get(SatisfactionReview, event.review_id)
+    if row is None:
+        db.add(SatisfactionReview(review_id=event.review_id, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)

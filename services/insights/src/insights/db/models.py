@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from pacte_common.db import UTCDateTime, new_metadata, utcnow
+from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
 from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -127,7 +127,8 @@ class AttendanceStatement(Base):
 
 
 class SatisfactionReview(Base):
-    """A trainee review imported from ANOTEA (docs/satisfaction.md): one row per review id."""
+    """A trainee review imported from ANOTEA (docs/satisfaction.md), as sessions' review events
+    give it: one row per review id."""
 
     __tablename__ = "satisfaction_reviews"
 
@@ -143,10 +144,7 @@ class SatisfactionReview(Base):
     moyens_materiels: Mapped[Decimal] = mapped_column(Mark)
     accompagnement: Mapped[Decimal] = mapped_column(Mark)
     comment: Mapped[str | None] = mapped_column(Text)
-    imported_by: Mapped[str] = mapped_column(String(128))
-    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# What `pacte insights rebuild` empties before replaying the topics (docs/insights.md); the
-# imported reviews are not built from events and stay.
-READ_MODELS = (Programme, Action, TrainingSession, Dossier, AttendanceStatement)
+# What `pacte insights rebuild` empties before replaying the topics (docs/insights.md).
+READ_MODELS = (Programme, Action, TrainingSession, Dossier, AttendanceStatement, SatisfactionReview)

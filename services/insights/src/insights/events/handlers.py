@@ -23,6 +23,10 @@ async def on_catalogue(db: AsyncSession, runtime: Runtime, envelope: Envelope) -
     await read_models.on_catalogue_event(db, envelope.data)
 
 
+async def on_review(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
+    await read_models.on_review(db, envelope.data)
+
+
 async def on_trainee(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     await read_models.on_trainee_event(db, envelope.data)
 
@@ -36,9 +40,10 @@ async def on_attendance_voided(db: AsyncSession, runtime: Runtime, envelope: Env
 
 
 def subscriptions() -> list[Subscription]:
-    """The catalogue, the trainees' files and the monthly statements, each in a group of its own."""
+    """The catalogue (and the ANOTEA reviews on its topic), the trainees' files and the monthly
+    statements, each in a group of its own."""
     return [
-        Subscription(name="catalogue", handlers=dict.fromkeys(CATALOGUE, on_catalogue)),
+        Subscription(name="catalogue", handlers={**dict.fromkeys(CATALOGUE, on_catalogue), s.SatisfactionReviewRecorded: on_review}),
         Subscription(name="trainees", handlers=dict.fromkeys(TRAINEES, on_trainee)),
         Subscription(name="attendance", handlers={s.AttendanceRecorded: on_attendance, s.AttendanceCorrected: on_attendance,
                                                       s.AttendanceVoided: on_attendance_voided}),
