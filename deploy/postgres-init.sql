@@ -4,3 +4,4 @@ CREATE DATABASE pacte_sessions;
 CREATE DATABASE pacte_remuneration;
 CREATE DATABASE pacte_agora_gateway;
 CREATE DATABASE pacte_attendance;
+CREATE DATABASE pacte_insights;

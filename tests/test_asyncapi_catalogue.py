@@ -9,6 +9,7 @@ def service_consumers() -> set[tuple[str, str]]:
     """(topic, `<service>.<subscription>`) of every consumer group the four services run."""
     from agora_gateway.events.handlers import SUBSCRIPTIONS as gateway
     from attendance.events.handlers import SUBSCRIPTIONS as attendance
+    from insights.events.handlers import subscriptions as insights
     from orientation.events.handlers import SUBSCRIPTIONS as orientation
     from remuneration.events.handlers import SUBSCRIPTIONS as remuneration
     from sessions.events.handlers import attendance_sheets_subscription, subscriptions
@@ -18,6 +19,7 @@ def service_consumers() -> set[tuple[str, str]]:
         "orientation": orientation,
         "sessions": [*subscriptions(SessionsSettings().prescriptions_consumer_name), attendance_sheets_subscription()],
         "attendance": attendance,
+        "insights": insights(),
         "remuneration": remuneration,
         "agora-gateway": gateway,
     }

@@ -24,6 +24,7 @@ SETTINGS_CLASSES = {
     "france-travail-sandbox": "france_travail_sandbox.settings:FranceTravailSandboxSettings",
     "console": "console.settings:ConsoleSettings",
     "attendance": "attendance.settings:AttendanceSettings",
+    "insights": "insights.settings:InsightsSettings",
 }
 
 

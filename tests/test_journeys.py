@@ -326,8 +326,15 @@ async def test_journey_interruption_for_a_job_then_dropout_for_a_job(suite):
         await j.attendance(dossier["id"], "2026-11", planned="75", attended="75")
         await j.declare(dossier["id"], "exit", {"exit_date": "2026-11-16", "kind": "dropout", "dropout_reason": "employment"})
 
-        indicators = (await j.region_sessions.get("/indicators", params={"programme": session["programme_code"]})).json()["all"]
-        assert indicators["dropout_rate"]["numerator"] == 1 and indicators["dropout_for_job_rate"]["numerator"] == 1
+        # the indicators are insights', eventually consistent (docs/insights.md): poll with a deadline
+        region_insights = j.client("insights", OrgKind.REGION)
+
+        async def dropout_counted():
+            body = (await region_insights.get("/indicators", params={"programme": session["programme_code"]})).json()["all"]
+            return body if body["dropout_rate"]["numerator"] == 1 else None
+
+        indicators = await eventually(dropout_counted, DEADLINE, message="the dropout counted by insights")
+        assert indicators["dropout_for_job_rate"]["numerator"] == 1
 
         await eventually(lambda: _pay_closed(j, dossier["id"]), DEADLINE, message="entitlement closed at the dropout")
         await j.attendance_reached_pay(dossier["id"], ["2026-11"])

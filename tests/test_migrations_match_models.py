@@ -17,7 +17,7 @@ from pacte_common import db as dbm
 from pacte_testing import project_root
 
 SERVICES = {"orientation": "orientation", "sessions": "sessions", "remuneration": "remuneration",
-            "agora-gateway": "agora_gateway", "attendance": "attendance"}
+            "agora-gateway": "agora_gateway", "attendance": "attendance", "insights": "insights"}
 
 
 def _metadata(package: str):

@@ -1,4 +1,4 @@
-"""GET /indicators on 100,000 training files: the time the sessions service's SQL
+"""GET /indicators on 100,000 training files: the time insights' SQL (over its read models)
 aggregation takes for the whole Region, everyone and by sex, with satisfaction and the
 comparison by territory — the dozen queries one request makes. Target: < 1 s on PostgreSQL.
 
@@ -13,56 +13,58 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+from insights.db.indicators import Scope, aggregate_all, compare, satisfaction
+from insights.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    Programme,
+    SatisfactionReview,
+    TrainingSession,
+)
+from insights.domain.indicators import SEXES, IndicatorPolicy, Period, entry_facts
+from insights.main import MIGRATIONS
 from pacte_common.db import create_engine, migrate, session_factory
-from sessions.db.indicators import Scope, aggregate_all, compare, satisfaction
-from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
-from sessions.db.satisfaction import SatisfactionReview
-from sessions.domain.indicators import SEXES, IndicatorPolicy, Period, profile_facts
-from sessions.main import MIGRATIONS
 from sqlalchemy import insert, text
 
 from benchmarks.core import Context, Row, Scenario
 
 
 def _rows(files: int, rng: random.Random) -> dict:
-    programmes = [dict(id=uuid.uuid4(), code=c, name=c, pillar=p, funder="region", remuneration_approved=True, tension_sector=False,
-                       agora_category="standard", delegated_to_france_travail=False, version=1)
-                  for c, p in (("PREPA", "prepa"), ("VISA", "visa"))]
+    programmes = [dict(id=c, name=c, pillar=p) for c, p in (("PREPA", "prepa"), ("VISA", "visa"))]
     actions = [dict(id=uuid.uuid4(), programme_id=programmes[i % 2]["id"], organisation_siret=f"{10000000000000 + i}", title="t",
-                    certifying=True, hours_in_centre=Decimal(400), hours_in_company=Decimal(70), hourly_price=Decimal(12), departement=["44", "49", "53", "72", "85"][i % 5],
-                    modules=[], skill_blocks=[], version=1) for i in range(50)]
+                    certifying=True, hours_in_centre=Decimal(400), hours_in_company=Decimal(70), hourly_price=Decimal(12),
+                    departement=["44", "49", "53", "72", "85"][i % 5]) for i in range(50)]
     sessions = [dict(id=uuid.uuid4(), action_id=actions[i % 50]["id"], start_date=date(2025, 1, 6) + timedelta(days=7 * (i % 80)),
                      end_date=date(2025, 6, 27) + timedelta(days=7 * (i % 80)), places=600, recruitment_state="open",
-                     information_meetings=[], territory_code=f"T{i % 10}", version=1) for i in range(200)]
+                     cancelled=False, territory_code=f"T{i % 10}", version=1) for i in range(200)]
     dossiers, statements, reviews = [], [], []
     for i in range(files):
         session = sessions[i % 200]
         entry = session["start_date"] + timedelta(days=rng.randrange(20))
         exited = rng.random() < 0.6
-        profile = {"sex": rng.choice(SEXES), "birth_date": f"{rng.randrange(1960, 2006)}-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
-                   "education_level": rng.choice(["v", "iv", "iii"]), "jobseeker_registration_date": "2023-05-02",
-                   "disabled_worker": rng.random() < 0.1, "qpv": rng.random() < 0.2}
-        dossiers.append(dict(  # the profile and its indicator columns, as the enrolment writes them
+        birth = date(rng.randrange(1960, 2006), rng.randrange(1, 10), 10 + rng.randrange(10))
+        dossiers.append(dict(  # as the read model keeps a file: its facts on the entry date (app/read_models.py)
             id=uuid.uuid4(), session_id=session["id"], person_id=uuid.uuid4(), status="exited" if exited else "in_training",
-            profile=profile, **profile_facts(profile),
+            sex=rng.choice(SEXES), education_level=rng.choice(["v", "iv", "iii"]), disabled_worker=rng.random() < 0.1,
+            qpv=rng.random() < 0.2, **entry_facts(birth, date(2023, 5, 2), entry),
             entry_date=entry, exit_date=entry + timedelta(days=rng.randrange(30, 150)) if exited else None,
-            exit_kind=rng.choice(["completed", "dropout"]) if exited else None, created_by="bench", version=1, skill_blocks_obtained=[],
+            exit_kind=rng.choice(["completed", "dropout"]) if exited else None, version=1, skill_blocks_obtained=[],
         ))
         if i % 3 == 0:
-            statements.append(dict(id=uuid.uuid4(), dossier_id=dossiers[-1]["id"], month=entry.strftime("%Y-%m"), version=1, current=True,
-                                   planned_hours=Decimal(140), attended_hours=Decimal(130), justified_absence_hours=Decimal(0),
-                                   unjustified_absence_hours=Decimal(10), in_company_hours=Decimal(0), recorded_by="bench"))
+            statements.append(dict(dossier_id=dossiers[-1]["id"], month=entry.strftime("%Y-%m"), version=1, current=True,
+                                   attended_hours=Decimal(130), in_company_hours=Decimal(0)))
         if i % 5 == 0:
             marks = {m: Decimal(rng.randrange(1, 6)) for m in ("overall", "accueil", "contenu", "equipe_formateurs", "moyens_materiels", "accompagnement")}
             reviews.append(dict(review_id=f"b{i}", action_id=session["action_id"], session_id=session["id"], organisation_siret="10000000000000",
-                                review_date=entry + timedelta(days=160), imported_by="bench", **marks))
+                                review_date=entry + timedelta(days=160), **marks))
     return {Programme: programmes, Action: actions, TrainingSession: sessions, Dossier: dossiers,
             AttendanceStatement: statements, SatisfactionReview: reviews}
 
 
 async def run(context: Context) -> list[Row]:
     files = context.size(2_000, 100_000)
-    url = await context.database_url("sessions")
+    url = await context.database_url("insights")
     await migrate(url, MIGRATIONS)
     engine = create_engine(url)
     try:

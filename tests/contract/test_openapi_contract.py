@@ -26,7 +26,7 @@ MAX_EXAMPLES = os.environ.get("PACTE_CONTRACT_MAX_EXAMPLES", "12")
 SEED = os.environ.get("PACTE_CONTRACT_SEED", "16")
 # The organisations whose tokens the run uses, one of each kind.
 ORGS = {OrgKind.REGION: "region", OrgKind.PRESCRIBER: "PE-44001", OrgKind.TRAINING_ORG: new_siret(), OrgKind.PAYING_AGENCY: "ASP"}
-DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox", "attendance", "france-travail-sandbox"]
+DOCUMENTS = ["orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox", "attendance", "france-travail-sandbox", "insights"]
 # (check, pattern in the failing case's title and section): schema-valid requests that a rule JSON Schema
 # cannot say refuses with a 422 naming the field (docs/openapi.md, "what the schema cannot say").
 KNOWN_RESIDUALS = [

@@ -226,6 +226,17 @@ async def load_journeys(suite: Suite) -> Loaded:
             review(f"rv-{uuid.uuid4().hex[:8]}", session_a, 4.5, 5), review(f"rv-{uuid.uuid4().hex[:8]}", session_a, 3.5, 4),
             review(f"rv-{uuid.uuid4().hex[:8]}", "SE-UNKNOWN", 1, 1)]}))
         assert report["created"] == 2 and len(report["unknown"]) == 1, report
+        # the indicators are insights', built from these events: wait until it has heard them all
+        # (eventually consistent, docs/insights.md)
+        insights = p.client("insights", OrgKind.REGION)
+
+        async def insights_caught_up():
+            body = ok(await insights.get("/indicators", params={"from": "2026-09-01", "to": "2026-12-31", "compare": "territory"}))
+            territories = {row["key"]: row["entries"] for row in body["compare"]["rows"]}
+            return (body["all"]["entries"] == 4 and body["all"]["dropout_rate"]["denominator"] == 2
+                    and body["satisfaction"]["responses"] == 2 and territories.get(TERRITORY) == 3)
+
+        await eventually(insights_caught_up, DEADLINE, message="insights heard the journeys")
         return data
     finally:
         await p.close()

@@ -133,15 +133,3 @@ async def test_journey_from_lheo_to_indicators(api_consuming):
     assert open_identity(cipher, exit_event.dossier.identity_encrypted).nir == api.NIR  # for the AGORA gateway
     attendance = await read_topic(api.settings.bus, api.topic(Topics.ATTENDANCE), expect=3)
     assert [e.data.month for e in attendance] == ["2026-01", "2026-02", "2026-03"]
-
-    indicators = await api.ok("GET", "/indicators?from=2026-01-01&to=2026-12-31&programme=VISA-METIERS", api.region)
-    everyone = indicators["all"]
-    assert everyone["entries"] == 1
-    assert everyone["disabled_workers_share"]["value"] == 1.0 and everyone["disabled_workers_share"]["meets_target"] is True
-    assert everyone["qpv_share"]["value"] == 1.0 and everyone["under_26_share"]["value"] == 0.0  # 26 on entry
-    assert everyone["dropout_rate"] == {"numerator": 0, "denominator": 1, "value": 0.0}
-    assert everyone["average_realised_hours"]["value"] == 360.0
-    assert everyone["realised_hours_rate"]["value"] == round(360 / 540, 4)
-    assert everyone["visa_certification_success_rate"] == {"numerator": 0, "denominator": 1, "value": 0.0}  # partial
-    assert everyone["places_filled_rate"] == {"numerator": 1, "denominator": 12 + 10 + 8, "value": 0.0333}
-    assert indicators["by_sex"]["F"]["entries"] == 1 and indicators["by_sex"]["M"]["entries"] == 0

@@ -51,10 +51,6 @@ async def test_authorisation_matrix(api):
         ("POST", f"/dossiers/{did}/cancel", {"reason": "x"}, prescriber, 403),  # prescribers never declare
         ("PUT", f"/dossiers/{did}/attendance/2026-01", ATTENDANCE, org_b, 404),
         ("GET", f"/dossiers/{did}/attendance", None, org_b, 404),
-        ("GET", "/indicators", None, prescriber, 403),
-        ("GET", "/indicators", None, agency, 403),
-        ("GET", f"/indicators?organisation={api.SIRET_B}", None, org_a, 403),
-        ("GET", "/indicators", None, org_a, 200),
         ("GET", "/dossiers", None, agency, 403),
         ("POST", f"/dossiers/{did}/entry", {"entry_date": "2026-01-05"}, region, 200),  # the Region acts on any file
     ]
@@ -73,8 +69,6 @@ async def test_authorisation_matrix(api):
     assert [d["id"] for d in (await api.ok("GET", "/dossiers", org_a))["items"]] == [did]
     assert (await api.ok("GET", "/dossiers", org_b))["items"] == []
     assert (await api.ok("GET", "/dossiers", prescriber))["items"] == []
-    assert (await api.ok("GET", "/indicators", org_b))["all"]["entries"] == 0
-    assert (await api.ok("GET", "/indicators", org_a))["all"]["entries"] == 1
     # Nothing the refused calls attempted happened.
     assert [p["code"] for p in await api.ok("GET", "/programmes", region)] == ["VISA-METIERS"]
     assert (await api.ok("GET", f"/sessions/{own['id']}", region))["places"] == 12

@@ -1,5 +1,5 @@
 """Territories: a versioned reference table edited by the Region; sessions placed in it;
-indicators filtered and compared by territory."""
+its territory in the session's events."""
 
 VERSION_1 = {
     "source": "test fixture (not the Region's list)",
@@ -50,28 +50,20 @@ async def test_only_the_region_edits_and_bad_versions_name_the_field(api):
     assert (await api.client.get("/territories/versions/7", headers=api.region)).status_code == 404
 
 
-async def test_sessions_take_their_territory_and_indicators_filter_and_compare(api):
+async def test_sessions_take_their_territory_and_say_it_in_their_events(api):
+    """The session's territory rides on its catalogue events (insights filters and compares by it,
+    services/insights/tests/test_territories.py)."""
+    from pacte_common.events import Topics
+    from pacte_testing import read_topic
+
+    nantes = await api.catalogue(places=10)  # before the table: no territory yet
     await api.ok("PUT", "/territories", api.region, 201, json={
         "source": "test fixture", "territories": [
-            {"code": "TS-44-NANTES", "name": "Nantes test", "departement": "44", "places": [{"postcode": "44000"}]},
-            {"code": "T-ANGERS", "name": "Angers test", "departement": "49", "places": [{"postcode": "49000"}]},
-        ]})
-    # The action's territory_code (TS-44-NANTES, conftest) is a known territory: the session takes it.
-    nantes = await api.catalogue(places=10)
+            {"code": "TS-44-NANTES", "name": "Nantes test", "departement": "44", "places": [{"postcode": "44000"}]}]})
     angers = await _session_without_known_territory(api)
-    org_b = api.as_("training_org", api.SIRET_B)
-    for session, headers in ((nantes, api.org), (nantes, api.org), (angers, org_b)):
-        dossier = await api.enrol(session["id"], headers=headers)
-        await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"}, headers=headers)
-
-    in_nantes = await api.ok("GET", "/indicators?territory=TS-44-NANTES", api.region)
-    assert in_nantes["all"]["entries"] == 2 and in_nantes["filters"]["territory"] == "TS-44-NANTES"
-    assert in_nantes["all"]["places_filled_rate"]["denominator"] == 10
-    compared = await api.ok("GET", "/indicators?compare=territory", api.region)
-    rows = {r["key"]: r for r in compared["compare"]["rows"]}
-    assert rows[None]["entries"] == 1  # the Angers action names no known territory, has no training place
-    assert rows["TS-44-NANTES"]["entries"] == 2 and rows["TS-44-NANTES"]["places_offered"] == 10
-    by_departement = await api.ok("GET", "/indicators?compare=departement", api.region)
-    assert {r["key"]: r["entries"] for r in by_departement["compare"]["rows"]} == {"44": 2, "49": 1}
-    bad = await api.client.get("/indicators?compare=canton", headers=api.region)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.compare"
+    events = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=3)
+    latest = {str(e.data.session.session_id): e.data for e in events}
+    # the table placed the existing session (the action's territory_code, TS-44-NANTES, is known): published again
+    assert latest[nantes["id"]].session.session_territory_code == "TS-44-NANTES"
+    assert latest[nantes["id"]].event_type.endswith("session.updated.v1")
+    assert latest[angers["id"]].session.session_territory_code is None  # a code the table does not know, no training place

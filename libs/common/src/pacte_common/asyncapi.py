@@ -36,9 +36,9 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
 # (tests/test_asyncapi_catalogue.py) checks this table against the services' subscriptions.
 DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
     Topics.PRESCRIPTIONS: ("sessions.prescriptions", "sessions.trajectory"),
-    Topics.CATALOGUE: ("orientation.catalogue",),
-    Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "orientation.trainees", "remuneration.trainees"),
-    Topics.ATTENDANCE: ("agora-gateway.attendance", "remuneration.attendance"),
+    Topics.CATALOGUE: ("insights.catalogue", "orientation.catalogue"),
+    Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "insights.trainees", "orientation.trainees", "remuneration.trainees"),
+    Topics.ATTENDANCE: ("agora-gateway.attendance", "insights.attendance", "remuneration.attendance"),
     Topics.ATTENDANCE_SHEETS: ("sessions.attendance-sheets",),
     Topics.FRANCE_TRAVAIL: ("remuneration.france-travail",),
 }

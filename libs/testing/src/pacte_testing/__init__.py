@@ -193,12 +193,10 @@ def seed_suite_databases(suite: Suite) -> None:
     asyncio.run(seed())
 
 
-@pytest.fixture
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
-    """A fresh database for one test, on the backend PACTE_TEST_DATABASE names: for a service's
-    tests, a copy of that service's database migrated to head (mark a test `empty_database` to
-    start from nothing, e.g. to run the migrations itself); for the others, empty."""
-    migrations = None if request.node.get_closest_marker("empty_database") else service_migrations(request.node.path)
+@asynccontextmanager
+async def fresh_database(folder: Path, stem: str = "service", migrations: Path | None = None) -> AsyncIterator[str]:
+    """A fresh database on the backend PACTE_TEST_DATABASE names (dropped after): a copy of the
+    template migrated with `migrations`, or empty."""
     template = await _templates.template(migrations) if migrations else None
     if selected_database_kind() == "postgresql":
         name = f"pacte_test_{uuid.uuid4().hex[:12]}"
@@ -206,10 +204,28 @@ async def database_url(request, tmp_path) -> AsyncIterator[str]:
         yield url
         await _drop_pg_database(name)
     else:
-        path = tmp_path / "service.db"
+        path = folder / f"{stem}.db"
         if template:
             shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def database_url(request, tmp_path) -> AsyncIterator[str]:
+    """A fresh database for one test: for a service's tests, a copy of that service's database
+    migrated to head (mark a test `empty_database` to start from nothing, e.g. to run the
+    migrations itself); for the others, empty."""
+    migrations = None if request.node.get_closest_marker("empty_database") else service_migrations(request.node.path)
+    async with fresh_database(tmp_path, migrations=migrations) as url:
+        yield url
+
+
+@pytest.fixture
+async def upstream_database_url(tmp_path) -> AsyncIterator[str]:
+    """A second fresh database for the test: sessions', migrated, whose events another service
+    reads (insights' tests run sessions beside it)."""
+    async with fresh_database(tmp_path, "upstream", project_root() / "services" / "sessions" / "migrations") as url:
+        yield url
 
 
 @asynccontextmanager

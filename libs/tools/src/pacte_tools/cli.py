@@ -257,6 +257,10 @@ from pacte_tools.bus_cli import bus_app  # noqa: E402 - replay-dlq, replay-outbo
 
 app.add_typer(bus_app, name="bus")
 
+from pacte_tools.insights_cli import insights_app  # noqa: E402 - rebuild
+
+app.add_typer(insights_app, name="insights")
+
 
 try:  # the AGORA back-fill commands live with the gateway
     from pacte_tools.agora_cli import app as agora_app

@@ -45,6 +45,8 @@ SERVICES = (
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
     ServiceSpec("agora-gateway", "PACTE_AGORA_GATEWAY_", "agora_gateway.main:create_app", "agora_gateway_port"),
     ServiceSpec("attendance", "PACTE_ATTENDANCE_", "attendance.main:create_app", "attendance_port"),
+    # the read side: indicators built from every service's events (docs/insights.md)
+    ServiceSpec("insights", "PACTE_INSIGHTS_", "insights.main:create_app", "insights_port"),
     # the operators' console: no database, reads the four services over HTTP
     ServiceSpec("console", "PACTE_CONSOLE_", "console.main:create_app", "console_port", has_database=False, ready_path="/health/live"),
 )
@@ -76,6 +78,7 @@ class SuiteSettings(BaseSettings):
     sandbox_port: int = 8005
     attendance_port: int = 8008
     france_travail_sandbox_port: int = 8009
+    insights_port: int = 8010
     # the dev token issuer (pacte_tools.dev_issuer): keys in <data_dir>/dev-issuer
     issuer_port: int = 8007
     # An external OpenID provider's issuer: the services then trust it (with PACTE_JWT_JWKS_URL and

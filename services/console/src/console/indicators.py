@@ -1,4 +1,4 @@
-"""The Indicators page: figures built from the sessions service's `GET /indicators`.
+"""The Indicators page: figures built from the insights service's `GET /indicators` (docs/insights.md).
 
 The service computes every indicator (docs/rules.md §8) for a period and filters, for everyone
 and by sex; the console only asks it the right questions (one call for the period, one per
@@ -70,12 +70,12 @@ async def load(backend: Backend, token: str, filters: IndicatorFilters, months: 
     """The period's indicators, and one answer per month for the monthly series."""
 
     async def whole() -> dict:
-        return await backend.get_json("sessions", "/indicators", token=token, params=filters.params())
+        return await backend.get_json("insights", "/indicators", token=token, params=filters.params())
 
     def month_call(month: Month):
         async def call() -> dict:
             params = filters.params(**{"from": month.first_day.isoformat(), "to": month.last_day.isoformat(), "compare": None})
-            return await backend.get_json("sessions", "/indicators", token=token, params=params)
+            return await backend.get_json("insights", "/indicators", token=token, params=params)
 
         return call
 

@@ -220,7 +220,7 @@ async def _territories(request: Request, operator: Operator) -> list:
 async def indicators_csv_from_service(request: Request, operator: SignedIn):
     """The sessions service's own CSV of every indicator, for everyone and by sex."""
     filters = _indicator_filters(request, operator)
-    response = await backend_of(request).call("sessions", "GET", "/indicators", token=operator.token, params=filters.params(),
+    response = await backend_of(request).call("insights", "GET", "/indicators", token=operator.token, params=filters.params(),
                                               headers={"Accept": "text/csv"})
     return Response(response.content, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="indicators.csv"'})
@@ -512,7 +512,7 @@ async def write_off_debt(debt_id: uuid.UUID, request: Request, operator: SignedI
 
 # ------------------------------------------------------------------ bus health
 
-SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "attendance")
+SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "attendance", "insights")
 
 
 async def _service_health(backend: Backend, service: str) -> dict:

@@ -35,6 +35,7 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
     remuneration_url: str = "http://127.0.0.1:8003"
     agora_gateway_url: str = "http://127.0.0.1:8004"
     attendance_url: str = "http://127.0.0.1:8008"
+    insights_url: str = "http://127.0.0.1:8010"
     request_timeout_s: float = 15.0
     # At most this many calls to one service at once for a page (monthly series, pay months).
     max_parallel_calls: int = 6
@@ -89,4 +90,5 @@ class ConsoleSettings(TokenClaimSettings, ObservabilitySettings):
             "remuneration": self.remuneration_url,
             "agora-gateway": self.agora_gateway_url,
             "attendance": self.attendance_url,
+            "insights": self.insights_url,
         }

@@ -1,4 +1,4 @@
-"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance and the Pacte's indicators."""
+"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators are insights' (docs/insights.md)."""
 
 from pathlib import Path
 
@@ -9,7 +9,6 @@ from pacte_common.service import build_app
 from sessions.api import (
     catalogue,
     dossiers,
-    indicators,
     lheo,
     public,
     public_pages,
@@ -35,11 +34,11 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app = build_app(
         settings,
         title="Pacte — sessions",
-        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance and the Pacte's indicators.",
+        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators are insights' (docs/insights.md).",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[catalogue.router, lheo.router, dossiers.router, indicators.router, satisfaction.router, territories.router, skills.router],
+        routers=[catalogue.router, lheo.router, dossiers.router, satisfaction.router, territories.router, skills.router],
         subscriptions=[*subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name),
                        attendance_sheets_subscription()] if settings.consume_prescriptions else [],
         jobs=[purge_periodically, pull_feeds_periodically],

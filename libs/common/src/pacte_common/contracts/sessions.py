@@ -88,6 +88,11 @@ class SessionSnapshot(BaseModel):
     permanent_entries: bool = False
     recruitment_state: RecruitmentState
     information_meetings: list[date] = Field(default_factory=list)
+    action_lheo_id: str | None = Field(None, description="The action's LHEO/Carif number, when it came from an LHEO feed (ANOTEA reviews name it)")
+    session_lheo_id: str | None = Field(None, description="The session's LHEO/Carif number, when it came from an LHEO feed")
+    session_territory_code: str | None = Field(
+        None, description="The employment-training territory of the session's training place (docs/territories.md); "
+        "territory_code is the action's own")
     version: int | None = Field(
         None,
         description="The session row's version, taken under its lock: a consumer applies a snapshot only if "
@@ -118,6 +123,27 @@ class SessionClosed(CatalogueEvent):
 @register
 class SessionCancelled(CatalogueEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.session.cancelled.v1"
+
+
+@register
+class SatisfactionReviewRecorded(IntegrationEvent):
+    """A trainee's review from ANOTEA, imported by the Region (docs/satisfaction.md): created or
+    changed by an import. Marks 1–5; the comment is ANOTEA's published one (after its moderation)."""
+
+    event_type: ClassVar[str] = "fr.paysdelaloire.pacte.satisfaction.review-recorded.v1"
+    topic: ClassVar[str] = Topics.CATALOGUE
+    review_id: str = Field(max_length=64)
+    action_id: UUID
+    session_id: UUID | None = None
+    organisation_siret: str = Field(pattern="^[0-9]{14}$")
+    review_date: date
+    overall: Decimal
+    accueil: Decimal
+    contenu: Decimal
+    equipe_formateurs: Decimal
+    moyens_materiels: Decimal
+    accompagnement: Decimal
+    comment: str | None = None
 
 
 # ---------------------------------------------------------------- the trainee's file

@@ -101,7 +101,7 @@ async def import_satisfaction(request: Request, principal: Region, db: DbSession
     except MalformedReviews as exc:
         raise Invalid(errors=[{"field": field, "message": message} for field, message in exc.errors]) from None
     try:
-        report = await import_reviews(db, reviews, principal.describe())
+        report = await import_reviews(db, runtime, reviews, principal.describe())
     except IntegrityError:  # the same new review imported by two requests at once
         raise Conflict("another import stored some of these reviews at the same time; send the file again") from None
     return SatisfactionImportOut(**report.__dict__)

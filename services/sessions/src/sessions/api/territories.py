@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.errors import Conflict, NotFound
-from pacte_common.service import DbSession
+from pacte_common.service import DbSession, RuntimeDep
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -147,14 +147,14 @@ async def get_territory_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)
     summary="Publish a new version (Region): it replaces the current one, which is kept; sessions are placed again",
     responses={409: {"description": "A territory code appears twice, or another version was published at the same time"}},
 )
-async def put_territories(body: VersionIn, principal: Region, db: DbSession):
+async def put_territories(body: VersionIn, principal: Region, db: DbSession, runtime: RuntimeDep):
     territories = [t.model_dump() for t in body.territories]
     problems = version_problems(territories)
     if problems:  # two definitions of one territory: they conflict (409), the body's shape is fine
         field, message = problems[0]
         raise Conflict("; ".join(m for _, m in problems), field=field)
     try:
-        version = await publish_version(db, source=body.source, note=body.note, territories=territories, actor=principal.describe())
+        version = await publish_version(db, runtime, source=body.source, note=body.note, territories=territories, actor=principal.describe())
     except IntegrityError:
         raise Conflict("another version was published at the same time; read /territories/versions and try again") from None
     return await _version_out(db, version, version)

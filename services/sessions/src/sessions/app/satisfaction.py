@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.satisfaction import (
@@ -15,6 +16,7 @@ from sessions.db.satisfaction import (
     session_by_reference,
 )
 from sessions.domain.satisfaction import MARKS, Review
+from sessions.events.publish import publish_reviews
 
 
 @dataclass
@@ -37,11 +39,14 @@ async def _target(db: AsyncSession, review: Review, cache: dict):
     return cache[key]
 
 
-async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) -> ImportReport:
+async def import_reviews(db: AsyncSession, runtime: Runtime, reviews: list[Review], actor: str) -> ImportReport:
     report = ImportReport(received=len(reviews))
     known = await existing_review_ids(db, [r.review_id for r in reviews])
     added: dict[str, SatisfactionReview] = {}  # created by this file (a review may come twice)
     cache: dict = {}
+    # every review of the file the Pacte stores, changed or not, is published for the read side
+    # (docs/insights.md): importing a file again fills a new read side with it
+    recorded: dict[str, SatisfactionReview] = {}
     for review in reviews:
         action, session = await _target(db, review, cache)
         reference = {"review_id": review.review_id, "session": review.session_ref, "action": review.action_ref}
@@ -56,6 +61,7 @@ async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) ->
         if review.review_id not in known and review.review_id not in added:
             added[review.review_id] = SatisfactionReview(review_id=review.review_id, imported_by=actor, **values)
             db.add(added[review.review_id])
+            recorded[review.review_id] = added[review.review_id]
             report.created += 1
             continue
         row = added.get(review.review_id) or await db.get(SatisfactionReview, review.review_id)
@@ -64,8 +70,12 @@ async def import_reviews(db: AsyncSession, reviews: list[Review], actor: str) ->
             for name, value in changes.items():
                 setattr(row, name, value)
             row.imported_by = actor
+            recorded[review.review_id] = row
             report.updated += 1
         else:
+            recorded[review.review_id] = row
             report.unchanged += 1
+    await db.flush()
+    await publish_reviews(db, runtime, list(recorded.values()))
     await db.commit()
     return report

@@ -22,6 +22,7 @@ from pacte_common.contracts.sessions import (
     CatalogueEvent,
     DossierSnapshot,
     ProgrammeInfo,
+    SatisfactionReviewRecorded,
     SessionSnapshot,
     TraineeEvent,
 )
@@ -31,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import AttendanceStatement, Dossier, Programme, TrainingSession
 from sessions.db.outcomes import Outcome
+from sessions.db.satisfaction import SatisfactionReview
+from sessions.domain.satisfaction import MARKS
 
 
 def programme_info(programme: Programme) -> ProgrammeInfo:
@@ -73,6 +76,9 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         permanent_entries=session.permanent_entries,
         recruitment_state=session.recruitment_state,
         information_meetings=[date.fromisoformat(d) for d in session.information_meetings or []],
+        action_lheo_id=action.lheo_id,
+        session_lheo_id=session.lheo_id,
+        session_territory_code=session.territory_code,
         version=session.version,
     )
 
@@ -165,3 +171,15 @@ async def publish_outcomes(db: AsyncSession, runtime: Runtime, written: list[tup
     every event of the file; one INSERT for all."""
     events = [(outcome_event(dossier, outcome), str(dossier.id), dossier.traceparent) for dossier, outcome in written]
     await runtime.outbox.publish_many(db, events)
+
+
+async def publish_reviews(db: AsyncSession, runtime: Runtime, reviews: list[SatisfactionReview]) -> None:
+    """The reviews an import stored (created, changed or unchanged), for the read side (docs/insights.md); one INSERT for all."""
+    events = [
+        (SatisfactionReviewRecorded(review_id=r.review_id, action_id=r.action_id, session_id=r.session_id, organisation_siret=r.organisation_siret,
+                                    review_date=r.review_date, comment=r.comment, **{name: getattr(r, name) for name in MARKS}),
+         str(r.session_id or r.action_id), None)
+        for r in reviews
+    ]
+    if events:
+        await runtime.outbox.publish_many(db, events)

@@ -1,12 +1,11 @@
 """The indicators' counts and sums, aggregated by the database (no file is loaded into memory).
 
 Each function answers one scope: the filters (programme, département, organisation,
-territory), the period and optionally one sex. The definitions are those of
-`domain.indicators.aggregate_in_memory`, which the tests hold these queries to, on SQLite and
-PostgreSQL. Ages and registration seniorities are date comparisons (`within_months`:
-PostgreSQL's date arithmetic, integer arithmetic on SQLite). The profile's fields (sex, birth
-date, level, registration, RQTH, QPV) are the file's own columns, written with the profile:
-no JSON is parsed here.
+territory), the period and optionally one sex. This is the one definition of the
+indicators (docs/rules.md §8); the tests hold it to an in-memory oracle on random files, on
+SQLite and PostgreSQL. It reads insights' read models (db/models.py): ages and registration
+seniorities are whole numbers the read model computed on the entry date
+(domain.indicators.entry_facts), so no date arithmetic but the duration is left to SQL.
 """
 
 from __future__ import annotations
@@ -14,14 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Integer, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import Integer, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from sessions.db.models import Action, AttendanceStatement, Dossier, Programme, TrainingSession
-from sessions.db.satisfaction import SatisfactionReview
-from sessions.domain.indicators import (
+from insights.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    Programme,
+    SatisfactionReview,
+    TrainingSession,
+)
+from insights.domain.indicators import (
     SATISFACTION_MARKS,
     SEXES,
     Aggregates,
@@ -58,37 +63,6 @@ def _days_default(element, compiler, **kw):
     return f"({compiler.process(end, **kw)} - {compiler.process(start, **kw)})"
 
 
-class months_before_or_on(FunctionElement):  # noqa: N801 (an SQL condition)
-    """`earlier` falls on or before `later` moved back `months` months, clamped to the shorter
-    month's last day as `domain.indicators.months_before` does (31 March − 1 month → 28/29
-    February). Built with `within_months`."""
-
-    type = Boolean()
-    inherit_cache = True
-
-
-def within_months(earlier, later, months: int) -> months_before_or_on:
-    # The count of months is written into the SQL (a literal: it is part of the cache key).
-    return months_before_or_on(earlier, later, literal_column(str(int(months))))
-
-
-@compiles(months_before_or_on, "sqlite")
-def _months_sqlite(element, compiler, **kw):
-    """Integer arithmetic on the dates as YYYYMMDD: more whole months between the two, or
-    exactly that many and a day of the month not after the later date's."""
-    earlier, later, months = (compiler.process(clause, **kw) for clause in element.clauses)
-    first, last = (f"CAST(strftime('%Y%m%d', {day}) AS INTEGER)" for day in (earlier, later))
-    gap = f"(({last} / 10000) * 12 + ({last} / 100) % 100 - ({first} / 10000) * 12 - ({first} / 100) % 100)"
-    return f"({gap} > {months} OR ({gap} = {months} AND {first} % 100 <= {last} % 100))"
-
-
-@compiles(months_before_or_on)
-def _months_default(element, compiler, **kw):
-    """PostgreSQL's own date arithmetic, which clamps to the month's end the same way."""
-    earlier, later, months = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"({earlier} <= {later} - {months} * INTERVAL '1 month')"
-
-
 def _count_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -116,7 +90,7 @@ def _scoped(query, scope: Scope, *, full: bool = True):
 def _conditions(scope: Scope) -> list:
     conditions = []
     if scope.programme:
-        conditions.append(Programme.code == scope.programme)
+        conditions.append(Programme.id == scope.programme)
     if scope.departement:
         conditions.append(Action.departement == scope.departement)
     if scope.organisation:
@@ -135,14 +109,13 @@ SEX = Dossier.sex
 
 
 def _aged_at_least(years: int):
-    """Aged `years` or more at entry (pacte_common.clock.age_on): born on or before the entry
-    date moved back that many years (someone born on 29 February comes of age on 1 March)."""
-    return within_months(Dossier.birth_date, Dossier.entry_date, 12 * years)
+    """Aged `years` or more at entry (the file's whole years on its entry date)."""
+    return Dossier.age_at_entry >= years
 
 
 def _long_term(months: int):
-    """Registered as a job seeker on or before `domain.indicators.months_before(entry, months)`."""
-    return and_(Dossier.jobseeker_registration_date.is_not(None), within_months(Dossier.jobseeker_registration_date, Dossier.entry_date, months))
+    """Registered as a job seeker `months` whole months or more before the entry."""
+    return and_(Dossier.registration_months_at_entry.is_not(None), Dossier.registration_months_at_entry >= months)
 
 
 async def _entries(db: AsyncSession, scope: Scope, period: Period, policy: IndicatorPolicy) -> dict:

@@ -20,8 +20,8 @@ from pacte_common.fair_share import FAIR_SHARE_RESPONSES, HeavyReport, RateLimit
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 
-from sessions.db.indicators import CompareRow, Scope, aggregate_all, compare, satisfaction
-from sessions.domain.indicators import (
+from insights.db.indicators import CompareRow, Scope, aggregate_all, compare, satisfaction
+from insights.domain.indicators import (
     SEXES,
     Average,
     Period,

@@ -1,0 +1,141 @@
+"""Use cases that build the read models from the other services' events (docs/insights.md).
+
+Each is called by the consumer inside its inbox transaction (no commit here): a redelivered
+event finds its inbox row and changes nothing. Snapshots carry a version; an older one than
+the row's (a late or replayed event) leaves the row as it is, so events of one file or session
+may come in any order across topics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pacte_common.contracts.sessions import (
+    AttendanceEvent,
+    AttendanceVoided,
+    CatalogueEvent,
+    DossierSnapshot,
+    SatisfactionReviewRecorded,
+    SessionCancelled,
+    SessionSnapshot,
+    TraineeEvent,
+    TraineeExited,
+)
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from insights.db.models import (
+    Action,
+    AttendanceStatement,
+    Dossier,
+    Programme,
+    SatisfactionReview,
+    TrainingSession,
+)
+from insights.db.queries import statement_row
+from insights.domain.indicators import SATISFACTION_MARKS as MARKS
+from insights.domain.indicators import entry_facts
+
+
+def _newer(held: int | None, incoming: int | None) -> bool:
+    return held is None or incoming is None or incoming >= held
+
+
+async def _upsert(db: AsyncSession, model, key, values: dict):
+    row = await db.get(model, key)
+    if row is None:
+        row = model(id=key, **values)
+        db.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row
+
+
+async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelled: bool | None = None) -> None:
+    """The programme, action and session of a snapshot (a catalogue or a trainee event)."""
+    programme = snapshot.programme
+    await _upsert(db, Programme, programme.code, {"name": programme.name, "pillar": programme.pillar.value})
+    await _upsert(db, Action, snapshot.action_id, {
+        "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
+        "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
+        "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
+        "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
+        "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
+    })
+    session = await db.get(TrainingSession, snapshot.session_id)
+    if session is not None and not _newer(session.version, snapshot.version):
+        return
+    values = {
+        "lheo_id": snapshot.session_lheo_id, "action_id": snapshot.action_id, "start_date": snapshot.start_date,
+        "end_date": snapshot.end_date, "places": snapshot.places, "places_taken": snapshot.places_taken,
+        "recruitment_state": snapshot.recruitment_state.value, "territory_code": snapshot.session_territory_code,
+        "version": snapshot.version,
+    }
+    if cancelled is not None:
+        values["cancelled"] = cancelled
+    await _upsert(db, TrainingSession, snapshot.session_id, values)
+
+
+async def on_catalogue_event(db: AsyncSession, event: CatalogueEvent) -> None:
+    await apply_session(db, event.session, cancelled=True if isinstance(event, SessionCancelled) else None)
+
+
+def _file_values(dossier: DossierSnapshot) -> dict:
+    profile = dossier.profile
+    return {
+        "session_id": dossier.session.session_id, "person_id": dossier.person_id, "sex": profile.sex,
+        "education_level": profile.education_level, "disabled_worker": profile.disabled_worker, "qpv": profile.qpv,
+        **entry_facts(profile.birth_date, profile.jobseeker_registration_date, dossier.entry_date),
+        "status": dossier.status.value, "entry_date": dossier.entry_date, "exit_date": dossier.exit_date,
+        "version": dossier.version,
+    }
+
+
+async def on_trainee_event(db: AsyncSession, event: TraineeEvent) -> None:
+    """The file as the event's snapshot has it (its session too); an exit adds how it ended."""
+    await apply_session(db, event.dossier.session)
+    held = await db.get(Dossier, event.dossier.dossier_id)
+    if held is not None and not _newer(held.version, event.dossier.version):
+        return
+    values = _file_values(event.dossier)
+    if isinstance(event, TraineeExited):
+        values.update(exit_kind=event.exit_kind.value, certification_result=event.certification_result and event.certification_result.value,
+                      dropout_reason=event.dropout_reason and event.dropout_reason.value,
+                      skill_blocks_obtained=list(event.skill_blocks_obtained), realised_hours=event.realised_hours)
+    await _upsert(db, Dossier, event.dossier.dossier_id, values)
+
+
+async def on_attendance(db: AsyncSession, event: AttendanceEvent) -> None:
+    """A month's statement (first or corrected): the latest version of the month is current."""
+    if await statement_row(db, event.dossier_id, event.month, event.version) is not None:
+        return
+    latest = await statement_row(db, event.dossier_id, event.month)
+    if latest is not None and latest.version > event.version:
+        current = False  # a correction already arrived: this older version is history
+    else:
+        current = True
+        await db.execute(update(AttendanceStatement).where(
+            AttendanceStatement.dossier_id == event.dossier_id, AttendanceStatement.month == event.month).values(current=False))
+    db.add(AttendanceStatement(dossier_id=event.dossier_id, month=event.month, version=event.version, current=current,
+                               attended_hours=event.attended_hours, in_company_hours=event.in_company_hours))
+
+
+async def on_attendance_voided(db: AsyncSession, event: AttendanceVoided) -> None:
+    await void_month(db, event.dossier_id, event.month, event.voided_at)
+
+
+async def void_month(db: AsyncSession, dossier_id, month: str, at: datetime) -> None:
+    await db.execute(update(AttendanceStatement).where(
+        AttendanceStatement.dossier_id == dossier_id, AttendanceStatement.month == month).values(voided_at=at))
+
+
+async def on_review(db: AsyncSession, event: SatisfactionReviewRecorded) -> None:
+    """An ANOTEA review as sessions stored it (the last import's marks win)."""
+    values = event.model_dump(include={"action_id", "session_id", "organisation_siret", "review_date", "comment", *MARKS})
+    row = await db.get(SatisfactionReview, event.review_id)
+    if row is None:
+        db.add(SatisfactionReview(review_id=event.review_id, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)

@@ -1,0 +1,150 @@
+"""Insights' read models, built from the other services' events (docs/insights.md). Its own
+MetaData: no other service reads them, and every row can be rebuilt from the topics.
+
+The tables keep the names and columns the indicators read (programmes, actions, sessions,
+files, monthly statements) so the SQL reads like the business terms. A file holds only what the
+indicators count: no identity, no NIR, no birth date (its age at entry instead), no address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from pacte_common.db import UTCDateTime, new_metadata
+from pacte_common.messaging import MessagingTables
+from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Hours = Numeric(10, 2)
+Money = Numeric(12, 2)
+Mark = Numeric(3, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+messaging = MessagingTables(Base.metadata)
+
+
+class Programme(Base):
+    """A programme as the catalogue events name it: its code is its key here."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the programme's code
+    name: Mapped[str] = mapped_column(String(255))
+    pillar: Mapped[str] = mapped_column(String(16))
+
+    @property
+    def code(self) -> str:
+        return self.id
+
+
+class Action(Base):
+    __tablename__ = "actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lheo_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    programme_id: Mapped[str] = mapped_column(String(64), index=True)
+    organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    delivering_siret: Mapped[str | None] = mapped_column(String(14))
+    delivering_name: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(500))
+    rncp_code: Mapped[str | None] = mapped_column(String(32))
+    formacode: Mapped[str | None] = mapped_column(String(16))
+    certifying: Mapped[bool] = mapped_column(Boolean, default=False)
+    hours_in_centre: Mapped[Decimal] = mapped_column(Hours)
+    hours_in_company: Mapped[Decimal] = mapped_column(Hours)
+    hourly_price: Mapped[Decimal] = mapped_column(Money)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    territory_code: Mapped[str | None] = mapped_column(String(32))
+
+
+class TrainingSession(Base):
+    __tablename__ = "training_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    lheo_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    places: Mapped[int] = mapped_column(Integer)
+    places_taken: Mapped[int] = mapped_column(Integer, default=0)
+    recruitment_state: Mapped[str] = mapped_column(String(16))
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The employment-training territory of the training place (docs/territories.md).
+    territory_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The snapshot's version: an older or replayed snapshot never rolls the row back.
+    version: Mapped[int | None] = mapped_column(Integer)
+
+
+class Dossier(Base):
+    """A training file as the indicators count it (docs/insights.md: what is kept, what is not)."""
+
+    __tablename__ = "dossiers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # sessions' pseudonymous person id: a PRÉPA exit followed by a VISA entry is one person's
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    sex: Mapped[str] = mapped_column(String(1))
+    education_level: Mapped[str | None] = mapped_column(String(16))
+    disabled_worker: Mapped[bool] = mapped_column(Boolean, default=False)
+    qpv: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whole years of age and whole months of job-seeker registration on the entry date
+    # (domain.indicators.entry_facts); None before the entry or without a registration.
+    age_at_entry: Mapped[int | None] = mapped_column(Integer)
+    registration_months_at_entry: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    entry_date: Mapped[date | None] = mapped_column(Date)
+    exit_date: Mapped[date | None] = mapped_column(Date)
+    exit_kind: Mapped[str | None] = mapped_column(String(16))
+    dropout_reason: Mapped[str | None] = mapped_column(String(16))
+    certification_result: Mapped[str | None] = mapped_column(String(16))
+    skill_blocks_obtained: Mapped[list[str]] = mapped_column(JSON, default=list)
+    realised_hours: Mapped[Decimal | None] = mapped_column(Hours)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AttendanceStatement(Base):
+    """A month's statement of a file, as sessions' attendance events give it: the latest version
+    is current; a voided one is counted nowhere."""
+
+    __tablename__ = "attendance_statements"
+    __table_args__ = (UniqueConstraint("dossier_id", "month", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    attended_hours: Mapped[Decimal] = mapped_column(Hours)
+    in_company_hours: Mapped[Decimal] = mapped_column(Hours)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SatisfactionReview(Base):
+    """A trainee review imported from ANOTEA (docs/satisfaction.md), as sessions' review events
+    give it: one row per review id."""
+
+    __tablename__ = "satisfaction_reviews"
+
+    review_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    organisation_siret: Mapped[str] = mapped_column(String(14), index=True)
+    review_date: Mapped[date] = mapped_column(Date, index=True)
+    overall: Mapped[Decimal] = mapped_column(Mark)
+    accueil: Mapped[Decimal] = mapped_column(Mark)
+    contenu: Mapped[Decimal] = mapped_column(Mark)
+    equipe_formateurs: Mapped[Decimal] = mapped_column(Mark)
+    moyens_materiels: Mapped[Decimal] = mapped_column(Mark)
+    accompagnement: Mapped[Decimal] = mapped_column(Mark)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+# What `pacte insights rebuild` empties before replaying the topics (docs/insights.md).
+READ_MODELS = (Programme, Action, TrainingSession, Dossier, AttendanceStatement, SatisfactionReview)

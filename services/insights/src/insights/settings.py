@@ -1,0 +1,37 @@
+from decimal import Decimal
+
+from pacte_common.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from insights.domain.indicators import IndicatorPolicy
+
+
+class InsightsSettings(ServiceSettings):
+    """The read side (env PACTE_INSIGHTS_<NAME>): docs/insights.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PACTE_INSIGHTS_", env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "insights"
+    port: int = 8010
+    database_url: str = "sqlite+aiosqlite:///./.data/insights.db"
+
+    # Off for a process that serves HTTP only (its consumers run elsewhere, or a rebuild runs).
+    consume: bool = Field(True, description="Off for a process that serves HTTP only")
+
+    # Indicators (docs/rules.md §8).
+    indicator_disabled_target: Decimal = Decimal("0.15")
+    indicator_senior_age: int = 50
+    indicator_young_age_limit: int = 26
+    indicator_long_term_months: int = 12
+    indicator_low_qualified_levels: frozenset[str] = frozenset({"below_v", "v", "iv"})
+
+    def indicator_policy(self) -> IndicatorPolicy:
+        """The indicators' definitions of the target publics, from these settings."""
+        return IndicatorPolicy(
+            disabled_target=self.indicator_disabled_target,
+            senior_age=self.indicator_senior_age,
+            young_age_limit=self.indicator_young_age_limit,
+            long_term_months=self.indicator_long_term_months,
+            low_qualified_levels=frozenset(self.indicator_low_qualified_levels),
+        )

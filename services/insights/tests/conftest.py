@@ -1,0 +1,118 @@
+"""Fixtures of insights' tests: insights live on its own database, and sessions live beside it
+on another, both on the test's topics: sessions publishes what insights reads (docs/insights.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from insights.main import create_app
+from insights.settings import InsightsSettings
+from pacte_common.auth import OrgKind
+from pacte_testing import auth_header, eventually, running
+
+SIRET_A = "12345678900015"
+SIRET_B = "44299123000016"
+NIR = "185054410912314"
+
+
+@dataclass
+class Client:
+    """An HTTP client on one running app and the tokens of each kind of caller."""
+
+    client: httpx.AsyncClient
+    settings: Any
+    tokens: dict[str, dict] = field(default_factory=dict)
+
+    SIRET_A = SIRET_A
+    SIRET_B = SIRET_B
+    NIR = NIR
+
+    def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
+        key = f"{kind}:{org}"
+        if key not in self.tokens:
+            self.tokens[key] = auth_header(self.settings, kind, org)
+        return self.tokens[key]
+
+    @property
+    def region(self):
+        return self.as_(OrgKind.REGION, "region")
+
+    @property
+    def org(self):
+        return self.as_(OrgKind.TRAINING_ORG, SIRET_A)
+
+    async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
+        response = await self.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def until(self, url: str, headers: dict, check, message: str, timeout: float = 30.0) -> Any:
+        """The read side is eventually consistent: polls `url` until `check(body)` holds (a deadline, no sleep)."""
+        async def read():
+            body = await self.ok("GET", url, headers)
+            return body if check(body) else None
+
+        return await eventually(read, timeout, interval=0.1, message=message)
+
+
+class Sessions(Client):
+    """sessions, driven as the Region and organisations drive it: what insights hears."""
+
+    async def catalogue(self, *, programme_code="VISA-METIERS", pillar="visa", siret=SIRET_A, start=date(2026, 1, 5),
+                        end=date(2026, 6, 26), places=12, departement="44") -> dict:
+        programmes = await self.ok("GET", "/programmes", self.region)
+        if not any(p["code"] == programme_code for p in programmes):
+            await self.ok("POST", "/programmes", self.region, 201, json={
+                "code": programme_code, "name": f"Programme {programme_code}", "pillar": pillar, "funder": "region",
+                "remuneration_approved": True, "tension_sector": False, "agora_category": "standard", "delegated_to_france_travail": False})
+        action = await self.ok("POST", "/actions", self.region, 201, json={
+            "programme_code": programme_code, "organisation_siret": siret, "title": "Agent de propreté et d'hygiène",
+            "rncp_code": "RNCP34174", "formacode": "42811", "certifying": True, "hours_in_centre": "400", "hours_in_company": "140",
+            "weekly_hours": "35", "hourly_price": "12.50", "departement": departement, "territory_code": "TS-44-NANTES",
+            "modules": ["cléa"], "skill_blocks": ["RNCP34174BC01"]})
+        return await self.ok("POST", "/sessions", self.region, 201, json={
+            "action_id": action["id"], "start_date": start.isoformat(), "end_date": end.isoformat(), "places": places,
+            "permanent_entries": False})
+
+    async def enrol(self, session_id: str, *, headers: dict | None = None, profile: dict | None = None, nir: str | None = None) -> dict:
+        identity = {"birth_name": "Martin", "first_names": "Camille Anne", **({"nir": nir} if nir else {})}
+        return await self.ok("POST", "/dossiers", headers or self.org, 201,
+                             json={"session_id": session_id, "profile": profile or profile_body(), "identity": identity})
+
+    async def act(self, dossier_id: str, action: str, body: dict, headers: dict | None = None) -> dict:
+        path = {"enter": "entry", "exit": "exit", "cancel": "cancel"}[action]
+        return await self.ok("POST", f"/dossiers/{dossier_id}/{path}", headers or self.org, 200, json=body)
+
+    @staticmethod
+    def profile_body(**overrides) -> dict:
+        return profile_body(**overrides)
+
+
+def profile_body(**overrides) -> dict:
+    return {"sex": "F", "birth_date": "1990-04-12", "education_level": "v", "jobseeker_category": "A",
+            "jobseeker_registration_date": "2024-09-01", "disabled_worker": False, "qpv": True, **overrides}
+
+
+@pytest.fixture
+def settings(database_url, bus_settings) -> InsightsSettings:
+    return InsightsSettings(database_url=database_url, bus=bus_settings)
+
+
+@pytest.fixture
+async def insights(settings):
+    async with running(create_app(settings)) as client:
+        yield Client(client, settings)
+
+
+@pytest.fixture
+async def sessions(upstream_database_url, bus_settings):
+    from sessions.main import create_app as create_sessions
+    from sessions.settings import SessionsSettings
+
+    settings = SessionsSettings(database_url=upstream_database_url, bus=bus_settings, consume_prescriptions=False)
+    async with running(create_sessions(settings)) as client:
+        yield Sessions(client, settings)
