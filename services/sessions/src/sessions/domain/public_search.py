@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 from pacte_common.contracts.outcomes import OutcomeSituation
@@ -59,7 +59,13 @@ def words_of(text: str) -> list[str]:
 def stems(text: str) -> list[str]:
     """The French stems of a text's words, accents removed after stemming (so "métier" and
     "metier" meet), in order, repeated as the text repeats them."""
-    return [_plain(stem) for stem in _stemmer().stemWords(words_of(text)) if stem]
+    return [stem for stem in map(_plain_stem, words_of(text)) if stem]
+
+
+@lru_cache(maxsize=65_536)
+def _plain_stem(word: str) -> str:
+    # A feed's titles and objectives repeat the same few thousand words: stem each once.
+    return _plain(_stemmer().stemWord(word))
 
 
 def _plain(word: str) -> str:
