@@ -127,14 +127,14 @@ def _answer(response: Response, pair) -> SignatureOut:
 
 @router.post("/signatures/link", status_code=201, response_model=SignatureOut, responses=SIGNING,
              summary="Sign with a personal link (no account; the same again gives the same signature, 200)",
-             dependencies=[RateLimited("public")])
+             dependencies=[RateLimited("signing")])
 async def sign_by_link(body: LinkSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_link(db, settings, body.token, body.half_day_id, body.dossier_id, CONSENT,
                                                         body.drawn_sha256, evidence, now))
 
 
 @router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING,
-             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("public")])
+             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("signing")])
 async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_qr(db, settings, body.qr_token, body.pass_token, CONSENT, evidence, now))
 
