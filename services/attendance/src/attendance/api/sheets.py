@@ -78,7 +78,18 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
              openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {
                  "type": "string", "description": "RFC 5545: VEVENTs with DTSTART and DTEND (times), LOCATION, ORGANIZER;CN"}}}}})
 async def import_icalendar(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
-    created, kept = await schedule.import_icalendar(db, principal, session_id, await request.body(), settings.timezone)
+    created, kept = await schedule.import_file(db, principal, session_id, "ical", await request.body(), settings.timezone)
+    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+
+
+@router.post("/sessions/{session_id}/schedule/csv", status_code=201, response_model=ScheduleOut,
+             summary="Import half-days from a CSV file (text/csv body, one row per half-day; all or nothing)",
+             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                 "type": "string", "description": "Header row then one row per half-day; ';' or ',' separated; columns "
+                 "date, half, start, end, hours, place, distance, trainer (docs/attendance.md §1)"}}}}},
+             responses={422: {"description": "Bad rows: each error names its `row` (the header is row 1) and `column`; nothing imported"}})
+async def import_csv(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
+    created, kept = await schedule.import_file(db, principal, session_id, "csv", await request.body(), settings.timezone)
     return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
 
 
