@@ -202,11 +202,11 @@ def test(
     env = dict(os.environ)
     env["PACTE_TEST_DATABASE"] = "postgresql" if postgres else env.get("PACTE_TEST_DATABASE", "sqlite")
     chromium = env.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
-    # The console's browser tests drive Debian's Chromium (never a browser build downloaded by
+    # The console's and attendance's browser tests drive Debian's Chromium (never a browser build downloaded by
     # Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the
     # missing Debian packages are installed; otherwise those tests stop saying how to install them.
     missing = []
-    if (not ctx.args or any("console" in arg for arg in ctx.args)) and not os.path.exists(chromium):
+    if (not ctx.args or any(name in arg for arg in ctx.args for name in ("console", "attendance"))) and not os.path.exists(chromium):
         missing.append("chromium")
     if (not ctx.args or any(name in arg for arg in ctx.args for name in ("orientation", "console"))) and not shutil.which("npm"):
         missing += ["nodejs", "npm"]

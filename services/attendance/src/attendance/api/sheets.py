@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from uuid import UUID
 
@@ -121,7 +122,8 @@ async def issue_link(half_day_id: UUID, body: LinkIn, principal: Organisation, d
 @router.get("/half-days/{half_day_id}/qr", response_model=QrOut, summary="The room's QR code now (changes every qr_window_s)")
 async def qr_code(half_day_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
     token, until = await signing.qr_code(db, settings, principal, half_day_id, now)
-    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until)
+    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until,
+                 refresh_in_s=max(1, math.ceil((until - now).total_seconds())))
 
 
 @router.get("/sessions/{session_id}/passes/{dossier_id}", response_model=PassOut,
