@@ -28,7 +28,7 @@ PROBLEMS = {401: {"description": "No valid bearer token"}, 403: {"description": 
 class PersonSearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    last_name: str = Field(min_length=1, max_length=100, pattern=r"\w", description="Birth or usual name, or its beginning; accents and case aside")
+    last_name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", description="Birth or usual name, or its beginning; accents and case aside")
     birth_date: date = Field(description="Exact, YYYY-MM-DD")
 
 
