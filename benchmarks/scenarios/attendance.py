@@ -166,8 +166,8 @@ async def run(context: Context) -> list[Row]:
                "PACTE_ATTENDANCE_BUS__BOOTSTRAP_SERVERS": bus.bootstrap_servers, "PACTE_ATTENDANCE_BUS__TOPIC_NAMESPACE": bus.topic_namespace,
                "PACTE_ATTENDANCE_CLOCK_FILE": str(clock),
                # the 1,000 phones all come from this one address here; each has its own in a morning
-               # rush, so the per-client budget of the open routes is lifted for the bench only
-               "PACTE_ATTENDANCE_RATE_LIMITS": '{"reports": "60/minute", "public": "100000/minute"}'}
+               # rush, so the per-client signing budget is lifted for the bench only
+               "PACTE_ATTENDANCE_RATE_LIMITS": '{"reports": "60/minute", "public": "300/minute", "signing": "100000/minute"}'}
         org = {"Authorization": f"Bearer {mint_token(settings, OrgKind.TRAINING_ORG, SIRET)}"}
         log = context.workdir / f"attendance-{context.database}.log"
         async with uvicorn_process("attendance.main:create_app", port, env, log):

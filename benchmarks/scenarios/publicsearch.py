@@ -155,7 +155,7 @@ async def run(context: Context) -> list[Row]:
         settings = SessionsSettings(database_url=database_url)
         port = free_port()
         env = {"PACTE_SESSIONS_DATABASE_URL": database_url, "PACTE_SESSIONS_RUN_BACKGROUND_TASKS": "false",
-               "PACTE_SESSIONS_LOG_JSON": "false", "PACTE_SESSIONS_RATE_LIMITS": '{"reports": "60/minute", "public": "1000000/minute"}',
+               "PACTE_SESSIONS_LOG_JSON": "false", "PACTE_SESSIONS_RATE_LIMITS": '{"reports": "60/minute", "public": "1000000/minute", "signing": "1200/minute"}',
                "PACTE_SESSIONS_LHEO_MAX_BYTES": str(4 * len(content))}
         base_url = f"http://127.0.0.1:{port}"
         async with uvicorn_process("sessions.main:create_app", port, env, context.workdir / f"public-{what}-{context.database}.log"):

@@ -51,6 +51,7 @@ KNOWN_RESIDUALS = [
     # half-day's end compared with its start; a pattern's last day compared with its first;
     # a change or correction of a signed half-day needs a reason only once someone has signed
     ("ST202", r"not an iCalendar file|the file holds no event|each event needs|a half-day starts and ends the same day"),
+    ("ST202", r"the first row is the header|unknown columns|missing columns|bad rows: nothing was imported|the file holds no half-day|not a text file"),  # a CSV schedule's content
     ("ST202", r"the end must come after the start|the last day comes before the first|a pattern covers two years"),
     ("ST202", r"a half-day that has signatures is changed with a reason"),
     # France Travail's refusals by code (sandbox), a 422 as its contract says (docs/france-travail.md §5):

@@ -28,6 +28,14 @@ def make_app(rate_limits: dict[str, str], heavy: int = 1, wait_s: float = 0.3) -
     async def report():
         return {"ok": True}
 
+    @app.get("/open", dependencies=[RateLimited("public")])
+    async def open_page():
+        return {"ok": True}
+
+    @app.post("/sign", dependencies=[RateLimited("signing")])
+    async def sign():
+        return {"ok": True}
+
     @app.get("/heavy", dependencies=[HeavyReport])
     async def heavy_report():
         await release.wait()
@@ -46,7 +54,7 @@ def client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
 
 
 async def test_a_client_past_its_budget_gets_429_and_the_others_are_served():
-    app, _ = make_app({"reports": "3/minute", "public": "100/minute"})
+    app, _ = make_app({"reports": "3/minute", "public": "100/minute", "signing": "100/minute"})
     async with client(app, "token-of-a") as a, client(app, "token-of-b") as b, client(app) as anonymous:
         assert [(await a.get("/report")).status_code for _ in range(3)] == [200, 200, 200]
         refused = await a.get("/report")
@@ -58,7 +66,7 @@ async def test_a_client_past_its_budget_gets_429_and_the_others_are_served():
 
 
 async def test_heavy_reports_beyond_the_cap_wait_then_get_503_and_light_routes_go_on():
-    app, release = make_app({"reports": "100/minute", "public": "100/minute"}, heavy=1, wait_s=0.3)
+    app, release = make_app({"reports": "100/minute", "public": "100/minute", "signing": "100/minute"}, heavy=1, wait_s=0.3)
     async with client(app) as http:
         first = asyncio.create_task(http.get("/heavy"))
         await asyncio.sleep(0.05)
@@ -72,9 +80,23 @@ async def test_heavy_reports_beyond_the_cap_wait_then_get_503_and_light_routes_g
         assert (await http.get("/heavy")).status_code == 200  # the slot was given back
 
 
+async def test_signing_has_its_own_budget_apart_from_the_public_one():
+    """Trainees behind one address spend the signing budget: a client that used up its public
+    budget still signs, and signing does not eat into the public budget."""
+    app, _ = make_app({"reports": "100/minute", "public": "2/minute", "signing": "4/minute"})
+    async with client(app) as same_address:
+        assert [(await same_address.get("/open")).status_code for _ in range(3)] == [200, 200, 429]
+        assert [(await same_address.post("/sign")).status_code for _ in range(5)] == [200, 200, 200, 200, 429]
+        refused = await same_address.post("/sign")
+        assert refused.json()["bucket"] == "signing"
+        assert (await same_address.get("/report")).status_code == 200
+
+
 def test_a_budget_left_out_of_the_settings_is_refused_at_start_not_read_as_no_limit():
     with pytest.raises(ValueError, match="no budget for public"):
-        FairShare({"reports": "60/minute"}, 2, 5.0)
+        FairShare({"reports": "60/minute", "signing": "60/minute"}, 2, 5.0)
+    with pytest.raises(ValueError, match="no budget for signing"):
+        FairShare({"reports": "60/minute", "public": "60/minute"}, 2, 5.0)
 
 
 def free_port() -> int:

@@ -28,6 +28,8 @@ from pacte_common.crypto import FieldCipher
 from pacte_common.events import Envelope
 from pacte_testing import auth_header, eventually, new_siret, running, running_suite
 
+QR_WINDOW_S = 4
+
 
 class Attendance:
     """The live app, clients per organisation, the test's clock and trainee events."""
@@ -120,9 +122,12 @@ def attendance_suite(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attendance-suite")
     clock = folder / "clock"
     os.environ["PACTE_ATTENDANCE_CLOCK_FILE"] = str(clock)
+    # a short rotation of the room's QR code, so that the browser test sees it change
+    os.environ["PACTE_ATTENDANCE_QR_WINDOW_S"] = str(QR_WINDOW_S)
     try:
         with running_suite(folder, "attendance") as running_:
             running_.clock_file = clock
             yield running_
     finally:
         os.environ.pop("PACTE_ATTENDANCE_CLOCK_FILE", None)
+        os.environ.pop("PACTE_ATTENDANCE_QR_WINDOW_S", None)

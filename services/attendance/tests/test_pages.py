@@ -1,11 +1,15 @@
 """The trainee's signing page in headless Chromium, on a phone (390 × 844): French, no
-JavaScript framework, nothing wider than the screen, no serious accessibility violation (axe)."""
+JavaScript framework, nothing wider than the screen, no serious accessibility violation (axe).
+And the room's screen (the console's QR page): its code, read off the screen, changes with the
+rotation and signs."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -41,9 +45,11 @@ async def _prepare(suite) -> dict:
                 "profile": {"sex": "F", "birth_date": "1995-03-10"}})).json()
             await org_sessions.post(f"/dossiers/{dossier['id']}/entry", json={"entry_date": "2026-11-02"})
             trainees.append(dossier["id"])
-        half_days = (await org.post(f"/sessions/{session}/schedule/pattern", json={
+        planned = await org.post(f"/sessions/{session}/schedule/pattern", json={
             "first_day": "2026-11-16", "last_day": "2026-11-16", "weekdays": {"mon": ["morning"]}, "place": "Saint-Nazaire",
-            "trainer": "Paul Roux"})).json()["created"]
+            "trainer": "Paul Roux"})
+        assert planned.status_code == 201, planned.text
+        half_days = planned.json()["created"]
 
         async def known():
             return all([(await org.get(f"/sessions/{session}/passes/{t}")).status_code == 200 for t in trainees])
@@ -51,8 +57,11 @@ async def _prepare(suite) -> dict:
         await eventually(known, 60, message="attendance knows the trainees")
         suite.clock_file.write_text("2026-11-10T08:00:00+00:00")
         links = [(await org.post(f"/half-days/{half_days[0]['id']}/links", json={"dossier_id": t})).json()["url"] for t in trainees]
+        bernard_pass = (await org.get(f"/sessions/{session}/passes/{trainees[1]}")).json()["token"]
         suite.clock_file.write_text("2026-11-16T08:05:00+00:00")  # 9:05 in Nantes
-        return {"links": links, "base": suite.url("attendance")}
+        return {"links": links, "base": suite.url("attendance"), "console": suite.url("console"), "half_day": half_days[0]["id"],
+                "org_token": request_token(suite.issuer_settings.issuer_url, OrgKind.TRAINING_ORG.value, siret, ["attendance"]),
+                "bernard_pass": bernard_pass, "clock_file": suite.clock_file}
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +113,54 @@ def test_a_foreign_or_broken_link_says_so_in_french(phone, prepared):
     assert "Signature impossible" in page.inner_text("h1")
     assert page.get_by_role("alert").is_visible()
     assert not page.evaluate(OVERFLOWING)
+
+
+def _read_qr(page) -> str:
+    """The code as a phone's camera reads it: decoded from a screenshot of the screen."""
+    import zxingcpp
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.get_by_test_id("room-qr").screenshot()))
+    found = zxingcpp.read_barcodes(shot)
+    assert len(found) == 1, "one readable QR code on the screen"
+    return found[0].text
+
+
+def test_the_rooms_qr_code_changes_with_the_rotation_and_signs(phone, prepared):
+    from axe_playwright_python.sync_playwright import Axe
+
+    screen = phone.context.browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR").new_page()
+    try:
+        target = f"/attendance/half-days/{prepared['half_day']}/qr"
+        screen.goto(f"{prepared['console']}/sign-in?next={target}")
+        screen.fill("#token", prepared["org_token"])
+        with screen.expect_navigation():
+            screen.get_by_role("button", name="Sign in", exact=True).click()
+        assert screen.locator("html").get_attribute("lang") == "fr"
+        first = _read_qr(screen)
+        assert first.startswith(f"{prepared['base']}/emargement/qr/")
+        violations = [v for v in Axe().run(screen).response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not violations, [(v["id"], v["help"]) for v in violations]
+        assert not screen.evaluate(OVERFLOWING)
+
+        # server time moves on by one rotation (the suite's short one); the page reloads by itself
+        window_s, clock = int(os.environ["PACTE_ATTENDANCE_QR_WINDOW_S"]), prepared["clock_file"]
+        clock.write_text((datetime.fromisoformat(clock.read_text()) + timedelta(seconds=window_s)).isoformat())
+        with screen.expect_navigation(timeout=(window_s + 10) * 1000):
+            pass
+        second = _read_qr(screen)
+        assert second != first and second.startswith(f"{prepared['base']}/emargement/qr/")
+    finally:
+        screen.context.close()
+
+    # Bernard's phone, which holds his pass, scans the new code and signs
+    trainee = phone.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="fr-FR")
+    try:
+        trainee.add_cookies([{"name": "pacte_pass", "value": prepared["bernard_pass"], "url": prepared["base"]}])
+        page = trainee.new_page()
+        page.goto(second)
+        page.get_by_label("Je certifie avoir été présent(e)").check()
+        page.get_by_role("button", name="Je signe").click()
+        assert "Votre signature est enregistrée" in page.get_by_role("status").inner_text()
+    finally:
+        trainee.close()

@@ -1,9 +1,10 @@
-"""The schedule (pattern, iCalendar, edits) and signing without an account (link, QR, trainer)."""
+"""The schedule (pattern, iCalendar, CSV, edits) and signing without an account (link, QR, trainer)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 
 from pacte_common.auth import OrgKind
 from pacte_testing import auth_header, new_siret
@@ -71,6 +72,47 @@ async def test_icalendar_import(attendance):
     assert (afternoon["period"], afternoon["distance"], afternoon["hours"]) == ("afternoon", True, "3.00")
     bad = await attendance.client.post(f"/sessions/{session_id}/schedule/icalendar", headers=attendance.org, content=b"nonsense")
     assert bad.status_code == 422
+
+
+# A spreadsheet's export: UTF-8 with its BOM, semicolons, CRLF, French dates and decimal comma.
+PLANNING_CSV = Path(__file__).parent / "files" / "planning.csv"
+
+
+async def test_csv_import_all_or_nothing_and_signed_half_days_kept(attendance):
+    a = attendance
+    session_id = uuid.uuid4()
+    csv_headers = {**a.org, "Content-Type": "text/csv"}
+    # a bad file changes nothing: not even the session is recorded; each bad row named with its column
+    bad = (b"date,half,start,end,hours\n2026-11-16,morning,09:00,12:30,\n31/02/2026,morning,09:00,12:00,\n"
+           b"2026-11-18,afternoon,14:00,1700,\n2026-11-19,morning,09:00,12:00,9\n2026-11-16,matin,08:30,12:00,\n")
+    refused = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=bad)
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [(3, "date"), (4, "end"), (5, "hours"), (6, "date")]
+    assert refused.json()["errors"][0]["field"] == "body.row[3].date"
+    assert (await a.client.get(f"/sessions/{session_id}/half-days", headers=a.org)).status_code == 404
+    header = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=b"date;debut;end\n")
+    assert header.status_code == 422 and header.json()["errors"][0]["field"] == "body.row[1]" and "debut" in header.text
+
+    response = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=PLANNING_CSV.read_bytes())
+    assert response.status_code == 201, response.text
+    created = sorted(response.json()["created"], key=lambda h: (h["day"], h["starts_at"]))
+    assert [(h["day"], h["period"], h["starts_at"], h["hours"], h["place"], h["distance"], h["trainer"], h["origin"]) for h in created] == [
+        ("2026-11-16", "morning", "09:00:00", "3.50", "Salle 2, Nantes", False, "Claire Martin", "csv"),
+        ("2026-11-16", "afternoon", "13:30:00", "3.25", None, True, "Claire Martin", "csv"),
+        ("2026-11-17", "morning", "09:00:00", "3.00", "https://visio.example.org/abc", True, "Paul Durand", "csv")]
+
+    # imported again with a signed half-day's times changed: the half-day and its signature are kept
+    # as they are (a change is an edit: logged, with a reason once signed)
+    trainee = await a.enter(session_id, date(2026, 11, 2))
+    signature = await a.sign_trainer(created[0], trainee)
+    changed = PLANNING_CSV.read_bytes().replace(b"16/11/2026;matin;09:00;12:30", b"16/11/2026;matin;08:30;12:00")
+    again = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=changed)
+    assert again.status_code == 201 and again.json() == {**again.json(), "created": [], "already_planned": 3}
+    morning = next(h for h in (await a.client.get(f"/sessions/{session_id}/half-days", headers=a.org)).json() if h["id"] == created[0]["id"])
+    assert morning["starts_at"] == "09:00:00" and morning["version"] == created[0]["version"]
+    sheet = (await a.client.get(f"/sessions/{session_id}/sheets/2026-11", headers=a.org)).json()
+    assert sheet["rows"][0]["cells"][0]["state"] == "signed" and signature["method"] == "trainer"
+    assert (await a.client.get(f"/half-days/{created[0]['id']}/changes", headers=a.org)).json() == []
 
 
 async def test_signing_by_link_qr_and_trainer_device(attendance):

@@ -319,6 +319,37 @@ def test_skills_passport_of_a_person(page, loaded):
     assert page.goto(f"{loaded.console}/skills?person_id=not-a-uuid").status == 422
 
 
+def test_the_region_finds_a_person_by_name_and_birth_date(page, loaded):
+    from axe_playwright_python.sync_playwright import Axe
+
+    sign_in_as_region(page, loaded, "/persons")
+    page.get_by_label("Last name").fill("durà")  # the beginning of Durand, accents and case aside
+    page.get_by_label("Birth date").fill("1995-03-10")  # a1's
+    navigate(page, page.get_by_role("button", name="Search", exact=True))
+    assert "?" not in page.url, "the criteria are never in the URL"
+    row = page.locator(f"#persons tr[data-person='{loaded.person_a1}']")
+    assert row.count() == 1 and row.get_by_test_id("person-name").inner_text() == "Durand"
+    nir = row.get_by_test_id("nir").inner_text()
+    assert len(nir) == 15 and nir[1:13] == "*" * 12
+    assert row.get_by_test_id("prescription").count() == 1 and loaded.org_a in row.get_by_test_id("prescription").inner_text()
+    assert row.get_by_role("link", name="Skills passport").get_attribute("href") == f"/skills?person_id={loaded.person_a1}"
+    found = []
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        found += [f"{width}px: {problem}" for problem in page.evaluate(OVERFLOWING)]
+        found += [f"{width}px: axe {v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]
+                  if v["impact"] in ("serious", "critical")]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    assert not found, "\n".join(found)
+    page.get_by_label("Birth date").fill("1995-03-11")
+    navigate(page, page.get_by_role("button", name="Search", exact=True))
+    assert "Nobody with this name and birth date" in page.locator("#persons").inner_text()
+    # a training organisation may not search
+    page.context.clear_cookies()
+    sign_in_with(page, loaded, loaded.token(OrgKind.TRAINING_ORG, loaded.org_a), "/persons")
+    assert "Reserved to the Region" in page.locator("main").inner_text()
+
+
 def _at(loaded, local: str) -> None:
     """Attendance's server time from now on (its development clock file), a Paris local instant."""
     moment = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Europe/Paris"))
@@ -491,7 +522,7 @@ def test_imports_forward_a_file_show_its_report_and_start_a_backfill_whose_progr
 
 
 PAGES = (f"/indicators?{PERIOD}", "/agora", "/pay?from=2026-08&to=2026-11", "/debts", "/bus", "/attendance?week=2026-11-10", "/imports",
-         f"/skills?person_id={uuid.UUID(int=0)}")
+         f"/skills?person_id={uuid.UUID(int=0)}", "/persons")
 
 # Each element whose right edge passes its card's (or the window's), unless it sits in a box meant to scroll.
 OVERFLOWING = """() => {

@@ -4,6 +4,7 @@ agency and anonymous callers) on every endpoint, against one another's prescript
 The prescription under test is always prescriber A's, to a session of organisation A.
 """
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -141,3 +142,39 @@ async def test_sessions_are_listed_to_any_authenticated_partner(shared_kit, sess
     for caller in ("prescriber_a", "org_b", "region"):
         assert (await kit.client.get("/sessions", headers=headers_of(kit, caller))).status_code == 200
     assert (await kit.client.get("/sessions")).status_code == 401
+
+
+async def test_the_region_finds_a_person_by_name_and_birth_date_and_each_search_is_audited(shared_kit, sessions):
+    kit = shared_kit
+    suffix = "".join(chr(ord("A") + int(d)) for d in str(uuid.uuid4().int)[:6])
+    birth_name = f"Lefèvre-{suffix}"
+    prescription = await kit.submit(sessions[0].session_id, identity={"birth_name": birth_name, "first_names": "Anaïs"},
+                                    profile={"birth_date": "1971-02-03"})
+
+    # a prefix, accents and case aside
+    answer = await kit.client.post("/persons/search", headers=kit.region, json={"last_name": f"lefevre {suffix[:4].lower()}",
+                                                                                 "birth_date": "1971-02-03"})
+    assert answer.status_code == 200, answer.text
+    [person] = answer.json()["items"]
+    assert person["identity"]["birth_name"] == birth_name and person["identity"]["nir_masked"][1:13] == "*" * 12
+    assert [p["id"] for p in person["prescriptions"]] == [prescription["id"]] and not answer.json()["truncated"]
+    assert (await kit.client.get(person["prescriptions"][0]["href"], headers=kit.region)).status_code == 200
+    other_day = await kit.client.post("/persons/search", headers=kit.region, json={"last_name": birth_name, "birth_date": "1971-02-04"})
+    assert other_day.json()["items"] == []
+
+    for caller, expected in (("prescriber_a", 403), ("org_a", 403), ("anonymous", 401)):
+        refused = await kit.client.post("/persons/search", headers=headers_of(kit, caller), json={"last_name": birth_name, "birth_date": "1971-02-03"})
+        assert refused.status_code == expected, (caller, refused.text)
+        assert (await kit.client.get("/persons/searches", headers=headers_of(kit, caller))).status_code == expected
+    bad = await kit.client.post("/persons/search", headers=kit.region, json={"last_name": birth_name, "birth_date": "1971-02-30"})
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["body.birth_date"]
+
+    audit, cursor = [], None
+    while True:
+        page = (await kit.client.get("/persons/searches", headers=kit.region, params={"cursor": cursor} if cursor else {})).json()
+        audit += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    mine = [(a["last_name"], a["birth_date"], a["found"], a["actor"].split(" ")[0]) for a in audit if suffix[:4] in a["last_name"].upper()]
+    assert mine == [(f"lefevre {suffix[:4].lower()}", "1971-02-03", 1, "region:region"), (birth_name, "1971-02-04", 0, "region:region")]

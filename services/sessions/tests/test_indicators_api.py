@@ -21,7 +21,7 @@ async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(a
 async def test_reports_and_the_public_export_have_a_budget_per_client(api_with):
     """Past its budget a client gets 429 with Retry-After on the reports and the public LHEO export,
     while the other clients and the light routes are served (docs/security.md, "Fair share")."""
-    async with api_with(rate_limits={"reports": "2/minute", "public": "2/minute"}) as api:
+    async with api_with(rate_limits={"reports": "2/minute", "public": "2/minute", "signing": "2/minute"}) as api:
         client = api.client
         # One budget for every report: two results, then the third is refused.
         assert [(await client.get("/indicators/results", headers=api.region)).status_code for _ in range(2)] == [200, 200]

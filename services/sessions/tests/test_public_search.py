@@ -144,7 +144,7 @@ async def world(kafka_bootstrap, tmp_path_factory):
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('public') / 'sessions.db'}"
     settings = SessionsSettings(database_url=url, bus=bus, consume_prescriptions=False, public_min_base=MIN_BASE,
                                 departements=frozenset({"37", "44", "49", "53", "72", "85"}),
-                                rate_limits={"reports": "60/minute", "public": "10000/minute"})
+                                rate_limits={"reports": "60/minute", "public": "10000/minute", "signing": "1200/minute"})
     clock = Clock(TODAY)
     try:
         async with running(create_app(settings, clock=clock)) as client:
@@ -313,7 +313,7 @@ async def test_the_portals_document_has_the_public_routes_only(world):
 
 
 async def test_each_client_has_its_budget(world):
-    settings = world.settings.model_copy(update={"rate_limits": {"reports": "60/minute", "public": "2/minute"}})
+    settings = world.settings.model_copy(update={"rate_limits": {"reports": "60/minute", "public": "2/minute", "signing": "1200/minute"}})
     async with running(create_app(settings, clock=world.clock)) as client:
         statuses = [(await client.get("/public/sessions")).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]

@@ -1,7 +1,8 @@
 """Fair share: no client can slow the others down (docs/security.md, "Fair share").
 
-- **Rate limits per client**: routes named with `RateLimited("reports")` (expensive) or
-  `RateLimited("public")` (open to anyone) count each client's requests in a moving window
+- **Rate limits per client**: routes named with `RateLimited("reports")` (expensive),
+  `RateLimited("public")` (open to anyone) or `RateLimited("signing")` (attendance signing, open
+  to anyone but often many trainees behind one address) count each client's requests in a moving window
   (the `limits` library, in memory: per instance); past the budget, 429 with `Retry-After`.
   A client is its bearer token (hashed) or, without one, its address.
 - **A cap on heavy reports**: `HeavyReport` lets `heavy_reports_concurrency` of them run at once
@@ -35,7 +36,7 @@ FAIR_SHARE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 # The kinds of route that have a budget: a settings dict that leaves one out is refused at start,
 # never read as "no limit".
-BUCKETS = ("reports", "public")
+BUCKETS = ("reports", "public", "signing")
 
 
 class FairShare:

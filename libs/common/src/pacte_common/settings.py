@@ -180,7 +180,9 @@ class ServiceSettings(TokenClaimSettings, ObservabilitySettings):
     # Fair share (docs/security.md): each client's budget per kind of route, in the `limits`
     # syntax ("60/minute", per instance); heavy reports running at once per instance, and how
     # long the next one waits for a slot before a 503 with Retry-After.
-    rate_limits: dict[str, str] = {"reports": "60/minute", "public": "300/minute"}
+    # `signing` is sized for a training centre whose ~150 trainees share one public address and
+    # sign within a minute (docs/attendance.md §2).
+    rate_limits: dict[str, str] = {"reports": "60/minute", "public": "300/minute", "signing": "1200/minute"}
     heavy_reports_concurrency: int = Field(2, ge=1)
     heavy_reports_wait_s: float = Field(5.0, gt=0)
 

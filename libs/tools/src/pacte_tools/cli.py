@@ -202,8 +202,8 @@ def test(
     env = dict(os.environ)
     env["PACTE_TEST_DATABASE"] = "postgresql" if postgres else env.get("PACTE_TEST_DATABASE", "sqlite")
     chromium = env.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
-    # The console's browser tests drive Debian's Chromium (never a browser build downloaded by
-    # Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the
+    # The browser tests (console, attendance, the public page, the docs) drive Debian's Chromium
+    # (never a browser build downloaded by Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the
     # missing Debian packages are installed; otherwise those tests stop saying how to install them.
     # Options (`-q`, `--junitxml=…`) select nothing: only paths and `-k` words narrow the run.
     paths = [arg for arg in ctx.args if not arg.startswith("-")]

@@ -1,14 +1,17 @@
 """Émargement: the attendance sheets of a week, per session, from the attendance service's
-overview (`GET /overview`) and fraud flags (`GET /flags`); each month's sheet as a PDF, proxied.
+overview (`GET /overview`) and fraud flags (`GET /flags`); each month's sheet as a PDF, proxied;
+the room's rotating QR code of a half-day, for the screen in the room (a training organisation).
 The Region sees every session, a training organisation its own (the service decides)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -71,3 +74,15 @@ async def attendance_sheet_pdf(session_id: uuid.UUID, month: str, request: Reque
     response = await backend_of(request).call("attendance", "GET", f"/sessions/{session_id}/sheets/{checked}.pdf", token=operator.token)
     return Response(response.content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="emargement-{session_id}-{checked}.pdf"'})
+
+
+@router.get("/attendance/half-days/{half_day_id}/qr")
+async def room_qr_page(half_day_id: uuid.UUID, request: Request, operator: SignedIn):
+    """The screen in the room: the half-day's current QR code, drawn here (SVG), the page reloading
+    itself (console.js) when the service says the code changes (docs/attendance.md §2)."""
+    code = await backend_of(request).get_json("attendance", f"/half-days/{half_day_id}/qr", token=operator.token)
+    drawing = segno.make(code["url"], error="m").svg_inline(scale=8, border=4, dark="#000", light="#fff",
+                                                            title="Code QR d'émargement")
+    until = datetime.fromisoformat(code["valid_until"]).astimezone(ZoneInfo("Europe/Paris"))
+    return render(request, "attendance_qr.html", qr_svg=drawing, refresh_in_s=code["refresh_in_s"],
+                  valid_until=f"{until:%H:%M:%S}", url=code["url"])

@@ -21,7 +21,7 @@ from pacte_common.http import SecurityHeadersMiddleware
 from pacte_common.logs import install_redaction
 from starlette.middleware.sessions import SessionMiddleware
 
-from console import attendance_pages, imports_pages, pages
+from console import attendance_pages, imports_pages, pages, person_pages
 from console.backend import Backend, ServiceError
 from console.security import (
     CsrfRefused,
@@ -136,6 +136,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(attendance_pages.router)
     app.include_router(imports_pages.router)
+    app.include_router(person_pages.router)
     app.add_api_route("/health/ready", live, include_in_schema=False)
     return app
 

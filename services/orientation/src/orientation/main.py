@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from pacte_common.events import Topics
 from pacte_common.service import build_app
 
+from orientation.api.people import router as people_router
 from orientation.api.prescriptions import router as prescriptions_router
 from orientation.api.sessions import router as sessions_router
 from orientation.app.prescriptions import expiry_job
@@ -25,7 +26,7 @@ def create_app(settings: OrientationSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[sessions_router, prescriptions_router],
+        routers=[sessions_router, prescriptions_router, people_router],
         subscriptions=SUBSCRIPTIONS,
         jobs=[expiry_job],
         published_topics=[Topics.PRESCRIPTIONS],

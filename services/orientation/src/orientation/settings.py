@@ -31,3 +31,6 @@ class OrientationSettings(ServiceSettings):
         "SIAE": "siae",
     }
     default_page_size: int = Field(50, ge=1, le=500)
+    # The Region's search of a person by name and birth date (docs/security.md, "Finding a
+    # person"): at most this many persons answered; a longer list asks for more of the name.
+    person_search_max_results: int = Field(20, ge=1, le=200)

@@ -95,7 +95,7 @@ def _remember(response: HTMLResponse, settings: Settings, now: datetime, device:
     return response
 
 
-@router.get("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
+@router.get("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("signing")])
 async def link_page(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     pacte_device: Annotated[str | None, Cookie()] = None):
     try:
@@ -107,7 +107,7 @@ async def link_page(token: str, db: DbSession, settings: Settings, now: Now, req
     return _remember(_page("Émargement", body), settings, now, pacte_device or secrets.token_urlsafe(16))
 
 
-@router.post("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
+@router.post("/emargement/{token}", response_class=HTMLResponse, dependencies=[RateLimited("signing")])
 async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, request: Request,
                     consent: Annotated[str | None, Form()] = None, pacte_device: Annotated[str | None, Cookie()] = None):
     if consent != "oui":
@@ -123,7 +123,7 @@ async def link_sign(token: str, db: DbSession, settings: Settings, now: Now, req
                      settings, now, device, trainee_pass)
 
 
-@router.get("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
+@router.get("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("signing")])
 async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | None, Cookie()] = None):
     if not pacte_pass:
         return _page("Émargement", '<div class="card error" role="alert"><p>Ce téléphone ne vous connaît pas encore : ouvrez une '
@@ -131,7 +131,7 @@ async def qr_page(code: str, settings: Settings, pacte_pass: Annotated[str | Non
     return _page("Émargement", _form(f"/emargement/qr/{code}"))
 
 
-@router.post("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("public")])
+@router.post("/emargement/qr/{code}", response_class=HTMLResponse, dependencies=[RateLimited("signing")])
 async def qr_sign(code: str, db: DbSession, settings: Settings, now: Now, request: Request,
                   consent: Annotated[str | None, Form()] = None, pacte_pass: Annotated[str | None, Cookie()] = None,
                   pacte_device: Annotated[str | None, Cookie()] = None):

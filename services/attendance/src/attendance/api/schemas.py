@@ -96,6 +96,7 @@ class QrOut(BaseModel):
     token: str
     url: str
     valid_until: datetime
+    refresh_in_s: int = Field(description="Seconds, by server time, until the next code: when the room's page shows it")
 
 
 class PassOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from uuid import UUID
 
@@ -78,7 +79,18 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
              openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {
                  "type": "string", "description": "RFC 5545: VEVENTs with DTSTART and DTEND (times), LOCATION, ORGANIZER;CN"}}}}})
 async def import_icalendar(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
-    created, kept = await schedule.import_icalendar(db, principal, session_id, await request.body(), settings.timezone)
+    created, kept = await schedule.import_file(db, principal, session_id, "ical", await request.body(), settings.timezone)
+    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+
+
+@router.post("/sessions/{session_id}/schedule/csv", status_code=201, response_model=ScheduleOut,
+             summary="Import half-days from a CSV file (text/csv body, one row per half-day; all or nothing)",
+             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                 "type": "string", "description": "Header row then one row per half-day; ';' or ',' separated; columns "
+                 "date, half, start, end, hours, place, distance, trainer (docs/attendance.md §1)"}}}}},
+             responses={422: {"description": "Bad rows: each error names its `row` (the header is row 1) and `column`; nothing imported"}})
+async def import_csv(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
+    created, kept = await schedule.import_file(db, principal, session_id, "csv", await request.body(), settings.timezone)
     return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
 
 
@@ -110,7 +122,8 @@ async def issue_link(half_day_id: UUID, body: LinkIn, principal: Organisation, d
 @router.get("/half-days/{half_day_id}/qr", response_model=QrOut, summary="The room's QR code now (changes every qr_window_s)")
 async def qr_code(half_day_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
     token, until = await signing.qr_code(db, settings, principal, half_day_id, now)
-    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until)
+    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until,
+                 refresh_in_s=max(1, math.ceil((until - now).total_seconds())))
 
 
 @router.get("/sessions/{session_id}/passes/{dossier_id}", response_model=PassOut,
@@ -127,14 +140,14 @@ def _answer(response: Response, pair) -> SignatureOut:
 
 @router.post("/signatures/link", status_code=201, response_model=SignatureOut, responses=SIGNING,
              summary="Sign with a personal link (no account; the same again gives the same signature, 200)",
-             dependencies=[RateLimited("public")])
+             dependencies=[RateLimited("signing")])
 async def sign_by_link(body: LinkSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_link(db, settings, body.token, body.half_day_id, body.dossier_id, CONSENT,
                                                         body.drawn_sha256, evidence, now))
 
 
 @router.post("/signatures/qr", status_code=201, response_model=SignatureOut, responses=SIGNING,
-             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("public")])
+             summary="Sign with the room's QR code and the trainee's pass", dependencies=[RateLimited("signing")])
 async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings: Settings, now: Now, evidence: RequestEvidence):
     return _answer(response, await signing.sign_by_qr(db, settings, body.qr_token, body.pass_token, CONSENT, evidence, now))
 

@@ -1,4 +1,4 @@
-"""The schedule of a session: generated from a weekly pattern, imported from iCalendar, edited.
+"""The schedule of a session: generated from a weekly pattern, imported from an iCalendar or a CSV file, edited.
 
 A change of a half-day that already has signatures keeps them and is logged (half_day_changes)."""
 
@@ -46,6 +46,8 @@ async def ensure_month_open(db: AsyncSession, session_id: uuid.UUID, day: date) 
 
 
 def _invalid(error: rules.ScheduleError) -> Invalid:
+    if error.errors:
+        return Invalid(error.message, errors=error.errors)
     return Invalid(error.message, field=error.field)
 
 
@@ -81,13 +83,24 @@ async def generate(db: AsyncSession, principal: Principal, session_id: uuid.UUID
     return created, kept, skipped
 
 
-async def import_icalendar(db: AsyncSession, principal: Principal, session_id: uuid.UUID, content: bytes, timezone: str) -> tuple[list[HalfDay], int]:
+# The files a schedule is imported from (docs/attendance.md §1): origin → reader.
+IMPORTS = {
+    "ical": lambda content, timezone: rules.from_icalendar(content, ZoneInfo(timezone)),
+    "csv": lambda content, timezone: rules.from_csv(content),
+}
+
+
+async def import_file(db: AsyncSession, principal: Principal, session_id: uuid.UUID, origin: str, content: bytes,
+                      timezone: str) -> tuple[list[HalfDay], int]:
+    """Imports half-days from a file, all or nothing: a bad file changes nothing (422 naming what is
+    wrong). A day and period already planned is kept as it is, with its signatures: changing it is
+    an edit (`edit`: logged, with a reason once signed)."""
     await session_for(db, principal, session_id, create=True)
     try:
-        planned = rules.from_icalendar(content, ZoneInfo(timezone))
+        planned = IMPORTS[origin](content, timezone)
     except rules.ScheduleError as exc:
         raise _invalid(exc) from None
-    created, kept = await add_planned(db, session_id, planned, "ical")
+    created, kept = await add_planned(db, session_id, planned, origin)
     await db.commit()
     return created, kept
 

@@ -85,7 +85,7 @@ class HalfDay(Base):
     distance: Mapped[bool] = mapped_column(Boolean, default=False)
     trainer: Mapped[str | None] = mapped_column(String(200))
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
-    origin: Mapped[str] = mapped_column(String(16))  # pattern | ical | manual
+    origin: Mapped[str] = mapped_column(String(16))  # pattern | ical | csv | manual
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -3,14 +3,16 @@
 A half-day is a morning (starts before 13:00) or an afternoon. A weekly pattern gives, for
 each weekday, which half-days are held and their times; generated half-days skip French public
 holidays (the `holidays` package) and the organisation's closures. An iCalendar file gives one
-half-day per event.
+half-day per event, a CSV file one per row (docs/attendance.md §1, "The CSV file").
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import holidays
 import icalendar
@@ -22,10 +24,13 @@ NOON = time(13, 0)
 
 
 class ScheduleError(ValueError):
-    def __init__(self, field: str, message: str):
+    """Bad schedule input: one field, or (a file) a list of errors each naming its row and column."""
+
+    def __init__(self, field: str, message: str, errors: list[dict] | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,14 @@ def generate(first: date, last: date, pattern: dict[str, list[str]], slots: dict
     return planned, skipped
 
 
+DISTANCE_PLACES = ("distance", "à distance", "a distance", "fad")
+
+
+def is_distance_place(place: str) -> bool:
+    """A place that says distance learning: 'distance', 'à distance', 'FAD' or a URL."""
+    return place.lower() in DISTANCE_PLACES or place.startswith("http")
+
+
 def _local(value, timezone) -> datetime:
     if isinstance(value, datetime):
         return value.astimezone(timezone).replace(tzinfo=None) if value.tzinfo else value
@@ -120,7 +133,7 @@ def from_icalendar(content: bytes, timezone) -> list[Planned]:
         if start.date() != end.date() or end <= start:
             raise ScheduleError("body", f"event {event.get('SUMMARY', '')!s}: a half-day starts and ends the same day, in order")
         location = str(event.get("LOCATION", "") or "").strip()
-        distance = location.lower() in ("distance", "à distance", "a distance", "fad") or location.startswith("http")
+        distance = is_distance_place(location)
         organizer = event.get("ORGANIZER")
         trainer = str(organizer.params.get("CN", "")) if organizer is not None else None
         planned.append(Planned(start.date(), period_of(start.time()), start.time(), end.time(),
@@ -128,3 +141,129 @@ def from_icalendar(content: bytes, timezone) -> list[Planned]:
     if not planned:
         raise ScheduleError("body", "the file holds no event (VEVENT)")
     return planned
+
+
+# The CSV file (docs/attendance.md §1): English column names, any order, case-insensitive.
+CSV_COLUMNS = ("date", "half", "start", "end", "hours", "place", "distance", "trainer")
+CSV_REQUIRED = ("date", "start", "end")
+HALF_NAMES = {"morning": MORNING, "matin": MORNING, "am": MORNING,
+              "afternoon": AFTERNOON, "après-midi": AFTERNOON, "apres-midi": AFTERNOON, "pm": AFTERNOON}
+YES_NO = {"yes": True, "oui": True, "true": True, "1": True, "no": False, "non": False, "false": False, "0": False, "": False}
+
+
+class _RowError(ValueError):
+    def __init__(self, column: str, message: str):
+        super().__init__(message)
+        self.column = column
+
+
+def _text_of(content: bytes) -> str:
+    """UTF-8 (with or without the BOM a spreadsheet writes), else Windows-1252 (older French exports)."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("cp1252", errors="strict")
+
+
+def _delimiter(header_line: str) -> str:
+    """Semicolon (French spreadsheets) or comma, found on the header line by csv.Sniffer."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=";,").delimiter
+    except csv.Error:
+        return ";"
+
+
+def _parse_day(value: str) -> date:
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise _RowError("date", f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def _parse_time(column: str, value: str) -> time:
+    for pattern in ("%H:%M", "%Hh%M", "%H:%M:%S"):
+        try:
+            return datetime.strptime(value, pattern).time()
+        except ValueError:
+            continue
+    raise _RowError(column, f"{value!r} is not a time (HH:MM)")
+
+
+def _csv_row(row: dict[str, str]) -> Planned:
+    """One half-day from one row; _RowError names the column at fault."""
+    for column in CSV_REQUIRED:
+        if not row.get(column):
+            raise _RowError(column, "required")
+    day = _parse_day(row["date"])
+    start, end = _parse_time("start", row["start"]), _parse_time("end", row["end"])
+    if end <= start:
+        raise _RowError("end", "the end must come after the start")
+    period = period_of(start)
+    half = row.get("half", "").lower()
+    if half and HALF_NAMES.get(half) is None:
+        raise _RowError("half", f"{row['half']!r} is not morning or afternoon (matin, après-midi)")
+    if half and HALF_NAMES[half] != period:
+        raise _RowError("half", f"a half-day starting at {start:%H:%M} is in the {period} (before 13:00: morning)")
+    hours = hours_between(start, end)
+    if row.get("hours"):
+        try:
+            hours = Decimal(row["hours"].replace(",", ".")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            raise _RowError("hours", f"{row['hours']!r} is not a number of hours") from None
+        if not Decimal(0) < hours <= hours_between(start, end):
+            raise _RowError("hours", "the hours are more than 0 and at most the time between start and end")
+    place = row.get("place") or None
+    distance = YES_NO.get(row.get("distance", "").lower())
+    if distance is None:
+        raise _RowError("distance", f"{row['distance']!r} is not yes or no (oui, non)")
+    return Planned(day, period, start, end, hours, place, distance or is_distance_place(place or ""), row.get("trainer") or None)
+
+
+def from_csv(content: bytes) -> list[Planned]:
+    """One half-day per row of a CSV file, all or nothing: every bad row is reported, naming its
+    row (the header is row 1) and its column."""
+    try:
+        text = _text_of(content)
+    except UnicodeDecodeError:
+        raise ScheduleError("body", "not a text file (UTF-8 or Windows-1252)") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ScheduleError("body.row[1]", "the first row is the header: " + ", ".join(CSV_COLUMNS))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(lines[0]))
+    header = [name.strip().lower() for name in next(reader)]
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    missing = [name for name in CSV_REQUIRED if name not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        message = (f"unknown columns {', '.join(unknown)}; " if unknown else "") + (
+            f"missing columns {', '.join(missing)}; " if missing else "") + f"the columns are {', '.join(CSV_COLUMNS)}, each once"
+        raise ScheduleError("body.row[1]", message, [{"field": "body.row[1]", "row": 1, "column": None, "message": message}])
+    planned, errors, seen = [], [], {}
+    for values in reader:
+        number = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) > len(header):
+            errors.append(_error(number, None, f"{len(values)} values for {len(header)} columns"))
+            continue
+        row = {name: value.strip() for name, value in zip(header, values, strict=False)}
+        try:
+            item = _csv_row(row)
+        except _RowError as exc:
+            errors.append(_error(number, exc.column, str(exc)))
+            continue
+        if (item.day, item.period) in seen:
+            errors.append(_error(number, "date", f"the same half-day as row {seen[item.day, item.period]}"))
+            continue
+        seen[item.day, item.period] = number
+        planned.append(item)
+    if errors:
+        raise ScheduleError("body", f"{len(errors)} bad rows: nothing was imported", errors)
+    if not planned:
+        raise ScheduleError("body", "the file holds no half-day: a header row, then one row per half-day")
+    return planned
+
+
+def _error(row: int, column: str | None, message: str) -> dict:
+    return {"field": f"body.row[{row}]" + (f".{column}" if column else ""), "row": row, "column": column, "message": message}

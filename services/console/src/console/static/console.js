@@ -15,6 +15,10 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(() => (button.textContent = "Copy table"), 1500);
     });
   }
+  // The room's QR code (Émargement): the page reloads when the service says the code changes
+  // (a <meta refresh> would do it without script, but it is an accessibility failure).
+  const reload = document.querySelector("[data-reload-after-s]");
+  if (reload) setTimeout(() => location.reload(), Number(reload.dataset.reloadAfterS) * 1000);
   // Filters made of lists apply as soon as they change.
   for (const select of document.querySelectorAll("form.filters select")) {
     select.addEventListener("change", () => select.form.requestSubmit());

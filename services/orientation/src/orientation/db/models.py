@@ -63,6 +63,21 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PersonSearch(Base):
+    """The audit of the Region's searches of a person (docs/security.md, "Finding a person"): who,
+    when, the criteria as typed (a name and a birth date; never a NIR) and how many were found."""
+
+    __tablename__ = "person_searches"
+    __table_args__ = (Index("ix_person_searches_at_id", "at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    found: Mapped[int] = mapped_column(Integer)
+
+
 class Prescription(Base):
     __tablename__ = "prescriptions"
     __table_args__ = (

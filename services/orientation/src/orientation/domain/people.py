@@ -28,3 +28,10 @@ def normalise_name(name: str) -> str:
 def identity_lookup_parts(birth_name: str, first_names: str, birth_date: date, sex: str) -> tuple[str, ...]:
     """What identifies a person without a NIR (hashed with the service key, never stored in clear)."""
     return ("identity", normalise_name(birth_name), normalise_name(first_names), birth_date.isoformat(), sex)
+
+
+def name_matches(typed: str, *names: str | None) -> bool:
+    """A last name as typed finds a person whose birth or usual name starts with it, accents, case,
+    hyphens and spaces aside: 'dupon' finds 'Dupont-Aignan' and 'DUPONT'."""
+    wanted = normalise_name(typed)
+    return bool(wanted) and any(name and normalise_name(name).startswith(wanted) for name in names)
