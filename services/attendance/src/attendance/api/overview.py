@@ -3,13 +3,13 @@ the week's half-days counted, the months waiting for validation, the flags (docs
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pacte_common.auth import OrgKind, Principal, require_kind
-from pacte_common.http import CursorParam
+from pacte_common.http import CursorParam, IsoDate
 from pacte_common.service import DbSession
 
 from attendance.api.deps import Now, Settings
@@ -19,7 +19,7 @@ from attendance.domain.overview import months_before, week_of
 
 router = APIRouter(tags=["attendance"])
 Reader = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
-WeekParam = Annotated[date | None, Query(description="A day of the week shown (Monday to Sunday); this week by default")]
+WeekParam = Annotated[IsoDate | None, Query(description="A day of the week shown (Monday to Sunday); this week by default")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Sessions per page")]
 
 
