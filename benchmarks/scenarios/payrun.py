@@ -207,7 +207,7 @@ async def _measure(context: Context, bootstrap: str, files: int) -> dict:
                 # quick: 10 files loaded, the rest copied, so CI runs the copy too
                 loaded = min(files, 10 if context.quick else LOADED) if context.database == "postgresql" else files
                 dossiers = await _load(sessions, loaded)
-                await _wait_consumed(client, sessions.published, timeout_s=120 + loaded / 10)
+                await _wait_consumed(client, sessions.published, timeout_s=300 + loaded / 4)
                 refused = await _file_requests(client, dossiers, org)
                 if files > loaded:
                     await _copy_files(settings.database_url, files, loaded)
