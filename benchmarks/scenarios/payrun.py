@@ -10,10 +10,15 @@ Region computes and validates May (each file's first month) and June (its second
 also reviews May against the facts known now: the steady state of a monthly run) over HTTP.
 The figure is June's `POST /runs` + `POST /runs/{month}/validate`, wall clock.
 
-Target (benchmarks/README.md): 100,000 files ≤ 30 s, linear. Sizes: 1,000 and 10,000 files
-(`PACTE_BENCH_PAYRUN_FILES`, comma-separated; quick: 10 and 30); the 100,000-file time is
-extrapolated from the two largest sizes with the growth they show (never better than linear).
-No baseline app: the target is the goal."""
+Target (benchmarks/README.md): 100,000 files ≤ 30 s, linear. Sizes: 1,000 and 10,000 files, and
+100,000 on PostgreSQL (`PACTE_BENCH_PAYRUN_FILES`, comma-separated; quick: 10 and 30). Loading
+100,000 files through the bus and HTTP takes hours here, so past `PACTE_BENCH_PAYRUN_LOADED`
+files (1,000) on PostgreSQL the first 1,000 are loaded as above and the rest are copies of them
+made in the service's database (new dossier, person and request ids; the same facts), before any
+run: the run then reads and pays every file as it would real ones. On SQLite every file is loaded
+through the interfaces, and 100,000 files are extrapolated from the two largest sizes with the
+growth they show (never better than linear). No baseline app: the target is the goal; the ratio
+is target time ÷ measured time (≥ 1 is met)."""
 
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ from remuneration.settings import RemunerationSettings
 from benchmarks.core import Context, Row, Scenario, cpu_seconds, uvicorn_process
 
 TARGET_FILES, TARGET_SECONDS = 100_000, 30.0
+# Files loaded through the real interfaces before copies are made in the database (PostgreSQL).
+LOADED = int(os.environ.get("PACTE_BENCH_PAYRUN_LOADED", "1000"))
 FIRST, SECOND = "2021-05", "2021-06"
 CONCURRENCY = 8  # clients filing remuneration requests
 
@@ -86,6 +93,34 @@ async def _load(sessions: _Sessions, files: int) -> list[uuid.UUID]:
             await sessions.flush()
     await sessions.flush()
     return dossiers
+
+
+async def _copy_files(database_url: str, files: int, loaded: int) -> None:
+    """Copies of the `loaded` files (their facts and attendance) in the service's database, up to `files`:
+    new dossier, person and request ids, everything else the same (PostgreSQL, before any run)."""
+    from remuneration.db.models import AttendanceStatementRow, MonthFacts, RemunerationFile
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    copies = math.ceil(files / loaded) - 1
+    new_ids = {"dossier_id": "m.target", "person_id": "gen_random_uuid()", "request_id": "gen_random_uuid()"}
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "CREATE TEMP TABLE copy_map AS SELECT source, gen_random_uuid() AS target FROM "
+                f"(SELECT dossier_id AS source FROM remuneration_files ORDER BY dossier_id) f, "
+                f"generate_series(1, {copies}) k LIMIT {files - loaded}")
+            for model in (RemunerationFile, AttendanceStatementRow, MonthFacts):
+                columns = [c.name for c in model.__table__.columns if c.name != "id"]
+                values = [new_ids.get(c, f"t.{c}") if model is RemunerationFile else
+                          ("m.target" if c == "dossier_id" else f"t.{c}") for c in columns]
+                await connection.exec_driver_sql(
+                    f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) SELECT {', '.join(values)} "
+                    f"FROM {model.__tablename__} t JOIN copy_map m ON m.source = t.dossier_id")
+        async with engine.connect() as connection:
+            await (await connection.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql("ANALYZE")
+    finally:
+        await engine.dispose()
 
 
 async def consumed(client: httpx.AsyncClient) -> tuple[int, int]:
@@ -169,19 +204,24 @@ async def _measure(context: Context, bootstrap: str, files: int) -> dict:
             limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=900, limits=limits) as client:
                 started = time.perf_counter()
-                dossiers = await _load(sessions, files)
-                await _wait_consumed(client, sessions.published, timeout_s=120 + files / 10)
+                # quick: 10 files loaded, the rest copied, so CI runs the copy too
+                loaded = min(files, 10 if context.quick else LOADED) if context.database == "postgresql" else files
+                dossiers = await _load(sessions, loaded)
+                await _wait_consumed(client, sessions.published, timeout_s=300 + loaded / 4)
                 refused = await _file_requests(client, dossiers, org)
+                if files > loaded:
+                    await _copy_files(settings.database_url, files, loaded)
                 load_s = time.perf_counter() - started
                 print(f"    {files:,} files loaded in {load_s:.0f} s ({sessions.published:,} events, "
-                      f"{files:,} requests)", flush=True)
+                      f"{loaded:,} requests, {files - loaded:,} copies)", flush=True)
                 first = await _month(client, region, FIRST, process.pid)
                 second = await _month(client, region, SECOND, process.pid)
     finally:
         await sessions.stop()
     # Every file has its statement in both months, or the run measured fewer files than it says.
     missing = sum(files - month["statements_computed"] - month["statements_waiting"] for month in (first, second))
-    return {"files": files, "load_s": round(load_s, 1), "errors": refused + missing, "first_month": first, **second,
+    return {"files": files, "loaded_through_interfaces": loaded, "load_s": round(load_s, 1),
+            "errors": refused + missing, "first_month": first, **second,
             "files_per_s": round(files / second["seconds"], 1),
             # The service's CPU per file: what one free core sustains, whatever else loads the machine.
             "server_cpu_ms_per_file": round(1000 * second["server_cpu_s"] / files, 3), "load_average": os.getloadavg()}
@@ -190,7 +230,8 @@ async def _measure(context: Context, bootstrap: str, files: int) -> dict:
 def _sizes(context: Context) -> list[int]:
     if context.quick:
         return [10, 30]
-    return sorted(int(size) for size in os.environ.get("PACTE_BENCH_PAYRUN_FILES", "1000,10000").split(","))
+    default = "1000,10000,100000" if context.database == "postgresql" else "1000,10000"
+    return sorted(int(size) for size in os.environ.get("PACTE_BENCH_PAYRUN_FILES", default).split(","))
 
 
 async def run(context: Context) -> list[Row]:
@@ -211,7 +252,8 @@ def _rows(context: Context, measured: list[dict]) -> list[Row]:
     full = not context.quick
     rows = [Row(f"pay run, {m['files']:,} files", context.database, m["seconds"], "s",
                 f"≤ {TARGET_SECONDS * m['files'] / TARGET_FILES:,.3g} s (pro rata of 100,000 ≤ 30 s)",
-                met=m["seconds"] <= TARGET_SECONDS * m["files"] / TARGET_FILES if full else None, details=m)
+                met=m["seconds"] <= TARGET_SECONDS * m["files"] / TARGET_FILES if full else None,
+                ratio=TARGET_SECONDS * m["files"] / TARGET_FILES / m["seconds"], details=m)
             for m in measured]
     largest = measured[-1]
     rows.append(Row(f"pay run throughput ({largest['files']:,} files)", context.database, largest["files_per_s"],
@@ -234,6 +276,8 @@ def _rows(context: Context, measured: list[dict]) -> list[Row]:
     rows.append(Row(f"pay run linearity (×{size_ratio:,.1f} files)", context.database, time_ratio / size_ratio,
                     "× linear", "≤ 1.10 (time grows with the files)", met=time_ratio / size_ratio <= 1.10 if full else None,
                     details=linearity))
+    if largest["files"] >= TARGET_FILES:
+        return rows  # measured, not extrapolated
     rows.append(Row("pay run, 100,000 files (extrapolated)", context.database, projected, "s", "≤ 30 s",
                     met=projected <= TARGET_SECONDS if full else None,
                     details={**linearity, "from_files": largest["files"], "from_seconds": largest["seconds"]}))

@@ -256,3 +256,45 @@ async def test_a_month_without_its_rate_is_refused_by_name(remuneration):
     assert refused.json()["missing_rate"] == "minimum_wage" and refused.json()["missing_on"] == "2026-01-01"
     assert "net minimum wage" in refused.json()["detail"]
     assert (await r.client.get("/runs/2026-01", headers=r.region)).status_code == 404  # nothing half-computed
+
+
+async def test_a_run_recomputes_only_the_months_whose_facts_changed(remuneration):
+    r = remuneration
+    # Born 1991-02-02: 685 + 15 = 700 € a full month (2021-05 scale).
+    same, corrected, amended = [await _open_file(r, date(2021, 6, 1)) for _ in range(3)]
+    for dossier in (same, corrected, amended):
+        await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=0)
+        await r.wait_attendance(dossier, "2021-06")
+    assert (await r.run("2021-06"))["months_reviewed"] == 0
+    await r.validate("2021-06")
+
+    # After June was paid: one file's June attendance is corrected (14 h unjustified: 630 €), another's
+    # request gains the transport allowance (a fact of the whole file); the third changes nothing.
+    await r.sessions.attendance(corrected, "2021-06", planned=140, unjustified=14, version=2)
+    for dossier in (same, corrected, amended):
+        await r.sessions.attendance(dossier, "2021-07", planned=147, unjustified=0)
+        await r.wait_attendance(dossier, "2021-07")
+    await r.wait_attendance(corrected, "2021-06", version=2)
+    patched = await r.client.patch(f"/requests/{amended}", json={"transport_allowance": True}, headers=r.org)
+    assert patched.status_code == 200, patched.text
+
+    july = await r.run("2021-07")
+    assert july["months_reviewed"] == 2
+    unchanged = await r.statement("2021-07", same)
+    assert unchanged["reviewed_months"] == [] and unchanged["adjustments"] == []
+    assert D(unchanged["amount"]) == D("700.00")
+    by_attendance = await r.statement("2021-07", corrected)
+    assert by_attendance["reviewed_months"] == ["2021-06"]
+    assert [(a["concerned_month"], D(a["delta"])) for a in by_attendance["adjustments"]] == [("2021-06", D("-70.00"))]
+    by_request = await r.statement("2021-07", amended)
+    assert by_request["reviewed_months"] == ["2021-06"]
+    assert [a["concerned_month"] for a in by_request["adjustments"]] == ["2021-06"]
+    assert D(by_request["adjustments"][0]["delta"]) > 0 and "transport" in by_request["adjustments"][0]["explanation"]
+
+    # Validated, then nothing changes: August reviews no earlier month of any file.
+    await r.validate("2021-07")
+    for dossier in (same, corrected, amended):
+        await r.sessions.attendance(dossier, "2021-08", planned=154, unjustified=0)
+        await r.wait_attendance(dossier, "2021-08")
+    august = await r.run("2021-08")
+    assert august["months_reviewed"] == 0 and august["statements_computed"] == 3

@@ -43,7 +43,7 @@ class RemunerationSettings(ServiceSettings):
     emergency_aid_for_unemployment_benefit: bool = _DEFAULT.emergency_aid_for_unemployment_benefit
 
     # Monthly runs read files by pages of this size (streaming: never every file in memory).
-    run_page_size: int = 200
+    run_page_size: int = 1000
 
     def policy(self) -> Policy:
         return Policy(**{f.name: getattr(self, f.name) for f in fields(Policy)})

@@ -38,7 +38,8 @@ def run_view(run: Run) -> RunOut:
         month=run.month, state=run.state, state_label=RUN_STATE_LABELS[RunState(run.state)], version=run.version,
         computed_at=run.computed_at, computed_by=run.computed_by, validated_at=run.validated_at,
         validated_by=run.validated_by, statements_computed=run.statements_computed,
-        statements_waiting=run.statements_waiting, payment_lines=run.payment_lines, total_amount=run.total_amount,
+        statements_waiting=run.statements_waiting, payment_lines=run.payment_lines,
+        months_reviewed=run.months_reviewed or 0, total_amount=run.total_amount,
         component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
         allowed_actions=[a.value for a in RUN.allowed_actions(run.state)],
          statements_url=f"/statements?month={run.month}",
@@ -49,7 +50,8 @@ def run_view(run: Run) -> RunOut:
 
 @router.post("/runs", status_code=201, response_model=RunOut,
              summary="Compute (or recompute, while a draft) the run of a month",
-             description="Every earlier month of every file is reviewed against the facts known now: differences "
+             description="Every earlier month of every file whose facts changed since a validated run settled it "
+                         "is reviewed against the facts known now: differences "
                          "are paid or recovered as adjustments, explained line by line. 409 `months-out-of-order` "
                          "when the previous run with statements is not validated; 409 `missing-rate` when a rate "
                          "has no version in force for the month.")
@@ -94,7 +96,7 @@ async def statement_view(db: AsyncSession, statement: Statement, run_state: str)
         adjustments=[AdjustmentOut(concerned_month=a.concerned_month, attendance_version=a.attendance_version,
                                    recomputed_amount=a.recomputed_amount, delta=a.delta, explanation=a.explanation)
                      for a in adjustments],
-        trace_id=statement.trace_id,
+        reviewed_months=statement.reviewed_months or [], trace_id=statement.trace_id,
     )
 
 

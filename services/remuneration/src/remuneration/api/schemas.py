@@ -155,6 +155,8 @@ class RunOut(BaseModel):
     statements_computed: int
     statements_waiting: int
     payment_lines: int
+    months_reviewed: int = Field(0, description="Earlier months recomputed over all files: only months whose facts "
+                                                "changed since a validated run settled them")
     total_amount: Amount
     component_totals: dict[str, Amount]
     allowed_actions: list[str]
@@ -197,6 +199,8 @@ class StatementOut(BaseModel):
     advance_outstanding_after: Amount
     overpayment_outstanding_after: Amount
     adjustments: list[AdjustmentOut] = Field(default_factory=list)
+    reviewed_months: list[str] = Field(default_factory=list, description="Earlier months recomputed for this "
+                                       "statement (their facts changed, or were never settled)")
     trace_id: str | None = Field(None, description="W3C trace id (32 hex) of the file's journey when computed")
 
 

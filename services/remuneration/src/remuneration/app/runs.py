@@ -21,13 +21,14 @@ from pacte_common.service import Runtime
 from pacte_common.state_machine import TransitionRefused
 from pacte_common.tracing import trace_id_of
 from pacte_common.validators import mask_iban, mask_nir
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.app import debts
 from remuneration.app.files import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.db import debts as debt_queries
 from remuneration.db import runs as queries
+from remuneration.db.facts import month_versions
 from remuneration.db.files import (
     attendance_of,
     decision_of,
@@ -106,6 +107,7 @@ async def compute(db: AsyncSession, runtime: Runtime, month: Month, actor: str) 
     # The totals belong to the same computation as the draft written above: one version for both.
     await db.execute(update(Run).where(Run.month == key).values(
         statements_computed=totals.computed, statements_waiting=totals.waiting, payment_lines=totals.lines,
+        months_reviewed=totals.reviewed,
         total_amount=cents(totals.amount),
         component_totals={code: str(cents(amount)) for code, amount in totals.components.items()},
     ).execution_options(synchronize_session=False))
@@ -141,59 +143,75 @@ async def _start_draft(db: AsyncSession, run: Run | None, key: str, actor: str) 
 
 class _Totals:
     def __init__(self):
-        self.computed = self.waiting = self.lines = 0
+        self.computed = self.waiting = self.lines = self.reviewed = 0
         self.amount = ZERO
         self.components = {code.value: ZERO for code in ComponentCode}
 
-    def add(self, statement: MonthStatement) -> None:
+    def add(self, settlement: Settlement) -> None:
+        statement = settlement.statement
         if statement.status == "waiting":
             self.waiting += 1
         else:
             self.computed += 1
         self.lines += statement.total > 0
         self.amount += statement.total
+        self.reviewed += len(settlement.reviewed_months)
         for component in statement.components:
             self.components[component.code.value] += component.amount
 
 
 async def _compute_files(db: AsyncSession, runtime: Runtime, month: Month) -> _Totals:
-    """Settles every file the run visits, page by page (never every file in memory)."""
-    policy, key, totals = runtime.settings.policy(), str(month), _Totals()
-    timezone = runtime.settings.business_timezone
-    last_id: uuid.UUID | None = None
+    """Settles every file the run visits, page by page (never every file in memory): a few set-based
+    reads per page, the pure rules per file, then one multi-row INSERT per table."""
+    totals, last_id = _Totals(), None
     while True:
-        files = (await db.scalars(queries.files_to_visit(month, last_id, runtime.settings.run_page_size))).all()
+        files = (await db.execute(queries.files_to_visit(month, last_id, runtime.settings.run_page_size))).all()
         if not files:
             return totals
-        ids = [f.dossier_id for f in files]
-        interruptions = await interruptions_by_file(db, ids)
-        attendance = await latest_attendance(db, ids, key)
-        histories = await queries.histories(db, ids, key)
-        aids = await queries.unpaid_aids(db, ids)
-        statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
-        for (dossier_id, attendance_month), row in attendance.items():
-            statements_by_file[dossier_id][Month.parse(attendance_month)] = attendance_of(row)
-        for file in files:
-            if file.regime is None:
-                continue  # no entitlement decided yet: nothing can be paid
-            facts = Facts(
-                decision=decision_of(file), trainee=trainee_of(file, policy),
-                training=training_of(file, interruptions.get(file.dossier_id, []), timezone),
-                attendance=statements_by_file[file.dossier_id],
-                advance_wanted=bool((file.request_facts or {}).get("advance_wanted")),
-            )
-            file_aids = aids.get(file.dossier_id, [])
-            settlement = settle(month, facts, histories.get(file.dossier_id, History()), policy,
-                                tuple(aid.amount for aid in file_aids))
-            if settlement is None:
-                continue
-            _store(db, key, file, settlement)
-            for aid in file_aids:
-                aid.paid_in_run = key
-            totals.add(settlement.statement)
-        await db.flush()
-        db.expunge_all()  # keep memory bounded: this page is written, forget it
-        last_id = ids[-1]
+        await _compute_page(db, runtime, month, files, totals)
+        last_id = files[-1].dossier_id
+
+
+async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files: list, totals: _Totals) -> None:
+    policy, key, timezone = runtime.settings.policy(), str(month), runtime.settings.business_timezone
+    digest, ids = policy.digest(), [f.dossier_id for f in files]
+    # Month versions are read before the attendance: a statement never remembers a version newer than its facts.
+    versions = await month_versions(db, ids, key)
+    interruptions = await interruptions_by_file(db, ids)
+    attendance = await latest_attendance(db, ids, key)
+    histories = await queries.histories(db, {f.dossier_id: f.facts_version for f in files}, key, versions, digest)
+    aids = await queries.unpaid_aids(db, ids)
+    statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
+    for (dossier_id, attendance_month), row in attendance.items():
+        statements_by_file[dossier_id][Month.parse(attendance_month)] = attendance_of(row)
+    statement_rows, adjustment_rows, paid_aids = [], [], []
+    for file in files:
+        if file.regime is None:
+            continue  # no entitlement decided yet: nothing can be paid
+        facts = Facts(
+            decision=decision_of(file), trainee=trainee_of(file, policy),
+            training=training_of(file, interruptions.get(file.dossier_id, []), timezone),
+            attendance=statements_by_file[file.dossier_id],
+            advance_wanted=bool((file.request_facts or {}).get("advance_wanted")),
+        )
+        file_aids = aids.get(file.dossier_id, [])
+        settlement = settle(month, facts, histories.get(file.dossier_id, History()), policy,
+                            tuple(aid.amount for aid in file_aids))
+        if settlement is None:
+            continue
+        remembered = _Remembered(file.facts_version, versions.get(file.dossier_id, {}), digest)
+        statement = _statement_row(key, file, settlement, remembered)
+        statement_rows.append(statement)
+        adjustment_rows += _adjustment_rows(key, file.dossier_id, statement["id"], settlement)
+        paid_aids += [aid.id for aid in file_aids]
+        totals.add(settlement)
+    if statement_rows:
+        await db.execute(insert(Statement), statement_rows)
+    if adjustment_rows:
+        await db.execute(insert(AdjustmentRow), adjustment_rows)
+    if paid_aids:
+        await db.execute(update(EmergencyAid).where(EmergencyAid.id.in_(paid_aids)).values(paid_in_run=key)
+                         .execution_options(synchronize_session=False))
 
 
 def _components_json(statement: MonthStatement) -> list[dict]:
@@ -203,9 +221,18 @@ def _components_json(statement: MonthStatement) -> list[dict]:
     ]
 
 
-def _store(db: AsyncSession, key: str, file: RemunerationFile, settlement: Settlement) -> None:
-    result = settlement.statement
-    statement = Statement(
+@dataclass(frozen=True)
+class _Remembered:
+    """The facts a statement was computed from (docs/remuneration.md, "Only what changed is reviewed")."""
+
+    facts_version: int
+    month_facts: dict[str, int]
+    rules_digest: str
+
+
+def _statement_row(key: str, file, settlement: Settlement, remembered: _Remembered) -> dict:
+    result, debt = settlement.statement, settlement.debt
+    return dict(
         id=uuid.uuid4(), run_month=key, dossier_id=file.dossier_id, person_id=file.person_id,
         organisation_siret=file.organisation_siret, status=result.status.value, waiting_reason=result.waiting_reason,
         regime=file.regime, regime_reason=file.regime_reason or "", scale_version=result.scale_code,
@@ -214,17 +241,20 @@ def _store(db: AsyncSession, key: str, file: RemunerationFile, settlement: Settl
         advance_outstanding_after=result.advance_outstanding_after,
         overpayment_outstanding_after=result.overpayment_outstanding_after,
         attendance_version=result.attendance_version, trace_id=trace_id_of(file.traceparent), created_at=utcnow(),
-        debt_amount=settlement.debt.amount if settlement.debt else ZERO,
-        debt_origin_months=list(settlement.debt.origin_months) if settlement.debt else None,
-        debt_explanation=settlement.debt.explanation if settlement.debt else None,
+        debt_amount=debt.amount if debt else ZERO,
+        debt_origin_months=list(debt.origin_months) if debt else None,
+        debt_explanation=debt.explanation if debt else None,
+        facts_version=remembered.facts_version, month_facts=remembered.month_facts,
+        rules_digest=remembered.rules_digest, reviewed_months=list(settlement.reviewed_months),
     )
-    db.add(statement)
-    for review in settlement.reviews:
-        db.add(AdjustmentRow(
-            run_month=key, statement=statement, dossier_id=file.dossier_id, concerned_month=review.adjustment.month,
-            attendance_version=review.attendance_version, recomputed_amount=review.recomputed.amount,
-            delta=review.adjustment.delta, explanation=review.adjustment.explanation, inputs=review.recomputed.inputs,
-        ))
+
+
+def _adjustment_rows(key: str, dossier_id: uuid.UUID, statement_id: uuid.UUID, settlement: Settlement) -> list[dict]:
+    return [dict(
+        run_month=key, statement_id=statement_id, dossier_id=dossier_id, concerned_month=review.adjustment.month,
+        attendance_version=review.attendance_version, recomputed_amount=review.recomputed.amount,
+        delta=review.adjustment.delta, explanation=review.adjustment.explanation, inputs=review.recomputed.inputs,
+    ) for review in settlement.reviews]
 
 
 def _same_validation(if_match: str | None, run: Run) -> bool:
@@ -272,10 +302,8 @@ async def _publish_statements(db: AsyncSession, runtime: Runtime, month: str, no
         page = (await db.execute(queries.statements_page(month, last_id, runtime.settings.run_page_size))).all()
         if not page:
             return
-        for statement, traceparent in page:
-            await publish.statement_validated(db, runtime.outbox, statement, traceparent, month, now)
-            db.expunge(statement)
-        last_id = page[-1][0].id
+        await publish.statements_validated(db, runtime.outbox, page, month, now)
+        last_id = page[-1].id
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,11 @@ def attendance_of(row: AttendanceStatementRow | None) -> Attendance | None:
 
 
 async def interruptions_by_file(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
-    rows = (await db.scalars(select(InterruptionRow).where(InterruptionRow.dossier_id.in_(ids)))).all()
+    rows = (await db.execute(
+        select(InterruptionRow.dossier_id, InterruptionRow.start_date, InterruptionRow.resumption_date,
+               InterruptionRow.declared_at, InterruptionRow.resumption_declared_at)
+        .where(InterruptionRow.dossier_id.in_(ids))
+    )).all()
     grouped: dict[uuid.UUID, list[InterruptionRow]] = defaultdict(list)
     for row in rows:
         grouped[row.dossier_id].append(row)
@@ -143,10 +147,11 @@ async def latest_attendance(
 ) -> dict[tuple[uuid.UUID, str], AttendanceStatementRow]:
     """The highest version of each (file, month) statement up to a month: corrections supersede."""
     rows = (
-        await db.scalars(
-            select(AttendanceStatementRow).where(
-                AttendanceStatementRow.dossier_id.in_(ids), AttendanceStatementRow.month <= up_to_month
-            )
+        await db.execute(
+            select(AttendanceStatementRow.dossier_id, AttendanceStatementRow.month, AttendanceStatementRow.version,
+                   AttendanceStatementRow.planned_hours, AttendanceStatementRow.unjustified_absence_hours,
+                   AttendanceStatementRow.received_at)
+            .where(AttendanceStatementRow.dossier_id.in_(ids), AttendanceStatementRow.month <= up_to_month)
         )
     ).all()
     latest: dict[tuple[uuid.UUID, str], AttendanceStatementRow] = {}

@@ -89,10 +89,24 @@ class RemunerationFile(Base):
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
     version: Mapped[int] = mapped_column(Integer)  # optimistic concurrency: SQLAlchemy counts it
+    # The version of the facts every month of the file depends on (the row, its interruptions): raised
+    # in the transaction of each change (db/facts.py). Runs review only months whose facts changed.
+    facts_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class MonthFacts(Base):
+    """The version of one month's own facts for a file (its attendance statements, recorded or voided),
+    raised in the transaction of each change. No row: version 0."""
+
+    __tablename__ = "month_facts"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class EarlyFranceTravailAnswer(Base):
@@ -158,6 +172,8 @@ class Run(Base):
     # The latest validated run before this one when this draft was computed: a draft computed
     # before an earlier month was validated must be recomputed before it is validated.
     based_on_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # Earlier months recomputed by this run over all its files (months whose facts had not changed are not).
+    months_reviewed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -192,6 +208,13 @@ class Statement(Base):
     debt_explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the file's trace when computed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The facts this statement was computed from: the file's facts version, each month's own version
+    # (months without one: 0) and the rules' digest; the earlier months it recomputed. Null: before
+    # facts versions existed (every month is then reviewed).
+    facts_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    month_facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    rules_digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reviewed_months: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class AdjustmentRow(Base):

@@ -47,6 +47,13 @@ async def latest_validated_before(db: AsyncSession, month: str) -> str | None:
     )
 
 
+# What a run reads of each file it visits (rows, not entities: the run only reads them).
+_RUN_FILE = tuple(getattr(RemunerationFile, name) for name in (
+    "dossier_id", "person_id", "organisation_siret", "state", "profile", "weekly_hours", "tension_sector",
+    "entry_date", "exit_date", "session_end_date", "exit_declared_at", "cancelled_at", "request_facts",
+    "france_travail_answer", "regime", "regime_reason", "differential_eligible", "traceparent", "facts_version"))
+
+
 def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
     """Files a run of `month` looks at: paying files entered by then, files with an unpaid emergency
     aid, and any file validated runs paid before (its paid months are reviewed against new facts)."""
@@ -57,7 +64,7 @@ def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
         .where(Run.state == RunState.VALIDATED, Statement.run_month < key)
     )
     query = (
-        select(RemunerationFile)
+        select(*_RUN_FILE)
         .where(
             RemunerationFile.entry_date <= month.last_day,
             (RemunerationFile.state.in_([FileState.OPEN.value, FileState.CLOSED.value, FileState.NOT_ENTITLED.value])
@@ -73,25 +80,43 @@ def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
     return query
 
 
-async def histories(db: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[uuid.UUID, History]:
-    """What validated runs before `month` paid each file: each month's earned amount and facts, balances."""
-    statements = (
-        await db.scalars(
-            select(Statement).join(Run, Run.month == Statement.run_month)
-            .where(Statement.dossier_id.in_(ids), Run.state == RunState.VALIDATED, Statement.run_month < month)
-            .order_by(Statement.run_month)
-        )
-    ).all()
-    adjustments = (
-        await db.scalars(
-            select(AdjustmentRow).join(Run, Run.month == AdjustmentRow.run_month)
-            .where(AdjustmentRow.dossier_id.in_(ids), Run.state == RunState.VALIDATED, AdjustmentRow.run_month < month)
-            .order_by(AdjustmentRow.run_month, AdjustmentRow.id)
-        )
-    ).all()
+def _settled(latest, file_facts_version: int, months_now: dict[str, int], digest: str) -> tuple[Month | None, frozenset[Month]]:
+    """What the latest validated statement settled that is still true: the months up to its run, under
+    the same file facts and rules, except those whose own facts changed since (docs/remuneration.md)."""
+    if latest is None or latest.month_facts is None or latest.facts_version != file_facts_version \
+            or latest.rules_digest != digest:
+        return None, frozenset()
+    through = Month.parse(latest.run_month)
+    then = latest.month_facts
+    changed = frozenset(Month.parse(m) for m in {*then, *months_now}
+                        if Month.parse(m) <= through and then.get(m, 0) != months_now.get(m, 0))
+    return through, changed
+
+
+_PAID_STATEMENT = (Statement.dossier_id, Statement.run_month, Statement.earned_amount, Statement.inputs,
+                   Statement.advance_paid, Statement.advance_outstanding_after, Statement.overpayment_outstanding_after,
+                   Statement.debt_amount, Statement.facts_version, Statement.month_facts, Statement.rules_digest)
+
+
+async def histories(db: AsyncSession, files: dict[uuid.UUID, int], month: str, month_versions: dict[uuid.UUID, dict[str, int]],
+                    digest: str) -> dict[uuid.UUID, History]:
+    """What validated runs before `month` paid each file (by id, with its facts version now): each month's
+    earned amount and facts, balances, and the months settled since under the same facts."""
+    ids = list(files)
+    statements = (await db.execute(
+        select(*_PAID_STATEMENT).join(Run, Run.month == Statement.run_month)
+        .where(Statement.dossier_id.in_(ids), Run.state == RunState.VALIDATED, Statement.run_month < month)
+        .order_by(Statement.run_month)
+    )).all()
+    adjustments = (await db.execute(
+        select(AdjustmentRow.dossier_id, AdjustmentRow.run_month, AdjustmentRow.concerned_month, AdjustmentRow.delta,
+               AdjustmentRow.inputs).join(Run, Run.month == AdjustmentRow.run_month)
+        .where(AdjustmentRow.dossier_id.in_(ids), Run.state == RunState.VALIDATED, AdjustmentRow.run_month < month)
+        .order_by(AdjustmentRow.run_month, AdjustmentRow.id)
+    )).all()
     # (run month, amount delta, inputs) per concerned month, in run order: the last inputs are the ones paid.
     entries: dict[uuid.UUID, dict[str, list[tuple[str, Decimal, dict]]]] = defaultdict(lambda: defaultdict(list))
-    last: dict[uuid.UUID, Statement] = {}
+    last: dict = {}
     advance: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
     for statement in statements:
         entries[statement.dossier_id][statement.run_month].append(
@@ -115,20 +140,22 @@ async def histories(db: AsyncSession, ids: list[uuid.UUID], month: str) -> dict[
             items.sort(key=lambda item: item[0])
             paid[Month.parse(concerned)] = PaidMonth(sum((i[1] for i in items), ZERO), items[-1][2])
         latest = last.get(dossier_id)
+        through, changed = _settled(latest, files[dossier_id], month_versions.get(dossier_id, {}), digest)
         result[dossier_id] = History(
             paid=paid, advance_paid=advance[dossier_id],
             advance_outstanding=latest.advance_outstanding_after if latest else ZERO,
             overpayment_outstanding=latest.overpayment_outstanding_after if latest else ZERO,
-            overpaid_months=tuple(sorted(overpaid[dossier_id])),
+            overpaid_months=tuple(sorted(overpaid[dossier_id])), settled_through=through, changed_months=changed,
         )
     return result
 
 
-async def unpaid_aids(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[EmergencyAid]]:
-    grouped: dict[uuid.UUID, list[EmergencyAid]] = defaultdict(list)
-    rows = await db.scalars(
-        select(EmergencyAid).where(EmergencyAid.dossier_id.in_(ids), EmergencyAid.granted.is_(True),
-                                   EmergencyAid.paid_in_run.is_(None))
+async def unpaid_aids(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
+    """(id, dossier_id, amount) of each granted aid not paid yet, by file."""
+    grouped: dict[uuid.UUID, list] = defaultdict(list)
+    rows = await db.execute(
+        select(EmergencyAid.id, EmergencyAid.dossier_id, EmergencyAid.amount)
+        .where(EmergencyAid.dossier_id.in_(ids), EmergencyAid.granted.is_(True), EmergencyAid.paid_in_run.is_(None))
     )
     for aid in rows.all():
         grouped[aid.dossier_id].append(aid)
@@ -136,8 +163,11 @@ async def unpaid_aids(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID,
 
 
 def statements_page(month: str, after: uuid.UUID | None, limit: int):
+    """What the events of a validated run's statements carry, with the file's trace."""
     query = (
-        select(Statement, RemunerationFile.traceparent)
+        select(Statement.id, Statement.dossier_id, Statement.person_id, Statement.components, Statement.status,
+               Statement.regime, Statement.scale_version, Statement.earned_amount, Statement.amount,
+               RemunerationFile.traceparent)
         .join(RemunerationFile, RemunerationFile.dossier_id == Statement.dossier_id)
         .where(Statement.run_month == month).order_by(Statement.id).limit(limit)
     )

@@ -58,6 +58,14 @@ class History:
     overpayment_outstanding: Decimal = ZERO
     # Months recomputed downwards since the file's last debt: where an overpayment carried over comes from.
     overpaid_months: tuple[str, ...] = ()
+    # The months a validated run settled (recomputed and paid, or found waiting) whose facts have not
+    # changed since, under the same rules: up to `settled_through`, except `changed_months`.
+    # Recomputing them gives what was paid, so they are not reviewed again (docs/remuneration.md).
+    settled_through: Month | None = None
+    changed_months: frozenset[Month] = frozenset()
+
+    def settled(self, month: Month) -> bool:
+        return self.settled_through is not None and month <= self.settled_through and month not in self.changed_months
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ class Settlement:
     statement: MonthStatement
     reviews: tuple[Review, ...]
     debt: DebtTransfer | None = None
+    # The earlier months recomputed by this settlement (with or without an adjustment).
+    reviewed_months: tuple[str, ...] = ()
 
 
 # Inputs that name a cause, in the order an operator reads them; derived figures come after.
@@ -184,14 +194,20 @@ def _in_training(month: Month, facts: Facts) -> bool:
     )
 
 
-def review_earlier_months(month: Month, facts: Facts, history: History, policy: Policy) -> list[Review]:
-    """Every month before `month` whose amount, recomputed now, differs from what was paid for it."""
+def review_earlier_months(month: Month, facts: Facts, history: History, policy: Policy,
+                          reviewed: list[str] | None = None) -> list[Review]:
+    """Every month before `month` whose amount, recomputed now, differs from what was paid for it.
+
+    Months settled under the same facts and rules are skipped; `reviewed` receives the months recomputed.
+    """
     paid_months = set(history.paid)
     first = min([Month.of(facts.training.entry_date), *paid_months])
     reviews = []
     for earlier in months_between(first, month):
         if earlier == month:
             break
+        if history.settled(earlier):
+            continue
         paid = history.paid.get(earlier)
         attendance = facts.attendance.get(earlier)
         if waiting_reason(earlier, facts.decision, facts.trainee, facts.training, attendance) is not None:
@@ -199,6 +215,8 @@ def review_earlier_months(month: Month, facts: Facts, history: History, policy: 
         if paid is None and not _in_training(earlier, facts):
             continue
         recomputed = compute_earned(earlier, facts.decision, facts.trainee, facts.training, attendance, policy)
+        if reviewed is not None:
+            reviewed.append(str(earlier))
         adjustment = review_month(earlier, recomputed, paid)
         if adjustment is not None:
             reviews.append(Review(adjustment, recomputed, attendance.version if attendance else 0))
@@ -252,7 +270,8 @@ def transfer_to_debt(statement: MonthStatement, settlement_reviews: tuple[Review
 def settle(month: Month, facts: Facts, history: History, policy: Policy,
            emergency_aids: tuple[Decimal, ...] = ()) -> Settlement | None:
     """The file's statement for `month`, or None when there is nothing to pay, recover or wait for."""
-    reviews = review_earlier_months(month, facts, history, policy)
+    reviewed: list[str] = []
+    reviews = review_earlier_months(month, facts, history, policy, reviewed)
     in_training = facts.decision.paying and _in_training(month, facts)
     over = training_over(month, facts.training)
     advance, advance_text = ZERO, ""
@@ -275,4 +294,4 @@ def settle(month: Month, facts: Facts, history: History, policy: Policy,
     debt = None
     if over:
         statement, debt = transfer_to_debt(statement, tuple(reviews), history, facts.training)
-    return Settlement(statement, tuple(reviews), debt)
+    return Settlement(statement, tuple(reviews), debt, tuple(reviewed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -49,13 +50,18 @@ class Month:
 
     @property
     def days(self) -> int:
-        return calendar.monthrange(self.year, self.number)[1]
+        return _days_in_month(self.year, self.number)
 
     def next(self) -> Month:
         return Month(self.year + (self.number == 12), self.number % 12 + 1)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.number:02d}"
+
+
+@functools.cache
+def _days_in_month(year: int, number: int) -> int:
+    return calendar.monthrange(year, number)[1]  # cached: a run asks it for the same few months of every file
 
 
 @dataclass(frozen=True)

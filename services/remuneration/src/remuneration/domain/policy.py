@@ -6,6 +6,7 @@ they rely on and a deployment changes them without code (docs/rules.md §5.7: se
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,6 +20,10 @@ from remuneration.domain.rates import (
     in_force,
 )
 from remuneration.domain.scales import DEFAULT_SCALES, ScaleVersion
+
+# Raised whenever a change of the rules' code changes what a month is worth: every month is then
+# reviewed again by the next run, as when a rate changes (docs/remuneration.md, "Only what changed").
+RULES_REVISION = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class Policy:
     emergency_aid_ceiling_per_extra_person: Decimal = Decimal("330")
     emergency_aid_extended_programmes: tuple[str, ...] = ("PREPA_AVENIR", "ACCES_ENTREPRENEURS", "VISA_SANITAIRE_SOCIAL")
     emergency_aid_for_unemployment_benefit: bool = True
+
+    def digest(self) -> str:
+        """Identifies the rates and figures (and the rules' revision): a statement remembers it, and a
+        month settled under another digest is reviewed again."""
+        return hashlib.sha256(f"{RULES_REVISION}|{self!r}".encode()).hexdigest()[:32]
 
     def top_ups_on(self, day) -> TopUpVersion:
         return in_force(self.region_top_ups, day, "region_top_ups")

@@ -25,7 +25,7 @@ from pacte_common.tracing import adopt_trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from remuneration.db.files import request_facts
-from remuneration.db.models import Debt, EmergencyAid, RemunerationFile, Statement
+from remuneration.db.models import Debt, EmergencyAid, RemunerationFile
 from remuneration.domain.states import FileState
 
 
@@ -55,9 +55,8 @@ async def entitlement_moved(db: AsyncSession, outbox: Outbox, file: Remuneration
     await _publish(db, outbox, file.traceparent, event, key=str(file.dossier_id))
 
 
-async def statement_validated(db: AsyncSession, outbox: Outbox, statement: Statement, traceparent: str | None,
-                              month: str, now: datetime) -> None:
-    """Month computed for every statement of a validated run; payment issued when it pays something."""
+def _statement_events(statement, month: str, now: datetime) -> list[IntegrationEvent]:
+    """Month computed for a statement of a validated run; payment issued when it pays something."""
     components = {c["code"]: Decimal(c["amount"]) for c in statement.components}
     common = dict(dossier_id=statement.dossier_id, person_id=statement.person_id, occurred_at=now,
                   month=month, statement_id=statement.id, components=components)
@@ -67,7 +66,15 @@ async def statement_validated(db: AsyncSession, outbox: Outbox, statement: State
     )]
     if statement.amount > 0:
         events.append(PaymentIssued(amount=statement.amount, **common))
-    await _publish(db, outbox, traceparent, *events, key=str(statement.dossier_id))
+    return events
+
+
+async def statements_validated(db: AsyncSession, outbox: Outbox, statements: list, month: str, now: datetime) -> None:
+    """The events of a page of a validated run's statements (rows with the file's `traceparent`), in one INSERT."""
+    await outbox.publish_many(db, [
+        (event, str(statement.dossier_id), statement.traceparent)
+        for statement in statements for event in _statement_events(statement, month, now)
+    ])
 
 
 async def emergency_aid_granted(db: AsyncSession, outbox: Outbox, file: RemunerationFile, aid: EmergencyAid) -> None:
