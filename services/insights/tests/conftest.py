@@ -12,6 +12,7 @@ import pytest
 from insights.main import create_app
 from insights.settings import InsightsSettings
 from pacte_common.auth import OrgKind
+from pacte_common.bus import topic_name
 from pacte_testing import auth_header, eventually, running
 
 SIRET_A = "12345678900015"
@@ -45,6 +46,9 @@ class Client:
     def org(self):
         return self.as_(OrgKind.TRAINING_ORG, SIRET_A)
 
+    def topic(self, name: str) -> str:
+        return topic_name(self.settings.bus, name)
+
     async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
         response = await self.client.request(method, url, headers=headers, **kwargs)
         assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
@@ -63,7 +67,7 @@ class Sessions(Client):
     """sessions, driven as the Region and organisations drive it: what insights hears."""
 
     async def catalogue(self, *, programme_code="VISA-METIERS", pillar="visa", siret=SIRET_A, start=date(2026, 1, 5),
-                        end=date(2026, 6, 26), places=12, departement="44") -> dict:
+                        end=date(2026, 6, 26), places=12, departement="44", skill_blocks=("RNCP34174BC01",)) -> dict:
         programmes = await self.ok("GET", "/programmes", self.region)
         if not any(p["code"] == programme_code for p in programmes):
             await self.ok("POST", "/programmes", self.region, 201, json={
@@ -73,7 +77,7 @@ class Sessions(Client):
             "programme_code": programme_code, "organisation_siret": siret, "title": "Agent de propreté et d'hygiène",
             "rncp_code": "RNCP34174", "formacode": "42811", "certifying": True, "hours_in_centre": "400", "hours_in_company": "140",
             "weekly_hours": "35", "hourly_price": "12.50", "departement": departement, "territory_code": "TS-44-NANTES",
-            "modules": ["cléa"], "skill_blocks": ["RNCP34174BC01"]})
+            "modules": ["cléa"], "skill_blocks": list(skill_blocks)})
         return await self.ok("POST", "/sessions", self.region, 201, json={
             "action_id": action["id"], "start_date": start.isoformat(), "end_date": end.isoformat(), "places": places,
             "permanent_entries": False})
@@ -114,5 +118,16 @@ async def sessions(upstream_database_url, bus_settings):
     from sessions.settings import SessionsSettings
 
     settings = SessionsSettings(database_url=upstream_database_url, bus=bus_settings, consume_prescriptions=False)
+    async with running(create_sessions(settings)) as client:
+        yield Sessions(client, settings)
+
+
+@pytest.fixture
+async def sessions_consuming(upstream_database_url, bus_settings):
+    """sessions with its prescriptions consumer: an admission published by orientation opens a file."""
+    from sessions.main import create_app as create_sessions
+    from sessions.settings import SessionsSettings
+
+    settings = SessionsSettings(database_url=upstream_database_url, bus=bus_settings)
     async with running(create_sessions(settings)) as client:
         yield Sessions(client, settings)

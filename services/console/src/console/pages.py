@@ -648,7 +648,7 @@ async def skills_page(request: Request, operator: SignedIn):
         except ValueError:
             return render(request, "skills.html", status_code=422, operator=operator, person_id=person_id, passport=None,
                           error=f"person_id: {person_id!r} is not a person id (UUID)")
-        response = await backend_of(request).call("sessions", "GET", f"/people/{person_id}/skills", token=operator.token,
+        response = await backend_of(request).call("insights", "GET", f"/people/{person_id}/skills", token=operator.token,
                                                   accept_status=(403, 404))
         if response.status_code == 403:
             return render(request, "error.html", status_code=403, title="Reserved to the Region and the person's prescriber",

@@ -1,4 +1,4 @@
-"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators are insights' (docs/insights.md)."""
+"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators and the skills passport are insights' (docs/insights.md)."""
 
 from pathlib import Path
 
@@ -13,7 +13,6 @@ from sessions.api import (
     public,
     public_pages,
     satisfaction,
-    skills,
     territories,
 )
 from sessions.api import outcomes as outcomes_api
@@ -34,11 +33,11 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app = build_app(
         settings,
         title="Pacte — sessions",
-        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators are insights' (docs/insights.md).",
+        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators and the skills passport are insights' (docs/insights.md).",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[catalogue.router, lheo.router, dossiers.router, satisfaction.router, territories.router, skills.router],
+        routers=[catalogue.router, lheo.router, dossiers.router, satisfaction.router, territories.router],
         subscriptions=[*subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name),
                        attendance_sheets_subscription()] if settings.consume_prescriptions else [],
         jobs=[purge_periodically, pull_feeds_periodically],

@@ -88,6 +88,7 @@ class SessionSnapshot(BaseModel):
     permanent_entries: bool = False
     recruitment_state: RecruitmentState
     information_meetings: list[date] = Field(default_factory=list)
+    skill_blocks: list[str] = Field(default_factory=list, description="The RNCP skill blocks the action prepares (its certification's blocks)")
     action_lheo_id: str | None = Field(None, description="The action's LHEO/Carif number, when it came from an LHEO feed (ANOTEA reviews name it)")
     session_lheo_id: str | None = Field(None, description="The session's LHEO/Carif number, when it came from an LHEO feed")
     session_territory_code: str | None = Field(

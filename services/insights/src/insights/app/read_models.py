@@ -18,6 +18,7 @@ from pacte_common.contracts.sessions import (
     SatisfactionReviewRecorded,
     SessionCancelled,
     SessionSnapshot,
+    TraineeEnrolled,
     TraineeEvent,
     TraineeExited,
 )
@@ -62,6 +63,7 @@ async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelle
         "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
         "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
         "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
+        "skill_blocks": list(snapshot.skill_blocks),
     })
     session = await db.get(TrainingSession, snapshot.session_id)
     if session is not None and not _newer(session.version, snapshot.version):
@@ -84,7 +86,8 @@ async def on_catalogue_event(db: AsyncSession, event: CatalogueEvent) -> None:
 def _file_values(dossier: DossierSnapshot) -> dict:
     profile = dossier.profile
     return {
-        "session_id": dossier.session.session_id, "person_id": dossier.person_id, "sex": profile.sex,
+        "session_id": dossier.session.session_id, "person_id": dossier.person_id, "prescriber_code": dossier.prescriber_code,
+        "sex": profile.sex,
         "education_level": profile.education_level, "disabled_worker": profile.disabled_worker, "qpv": profile.qpv,
         **entry_facts(profile.birth_date, profile.jobseeker_registration_date, dossier.entry_date),
         "status": dossier.status.value, "entry_date": dossier.entry_date, "exit_date": dossier.exit_date,
@@ -96,9 +99,13 @@ async def on_trainee_event(db: AsyncSession, event: TraineeEvent) -> None:
     """The file as the event's snapshot has it (its session too); an exit adds how it ended."""
     await apply_session(db, event.dossier.session)
     held = await db.get(Dossier, event.dossier.dossier_id)
+    if held is not None and isinstance(event, TraineeEnrolled):
+        held.enrolled_at = event.occurred_at  # the enrolment may arrive after a later event of the file
     if held is not None and not _newer(held.version, event.dossier.version):
         return
     values = _file_values(event.dossier)
+    if held is None or held.enrolled_at is None:
+        values["enrolled_at"] = event.occurred_at  # the earliest event seen until the enrolment's own arrives
     if isinstance(event, TraineeExited):
         values.update(exit_kind=event.exit_kind.value, certification_result=event.certification_result and event.certification_result.value,
                       dropout_reason=event.dropout_reason and event.dropout_reason.value,

@@ -61,6 +61,8 @@ class Action(Base):
     hourly_price: Mapped[Decimal] = mapped_column(Money)
     departement: Mapped[str] = mapped_column(String(3), index=True)
     territory_code: Mapped[str | None] = mapped_column(String(32))
+    # The RNCP skill blocks the action prepares (the skills passport: docs/satisfaction.md).
+    skill_blocks: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class TrainingSession(Base):
@@ -90,6 +92,10 @@ class Dossier(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     # sessions' pseudonymous person id: a PRÉPA exit followed by a VISA entry is one person's
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # The prescriber the file came from (none for a direct enrolment) and when it was enrolled:
+    # the skills passport's current prescriber is the one of the latest file (docs/satisfaction.md).
+    prescriber_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sex: Mapped[str] = mapped_column(String(1))
     education_level: Mapped[str | None] = mapped_column(String(16))
     disabled_worker: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -76,6 +76,7 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         permanent_entries=session.permanent_entries,
         recruitment_state=session.recruitment_state,
         information_meetings=[date.fromisoformat(d) for d in session.information_meetings or []],
+        skill_blocks=list(action.skill_blocks or []),
         action_lheo_id=action.lheo_id,
         session_lheo_id=session.lheo_id,
         session_territory_code=session.territory_code,

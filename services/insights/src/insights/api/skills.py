@@ -11,8 +11,8 @@ from pacte_common.errors import Forbidden, NotFound
 from pacte_common.service import DbSession
 from pydantic import BaseModel
 
-from sessions.db.skills import files_of_person
-from sessions.domain.skills import blocks_obtained, current_prescriber, passport
+from insights.db.skills import files_of_person
+from insights.domain.skills import blocks_obtained, current_prescriber, passport
 
 router = APIRouter(tags=["skills"])
 

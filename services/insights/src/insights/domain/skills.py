@@ -8,14 +8,17 @@ a Mission locale, is read by the Mission locale only). Cancelled files never cou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
+
+# A file whose enrolment time is not known yet (its events still on the way) counts as the oldest.
+NOT_YET_KNOWN = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class FileSkills:
     dossier_id: UUID
-    created_at: datetime
+    enrolled_at: datetime | None
     status: str
     prescriber_code: str | None
     programme_code: str
@@ -30,7 +33,7 @@ class FileSkills:
 
 def current_prescriber(files: list[FileSkills]) -> str | None:
     prescribed = [f for f in files if f.prescriber_code and f.status != "cancelled"]
-    return max(prescribed, key=lambda f: f.created_at).prescriber_code if prescribed else None
+    return max(prescribed, key=lambda f: f.enrolled_at or NOT_YET_KNOWN).prescriber_code if prescribed else None
 
 
 def blocks_obtained(f: FileSkills) -> list[str]:
@@ -44,6 +47,6 @@ def blocks_obtained(f: FileSkills) -> list[str]:
 def passport(files: list[FileSkills]) -> tuple[list[FileSkills], list[str]]:
     """The files that certify something (assessed or with blocks obtained) and every block obtained."""
     counted = [f for f in files if f.status != "cancelled" and (f.certification_result or f.skill_blocks_obtained)]
-    counted.sort(key=lambda f: (f.exit_date or date.max, f.created_at))
+    counted.sort(key=lambda f: (f.exit_date or date.max, f.enrolled_at or NOT_YET_KNOWN))
     blocks = sorted({block for f in counted for block in blocks_obtained(f)})
     return counted, blocks

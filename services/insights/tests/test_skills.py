@@ -1,5 +1,7 @@
-"""The skills passport: certification results and skill blocks obtained, read by the Region
-and the person's current prescriber only."""
+"""The skills passport, served by insights from the trainee events: certification results and
+skill blocks obtained, read by the Region and the person's current prescriber only
+(docs/satisfaction.md, "Skills passport"). Files are opened in sessions by admissions published
+on orientation's topic, as in the suite."""
 
 import uuid
 from datetime import UTC, date, datetime
@@ -39,39 +41,48 @@ async def admit(api, session_id: str, person_id: uuid.UUID, prescriber: str, day
     return (await eventually(opened, message="the training file"))[0]
 
 
-async def test_passport_read_by_the_region_and_the_current_prescriber_only(api_consuming):
-    api = api_consuming
+async def test_passport_read_by_the_region_and_the_current_prescriber_only(sessions_consuming, insights):
+    api = sessions_consuming
     person = uuid.uuid4()
+    url = f"/people/{person}/skills"
     visa = await api.catalogue(skill_blocks=["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"])
     first = await admit(api, visa["id"], person, "PE-44001", 1)
     await api.act(first["id"], "enter", {"entry_date": "2026-01-05"})
     await api.act(first["id"], "exit", {"exit_date": "2026-01-06", "kind": "completed", "certification_result": "partial",
                                         "skill_blocks_obtained": ["RNCP34174BC02", "RNCP34174BC01"]})
 
-    passport = await api.ok("GET", f"/people/{person}/skills", api.region)
+    async def read(headers, check):
+        async def answer():
+            response = await insights.client.get(url, headers=headers)
+            return response.json() if response.status_code == 200 and check(response.json()) else None
+        return await eventually(answer, message="the trainee events reached insights")
+
+    passport = await read(insights.region, lambda body: body["certifications"])
     assert passport["current_prescriber"] == "PE-44001"
     assert passport["skill_blocks_obtained"] == ["RNCP34174BC01", "RNCP34174BC02"]
     [certification] = passport["certifications"]
     assert certification["certification_result"] == "partial" and certification["rncp_code"] == "RNCP34174"
     assert certification["skill_blocks_offered"] == ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"]
-    assert (await api.ok("GET", f"/people/{person}/skills", api.as_("prescriber", "PE-44001")))["skill_blocks_obtained"]
+    assert (await insights.ok("GET", url, insights.as_("prescriber", "PE-44001")))["skill_blocks_obtained"]
 
-    foreign = await api.client.get(f"/people/{person}/skills", headers=api.as_("prescriber", "ML-49002"))
+    foreign = await insights.client.get(url, headers=insights.as_("prescriber", "ML-49002"))
     assert foreign.status_code == 404  # a foreign prescriber sees nothing, not even that the person exists
-    assert (await api.client.get(f"/people/{person}/skills", headers=api.org)).status_code == 403
-    assert (await api.client.get(f"/people/{uuid.uuid4()}/skills", headers=api.region)).status_code == 404
+    assert (await insights.client.get(url, headers=insights.org)).status_code == 403
+    assert (await insights.client.get(f"/people/{uuid.uuid4()}/skills", headers=insights.region)).status_code == 404
+    assert (await insights.client.get(url, headers=api.region)).status_code == 401  # a token for sessions is not one for insights
+    assert (await api.client.get(url, headers=api.region)).status_code == 404  # sessions no longer serves it
 
     # A Mission locale prescribes the next training: it becomes the current prescriber.
-    second_session = await api.catalogue()
+    second_session = await api.catalogue(skill_blocks=["RNCP34174BC01", "RNCP34174BC03"])
     await admit(api, second_session["id"], person, "ML-49002", 20)
-    assert (await api.ok("GET", f"/people/{person}/skills", api.as_("prescriber", "ML-49002")))["current_prescriber"] == "ML-49002"
-    former = await api.client.get(f"/people/{person}/skills", headers=api.as_("prescriber", "PE-44001"))
+    await read(insights.as_("prescriber", "ML-49002"), lambda body: body["current_prescriber"] == "ML-49002")
+    former = await insights.client.get(url, headers=insights.as_("prescriber", "PE-44001"))
     assert former.status_code == 404
     # a certification obtained in full gives every block of its training
     second = (await api.ok("GET", f"/dossiers?person_id={person}", api.region))["items"]
     later = next(d for d in second if d["session_id"] == second_session["id"])
     await api.act(later["id"], "enter", {"entry_date": "2026-01-07"})
     await api.act(later["id"], "exit", {"exit_date": "2026-01-08", "kind": "completed", "certification_result": "obtained"})
-    full = await api.ok("GET", f"/people/{person}/skills", api.region)
+    full = await read(insights.region, lambda body: len(body["certifications"]) == 2)
     assert full["skill_blocks_obtained"] == ["RNCP34174BC01", "RNCP34174BC02", "RNCP34174BC03"]
     assert [c["certification_result"] for c in full["certifications"]] == ["partial", "obtained"]
