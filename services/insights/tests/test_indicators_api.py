@@ -75,7 +75,7 @@ async def test_only_the_region_and_organisations_read_and_reports_have_a_budget(
     from insights.settings import InsightsSettings
     from pacte_testing import auth_header, running
 
-    settings = InsightsSettings(database_url=database_url, bus=bus_settings, consume=False, rate_limits={"reports": "2/minute", "public": "60/minute"})
+    settings = InsightsSettings(database_url=database_url, bus=bus_settings, consume=False, rate_limits={"reports": "2/minute", "public": "60/minute", "signing": "60/minute"})
     async with running(create_app(settings)) as client:
         region = auth_header(settings, "region", "region")
         assert (await client.get("/indicators", headers=auth_header(settings, "prescriber", "PE-44001"))).status_code == 403

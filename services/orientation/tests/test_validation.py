@@ -1,16 +1,19 @@
 """Bad input answers 422 problem+json naming the field, and nothing is stored or published."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from orientation.domain.prescription import Status
+from pacte_common.clock import business_today
 from pacte_common.contracts.sessions import RecruitmentState, SessionCancelled
+from pacte_common.settings import ServiceSettings
 from pacte_testing import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-TODAY = date.today()
+# the service's today is the business day (Paris), which turns an hour before UTC's
+TODAY = business_today(ServiceSettings.model_fields["business_timezone"].default)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
