@@ -20,7 +20,7 @@ from pacte_common.contracts.sessions import (
 )
 from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Nir, Siret
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 Hours = decimal_input(ge=0, max_digits=10, decimal_places=2)
 Price = decimal_input(ge=0, max_digits=12, decimal_places=2)
@@ -44,20 +44,20 @@ class ProgrammeIn(Strict):
     name: str = Field(min_length=1, max_length=255)
     pillar: Pillar
     funder: str = Field("region", min_length=1, max_length=64)
-    remuneration_approved: bool = False
-    tension_sector: bool = False
+    remuneration_approved: StrictBool = False
+    tension_sector: StrictBool = False
     agora_category: AgoraCategory = AgoraCategory.STANDARD
-    delegated_to_france_travail: bool = False
+    delegated_to_france_travail: StrictBool = False
 
 
 class ProgrammePatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=255)
     pillar: Pillar | None = None
     funder: str | None = Field(None, min_length=1, max_length=64)
-    remuneration_approved: bool | None = None
-    tension_sector: bool | None = None
+    remuneration_approved: StrictBool | None = None
+    tension_sector: StrictBool | None = None
     agora_category: AgoraCategory | None = None
-    delegated_to_france_travail: bool | None = None
+    delegated_to_france_travail: StrictBool | None = None
 
 
 class ProgrammeOut(ProgrammeIn):
@@ -70,13 +70,13 @@ class ActionFields(Strict):
     title: str = Field(min_length=1, max_length=500)
     rncp_code: str | None = Field(None, max_length=32)
     formacode: str | None = Field(None, max_length=16)
-    certifying: bool = False
+    certifying: StrictBool = False
     hours_in_centre: Hours
     hours_in_company: Hours = Decimal("0")
     weekly_hours: WeeklyHours | None = None
     hourly_price: Price
-    part_time: bool = False
-    distance_learning: bool = False
+    part_time: StrictBool = False
+    distance_learning: StrictBool = False
     modules: list[str] = Field(default_factory=list, description="Optional modules: refresher, FLE, CléA, driving licence…")
     skill_blocks: list[str] = Field(default_factory=list, description="Blocs de compétences of a split certification")
     departement: str = Field(pattern=r"^[0-9]{2}$")
@@ -94,13 +94,13 @@ class ActionPatch(Strict):
     title: str | None = Field(None, min_length=1, max_length=500)
     rncp_code: str | None = None
     formacode: str | None = None
-    certifying: bool | None = None
+    certifying: StrictBool | None = None
     hours_in_centre: Hours | None = None
     hours_in_company: Hours | None = None
     weekly_hours: WeeklyHours | None = None
     hourly_price: Price | None = None
-    part_time: bool | None = None
-    distance_learning: bool | None = None
+    part_time: StrictBool | None = None
+    distance_learning: StrictBool | None = None
     modules: list[str] | None = None
     skill_blocks: list[str] | None = None
     departement: str | None = Field(None, pattern=r"^[0-9]{2}$")
@@ -122,7 +122,7 @@ class SessionIn(Strict):
     start_date: date
     end_date: date
     places: int = Field(ge=1, le=10_000)
-    permanent_entries: bool = False
+    permanent_entries: StrictBool = False
     recruitment_state: RecruitmentState = RecruitmentState.OPEN
     information_meetings: list[date] = Field(default_factory=list)
     lheo_id: str | None = Field(None, max_length=128)
@@ -138,7 +138,7 @@ class SessionPatch(Strict):
     start_date: date | None = None
     end_date: date | None = None
     places: int | None = Field(None, ge=1, le=10_000)
-    permanent_entries: bool | None = None
+    permanent_entries: StrictBool | None = None
     recruitment_state: RecruitmentState | None = None
     information_meetings: list[date] | None = None
 
