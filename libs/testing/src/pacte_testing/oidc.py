@@ -58,7 +58,10 @@ class OidcProvider:
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                # ready, and its key set served once (the first answer is the slow one), so that the
+                # services' first fetch, with their short timeout, does not meet a cold provider
+                if all(httpx.get(f"{self.issuer}{path}", timeout=5).status_code == 200
+                       for path in ("/.well-known/openid-configuration", "/jwks")):
                     return
             except httpx.HTTPError:
                 pass
