@@ -3,17 +3,15 @@ on another, both on the test's topics: sessions publishes what insights reads (d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from insights.main import create_app
 from insights.settings import InsightsSettings
 from pacte_common.auth import OrgKind
-from pacte_common.bus import topic_name
-from pacte_testing import auth_header, eventually, running
+from pacte_testing import ServiceClient, eventually, running
 
 SIRET_A = "12345678900015"
 SIRET_B = "44299123000016"
@@ -21,38 +19,16 @@ NIR = "185054410912314"
 
 
 @dataclass
-class Client:
-    """An HTTP client on one running app and the tokens of each kind of caller."""
-
-    client: httpx.AsyncClient
-    settings: Any
-    tokens: dict[str, dict] = field(default_factory=dict)
+class Client(ServiceClient):
+    """An HTTP client on one running app (insights, or sessions beside it) and its callers' tokens."""
 
     SIRET_A = SIRET_A
     SIRET_B = SIRET_B
     NIR = NIR
 
-    def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
-        key = f"{kind}:{org}"
-        if key not in self.tokens:
-            self.tokens[key] = auth_header(self.settings, kind, org)
-        return self.tokens[key]
-
-    @property
-    def region(self):
-        return self.as_(OrgKind.REGION, "region")
-
     @property
     def org(self):
         return self.as_(OrgKind.TRAINING_ORG, SIRET_A)
-
-    def topic(self, name: str) -> str:
-        return topic_name(self.settings.bus, name)
-
-    async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
-        response = await self.client.request(method, url, headers=headers, **kwargs)
-        assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json()
 
     async def until(self, url: str, headers: dict, check, message: str, timeout: float = 30.0) -> Any:
         """The read side is eventually consistent: polls `url` until `check(body)` holds (a deadline, no sleep)."""

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_common.bus import topic_name
-from pacte_testing import auth_header, running
+from pacte_testing import ServiceClient, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
 
@@ -35,13 +32,10 @@ class FixedClock:
 
 
 @dataclass
-class Api:
-    """An HTTP client on the running app and the tokens of each kind of caller."""
+class Api(ServiceClient):
+    """sessions' running app, its movable clock, and the tokens of each kind of caller."""
 
-    client: httpx.AsyncClient
-    settings: SessionsSettings
     clock: FixedClock
-    tokens: dict[str, dict] = field(default_factory=dict)
 
     # Test modules cannot import conftest (importlib import mode): what they share hangs here.
     SIRET_A = SIRET_A
@@ -50,27 +44,9 @@ class Api:
     NIR = NIR
     DATA = DATA
 
-    def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
-        key = f"{kind}:{org}"
-        if key not in self.tokens:
-            self.tokens[key] = auth_header(self.settings, kind, org)
-        return self.tokens[key]
-
-    @property
-    def region(self):
-        return self.as_(OrgKind.REGION, "region")
-
     @property
     def org(self):
         return self.as_(OrgKind.TRAINING_ORG, SIRET_A)
-
-    def topic(self, name: str) -> str:
-        return topic_name(self.settings.bus, name)
-
-    async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
-        response = await self.client.request(method, url, headers=headers, **kwargs)
-        assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json()
 
     async def catalogue(
         self,

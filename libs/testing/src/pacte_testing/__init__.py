@@ -20,8 +20,10 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -29,7 +31,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pacte_common.auth import OrgKind
-from pacte_common.bus import new_consumer
+from pacte_common.bus import new_consumer, topic_name
 from pacte_common.events import Envelope, decode
 from pacte_common.settings import BusSettings, ServiceSettings
 from pacte_common.validators import nir_key
@@ -235,6 +237,33 @@ async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIte
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
             yield client
+
+
+@dataclass
+class ServiceClient:
+    """An HTTP client on one running app, with a token per kind of caller (signed once each)."""
+
+    client: httpx.AsyncClient
+    settings: ServiceSettings
+    tokens: dict[str, dict] = field(default_factory=dict, kw_only=True)
+
+    def as_(self, kind: OrgKind | str, org: str = "region") -> dict[str, str]:
+        key = f"{kind}:{org}"
+        if key not in self.tokens:
+            self.tokens[key] = auth_header(self.settings, kind, org)
+        return self.tokens[key]
+
+    @property
+    def region(self) -> dict[str, str]:
+        return self.as_(OrgKind.REGION, "region")
+
+    def topic(self, name: str) -> str:
+        return topic_name(self.settings.bus, name)
+
+    async def ok(self, method: str, url: str, headers: dict, expected: int = 200, **kwargs) -> Any:
+        response = await self.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json()
 
 
 # The tests' token issuer: its key store and the `iss` its tokens carry.
