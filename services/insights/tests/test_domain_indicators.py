@@ -89,7 +89,7 @@ def compute(
 
 def aggregate_in_memory(files, sessions, period, policy, follow_up) -> Aggregates:
     """The counts and sums of one scope, from the facts: the executable definition that the
-    SQL aggregation of db/indicators.py must match (tests/test_indicators_sql.py)."""
+    SQL aggregation of db/indicators.py must match (test_sql_aggregation_matches_the_definition below)."""
     entries = [f for f in files if period.contains(f.entry_date)]
 
     def long_term(f: FileFacts) -> bool:
@@ -254,9 +254,9 @@ def test_period_filter():
 
 
 def test_policy_values_are_settings():
-    stricter = compute(FILES, SESSIONS, YEAR_2026, IndicatorPolicy(disabled_target=Decimal("0.40"), senior_age=45))["all"]
+    stricter = compute(FILES, SESSIONS, YEAR_2026, IndicatorPolicy(disabled_target=Decimal("0.40"), senior_age=40))["all"]
     assert stricter.values["disabled_workers_share"].meets_target is False
-    assert ratio(stricter, "seniors_share") == (1, 6, Decimal("0.1667"))  # 2 is 56; 6 is 40
+    assert ratio(stricter, "seniors_share") == (2, 6, Decimal("0.3333"))  # 2 is 56; 6 is 40, a senior from 40 (not at the default 50)
 
 
 def test_months_before_clamps_to_month_end():

@@ -1,4 +1,3 @@
-from decimal import Decimal
 
 from pacte_common.settings import ServiceSettings
 from pydantic import Field
@@ -32,8 +31,8 @@ class SessionsSettings(ServiceSettings):
     lheo_feed_interval_s: float = Field(0.0, ge=0, description="0: feeds are not pulled")
     lheo_feed_timeout_s: float = Field(60.0, gt=0)
 
-    # Indicators (docs/rules.md §8).
-    indicator_disabled_target: Decimal = Decimal("0.15")
+    # The target publics the result indicators judge at entry (docs/rules.md §8); insights'
+    # PACTE_INSIGHTS_INDICATOR_* settings define them for the monitoring indicators: keep both alike.
     indicator_senior_age: int = 50
     indicator_young_age_limit: int = 26
     indicator_long_term_months: int = 12
@@ -42,7 +41,6 @@ class SessionsSettings(ServiceSettings):
     def indicator_policy(self) -> IndicatorPolicy:
         """The indicators' definitions of the target publics, from these settings."""
         return IndicatorPolicy(
-            disabled_target=self.indicator_disabled_target,
             senior_age=self.indicator_senior_age,
             young_age_limit=self.indicator_young_age_limit,
             long_term_months=self.indicator_long_term_months,

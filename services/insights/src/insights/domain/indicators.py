@@ -1,6 +1,6 @@
 """The Pacte's monitoring indicators (docs/rules.md §8): their policy and how each follows from
 the counts the database aggregates (db/indicators.py). No I/O. The in-memory definition the SQL
-is held to lives in the tests (tests/indicator_oracle.py), as an oracle only.
+is held to lives in the tests (tests/test_domain_indicators.py), as an oracle only.
 
 Definitions (our choices where the Pacte (§V.2, docs/rules.md §8) gives none, each value a policy field):
 - *entries*: files whose entry date falls in the period (cancelled files never count).
@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+
+from pacte_common.clock import age_on
 
 RATE_QUANTUM = Decimal("0.0001")
 DURATION_QUANTUM = Decimal("0.01")
@@ -144,7 +146,7 @@ def entry_facts(birth_date: date, registration_date: date | None, entry_date: da
     if entry_date is None:
         return {"age_at_entry": None, "registration_months_at_entry": None}
     registered = whole_months(registration_date, entry_date) if registration_date else None
-    return {"age_at_entry": whole_months(birth_date, entry_date) // 12, "registration_months_at_entry": registered}
+    return {"age_at_entry": age_on(birth_date, entry_date), "registration_months_at_entry": registered}
 
 
 def assemble(a: Aggregates, policy: IndicatorPolicy) -> IndicatorSet:

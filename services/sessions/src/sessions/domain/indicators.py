@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 
 @dataclass(frozen=True)
 class IndicatorPolicy:
-    disabled_target: Decimal = Decimal("0.15")
     senior_age: int = 50
     young_age_limit: int = 26
     long_term_months: int = 12
