@@ -99,7 +99,6 @@ def upgrade() -> None:
     sa.Column('equipe_formateurs', sa.Numeric(precision=3, scale=2), nullable=False),
     sa.Column('moyens_materiels', sa.Numeric(precision=3, scale=2), nullable=False),
     sa.Column('accompagnement', sa.Numeric(precision=3, scale=2), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('review_id', name=op.f('pk_satisfaction_reviews'))
     )
     with op.batch_alter_table('satisfaction_reviews', schema=None) as batch_op:

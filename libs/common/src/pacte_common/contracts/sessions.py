@@ -129,7 +129,8 @@ class SessionCancelled(CatalogueEvent):
 @register
 class SatisfactionReviewRecorded(IntegrationEvent):
     """A trainee's review from ANOTEA, imported by the Region (docs/satisfaction.md): created or
-    changed by an import. Marks 1–5; the comment is ANOTEA's published one (after its moderation)."""
+    changed by an import. Marks 1–5. No comment: trainees' free text stays in sessions, which
+    has no reader of it on the bus (it may name people)."""
 
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.satisfaction.review-recorded.v1"
     topic: ClassVar[str] = Topics.CATALOGUE
@@ -144,7 +145,6 @@ class SatisfactionReviewRecorded(IntegrationEvent):
     equipe_formateurs: Decimal
     moyens_materiels: Decimal
     accompagnement: Decimal
-    comment: str | None = None
 
 
 # ---------------------------------------------------------------- the trainee's file

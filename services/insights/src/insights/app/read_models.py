@@ -139,7 +139,7 @@ async def void_month(db: AsyncSession, dossier_id, month: str, at: datetime) -> 
 
 async def on_review(db: AsyncSession, event: SatisfactionReviewRecorded) -> None:
     """An ANOTEA review as sessions stored it (the last import's marks win)."""
-    values = event.model_dump(include={"action_id", "session_id", "organisation_siret", "review_date", "comment", *MARKS})
+    values = event.model_dump(include={"action_id", "session_id", "organisation_siret", "review_date", *MARKS})
     row = await db.get(SatisfactionReview, event.review_id)
     if row is None:
         db.add(SatisfactionReview(review_id=event.review_id, **values))

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 Hours = Numeric(10, 2)
@@ -149,7 +149,6 @@ class SatisfactionReview(Base):
     equipe_formateurs: Mapped[Decimal] = mapped_column(Mark)
     moyens_materiels: Mapped[Decimal] = mapped_column(Mark)
     accompagnement: Mapped[Decimal] = mapped_column(Mark)
-    comment: Mapped[str | None] = mapped_column(Text)
 
 
 # What `pacte insights rebuild` empties before replaying the topics (docs/insights.md).

@@ -178,7 +178,7 @@ async def publish_reviews(db: AsyncSession, runtime: Runtime, reviews: list[Sati
     """The reviews an import stored (created, changed or unchanged), for the read side (docs/insights.md); one INSERT for all."""
     events = [
         (SatisfactionReviewRecorded(review_id=r.review_id, action_id=r.action_id, session_id=r.session_id, organisation_siret=r.organisation_siret,
-                                    review_date=r.review_date, comment=r.comment, **{name: getattr(r, name) for name in MARKS}),
+                                    review_date=r.review_date, **{name: getattr(r, name) for name in MARKS}),
          str(r.session_id or r.action_id), None)
         for r in reviews
     ]
