@@ -1,11 +1,18 @@
 """`pacte insights rebuild` (docs/insights.md §4): with insights stopped, its read models emptied
 and every topic replayed from the beginning give the same indicators as before."""
 
+import uuid
 from datetime import date
+from decimal import Decimal
 
+from insights.db.models import Action, messaging
 from insights.main import create_app
-from pacte_testing import auth_header, eventually, running
+from pacte_common.db import create_engine
+from pacte_common.events import Topics
+from pacte_testing import auth_header, eventually, read_topic, running
+from pacte_testing.agora import publish
 from pacte_tools.insights_cli import rebuild
+from sqlalchemy import func, select
 
 QUERY = "/indicators?from=2026-01-01&to=2026-12-31&compare=departement"
 
@@ -35,3 +42,36 @@ async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, set
     async with running(create_app(settings.model_copy(update={"consume": False}))) as client:  # what the replay built, nothing more
         after = (await client.get(QUERY, headers=region)).json()
     assert after == before
+
+
+async def test_a_late_trainee_event_does_not_roll_its_action_back(sessions, settings):
+    """A trainee event carries its action as it was when published; the action changing later
+    does not move its sessions' version, so the action's own version decides (docs/insights.md §1)."""
+    session = await sessions.catalogue()
+    await sessions.enrol(session["id"])
+    [enrolled] = await read_topic(settings.bus, sessions.topic(Topics.TRAINEES), expect=1)
+    engine = create_engine(settings.database_url)
+
+    async def held(query):
+        async with engine.connect() as connection:
+            return (await connection.execute(query)).scalar_one_or_none()
+
+    hours = select(Action.hours_in_centre).where(Action.id == uuid.UUID(session["action_id"]))
+    async with running(create_app(settings)):
+        await eventually(lambda: held(hours), 30, message="the action reached insights")
+        await sessions.ok("PATCH", f"/actions/{session['action_id']}", sessions.region, json={"hours_in_centre": "500"})
+        await eventually(lambda: _is(held(hours), Decimal("500")), 30, message="the changed action reached insights")
+        applied = select(func.count()).select_from(messaging.inbox)
+        before = await held(applied)
+        await publish(settings.bus, [enrolled.data])  # the same event again, as a late copy with an id of its own
+        await eventually(lambda: _is_more(held(applied), before), 30, message="the late event was applied")
+        assert await held(hours) == Decimal("500")
+    await engine.dispose()
+
+
+async def _is(reading, expected) -> bool:
+    return await reading == expected
+
+
+async def _is_more(reading, than: int) -> bool:
+    return await reading > than

@@ -1,8 +1,8 @@
-"""skills passport: the action's skill blocks, the file's prescriber and enrolment time
+"""skills passport and action versions: the action's skill blocks and version, the file's prescriber and enrolment time
 
 Revision ID: 5e7c1b2a9d03
 Revises: 2b3756afe35a
-Create Date: 2026-12-07 00:00:00
+Create Date: 2026-12-06 23:50:00
 """
 import pacte_common.db
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('actions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('skill_blocks', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=True))
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('prescriber_code', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('enrolled_at', pacte_common.db.UTCDateTime(), nullable=True))
@@ -29,4 +30,5 @@ def downgrade() -> None:
         batch_op.drop_column('enrolled_at')
         batch_op.drop_column('prescriber_code')
     with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.drop_column('version')
         batch_op.drop_column('skill_blocks')

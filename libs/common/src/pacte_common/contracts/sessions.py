@@ -90,6 +90,9 @@ class SessionSnapshot(BaseModel):
     information_meetings: list[date] = Field(default_factory=list)
     skill_blocks: list[str] = Field(default_factory=list, description="The RNCP skill blocks the action prepares (its certification's blocks)")
     action_lheo_id: str | None = Field(None, description="The action's LHEO/Carif number, when it came from an LHEO feed (ANOTEA reviews name it)")
+    action_version: int | None = Field(
+        None, ge=1, description="The action row's version (the session's version does not move when its action "
+        "changes): a consumer keeps the action's fields only from a snapshot at least as new as the one it holds")
     session_lheo_id: str | None = Field(None, description="The session's LHEO/Carif number, when it came from an LHEO feed")
     session_territory_code: str | None = Field(
         None, description="The employment-training territory of the session's training place (docs/territories.md); "

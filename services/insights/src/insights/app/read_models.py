@@ -54,17 +54,21 @@ async def _upsert(db: AsyncSession, model, key, values: dict):
 
 
 async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelled: bool | None = None) -> None:
-    """The programme, action and session of a snapshot (a catalogue or a trainee event)."""
+    """The programme, action and session of a snapshot (a catalogue or a trainee event). The
+    action and the session each move only with a snapshot at least as new as the one held: a
+    late trainee event carries its action and session as they were when it was published."""
     programme = snapshot.programme
     await _upsert(db, Programme, programme.code, {"name": programme.name, "pillar": programme.pillar.value})
-    await _upsert(db, Action, snapshot.action_id, {
-        "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
-        "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
-        "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
-        "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
-        "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
-        "skill_blocks": list(snapshot.skill_blocks),
-    })
+    action = await db.get(Action, snapshot.action_id)
+    if action is None or _newer(action.version, snapshot.action_version):
+        await _upsert(db, Action, snapshot.action_id, {
+            "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
+            "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
+            "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
+            "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
+            "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
+            "skill_blocks": list(snapshot.skill_blocks), "version": snapshot.action_version,
+        })
     session = await db.get(TrainingSession, snapshot.session_id)
     if session is not None and not _newer(session.version, snapshot.version):
         return

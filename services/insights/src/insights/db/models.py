@@ -63,6 +63,7 @@ class Action(Base):
     territory_code: Mapped[str | None] = mapped_column(String(32))
     # The RNCP skill blocks the action prepares (the skills passport: docs/satisfaction.md).
     skill_blocks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int | None] = mapped_column(Integer)  # sessions' action version (None: unversioned)
 
 
 class TrainingSession(Base):

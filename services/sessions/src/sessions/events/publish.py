@@ -78,6 +78,7 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         information_meetings=[date.fromisoformat(d) for d in session.information_meetings or []],
         skill_blocks=list(action.skill_blocks or []),
         action_lheo_id=action.lheo_id,
+        action_version=action.version,
         session_lheo_id=session.lheo_id,
         session_territory_code=session.territory_code,
         version=session.version,
