@@ -7,6 +7,7 @@ lheo/lheo-schema; `exemple-photographe.lheo-1.3.0.xml` an excerpt of LHEO's own 
 """
 
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,15 @@ async def test_offer_from_the_xsd_imports_field_by_field_and_reimports_unchanged
     # The event carries the row as written by the bulk UPDATE.
     assert updates[0].data.session.version == (await api.ok("GET", f"/sessions/{session_id}", api.region))["version"] == 2
     assert len(distinct) == 5  # the identical re-import published nothing
+
+    # A session added by hand to an imported action, which the feed does not name, is republished
+    # with its action when the feed changes the action: its snapshot carries the action.
+    by_hand = await api.ok("POST", "/sessions", api.region, 201, json={
+        "action_id": nantes["action_id"], "start_date": "2026-09-07", "end_date": "2027-02-26", "places": 10})
+    await import_file(api, changed.replace(b"<prix-horaire-TTC>12.50</prix-horaire-TTC>", b"<prix-horaire-TTC>13.00</prix-horaire-TTC>"))
+    seen = {e.id: e for e in await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=len(distinct) + 4)}
+    republished = [e.data.session for e in seen.values() if isinstance(e.data, SessionUpdated) and str(e.data.session.session_id) == by_hand["id"]]
+    assert [(s.hourly_price, s.action_version) for s in republished] == [(Decimal("13.00"), 2)]
 
 
 async def test_action_without_programme_is_rejected_by_name(api):

@@ -225,6 +225,7 @@ async def _plan_sessions(db: AsyncSession, run: _Run, parsed: LheoAction, action
             run.write(parsed_session.key, current, plan.write, action)
         row_id = run.rows[parsed_session.key]["id"] if parsed_session.key in run.rows else None
         if plan.event:
+            run.action_of[row_id] = action  # an unchanged session whose action changed: nothing written, still published
             run.publish(row_id, SessionPublished if plan.event == "published" else SessionUpdated)
         items.append(_item(parsed, plan.status, row_id, plan.reason, kind="session", key=parsed_session.key,
                            path=parsed_session.path, defaults=parsed_session.defaults))
@@ -232,16 +233,21 @@ async def _plan_sessions(db: AsyncSession, run: _Run, parsed: LheoAction, action
 
 
 async def _place_other_sessions(db: AsyncSession, run: _Run, changed: list[Action]) -> None:
-    """Sessions of a changed action that the file does not name follow its training place too
-    (their territory only, as the ORM's re-placing did; no event)."""
+    """Sessions of a changed action that the file does not name follow its training place too,
+    and are republished: their snapshot carries the action (as a PATCH of the action does)."""
     planned = {row["id"] for row in run.rows.values()}
-    for row in await session_rows_of_actions(db, [action.id for action in changed]):
+    by_id = {action.id: action for action in changed}
+    for row in await session_rows_of_actions(db, list(by_id)):
         if row["id"] in planned:
             continue
-        action = next(a for a in changed if a.id == row["action_id"])
+        action = by_id[row["action_id"]]
         code = await run.territories.code_of(db, action)
+        key = row["lheo_id"] or str(row["id"])
         if row["territory_code"] != code:
-            run.write(row["lheo_id"] or str(row["id"]), row, {"territory_code": code}, action)
+            run.write(key, row, {"territory_code": code}, action)
+        else:
+            run.rows[key], run.action_of[row["id"]] = row, action  # unchanged, but its snapshot is
+        run.publish(row["id"], SessionUpdated)
 
 
 async def _write_sessions_and_publish(db: AsyncSession, runtime: Runtime, run: _Run) -> None:
