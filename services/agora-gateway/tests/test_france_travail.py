@@ -211,11 +211,14 @@ async def test_months_signed_on_the_sheets_go_to_france_travail_after_the_aes_ea
     async with running(create_app(settings)) as client:
         await publish(bus_settings, [story.enrolled()])
         await eventually(lambda: ft_file(client, region, story), message="the file followed")
-        # heard before the entry (the topics are not ordered): retried until the AES is queued
+        # heard before the entry (the topics are not ordered): retried, queued once the AES is
         await publish(bus_settings, [story.attendance("2026-01", attended=Decimal("140"))])
         await publish(bus_settings, [story.entered()])
         await publish(bus_settings, [story.attendance("2026-02", source="manual"),  # typed by hand: not signed, not sent
                                      story.attendance("2026-01", version=2, attended=Decimal("143.5"))])
+        # the same version heard again (republished: another event id), then a late copy of version 1: neither is queued
+        await publish(bus_settings, [story.attendance("2026-01", version=2, attended=Decimal("143.5")),
+                                     story.attendance("2026-01", attended=Decimal("140"))])
 
         async def signed_months_acknowledged():
             flows = statuses(await ft_file(client, region, story))

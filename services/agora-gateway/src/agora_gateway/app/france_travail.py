@@ -40,7 +40,13 @@ from agora_gateway.app.outbound.engine import (
 )
 from agora_gateway.clients.france_travail import FranceTravailClient, FranceTravailUnavailable
 from agora_gateway.clients.partner import PartnerAnswer
-from agora_gateway.db.france_travail import find_ft_flow, ft_due_heads, ft_next_due_at, get_ft_file
+from agora_gateway.db.france_travail import (
+    find_ft_flow,
+    ft_due_heads,
+    ft_file_flows,
+    ft_next_due_at,
+    get_ft_file,
+)
 from agora_gateway.db.models import FtFile, FtFlow, FtFlowTransitionLog
 from agora_gateway.db.outbound import claim
 from agora_gateway.db.queries import SYSTEM
@@ -109,13 +115,20 @@ async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: Tra
 async def on_attendance_statement(db: AsyncSession, runtime: GatewayRuntime, event: AttendanceEvent) -> None:
     """A month signed on the attendance sheets (or its correction) queued as an `attendance`
     certificate on a file France Travail follows, after its AES (inbox transaction, no commit).
-    Heard before the entry, it raises `AttendanceBeforeEntry`: the consumer retries it."""
+    Heard before its file or its entry, it raises `AttendanceBeforeEntry`: the consumer retries it,
+    then dead-letters it where an operator sees it and replays it (docs/france-travail.md §2)."""
     if not runtime.settings.france_travail_enabled:
         return
     file = await get_ft_file(db, event.dossier_id, for_update=True)
-    if file is None or not attendance_certificate_due(set(file.planned), event.source):
+    planned = set(file.planned) if file is not None else None
+    if not attendance_certificate_due(planned, event.source):
         return
-    _queue(db, runtime, file, FtOperation.ATTENDANCE, attendance_data(event), event.event_type)
+    data = attendance_data(event)
+    queued = [flow.data["version"] for flow in await ft_file_flows(db, file.id)
+              if flow.operation == FtOperation.ATTENDANCE.value and flow.data["month"] == data["month"]]
+    if any(version >= data["version"] for version in queued):
+        return  # heard again, or older than a version already queued: France Travail would refuse it
+    _queue(db, runtime, file, FtOperation.ATTENDANCE, data, event.event_type)
 
 
 def _queue(db: AsyncSession, runtime: GatewayRuntime, file: FtFile, operation: FtOperation, data: dict[str, Any],

@@ -122,11 +122,16 @@ class AttendanceBeforeEntry(Exception):
     """A signed month heard before the file's entry (the two topics are not ordered): retried."""
 
 
-def attendance_certificate_due(planned: set[str], source: str) -> bool:
+def attendance_certificate_due(planned: set[str] | None, source: str) -> bool:
     """A month's statement goes to France Travail when it comes from the signed sheets, once the
     AES is planned and unless the file was cancelled (docs/france-travail.md §2). A statement
-    typed by hand carries no signature: France Travail is not told."""
-    if source != SIGNED_SHEETS or FtOperation.CANCELLATION.value in planned:
+    typed by hand carries no signature: France Travail is not told. `planned` is None while the
+    file is not known yet (its trainee events not heard)."""
+    if source != SIGNED_SHEETS:
+        return False
+    if planned is None:
+        raise AttendanceBeforeEntry("the month's statement came before its file")
+    if FtOperation.CANCELLATION.value in planned:
         return False
     if FtOperation.AES.value not in planned:
         raise AttendanceBeforeEntry("the month's statement came before the file's entry")
