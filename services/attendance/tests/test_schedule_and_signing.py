@@ -84,10 +84,11 @@ async def test_csv_import_all_or_nothing_and_signed_half_days_kept(attendance):
     csv_headers = {**a.org, "Content-Type": "text/csv"}
     # a bad file changes nothing: not even the session is recorded; each bad row named with its column
     bad = (b"date,half,start,end,hours\n2026-11-16,morning,09:00,12:30,\n31/02/2026,morning,09:00,12:00,\n"
-           b"2026-11-18,afternoon,14:00,1700,\n2026-11-19,morning,09:00,12:00,9\n2026-11-16,matin,08:30,12:00,\n")
+           b"2026-11-18,afternoon,14:00,1700,\n2026-11-19,morning,09:00,12:00,9\n2026-11-16,matin,08:30,12:00,\n"
+           b"2026-11-20,morning,09:00,12:00,NaN\n")
     refused = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=bad)
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
-    assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [(3, "date"), (4, "end"), (5, "hours"), (6, "date")]
+    assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [(3, "date"), (4, "end"), (5, "hours"), (6, "date"), (7, "hours")]
     assert refused.json()["errors"][0]["field"] == "body.row[3].date"
     assert (await a.client.get(f"/sessions/{session_id}/half-days", headers=a.org)).status_code == 404
     header = await a.client.post(f"/sessions/{session_id}/schedule/csv", headers=csv_headers, content=b"date;debut;end\n")

@@ -210,6 +210,8 @@ def _csv_row(row: dict[str, str]) -> Planned:
     if row.get("hours"):
         try:
             hours = Decimal(row["hours"].replace(",", ".")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if not hours.is_finite():  # NaN quantizes without a word, then fails any comparison
+                raise InvalidOperation
         except InvalidOperation:
             raise _RowError("hours", f"{row['hours']!r} is not a number of hours") from None
         if not Decimal(0) < hours <= hours_between(start, end):
