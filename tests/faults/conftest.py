@@ -42,8 +42,9 @@ class FaultSettings(BaseSettings):
     # AGORA answers nothing but 503 for this long: a minute, long enough for the gateway's
     # backoff to reach its cap and for /health/status to say so.
     agora_outage_s: float = 60.0
-    # France Travail answers nothing but 503 for this long (the figure is 60 s; short by
-    # default: the engine's requeue is the same as AGORA's, whose minute-long outage is tested).
+    # France Travail answers nothing but 503 for this long (a real outage runs a minute or more;
+    # short by default: the engine's requeue is the same as AGORA's, whose minute-long outage is
+    # tested; set PACTE_FAULTS_FRANCE_TRAVAIL_OUTAGE_S=60 to run it at full length).
     france_travail_outage_s: float = 10.0
     # The broker stays dead this long before the supervisor may restart it.
     broker_outage_s: float = 3.0

@@ -83,6 +83,6 @@ async def room_qr_page(half_day_id: uuid.UUID, request: Request, operator: Signe
     code = await backend_of(request).get_json("attendance", f"/half-days/{half_day_id}/qr", token=operator.token)
     drawing = segno.make(code["url"], error="m").svg_inline(scale=8, border=4, dark="#000", light="#fff",
                                                             title="Code QR d'émargement")
-    until = datetime.fromisoformat(code["valid_until"]).astimezone(ZoneInfo("Europe/Paris"))
+    until = datetime.fromisoformat(code["valid_until"]).astimezone(ZoneInfo(request.app.state.settings.business_timezone))
     return render(request, "attendance_qr.html", qr_svg=drawing, refresh_in_s=code["refresh_in_s"],
                   valid_until=f"{until:%H:%M:%S}", url=code["url"])
