@@ -193,6 +193,9 @@ def restart(
         raise typer.Exit(1)
 
 
+FAULTS = "tests/faults"
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(
     ctx: typer.Context,
@@ -225,8 +228,25 @@ def test(
         apt_env = {**env, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=apt_env, check=False)
         subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=apt_env, check=False)
-    result = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], env=env)
-    raise typer.Exit(result.returncode)
+    raise typer.Exit(_run_pytest(ctx.args, paths, env))
+
+
+def _run_pytest(args: list[str], paths: list[str], env: dict[str, str]) -> int:
+    """A whole run spreads the test files over PACTE_TEST_WORKERS processes (pytest-xdist, one
+    file per worker at a time: a module's fixtures stay in one process), then runs the fault
+    suite alone, since it kills processes and times their recovery; a narrowed run, or one that
+    names its own `-n`, is one plain pytest."""
+    pytest = [sys.executable, "-m", "pytest"]
+    workers = int(env.get("PACTE_TEST_WORKERS", "3"))
+    own_workers = any(arg in ("-n", "--numprocesses") or arg.startswith(("-n=", "--numprocesses=")) for arg in args)
+    if paths or own_workers or workers < 2:
+        return subprocess.run([*pytest, *args], env=env).returncode
+    spread = subprocess.run([*pytest, "-n", str(workers), "--dist", "loadfile", f"--ignore={FAULTS}", *args], env=env).returncode
+    if any(arg.startswith("--ignore") and FAULTS in arg for arg in args):
+        return spread
+    console.print("the fault suite, alone:")
+    alone = subprocess.run([*pytest, FAULTS, *args], env=env).returncode
+    return max(spread, alone)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
