@@ -98,7 +98,7 @@ async def _load(sessions: _Sessions, files: int) -> list[uuid.UUID]:
 async def _copy_files(database_url: str, files: int, loaded: int) -> None:
     """Copies of the `loaded` files (their facts and attendance) in the service's database, up to `files`:
     new dossier, person and request ids, everything else the same (PostgreSQL, before any run)."""
-    from remuneration.db.models import AttendanceStatementRow, MonthFacts, RemunerationFile
+    from remuneration.db.models import AttendanceStatementRow, RemunerationFile
     from sqlalchemy.ext.asyncio import create_async_engine
 
     copies = math.ceil(files / loaded) - 1
@@ -110,7 +110,7 @@ async def _copy_files(database_url: str, files: int, loaded: int) -> None:
                 "CREATE TEMP TABLE copy_map AS SELECT source, gen_random_uuid() AS target FROM "
                 f"(SELECT dossier_id AS source FROM remuneration_files ORDER BY dossier_id) f, "
                 f"generate_series(1, {copies}) k LIMIT {files - loaded}")
-            for model in (RemunerationFile, AttendanceStatementRow, MonthFacts):
+            for model in (RemunerationFile, AttendanceStatementRow):
                 columns = [c.name for c in model.__table__.columns if c.name != "id"]
                 values = [new_ids.get(c, f"t.{c}") if model is RemunerationFile else
                           ("m.target" if c == "dossier_id" else f"t.{c}") for c in columns]
