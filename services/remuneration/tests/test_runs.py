@@ -8,10 +8,11 @@ from decimal import Decimal as D
 import pytest
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
-from pacte_testing import eventually, read_topic
+from pacte_testing import eventually, read_topic, running
 from pacte_testing.remuneration import OTHER_SIRET, FileSpec, nir_of
 from remuneration.db.models import InterruptionRow
 from remuneration.domain.rates import DEFAULT_MINIMUM_WAGES
+from remuneration.main import create_app
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -328,3 +329,21 @@ async def test_a_run_recomputes_only_the_months_whose_facts_changed(remuneration
         await r.wait_attendance(dossier, "2021-08")
     august = await r.run("2021-08")
     assert august["months_reviewed"] == 0 and august["statements_computed"] == 4
+
+
+async def test_a_change_of_the_business_timezone_reviews_every_month(remuneration):
+    """The timezone decides the day (hence the month) a declaration falls on: months settled under
+    another one are reviewed again, as after a rate change."""
+    r = remuneration
+    dossier = await _open_file(r, date(2021, 6, 1))
+    for month in ("2021-06", "2021-07"):
+        await r.sessions.attendance(dossier, month, planned=140, unjustified=0)
+        await r.wait_attendance(dossier, month)
+    await r.run("2021-06")
+    await r.validate("2021-06")
+    moved = r.settings.model_copy(update={"business_timezone": "America/Cayenne"})
+    async with running(create_app(moved)) as client:
+        july = await client.post("/runs", json={"month": "2021-07"}, headers=r.region)
+    assert july.status_code == 201, july.text
+    assert july.json()["months_reviewed"] == 1
+    assert (await r.statement("2021-07", dossier))["reviewed_months"] == ["2021-06"]

@@ -174,7 +174,7 @@ async def _compute_files(db: AsyncSession, runtime: Runtime, month: Month) -> _T
 
 async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files: list, totals: _Totals) -> None:
     policy, key, timezone = runtime.settings.policy(), str(month), runtime.settings.business_timezone
-    digest, ids = policy.digest(), [f.dossier_id for f in files]
+    digest, ids = policy.digest(timezone), [f.dossier_id for f in files]
     interruptions = await interruptions_by_file(db, ids)
     attendance = await latest_attendance(db, ids, key)
     statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
