@@ -11,8 +11,6 @@ from datetime import date, timedelta
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from orientation.app.search import open_criteria
 from orientation.domain.prescription import Status
 from orientation.main import MIGRATIONS
@@ -20,7 +18,7 @@ from orientation.settings import OrientationSettings
 from pacte_common.auth import OrgKind
 from pacte_common.clock import utcnow
 from pacte_common.crypto import FieldCipher
-from pacte_common.db import UTCDateTime, create_engine, migrate
+from pacte_common.db import UTCDateTime, create_engine, migrate, run_migrations
 from pacte_common.settings import BusSettings
 from pacte_tools.dev_issuer import mint_token
 
@@ -204,7 +202,7 @@ async def test_the_region_finds_a_person_by_name_and_birth_date_and_each_search_
 
 @pytest.mark.empty_database
 async def test_the_migration_seals_the_searches_already_audited_in_clear(database_url):
-    await asyncio.to_thread(_upgrade, database_url, "d4f1a9c2e6b7")  # the audit with clear columns
+    await asyncio.to_thread(run_migrations, database_url, MIGRATIONS, None, "d4f1a9c2e6b7")  # the audit in clear
     searches = sa.table("person_searches", sa.column("id", sa.Uuid), sa.column("at", UTCDateTime), sa.column("actor", sa.String),
                         sa.column("last_name", sa.String), sa.column("birth_date", sa.Date), sa.column("found", sa.Integer))
     engine = create_engine(database_url)
@@ -223,10 +221,3 @@ async def test_the_migration_seals_the_searches_already_audited_in_clear(databas
     criteria = open_criteria(cipher, row.criteria_sealed)
     assert (criteria.last_name, criteria.birth_date) == ("Dupont-Quérel", date(1980, 4, 5))
 
-
-def _upgrade(url: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, revision)

@@ -239,8 +239,8 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-def run_migrations(url: str, script_location: str | Path, cipher=None) -> None:
-    """Upgrades the service database to head with its own Alembic history (sync, in a thread).
+def run_migrations(url: str, script_location: str | Path, cipher=None, revision: str = "head") -> None:
+    """Upgrades the service database to head (or `revision`) with its own Alembic history (sync, in a thread).
 
     `cipher`, the service's FieldCipher, is handed to the migrations that encrypt data already
     stored (`migration_cipher`)."""
@@ -252,7 +252,7 @@ def run_migrations(url: str, script_location: str | Path, cipher=None) -> None:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     config.attributes["cipher"] = cipher
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 async def migrate(url: str, script_location: str | Path, cipher=None) -> None:
