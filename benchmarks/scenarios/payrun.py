@@ -6,9 +6,13 @@ broker) is loaded through its real interfaces only: a stand-in for the sessions 
 publishes each file's enrolment, entry and two months of attendance to the bus (the events
 remuneration consumes), the service's /metrics says when its consumers have handled them all,
 and the training organisation files each remuneration request with `POST /requests`. Then the
-Region computes and validates May (each file's first month) and June (its second month, which
-also reviews May against the facts known now: the steady state of a monthly run) over HTTP.
-The figure is June's `POST /runs` + `POST /runs/{month}/validate`, wall clock.
+Region computes and validates May (each file's first month) and June (its second month: May,
+settled by May's validated run under the same facts and rules, is not recomputed; the steady
+state of a monthly run) over HTTP. The figure is June's `POST /runs` + `POST /runs/{month}/validate`,
+wall clock. Then, on the same database, the service restarts with a Region top-up changed: the
+rules' digest changes, so July's run recomputes every earlier month of every file (May and June;
+July itself waits for its attendance), measured as the rate-change row (informational: the target
+is the steady state).
 
 Target (benchmarks/README.md): 100,000 files ≤ 30 s, linear. Sizes: 1,000 and 10,000 files, and
 100,000 on PostgreSQL (`PACTE_BENCH_PAYRUN_FILES`, comma-separated; quick: 10 and 30). Loading
@@ -23,6 +27,7 @@ is target time ÷ measured time (≥ 1 is met)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import re
@@ -46,7 +51,11 @@ from benchmarks.core import Context, Row, Scenario, cpu_seconds, uvicorn_process
 TARGET_FILES, TARGET_SECONDS = 100_000, 30.0
 # Files loaded through the real interfaces before copies are made in the database (PostgreSQL).
 LOADED = int(os.environ.get("PACTE_BENCH_PAYRUN_LOADED", "1000"))
-FIRST, SECOND = "2021-05", "2021-06"
+FIRST, SECOND, THIRD = "2021-05", "2021-06", "2021-07"
+# The rate change of the third month: the jobseeker top-up +1 € (every earlier month is then worth 1 € more).
+CHANGED_TOP_UPS = json.dumps([{"effective_from": "2019-01-01", "effective_until": None, "jobseeker": "16.00",
+                               "first_time_jobseeker": "65.00", "single_parent": "350.00",
+                               "source": "benchmark: a rate changed"}])
 CONCURRENCY = 8  # clients filing remuneration requests
 
 
@@ -98,7 +107,7 @@ async def _load(sessions: _Sessions, files: int) -> list[uuid.UUID]:
 async def _copy_files(database_url: str, files: int, loaded: int) -> None:
     """Copies of the `loaded` files (their facts and attendance) in the service's database, up to `files`:
     new dossier, person and request ids, everything else the same (PostgreSQL, before any run)."""
-    from remuneration.db.models import AttendanceStatementRow, MonthFacts, RemunerationFile
+    from remuneration.db.models import AttendanceStatementRow, RemunerationFile
     from sqlalchemy.ext.asyncio import create_async_engine
 
     copies = math.ceil(files / loaded) - 1
@@ -110,7 +119,7 @@ async def _copy_files(database_url: str, files: int, loaded: int) -> None:
                 "CREATE TEMP TABLE copy_map AS SELECT source, gen_random_uuid() AS target FROM "
                 f"(SELECT dossier_id AS source FROM remuneration_files ORDER BY dossier_id) f, "
                 f"generate_series(1, {copies}) k LIMIT {files - loaded}")
-            for model in (RemunerationFile, AttendanceStatementRow, MonthFacts):
+            for model in (RemunerationFile, AttendanceStatementRow):
                 columns = [c.name for c in model.__table__.columns if c.name != "id"]
                 values = [new_ids.get(c, f"t.{c}") if model is RemunerationFile else
                           ("m.target" if c == "dossier_id" else f"t.{c}") for c in columns]
@@ -181,7 +190,8 @@ async def _month(client: httpx.AsyncClient, region: dict, month: str, pid: int) 
     return {"month": month, "seconds": round(total_s, 3), "compute_s": round(compute_s, 3),
             "validate_s": round(total_s - compute_s, 3), "server_cpu_s": round(cpu_seconds(pid) - cpu, 3),
             "statements_computed": run["statements_computed"], "statements_waiting": run["statements_waiting"],
-            "payment_lines": run["payment_lines"], "total_amount": run["total_amount"]}
+            "payment_lines": run["payment_lines"], "total_amount": run["total_amount"],
+            "months_reviewed": run["months_reviewed"]}
 
 
 async def _measure(context: Context, bootstrap: str, files: int) -> dict:
@@ -216,12 +226,18 @@ async def _measure(context: Context, bootstrap: str, files: int) -> dict:
                       f"{loaded:,} requests, {files - loaded:,} copies)", flush=True)
                 first = await _month(client, region, FIRST, process.pid)
                 second = await _month(client, region, SECOND, process.pid)
+        changed = {**env, "PACTE_REMUNERATION_REGION_TOP_UPS": CHANGED_TOP_UPS}
+        port = free_port()
+        async with uvicorn_process("remuneration.main:create_app", port, changed, log.with_suffix(".rate.log")) as process:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=900) as client:
+                rate_change = await _month(client, region, THIRD, process.pid)
     finally:
         await sessions.stop()
     # Every file has its statement in both months, or the run measured fewer files than it says.
     missing = sum(files - month["statements_computed"] - month["statements_waiting"] for month in (first, second))
+    missing += abs(2 * files - rate_change["months_reviewed"])  # after the rate change, May and June of every file
     return {"files": files, "loaded_through_interfaces": loaded, "load_s": round(load_s, 1),
-            "errors": refused + missing, "first_month": first, **second,
+            "errors": refused + missing, "first_month": first, "rate_change": rate_change, **second,
             "files_per_s": round(files / second["seconds"], 1),
             # The service's CPU per file: what one free core sustains, whatever else loads the machine.
             "server_cpu_ms_per_file": round(1000 * second["server_cpu_s"] / files, 3), "load_average": os.getloadavg()}
@@ -256,6 +272,10 @@ def _rows(context: Context, measured: list[dict]) -> list[Row]:
                 ratio=TARGET_SECONDS * m["files"] / TARGET_FILES / m["seconds"], details=m)
             for m in measured]
     largest = measured[-1]
+    change = largest["rate_change"]
+    rows.append(Row(f"pay run after a rate change, {largest['files']:,} files (every earlier month reviewed)",
+                    context.database, change["seconds"], "s", "informational (the target is the steady state)",
+                    met=None, details=change))
     rows.append(Row(f"pay run throughput ({largest['files']:,} files)", context.database, largest["files_per_s"],
                     "files/s", f"≥ {TARGET_FILES / TARGET_SECONDS:,.0f} files/s",
                     met=largest["files_per_s"] >= TARGET_FILES / TARGET_SECONDS if full else None, details=largest))

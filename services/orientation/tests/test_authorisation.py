@@ -4,13 +4,22 @@ agency and anonymous callers) on every endpoint, against one another's prescript
 The prescription under test is always prescriber A's, to a session of organisation A.
 """
 
+import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
+from orientation.app.search import open_criteria
 from orientation.domain.prescription import Status
+from orientation.main import MIGRATIONS
+from orientation.settings import OrientationSettings
 from pacte_common.auth import OrgKind
+from pacte_common.clock import utcnow
+from pacte_common.crypto import FieldCipher
+from pacte_common.db import UTCDateTime, create_engine, migrate, run_migrations
+from pacte_common.settings import BusSettings
 from pacte_tools.dev_issuer import mint_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -151,6 +160,7 @@ async def test_the_region_finds_a_person_by_name_and_birth_date_and_each_search_
     prescription = await kit.submit(sessions[0].session_id, identity={"birth_name": birth_name, "first_names": "Anaïs"},
                                     profile={"birth_date": "1971-02-03"})
 
+    started = utcnow().isoformat()
     # a prefix, accents and case aside
     answer = await kit.client.post("/persons/search", headers=kit.region, json={"last_name": f"lefevre {suffix[:4].lower()}",
                                                                                  "birth_date": "1971-02-03"})
@@ -176,5 +186,38 @@ async def test_the_region_finds_a_person_by_name_and_birth_date_and_each_search_
         cursor = page["next_cursor"]
         if not cursor:
             break
-    mine = [(a["last_name"], a["birth_date"], a["found"], a["actor"].split(" ")[0]) for a in audit if suffix[:4] in a["last_name"].upper()]
-    assert mine == [(f"lefevre {suffix[:4].lower()}", "1971-02-03", 1, "region:region"), (birth_name, "1971-02-04", 0, "region:region")]
+    # Listed masked (the first letter, the year), and kept sealed: the database holds neither in clear.
+    mine = [(a["last_name_masked"], a["birth_date_masked"], a["found"], a["actor"].split(" ")[0]) for a in audit
+            if a["at"] >= started]
+    assert mine == [("l" + "*" * (len(f"lefevre {suffix[:4]}") - 1), "1971-**-**", 1, "region:region"),
+                    ("L" + "*" * (len(birth_name) - 1), "1971-**-**", 0, "region:region")]
+    engine = create_engine(kit.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            stored = (await connection.execute(sa.select(sa.text("*")).select_from(sa.table("person_searches")))).all()
+    finally:
+        await engine.dispose()
+    assert stored and not [row for row in stored if suffix[:4] in str(row).upper() or "1971-02" in str(row)]
+
+
+@pytest.mark.empty_database
+async def test_the_migration_seals_the_searches_already_audited_in_clear(database_url):
+    await asyncio.to_thread(run_migrations, database_url, MIGRATIONS, None, "d4f1a9c2e6b7")  # the audit in clear
+    searches = sa.table("person_searches", sa.column("id", sa.Uuid), sa.column("at", UTCDateTime), sa.column("actor", sa.String),
+                        sa.column("last_name", sa.String), sa.column("birth_date", sa.Date), sa.column("found", sa.Integer))
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(searches), [dict(id=uuid.uuid4(), at=utcnow(), actor="region:region sub",
+                                                               last_name="Dupont-Quérel", birth_date=date(1980, 4, 5), found=1)])
+        settings = OrientationSettings(database_url=database_url, bus=BusSettings())
+        cipher = FieldCipher(settings.encryption_keys, settings.encryption_key_id)
+        await migrate(database_url, MIGRATIONS, cipher)
+        async with engine.connect() as connection:
+            [row] = (await connection.execute(sa.select(sa.text("*")).select_from(sa.table("person_searches")))).all()
+    finally:
+        await engine.dispose()
+    assert "Dupont" not in str(row) and "1980" not in str(row)
+    criteria = open_criteria(cipher, row.criteria_sealed)
+    assert (criteria.last_name, criteria.birth_date) == ("Dupont-Quérel", date(1980, 4, 5))
+

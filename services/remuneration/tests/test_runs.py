@@ -8,9 +8,13 @@ from decimal import Decimal as D
 import pytest
 from pacte_common.bus import topic_name
 from pacte_common.events import Topics
-from pacte_testing import eventually, read_topic
+from pacte_testing import eventually, read_topic, running
 from pacte_testing.remuneration import OTHER_SIRET, FileSpec, nir_of
+from remuneration.db.models import InterruptionRow
 from remuneration.domain.rates import DEFAULT_MINIMUM_WAGES
+from remuneration.main import create_app
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def parse_batch(text):
@@ -209,6 +213,22 @@ async def test_a_late_interruption_of_a_paid_month_is_recovered_next_month_and_e
     recovery = next(c for c in july["components"] if c["code"] == "overpayment_recovery")
     assert "2021-06 recomputed: interruption" in recovery["explanation"]
 
+    # The interruption deleted from the database (declared by mistake, removed by an operator's SQL):
+    # no use case saw it, yet August reviews June again and pays it back in full.
+    await r.validate("2021-07")
+    engine = create_async_engine(r.settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(delete(InterruptionRow).where(InterruptionRow.interruption_id == interruption))
+    finally:
+        await engine.dispose()
+    await r.sessions.attendance(dossier, "2021-08", planned=154, unjustified=0)
+    await r.wait_attendance(dossier, "2021-08")
+    await r.run("2021-08")
+    august = await r.statement("2021-08", dossier)
+    assert august["reviewed_months"] == ["2021-06", "2021-07"]
+    assert [(a["concerned_month"], D(a["delta"])) for a in august["adjustments"]] == [("2021-06", D("233.33"))]
+
 
 async def test_months_are_validated_in_order_and_the_advance_is_paid_once(remuneration):
     r = remuneration
@@ -260,41 +280,70 @@ async def test_a_month_without_its_rate_is_refused_by_name(remuneration):
 
 async def test_a_run_recomputes_only_the_months_whose_facts_changed(remuneration):
     r = remuneration
-    # Born 1991-02-02: 685 + 15 = 700 € a full month (2021-05 scale).
-    same, corrected, amended = [await _open_file(r, date(2021, 6, 1)) for _ in range(3)]
-    for dossier in (same, corrected, amended):
-        await r.sessions.attendance(dossier, "2021-06", planned=140, unjustified=0)
-        await r.wait_attendance(dossier, "2021-06")
-    assert (await r.run("2021-06"))["months_reviewed"] == 0
+    # Born 1991-02-02: 685 + 15 = 700 € a full month (2021-05 scale). Entered in May, which no run paid:
+    # June's run reviews it (never settled) and pays it as an adjustment.
+    files = [await _open_file(r, date(2021, 5, 1)) for _ in range(4)]
+    same, corrected, amended, renamed = files
+    for dossier in files:
+        for month in ("2021-05", "2021-06"):
+            await r.sessions.attendance(dossier, month, planned=140, unjustified=0)
+            await r.wait_attendance(dossier, month)
+    june = await r.run("2021-06")
+    assert june["months_reviewed"] == 4
+    first = await r.statement("2021-06", same)
+    assert first["reviewed_months"] == ["2021-05"] and D(first["amount"]) == D("1400.00")
     await r.validate("2021-06")
 
     # After June was paid: one file's June attendance is corrected (14 h unjustified: 630 €), another's
-    # request gains the transport allowance (a fact of the whole file); the third changes nothing.
+    # request gains the transport allowance (a fact of the whole file), a third's identity is corrected
+    # in sessions (a new dossier version: not a fact of pay); the fourth changes nothing.
     await r.sessions.attendance(corrected, "2021-06", planned=140, unjustified=14, version=2)
-    for dossier in (same, corrected, amended):
+    renamed_version = (await r.file(renamed))["version"]
+    await r.sessions.rename(renamed, "DUPONT")
+    for dossier in files:
         await r.sessions.attendance(dossier, "2021-07", planned=147, unjustified=0)
         await r.wait_attendance(dossier, "2021-07")
     await r.wait_attendance(corrected, "2021-06", version=2)
     patched = await r.client.patch(f"/requests/{amended}", json={"transport_allowance": True}, headers=r.org)
     assert patched.status_code == 200, patched.text
+    await r.wait_file(renamed, lambda f: f["version"] > renamed_version, "the identity update heard")
 
     july = await r.run("2021-07")
-    assert july["months_reviewed"] == 2
-    unchanged = await r.statement("2021-07", same)
-    assert unchanged["reviewed_months"] == [] and unchanged["adjustments"] == []
-    assert D(unchanged["amount"]) == D("700.00")
+    assert july["months_reviewed"] == 3
+    for dossier in (same, renamed):
+        unchanged = await r.statement("2021-07", dossier)
+        assert unchanged["reviewed_months"] == [] and unchanged["adjustments"] == []
+        assert D(unchanged["amount"]) == D("700.00")
     by_attendance = await r.statement("2021-07", corrected)
     assert by_attendance["reviewed_months"] == ["2021-06"]
     assert [(a["concerned_month"], D(a["delta"])) for a in by_attendance["adjustments"]] == [("2021-06", D("-70.00"))]
     by_request = await r.statement("2021-07", amended)
-    assert by_request["reviewed_months"] == ["2021-06"]
-    assert [a["concerned_month"] for a in by_request["adjustments"]] == ["2021-06"]
-    assert D(by_request["adjustments"][0]["delta"]) > 0 and "transport" in by_request["adjustments"][0]["explanation"]
+    assert by_request["reviewed_months"] == ["2021-05", "2021-06"]
+    assert [a["concerned_month"] for a in by_request["adjustments"]] == ["2021-05", "2021-06"]
+    assert all(D(a["delta"]) > 0 and "transport" in a["explanation"] for a in by_request["adjustments"])
 
     # Validated, then nothing changes: August reviews no earlier month of any file.
     await r.validate("2021-07")
-    for dossier in (same, corrected, amended):
+    for dossier in files:
         await r.sessions.attendance(dossier, "2021-08", planned=154, unjustified=0)
         await r.wait_attendance(dossier, "2021-08")
     august = await r.run("2021-08")
-    assert august["months_reviewed"] == 0 and august["statements_computed"] == 3
+    assert august["months_reviewed"] == 0 and august["statements_computed"] == 4
+
+
+async def test_a_change_of_the_business_timezone_reviews_every_month(remuneration):
+    """The timezone decides the day (hence the month) a declaration falls on: months settled under
+    another one are reviewed again, as after a rate change."""
+    r = remuneration
+    dossier = await _open_file(r, date(2021, 6, 1))
+    for month in ("2021-06", "2021-07"):
+        await r.sessions.attendance(dossier, month, planned=140, unjustified=0)
+        await r.wait_attendance(dossier, month)
+    await r.run("2021-06")
+    await r.validate("2021-06")
+    moved = r.settings.model_copy(update={"business_timezone": "America/Cayenne"})
+    async with running(create_app(moved)) as client:
+        july = await client.post("/runs", json={"month": "2021-07"}, headers=r.region)
+    assert july.status_code == 201, july.text
+    assert july.json()["months_reviewed"] == 1
+    assert (await r.statement("2021-07", dossier))["reviewed_months"] == ["2021-06"]

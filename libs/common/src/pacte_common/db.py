@@ -239,8 +239,11 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-def run_migrations(url: str, script_location: str | Path) -> None:
-    """Upgrades the service database to head with its own Alembic history (sync, in a thread)."""
+def run_migrations(url: str, script_location: str | Path, cipher=None, revision: str = "head") -> None:
+    """Upgrades the service database to head (or `revision`) with its own Alembic history (sync, in a thread).
+
+    `cipher`, the service's FieldCipher, is handed to the migrations that encrypt data already
+    stored (`migration_cipher`)."""
     from alembic import command
     from alembic.config import Config
 
@@ -248,11 +251,24 @@ def run_migrations(url: str, script_location: str | Path) -> None:
     config.set_main_option("script_location", str(script_location))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    config.attributes["cipher"] = cipher
+    command.upgrade(config, revision)
 
 
-async def migrate(url: str, script_location: str | Path) -> None:
-    await asyncio.to_thread(run_migrations, url, script_location)
+async def migrate(url: str, script_location: str | Path, cipher=None) -> None:
+    await asyncio.to_thread(run_migrations, url, script_location, cipher)
+
+
+def migration_cipher():
+    """In a migration that encrypts stored data: the service's cipher (its keys come from its settings,
+    so such a migration runs when the service starts, `db.migrate` from the runtime). Refused
+    without one: rows are never left in clear nor sealed with another key."""
+    from alembic import context
+
+    cipher = context.config.attributes.get("cipher")
+    if cipher is None:
+        raise RuntimeError("this migration encrypts stored data: run it by starting the service (it holds the keys)")
+    return cipher
 
 
 def alembic_env(target_metadata: MetaData) -> None:

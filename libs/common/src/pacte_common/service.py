@@ -279,14 +279,15 @@ def _lifespan(wiring: _Wiring):
 async def _open_runtime(wiring: _Wiring) -> Runtime:
     settings = wiring.settings
     engine = db.create_engine(settings.database_url, settings.database_echo)
-    await db.migrate(settings.database_url, wiring.migrations)
+    cipher = FieldCipher(settings.encryption_keys, settings.encryption_key_id)
+    await db.migrate(settings.database_url, wiring.migrations, cipher)
     runtime = wiring.runtime_class(
         settings=settings,
         engine=engine,
         db_factory=db.session_factory(engine),
         tables=wiring.tables,
         outbox=Outbox(wiring.tables, source=f"/pacte/{settings.service_name}", bus=settings.bus),
-        cipher=FieldCipher(settings.encryption_keys, settings.encryption_key_id),
+        cipher=cipher,
         hasher=LookupHasher(settings.lookup_hash_key),
         registry=wiring.metrics.registry,
     )

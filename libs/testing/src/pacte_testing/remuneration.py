@@ -28,6 +28,7 @@ from pacte_common.contracts.sessions import (
     TraineeEnrolled,
     TraineeEntered,
     TraineeExited,
+    TraineeIdentityUpdated,
     TraineeInterrupted,
     TraineeResumed,
 )
@@ -150,6 +151,11 @@ class SessionsStandIn:
     async def resume(self, dossier_id, interruption_id, on: date):
         await self.publish(TraineeResumed(**self._common(dossier_id, DossierStatus.IN_TRAINING),
                                           interruption_id=interruption_id, resumption_date=on), dossier_id)
+
+    async def rename(self, dossier_id, birth_name: str):
+        """The trainee's identity corrected in sessions (a new sealed identity, a new dossier version)."""
+        self.specs[dossier_id].birth_name = birth_name
+        await self.publish(TraineeIdentityUpdated(**self._common(dossier_id, DossierStatus.IN_TRAINING)), dossier_id)
 
     async def exit(self, dossier_id, on: date):
         await self.publish(TraineeExited(**self._common(dossier_id, DossierStatus.EXITED, on), exit_date=on,

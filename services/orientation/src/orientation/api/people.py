@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import MaskedIdentity
+from pacte_common.crypto import FieldCipher
 from pacte_common.http import CursorParam, LimitParam, Page
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orientation.app import search
 from orientation.db.models import PersonSearch
+from orientation.domain.people import mask_birth_date, mask_name
 
 router = APIRouter(tags=["persons"])
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
@@ -54,14 +56,18 @@ class PersonSearchAnswer(BaseModel):
 
 
 class PersonSearchAudit(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: UUID
     at: datetime
     actor: str
-    last_name: str
-    birth_date: date
+    last_name_masked: str = Field(description="The name as typed, masked: its first letter, then a star per other character")
+    birth_date_masked: str = Field(description="The birth date as typed, masked: its year only (YYYY-**-**)")
     found: int
+
+    @classmethod
+    def of(cls, row: PersonSearch, cipher: FieldCipher) -> PersonSearchAudit:
+        criteria = search.open_criteria(cipher, row.criteria_sealed)
+        return cls(id=row.id, at=row.at, actor=row.actor, last_name_masked=mask_name(criteria.last_name),
+                   birth_date_masked=mask_birth_date(criteria.birth_date), found=row.found)
 
 
 @router.post("/persons/search", response_model=PersonSearchAnswer, responses=PROBLEMS,
@@ -80,4 +86,5 @@ async def search_persons(body: PersonSearchIn, principal: Region, db: DbSession,
 async def list_person_searches(principal: Region, db: DbSession, runtime: RuntimeDep, cursor: CursorParam = None,
                                limit: LimitParam = None) -> Page[PersonSearchAudit]:
     return await keyset_page(db, search.searches_query(), by_instant(PersonSearch.at, PersonSearch.id), cursor=cursor,
-                             limit=limit or runtime.settings.default_page_size, render=PersonSearchAudit.model_validate)
+                             limit=limit or runtime.settings.default_page_size,
+                             render=lambda row: PersonSearchAudit.of(row, runtime.cipher))

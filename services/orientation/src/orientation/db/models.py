@@ -65,7 +65,8 @@ class Person(Base):
 
 class PersonSearch(Base):
     """The audit of the Region's searches of a person (docs/security.md, "Finding a person"): who,
-    when, the criteria as typed (a name and a birth date; never a NIR) and how many were found."""
+    when, the criteria as typed, sealed (a name and a birth date, encrypted with the service's key;
+    never a NIR: app/search.py) and how many were found."""
 
     __tablename__ = "person_searches"
     __table_args__ = (Index("ix_person_searches_at_id", "at", "id"),)
@@ -73,8 +74,7 @@ class PersonSearch(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))
-    last_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[date] = mapped_column(Date)
+    criteria_sealed: Mapped[str] = mapped_column(Text)
     found: Mapped[int] = mapped_column(Integer)
 
 

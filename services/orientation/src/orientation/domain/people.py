@@ -35,3 +35,13 @@ def name_matches(typed: str, *names: str | None) -> bool:
     hyphens and spaces aside: 'dupon' finds 'Dupont-Aignan' and 'DUPONT'."""
     wanted = normalise_name(typed)
     return bool(wanted) and any(name and normalise_name(name).startswith(wanted) for name in names)
+
+
+def mask_name(name: str) -> str:
+    """A name as an audit list shows it: its first letter, then a star per other character."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_birth_date(birth_date: date) -> str:
+    """A birth date as an audit list shows it: its year only."""
+    return f"{birth_date.year:04d}-**-**"

@@ -39,10 +39,10 @@ def run_view(run: Run) -> RunOut:
         computed_at=run.computed_at, computed_by=run.computed_by, validated_at=run.validated_at,
         validated_by=run.validated_by, statements_computed=run.statements_computed,
         statements_waiting=run.statements_waiting, payment_lines=run.payment_lines,
-        months_reviewed=run.months_reviewed or 0, total_amount=run.total_amount,
+        months_reviewed=run.months_reviewed, total_amount=run.total_amount,
         component_totals={k: Decimal(v) for k, v in (run.component_totals or {}).items()},
         allowed_actions=[a.value for a in RUN.allowed_actions(run.state)],
-         statements_url=f"/statements?month={run.month}",
+        statements_url=f"/statements?month={run.month}",
         waiting_url=f"/statements?month={run.month}&status=waiting",
         batch_url=f"/batches/{run.month}" if run.state == RunState.VALIDATED else None,
     )

@@ -8,7 +8,6 @@ from pacte_common.contracts.sessions import AttendanceRecorded, AttendanceVoided
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from remuneration.db.facts import month_facts_changed
 from remuneration.db.files import attendance_known
 from remuneration.db.models import AttendanceStatementRow
 from remuneration.domain.formula import Attendance
@@ -33,17 +32,15 @@ async def on_attendance(db: AsyncSession, event: AttendanceRecorded) -> None:
         unjustified_absence_hours=event.unjustified_absence_hours, in_company_hours=event.in_company_hours,
         recorded_at=event.recorded_at,
     ))
-    await month_facts_changed(db, event.dossier_id, event.month)
 
 
 async def on_voided(db: AsyncSession, event: AttendanceVoided) -> None:
     """Marks the voided version (kept for the history). Pay needs nothing more: a month outside the
     training has no day in training, so the next run recovers what was paid for it."""
-    voided = await db.execute(
+    await db.execute(
         update(AttendanceStatementRow)
         .where(AttendanceStatementRow.dossier_id == event.dossier_id, AttendanceStatementRow.month == event.month,
                AttendanceStatementRow.version == event.version, AttendanceStatementRow.voided_at.is_(None))
         .values(voided_at=event.voided_at, voided_reason=event.reason)
     )
-    if voided.rowcount:
-        await month_facts_changed(db, event.dossier_id, event.month)
+    

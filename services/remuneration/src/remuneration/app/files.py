@@ -31,7 +31,6 @@ from pacte_common.tracing import current_traceparent, parse_traceparent
 from pacte_common.validators import mask_iban, mask_nir
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from remuneration.db import facts as facts_versions  # noqa: F401  (its mapper events raise the facts version of every change here)
 from remuneration.db.files import apply_snapshot, new_file, regime_facts
 from remuneration.db.models import (
     EarlyFranceTravailAnswer,

@@ -28,7 +28,7 @@ from remuneration.app import debts
 from remuneration.app.files import IBAN_CONTEXT, NIR_CONTEXT
 from remuneration.db import debts as debt_queries
 from remuneration.db import runs as queries
-from remuneration.db.facts import month_versions
+from remuneration.db.facts import file_facts_digest
 from remuneration.db.files import (
     attendance_of,
     decision_of,
@@ -174,16 +174,18 @@ async def _compute_files(db: AsyncSession, runtime: Runtime, month: Month) -> _T
 
 async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files: list, totals: _Totals) -> None:
     policy, key, timezone = runtime.settings.policy(), str(month), runtime.settings.business_timezone
-    digest, ids = policy.digest(), [f.dossier_id for f in files]
-    # Month versions are read before the attendance: a statement never remembers a version newer than its facts.
-    versions = await month_versions(db, ids, key)
+    digest, ids = policy.digest(timezone), [f.dossier_id for f in files]
     interruptions = await interruptions_by_file(db, ids)
     attendance = await latest_attendance(db, ids, key)
-    histories = await queries.histories(db, {f.dossier_id: f.facts_version for f in files}, key, versions, digest)
-    aids = await queries.unpaid_aids(db, ids)
     statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
     for (dossier_id, attendance_month), row in attendance.items():
         statements_by_file[dossier_id][Month.parse(attendance_month)] = attendance_of(row)
+    # What each statement is computed from, derived from the facts read above (db/facts.py).
+    file_facts = {f.dossier_id: file_facts_digest(f, interruptions.get(f.dossier_id, ())) for f in files}
+    month_facts = {dossier_id: {str(m): a.version for m, a in months.items()}
+                   for dossier_id, months in statements_by_file.items()}
+    histories = await queries.histories(db, file_facts, key, month_facts, digest)
+    aids = await queries.unpaid_aids(db, ids)
     statement_rows, adjustment_rows, paid_aids = [], [], []
     for file in files:
         if file.regime is None:
@@ -199,8 +201,9 @@ async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files:
                             tuple(aid.amount for aid in file_aids))
         if settlement is None:
             continue
-        remembered = _Remembered(file.facts_version, versions.get(file.dossier_id, {}), digest)
-        statement = _statement_row(key, file, settlement, remembered)
+        statement = _statement_row(key, file, settlement)
+        statement.update(facts_digest=file_facts[file.dossier_id], month_facts=month_facts.get(file.dossier_id, {}),
+                         rules_digest=digest)
         statement_rows.append(statement)
         adjustment_rows += _adjustment_rows(key, file.dossier_id, statement["id"], settlement)
         paid_aids += [aid.id for aid in file_aids]
@@ -221,16 +224,7 @@ def _components_json(statement: MonthStatement) -> list[dict]:
     ]
 
 
-@dataclass(frozen=True)
-class _Remembered:
-    """The facts a statement was computed from (docs/remuneration.md, "Only what changed is reviewed")."""
-
-    facts_version: int
-    month_facts: dict[str, int]
-    rules_digest: str
-
-
-def _statement_row(key: str, file, settlement: Settlement, remembered: _Remembered) -> dict:
+def _statement_row(key: str, file, settlement: Settlement) -> dict:
     result, debt = settlement.statement, settlement.debt
     return dict(
         id=uuid.uuid4(), run_month=key, dossier_id=file.dossier_id, person_id=file.person_id,
@@ -244,8 +238,7 @@ def _statement_row(key: str, file, settlement: Settlement, remembered: _Remember
         debt_amount=debt.amount if debt else ZERO,
         debt_origin_months=list(debt.origin_months) if debt else None,
         debt_explanation=debt.explanation if debt else None,
-        facts_version=remembered.facts_version, month_facts=remembered.month_facts,
-        rules_digest=remembered.rules_digest, reviewed_months=list(settlement.reviewed_months),
+        reviewed_months=list(settlement.reviewed_months),
     )
 
 

@@ -1,58 +1,43 @@
-"""Facts versions (docs/remuneration.md, "Only what changed is reviewed"): raised in the
-transaction of every change of the facts pay depends on, so a run reviews only the months
-whose facts changed since a validated run settled them.
+"""What a statement was computed from (docs/remuneration.md, "Only what changed is reviewed"), so a
+run reviews only the months whose facts changed since a validated run settled them.
 
-- A file's own facts (the row: snapshot, request, regime, France Travail's answer, exit,
-  cancellation; and its interruptions) concern every month: `remuneration_files.facts_version`,
-  raised by the mapper events below whenever such a row is written, whichever use case wrote it.
-- A month's attendance (recorded, corrected, voided) concerns that month only: `month_facts`.
+Nothing is raised or bumped when a fact changes: the run derives these keys from the very facts it
+reads to compute the month, and a statement remembers them. A change of a fact is therefore seen
+whichever way it was written (a use case, a bulk or Core statement, a deleted interruption, an
+operator's SQL), and a change of anything pay does not read (the dossier's status and version in
+sessions, the sealed identity, the IBAN) reviews nothing.
+
+- `file_facts_digest`: the file's own facts, which concern every month: the columns of the file a
+  run reads to pay (`FILE_FACTS`) and its interruptions.
+- the month's own fact, its attendance statement: the version that counts (`app/runs.py` remembers
+  each month's, `Statement.month_facts`).
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+from collections.abc import Iterable
+from operator import attrgetter
 
-from sqlalchemy import event, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from remuneration.db.models import InterruptionRow, MonthFacts, RemunerationFile
-
-# Columns written with every change that are not facts of pay: bookkeeping only.
-_NOT_FACTS = {"version", "facts_version", "updated_at", "created_at", "traceparent"}
-
-
-@event.listens_for(RemunerationFile, "before_update")
-def _file_changed(mapper, connection, file: RemunerationFile) -> None:
-    state = inspect(file)
-    if any(attr.history.has_changes() for attr in state.attrs if attr.key not in _NOT_FACTS):
-        file.facts_version = RemunerationFile.facts_version + 1  # in SQL: concurrent raises both count
+# The columns of `remuneration_files` that pay depends on: the only ones (with the identifiers a
+# statement copies, `db/runs.py`) a run reads, so none can change what a month is worth unseen.
+FILE_FACTS = (
+    "state", "profile", "weekly_hours", "tension_sector", "entry_date", "exit_date", "session_end_date",
+    "exit_declared_at", "cancelled_at", "request_facts", "france_travail_answer", "regime", "regime_reason",
+    "differential_eligible",
+)
+# What a run reads of each interruption (db/files.py, interruptions_by_file).
+INTERRUPTION_FACTS = ("start_date", "resumption_date", "declared_at", "resumption_declared_at")
 
 
-@event.listens_for(InterruptionRow, "after_insert")
-@event.listens_for(InterruptionRow, "after_update")
-def _interruption_changed(mapper, connection, interruption: InterruptionRow) -> None:
-    connection.execute(
-        update(RemunerationFile.__table__).where(RemunerationFile.__table__.c.dossier_id == interruption.dossier_id)
-        .values(facts_version=RemunerationFile.__table__.c.facts_version + 1)
-    )
+_file_facts = attrgetter(*FILE_FACTS)
+_interruption_facts = attrgetter(*INTERRUPTION_FACTS)
 
 
-async def month_facts_changed(db: AsyncSession, dossier_id: uuid.UUID, month: str) -> None:
-    """Raises the version of one month's facts of a file (created at 1)."""
-    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(MonthFacts).values(dossier_id=dossier_id, month=month, version=1)
-    await db.execute(statement.on_conflict_do_update(
-        index_elements=[MonthFacts.dossier_id, MonthFacts.month], set_={"version": MonthFacts.version + 1}))
+def file_facts_digest(file, interruptions: Iterable) -> str:
+    """Identifies a file's own facts as a run reads them (its row and its interruptions, in any order).
 
-
-async def month_versions(db: AsyncSession, ids: list[uuid.UUID], up_to_month: str) -> dict[uuid.UUID, dict[str, int]]:
-    """Each file's months with facts of their own up to a month, and their versions."""
-    rows = await db.execute(
-        select(MonthFacts.dossier_id, MonthFacts.month, MonthFacts.version)
-        .where(MonthFacts.dossier_id.in_(ids), MonthFacts.month <= up_to_month)
-    )
-    versions: dict[uuid.UUID, dict[str, int]] = {}
-    for dossier_id, month, version in rows.all():
-        versions.setdefault(dossier_id, {})[month] = version
-    return versions
+    The repr of the values read (JSON columns keep the order they were written in): cheap enough
+    for every file of every run; the same facts written again in another order only cost a review."""
+    stops = sorted(repr(_interruption_facts(i)) for i in interruptions)
+    return hashlib.blake2b(repr((_file_facts(file), stops)).encode(), digest_size=16).hexdigest()

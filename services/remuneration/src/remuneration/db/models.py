@@ -89,24 +89,10 @@ class RemunerationFile(Base):
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
     version: Mapped[int] = mapped_column(Integer)  # optimistic concurrency: SQLAlchemy counts it
-    # The version of the facts every month of the file depends on (the row, its interruptions): raised
-    # in the transaction of each change (db/facts.py). Runs review only months whose facts changed.
-    facts_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
-
-
-class MonthFacts(Base):
-    """The version of one month's own facts for a file (its attendance statements, recorded or voided),
-    raised in the transaction of each change. No row: version 0."""
-
-    __tablename__ = "month_facts"
-
-    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
 
 
 class EarlyFranceTravailAnswer(Base):
@@ -208,10 +194,10 @@ class Statement(Base):
     debt_explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the file's trace when computed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The facts this statement was computed from: the file's facts version, each month's own version
-    # (months without one: 0) and the rules' digest; the earlier months it recomputed. Null: before
-    # facts versions existed (every month is then reviewed).
-    facts_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The facts this statement was computed from (db/facts.py): the digest of the file's own facts, each
+    # month's attendance version (months without one: 0) and the rules' digest; the earlier months it
+    # recomputed. Null: computed before these were remembered (every month is then reviewed).
+    facts_digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
     month_facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     rules_digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reviewed_months: Mapped[list | None] = mapped_column(JSON, nullable=True)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from remuneration.db.facts import FILE_FACTS
 from remuneration.db.models import AdjustmentRow, EmergencyAid, RemunerationFile, Run, Statement
 from remuneration.domain.ledger import History, PaidMonth
 from remuneration.domain.money import ZERO, Month
@@ -47,11 +48,10 @@ async def latest_validated_before(db: AsyncSession, month: str) -> str | None:
     )
 
 
-# What a run reads of each file it visits (rows, not entities: the run only reads them).
+# What a run reads of each file it visits (rows, not entities: the run only reads them): the identifiers
+# a statement copies, and the facts pay depends on (db/facts.py, FILE_FACTS: nothing else may be read).
 _RUN_FILE = tuple(getattr(RemunerationFile, name) for name in (
-    "dossier_id", "person_id", "organisation_siret", "state", "profile", "weekly_hours", "tension_sector",
-    "entry_date", "exit_date", "session_end_date", "exit_declared_at", "cancelled_at", "request_facts",
-    "france_travail_answer", "regime", "regime_reason", "differential_eligible", "traceparent", "facts_version"))
+    "dossier_id", "person_id", "organisation_siret", "traceparent", *FILE_FACTS))
 
 
 def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
@@ -80,10 +80,10 @@ def files_to_visit(month: Month, after: uuid.UUID | None, limit: int):
     return query
 
 
-def _settled(latest, file_facts_version: int, months_now: dict[str, int], digest: str) -> tuple[Month | None, frozenset[Month]]:
+def _settled(latest, file_facts: str, months_now: dict[str, int], digest: str) -> tuple[Month | None, frozenset[Month]]:
     """What the latest validated statement settled that is still true: the months up to its run, under
     the same file facts and rules, except those whose own facts changed since (docs/remuneration.md)."""
-    if latest is None or latest.month_facts is None or latest.facts_version != file_facts_version \
+    if latest is None or latest.month_facts is None or latest.facts_digest != file_facts \
             or latest.rules_digest != digest:
         return None, frozenset()
     through = Month.parse(latest.run_month)
@@ -95,12 +95,12 @@ def _settled(latest, file_facts_version: int, months_now: dict[str, int], digest
 
 _PAID_STATEMENT = (Statement.dossier_id, Statement.run_month, Statement.earned_amount, Statement.inputs,
                    Statement.advance_paid, Statement.advance_outstanding_after, Statement.overpayment_outstanding_after,
-                   Statement.debt_amount, Statement.facts_version, Statement.month_facts, Statement.rules_digest)
+                   Statement.debt_amount, Statement.facts_digest, Statement.month_facts, Statement.rules_digest)
 
 
-async def histories(db: AsyncSession, files: dict[uuid.UUID, int], month: str, month_versions: dict[uuid.UUID, dict[str, int]],
+async def histories(db: AsyncSession, files: dict[uuid.UUID, str], month: str, month_versions: dict[uuid.UUID, dict[str, int]],
                     digest: str) -> dict[uuid.UUID, History]:
-    """What validated runs before `month` paid each file (by id, with its facts version now): each month's
+    """What validated runs before `month` paid each file (by id, with its facts digest now): each month's
     earned amount and facts, balances, and the months settled since under the same facts."""
     ids = list(files)
     statements = (await db.execute(

@@ -54,10 +54,11 @@ class Policy:
     emergency_aid_extended_programmes: tuple[str, ...] = ("PREPA_AVENIR", "ACCES_ENTREPRENEURS", "VISA_SANITAIRE_SOCIAL")
     emergency_aid_for_unemployment_benefit: bool = True
 
-    def digest(self) -> str:
-        """Identifies the rates and figures (and the rules' revision): a statement remembers it, and a
-        month settled under another digest is reviewed again."""
-        return hashlib.sha256(f"{RULES_REVISION}|{self!r}".encode()).hexdigest()[:32]
+    def digest(self, business_timezone: str) -> str:
+        """Identifies the rates and figures, the rules' revision and the business timezone (it decides
+        the day, hence the month, a declaration falls on): a statement remembers it, and a month
+        settled under another digest is reviewed again (docs/remuneration.md)."""
+        return hashlib.sha256(f"{RULES_REVISION}|{business_timezone}|{self!r}".encode()).hexdigest()[:32]
 
     def top_ups_on(self, day) -> TopUpVersion:
         return in_force(self.region_top_ups, day, "region_top_ups")
