@@ -147,10 +147,16 @@ async def _interruption(db: AsyncSession, event: TraineeEvent) -> None:
 
 async def on_outcome(db: AsyncSession, event: OutcomeRecorded) -> None:
     """An outcome recorded or corrected in sessions: the latest version of each (file, horizon,
-    source) is held; an older one (a late or replayed event) changes nothing."""
-    row = await db.get(Outcome, event.outcome_id)
-    if row is not None and row.version > event.version:
+    source) is held; an older one (a late or replayed event) changes nothing. One recorded
+    again under another id (after sessions purged the first) takes the place of the one held."""
+    row = (await db.execute(select(Outcome).where(
+        Outcome.dossier_id == event.dossier_id, Outcome.horizon_months == int(event.horizon_months),
+        Outcome.source == event.source.value))).scalar_one_or_none()
+    if row is not None and row.id == event.outcome_id and row.version > event.version:
         return
+    if row is not None and row.id != event.outcome_id:
+        await db.delete(row)
+        await db.flush()
     await _upsert(db, Outcome, event.outcome_id, {
         "dossier_id": event.dossier_id, "person_id": event.person_id, "horizon_months": int(event.horizon_months),
         "situation": event.situation.value, "observed_on": event.observed_on, "source": event.source.value,
