@@ -11,11 +11,13 @@ import pytest
 from insights.main import create_app
 from insights.settings import InsightsSettings
 from pacte_common.auth import OrgKind
-from pacte_testing import ServiceClient, eventually, running
+from pacte_common.clock import business_today
+from pacte_testing import FixedClock, ServiceClient, eventually, running
 
 SIRET_A = "12345678900015"
 SIRET_B = "44299123000016"
 NIR = "185054410912314"
+PRESCRIBER = "PE-44001"
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Client(ServiceClient):
     SIRET_A = SIRET_A
     SIRET_B = SIRET_B
     NIR = NIR
+    PRESCRIBER = PRESCRIBER
 
     @property
     def org(self):
@@ -64,8 +67,8 @@ class Sessions(Client):
                              json={"session_id": session_id, "profile": profile or profile_body(), "identity": identity})
 
     async def act(self, dossier_id: str, action: str, body: dict, headers: dict | None = None) -> dict:
-        path = {"enter": "entry", "exit": "exit", "cancel": "cancel"}[action]
-        return await self.ok("POST", f"/dossiers/{dossier_id}/{path}", headers or self.org, 200, json=body)
+        path = {"enter": "entry", "exit": "exit", "cancel": "cancel", "interrupt": "interruptions", "resume": "resumption"}[action]
+        return await self.ok("POST", f"/dossiers/{dossier_id}/{path}", headers or self.org, 201 if action == "interrupt" else 200, json=body)
 
     @staticmethod
     def profile_body(**overrides) -> dict:
@@ -78,32 +81,39 @@ def profile_body(**overrides) -> dict:
 
 
 @pytest.fixture
+def clock() -> FixedClock:
+    """One 'now' for insights and sessions alike (the results' as-of day, a declaration's day):
+    today's, until a test moves it."""
+    return FixedClock(business_today("Europe/Paris"))
+
+
+@pytest.fixture
 def settings(database_url, bus_settings) -> InsightsSettings:
     return InsightsSettings(database_url=database_url, bus=bus_settings)
 
 
 @pytest.fixture
-async def insights(settings):
-    async with running(create_app(settings)) as client:
+async def insights(settings, clock):
+    async with running(create_app(settings, clock=clock)) as client:
         yield Client(client, settings)
 
 
 @pytest.fixture
-async def sessions(upstream_database_url, bus_settings):
+async def sessions(upstream_database_url, bus_settings, clock):
     from sessions.main import create_app as create_sessions
     from sessions.settings import SessionsSettings
 
     settings = SessionsSettings(database_url=upstream_database_url, bus=bus_settings, consume_prescriptions=False)
-    async with running(create_sessions(settings)) as client:
+    async with running(create_sessions(settings, clock=clock)) as client:
         yield Sessions(client, settings)
 
 
 @pytest.fixture
-async def sessions_consuming(upstream_database_url, bus_settings):
+async def sessions_consuming(upstream_database_url, bus_settings, clock):
     """sessions with its prescriptions consumer: an admission published by orientation opens a file."""
     from sessions.main import create_app as create_sessions
     from sessions.settings import SessionsSettings
 
     settings = SessionsSettings(database_url=upstream_database_url, bus=bus_settings)
-    async with running(create_sessions(settings)) as client:
+    async with running(create_sessions(settings, clock=clock)) as client:
         yield Sessions(client, settings)

@@ -26,10 +26,9 @@ from insights.domain.indicators import (
     Period,
     assemble,
     entry_facts,
-    months_before,
     whole_months,
 )
-from pacte_common.clock import age_on
+from pacte_common.clock import age_on, months_before
 from pacte_common.db import create_engine, session_factory
 
 # ---------------------------------------------------------------- the oracle (tests only)

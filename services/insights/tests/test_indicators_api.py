@@ -82,3 +82,10 @@ async def test_only_the_region_and_organisations_read_and_reports_have_a_budget(
         assert [(await client.get("/indicators", headers=region)).status_code for _ in range(3)] == [200, 200, 429]
         refused = await client.get("/indicators", headers=region)
         assert int(refused.headers["retry-after"]) >= 1 and refused.json()["bucket"] == "reports"
+        # One budget for every report: the result indicators are refused too, while another client is served.
+        assert (await client.get("/indicators/results", headers=region)).status_code == 429
+        other = auth_header(settings, "training_org", "12345678900015")
+        assert (await client.get("/indicators/results", headers=other)).status_code == 200
+        # NUL characters (PostgreSQL cannot store or compare them): 422 naming the field, never a 500.
+        nul = await client.get("/indicators/results?territory=T%0044", headers=other)
+        assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "query.territory", nul.text

@@ -15,9 +15,10 @@ from pacte_tools.insights_cli import rebuild
 from sqlalchemy import func, select
 
 QUERY = "/indicators?from=2026-01-01&to=2026-12-31&compare=departement"
+RESULTS = "/indicators/results?horizon=3"
 
 
-async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, settings):
+async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, settings, clock):
     visa = await sessions.catalogue(places=4)
     prepa = await sessions.catalogue(programme_code="PREPA-AVENIR", pillar="prepa", places=6, departement="49",
                                      start=date(2026, 1, 5), end=date(2026, 3, 27))
@@ -25,22 +26,32 @@ async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, set
         dossier = await sessions.enrol(session["id"], profile=sessions.profile_body(sex=sex))
         await sessions.act(dossier["id"], "enter", {"entry_date": "2026-01-05"})
     await sessions.act(dossier["id"], "exit", {"exit_date": "2026-02-13", "kind": "dropout", "dropout_reason": "employment"})
+    clock.today = date(2026, 6, 1)  # the 3-month horizon reached
+    await sessions.ok("POST", f"/dossiers/{dossier['id']}/outcomes", sessions.org, 201,
+                      json={"horizon_months": 3, "situation": "permanent_job", "observed_on": "2026-05-13"})
 
     region = auth_header(settings, "region", "region")
-    async with running(create_app(settings)) as client:
+    trajectory = f"/people/{dossier['person_id']}/trajectory"
+    async with running(create_app(settings, clock=clock)) as client:
         async def caught_up():
             body = (await client.get(QUERY, headers=region)).json()
-            return body if body["all"]["entries"] == 3 and body["all"]["dropout_rate"]["numerator"] == 1 else None
+            results = (await client.get(RESULTS, headers=region)).json()
+            done = body["all"]["entries"] == 3 and body["all"]["dropout_rate"]["numerator"] == 1 and results["all"]["respondents"] == 1
+            return (body, results) if done else None
 
-        before = await eventually(caught_up, 30, interval=0.1, message="the files reached insights")
+        before = await eventually(caught_up, 30, interval=0.1, message="the files and the outcome reached insights")
+        path = (await client.get(trajectory, headers=region)).json()
 
     lines: list[str] = []
     held = await rebuild(settings, report=lines.append, timeout_s=60)
-    assert held["dossiers"] == 3 and held["training_sessions"] == 2 and held["inbox_messages"] > 0, held
+    assert held["dossiers"] == 3 and held["training_sessions"] == 2 and held["outcomes"] == 1 and held["inbox_messages"] > 0, held
+    assert "trajectory_reads" not in held  # the audit of reads is not a read model: kept
     assert lines[0].startswith("emptied:") and lines[-1].startswith("replayed:"), lines
 
-    async with running(create_app(settings.model_copy(update={"consume": False}))) as client:  # what the replay built, nothing more
-        after = (await client.get(QUERY, headers=region)).json()
+    async with running(create_app(settings.model_copy(update={"consume": False}), clock=clock)) as client:  # what the replay built, nothing more
+        after = ((await client.get(QUERY, headers=region)).json(), (await client.get(RESULTS, headers=region)).json())
+        assert (await client.get(trajectory, headers=region)).json() == path
+        assert len((await client.get(f"{trajectory}/reads", headers=region)).json()) == 2  # the read before the rebuild, kept
     assert after == before
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pacte_common.auth import OrgKind
-from pacte_testing import ServiceClient, running
+from pacte_testing import FixedClock, ServiceClient, running
 from sessions.main import create_app
 from sessions.settings import SessionsSettings
 
@@ -19,16 +19,6 @@ SIRET_A = "12345678900015"  # the organisation of most tests
 SIRET_B = "44299123000016"  # another organisation
 PRESCRIBER = "PE-44001"
 NIR = "185054410912314"
-
-
-class FixedClock:
-    """The declaration 'now', movable by the test (declarations are dated by the server)."""
-
-    def __init__(self, today: date):
-        self.today = today
-
-    def __call__(self) -> datetime:
-        return datetime.combine(self.today, time(10, 0), tzinfo=UTC)
 
 
 @dataclass

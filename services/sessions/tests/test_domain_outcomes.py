@@ -1,4 +1,4 @@
-"""The pure rules of outcomes and trajectories (domain/outcomes.py, domain/trajectory.py)."""
+"""The pure rules of outcomes (domain/outcomes.py): import lines, matching, retention."""
 
 import uuid
 from datetime import date
@@ -9,17 +9,13 @@ from sessions.domain.outcomes import (
     FileRef,
     ImportLine,
     LineError,
-    OutcomeFacts,
-    PillarFile,
     match_line,
     months_after,
     parse_line,
     plan_import,
-    prepa_to_visa,
     read_csv,
     retention_cutoff,
 )
-from sessions.domain.trajectory import Step, Viewer, in_time_order
 
 TODAY = date(2026, 11, 30)
 
@@ -82,42 +78,3 @@ def test_horizons_and_retention_clamp_to_the_end_of_the_month():
     assert months_after(date(2026, 3, 27), 6) == date(2026, 9, 27)
     assert retention_cutoff(date(2026, 11, 30), 36) == date(2023, 11, 30)
     assert retention_cutoff(date(2024, 2, 29), 12) == date(2023, 2, 28)
-
-
-def test_the_survey_answer_counts_first_and_unknown_is_no_answer():
-    facts = OutcomeFacts(uuid.uuid4(), uuid.uuid4(), "F", date(1990, 1, 1), None, None, False, False, "visa", "44", None,
-                         date(2026, 1, 5), date(2026, 3, 27), outcomes={
-                             (6, "survey"): OutcomeSituation.UNKNOWN,
-                             (6, "france_travail"): OutcomeSituation.JOB_SEEKING,
-                             (6, "training_organisation"): OutcomeSituation.PERMANENT_JOB,
-                             (3, "training_organisation"): OutcomeSituation.TRAINING,
-                         })
-    assert facts.situation_at(6) is OutcomeSituation.JOB_SEEKING
-    assert facts.situation_at(3) is OutcomeSituation.TRAINING and facts.situation_at(12) is None
-
-
-def test_prepa_to_visa_within_the_window_only():
-    def person(visa_entry: date) -> list[PillarFile]:
-        someone = uuid.uuid4()
-        return [PillarFile(someone, "prepa", date(2026, 1, 5), date(2026, 2, 13), "exited"),
-                PillarFile(someone, "visa", visa_entry, None, "in_training")]
-
-    files = person(date(2026, 8, 13)) + person(date(2026, 8, 14)) + person(date(2026, 2, 12))
-    rate = prepa_to_visa(files, lambda day: True, 6)
-    assert (rate.numerator, rate.denominator) == (1, 3)  # on the last day of the window; a day late and before the exit do not
-    assert prepa_to_visa(files, lambda day: day.year == 2025, 6).denominator == 0
-
-
-def test_each_partner_sees_what_it_took_part_in():
-    region, prescriber, organisation = Viewer("region", "region"), Viewer("prescriber", "PE-1"), Viewer("training_org", "111")
-    assert region.sees_prescription("PE-9", "999") and region.sees_file(None, "999")
-    assert prescriber.sees_prescription("PE-1", "999") and not prescriber.sees_prescription("PE-2", "111")
-    assert prescriber.sees_file("PE-1", "999") and not prescriber.sees_file(None, "999")
-    assert organisation.sees_prescription("PE-2", "111") and not organisation.sees_file("PE-1", "999")
-    assert not Viewer("paying_agency", "ASP").sees_file(None, "111")
-
-
-def test_within_a_day_prescriptions_then_the_file_then_outcomes():
-    day = date(2026, 4, 6)
-    steps = [Step(day, "outcome"), Step(day, "entered"), Step(date(2026, 4, 5), "exited"), Step(day, "prescription")]
-    assert [s.kind for s in in_time_order(steps)] == ["exited", "prescription", "entered", "outcome"]

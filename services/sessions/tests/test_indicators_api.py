@@ -1,12 +1,9 @@
-"""The reports sessions still serves (the result indicators, the public LHEO export): input that
-would fail in the database, a budget per client, no 5xx on hostile input. The monitoring
-indicators are insights' (services/insights/tests/test_indicators_api.py)."""
+"""Input that would fail in the database, the public LHEO export's budget, no 5xx on hostile input.
+The reports (the indicators, the result indicators) are insights' (services/insights/tests/test_indicators_api.py)."""
 
 async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(api):
     """NUL characters (PostgreSQL cannot store or compare them), JSON nested 5,000 deep, full-width
     digits where ASCII ones are meant: 4xx naming the field, never a 500 (both databases)."""
-    nul = await api.client.get("/indicators/results?territory=T%0044", headers=api.region)
-    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "query.territory", nul.text
     named = await api.client.get("/programmes?q=%00", headers=api.region)
     assert named.status_code == 422 and named.json()["errors"][0]["field"] == "query.q", named.text
     body = {**api.programme_body(), "name": "Agent\u0000"}
@@ -18,18 +15,14 @@ async def test_input_that_would_fail_in_the_database_is_a_422_naming_the_field(a
     assert full_width.status_code == 422 and full_width.json()["errors"][0]["field"] == "path.month", full_width.text
 
 
-async def test_reports_and_the_public_export_have_a_budget_per_client(api_with):
-    """Past its budget a client gets 429 with Retry-After on the reports and the public LHEO export,
-    while the other clients and the light routes are served (docs/security.md, "Fair share")."""
+async def test_the_public_export_has_a_budget(api_with):
+    """Past its budget a caller gets 429 with Retry-After on the public LHEO export, while the
+    light routes are served (docs/security.md, "Fair share")."""
     async with api_with(rate_limits={"reports": "2/minute", "public": "2/minute", "signing": "2/minute"}) as api:
         client = api.client
-        # One budget for every report: two results, then the third is refused.
-        assert [(await client.get("/indicators/results", headers=api.region)).status_code for _ in range(2)] == [200, 200]
-        assert (await client.get("/indicators/results", headers=api.region)).status_code == 429
         assert [(await client.get("/catalogue/lheo")).status_code for _ in range(3)] == [200, 200, 429]  # public
-        refused = await client.get("/indicators/results", headers=api.region)
-        assert int(refused.headers["retry-after"]) >= 1 and refused.json()["bucket"] == "reports"
-        assert (await client.get("/indicators/results", headers=api.org)).status_code == 200  # another client
+        refused = await client.get("/catalogue/lheo")
+        assert int(refused.headers["retry-after"]) >= 1 and refused.json()["bucket"] == "public"
         assert (await client.get("/programmes", headers=api.region)).status_code == 200  # not a report
 
 

@@ -1,5 +1,6 @@
-"""Post-training outcomes over HTTP: imports (CSV, JSON), declarations, result indicators worked
-by hand, purge after retention, and the published events against the AsyncAPI catalogue."""
+"""Post-training outcomes over HTTP: imports (CSV, JSON), declarations, purge after retention, and
+the published events against the AsyncAPI catalogue. The result indicators and trajectories are
+insights' (services/insights/tests/test_results.py, test_trajectory.py)."""
 
 import csv
 import io
@@ -175,112 +176,6 @@ async def test_a_training_organisation_declares_for_its_own_trainees(api):
     assert (await api.client.get(url, headers=api.as_("training_org", api.SIRET_B))).status_code == 404
 
 
-async def build_population(api) -> dict:
-    """Six people worked by hand (docs/outcomes.md): both sexes, each target public, two pillars."""
-    visa = await api.catalogue(programme_code="VISA-METIERS", pillar="visa")
-    prepa = await api.catalogue(programme_code="PREPA-AVENIR", pillar="prepa", departement="49", siret=api.SIRET_B,
-                                end=date(2026, 3, 27))
-    org_b = api.as_("training_org", api.SIRET_B)
-    recent = "2025-10-01"
-    nir_d = new_nir("1", "95", "06", "49")
-    people = {
-        "A": await trainee(api, visa["id"], exit_date="2026-03-27", sex="F", birth_date="2004-03-01", education_level="below_v",
-                           jobseeker_registration_date=recent, qpv=True),
-        "B": await trainee(api, visa["id"], exit_date="2026-03-27", sex="M", birth_date="1970-06-01", education_level="iii_and_above",
-                           jobseeker_registration_date=recent, disabled_worker=True, qpv=False),
-        "C": await trainee(api, prepa["id"], exit_date="2026-02-13", headers=org_b, sex="F", birth_date="1990-06-01",
-                           education_level="iii_and_above", jobseeker_registration_date="2024-01-01", qpv=False),
-        "D": await trainee(api, prepa["id"], exit_date="2026-02-13", headers=org_b, nir=nir_d, sex="M", birth_date="1995-06-01",
-                           education_level="iv", jobseeker_registration_date=recent, qpv=False),
-        "E": await trainee(api, visa["id"], exit_date="2026-05-29", sex="F", birth_date="1985-06-01", education_level="iii_and_above",
-                           jobseeker_registration_date=recent, qpv=False),
-        "F": await trainee(api, visa["id"], exit_date="2026-06-26", sex="M", birth_date="1992-01-01", education_level="iii_and_above",
-                           jobseeker_registration_date=recent, qpv=False),
-    }
-    # D goes on from PRÉPA to VISA within 6 months (found by his NIR); still in training.
-    await trainee(api, visa["id"], nir=nir_d, entry="2026-04-06", sex="M", birth_date="1995-06-01", education_level="iv",
-                  jobseeker_registration_date=recent, qpv=False)
-    survey = [
-        {"dossier_id": people["A"]["id"], "horizon_months": 6, "situation": "permanent_job", "observed_on": "2026-09-28"},
-        {"dossier_id": people["B"]["id"], "horizon_months": 6, "situation": "job_seeking", "observed_on": "2026-09-28"},
-        {"dossier_id": people["D"]["id"], "horizon_months": 6, "situation": "unknown", "observed_on": "2026-08-14"},
-        {"dossier_id": people["E"]["id"], "horizon_months": 6, "situation": "short_fixed_term_or_temporary", "observed_on": "2026-11-27"},
-        {"dossier_id": people["F"]["id"], "horizon_months": 3, "situation": "permanent_job", "observed_on": "2026-09-28"},
-    ]
-    await api.ok("POST", "/outcomes/imports", api.region, 201, json={"lines": survey})
-    c_line = {"dossier_id": people["C"]["id"], "horizon_months": 6, "situation": "training", "observed_on": "2026-08-14"}
-    await api.ok("POST", "/outcomes/imports?source=france_travail", api.region, 201, json={"lines": [c_line]})
-    # The organisation says E has a permanent job; the survey's answer counts first.
-    await api.ok("POST", f"/dossiers/{people['E']['id']}/outcomes", api.org, 201,
-                 json={"horizon_months": 6, "situation": "permanent_job", "observed_on": "2026-11-02"})
-    return people
-
-
-def figure(group: dict, name: str) -> tuple:
-    value = group[name]
-    return (value["numerator"], value["denominator"], value["value"], value["response_rate"])
-
-
-async def test_result_indicators_worked_by_hand(api):
-    api.clock.today = AS_OF
-    await build_population(api)
-    results = await api.ok("GET", "/indicators/results?from=2026-01-01&to=2026-12-31", api.region)
-    # Horizon 6 reached for A, B, C, D, E (F left on 26 June); answers from A, B, C, E (D: unknown).
-    everyone = results["all"]
-    assert (everyone["population"], everyone["respondents"], everyone["response_rate"]) == (5, 4, 0.8)
-    assert figure(everyone, "employment") == (2, 4, 0.5, 0.8)  # A permanent, E short fixed-term (survey over organisation)
-    assert figure(everyone, "lasting_employment") == (1, 4, 0.25, 0.8)
-    assert figure(everyone, "training") == (1, 4, 0.25, 0.8)
-    assert everyone["employment"]["low_base"] is True  # 4 answers < 10
-    women, men = results["by_sex"]["F"], results["by_sex"]["M"]
-    assert figure(women, "employment") == (2, 3, 0.6667, 1.0) and figure(women, "lasting_employment") == (1, 3, 0.3333, 1.0)
-    assert figure(men, "employment") == (0, 1, 0.0, 0.5) and men["population"] == 2
-    publics = results["by_public"]
-    assert figure(publics["disabled_workers"], "employment") == (0, 1, 0.0, 1.0)
-    assert figure(publics["seniors"], "employment") == (0, 1, 0.0, 1.0)
-    assert figure(publics["under_26"], "lasting_employment") == (1, 1, 1.0, 1.0)
-    assert figure(publics["qpv"], "employment") == (1, 1, 1.0, 1.0)
-    assert figure(publics["low_qualified"], "employment") == (1, 1, 1.0, 0.5)  # A answered, D did not
-    assert figure(publics["long_term_jobseekers"], "training") == (1, 1, 1.0, 1.0)
-    assert figure(results["by_pillar"]["visa"], "employment") == (2, 3, 0.6667, 1.0)
-    assert figure(results["by_pillar"]["prepa"], "training") == (1, 1, 1.0, 0.5)
-    assert figure(results["by_programme"]["VISA-METIERS"], "employment") == (2, 3, 0.6667, 1.0)
-    assert set(results["by_programme"]) == {"VISA-METIERS", "PREPA-AVENIR"}
-    assert results["by_departement"]["49"]["population"] == 2 and results["by_departement"]["44"]["population"] == 3
-    # PRÉPA leavers C and D: D entered a VISA within 6 months.
-    assert results["prepa_to_visa"] == {"numerator": 1, "denominator": 2, "value": 0.5,
-                                        "by_sex": {"F": {"numerator": 0, "denominator": 1, "value": 0.0},
-                                                   "M": {"numerator": 1, "denominator": 1, "value": 1.0}}}
-
-    three = await api.ok("GET", "/indicators/results?horizon=3", api.region)
-    assert (three["all"]["population"], three["all"]["respondents"]) == (6, 1) and three["all"]["response_rate"] == 0.1667
-    visa_44 = await api.ok("GET", "/indicators/results?programme=VISA-METIERS&departement=44", api.region)
-    assert visa_44["all"]["population"] == 3  # by sex within a programme: the "done when" of the issue
-    assert figure(visa_44["by_sex"]["F"], "employment") == (2, 2, 1.0, 1.0) and figure(visa_44["by_sex"]["M"], "employment") == (0, 1, 0.0, 1.0)
-    assert (await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region))["all"]["population"] == 0
-    # Once the Region publishes its territories, the sessions are placed (here by their actions' code).
-    await api.ok("PUT", "/territories", api.region, 201, json={"source": "test fixture, not the Region's list", "territories": [
-        {"code": "TS-44-NANTES", "name": "Nantes (test fixture)", "departement": "44", "places": [{"postcode": "44000"}]}]})
-    placed = await api.ok("GET", "/indicators/results?territory=TS-44-NANTES", api.region)
-    assert placed["all"]["population"] == 5 and figure(placed["by_territory"]["TS-44-NANTES"], "employment") == (2, 4, 0.5, 0.8)
-    assert (await api.ok("GET", "/indicators/results?territory=TS-00-NOWHERE", api.region))["all"]["population"] == 0
-    own = await api.ok("GET", "/indicators/results", api.as_("training_org", api.SIRET_B))
-    assert own["all"]["population"] == 2 and own["filters"]["organisation"] == api.SIRET_B
-
-    response = await api.client.get("/indicators/results", headers={**api.region, "Accept": "text/csv"})
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = {(r["breakdown"], r["group"], r["indicator"]): r for r in csv.DictReader(io.StringIO(response.text))}
-    assert rows[("sex", "F", "employment")] | {} == {
-        "breakdown": "sex", "group": "F", "indicator": "employment", "numerator": "2", "denominator": "3",
-        "value": "0.6667", "population": "3", "respondents": "3", "response_rate": "1.0000",
-    }
-    for caller, expected in ((api.as_("prescriber", api.PRESCRIBER), 403), (api.as_("paying_agency", "ASP"), 403)):
-        assert (await api.client.get("/indicators/results", headers=caller)).status_code == expected
-    assert (await api.client.get(f"/indicators/results?organisation={api.SIRET_B}", headers=api.org)).status_code == 403
-    bad = await api.client.get("/indicators/results?from=2026-12-31&to=2026-01-01", headers=api.region)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.to"
-
-
 async def test_purge_removes_outcomes_past_retention(api):
     api.clock.today = AS_OF
     session = await api.catalogue(start=date(2023, 1, 9), end=date(2023, 6, 30))
@@ -293,7 +188,7 @@ async def test_purge_removes_outcomes_past_retention(api):
     assert (await api.client.post("/outcomes/purge", headers=api.org)).status_code == 403
     # Retention 36 months (the default): on 30 November 2026, what was observed before 30 November 2023 goes.
     report = await api.ok("POST", "/outcomes/purge", api.region)
-    assert report["cutoff"] == "2023-11-30" and report["outcomes_deleted"] == 1
+    assert report == {"cutoff": "2023-11-30", "outcomes_deleted": 1, "trajectory_reads_deleted": 0}
     assert [o["horizon_months"] for o in await outcomes(api, old["id"])] == [12]
     api.clock.today = date(2027, 6, 29)
     assert (await api.ok("POST", "/outcomes/purge", api.region))["outcomes_deleted"] == 1
@@ -312,11 +207,8 @@ async def test_every_status_of_the_outcome_routes_is_in_openapi(api):
     documented = {
         ("post", "/outcomes/imports"): {"200", "201", "400", "401", "403", "409", "413", "415", "422"},
         ("post", "/dossiers/{dossier_id}/outcomes"): {"200", "201", "401", "403", "404", "409", "422"},
-        ("get", "/indicators/results"): {"200", "401", "403", "422"},
         ("post", "/outcomes/purge"): {"200", "401", "403"},
-        ("get", "/people/{person_id}/trajectory"): {"200", "401", "403", "404", "422", "503"},
-        ("get", "/people/{person_id}/trajectory/reads"): {"200", "401", "403", "422"},
     }
     for (method, path), statuses in documented.items():
         assert statuses <= set(paths[path][method]["responses"]), (method, path, sorted(paths[path][method]["responses"]))
-    assert "text/csv" in paths["/indicators/results"]["get"]["responses"]["200"]["content"]
+    assert not {"/indicators/results", "/people/{person_id}/trajectory"} & set(paths)  # insights' (docs/insights.md)

@@ -35,7 +35,7 @@ TOPIC_OWNERS: dict[str, tuple[str, str]] = {
 # to its own dead-letter topic `<topic>.dlq.<consumer>` (pacte_common.consumer). A test
 # (tests/test_asyncapi_catalogue.py) checks this table against the services' subscriptions.
 DEAD_LETTER_CONSUMERS: dict[str, tuple[str, ...]] = {
-    Topics.PRESCRIPTIONS: ("sessions.prescriptions", "sessions.trajectory"),
+    Topics.PRESCRIPTIONS: ("insights.prescriptions", "sessions.prescriptions"),
     Topics.CATALOGUE: ("insights.catalogue", "orientation.catalogue"),
     Topics.TRAINEES: ("agora-gateway.trainees", "attendance.trainees", "insights.trainees", "orientation.trainees", "remuneration.trainees"),
     Topics.ATTENDANCE: ("agora-gateway.attendance", "insights.attendance", "remuneration.attendance"),

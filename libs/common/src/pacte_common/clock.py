@@ -5,6 +5,8 @@
 - Business days: the Region's calendar day, not the UTC one (a trainee turning 16 at 00:30 in
   Nantes is 16 that day).
 - `age_on`: a person's age in whole years on a day.
+- `months_before`: the same day some months earlier (or later, with a negative count),
+  clamped to the month's last day.
 """
 
 from __future__ import annotations
@@ -29,3 +31,17 @@ def business_today(timezone: str, now: datetime | None = None) -> date:
 def start_of_business_day(timezone: str, day: date) -> datetime:
     """The UTC instant a business day starts, for filtering UTC timestamps by local dates."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def months_before(day: date, months: int) -> date:
+    """`day` moved `months` months back (forward when negative), clamped to the month's last day
+    (31 March − 1 month → 28 or 29 February)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -409,3 +409,13 @@ async def assert_no_5xx_from_hostile_input(client: httpx.AsyncClient, settings: 
                     made += 1
                     assert response.status_code < 500, (method, url, body[:20], response.status_code, response.text[:300])
     return made
+
+
+class FixedClock:
+    """A service's 'now' (`create_app(settings, clock=...)`), movable by the test: 10:00 UTC on `today`."""
+
+    def __init__(self, today: date):
+        self.today = today
+
+    def __call__(self) -> datetime:
+        return datetime.combine(self.today, time(10, 0), tzinfo=UTC)

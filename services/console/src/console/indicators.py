@@ -234,6 +234,6 @@ def results(block: dict) -> Figure:
         "results", f"Results {block.get('horizon_months', '')} months after the exit (share of respondents, %)",
         ["scope", *(f"{label} (%)" for label in RESULT_LABELS.values()), "respondents", "people who left", "response rate (%)"],
         [row(label, group) for label, group in scopes], kind="bar", charted=len(RESULT_LABELS),
-        note="From the sessions service's GET /indicators/results (exits in the period, same filters); "
+        note="From insights' GET /indicators/results (exits in the period, same filters); "
              "\"low base\": fewer respondents than the service's minimum, read with care.",
     )

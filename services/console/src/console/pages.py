@@ -167,7 +167,7 @@ async def _indicator_figures(request: Request, operator: Operator, filters: ind.
     period, monthly = await ind.load(backend_of(request), operator.token, filters, months)
     extra = []
     try:  # the result indicators (docs/outcomes.md), where the service has them; the page never depends on them
-        outcome = await backend_of(request).call("sessions", "GET", "/indicators/results", token=operator.token,
+        outcome = await backend_of(request).call("insights", "GET", "/indicators/results", token=operator.token,
                                                  params=filters.params(compare=None), accept_status=(403, 404, 422))
         if outcome.status_code == 200:
             extra.append(ind.results(outcome.json()))

@@ -5,7 +5,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from pacte_common.service import build_app
 
-from insights.api import indicators, skills
+from insights.api import indicators, results, skills, trajectory
+from insights.api.access import Clock, system_clock
+from insights.app.trajectory import purge_periodically
 from insights.db.models import Base, messaging
 from insights.events.handlers import subscriptions
 from insights.settings import InsightsSettings
@@ -13,17 +15,22 @@ from insights.settings import InsightsSettings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: InsightsSettings | None = None) -> FastAPI:
+def create_app(settings: InsightsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """`clock` gives the current instant (the results' as-of day, retention); tests pass a fixed one."""
     settings = settings or InsightsSettings()
-    return build_app(
+    app = build_app(
         settings,
         title="Pacte — insights",
         description="The read side of the Pacte: monitoring indicators by sex, territory and département, with ANOTEA "
-        "satisfaction, and the skills passport, built from the catalogue, trainee and attendance events (eventually consistent: docs/insights.md).",
+        "satisfaction, the result indicators, trajectories and the skills passport, built from the catalogue, trainee, "
+        "attendance and prescription events (eventually consistent: docs/insights.md).",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
-        routers=[indicators.router, skills.router],
+        routers=[indicators.router, results.router, skills.router, trajectory.router],
         subscriptions=subscriptions() if settings.consume else [],
+        jobs=[purge_periodically],
         published_topics=[],
     )
+    app.state.clock = clock or system_clock
+    return app

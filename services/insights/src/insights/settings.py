@@ -26,6 +26,16 @@ class InsightsSettings(ServiceSettings):
     indicator_long_term_months: int = 12
     indicator_low_qualified_levels: frozenset[str] = frozenset({"below_v", "v", "iv"})
 
+    # Result indicators (docs/outcomes.md, "Result indicators").
+    outcome_min_respondents: int = Field(10, ge=1, description="Below this many answers a rate is flagged low_base")
+    pillar_flow_window_months: int = Field(6, ge=1)
+    # Retention (docs/outcomes.md, "Personal data and retention"): outcomes observed this many
+    # months ago (and prescriptions untouched as long) are deleted, as sessions deletes its own;
+    # the audit of trajectory reads is kept its own period.
+    outcome_retention_months: int = Field(36, ge=1)
+    trajectory_audit_retention_months: int = Field(12, ge=1)
+    retention_purge_interval_hours: float = Field(24.0, ge=0, description="0: no periodic purge (the API still purges)")
+
     def indicator_policy(self) -> IndicatorPolicy:
         """The indicators' definitions of the target publics, from these settings."""
         return IndicatorPolicy(

@@ -1,4 +1,4 @@
-"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators and the skills passport are insights' (docs/insights.md)."""
+"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories and the skills passport are insights' (docs/insights.md)."""
 
 from pathlib import Path
 
@@ -16,7 +16,6 @@ from sessions.api import (
     territories,
 )
 from sessions.api import outcomes as outcomes_api
-from sessions.api import trajectory as trajectory_api
 from sessions.api.access import Clock, system_clock
 from sessions.app.lheo_feeds import pull_feeds_periodically
 from sessions.app.outcomes import purge_periodically
@@ -33,18 +32,17 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app = build_app(
         settings,
         title="Pacte — sessions",
-        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators and the skills passport are insights' (docs/insights.md).",
+        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories and the skills passport are insights' (docs/insights.md).",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
         routers=[catalogue.router, lheo.router, dossiers.router, satisfaction.router, territories.router],
-        subscriptions=[*subscriptions(settings.prescriptions_consumer_name, settings.trajectory_consumer_name),
+        subscriptions=[*subscriptions(settings.prescriptions_consumer_name),
                        attendance_sheets_subscription()] if settings.consume_prescriptions else [],
         jobs=[purge_periodically, pull_feeds_periodically],
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
-    app.include_router(outcomes_api.router)  # outcomes, result indicators, purge (docs/outcomes.md)
-    app.include_router(trajectory_api.router)
+    app.include_router(outcomes_api.router)  # outcomes: imports, declarations, purge (docs/outcomes.md)
     app.include_router(public.router)  # the public search, no token (docs/public-search.md)
     app.include_router(public_pages.router)
     app.mount(public_pages.ASSETS, public_pages.assets, name="public-assets")

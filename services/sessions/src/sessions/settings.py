@@ -3,8 +3,6 @@ from pacte_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from sessions.domain.indicators import IndicatorPolicy
-
 
 class SessionsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PACTE_SESSIONS_", env_nested_delimiter="__", extra="ignore")
@@ -31,37 +29,21 @@ class SessionsSettings(ServiceSettings):
     lheo_feed_interval_s: float = Field(0.0, ge=0, description="0: feeds are not pulled")
     lheo_feed_timeout_s: float = Field(60.0, gt=0)
 
-    # The target publics the result indicators judge at entry (docs/rules.md §8); insights'
-    # PACTE_INSIGHTS_INDICATOR_* settings define them for the monitoring indicators: keep both alike.
-    indicator_senior_age: int = 50
-    indicator_young_age_limit: int = 26
-    indicator_long_term_months: int = 12
-    indicator_low_qualified_levels: frozenset[str] = frozenset({"below_v", "v", "iv"})
-
-    def indicator_policy(self) -> IndicatorPolicy:
-        """The indicators' definitions of the target publics, from these settings."""
-        return IndicatorPolicy(
-            senior_age=self.indicator_senior_age,
-            young_age_limit=self.indicator_young_age_limit,
-            long_term_months=self.indicator_long_term_months,
-            low_qualified_levels=frozenset(self.indicator_low_qualified_levels),
-        )
-
     page_size_default: int = Field(50, ge=1, le=500)
     prescriptions_consumer_name: str = "prescriptions"
     # Off for a process that serves HTTP and relays the outbox but leaves consuming to another.
     consume_prescriptions: bool = True
 
-    # Post-training outcomes and trajectories (docs/outcomes.md). Outcomes are personal data kept
+    # Post-training outcomes (docs/outcomes.md). Outcomes are personal data kept
     # for the Region's public-interest mission (RGPD art. 6(1)(e)) no longer than needed
     # (art. 5(1)(e)): purged once observed this many months ago.
     outcome_retention_months: int = Field(36, ge=1)
+    # The archive of the trajectory reads served before trajectories moved to insights.
     trajectory_audit_retention_months: int = Field(12, ge=1)
     outcome_purge_interval_hours: float = Field(24.0, ge=0, description="0: no periodic purge (the API still purges)")
     outcome_import_max_bytes: int = 10 * 1024 * 1024
     # An ANOTEA import holds up to 5,000 reviews (its schema's maxItems): about 1–5 MB.
     satisfaction_import_max_bytes: int = 10 * 1024 * 1024
-    outcome_min_respondents: int = Field(10, ge=1, description="Below this many answers a rate is flagged low_base")
     # The public search (docs/public-search.md). Statistical confidentiality: no mean mark, number
     # of reviews, share in employment or population computed on fewer people than this is shown.
     public_min_base: int = Field(10, ge=1, description="Fewest people a public figure may be computed on")
@@ -70,5 +52,3 @@ class SessionsSettings(ServiceSettings):
     public_radius_km_max: float = Field(200.0, gt=0, le=200, description="Largest radius a query may ask")
     public_comments_max: int = Field(10, ge=0, description="Published review comments on a training's page")
     public_cache_max_age_s: int = Field(60, ge=0, description="Cache-Control max-age of the public answers")
-    pillar_flow_window_months: int = Field(6, ge=1)
-    trajectory_consumer_name: str = "trajectory"

@@ -20,7 +20,7 @@ from pacte_common.events import IntegrationEvent, Topics, register
 
 
 class OutcomeSituation(StrEnum):
-    """The person's situation at the horizon (labels in French: `sessions.domain.outcomes`)."""
+    """The person's situation at the horizon (labels in French: SITUATION_LABELS)."""
 
     PERMANENT_JOB = "permanent_job"  # CDI
     FIXED_TERM_6_MONTHS_PLUS = "fixed_term_6_months_plus"  # CDD de 6 mois ou plus
@@ -36,6 +36,27 @@ class OutcomeSource(StrEnum):
     SURVEY = "survey"  # the CARIFOREF's survey provider
     FRANCE_TRAVAIL = "france_travail"
     TRAINING_ORGANISATION = "training_organisation"
+
+
+# Which source's outcome counts when several are recorded for one file and horizon, first first.
+SOURCE_PRIORITY = (OutcomeSource.SURVEY, OutcomeSource.FRANCE_TRAVAIL, OutcomeSource.TRAINING_ORGANISATION)
+
+
+SITUATION_LABELS: dict[OutcomeSituation, str] = {
+    OutcomeSituation.PERMANENT_JOB: "Emploi durable : CDI",
+    OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS: "CDD de 6 mois ou plus",
+    OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY: "CDD de moins de 6 mois ou intérim",
+    OutcomeSituation.BUSINESS_CREATION: "Création ou reprise d'entreprise",
+    OutcomeSituation.TRAINING: "En formation",
+    OutcomeSituation.JOB_SEEKING: "En recherche d'emploi",
+    OutcomeSituation.INACTIVE: "Inactif",
+    OutcomeSituation.UNKNOWN: "Situation inconnue",
+}
+# Lasting job (emploi durable) follows the DARES convention (docs/outcomes.md, "Situations").
+LASTING_JOBS = frozenset(
+    {OutcomeSituation.PERMANENT_JOB, OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS, OutcomeSituation.BUSINESS_CREATION}
+)
+JOBS = LASTING_JOBS | {OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY}
 
 
 class Horizon(IntEnum):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pacte_common.contracts import orientation as o
+from pacte_common.contracts.outcomes import OutcomeRecorded
 from pacte_common.contracts.sessions import (
     AttendanceEvent,
     AttendanceVoided,
@@ -18,17 +20,24 @@ from pacte_common.contracts.sessions import (
     SatisfactionReviewRecorded,
     SessionCancelled,
     SessionSnapshot,
+    TraineeCancelled,
     TraineeEnrolled,
     TraineeEvent,
     TraineeExited,
+    TraineeInterrupted,
+    TraineeResumed,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.db.models import (
     Action,
     AttendanceStatement,
     Dossier,
+    Interruption,
+    Outcome,
+    PrescriptionStep,
+    PrescriptionView,
     Programme,
     SatisfactionReview,
     TrainingSession,
@@ -91,6 +100,7 @@ def _file_values(dossier: DossierSnapshot) -> dict:
     profile = dossier.profile
     return {
         "session_id": dossier.session.session_id, "person_id": dossier.person_id, "prescriber_code": dossier.prescriber_code,
+        "prescription_id": dossier.prescription_id,
         "sex": profile.sex,
         "education_level": profile.education_level, "disabled_worker": profile.disabled_worker, "qpv": profile.qpv,
         **entry_facts(profile.birth_date, profile.jobseeker_registration_date, dossier.entry_date),
@@ -100,8 +110,10 @@ def _file_values(dossier: DossierSnapshot) -> dict:
 
 
 async def on_trainee_event(db: AsyncSession, event: TraineeEvent) -> None:
-    """The file as the event's snapshot has it (its session too); an exit adds how it ended."""
+    """The file as the event's snapshot has it (its session too); an exit adds how it ended, an
+    interruption or a resumption its dates, a cancellation its time (the trajectories')."""
     await apply_session(db, event.dossier.session)
+    await _interruption(db, event)
     held = await db.get(Dossier, event.dossier.dossier_id)
     if held is not None and isinstance(event, TraineeEnrolled):
         held.enrolled_at = event.occurred_at  # the enrolment may arrive after a later event of the file
@@ -114,7 +126,42 @@ async def on_trainee_event(db: AsyncSession, event: TraineeEvent) -> None:
         values.update(exit_kind=event.exit_kind.value, certification_result=event.certification_result and event.certification_result.value,
                       dropout_reason=event.dropout_reason and event.dropout_reason.value,
                       skill_blocks_obtained=list(event.skill_blocks_obtained), realised_hours=event.realised_hours)
+    if isinstance(event, TraineeCancelled):
+        values["cancelled_at"] = event.occurred_at
     await _upsert(db, Dossier, event.dossier.dossier_id, values)
+
+
+async def _interruption(db: AsyncSession, event: TraineeEvent) -> None:
+    """An interruption's start (its reason) or its resumption, whichever comes first."""
+    if isinstance(event, TraineeInterrupted):
+        await _upsert(db, Interruption, event.interruption_id, {
+            "dossier_id": event.dossier.dossier_id, "start_date": event.start_date, "reason": event.reason.value})
+    elif isinstance(event, TraineeResumed):
+        row = await db.get(Interruption, event.interruption_id)
+        if row is None:  # the resumption before its interruption (a replay in another order): its start comes later
+            db.add(Interruption(id=event.interruption_id, dossier_id=event.dossier.dossier_id, start_date=event.resumption_date,
+                                reason="", resumption_date=event.resumption_date))
+        else:
+            row.resumption_date = event.resumption_date
+
+
+async def on_outcome(db: AsyncSession, event: OutcomeRecorded) -> None:
+    """An outcome recorded or corrected in sessions: the latest version of each (file, horizon,
+    source) is held; an older one (a late or replayed event) changes nothing. One recorded
+    again under another id (after sessions purged the first) takes the place of the one held."""
+    row = (await db.execute(select(Outcome).where(
+        Outcome.dossier_id == event.dossier_id, Outcome.horizon_months == int(event.horizon_months),
+        Outcome.source == event.source.value))).scalar_one_or_none()
+    if row is not None and row.id == event.outcome_id and row.version > event.version:
+        return
+    if row is not None and row.id != event.outcome_id:
+        await db.delete(row)
+        await db.flush()
+    await _upsert(db, Outcome, event.outcome_id, {
+        "dossier_id": event.dossier_id, "person_id": event.person_id, "horizon_months": int(event.horizon_months),
+        "situation": event.situation.value, "observed_on": event.observed_on, "source": event.source.value,
+        "job_related_to_training": event.job_related_to_training, "version": event.version,
+    })
 
 
 async def on_attendance(db: AsyncSession, event: AttendanceEvent) -> None:
@@ -150,3 +197,48 @@ async def on_review(db: AsyncSession, event: SatisfactionReviewRecorded) -> None
     else:
         for name, value in values.items():
             setattr(row, name, value)
+
+
+def step_details(event: o.PrescriptionEvent) -> tuple[str | None, str | None]:
+    """The reason code and a short detail of a prescription's step (never free text about the person)."""
+    match event:
+        case o.PrescriptionRefused():
+            return event.reason_code, None
+        case o.PositioningScheduled():
+            return event.positioning_kind, event.positioning_date.isoformat()
+        case o.PrescriptionReoriented():
+            return None, f"new prescription {event.new_prescription_id}"
+        case o.PrescriptionEntered():
+            return None, f"training file {event.dossier_id}"
+        case _:
+            return None, None
+
+
+async def on_prescription_event(db: AsyncSession, event: o.PrescriptionEvent) -> None:
+    """A step of a prescription into the trajectories' read model, once: each event is a step of
+    its prescription (keyed by prescription id, so in order); the same fact re-published under
+    another event id adds nothing."""
+    view = await db.get(PrescriptionView, event.prescription_id)
+    if view is None:
+        view = PrescriptionView(
+            prescription_id=event.prescription_id, person_id=event.person_id, session_id=event.session_id,
+            prescriber_kind=event.prescriber_kind, prescriber_code=event.prescriber_code,
+            organisation_siret=event.organisation_siret, status=event.status,
+            previous_prescription_id=getattr(event, "previous_prescription_id", None),
+            submitted_at=event.occurred_at, updated_at=event.occurred_at,
+        )
+        db.add(view)
+        await db.flush()
+    elif event.occurred_at >= view.updated_at:
+        view.status, view.updated_at = event.status, event.occurred_at
+    if isinstance(event, o.PrescriptionSubmitted):
+        view.submitted_at = min(view.submitted_at, event.occurred_at)
+        view.previous_prescription_id = event.previous_prescription_id
+    known = await db.execute(select(PrescriptionStep.id).where(
+        PrescriptionStep.prescription_id == event.prescription_id, PrescriptionStep.status == event.status,
+        PrescriptionStep.occurred_at == event.occurred_at))
+    if known.first() is None:
+        reason_code, detail = step_details(event)
+        db.add(PrescriptionStep(prescription_id=event.prescription_id, status=event.status, occurred_at=event.occurred_at,
+                                reason_code=reason_code, detail=detail))
+        await db.flush()

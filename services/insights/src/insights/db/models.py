@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 Hours = Numeric(10, 2)
@@ -96,6 +96,7 @@ class Dossier(Base):
     # The prescriber the file came from (none for a direct enrolment) and when it was enrolled:
     # the skills passport's current prescriber is the one of the latest file (docs/satisfaction.md).
     prescriber_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the prescription that opened it (trajectories)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sex: Mapped[str] = mapped_column(String(1))
     education_level: Mapped[str | None] = mapped_column(String(16))
@@ -113,7 +114,83 @@ class Dossier(Base):
     certification_result: Mapped[str | None] = mapped_column(String(16))
     skill_blocks_obtained: Mapped[list[str]] = mapped_column(JSON, default=list)
     realised_hours: Mapped[Decimal | None] = mapped_column(Hours)
+    # When the file was cancelled (the trajectory's "cancelled" step), from `trainee.cancelled.v1`.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Interruption(Base):
+    """An interruption of a file and its resumption (`trainee.interrupted/resumed.v1`), for trajectories."""
+
+    __tablename__ = "interruptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # sessions' interruption id
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(32))
+    resumption_date: Mapped[date | None] = mapped_column(Date)
+
+
+class Outcome(Base):
+    """What became of a trainee at a horizon after the exit, as one source told sessions
+    (`trainee.outcome-recorded.v1`): the result indicators and the trajectories read it."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("dossier_id", "horizon_months", "source"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # sessions' outcome id
+    dossier_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    horizon_months: Mapped[int] = mapped_column(Integer)
+    situation: Mapped[str] = mapped_column(String(32))
+    observed_on: Mapped[date] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    job_related_to_training: Mapped[bool | None] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class PrescriptionView(Base):
+    """A prescription as orientation's events tell it (`prescription.*.v1`), for trajectories."""
+
+    __tablename__ = "trajectory_prescriptions"
+
+    prescription_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    prescriber_kind: Mapped[str] = mapped_column(String(32))
+    prescriber_code: Mapped[str] = mapped_column(String(64))
+    organisation_siret: Mapped[str] = mapped_column(String(14))
+    status: Mapped[str] = mapped_column(String(32))
+    previous_prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PrescriptionStep(Base):
+    """One transition of a prescription (submitted, admitted, refused with its reason code…)."""
+
+    __tablename__ = "trajectory_steps"
+    __table_args__ = (UniqueConstraint("prescription_id", "status", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prescription_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class TrajectoryRead(Base):
+    """Audit: who read which person's trajectory, when (the person id only, never an identity).
+    Not built from events: a rebuild keeps it (docs/insights.md §4)."""
+
+    __tablename__ = "trajectory_reads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    reader: Mapped[str] = mapped_column(String(128))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    items_shown: Mapped[int] = mapped_column(Integer)
 
 
 class AttendanceStatement(Base):
@@ -153,4 +230,6 @@ class SatisfactionReview(Base):
 
 
 # What `pacte insights rebuild` empties before replaying the topics (docs/insights.md).
-READ_MODELS = (Programme, Action, TrainingSession, Dossier, AttendanceStatement, SatisfactionReview)
+# The audit of trajectory reads is insights' own record, not a read model: it is kept.
+READ_MODELS = (Programme, Action, TrainingSession, Dossier, Interruption, Outcome, AttendanceStatement, SatisfactionReview,
+               PrescriptionStep, PrescriptionView)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from pacte_common.clock import age_on
+from pacte_common.clock import age_on, months_before
 
 RATE_QUANTUM = Decimal("0.0001")
 DURATION_QUANTUM = Decimal("0.01")
@@ -118,19 +118,6 @@ class Aggregates:
 
 
 SEXES = ("F", "M")
-
-def months_before(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    # clamp to the month's last day (e.g. 31 March − 1 month → 28/29 February)
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
 
 def whole_months(earlier: date, later: date) -> int:
     """The most months `m` with `earlier` on or before `months_before(later, m)`: whole months

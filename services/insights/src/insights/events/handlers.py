@@ -7,7 +7,9 @@ these groups back to the earliest offsets, so each topic is replayed into them. 
 from __future__ import annotations
 
 from pacte_common.consumer import Subscription
+from pacte_common.contracts import orientation as o
 from pacte_common.contracts import sessions as s
+from pacte_common.contracts.outcomes import OutcomeRecorded
 from pacte_common.events import Envelope
 from pacte_common.service import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,9 @@ from insights.app import read_models
 CATALOGUE = (s.SessionPublished, s.SessionUpdated, s.SessionClosed, s.SessionCancelled)
 TRAINEES = (s.TraineeEnrolled, s.TraineeEntered, s.TraineeInterrupted, s.TraineeResumed, s.TraineeExited,
             s.TraineeCancelled, s.TraineeIdentityUpdated)
+PRESCRIPTIONS = (o.PrescriptionSubmitted, o.PositioningScheduled, o.PrescriptionAdmitted, o.PrescriptionRefused,
+                 o.PrescriptionWaitlisted, o.PrescriptionWithdrawn, o.PrescriptionExpired, o.PrescriptionReoriented,
+                 o.PrescriptionEntered, o.AdmissionCancelled)
 
 
 async def on_catalogue(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
@@ -31,6 +36,14 @@ async def on_trainee(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> 
     await read_models.on_trainee_event(db, envelope.data)
 
 
+async def on_outcome(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
+    await read_models.on_outcome(db, envelope.data)
+
+
+async def on_prescription(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
+    await read_models.on_prescription_event(db, envelope.data)
+
+
 async def on_attendance(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     await read_models.on_attendance(db, envelope.data)
 
@@ -40,11 +53,13 @@ async def on_attendance_voided(db: AsyncSession, runtime: Runtime, envelope: Env
 
 
 def subscriptions() -> list[Subscription]:
-    """The catalogue (and the ANOTEA reviews on its topic), the trainees' files and the monthly
-    statements, each in a group of its own."""
+    """The catalogue (and the ANOTEA reviews on its topic), the trainees' files (and their
+    outcomes on their topic), the monthly statements and orientation's prescriptions (the
+    trajectories'), each in a group of its own."""
     return [
         Subscription(name="catalogue", handlers={**dict.fromkeys(CATALOGUE, on_catalogue), s.SatisfactionReviewRecorded: on_review}),
-        Subscription(name="trainees", handlers=dict.fromkeys(TRAINEES, on_trainee)),
+        Subscription(name="trainees", handlers={**dict.fromkeys(TRAINEES, on_trainee), OutcomeRecorded: on_outcome}),
         Subscription(name="attendance", handlers={s.AttendanceRecorded: on_attendance, s.AttendanceCorrected: on_attendance,
                                                       s.AttendanceVoided: on_attendance_voided}),
+        Subscription(name="prescriptions", handlers=dict.fromkeys(PRESCRIPTIONS, on_prescription)),
     ]

@@ -1,5 +1,5 @@
 """Post-training outcomes over HTTP (docs/outcomes.md): the survey provider's imports (through the
-Region), a training organisation's declarations, the result indicators (JSON or CSV), the purge."""
+Region), a training organisation's declarations, the purge. The result indicators are insights'."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
-from pacte_common.csv_export import CsvWriter
-from pacte_common.errors import Conflict, Forbidden, Invalid, InvalidTransition, ProblemError
-from pacte_common.fair_share import FAIR_SHARE_RESPONSES, HeavyReport, RateLimited
+from pacte_common.errors import Conflict, Invalid, InvalidTransition, ProblemError
 from pacte_common.http import IsoDate
 from pacte_common.service import DbSession, RuntimeDep
 from pacte_common.validators import NIR_SCHEMA
@@ -32,10 +30,10 @@ from sqlalchemy.exc import IntegrityError
 
 from sessions.api.access import Today, ensure_dossier_readable
 from sessions.app import outcomes as use_cases
-from sessions.app.outcomes import ImportReport, ResultFilters, Results, purge_expired
+from sessions.app.outcomes import ImportReport, purge_expired
 from sessions.db.outcomes import outcomes_of
 from sessions.db.queries import dossier_by_id
-from sessions.domain.outcomes import SITUATION_LABELS, SOURCE_LABELS, Rate, ResultGroup, read_csv
+from sessions.domain.outcomes import JOBS, LASTING_JOBS, SITUATION_LABELS, SOURCE_LABELS, read_csv
 
 router = APIRouter(tags=["outcomes"])
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
@@ -130,8 +128,7 @@ class OutcomeOut(BaseModel):
 class PurgeOut(BaseModel):
     cutoff: date = Field(description="Outcomes observed before this day were deleted")
     outcomes_deleted: int
-    prescriptions_deleted: int
-    trajectory_reads_deleted: int
+    trajectory_reads_deleted: int = Field(description="Archived reads of trajectories (served by insights now) past their retention")
 
 
 class SituationOut(BaseModel):
@@ -296,8 +293,6 @@ async def list_outcomes(dossier_id: UUID, principal: CurrentPrincipal, db: DbSes
 
 @router.get("/outcomes/situations", response_model=list[SituationOut], summary="The situation codes and their French labels")
 async def list_outcome_situations(principal: CurrentPrincipal):
-    from sessions.domain.outcomes import JOBS, LASTING_JOBS
-
     return [SituationOut(code=s, label=SITUATION_LABELS[s], job=s in JOBS, lasting_job=s in LASTING_JOBS) for s in OutcomeSituation]
 
 
@@ -305,86 +300,3 @@ async def list_outcome_situations(principal: CurrentPrincipal):
 async def purge_outcomes(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
     report = await purge_expired(db, runtime, today)
     return PurgeOut(**vars(report))
-
-
-# ---------------------------------------------------------------- result indicators
-
-
-def rate_out(rate: Rate, group: ResultGroup, minimum: int) -> dict:
-    return {
-        "numerator": rate.numerator, "denominator": rate.denominator, "value": rate.value,
-        "population": group.population, "respondents": group.respondents, "response_rate": group.response_rate.value,
-        "low_base": group.respondents < minimum,
-    }
-
-
-def group_out(group: ResultGroup, minimum: int) -> dict:
-    return {
-        "population": group.population, "respondents": group.respondents, "response_rate": group.response_rate.value,
-        **{name: rate_out(getattr(group, name), group, minimum) for name in ("employment", "lasting_employment", "training")},
-    }
-
-
-def results_json(results: Results, minimum: int) -> dict:
-    f = results.filters
-    flow = lambda r: {"numerator": r.numerator, "denominator": r.denominator, "value": r.value}  # noqa: E731
-    return {
-        "filters": {"from": f.period_from, "to": f.period_to, "programme": f.programme, "departement": f.departement,
-                    "territory": f.territory, "organisation": f.organisation},
-        "horizon_months": int(f.horizon), "as_of": results.as_of,
-        "all": group_out(results.all, minimum),
-        **{f"by_{name}": {key: group_out(g, minimum) for key, g in groups.items()} for name, groups in results.by.items()},
-        "prepa_to_visa": {**flow(results.prepa_to_visa), "by_sex": {s: flow(r) for s, r in results.prepa_to_visa_by_sex.items()}},
-    }
-
-
-def results_csv(results: Results) -> str:
-    writer = CsvWriter()  # formula cells neutralised
-    writer.writerow(["breakdown", "group", "indicator", "numerator", "denominator", "value", "population", "respondents", "response_rate"])
-    groups = [("all", "all", results.all)] + [(name, key, g) for name, by in results.by.items() for key, g in by.items()]
-    for breakdown, key, group in groups:
-        for name in ("employment", "lasting_employment", "training"):
-            rate = getattr(group, name)
-            writer.writerow([breakdown, key, name, rate.numerator, rate.denominator, _cell(rate.value),
-                             group.population, group.respondents, _cell(group.response_rate.value)])
-    flow = results.prepa_to_visa
-    writer.writerow(["all", "all", "prepa_to_visa", flow.numerator, flow.denominator, _cell(flow.value), flow.denominator, "", ""])
-    return writer.text()
-
-
-def _cell(value) -> str:
-    return "" if value is None else str(value)
-
-
-@router.get(
-    "/indicators/results",
-    summary="Result indicators at a horizon (employment, lasting employment, training) with response rates; JSON or CSV",
-    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
-                     "description": "Figures by sex, target public, pillar, département, territory; each with its response rate"},
-               **FAIR_SHARE_RESPONSES},
-    dependencies=[RateLimited("reports"), HeavyReport],
-)
-async def result_indicators(
-    request: Request, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep, today: Today,
-    period_from: Annotated[IsoDate | None, Query(alias="from", description="Exits on or after this day")] = None,
-    period_to: Annotated[IsoDate | None, Query(alias="to", description="Exits on or before this day")] = None,
-    horizon: Annotated[Horizon, Query(description="Months after the exit: 3, 6 or 12")] = Horizon.SIX_MONTHS,
-    programme: Annotated[str | None, Query(max_length=64)] = None,
-    departement: Annotated[str | None, Query(max_length=3)] = None,
-    territory: Annotated[str | None, Query(max_length=32)] = None,
-    organisation: Annotated[str | None, Query(max_length=14)] = None,
-):
-    if principal.org_kind is OrgKind.TRAINING_ORG:
-        if organisation not in (None, principal.org_id):
-            raise Forbidden("A training organisation sees its own results")
-        organisation = principal.org_id
-    elif principal.org_kind is not OrgKind.REGION:
-        raise Forbidden("Result indicators are read by the Region and training organisations")
-    if period_from and period_to and period_to < period_from:
-        raise Invalid("'to' must be on or after 'from'", field="query.to")
-    filters = ResultFilters(period_from, period_to, programme, departement, territory, organisation, horizon)
-    computed = await use_cases.result_indicators(db, runtime, filters, today)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(results_csv(computed), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="results.csv"'})
-    return JSONResponse(jsonable_encoder(results_json(computed, runtime.settings.outcome_min_respondents)))

@@ -1,4 +1,5 @@
-"""Use cases of post-training outcomes: import, declaration, purge, result indicators.
+"""Use cases of post-training outcomes: import, declaration, purge (docs/outcomes.md). The result
+indicators are insights', built from the events published here (docs/insights.md).
 
 The only place that commits outcomes. An import is validated whole before anything is
 written: a malformed line, or two lines that contradict each other, refuse the whole file
@@ -29,30 +30,19 @@ from sessions.db.outcomes import (
     Outcome,
     OutcomeImport,
     delete_outcomes_before,
-    delete_prescriptions_before,
     delete_reads_before,
     dossiers_by_ids,
-    exited_files,
     files_for_matching,
     outcomes_of,
-    pillar_files,
 )
 from sessions.domain.outcomes import (
     ImportLine,
     ImportPlan,
     LineError,
-    OutcomeFacts,
     OutcomeRefused,
-    PillarFile,
-    Rate,
-    ResultGroup,
-    breakdowns,
     check_declaration,
-    horizon_reached,
     parse_line,
     plan_import,
-    prepa_to_visa,
-    result_group,
     retention_cutoff,
 )
 from sessions.events.publish import publish_outcomes
@@ -242,103 +232,19 @@ async def declare_outcome(
 class PurgeReport:
     cutoff: date
     outcomes_deleted: int
-    prescriptions_deleted: int
     trajectory_reads_deleted: int
 
 
 async def purge_expired(db: AsyncSession, runtime: Runtime, today: date) -> PurgeReport:
-    """Deletes what is past its retention period: outcomes observed before the cutoff, the
-    prescriptions read model untouched since then, and the audit of reads older than its own period."""
+    """Deletes the outcomes observed before the retention cutoff (insights purges its copy the
+    same way) and the archived trajectory reads older than their own period."""
     settings = runtime.settings
     cutoff = retention_cutoff(today, settings.outcome_retention_months)
-    cutoff_instant = datetime.combine(cutoff, time.min, tzinfo=UTC)
     audit_cutoff = datetime.combine(retention_cutoff(today, settings.trajectory_audit_retention_months), time.min, tzinfo=UTC)
-    report = PurgeReport(
-        cutoff=cutoff,
-        outcomes_deleted=await delete_outcomes_before(db, cutoff),
-        prescriptions_deleted=await delete_prescriptions_before(db, cutoff_instant),
-        trajectory_reads_deleted=await delete_reads_before(db, audit_cutoff),
-    )
+    report = PurgeReport(cutoff=cutoff, outcomes_deleted=await delete_outcomes_before(db, cutoff),
+                         trajectory_reads_deleted=await delete_reads_before(db, audit_cutoff))
     await db.commit()
     return report
-
-
-# ---------------------------------------------------------------- result indicators
-
-
-@dataclass(frozen=True)
-class ResultFilters:
-    period_from: date | None = None
-    period_to: date | None = None
-    programme: str | None = None
-    departement: str | None = None
-    territory: str | None = None
-    organisation: str | None = None
-    horizon: Horizon = Horizon.SIX_MONTHS
-
-    def exited_in(self, day: date) -> bool:
-        return (self.period_from is None or day >= self.period_from) and (self.period_to is None or day <= self.period_to)
-
-
-@dataclass
-class Results:
-    filters: ResultFilters
-    as_of: date
-    all: ResultGroup
-    by: dict[str, dict[str, ResultGroup]]
-    prepa_to_visa: Rate
-    prepa_to_visa_by_sex: dict[str, Rate]
-
-
-def territory_of(session, action) -> str | None:
-    """The session's employment-training territory, as `GET /indicators` uses it (docs/territories.md)."""
-    return session.territory_code
-
-
-def _in_scope(filters: ResultFilters, session, action, programme) -> bool:
-    return (
-        (filters.programme is None or programme.code == filters.programme)
-        and (filters.departement is None or action.departement == filters.departement)
-        and (filters.territory is None or territory_of(session, action) == filters.territory)
-        and (filters.organisation is None or action.organisation_siret == filters.organisation)
-    )
-
-
-async def result_indicators(db: AsyncSession, runtime: Runtime, filters: ResultFilters, as_of: date) -> Results:
-    settings = runtime.settings
-    policy = settings.indicator_policy()
-    rows = [r for r in await exited_files(db) if _in_scope(filters, r[1], r[2], r[3]) and filters.exited_in(r[0].exit_date)]
-    recorded = await outcomes_of(db, [r[0].id for r in rows])
-    by_file: dict[uuid.UUID, dict] = {}
-    for (dossier_id, horizon, source), outcome in recorded.items():
-        by_file.setdefault(dossier_id, {})[(horizon, source)] = OutcomeSituation(outcome.situation)
-    facts = [_facts(dossier, session, action, programme, by_file.get(dossier.id, {})) for dossier, session, action, programme in rows]
-    reached = horizon_reached(facts, int(filters.horizon), as_of)
-    pillar_rows = [PillarFile(*row) for row in await pillar_files(db)]
-    sexes = {f.person_id: f.sex for f in facts}
-    people = {f.person_id for f in facts}
-    flow = lambda sex=None: prepa_to_visa(  # noqa: E731
-        pillar_rows, filters.exited_in, settings.pillar_flow_window_months,
-        people={p for p in people if sex is None or sexes[p] == sex},
-    )
-    return Results(
-        filters=filters, as_of=as_of, all=result_group(reached, int(filters.horizon)),
-        by=breakdowns(reached, int(filters.horizon), policy),
-        prepa_to_visa=flow(), prepa_to_visa_by_sex={sex: flow(sex) for sex in ("F", "M")},
-    )
-
-
-def _facts(dossier: Dossier, session, action, programme, outcomes: dict) -> OutcomeFacts:
-    profile = dossier.profile
-    registered = profile.get("jobseeker_registration_date")
-    return OutcomeFacts(
-        dossier_id=dossier.id, person_id=dossier.person_id, sex=profile["sex"],
-        birth_date=date.fromisoformat(profile["birth_date"]), education_level=profile.get("education_level"),
-        jobseeker_registration_date=date.fromisoformat(registered) if registered else None,
-        disabled_worker=bool(profile.get("disabled_worker")), qpv=bool(profile.get("qpv")),
-        pillar=programme.pillar, departement=action.departement, territory_code=territory_of(session, action),
-        entry_date=dossier.entry_date, exit_date=dossier.exit_date, outcomes=outcomes, programme_code=programme.code,
-    )
 
 
 async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -348,8 +254,8 @@ async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
         today = business_today(runtime.settings.business_timezone)
         async with runtime.db_factory() as db:
             report = await purge_expired(db, runtime, today)
-        log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",
-                 report.outcomes_deleted, report.prescriptions_deleted, report.trajectory_reads_deleted, report.cutoff)
+        log.info("retention purge: %s outcomes, %s archived trajectory reads deleted (cutoff %s)",
+                 report.outcomes_deleted, report.trajectory_reads_deleted, report.cutoff)
         try:
             await asyncio.wait_for(stop.wait(), hours * 3600)
         except TimeoutError:

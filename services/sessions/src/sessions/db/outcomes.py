@@ -1,5 +1,5 @@
-"""Tables and queries of post-training outcomes, the prescriptions read model of trajectories,
-and the audit of trajectory reads (docs/outcomes.md). Same MetaData as `sessions.db.models`.
+"""Tables and queries of post-training outcomes, facts of the trainee's file (docs/outcomes.md).
+Same MetaData as `sessions.db.models`. The result indicators and trajectories read insights' copy.
 
 No NIR here, not even hashed: matching by NIR goes through `dossiers.nir_hash`.
 """
@@ -17,7 +17,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     Uuid,
     delete,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sessions.db.models import Action, Base, Dossier, Programme, TrainingSession
+from sessions.db.models import Base, Dossier
 from sessions.domain.outcomes import FileRef
 
 
@@ -65,39 +64,9 @@ class OutcomeImport(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PrescriptionView(Base):
-    """Read model of orientation's prescriptions, fed by its events (for trajectories)."""
-
-    __tablename__ = "trajectory_prescriptions"
-
-    prescription_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    prescriber_kind: Mapped[str] = mapped_column(String(32))
-    prescriber_code: Mapped[str] = mapped_column(String(64))
-    organisation_siret: Mapped[str] = mapped_column(String(14))
-    status: Mapped[str] = mapped_column(String(32))
-    previous_prescription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-
-
-class PrescriptionStep(Base):
-    """One transition of a prescription (submitted, admitted, refused with its reason…)."""
-
-    __tablename__ = "trajectory_steps"
-    __table_args__ = (UniqueConstraint("prescription_id", "status", "occurred_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    prescription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trajectory_prescriptions.prescription_id"), index=True)
-    status: Mapped[str] = mapped_column(String(32))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reason_code: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(Text)
-
-
 class TrajectoryRead(Base):
-    """Audit: who read which person's trajectory, when — the person id only, never the identity."""
+    """Archive: the trajectory reads sessions served before trajectories moved to insights
+    (docs/outcomes.md), emptied by the retention purge; insights records the reads now."""
 
     __tablename__ = "trajectory_reads"
 
@@ -151,41 +120,8 @@ async def dossiers_by_ids(db: AsyncSession, dossier_ids: list[uuid.UUID]) -> dic
     return found
 
 
-async def exited_files(db: AsyncSession):
-    """Exited files with their session, action and programme, for the result indicators."""
-    query = (
-        select(Dossier, TrainingSession, Action, Programme)
-        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
-        .join(Action, TrainingSession.action_id == Action.id)
-        .join(Programme, Action.programme_id == Programme.id)
-        .where(Dossier.status == "exited")
-    )
-    return (await db.execute(query)).unique().all()
-
-
-async def pillar_files(db: AsyncSession):
-    query = (
-        select(Dossier.person_id, Programme.pillar, Dossier.entry_date, Dossier.exit_date, Dossier.status)
-        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
-        .join(Action, TrainingSession.action_id == Action.id)
-        .join(Programme, Action.programme_id == Programme.id)
-    )
-    return (await db.execute(query)).all()
-
-
-async def all_outcomes(db: AsyncSession) -> list[Outcome]:
-    return list((await db.execute(select(Outcome))).scalars())
-
-
 async def delete_outcomes_before(db: AsyncSession, cutoff: date) -> int:
     result = await db.execute(delete(Outcome).where(Outcome.observed_on < cutoff))
-    return result.rowcount or 0
-
-
-async def delete_prescriptions_before(db: AsyncSession, cutoff: datetime) -> int:
-    stale = select(PrescriptionView.prescription_id).where(PrescriptionView.updated_at < cutoff)
-    await db.execute(delete(PrescriptionStep).where(PrescriptionStep.prescription_id.in_(stale)))
-    result = await db.execute(delete(PrescriptionView).where(PrescriptionView.updated_at < cutoff))
     return result.rowcount or 0
 
 

@@ -1,18 +1,6 @@
-"""What became of trainees after their exit (docs/outcomes.md): situations, import lines, matching,
-result indicators and the retention cutoff. Pure rules: no I/O, no framework.
-
-Definitions (our choices where the Pacte gives none; docs/outcomes.md explains them):
-- the *population* at a horizon H: files exited (not cancelled) in the period whose exit
-  is at least H months before the as-of day — their horizon is reached;
-- a *respondent*: a file of that population with a known situation at H (one outcome is
-  kept per file and horizon: the survey's, else France Travail's, else the organisation's;
-  `unknown` counts as no answer);
-- *access to employment* = respondents in any job / respondents; *lasting employment*
-  (emploi durable, the DARES convention) = permanent job, fixed-term of 6 months or more,
-  business creation; *access to training* = respondents in training / respondents; each
-  figure comes with its response rate = respondents / population;
-- *PRÉPA → VISA flow*: people with a PRÉPA exit in the period, share of whom entered a
-  VISA training within `window_months` after that exit.
+"""What became of trainees after their exit (docs/outcomes.md): situations, import lines,
+matching and the retention cutoff — the trainee's file's side. Pure rules: no I/O, no framework.
+The result indicators and trajectories are insights' (docs/insights.md).
 """
 
 from __future__ import annotations
@@ -26,35 +14,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from pacte_common.clock import age_on
-from pacte_common.contracts.outcomes import Horizon, OutcomeSituation, OutcomeSource
+from pacte_common.clock import months_before
+from pacte_common.contracts.outcomes import (  # noqa: F401 (JOBS, LASTING_JOBS, SOURCE_PRIORITY: the public search's too)
+    JOBS,
+    LASTING_JOBS,
+    SITUATION_LABELS,
+    SOURCE_PRIORITY,
+    Horizon,
+    OutcomeSituation,
+    OutcomeSource,
+)
 from pacte_common.validators import validate_nir
-
-from sessions.domain.indicators import IndicatorPolicy, months_before
 
 RATE_QUANTUM = Decimal("0.0001")
 
-SITUATION_LABELS: dict[OutcomeSituation, str] = {
-    OutcomeSituation.PERMANENT_JOB: "Emploi durable : CDI",
-    OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS: "CDD de 6 mois ou plus",
-    OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY: "CDD de moins de 6 mois ou intérim",
-    OutcomeSituation.BUSINESS_CREATION: "Création ou reprise d'entreprise",
-    OutcomeSituation.TRAINING: "En formation",
-    OutcomeSituation.JOB_SEEKING: "En recherche d'emploi",
-    OutcomeSituation.INACTIVE: "Inactif",
-    OutcomeSituation.UNKNOWN: "Situation inconnue",
-}
 SOURCE_LABELS: dict[OutcomeSource, str] = {
     OutcomeSource.SURVEY: "Enquête (CARIFOREF)",
     OutcomeSource.FRANCE_TRAVAIL: "Données France Travail",
     OutcomeSource.TRAINING_ORGANISATION: "Organisme de formation",
 }
-LASTING_JOBS = frozenset(
-    {OutcomeSituation.PERMANENT_JOB, OutcomeSituation.FIXED_TERM_6_MONTHS_PLUS, OutcomeSituation.BUSINESS_CREATION}
-)
-JOBS = LASTING_JOBS | {OutcomeSituation.SHORT_FIXED_TERM_OR_TEMPORARY}
-# Which source's outcome counts when several are recorded for one file and horizon.
-SOURCE_PRIORITY = (OutcomeSource.SURVEY, OutcomeSource.FRANCE_TRAVAIL, OutcomeSource.TRAINING_ORGANISATION)
 IMPORT_SOURCES = frozenset({OutcomeSource.SURVEY, OutcomeSource.FRANCE_TRAVAIL})
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 TRUE_WORDS = {"true", "1", "yes", "oui", "o", "y"}
@@ -268,36 +246,7 @@ def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict, today: d
     return plan
 
 
-# ---------------------------------------------------------------- result indicators
-
-
-@dataclass(frozen=True)
-class OutcomeFacts:
-    """One exited file as the result indicators see it, with its outcomes by horizon and source."""
-
-    dossier_id: uuid.UUID
-    person_id: uuid.UUID
-    sex: str
-    birth_date: date
-    education_level: str | None
-    jobseeker_registration_date: date | None
-    disabled_worker: bool
-    qpv: bool
-    pillar: str
-    departement: str
-    territory_code: str | None
-    entry_date: date | None
-    exit_date: date
-    outcomes: dict[tuple[int, str], OutcomeSituation] = field(default_factory=dict)
-    programme_code: str = ""
-
-    def situation_at(self, horizon: int) -> OutcomeSituation | None:
-        """The situation that counts: by source priority, skipping unknowns."""
-        for source in SOURCE_PRIORITY:
-            situation = self.outcomes.get((horizon, source.value))
-            if situation is not None and situation is not OutcomeSituation.UNKNOWN:
-                return situation
-        return None
+# ---------------------------------------------------------------- shares
 
 
 @dataclass(frozen=True)
@@ -310,106 +259,6 @@ class Rate:
         if not self.denominator:
             return None
         return (Decimal(self.numerator) / Decimal(self.denominator)).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class ResultGroup:
-    """The result figures of one group, each to be read with the group's response rate."""
-
-    population: int
-    respondents: int
-    employment: Rate
-    lasting_employment: Rate
-    training: Rate
-
-    @property
-    def response_rate(self) -> Rate:
-        return Rate(self.respondents, self.population)
-
-
-TARGET_PUBLICS = ("disabled_workers", "low_qualified", "long_term_jobseekers", "seniors", "under_26", "qpv")
-
-
-def target_publics(f: OutcomeFacts, policy: IndicatorPolicy) -> set[str]:
-    """The target publics a file belongs to, judged at entry (or exit when never entered)."""
-    at = f.entry_date or f.exit_date
-    registered = f.jobseeker_registration_date
-    tests = {
-        "disabled_workers": f.disabled_worker,
-        "low_qualified": f.education_level in policy.low_qualified_levels,
-        "long_term_jobseekers": registered is not None and registered <= months_before(at, policy.long_term_months),
-        "seniors": age_on(f.birth_date, at) >= policy.senior_age,
-        "under_26": age_on(f.birth_date, at) < policy.young_age_limit,
-        "qpv": f.qpv,
-    }
-    return {name for name, belongs in tests.items() if belongs}
-
-
-def result_group(files: list[OutcomeFacts], horizon: int) -> ResultGroup:
-    situations = [s for s in (f.situation_at(horizon) for f in files) if s is not None]
-    respondents = len(situations)
-    return ResultGroup(
-        population=len(files),
-        respondents=respondents,
-        employment=Rate(sum(1 for s in situations if s in JOBS), respondents),
-        lasting_employment=Rate(sum(1 for s in situations if s in LASTING_JOBS), respondents),
-        training=Rate(sum(1 for s in situations if s is OutcomeSituation.TRAINING), respondents),
-    )
-
-
-def horizon_reached(files: Iterable[OutcomeFacts], horizon: int, as_of: date) -> list[OutcomeFacts]:
-    return [f for f in files if months_after(f.exit_date, horizon) <= as_of]
-
-
-def breakdowns(files: list[OutcomeFacts], horizon: int, policy: IndicatorPolicy) -> dict[str, dict[str, ResultGroup]]:
-    """Result groups by sex, target public, pillar, programme, département and territory."""
-    names = ("sex", "public", "pillar", "programme", "departement", "territory")
-    by: dict[str, dict[str, list[OutcomeFacts]]] = {k: {} for k in names}
-    for sex in ("F", "M"):
-        by["sex"][sex] = []
-    for public in TARGET_PUBLICS:
-        by["public"][public] = []
-    for f in files:
-        by["sex"].setdefault(f.sex, []).append(f)
-        for public in target_publics(f, policy):
-            by["public"][public].append(f)
-        by["pillar"].setdefault(f.pillar, []).append(f)
-        by["programme"].setdefault(f.programme_code, []).append(f)
-        by["departement"].setdefault(f.departement, []).append(f)
-        by["territory"].setdefault(f.territory_code or "(none)", []).append(f)
-    return {name: {key: result_group(group, horizon) for key, group in sorted(groups.items())} for name, groups in by.items()}
-
-
-@dataclass(frozen=True)
-class PillarFile:
-    person_id: uuid.UUID
-    pillar: str
-    entry_date: date | None
-    exit_date: date | None
-    status: str
-
-
-def prepa_to_visa(
-    files: Iterable[PillarFile], exited_in: Callable[[date], bool], window_months: int, people: set | None = None
-) -> Rate:
-    """People with a PRÉPA exit in the period (restricted to `people` when given), share of
-    whom entered a VISA training within `window_months` after their first such exit."""
-    files = [f for f in files if f.status != "cancelled"]
-    first_exit: dict[uuid.UUID, date] = {}
-    for f in files:
-        if f.pillar == "prepa" and f.status == "exited" and f.exit_date and exited_in(f.exit_date):
-            if people is None or f.person_id in people:
-                first_exit[f.person_id] = min(first_exit.get(f.person_id, f.exit_date), f.exit_date)
-    visa_entries: dict[uuid.UUID, list[date]] = {}
-    for f in files:
-        if f.pillar == "visa" and f.entry_date is not None:
-            visa_entries.setdefault(f.person_id, []).append(f.entry_date)
-    went_on = sum(
-        1
-        for person, exited_on in first_exit.items()
-        if any(exited_on <= entered <= months_after(exited_on, window_months) for entered in visa_entries.get(person, []))
-    )
-    return Rate(went_on, len(first_exit))
 
 
 # ---------------------------------------------------------------- retention

@@ -1,4 +1,4 @@
-"""One person's trajectory across schemes (docs/outcomes.md): who may see which part, and the time order.
+"""One person's trajectory across schemes (docs/outcomes.md, "Trajectories"): who may see which part, and the time order.
 
 Visibility: the Region sees everything; a prescriber the prescriptions it made and the
 training files opened from them; a training organisation the prescriptions to its sessions

@@ -1,9 +1,11 @@
-"""One person's trajectory: prescriptions (from orientation's events, over the real broker),
-training files and outcomes in time order; each partner sees only its part; every read audited."""
+"""One person's trajectory, served by insights: prescriptions (orientation's events, over the real
+broker), training files and outcomes (sessions' events) in time order; each partner sees only its
+part; every read audited (docs/outcomes.md, "Trajectories")."""
 
 import uuid
 from datetime import UTC, date, datetime
 
+from insights.domain.trajectory import Step, Viewer, in_time_order
 from pacte_common.bus import ensure_topics, new_producer
 from pacte_common.contracts import orientation as o
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity
@@ -40,10 +42,10 @@ async def publish(api, *events) -> None:
         await producer.stop()
 
 
-async def build_path(api) -> dict:
+async def build_path(api, clock) -> dict:
     """PRÉPA at organisation B (direct enrolment) then, after a refusal and a re-orientation by
     France Travail, VISA at organisation A; a Mission locale's prescription withdrawn before."""
-    api.clock.today = date(2027, 1, 15)
+    clock.today = date(2027, 1, 15)
     prepa = await api.catalogue(programme_code="PREPA-AVENIR", pillar="prepa", siret=api.SIRET_B, departement="49",
                                 start=date(2026, 1, 5), end=date(2026, 3, 27))
     visa_full = await api.catalogue(start=date(2026, 4, 6), end=date(2026, 9, 25))
@@ -51,7 +53,8 @@ async def build_path(api) -> dict:
     org_b = api.as_("training_org", api.SIRET_B)
     person_id, nir = uuid.uuid4(), new_nir("2", "98", "05", "49")
     prepa_file = await api.ok("POST", "/dossiers", org_b, 201, json={
-        "session_id": prepa["id"], "person_id": str(person_id), "profile": api.profile_body(), "identity": api.identity_body(nir)})
+        "session_id": prepa["id"], "person_id": str(person_id), "profile": api.profile_body(),
+        "identity": {"birth_name": "Martin", "first_names": "Camille Anne", "nir": nir}})
     await api.act(prepa_file["id"], "enter", {"entry_date": "2026-01-05"}, headers=org_b)
     await api.act(prepa_file["id"], "interrupt", {"start_date": "2026-01-19", "reason": "health"}, headers=org_b)
     await api.act(prepa_file["id"], "resume", {"resumption_date": "2026-01-26"}, headers=org_b)
@@ -98,9 +101,9 @@ def kinds(trajectory: dict) -> list[tuple]:
     return [(s["on"], s["kind"], s["details"].get("status") or s["details"].get("situation")) for s in trajectory["timeline"] if s["kind"] != "enrolled"]
 
 
-async def test_trajectory_in_time_order_and_cut_to_each_partner(api_consuming):
-    api = api_consuming
-    path = await build_path(api)
+async def test_trajectory_in_time_order_and_cut_to_each_partner(sessions_consuming, insights, clock):
+    path = await build_path(sessions_consuming, clock)
+    api = insights
     url = f"/people/{path['person_id']}/trajectory"
 
     async def complete():
@@ -109,9 +112,10 @@ async def test_trajectory_in_time_order_and_cut_to_each_partner(api_consuming):
             return None
         body = response.json()
         steps = sum(len(p["steps"]) for p in body["prescriptions"])
-        return body if len(body["prescriptions"]) == 3 and steps == 6 else None
+        outcomes = sum(len(d["outcomes"]) for d in body["dossiers"])
+        return body if len(body["prescriptions"]) == 3 and steps == 6 and outcomes == 2 else None
 
-    whole = await eventually(complete, message="the prescriptions read model")
+    whole = await eventually(complete, message="the prescription and trainee events reached insights")
     assert kinds(whole) == [
         ("2025-12-01", "prescription", "submitted"),
         ("2025-12-03", "prescription", "withdrawn"),
@@ -130,6 +134,7 @@ async def test_trajectory_in_time_order_and_cut_to_each_partner(api_consuming):
     ]
     by_id = {p["prescription_id"]: p for p in whole["prescriptions"]}
     assert by_id[path["p1"]]["steps"][1]["reason_code"] == "session_full" and by_id[path["p2"]]["previous_prescription_id"] == path["p1"]
+    assert [s["kind"] for s in whole["timeline"]].count("enrolled") == 2  # the enrolments, dated by sessions' events
     visa = next(d for d in whole["dossiers"] if d["dossier_id"] == path["visa"])
     assert (visa["certification_result"], visa["skill_blocks_obtained"], visa["prescription_id"]) == ("partial", ["RNCP34174BC01"], path["p2"])
     assert visa["outcomes"][0]["situation_label"] == "Emploi durable : CDI" and visa["pillar"] == "visa"
@@ -170,3 +175,46 @@ async def test_trajectory_in_time_order_and_cut_to_each_partner(api_consuming):
     assert reads[0]["items_shown"] == 0 and reads[6]["items_shown"] > 0 and reads[-1]["reader"] == "region:region"
     assert all(r["person_id"] == str(path["person_id"]) and set(r) == {"person_id", "reader", "read_at", "items_shown"} for r in reads)
     assert (await api.client.get(f"{url}/reads", headers=api.as_("prescriber", api.PRESCRIBER))).status_code == 403
+    assert (await sessions_consuming.client.get(url, headers=sessions_consuming.region)).status_code == 404  # sessions no longer serves it
+
+
+async def test_retention_purge_of_outcomes_prescriptions_and_reads(sessions_consuming, insights, clock):
+    """Insights deletes its copies past their retention as sessions deletes the outcomes
+    (docs/outcomes.md, "Personal data and retention"): the Region runs it, or the periodic job."""
+    path = await build_path(sessions_consuming, clock)
+    url = f"/people/{path['person_id']}/trajectory"
+
+    async def outcomes_seen():
+        response = await insights.client.get(url, headers=insights.region)
+        body = response.json() if response.status_code == 200 else {}
+        return body if sum(len(d["outcomes"]) for d in body.get("dossiers", [])) == 2 and len(body["prescriptions"]) == 3 else None
+
+    await eventually(outcomes_seen, message="the events reached insights")
+    assert (await insights.client.post("/retention/purge", headers=insights.org)).status_code == 403
+    nothing = await insights.ok("POST", "/retention/purge", insights.region)  # 15 January 2027: all within 36 months
+    assert (nothing["outcomes_deleted"], nothing["prescriptions_deleted"], nothing["trajectory_reads_deleted"]) == (0, 0, 0)
+    clock.today = date(2029, 8, 20)  # 36 months after 20 August 2026: the PRÉPA outcome (14 August 2026) and every prescription go
+    report = await insights.ok("POST", "/retention/purge", insights.region)
+    assert report["cutoff"] == "2026-08-20" and report["outcomes_deleted"] == 1 and report["prescriptions_deleted"] == 3
+    assert report["trajectory_reads_deleted"] >= 1  # the reads above, older than 12 months
+    left = await insights.ok("GET", url, insights.region)
+    assert left["prescriptions"] == [] and [o["situation"] for d in left["dossiers"] for o in d["outcomes"]] == ["permanent_job"]
+    assert len(await insights.ok("GET", f"{url}/reads", insights.region)) == 1  # the read since the purge
+
+
+# ---------------------------------------------------------------- the pure rules (domain/trajectory.py)
+
+
+def test_each_partner_sees_what_it_took_part_in():
+    region, prescriber, organisation = Viewer("region", "region"), Viewer("prescriber", "PE-1"), Viewer("training_org", "111")
+    assert region.sees_prescription("PE-9", "999") and region.sees_file(None, "999")
+    assert prescriber.sees_prescription("PE-1", "999") and not prescriber.sees_prescription("PE-2", "111")
+    assert prescriber.sees_file("PE-1", "999") and not prescriber.sees_file(None, "999")
+    assert organisation.sees_prescription("PE-2", "111") and not organisation.sees_file("PE-1", "999")
+    assert not Viewer("paying_agency", "ASP").sees_file(None, "111")
+
+
+def test_within_a_day_prescriptions_then_the_file_then_outcomes():
+    day = date(2026, 4, 6)
+    steps = [Step(day, "outcome"), Step(day, "entered"), Step(date(2026, 4, 5), "exited"), Step(day, "prescription")]
+    assert [s.kind for s in in_time_order(steps)] == ["exited", "prescription", "entered", "outcome"]

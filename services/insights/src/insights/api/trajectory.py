@@ -1,4 +1,5 @@
-"""`GET /people/{person_id}/trajectory`: one person's path from prescription to job (docs/outcomes.md).
+"""`GET /people/{person_id}/trajectory`: one person's path from prescription to job (docs/outcomes.md,
+"Trajectories"), and the retention purge of what it reads.
 
 The Region sees everything; a prescriber or a training organisation only what it took part
 in; someone who took part in nothing gets 404, as for an unknown person. Every read is
@@ -18,8 +19,9 @@ from pacte_common.service import DbSession, RuntimeDep
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from sessions.app.trajectory import read_trajectory
-from sessions.db.outcomes import TrajectoryRead
+from insights.api.access import Today
+from insights.app.trajectory import purge_expired, read_trajectory
+from insights.db.models import TrajectoryRead
 
 router = APIRouter(tags=["trajectories"])
 Reader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PRESCRIBER, OrgKind.TRAINING_ORG)]
@@ -68,3 +70,16 @@ async def trajectory_reads(person_id: UUID, principal: Region, db: DbSession,
                            limit: Annotated[int, Query(ge=1, le=500)] = 100):
     query = select(TrajectoryRead).where(TrajectoryRead.person_id == person_id).order_by(TrajectoryRead.id.desc()).limit(limit)
     return [ReadOut.model_validate(r, from_attributes=True) for r in (await db.execute(query)).scalars()]
+
+
+class PurgeOut(BaseModel):
+    cutoff: date = Field(description="Outcomes observed before this day, prescriptions untouched since, were deleted")
+    outcomes_deleted: int
+    prescriptions_deleted: int
+    trajectory_reads_deleted: int
+
+
+@router.post("/retention/purge", response_model=PurgeOut,
+             summary="Delete the outcomes, prescriptions and trajectory reads past their retention period (Region)")
+async def purge(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
+    return PurgeOut(**vars(await purge_expired(db, runtime, today)))
