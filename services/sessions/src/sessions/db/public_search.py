@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy.dialects.postgresql  # noqa: F401 - registers func.to_tsvector's types before the index below uses it
 from pacte_common.contracts.outcomes import OutcomeSituation
@@ -41,7 +42,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, joinedload, load_only, mapped_column, raiseload
 
 from sessions.db.models import Action, Base, Dossier, TrainingSession
 from sessions.db.outcomes import Outcome
@@ -192,9 +193,12 @@ class SearchFilters:
 
 
 def open_sessions() -> Select:
-    """Sessions open to the public: recruiting, not cancelled, not over (as the LHEO export)."""
+    """Sessions open to the public: recruiting, not cancelled, not over (as the LHEO export).
+    Narrow: only the keyset's columns (start date, id) are read, the page's rows are loaded
+    afterwards by `page_rows` — a small plan, no wide rows filtered then dropped."""
     return (
-        select(TrainingSession, PublicOffer)
+        select(TrainingSession)
+        .options(load_only(TrainingSession.start_date, TrainingSession.id), raiseload(TrainingSession.action))
         .join(Action, TrainingSession.action_id == Action.id)
         .join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
         .where(TrainingSession.cancelled_at.is_(None), TrainingSession.recruitment_state == "open")
@@ -241,6 +245,20 @@ def search_query(dialect: str, f: SearchFilters) -> Select:
     return query
 
 
+async def page_rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[tuple[TrainingSession, PublicOffer]]:
+    """The page's sessions, with their action and offer row, in the order of `ids`."""
+    if not ids:
+        return []
+    rows = await db.execute(
+        select(TrainingSession, PublicOffer).join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
+        .where(TrainingSession.id.in_(ids))
+        .options(joinedload(TrainingSession.action).lazyload(Action.programme))
+        .execution_options(populate_existing=True)
+    )
+    found = {session.id: (session, offer) for session, offer in rows.unique().all()}
+    return [found[session_id] for session_id in ids]
+
+
 async def place_of(db: AsyncSession, near: str) -> tuple[float, float] | None:
     """A commune's coordinates as the offer's geolocated training places give them: by postal
     code, INSEE code or name (docs/public-search.md says why not a national table)."""
@@ -264,17 +282,32 @@ async def marks_by(db: AsyncSession, column, keys: set) -> dict:
     return {row[0]: (row[1], dict(zip(MARKS, row[2:], strict=True))) for row in rows}
 
 
-async def reviews_in_small_groups(db: AsyncSession, sirets: set, min_base: int) -> dict:
-    """SIRET -> how many of its reviews are in groups (a training, or none) below the minimum base."""
+async def organisation_marks(db: AsyncSession, sirets: set, min_base: int) -> tuple[dict, dict]:
+    """For these SIRETs, in one query grouped by (SIRET, training) that the covering index
+    `ix_satisfaction_reviews_organisation_marks` answers without reading the table:
+    SIRET -> (number of reviews, sums of each mark), as `marks_by` gives them, and
+    SIRET -> how many of its reviews are in groups (a training, or none) below the minimum base."""
     if not sirets:
-        return {}
+        return {}, {}
     column = SatisfactionReview.organisation_siret
-    rows = await db.execute(select(column, SatisfactionReview.action_id, func.count())
+    sums = [func.sum(getattr(SatisfactionReview, mark)) for mark in MARKS]
+    rows = await db.execute(select(column, SatisfactionReview.action_id, func.count(), *sums)
                             .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id))
+    totals: dict = {}
     small: dict = {}
-    for siret, _action_id, count in rows:
+    for siret, _action_id, count, *group_sums in rows:
+        reviews, marks = totals.get(siret, (0, dict.fromkeys(MARKS)))
+        # A mark's sum stays None while every review lacks it, as SQL's SUM over the whole.
+        marks = {mark: total if part is None else part if total is None else total + part
+                 for (mark, total), part in zip(marks.items(), map(_decimal, group_sums), strict=True)}
+        totals[siret] = (reviews + count, marks)
         small[siret] = small.get(siret, 0) + (count if count < min_base else 0)
-    return small
+    return totals, small
+
+
+def _decimal(value):
+    # PostgreSQL sums NUMERIC exactly; SQLite's REAL sums come back rounded to the marks' two decimals.
+    return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 async def exits_by_action(db: AsyncSession, action_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, date]]]:
