@@ -221,8 +221,8 @@ async def figures_of(db, actions: list[Action], today: date, min_base: int) -> F
     )
 
 
-def session_out(session: TrainingSession, offer: PublicOffer, figures: Figures, around: Around | None) -> PublicSession:
-    action = session.action
+def session_out(session, action, offer, figures: Figures, around: Around | None) -> PublicSession:
+    """A result from its `page_rows` (session, action, offer)."""
     distance = None
     if around is not None and offer.latitude is not None and offer.longitude is not None:
         distance = round(around.distance_km(offer.latitude, offer.longitude), 1)
@@ -307,8 +307,8 @@ async def search(db, settings, today: date, params: SearchParams, cursor: str | 
     page = await keyset_page(db, query, by_date(TrainingSession.start_date, TrainingSession.id), cursor=cursor, limit=limit,
                              render=lambda session: session.id)
     rows = await page_rows(db, page.items)
-    figures = await figures_of(db, [session.action for session, _ in rows], today, settings.public_min_base)
-    items = [session_out(session, offer, figures, filters.around) for session, offer in rows]
+    figures = await figures_of(db, [action for _, action, _ in rows], today, settings.public_min_base)
+    items = [session_out(session, action, offer, figures, filters.around) for session, action, offer in rows]
     return Page[PublicSession](items=items, next_cursor=page.next_cursor)
 
 

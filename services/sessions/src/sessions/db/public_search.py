@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 import sqlalchemy.dialects.postgresql  # noqa: F401 - registers func.to_tsvector's types before the index below uses it
 from pacte_common.contracts.outcomes import OutcomeSituation
@@ -31,6 +30,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     column,
     delete,
     event,
@@ -42,7 +42,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, joinedload, load_only, mapped_column, raiseload
+from sqlalchemy.orm import Bundle, Mapped, Session, load_only, mapped_column, raiseload
 
 from sessions.db.models import Action, Base, Dossier, TrainingSession
 from sessions.db.outcomes import Outcome
@@ -245,17 +245,27 @@ def search_query(dialect: str, f: SearchFilters) -> Select:
     return query
 
 
-async def page_rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[tuple[TrainingSession, PublicOffer]]:
-    """The page's sessions, with their action and offer row, in the order of `ids`."""
+# What a result shows of its session, action and offer row: columns, not ORM objects (docs/public-search.md, "Speed").
+PAGE_SESSION = Bundle("session", TrainingSession.id, TrainingSession.start_date, TrainingSession.end_date, TrainingSession.places,
+                      TrainingSession.places_taken, TrainingSession.places_unknown, TrainingSession.permanent_entries,
+                      TrainingSession.information_meetings)
+PAGE_ACTION = Bundle("action", Action.id, Action.title, Action.formacode, Action.distance_learning, Action.organisation_siret,
+                     Action.delivering_siret, Action.delivering_name, Action.lheo_details)
+PAGE_OFFER = Bundle("offer", PublicOffer.postcode, PublicOffer.city, PublicOffer.latitude, PublicOffer.longitude)
+
+
+async def page_rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[tuple]:
+    """The page's (session, action, offer) rows, in the order of `ids`; each reads as the ORM
+    objects do for the columns of `PAGE_SESSION`, `PAGE_ACTION` and `PAGE_OFFER`."""
     if not ids:
         return []
     rows = await db.execute(
-        select(TrainingSession, PublicOffer).join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
+        select(PAGE_SESSION, PAGE_ACTION, PAGE_OFFER)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
         .where(TrainingSession.id.in_(ids))
-        .options(joinedload(TrainingSession.action).lazyload(Action.programme))
-        .execution_options(populate_existing=True)
     )
-    found = {session.id: (session, offer) for session, offer in rows.unique().all()}
+    found = {session.id: (session, action, offer) for session, action, offer in rows}
     return [found[session_id] for session_id in ids]
 
 
@@ -283,31 +293,27 @@ async def marks_by(db: AsyncSession, column, keys: set) -> dict:
 
 
 async def organisation_marks(db: AsyncSession, sirets: set, min_base: int) -> tuple[dict, dict]:
-    """For these SIRETs, in one query grouped by (SIRET, training) that the covering index
-    `ix_satisfaction_reviews_organisation_marks` answers without reading the table:
-    SIRET -> (number of reviews, sums of each mark), as `marks_by` gives them, and
-    SIRET -> how many of its reviews are in groups (a training, or none) below the minimum base."""
+    """For these SIRETs, in one query that the covering index `ix_satisfaction_reviews_organisation_marks`
+    answers without reading the table: SIRET -> (number of reviews, sums of each mark), as
+    `marks_by` gives them, and SIRET -> how many of its reviews are in groups (a training, or
+    none) below the minimum base."""
     if not sirets:
         return {}, {}
     column = SatisfactionReview.organisation_siret
-    sums = [func.sum(getattr(SatisfactionReview, mark)) for mark in MARKS]
-    rows = await db.execute(select(column, SatisfactionReview.action_id, func.count(), *sums)
-                            .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id))
-    totals: dict = {}
-    small: dict = {}
-    for siret, _action_id, count, *group_sums in rows:
-        reviews, marks = totals.get(siret, (0, dict.fromkeys(MARKS)))
-        # A mark's sum stays None while every review lacks it, as SQL's SUM over the whole.
-        marks = {mark: total if part is None else part if total is None else total + part
-                 for (mark, total), part in zip(marks.items(), map(_decimal, group_sums), strict=True)}
-        totals[siret] = (reviews + count, marks)
-        small[siret] = small.get(siret, 0) + (count if count < min_base else 0)
+    groups = (select(column.label("siret"), func.count().label("reviews"),
+                     *(func.sum(getattr(SatisfactionReview, mark)).label(mark) for mark in MARKS))
+              .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id).subquery())
+    rows = await db.execute(select(
+        groups.c.siret, func.sum(groups.c.reviews),
+        func.sum(case((groups.c.reviews < min_base, groups.c.reviews), else_=0)),
+        *(func.sum(groups.c[mark]).label(mark) for mark in MARKS),
+    ).group_by(groups.c.siret))
+    totals, small = {}, {}
+    for siret, reviews, in_small_groups, *sums in rows:
+        # int(): PostgreSQL's SUM of counts is a NUMERIC
+        totals[siret] = (int(reviews), dict(zip(MARKS, sums, strict=True)))
+        small[siret] = int(in_small_groups)
     return totals, small
-
-
-def _decimal(value):
-    # PostgreSQL sums NUMERIC exactly; SQLite's REAL sums come back rounded to the marks' two decimals.
-    return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 async def exits_by_action(db: AsyncSession, action_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, date]]]:
