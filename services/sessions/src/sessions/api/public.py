@@ -34,10 +34,9 @@ from sessions.db.public_search import (
     PublicOffer,
     SearchFilters,
     comments_of,
-    exits_by_action,
+    exits_and_outcomes,
     marks_by,
     organisation_marks,
-    outcomes_by_file,
     page_rows,
     place_of,
     search_query,
@@ -184,7 +183,7 @@ def places_left(session: TrainingSession) -> int | None:
 
 @dataclass
 class Figures:
-    """The marks and results of a set of actions, read in four queries."""
+    """The marks and results of a set of actions, read in three queries."""
 
     by_action: dict
     by_organisation: dict
@@ -211,12 +210,13 @@ async def figures_of(db, actions: list[Action], today: date, min_base: int) -> F
     # ANOTEA's reviews are stored under the SIRET of the training's organisation (docs/satisfaction.md)
     sirets = {action.organisation_siret for action in actions}
     by_organisation, withheld_by_organisation = await organisation_marks(db, sirets, min_base)
+    exits, outcomes = await exits_and_outcomes(db, ids)
     return Figures(
         by_action=await marks_by(db, SatisfactionReview.action_id, ids),
         by_organisation=by_organisation,
         withheld_by_organisation=withheld_by_organisation,
-        exits=await exits_by_action(db, ids),
-        outcomes=await outcomes_by_file(db, ids),
+        exits=exits,
+        outcomes=outcomes,
         today=today, min_base=min_base,
     )
 

@@ -316,34 +316,27 @@ async def organisation_marks(db: AsyncSession, sirets: set, min_base: int) -> tu
     return totals, small
 
 
-async def exits_by_action(db: AsyncSession, action_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, date]]]:
+async def exits_and_outcomes(db: AsyncSession, action_ids: set[uuid.UUID], horizon: int = RESULT_HORIZON_MONTHS) -> tuple[dict, dict]:
+    """In one query: action id -> [(file id, exit date)] of the exited files of these actions'
+    sessions, and file id -> {source: situation} at the horizon for those files (the result
+    counts no other file's situation)."""
     if not action_ids:
-        return {}
+        return {}, {}
     rows = await db.execute(
-        select(TrainingSession.action_id, Dossier.id, Dossier.exit_date)
+        select(TrainingSession.action_id, Dossier.id, Dossier.exit_date, Outcome.source, Outcome.situation)
         .join(TrainingSession, Dossier.session_id == TrainingSession.id)
+        .outerjoin(Outcome, and_(Outcome.dossier_id == Dossier.id, Outcome.horizon_months == horizon))
         .where(TrainingSession.action_id.in_(action_ids), Dossier.status == "exited", Dossier.exit_date.is_not(None))
     )
-    found: dict[uuid.UUID, list[tuple[uuid.UUID, date]]] = {}
-    for action_id, dossier_id, exit_date in rows:
-        found.setdefault(action_id, []).append((dossier_id, exit_date))
-    return found
-
-
-async def outcomes_by_file(db: AsyncSession, action_ids: set[uuid.UUID], horizon: int = RESULT_HORIZON_MONTHS) -> dict:
-    """file id -> {source: situation} at the horizon, for the files of these actions' sessions."""
-    if not action_ids:
-        return {}
-    rows = await db.execute(
-        select(Outcome.dossier_id, Outcome.source, Outcome.situation)
-        .join(Dossier, Outcome.dossier_id == Dossier.id)
-        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
-        .where(TrainingSession.action_id.in_(action_ids), Outcome.horizon_months == horizon)
-    )
-    found: dict[uuid.UUID, dict[str, OutcomeSituation]] = {}
-    for dossier_id, source, situation in rows:
-        found.setdefault(dossier_id, {})[source] = OutcomeSituation(situation)
-    return found
+    exits: dict[uuid.UUID, list[tuple[uuid.UUID, date]]] = {}
+    outcomes: dict[uuid.UUID, dict[str, OutcomeSituation]] = {}
+    for action_id, dossier_id, exit_date, source, situation in rows:
+        if dossier_id not in outcomes:  # a file's first row (one per outcome it has)
+            outcomes[dossier_id] = {}
+            exits.setdefault(action_id, []).append((dossier_id, exit_date))
+        if source is not None:
+            outcomes[dossier_id][source] = OutcomeSituation(situation)
+    return exits, outcomes
 
 
 async def training_of(db: AsyncSession, action_id: uuid.UUID, today: date):
