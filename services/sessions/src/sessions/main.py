@@ -59,13 +59,16 @@ def _freezing_startup_objects(lifespan):
     """The lifespan, then the objects made at start-up (modules, models, routes, compiled
     schemas: some 170,000) moved out of the garbage collector's reach: a full collection no
     longer walks them, which paused a request for 100 ms or more every few seconds and made the
-    public search's p99 (docs/public-search.md, "Speed")."""
+    public search's p99 (docs/public-search.md, "Speed"). Unfrozen at the end, so that a process
+    that starts several apps (the tests) can still collect the cycles of the ones stopped."""
 
     @asynccontextmanager
     async def lifespan_then_freeze(app: FastAPI):
         async with lifespan(app) as state:
-            gc.collect()
-            gc.freeze()
-            yield state
+            gc.freeze()  # no collection first: it would cost every test's app start as much as one pause
+            try:
+                yield state
+            finally:
+                gc.unfreeze()
 
     return lifespan_then_freeze
