@@ -28,7 +28,7 @@ from sessions.main import MIGRATIONS
 from sessions.settings import SessionsSettings
 from sqlalchemy import insert, text
 
-from benchmarks.core import Context, Row, Scenario, closed_loop, uvicorn_process
+from benchmarks.core import Context, Row, Scenario, closed_loop, uvicorn_process, with_cpu
 
 TODAY = date.today()
 TITLES = [
@@ -158,13 +158,14 @@ async def run(context: Context) -> list[Row]:
                "PACTE_SESSIONS_LOG_JSON": "false", "PACTE_SESSIONS_RATE_LIMITS": '{"reports": "60/minute", "public": "1000000/minute", "signing": "1200/minute"}',
                "PACTE_SESSIONS_LHEO_MAX_BYTES": str(4 * len(content))}
         base_url = f"http://127.0.0.1:{port}"
-        async with uvicorn_process("sessions.main:create_app", port, env, context.workdir / f"public-{what}-{context.database}.log"):
+        async with uvicorn_process("sessions.main:create_app", port, env, context.workdir / f"public-{what}-{context.database}.log") as process:
             if what == "search":
-                load = await _search(base_url, seconds)
+                # The server's CPU per request: what the service costs, whatever else the machine runs.
+                load = await with_cpu(process.pid, lambda url=base_url: _search(url, seconds))()
                 rows.append(Row("GET /public/sessions p99, mixed queries", context.database, round(load.p99_ms, 1), "ms",
                                 "≤ 100 ms on 20,000 sessions, 100,000 reviews", met=load.p99_ms <= 100 if not context.quick else None,
                                 details={"sessions": sessions, "reviews": reviews, "requests": load.requests, "errors": load.errors,
-                                         "p50_ms": round(load.p50_ms, 1)}))
+                                         "p50_ms": round(load.p50_ms, 1), "cpu_ms_per_request": round(load.cpu_ms_per_request, 2)}))
             else:
                 region = {"Authorization": f"Bearer {mint_token(settings, OrgKind.REGION, 'region')}"}
                 first, again, counts = await _import(base_url, region, content)

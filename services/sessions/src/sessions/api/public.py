@@ -34,11 +34,11 @@ from sessions.db.public_search import (
     PublicOffer,
     SearchFilters,
     comments_of,
-    exits_by_action,
+    exits_and_outcomes,
     marks_by,
-    outcomes_by_file,
+    organisation_marks,
+    page_rows,
     place_of,
-    reviews_in_small_groups,
     search_query,
     training_of,
 )
@@ -209,18 +209,20 @@ async def figures_of(db, actions: list[Action], today: date, min_base: int) -> F
     ids = {action.id for action in actions}
     # ANOTEA's reviews are stored under the SIRET of the training's organisation (docs/satisfaction.md)
     sirets = {action.organisation_siret for action in actions}
+    by_organisation, withheld_by_organisation = await organisation_marks(db, sirets, min_base)
+    exits, outcomes = await exits_and_outcomes(db, ids)
     return Figures(
         by_action=await marks_by(db, SatisfactionReview.action_id, ids),
-        by_organisation=await marks_by(db, SatisfactionReview.organisation_siret, sirets),
-        withheld_by_organisation=await reviews_in_small_groups(db, sirets, min_base),
-        exits=await exits_by_action(db, ids),
-        outcomes=await outcomes_by_file(db, ids),
+        by_organisation=by_organisation,
+        withheld_by_organisation=withheld_by_organisation,
+        exits=exits,
+        outcomes=outcomes,
         today=today, min_base=min_base,
     )
 
 
-def session_out(session: TrainingSession, offer: PublicOffer, figures: Figures, around: Around | None) -> PublicSession:
-    action = session.action
+def session_out(session, action, offer, figures: Figures, around: Around | None) -> PublicSession:
+    """A result from its `page_rows` (session, action, offer)."""
     distance = None
     if around is not None and offer.latitude is not None and offer.longitude is not None:
         distance = round(around.distance_km(offer.latitude, offer.longitude), 1)
@@ -301,10 +303,12 @@ async def filters_of(db, settings, today: date, params: SearchParams) -> SearchF
 async def search(db, settings, today: date, params: SearchParams, cursor: str | None, limit: int) -> Page[PublicSession]:
     filters = await filters_of(db, settings, today, params)
     query = search_query(db.bind.dialect.name, filters)
+    # Ids first (the filtered, ordered page of narrow rows), then the page's rows (docs/public-search.md).
     page = await keyset_page(db, query, by_date(TrainingSession.start_date, TrainingSession.id), cursor=cursor, limit=limit,
-                             render=lambda row: row, entities=False)
-    figures = await figures_of(db, [session.action for session, _ in page.items], today, settings.public_min_base)
-    items = [session_out(session, offer, figures, filters.around) for session, offer in page.items]
+                             render=lambda session: session.id)
+    rows = await page_rows(db, page.items)
+    figures = await figures_of(db, [action for _, action, _ in rows], today, settings.public_min_base)
+    items = [session_out(session, action, offer, figures, filters.around) for session, action, offer in rows]
     return Page[PublicSession](items=items, next_cursor=page.next_cursor)
 
 

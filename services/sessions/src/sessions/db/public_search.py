@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     column,
     delete,
     event,
@@ -41,7 +42,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Bundle, Mapped, Session, load_only, mapped_column, raiseload
 
 from sessions.db.models import Action, Base, Dossier, TrainingSession
 from sessions.db.outcomes import Outcome
@@ -192,9 +193,12 @@ class SearchFilters:
 
 
 def open_sessions() -> Select:
-    """Sessions open to the public: recruiting, not cancelled, not over (as the LHEO export)."""
+    """Sessions open to the public: recruiting, not cancelled, not over (as the LHEO export).
+    Narrow: only the keyset's columns (start date, id) are read, the page's rows are loaded
+    afterwards by `page_rows` — a small plan, no wide rows filtered then dropped."""
     return (
-        select(TrainingSession, PublicOffer)
+        select(TrainingSession)
+        .options(load_only(TrainingSession.start_date, TrainingSession.id), raiseload(TrainingSession.action))
         .join(Action, TrainingSession.action_id == Action.id)
         .join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
         .where(TrainingSession.cancelled_at.is_(None), TrainingSession.recruitment_state == "open")
@@ -241,6 +245,30 @@ def search_query(dialect: str, f: SearchFilters) -> Select:
     return query
 
 
+# What a result shows of its session, action and offer row: columns, not ORM objects (docs/public-search.md, "Speed").
+PAGE_SESSION = Bundle("session", TrainingSession.id, TrainingSession.start_date, TrainingSession.end_date, TrainingSession.places,
+                      TrainingSession.places_taken, TrainingSession.places_unknown, TrainingSession.permanent_entries,
+                      TrainingSession.information_meetings)
+PAGE_ACTION = Bundle("action", Action.id, Action.title, Action.formacode, Action.distance_learning, Action.organisation_siret,
+                     Action.delivering_siret, Action.delivering_name, Action.lheo_details)
+PAGE_OFFER = Bundle("offer", PublicOffer.postcode, PublicOffer.city, PublicOffer.latitude, PublicOffer.longitude)
+
+
+async def page_rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[tuple]:
+    """The page's (session, action, offer) rows, in the order of `ids`; each reads as the ORM
+    objects do for the columns of `PAGE_SESSION`, `PAGE_ACTION` and `PAGE_OFFER`."""
+    if not ids:
+        return []
+    rows = await db.execute(
+        select(PAGE_SESSION, PAGE_ACTION, PAGE_OFFER)
+        .join(Action, TrainingSession.action_id == Action.id)
+        .join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
+        .where(TrainingSession.id.in_(ids))
+    )
+    found = {session.id: (session, action, offer) for session, action, offer in rows}
+    return [found[session_id] for session_id in ids]
+
+
 async def place_of(db: AsyncSession, near: str) -> tuple[float, float] | None:
     """A commune's coordinates as the offer's geolocated training places give them: by postal
     code, INSEE code or name (docs/public-search.md says why not a national table)."""
@@ -264,47 +292,51 @@ async def marks_by(db: AsyncSession, column, keys: set) -> dict:
     return {row[0]: (row[1], dict(zip(MARKS, row[2:], strict=True))) for row in rows}
 
 
-async def reviews_in_small_groups(db: AsyncSession, sirets: set, min_base: int) -> dict:
-    """SIRET -> how many of its reviews are in groups (a training, or none) below the minimum base."""
+async def organisation_marks(db: AsyncSession, sirets: set, min_base: int) -> tuple[dict, dict]:
+    """For these SIRETs, in one query that the covering index `ix_satisfaction_reviews_organisation_marks`
+    answers without reading the table: SIRET -> (number of reviews, sums of each mark), as
+    `marks_by` gives them, and SIRET -> how many of its reviews are in groups (a training, or
+    none) below the minimum base."""
     if not sirets:
-        return {}
+        return {}, {}
     column = SatisfactionReview.organisation_siret
-    rows = await db.execute(select(column, SatisfactionReview.action_id, func.count())
-                            .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id))
-    small: dict = {}
-    for siret, _action_id, count in rows:
-        small[siret] = small.get(siret, 0) + (count if count < min_base else 0)
-    return small
+    groups = (select(column.label("siret"), func.count().label("reviews"),
+                     *(func.sum(getattr(SatisfactionReview, mark)).label(mark) for mark in MARKS))
+              .where(column.in_(sirets)).group_by(column, SatisfactionReview.action_id).subquery())
+    rows = await db.execute(select(
+        groups.c.siret, func.sum(groups.c.reviews),
+        func.sum(case((groups.c.reviews < min_base, groups.c.reviews), else_=0)),
+        *(func.sum(groups.c[mark]).label(mark) for mark in MARKS),
+    ).group_by(groups.c.siret))
+    totals, small = {}, {}
+    for siret, reviews, in_small_groups, *sums in rows:
+        # int(): PostgreSQL's SUM of counts is a NUMERIC
+        totals[siret] = (int(reviews), dict(zip(MARKS, sums, strict=True)))
+        small[siret] = int(in_small_groups)
+    return totals, small
 
 
-async def exits_by_action(db: AsyncSession, action_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, date]]]:
+async def exits_and_outcomes(db: AsyncSession, action_ids: set[uuid.UUID], horizon: int = RESULT_HORIZON_MONTHS) -> tuple[dict, dict]:
+    """In one query: action id -> [(file id, exit date)] of the exited files of these actions'
+    sessions, and file id -> {source: situation} at the horizon for those files (the result
+    counts no other file's situation)."""
     if not action_ids:
-        return {}
+        return {}, {}
     rows = await db.execute(
-        select(TrainingSession.action_id, Dossier.id, Dossier.exit_date)
+        select(TrainingSession.action_id, Dossier.id, Dossier.exit_date, Outcome.source, Outcome.situation)
         .join(TrainingSession, Dossier.session_id == TrainingSession.id)
+        .outerjoin(Outcome, and_(Outcome.dossier_id == Dossier.id, Outcome.horizon_months == horizon))
         .where(TrainingSession.action_id.in_(action_ids), Dossier.status == "exited", Dossier.exit_date.is_not(None))
     )
-    found: dict[uuid.UUID, list[tuple[uuid.UUID, date]]] = {}
-    for action_id, dossier_id, exit_date in rows:
-        found.setdefault(action_id, []).append((dossier_id, exit_date))
-    return found
-
-
-async def outcomes_by_file(db: AsyncSession, action_ids: set[uuid.UUID], horizon: int = RESULT_HORIZON_MONTHS) -> dict:
-    """file id -> {source: situation} at the horizon, for the files of these actions' sessions."""
-    if not action_ids:
-        return {}
-    rows = await db.execute(
-        select(Outcome.dossier_id, Outcome.source, Outcome.situation)
-        .join(Dossier, Outcome.dossier_id == Dossier.id)
-        .join(TrainingSession, Dossier.session_id == TrainingSession.id)
-        .where(TrainingSession.action_id.in_(action_ids), Outcome.horizon_months == horizon)
-    )
-    found: dict[uuid.UUID, dict[str, OutcomeSituation]] = {}
-    for dossier_id, source, situation in rows:
-        found.setdefault(dossier_id, {})[source] = OutcomeSituation(situation)
-    return found
+    exits: dict[uuid.UUID, list[tuple[uuid.UUID, date]]] = {}
+    outcomes: dict[uuid.UUID, dict[str, OutcomeSituation]] = {}
+    for action_id, dossier_id, exit_date, source, situation in rows:
+        if dossier_id not in outcomes:  # a file's first row (one per outcome it has)
+            outcomes[dossier_id] = {}
+            exits.setdefault(action_id, []).append((dossier_id, exit_date))
+        if source is not None:
+            outcomes[dossier_id][source] = OutcomeSituation(situation)
+    return exits, outcomes
 
 
 async def training_of(db: AsyncSession, action_id: uuid.UUID, today: date):
