@@ -3,13 +3,13 @@ search's marks of an organisation are summed from the index alone (docs/public-s
 "Speed"); it replaces the index on the SIRET alone, which it begins with
 
 Revision ID: 5e9b3d7a1c42
-Revises: d4e8a2c6f1b7
+Revises: 3b9e5d1f7a26
 Create Date: 2026-12-07 03:10:00
 """
 from alembic import op
 
 revision = '5e9b3d7a1c42'
-down_revision = 'd4e8a2c6f1b7'
+down_revision = '3b9e5d1f7a26'
 branch_labels = None
 depends_on = None
 
