@@ -147,7 +147,7 @@ async def test_unknown_kids_coalesce_into_one_fetch_per_interval(provider):
         answers = await asyncio.gather(*(call(client, made_up(n)) for n in range(30)))
         assert {r.status_code for r in answers} == {401}
         assert provider.fetches == 2, "thirty made-up kids cost the provider one fetch"
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5, "no request waited behind the others for a fetch interval (30 × 0.3 s)"
 
 
 async def test_a_removed_key_is_refused_within_the_bound_remembered_tokens_included(provider):
@@ -160,13 +160,16 @@ async def test_a_removed_key_is_refused_within_the_bound_remembered_tokens_inclu
         assert (await call(client, remembered)).status_code == 200
         assert len(token_verifier(app)._verified) == 1
         provider.keys.remove(old)
-        removed_at = time.monotonic()
+        fetched = provider.fetches
+        await asyncio.sleep(bound)  # the keys held are now older than jwt_jwks_cache_s
 
         async def refused() -> bool:
             return (await call(client, remembered)).status_code == 401
 
+        # counted in fetches, not seconds (the machine may be slow): the first fetch after the
+        # bound is the one that refuses it, the token remembered before included
         await eventually(refused, timeout=5, interval=0.02, message="the removed key refused")
-        assert time.monotonic() - removed_at <= bound + 0.3, "refused within jwt_jwks_cache_s (plus one fetch)"
+        assert provider.fetches == fetched + 1, "refused on the first fetch once jwt_jwks_cache_s has passed"
         assert (await call(client, token(new))).status_code == 200
         assert "unknown key" in (await call(client, token(old, org="another"))).json()["detail"]
 
