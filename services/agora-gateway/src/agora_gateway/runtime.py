@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from pacte_common.service import Runtime
 from prometheus_client import Gauge
@@ -39,8 +38,6 @@ class GatewayRuntime(Runtime):
     ft_dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     france_travail_reachability: PartnerReachability = field(default_factory=PartnerReachability)
     gauges: GatewayGauges | None = None
-    # the partners' answers recorded by group commit (app/outbound/engine.py AnswerRecorder)
-    answer_recorder: Any = None
     # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
     read_engine: AsyncEngine | None = None
     read_db_factory: async_sessionmaker[AsyncSession] | None = None

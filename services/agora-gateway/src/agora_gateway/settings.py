@@ -49,9 +49,6 @@ class AgoraGatewaySettings(ServiceSettings):
     dispatch_idle_poll_interval_s: float = 2.0
     dispatch_batch_size: int = 100
     dispatch_concurrency: int = 16
-    # Answers (both partners') recorded together at most this many per transaction: the ones that
-    # arrive while a recording transaction runs wait for the next one (group commit).
-    dispatch_record_batch_size: int = 64
     # A flow claimed by a process that died is sent again (same idempotency key) after this lease.
     dispatch_lease_s: float = 60.0
     # Quick retries of one claim (tenacity, exponential backoff with jitter)…

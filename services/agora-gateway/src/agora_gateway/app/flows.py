@@ -202,19 +202,19 @@ async def _locked_flow(db: AsyncSession, work: Work) -> Flow | None:
     return await locked_flow(db, Flow, work)
 
 
-async def record_answer(db: AsyncSession, runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> asyncio.Event | None:
-    """In the recording transaction (the engine's group commit, no commit here)."""
-    flow = await _locked_flow(db, work)
-    if flow is None:
-        return None
-    flow.agora_answer = answer.body
-    flow.answered_at = utcnow()
-    flow.claimed_until = None
-    if answer.acknowledged:
-        await _acknowledge(db, runtime, flow, answer)
-    else:
-        await reject(db, runtime, flow, answer.code, answer.message)
-    return runtime.dispatch_wakeup  # once committed, the file's next flow may go
+async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
+    async with runtime.db_factory() as db, db.begin():
+        flow = await _locked_flow(db, work)
+        if flow is None:
+            return
+        flow.agora_answer = answer.body
+        flow.answered_at = utcnow()
+        flow.claimed_until = None
+        if answer.acknowledged:
+            await _acknowledge(db, runtime, flow, answer)
+        else:
+            await reject(db, runtime, flow, answer.code, answer.message)
+    wake_dispatcher(runtime)  # the file's next flow may go now
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, answer: AgoraAnswer) -> None:

@@ -233,20 +233,19 @@ async def send(runtime: GatewayRuntime, client: FranceTravailClient, work: FtWor
         await recorded(runtime, record_answer, work, answer)
 
 
-async def record_answer(db: AsyncSession, runtime: GatewayRuntime, work: FtWork,
-                        answer: PartnerAnswer) -> asyncio.Event | None:
-    """In the recording transaction (the engine's group commit, no commit here)."""
-    flow = await locked_flow(db, FtFlow, work)
-    if flow is None:
-        return None
-    flow.answer = answer.body
-    flow.answered_at = utcnow()
-    flow.claimed_until = None
-    if answer.acknowledged:
-        await _acknowledge(db, runtime, flow, answer.body)
-    else:
-        await reject(db, runtime, flow, answer.code, answer.message)
-    return runtime.ft_dispatch_wakeup  # once committed, the file's next certificate may go
+async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAnswer) -> None:
+    async with runtime.db_factory() as db, db.begin():
+        flow = await locked_flow(db, FtFlow, work)
+        if flow is None:
+            return
+        flow.answer = answer.body
+        flow.answered_at = utcnow()
+        flow.claimed_until = None
+        if answer.acknowledged:
+            await _acknowledge(db, runtime, flow, answer.body)
+        else:
+            await reject(db, runtime, flow, answer.code, answer.message)
+    runtime.ft_dispatch_wakeup.set()  # the file's next certificate may go now
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:

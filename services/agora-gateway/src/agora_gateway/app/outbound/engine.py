@@ -2,13 +2,10 @@
 
 A partner's queue is its flow table (db/outbound.py queries it). The dispatcher claims the
 due head flows of the files (a claim is a lease: status `sent` until `claimed_until`), sends
-them concurrently through the partner's client, and records the answers by group commit: the
-answers that arrive while a recording transaction runs go together in the next one (both
-partners', at most `dispatch_record_batch_size`), so SQLite's single writer is taken once per
-batch rather than once per answer; a batch that fails is recorded again one answer per
-transaction. A flow changed meanwhile (claimed again after its lease) is left alone.
-In-process commits wake the dispatcher at once; when idle it sleeps until the next flow comes
-due. The adapter says how to claim (its own checks and body), how to send and how to record.
+them concurrently through the partner's client, and records each answer in a transaction of
+its own; a flow changed meanwhile (claimed again after its lease) is left alone. In-process
+commits wake the dispatcher at once; when idle it sleeps until the next flow comes due.
+The adapter says how to claim (its own checks and body), how to send and how to record.
 """
 
 from __future__ import annotations
@@ -19,13 +16,11 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from pacte_common.aio import wait_any
 from pacte_common.bus import is_transient
 from pacte_common.clock import utcnow
-from pacte_common.tracing import adopt_trace
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,8 +63,9 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
                 if len(claimed) == asked and len(in_flight) < settings.dispatch_concurrency:
                     continue  # a full batch: more may be due right now (fewer: all that was due was taken)
                 poll_s = settings.dispatch_poll_interval_s if claimed or in_flight else await _idle_wait_s(runtime, partner)
-                # A send that ends matters here only when it frees the last slot: its answer, once
-                # committed, sets the wake-up itself (waiting on the tasks too woke the loop twice).
+                # A send that ends wakes the loop through the wake-up its recorded answer sets; waiting
+                # on the tasks too woke it twice per answer (two due-heads queries). They are waited on
+                # only when every slot is taken, for the slot an ending send frees.
                 full = len(in_flight) >= settings.dispatch_concurrency
                 await wait_any(stop, wakeup, tasks=in_flight if full else (), timeout=poll_s)
                 _forget_done(in_flight, partner.name)
@@ -106,90 +102,10 @@ async def _let_finish(in_flight: set[asyncio.Task], grace_s: float) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-# A recording step: runs in the recording transaction (no commit) and returns the wake-up to
-# set once that transaction is committed (a dispatcher whose file's next flow may go), or None.
-RecordStep = Callable[[AsyncSession, GatewayRuntime, Any, Any], Awaitable[asyncio.Event | None]]
-
-
-@dataclass
-class _Answer:
-    step: RecordStep
-    work: Any
-    outcome: Any
-    done: asyncio.Future
-
-
-class AnswerRecorder:
-    """Group commit of the partners' answers: an answer joins the ones waiting, and the
-    recorder records them together, in arrival order, at most `dispatch_record_batch_size` per
-    transaction. Under load the answers pile up while a transaction runs and the batches grow
-    (one write lock, one commit for many answers); alone, an answer is recorded at once."""
-
-    def __init__(self, runtime: GatewayRuntime) -> None:
-        self.runtime = runtime
-        self._waiting: list[_Answer] = []
-        self._drainer: asyncio.Task | None = None
-
-    async def record(self, step: RecordStep, work: Any, outcome: Any) -> None:
-        answer = _Answer(step, work, outcome, asyncio.get_running_loop().create_future())
-        self._waiting.append(answer)
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="outbound-recorder")
-        # a send cut off at shutdown does not cancel the recording of its answer
-        await asyncio.shield(answer.done)
-
-    async def _drain(self) -> None:
-        size = max(1, self.runtime.settings.dispatch_record_batch_size)
-        batch: list[_Answer] = []
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:size], self._waiting[size:]
-                try:
-                    await _with_retries(self.runtime, partial(_record_together, self.runtime, batch))
-                    _settle(batch)
-                except Exception as exc:
-                    if len(batch) == 1:
-                        _settle(batch, exc)
-                        continue
-                    log.info("recording %d answers together failed (%r); one transaction per answer", len(batch), exc)
-                    for answer in batch:
-                        try:
-                            await _with_retries(self.runtime, partial(_record_together, self.runtime, [answer]))
-                            _settle([answer])
-                        except Exception as single:
-                            _settle([answer], single)
-        except asyncio.CancelledError:
-            for answer in [*batch, *self._waiting]:
-                answer.done.cancel()
-            self._waiting = []
-            raise
-
-
-def _settle(answers: list[_Answer], error: BaseException | None = None) -> None:
-    for answer in answers:
-        if answer.done.done():
-            continue
-        if error is None:
-            answer.done.set_result(None)
-        else:
-            answer.done.set_exception(error)
-
-
-async def _record_together(runtime: GatewayRuntime, batch: list[_Answer]) -> None:
-    wakeups: list[asyncio.Event] = []
-    async with runtime.db_factory() as db, db.begin():
-        for answer in batch:
-            with adopt_trace(getattr(answer.work, "traceparent", None)):
-                wakeup = await answer.step(db, runtime, answer.work, answer.outcome)
-            if wakeup is not None and wakeup not in wakeups:
-                wakeups.append(wakeup)
-    for wakeup in wakeups:  # committed: the files' next flows may go now
-        wakeup.set()
-
-
-async def _with_retries(runtime: GatewayRuntime, attempt_once: Callable[[], Awaitable[None]]) -> None:
-    """Retries while the database is briefly unavailable (SQLite lock, failover): giving up
-    would leave the flows claimed until their lease runs out. Each try is one transaction."""
+async def recorded(runtime: GatewayRuntime, step, work: Any, outcome) -> None:
+    """Records the partner's answer (or its absence), retrying while the database is briefly
+    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
+    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
     settings = runtime.settings
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_transient),
@@ -199,15 +115,7 @@ async def _with_retries(runtime: GatewayRuntime, attempt_once: Callable[[], Awai
     )
     async for attempt in retrying:
         with attempt:
-            await attempt_once()
-
-
-async def recorded(runtime: GatewayRuntime, step: RecordStep, work: Any, outcome: Any) -> None:
-    """Records the partner's answer (or its absence) through the runtime's group commit; the
-    step leaves alone a flow changed meanwhile (claimed again after its lease)."""
-    if runtime.answer_recorder is None:
-        runtime.answer_recorder = AnswerRecorder(runtime)
-    await runtime.answer_recorder.record(step, work, outcome)
+            await step(runtime, work, outcome)
 
 
 async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
@@ -219,22 +127,23 @@ async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
     return flow
 
 
-async def requeue(db: AsyncSession, runtime: GatewayRuntime, work: Any, error: str, *, model: Any,
-                  move: Callable[..., None], partner: str) -> None:
+async def requeue(runtime: GatewayRuntime, work: Any, error: str, *, model: Any, move: Callable[..., None],
+                  partner: str) -> None:
     """The partner was unavailable (5xx, timeout, no connection): the claimed flow goes back to
     its queue, due again after a doubling delay (`requeue_delay_initial_s` … `_max_s`).
     `model` is the partner's flow table, `move(db, flow, action, reason=)` its state machine's move;
     an adapter passes them with `functools.partial` to `recorded`."""
     settings = runtime.settings
-    flow = await locked_flow(db, model, work)
-    if flow is None:
-        return None
-    move(db, flow, FlowAction.REQUEUE, reason=error)
-    flow.failed_claims += 1
-    flow.last_error = error
-    flow.claimed_until = None
-    delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
-    flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    async with runtime.db_factory() as db, db.begin():
+        flow = await locked_flow(db, model, work)
+        if flow is None:
+            return
+        move(db, flow, FlowAction.REQUEUE, reason=error)
+        flow.failed_claims += 1
+        flow.last_error = error
+        flow.claimed_until = None
+        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
+        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
     log.warning("%s unavailable for flow %s (%s); next try in %.1fs", partner, work.flow_id, error, delay)
 
 
