@@ -1,5 +1,6 @@
 """Legal training-file flows to AGORA (Caisse des dépôts) and France Travail, in order and exactly once, and the back-fill since 2017."""
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -22,6 +23,10 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 async def _on_startup(runtime: GatewayRuntime) -> None:
+    # httpx logs every partner call at INFO (a line per certificate and per AGORA operation, each
+    # formatted and scrubbed: a noticeable share of the dispatchers' CPU); the gateway logs its
+    # own outcomes (refusals, unavailability), and each call is a span of the file's trace.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     install_metrics(runtime)
     install_read_db_factory(runtime)
 

@@ -48,6 +48,8 @@ class AgoraGatewaySettings(ServiceSettings):
     dispatch_poll_interval_s: float = 0.2
     dispatch_idle_poll_interval_s: float = 2.0
     dispatch_batch_size: int = 100
+    # Calls to a partner at once; a send frees its slot once answered, then records the answer
+    # (at most as many again recording: docs/france-travail.md §1).
     dispatch_concurrency: int = 16
     # A flow claimed by a process that died is sent again (same idempotency key) after this lease.
     dispatch_lease_s: float = 60.0

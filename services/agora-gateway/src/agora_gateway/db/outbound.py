@@ -55,7 +55,9 @@ async def next_due_at(db: AsyncSession, model: Any, *, now: datetime) -> datetim
         model.status == FlowStatus.PENDING.value, model.next_attempt_at > now
     )
     leased = select(func.min(model.claimed_until)).where(model.status == FlowStatus.SENT.value, model.claimed_until > now)
-    times = [t for t in (await db.scalar(pending), await db.scalar(leased)) if t is not None]
+    # one statement (the dispatcher asks each time it goes idle)
+    row = (await db.execute(select(pending.scalar_subquery(), leased.scalar_subquery()))).one()
+    times = [t for t in row if t is not None]
     return min(times, default=None)
 
 

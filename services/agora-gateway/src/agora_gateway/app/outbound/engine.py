@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,28 +45,63 @@ class Partner:
     next_due_at: Callable[[AsyncSession, datetime], Awaitable[datetime | None]]
 
 
+# Set in each send task: frees its call slot once the partner has answered (see `recorded`).
+_call_slot: ContextVar[Callable[[], None] | None] = ContextVar("outbound_call_slot", default=None)
+
+
 async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: Partner) -> None:
+    """`dispatch_concurrency` bounds the calls to the partner at once; a send whose answer is
+    being recorded (waiting for the database, SQLite's single writer) no longer holds a call
+    slot, and at most as many sends again may be recording."""
     settings = runtime.settings
-    in_flight: set[asyncio.Task] = set()
+    in_flight: set[asyncio.Task] = set()  # every send not finished (call and recording)
+    calling: set[asyncio.Task] = set()  # the sends whose call to the partner is not answered yet
     wakeup = partner.wakeup(runtime)
     async with partner.open_client(runtime) as client:
         try:
             while not stop.is_set():
                 wakeup.clear()
-                free = settings.dispatch_concurrency - len(in_flight)
+                free = min(settings.dispatch_concurrency - len(calling), 2 * settings.dispatch_concurrency - len(in_flight))
                 claimed: list[Any] = []
+                asked = min(free, settings.dispatch_batch_size)
                 if free > 0:
-                    claimed = await partner.claim_due(runtime, min(free, settings.dispatch_batch_size))
+                    claimed = await partner.claim_due(runtime, asked)
                     for work in claimed:
-                        in_flight.add(asyncio.create_task(partner.send(runtime, client, work),
-                                                          name=f"{partner.name}-send-{work.flow_id}"))
-                if claimed and len(in_flight) < settings.dispatch_concurrency:
-                    continue  # more may be due right now
+                        task = asyncio.create_task(_sending(runtime, partner, client, work, calling, wakeup),
+                                                   name=f"{partner.name}-send-{work.flow_id}")
+                        in_flight.add(task)
+                        calling.add(task)
+                if claimed and len(claimed) == asked and free > asked:
+                    continue  # a full batch: more may be due right now (fewer: all that was due was taken)
                 poll_s = settings.dispatch_poll_interval_s if claimed or in_flight else await _idle_wait_s(runtime, partner)
-                await wait_any(stop, wakeup, tasks=in_flight, timeout=poll_s)
+                # A recorded answer wakes the loop (its file's next flow), and so does a call that
+                # frees the last call slot; waiting on the tasks too woke it twice per answer (two
+                # due-heads queries). They are waited on only when the recordings are at their bound.
+                recordings_full = len(in_flight) >= 2 * settings.dispatch_concurrency
+                await wait_any(stop, wakeup, tasks=in_flight if recordings_full else (), timeout=poll_s)
                 _forget_done(in_flight, partner.name)
+                calling &= in_flight
         finally:
             await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
+
+
+async def _sending(runtime: GatewayRuntime, partner: Partner, client: Any, work: Any, calling: set[asyncio.Task],
+                   wakeup: asyncio.Event) -> None:
+    task = asyncio.current_task()
+    concurrency = runtime.settings.dispatch_concurrency
+
+    def free_slot() -> None:
+        if task in calling:
+            was_full = len(calling) >= concurrency
+            calling.discard(task)
+            if was_full:
+                wakeup.set()  # the dispatcher may claim again
+
+    _call_slot.set(free_slot)
+    try:
+        await partner.send(runtime, client, work)
+    finally:
+        free_slot()
 
 
 async def _idle_wait_s(runtime: GatewayRuntime, partner: Partner) -> float:
@@ -101,6 +137,9 @@ async def recorded(runtime: GatewayRuntime, step, work: Any, outcome) -> None:
     """Records the partner's answer (or its absence), retrying while the database is briefly
     unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
     lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
+    free_slot = _call_slot.get()
+    if free_slot is not None:
+        free_slot()  # the partner has answered (or is unavailable): the next call may go
     settings = runtime.settings
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_transient),
