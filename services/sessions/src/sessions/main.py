@@ -1,7 +1,5 @@
 """Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories and the skills passport are insights' (docs/insights.md)."""
 
-import gc
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -49,24 +47,5 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app.include_router(public_pages.router)
     app.mount(public_pages.ASSETS, public_pages.assets, name="public-assets")
     app.state.clock = clock or system_clock
-    app.router.lifespan_context = _freezing_startup_objects(app.router.lifespan_context)
     return app
 
-
-def _freezing_startup_objects(lifespan):
-    """The lifespan, then the objects made at start-up (modules, models, routes, compiled
-    schemas: some 170,000) moved out of the garbage collector's reach: a full collection no
-    longer walks them, which paused a request for 100 ms or more every few seconds and made the
-    public search's p99 (docs/public-search.md, "Speed"). Unfrozen at the end, so that a process
-    that starts several apps (the tests) can still collect the cycles of the ones stopped."""
-
-    @asynccontextmanager
-    async def lifespan_then_freeze(app: FastAPI):
-        async with lifespan(app) as state:
-            gc.freeze()  # no collection first: it would cost every test's app start as much as one pause
-            try:
-                yield state
-            finally:
-                gc.unfreeze()
-
-    return lifespan_then_freeze
