@@ -12,6 +12,7 @@ from insights.main import create_app
 from insights.settings import InsightsSettings
 from pacte_common.auth import OrgKind
 from pacte_common.clock import business_today
+from pacte_common.fair_share import BUCKETS
 from pacte_testing import FixedClock, ServiceClient, eventually, running
 
 SIRET_A = "12345678900015"
@@ -89,7 +90,10 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url, bus_settings) -> InsightsSettings:
-    return InsightsSettings(database_url=database_url, bus=bus_settings)
+    # the tests poll the reports while events arrive (a slow database: many polls); the budgets
+    # have their own test, with settings of its own (test_indicators_api.py)
+    unlimited = {bucket: "100000/minute" for bucket in BUCKETS}
+    return InsightsSettings(database_url=database_url, bus=bus_settings, rate_limits=unlimited)
 
 
 @pytest.fixture
