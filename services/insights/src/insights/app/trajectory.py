@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from pacte_common.aio import wait_any
 from pacte_common.auth import Principal
 from pacte_common.clock import business_today, months_before, utcnow
 from pacte_common.contracts.outcomes import SITUATION_LABELS, OutcomeSituation
@@ -200,7 +201,4 @@ async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
             report = await purge_expired(db, runtime, business_today(runtime.settings.business_timezone))
         log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",
                  report.outcomes_deleted, report.prescriptions_deleted, report.trajectory_reads_deleted, report.cutoff)
-        try:
-            await asyncio.wait_for(stop.wait(), hours * 3600)
-        except TimeoutError:
-            pass
+        await wait_any(stop, timeout=hours * 3600)
