@@ -56,6 +56,7 @@ async def _upsert(db: AsyncSession, model, key, values: dict):
     if row is None:
         row = model(id=key, **values)
         db.add(row)
+        await db.flush()  # a later message of the same batch finds it (get does not see pending rows)
     else:
         for name, value in values.items():
             setattr(row, name, value)
