@@ -39,6 +39,7 @@ from sessions.db.public_search import (
     organisation_marks,
     page_rows,
     place_of,
+    plan_for_these_values,
     search_query,
     training_of,
 )
@@ -303,6 +304,7 @@ async def filters_of(db, settings, today: date, params: SearchParams) -> SearchF
 async def search(db, settings, today: date, params: SearchParams, cursor: str | None, limit: int) -> Page[PublicSession]:
     filters = await filters_of(db, settings, today, params)
     query = search_query(db.bind.dialect.name, filters)
+    await plan_for_these_values(db)
     # Ids first (the filtered, ordered page of narrow rows), then the page's rows (docs/public-search.md).
     page = await keyset_page(db, query, by_date(TrainingSession.start_date, TrainingSession.id), cursor=cursor, limit=limit,
                              render=lambda session: session.id)
