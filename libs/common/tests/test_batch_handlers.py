@@ -124,3 +124,31 @@ async def test_a_failing_batch_falls_back_to_runs_of_one_and_dead_letters_only_t
 
 async def _seen(outcomes: Counter, count: int) -> bool:
     return outcomes["handled"] + outcomes["dead_lettered"] >= count
+
+
+async def test_types_given_one_batch_handler_are_one_run(factory, bus_settings):
+    """A handler given for several types (a file's successive steps) gets their consecutive
+    events as one run, in partition order."""
+    await ensure_topics(bus_settings, [topic_name(bus_settings, TOPIC)], partitions=1)
+    kinds = ["hours", "close", "close", "hours", "hours", "close"]
+    events = [
+        Envelope.wrap((HoursLogged if kind == "hours" else PeriodClosed)(seq=seq), source="/t", subject="k")
+        for seq, kind in enumerate(kinds)
+    ]
+    await produce(bus_settings, events)
+    runs = []
+
+    async def either(session, context, envelopes):
+        runs.append([e.data.seq for e in envelopes])
+        await session.execute(applied.insert(), [{"kind": "any", "seq": e.data.seq} for e in envelopes])
+
+    subscription = Subscription("mixed", {}, batch_handlers={HoursLogged: either, PeriodClosed: either})
+    runner = ConsumerRunner(subscription, service="test", bus=bus_settings, factory=factory, tables=tables)
+
+    async def all_applied():
+        async with factory() as session:
+            return (await session.execute(select(func.count()).select_from(applied))).scalar_one() == len(kinds)
+
+    await run_until(runner, all_applied)
+    assert [seq for run in runs for seq in run] == list(range(len(kinds)))
+    assert any(len({kinds[seq] for seq in run}) == 2 for run in runs), f"both types in one run: {runs}"

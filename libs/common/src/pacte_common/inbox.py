@@ -47,8 +47,9 @@ class Subscription:
     handlers: dict[type[IntegrationEvent], Handler]
     topics: tuple[str, ...] = field(default=())
     # Optional: event classes handled a run at a time — handler(session, context, [envelopes])
-    # gets consecutive events of its type from one partition batch, in order, in the batch's
-    # transaction (set-based SQL: one executemany instead of one statement per event).
+    # gets consecutive events of one partition batch that it handles (one type or several, when
+    # one handler is given for them), in order, in the batch's transaction (set-based SQL: one
+    # statement for the run instead of one per event).
     batch_handlers: dict[type[IntegrationEvent], BatchHandler] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -321,10 +322,10 @@ def failure_text(exc: BaseException) -> str:
 
 
 def _runs(envelopes: list[Envelope], batched: dict) -> list[list[Envelope]]:
-    """Consecutive events of a batch-handled type grouped (order kept); others one by one."""
+    """Consecutive events of one batch handler grouped (order kept); others one by one."""
     runs: list[list[Envelope]] = []
     for envelope in envelopes:
-        if runs and envelope.type in batched and runs[-1][0].type == envelope.type:
+        if runs and envelope.type in batched and batched.get(runs[-1][0].type) is batched[envelope.type]:
             runs[-1].append(envelope)
         else:
             runs.append([envelope])

@@ -1,7 +1,7 @@
 """The training file use cases: follow a trainee event, queue what AGORA must be told.
 
 `on_trainee_event` runs inside the consumer's inbox transaction (a redelivered event changes
-nothing) and does not commit: the consumer commits it with the inbox row. It records the
+nothing), on the batch's files read and locked once (`followed_files`), and does not commit: the consumer commits it with the inbox row. It records the
 file's latest snapshot, applies the perimeter, and appends the planned operations to the
 file's queue. Sending is the dispatcher's job (app/flows.py).
 """
@@ -9,18 +9,24 @@ file's queue. Sending is the dispatcher's job (app/flows.py).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import open_identity
 from pacte_common.contracts.sessions import TraineeEvent
 from pacte_common.tracing import current_traceparent, parse_traceparent
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.app.flows import wake_dispatcher_after_commit
 from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.queries import SYSTEM, flow_row, get_dossier
+from agora_gateway.db.queries import (
+    SYSTEM,
+    UNSENT_CREATE,
+    dossiers_for_update,
+    flow_row,
+    with_unsent_create,
+)
 from agora_gateway.domain.agora_file import FileState, Operation, TraineeStep, plan, told_after
 from agora_gateway.domain.flows import FLOW, FlowStatus
 from agora_gateway.domain.perimeter import PerimeterStatus, decide_perimeter
@@ -56,12 +62,27 @@ def add_flow(
     return flow
 
 
-async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent, step: TraineeStep) -> None:
+@dataclass
+class FollowedFiles:
+    """A batch's files as the gateway follows them, locked and read once for the whole batch:
+    by id (new ones are added as events create them), and those whose `create` is not sent yet."""
+
+    by_id: dict[uuid.UUID, Dossier]
+    unsent_create: set[uuid.UUID]
+
+
+async def followed_files(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> FollowedFiles:
+    by_id = await dossiers_for_update(db, dossier_ids)
+    return FollowedFiles(by_id, await with_unsent_create(db, {i for i, dossier in by_id.items() if not dossier.nir_told}))
+
+
+def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, files: FollowedFiles, event: TraineeEvent,
+                     step: TraineeStep) -> None:
     """A trainee event: the file's snapshot kept, its perimeter decided once, its operations queued."""
-    dossier = await _followed_file(db, runtime, event)
+    dossier = _followed_file(db, runtime, files, event)
     _keep_snapshot(runtime, dossier, event)
     told = FileState(dossier.told_state)
-    nir_told = dossier.nir_told or await _unsent_create(db, dossier.id)
+    nir_told = dossier.nir_told or dossier.id in files.unsent_create
     operations = plan(told, step, nir_known=dossier.has_nir, nir_told=nir_told)
     status = PERIMETER_FLOW_STATUS[PerimeterStatus(dossier.perimeter_status)]
     for operation in operations:
@@ -70,15 +91,17 @@ async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: Tra
                  event_type=event.event_type, reason=reason)
         if operation is Operation.ADD_NIR:
             dossier.nir_told = True
+        if operation is Operation.CREATE and status.value in UNSENT_CREATE:
+            files.unsent_create.add(dossier.id)
     dossier.told_state = told_after(told, operations).value
     if operations and status is FlowStatus.PENDING:
         wake_dispatcher_after_commit(db, runtime)
 
 
-async def _followed_file(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent) -> Dossier:
+def _followed_file(db: AsyncSession, runtime: GatewayRuntime, files: FollowedFiles, event: TraineeEvent) -> Dossier:
     """The file as the gateway follows it; new: its perimeter decided once and for all."""
     snapshot = event.dossier
-    dossier = await get_dossier(db, snapshot.dossier_id, for_update=True)
+    dossier = files.by_id.get(snapshot.dossier_id)
     if dossier is None:
         programme = snapshot.session.programme
         decision = decide_perimeter(
@@ -100,6 +123,7 @@ async def _followed_file(db: AsyncSession, runtime: GatewayRuntime, event: Train
             nir_told=False,
         )
         db.add(dossier)
+        files.by_id[dossier.id] = dossier
     if dossier.traceparent is None:
         # the journey's trace, as the consumer restored it from the event (sessions publishes
         # every trainee event of a file in the file's trace); a file without one (back-filled,
@@ -121,16 +145,5 @@ def _keep_snapshot(runtime: GatewayRuntime, dossier: Dossier, event: TraineeEven
             dossier.identity_encrypted = snapshot.identity_encrypted
             dossier.has_nir = bool(open_identity(runtime.cipher, snapshot.identity_encrypted).nir)
     dossier.last_event_type = event.event_type
-
-
-async def _unsent_create(db: AsyncSession, dossier_id: uuid.UUID) -> bool:
-    """A `create` not sent yet carries the NIR the file has when it goes: no add_nir needed."""
-    query = select(Flow.id).where(
-        Flow.dossier_id == dossier_id,
-        Flow.operation == Operation.CREATE.value,
-        Flow.status.in_([FlowStatus.PENDING.value, FlowStatus.REJECTED.value]),
-        Flow.request_encrypted.is_(None),
-    )
-    return (await db.execute(query)).first() is not None
 
 

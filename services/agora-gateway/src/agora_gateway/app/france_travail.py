@@ -44,6 +44,7 @@ from agora_gateway.db.france_travail import (
     find_ft_flow,
     ft_due_heads,
     ft_file_flows,
+    ft_files_for_update,
     ft_next_due_at,
     get_ft_file,
 )
@@ -101,11 +102,18 @@ def key_of(flow: FtFlow) -> str:
 # ------------------------------------------------------------------ queueing (consumed trainee events)
 
 
-async def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent, step: TraineeStep) -> None:
+async def followed_files(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, FtFile]:
+    """A batch's files as France Travail's queue follows them, locked and read once for the
+    batch; new ones are added as events create them."""
+    return await ft_files_for_update(db, dossier_ids)
+
+
+def on_trainee_event(db: AsyncSession, runtime: GatewayRuntime, files: dict[uuid.UUID, FtFile], event: TraineeEvent,
+                     step: TraineeStep) -> None:
     """Runs in the consumer's inbox transaction (no commit): the file kept, its certificates queued."""
     if not runtime.settings.france_travail_enabled:
         return
-    file = await _followed_file(db, runtime, event)
+    file = _followed_file(db, runtime, files, event)
     for operation in plan(set(file.planned), step):
         _queue(db, runtime, file, operation, certificate_data(operation, event), event.event_type)
     if file.has_identifier:  # an identity that brings the identifier lets the waiting certificates go
@@ -146,13 +154,14 @@ def _queue(db: AsyncSession, runtime: GatewayRuntime, file: FtFile, operation: F
         wake_after_commit(db, runtime.ft_dispatch_wakeup, "ft_dispatch_wakeup_listener")
 
 
-async def _followed_file(db: AsyncSession, runtime: GatewayRuntime, event: TraineeEvent) -> FtFile:
+def _followed_file(db: AsyncSession, runtime: GatewayRuntime, files: dict[uuid.UUID, FtFile], event: TraineeEvent) -> FtFile:
     snapshot = event.dossier
-    file = await get_ft_file(db, snapshot.dossier_id, for_update=True)
+    file = files.get(snapshot.dossier_id)
     if file is None:
         file = FtFile(id=snapshot.dossier_id, person_id=snapshot.person_id, has_identifier=False, snapshot={},
                       snapshot_version=0, planned=[], next_sequence=1)
         db.add(file)
+        files[file.id] = file
     if snapshot.version >= file.snapshot_version:
         file.snapshot = snapshot.model_dump(mode="json", exclude={"identity_encrypted"})
         file.snapshot_version = snapshot.version

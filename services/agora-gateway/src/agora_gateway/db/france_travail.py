@@ -13,6 +13,12 @@ from agora_gateway.db.models import Dossier, Flow, FtFile, FtFlow, FtFlowTransit
 from agora_gateway.domain.outbound import FlowStatus
 
 
+async def ft_files_for_update(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, FtFile]:
+    """These files, locked, in one statement (in id order)."""
+    query = select(FtFile).where(FtFile.id.in_(dossier_ids)).order_by(FtFile.id).with_for_update()
+    return {file.id: file for file in (await db.execute(query)).scalars()}
+
+
 async def get_ft_file(db: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> FtFile | None:
     query = select(FtFile).where(FtFile.id == dossier_id)
     if for_update:

@@ -18,6 +18,7 @@ SYSTEM = "system:agora-gateway"
 # Operations that carry the identity to AGORA first, so wait for the NIR (docs/rules.md §6.4).
 NIR_FIRST = (Operation.CREATE.value, Operation.BULK_LOAD.value)
 WAITING_FOR_NIR = "waiting_for_nir"
+UNSENT_CREATE = (FlowStatus.PENDING.value, FlowStatus.REJECTED.value)  # a `create` that will still go, with the NIR of then
 
 
 def waiting_reason(flow: Flow, has_nir: bool, create_without_nir: bool) -> str | None:
@@ -41,6 +42,25 @@ async def flow_transitions(db: AsyncSession, flow_id: uuid.UUID) -> list[FlowTra
 
 async def dossier_flows(db: AsyncSession, dossier_id: uuid.UUID) -> list[Flow]:
     return list((await db.execute(select(Flow).where(Flow.dossier_id == dossier_id).order_by(Flow.sequence))).scalars())
+
+
+async def dossiers_for_update(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, Dossier]:
+    """These files, locked, in one statement (in id order: two lockers never wait on each other in a circle)."""
+    query = select(Dossier).where(Dossier.id.in_(dossier_ids)).order_by(Dossier.id).with_for_update()
+    return {dossier.id: dossier for dossier in (await db.execute(query)).scalars()}
+
+
+async def with_unsent_create(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of these files whose `create` is not sent yet (it will carry the NIR the file has when it goes)."""
+    if not dossier_ids:
+        return set()
+    query = select(Flow.dossier_id).where(
+        Flow.dossier_id.in_(dossier_ids),
+        Flow.operation == Operation.CREATE.value,
+        Flow.status.in_(UNSENT_CREATE),
+        Flow.request_encrypted.is_(None),
+    )
+    return set((await db.execute(query)).scalars())
 
 
 async def get_dossier(db: AsyncSession, dossier_id: uuid.UUID, *, for_update: bool = False) -> Dossier | None:

@@ -23,10 +23,10 @@ from pacte_common.contracts.sessions import (
     TraineeResumed,
 )
 from pacte_common.events import Envelope
+from pacte_common.tracing import current_traceparent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.app import france_travail
-from agora_gateway.app.dossiers import on_trainee_event
+from agora_gateway.app import dossiers, france_travail
 from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.runtime import GatewayRuntime
 
@@ -41,14 +41,25 @@ STEPS: dict[type[TraineeEvent], TraineeStep] = {
 }
 
 
-async def handle_trainee_event(db: AsyncSession, runtime: GatewayRuntime, envelope: Envelope) -> None:
-    event: TraineeEvent = envelope.data  # type: ignore[assignment]
-    step = STEPS[type(event)]
-    await on_trainee_event(db, runtime, event, step)  # AGORA
-    await france_travail.on_trainee_event(db, runtime, event, step)
+async def handle_trainee_events(db: AsyncSession, runtime: GatewayRuntime, envelopes: list[Envelope]) -> None:
+    """A run of trainee events of one partition batch: their files read and locked once (AGORA's
+    and France Travail's), then each event in order, in memory; the consumer's commit writes
+    them all. One statement per event was the gateway consumer's cost (docs/france-travail.md, "Speed")."""
+    dossier_ids = {envelope.data.dossier.dossier_id for envelope in envelopes}  # type: ignore[union-attr]
+    agora_files = await dossiers.followed_files(db, dossier_ids)
+    ft_files = await france_travail.followed_files(db, dossier_ids)
+    for envelope in envelopes:
+        event: TraineeEvent = envelope.data  # type: ignore[assignment]
+        step = STEPS[type(event)]
+        token = current_traceparent.set(envelope.traceparent)  # each file's events continue its journey's trace
+        try:
+            dossiers.on_trainee_event(db, runtime, agora_files, event, step)
+            france_travail.on_trainee_event(db, runtime, ft_files, event, step)
+        finally:
+            current_traceparent.reset(token)
 
 
-trainee_subscription = Subscription(name="trainees", handlers={cls: handle_trainee_event for cls in STEPS})
+trainee_subscription = Subscription(name="trainees", handlers={}, batch_handlers={cls: handle_trainee_events for cls in STEPS})
 
 
 async def handle_attendance_statement(db: AsyncSession, runtime: GatewayRuntime, envelope: Envelope) -> None:
