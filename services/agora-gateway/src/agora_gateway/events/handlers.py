@@ -44,7 +44,7 @@ STEPS: dict[type[TraineeEvent], TraineeStep] = {
 async def handle_trainee_events(db: AsyncSession, runtime: GatewayRuntime, envelopes: list[Envelope]) -> None:
     """A run of trainee events of one partition batch: their files read and locked once (AGORA's
     and France Travail's), then each event in order, in memory; the consumer's commit writes
-    them all. One statement per event was the gateway consumer's cost (docs/france-travail.md, "Speed")."""
+    them all. One statement per event was the gateway consumer's cost (docs/france-travail.md §6)."""
     dossier_ids = {envelope.data.dossier.dossier_id for envelope in envelopes}  # type: ignore[union-attr]
     agora_files = await dossiers.followed_files(db, dossier_ids)
     ft_files = await france_travail.followed_files(db, dossier_ids)
