@@ -239,3 +239,37 @@ async def _topic_back_with(bus, n):
     if TOPIC not in (await describe_bus(bus)).topics:
         return False
     return len(await read_topic(bus, TOPIC, expect=n, timeout=3)) >= n
+
+
+async def test_readers_do_not_stop_at_the_brokers_watermark(bus_settings, capsys):
+    """Tansu reports a partition's end as its last batch's base offset + 1 (docs/runbook.md,
+    "The broker's watermark"): after a batch of five and a batch of three it says 6, not 8. The
+    kernel's end offsets are read, not taken from the broker, and `pacte bus tail` prints all
+    eight messages (it stops at those ends)."""
+    from aiokafka import TopicPartition
+    from pacte_common.bus import end_offsets, ensure_topics, new_consumer, new_producer
+    from pacte_tools.bus_cli import _tail
+
+    topic = topic_name(bus_settings, "pacte.test.watermark.v1")
+    await ensure_topics(bus_settings, [topic], partitions=1)
+    producer = new_producer(bus_settings)
+    await producer.start()
+    try:
+        for size in (5, 3):  # sent without waiting: each round goes as one batch
+            sends = [await producer.send(topic, value=f"{size}-{i}".encode(), key=b"k") for i in range(size)]
+            await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    partition = TopicPartition(topic, 0)
+    raw = new_consumer(bus_settings, group_id=None)
+    await raw.start()
+    try:
+        reported = (await raw.end_offsets([partition]))[partition]
+    finally:
+        await raw.stop()
+    assert reported <= 8  # 6 on Tansu 0.6.0; 8 on a broker that reports it right
+
+    assert await end_offsets(bus_settings, [topic]) == {partition: 8}
+    await _tail(bus_settings, topic, True, None, None, False, None)
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("--- ")]
+    assert [line.split()[1] for line in printed] == [f"{topic}[0]@{offset}" for offset in range(8)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -137,7 +138,7 @@ async def describe_bus(settings: BusSettings, admin: AIOKafkaAdminClient | None 
 
 
 async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    """End offset of every partition of the given topics that exist (full names)."""
+    """End offset of every partition of the given topics that exist (full names), as read (`read_ends`)."""
     consumer = new_consumer(settings, group_id=None)
     await consumer.start()
     try:
@@ -145,9 +146,36 @@ async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[Topi
         for topic in topics:
             for partition in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
                 partitions.append(TopicPartition(topic, partition))
-        return await consumer.end_offsets(partitions) if partitions else {}
+        return await read_ends(consumer, partitions) if partitions else {}
     finally:
         await consumer.stop()
+
+
+READ_ENDS_TIMEOUT_S = 5.0
+
+
+async def read_ends(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The end (the offset after the last message) of each partition, found by reading its last
+    batch. The embedded Tansu reports a partition's high watermark as its last batch's base
+    offset + 1: after a batch of five messages at offsets 0-4 it says 1, and a reader stopping
+    there misses four (docs/runbook.md, "The broker's watermark"). The last batch starts at or
+    before the reported end - 1, so the end is one past the last offset read from there.
+    `consumer` has no group; it is assigned these partitions for the reading."""
+    ends = dict(await consumer.end_offsets(partitions))
+    to_read = {tp: end - 1 for tp, end in ends.items() if end > 0}
+    if not to_read:
+        return ends
+    consumer.assign(list(to_read))
+    for tp, offset in to_read.items():
+        consumer.seek(tp, offset)
+    deadline = time.monotonic() + READ_ENDS_TIMEOUT_S  # a partition written all along ends somewhere
+    while time.monotonic() < deadline:
+        batch = await consumer.getmany(*to_read, timeout_ms=500)
+        if not batch:  # nothing after the positions reached: they are the ends
+            break
+        for tp, messages in batch.items():
+            ends[tp] = max(ends[tp], messages[-1].offset + 1)
+    return ends
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
