@@ -1,5 +1,6 @@
 """Alembic operations shared by every service's messaging migrations: the messaging tables
-(outbox, inbox, idempotency keys) of `pacte_common.messaging.MessagingTables`, versions 1 (frozen) and 2.
+(outbox, inbox, idempotency keys) of `pacte_common.messaging.MessagingTables`, versions 1 (frozen) and 2;
+and the scheduled jobs' table of `pacte_common.schedule`, for the services that run such jobs.
 
 Frozen: a later change to those tables is a new function used by a new migration in each
 service, never an edit of this one.
@@ -90,3 +91,19 @@ def drop_messaging_v2() -> None:
         batch_op.drop_column('discard_reason')
         batch_op.drop_column('discarded_at')
         batch_op.drop_column('failed_at')
+
+
+def add_scheduled_jobs() -> None:
+    """The turns of the jobs a service runs once per interval across its instances (pacte_common.schedule)."""
+    op.create_table('scheduled_jobs',
+    sa.Column('job', sa.String(length=100), nullable=False),
+    sa.Column('started_at', pacte_common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_by', sa.String(length=64), nullable=False),
+    sa.Column('finished_at', pacte_common.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('job', name=op.f('pk_scheduled_jobs'))
+    )
+
+
+def drop_scheduled_jobs() -> None:
+    op.drop_table('scheduled_jobs')

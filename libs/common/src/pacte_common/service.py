@@ -50,7 +50,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from pacte_common import db
+from pacte_common import db, schedule
 from pacte_common.auth import OrgKind, Principal, TokenVerifier, require_kind
 from pacte_common.bus import ensure_topics, topic_name
 from pacte_common.bus_probe import BusProbe
@@ -167,6 +167,17 @@ async def _token_issuer_status(runtime: Runtime) -> Component:
         verifier = runtime.token_verifier = TokenVerifier(runtime.settings)
     details, problems = verifier.status()
     return Component("token_issuer", details, problems)
+
+
+async def _scheduled_jobs_status(runtime: Runtime) -> Component:
+    """Each scheduled job's last turn: which instance ran it, when, and how it ended."""
+    table = runtime.tables.outbox.metadata.tables[schedule.TABLE]
+    turns = await schedule.last_turns(runtime.db_factory, table)
+    details = {turn.job: {"started_at": turn.started_at.isoformat(), "started_by": turn.started_by,
+                          "finished_at": turn.finished_at.isoformat() if turn.finished_at else None,
+                          "outcome": turn.outcome} for turn in turns}
+    failed = [f"scheduled job {turn.job}: {turn.outcome}" for turn in turns if (turn.outcome or "").startswith("failed")]
+    return Component("scheduled_jobs", details, failed)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -301,6 +312,8 @@ async def _open_runtime(wiring: _Wiring) -> Runtime:
         registry=wiring.metrics.registry,
     )
     runtime.status_providers.append(_token_issuer_status)
+    if schedule.TABLE in wiring.tables.outbox.metadata.tables:  # the service runs scheduled jobs
+        runtime.status_providers.append(_scheduled_jobs_status)
     return runtime
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from pacte_common.aio import wait_any
 from pacte_common.auth import Principal
 from pacte_common.clock import business_today, months_before, utcnow
 from pacte_common.contracts.outcomes import SITUATION_LABELS, OutcomeSituation
-from pacte_common.service import Runtime
+from pacte_common.schedule import run_on_schedule
+from pacte_common.service import INSTANCE_ID, Runtime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from insights.db.models import (
     Programme,
     TrainingSession,
     TrajectoryRead,
+    scheduled_jobs,
 )
 from insights.domain.trajectory import Step, Viewer, in_time_order
 
@@ -194,11 +195,14 @@ async def purge_expired(db: AsyncSession, runtime: Runtime, today: date) -> Purg
 
 
 async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Background job: the retention purge at start, then every `retention_purge_interval_hours`."""
-    hours = runtime.settings.retention_purge_interval_hours
-    while hours > 0 and not stop.is_set():
+    """Background job: the retention purge every `retention_purge_interval_hours`, run by one
+    instance per interval (the first start runs it at once; a restart does not run it again early)."""
+
+    async def purge() -> str:
         async with runtime.db_factory() as db:
             report = await purge_expired(db, runtime, business_today(runtime.settings.business_timezone))
-        log.info("retention purge: %s outcomes, %s prescriptions, %s trajectory reads deleted (cutoff %s)",
-                 report.outcomes_deleted, report.prescriptions_deleted, report.trajectory_reads_deleted, report.cutoff)
-        await wait_any(stop, timeout=hours * 3600)
+        return (f"{report.outcomes_deleted} outcomes, {report.prescriptions_deleted} prescriptions, "
+                f"{report.trajectory_reads_deleted} trajectory reads deleted (cutoff {report.cutoff})")
+
+    await run_on_schedule(runtime.db_factory, stop, scheduled_jobs, "retention-purge",
+                          runtime.settings.retention_purge_interval_hours * 3600, purge, instance=INSTANCE_ID)

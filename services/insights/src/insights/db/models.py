@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
+from pacte_common.schedule import scheduled_jobs_table
 from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +28,7 @@ class Base(DeclarativeBase):
 
 
 messaging = MessagingTables(Base.metadata)
+scheduled_jobs = scheduled_jobs_table(Base.metadata)  # the purge (and pulls) run once per interval
 
 
 class Programme(Base):

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import httpx
 from pacte_common.clock import utcnow
 from pacte_common.errors import NotFound, ProblemError
-from pacte_common.service import Runtime
+from pacte_common.schedule import run_on_schedule
+from pacte_common.service import INSTANCE_ID, Runtime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.app.lheo import import_without_commit
-from sessions.db.models import LheoProgrammeMapping, LheoPullRun, Programme
+from sessions.db.models import LheoProgrammeMapping, LheoPullRun, Programme, scheduled_jobs
 
 log = logging.getLogger(__name__)
 
@@ -150,18 +151,22 @@ async def pull_feed(runtime: Runtime, client: httpx.AsyncClient, url: str) -> Lh
 
 
 async def pull_feeds_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Background job: every `lheo_feed_interval_s`, each of `lheo_feed_urls` (off by default)."""
+    """Background job: every `lheo_feed_interval_s`, each of `lheo_feed_urls` (off by default),
+    pulled by one instance per interval."""
     settings = runtime.settings
-    if not settings.lheo_feed_urls or settings.lheo_feed_interval_s <= 0:
+    if not settings.lheo_feed_urls:
         return
     async with httpx.AsyncClient(timeout=settings.lheo_feed_timeout_s, follow_redirects=True) as client:
-        while not stop.is_set():
+
+        async def pull_all() -> str:
+            outcomes = []
             for url in settings.lheo_feed_urls:
                 try:
-                    await pull_feed(runtime, client, url)
+                    outcomes.append((await pull_feed(runtime, client, url)).outcome)
                 except Exception:  # one feed's failure (a database outage) does not stop the others
                     log.exception("LHEO feed %s: the pull failed", url)
-            try:
-                await asyncio.wait_for(stop.wait(), settings.lheo_feed_interval_s)
-            except TimeoutError:
-                pass
+                    outcomes.append("failed")
+            return ", ".join(f"{url}: {outcome}" for url, outcome in zip(settings.lheo_feed_urls, outcomes, strict=True))
+
+        await run_on_schedule(runtime.db_factory, stop, scheduled_jobs, "lheo-feeds", settings.lheo_feed_interval_s, pull_all,
+                              instance=INSTANCE_ID)

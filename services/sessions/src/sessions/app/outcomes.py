@@ -22,10 +22,11 @@ from pacte_common.contracts.outcomes import (
     OutcomeSource,
 )
 from pacte_common.errors import Conflict
-from pacte_common.service import Runtime
+from pacte_common.schedule import run_on_schedule
+from pacte_common.service import INSTANCE_ID, Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.db.models import Dossier
+from sessions.db.models import Dossier, scheduled_jobs
 from sessions.db.outcomes import (
     Outcome,
     OutcomeImport,
@@ -248,15 +249,14 @@ async def purge_expired(db: AsyncSession, runtime: Runtime, today: date) -> Purg
 
 
 async def purge_periodically(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Background job: the retention purge at start, then every `outcome_purge_interval_hours`."""
-    hours = runtime.settings.outcome_purge_interval_hours
-    while hours > 0 and not stop.is_set():
-        today = business_today(runtime.settings.business_timezone)
+    """Background job: the retention purge every `outcome_purge_interval_hours`, run by one
+    instance per interval (the first start runs it at once; a restart does not run it again early)."""
+
+    async def purge() -> str:
         async with runtime.db_factory() as db:
-            report = await purge_expired(db, runtime, today)
-        log.info("retention purge: %s outcomes, %s archived trajectory reads deleted (cutoff %s)",
-                 report.outcomes_deleted, report.trajectory_reads_deleted, report.cutoff)
-        try:
-            await asyncio.wait_for(stop.wait(), hours * 3600)
-        except TimeoutError:
-            pass
+            report = await purge_expired(db, runtime, business_today(runtime.settings.business_timezone))
+        return (f"{report.outcomes_deleted} outcomes, {report.trajectory_reads_deleted} archived trajectory reads "
+                f"deleted (cutoff {report.cutoff})")
+
+    await run_on_schedule(runtime.db_factory, stop, scheduled_jobs, "retention-purge",
+                          runtime.settings.outcome_purge_interval_hours * 3600, purge, instance=INSTANCE_ID)

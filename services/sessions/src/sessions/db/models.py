@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pacte_common.db import TransitionLogColumns, UTCDateTime, new_metadata, utcnow
 from pacte_common.messaging import MessagingTables
+from pacte_common.schedule import scheduled_jobs_table
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
 
 
 messaging = MessagingTables(Base.metadata)
+scheduled_jobs = scheduled_jobs_table(Base.metadata)  # the purge (and pulls) run once per interval
 
 
 class Timestamps:
