@@ -16,5 +16,13 @@ async def test_ready_once_database_migrated_and_broker_reached(database_url, bus
         assert body["checks"] == {"database": "ok"}, "readiness is the service's own database only"
         status = (await client.get("/health/status")).json()
         assert status["components"]["broker"]["reachable"] and status["components"]["broker"]["cluster_id"]
+
+        async def purge_turn() -> dict | None:  # the first start of a new database runs it at once
+            current = (await client.get("/health/status")).json()
+            turn = current["components"].get("scheduled_jobs", {}).get("retention-purge")
+            return turn if turn and turn["finished_at"] else None
+
+        turn = await eventually(purge_turn, message="the retention purge's turn shown")
+        assert turn["started_by"] == status["instance_id"] and "outcomes" in turn["outcome"] and "deleted" in turn["outcome"]
         metrics = await client.get("/metrics")
         assert "pacte_outbox_pending" in metrics.text
