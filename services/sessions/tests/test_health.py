@@ -24,5 +24,12 @@ async def test_ready_once_database_migrated_and_broker_reached(database_url, bus
 
         turn = await eventually(purge_turn, message="the retention purge's turn shown")
         assert turn["started_by"] == status["instance_id"] and "outcomes" in turn["outcome"] and "deleted" in turn["outcome"]
+
+        async def partitions_held() -> list | None:  # alone in its groups, this instance holds every partition
+            consumers = (await client.get("/health/status")).json()["components"]["consumers"]
+            held = [sorted(c["partitions_held"]) == sorted(c["lag"]) for c in consumers]
+            return consumers if consumers and all(held) else None
+
+        await eventually(partitions_held, message="each consumer's partitions shown as held by this instance")
         metrics = await client.get("/metrics")
         assert "pacte_outbox_pending" in metrics.text

@@ -89,7 +89,8 @@ class BusProbe:
             "cluster_id": runner.cluster_id,
             "resyncs": runner.resyncs,
             "transient_retries": runner.transient_retries,
-            "lag": lag,
+            "lag": lag,  # the group's, whichever instance holds each partition
+            "partitions_held": runner.held_partitions(),  # this instance's share of the group
         }
 
     async def close(self) -> None:

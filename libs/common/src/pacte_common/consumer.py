@@ -142,6 +142,11 @@ class ConsumerRunner:
         # The topic already carries the namespace; the group part is the plain consumer name.
         return dead_letter_topic(topic, self.consumer_name)
 
+    def held_partitions(self) -> list[str]:
+        """The partitions the group has given this instance ("topic:partition"), as last assigned."""
+        consumer = self._consumer
+        return sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment()) if consumer is not None else []
+
     def lag(self) -> dict[str, int]:
         """Messages not yet handled per assigned partition ("topic[partition]"), as last known."""
         consumer = self._consumer
