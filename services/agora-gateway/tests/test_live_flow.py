@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -191,6 +192,23 @@ async def test_order_per_file_is_kept_when_agora_answers_with_random_latency(mak
         assert [o["operation"] for o in sandbox.file(story.dossier_id)["operations"]] == JOURNEY
     holdings = await sandbox.holdings()
     assert holdings["rejections"] == {} and holdings["files_total"] == 12
+
+
+async def test_a_call_longer_than_the_lease_is_not_sent_twice_while_its_process_lives(make_settings, sandbox, bus_settings):
+    """AGORA answers in 4.5-5 s, the lease is 2 s: the live dispatcher renews its claims' leases
+    (every quarter of it), so no flow is claimed again and sent a second time."""
+    await sandbox.faults(latency_min_ms=4500, latency_max_ms=5000)
+    stories = [TraineeStory() for _ in range(3)]
+    async with running(create_app(make_settings(dispatch_lease_s=2.0, agora_timeout_s=8.0))):
+        await publish(bus_settings, [story.enrolled() for story in stories])
+
+        async def all_created():
+            return all((sandbox.file(s.dossier_id) or {}).get("state") == "created" for s in stories)
+
+        await eventually(all_created, timeout=30, message="every file created")
+        await asyncio.sleep(5.1)  # a second send, had there been one, is answered within the latency
+    holdings = await sandbox.holdings()
+    assert holdings["duplicates_absorbed"] == 0, "a live claim was taken again after its lease"
 
 
 async def test_exactly_once_with_errors_and_timeouts(make_settings, sandbox, bus_settings):

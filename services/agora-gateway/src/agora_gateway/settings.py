@@ -51,8 +51,9 @@ class AgoraGatewaySettings(ServiceSettings):
     # Calls to a partner at once; a send frees its slot once answered, then records the answer
     # (at most as many again recording: docs/france-travail.md §1).
     dispatch_concurrency: int = 16
-    # A flow claimed by a process that died is sent again (same idempotency key) after this lease.
-    dispatch_lease_s: float = 60.0
+    # A flow claimed by a process that died is sent again (same idempotency key) after this lease;
+    # a live process renews the leases of its sends every quarter of it (docs/france-travail.md §1).
+    dispatch_lease_s: float = Field(10.0, gt=0)
     # Quick retries of one claim (tenacity, exponential backoff with jitter)…
     send_attempts: int = 4
     send_backoff_initial_s: float = 0.2

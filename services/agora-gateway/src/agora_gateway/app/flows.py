@@ -268,4 +268,5 @@ AGORA = Partner(
     claim_due=claim_due,
     send=send,
     next_due_at=_next_due_at,
+    model=Flow,
 )

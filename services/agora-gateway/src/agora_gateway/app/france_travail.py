@@ -322,6 +322,7 @@ FRANCE_TRAVAIL = Partner(
     claim_due=claim_due,
     send=send,
     next_due_at=ft_next_due_at,
+    model=FtFlow,
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.domain.outbound import ACTIVE, FlowStatus
@@ -85,3 +85,17 @@ async def claim(db: AsyncSession, model: Any, flow: Any, *, now: datetime, lease
         return False
     await db.refresh(flow)
     return True
+
+
+async def renew_leases(db: AsyncSession, model: Any, held: list[tuple[Any, int]], *, until: datetime) -> int:
+    """Moves the lease of these claims (flow id, version of the claim) to `until`: the process
+    holding them is alive. A claim taken again meanwhile (another version) is not touched."""
+    if not held:
+        return 0
+    result = await db.execute(
+        update(model)
+        .where(tuple_(model.id, model.version).in_(held), model.status == FlowStatus.SENT.value)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from agora_gateway.db.outbound import renew_leases
 from agora_gateway.domain.outbound import FlowAction, FlowStatus, requeue_delay
 from agora_gateway.runtime import GatewayRuntime
 
@@ -43,6 +44,7 @@ class Partner:
     claim_due: Callable[[GatewayRuntime, int], Awaitable[list[Any]]]
     send: Callable[[GatewayRuntime, Any, Any], Awaitable[None]]
     next_due_at: Callable[[AsyncSession, datetime], Awaitable[datetime | None]]
+    model: Any  # its flow table (claims' leases are renewed on it)
 
 
 # Set in each send task: frees its call slot once the partner has answered (see `recorded`).
@@ -54,9 +56,10 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
     being recorded (waiting for the database, SQLite's single writer) no longer holds a call
     slot, and at most as many sends again may be recording."""
     settings = runtime.settings
-    in_flight: set[asyncio.Task] = set()  # every send not finished (call and recording)
+    in_flight: dict[asyncio.Task, Any] = {}  # every send not finished (call and recording) -> its claim
     calling: set[asyncio.Task] = set()  # the sends whose call to the partner is not answered yet
     wakeup = partner.wakeup(runtime)
+    leases = asyncio.create_task(_keep_leases(runtime, partner, in_flight, stop), name=f"{partner.name}-leases")
     async with partner.open_client(runtime) as client:
         try:
             while not stop.is_set():
@@ -69,7 +72,7 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
                     for work in claimed:
                         task = asyncio.create_task(_sending(runtime, partner, client, work, calling, wakeup),
                                                    name=f"{partner.name}-send-{work.flow_id}")
-                        in_flight.add(task)
+                        in_flight[task] = work
                         calling.add(task)
                 if claimed and len(claimed) == asked and free > asked:
                     continue  # a full batch: more may be due right now (fewer: all that was due was taken)
@@ -78,11 +81,30 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
                 # frees the last call slot; waiting on the tasks too woke it twice per answer (two
                 # due-heads queries). They are waited on only when the recordings are at their bound.
                 recordings_full = len(in_flight) >= 2 * settings.dispatch_concurrency
-                await wait_any(stop, wakeup, tasks=in_flight if recordings_full else (), timeout=poll_s)
+                await wait_any(stop, wakeup, tasks=set(in_flight) if recordings_full else (), timeout=poll_s)
                 _forget_done(in_flight, partner.name)
-                calling &= in_flight
+                calling &= in_flight.keys()
         finally:
-            await _let_finish(in_flight, settings.dispatch_shutdown_grace_s)
+            await _let_finish(set(in_flight), settings.dispatch_shutdown_grace_s)
+            leases.cancel()
+
+
+async def _keep_leases(runtime: GatewayRuntime, partner: Partner, in_flight: dict[asyncio.Task, Any], stop: asyncio.Event) -> None:
+    """The heartbeat of this process's claims: every quarter of `dispatch_lease_s`, the leases of
+    the flows it is sending move forward, so a lease can be short: a flow claimed by a process
+    that died is claimed again within one lease (seconds), while a slow call of a live process
+    is never sent twice (docs/france-travail.md §1)."""
+    lease_s = runtime.settings.dispatch_lease_s
+    while not stop.is_set():
+        await wait_any(stop, timeout=lease_s / 4)
+        held = [(work.flow_id, work.version) for task, work in list(in_flight.items()) if not task.done()]
+        if not held:
+            continue
+        try:
+            async with runtime.db_factory() as db, db.begin():
+                await renew_leases(db, partner.model, held, until=utcnow() + timedelta(seconds=lease_s))
+        except Exception as exc:  # the database away: the next beat tries again, the lease still runs
+            log.warning("%s: cannot renew the leases of %d claim(s): %r", partner.name, len(held), exc)
 
 
 async def _sending(runtime: GatewayRuntime, partner: Partner, client: Any, work: Any, calling: set[asyncio.Task],
@@ -114,9 +136,9 @@ async def _idle_wait_s(runtime: GatewayRuntime, partner: Partner) -> float:
     return idle_s if due is None else min(idle_s, max((due - now).total_seconds(), 0.0))
 
 
-def _forget_done(in_flight: set[asyncio.Task], name: str) -> None:
+def _forget_done(in_flight: dict[asyncio.Task, Any], name: str) -> None:
     for task in [t for t in in_flight if t.done()]:
-        in_flight.discard(task)
+        del in_flight[task]
         if not task.cancelled() and task.exception() is not None:
             log.error("%s send failed unexpectedly: %r", name, task.exception())
 
