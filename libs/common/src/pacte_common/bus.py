@@ -138,7 +138,19 @@ async def describe_bus(settings: BusSettings, admin: AIOKafkaAdminClient | None 
 
 
 async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    """End offset of every partition of the given topics that exist (full names), as read (`read_ends`)."""
+    """End offset (the offset after the last message) of every partition of the given topics
+    that exist (full names), as read (`read_ends`): for a reader that stops at the end."""
+    return await _ends(settings, topics, read=True)
+
+
+async def reported_end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The same partitions with the ends the broker reports: enough to list the partitions or to
+    tell an empty one (0 is reported right), never to stop reading at (docs/runbook.md, "The
+    broker's watermark")."""
+    return await _ends(settings, topics, read=False)
+
+
+async def _ends(settings: BusSettings, topics: Iterable[str], *, read: bool) -> dict[TopicPartition, int]:
     consumer = new_consumer(settings, group_id=None)
     await consumer.start()
     try:
@@ -146,7 +158,9 @@ async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[Topi
         for topic in topics:
             for partition in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
                 partitions.append(TopicPartition(topic, partition))
-        return await read_ends(consumer, partitions) if partitions else {}
+        if not partitions:
+            return {}
+        return await read_ends(consumer, partitions) if read else await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
 

@@ -48,6 +48,7 @@ from pacte_common.bus import (
     new_admin,
     new_consumer,
     new_producer,
+    reported_end_offsets,
     topic_name,
 )
 from pacte_common.db import utcnow
@@ -489,7 +490,7 @@ async def read_dead_letters(bus: BusSettings, dlq_topic: str, *, last: int = 20)
 
     Reads the topic from its beginning (dead-letter topics are small; end offsets are not
     trusted on Tansu), keeping only the newest in memory."""
-    partitions = list(await end_offsets(bus, [dlq_topic]))
+    partitions = list(await reported_end_offsets(bus, [dlq_topic]))
     if not partitions:
         raise LookupError(f"no dead-letter topic {dlq_topic}")
     replayed_up_to = await group_offsets(bus, f"{dlq_topic}.replay", partitions)
@@ -527,7 +528,7 @@ def _dead_letter_view(message, replayed_up_to: int) -> DeadLetter:
 
 async def _count_dead_lettered_again(bus: BusSettings, dlq_topic: str, start: dict, replayed: dict) -> int:
     """Dead letters whose origin is one of the replayed copies, read from where the replay began."""
-    partitions = list(await end_offsets(bus, [dlq_topic]))
+    partitions = list(await reported_end_offsets(bus, [dlq_topic]))
     consumer = new_consumer(bus, group_id=None)
     await consumer.start()
     count = 0

@@ -64,10 +64,10 @@ from pacte_common.bus import (
     backoff,
     current_cluster_id,
     describe_bus,
-    end_offsets,
     ensure_topics,
     new_admin,
     new_producer,
+    reported_end_offsets,
     topic_name,
 )
 from pacte_common.db import UTCDateTime, utcnow
@@ -482,7 +482,7 @@ class OutboxRelay:
         topics = {topic for topic, _ in self._published_end} & existing
         if topics:
             # Only "empty" is trusted: Tansu reports the last batch's base offset + 1 as the end.
-            ends = await end_offsets(self.bus, topics)
+            ends = await reported_end_offsets(self.bus, topics)
             found |= {tp.topic for tp, end in ends.items() if end == 0 and self._published_end.get((tp.topic, tp.partition))}
         return found
 
