@@ -13,7 +13,7 @@ from pacte_common.service import DbSession
 
 from attendance.api.access import organisation_seen_by
 from attendance.api.deps import Now, Settings
-from attendance.api.presenters import session_week_out
+from attendance.api.presenters import attendance_overview_out
 from attendance.api.schemas import AttendanceOverviewOut
 from attendance.db import queries
 from attendance.domain.overview import months_before, week_of
@@ -34,6 +34,4 @@ async def attendance_overview(principal: Reader, db: DbSession, settings: Settin
     months = months_before(local_now.date(), settings.overview_months_scanned)
     organisation = organisation_seen_by(principal)
     found = await queries.overview(db, organisation, (first, last), months, cursor, limit)
-    return AttendanceOverviewOut(
-        week_start=first, week_end=last, today=local_now.date(), months_scanned=months, open_flags=found.open_flags,
-        next_cursor=found.next_cursor, items=[session_week_out(item, local_now) for item in found.sessions])
+    return attendance_overview_out(found, (first, last), months, local_now)

@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import date, datetime
 
 from attendance.api.schemas import (
     AbsenceOut,
+    AttendanceOverviewOut,
     ChangeOut,
     ClosureOut,
     CountersignatureOut,
     FlagOut,
     HalfDayCountsOut,
     HalfDayOut,
+    LinkOut,
+    PassOut,
+    QrOut,
     ReasonOut,
+    ScheduleOut,
     SessionWeekOut,
     SheetOut,
     SignatureOut,
@@ -78,3 +84,29 @@ def session_week_out(item: queries.SessionWeek, local_now: datetime) -> SessionW
                  for h, c, countersigned in item.half_days]
     return SessionWeekOut(session_id=item.session.id, organisation_siret=item.session.organisation_siret,
                           action_title=item.session.action_title, half_days=half_days, waiting_months=item.waiting_months)
+
+
+def attendance_overview_out(found: queries.Overview, week: tuple[date, date], months: list[str],
+                            local_now: datetime) -> AttendanceOverviewOut:
+    first, last = week
+    return AttendanceOverviewOut(
+        week_start=first, week_end=last, today=local_now.date(), months_scanned=months, open_flags=found.open_flags,
+        next_cursor=found.next_cursor, items=[session_week_out(item, local_now) for item in found.sessions])
+
+
+def schedule_out(created: list, kept: int, skipped: list[date] | None = None) -> ScheduleOut:
+    extra = {"skipped_days": skipped} if skipped is not None else {}
+    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept, **extra)
+
+
+def link_out(token: str, expires: datetime, public_url: str) -> LinkOut:
+    return LinkOut(token=token, url=f"{public_url}/emargement/{token}", expires_at=expires)
+
+
+def qr_out(token: str, until: datetime, now: datetime, public_url: str) -> QrOut:
+    return QrOut(token=token, url=f"{public_url}/emargement/qr/{token}", valid_until=until,
+                 refresh_in_s=max(1, math.ceil((until - now).total_seconds())))
+
+
+def pass_out(token: str) -> PassOut:
+    return PassOut(token=token)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 from uuid import UUID
 
@@ -23,6 +22,10 @@ from attendance.api.presenters import (
     countersignature_out,
     flag_out,
     half_day_out,
+    link_out,
+    pass_out,
+    qr_out,
+    schedule_out,
     sheet_out,
     signature_out,
 )
@@ -74,7 +77,7 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
                "closures": [(c.first_day, c.last_day) for c in body.closures],
                "place": body.place, "distance": body.distance, "trainer": body.trainer}
     created, kept, skipped = await schedule.generate(db, caller_of(principal), session_id, request)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept, skipped_days=skipped)
+    return schedule_out(created, kept, skipped)
 
 
 @router.post("/sessions/{session_id}/schedule/icalendar", status_code=201, response_model=ScheduleOut,
@@ -83,7 +86,7 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
                  "type": "string", "description": "RFC 5545: VEVENTs with DTSTART and DTEND (times), LOCATION, ORGANIZER;CN"}}}}})
 async def import_icalendar(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
     created, kept = await schedule.import_file(db, caller_of(principal), session_id, "ical", await request.body(), settings.timezone)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+    return schedule_out(created, kept)
 
 
 @router.post("/sessions/{session_id}/schedule/csv", status_code=201, response_model=ScheduleOut,
@@ -94,7 +97,7 @@ async def import_icalendar(session_id: UUID, request: Request, principal: Organi
              responses={422: {"description": "Bad rows: each error names its `row` (the header is row 1) and `column`; nothing imported"}})
 async def import_csv(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
     created, kept = await schedule.import_file(db, caller_of(principal), session_id, "csv", await request.body(), settings.timezone)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+    return schedule_out(created, kept)
 
 
 @router.get("/sessions/{session_id}/half-days", response_model=list[HalfDayOut], summary="The session's planned half-days")
@@ -119,20 +122,19 @@ async def half_day_changes(half_day_id: UUID, principal: Reader, db: DbSession):
              summary="A trainee's personal one-time signing link for this half-day (signed, expiring)")
 async def issue_link(half_day_id: UUID, body: LinkIn, principal: Organisation, db: DbSession, settings: Settings, now: Now):
     token, expires = await signing.issue_link(db, settings, caller_of(principal), half_day_id, body.dossier_id, now)
-    return LinkOut(token=token, url=f"{settings.public_url}/emargement/{token}", expires_at=expires)
+    return link_out(token, expires, settings.public_url)
 
 
 @router.get("/half-days/{half_day_id}/qr", response_model=QrOut, summary="The room's QR code now (changes every qr_window_s)")
 async def qr_code(half_day_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
     token, until = await signing.qr_code(db, settings, caller_of(principal), half_day_id, now)
-    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until,
-                 refresh_in_s=max(1, math.ceil((until - now).total_seconds())))
+    return qr_out(token, until, now, settings.public_url)
 
 
 @router.get("/sessions/{session_id}/passes/{dossier_id}", response_model=PassOut,
             summary="A trainee's pass: with the room's QR code, signs without an account")
 async def trainee_pass(session_id: UUID, dossier_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
-    return PassOut(token=await signing.trainee_pass(db, settings, caller_of(principal), session_id, dossier_id, now))
+    return pass_out(await signing.trainee_pass(db, settings, caller_of(principal), session_id, dossier_id, now))
 
 
 def _answer(response: Response, pair) -> SignatureOut:
