@@ -27,7 +27,12 @@ from orientation.api.access import (
     may_see_prescription,
     prescriptions_visible_to,
 )
-from orientation.api.presenters import prescription_out, prescription_summary_out
+from orientation.api.presenters import (
+    counts_out,
+    prescription_out,
+    prescription_summary_out,
+    transition_out,
+)
 from orientation.api.schemas import (
     AnswerIn,
     CountsOut,
@@ -156,8 +161,7 @@ async def count_prescriptions(
     query = select(Prescription.status, func.count()).where(prescriptions_visible_to(principal))
     query = filtered(query, session_id=session_id, from_=from_, to=to, timezone=runtime.settings.business_timezone)
     found = dict((await db.execute(query.group_by(Prescription.status))).tuples().all())
-    counts = {status.value: int(found.get(status.value, 0)) for status in Status}
-    return CountsOut(counts=counts, total=sum(counts.values()))
+    return counts_out(found)
 
 
 @router.get("/prescriptions", response_model=Page[PrescriptionSummary], responses=PROBLEMS, summary="Your prescriptions")
@@ -201,7 +205,7 @@ async def prescription_history(prescription_id: UUID, principal: CurrentPrincipa
     items: list[TransitionOut] = []
     for link in await chain_of(db, prescription):
         if may_see_prescription(principal, link):
-            items.extend(TransitionOut.model_validate(row, from_attributes=True) for row in await transitions_of(db, link.id))
+            items.extend(transition_out(row) for row in await transitions_of(db, link.id))
     return HistoryOut(prescription_id=prescription_id, items=items)
 
 

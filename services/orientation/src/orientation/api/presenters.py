@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orientation.api.access import actions_for, may_see_prescription
 from orientation.api.schemas import (
     ChainLink,
+    CountsOut,
     FoundPersonOut,
     FoundPrescriptionOut,
     PersonSearchAnswer,
@@ -24,9 +25,16 @@ from orientation.api.schemas import (
     PrescriptionSummary,
     RefusalOut,
     SessionOut,
+    TransitionOut,
 )
 from orientation.app import search
-from orientation.db.models import CatalogueSession, Person, PersonSearch, Prescription
+from orientation.db.models import (
+    CatalogueSession,
+    Person,
+    PersonSearch,
+    Prescription,
+    PrescriptionTransition,
+)
 from orientation.db.queries import chain_of, waitlist_rank
 from orientation.domain.catalogue import open_for_prescription
 from orientation.domain.people import mask_birth_date, mask_name
@@ -134,3 +142,13 @@ def person_search_audit_out(row: PersonSearch, cipher: FieldCipher) -> PersonSea
     criteria = search.open_criteria(cipher, row.criteria_sealed)
     return PersonSearchAudit(id=row.id, at=row.at, actor=row.actor, last_name_masked=mask_name(criteria.last_name),
                              birth_date_masked=mask_birth_date(criteria.birth_date), found=row.found)
+
+
+def counts_out(found: dict[str, int]) -> CountsOut:
+    """Every status, zero included, from the counts by status the query found."""
+    counts = {status.value: int(found.get(status.value, 0)) for status in Status}
+    return CountsOut(counts=counts, total=sum(counts.values()))
+
+
+def transition_out(row: PrescriptionTransition) -> TransitionOut:
+    return TransitionOut.model_validate(row, from_attributes=True)
