@@ -510,3 +510,22 @@ class PublicTraining(BaseModel):
     reviews: PublicReviews
     comments: list[str] = Field(description="The reviews' comments ANOTEA published (moderated), newest first; none below the minimum base")
     employment_6_months: PublicResult
+
+
+# ---------------------------------------------------------------- satisfaction (api/satisfaction.py)
+
+
+class ReviewReference(BaseModel):
+    review_id: str
+    session: str | None
+    action: str | None
+    reason: str
+
+
+class SatisfactionImportOut(BaseModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    unknown: list[ReviewReference]
+    rejected: list[ReviewReference]
