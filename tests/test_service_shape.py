@@ -339,3 +339,59 @@ def test_every_doc_the_code_cites_exists_with_its_section():
         missing += [f"{path.relative_to(root)}: {doc} §{section}" for doc, section in set(SECTION.findall(text))
                     if section not in _sections(root / doc)]
     assert missing == []
+
+
+# ---------------------------------------------------------------- one way to render, one home for access rules
+# docs/developing.md, "Rendering and access rules": api/presenters turns rows into response schemas,
+# api/access.py states who may see or act on what; schemas are plain models.
+RENDERER = re.compile(r"_?\w+_out")
+ACCESS_RULE = re.compile(r"_?(?:ensure_\w+able|may_\w+|can_\w+)")
+
+
+def _functions(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [node for node in ast.walk(_tree(path)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _is_presenters(relative: Path) -> bool:
+    return relative.parts[0] == "api" and len(relative.parts) > 1 and relative.parts[1] in ("presenters.py", "presenters")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_schemas_have_no_constructor_from_rows(service):
+    """A schema is a plain pydantic model: building it from stored rows is a presenter's job."""
+    package = _package(service)
+    constructors = [
+        f"{path.relative_to(package)}:{node.lineno} {node.name}.{item.name}"
+        for path in _modules(package / "api")
+        for node in ast.walk(_tree(path)) if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, ast.FunctionDef) and item.name == "of"
+        and any(ast.unparse(decorator) == "classmethod" for decorator in item.decorator_list)
+    ]
+    assert constructors == [], f"{service}: render in api/presenters, not in a schema: {constructors}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_rendering_lives_in_the_presenters(service):
+    package = _package(service)
+    misplaced = [
+        f"{path.relative_to(package)}:{node.lineno} {node.name}"
+        for path in _modules(package)
+        if not _is_presenters(path.relative_to(package))
+        for node in _functions(path) if RENDERER.fullmatch(node.name)
+    ]
+    assert misplaced == [], f"{service}: `*_out` renderers belong in api/presenters: {misplaced}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_access_rules_live_in_api_access(service):
+    """A query may filter by caller, but the rule it applies (which SIRET a principal sees…) is
+    stated in api/access.py and passed in."""
+    package = _package(service)
+    misplaced = [
+        f"{path.relative_to(package)}:{node.lineno} {node.name}"
+        for path in _modules(package)
+        if path.relative_to(package) != Path("api/access.py")
+        for node in _functions(path) if ACCESS_RULE.fullmatch(node.name)
+    ]
+    assert misplaced == [], f"{service}: access rules belong in api/access.py: {misplaced}"

@@ -5,7 +5,8 @@ part; every read audited (docs/outcomes.md, "Trajectories")."""
 import uuid
 from datetime import UTC, date, datetime
 
-from insights.domain.trajectory import Step, Viewer, in_time_order
+from insights.api.access import Viewer
+from insights.domain.trajectory import Step, in_time_order
 from pacte_common.bus import ensure_topics, new_producer
 from pacte_common.contracts import orientation as o
 from pacte_common.contracts.people import PersonIdentity, PersonProfile, seal_identity

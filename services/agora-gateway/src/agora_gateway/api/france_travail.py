@@ -14,7 +14,13 @@ from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, get_runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_gateway.api.schemas import DelegatedFileView, DelegatedFlowLine, FtFileView, FtFlowView
+from agora_gateway.api.presenters import (
+    delegated_file_out,
+    ft_file_out,
+    ft_flow_detail_out,
+    ft_flow_out,
+)
+from agora_gateway.api.schemas import DelegatedFileView, FtFileView, FtFlowView
 from agora_gateway.app import france_travail
 from agora_gateway.db.france_travail import (
     certificates_of,
@@ -22,13 +28,11 @@ from agora_gateway.db.france_travail import (
     delegated_flows_of,
     find_ft_flow,
     ft_file_flows,
-    ft_flow_transitions,
     ft_flows_query,
     get_ft_file,
 )
-from agora_gateway.db.models import Dossier, Flow, FtFlow
-from agora_gateway.domain.agora_file import OPERATION_LABELS, Operation
-from agora_gateway.domain.france_travail import NO_CERTIFICATE, Carried, FtOperation, reconcile
+from agora_gateway.db.models import Dossier, FtFlow
+from agora_gateway.domain.france_travail import FtOperation
 from agora_gateway.domain.outbound import FlowStatus
 from agora_gateway.runtime import GatewayRuntime
 
@@ -51,7 +55,7 @@ async def get_ft_file_view(dossier_id: uuid.UUID, db: ReadDb, _: Operator) -> Ft
     file = await get_ft_file(db, dossier_id)
     if file is None:
         raise NotFound(f"The gateway knows no France Travail file {dossier_id}")
-    return FtFileView.of(file, await ft_file_flows(db, dossier_id))
+    return ft_file_out(file, await ft_file_flows(db, dossier_id))
 
 
 @router.get("/flows", summary="France Travail certificates by status; those held for a missing identifier say so")
@@ -72,17 +76,10 @@ async def list_ft_flows(
 
     def render(row) -> FtFlowView:
         flow, masked, has_identifier = row
-        return FtFlowView.of(flow, identifier_masked=masked, has_identifier=has_identifier)
+        return ft_flow_out(flow, identifier_masked=masked, has_identifier=has_identifier)
 
     return await keyset_page(db, query, by_instant(FtFlow.created_at, FtFlow.id), cursor=cursor, limit=limit,
                              render=render, entities=False)
-
-
-async def _ft_flow_view(db: AsyncSession, flow: FtFlow) -> FtFlowView:
-    file = await get_ft_file(db, flow.dossier_id)
-    assert file is not None
-    return FtFlowView.of(flow, identifier_masked=file.identifier_masked, has_identifier=file.has_identifier,
-                         transitions=await ft_flow_transitions(db, flow.id))
 
 
 @router.get("/flows/{flow_id}", summary="One France Travail certificate, with its transition log")
@@ -91,7 +88,7 @@ async def get_ft_flow(flow_id: uuid.UUID, db: ReadDb, response: Response, _: Ope
     if flow is None:
         raise NotFound(f"No France Travail flow {flow_id}")
     response.headers["ETag"] = etag(flow.version)
-    return await _ft_flow_view(db, flow)
+    return await ft_flow_detail_out(db, flow)
 
 
 @router.post("/flows/{flow_id}/retry", summary="Resend a refused France Travail certificate after the data was corrected")
@@ -100,7 +97,7 @@ async def retry_ft_flow(
 ) -> FtFlowView:
     flow = await france_travail.retry(db, runtime, flow_id, if_match=if_match, actor=principal.describe())
     response.headers["ETag"] = etag(flow.version)
-    return await _ft_flow_view(db, flow)
+    return await ft_flow_detail_out(db, flow)
 
 
 @router.get("/delegation-report",
@@ -111,18 +108,5 @@ async def delegation_report(db: ReadDb, _: Operator, cursor: CursorParam = None,
                              limit=limit, render=lambda dossier: dossier)
     ids = {dossier.id for dossier in page.items}
     delegated, certificates = await delegated_flows_of(db, ids), await certificates_of(db, ids)
-    return Page(items=[_delegated_view(d, delegated[d.id], certificates[d.id]) for d in page.items],
+    return Page(items=[delegated_file_out(d, delegated[d.id], certificates[d.id]) for d in page.items],
                 next_cursor=page.next_cursor)
-
-
-def _delegated_view(dossier: Dossier, flows: list[Flow], certificates: list[FtFlow]) -> DelegatedFileView:
-    carried = reconcile([f.operation for f in flows],
-                        [Carried(c.operation, c.status, c.answered_at) for c in certificates])
-    lines = [
-        DelegatedFlowLine(operation=flow.operation, operation_label=OPERATION_LABELS[Operation(flow.operation)],
-                          due_on=flow.created_at.date(), carried_by=carrier, france_travail_status=status,
-                          acknowledged_at=acknowledged)
-        for flow, (carrier, status, acknowledged) in zip(flows, carried, strict=True)
-    ]
-    done = all(line.france_travail_status in (FlowStatus.ACKNOWLEDGED.value, NO_CERTIFICATE) for line in lines)
-    return DelegatedFileView(dossier_id=dossier.id, programme_code=dossier.programme_code, reconciled=done, lines=lines)

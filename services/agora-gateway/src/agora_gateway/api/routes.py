@@ -22,13 +22,13 @@ from pacte_common.service import DbSession, get_runtime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_gateway.api.presenters import backfill_job_out, dossier_out, flow_detail_out, flow_out
 from agora_gateway.api.schemas import BackfillJobView, DossierView, FlowView
 from agora_gateway.app import backfill, flows
-from agora_gateway.db.models import BackfillJob, Dossier, Flow
+from agora_gateway.db.models import BackfillJob, Flow
 from agora_gateway.db.queries import (
     dossier_flows,
     find_flow,
-    flow_transitions,
     flows_query,
     get_dossier,
     waiting_reason,
@@ -62,7 +62,7 @@ async def get_dossier_view(dossier_id: uuid.UUID, db: ReadDb, runtime: Gateway, 
     flow_list = await dossier_flows(db, dossier_id)
     create_without_nir = runtime.settings.create_without_nir
     waiting = any(waiting_reason(f, dossier.has_nir, create_without_nir) for f in flow_list)
-    return DossierView.of(dossier, flow_list, waiting)
+    return dossier_out(dossier, flow_list, waiting)
 
 
 @router.get(
@@ -90,20 +90,10 @@ async def list_flows(
 
     def render(row) -> FlowView:
         flow, traceparent, has_nir = row
-        return FlowView.of(flow, traceparent=traceparent, waiting_reason=waiting_reason(flow, has_nir, create_without_nir))
+        return flow_out(flow, traceparent=traceparent, waiting_reason=waiting_reason(flow, has_nir, create_without_nir))
 
     return await keyset_page(db, query, by_instant(Flow.created_at, Flow.id), cursor=cursor, limit=limit,
                              render=render, entities=False)
-
-
-async def _flow_view(db: AsyncSession, flow: Flow, create_without_nir: bool) -> FlowView:
-    transitions = await flow_transitions(db, flow.id)
-    traceparent, has_nir = (
-        await db.execute(select(Dossier.traceparent, Dossier.has_nir).where(Dossier.id == flow.dossier_id))
-    ).one()
-    return FlowView.of(
-        flow, traceparent=traceparent, transitions=transitions, waiting_reason=waiting_reason(flow, has_nir, create_without_nir)
-    )
 
 
 @router.get("/flows/{flow_id}", summary="One flow, with its transition log")
@@ -112,7 +102,7 @@ async def get_flow(flow_id: uuid.UUID, db: ReadDb, runtime: Gateway, response: R
     if flow is None:
         raise NotFound(f"No flow {flow_id}")
     response.headers["ETag"] = etag(flow.version)
-    return await _flow_view(db, flow, runtime.settings.create_without_nir)
+    return await flow_detail_out(db, flow, runtime.settings.create_without_nir)
 
 
 @router.post("/flows/{flow_id}/retry", summary="Resend a rejected flow after the data was fixed")
@@ -121,7 +111,7 @@ async def retry_flow(
 ) -> FlowView:
     flow = await flows.retry(db, runtime, flow_id, if_match=if_match, actor=principal.describe())
     response.headers["ETag"] = etag(flow.version)
-    return await _flow_view(db, flow, runtime.settings.create_without_nir)
+    return await flow_detail_out(db, flow, runtime.settings.create_without_nir)
 
 
 # ---------------------------------------------------------------- back-fill
@@ -142,7 +132,7 @@ async def start_backfill(
                                      json_schema_extra={"format": "binary"})],  # a file to generated clients
     idempotency_key: IdempotencyKey = None,
 ):
-    answer = await backfill.start(db, runtime, principal, file, idempotency_key, render=BackfillJobView.of)
+    answer = await backfill.start(db, runtime, principal, file, idempotency_key, render=backfill_job_out)
     return answer_response(answer, headers=None if answer.replayed else {"Location": f"/backfill/{answer.body['job_id']}"})
 
 
@@ -151,13 +141,13 @@ async def get_backfill(job_id: uuid.UUID, db: ReadDb, _: Operator) -> BackfillJo
     job = await db.get(BackfillJob, job_id)
     if job is None:
         raise NotFound(f"No back-fill job {job_id}")
-    return BackfillJobView.of(job)
+    return backfill_job_out(job)
 
 
 @router.get("/backfill", summary="Back-fill jobs, newest first")
 async def list_backfills(db: ReadDb, _: Operator) -> list[BackfillJobView]:
     jobs = (await db.execute(select(BackfillJob).order_by(BackfillJob.created_at.desc()).limit(100))).scalars()
-    return [BackfillJobView.of(job) for job in jobs]
+    return [backfill_job_out(job) for job in jobs]
 
 
 @router.get(

@@ -3,7 +3,6 @@ the week's half-days counted, the months waiting for validation, the flags (docs
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -12,8 +11,10 @@ from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.http import CursorParam, IsoDate
 from pacte_common.service import DbSession
 
+from attendance.api.access import organisation_seen_by
 from attendance.api.deps import Now, Settings
-from attendance.api.schemas import AttendanceOverviewOut, HalfDayCountsOut, SessionWeekOut
+from attendance.api.presenters import attendance_overview_out
+from attendance.api.schemas import AttendanceOverviewOut
 from attendance.db import queries
 from attendance.domain.overview import months_before, week_of
 
@@ -31,17 +32,6 @@ async def attendance_overview(principal: Reader, db: DbSession, settings: Settin
     local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
     first, last = week_of(week or local_now.date())
     months = months_before(local_now.date(), settings.overview_months_scanned)
-    organisation = principal.org_id if principal.org_kind is OrgKind.TRAINING_ORG else None
+    organisation = organisation_seen_by(principal)
     found = await queries.overview(db, organisation, (first, last), months, cursor, limit)
-    return AttendanceOverviewOut(
-        week_start=first, week_end=last, today=local_now.date(), months_scanned=months, open_flags=found.open_flags,
-        next_cursor=found.next_cursor, items=[session_week_out(item, local_now) for item in found.sessions])
-
-
-def session_week_out(item: queries.SessionWeek, local_now: datetime) -> SessionWeekOut:
-    half_days = [HalfDayCountsOut(half_day_id=h.id, day=h.day, period=h.period, starts_at=h.starts_at, ends_at=h.ends_at,
-                                  over=datetime.combine(h.day, h.ends_at) <= local_now, trainees=c.trainees, signed=c.signed,
-                                  absent=c.absent, unsigned=c.unsigned, countersigned=countersigned)
-                 for h, c, countersigned in item.half_days]
-    return SessionWeekOut(session_id=item.session.id, organisation_siret=item.session.organisation_siret,
-                          action_title=item.session.action_title, half_days=half_days, waiting_months=item.waiting_months)
+    return attendance_overview_out(found, (first, last), months, local_now)

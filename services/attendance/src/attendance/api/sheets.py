@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 from uuid import UUID
 
@@ -13,7 +12,23 @@ from pacte_common.http import CursorParam, LimitParam, Page
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 
+from attendance.api.access import caller_of
 from attendance.api.deps import Now, RequestEvidence, Settings
+from attendance.api.presenters import (
+    absence_out,
+    absence_reasons_out,
+    change_out,
+    closure_out,
+    countersignature_out,
+    flag_out,
+    half_day_out,
+    link_out,
+    pass_out,
+    qr_out,
+    schedule_out,
+    sheet_out,
+    signature_out,
+)
 from attendance.api.schemas import (
     CONSENT,
     AbsenceIn,
@@ -41,7 +56,6 @@ from attendance.api.schemas import (
 )
 from attendance.app import flags, months, schedule, signing
 from attendance.db.models import FraudFlag
-from attendance.domain.sheet import ABSENCE_REASONS
 
 router = APIRouter(tags=["attendance"])
 Organisation = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG)]
@@ -54,14 +68,6 @@ SIGNING = {403: {"description": "Not a valid link, QR code or pass, or one for a
            **{k: v for k, v in FAIR_SHARE_RESPONSES.items() if k == 429}}
 
 
-def half_day_out(h) -> HalfDayOut:
-    return HalfDayOut.model_validate(h, from_attributes=True)
-
-
-def signature_out(s) -> SignatureOut:
-    return SignatureOut.model_validate(s, from_attributes=True)
-
-
 @router.post("/sessions/{session_id}/schedule/pattern", status_code=201, response_model=ScheduleOut,
              summary="Plan half-days from a weekly pattern (French public holidays and closures left out)")
 async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisation, db: DbSession):
@@ -70,8 +76,8 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
                          "afternoon": schedule.rules.Slot(body.afternoon.starts_at, body.afternoon.ends_at)},
                "closures": [(c.first_day, c.last_day) for c in body.closures],
                "place": body.place, "distance": body.distance, "trainer": body.trainer}
-    created, kept, skipped = await schedule.generate(db, principal, session_id, request)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept, skipped_days=skipped)
+    created, kept, skipped = await schedule.generate(db, caller_of(principal), session_id, request)
+    return schedule_out(created, kept, skipped)
 
 
 @router.post("/sessions/{session_id}/schedule/icalendar", status_code=201, response_model=ScheduleOut,
@@ -79,8 +85,8 @@ async def plan_pattern(session_id: UUID, body: PatternIn, principal: Organisatio
              openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {
                  "type": "string", "description": "RFC 5545: VEVENTs with DTSTART and DTEND (times), LOCATION, ORGANIZER;CN"}}}}})
 async def import_icalendar(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
-    created, kept = await schedule.import_file(db, principal, session_id, "ical", await request.body(), settings.timezone)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+    created, kept = await schedule.import_file(db, caller_of(principal), session_id, "ical", await request.body(), settings.timezone)
+    return schedule_out(created, kept)
 
 
 @router.post("/sessions/{session_id}/schedule/csv", status_code=201, response_model=ScheduleOut,
@@ -90,46 +96,45 @@ async def import_icalendar(session_id: UUID, request: Request, principal: Organi
                  "date, half, start, end, hours, place, distance, trainer (docs/attendance.md §1)"}}}}},
              responses={422: {"description": "Bad rows: each error names its `row` (the header is row 1) and `column`; nothing imported"}})
 async def import_csv(session_id: UUID, request: Request, principal: Organisation, db: DbSession, settings: Settings):
-    created, kept = await schedule.import_file(db, principal, session_id, "csv", await request.body(), settings.timezone)
-    return ScheduleOut(created=[half_day_out(h) for h in created], already_planned=kept)
+    created, kept = await schedule.import_file(db, caller_of(principal), session_id, "csv", await request.body(), settings.timezone)
+    return schedule_out(created, kept)
 
 
 @router.get("/sessions/{session_id}/half-days", response_model=list[HalfDayOut], summary="The session's planned half-days")
 async def list_half_days(session_id: UUID, principal: Reader, db: DbSession):
-    session = await schedule.session_for(db, principal, session_id)
+    session = await schedule.session_for(db, caller_of(principal), session_id)
     return [half_day_out(h) for h in await schedule.half_days_of(db, session.id)]
 
 
 @router.patch("/half-days/{half_day_id}", response_model=HalfDayOut, summary="Change a planned half-day (signatures kept, change logged)")
 async def edit_half_day(half_day_id: UUID, body: HalfDayPatch, principal: Organisation, db: DbSession):
     changes = body.model_dump(exclude_unset=True, exclude={"reason", "version"})
-    return half_day_out(await schedule.edit(db, principal, half_day_id, changes, body.reason, body.version))
+    return half_day_out(await schedule.edit(db, caller_of(principal), half_day_id, changes, body.reason, body.version))
 
 
 @router.get("/half-days/{half_day_id}/changes", response_model=list[ChangeOut], summary="The half-day's change log")
 async def half_day_changes(half_day_id: UUID, principal: Reader, db: DbSession):
-    await schedule.half_day_for(db, principal, half_day_id)
-    return [ChangeOut.model_validate(c, from_attributes=True) for c in await schedule.changes_of(db, half_day_id)]
+    await schedule.half_day_for(db, caller_of(principal), half_day_id)
+    return [change_out(c) for c in await schedule.changes_of(db, half_day_id)]
 
 
 @router.post("/half-days/{half_day_id}/links", status_code=201, response_model=LinkOut,
              summary="A trainee's personal one-time signing link for this half-day (signed, expiring)")
 async def issue_link(half_day_id: UUID, body: LinkIn, principal: Organisation, db: DbSession, settings: Settings, now: Now):
-    token, expires = await signing.issue_link(db, settings, principal, half_day_id, body.dossier_id, now)
-    return LinkOut(token=token, url=f"{settings.public_url}/emargement/{token}", expires_at=expires)
+    token, expires = await signing.issue_link(db, settings, caller_of(principal), half_day_id, body.dossier_id, now)
+    return link_out(token, expires, settings.public_url)
 
 
 @router.get("/half-days/{half_day_id}/qr", response_model=QrOut, summary="The room's QR code now (changes every qr_window_s)")
 async def qr_code(half_day_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
-    token, until = await signing.qr_code(db, settings, principal, half_day_id, now)
-    return QrOut(token=token, url=f"{settings.public_url}/emargement/qr/{token}", valid_until=until,
-                 refresh_in_s=max(1, math.ceil((until - now).total_seconds())))
+    token, until = await signing.qr_code(db, settings, caller_of(principal), half_day_id, now)
+    return qr_out(token, until, now, settings.public_url)
 
 
 @router.get("/sessions/{session_id}/passes/{dossier_id}", response_model=PassOut,
             summary="A trainee's pass: with the room's QR code, signs without an account")
 async def trainee_pass(session_id: UUID, dossier_id: UUID, principal: Organisation, db: DbSession, settings: Settings, now: Now):
-    return PassOut(token=await signing.trainee_pass(db, settings, principal, session_id, dossier_id, now))
+    return pass_out(await signing.trainee_pass(db, settings, caller_of(principal), session_id, dossier_id, now))
 
 
 def _answer(response: Response, pair) -> SignatureOut:
@@ -156,79 +161,63 @@ async def sign_by_qr(body: QrSignIn, response: Response, db: DbSession, settings
              summary="A trainee signs on the trainer's device")
 async def sign_on_trainer_device(half_day_id: UUID, body: TrainerSignIn, response: Response, principal: Organisation, db: DbSession,
                                  settings: Settings, now: Now, evidence: RequestEvidence):
-    return _answer(response, await signing.sign_on_trainer_device(db, settings, principal, half_day_id, body.dossier_id, CONSENT,
+    return _answer(response, await signing.sign_on_trainer_device(db, settings, caller_of(principal), half_day_id, body.dossier_id, CONSENT,
                                                                   body.drawn_sha256, evidence, now))
 
 
 @router.post("/half-days/{half_day_id}/corrections", status_code=201, response_model=SignatureOut,
              summary="Correct a trainee's half-day: a new record with its author and reason (nothing is changed)")
 async def correct(half_day_id: UUID, body: CorrectionIn, principal: Organisation, db: DbSession, now: Now):
-    return signature_out(await signing.correct(db, principal, half_day_id, body.dossier_id, body.present, body.reason, now))
+    return signature_out(await signing.correct(db, caller_of(principal), half_day_id, body.dossier_id, body.present, body.reason, now))
 
 
 @router.post("/half-days/{half_day_id}/countersignature", status_code=201, response_model=CountersignatureOut,
              summary="The trainer countersigns the half-day's sheet")
 async def countersign(half_day_id: UUID, body: CountersignIn, response: Response, principal: Organisation, db: DbSession,
                       settings: Settings, now: Now, evidence: RequestEvidence):
-    record, created = await signing.countersign(db, settings, principal, half_day_id, body.trainer, evidence, now)
+    record, created = await signing.countersign(db, settings, caller_of(principal), half_day_id, body.trainer, evidence, now)
     response.status_code = 201 if created else 200
-    return CountersignatureOut.model_validate(record, from_attributes=True)
+    return countersignature_out(record)
 
 
 @router.post("/half-days/{half_day_id}/absences", status_code=201, response_model=AbsenceOut,
              summary="Declare an absence (justified: coded reason and proof reference), a late arrival or an early departure")
 async def record_absence(half_day_id: UUID, body: AbsenceIn, principal: Organisation, db: DbSession):
-    absence = await months.record_absence(db, principal, half_day_id, body.dossier_id, body.model_dump(exclude={"dossier_id"}))
-    return AbsenceOut.model_validate(absence, from_attributes=True)
+    absence = await months.record_absence(db, caller_of(principal), half_day_id, body.dossier_id, body.model_dump(exclude={"dossier_id"}))
+    return absence_out(absence)
 
 
 @router.get("/absence-reasons", response_model=list[ReasonOut], summary="The justified absence reasons (codes)")
 async def absence_reasons():
-    return [ReasonOut(code=code, label=label) for code, label in ABSENCE_REASONS.items()]
+    return absence_reasons_out()
 
 
 @router.get("/sessions/{session_id}/sheets/{month}.pdf", response_class=Response, summary="The session's sheet for a month as a PDF",
             responses={200: {"content": {"application/pdf": {}}}})
 async def month_sheet_pdf(session_id: UUID, month: Month, principal: Reader, db: DbSession, runtime: RuntimeDep, settings: Settings):
-    content = await months.sheet_document(db, runtime.cipher, principal, session_id, month, settings.timezone)
+    content = await months.sheet_document(db, runtime.cipher, caller_of(principal), session_id, month, settings.timezone)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="emargement-{session_id}-{month}.pdf"'})
 
 
 @router.get("/sessions/{session_id}/sheets/{month}", response_model=SheetOut, summary="The session's sheet for a month")
 async def month_sheet(session_id: UUID, month: Month, principal: Reader, db: DbSession):
-    view = await months.month_sheet(db, principal, session_id, month)
+    view = await months.month_sheet(db, caller_of(principal), session_id, month)
     return sheet_out(view)
-
-
-def sheet_out(view) -> SheetOut:
-    unsigned, uncountersigned = months.missing(view)
-    rows = []
-    for row in view.rows:
-        cells = []
-        for half_day_id, cell in row.cells.items():
-            signature = row.signatures.get(half_day_id)
-            cells.append({"half_day_id": half_day_id, "state": cell.state, "method": signature.method if signature else None,
-                          "signed_at": signature.signed_at if signature else None, "late_minutes": cell.late_minutes,
-                          "early_departure_minutes": cell.early_minutes, "reason_code": cell.reason_code})
-        rows.append({"dossier_id": row.trainee.dossier_id, "cells": cells, "statement": months.statement_of(row)})
-    return SheetOut(session_id=view.session.id, month=view.month, half_days=[half_day_out(h) for h in view.half_days],
-                    countersigned=list(view.countersigned), rows=rows, unsigned=unsigned, uncountersigned=uncountersigned,
-                    closed_at=view.closure.closed_at if view.closure else None)
 
 
 @router.post("/sessions/{session_id}/months/{month}/close", status_code=201, response_model=ClosureOut,
              summary="Validate the month (409 listing what is unsigned or not countersigned); feeds pay through sessions")
 async def close_month(session_id: UUID, month: Month, response: Response, principal: Organisation, db: DbSession,
                       runtime: RuntimeDep, now: Now):
-    closure, created = await months.close_month(db, runtime, principal, session_id, month, now)
+    closure, created = await months.close_month(db, runtime, caller_of(principal), session_id, month, now)
     response.status_code = 201 if created else 200
-    return ClosureOut.model_validate(closure, from_attributes=True)
+    return closure_out(closure)
 
 
 @router.get("/flags", response_model=Page[FlagOut],
             summary="Fraud flags, oldest first, a page at a time (the Region: all; an organisation: its own)")
 async def list_flags(principal: Reader, db: DbSession, kind: str | None = None, cursor: CursorParam = None,
                      limit: LimitParam = 100) -> Page[FlagOut]:
-    return await keyset_page(db, flags.flags_query(principal, kind), by_instant(FraudFlag.at, FraudFlag.id), cursor=cursor,
-                             limit=limit, render=lambda f: FlagOut.model_validate(f, from_attributes=True))
+    return await keyset_page(db, flags.flags_query(caller_of(principal), kind), by_instant(FraudFlag.at, FraudFlag.id), cursor=cursor,
+                             limit=limit, render=flag_out)

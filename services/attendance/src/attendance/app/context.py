@@ -24,6 +24,15 @@ def now(settings: AttendanceSettings) -> datetime:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who calls a use case, as api/access.py states it: `actor` for the records, `organisation` the
+    one SIRET whose sessions, sheets and flags the caller sees (None: every one, the Region)."""
+
+    actor: str
+    organisation: str | None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the request tells of the signer's device, hashed with the service's salt."""
 

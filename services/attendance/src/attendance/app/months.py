@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pacte_common.auth import Principal
 from pacte_common.contracts.attendance import AttendanceMonthClosed
 from pacte_common.errors import Conflict, Invalid
 from pacte_common.service import Runtime
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attendance.app.context import Caller
 from attendance.app.schedule import ensure_month_open, half_day_for, half_days_of, session_for
 from attendance.app.signing import trainee_in
 from attendance.db.models import (
@@ -32,8 +32,8 @@ from attendance.db.models import (
 from attendance.domain import sheet
 
 
-async def record_absence(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, dossier_id: uuid.UUID, body: dict) -> Absence:
-    half_day = await half_day_for(db, principal, half_day_id)
+async def record_absence(db: AsyncSession, caller: Caller, half_day_id: uuid.UUID, dossier_id: uuid.UUID, body: dict) -> Absence:
+    half_day = await half_day_for(db, caller, half_day_id)
     await ensure_month_open(db, half_day.session_id, half_day.day)
     await trainee_in(db, half_day, dossier_id)
     minutes = (half_day.ends_at.hour * 60 + half_day.ends_at.minute) - (half_day.starts_at.hour * 60 + half_day.starts_at.minute)
@@ -45,7 +45,7 @@ async def record_absence(db: AsyncSession, principal: Principal, half_day_id: uu
     absence = Absence(id=uuid.uuid4(), half_day_id=half_day.id, dossier_id=dossier_id, absent=body["absent"],
                       justified=body["justified"], reason_code=body.get("reason_code"), proof_reference=body.get("proof_reference"),
                       late_minutes=body["late_minutes"], early_departure_minutes=body["early_departure_minutes"],
-                      recorded_by=principal.describe())
+                      recorded_by=caller.actor)
     db.add(absence)
     await db.flush()
     await db.commit()
@@ -76,8 +76,8 @@ def _latest(rows, key):
     return found
 
 
-async def month_sheet(db: AsyncSession, principal: Principal, session_id: uuid.UUID, month: str) -> MonthSheet:
-    session = await session_for(db, principal, session_id)
+async def month_sheet(db: AsyncSession, caller: Caller, session_id: uuid.UUID, month: str) -> MonthSheet:
+    session = await session_for(db, caller, session_id)
     first, last = sheet.month_bounds(month)
     half_days = [h for h in await half_days_of(db, session.id, first, last) if not h.cancelled]
     ids = [h.id for h in half_days]
@@ -126,11 +126,11 @@ def statement_of(row: Row) -> dict:
             "justified_reasons": built.reasons}
 
 
-async def close_month(db: AsyncSession, runtime: Runtime, principal: Principal, session_id: uuid.UUID, month: str,
+async def close_month(db: AsyncSession, runtime: Runtime, caller: Caller, session_id: uuid.UUID, month: str,
                       now: datetime) -> tuple[MonthClosure, bool]:
     """Validates the month when every trainee's half-day is signed or declared absent and every
     half-day is countersigned (else 409 listing them); publishes each trainee's month. Again: the same closure."""
-    month_view = await month_sheet(db, principal, session_id, month)
+    month_view = await month_sheet(db, caller, session_id, month)
     if month_view.closure is not None:
         return month_view.closure, False
     if not month_view.rows:
@@ -142,7 +142,7 @@ async def close_month(db: AsyncSession, runtime: Runtime, principal: Principal, 
         raise Conflict(f"{len(unsigned)} half-day(s) neither signed nor declared absent, {len(uncountersigned)} not countersigned",
                        slug="month-incomplete", unsigned=unsigned, uncountersigned=uncountersigned)
     closure = MonthClosure(id=uuid.uuid4(), session_id=month_view.session.id, month=month, closed_at=now,
-                           closed_by=principal.describe(), statements=[statement_of(row) for row in month_view.rows])
+                           closed_by=caller.actor, statements=[statement_of(row) for row in month_view.rows])
     db.add(closure)
     try:
         await db.flush()
@@ -160,12 +160,12 @@ async def close_month(db: AsyncSession, runtime: Runtime, principal: Principal, 
     return closure, True
 
 
-async def sheet_document(db: AsyncSession, cipher, principal: Principal, session_id: uuid.UUID, month: str, timezone: str) -> bytes:
+async def sheet_document(db: AsyncSession, cipher, caller: Caller, session_id: uuid.UUID, month: str, timezone: str) -> bytes:
     """The month's sheet as a PDF, with every signature and the trainer's countersignatures."""
     from attendance.app.trainees import name_of
     from attendance.domain import sheet_pdf
 
-    view = await month_sheet(db, principal, session_id, month)
+    view = await month_sheet(db, caller, session_id, month)
     columns = [sheet_pdf.Column(h.id, h.day, h.period, f"{h.starts_at:%H:%M}", f"{h.ends_at:%H:%M}", h.hours,
                                 view.countersigned[h.id].trainer if h.id in view.countersigned else None,
                                 view.countersigned[h.id].signed_at if h.id in view.countersigned else None) for h in view.half_days]

@@ -8,33 +8,29 @@ import uuid
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from pacte_common.auth import OrgKind, Principal
-from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound
+from pacte_common.errors import Conflict, Invalid, NotFound
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from attendance.app.context import Caller
 from attendance.db.models import HalfDay, HalfDayChange, MonthClosure, Signature, TrainingSession
 from attendance.domain import schedule as rules
 
 EDITABLE = ("starts_at", "ends_at", "hours", "place", "distance", "trainer", "cancelled")
 
 
-async def session_for(db: AsyncSession, principal: Principal, session_id: uuid.UUID, *, create: bool = False) -> TrainingSession:
-    """The session, if the caller may see it (an organisation: only its own). An organisation may
+async def session_for(db: AsyncSession, caller: Caller, session_id: uuid.UUID, *, create: bool = False) -> TrainingSession:
+    """The session, if the caller sees it (api/access.py: an organisation only its own). An organisation may
     plan a session before its first trainee arrives: it is recorded as the caller's until
     sessions' first trainee event says whose it is; if another's, that plan is dropped
     (app/trainees.py) and the caller no longer sees the session."""
     session = await db.get(TrainingSession, session_id)
-    if session is None and create and principal.org_kind is OrgKind.TRAINING_ORG:
-        session = TrainingSession(id=session_id, organisation_siret=principal.org_id)
+    if session is None and create and caller.organisation is not None:
+        session = TrainingSession(id=session_id, organisation_siret=caller.organisation)
         db.add(session)
         await db.flush()
-    if session is None:
+    if session is None or caller.organisation not in (None, session.organisation_siret):
         raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
-    if principal.org_kind is OrgKind.TRAINING_ORG and principal.org_id != session.organisation_siret:
-        raise NotFound(f"unknown session {session_id}: no schedule and no trainee yet")
-    if principal.org_kind not in (OrgKind.TRAINING_ORG, OrgKind.REGION):
-        raise Forbidden("the sheets are for the training organisation and the Region")
     return session
 
 
@@ -69,8 +65,8 @@ async def add_planned(db: AsyncSession, session_id: uuid.UUID, planned: list[rul
     return created, len(planned) - len(created)
 
 
-async def generate(db: AsyncSession, principal: Principal, session_id: uuid.UUID, request: dict) -> tuple[list[HalfDay], int, list]:
-    await session_for(db, principal, session_id, create=True)
+async def generate(db: AsyncSession, caller: Caller, session_id: uuid.UUID, request: dict) -> tuple[list[HalfDay], int, list]:
+    await session_for(db, caller, session_id, create=True)
     try:
         planned, skipped = rules.generate(
             request["first_day"], request["last_day"], request["weekdays"], request["slots"], closures=request["closures"],
@@ -90,12 +86,12 @@ IMPORTS = {
 }
 
 
-async def import_file(db: AsyncSession, principal: Principal, session_id: uuid.UUID, origin: str, content: bytes,
+async def import_file(db: AsyncSession, caller: Caller, session_id: uuid.UUID, origin: str, content: bytes,
                       timezone: str) -> tuple[list[HalfDay], int]:
     """Imports half-days from a file, all or nothing: a bad file changes nothing (422 naming what is
     wrong). A day and period already planned is kept as it is, with its signatures: changing it is
     an edit (`edit`: logged, with a reason once signed)."""
-    await session_for(db, principal, session_id, create=True)
+    await session_for(db, caller, session_id, create=True)
     try:
         planned = IMPORTS[origin](content, timezone)
     except rules.ScheduleError as exc:
@@ -105,11 +101,11 @@ async def import_file(db: AsyncSession, principal: Principal, session_id: uuid.U
     return created, kept
 
 
-async def half_day_for(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, *, lock: bool = False) -> HalfDay:
+async def half_day_for(db: AsyncSession, caller: Caller, half_day_id: uuid.UUID, *, lock: bool = False) -> HalfDay:
     half_day = await db.get(HalfDay, half_day_id, with_for_update=lock)
     if half_day is None:
         raise NotFound("unknown half-day")
-    await session_for(db, principal, half_day.session_id)
+    await session_for(db, caller, half_day.session_id)
     return half_day
 
 
@@ -117,9 +113,9 @@ def _state(half_day: HalfDay) -> dict:
     return {name: (str(getattr(half_day, name)) if name in ("starts_at", "ends_at", "hours") else getattr(half_day, name)) for name in EDITABLE}
 
 
-async def edit(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, changes: dict, reason: str | None, version: int | None) -> HalfDay:
+async def edit(db: AsyncSession, caller: Caller, half_day_id: uuid.UUID, changes: dict, reason: str | None, version: int | None) -> HalfDay:
     """Changes a planned half-day; its signatures stay; the change is logged with who and why."""
-    half_day = await half_day_for(db, principal, half_day_id, lock=True)
+    half_day = await half_day_for(db, caller, half_day_id, lock=True)
     await ensure_month_open(db, half_day.session_id, half_day.day)
     if version is not None and version != half_day.version:
         raise Conflict(f"the half-day changed meanwhile (version {half_day.version})", slug="concurrent-update")
@@ -135,7 +131,7 @@ async def edit(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, c
         if "hours" not in changes:
             half_day.hours = rules.hours_between(half_day.starts_at, half_day.ends_at)
     half_day.version += 1
-    db.add(HalfDayChange(half_day_id=half_day.id, actor=principal.describe(), reason=reason, before=before,
+    db.add(HalfDayChange(half_day_id=half_day.id, actor=caller.actor, reason=reason, before=before,
                          after=_state(half_day), signatures_kept=signed or 0))
     await db.flush()
     await db.commit()

@@ -7,13 +7,12 @@ import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pacte_common.auth import Principal
 from pacte_common.errors import Conflict, Forbidden, Invalid, NotFound, ProblemError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from attendance.app.context import Evidence
+from attendance.app.context import Caller, Evidence
 from attendance.app.schedule import ensure_month_open, half_day_for, session_for
 from attendance.db.models import (
     Countersignature,
@@ -99,9 +98,9 @@ async def _sign(db: AsyncSession, settings: AttendanceSettings, half_day: HalfDa
     return signature, True
 
 
-async def issue_link(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID,
+async def issue_link(db: AsyncSession, settings: AttendanceSettings, caller: Caller, half_day_id: uuid.UUID,
                      dossier_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
-    half_day = await half_day_for(db, principal, half_day_id)
+    half_day = await half_day_for(db, caller, half_day_id)
     await trainee_in(db, half_day, dossier_id)
     ttl = timedelta(seconds=settings.link_ttl_s)
     return tokens.link_token(settings.signing_key, dossier_id, half_day.id, now, ttl), now + ttl
@@ -128,14 +127,14 @@ async def sign_by_link(db: AsyncSession, settings: AttendanceSettings, token: st
                        author=f"trainee:{dossier_id}", token_id=claims.token_id, now=now)
 
 
-async def qr_code(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
-    half_day = await half_day_for(db, principal, half_day_id)
+async def qr_code(db: AsyncSession, settings: AttendanceSettings, caller: Caller, half_day_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
+    half_day = await half_day_for(db, caller, half_day_id)
     return tokens.qr_token(settings.signing_key, half_day.id, now, settings.qr_window_s)
 
 
-async def trainee_pass(db: AsyncSession, settings: AttendanceSettings, principal: Principal, session_id: uuid.UUID,
+async def trainee_pass(db: AsyncSession, settings: AttendanceSettings, caller: Caller, session_id: uuid.UUID,
                        dossier_id: uuid.UUID, now: datetime) -> str:
-    session = await session_for(db, principal, session_id)
+    session = await session_for(db, caller, session_id)
     trainee = await db.get(Trainee, dossier_id)
     if trainee is None or trainee.session_id != session.id:
         raise NotFound("this trainee is not in the session", field="path.dossier_id")
@@ -196,27 +195,27 @@ async def _flag_late_qr(db: AsyncSession, half_day: HalfDay, dossier_id: uuid.UU
     await db.commit()
 
 
-async def sign_on_trainer_device(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID,
+async def sign_on_trainer_device(db: AsyncSession, settings: AttendanceSettings, caller: Caller, half_day_id: uuid.UUID,
                                  dossier_id: uuid.UUID, consent: str, drawn: str | None, evidence: Evidence, now: datetime
                                  ) -> tuple[Signature, bool]:
-    half_day = await half_day_for(db, principal, half_day_id)
+    half_day = await half_day_for(db, caller, half_day_id)
     return await _sign(db, settings, half_day, dossier_id, method="trainer", consent=consent, drawn=drawn, evidence=evidence,
-                       author=principal.describe(), token_id=None, now=now)
+                       author=caller.actor, token_id=None, now=now)
 
 
-async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID, dossier_id: uuid.UUID, present: bool,
+async def correct(db: AsyncSession, caller: Caller, half_day_id: uuid.UUID, dossier_id: uuid.UUID, present: bool,
                   reason: str | None, now: datetime) -> Signature:
     """A correction is a new record (author, reason) after the ones it corrects; nothing is changed."""
     if not (reason or "").strip():
         raise Invalid("a correction states its reason", field="body.reason")
-    half_day = await half_day_for(db, principal, half_day_id, lock=True)
+    half_day = await half_day_for(db, caller, half_day_id, lock=True)
     await ensure_month_open(db, half_day.session_id, half_day.day)
     await trainee_in(db, half_day, dossier_id)
     found = await latest(db, half_day.id, dossier_id)
     seq = await db.scalar(select(func.coalesce(func.max(Signature.seq), 0)).where(
         Signature.half_day_id == half_day.id, Signature.dossier_id == dossier_id))
     signature = Signature(id=uuid.uuid4(), half_day_id=half_day.id, dossier_id=dossier_id, seq=seq + 1, present=present,
-                          method="correction", signed_at=now, consent="correction by the organisation", author=principal.describe(),
+                          method="correction", signed_at=now, consent="correction by the organisation", author=caller.actor,
                           reason=reason.strip(), corrects_id=found.id if found else None)
     db.add(signature)
     await db.flush()
@@ -224,9 +223,9 @@ async def correct(db: AsyncSession, principal: Principal, half_day_id: uuid.UUID
     return signature
 
 
-async def countersign(db: AsyncSession, settings: AttendanceSettings, principal: Principal, half_day_id: uuid.UUID, trainer: str,
+async def countersign(db: AsyncSession, settings: AttendanceSettings, caller: Caller, half_day_id: uuid.UUID, trainer: str,
                       evidence: Evidence, now: datetime) -> tuple[Countersignature, bool]:
-    half_day = await half_day_for(db, principal, half_day_id)
+    half_day = await half_day_for(db, caller, half_day_id)
     found = await db.scalar(select(Countersignature).where(Countersignature.half_day_id == half_day.id))
     if found is not None:
         return found, False
@@ -235,7 +234,7 @@ async def countersign(db: AsyncSession, settings: AttendanceSettings, principal:
     if now < starts:
         raise Conflict(f"a half-day is countersigned once it has started ({starts.isoformat()})", slug="not-started",
                        starts_at=starts.isoformat())
-    record = Countersignature(id=uuid.uuid4(), half_day_id=half_day.id, trainer=trainer, signed_at=now, author=principal.describe(),
+    record = Countersignature(id=uuid.uuid4(), half_day_id=half_day.id, trainer=trainer, signed_at=now, author=caller.actor,
                               ip_hash=evidence.ip_hash)
     db.add(record)
     await db.flush()

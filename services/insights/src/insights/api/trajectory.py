@@ -8,18 +8,18 @@ audited (who, when, which person id) by the use case; the Region reads that audi
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import NotFound
 from pacte_common.service import DbSession, RuntimeDep
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from insights.api.access import Today
+from insights.api.access import Today, viewer_of
+from insights.api.presenters import purge_out, trajectory_out, trajectory_read_out
+from insights.api.schemas import PurgeOut, ReadOut, TrajectoryOut
 from insights.app.trajectory import purge_expired, read_trajectory
 from insights.db.models import TrajectoryRead
 
@@ -28,40 +28,14 @@ Reader = Annotated[Principal, require_kind(OrgKind.REGION, OrgKind.PRESCRIBER, O
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
 
 
-class StepOut(BaseModel):
-    on: date
-    kind: str = Field(description="prescription, enrolled, entered, interrupted, resumed, exited, cancelled, outcome")
-    at: datetime | None = None
-    prescription_id: UUID | None = None
-    dossier_id: UUID | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class TrajectoryOut(BaseModel):
-    person_id: UUID = Field(description="The pseudonymous person id: the single key of the trajectory")
-    prescriptions: list[dict[str, Any]] = Field(description="Each prescription with its steps (answers, reasons)")
-    dossiers: list[dict[str, Any]] = Field(description="Each training file: entry, interruptions, exit, certification, skill blocks, outcomes")
-    timeline: list[StepOut] = Field(description="Everything above in time order")
-
-
-class ReadOut(BaseModel):
-    person_id: UUID
-    reader: str
-    read_at: datetime
-    items_shown: int
-
-
 @router.get("/people/{person_id}/trajectory", response_model=TrajectoryOut,
             summary="A person's trajectory: prescriptions, training files, outcomes in time order (audited)",
             responses={503: {"description": "The read's audit record could not be written in time: nothing shown; retry"}})
 async def get_trajectory(person_id: UUID, principal: Reader, db: DbSession, runtime: RuntimeDep):
-    found = await read_trajectory(db, principal, person_id, runtime.settings.business_timezone)
+    found = await read_trajectory(db, principal, viewer_of(principal), person_id, runtime.settings.business_timezone)
     if found.empty:
         raise NotFound("No trajectory visible to you for this person")
-    return TrajectoryOut(
-        person_id=found.person_id, prescriptions=found.prescriptions, dossiers=found.dossiers,
-        timeline=[StepOut(**vars(step)) for step in found.timeline],
-    )
+    return trajectory_out(found)
 
 
 @router.get("/people/{person_id}/trajectory/reads", response_model=list[ReadOut],
@@ -69,17 +43,10 @@ async def get_trajectory(person_id: UUID, principal: Reader, db: DbSession, runt
 async def trajectory_reads(person_id: UUID, principal: Region, db: DbSession,
                            limit: Annotated[int, Query(ge=1, le=500)] = 100):
     query = select(TrajectoryRead).where(TrajectoryRead.person_id == person_id).order_by(TrajectoryRead.id.desc()).limit(limit)
-    return [ReadOut.model_validate(r, from_attributes=True) for r in (await db.execute(query)).scalars()]
-
-
-class PurgeOut(BaseModel):
-    cutoff: date = Field(description="Outcomes observed before this day, prescriptions untouched since, were deleted")
-    outcomes_deleted: int
-    prescriptions_deleted: int
-    trajectory_reads_deleted: int
+    return [trajectory_read_out(r) for r in (await db.execute(query)).scalars()]
 
 
 @router.post("/retention/purge", response_model=PurgeOut,
              summary="Delete the outcomes, prescriptions and trajectory reads past their retention period (Region)")
 async def purge(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
-    return PurgeOut(**vars(await purge_expired(db, runtime, today)))
+    return purge_out(await purge_expired(db, runtime, today))

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pacte_common.auth import Principal
@@ -36,9 +37,17 @@ from insights.db.models import (
     TrajectoryRead,
     scheduled_jobs,
 )
-from insights.domain.trajectory import Step, Viewer, in_time_order
+from insights.domain.trajectory import Step, in_time_order
 
 log = logging.getLogger(__name__)
+
+
+class Viewer(Protocol):
+    """Which parts of a trajectory the caller sees (api/access.py states the rule)."""
+
+    def sees_prescription(self, prescriber_code: str, organisation_siret: str) -> bool: ...
+
+    def sees_file(self, prescriber_code: str | None, organisation_siret: str) -> bool: ...
 
 
 @dataclass
@@ -53,8 +62,7 @@ class Trajectory:
         return not (self.prescriptions or self.dossiers)
 
 
-async def read_trajectory(db: AsyncSession, principal: Principal, person_id: uuid.UUID, timezone: str) -> Trajectory:
-    viewer = Viewer(principal.org_kind.value, principal.org_id)
+async def read_trajectory(db: AsyncSession, principal: Principal, viewer: Viewer, person_id: uuid.UUID, timezone: str) -> Trajectory:
     trajectory = Trajectory(person_id)
     steps: list[Step] = []
     await _prescriptions(db, viewer, person_id, ZoneInfo(timezone), trajectory, steps)

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import PersonIdentity
-from pacte_common.errors import Forbidden
 from pacte_common.http import CODE, CursorParam, IfMatch, IsoDate, Page, etag
 from pacte_common.idempotency import Answer, IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
@@ -22,7 +21,18 @@ from pacte_common.service import DbSession, Runtime, RuntimeDep
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orientation.api.presenters import present, summary
+from orientation.api.access import (
+    ensure_action_doable,
+    ensure_prescription_readable,
+    may_see_prescription,
+    prescriptions_visible_to,
+)
+from orientation.api.presenters import (
+    counts_out,
+    prescription_out,
+    prescription_summary_out,
+    transition_out,
+)
 from orientation.api.schemas import (
     AnswerIn,
     CountsOut,
@@ -39,14 +49,7 @@ from orientation.api.schemas import (
 from orientation.app import prescriptions as use_cases
 from orientation.app.prescriptions import Actor, Render, Submission
 from orientation.db.models import Prescription
-from orientation.db.queries import (
-    can_see,
-    chain_of,
-    filtered,
-    transitions_of,
-    visible_prescription,
-    visible_to,
-)
+from orientation.db.queries import chain_of, filtered, transitions_of
 from orientation.domain.prescription import Action, Status, role_of
 
 log = logging.getLogger(__name__)
@@ -67,26 +70,24 @@ PROBLEMS = {
 # ---------------------------------------------------------------- helpers
 
 
-def _check_role(principal: Principal, action: Action) -> None:
-    role = role_of(action)
-    if principal.org_kind.value != role.value:
-        raise Forbidden(f"'{action.value}' is done by the {role.value.replace('_', ' ')}")
-
-
 def done_by(action: Action) -> Any:
     """A route dependency: the caller's kind is checked against the action's role before its body
     is read, so the other party gets 403, never a 422 about a body it may not send."""
 
     def check(principal: CurrentPrincipal) -> None:
-        _check_role(principal, action)
+        ensure_action_doable(principal, action)
 
     return Depends(check)
 
 
+async def _readable(db: AsyncSession, principal: Principal, prescription_id: UUID) -> Prescription:
+    return ensure_prescription_readable(principal, await db.get(Prescription, prescription_id), prescription_id)
+
+
 async def _authorised(db: AsyncSession, principal: Principal, prescription_id: UUID, action: Action) -> tuple[Prescription, Actor]:
     """404 if the prescription is not visible to the caller, 403 if the action is the other party's."""
-    _check_role(principal, action)
-    prescription = await visible_prescription(db, principal, prescription_id)
+    ensure_action_doable(principal, action)
+    prescription = await _readable(db, principal, prescription_id)
     return prescription, Actor(principal.describe(), role_of(action))
 
 
@@ -105,13 +106,13 @@ def _created(answer: Answer) -> Response:
 
 def _renderer(db: AsyncSession, runtime: Runtime, principal: Principal) -> Render:
     async def render(prescription: Prescription) -> PrescriptionOut:
-        return await present(db, runtime, prescription, principal, with_identity=False)
+        return await prescription_out(db, runtime, prescription, principal, with_identity=False)
 
     return render
 
 
 async def _answer(db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal) -> JSONResponse:
-    body = await present(db, runtime, prescription, principal, with_identity=True)
+    body = await prescription_out(db, runtime, prescription, principal, with_identity=True)
     # docs/rules.md §7.3: every answer showing the identity is an access to personal data (ids only logged).
     log.info("personal data read", extra={"prescription_id": str(prescription.id), "by": principal.describe()})
     return _with_etag(JSONResponse(body.model_dump(mode="json")), prescription.version)
@@ -157,11 +158,10 @@ async def count_prescriptions(
     from_: Annotated[IsoDate | None, Query(alias="from", description="Submitted on or after")] = None,
     to: Annotated[IsoDate | None, Query(description="Submitted on or before")] = None,
 ) -> CountsOut:
-    query = select(Prescription.status, func.count()).where(visible_to(principal))
+    query = select(Prescription.status, func.count()).where(prescriptions_visible_to(principal))
     query = filtered(query, session_id=session_id, from_=from_, to=to, timezone=runtime.settings.business_timezone)
     found = dict((await db.execute(query.group_by(Prescription.status))).tuples().all())
-    counts = {status.value: int(found.get(status.value, 0)) for status in Status}
-    return CountsOut(counts=counts, total=sum(counts.values()))
+    return counts_out(found)
 
 
 @router.get("/prescriptions", response_model=Page[PrescriptionSummary], responses=PROBLEMS, summary="Your prescriptions")
@@ -180,7 +180,7 @@ async def list_prescriptions(
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> Page[PrescriptionSummary]:
     query = filtered(
-        select(Prescription).where(visible_to(principal)), statuses=status, session_id=session_id, person_id=person_id,
+        select(Prescription).where(prescriptions_visible_to(principal)), statuses=status, session_id=session_id, person_id=person_id,
         from_=from_, to=to, timezone=runtime.settings.business_timezone,
     )
     if organisation_siret:
@@ -189,23 +189,23 @@ async def list_prescriptions(
         query = query.where(Prescription.prescriber_code == prescriber_code)
     return await keyset_page(
         db, query, by_instant(Prescription.created_at, Prescription.id), cursor=cursor,
-        limit=limit or runtime.settings.default_page_size, render=summary,
+        limit=limit or runtime.settings.default_page_size, render=prescription_summary_out,
     )
 
 
 @router.get("/prescriptions/{prescription_id}", response_model=PrescriptionOut, responses=PROBLEMS, summary="One prescription (ETag)")
 async def get_prescription(prescription_id: UUID, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep):
-    prescription = await visible_prescription(db, principal, prescription_id)
+    prescription = await _readable(db, principal, prescription_id)
     return await _answer(db, runtime, prescription, principal)
 
 
 @router.get("/prescriptions/{prescription_id}/history", response_model=HistoryOut, responses=PROBLEMS, summary="Who did what, when, why")
 async def prescription_history(prescription_id: UUID, principal: CurrentPrincipal, db: DbSession) -> HistoryOut:
-    prescription = await visible_prescription(db, principal, prescription_id)
+    prescription = await _readable(db, principal, prescription_id)
     items: list[TransitionOut] = []
     for link in await chain_of(db, prescription):
-        if can_see(principal, link):
-            items.extend(TransitionOut.model_validate(row, from_attributes=True) for row in await transitions_of(db, link.id))
+        if may_see_prescription(principal, link):
+            items.extend(transition_out(row) for row in await transitions_of(db, link.id))
     return HistoryOut(prescription_id=prescription_id, items=items)
 
 

@@ -1,48 +1,58 @@
-"""Turns stored prescriptions into response bodies, for the caller who asks."""
+"""Turns stored prescriptions, sessions and searches into response bodies, for the caller who asks
+(docs/developing.md, "Rendering and access rules")."""
 
 from __future__ import annotations
 
-from pacte_common.auth import OrgKind, Principal
+from datetime import date
+
+from pacte_common.auth import Principal
 from pacte_common.contracts.people import MaskedIdentity, open_identity
+from pacte_common.crypto import FieldCipher
 from pacte_common.service import Runtime
 from pacte_common.tracing import trace_id_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orientation.api.access import actions_for, may_see_prescription
 from orientation.api.schemas import (
     ChainLink,
+    CountsOut,
+    FoundPersonOut,
+    FoundPrescriptionOut,
+    PersonSearchAnswer,
+    PersonSearchAudit,
     PositioningOut,
     PrescriptionOut,
     PrescriptionSummary,
     RefusalOut,
+    SessionOut,
+    TransitionOut,
 )
-from orientation.db.models import Person, Prescription
-from orientation.db.queries import can_see, chain_of, waitlist_rank
+from orientation.app import search
+from orientation.db.models import (
+    CatalogueSession,
+    Person,
+    PersonSearch,
+    Prescription,
+    PrescriptionTransition,
+)
+from orientation.db.queries import chain_of, waitlist_rank
+from orientation.domain.catalogue import open_for_prescription
+from orientation.domain.people import mask_birth_date, mask_name
 from orientation.domain.prescription import (
     EXPIRABLE_STATUSES,
     POSITIONING_LABELS,
-    PRESCRIPTION,
     REFUSAL_HINTS,
     REFUSAL_LABELS,
     STATUS_LABELS,
     Action,
     PositioningKind,
     RefusalReason,
-    Role,
     Status,
 )
+from orientation.settings import OrientationSettings
 
 
-def actions_for(principal: Principal, status: Status) -> list[str]:
-    """What this caller may do from `status` (the Region is shown both partners' actions)."""
-    roles = {
-        OrgKind.PRESCRIBER: [Role.PRESCRIBER],
-        OrgKind.TRAINING_ORG: [Role.TRAINING_ORG],
-        OrgKind.REGION: [Role.TRAINING_ORG, Role.PRESCRIBER],
-    }.get(principal.org_kind, [])
-    return [a.value for role in roles for a in PRESCRIPTION.allowed_actions(status, role)]
-
-
-def summary(prescription: Prescription) -> PrescriptionSummary:
+def prescription_summary_out(prescription: Prescription) -> PrescriptionSummary:
     return PrescriptionSummary.model_validate(
         {**_columns(prescription), "status_label": STATUS_LABELS[Status(prescription.status)]}
     )
@@ -52,7 +62,7 @@ def _columns(p: Prescription) -> dict:
     return {column.key: getattr(p, column.key) for column in Prescription.__mapper__.column_attrs}
 
 
-async def present(
+async def prescription_out(
     db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal, *, with_identity: bool
 ) -> PrescriptionOut:
     status = Status(prescription.status)
@@ -77,7 +87,7 @@ async def present(
     chain = [
         ChainLink(prescription_id=link.id, session_id=link.session_id, status=Status(link.status), created_at=link.created_at)
         for link in await chain_of(db, prescription)
-        if can_see(principal, link)
+        if may_see_prescription(principal, link)
     ]
     expires_at = (
         prescription.status_changed_at + runtime.settings.prescription_expiry_delay
@@ -102,3 +112,43 @@ async def present(
             "allowed_actions": actions,
         }
     )
+
+
+def session_out(row: CatalogueSession, settings: OrientationSettings) -> SessionOut:
+    return SessionOut.model_validate(
+        {
+            **row.snapshot,
+            "places": row.places,
+            "places_taken": row.places_taken,
+            "recruitment_state": row.recruitment_state,
+            "places_available": max(0, row.places - row.places_taken),
+            "cancelled": row.cancelled,
+            "open_for_prescription": open_for_prescription(
+                row.recruitment_state, row.cancelled, settings.prescribable_recruitment_states
+            ),
+        }
+    )
+
+
+def person_search_answer_out(found: list[search.Found], truncated: bool, birth_date: date) -> PersonSearchAnswer:
+    return PersonSearchAnswer(truncated=truncated, items=[FoundPersonOut(
+        person_id=f.person.person_id, identity=MaskedIdentity.of(f.identity), birth_date=birth_date,
+        prescriptions=[FoundPrescriptionOut(id=p.id, status=p.status, session_id=p.session_id, organisation_siret=p.organisation_siret,
+                                            created_at=p.created_at, href=f"/prescriptions/{p.id}") for p in f.prescriptions],
+    ) for f in found])
+
+
+def person_search_audit_out(row: PersonSearch, cipher: FieldCipher) -> PersonSearchAudit:
+    criteria = search.open_criteria(cipher, row.criteria_sealed)
+    return PersonSearchAudit(id=row.id, at=row.at, actor=row.actor, last_name_masked=mask_name(criteria.last_name),
+                             birth_date_masked=mask_birth_date(criteria.birth_date), found=row.found)
+
+
+def counts_out(found: dict[str, int]) -> CountsOut:
+    """Every status, zero included, from the counts by status the query found."""
+    counts = {status.value: int(found.get(status.value, 0)) for status in Status}
+    return CountsOut(counts=counts, total=sum(counts.values()))
+
+
+def transition_out(row: PrescriptionTransition) -> TransitionOut:
+    return TransitionOut.model_validate(row, from_attributes=True)

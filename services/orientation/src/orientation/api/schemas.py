@@ -191,3 +191,43 @@ class HistoryOut(BaseModel):
 class CountsOut(BaseModel):
     counts: dict[str, int]
     total: int
+
+
+# ---------------------------------------------------------------- finding a person (the Region)
+
+
+class PersonSearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    last_name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", description="Birth or usual name, or its beginning; accents and case aside")
+    birth_date: date = Field(description="Exact, YYYY-MM-DD")
+
+
+class FoundPrescriptionOut(BaseModel):
+    id: UUID
+    status: str
+    session_id: UUID
+    organisation_siret: str
+    created_at: datetime
+    href: str = Field(description="The prescription in this service (GET)")
+
+
+class FoundPersonOut(BaseModel):
+    person_id: UUID
+    identity: MaskedIdentity
+    birth_date: date
+    prescriptions: list[FoundPrescriptionOut]
+
+
+class PersonSearchAnswer(BaseModel):
+    items: list[FoundPersonOut]
+    truncated: bool = Field(description="More persons matched than shown: type more of the name")
+
+
+class PersonSearchAudit(BaseModel):
+    id: UUID
+    at: datetime
+    actor: str
+    last_name_masked: str = Field(description="The name as typed, masked: its first letter, then a star per other character")
+    birth_date_masked: str = Field(description="The birth date as typed, masked: its year only (YYYY-**-**)")
+    found: int

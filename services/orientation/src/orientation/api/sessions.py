@@ -13,28 +13,12 @@ from pacte_common.pagination import by_date, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import select
 
+from orientation.api.presenters import session_out
 from orientation.api.schemas import SessionOut
 from orientation.db.models import CatalogueSession
-from orientation.domain.catalogue import open_for_prescription
 from orientation.settings import OrientationSettings
 
 router = APIRouter(tags=["sessions"])
-
-
-def present_session(row: CatalogueSession, settings: OrientationSettings) -> SessionOut:
-    return SessionOut.model_validate(
-        {
-            **row.snapshot,
-            "places": row.places,
-            "places_taken": row.places_taken,
-            "recruitment_state": row.recruitment_state,
-            "places_available": max(0, row.places - row.places_taken),
-            "cancelled": row.cancelled,
-            "open_for_prescription": open_for_prescription(
-                row.recruitment_state, row.cancelled, settings.prescribable_recruitment_states
-            ),
-        }
-    )
 
 
 @router.get("/sessions", response_model=Page[SessionOut], summary="Sessions open for prescription")
@@ -81,7 +65,7 @@ async def list_sessions(
         query = query.where(CatalogueSession.places_taken < CatalogueSession.places)
     return await keyset_page(
         db, query, by_date(CatalogueSession.start_date, CatalogueSession.session_id), cursor=cursor,
-        limit=limit or settings.default_page_size, render=lambda row: present_session(row, settings),
+        limit=limit or settings.default_page_size, render=lambda row: session_out(row, settings),
     )
 
 
@@ -90,4 +74,4 @@ async def get_session(session_id: UUID, principal: CurrentPrincipal, db: DbSessi
     row = await db.get(CatalogueSession, session_id)
     if row is None:
         raise NotFound(f"No session {session_id} is known to orientation")
-    return present_session(row, runtime.settings)
+    return session_out(row, runtime.settings)

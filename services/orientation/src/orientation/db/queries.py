@@ -1,52 +1,16 @@
-"""Queries shared by the routers and the use cases: visibility, chains, counts, filters."""
+"""Queries shared by the routers and the use cases: chains, counts, filters (who sees what: api/access.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
 
-from pacte_common.auth import OrgKind, Principal
 from pacte_common.clock import start_of_business_day
-from pacte_common.errors import Forbidden, NotFound
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
 from orientation.domain.prescription import EXPIRABLE_STATUSES, Status
-
-
-def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """A prescriber sees its structure's prescriptions, an organisation those to its sessions, the Region all."""
-    match principal.org_kind:
-        case OrgKind.REGION:
-            return true()
-        case OrgKind.PRESCRIBER:
-            return Prescription.prescriber_code == principal.org_id
-        case OrgKind.TRAINING_ORG:
-            return Prescription.organisation_siret == principal.org_id
-        case _:
-            raise Forbidden("Prescriptions are shared between prescribers, training organisations and the Region")
-
-
-def can_see(principal: Principal, prescription: Prescription) -> bool:
-    match principal.org_kind:
-        case OrgKind.REGION:
-            return True
-        case OrgKind.PRESCRIBER:
-            return prescription.prescriber_code == principal.org_id
-        case OrgKind.TRAINING_ORG:
-            return prescription.organisation_siret == principal.org_id
-        case _:
-            return False
-
-
-async def visible_prescription(db: AsyncSession, principal: Principal, prescription_id: uuid.UUID) -> Prescription:
-    """The prescription, or 404 whether it does not exist or belongs to someone else (no leak)."""
-    visible_to(principal)  # 403 for kinds that see no prescription at all
-    prescription = await db.get(Prescription, prescription_id)
-    if prescription is None or not can_see(principal, prescription):
-        raise NotFound(f"No prescription {prescription_id} visible to you")
-    return prescription
 
 
 async def chain_of(db: AsyncSession, prescription: Prescription) -> list[Prescription]:

@@ -10,20 +10,12 @@ from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.service import DbSession, RuntimeDep
 
 from remuneration.api.access import UNKNOWN_FILE, file_for_body
+from remuneration.api.presenters import aid_out
 from remuneration.api.schemas import EmergencyAidIn, EmergencyAidOut
 from remuneration.app import aids
-from remuneration.db.models import EmergencyAid
 
 router = APIRouter(tags=["emergency aid"])
 Requester = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
-
-
-def aid_view(aid: EmergencyAid) -> EmergencyAidOut:
-    return EmergencyAidOut(
-        id=aid.id, dossier_id=aid.dossier_id, decision="granted" if aid.granted else "refused",
-        reason_code=aid.reason_code, reason=aid.reason, amount=aid.amount, household_size=aid.household_size,
-        monthly_resources=aid.monthly_resources, paid_in_run=aid.paid_in_run, created_at=aid.created_at,
-    )
 
 
 @router.post("/emergency-aids", status_code=201, response_model=EmergencyAidOut, responses=UNKNOWN_FILE,
@@ -32,5 +24,5 @@ async def ask_emergency_aid(body: EmergencyAidIn, principal: Requester, db: DbSe
                             idempotency_key: IdempotencyKey = None):
     return answer_response(await aids.ask_emergency_aid(
         db, runtime, principal, body, load=lambda: file_for_body(db, principal, body.dossier_id, lock=True),
-        render=aid_view, idempotency_key=idempotency_key,
+        render=aid_out, idempotency_key=idempotency_key,
     ))

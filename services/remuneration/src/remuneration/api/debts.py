@@ -15,21 +15,21 @@ from pacte_common.pagination import by_month, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from remuneration.api.access import may_see_identifiers_in_clear
+from remuneration.api.presenters import debt_detail_out, debt_out
 from remuneration.api.runs import MonthPath
 from remuneration.api.schemas import (
     DebtOut,
     DebtTotals,
-    DebtTransitionOut,
     DemandIn,
     RepaymentIn,
-    RepaymentOut,
     WriteOffIn,
 )
 from remuneration.app import debts as use_cases
 from remuneration.app import runs as run_use_cases
 from remuneration.db import debts as queries
 from remuneration.db.models import Debt
-from remuneration.domain.states import DEBT, DEBT_STATE_LABELS, DebtState
+from remuneration.domain.states import DebtState
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["debts"])
@@ -41,26 +41,9 @@ StateFilter = Annotated[str | None, Query(pattern="^(" + "|".join(s.value for s 
 MonthFilter = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
-def debt_view(debt: Debt, repayments=(), history=()) -> DebtOut:
-    return DebtOut(
-        id=debt.id, dossier_id=debt.dossier_id, person_id=debt.person_id, organisation_siret=debt.organisation_siret,
-        run_month=debt.run_month, state=debt.state, state_label=DEBT_STATE_LABELS[DebtState(debt.state)],
-        amount=debt.amount, repaid_amount=debt.repaid_amount, written_off_amount=debt.written_off_amount,
-        balance=debt.balance, origin_months=debt.origin_months or [], explanation=debt.explanation,
-        opened_at=debt.opened_at, demanded_at=debt.demanded_at, demand_reference=debt.demand_reference,
-        write_off_reason=debt.write_off_reason, allowed_actions=[a.value for a in DEBT.allowed_actions(debt.state)],
-        repayments=[RepaymentOut(id=r.id, amount=r.amount, received_on=r.received_on, reference=r.reference,
-                                 recorded_by=r.recorded_by, recorded_at=r.recorded_at) for r in repayments],
-        history=[DebtTransitionOut(action=t.action, from_state=t.from_status, to_state=t.to_status, actor=t.actor,
-                                   at=t.at, reason=t.reason) for t in history],
-        version=debt.version,
-    )
-
-
-async def full_view(db: AsyncSession, debt: Debt, response: Response | None = None) -> DebtOut:
-    if response is not None:
-        response.headers["ETag"] = etag(debt.version)
-    return debt_view(debt, await queries.repayments_of(db, debt.id), await queries.history_of(db, debt.id))
+async def _answer(db: AsyncSession, debt: Debt, response: Response) -> DebtOut:
+    response.headers["ETag"] = etag(debt.version)
+    return await debt_detail_out(db, debt)
 
 
 @router.get("/debts", response_model=Page[DebtOut], summary="Debts (money owed back), by state, file or run")
@@ -68,7 +51,7 @@ async def list_debts(principal: DebtReader, db: DbSession, state: StateFilter = 
                      run_month: MonthFilter = None, cursor: CursorParam = None, limit: LimitParam = 50):
     query = queries.debts_query(state=state, dossier_id=dossier_id, run_month=run_month)
     return await keyset_page(db, query, by_month(Debt.run_month, Debt.id), cursor=cursor, limit=limit,
-                             render=debt_view)
+                             render=debt_out)
 
 
 @router.get("/debts/totals", response_model=DebtTotals, summary="How many debts are still owed, and how much")
@@ -83,7 +66,7 @@ async def get_debt(debt_id: UUID, principal: DebtReader, db: DbSession, response
     debt = await db.get(Debt, debt_id)
     if debt is None:
         raise NotFound("No such debt")
-    return await full_view(db, debt, response)
+    return await _answer(db, debt, response)
 
 
 @router.post("/debts/{debt_id}/demand", response_model=DebtOut,
@@ -92,7 +75,7 @@ async def demand_debt(debt_id: UUID, body: DemandIn, principal: PayingAgency, db
                       response: Response, if_match: IfMatch = None):
     debt = await use_cases.demand(db, runtime, debt_id, reference=body.reference, demanded_on=body.demanded_on,
                                   actor=principal.describe(), if_match=if_match)
-    return await full_view(db, debt, response)
+    return await _answer(db, debt, response)
 
 
 @router.post("/debts/{debt_id}/repayments", status_code=201, response_model=DebtOut,
@@ -105,7 +88,7 @@ async def record_repayment(debt_id: UUID, body: RepaymentIn, principal: PayingAg
         db, runtime, debt_id, use_cases.Repayment(body.amount, body.received_on, body.reference), principal.describe())
     if not created:
         response.status_code = 200
-    return await full_view(db, debt, response)
+    return await _answer(db, debt, response)
 
 
 @router.post("/debts/{debt_id}/write-off", response_model=DebtOut,
@@ -114,7 +97,7 @@ async def write_off_debt(debt_id: UUID, body: WriteOffIn, principal: RegionOnly,
                          response: Response, if_match: IfMatch = None):
     debt = await use_cases.write_off(db, runtime, debt_id, reason=body.reason, actor=principal.describe(),
                                      if_match=if_match)
-    return await full_view(db, debt, response)
+    return await _answer(db, debt, response)
 
 
 DEMAND_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The repayment demand file (docs/remuneration.md)"}}
@@ -124,7 +107,7 @@ DEMAND_RESPONSES = {200: {"content": {"text/csv": {}}, "description": "The repay
             summary="The repayment demands of the debts a validated run opened (CSV; NIR and IBAN masked for the "
                     "Region)")
 async def get_demands(month: MonthPath, principal: DebtReader, db: DbSession, runtime: RuntimeDep):
-    reveal = principal.org_kind is OrgKind.PAYING_AGENCY
+    reveal = may_see_identifiers_in_clear(principal)
     text, lines, total = await run_use_cases.demands_csv(db, runtime, month, reveal)
     log.info("repayment demands %s downloaded by %s (%d lines)", month, principal.describe(), lines)
     return Response(text, media_type="text/csv; charset=utf-8", headers={

@@ -116,7 +116,7 @@ async def file_request(db: AsyncSession, runtime: Runtime, principal: Principal,
     """
     async def create() -> tuple[int, Any]:
         file = await load()
-        _may_file_request(file)
+        _refuse_if_filed_or_over(file)
         _record_request(runtime, file, body, principal.describe())
         await move_file(db, runtime.outbox, runtime.settings.policy(), file, FileAction.FILE_REQUEST,
                         principal.describe(), "remuneration request filed")
@@ -128,7 +128,7 @@ async def file_request(db: AsyncSession, runtime: Runtime, principal: Principal,
                                    payload=body.model_dump(mode="json"), create=create)
 
 
-def _may_file_request(file: RemunerationFile) -> None:
+def _refuse_if_filed_or_over(file: RemunerationFile) -> None:
     if file.request_id is not None:
         raise Conflict("A remuneration request is already filed for this training file",
                        request_id=str(file.request_id))

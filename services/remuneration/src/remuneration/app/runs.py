@@ -97,7 +97,7 @@ async def compute(db: AsyncSession, runtime: Runtime, month: Month, actor: str) 
     await queries.lock_runs(db)
     run = await db.get(Run, key, with_for_update=True)
     if run is not None:
-        _may_recompute(run)
+        _refuse_if_validated(run)
     await _check_order(db, key, "computed")
     await _start_draft(db, run, key, actor)
     try:
@@ -115,7 +115,7 @@ async def compute(db: AsyncSession, runtime: Runtime, month: Month, actor: str) 
     return await db.get_one(Run, key, populate_existing=True)
 
 
-def _may_recompute(run: Run) -> None:
+def _refuse_if_validated(run: Run) -> None:
     try:
         RUN.step(run.state, RunAction.COMPUTE)
     except TransitionRefused as exc:

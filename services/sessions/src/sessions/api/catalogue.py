@@ -9,14 +9,20 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.sessions import RecruitmentState
-from pacte_common.errors import Forbidden, NotFound
+from pacte_common.errors import NotFound
 from pacte_common.http import CODE, DEPARTEMENT, CursorParam, IfMatch, IsoDate, Page, etag
 from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
 from sqlalchemy import select
 
-from sessions.api.access import ensure_session_visible
+from sessions.api.access import (
+    ensure_action_visible,
+    ensure_catalogue_readable,
+    ensure_session_visible,
+    siret_seen_by,
+)
+from sessions.api.presenters.catalogue import action_out, programme_out, session_out
 from sessions.api.schemas import (
     ActionIn,
     ActionOut,
@@ -31,52 +37,10 @@ from sessions.api.schemas import (
 )
 from sessions.app import catalogue
 from sessions.db.models import Action, Programme, TrainingSession
-from sessions.events.publish import session_snapshot
 
 router = APIRouter(tags=["catalogue"])
 
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
-
-
-def programme_out(programme: Programme) -> ProgrammeOut:
-    return ProgrammeOut.model_validate(programme)
-
-
-def action_out(action: Action) -> ActionOut:
-    return ActionOut(
-        id=action.id,
-        lheo_id=action.lheo_id,
-        programme_code=action.programme.code,
-        organisation_siret=action.organisation_siret,
-        delivering_siret=action.delivering_siret,
-        delivering_name=action.delivering_name,
-        version=action.version,
-        title=action.title,
-        rncp_code=action.rncp_code,
-        formacode=action.formacode,
-        certifying=action.certifying,
-        hours_in_centre=action.hours_in_centre,
-        hours_in_company=action.hours_in_company,
-        weekly_hours=action.weekly_hours,
-        hourly_price=action.hourly_price,
-        part_time=action.part_time,
-        distance_learning=action.distance_learning,
-        modules=action.modules,
-        skill_blocks=action.skill_blocks,
-        departement=action.departement,
-        territory_code=action.territory_code,
-    )
-
-
-def session_out(session: TrainingSession) -> SessionOut:
-    return SessionOut(
-        id=session.id,
-        lheo_id=session.lheo_id,
-        version=session.version,
-        cancelled=session.cancelled_at is not None,
-        cancel_reason=session.cancel_reason,
-        **session_snapshot(session).model_dump(exclude={"version"}),
-    )
 
 
 # ---------------------------------------------------------------- programmes
@@ -122,12 +86,7 @@ async def create_action(body: ActionIn, principal: Region, db: DbSession, runtim
 
 @router.get("/actions/{action_id}", response_model=ActionOut)
 async def get_action(action_id: UUID, principal: CurrentPrincipal, db: DbSession):
-    action = await db.get(Action, action_id)
-    if action is None or (principal.org_kind is OrgKind.TRAINING_ORG and action.organisation_siret != principal.org_id):
-        raise NotFound("No such action")
-    if principal.org_kind is OrgKind.PAYING_AGENCY:
-        raise Forbidden("The catalogue is read by the Region, training organisations and prescribers")
-    return action_out(action)
+    return action_out(ensure_action_visible(principal, await db.get(Action, action_id)))
 
 
 @router.patch("/actions/{action_id}", response_model=ActionOut, summary="Update an action; its sessions are republished")
@@ -171,11 +130,10 @@ async def list_sessions(
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ):
-    if principal.org_kind is OrgKind.PAYING_AGENCY:
-        raise Forbidden("The catalogue is read by the Region, training organisations and prescribers")
+    ensure_catalogue_readable(principal)
     query = select(TrainingSession).join(Action, TrainingSession.action_id == Action.id).join(Programme, Action.programme_id == Programme.id)
-    if principal.org_kind is OrgKind.TRAINING_ORG:
-        query = query.where(Action.organisation_siret == principal.org_id)
+    if (siret := siret_seen_by(principal)) is not None:
+        query = query.where(Action.organisation_siret == siret)
     if recruitment_state:
         query = query.where(TrainingSession.recruitment_state == recruitment_state.value)
     if programme:
@@ -196,8 +154,7 @@ async def list_sessions(
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
 async def get_session(session_id: UUID, principal: CurrentPrincipal, db: DbSession, response: Response):
-    if principal.org_kind is OrgKind.PAYING_AGENCY:
-        raise Forbidden("The catalogue is read by the Region, training organisations and prescribers")
+    ensure_catalogue_readable(principal)
     session = ensure_session_visible(principal, await db.get(TrainingSession, session_id))
     response.headers["ETag"] = etag(session.version)
     return session_out(session)

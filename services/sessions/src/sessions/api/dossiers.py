@@ -18,15 +18,20 @@ from fastapi.responses import JSONResponse
 from pacte_common.auth import CurrentPrincipal, OrgKind, Principal, require_kind
 from pacte_common.contracts.people import MaskedIdentity, PersonIdentity, open_identity
 from pacte_common.contracts.sessions import DossierStatus
-from pacte_common.errors import Forbidden
 from pacte_common.http import CursorParam, IfMatch, Page, etag
 from pacte_common.idempotency import IdempotencyKey, answer_response
 from pacte_common.pagination import by_instant, keyset_page
 from pacte_common.service import DbSession, RuntimeDep
-from pacte_common.tracing import trace_id_of
 from sqlalchemy import select
 
-from sessions.api.access import Today, ensure_dossier_readable, ensure_dossier_writable
+from sessions.api.access import (
+    Today,
+    can_read_session,
+    dossiers_visible_to,
+    ensure_dossier_readable,
+    ensure_dossier_writable,
+)
+from sessions.api.presenters.dossiers import attendance_out, dossier_out
 from sessions.api.schemas import (
     AttendanceIn,
     AttendanceOut,
@@ -37,27 +42,21 @@ from sessions.api.schemas import (
     ExitIn,
     IdentityIn,
     InterruptionIn,
-    InterruptionOut,
     ResumptionIn,
-    TransitionOut,
 )
 from sessions.app import dossiers as use_cases
-from sessions.app.dossiers import Enrolment, ExitDeclaration, hours
+from sessions.app.dossiers import Enrolment, ExitDeclaration
 from sessions.db.models import (
     Action,
-    AttendanceStatement,
     Dossier,
-    DossierTransition,
     TrainingSession,
 )
 from sessions.db.queries import (
-    as_attendance,
     current_statements,
     dossier_by_id,
     month_history,
     transitions_of,
 )
-from sessions.domain.lifecycle import DOSSIER, STATUS_LABELS
 from sessions.domain.training import MonthlyAttendance
 
 log = logging.getLogger(__name__)
@@ -65,50 +64,6 @@ router = APIRouter(tags=["dossiers"])
 
 Writer = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)]
 Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-
-
-def dossier_out(dossier: Dossier, *, identity: MaskedIdentity | None = None, transitions: list[DossierTransition] | None = None) -> DossierOut:
-    status = DossierStatus(dossier.status)
-    return DossierOut(
-        id=dossier.id,
-        session_id=dossier.session_id,
-        person_id=dossier.person_id,
-        prescription_id=dossier.prescription_id,
-        prescriber_code=dossier.prescriber_code,
-        programme_code=dossier.session.action.programme.code,
-        organisation_siret=dossier.session.action.organisation_siret,
-        status=status.value,
-        status_label=STATUS_LABELS[status],
-        allowed_actions=[a.value for a in DOSSIER.allowed_actions(status)],
-        profile=dossier.profile,
-        has_nir=dossier.has_nir,
-        identity=identity,
-        entry_date=dossier.entry_date,
-        entry_declared_late=dossier.entry_declared_late,
-        exit_date=dossier.exit_date,
-        exit_kind=dossier.exit_kind,
-        dropout_reason=dossier.dropout_reason,
-        certification_result=dossier.certification_result,
-        skill_blocks_obtained=dossier.skill_blocks_obtained or [],
-        realised_hours=dossier.realised_hours,
-        cost=dossier.cost,
-        exit_declared_late=dossier.exit_declared_late,
-        cancel_reason=dossier.cancel_reason,
-        interruptions=[
-            InterruptionOut(
-                id=i.id,
-                start_date=i.start_date,
-                reason=i.reason,
-                expected_return_date=i.expected_return_date,
-                resumption_date=i.resumption_date,
-                declared_late=i.declared_late,
-            )
-            for i in dossier.interruptions
-        ],
-        transitions=[TransitionOut.model_validate(t, from_attributes=True) for t in transitions] if transitions is not None else None,
-        version=dossier.version,
-        trace_id=trace_id_of(dossier.traceparent),
-    )
 
 
 def answered(dossier: Dossier, status_code: int = 200) -> JSONResponse:
@@ -132,7 +87,8 @@ async def create_dossier(body: DossierIn, principal: Writer, db: DbSession, runt
         profile=body.profile.model_dump(mode="json"),
     )
     return answer_response(await use_cases.enrol(
-        db, runtime, principal, enrolment, payload=body, idempotency_key=idempotency_key, render=dossier_out
+        db, runtime, principal, enrolment, may_enrol_in=lambda session: can_read_session(principal, session),
+        payload=body, idempotency_key=idempotency_key, render=dossier_out
     ))
 
 
@@ -161,16 +117,8 @@ async def list_dossiers(
     cursor: CursorParam = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ):
-    query = select(Dossier).join(TrainingSession, Dossier.session_id == TrainingSession.id).join(Action, TrainingSession.action_id == Action.id)
-    match principal.org_kind:
-        case OrgKind.TRAINING_ORG:
-            query = query.where(Action.organisation_siret == principal.org_id)
-        case OrgKind.PRESCRIBER:
-            query = query.where(Dossier.prescriber_code == principal.org_id)
-        case OrgKind.REGION:
-            pass
-        case _:
-            raise Forbidden("Training files are read by the Region, training organisations and prescribers")
+    query = (select(Dossier).join(TrainingSession, Dossier.session_id == TrainingSession.id)
+             .join(Action, TrainingSession.action_id == Action.id).where(dossiers_visible_to(principal)))
     if session_id:
         query = query.where(Dossier.session_id == session_id)
     if status:
@@ -252,28 +200,6 @@ async def cancel_dossier(dossier_id: UUID, body: CancelIn, principal: Writer, db
 
 
 # ---------------------------------------------------------------- attendance
-
-
-def attendance_out(statement: AttendanceStatement, history: list[AttendanceStatement] | None = None) -> AttendanceOut:
-    return AttendanceOut(
-        dossier_id=statement.dossier_id,
-        month=statement.month,
-        version=statement.version,
-        planned_hours=hours(statement.planned_hours),
-        attended_hours=hours(statement.attended_hours),
-        justified_absence_hours=hours(statement.justified_absence_hours),
-        unjustified_absence_hours=hours(statement.unjustified_absence_hours),
-        in_company_hours=hours(statement.in_company_hours),
-        realised_hours=hours(as_attendance(statement).realised_hours),
-        recorded_by=statement.recorded_by,
-        recorded_at=statement.recorded_at,
-        source=statement.source or "manual",
-        superseded_at=statement.superseded_at,
-        voided=statement.voided_at is not None,
-        voided_at=statement.voided_at,
-        voided_reason=statement.voided_reason,
-        history=[attendance_out(h) for h in history or []],
-    )
 
 
 @router.put("/dossiers/{dossier_id}/attendance/{month}", response_model=AttendanceOut, summary="Record or correct a monthly attendance statement")

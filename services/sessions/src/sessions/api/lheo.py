@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -23,6 +23,8 @@ from pacte_common.service import DbSession, RuntimeDep
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from sessions.api.presenters.lheo import mapping_out, pull_run_out
+from sessions.api.schemas import MappingKind, MappingOut, PullRunOut
 from sessions.app import lheo_feeds
 from sessions.app.lheo import ImportReport, import_offer
 from sessions.db.models import Action, LheoProgrammeMapping, LheoPullRun, TrainingSession
@@ -146,25 +148,11 @@ async def export_lheo(request: Request, db: DbSession):
 # ---------------------------------------------------------------- the Region's programme mappings
 
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
-MappingKind = Literal["financeur", "dispositif"]
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
 class MappingIn(BaseModel):
     programme_code: str = Field(min_length=1, max_length=64)
-
-
-class MappingOut(BaseModel):
-    kind: MappingKind = Field(description="financeur: LHEO code-financeur; dispositif: extra code-dispositif")
-    code: str
-    programme_code: str
-    updated_by: str
-    updated_at: datetime
-
-
-def mapping_out(mapping: LheoProgrammeMapping) -> MappingOut:
-    return MappingOut(kind=mapping.kind, code=mapping.code, programme_code=mapping.programme.code,  # type: ignore[arg-type]
-                      updated_by=mapping.updated_by, updated_at=mapping.updated_at)
 
 
 @router.get("/catalogue/lheo/mappings", response_model=list[MappingOut],
@@ -189,20 +177,6 @@ async def delete_mapping(kind: MappingKind, code: Code, principal: Region, db: D
 # ---------------------------------------------------------------- pulled feeds
 
 
-class PullRunOut(BaseModel):
-    id: uuid.UUID
-    feed_url: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: Literal["imported", "not-modified", "failed"]
-    http_status: int | None
-    etag: str | None
-    last_modified: str | None
-    error: str | None = Field(description="Why a failed run changed nothing")
-    closed_sessions: int = Field(description="Sessions closed because they left the feed")
-    report: ImportReport | None = Field(description="The import's report (imported runs)")
-
-
 @router.get("/catalogue/lheo/pulls", response_model=list[PullRunOut],
             summary="The runs of the scheduled LHEO feed pulls, newest first, with their reports (Region)")
 async def list_pull_runs(
@@ -213,4 +187,4 @@ async def list_pull_runs(
     query = select(LheoPullRun).order_by(LheoPullRun.started_at.desc(), LheoPullRun.id).limit(limit)
     if feed_url:
         query = query.where(LheoPullRun.feed_url == feed_url)
-    return [PullRunOut.model_validate(run, from_attributes=True) for run in (await db.execute(query)).scalars()]
+    return [pull_run_out(run) for run in (await db.execute(query)).scalars()]

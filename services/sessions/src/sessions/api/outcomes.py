@@ -4,7 +4,6 @@ Region), a training organisation's declarations, the purge. The result indicator
 from __future__ import annotations
 
 import csv
-from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -29,11 +28,13 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 
 from sessions.api.access import Today, ensure_dossier_readable
+from sessions.api.presenters.outcomes import import_out, outcome_out, purge_out, situations_out
+from sessions.api.schemas import OutcomeOut, OutcomesImportOut, PurgeOut, SituationOut
 from sessions.app import outcomes as use_cases
-from sessions.app.outcomes import ImportReport, purge_expired
+from sessions.app.outcomes import purge_expired
 from sessions.db.outcomes import outcomes_of
 from sessions.db.queries import dossier_by_id
-from sessions.domain.outcomes import JOBS, LASTING_JOBS, SITUATION_LABELS, SOURCE_LABELS, read_csv
+from sessions.domain.outcomes import read_csv
 
 router = APIRouter(tags=["outcomes"])
 Region = Annotated[Principal, require_kind(OrgKind.REGION)]
@@ -51,22 +52,6 @@ class Unreadable(ProblemError):
 
 
 # ---------------------------------------------------------------- schemas
-
-
-class LineOut(BaseModel):
-    line: int = Field(description="1 for the first line after the CSV header, or the first JSON object")
-    status: Literal["created", "updated", "unchanged", "unmatched", "duplicate", "malformed", "inconsistent"]
-    dossier_id: UUID | None = None
-    horizon_months: int | None = None
-    reason: str | None = None
-
-
-class OutcomesImportOut(BaseModel):
-    import_id: UUID | None = Field(description="None on a dry run (nothing written)")
-    source: OutcomeSource
-    dry_run: bool
-    counts: dict[str, int]
-    lines: list[LineOut]
 
 
 # The NIR's written form (its pattern); its key is checked with the rest of the line's content.
@@ -111,47 +96,6 @@ class OutcomeIn(BaseModel):
     situation: OutcomeSituation
     observed_on: IsoDate
     job_related_to_training: bool | None = None
-
-
-class OutcomeOut(BaseModel):
-    dossier_id: UUID
-    horizon_months: int
-    situation: OutcomeSituation
-    situation_label: str
-    observed_on: date
-    source: OutcomeSource
-    source_label: str
-    job_related_to_training: bool | None
-    version: int
-
-
-class PurgeOut(BaseModel):
-    cutoff: date = Field(description="Outcomes observed before this day were deleted")
-    outcomes_deleted: int
-    trajectory_reads_deleted: int = Field(description="Archived reads of trajectories (served by insights now) past their retention")
-
-
-class SituationOut(BaseModel):
-    code: OutcomeSituation
-    label: str
-    job: bool
-    lasting_job: bool
-
-
-def outcome_out(o) -> OutcomeOut:
-    situation, source = OutcomeSituation(o.situation), OutcomeSource(o.source)
-    return OutcomeOut(
-        dossier_id=o.dossier_id, horizon_months=o.horizon_months, situation=situation, situation_label=SITUATION_LABELS[situation],
-        observed_on=o.observed_on, source=source, source_label=SOURCE_LABELS[source],
-        job_related_to_training=o.job_related_to_training, version=o.version,
-    )
-
-
-def import_out(report: ImportReport) -> OutcomesImportOut:
-    return OutcomesImportOut(
-        import_id=report.import_id, source=OutcomeSource(report.source), dry_run=report.dry_run, counts=report.counts,
-        lines=[LineOut(**vars(line)) for line in report.lines],
-    )
 
 
 # ---------------------------------------------------------------- import
@@ -293,10 +237,10 @@ async def list_outcomes(dossier_id: UUID, principal: CurrentPrincipal, db: DbSes
 
 @router.get("/outcomes/situations", response_model=list[SituationOut], summary="The situation codes and their French labels")
 async def list_outcome_situations(principal: CurrentPrincipal):
-    return [SituationOut(code=s, label=SITUATION_LABELS[s], job=s in JOBS, lasting_job=s in LASTING_JOBS) for s in OutcomeSituation]
+    return situations_out()
 
 
 @router.post("/outcomes/purge", response_model=PurgeOut, summary="Delete the outcomes past their retention period (Region)")
 async def purge_outcomes(principal: Region, db: DbSession, runtime: RuntimeDep, today: Today):
     report = await purge_expired(db, runtime, today)
-    return PurgeOut(**vars(report))
+    return purge_out(report)

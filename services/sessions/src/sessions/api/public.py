@@ -14,7 +14,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,34 +26,29 @@ from pacte_common.fair_share import FAIR_SHARE_RESPONSES, RateLimited
 from pacte_common.http import CursorParam, IsoDate, Page
 from pacte_common.pagination import by_date, keyset_page
 from pacte_common.service import DbSession
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, StringConstraints
 
-from sessions.db.models import Action, TrainingSession
+from sessions.api.presenters.public import (
+    figures_of,
+    public_session_out,
+    public_training_out,
+)
+from sessions.api.schemas import PublicSession, PublicTraining
+from sessions.db.models import TrainingSession
 from sessions.db.public_search import (
-    PublicOffer,
     SearchFilters,
     comments_of,
-    exits_and_outcomes,
-    marks_by,
-    organisation_marks,
     page_rows,
     place_of,
     plan_for_these_values,
     search_query,
     training_of,
 )
-from sessions.db.satisfaction import SatisfactionReview
 from sessions.domain.public_search import (
     CODE_PATTERNS,
-    MARKS,
     MAX_RADIUS_KM,
     Around,
-    Marks,
-    Result,
-    employment_result,
     invalid_code,
-    mean_marks,
-    next_meeting,
     parse_point,
     stems,
     words_of,
@@ -68,173 +62,7 @@ PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class PublicMarks(BaseModel):
-    reviews: int | None = Field(description="Number of reviews; null below the minimum base")
-    below_min_base: bool = Field(description="Some reviews exist, fewer than the minimum base: nothing is shown")
-    overall: Decimal | None = None
-    accueil: Decimal | None = None
-    contenu: Decimal | None = None
-    equipe_formateurs: Decimal | None = None
-    moyens_materiels: Decimal | None = None
-    accompagnement: Decimal | None = None
-
-
-class PublicReviews(BaseModel):
-    """ANOTEA's mean marks (1 to 5) of the training and of its organisation (every review under its SIRET)."""
-
-    training: PublicMarks
-    organisation: PublicMarks
-
-
-class PublicResult(BaseModel):
-    """Share in employment (any job) of the respondents 6 months after the exit."""
-
-    horizon_months: int
-    population: int | None = Field(description="Trainees exited at least 6 months ago; null below the minimum base")
-    respondents: int | None
-    response_rate: Decimal | None
-    employment_rate: Decimal | None
-    below_min_base: bool
-
-
-class PublicPlace(BaseModel):
-    postcode: str | None
-    city: str | None
-    latitude: float | None
-    longitude: float | None
-
-
-class PublicOrganisation(BaseModel):
-    siret: str
-    name: str | None
-
-
-class PublicSession(BaseModel):
-    session_id: uuid.UUID
-    training_id: uuid.UUID = Field(description="GET /public/trainings/{training_id}")
-    title: str
-    organisation: PublicOrganisation = Field(description="The organisation that delivers the training")
-    start_date: date
-    end_date: date
-    places_left: int | None = Field(description="null: the places are not known")
-    permanent_entries: bool
-    distance_learning: bool
-    place: PublicPlace
-    distance_km: float | None = Field(None, description="From the point searched around")
-    formacode: str | None
-    next_information_meeting: date | None
-    reviews: PublicReviews
-    employment_6_months: PublicResult
-
-
-class PublicTrainingSession(BaseModel):
-    session_id: uuid.UUID
-    start_date: date
-    end_date: date
-    places_left: int | None
-    open: bool = Field(description="Recruiting: an application may be made")
-    next_information_meeting: date | None
-
-
-class PublicTraining(BaseModel):
-    training_id: uuid.UUID
-    title: str
-    objectives: str | None
-    expected_results: str | None
-    content: str | None
-    organisation: PublicOrganisation
-    certifying: bool
-    rncp_code: str | None
-    codes: dict[str, list[str]]
-    hours_in_centre: Decimal
-    hours_in_company: Decimal
-    distance_learning: bool
-    place: PublicPlace
-    sessions: list[PublicTrainingSession]
-    reviews: PublicReviews
-    comments: list[str] = Field(description="The reviews' comments ANOTEA published (moderated), newest first; none below the minimum base")
-    employment_6_months: PublicResult
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def marks_out(marks: Marks) -> PublicMarks:
-    return PublicMarks(reviews=marks.reviews, below_min_base=marks.below_min_base, **marks.means)
-
-
-def result_out(result: Result) -> PublicResult:
-    return PublicResult(**result.__dict__)
-
-
-def organisation_of(action: Action) -> PublicOrganisation:
-    if action.delivering_siret:
-        return PublicOrganisation(siret=action.delivering_siret, name=action.delivering_name)
-    organisation = (action.lheo_details or {}).get("organisme") or {}
-    return PublicOrganisation(siret=action.organisation_siret, name=organisation.get("raison_sociale") or organisation.get("nom"))
-
-
-def place_out(offer: PublicOffer) -> PublicPlace:
-    return PublicPlace(postcode=offer.postcode, city=offer.city, latitude=offer.latitude, longitude=offer.longitude)
-
-
-def places_left(session: TrainingSession) -> int | None:
-    return None if session.places_unknown else max(session.places - session.places_taken, 0)
-
-
-@dataclass
-class Figures:
-    """The marks and results of a set of actions, read in three queries."""
-
-    by_action: dict
-    by_organisation: dict
-    withheld_by_organisation: dict
-    exits: dict
-    outcomes: dict
-    today: date
-    min_base: int
-
-    def reviews(self, action: Action) -> PublicReviews:
-        empty: tuple[int, dict] = (0, {name: None for name in MARKS})
-        training = self.by_action.get(action.id, empty)
-        organisation = self.by_organisation.get(action.organisation_siret, empty)
-        withheld = self.withheld_by_organisation.get(action.organisation_siret, 0)
-        return PublicReviews(training=marks_out(mean_marks(*training, self.min_base)),
-                             organisation=marks_out(mean_marks(*organisation, self.min_base, withheld_part=withheld)))
-
-    def result(self, action: Action) -> PublicResult:
-        return result_out(employment_result(self.exits.get(action.id, []), self.outcomes, self.today, self.min_base))
-
-
-async def figures_of(db, actions: list[Action], today: date, min_base: int) -> Figures:
-    ids = {action.id for action in actions}
-    # ANOTEA's reviews are stored under the SIRET of the training's organisation (docs/satisfaction.md)
-    sirets = {action.organisation_siret for action in actions}
-    by_organisation, withheld_by_organisation = await organisation_marks(db, sirets, min_base)
-    exits, outcomes = await exits_and_outcomes(db, ids)
-    return Figures(
-        by_action=await marks_by(db, SatisfactionReview.action_id, ids),
-        by_organisation=by_organisation,
-        withheld_by_organisation=withheld_by_organisation,
-        exits=exits,
-        outcomes=outcomes,
-        today=today, min_base=min_base,
-    )
-
-
-def session_out(session, action, offer, figures: Figures, around: Around | None) -> PublicSession:
-    """A result from its `page_rows` (session, action, offer)."""
-    distance = None
-    if around is not None and offer.latitude is not None and offer.longitude is not None:
-        distance = round(around.distance_km(offer.latitude, offer.longitude), 1)
-    return PublicSession(
-        session_id=session.id, training_id=action.id, title=action.title, organisation=organisation_of(action),
-        start_date=session.start_date, end_date=session.end_date, places_left=places_left(session),
-        permanent_entries=session.permanent_entries, distance_learning=action.distance_learning,
-        place=place_out(offer), distance_km=distance, formacode=action.formacode,
-        next_information_meeting=next_meeting(session.information_meetings, figures.today),
-        reviews=figures.reviews(action), employment_6_months=figures.result(action),
-    )
+# ---------------------------------------------------------------- caching
 
 
 def cached(request: Request, body: Any, max_age_s: int) -> Response:
@@ -310,7 +138,7 @@ async def search(db, settings, today: date, params: SearchParams, cursor: str | 
                              render=lambda session: session.id)
     rows = await page_rows(db, page.items)
     figures = await figures_of(db, [action for _, action, _ in rows], today, settings.public_min_base)
-    items = [session_out(session, action, offer, figures, filters.around) for session, action, offer in rows]
+    items = [public_session_out(session, action, offer, figures, filters.around) for session, action, offer in rows]
     return Page[PublicSession](items=items, next_cursor=page.next_cursor)
 
 
@@ -358,20 +186,7 @@ async def training_page(db, settings, today: date, training_id: uuid.UUID) -> Pu
     reviews = figures.reviews(action)
     # A comment is one person's words: shown only where the marks are (the minimum base reached).
     comments = await comments_of(db, action.id, settings.public_comments_max) if reviews.training.reviews else []
-    details = action.lheo_details or {}
-    codes = {"formacode": [c for c in [action.formacode] if c] + list((details.get("codes") or {}).get("formacode", [])),
-             "nsf": list((details.get("codes") or {}).get("nsf", [])), "rome": list((details.get("codes") or {}).get("rome", []))}
-    return PublicTraining(
-        training_id=action.id, title=action.title, objectives=details.get("objectif"), expected_results=details.get("resultats"),
-        content=details.get("contenu"), organisation=organisation_of(action), certifying=action.certifying,
-        rncp_code=action.rncp_code, codes=codes, hours_in_centre=action.hours_in_centre, hours_in_company=action.hours_in_company,
-        distance_learning=action.distance_learning, place=place_out(offer),
-        sessions=[PublicTrainingSession(
-            session_id=s.id, start_date=s.start_date, end_date=s.end_date, places_left=places_left(s),
-            open=s.recruitment_state == "open", next_information_meeting=next_meeting(s.information_meetings, today),
-        ) for s in sessions],
-        reviews=reviews, comments=comments, employment_6_months=figures.result(action),
-    )
+    return public_training_out(action, offer, sessions, figures, reviews, comments, today)
 
 
 @router.get("/public/trainings/{training_id}", response_model=PublicTraining, responses=PUBLIC_RESPONSES,

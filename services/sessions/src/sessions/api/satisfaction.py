@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from pacte_common.auth import OrgKind, Principal, require_kind
 from pacte_common.errors import Conflict, Invalid, ProblemError
 from pacte_common.service import DbSession, RuntimeDep
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from sessions.api.presenters.satisfaction import satisfaction_import_out
+from sessions.api.schemas import SatisfactionImportOut
 from sessions.app.satisfaction import import_reviews
 from sessions.domain.satisfaction import MalformedReviews, read_csv, read_json
 
@@ -20,22 +21,6 @@ Region = Annotated[Principal, require_kind(OrgKind.REGION)]
 
 class UnsupportedMediaType(ProblemError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-class ReviewReference(BaseModel):
-    review_id: str
-    session: str | None
-    action: str | None
-    reason: str
-
-
-class SatisfactionImportOut(BaseModel):
-    received: int
-    created: int
-    updated: int
-    unchanged: int
-    unknown: list[ReviewReference]
-    rejected: list[ReviewReference]
 
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00-\\x1f]*[^\\s\\x00-\\x1f][^\\x00-\\x1f]*$"}
@@ -104,4 +89,4 @@ async def import_satisfaction(request: Request, principal: Region, db: DbSession
         report = await import_reviews(db, runtime, reviews, principal.describe())
     except IntegrityError:  # the same new review imported by two requests at once
         raise Conflict("another import stored some of these reviews at the same time; send the file again") from None
-    return SatisfactionImportOut(**report.__dict__)
+    return satisfaction_import_out(report)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
+from pacte_common.contracts.outcomes import OutcomeSituation, OutcomeSource
 from pacte_common.contracts.people import MaskedIdentity, PersonProfile
 from pacte_common.contracts.sessions import (
     AgoraCategory,
@@ -21,6 +23,8 @@ from pacte_common.contracts.sessions import (
 from pacte_common.http import NOT_NULL, decimal_input, required_when
 from pacte_common.validators import Nir, Siret
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from sessions.app.lheo import ImportReport
 
 Hours = decimal_input(ge=0, max_digits=10, decimal_places=2)
 Price = decimal_input(ge=0, max_digits=12, decimal_places=2)
@@ -308,3 +312,220 @@ class AttendanceOut(BaseModel):
     voided_at: datetime | None = None
     voided_reason: str | None = Field(None, description="e.g. 'exit on 2025-02-20 declared on 2025-04-03'")
     history: list[AttendanceOut] = Field(default_factory=list, description="Earlier versions, newest first")
+
+
+# ---------------------------------------------------------------- outcomes (api/outcomes.py)
+
+
+class LineOut(BaseModel):
+    line: int = Field(description="1 for the first line after the CSV header, or the first JSON object")
+    status: Literal["created", "updated", "unchanged", "unmatched", "duplicate", "malformed", "inconsistent"]
+    dossier_id: UUID | None = None
+    horizon_months: int | None = None
+    reason: str | None = None
+
+
+class OutcomesImportOut(BaseModel):
+    import_id: UUID | None = Field(description="None on a dry run (nothing written)")
+    source: OutcomeSource
+    dry_run: bool
+    counts: dict[str, int]
+    lines: list[LineOut]
+
+
+class OutcomeOut(BaseModel):
+    dossier_id: UUID
+    horizon_months: int
+    situation: OutcomeSituation
+    situation_label: str
+    observed_on: date
+    source: OutcomeSource
+    source_label: str
+    job_related_to_training: bool | None
+    version: int
+
+
+class PurgeOut(BaseModel):
+    cutoff: date = Field(description="Outcomes observed before this day were deleted")
+    outcomes_deleted: int
+    trajectory_reads_deleted: int = Field(description="Archived reads of trajectories (served by insights now) past their retention")
+
+
+class SituationOut(BaseModel):
+    code: OutcomeSituation
+    label: str
+    job: bool
+    lasting_job: bool
+
+
+# ---------------------------------------------------------------- lheo (api/lheo.py)
+
+
+MappingKind = Literal["financeur", "dispositif"]
+
+
+class MappingOut(BaseModel):
+    kind: MappingKind = Field(description="financeur: LHEO code-financeur; dispositif: extra code-dispositif")
+    code: str
+    programme_code: str
+    updated_by: str
+    updated_at: datetime
+
+
+class PullRunOut(BaseModel):
+    id: uuid.UUID
+    feed_url: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Literal["imported", "not-modified", "failed"]
+    http_status: int | None
+    etag: str | None
+    last_modified: str | None
+    error: str | None = Field(description="Why a failed run changed nothing")
+    closed_sessions: int = Field(description="Sessions closed because they left the feed")
+    report: ImportReport | None = Field(description="The import's report (imported runs)")
+
+
+# ---------------------------------------------------------------- territories (api/territories.py)
+
+
+class PlaceOut(BaseModel):
+    commune_insee: str | None
+    commune_name: str | None
+    postcode: str | None
+
+
+class TerritoryOut(BaseModel):
+    code: str
+    name: str
+    departement: str | None
+    places: list[PlaceOut]
+
+
+class VersionSummary(BaseModel):
+    version: int
+    source: str
+    note: str | None
+    created_by: str
+    created_at: datetime
+    territories: int
+
+
+class VersionOut(BaseModel):
+    version: int
+    source: str
+    note: str | None
+    created_by: str
+    created_at: datetime
+    current: bool
+    territories: list[TerritoryOut]
+
+
+# ---------------------------------------------------------------- public (api/public.py)
+
+
+class PublicMarks(BaseModel):
+    reviews: int | None = Field(description="Number of reviews; null below the minimum base")
+    below_min_base: bool = Field(description="Some reviews exist, fewer than the minimum base: nothing is shown")
+    overall: Decimal | None = None
+    accueil: Decimal | None = None
+    contenu: Decimal | None = None
+    equipe_formateurs: Decimal | None = None
+    moyens_materiels: Decimal | None = None
+    accompagnement: Decimal | None = None
+
+
+class PublicReviews(BaseModel):
+    """ANOTEA's mean marks (1 to 5) of the training and of its organisation (every review under its SIRET)."""
+
+    training: PublicMarks
+    organisation: PublicMarks
+
+
+class PublicResult(BaseModel):
+    """Share in employment (any job) of the respondents 6 months after the exit."""
+
+    horizon_months: int
+    population: int | None = Field(description="Trainees exited at least 6 months ago; null below the minimum base")
+    respondents: int | None
+    response_rate: Decimal | None
+    employment_rate: Decimal | None
+    below_min_base: bool
+
+
+class PublicPlace(BaseModel):
+    postcode: str | None
+    city: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class PublicOrganisation(BaseModel):
+    siret: str
+    name: str | None
+
+
+class PublicSession(BaseModel):
+    session_id: uuid.UUID
+    training_id: uuid.UUID = Field(description="GET /public/trainings/{training_id}")
+    title: str
+    organisation: PublicOrganisation = Field(description="The organisation that delivers the training")
+    start_date: date
+    end_date: date
+    places_left: int | None = Field(description="null: the places are not known")
+    permanent_entries: bool
+    distance_learning: bool
+    place: PublicPlace
+    distance_km: float | None = Field(None, description="From the point searched around")
+    formacode: str | None
+    next_information_meeting: date | None
+    reviews: PublicReviews
+    employment_6_months: PublicResult
+
+
+class PublicTrainingSession(BaseModel):
+    session_id: uuid.UUID
+    start_date: date
+    end_date: date
+    places_left: int | None
+    open: bool = Field(description="Recruiting: an application may be made")
+    next_information_meeting: date | None
+
+
+class PublicTraining(BaseModel):
+    training_id: uuid.UUID
+    title: str
+    objectives: str | None
+    expected_results: str | None
+    content: str | None
+    organisation: PublicOrganisation
+    certifying: bool
+    rncp_code: str | None
+    codes: dict[str, list[str]]
+    hours_in_centre: Decimal
+    hours_in_company: Decimal
+    distance_learning: bool
+    place: PublicPlace
+    sessions: list[PublicTrainingSession]
+    reviews: PublicReviews
+    comments: list[str] = Field(description="The reviews' comments ANOTEA published (moderated), newest first; none below the minimum base")
+    employment_6_months: PublicResult
+
+
+# ---------------------------------------------------------------- satisfaction (api/satisfaction.py)
+
+
+class ReviewReference(BaseModel):
+    review_id: str
+    session: str | None
+    action: str | None
+    reason: str
+
+
+class SatisfactionImportOut(BaseModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    unknown: list[ReviewReference]
+    rejected: list[ReviewReference]

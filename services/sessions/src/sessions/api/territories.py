@@ -6,7 +6,6 @@ session is placed again in it, older versions stay readable. Anyone signed in re
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -23,6 +22,8 @@ from pydantic import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from sessions.api.presenters.territories import version_out, version_summary_out
+from sessions.api.schemas import VersionOut, VersionSummary
 from sessions.app.territories import publish_version
 from sessions.db import territories as store
 from sessions.domain.territories import version_problems
@@ -73,73 +74,23 @@ class VersionIn(Strict):
     territories: list[TerritoryIn] = Field(max_length=500)
 
 
-class PlaceOut(BaseModel):
-    commune_insee: str | None
-    commune_name: str | None
-    postcode: str | None
-
-
-class TerritoryOut(BaseModel):
-    code: str
-    name: str
-    departement: str | None
-    places: list[PlaceOut]
-
-
-class VersionSummary(BaseModel):
-    version: int
-    source: str
-    note: str | None
-    created_by: str
-    created_at: datetime
-    territories: int
-
-
-class VersionOut(BaseModel):
-    version: int
-    source: str
-    note: str | None
-    created_by: str
-    created_at: datetime
-    current: bool
-    territories: list[TerritoryOut]
-
-
-async def _version_out(db, version: int, current: int | None) -> VersionOut:
-    row = await store.version_row(db, version)
-    if row is None:
-        raise NotFound("No such territories version")
-    places: dict[str, list[PlaceOut]] = {}
-    for place in await store.places_of(db, version):
-        places.setdefault(place.territory_code, []).append(PlaceOut(commune_insee=place.commune_insee, commune_name=place.commune_name, postcode=place.postcode))
-    return VersionOut(
-        version=row.version, source=row.source, note=row.note, created_by=row.created_by, created_at=row.created_at,
-        current=version == current,
-        territories=[TerritoryOut(code=t.code, name=t.name, departement=t.departement, places=places.get(t.code, []))
-                     for t in await store.territories_of(db, version)],
-    )
-
-
 @router.get("/territories", response_model=VersionOut, summary="The current version of the employment-training territories",
             responses={404: {"description": "No version published yet"}})
 async def current_territories(principal: CurrentPrincipal, db: DbSession):
     current = await store.current_version(db)
     if current is None:
         raise NotFound("No territories version has been published yet (PUT /territories)")
-    return await _version_out(db, current, current)
+    return await version_out(db, current, current)
 
 
 @router.get("/territories/versions", response_model=list[VersionSummary], summary="Every published version, oldest first")
 async def list_territory_versions(principal: CurrentPrincipal, db: DbSession):
-    return [
-        VersionSummary(version=row.version, source=row.source, note=row.note, created_by=row.created_by, created_at=row.created_at, territories=n)
-        for row, n in await store.versions(db)
-    ]
+    return [version_summary_out(row, n) for row, n in await store.versions(db)]
 
 
 @router.get("/territories/versions/{version}", response_model=VersionOut, summary="One version, current or not")
 async def get_territory_version(version: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: CurrentPrincipal, db: DbSession):
-    return await _version_out(db, version, await store.current_version(db))
+    return await version_out(db, version, await store.current_version(db))
 
 
 @router.put(
@@ -157,4 +108,4 @@ async def put_territories(body: VersionIn, principal: Region, db: DbSession, run
         version = await publish_version(db, runtime, source=body.source, note=body.note, territories=territories, actor=principal.describe())
     except IntegrityError:
         raise Conflict("another version was published at the same time; read /territories/versions and try again") from None
-    return await _version_out(db, version, version)
+    return await version_out(db, version, version)

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pacte_common.auth import OrgKind, Principal
+from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
 from pacte_common.contracts.orientation import PrescriptionAdmitted
 from pacte_common.contracts.people import PersonIdentity, open_identity, seal_identity
@@ -204,14 +204,15 @@ class Enrolment:
 
 async def enrol(
     db: AsyncSession, runtime: Runtime, principal: Principal, enrolment: Enrolment, *,
-    payload: Any, idempotency_key: str | None, render: Render,
+    may_enrol_in: Callable[[TrainingSession], bool], payload: Any, idempotency_key: str | None, render: Render,
 ) -> Answer:
-    """Direct enrolment: 409 for a session that is not the caller's or a person already enrolled
-    in it; once per idempotency key (create_once commits)."""
+    """Direct enrolment: 409 for a session the caller may not enrol in (`may_enrol_in`, the rule of
+    api/access.py: an organisation's own sessions) or a person already enrolled in it; once per
+    idempotency key (create_once commits)."""
 
     async def create() -> tuple[int, Any]:
         session = await session_for_update(db, enrolment.session_id)
-        if session is None or (principal.org_kind is OrgKind.TRAINING_ORG and session.action.organisation_siret != principal.org_id):
+        if session is None or not may_enrol_in(session):
             raise Conflict("no session of yours with this id", slug="unknown-reference", field="body.session_id")
         identity = enrolment.identity
         nir_hash = runtime.hasher.hash("nir", identity.nir) if identity.nir else None
