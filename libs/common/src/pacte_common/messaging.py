@@ -397,14 +397,14 @@ class OutboxRelay:
             try:
                 if producer is None:
                     producer = new_producer(self.bus)
-                    await producer.start()
+                    await self._bounded(producer.start(), "starting the producer")
                     self._admin = new_admin(self.bus)
-                    await self._admin.start()
-                    await self.check_incarnation()
+                    await self._bounded(self._admin.start(), "starting the admin client")
+                    await self._bounded(self.check_incarnation(), "looking at the broker")
                     self.connected = True
                 elif time.monotonic() - self._last_check >= self.bus.incarnation_check_interval_s:
-                    await self.check_incarnation()
-                published = await self.publish_batch(producer)
+                    await self._bounded(self.check_incarnation(), "looking at the broker")
+                published = await self._bounded(self.publish_batch(producer), "sending a batch")
                 failures = 0
                 await self.rows.purge_if_due()
                 if published == 0:
@@ -424,6 +424,17 @@ class OutboxRelay:
         if producer is not None:
             await _quietly(producer.stop())
         await self._close_admin()
+
+    async def _bounded(self, step, what: str):
+        """`step`, abandoned past `relay_step_timeout_s`: a broker killed while a batch was in
+        flight once left the relay waiting for ever on an answer that never came, its events
+        unsent and no error said (rows not marked sent are sent again: the inbox dedupes)."""
+        try:
+            return await asyncio.wait_for(step, self.bus.relay_step_timeout_s)
+        except TimeoutError:
+            log.error("outbox relay: %s did not end within %.0f s; starting again with a new producer",
+                      what, self.bus.relay_step_timeout_s)
+            raise
 
     async def _close_admin(self) -> None:
         if self._admin is not None:
@@ -692,8 +703,9 @@ async def discard_failed(
         raise OutboxRowNotFailed(row_id)
 
 
-async def _quietly(awaitable) -> None:
+async def _quietly(awaitable, timeout_s: float = 10.0) -> None:
+    """Closing a client: its errors are not ours, and a client stuck on a dead broker is let go."""
     try:
-        await awaitable
+        await asyncio.wait_for(awaitable, timeout_s)
     except Exception:
         pass

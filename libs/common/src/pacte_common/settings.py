@@ -90,6 +90,10 @@ class BusSettings(BaseSettings):
     relay_poll_interval_s: float = 5.0
     relay_batch_size: int = 500
     relay_max_backoff_s: float = 10.0
+    # A relay step (a batch sent and marked, a look at the broker) that has not ended after this
+    # long is abandoned as a failure and the producer made anew: a broker killed mid-send can
+    # leave an aiokafka send waiting for ever (docs/runbook.md, "The broker lost its data").
+    relay_step_timeout_s: float = Field(30.0, gt=0)
     # Sent outbox rows are kept this long: what a relay re-publishes when it finds a new broker
     # incarnation or its topics gone (see the runbook). Covers a broker outage up to this long.
     outbox_retention_hours: int = 24 * 7
