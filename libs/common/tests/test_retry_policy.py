@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import ClassVar
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from pacte_common.bus import ensure_topics, is_transient, new_producer, topic_name
 from pacte_common.consumer import ConsumerRunner, PermanentError, Subscription
 from pacte_common.db import create_engine, new_metadata, session_factory
@@ -17,6 +18,7 @@ from pacte_common.events import Envelope, EventError, IntegrationEvent, register
 from pacte_common.messaging import MessagingTables
 from pacte_testing import eventually, read_topic, selected_database_kind
 from sqlalchemy import Column, Integer, String, Table, event, select, text
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 TOPIC = "pacte.test.retry.v1"
 
@@ -67,8 +69,13 @@ async def handle(session, context, envelope: Envelope):
 
 
 async def produce(bus, items):
-    producer = new_producer(bus)
-    await producer.start()
+    # The machine may be saturated by the other test workers: a bootstrap that times out is
+    # tried again with a new producer (what these tests check is the consumer's side).
+    async for attempt in AsyncRetrying(retry=retry_if_exception_type(KafkaConnectionError), stop=stop_after_attempt(3),
+                                       wait=wait_fixed(1), reraise=True):
+        with attempt:
+            producer = new_producer(bus)
+            await producer.start()
     try:
         for key, seq in items:
             envelope = Envelope.wrap(ReadingTaken(key=key, seq=seq), source="/t", subject=key)
