@@ -30,7 +30,7 @@ from agora_gateway.db.models import (
     FtFlow,
     FtFlowTransitionLog,
 )
-from agora_gateway.db.queries import flow_transitions, waiting_reason
+from agora_gateway.db.queries import NIR_FIRST, WAITING_FOR_NIR, flow_transitions, waiting_reason
 from agora_gateway.domain.agora_file import (
     FILE_STATE_LABELS,
     OPERATION_LABELS,
@@ -134,7 +134,7 @@ def dossier_out(dossier: Dossier, flows: list[Flow], waiting_for_nir: bool) -> D
             flow_out(
                 f,
                 traceparent=dossier.traceparent,
-                waiting_reason="waiting_for_nir" if waiting_for_nir and f.operation in ("create", "bulk_load") and f.status == "pending" else None,
+                waiting_reason=WAITING_FOR_NIR if waiting_for_nir and f.operation in NIR_FIRST and f.status == FlowStatus.PENDING.value else None,
             )
             for f in flows
         ],
