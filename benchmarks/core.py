@@ -210,6 +210,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time spent by the whole machine (every core, every process), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(value) for value in fields[:3]) + sum(int(value) for value in fields[5:8])  # not idle nor iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process, and of the whole machine ("machine"): two
+    readings around a window say where its CPU went (the rest is the database and the bench)."""
+    seconds = {"machine": machine_cpu_seconds()}
+    for name, pid in pids.items():
+        try:
+            seconds[name] = cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return seconds
+
+
+def cpu_ms_per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
+    """Milliseconds of CPU per item spent by each process between two `cpu_by_process` readings."""
+    spent = {name: 1000 * (after[name] - before[name]) / max(items, 1) for name in before if name in after}
+    spent["others (database, bench)"] = spent["machine"] - sum(v for k, v in spent.items() if k != "machine")
+    return {name: round(value, 1) for name, value in sorted(spent.items(), key=lambda item: -item[1])}
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

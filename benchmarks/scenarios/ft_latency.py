@@ -24,7 +24,7 @@ import httpx
 from pacte_common.auth import OrgKind
 from pacte_tools.suite import SERVICES, Suite, SuiteSettings, drop_postgres_databases
 
-from benchmarks.core import Context, Row, Scenario
+from benchmarks.core import Context, Row, Scenario, cpu_by_process, cpu_ms_per_item
 from benchmarks.scenarios.http_api import SIRET, bearer, letters, new_nir
 from benchmarks.scenarios.latency import (
     CONCURRENCY,
@@ -140,17 +140,20 @@ async def run(context: Context) -> list[Row]:
             if not set(dossiers) <= registered.keys():
                 raise RuntimeError(f"{len(set(dossiers) - registered.keys())} AIS never acknowledged")
             print(f"    {count:,} files enrolled, their AIS acknowledged", file=sys.stderr)
+            pids = {name: process.pid for name, process in suite.children().items() if process is not None}
+            cpu_before = cpu_by_process(pids)
             entries = await declare_entries(organisation, dossiers, rate, today)
             window_end = max(entry["answered_at"] for entry in entries)
             stages: dict[str, list[float]] = {}
             answered = await wait_acknowledged(gateway, "aes", [e["dossier"] for e in entries if e["ok"]],
                                                timeout_s=60 + 2 * count / max(rate, 1), stages=stages)
             drained = time.time()
+            cpu_per_entry = cpu_ms_per_item(cpu_before, cpu_by_process(pids), len(entries))
     finally:
         await asyncio.to_thread(suite.stop)
         if settings.postgres_url:
             await drop_postgres_databases(settings.postgres_url, [suite.database_url(s) for s in SERVICES if s.has_database])
-    return _rows(context, rate, seconds, entries, answered, window_end, drained, stages)
+    return _rows(context, rate, seconds, entries, answered, window_end, drained, stages, cpu_per_entry)
 
 
 def _stage_figures(entries: list[dict], stages: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -169,7 +172,7 @@ def _stage_figures(entries: list[dict], stages: dict[str, list[float]]) -> dict[
 
 
 def _rows(context: Context, rate: float, seconds: float, entries: list[dict], answered: dict[str, float],
-          window_end: float, drained: float, stages: dict[str, list[float]]) -> list[Row]:
+          window_end: float, drained: float, stages: dict[str, list[float]], cpu_per_entry: dict[str, float]) -> list[Row]:
     declared = [e for e in entries if e["ok"]]
     latencies = sorted(1000 * (answered.get(e["dossier"], drained) - e["sent_at"]) for e in declared)
     window = max(window_end - min(e["sent_at"] for e in entries), len(entries) / rate)
@@ -181,7 +184,8 @@ def _rows(context: Context, rate: float, seconds: float, entries: list[dict], an
                "never_acknowledged": sum(1 for e in declared if e["dossier"] not in answered),
                "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "achieved_rate": round(achieved, 2),
                "backlog_at_end": backlog, "load_average": os.getloadavg(),
-               "steps_p50_p99_ms": _stage_figures(declared, stages)}
+               "steps_p50_p99_ms": _stage_figures(declared, stages),
+               "cpu_ms_per_entry": cpu_per_entry}  # entries declared → the last AES acknowledged
     return [
         Row("entry → France Travail acknowledged, p99", context.database, p99, "ms",
             f"≤ {TARGET_P99_MS:,.0f} ms at {TARGET_RATE:.0f} entries/s for {TARGET_SECONDS:.0f} s",
