@@ -68,6 +68,11 @@ GATEWAY_FAST = {
 }
 
 
+def fast_env() -> dict[str, str]:
+    """Every service's variables for the quicker loops above."""
+    return {spec.env_prefix + name: value for spec in SERVICES for name, value in FAST.items()} | GATEWAY_FAST
+
+
 @pytest.fixture(scope="session")
 def fault_settings() -> FaultSettings:
     return FaultSettings()
@@ -90,8 +95,7 @@ def supervised(tmp_path_factory, fault_settings):
         server = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
         settings.postgres_url = server
         settings.database_name_prefix = f"pacte_faults_{uuid.uuid4().hex[:8]}_"
-    extra_env = {spec.env_prefix + name: value for spec in SERVICES for name, value in FAST.items()} | GATEWAY_FAST
-    suite = Suite(settings, extra_env=extra_env)
+    suite = Suite(settings, extra_env=fast_env())
     stop = threading.Event()
     thread = None
     try:
@@ -344,3 +348,14 @@ class Cohort:
 @pytest.fixture
 def cohort(supervised):
     return lambda: Cohort(supervised)
+
+
+@pytest.fixture(scope="session")
+def fast_variables() -> dict[str, str]:
+    return fast_env()
+
+
+@pytest.fixture
+def cohort_on(fault_settings):
+    """A cohort for a suite of the test's own (not the package's supervised one)."""
+    return lambda suite: Cohort(Supervised(suite, supervisor=None, settings=fault_settings))

@@ -62,8 +62,9 @@ def new_consumer(settings: BusSettings, *topics: str, group_id: str | None, **ov
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         request_timeout_ms=max(settings.request_timeout_ms, 40_000),
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,  # a third of the session timeout (Kafka default); fewer idle requests
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        # a sixth (Kafka's default is a third): a dead member is seen at most a sixth later
+        heartbeat_interval_ms=settings.consumer_session_timeout_ms // 6,
         max_poll_records=500,
     )
     options.update(overrides)

@@ -103,11 +103,11 @@ def access_mode(*, read_only: bool, queue_wait_s: float | None = None, lock_wait
         _write_waits.reset(tokens[1])
 
 
-def create_engine(url: str, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, echo: bool = False, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         return _sqlite_engine(url, echo)
     return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=_json_dumps
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, json_serializer=_json_dumps
     )
 
 
@@ -271,6 +271,10 @@ def migration_cipher():
     return cipher
 
 
+# Any fixed 64-bit number: each service has its own database, so one key serves them all.
+MIGRATIONS_LOCK_KEY = 7_213_504_118_003_771
+
+
 def alembic_env(target_metadata: MetaData) -> None:
     """Body of every service's migrations/env.py: online migrations over the async engine."""
     from alembic import context
@@ -279,6 +283,9 @@ def alembic_env(target_metadata: MetaData) -> None:
     url = config.get_main_option("sqlalchemy.url")
 
     def do_run(connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # instances started together migrate one after the other (the lock ends with the transaction)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATIONS_LOCK_KEY})
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

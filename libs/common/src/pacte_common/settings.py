@@ -84,6 +84,9 @@ class BusSettings(BaseSettings):
     idle_after_s: float = 2.0
     request_timeout_ms: int = 10_000
     consumer_max_attempts: int = 5
+    # A consumer that stops heartbeating (its instance died) loses its partitions to the group's
+    # other members after this long; heartbeats go every sixth of it (docs/scaling.md).
+    consumer_session_timeout_ms: int = Field(6_000, ge=6_000)
     consumer_retry_backoff_s: float = 0.2
     # The relay wakes at once on a commit of its own process; this poll finds rows written by
     # other processes (operator commands, other instances).
@@ -117,6 +120,10 @@ class ServiceSettings(TokenClaimSettings, ObservabilitySettings):
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./.data/pacte.db"
     database_echo: bool = False
+    # PostgreSQL connections a process keeps (and may open beyond, under load): with N instances
+    # of every service, N x services x (pool + overflow) must stay below the server's max_connections.
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
     bus: BusSettings = Field(default_factory=BusSettings)
     # Background tasks (outbox relay, consumers, jobs) can be switched off for a process
     # that only serves HTTP; the relay and consumers must then run elsewhere.

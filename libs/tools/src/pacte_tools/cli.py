@@ -47,6 +47,7 @@ def token(
 def up(
     postgres: Annotated[str, typer.Option(help="PostgreSQL server URL (postgresql+asyncpg://user@host:port): one database per service")] = "",
     bootstrap: Annotated[str, typer.Option(help="External Kafka bootstrap servers instead of the embedded Tansu")] = "",
+    instances: Annotated[int, typer.Option(min=1, max=8, help="Processes of each service behind its one address (needs --postgres)")] = 1,
 ) -> None:
     """Starts the whole suite (broker, AGORA sandbox, services) and supervises it until Ctrl-C or `pacte down`.
 
@@ -64,6 +65,11 @@ def up(
         settings.postgres_url = postgres
     if bootstrap:
         settings.bootstrap_servers = bootstrap
+    if instances > 1 and not settings.postgres_url:
+        console.print("[red]--instances needs --postgres: several processes share each service's database, "
+                      "and an SQLite file belongs to one process (docs/scaling.md).[/red]")
+        raise typer.Exit(2)
+    settings.instances = instances
     suite = Suite(settings)
     try:
         suite.check_ports_free()
@@ -88,7 +94,8 @@ def up(
             suite.wait_ready()
         console.print(f"[green]Pacte is up[/green] (broker {suite.bootstrap}, data in {settings.data_dir.resolve()})")
         for spec in SERVICES:
-            console.print(f"  {spec.name:<14} {suite.url(spec.name)}/docs")
+            count = len(suite.instance_names(spec))
+            console.print(f"  {spec.name:<14} {suite.url(spec.name)}/docs" + (f"  ({count} instances)" if count > 1 else ""))
         console.print("Supervised: a process that stops is restarted. `pacte status` to look, Ctrl-C or `pacte down` to stop.")
         Supervisor(suite).run(stop)
     except RuntimeError as exc:
@@ -204,6 +211,14 @@ def test(
     """Runs the whole test suite (extra arguments go to pytest)."""
     env = dict(os.environ)
     env["PACTE_TEST_DATABASE"] = "postgresql" if postgres else env.get("PACTE_TEST_DATABASE", "sqlite")
+    if postgres:
+        # Several test processes, each with its suites and apps, share one server (max_connections
+        # 100 by default): small pools, which the concurrency tests wait on rather than overflow.
+        from pacte_tools.suite import SERVICES
+
+        for spec in SERVICES:
+            env.setdefault(f"{spec.env_prefix}DATABASE_POOL_SIZE", "3")
+            env.setdefault(f"{spec.env_prefix}DATABASE_MAX_OVERFLOW", "5")
     chromium = env.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium")
     # The browser tests (console, attendance, the public page, the docs) drive Debian's Chromium
     # (never a browser build downloaded by Playwright); the OpenID provider tests run node oidc-provider (tests/oidc). As root, the

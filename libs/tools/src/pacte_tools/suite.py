@@ -21,6 +21,7 @@ import psutil
 from pacte_common.bus import ensure_topics
 from pacte_common.events import Topics
 from pacte_common.settings import BusSettings
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_tools.broker import free_port, port_open, start_tansu, stop_process
@@ -35,11 +36,13 @@ class ServiceSpec:
     port_setting: str
     has_database: bool = True
     ready_path: str = "/health/ready"
+    # Runs as many instances as `instances` asks (the partners' sandboxes stay one).
+    scales: bool = True
 
 
 SERVICES = (
-    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live"),
-    ServiceSpec("france-travail-sandbox", "PACTE_FRANCE_TRAVAIL_SANDBOX_", "france_travail_sandbox.main:create_app", "france_travail_sandbox_port", has_database=False, ready_path="/health/live"),
+    ServiceSpec("agora-sandbox", "PACTE_AGORA_SANDBOX_", "agora_sandbox.main:create_app", "sandbox_port", has_database=False, ready_path="/health/live", scales=False),
+    ServiceSpec("france-travail-sandbox", "PACTE_FRANCE_TRAVAIL_SANDBOX_", "france_travail_sandbox.main:create_app", "france_travail_sandbox_port", has_database=False, ready_path="/health/live", scales=False),
     ServiceSpec("orientation", "PACTE_ORIENTATION_", "orientation.main:create_app", "orientation_port"),
     ServiceSpec("sessions", "PACTE_SESSIONS_", "sessions.main:create_app", "sessions_port"),
     ServiceSpec("remuneration", "PACTE_REMUNERATION_", "remuneration.main:create_app", "remuneration_port"),
@@ -50,6 +53,11 @@ SERVICES = (
     # the operators' console: no database, reads the four services over HTTP
     ServiceSpec("console", "PACTE_CONSOLE_", "console.main:create_app", "console_port", has_database=False, ready_path="/health/live"),
 )
+
+
+def spec_of(name: str) -> ServiceSpec:
+    """The service a process runs: "sessions" and its other instances "sessions#2", "sessions#3"…"""
+    return next(s for s in SERVICES if s.name == name.split("#", 1)[0])
 
 
 # uvicorn's protocol with a header read timeout (slowloris): pacte_common.http_server.
@@ -93,6 +101,8 @@ class SuiteSettings(BaseSettings):
         return cls(external_issuer=os.environ.get("PACTE_JWT_ISSUER", ""), **values)
     console_port: int = 8006
     ready_timeout_s: float = 120.0
+    # Processes of each service behind its one address (docs/scaling.md, "Several instances").
+    instances: int = Field(1, ge=1, le=8)
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **overrides) -> SuiteSettings:
@@ -112,6 +122,8 @@ class Suite:
     # /health/live) and when that was (wall clock), by process name ("broker" included).
     instance_ids: dict[str, str] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
+    # With several instances: each one's own port (pacte_tools.serve), by process name.
+    own_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -137,8 +149,21 @@ class Suite:
         return {"PACTE_ENVIRONMENT": "development", "PACTE_JWT_ISSUER": issuer, "PACTE_JWT_JWKS_URL": f"{issuer}/jwks.json", "PACTE_JWT_JWKS": ""}
 
     def url(self, service: str) -> str:
-        spec = next(s for s in SERVICES if s.name == service)
+        """The service's one address (any of its instances answers)."""
+        spec = spec_of(service)
         return f"http://{self.settings.host}:{getattr(self.settings, spec.port_setting)}"
+
+    def instance_url(self, name: str) -> str:
+        """The address only this process answers (the service's own when it runs alone)."""
+        own = self.own_ports.get(name)
+        return f"http://{self.settings.host}:{own}" if own else self.url(name)
+
+    def instance_names(self, spec: ServiceSpec) -> list[str]:
+        count = self.settings.instances if spec.scales else 1
+        return [spec.name] + [f"{spec.name}#{number}" for number in range(2, count + 1)]
+
+    def shares_port(self, name: str) -> bool:
+        return len(self.instance_names(spec_of(name))) > 1
 
     def database_url(self, spec: ServiceSpec) -> str:
         if self.settings.postgres_url:
@@ -170,7 +195,10 @@ class Suite:
 
     def ports(self) -> dict[int, str]:
         """Every port the suite listens on → what listens there."""
-        wanted = {getattr(self.settings, spec.port_setting): spec.name for spec in SERVICES}
+        # a shared address is owned by no single process: one dead instance leaves it to the others
+        wanted = {getattr(self.settings, spec.port_setting): spec.name + (" (shared)" if self.shares_port(spec.name) else "")
+                  for spec in SERVICES}
+        wanted |= {port: name for name, port in self.own_ports.items()}
         if not self.settings.bootstrap_servers:
             wanted[self.settings.broker_port] = "broker"
         if self.runs_dev_issuer:
@@ -232,18 +260,17 @@ class Suite:
         """Ready, and answered by the very process started last (its instance id or pid)."""
         if name == "broker":
             return self.broker is not None and self.broker.poll() is None and port_open(self.settings.host, self.settings.broker_port)
-        spec = next((s for s in SERVICES if s.name == name), None)
-        if spec is None:  # a helper process without /health/live identity: alive is enough
+        if name not in self.processes:  # a helper process without /health/live identity: alive is enough
             process = self.children().get(name)
             return process is not None and process.poll() is None
-        process = self.processes.get(name)
+        spec, process, url = spec_of(name), self.processes.get(name), self.instance_url(name)
         try:
-            live = client.get(self.url(name) + "/health/live")
+            live = client.get(url + "/health/live")
             if live.status_code != 200 or not self._is_ours(name, process, live.json()):
                 return False
             if spec.ready_path == "/health/live":
                 return True
-            return client.get(self.url(name) + spec.ready_path).status_code == 200
+            return client.get(url + spec.ready_path).status_code == 200
         except (httpx.HTTPError, ValueError):
             return False
 
@@ -252,7 +279,7 @@ class Suite:
             return live["instance_id"] == self.instance_ids.get(name)
         if "pid" in live:
             return process is not None and live["pid"] == process.pid
-        return process is not None and port_holder_pid(self.settings.host, int(self.url(name).rsplit(":", 1)[1])) == process.pid
+        return process is not None and port_holder_pid(self.settings.host, int(self.instance_url(name).rsplit(":", 1)[1])) == process.pid
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -266,7 +293,8 @@ class Suite:
         bus = BusSettings(bootstrap_servers=self.bootstrap, topic_namespace=self.settings.topic_namespace)
         asyncio.run(self._prepare(bus))
         for spec in SERVICES:
-            self.start_service(spec.name)
+            for name in self.instance_names(spec):
+                self.start_service(name)
 
     async def _prepare(self, bus: BusSettings) -> None:
         await ensure_topics(bus, [bus.topic_namespace + t for t in Topics.ALL], self.settings.topic_partitions)
@@ -274,16 +302,20 @@ class Suite:
             await _create_postgres_databases(self.settings.postgres_url, [self.database_url(s) for s in SERVICES if s.has_database])
 
     def start_service(self, name: str) -> None:
-        spec = next(s for s in SERVICES if s.name == name)
+        spec = spec_of(name)
         instance_id = uuid.uuid4().hex
         env = {**os.environ, **self.service_env(spec), **self.extra_env, "PACTE_INSTANCE_ID": instance_id}
-        log_file = open(self.settings.data_dir / "logs" / f"{spec.name}.log", "ab")
+        log_file = open(self.settings.data_dir / "logs" / f"{name}.log", "ab")
+        port = str(getattr(self.settings, spec.port_setting))
+        if self.shares_port(name):
+            own_port = str(self.own_ports.setdefault(name, free_port()))
+            command = ["-m", "pacte_tools.serve", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
+                       "--host", self.settings.host, "--port", port, "--own-port", own_port]
+        else:
+            command = ["-m", "uvicorn", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
+                       "--host", self.settings.host, "--port", port, "--no-access-log", "--log-level", "warning"]
         self.processes[name] = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
-                "--host", self.settings.host, "--port", str(getattr(self.settings, spec.port_setting)),
-                "--no-access-log", "--log-level", "warning",
-            ],
+            [sys.executable, *command],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -324,7 +356,7 @@ class Suite:
 
     def wait_ready(self, names: list[str] | None = None) -> None:
         deadline = time.monotonic() + self.settings.ready_timeout_s
-        pending = list(names or [s.name for s in SERVICES])
+        pending = list(names or [name for spec in SERVICES for name in self.instance_names(spec)])
         with httpx.Client(timeout=3) as client:
             while pending:
                 for name in list(pending):

@@ -28,7 +28,7 @@ import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pacte_tools.broker import port_open
-from pacte_tools.suite import SERVICES, Suite, port_holder
+from pacte_tools.suite import Suite, port_holder
 
 log = logging.getLogger("pacte.supervisor")
 
@@ -233,7 +233,7 @@ class Supervisor:
 
     # ------------------------------------------------------------------ helpers
     def _url(self, name: str) -> str | None:
-        return self.suite.url(name) if any(s.name == name for s in SERVICES) else None
+        return self.suite.instance_url(name) if name in self.suite.processes else None
 
     def _port(self, name: str) -> int | None:
         return next((port for port, owner in self.suite.ports().items() if owner == name), None)
