@@ -151,7 +151,7 @@ def status(
         typer.echo(json.dumps(report, indent=2))
         return
     table = Table(title=f"Pacte suite (supervisor pid {report['supervisor_pid']}, broker {report['bootstrap']})")
-    for column in ("process", "state", "pid", "uptime", "restarts", "ready", "last event"):
+    for column in ("process", "state", "pid", "address", "uptime", "restarts", "ready", "last event"):
         table.add_column(column)
     for name, child in report["children"].items():
         uptime = child.get("uptime_s")
@@ -161,6 +161,7 @@ def status(
             name,
             child["state"],
             str(child.get("pid") or "-"),
+            child.get("url") or "",  # an instance among several: its own address
             "-" if uptime is None else str(timedelta(seconds=int(uptime))),
             str(child["restarts"]),
             "yes" if child["ready"] else "no",
@@ -171,7 +172,7 @@ def status(
 
 @app.command()
 def restart(
-    name: Annotated[str, typer.Argument(help="A service (orientation, sessions, …), agora-sandbox, france-travail-sandbox, broker or dev-issuer")],
+    name: Annotated[str, typer.Argument(help="A service (orientation, sessions, …; sessions#2 for a second instance), agora-sandbox, france-travail-sandbox, broker or dev-issuer")],
     wait: Annotated[float, typer.Option(help="Seconds to wait for it to be ready again (0: do not wait)")] = 120,
 ) -> None:
     """Restarts one process of the running suite (its supervisor does it) and waits until it is ready."""
