@@ -218,7 +218,7 @@ async def _territories(request: Request, operator: Operator) -> list:
 
 @router.get("/indicators/all.csv")
 async def indicators_csv_from_service(request: Request, operator: SignedIn):
-    """The sessions service's own CSV of every indicator, for everyone and by sex."""
+    """The insights service's own CSV of every indicator, for everyone and by sex."""
     filters = _indicator_filters(request, operator)
     response = await backend_of(request).call("insights", "GET", "/indicators", token=operator.token, params=filters.params(),
                                               headers={"Accept": "text/csv"})
