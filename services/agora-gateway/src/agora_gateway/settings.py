@@ -42,9 +42,10 @@ class AgoraGatewaySettings(ServiceSettings):
     trainee_status: str = "job_seeker"
 
     # --- dispatcher: per-file ordered sending from the database queue
-    # In-process commits wake the dispatcher at once; these polls find what they cannot tell it:
-    # a requeued flow coming due, rows written by another instance. Short while flows are in
-    # flight, long when there is nothing to send (an idle suite should cost next to no CPU).
+    # In-process commits wake the dispatcher at once (a new flow; an answer whose file has a next
+    # flow); these polls find what they cannot tell it: a requeued flow coming due, rows written
+    # by another instance. Shorter while flows are in flight, long when there is nothing to send
+    # (an idle suite should cost next to no CPU).
     dispatch_poll_interval_s: float = 0.2
     dispatch_idle_poll_interval_s: float = 2.0
     dispatch_batch_size: int = 100

@@ -38,6 +38,7 @@ from agora_gateway.app.outbound.engine import (
 )
 from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.outbound import has_next_flow
 from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier, next_due_at
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.export import kept_record_request
@@ -210,11 +211,14 @@ async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer
         flow.agora_answer = answer.body
         flow.answered_at = utcnow()
         flow.claimed_until = None
+        next_flow = False
         if answer.acknowledged:
             await _acknowledge(db, runtime, flow, answer)
+            next_flow = await has_next_flow(db, Flow, flow.dossier_id, flow.sequence)
         else:
             await reject(db, runtime, flow, answer.code, answer.message)
-    wake_dispatcher(runtime)  # the file's next flow may go now
+    if next_flow:  # the file's next flow may go now (a poll for nothing costs the dispatcher a transaction)
+        wake_dispatcher(runtime)
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, answer: AgoraAnswer) -> None:

@@ -49,7 +49,7 @@ from agora_gateway.db.france_travail import (
     get_ft_file,
 )
 from agora_gateway.db.models import FtFile, FtFlow, FtFlowTransitionLog
-from agora_gateway.db.outbound import claim
+from agora_gateway.db.outbound import claim, has_next_flow
 from agora_gateway.db.queries import SYSTEM
 from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.domain.france_travail import (
@@ -250,11 +250,14 @@ async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAn
         flow.answer = answer.body
         flow.answered_at = utcnow()
         flow.claimed_until = None
+        next_flow = False
         if answer.acknowledged:
             await _acknowledge(db, runtime, flow, answer.body)
+            next_flow = await has_next_flow(db, FtFlow, flow.dossier_id, flow.sequence)
         else:
             await reject(db, runtime, flow, answer.code, answer.message)
-    runtime.ft_dispatch_wakeup.set()  # the file's next certificate may go now
+    if next_flow:  # the file's next certificate may go now
+        runtime.ft_dispatch_wakeup.set()
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:

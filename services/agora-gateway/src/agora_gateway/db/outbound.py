@@ -48,6 +48,13 @@ def due_heads_query(model: Any, *, now: datetime, limit: int, active: ColumnElem
     )
 
 
+async def has_next_flow(db: AsyncSession, model: Any, dossier_id: Any, sequence: int) -> bool:
+    """Whether the file has a pending flow after this one: what an acknowledgement lets go."""
+    query = select(model.id).where(model.dossier_id == dossier_id, model.sequence > sequence,
+                                   model.status == FlowStatus.PENDING.value).limit(1)
+    return (await db.execute(query)).first() is not None
+
+
 async def next_due_at(db: AsyncSession, model: Any, *, now: datetime) -> datetime | None:
     """When the next flow not due yet becomes due: a requeued one's next attempt, or a claim's
     lease running out. None when nothing is waiting for a time."""
