@@ -9,7 +9,7 @@ from pacte_common.service import build_app
 
 from agora_gateway.api.france_travail import router as france_travail_router
 from agora_gateway.api.routes import router
-from agora_gateway.app.backfill import backfill_job
+from agora_gateway.app.backfill import backfill_job, backfill_status
 from agora_gateway.app.flows import dispatch_job
 from agora_gateway.app.france_travail import ft_dispatch_job
 from agora_gateway.app.metrics import install_metrics, metrics_job
@@ -29,6 +29,7 @@ async def _on_startup(runtime: GatewayRuntime) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     install_metrics(runtime)
     install_read_db_factory(runtime)
+    runtime.status_providers.append(backfill_status)
 
 
 def create_app(settings: AgoraGatewaySettings | None = None) -> FastAPI:

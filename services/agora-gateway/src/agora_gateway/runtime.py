@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pacte_common.service import Runtime
 from prometheus_client import Gauge
@@ -37,6 +39,8 @@ class GatewayRuntime(Runtime):
     # the same for France Travail's queue and reachability (app/france_travail.py)
     ft_dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     france_travail_reachability: PartnerReachability = field(default_factory=PartnerReachability)
+    # the back-fill jobs this process runs now (job id → when it claimed it): /health/status
+    backfill_held: dict[uuid.UUID, datetime] = field(default_factory=dict)
     gauges: GatewayGauges | None = None
     # SQLite: a second engine for reads that never wait for the write lock (db/reading.py)
     read_engine: AsyncEngine | None = None

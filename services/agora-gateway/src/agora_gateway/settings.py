@@ -72,11 +72,18 @@ class AgoraGatewaySettings(ServiceSettings):
     backfill_cutoff: date = date(2017, 1, 1)
     backfill_batch_size: int = 500
     backfill_poll_interval_s: float = 2.0  # a job started here wakes the worker at once
-    # A job whose process died is taken over after this long (renewed at every batch).
-    backfill_lease_s: float = 30.0
-    backfill_upload_chunk_bytes: int = 1024 * 1024
+    # The lease of a running job: the instance running it renews it every quarter of this
+    # (a heartbeat), so a job whose instance died or stalled is taken over by another within
+    # about one lease; a runner that finds its lease taken stops at once.
+    backfill_lease_s: float = Field(10.0, gt=0)
+    # The export is kept in the database (every instance reads it) in sealed chunks of this
+    # size: memory holds one chunk at a time on upload and on read.
+    backfill_upload_chunk_bytes: int = Field(1024 * 1024, gt=0)
+    # An upload whose instance stopped while writing it to the database (its lease, renewed at
+    # every chunk, ran out) is failed and its chunks deleted by the next claim of any instance.
+    backfill_upload_lease_s: float = Field(60.0, gt=0)
     # An export larger than this is refused with 413 while it streams in.
     backfill_max_bytes: int = 2 * 1024 * 1024 * 1024
-    backfill_dir_name: str = "agora-backfill"
-    # The uploaded export carries NIRs in clear: deleted once the job completes, unless kept.
-    backfill_keep_files: bool = False
+    # The export carries NIRs in clear: its chunks are deleted once the job completes or fails,
+    # unless kept (for an investigation; they stay sealed).
+    backfill_keep_exports: bool = False

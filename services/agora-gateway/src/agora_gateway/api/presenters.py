@@ -153,6 +153,7 @@ def backfill_job_out(job: BackfillJob) -> BackfillJobView:
         progress=round(job.byte_offset / job.size_bytes, 4) if job.size_bytes else 1.0,
         lines_read=job.line_no,
         pending_batch=job.pending_batch,
+        held_by=job.held_by,
         report=job.report,
         error=job.error,
         created_by=job.created_by,

@@ -84,6 +84,7 @@ class BackfillJobView(BaseModel):
     progress: float = Field(description="Share of the file read, 0 to 1")
     lines_read: int
     pending_batch: int | None
+    held_by: str | None = Field(None, description="The instance id of the gateway instance running the job (its lease), while it runs")
     report: dict[str, Any]
     error: str | None
     created_by: str

@@ -1,6 +1,14 @@
 """The back-fill use cases: start a job from an uploaded export, stream it to AGORA's bulk
 endpoint, resumably (the job loop), and read back the lines not loaded.
 
+The export is kept in the gateway's database, in sealed chunks (`backfill_chunks`: it carries
+NIRs in clear), so whichever instance claims the job reads it. A job is claimed with a lease
+that the running instance renews by a heartbeat (every quarter of `backfill_lease_s`): a job
+whose instance died or stalled is taken over within about one lease. Each claim bumps the job's
+`claims` count, and every write of a runner checks it still holds that count (fencing): a
+runner that stalled past its lease cannot write after the take-over, and stops when its
+heartbeat finds the lease gone.
+
 Per batch of lines, two transactions bracket one bulk call:
 1. *prepare*: classify each line (invalid, before the cut-off, excluded/delegated,
    without NIR, already followed by the gateway, or to send), record the files and their
@@ -9,8 +17,8 @@ Per batch of lines, two transactions bracket one bulk call:
 2. *complete*: record AGORA's answer per file and clear the pending batch.
 A process killed between the two resends the pending batch with the same idempotency key
 and the same body on restart, and AGORA answers with its first answer: nothing is loaded
-twice, no line is read twice. The file is read line by line from the checkpoint's byte
-offset, so memory stays flat whatever its size.
+twice, no line is read twice. The export is read line by line from the checkpoint's byte
+offset, one chunk at a time, so memory stays flat whatever its size.
 """
 
 from __future__ import annotations
@@ -23,22 +31,30 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
-from pacte_common.aio import wait_any
+from pacte_common.aio import heartbeat, wait_any
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
 from pacte_common.contracts.people import PersonIdentity, seal_identity
+from pacte_common.crypto import DecryptionError
 from pacte_common.idempotency import Answer, create_once
+from pacte_common.service import INSTANCE_ID, Component
 from pacte_common.validators import nir_for_agora
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.app.flows import wake_dispatcher
 from agora_gateway.clients.agora import AgoraClient, AgoraUnavailable
-from agora_gateway.db.models import BackfillJob, BackfillRejection, Dossier, Flow, FlowTransitionLog
+from agora_gateway.db.models import (
+    BackfillChunk,
+    BackfillJob,
+    BackfillRejection,
+    Dossier,
+    Flow,
+    FlowTransitionLog,
+)
 from agora_gateway.db.queries import SYSTEM, WAITING_FOR_NIR, flow_row, rejections_after
 from agora_gateway.domain.agora_file import FileState, Operation
 from agora_gateway.domain.backfill import (
@@ -57,9 +73,11 @@ log = logging.getLogger(__name__)
 
 BATCH_CONTEXT = "agora-gateway.backfill-batch.v1"
 LINE_CONTEXT = "agora-gateway.backfill-line.v1"
+CHUNK_CONTEXT = "agora-gateway.backfill-chunk.v1"
 
 
 class JobStatus:
+    RECEIVING = "receiving"  # the upload is being written to the database
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -70,26 +88,74 @@ def batch_key(job_id: uuid.UUID, batch: int) -> str:
     return f"pacte-backfill-{job_id}-b{batch}"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A job as this instance holds it: the job's `claims` count its claim set (the lease's fence)."""
+
+    job_id: uuid.UUID
+    number: int
+
+
+class LeaseLost(Exception):
+    """The job was claimed by another instance since this one claimed it: stop, write nothing."""
+
+
+class ExportUnreadable(Exception):
+    """The export's chunks cannot be read back (one missing): the job fails."""
+
+
+def chunk_context(job_id: uuid.UUID, number: int) -> str:
+    # A chunk opens only as its own job's chunk at its own place: chunks cannot be swapped.
+    return f"{CHUNK_CONTEXT}:{job_id}:{number}"
+
+
 async def backfill_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     wakeup = runtime.backfill_wakeup
     async with AgoraClient(settings) as client:
         while not stop.is_set():
             wakeup.clear()
-            job_id = await claim_job(runtime)
-            if job_id is None:
+            claim = await claim_job(runtime)
+            if claim is None:
                 await wait_any(stop, wakeup, timeout=settings.backfill_poll_interval_s)
                 continue
-            try:
-                await run_job(runtime, client, job_id, stop)
-            except (OSError, UnicodeError) as exc:
-                await fail_job(runtime, job_id, f"{type(exc).__name__}: {exc}")
+            await run_claimed(runtime, client, claim, stop)
 
 
-async def claim_job(runtime: GatewayRuntime) -> uuid.UUID | None:
+async def run_claimed(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> None:
+    """Runs a claimed job under its heartbeat until it ends, the service stops or the lease is lost."""
+    lease_s = runtime.settings.backfill_lease_s
+    halt = asyncio.Event()  # the service stops, or the lease was lost: the job stops
+
+    async def follow_stop() -> None:
+        await stop.wait()
+        halt.set()
+
+    follower = asyncio.create_task(follow_stop())
+    beat = asyncio.create_task(heartbeat(lambda: renew_lease(runtime, claim), every_s=lease_s / 4, stop=halt, lost=halt,
+                                         lease_s=lease_s, name=f"back-fill {claim.job_id}"))
+    runtime.backfill_held[claim.job_id] = utcnow()
+    try:
+        await run_job(runtime, client, claim, halt)
+    except LeaseLost:
+        log.warning("back-fill %s: taken over by another instance; this one stops it", claim.job_id)
+    except (ExportUnreadable, DecryptionError) as exc:
+        await fail_job(runtime, claim, f"{type(exc).__name__}: {exc}")
+    finally:
+        runtime.backfill_held.pop(claim.job_id, None)
+        lost = halt.is_set() and not stop.is_set()
+        halt.set()
+        follower.cancel()
+        await asyncio.gather(beat, follower, return_exceptions=True)
+    if stop.is_set() and not lost:
+        await release_lease(runtime, claim)
+
+
+async def claim_job(runtime: GatewayRuntime) -> Claim | None:
     settings = runtime.settings
     async with runtime.db_factory() as db, db.begin():
         now = utcnow()
+        await _fail_interrupted_uploads(db, settings, now)
         query = (
             select(BackfillJob)
             .where(
@@ -104,55 +170,150 @@ async def claim_job(runtime: GatewayRuntime) -> uuid.UUID | None:
         job = (await db.execute(query)).scalar_one_or_none()
         if job is None:
             return None
+        if job.held_by is not None:
+            log.warning("back-fill %s: its lease held by %s ran out; taken over by %s", job.id, job.held_by, INSTANCE_ID)
         job.status = JobStatus.RUNNING
         job.started_at = job.started_at or now
         job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
-        return job.id
+        job.held_by = INSTANCE_ID
+        job.claims += 1
+        return Claim(job.id, job.claims)
 
 
-async def run_job(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> None:
+async def renew_lease(runtime: GatewayRuntime, claim: Claim) -> bool:
+    """The heartbeat's beat: True while the lease is still this claim's."""
+    async with runtime.db_factory() as db, db.begin():
+        renewed = await db.execute(
+            update(BackfillJob)
+            .where(BackfillJob.id == claim.job_id, BackfillJob.claims == claim.number, BackfillJob.status == JobStatus.RUNNING)
+            .values(lease_until=utcnow() + timedelta(seconds=runtime.settings.backfill_lease_s))
+            .execution_options(synchronize_session=False)
+        )
+        return renewed.rowcount == 1
+
+
+async def release_lease(runtime: GatewayRuntime, claim: Claim) -> None:
+    """At shutdown: the job is left for another instance (or this one's restart) at once."""
+    try:
+        async with runtime.db_factory() as db, db.begin():
+            await db.execute(
+                update(BackfillJob)
+                .where(BackfillJob.id == claim.job_id, BackfillJob.claims == claim.number)
+                .values(lease_until=None, held_by=None)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception as exc:  # the lease then simply runs out
+        log.warning("back-fill %s: cannot release its lease: %r", claim.job_id, exc)
+
+
+async def _held(db: AsyncSession, claim: Claim) -> BackfillJob:
+    """The job locked for a write of this claim's runner; LeaseLost if another claimed it since."""
+    job = (await db.execute(select(BackfillJob).where(BackfillJob.id == claim.job_id).with_for_update())).scalar_one()
+    if job.claims != claim.number:
+        raise LeaseLost(claim.job_id)
+    return job
+
+
+async def _fail_interrupted_uploads(db: AsyncSession, settings, now) -> None:
+    """Uploads whose instance stopped while writing them: failed, their chunks deleted."""
+    stale = list((await db.execute(
+        select(BackfillJob.id).where(BackfillJob.status == JobStatus.RECEIVING, BackfillJob.lease_until < now)
+    )).scalars())
+    for job_id in stale:
+        await db.execute(delete(BackfillChunk).where(BackfillChunk.job_id == job_id))
+        await db.execute(
+            update(BackfillJob).where(BackfillJob.id == job_id, BackfillJob.status == JobStatus.RECEIVING)
+            .values(status=JobStatus.FAILED, finished_at=now, lease_until=None, held_by=None,
+                    error="the upload was interrupted (the instance receiving it stopped): upload the export again")
+            .execution_options(synchronize_session=False)
+        )
+        log.error("back-fill %s: upload interrupted; failed", job_id)
+
+
+async def run_job(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> None:
     settings = runtime.settings
+    job_id = claim.job_id
     async with runtime.db_factory() as db:
         job = await db.get(BackfillJob, job_id)
         assert job is not None
-        path, offset, line_no, pending = Path(job.file_path), job.byte_offset, job.line_no, job.pending_batch
-    if pending is not None and not await send_pending(runtime, client, job_id, stop):
+        offset, line_no, pending = job.byte_offset, job.line_no, job.pending_batch
+        export = ExportReader(runtime, job_id, job.chunk_bytes, job.size_bytes, offset)
+    if pending is not None and not await send_pending(runtime, client, claim, stop):
         return
-    export = await asyncio.to_thread(path.open, "rb")
-    try:
-        await asyncio.to_thread(export.seek, offset)
-        while not stop.is_set():
-            lines, line_no, end_offset = await asyncio.to_thread(_read_batch, export, line_no, settings.backfill_batch_size)
-            if not lines:
-                await finish_job(runtime, job_id)
-                return
-            for _attempt in range(3):
-                try:
-                    has_request = await prepare(runtime, job_id, lines, end_offset, line_no)
-                    break
-                except IntegrityError:
-                    # the live flow created one of these files meanwhile: classify again
-                    log.info("back-fill %s: a file appeared meanwhile, preparing the batch again", job_id)
-            else:
-                raise RuntimeError("back-fill batch could not be prepared")
-            if has_request and not await send_pending(runtime, client, job_id, stop):
-                return
-    finally:
-        await asyncio.to_thread(export.close)
+    while not stop.is_set():
+        lines, line_no, end_offset = await export.read_batch(line_no, settings.backfill_batch_size)
+        if not lines:
+            await finish_job(runtime, claim)
+            return
+        for _attempt in range(3):
+            try:
+                has_request = await prepare(runtime, claim, lines, end_offset, line_no)
+                break
+            except IntegrityError:
+                # the live flow created one of these files meanwhile: classify again
+                log.info("back-fill %s: a file appeared meanwhile, preparing the batch again", job_id)
+        else:
+            raise RuntimeError("back-fill batch could not be prepared")
+        if has_request and not await send_pending(runtime, client, claim, stop):
+            return
 
 
-def _read_batch(export, line_no: int, size: int) -> tuple[list[tuple[int, str]], int, int]:
-    """Up to `size` non-blank lines from the current position: (lines, last line number, offset after)."""
-    lines: list[tuple[int, str]] = []
-    while len(lines) < size:
-        raw = export.readline()
-        if not raw:
-            break
-        line_no += 1
-        text = raw.decode("utf-8", errors="replace").strip()
-        if text:
-            lines.append((line_no, text))
-    return lines, line_no, export.tell()
+class ExportReader:
+    """The export read back from its sealed chunks, line by line from a byte offset: one chunk
+    in memory at a time (with the end of the line begun in the one before)."""
+
+    def __init__(self, runtime: GatewayRuntime, job_id: uuid.UUID, chunk_bytes: int, size: int, offset: int):
+        self.runtime, self.job_id, self.chunk_bytes, self.size = runtime, job_id, chunk_bytes, size
+        self.next_chunk = offset // chunk_bytes
+        self.start = self.next_chunk * chunk_bytes  # the export's offset of buffer[0]
+        self.buffer = b""
+        self.pos = offset - self.start  # the reading position in buffer (or in the next chunk while it is empty)
+
+    @property
+    def offset(self) -> int:
+        return self.start + self.pos
+
+    async def _load(self) -> bool:
+        if self.start + len(self.buffer) >= self.size:
+            return False
+        number = self.next_chunk
+        async with self.runtime.readers()() as reader:
+            sealed = (await reader.execute(
+                select(BackfillChunk.sealed).where(BackfillChunk.job_id == self.job_id, BackfillChunk.number == number)
+            )).scalar_one_or_none()
+        if sealed is None:
+            raise ExportUnreadable(f"chunk {number} of the export is missing")
+        data = self.runtime.cipher.decrypt_bytes(sealed, context=chunk_context(self.job_id, number))
+        if self.buffer:
+            self.buffer, self.start, self.pos = self.buffer[self.pos:] + data, self.start + self.pos, 0
+        else:
+            self.buffer = data
+        self.next_chunk += 1
+        return True
+
+    async def readline(self) -> bytes:
+        """The next line with its newline (the last one may have none); b"" at the end."""
+        while True:
+            end = self.buffer.find(b"\n", self.pos)
+            if end >= 0:
+                line, self.pos = self.buffer[self.pos:end + 1], end + 1
+                return line
+            if not await self._load():
+                line, self.pos = self.buffer[self.pos:], len(self.buffer)
+                return line
+
+    async def read_batch(self, line_no: int, size: int) -> tuple[list[tuple[int, str]], int, int]:
+        """Up to `size` non-blank lines from the current position: (lines, last line number, offset after)."""
+        lines: list[tuple[int, str]] = []
+        while len(lines) < size:
+            raw = await self.readline()
+            if not raw:
+                break
+            line_no += 1
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text:
+                lines.append((line_no, text))
+        return lines, line_no, self.offset
 
 
 @dataclass
@@ -214,8 +375,8 @@ def _classify(runtime: GatewayRuntime, number: int, text: str, line: ExportLine)
     return _Candidate(number, text, line, outcome, decision, dossier, record)
 
 
-async def prepare(runtime: GatewayRuntime, job_id: uuid.UUID, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
-    settings = runtime.settings
+async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
+    job_id = claim.job_id
     # Parsing, checks and encryption first: the write transaction below stays short.
     readable: list[_Candidate] = []
     unreadable: list[tuple[int, str, BadLine]] = []
@@ -225,7 +386,7 @@ async def prepare(runtime: GatewayRuntime, job_id: uuid.UUID, lines: list[tuple[
         except BadLine as bad:
             unreadable.append((number, text, bad))
     async with runtime.db_factory() as db, db.begin():
-        job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+        job = await _held(db, claim)
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
         report.read += len(lines)
@@ -247,11 +408,9 @@ async def prepare(runtime: GatewayRuntime, job_id: uuid.UUID, lines: list[tuple[
                 records.append(candidate.record)
                 sources[str(candidate.line.dossier_id)] = [candidate.number, candidate.text]
         await rows.insert(db)  # set-based: one multi-row statement per table
-        now = utcnow()
         job.report = report.as_dict()
         job.byte_offset, job.line_no = end_offset, line_no
         job.next_batch = batch + 1
-        job.lease_until = now + timedelta(seconds=settings.backfill_lease_s)
         if records:
             job.pending_batch = batch
             job.pending_request_encrypted = runtime.cipher.encrypt(
@@ -317,9 +476,11 @@ class _BatchRows:
                 await db.execute(insert(model), rows)
 
 
-async def send_pending(runtime: GatewayRuntime, client: AgoraClient, job_id: uuid.UUID, stop: asyncio.Event) -> bool:
-    """Sends the job's pending batch until AGORA answers; False if stopped first."""
+async def send_pending(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> bool:
+    """Sends the job's pending batch until AGORA answers; False if stopped first. A runner that
+    lost its lease meanwhile may have sent it too: same key, same body, AGORA's first answer."""
     settings = runtime.settings
+    job_id = claim.job_id
     async with runtime.db_factory() as db:
         job = await db.get(BackfillJob, job_id)
         assert job is not None and job.pending_batch is not None and job.pending_request_encrypted
@@ -336,21 +497,20 @@ async def send_pending(runtime: GatewayRuntime, client: AgoraClient, job_id: uui
             failures += 1
             delay = requeue_delay(failures, settings.send_backoff_initial_s, settings.requeue_delay_max_s)
             log.warning("back-fill %s batch %d: AGORA unavailable (%s); again in %.1fs", job_id, batch, exc, delay)
-            await _renew_lease(runtime, job_id)
             await wait_any(stop, timeout=delay)
     if answer.acknowledged:
         results = {str(r.get("funder_ref")): r for r in answer.body.get("results", [])}
     else:  # the whole call was refused: every file of the batch carries that code
         results = {ref: {"status": "rejected", "code": answer.code, "message": answer.message} for ref in pending["lines"]}
-    await complete(runtime, job_id, batch, results, pending["lines"])
+    await complete(runtime, claim, batch, results, pending["lines"])
     wake_dispatcher(runtime)  # live flows queued behind these files may go now
     return True
 
 
-async def complete(runtime: GatewayRuntime, job_id: uuid.UUID, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
-    settings = runtime.settings
+async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
+    job_id = claim.job_id
     async with runtime.db_factory() as db, db.begin():
-        job = (await db.execute(select(BackfillJob).where(BackfillJob.id == job_id).with_for_update())).scalar_one()
+        job = await _held(db, claim)
         if job.pending_batch != batch:
             return  # already completed by an earlier run
         report = BackfillReport.from_dict(job.report)
@@ -369,7 +529,6 @@ async def complete(runtime: GatewayRuntime, job_id: uuid.UUID, batch: int, resul
         job.report = report.as_dict()
         job.pending_batch = None
         job.pending_request_encrypted = None
-        job.lease_until = answers.now + timedelta(seconds=settings.backfill_lease_s)
 
 
 class _Answers:
@@ -418,38 +577,26 @@ class _Answers:
                 await db.execute(insert(model), rows)
 
 
-async def finish_job(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
-    settings = runtime.settings
+async def finish_job(runtime: GatewayRuntime, claim: Claim) -> None:
     async with runtime.db_factory() as db, db.begin():
-        job = await db.get(BackfillJob, job_id)
-        assert job is not None
-        job.status, job.finished_at, job.lease_until = JobStatus.COMPLETED, utcnow(), None
-        path = Path(job.file_path)
-    if not settings.backfill_keep_files:
-        # The export carries NIRs in clear; what operators still need (rejected lines) is kept encrypted.
-        await asyncio.to_thread(path.unlink, True)
-    log.info("back-fill %s completed", job_id)
+        job = await _held(db, claim)
+        job.status, job.finished_at, job.lease_until, job.held_by = JobStatus.COMPLETED, utcnow(), None, None
+        await _drop_export(db, runtime, claim.job_id)
+    log.info("back-fill %s completed", claim.job_id)
 
 
-async def fail_job(runtime: GatewayRuntime, job_id: uuid.UUID, error: str) -> None:
-    settings = runtime.settings
-    path = None
+async def fail_job(runtime: GatewayRuntime, claim: Claim, error: str) -> None:
     async with runtime.db_factory() as db, db.begin():
-        job = await db.get(BackfillJob, job_id)
-        if job is not None:
-            job.status, job.error, job.finished_at, job.lease_until = JobStatus.FAILED, error, utcnow(), None
-            path = Path(job.file_path)
-    if path is not None and not settings.backfill_keep_files:
-        await asyncio.to_thread(path.unlink, True)  # NIRs in clear: a failed job keeps no copy
-    log.error("back-fill %s failed: %s", job_id, error)
+        job = await _held(db, claim)
+        job.status, job.error, job.finished_at, job.lease_until, job.held_by = JobStatus.FAILED, error, utcnow(), None, None
+        await _drop_export(db, runtime, claim.job_id)
+    log.error("back-fill %s failed: %s", claim.job_id, error)
 
 
-async def _renew_lease(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
-    settings = runtime.settings
-    async with runtime.db_factory() as db, db.begin():
-        job = await db.get(BackfillJob, job_id)
-        if job is not None:
-            job.lease_until = utcnow() + timedelta(seconds=settings.backfill_lease_s)
+async def _drop_export(db: AsyncSession, runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
+    # The export carries NIRs (sealed here); what operators still need (rejected lines) is kept encrypted.
+    if not runtime.settings.backfill_keep_exports:
+        await db.execute(delete(BackfillChunk).where(BackfillChunk.job_id == job_id))
 
 
 def _rejection(runtime, job_id, number, text, stage, code, message, dossier_ref) -> dict:
@@ -485,30 +632,63 @@ class ExportFile(Protocol):
 
 @dataclass(frozen=True)
 class Upload:
-    """An export as received: where it was written, its digest and size."""
+    """An export as received: its job (status receiving), digest and size."""
 
-    path: Path
+    job_id: uuid.UUID
     filename: str
     sha256: str
     size: int
 
 
-async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: ExportFile) -> Upload:
-    """Streams the upload to disk chunk by chunk: memory stays flat whatever the file's size."""
+async def receive_export(runtime: GatewayRuntime, job_id: uuid.UUID, file: ExportFile, created_by: str) -> Upload:
+    """Writes the upload to the database in sealed chunks of `backfill_upload_chunk_bytes`, each
+    in a transaction of its own (memory holds one chunk), under a job in status `receiving`
+    whose lease each chunk renews: an upload whose instance stopped is failed by the next
+    claim (`_fail_interrupted_uploads`), its chunks deleted."""
     settings = runtime.settings
-    folder = Path(settings.data_dir) / settings.backfill_dir_name
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    path = folder / f"{job_id}.ndjson"
-    digest, size = hashlib.sha256(), 0
-    target = await asyncio.to_thread(path.open, "wb")
+    chunk_bytes = settings.backfill_upload_chunk_bytes
+    filename = (file.filename or "export.ndjson")[:255]
+    upload_lease = timedelta(seconds=settings.backfill_upload_lease_s)
+    async with runtime.db_factory() as db, db.begin():
+        now = utcnow()
+        db.add(BackfillJob(
+            id=job_id, status=JobStatus.RECEIVING, filename=filename, sha256="", size_bytes=0, chunk_bytes=chunk_bytes,
+            byte_offset=0, line_no=0, next_batch=1, report=BackfillReport().as_dict(), created_by=created_by,
+            created_at=now, lease_until=now + upload_lease, held_by=INSTANCE_ID, claims=0,
+        ))
+    digest, size, number = hashlib.sha256(), 0, 0
     try:
-        while chunk := await file.read(settings.backfill_upload_chunk_bytes):
+        while chunk := await _read_chunk(file, chunk_bytes):
             digest.update(chunk)
-            await asyncio.to_thread(target.write, chunk)
+            sealed = runtime.cipher.encrypt_bytes(chunk, context=chunk_context(job_id, number))
+            async with runtime.db_factory() as db, db.begin():
+                await db.execute(insert(BackfillChunk).values(job_id=job_id, number=number, sealed=sealed))
+                await db.execute(update(BackfillJob).where(BackfillJob.id == job_id)
+                                 .values(lease_until=utcnow() + upload_lease).execution_options(synchronize_session=False))
             size += len(chunk)
-    finally:
-        await asyncio.to_thread(target.close)
-    return Upload(path, (file.filename or "export.ndjson")[:255], digest.hexdigest(), size)
+            number += 1
+    except BaseException:
+        await asyncio.shield(discard_upload(runtime, job_id))  # the export holds NIRs: never left behind
+        raise
+    return Upload(job_id, filename, digest.hexdigest(), size)
+
+
+async def _read_chunk(file: ExportFile, size: int) -> bytes:
+    """Exactly `size` bytes (fewer at the end): every chunk but the last has the same size."""
+    chunk = await file.read(size)
+    while chunk and len(chunk) < size:
+        more = await file.read(size - len(chunk))
+        if not more:
+            break
+        chunk += more
+    return chunk
+
+
+async def discard_upload(runtime: GatewayRuntime, job_id: uuid.UUID) -> None:
+    """An upload that starts no job (a replay, a refusal, an error): its chunks and job row go."""
+    async with runtime.db_factory() as db, db.begin():
+        await db.execute(delete(BackfillChunk).where(BackfillChunk.job_id == job_id))
+        await db.execute(delete(BackfillJob).where(BackfillJob.id == job_id, BackfillJob.status == JobStatus.RECEIVING))
 
 
 async def start(
@@ -520,13 +700,16 @@ async def start(
     render: Callable[[BackfillJob], Any],
 ) -> Answer:
     """A back-fill job queued for an uploaded export (HTTP use case: commits); the answer is
-    the job rendered, or the first upload's answer for a replayed Idempotency-Key."""
+    the job rendered, or the first upload's answer for a replayed Idempotency-Key (this
+    upload's copy is then deleted)."""
     job_id = uuid.uuid4()
-    upload = await receive_export(runtime, job_id, file)
+    upload = await receive_export(runtime, job_id, file, principal.describe())
 
     async def create():
-        job = _new_job(job_id, upload, principal.describe())
-        db.add(job)
+        job = await db.get(BackfillJob, job_id)
+        assert job is not None
+        job.status, job.sha256, job.size_bytes = JobStatus.QUEUED, upload.sha256, upload.size
+        job.lease_until = job.held_by = None
         return 202, render(job)
 
     try:
@@ -540,31 +723,15 @@ async def start(
             payload={"sha256": upload.sha256, "size": upload.size, "filename": upload.filename},
             create=create,
         )
-    except Exception:
-        await asyncio.to_thread(upload.path.unlink, True)  # the export holds NIRs in clear: never left behind
+    except BaseException:
+        await db.rollback()
+        await asyncio.shield(discard_upload(runtime, job_id))
         raise
     if answer.replayed:
-        await asyncio.to_thread(upload.path.unlink, True)  # the first upload's job runs; this copy is not needed
+        await discard_upload(runtime, job_id)  # the first upload's job runs; this copy is not needed
     else:
         runtime.backfill_wakeup.set()
     return answer
-
-
-def _new_job(job_id: uuid.UUID, upload: Upload, created_by: str) -> BackfillJob:
-    return BackfillJob(
-        id=job_id,
-        status=JobStatus.QUEUED,
-        filename=upload.filename,
-        file_path=str(upload.path.resolve()),
-        sha256=upload.sha256,
-        size_bytes=upload.size,
-        byte_offset=0,
-        line_no=0,
-        next_batch=1,
-        report=BackfillReport().as_dict(),
-        created_by=created_by,
-        created_at=utcnow(),
-    )
 
 
 # ------------------------------------------------------------------ the lines not loaded (a read)
@@ -591,3 +758,21 @@ async def rejected_lines(runtime: GatewayRuntime, job_id: uuid.UUID, page: int =
         if len(rows) < page:
             return
         last_id = rows[-1].id
+
+
+# ------------------------------------------------------------------ /health/status
+
+
+async def backfill_status(runtime: GatewayRuntime) -> Component:
+    """The jobs this instance runs now, and every job receiving or running with the instance holding it."""
+    async with runtime.readers()() as reader:
+        running = (await reader.execute(
+            select(BackfillJob.id, BackfillJob.held_by, BackfillJob.lease_until, BackfillJob.line_no)
+            .where(BackfillJob.status.in_([JobStatus.RECEIVING, JobStatus.RUNNING])).order_by(BackfillJob.created_at)
+        )).all()
+    details = {
+        "jobs_held": [{"job_id": str(job_id), "since": since.isoformat()} for job_id, since in runtime.backfill_held.items()],
+        "active": [{"job_id": str(row.id), "held_by": row.held_by, "lease_until": row.lease_until.isoformat() if row.lease_until else None,
+                     "lines_read": row.line_no} for row in running],
+    }
+    return Component("backfill", details, [])

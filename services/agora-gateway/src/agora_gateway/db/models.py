@@ -9,8 +9,9 @@
 - `agora_flow_transitions`: who/when/from/to/why of every flow status change.
 - `ft_files`, `ft_flows`, `ft_flow_transitions`: the same engine's queue for France Travail
   (docs/france-travail.md); the person's France Travail identifier only sealed and masked.
-- `backfill_jobs`, `backfill_rejections`: the back-fill's checkpoint, report and the lines
-  it could not send (kept encrypted: an export line carries the NIR).
+- `backfill_jobs`, `backfill_chunks`, `backfill_rejections`: the back-fill's checkpoint, lease
+  and report, the uploaded export itself (sealed chunks: every instance reads it, and it
+  carries NIRs) and the lines it could not send (kept encrypted: an export line carries the NIR).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -194,11 +196,12 @@ class BackfillJob(Base):
     __tablename__ = "backfill_jobs"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # queued, running, completed, failed
+    status: Mapped[str] = mapped_column(String(20), index=True)  # receiving, queued, running, completed, failed
     filename: Mapped[str] = mapped_column(String(255))
-    file_path: Mapped[str] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(_BigId)
+    # The export is `backfill_chunks`: chunks of this many bytes (the last one shorter).
+    chunk_bytes: Mapped[int] = mapped_column(Integer)
     # Checkpoint: where the next batch starts in the file, and the batch not yet answered.
     byte_offset: Mapped[int] = mapped_column(_BigId, default=0)
     line_no: Mapped[int] = mapped_column(Integer, default=0)
@@ -208,12 +211,28 @@ class BackfillJob(Base):
     # after a crash carries exactly the same body under the same idempotency key.
     pending_request_encrypted: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The lease of the instance running the job (renewed by its heartbeat), which instance
+    # holds it (its instance id) and how many times the job was claimed: a runner writes only
+    # while the count is still the one its claim set (a stalled runner cannot write after a take-over).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class BackfillChunk(Base):
+    """A chunk of an uploaded export, sealed (the export carries NIRs in clear): the file kept
+    where every instance of the gateway reads it. Deleted when its job ends."""
+
+    __tablename__ = "backfill_chunks"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("backfill_jobs.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # from 0: bytes number × chunk_bytes onwards
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BackfillRejection(Base):

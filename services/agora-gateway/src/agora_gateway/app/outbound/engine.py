@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pacte_common.aio import wait_any
+from pacte_common.aio import heartbeat, wait_any
 from pacte_common.bus import is_transient
 from pacte_common.clock import utcnow
 from sqlalchemy import event as sa_event
@@ -95,16 +95,15 @@ async def _keep_leases(runtime: GatewayRuntime, partner: Partner, in_flight: dic
     that died is claimed again within one lease (seconds), while a slow call of a live process
     is never sent twice (docs/france-travail.md §1)."""
     lease_s = runtime.settings.dispatch_lease_s
-    while not stop.is_set():
-        await wait_any(stop, timeout=lease_s / 4)
+
+    async def beat() -> bool:
         held = [(work.flow_id, work.version) for task, work in list(in_flight.items()) if not task.done()]
-        if not held:
-            continue
-        try:
+        if held:
             async with runtime.db_factory() as db, db.begin():
                 await renew_leases(db, partner.model, held, until=utcnow() + timedelta(seconds=lease_s))
-        except Exception as exc:  # the database away: the next beat tries again, the lease still runs
-            log.warning("%s: cannot renew the leases of %d claim(s): %r", partner.name, len(held), exc)
+        return True  # a claim taken again meanwhile is simply not renewed: its answer is not recorded
+
+    await heartbeat(beat, every_s=lease_s / 4, stop=stop, name=f"{partner.name} dispatch leases")
 
 
 async def _sending(runtime: GatewayRuntime, partner: Partner, client: Any, work: Any, calling: set[asyncio.Task],
