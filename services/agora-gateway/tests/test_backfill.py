@@ -1,15 +1,31 @@
-"""The back-fill: counts, bad lines, perimeter, cut-off, kill and resume, and the live flow meanwhile."""
+"""The back-fill: counts, bad lines, perimeter, cut-off, an instance killed and the job taken over
+by another (heartbeat), an export uploaded on one instance and run by another (kept sealed in
+the database), and the live flow meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
-from datetime import date
+import time
+import uuid
+from datetime import date, timedelta
 
 import httpx
+from agora_gateway.app.backfill import (
+    LeaseLost,
+    claim_job,
+    prepare,
+    release_lease,
+    renew_lease,
+    run_claimed,
+)
+from agora_gateway.clients.agora import AgoraClient
+from agora_gateway.db.models import BackfillChunk, BackfillJob
 from agora_gateway.main import create_app
+from pacte_common import db as dbm
 from pacte_common.auth import OrgKind
+from pacte_common.clock import utcnow
 from pacte_testing import auth_header, eventually, running
 from pacte_testing.agora import (
     TraineeStory,
@@ -23,6 +39,7 @@ from pacte_testing.agora import (
 )
 from pacte_tools.agora_cli import app as cli
 from pacte_tools.dev_issuer import mint_token
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 KINDS = 20  # one line in KINDS of each special kind below; the rest are sent and acknowledged
@@ -71,65 +88,181 @@ def expected_report(n: int) -> dict:
     }
 
 
-async def test_backfill_of_tens_of_thousands_of_lines_killed_half_way_and_resumed(make_settings, sandbox, tmp_path):
+async def _chunks(database_url: str, job_id=None) -> list[tuple[int, bytes]]:
+    """The export's chunks as stored (raw, sealed): (number, bytes)."""
+    engine = dbm.create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            query = select(BackfillChunk.number, BackfillChunk.sealed).order_by(BackfillChunk.job_id, BackfillChunk.number)
+            if job_id is not None:
+                query = query.where(BackfillChunk.job_id == uuid.UUID(str(job_id)))
+            return [(n, bytes(b)) for n, b in (await connection.execute(query)).all()]
+    finally:
+        await engine.dispose()
+
+
+async def test_backfill_of_tens_of_thousands_of_lines_instance_killed_half_way_and_taken_over(make_settings, sandbox, tmp_path, database_url):
+    """Two instances on one database, each with its own disk: A receives the export and runs the
+    job, B waits; A is killed half way, B takes the job over within about one lease (A's
+    heartbeat stopped) and finishes it: every file loaded exactly once, the report complete."""
     n = 20_000
+    lease_s = 2.0
     export = tmp_path / "export.ndjson"
     with export.open("w") as out:
         for i in range(n):
             out.write(generated_line(i) + "\n")
-    settings = make_settings(backfill_batch_size=500, backfill_lease_s=3.0)
-    env = gateway_environment(settings)
+    # small chunks: lines span chunks, and the take-over resumes inside one
+    settings = make_settings(backfill_batch_size=500, backfill_lease_s=lease_s, backfill_upload_chunk_bytes=256 * 1024)
     region = auth_header(settings, OrgKind.REGION, "region")
+    env_a = gateway_environment(settings, data_dir=str(tmp_path / "a"))
+    env_a["PACTE_INSTANCE_ID"] = "gateway-a"
+    env_b = gateway_environment(settings, data_dir=str(tmp_path / "b"))
+    env_b["PACTE_INSTANCE_ID"] = "gateway-b"
 
-    async with gateway_process(env, tmp_path / "gateway-1.log") as (url, first):
-        async with httpx.AsyncClient(base_url=url, headers=region, timeout=60) as client:
+    async with gateway_process(env_a, tmp_path / "gateway-a.log") as (url_a, first):
+        async with httpx.AsyncClient(base_url=url_a, headers=region, timeout=60) as client:
             with export.open("rb") as body:
                 started = await client.post("/backfill", files={"file": ("export.ndjson", body)}, headers={"Idempotency-Key": "bf-1"})
             assert started.status_code == 202, started.text
             job_id = started.json()["job_id"]
 
-            async def half_way():
+            async def going():
                 job = (await client.get(f"/backfill/{job_id}")).json()
-                return job["lines_read"] >= n // 2 and job
+                return job["lines_read"] > 0 and job
 
-            at_kill = await eventually(half_way, timeout=120, message="half of the file read")
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
-    assert at_kill["status"] == "running" and at_kill["lines_read"] < n
+            assert (await eventually(going, timeout=60, message="A runs the job"))["held_by"] == "gateway-a"
+            async with gateway_process(env_b, tmp_path / "gateway-b.log") as (url_b, _):
+                async with httpx.AsyncClient(base_url=url_b, headers=region, timeout=60) as other:
 
-    async with gateway_process(env, tmp_path / "gateway-2.log") as (url, _):
-        async with httpx.AsyncClient(base_url=url, headers=region, timeout=60) as client:
+                    async def half_way():
+                        job = (await client.get(f"/backfill/{job_id}")).json()
+                        return job["lines_read"] >= n // 2 and job
 
-            async def completed():
-                job = (await client.get(f"/backfill/{job_id}")).json()
-                return job["status"] == "completed" and job
+                    at_kill = await eventually(half_way, timeout=120, message="half of the file read")
+                    assert at_kill["held_by"] == "gateway-a"  # B waited: A's heartbeat kept the lease
+                    first.send_signal(signal.SIGKILL)
+                    await first.wait()
+                    killed_at = time.monotonic()
 
-            job = await eventually(completed, timeout=150, message="back-fill completed after the restart")
-            assert job["report"] == expected_report(n)
-            assert job["lines_read"] == n and job["progress"] == 1.0
+                    async def taken_over():
+                        job = (await other.get(f"/backfill/{job_id}")).json()
+                        return job["held_by"] == "gateway-b" and job
 
-            rejected = []
-            async with client.stream("GET", f"/backfill/{job_id}/rejections") as response:
-                async for line in response.aiter_lines():
-                    if line:
-                        rejected.append(json.loads(line))
-            codes: dict[str, int] = {}
-            for row in rejected:
-                codes[row["code"]] = codes.get(row["code"], 0) + 1
-            per_kind = n // KINDS
-            assert codes == {"not_json": per_kind // 2, "invalid_field": per_kind // 2, "missing_nir": per_kind,
-                             "invalid_siret": per_kind, "cost_mismatch": per_kind}
-            for row in rejected:
-                if row["stage"] == "agora":  # the exported line itself, for the operator to fix
-                    assert json.loads(row["line"])["dossier_id"] == row["dossier_id"]
-                assert row["line"] and row["line_no"] >= 1
+                    await eventually(taken_over, timeout=30, interval=0.05, message="B takes the job over")
+                    took_s = time.monotonic() - killed_at
+                    print(f"back-fill taken over {took_s:.2f}s after the kill (lease {lease_s}s)")
+                    # A's last renewal was at most a quarter lease before the kill: B claims it
+                    # within the rest of that lease, plus its poll (loaded machines: some slack)
+                    assert took_s < lease_s + 2.0, f"taken over after {took_s:.1f}s"
+                    status = (await other.get("/health/status")).json()
+                    backfill = status["components"]["backfill"]
+                    if backfill["active"]:  # still running: B says it holds it
+                        assert [j["job_id"] for j in backfill["jobs_held"]] == [job_id]
+                        assert [(j["job_id"], j["held_by"]) for j in backfill["active"]] == [(job_id, "gateway-b")]
 
-            replay = await client.post("/backfill", files={"file": ("export.ndjson", export.read_bytes())}, headers={"Idempotency-Key": "bf-1"})
-            assert replay.json()["job_id"] == job_id  # the same upload again starts nothing
+                    async def completed():
+                        job = (await other.get(f"/backfill/{job_id}")).json()
+                        return job["status"] == "completed" and job
+
+                    job = await eventually(completed, timeout=150, message="back-fill completed by B")
+                    assert job["report"] == expected_report(n)
+                    assert job["lines_read"] == n and job["progress"] == 1.0 and job["held_by"] is None
+                    assert await _chunks(database_url, job_id) == []  # the export (NIRs) deleted with the job
+
+                    rejected = []
+                    async with other.stream("GET", f"/backfill/{job_id}/rejections") as response:
+                        async for line in response.aiter_lines():
+                            if line:
+                                rejected.append(json.loads(line))
+                    codes: dict[str, int] = {}
+                    for row in rejected:
+                        codes[row["code"]] = codes.get(row["code"], 0) + 1
+                    per_kind = n // KINDS
+                    assert codes == {"not_json": per_kind // 2, "invalid_field": per_kind // 2, "missing_nir": per_kind,
+                                     "invalid_siret": per_kind, "cost_mismatch": per_kind}
+                    for row in rejected:
+                        if row["stage"] == "agora":  # the exported line itself, for the operator to fix
+                            assert json.loads(row["line"])["dossier_id"] == row["dossier_id"]
+                        assert row["line"] and row["line_no"] >= 1
+
+                    replay = await other.post("/backfill", files={"file": ("export.ndjson", export.read_bytes())},
+                                              headers={"Idempotency-Key": "bf-1"})
+                    assert replay.json()["job_id"] == job_id  # the same upload again starts nothing
+                    assert await _chunks(database_url) == []  # and leaves no copy behind
+                    assert len((await other.get("/backfill")).json()) == 1
 
     holdings = await sandbox.holdings()
     assert holdings["files_total"] == expected_report(n)["acknowledged"]  # nothing loaded twice
     assert holdings["rejections"] == {"cost_mismatch": per_kind, "invalid_siret": per_kind}
+    assert all(len(f.operations) == 1 for f in sandbox.store.files.values())
+
+
+async def test_export_uploaded_on_one_instance_is_run_by_another_and_kept_sealed(make_settings, sandbox, tmp_path, database_url):
+    """A receives the upload (and runs no job), on nothing of its disk. The database holds the
+    export sealed (no NIR in clear), a replayed key leaves no copy, a runner whose lease was
+    taken writes nothing, and B, on another disk, loads every file exactly once."""
+    n = 400
+    lines = [generated_line(i) for i in range(n)]
+    nirs = [json.loads(line)["person"]["nir"] for line in lines if line.startswith("{") and '"person"' in line]
+    nirs = [nir for nir in nirs if nir]
+    body = "\n".join(lines).encode()  # no newline at the end: the last line ends with the export
+    fast = dict(backfill_batch_size=50, backfill_upload_chunk_bytes=4096, backfill_lease_s=2.0)
+    settings_a = make_settings(data_dir=tmp_path / "a", run_background_tasks=False, **fast)
+    settings_b = make_settings(data_dir=tmp_path / "b", **fast)
+    region = auth_header(settings_a, OrgKind.REGION, "region")
+
+    app_a = create_app(settings_a)
+    async with running(app_a) as a:
+        started = await a.post("/backfill", files={"file": ("export.ndjson", body)}, headers={**region, "Idempotency-Key": "k-1"})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job_id"]
+        assert started.json()["status"] == "queued"
+        chunks = await _chunks(database_url)
+        assert [number for number, _ in chunks] == list(range(-(-len(body) // 4096)))
+        assert len(nirs) > 300
+        for _, sealed in chunks:
+            assert b'"person"' not in sealed and b"dossier_id" not in sealed  # no export line in clear
+            assert not any(nir.encode() in sealed or nir[:13].encode() in sealed for nir in nirs)
+
+        replay = await a.post("/backfill", files={"file": ("export.ndjson", body)}, headers={**region, "Idempotency-Key": "k-1"})
+        assert replay.json()["job_id"] == job_id
+        other = await a.post("/backfill", files={"file": ("other.ndjson", b"{}\n")}, headers={**region, "Idempotency-Key": "k-1"})
+        assert other.status_code == 422  # the key used for another file
+        assert await _chunks(database_url) == chunks  # neither left a copy
+        assert [j["job_id"] for j in (await a.get("/backfill", headers=region)).json()] == [job_id]
+
+        # a runner whose lease ran out and was taken writes nothing and stops
+        runtime = app_a.state.runtime
+        stale = await claim_job(runtime)
+        assert stale is not None
+        async with runtime.db_factory() as db, db.begin():
+            await db.execute(update(BackfillJob).values(lease_until=utcnow() - timedelta(seconds=1)))
+        taken = await claim_job(runtime)
+        assert taken is not None and taken.number == stale.number + 1
+        assert not await renew_lease(runtime, stale) and await renew_lease(runtime, taken)
+        try:
+            await prepare(runtime, stale, [(1, lines[10])], 100, 1)
+            raise AssertionError("a stale runner wrote")
+        except LeaseLost:
+            pass
+        async with AgoraClient(settings_a) as client:
+            await asyncio.wait_for(run_claimed(runtime, client, stale, asyncio.Event()), 10)
+        job = (await a.get(f"/backfill/{job_id}", headers=region)).json()
+        assert job["lines_read"] == 0 and job["bytes_processed"] == 0 and job["report"]["read"] == 0
+        await release_lease(runtime, taken)
+    assert not (tmp_path / "a").exists()  # A's disk holds nothing of the export
+
+    async with running(create_app(settings_b)) as b:
+
+        async def completed():
+            job = (await b.get(f"/backfill/{job_id}", headers=region)).json()
+            return job["status"] == "completed" and job
+
+        job = await eventually(completed, timeout=60, message="B ran the job")
+        assert job["report"] == expected_report(n) and job["lines_read"] == n and job["bytes_processed"] == len(body)
+    assert await _chunks(database_url) == []  # deleted with the job
+    holdings = await sandbox.holdings()
+    assert holdings["files_total"] == expected_report(n)["acknowledged"]
     assert all(len(f.operations) == 1 for f in sandbox.store.files.values())
 
 

@@ -727,6 +727,7 @@ async def start(
         await db.rollback()
         await asyncio.shield(discard_upload(runtime, job_id))
         raise
+    await db.rollback()  # a replay ends its read of the stored answer here (SQLite: the write lock)
     if answer.replayed:
         await discard_upload(runtime, job_id)  # the first upload's job runs; this copy is not needed
     else:
