@@ -118,6 +118,23 @@ def test_encryption_round_trip_rotation_and_tamper():
         cipher.decrypt(sealed[:-4] + "AAAA", context="nir")
 
 
+def test_bytes_encryption_round_trip_rotation_and_tamper():
+    old_key, new = new_key(), new_key()
+    cipher = FieldCipher({"k1": old_key}, "k1")
+    data = f'{{"nir": "{VALID_NIR}"}}\n'.encode() + bytes(range(256))  # any bytes: a chunk may cut a character
+    sealed = cipher.encrypt_bytes(data, context="chunk:0")
+    assert VALID_NIR.encode() not in sealed and cipher.decrypt_bytes(sealed, context="chunk:0") == data
+    assert sealed.startswith(b"v1:k1:")
+    rotated = FieldCipher({"k1": old_key, "k2": new}, "k2")
+    assert rotated.decrypt_bytes(sealed, context="chunk:0") == data  # old key still configured
+    with pytest.raises(DecryptionError):
+        cipher.decrypt_bytes(sealed, context="chunk:1")  # bound to its context (its place)
+    with pytest.raises(DecryptionError):
+        cipher.decrypt_bytes(sealed[:-4] + b"AAAA", context="chunk:0")
+    with pytest.raises(DecryptionError):
+        FieldCipher({"k2": new}, "k2").decrypt_bytes(sealed, context="chunk:0")
+
+
 def test_lookup_hash_is_keyed_and_normalised():
     assert LookupHasher("a").hash(" dupont ", "1990-01-01") == LookupHasher("a").hash("DUPONT", "1990-01-01")
     assert LookupHasher("a").hash(VALID_NIR) != LookupHasher("b").hash(VALID_NIR)
