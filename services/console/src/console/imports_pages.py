@@ -15,7 +15,7 @@ from console.pages import CsrfChecked, SignedIn, backend_of, flash, render
 
 router = APIRouter()
 REFUSED = (400, 409, 413, 415, 422)  # the service's refusal is the report: shown, not an error page
-RUNNING = ("queued", "running")
+RUNNING = ("receiving", "queued", "running")
 
 
 @dataclass(frozen=True)

@@ -115,11 +115,14 @@ async def backfill_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
     async with AgoraClient(settings) as client:
         while not stop.is_set():
             wakeup.clear()
-            claim = await claim_job(runtime)
-            if claim is None:
-                await wait_any(stop, wakeup, timeout=settings.backfill_poll_interval_s)
-                continue
-            await run_claimed(runtime, client, claim, stop)
+            try:
+                claim = await claim_job(runtime)
+                if claim is not None:
+                    await run_claimed(runtime, client, claim, stop)
+                    continue
+            except Exception:  # the database away, say: the job's lease runs out, and it is claimed again
+                log.exception("back-fill: the job loop failed; it claims again after a poll")
+            await wait_any(stop, wakeup, timeout=settings.backfill_poll_interval_s)
 
 
 async def run_claimed(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> None:
