@@ -209,12 +209,28 @@ async def release_lease(runtime: GatewayRuntime, claim: Claim) -> None:
         log.warning("back-fill %s: cannot release its lease: %r", claim.job_id, exc)
 
 
-async def _held(db: AsyncSession, claim: Claim) -> BackfillJob:
-    """The job locked for a write of this claim's runner; LeaseLost if another claimed it since."""
-    job = (await db.execute(select(BackfillJob).where(BackfillJob.id == claim.job_id).with_for_update())).scalar_one()
+async def _held(db: AsyncSession, claim: Claim, *, lock: bool = True) -> BackfillJob:
+    """The job as this claim's runner reads it (locked for a short write); LeaseLost if another
+    claimed it since."""
+    query = select(BackfillJob).where(BackfillJob.id == claim.job_id)
+    job = (await db.execute(query.with_for_update() if lock else query)).scalar_one()
     if job.claims != claim.number:
         raise LeaseLost(claim.job_id)
     return job
+
+
+async def _write_checkpoint(db: AsyncSession, runtime: GatewayRuntime, claim: Claim, *conditions, **values) -> None:
+    """The job's checkpoint moved by this claim's runner only, as the transaction's last write:
+    the job's row is locked for a moment, not for the batch's writes (the heartbeat renews the
+    lease meanwhile), and the lease is renewed with it. LeaseLost (the transaction rolls back:
+    nothing of the batch is written) if another instance claimed the job since."""
+    values["lease_until"] = utcnow() + timedelta(seconds=runtime.settings.backfill_lease_s)
+    written = await db.execute(
+        update(BackfillJob).where(BackfillJob.id == claim.job_id, BackfillJob.claims == claim.number, *conditions)
+        .values(**values).execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:
+        raise LeaseLost(claim.job_id)
 
 
 async def _fail_interrupted_uploads(db: AsyncSession, settings, now) -> None:
@@ -389,7 +405,7 @@ async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, 
         except BadLine as bad:
             unreadable.append((number, text, bad))
     async with runtime.db_factory() as db, db.begin():
-        job = await _held(db, claim)
+        job = await _held(db, claim, lock=False)
         report = BackfillReport.from_dict(job.report)
         batch = job.next_batch
         report.read += len(lines)
@@ -411,14 +427,12 @@ async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, 
                 records.append(candidate.record)
                 sources[str(candidate.line.dossier_id)] = [candidate.number, candidate.text]
         await rows.insert(db)  # set-based: one multi-row statement per table
-        job.report = report.as_dict()
-        job.byte_offset, job.line_no = end_offset, line_no
-        job.next_batch = batch + 1
+        checkpoint: dict[str, Any] = dict(report=report.as_dict(), byte_offset=end_offset, line_no=line_no, next_batch=batch + 1)
         if records:
-            job.pending_batch = batch
-            job.pending_request_encrypted = runtime.cipher.encrypt(
+            checkpoint.update(pending_batch=batch, pending_request_encrypted=runtime.cipher.encrypt(
                 json.dumps({"request": {"files": records}, "lines": sources}), context=BATCH_CONTEXT
-            )
+            ))
+        await _write_checkpoint(db, runtime, claim, BackfillJob.next_batch == batch, **checkpoint)
         return bool(records)
 
 
@@ -513,7 +527,7 @@ async def send_pending(runtime: GatewayRuntime, client: AgoraClient, claim: Clai
 async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
     job_id = claim.job_id
     async with runtime.db_factory() as db, db.begin():
-        job = await _held(db, claim)
+        job = await _held(db, claim, lock=False)
         if job.pending_batch != batch:
             return  # already completed by an earlier run
         report = BackfillReport.from_dict(job.report)
@@ -529,9 +543,8 @@ async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: d
             answers.record(flow, result, report, sources)
         await answers.write(db)  # set-based: one statement per table
         await runtime.outbox.publish_many(db, answers.events)
-        job.report = report.as_dict()
-        job.pending_batch = None
-        job.pending_request_encrypted = None
+        await _write_checkpoint(db, runtime, claim, BackfillJob.pending_batch == batch,
+                                report=report.as_dict(), pending_batch=None, pending_request_encrypted=None)
 
 
 class _Answers:
