@@ -12,6 +12,8 @@ import uuid
 from datetime import date, timedelta
 
 import httpx
+import pytest
+import sqlalchemy as sa
 from agora_gateway.app.backfill import (
     LeaseLost,
     claim_job,
@@ -22,10 +24,11 @@ from agora_gateway.app.backfill import (
 )
 from agora_gateway.clients.agora import AgoraClient
 from agora_gateway.db.models import BackfillChunk, BackfillJob
-from agora_gateway.main import create_app
+from agora_gateway.main import MIGRATIONS, create_app
 from pacte_common import db as dbm
 from pacte_common.auth import OrgKind
 from pacte_common.clock import utcnow
+from pacte_common.db import UTCDateTime, run_migrations
 from pacte_testing import auth_header, eventually, running
 from pacte_testing.agora import (
     TraineeStory,
@@ -337,3 +340,31 @@ async def test_bad_lines_reported_and_live_flow_meanwhile_ends_in_the_right_stat
         rows = [json.loads(x) for x in (await client.get(f"/backfill/{jobs[0]['job_id']}/rejections", headers=region)).text.splitlines()]
         assert sorted(r["code"] for r in rows) == ["invalid_field", "invalid_field", "invalid_siret", "not_an_object", "not_json"]
         assert {r["line"] for r in rows if r["stage"] == "line"} == set(bad) - {""}
+
+
+@pytest.mark.empty_database
+async def test_the_upgrade_fails_the_jobs_whose_export_was_on_a_disk(database_url):
+    """Jobs queued or running when the export moved into the database: failed, saying why."""
+    await asyncio.to_thread(run_migrations, database_url, MIGRATIONS, None, "f7a2c41d9e08")  # exports on disk
+    jobs = sa.table("backfill_jobs", sa.column("id", sa.Uuid), sa.column("status", sa.String), sa.column("filename", sa.String),
+                    sa.column("file_path", sa.String), sa.column("sha256", sa.String), sa.column("size_bytes", sa.Integer),
+                    sa.column("byte_offset", sa.Integer), sa.column("line_no", sa.Integer), sa.column("next_batch", sa.Integer),
+                    sa.column("report", sa.JSON), sa.column("created_by", sa.String), sa.column("created_at", UTCDateTime))
+    ids = {status: uuid.uuid4() for status in ("queued", "running", "completed")}
+    engine = dbm.create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(jobs), [dict(id=job_id, status=status, filename="e.ndjson", file_path="/x/e.ndjson",
+                                                            sha256="0" * 64, size_bytes=10, byte_offset=0, line_no=0, next_batch=1,
+                                                            report={}, created_by="region", created_at=utcnow())
+                                                       for status, job_id in ids.items()])
+        await dbm.migrate(database_url, MIGRATIONS)
+        async with engine.connect() as connection:
+            rows = {row.id: row for row in (await connection.execute(
+                select(BackfillJob.id, BackfillJob.status, BackfillJob.error, BackfillJob.finished_at, BackfillJob.claims))).all()}
+    finally:
+        await engine.dispose()
+    assert rows[ids["completed"]].status == "completed" and rows[ids["completed"]].error is None
+    for status in ("queued", "running"):
+        row = rows[ids[status]]
+        assert row.status == "failed" and "upload it again" in row.error and row.finished_at is not None and row.claims == 0
