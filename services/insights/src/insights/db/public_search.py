@@ -78,23 +78,29 @@ def offer_row(action_id: uuid.UUID, title: str, formacode: str | None, offer: Of
     }
 
 
-async def refresh_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> None:
-    """Rewrite the index rows of this action (its offer row, its codes and, on SQLite, its FTS row)."""
+async def refresh_offers(db: AsyncSession, offers: list[tuple[uuid.UUID, str, str | None, OfferDetails | None]]) -> None:
+    """Rewrite the index rows of these (action id, title, FORMACODE, offer details) actions: their
+    offer rows, their codes and, on SQLite, their FTS rows."""
+    if not offers:
+        return
+    ids = [offer[0] for offer in offers]
     sqlite = db.bind.dialect.name == "sqlite"
     if sqlite:
-        old = list((await db.execute(select(PublicOffer.id).where(PublicOffer.action_id == action_id))).scalars())
+        old = list((await db.execute(select(PublicOffer.id).where(PublicOffer.action_id.in_(ids)))).scalars())
         if old:
             await db.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True)),
                              {"ids": old})
-    await db.execute(delete(PublicOffer).where(PublicOffer.action_id == action_id))
-    await db.execute(delete(PublicOfferCode).where(PublicOfferCode.action_id == action_id))
-    row = offer_row(action_id, title, formacode, offer)
-    offer_id = (await db.execute(insert(PublicOffer).values(**row).returning(PublicOffer.id))).scalar_one()
-    codes = [{"kind": kind, "code": code, "action_id": action_id} for kind, code in sorted(offer_codes(row["codes"]))]
+    await db.execute(delete(PublicOffer).where(PublicOffer.action_id.in_(ids)))
+    await db.execute(delete(PublicOfferCode).where(PublicOfferCode.action_id.in_(ids)))
+    rows = [offer_row(*offer) for offer in offers]
+    await db.execute(insert(PublicOffer), rows)
+    codes = [{"kind": kind, "code": code, "action_id": row["action_id"]} for row in rows for kind, code in sorted(offer_codes(row["codes"]))]
     if codes:
         await db.execute(insert(PublicOfferCode), codes)
     if sqlite:
-        await db.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, stems) VALUES (:id, :stems)"), {"id": offer_id, "stems": row["stems"]})
+        fresh = (await db.execute(select(PublicOffer.id, PublicOffer.stems).where(PublicOffer.action_id.in_(ids)))).all()
+        await db.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, stems) VALUES (:id, :stems)"),
+                         [{"id": row.id, "stems": row.stems} for row in fresh])
 
 
 async def keep_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> None:
@@ -104,7 +110,7 @@ async def keep_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formaco
     held = (await db.execute(select(*(PublicOffer.__table__.c[name] for name in wanted))
                              .where(PublicOffer.action_id == action_id))).mappings().one_or_none()
     if held is None or any(held[name] != value for name, value in wanted.items()):
-        await refresh_offer(db, action_id, title, formacode, offer)
+        await refresh_offers(db, [(action_id, title, formacode, offer)])
 
 
 async def empty_fts(db: AsyncSession) -> None:
