@@ -89,6 +89,7 @@ def up(
         console.print(f"[green]Pacte is up[/green] (broker {suite.bootstrap}, data in {settings.data_dir.resolve()})")
         for spec in SERVICES:
             console.print(f"  {spec.name:<14} {suite.url(spec.name)}/docs")
+        console.print(f"  {'public search':<14} {suite.url('insights')}/formations (no token; docs/public-search.md)")
         console.print("Supervised: a process that stops is restarted. `pacte status` to look, Ctrl-C or `pacte down` to stop.")
         Supervisor(suite).run(stop)
     except RuntimeError as exc:
