@@ -1,5 +1,7 @@
 """The offer over HTTP: creation, updates by the Region, and what each change publishes."""
 
+import uuid
+
 from pacte_common.contracts.sessions import (
     SessionCancelled,
     SessionClosed,
@@ -48,3 +50,13 @@ async def test_every_catalogue_change_publishes(api):
     for_dropped = [type(e.data) for e in events if str(e.subject) == dropped["id"]]
     assert for_dropped == [SessionPublished, SessionUpdated, SessionUpdated, SessionCancelled]
     assert len(events) == 9
+
+
+async def test_the_public_search_is_insights_now(api):
+    """The public search of the offer and its pages moved to insights (docs/public-search.md, "The
+    move"): sessions answers 404 on them and its OpenAPI document no longer lists them."""
+    for path in ("/public/sessions", f"/public/trainings/{uuid.uuid4()}", "/public/openapi.json", "/formations",
+                 f"/formations/{uuid.uuid4()}", "/public-assets/public.css"):
+        assert (await api.client.get(path)).status_code == 404, path
+    paths = (await api.ok("GET", "/openapi.json", {}))["paths"]
+    assert not [path for path in paths if path.startswith("/public/") or path.startswith("/formations")]
