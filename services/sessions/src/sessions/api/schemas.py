@@ -151,6 +151,10 @@ class SessionCancelIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class RepublishOut(BaseModel):
+    sessions: int = Field(description="Sessions whose snapshot was published again (`session.updated.v1`)")
+
+
 class SessionOut(SessionSnapshot):
     id: UUID
     lheo_id: str | None = None
