@@ -72,13 +72,15 @@ async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelle
     await _upsert(db, Programme, programme.code, {"name": programme.name, "pillar": programme.pillar.value})
     action = await db.get(Action, snapshot.action_id)
     if action is None or _newer(action.version, snapshot.action_version):
+        # an older publisher's snapshot has no distance_learning: the value held stays
+        distance_learning = snapshot.distance_learning if snapshot.distance_learning is not None else bool(action and action.distance_learning)
         await _upsert(db, Action, snapshot.action_id, {
             "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
             "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
             "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
             "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
             "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
-            "skill_blocks": list(snapshot.skill_blocks), "distance_learning": bool(snapshot.distance_learning),
+            "skill_blocks": list(snapshot.skill_blocks), "distance_learning": distance_learning,
             "version": snapshot.action_version,
         })
         await keep_offer(db, snapshot.action_id, snapshot.action_title, snapshot.formacode, snapshot.offer)

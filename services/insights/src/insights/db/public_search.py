@@ -105,10 +105,14 @@ async def refresh_offers(db: AsyncSession, offers: list[tuple[uuid.UUID, str, st
 
 async def keep_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> None:
     """The action's index rows as this snapshot gives them: rewritten only when they differ (the
-    sessions of one action each carry it: an import of many sessions rewrites it once)."""
+    sessions of one action each carry it: an import of many sessions rewrites it once). A snapshot
+    without `offer` (published before it existed, a replay) tells nothing of the offer: the rows
+    held are kept."""
     wanted = offer_row(action_id, title, formacode, offer)
     held = (await db.execute(select(*(PublicOffer.__table__.c[name] for name in wanted))
                              .where(PublicOffer.action_id == action_id))).mappings().one_or_none()
+    if held is not None and offer is None:
+        return
     if held is None or any(held[name] != value for name, value in wanted.items()):
         await refresh_offers(db, [(action_id, title, formacode, offer)])
 
