@@ -361,3 +361,23 @@ async def test_an_action_changed_through_the_api_is_searched_as_it_now_is(world)
     await world.write("PATCH", f"/actions/{action}", world.region, json={"title": "Agent de propreté et d'hygiène", "distance_learning": False})
     await world.heard(lambda found: found == [], "insights hears the action changed back", q="maçonnerie")
     assert await world.search(distance_learning=True) == []
+
+
+async def test_an_older_publishers_snapshot_leaves_the_offer_details_held(world):
+    """A snapshot without `offer` and `distance_learning` (published before they existed, and
+    replayed by a rebuild) changes what it carries and leaves the search's details as held."""
+    from pacte_common.contracts.sessions import SessionSnapshot, SessionUpdated
+    from pacte_testing.agora import publish
+
+    session_id = world.ids["real"]["114782"]
+    held = await world.ok("GET", f"/public/trainings/{world.ids['real']['07_114782']}")
+    body = await world.write("GET", f"/sessions/{session_id}", world.region)
+    older = SessionSnapshot.model_validate({**{name: body[name] for name in SessionSnapshot.model_fields if name in body},
+                                            "offer": None, "distance_learning": None, "places": 40})
+    await publish(world.settings.bus, [SessionUpdated(session=older)])
+    found = await world.heard(lambda found: [i["places_left"] for i in found] == [40 - body["places_taken"]],
+                              "insights applies the older publisher's snapshot", near=POSTCODE, radius_km=5, start_from="2017-11-01")
+    assert session_ids(found) == [session_id]  # still found around its training place
+    training = await world.ok("GET", f"/public/trainings/{world.ids['real']['07_114782']}")
+    assert {k: training[k] for k in ("objectives", "content", "codes", "place", "organisation", "distance_learning")} == \
+        {k: held[k] for k in ("objectives", "content", "codes", "place", "organisation", "distance_learning")}
