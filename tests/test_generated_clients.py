@@ -38,7 +38,7 @@ from pacte_testing import new_nir, new_siret
 from pacte_testing.agora import export_line, ndjson
 from pacte_tools.dev_issuer import mint_token
 
-SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox")
+SERVICES = ("orientation", "sessions", "remuneration", "agora-gateway", "agora-sandbox", "insights")
 # Operations a generated client cannot carry, with why (the generator skips them, with a warning).
 OMITTED = {"sessions": {"import_lheo": "an XML body (application/xml), which the generator does not support"}}
 # The FastAPI shape of a schema name made unique by its module: two models share a name.
@@ -64,6 +64,11 @@ def _settings_and_app(service: str, folder: Path) -> tuple[ServiceSettings | Non
         from remuneration.settings import RemunerationSettings
 
         settings = RemunerationSettings(**common)
+    elif service == "insights":
+        from insights.main import create_app
+        from insights.settings import InsightsSettings
+
+        settings = InsightsSettings(**common, consume=False)
     elif service == "agora-gateway":
         from agora_gateway.main import create_app
         from agora_gateway.settings import AgoraGatewaySettings
@@ -238,6 +243,18 @@ async def test_sessions_programme_action_session_list_read(generated):
         assert [item.id for item in page.items] == [session.id]
         read = await call("catalogue", "get_session").asyncio(client=client, session_id=session.id)
         assert read.id == session.id
+
+
+async def test_insights_public_search_and_indicators(generated):
+    """A portal's client of the public search (no token needed; the generated client sends one)
+    and the Region's indicators, on an empty read side."""
+    app, settings, _ = generated["insights"]
+    async with _client(app, "insights", mint_token(settings, OrgKind.REGION, "region")) as client:
+        page = await _api("insights", "public", "search_public_sessions").asyncio(client=client, q="plaquistes", near="47.2184,-1.5536",
+                                                                                   radius_km=30.0, places_left=True)
+        assert page.items == [] and page.next_cursor is None, page
+        missing = await _api("insights", "public", "get_public_training").asyncio_detailed(client=client, training_id=uuid.uuid4())
+        assert missing.status_code == 404
 
 
 async def test_remuneration_run_read_statements(generated):

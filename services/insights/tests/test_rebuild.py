@@ -1,5 +1,6 @@
 """`pacte insights rebuild` (docs/insights.md §4): with insights stopped, its read models emptied
-and every topic replayed from the beginning give the same indicators as before."""
+and every topic replayed from the beginning give the same indicators, result indicators,
+trajectory and public search of the offer as before."""
 
 import uuid
 from datetime import date
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 QUERY = "/indicators?from=2026-01-01&to=2026-12-31&compare=departement"
 RESULTS = "/indicators/results?horizon=3"
+SEARCH = "/public/sessions?q=propreté"
 
 
 async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, settings, clock):
@@ -36,8 +38,9 @@ async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, set
         async def caught_up():
             body = (await client.get(QUERY, headers=region)).json()
             results = (await client.get(RESULTS, headers=region)).json()
+            search = (await client.get(SEARCH)).json()
             done = body["all"]["entries"] == 3 and body["all"]["dropout_rate"]["numerator"] == 1 and results["all"]["respondents"] == 1
-            return (body, results) if done else None
+            return (body, results, search) if done and len(search["items"]) == 1 else None  # the PRÉPA session is over
 
         before = await eventually(caught_up, 30, interval=0.1, message="the files and the outcome reached insights")
         path = (await client.get(trajectory, headers=region)).json()
@@ -45,11 +48,13 @@ async def test_a_rebuild_from_the_topics_gives_the_same_indicators(sessions, set
     lines: list[str] = []
     held = await rebuild(settings, report=lines.append, timeout_s=60)
     assert held["dossiers"] == 3 and held["training_sessions"] == 2 and held["outcomes"] == 1 and held["inbox_messages"] > 0, held
+    assert held["public_offers"] == 2 and held["public_offer_codes"] == 2, held
     assert "trajectory_reads" not in held  # the audit of reads is not a read model: kept
     assert lines[0].startswith("emptied:") and lines[-1].startswith("replayed:"), lines
 
     async with running(create_app(settings.model_copy(update={"consume": False}), clock=clock)) as client:  # what the replay built, nothing more
-        after = ((await client.get(QUERY, headers=region)).json(), (await client.get(RESULTS, headers=region)).json())
+        after = ((await client.get(QUERY, headers=region)).json(), (await client.get(RESULTS, headers=region)).json(),
+                 (await client.get(SEARCH)).json())
         assert (await client.get(trajectory, headers=region)).json() == path
         assert len((await client.get(f"{trajectory}/reads", headers=region)).json()) == 2  # the read before the rebuild, kept
     assert after == before

@@ -1,5 +1,8 @@
 """The offer over HTTP: creation, updates by the Region, and what each change publishes."""
 
+import uuid
+from datetime import date
+
 from pacte_common.contracts.sessions import (
     SessionCancelled,
     SessionClosed,
@@ -48,3 +51,27 @@ async def test_every_catalogue_change_publishes(api):
     for_dropped = [type(e.data) for e in events if str(e.subject) == dropped["id"]]
     assert for_dropped == [SessionPublished, SessionUpdated, SessionUpdated, SessionCancelled]
     assert len(events) == 9
+
+
+async def test_the_public_search_is_insights_now(api):
+    """The public search of the offer and its pages moved to insights (docs/public-search.md, "The
+    move"): sessions answers 404 on them and its OpenAPI document no longer lists them."""
+    for path in ("/public/sessions", f"/public/trainings/{uuid.uuid4()}", "/public/openapi.json", "/formations",
+                 f"/formations/{uuid.uuid4()}", "/public-assets/public.css"):
+        assert (await api.client.get(path)).status_code == 404, path
+    paths = (await api.ok("GET", "/openapi.json", {}))["paths"]
+    assert not [path for path in paths if path.startswith("/public/") or path.startswith("/formations")]
+
+
+async def test_the_region_republishes_the_catalogue_for_a_reader_that_gained_fields(api):
+    """`POST /catalogue/republish` publishes every session's snapshot again, as it is now (same
+    versions), with the fields a newer reader needs (the public search's offer details)."""
+    first = await api.catalogue()
+    second = await api.catalogue(start=date(2026, 3, 2), end=date(2026, 9, 25))
+    assert (await api.client.post("/catalogue/republish", headers=api.org)).status_code == 403
+    assert await api.ok("POST", "/catalogue/republish", api.region) == {"sessions": 2}
+    events = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=4)
+    again = {str(e.subject): e.data.session for e in events if isinstance(e.data, SessionUpdated)}
+    assert set(again) == {first["id"], second["id"]}
+    assert again[first["id"]].version == first["version"] and again[first["id"]].offer is not None
+    assert again[first["id"]].distance_learning is False

@@ -34,6 +34,7 @@ from pacte_common.contracts.sessions import (
     AttendanceCorrected,
     AttendanceEvent,
     AttendanceRecorded,
+    CatalogueEvent,
     DossierSnapshot,
     DossierStatus,
     ExitKind,
@@ -227,10 +228,11 @@ class TraineeStory:
         return [self.enrolled(), self.entered(), self.interrupted(), self.resumed(), self.exited()]
 
 
-async def publish(bus: BusSettings, events: Iterable[TraineeEvent | AttendanceEvent], *, traceparent: str | None = None) -> None:
-    """Publishes sessions' events (trainee steps, attendance statements) to their (namespaced)
-    topics, keyed by dossier id, each carrying `traceparent` when given (as sessions does: the
-    file's journey trace)."""
+async def publish(bus: BusSettings, events: Iterable[TraineeEvent | AttendanceEvent | CatalogueEvent], *,
+                  traceparent: str | None = None) -> None:
+    """Publishes sessions' events (trainee steps, attendance statements, catalogue snapshots) to
+    their (namespaced) topics, keyed by dossier id (a catalogue event by session id), each
+    carrying `traceparent` when given (as sessions does: the file's journey trace)."""
     events = list(events)
     await ensure_topics(bus, sorted({topic_name(bus, event.topic) for event in events}))
     producer = new_producer(bus)
@@ -238,7 +240,10 @@ async def publish(bus: BusSettings, events: Iterable[TraineeEvent | AttendanceEv
     try:
         futures = []
         for event in events:
-            dossier_id = str(event.dossier.dossier_id if isinstance(event, TraineeEvent) else event.dossier_id)
+            if isinstance(event, CatalogueEvent):
+                dossier_id = str(event.session.session_id)  # the key: a session's, for its snapshot
+            else:
+                dossier_id = str(event.dossier.dossier_id if isinstance(event, TraineeEvent) else event.dossier_id)
             envelope = Envelope.wrap(event, source="/pacte/sessions", subject=dossier_id, traceparent=traceparent)
             futures.append(await producer.send(topic_name(bus, event.topic), value=envelope.body(), key=dossier_id.encode(),
                                                headers=envelope.headers()))

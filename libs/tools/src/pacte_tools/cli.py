@@ -96,6 +96,7 @@ def up(
         for spec in SERVICES:
             count = len(suite.instance_names(spec))
             console.print(f"  {spec.name:<14} {suite.url(spec.name)}/docs" + (f"  ({count} instances)" if count > 1 else ""))
+        console.print(f"  {'public search':<14} {suite.url('insights')}/formations (no token; docs/public-search.md)")
         console.print("Supervised: a process that stops is restarted. `pacte status` to look, Ctrl-C or `pacte down` to stop.")
         Supervisor(suite).run(stop)
     except RuntimeError as exc:

@@ -36,6 +36,15 @@ class InsightsSettings(ServiceSettings):
     trajectory_audit_retention_months: int = Field(12, ge=1)
     retention_purge_interval_hours: float = Field(24.0, ge=0, description="0: no periodic purge (the API still purges)")
 
+    # The public search of the offer (docs/public-search.md). Statistical confidentiality: no mean mark, number
+    # of reviews, share in employment or population computed on fewer people than this is shown.
+    public_min_base: int = Field(10, ge=1, description="Fewest people a public figure may be computed on")
+    public_page_size_default: int = Field(20, ge=1, le=100)
+    public_radius_km_default: float = Field(30.0, gt=0, le=200)
+    public_radius_km_max: float = Field(200.0, gt=0, le=200, description="Largest radius a query may ask")
+    public_comments_max: int = Field(10, ge=0, description="Published review comments on a training's page")
+    public_cache_max_age_s: int = Field(60, ge=0, description="Cache-Control max-age of the public answers")
+
     def indicator_policy(self) -> IndicatorPolicy:
         """The indicators' definitions of the target publics, from these settings."""
         return IndicatorPolicy(

@@ -61,15 +61,8 @@ def upgrade() -> None:
 
 
 def _fill(bind) -> None:
-    """The index rows of the actions already there, as the application writes them."""
-    from sessions.db.public_search import refresh_offers
-
-    actions = sa.table('actions', sa.column('id', sa.Uuid()), sa.column('title', sa.String()),
-                       sa.column('formacode', sa.String()), sa.column('lheo_details', sa.JSON()))
-    rows = [tuple(row) for row in bind.execute(sa.select(actions.c.id, actions.c.title, actions.c.formacode,
-                                                         actions.c.lheo_details).order_by(actions.c.id))]
-    for start in range(0, len(rows), 500):
-        refresh_offers(bind, rows[start:start + 500])
+    """Filled the index rows of the actions already there. The search has moved to insights and
+    migration ad2d38b9e26b drops these tables: nothing to fill on the way there."""
 
 
 def downgrade() -> None:

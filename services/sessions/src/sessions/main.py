@@ -1,4 +1,4 @@
-"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories and the skills passport are insights' (docs/insights.md)."""
+"""Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories, the skills passport and the public search of the offer are insights' (docs/insights.md)."""
 
 from pathlib import Path
 
@@ -10,8 +10,6 @@ from sessions.api import (
     catalogue,
     dossiers,
     lheo,
-    public,
-    public_pages,
     satisfaction,
     territories,
 )
@@ -32,7 +30,7 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
     app = build_app(
         settings,
         title="Pacte — sessions",
-        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories and the skills passport are insights' (docs/insights.md).",
+        description="Training offer (programmes, actions, sessions, LHEO import), trainee files from enrolment to exit, attendance, ANOTEA reviews, outcomes; the indicators, result indicators, trajectories, the skills passport and the public search of the offer are insights' (docs/insights.md).",
         metadata=Base.metadata,
         tables=messaging,
         migrations=MIGRATIONS,
@@ -43,9 +41,6 @@ def create_app(settings: SessionsSettings | None = None, *, clock: Clock | None 
         published_topics=[Topics.CATALOGUE, Topics.TRAINEES, Topics.ATTENDANCE],
     )
     app.include_router(outcomes_api.router)  # outcomes: imports, declarations, purge (docs/outcomes.md)
-    app.include_router(public.router)  # the public search, no token (docs/public-search.md)
-    app.include_router(public_pages.router)
-    app.mount(public_pages.ASSETS, public_pages.assets, name="public-assets")
     app.state.clock = clock or system_clock
     return app
 

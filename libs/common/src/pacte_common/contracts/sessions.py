@@ -59,6 +59,34 @@ class ProgrammeInfo(BaseModel):
     delegated_to_france_travail: bool = False
 
 
+class TrainingPlace(BaseModel):
+    """Where the training takes place (LHEO `lieu-de-formation`), as the offer's file gives it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    postcode: str | None = None
+    insee: str | None = Field(None, description="The commune's INSEE code (LHEO code-INSEE-commune)")
+    city: str | None = None
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
+class OfferDetails(BaseModel):
+    """What the public search of the offer shows of an action besides its catalogue fields
+    (docs/public-search.md): the LHEO texts, the training place and the formation's codes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objectives: str | None = Field(None, description="LHEO objectif-formation")
+    expected_results: str | None = Field(None, description="LHEO resultats-attendus")
+    content: str | None = Field(None, description="LHEO contenu-formation")
+    organisation_name: str | None = Field(None, description="The responsible organisation's name, from the offer's file")
+    place: TrainingPlace | None = None
+    formacodes: list[str] = Field(default_factory=list, description="The formation's FORMACODE codes besides the action's `formacode`")
+    nsf_codes: list[str] = Field(default_factory=list)
+    rome_codes: list[str] = Field(default_factory=list)
+
+
 class SessionSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -97,6 +125,8 @@ class SessionSnapshot(BaseModel):
     session_territory_code: str | None = Field(
         None, description="The employment-training territory of the session's training place (docs/territories.md); "
         "territory_code is the action's own")
+    distance_learning: bool | None = Field(None, description="The action is (partly) followed at a distance (LHEO modalites-enseignement 1 or 2)")
+    offer: OfferDetails | None = Field(None, description="What the public search shows of the action (docs/public-search.md); None from older publishers")
     version: int | None = Field(
         None,
         description="The session row's version, taken under its lock: a consumer applies a snapshot only if "
@@ -132,8 +162,8 @@ class SessionCancelled(CatalogueEvent):
 @register
 class SatisfactionReviewRecorded(IntegrationEvent):
     """A trainee's review from ANOTEA, imported by the Region (docs/satisfaction.md): created or
-    changed by an import. Marks 1–5. No comment: trainees' free text stays in sessions, which
-    has no reader of it on the bus (it may name people)."""
+    changed by an import. Marks 1–5, and the comment only as ANOTEA published it after its
+    moderation (the public training page shows it, docs/public-search.md); no reviewer."""
 
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.satisfaction.review-recorded.v1"
     topic: ClassVar[str] = Topics.CATALOGUE
@@ -148,6 +178,8 @@ class SatisfactionReviewRecorded(IntegrationEvent):
     equipe_formateurs: Decimal
     moyens_materiels: Decimal
     accompagnement: Decimal
+    published_comment: str | None = Field(
+        None, max_length=4100, description="ANOTEA's published comment (title and text, after its moderation); None: none")
 
 
 # ---------------------------------------------------------------- the trainee's file

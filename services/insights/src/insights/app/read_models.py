@@ -42,6 +42,7 @@ from insights.db.models import (
     SatisfactionReview,
     TrainingSession,
 )
+from insights.db.public_search import keep_offer
 from insights.db.queries import statement_row
 from insights.domain.indicators import SATISFACTION_MARKS as MARKS
 from insights.domain.indicators import entry_facts
@@ -71,14 +72,18 @@ async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelle
     await _upsert(db, Programme, programme.code, {"name": programme.name, "pillar": programme.pillar.value})
     action = await db.get(Action, snapshot.action_id)
     if action is None or _newer(action.version, snapshot.action_version):
+        # an older publisher's snapshot has no distance_learning: the value held stays
+        distance_learning = snapshot.distance_learning if snapshot.distance_learning is not None else bool(action and action.distance_learning)
         await _upsert(db, Action, snapshot.action_id, {
             "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
             "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
             "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
             "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
             "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
-            "skill_blocks": list(snapshot.skill_blocks), "version": snapshot.action_version,
+            "skill_blocks": list(snapshot.skill_blocks), "distance_learning": distance_learning,
+            "version": snapshot.action_version,
         })
+        await keep_offer(db, snapshot.action_id, snapshot.action_title, snapshot.formacode, snapshot.offer)
     session = await db.get(TrainingSession, snapshot.session_id)
     if session is not None and not _newer(session.version, snapshot.version):
         return
@@ -86,7 +91,8 @@ async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelle
         "lheo_id": snapshot.session_lheo_id, "action_id": snapshot.action_id, "start_date": snapshot.start_date,
         "end_date": snapshot.end_date, "places": snapshot.places, "places_taken": snapshot.places_taken,
         "recruitment_state": snapshot.recruitment_state.value, "territory_code": snapshot.session_territory_code,
-        "version": snapshot.version,
+        "places_unknown": snapshot.places_unknown, "permanent_entries": snapshot.permanent_entries,
+        "information_meetings": [day.isoformat() for day in snapshot.information_meetings], "version": snapshot.version,
     }
     if cancelled is not None:
         values["cancelled"] = cancelled
@@ -190,8 +196,9 @@ async def void_month(db: AsyncSession, dossier_id, month: str, at: datetime) -> 
 
 
 async def on_review(db: AsyncSession, event: SatisfactionReviewRecorded) -> None:
-    """An ANOTEA review as sessions stored it (the last import's marks win)."""
+    """An ANOTEA review as sessions stored it (the last import's marks and published comment win)."""
     values = event.model_dump(include={"action_id", "session_id", "organisation_siret", "review_date", *MARKS})
+    values["comment"] = event.published_comment
     row = await db.get(SatisfactionReview, event.review_id)
     if row is None:
         db.add(SatisfactionReview(review_id=event.review_id, **values))

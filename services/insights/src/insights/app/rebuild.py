@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.db.models import READ_MODELS, messaging
+from insights.db.public_search import empty_fts
 
 
 async def empty_read_models(db: AsyncSession, consumers: list[str]) -> dict[str, int]:
@@ -19,6 +20,7 @@ async def empty_read_models(db: AsyncSession, consumers: list[str]) -> dict[str,
     for model in READ_MODELS:
         held[model.__tablename__] = (await db.execute(select(func.count()).select_from(model))).scalar_one()
         await db.execute(delete(model))
+    await empty_fts(db)  # the public search's SQLite full-text rows follow `public_offers`'
     inbox = messaging.inbox
     result = await db.execute(delete(inbox).where(inbox.c.consumer.in_(consumers)))
     held[inbox.name] = result.rowcount

@@ -12,10 +12,28 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
+import sqlalchemy.dialects.postgresql  # noqa: F401 - registers func.to_tsvector's types before the index below uses it
 from pacte_common.db import UTCDateTime, new_metadata
 from pacte_common.messaging import MessagingTables
 from pacte_common.schedule import scheduled_jobs_table
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 Hours = Numeric(10, 2)
@@ -65,11 +83,14 @@ class Action(Base):
     territory_code: Mapped[str | None] = mapped_column(String(32))
     # The RNCP skill blocks the action prepares (the skills passport: docs/satisfaction.md).
     skill_blocks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    distance_learning: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the public search
     version: Mapped[int | None] = mapped_column(Integer)  # sessions' action version (None: unversioned)
 
 
 class TrainingSession(Base):
     __tablename__ = "training_sessions"
+    # The public search's order (start date, id): read in index order, a page stops after `limit` rows.
+    __table_args__ = (Index("ix_training_sessions_start_date_id", "start_date", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     lheo_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -80,6 +101,10 @@ class TrainingSession(Base):
     places_taken: Mapped[int] = mapped_column(Integer, default=0)
     recruitment_state: Mapped[str] = mapped_column(String(16))
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The public search's (docs/public-search.md): places not known yet, permanent entries, information meetings.
+    places_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    permanent_entries: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    information_meetings: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     # The employment-training territory of the training place (docs/territories.md).
     territory_code: Mapped[str | None] = mapped_column(String(32), index=True)
     # The snapshot's version: an older or replayed snapshot never rolls the row back.
@@ -217,6 +242,11 @@ class SatisfactionReview(Base):
     give it: one row per review id."""
 
     __tablename__ = "satisfaction_reviews"
+    __table_args__ = (
+        # Covers the public search's marks of an organisation, per training (docs/public-search.md, "Speed").
+        Index("ix_satisfaction_reviews_organisation_marks", "organisation_siret", "action_id", "overall", "accueil", "contenu",
+              "equipe_formateurs", "moyens_materiels", "accompagnement"),
+    )
 
     review_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     action_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
@@ -229,9 +259,57 @@ class SatisfactionReview(Base):
     equipe_formateurs: Mapped[Decimal] = mapped_column(Mark)
     moyens_materiels: Mapped[Decimal] = mapped_column(Mark)
     accompagnement: Mapped[Decimal] = mapped_column(Mark)
+    # ANOTEA's published comment (after its moderation): the public training page shows it.
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class PublicOffer(Base):
+    """The public search's row of an action (docs/public-search.md): the text the keyword search
+    reads (title and objectives) and its French stems, the training place, what the training's
+    page shows besides the catalogue fields. Derived from the action's snapshot and rewritten
+    with it (`insights.app.read_models`). Full text: on PostgreSQL a GIN index on
+    `to_tsvector('french', words)`; on SQLite the FTS5 table `public_offers_fts` (rowid = id)."""
+
+    __tablename__ = "public_offers"
+    __table_args__ = (
+        Index("ix_public_offers_words_fts", func.to_tsvector(literal_column("'french'::regconfig"), text("words")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    words: Mapped[str] = mapped_column(Text)
+    stems: Mapped[str] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(10), index=True)
+    insee: Mapped[str | None] = mapped_column(String(5), index=True)
+    city: Mapped[str | None] = mapped_column(String(255))
+    latitude: Mapped[float | None] = mapped_column(Float, index=True)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    objectives: Mapped[str | None] = mapped_column(Text)
+    expected_results: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(Text)
+    organisation_name: Mapped[str | None] = mapped_column(String(500))
+    # kind -> codes, in the file's order, the action's FORMACODE first (the training's page)
+    codes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PublicOfferCode(Base):
+    """One FORMACODE, NSF or ROME code of an action, for the search's code filters."""
+
+    __tablename__ = "public_offer_codes"
+    __table_args__ = (PrimaryKeyConstraint("kind", "code", "action_id"),)
+
+    kind: Mapped[str] = mapped_column(String(10))  # formacode | nsf | rome
+    code: Mapped[str] = mapped_column(String(16))
+    action_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+
+
+# The public search's SQLite full-text table, made by the migration (FTS5 and its shadow tables): no model declares it.
+PUBLIC_OFFERS_FTS = "public_offers_fts"
+Base.metadata.info.setdefault("virtual_tables", set()).add(PUBLIC_OFFERS_FTS)
 
 
 # What `pacte insights rebuild` empties before replaying the topics (docs/insights.md).
 # The audit of trajectory reads is insights' own record, not a read model: it is kept.
 READ_MODELS = (Programme, Action, TrainingSession, Dossier, Interruption, Outcome, AttendanceStatement, SatisfactionReview,
-               PrescriptionStep, PrescriptionView)
+               PrescriptionStep, PrescriptionView, PublicOffer, PublicOfferCode)

@@ -22,7 +22,7 @@ from sessions.api.access import (
     ensure_session_visible,
     siret_seen_by,
 )
-from sessions.api.presenters.catalogue import action_out, programme_out, session_out
+from sessions.api.presenters.catalogue import action_out, programme_out, republish_out, session_out
 from sessions.api.schemas import (
     ActionIn,
     ActionOut,
@@ -30,6 +30,7 @@ from sessions.api.schemas import (
     ProgrammeIn,
     ProgrammeOut,
     ProgrammePatch,
+    RepublishOut,
     SessionCancelIn,
     SessionIn,
     SessionOut,
@@ -172,3 +173,12 @@ async def cancel_session(session_id: UUID, body: SessionCancelIn, principal: Reg
     session = await catalogue.cancel_session(db, runtime, session_id, reason=body.reason, if_match=if_match)
     response.headers["ETag"] = etag(session.version)
     return session_out(session)
+
+
+# ---------------------------------------------------------------- republication
+
+
+@router.post("/catalogue/republish", response_model=RepublishOut,
+             summary="Publish every session's snapshot again (the Region): for a reader that gained fields of it, or a new one")
+async def republish_catalogue(principal: Region, db: DbSession, runtime: RuntimeDep):
+    return republish_out(await catalogue.republish_catalogue(db, runtime))

@@ -31,8 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.app.territories import assign_territories
 from sessions.db.models import Action, Programme, TrainingSession
-from sessions.db.queries import row_for_update, sessions_of_action, sessions_of_programme
-from sessions.events.publish import publish_catalogue
+from sessions.db.queries import (
+    row_for_update,
+    sessions_of_action,
+    sessions_of_programme,
+    sessions_page,
+)
+from sessions.events.publish import publish_catalogue, session_snapshot
 
 # Renders a created row as the answer's body (api/), which idempotent replays repeat.
 Render = Callable[[Any], Any]
@@ -237,3 +242,24 @@ async def cancel_session(
     await publish_catalogue(db, runtime, SessionCancelled, session)
     await db.commit()
     return session
+
+
+# ---------------------------------------------------------------- republication
+
+
+async def republish_catalogue(db: AsyncSession, runtime: Runtime, batch: int = 500) -> int:
+    """Publishes every session's snapshot again (`session.updated.v1`, as it is now: same
+    versions, so a reader that holds it changes only what it did not have) and commits. For a
+    reader that gained fields of the snapshot, or a new one (docs/public-search.md, "The move").
+    Returns how many sessions were published."""
+    published, after = 0, None
+    while True:
+        sessions = await sessions_page(db, after, batch)
+        if not sessions:
+            break
+        await runtime.outbox.publish_many(db, [(SessionUpdated(session=session_snapshot(s)), str(s.id), None) for s in sessions])
+        published += len(sessions)
+        after = sessions[-1].id
+        db.expunge_all()  # a batch at a time in memory
+    await db.commit()
+    return published

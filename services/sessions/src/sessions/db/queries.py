@@ -110,6 +110,14 @@ async def sessions_of_action(db: AsyncSession, action_id: uuid.UUID) -> list[Tra
     return list((await db.execute(select(TrainingSession).where(TrainingSession.action_id == action_id))).unique().scalars())
 
 
+async def sessions_page(db: AsyncSession, after: uuid.UUID | None, limit: int) -> list[TrainingSession]:
+    """Sessions in id order after `after`, with their actions and programmes (a republication's batch)."""
+    query = select(TrainingSession).order_by(TrainingSession.id).limit(limit)
+    if after is not None:
+        query = query.where(TrainingSession.id > after)
+    return list((await db.execute(query)).unique().scalars())
+
+
 async def sessions_of_programme(db: AsyncSession, programme_id: uuid.UUID) -> list[TrainingSession]:
     query = select(TrainingSession).join(Action, TrainingSession.action_id == Action.id).where(Action.programme_id == programme_id)
     return list((await db.execute(query)).unique().scalars())

@@ -19,7 +19,7 @@ Mark = Numeric(3, 2)
 class SatisfactionReview(Base):
     __tablename__ = "satisfaction_reviews"
     __table_args__ = (
-        # Covers the public search's marks of an organisation, per training (docs/public-search.md, "Speed").
+        # An organisation's reviews per training with their marks (made for the public search, now insights': docs/public-search.md).
         Index("ix_satisfaction_reviews_organisation_marks", "organisation_siret", "action_id", "overall", "accueil", "contenu",
               "equipe_formateurs", "moyens_materiels", "accompagnement"),
     )

@@ -12,21 +12,17 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 from pacte_common.clock import months_before
-from pacte_common.contracts.outcomes import (  # noqa: F401 (JOBS, LASTING_JOBS, SOURCE_PRIORITY: the public search's too)
+from pacte_common.contracts.outcomes import (  # noqa: F401 (JOBS, LASTING_JOBS: the outcomes' presenters')
     JOBS,
     LASTING_JOBS,
     SITUATION_LABELS,
-    SOURCE_PRIORITY,
     Horizon,
     OutcomeSituation,
     OutcomeSource,
 )
 from pacte_common.validators import validate_nir
-
-RATE_QUANTUM = Decimal("0.0001")
 
 SOURCE_LABELS: dict[OutcomeSource, str] = {
     OutcomeSource.SURVEY: "Enquête (CARIFOREF)",
@@ -244,21 +240,6 @@ def plan_import(lines: Iterable[ImportLine], by_id: dict, by_nir: dict, today: d
                 LineError(line.number, "line", f"contradicts line {first.line.number} for the same training file and horizon")
             )
     return plan
-
-
-# ---------------------------------------------------------------- shares
-
-
-@dataclass(frozen=True)
-class Rate:
-    numerator: int
-    denominator: int
-
-    @property
-    def value(self) -> Decimal | None:
-        if not self.denominator:
-            return None
-        return (Decimal(self.numerator) / Decimal(self.denominator)).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 # ---------------------------------------------------------------- retention

@@ -21,10 +21,12 @@ from pacte_common.contracts.sessions import (
     AttendanceVoided,
     CatalogueEvent,
     DossierSnapshot,
+    OfferDetails,
     ProgrammeInfo,
     SatisfactionReviewRecorded,
     SessionSnapshot,
     TraineeEvent,
+    TrainingPlace,
 )
 from pacte_common.service import Runtime
 from pacte_common.tracing import adopt_trace
@@ -81,7 +83,35 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         action_version=action.version,
         session_lheo_id=session.lheo_id,
         session_territory_code=session.territory_code,
+        distance_learning=action.distance_learning,
+        offer=offer_details(action.lheo_details),
         version=session.version,
+    )
+
+
+def _coordinate(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def offer_details(details: dict | None) -> OfferDetails:
+    """What the public search shows of an action, from the LHEO file it came from (none for an
+    action made through the API: only its catalogue fields)."""
+    details = details or {}
+    place = details.get("adresse") or {}
+    codes = details.get("codes") or {}
+    organisation = details.get("organisme") or {}
+    latitude, longitude = _coordinate(place.get("latitude")), _coordinate(place.get("longitude"))
+    if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        latitude = longitude = None
+    return OfferDetails(
+        objectives=details.get("objectif"), expected_results=details.get("resultats"), content=details.get("contenu"),
+        organisation_name=organisation.get("raison_sociale") or organisation.get("nom"),
+        place=TrainingPlace(postcode=place.get("codepostal"), insee=place.get("code_insee"), city=place.get("ville"),
+                            latitude=latitude, longitude=longitude) if place else None,
+        formacodes=list(codes.get("formacode", [])), nsf_codes=list(codes.get("nsf", [])), rome_codes=list(codes.get("rome", [])),
     )
 
 
@@ -179,7 +209,8 @@ async def publish_reviews(db: AsyncSession, runtime: Runtime, reviews: list[Sati
     """The reviews an import stored (created, changed or unchanged), for the read side (docs/insights.md); one INSERT for all."""
     events = [
         (SatisfactionReviewRecorded(review_id=r.review_id, action_id=r.action_id, session_id=r.session_id, organisation_siret=r.organisation_siret,
-                                    review_date=r.review_date, **{name: getattr(r, name) for name in MARKS}),
+                                    review_date=r.review_date, published_comment=r.comment,
+                                    **{name: getattr(r, name) for name in MARKS}),
          str(r.session_id or r.action_id), None)
         for r in reviews
     ]

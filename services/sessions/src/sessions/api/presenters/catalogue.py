@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessions.api.schemas import ActionOut, ProgrammeOut, SessionOut
+from sessions.api.schemas import ActionOut, ProgrammeOut, RepublishOut, SessionOut
 from sessions.db.models import Action, Programme, TrainingSession
 from sessions.events.publish import session_snapshot
 
@@ -46,3 +46,7 @@ def session_out(session: TrainingSession) -> SessionOut:
         cancel_reason=session.cancel_reason,
         **session_snapshot(session).model_dump(exclude={"version"}),
     )
+
+
+def republish_out(sessions: int) -> RepublishOut:
+    return RepublishOut(sessions=sessions)

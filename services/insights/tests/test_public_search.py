@@ -1,9 +1,12 @@
-"""The public search over HTTP, without a token, on a real Carif-Oref LHEO export (data/lheo/real/,
-origin in its README) and a Pays de la Loire action made through the API: keywords with French
-stemming, codes, place and radius, dates, places, ANOTEA marks and results withheld below the
-minimum base, ETag, cursor, rate limit, the portals' OpenAPI document.
+"""The public search over HTTP, without a token, on a real Carif-Oref LHEO export (sessions'
+tests/data/lheo/real/, origin in its README) and a Pays de la Loire action made through the API:
+keywords with French stemming, codes, place and radius, dates, places, ANOTEA marks and results
+withheld below the minimum base, ETag, cursor, rate limit, the portals' OpenAPI document.
 
-One app and one database for the module (each test only reads, or reads what it adds itself).
+Everything goes through the real interfaces: the offer, the files, their outcomes and the reviews
+are written to sessions over its API; insights hears them on the bus (docs/insights.md) and
+answers the search. One sessions and one insights, each on its database, for the module (each
+test only reads, or reads what it adds itself, waiting until insights has heard it).
 """
 
 from __future__ import annotations
@@ -11,20 +14,21 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from insights.domain.public_search import MARKS, mean_marks
+from insights.main import create_app
+from insights.settings import InsightsSettings
 from lxml import etree
 from pacte_common.bus import BusSettings
-from pacte_testing import _create_pg_database, _drop_pg_database, running, selected_database_kind
-from sessions.domain.public_search import MARKS, mean_marks
-from sessions.main import create_app
+from pacte_testing import FixedClock, eventually, fresh_database, project_root, running
+from sessions.main import create_app as create_sessions
 from sessions.settings import SessionsSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-DATA = Path(__file__).parent / "data" / "lheo"
+DATA = project_root() / "services" / "sessions" / "tests" / "data" / "lheo"
 ETOILE = (DATA / "real" / "etoile-centre-plaquiste.lheo-2.2.xml").read_bytes()
 NS = {"l": "http://www.lheo.org/2.2"}
 XML = {"Content-Type": "application/xml"}
@@ -45,33 +49,44 @@ POSTCODE = from_file("//l:lieu-de-formation/l:coordonnees/l:adresse/l:codepostal
 CITY = from_file("//l:lieu-de-formation/l:coordonnees/l:adresse/l:ville/text()")[0]
 
 
-class Clock:
-    def __init__(self, today: date):
-        self.today = today
-
-    def __call__(self):
-        from datetime import UTC, datetime, time
-
-        return datetime.combine(self.today, time(10), tzinfo=UTC)
-
-
 def programme(code: str) -> dict:
     return {"code": code, "name": f"Programme {code}", "pillar": "visa", "funder": "region", "remuneration_approved": True,
             "tension_sector": False, "agora_category": "standard", "delegated_to_france_travail": False}
 
 
 class World:
-    def __init__(self, client, settings, clock):
-        self.client, self.settings, self.clock = client, settings, clock
+    """`client`: insights, which answers the search; `upstream`: sessions, where the offer, the
+    files, their outcomes and the reviews are written (`write`)."""
+
+    def __init__(self, client, upstream, settings, upstream_settings, clock):
+        self.client, self.upstream, self.settings, self.clock = client, upstream, settings, clock
         from pacte_testing import auth_header
 
-        self.region = auth_header(settings, "region", "region")
-        self.org = auth_header(settings, "training_org", PDL_SIRET)
+        self.region = auth_header(upstream_settings, "region", "region")
+        self.org = auth_header(upstream_settings, "training_org", PDL_SIRET)
 
-    async def ok(self, method: str, url: str, headers: dict | None = None, expected: int = 200, **kwargs):
-        response = await self.client.request(method, url, headers=headers or {}, **kwargs)
+    @staticmethod
+    async def _call(client, method: str, url: str, headers: dict | None, expected: int, **kwargs):
+        response = await client.request(method, url, headers=headers or {}, **kwargs)
         assert response.status_code == expected, f"{method} {url}: {response.status_code} {response.text}"
         return response.json() if response.content else None
+
+    async def ok(self, method: str, url: str, headers: dict | None = None, expected: int = 200, **kwargs):
+        """A call to insights."""
+        return await self._call(self.client, method, url, headers, expected, **kwargs)
+
+    async def write(self, method: str, url: str, headers: dict | None = None, expected: int = 200, **kwargs):
+        """A call to sessions."""
+        return await self._call(self.upstream, method, url, headers, expected, **kwargs)
+
+    async def heard(self, check, message: str, **params) -> list[dict]:
+        """The search (every page) once insights has heard what `check(results)` waits for (the read
+        side is eventually consistent: a deadline, no sleep)."""
+        async def read():
+            found = await self.search(**params)
+            return (found,) if check(found) else None  # a tuple: an empty search may be what is awaited
+
+        return (await eventually(read, 30, interval=0.1, message=message))[0]
 
     async def search(self, **params) -> list[dict]:
         """Every page of a search (a small limit: the cursor is walked)."""
@@ -88,25 +103,25 @@ async def trainee(world: World, session_id: str, n: int) -> str:
     body = {"session_id": session_id, "identity": {"birth_name": f"Nom{n}", "first_names": "Camille"},
             "profile": {"sex": "F", "birth_date": "1990-04-12", "education_level": "v", "jobseeker_category": "A",
                         "jobseeker_registration_date": "2015-09-01", "disabled_worker": False, "qpv": False}}
-    dossier = await world.ok("POST", "/dossiers", world.org, 201, json=body)
-    await world.ok("POST", f"/dossiers/{dossier['id']}/entry", world.org, json={"entry_date": "2016-01-04"})
+    dossier = await world.write("POST", "/dossiers", world.org, 201, json=body)
+    await world.write("POST", f"/dossiers/{dossier['id']}/entry", world.org, json={"entry_date": "2016-01-04"})
     return dossier["id"]
 
 
 async def build(world: World) -> dict:
     for code in ("VISA-METIERS", "PREPA-CLES"):
-        await world.ok("POST", "/programmes", world.region, 201, json=programme(code))
+        await world.write("POST", "/programmes", world.region, 201, json=programme(code))
     for code, target in (("2", "VISA-METIERS"), ("10", "PREPA-CLES")):
-        await world.ok("PUT", f"/catalogue/lheo/mappings/financeur/{code}", world.region, json={"programme_code": target})
-    report = await world.ok("POST", "/catalogue/lheo", {**world.region, **XML}, content=ETOILE)
+        await world.write("PUT", f"/catalogue/lheo/mappings/financeur/{code}", world.region, json={"programme_code": target})
+    report = await world.write("POST", "/catalogue/lheo", {**world.region, **XML}, content=ETOILE)
     real = {i["lheo_id"]: i["id"] for i in report["items"] if i["kind"] in ("action", "session")}
-    action = await world.ok("POST", "/actions", world.region, 201, json={
+    action = await world.write("POST", "/actions", world.region, 201, json={
         "programme_code": "VISA-METIERS", "organisation_siret": PDL_SIRET, "title": "Agent de propreté et d'hygiène",
         "formacode": "42811", "certifying": True, "hours_in_centre": "400", "hours_in_company": "140", "weekly_hours": "35",
         "hourly_price": "12.50", "departement": "44"})
     session = lambda start, end, **more: {"action_id": action["id"], "start_date": start, "end_date": end, "places": 12, **more}  # noqa: E731
-    past = await world.ok("POST", "/sessions", world.region, 201, json=session("2016-01-04", "2016-06-24"))
-    upcoming = await world.ok("POST", "/sessions", world.region, 201,
+    past = await world.write("POST", "/sessions", world.region, 201, json=session("2016-01-04", "2016-06-24"))
+    upcoming = await world.write("POST", "/sessions", world.region, 201,
                               json=session("2018-01-08", "2018-06-29", information_meetings=["2017-10-02", "2017-11-20", "2017-12-11"]))
     return {"real": real, "pdl_action": action["id"], "past": past["id"], "upcoming": upcoming["id"]}
 
@@ -117,11 +132,11 @@ async def results(world: World, ids: dict) -> None:
     files = [await trainee(world, ids["past"], n) for n in range(4)]
     world.clock.today = date(2016, 6, 24)
     for file in files:
-        await world.ok("POST", f"/dossiers/{file}/exit", world.org, json={"exit_date": "2016-06-24", "kind": "completed"})
+        await world.write("POST", f"/dossiers/{file}/exit", world.org, json={"exit_date": "2016-06-24", "kind": "completed"})
     world.clock.today = TODAY
     situations = ["permanent_job", "short_fixed_term_or_temporary", "job_seeking"]
     lines = [{"dossier_id": f, "horizon_months": 6, "situation": s, "observed_on": "2016-12-26"} for f, s in zip(files, situations, strict=False)]
-    await world.ok("POST", "/outcomes/imports", world.region, 201, json={"lines": lines})
+    await world.write("POST", "/outcomes/imports", world.region, 201, json={"lines": lines})
     ids["files"] = files
 
 
@@ -133,22 +148,32 @@ def review(n: int, action: str, session: str, mark: int) -> dict:
             "formation": {"action": {"numero": action, "session": {"numero": session}, "organisme_formateur": {"siret": "82422814200660"}}}}
 
 
+def settled(world) -> None:
+    """What the tests read has reached insights: every open session, the reviews of both real
+    actions (the organisation's figure withheld once the second's arrive), the results."""
+    by_id = {i["session_id"]: i for i in world.found}
+    first, upcoming = by_id.get(world.ids["real"]["114782"]), by_id.get(world.ids["upcoming"])
+    return (len(world.found) == 3 and first is not None and upcoming is not None
+            and first["reviews"]["training"]["reviews"] == 3 and first["reviews"]["organisation"]["below_min_base"]
+            and upcoming["employment_6_months"]["population"] == 4)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(kafka_bootstrap, tmp_path_factory):
     bus = BusSettings(bootstrap_servers=kafka_bootstrap, topic_namespace=f"t{uuid.uuid4().hex[:10]}.", topic_partitions=2)
-    pg_name = None
-    if selected_database_kind() == "postgresql":
-        pg_name = f"pacte_test_{uuid.uuid4().hex[:12]}"
-        url = await _create_pg_database(pg_name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('public') / 'sessions.db'}"
-    settings = SessionsSettings(database_url=url, bus=bus, consume_prescriptions=False, public_min_base=MIN_BASE,
-                                departements=frozenset({"37", "44", "49", "53", "72", "85"}),
-                                rate_limits={"reports": "60/minute", "public": "10000/minute", "signing": "1200/minute"})
-    clock = Clock(TODAY)
-    try:
-        async with running(create_app(settings, clock=clock)) as client:
-            world = World(client, settings, clock)
+    folder = tmp_path_factory.mktemp("public")
+    sessions_migrations = project_root() / "services" / "sessions" / "migrations"
+    insights_migrations = project_root() / "services" / "insights" / "migrations"
+    async with fresh_database(folder, "sessions", sessions_migrations) as upstream_url, \
+            fresh_database(folder, "insights", insights_migrations) as url:
+        upstream_settings = SessionsSettings(database_url=upstream_url, bus=bus, consume_prescriptions=False,
+                                             departements=frozenset({"37", "44", "49", "53", "72", "85"}))
+        settings = InsightsSettings(database_url=url, bus=bus, public_min_base=MIN_BASE,
+                                    rate_limits={"reports": "60/minute", "public": "10000/minute", "signing": "1200/minute"})
+        clock = FixedClock(TODAY)
+        async with running(create_sessions(upstream_settings, clock=clock)) as upstream, \
+                running(create_app(settings, clock=clock)) as client:
+            world = World(client, upstream, settings, upstream_settings, clock)
             world.ids = await build(world)
             await results(world, world.ids)
             # Three reviews of the first real action (shown), two of the second (fewer than the base).
@@ -156,12 +181,15 @@ async def world(kafka_bootstrap, tmp_path_factory):
             sessions = {a: s for a, s in (("07_114782", "114782"), ("07_123324", "123324"))}
             avis = [review(n, first, sessions[first], 4) for n in range(2)] + [review(2, first, sessions[first], 5)]
             avis += [review(n, second, sessions[second], 2) for n in range(3, 5)]
-            answer = await world.ok("POST", "/satisfaction/imports", world.region, json=avis)
+            answer = await world.write("POST", "/satisfaction/imports", world.region, json=avis)
             assert not answer["unknown"] and not answer["rejected"], answer
+
+            def heard(found):
+                world.found = found
+                return settled(world)
+
+            await world.heard(heard, "insights hears the offer, the files' results and the reviews")
             yield world
-    finally:
-        if pg_name:
-            await _drop_pg_database(pg_name)
 
 
 def session_ids(items: list[dict]) -> list[str]:
@@ -313,7 +341,9 @@ async def test_the_portals_document_has_the_public_routes_only(world):
 
 
 async def test_each_client_has_its_budget(world):
-    settings = world.settings.model_copy(update={"rate_limits": {"reports": "60/minute", "public": "2/minute", "signing": "1200/minute"}})
+    # a second insights on the same database, serving HTTP only (its consumers would join the first's groups)
+    settings = world.settings.model_copy(update={"rate_limits": {"reports": "60/minute", "public": "2/minute", "signing": "1200/minute"},
+                                                 "consume": False})
     async with running(create_app(settings, clock=world.clock)) as client:
         statuses = [(await client.get("/public/sessions")).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -324,8 +354,30 @@ async def test_each_client_has_its_budget(world):
 async def test_an_action_changed_through_the_api_is_searched_as_it_now_is(world):
     action = world.ids["pdl_action"]
     assert await world.search(q="maçonnerie") == []
-    await world.ok("PATCH", f"/actions/{action}", world.region, json={"title": "Maçonnerie et propreté", "distance_learning": True})
-    assert session_ids(await world.search(q="maçonneries")) == [world.ids["upcoming"]]
+    await world.write("PATCH", f"/actions/{action}", world.region, json={"title": "Maçonnerie et propreté", "distance_learning": True})
+    found = await world.heard(lambda found: bool(found), "insights hears the action changed", q="maçonneries")
+    assert session_ids(found) == [world.ids["upcoming"]]
     assert session_ids(await world.search(distance_learning=True)) == [world.ids["upcoming"]]
-    await world.ok("PATCH", f"/actions/{action}", world.region, json={"title": "Agent de propreté et d'hygiène", "distance_learning": False})
-    assert await world.search(q="maçonnerie") == []
+    await world.write("PATCH", f"/actions/{action}", world.region, json={"title": "Agent de propreté et d'hygiène", "distance_learning": False})
+    await world.heard(lambda found: found == [], "insights hears the action changed back", q="maçonnerie")
+    assert await world.search(distance_learning=True) == []
+
+
+async def test_an_older_publishers_snapshot_leaves_the_offer_details_held(world):
+    """A snapshot without `offer` and `distance_learning` (published before they existed, and
+    replayed by a rebuild) changes what it carries and leaves the search's details as held."""
+    from pacte_common.contracts.sessions import SessionSnapshot, SessionUpdated
+    from pacte_testing.agora import publish
+
+    session_id = world.ids["real"]["114782"]
+    held = await world.ok("GET", f"/public/trainings/{world.ids['real']['07_114782']}")
+    body = await world.write("GET", f"/sessions/{session_id}", world.region)
+    older = SessionSnapshot.model_validate({**{name: body[name] for name in SessionSnapshot.model_fields if name in body},
+                                            "offer": None, "distance_learning": None, "places": 40})
+    await publish(world.settings.bus, [SessionUpdated(session=older)])
+    found = await world.heard(lambda found: [i["places_left"] for i in found] == [40 - body["places_taken"]],
+                              "insights applies the older publisher's snapshot", near=POSTCODE, radius_km=5, start_from="2017-11-01")
+    assert session_ids(found) == [session_id]  # still found around its training place
+    training = await world.ok("GET", f"/public/trainings/{world.ids['real']['07_114782']}")
+    assert {k: training[k] for k in ("objectives", "content", "codes", "place", "organisation", "distance_learning")} == \
+        {k: held[k] for k in ("objectives", "content", "codes", "place", "organisation", "distance_learning")}

@@ -1,10 +1,11 @@
 """The public pages (docs/public-search.md, "The page") in a real headless Chromium, served by the
-sessions service over HTTP: the search form and its results without JavaScript, a training's
+insights service over HTTP: the search form and its results without JavaScript, a training's
 page, a refused field named in the page, no request leaving the service, and at 390 px and
 1280 px nothing overflows and axe-core finds no serious or critical violation.
 
-Data: the real Carif-Oref LHEO export of data/lheo/real/ (origin in its README) and a Pays de la
-Loire action made through the API, with ANOTEA reviews and three trainees' results.
+Data: the real Carif-Oref LHEO export of sessions' tests/data/lheo/real/ (origin in its README)
+and a Pays de la Loire action made through sessions' API, with ANOTEA reviews and three
+trainees' results; insights hears them on the bus (both services served over HTTP).
 Browser tests: run in the SQLite pass only.
 """
 
@@ -22,15 +23,17 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from insights.main import create_app
+from insights.settings import InsightsSettings
 from pacte_common.bus import BusSettings
-from pacte_testing import auth_header
-from sessions.main import create_app
+from pacte_testing import auth_header, project_root
+from sessions.main import create_app as create_sessions
 from sessions.settings import SessionsSettings
 
 CHROMIUM = Path(os.environ.get("PACTE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-ETOILE = (Path(__file__).parent / "data" / "lheo" / "real" / "etoile-centre-plaquiste.lheo-2.2.xml").read_bytes()
+ETOILE = (project_root() / "services" / "sessions" / "tests" / "data" / "lheo" / "real" / "etoile-centre-plaquiste.lheo-2.2.xml").read_bytes()
 TODAY = date(2017, 11, 6)  # the real export's sessions are open then
 PDL_SIRET = "12345678900015"
 MIN_BASE = 3
@@ -52,9 +55,11 @@ def free_port() -> int:
 
 
 class Site:
-    def __init__(self, url: str, settings: SessionsSettings, clock: Clock):
+    """`url`: insights, which serves the pages; `ok` writes to sessions (`upstream`)."""
+
+    def __init__(self, url: str, upstream: str, settings: SessionsSettings, clock: Clock):
         self.url, self.settings, self.clock = url, settings, clock
-        self.http = httpx.Client(base_url=url, timeout=30)
+        self.http = httpx.Client(base_url=upstream, timeout=30)
         self.region = auth_header(settings, "region", "region")
         self.org = auth_header(settings, "training_org", PDL_SIRET)
 
@@ -112,29 +117,51 @@ def exited(site: Site, session_id: str) -> None:
     site.ok("POST", "/outcomes/imports", site.region, 201, json={"lines": lines})
 
 
-@pytest.fixture(scope="module")
-def site(kafka_bootstrap, tmp_path_factory):
-    bus = BusSettings(bootstrap_servers=kafka_bootstrap, topic_namespace=f"t{uuid.uuid4().hex[:10]}.", topic_partitions=2)
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('public-page') / 'sessions.db'}"
-    settings = SessionsSettings(database_url=url, bus=bus, consume_prescriptions=False, public_min_base=MIN_BASE,
-                                departements=frozenset({"37", "44", "49", "53", "72", "85"}))
-    clock = Clock(TODAY)
+def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the sessions service did not start"
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
         time.sleep(0.05)
-    site = Site(f"http://127.0.0.1:{port}", settings, clock)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def heard(site: Site) -> None:
+    """Waits until insights has heard what the pages show: the reviews and the results."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=site.url, timeout=30) as http:
+        while True:
+            first = http.get(f"/public/trainings/{site.ids['07_114782']}").json()
+            pdl = http.get(f"/public/trainings/{site.ids['pdl']}").json()
+            if first.get("reviews", {}).get("training", {}).get("reviews") == 3 and len(first.get("comments", [])) == 3 \
+                    and pdl.get("employment_6_months", {}).get("respondents") == 3:
+                return
+            assert time.monotonic() < deadline, f"insights did not hear the offer, reviews and results: {first} {pdl}"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def site(kafka_bootstrap, tmp_path_factory):
+    bus = BusSettings(bootstrap_servers=kafka_bootstrap, topic_namespace=f"t{uuid.uuid4().hex[:10]}.", topic_partitions=2)
+    folder = tmp_path_factory.mktemp("public-page")
+    upstream_settings = SessionsSettings(database_url=f"sqlite+aiosqlite:///{folder / 'sessions.db'}", bus=bus, consume_prescriptions=False,
+                                         departements=frozenset({"37", "44", "49", "53", "72", "85"}))
+    settings = InsightsSettings(database_url=f"sqlite+aiosqlite:///{folder / 'insights.db'}", bus=bus, public_min_base=MIN_BASE)
+    clock = Clock(TODAY)
+    servers = [serve(create_sessions(upstream_settings, clock=clock)), serve(create_app(settings, clock=clock))]
+    site = Site(servers[1][2], servers[0][2], upstream_settings, clock)
     try:
         site.ids = seed(site)
+        heard(site)
         yield site
     finally:
         site.http.close()
-        server.should_exit = True
-        thread.join(30)
+        for server, thread, _ in reversed(servers):
+            server.should_exit = True
+            thread.join(30)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sessions.api.schemas import (
+from insights.api.schemas import (
     PublicMarks,
     PublicOrganisation,
     PublicPlace,
@@ -15,10 +15,9 @@ from sessions.api.schemas import (
     PublicTraining,
     PublicTrainingSession,
 )
-from sessions.db.models import Action, TrainingSession
-from sessions.db.public_search import PublicOffer, exits_and_outcomes, marks_by, organisation_marks
-from sessions.db.satisfaction import SatisfactionReview
-from sessions.domain.public_search import (
+from insights.db.models import Action, PublicOffer, SatisfactionReview, TrainingSession
+from insights.db.public_search import exits_and_outcomes, marks_by, organisation_marks
+from insights.domain.public_search import (
     MARKS,
     Around,
     Marks,
@@ -37,11 +36,10 @@ def result_out(result: Result) -> PublicResult:
     return PublicResult(**result.__dict__)
 
 
-def organisation_out(action: Action) -> PublicOrganisation:
+def organisation_out(action: Action, offer: PublicOffer) -> PublicOrganisation:
     if action.delivering_siret:
         return PublicOrganisation(siret=action.delivering_siret, name=action.delivering_name)
-    organisation = (action.lheo_details or {}).get("organisme") or {}
-    return PublicOrganisation(siret=action.organisation_siret, name=organisation.get("raison_sociale") or organisation.get("nom"))
+    return PublicOrganisation(siret=action.organisation_siret, name=offer.organisation_name)
 
 
 def place_out(offer: PublicOffer) -> PublicPlace:
@@ -98,7 +96,7 @@ def public_session_out(session, action, offer, figures: Figures, around: Around 
     if around is not None and offer.latitude is not None and offer.longitude is not None:
         distance = round(around.distance_km(offer.latitude, offer.longitude), 1)
     return PublicSession(
-        session_id=session.id, training_id=action.id, title=action.title, organisation=organisation_out(action),
+        session_id=session.id, training_id=action.id, title=action.title, organisation=organisation_out(action, offer),
         start_date=session.start_date, end_date=session.end_date, places_left=places_left(session),
         permanent_entries=session.permanent_entries, distance_learning=action.distance_learning,
         place=place_out(offer), distance_km=distance, formacode=action.formacode,
@@ -109,17 +107,15 @@ def public_session_out(session, action, offer, figures: Figures, around: Around 
 
 def public_training_out(action: Action, offer: PublicOffer, sessions: list[TrainingSession], figures: Figures,
                         reviews: PublicReviews, comments: list[str], today: date) -> PublicTraining:
-    details = action.lheo_details or {}
-    codes = {"formacode": [c for c in [action.formacode] if c] + list((details.get("codes") or {}).get("formacode", [])),
-             "nsf": list((details.get("codes") or {}).get("nsf", [])), "rome": list((details.get("codes") or {}).get("rome", []))}
+    codes = {kind: list((offer.codes or {}).get(kind, [])) for kind in ("formacode", "nsf", "rome")}
     return PublicTraining(
-        training_id=action.id, title=action.title, objectives=details.get("objectif"), expected_results=details.get("resultats"),
-        content=details.get("contenu"), organisation=organisation_out(action), certifying=action.certifying,
+        training_id=action.id, title=action.title, objectives=offer.objectives, expected_results=offer.expected_results,
+        content=offer.content, organisation=organisation_out(action, offer), certifying=action.certifying,
         rncp_code=action.rncp_code, codes=codes, hours_in_centre=action.hours_in_centre, hours_in_company=action.hours_in_company,
         distance_learning=action.distance_learning, place=place_out(offer),
         sessions=[PublicTrainingSession(
             session_id=s.id, start_date=s.start_date, end_date=s.end_date, places_left=places_left(s),
-            open=s.recruitment_state == "open", next_information_meeting=next_meeting(s.information_meetings, today),
+            open=s.recruitment_state == "open" and not s.cancelled, next_information_meeting=next_meeting(s.information_meetings, today),
         ) for s in sessions],
         reviews=reviews, comments=comments, employment_6_months=figures.result(action),
     )

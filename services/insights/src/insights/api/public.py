@@ -28,14 +28,14 @@ from pacte_common.pagination import by_date, keyset_page
 from pacte_common.service import DbSession
 from pydantic import BaseModel, StringConstraints
 
-from sessions.api.presenters.public import (
+from insights.api.presenters.public import (
     figures_of,
     public_session_out,
     public_training_out,
 )
-from sessions.api.schemas import PublicSession, PublicTraining
-from sessions.db.models import TrainingSession
-from sessions.db.public_search import (
+from insights.api.schemas import PublicSession, PublicTraining
+from insights.db.models import TrainingSession
+from insights.db.public_search import (
     SearchFilters,
     comments_of,
     page_rows,
@@ -44,7 +44,7 @@ from sessions.db.public_search import (
     search_query,
     training_of,
 )
-from sessions.domain.public_search import (
+from insights.domain.public_search import (
     CODE_PATTERNS,
     MAX_RADIUS_KM,
     Around,

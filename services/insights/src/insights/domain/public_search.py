@@ -24,14 +24,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
 
 import snowballstemmer
-from pacte_common.contracts.outcomes import OutcomeSituation
-
-from sessions.domain.outcomes import JOBS, SOURCE_PRIORITY, Rate, months_after
+from pacte_common.clock import months_before
+from pacte_common.contracts.outcomes import JOBS, SOURCE_PRIORITY, OutcomeSituation
 
 KM_PER_DEGREE = 111.195
 MAX_RADIUS_KM = 200
 MARKS = ("overall", "accueil", "contenu", "equipe_formateurs", "moyens_materiels", "accompagnement")
 MARK_QUANTUM = Decimal("0.01")
+RATE_QUANTUM = Decimal("0.0001")
 RESULT_HORIZON_MONTHS = 6
 # The codes a query may name, as their referentials write them.
 CODE_PATTERNS = {
@@ -72,18 +72,14 @@ def _plain(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
-def searchable_text(title: str, details: dict | None) -> str:
+def searchable_text(title: str, objectives: str | None) -> str:
     """What the keyword search reads: the title and the objectives (LHEO objectif-formation)."""
-    return " ".join(part for part in (title, (details or {}).get("objectif")) if part)
+    return " ".join(part for part in (title, objectives) if part)
 
 
-def offer_codes(formacode: str | None, details: dict | None) -> set[tuple[str, str]]:
-    """(kind, code) of an action: its FORMACODE and the formation's other FORMACODE, NSF, ROME codes."""
-    codes = (details or {}).get("codes") or {}
-    found = {("formacode", formacode)} if formacode else set()
-    for kind in ("formacode", "nsf", "rome"):
-        found |= {(kind, code) for code in codes.get(kind, [])}
-    return found
+def offer_codes(codes: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """(kind, code) of an action: its FORMACODE codes (its own and the formation's), NSF, ROME codes."""
+    return {(kind, code) for kind in ("formacode", "nsf", "rome") for code in codes.get(kind, [])}
 
 
 def invalid_code(kind: str, code: str) -> bool:
@@ -165,6 +161,17 @@ class Result:
     below_min_base: bool
 
 
+def months_after(day: date, months: int) -> date:
+    return months_before(day, -months)
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator to 4 decimals, half up; None without a denominator."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 def situation_that_counts(outcomes: dict[str, OutcomeSituation]) -> OutcomeSituation | None:
     """One file's situation at the horizon: by source priority, an unknown is no answer."""
     for source in SOURCE_PRIORITY:
@@ -185,8 +192,8 @@ def employment_result(exits: Iterable[tuple[uuid.UUID, date]], outcomes: dict[uu
         horizon_months=horizon,
         population=len(population),
         respondents=len(situations),
-        response_rate=Rate(len(situations), len(population)).value,
-        employment_rate=Rate(sum(1 for s in situations if s in JOBS), len(situations)).value,
+        response_rate=rate(len(situations), len(population)),
+        employment_rate=rate(sum(1 for s in situations if s in JOBS), len(situations)),
         below_min_base=False,
     )
 

@@ -20,7 +20,7 @@ from pacte_common.errors import Invalid, NotFound
 from pacte_common.fair_share import RateLimited
 from pacte_common.service import DbSession
 
-from sessions.api.public import SearchParams, search, training_page
+from insights.api.public import SearchParams, search, training_page
 
 HERE = Path(__file__).resolve().parents[1]
 ASSETS = "/public-assets"

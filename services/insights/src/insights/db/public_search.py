@@ -1,10 +1,10 @@
-"""The public search's index and queries (docs/public-search.md). Same MetaData as `sessions.db.models`.
+"""The public search's index and queries (docs/public-search.md), over insights' read models.
 
-One `public_offers` row per action: the text the keyword search reads (title and objectives),
-its French stems, the training place (postal code, INSEE code, city, coordinates); one
-`public_offer_codes` row per FORMACODE, NSF and ROME code. They are derived from the action
-and rewritten in the transaction that wrote it, at its commit (`_refresh_before_commit`), whatever
-use case wrote it.
+One `public_offers` row per action (`insights.db.models.PublicOffer`): the text the keyword
+search reads (title and objectives), its French stems, the training place (postal code, INSEE
+code, city, coordinates) and what a training's page shows; one `public_offer_codes` row per
+FORMACODE, NSF and ROME code. They are derived from the action's snapshot and rewritten by the
+read-model use case that applies it (`refresh_offer`), in the consumer's transaction.
 
 Full text: on PostgreSQL a GIN index on `to_tsvector('french', words)` (made by the migration);
 on SQLite an FTS5 table `public_offers_fts` (rowid = `public_offers.id`) over the stems, which
@@ -17,23 +17,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-import sqlalchemy.dialects.postgresql  # noqa: F401 - registers func.to_tsvector's types before the index below uses it
 from pacte_common.contracts.outcomes import OutcomeSituation
+from pacte_common.contracts.sessions import OfferDetails
 from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
     Integer,
-    PrimaryKeyConstraint,
     Select,
-    String,
-    Text,
     and_,
     bindparam,
     case,
     column,
     delete,
-    event,
     func,
     insert,
     literal_column,
@@ -42,12 +35,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Bundle, Mapped, Session, load_only, mapped_column, raiseload
+from sqlalchemy.orm import Bundle, load_only
 
-from sessions.db.models import Action, Base, Dossier, TrainingSession
-from sessions.db.outcomes import Outcome
-from sessions.db.satisfaction import SatisfactionReview
-from sessions.domain.public_search import (
+from insights.db.models import (
+    PUBLIC_OFFERS_FTS,
+    Action,
+    Dossier,
+    Outcome,
+    PublicOffer,
+    PublicOfferCode,
+    SatisfactionReview,
+    TrainingSession,
+)
+from insights.domain.public_search import (
     KM_PER_DEGREE,
     MARKS,
     RESULT_HORIZON_MONTHS,
@@ -57,120 +57,70 @@ from sessions.domain.public_search import (
     stems,
 )
 
-FTS_TABLE = "public_offers_fts"
-# Tables the migrations make that no model declares (SQLite FTS5 and its shadow tables).
-Base.metadata.info.setdefault("virtual_tables", set()).add(FTS_TABLE)
-
-
-class PublicOffer(Base):
-    __tablename__ = "public_offers"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id"), unique=True)
-    words: Mapped[str] = mapped_column(Text)
-    stems: Mapped[str] = mapped_column(Text)
-    postcode: Mapped[str | None] = mapped_column(String(10), index=True)
-    insee: Mapped[str | None] = mapped_column(String(5), index=True)
-    city: Mapped[str | None] = mapped_column(String(255))
-    latitude: Mapped[float | None] = mapped_column(Float, index=True)
-    longitude: Mapped[float | None] = mapped_column(Float)
-
-    __table_args__ = (
-        # The full text index of PostgreSQL (the migration makes it; SQLite has the FTS5 table).
-        Index("ix_public_offers_words_fts", func.to_tsvector(literal_column("'french'::regconfig"), text("words")),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
-    )
-
-
-class PublicOfferCode(Base):
-    __tablename__ = "public_offer_codes"
-    __table_args__ = (PrimaryKeyConstraint("kind", "code", "action_id"),)
-
-    kind: Mapped[str] = mapped_column(String(10))  # formacode | nsf | rome
-    code: Mapped[str] = mapped_column(String(16))
-    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id"), index=True)
-
-
-# The public search's order (start date, id): read in index order, a page stops after `limit` rows.
-Index("ix_training_sessions_start_date_id", TrainingSession.start_date, TrainingSession.id)
+FTS_TABLE = PUBLIC_OFFERS_FTS
 
 
 # ---------------------------------------------------------------- keeping the index in step
 
 
-def offer_row(action_id: uuid.UUID, title: str, details: dict | None) -> dict:
-    place = (details or {}).get("adresse") or {}
-    words = searchable_text(title, details)
-
-    def coordinate(name: str) -> float | None:
-        try:
-            return float(place[name]) if place.get(name) else None
-        except (TypeError, ValueError):
-            return None
-
+def offer_row(action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> dict:
+    offer = offer or OfferDetails()
+    place = offer.place
+    words = searchable_text(title, offer.objectives)
     return {
         "action_id": action_id, "words": words, "stems": " ".join(stems(words)),
-        "postcode": place.get("codepostal"), "insee": place.get("code_insee"), "city": place.get("ville"),
-        "latitude": coordinate("latitude"), "longitude": coordinate("longitude"),
+        "postcode": place and place.postcode, "insee": place and place.insee, "city": place and place.city,
+        "latitude": place and place.latitude, "longitude": place and place.longitude,
+        "objectives": offer.objectives, "expected_results": offer.expected_results, "content": offer.content,
+        "organisation_name": offer.organisation_name,
+        "codes": {"formacode": [c for c in [formacode] if c] + list(offer.formacodes), "nsf": list(offer.nsf_codes),
+                  "rome": list(offer.rome_codes)},
     }
 
 
-def refresh_offers(connection, actions: list[tuple[uuid.UUID, str, str | None, dict | None]]) -> None:
-    """Rewrite the index rows of these (id, title, formacode, details) actions (a sync connection)."""
-    if not actions:
+async def refresh_offers(db: AsyncSession, offers: list[tuple[uuid.UUID, str, str | None, OfferDetails | None]]) -> None:
+    """Rewrite the index rows of these (action id, title, FORMACODE, offer details) actions: their
+    offer rows, their codes and, on SQLite, their FTS rows."""
+    if not offers:
         return
-    ids = [action[0] for action in actions]
-    sqlite = connection.dialect.name == "sqlite"
+    ids = [offer[0] for offer in offers]
+    sqlite = db.bind.dialect.name == "sqlite"
     if sqlite:
-        old = list(connection.execute(select(PublicOffer.id).where(PublicOffer.action_id.in_(ids))).scalars())
+        old = list((await db.execute(select(PublicOffer.id).where(PublicOffer.action_id.in_(ids)))).scalars())
         if old:
-            connection.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True)),
-                               {"ids": old})
-    connection.execute(delete(PublicOffer).where(PublicOffer.action_id.in_(ids)))
-    connection.execute(delete(PublicOfferCode).where(PublicOfferCode.action_id.in_(ids)))
-    connection.execute(insert(PublicOffer), [offer_row(action_id, title, details) for action_id, title, _, details in actions])
-    codes = [{"kind": kind, "code": code, "action_id": action_id}
-             for action_id, _, formacode, details in actions for kind, code in sorted(offer_codes(formacode, details))]
+            await db.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True)),
+                             {"ids": old})
+    await db.execute(delete(PublicOffer).where(PublicOffer.action_id.in_(ids)))
+    await db.execute(delete(PublicOfferCode).where(PublicOfferCode.action_id.in_(ids)))
+    rows = [offer_row(*offer) for offer in offers]
+    await db.execute(insert(PublicOffer), rows)
+    codes = [{"kind": kind, "code": code, "action_id": row["action_id"]} for row in rows for kind, code in sorted(offer_codes(row["codes"]))]
     if codes:
-        connection.execute(insert(PublicOfferCode), codes)
+        await db.execute(insert(PublicOfferCode), codes)
     if sqlite:
-        fresh = connection.execute(select(PublicOffer.id, PublicOffer.stems).where(PublicOffer.action_id.in_(ids))).all()
-        connection.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, stems) VALUES (:id, :stems)"),
-                           [{"id": row.id, "stems": row.stems} for row in fresh])
+        fresh = (await db.execute(select(PublicOffer.id, PublicOffer.stems).where(PublicOffer.action_id.in_(ids)))).all()
+        await db.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, stems) VALUES (:id, :stems)"),
+                         [{"id": row.id, "stems": row.stems} for row in fresh])
 
 
-STALE = "public_offers_stale"
-
-
-@event.listens_for(Session, "after_flush")
-def _note_changed_actions(session: Session, flush_context) -> None:
-    """The actions created or changed in this flush: their index rows are rewritten at commit."""
-    changed = {obj.id for obj in session.new if isinstance(obj, Action)}
-    changed |= {obj.id for obj in session.dirty if isinstance(obj, Action) and session.is_modified(obj)}
-    if changed:
-        session.info.setdefault(STALE, set()).update(changed)
-
-
-@event.listens_for(Session, "before_commit")
-def _refresh_before_commit(session: Session) -> None:
-    """Every action written in the transaction, whatever use case wrote it, gets its index rows
-    rewritten in that transaction, in batches: the search never reads another offer than the one
-    committed, and a large import pays one rewrite per 500 actions, not one per flush."""
-    session.flush()
-    stale = session.info.pop(STALE, None)
-    if not stale:
+async def keep_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> None:
+    """The action's index rows as this snapshot gives them: rewritten only when they differ (the
+    sessions of one action each carry it: an import of many sessions rewrites it once). A snapshot
+    without `offer` (published before it existed, a replay) tells nothing of the offer: the rows
+    held are kept."""
+    wanted = offer_row(action_id, title, formacode, offer)
+    held = (await db.execute(select(*(PublicOffer.__table__.c[name] for name in wanted))
+                             .where(PublicOffer.action_id == action_id))).mappings().one_or_none()
+    if held is not None and offer is None:
         return
-    ids = sorted(stale)
-    connection = session.connection()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        rows = connection.execute(select(Action.id, Action.title, Action.formacode, Action.lheo_details).where(Action.id.in_(part)))
-        refresh_offers(connection, [tuple(row) for row in rows])
+    if held is None or any(held[name] != value for name, value in wanted.items()):
+        await refresh_offers(db, [(action_id, title, formacode, offer)])
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(STALE, None)
+async def empty_fts(db: AsyncSession) -> None:
+    """Empties SQLite's full-text table (a rebuild: its rows follow `public_offers`')."""
+    if db.bind.dialect.name == "sqlite":
+        await db.execute(text(f"DELETE FROM {FTS_TABLE}"))
 
 
 # ---------------------------------------------------------------- reading
@@ -198,10 +148,10 @@ def open_sessions() -> Select:
     afterwards by `page_rows` — a small plan, no wide rows filtered then dropped."""
     return (
         select(TrainingSession)
-        .options(load_only(TrainingSession.start_date, TrainingSession.id), raiseload(TrainingSession.action))
+        .options(load_only(TrainingSession.start_date, TrainingSession.id))
         .join(Action, TrainingSession.action_id == Action.id)
         .join(PublicOffer, PublicOffer.action_id == TrainingSession.action_id)
-        .where(TrainingSession.cancelled_at.is_(None), TrainingSession.recruitment_state == "open")
+        .where(TrainingSession.cancelled.is_(False), TrainingSession.recruitment_state == "open")
     )
 
 
@@ -259,8 +209,9 @@ PAGE_SESSION = Bundle("session", TrainingSession.id, TrainingSession.start_date,
                       TrainingSession.places_taken, TrainingSession.places_unknown, TrainingSession.permanent_entries,
                       TrainingSession.information_meetings)
 PAGE_ACTION = Bundle("action", Action.id, Action.title, Action.formacode, Action.distance_learning, Action.organisation_siret,
-                     Action.delivering_siret, Action.delivering_name, Action.lheo_details)
-PAGE_OFFER = Bundle("offer", PublicOffer.postcode, PublicOffer.city, PublicOffer.latitude, PublicOffer.longitude)
+                     Action.delivering_siret, Action.delivering_name)
+PAGE_OFFER = Bundle("offer", PublicOffer.postcode, PublicOffer.city, PublicOffer.latitude, PublicOffer.longitude,
+                    PublicOffer.organisation_name)
 
 
 async def page_rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[tuple]:
@@ -351,14 +302,14 @@ async def exits_and_outcomes(db: AsyncSession, action_ids: set[uuid.UUID], horiz
 async def training_of(db: AsyncSession, action_id: uuid.UUID, today: date):
     """An action with a public offer row and its sessions not cancelled and not over; None if none."""
     found = (await db.execute(select(Action, PublicOffer).join(PublicOffer, PublicOffer.action_id == Action.id)
-                              .where(Action.id == action_id))).unique().one_or_none()
+                              .where(Action.id == action_id))).one_or_none()
     if found is None:
         return None
     sessions = (await db.execute(
-        select(TrainingSession).where(TrainingSession.action_id == action_id, TrainingSession.cancelled_at.is_(None),
+        select(TrainingSession).where(TrainingSession.action_id == action_id, TrainingSession.cancelled.is_(False),
                                       TrainingSession.end_date >= today)
         .order_by(TrainingSession.start_date, TrainingSession.id)
-    )).unique().scalars().all()
+    )).scalars().all()
     return found[0], found[1], list(sessions)
 
 
