@@ -126,7 +126,7 @@ class SessionSnapshot(BaseModel):
         None, description="The employment-training territory of the session's training place (docs/territories.md); "
         "territory_code is the action's own")
     distance_learning: bool | None = Field(None, description="The action is (partly) followed at a distance (LHEO modalites-enseignement 1 or 2)")
-    offer: OfferDetails | None = Field(None, description="What the public search shows of the action (docs/public-search.md); None from older publishers")
+    offer: OfferDetails | None = Field(None, description="What the public search shows of the action (docs/public-search.md); in the catalogue's events only (None in a trainee event's snapshot, and from older publishers)")
     version: int | None = Field(
         None,
         description="The session row's version, taken under its lock: a consumer applies a snapshot only if "

@@ -51,7 +51,9 @@ def programme_info(programme: Programme) -> ProgrammeInfo:
     )
 
 
-def session_snapshot(session: TrainingSession) -> SessionSnapshot:
+def session_snapshot(session: TrainingSession, *, with_offer: bool = True) -> SessionSnapshot:
+    """`with_offer`: the action's public texts and place (the catalogue's events carry them; a
+    trainee event, read by five services, does not: insights keeps what the catalogue sent)."""
     action = session.action
     return SessionSnapshot(
         session_id=session.id,
@@ -84,7 +86,7 @@ def session_snapshot(session: TrainingSession) -> SessionSnapshot:
         session_lheo_id=session.lheo_id,
         session_territory_code=session.territory_code,
         distance_learning=action.distance_learning,
-        offer=offer_details(action.lheo_details),
+        offer=offer_details(action.lheo_details) if with_offer else None,
         version=session.version,
     )
 
@@ -124,7 +126,7 @@ def dossier_snapshot(dossier: Dossier) -> DossierSnapshot:
         profile=PersonProfile.model_validate(dossier.profile),
         identity_encrypted=dossier.identity_encrypted,
         has_nir=dossier.has_nir,
-        session=session_snapshot(dossier.session),
+        session=session_snapshot(dossier.session, with_offer=False),
         status=dossier.status,
         entry_date=dossier.entry_date,
         exit_date=dossier.exit_date,
