@@ -314,8 +314,10 @@ def foreign_token(settings: ServiceSettings, kind: OrgKind | str, org: str = "te
     return jwt.encode(claims, key.private_key(), algorithm="RS256", headers={"kid": key.kid})
 
 
-async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
-    """Waits for `check()` (sync or async) to return a truthy value; fails after `timeout`."""
+async def eventually(check: Callable, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
+    """Waits for `check()` (sync or async) to return a truthy value; fails after `timeout`. The
+    default leaves room for a new consumer group's first join on a loaded machine (once 11 s of
+    a 15 s wait, with three test processes on two cores); a passing wait returns at once."""
     deadline = asyncio.get_running_loop().time() + timeout
     last = None
     while True:
