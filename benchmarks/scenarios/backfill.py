@@ -55,6 +55,7 @@ async def run(context: Context) -> list[Row]:
             log = context.workdir / f"gateway-{context.database}.log"
             async with gateway_process(gateway_environment(settings), log) as (url, process):
                 async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+                    await _ready(client, process, log)
                     peak = rss_mib(process.pid)
                     started, gateway_cpu, own_cpu = time.perf_counter(), cpu_seconds(process.pid), time.process_time()
                     with export.open("rb") as upload:
@@ -86,6 +87,23 @@ async def run(context: Context) -> list[Row]:
         Row("AGORA back-fill", context.database, rate, "lines/s", "≥ 5,000 lines/s", met=rate >= 5000, details=details),
         Row("AGORA back-fill peak RSS", context.database, peak, "MiB", "≤ 300 MiB", met=peak <= 300, details=details),
     ]
+
+
+async def _ready(client: httpx.AsyncClient, process, log) -> None:
+    """The gateway answers (its start, with its migrations, may take over 30 s on a loaded machine:
+    `gateway_process` stops waiting then)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            _tell_why_it_stopped(process, log)
+            raise RuntimeError("the gateway stopped while starting")
+        try:
+            if (await client.get("/health/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the gateway did not become ready within 180 s")
 
 
 def _tell_why_it_stopped(process, log) -> None:

@@ -175,7 +175,9 @@ async def test_a_removed_key_is_refused_within_the_bound_remembered_tokens_inclu
 
 
 async def test_during_an_outage_the_last_keys_stay_for_the_stale_bound_then_503_with_retry_after(provider):
-    app = make_app(provider, jwt_jwks_cache_s=0.2, jwt_jwks_retry_s=0.2, jwt_jwks_stale_s=2.0, jwt_jwks_timeout_s=0.5)
+    # the outage answers 503 at once, so the fetch timeout plays no part: a generous one keeps the
+    # first fetch from timing out on a loaded machine
+    app = make_app(provider, jwt_jwks_cache_s=0.2, jwt_jwks_retry_s=0.2, jwt_jwks_stale_s=2.0, jwt_jwks_timeout_s=5)
     key = provider.keys[0]
     first, second, third, unknown_kid = token(key), token(key, org="o2"), token(key, org="o3"), made_up(7)  # signed before the clock runs
     async with client_of(app) as client:
@@ -214,14 +216,15 @@ async def test_a_hanging_provider_never_holds_a_request_whose_key_is_known(provi
         assert (await call(client, token(key))).status_code == 200
         provider.mode = "hang"
         flood = [asyncio.create_task(call(client, made_up(n))) for n in range(50)]
-        await eventually(lambda: provider.fetches == 2, timeout=2, interval=0.01, message="the flood's fetch hanging")
+        await eventually(lambda: provider.fetches == 2, timeout=5, interval=0.01, message="the flood's fetch hanging")
         durations, valid = [], [token(key, org=f"valid-{n}") for n in range(20)]  # signed before timing
         for bearer in valid:
             started = time.perf_counter()
             assert (await call(client, bearer)).status_code == 200
             durations.append(time.perf_counter() - started)
-        durations.sort()
-        assert durations[len(durations) // 2] < 0.05 and durations[-1] < 0.2, durations
+        # a request held by the hanging fetch would take its 2 s timeout: well under it, none was
+        # (a bound with room for a loaded test machine; the speed itself is the benchmarks')
+        assert max(durations) < 1.0, durations
         answers = await asyncio.gather(*flood)
         assert {r.status_code for r in answers} == {503}, "the fetch timed out: 503, not 401"
         assert provider.fetches == 2, "the flood shared one fetch"
@@ -229,7 +232,7 @@ async def test_a_hanging_provider_never_holds_a_request_whose_key_is_known(provi
         late = made_up(99)
         started = time.perf_counter()
         again = await call(client, late)
-        assert again.status_code == 503 and time.perf_counter() - started < 0.1
+        assert again.status_code == 503 and time.perf_counter() - started < 1.0, "answered without a 2 s fetch"
         assert 1 <= int(again.headers["retry-after"]) <= 5
         assert (await call(client, token(key, org="still"))).status_code == 200
 

@@ -29,7 +29,7 @@ from pacte_common import db as dbm
 from pacte_common.auth import OrgKind
 from pacte_common.clock import utcnow
 from pacte_common.db import UTCDateTime, run_migrations
-from pacte_testing import auth_header, eventually, running
+from pacte_testing import auth_header, eventually, read_topic, running
 from pacte_testing.agora import (
     TraineeStory,
     export_line,
@@ -368,3 +368,57 @@ async def test_the_upgrade_fails_the_jobs_whose_export_was_on_a_disk(database_ur
     for status in ("queued", "running"):
         row = rows[ids[status]]
         assert row.status == "failed" and "upload it again" in row.error and row.finished_at is not None and row.claims == 0
+
+
+async def test_one_acknowledgement_event_per_batch_as_the_catalogue_says(make_settings, sandbox, bus_settings):
+    """A batch's acknowledged files are told in one bulk-batch-acknowledged event (key: the job),
+    split in parts past BACKFILL_EVENT_MAX_FILES; a rejected file keeps its own flow-rejected
+    event (key: the file); no flow-acknowledged per back-filled file; every payload is what the
+    AsyncAPI catalogue says, and carries no NIR."""
+    from jsonschema import Draft202012Validator
+    from pacte_common.asyncapi import build_asyncapi, payload_schema
+    from pacte_common.bus import topic_name
+    from pacte_common.events import Topics
+
+    n = 120  # 6 lines of each special kind; 4 batches of 30 lines, 14, 22, 14 and 22 files acknowledged
+    lines = [generated_line(i) for i in range(n)]
+    nirs = {json.loads(line)["person"]["nir"] for line in lines if line.startswith("{") and '"person"' in line} - {None}
+    settings = make_settings(backfill_batch_size=30, backfill_event_max_files=15)
+    region = auth_header(settings, OrgKind.REGION, "region")
+    async with running(create_app(settings)) as client:
+        started = await client.post("/backfill", files={"file": ("export.ndjson", "\n".join(lines).encode())}, headers=region)
+        job_id = started.json()["job_id"]
+
+        async def completed():
+            job = (await client.get(f"/backfill/{job_id}", headers=region)).json()
+            return job["status"] == "completed" and job
+
+        report = (await eventually(completed, timeout=60, message="back-fill completed"))["report"]
+        assert report == expected_report(n)
+        rejected = report["rejected_total"]
+        # 6 batch events (the batches of 22 files in two parts of at most 15) and one per rejected file
+        envelopes = await read_topic(bus_settings, topic_name(bus_settings, Topics.AGORA_FLOWS), expect=6 + rejected)
+
+    document = build_asyncapi()
+    for envelope in envelopes:
+        Draft202012Validator(payload_schema(document, envelope.type)).validate(json.loads(envelope.body()))
+        raw = envelope.body().decode() + str(envelope.headers())
+        assert not [nir for nir in nirs if nir in raw or nir[:13] in raw]
+    by_type: dict[str, list] = {}
+    for envelope in envelopes:
+        by_type.setdefault(envelope.type.rsplit(".", 2)[-2], []).append(envelope)
+    assert set(by_type) == {"bulk-batch-acknowledged", "flow-rejected"}
+    batches = by_type["bulk-batch-acknowledged"]
+    assert all(e.subject == job_id and str(e.data.job_id) == job_id for e in batches)
+    files = [f for e in batches for f in e.data.files]
+    assert len(files) == len({f.dossier_id for f in files}) == report["acknowledged"]
+    assert all(len(e.data.files) <= 15 and e.data.idempotency_key == f"pacte-backfill-{job_id}-b{e.data.batch}" for e in batches)
+    parts: dict[int, list] = {}
+    for e in batches:
+        parts.setdefault(e.data.batch, []).append((e.data.part, e.data.parts))
+    assert len(parts) == 4
+    assert all(sorted(p) == [(i, len(p)) for i in range(1, len(p) + 1)] for p in parts.values())
+    assert len(batches) == 6 and sorted(len(p) for p in parts.values()) == [1, 1, 2, 2]
+    assert all(sandbox.store.by_ref[str(f.dossier_id)] == f.agora_file_id and f.agora_file_state for f in files)
+    assert len(by_type["flow-rejected"]) == rejected
+    assert all(e.subject == str(e.data.dossier_id) and e.data.operation == "bulk_load" for e in by_type["flow-rejected"])

@@ -7,7 +7,7 @@ advance 75% of the first month's presumed amount.
 """
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -27,7 +27,7 @@ from remuneration.domain.formula import (
     ComponentCode as C,
 )
 from remuneration.domain.ledger import PaidMonth, review_month
-from remuneration.domain.money import Interruption, Month
+from remuneration.domain.money import Interruption, Month, days_in_training
 from remuneration.domain.policy import Policy
 from remuneration.domain.rates import MissingRate
 from remuneration.domain.regime import Regime, RegimeDecision
@@ -389,3 +389,34 @@ def test_more_attended_hours_never_lower_the_amount(case, data):
     better = compute_month(month_, decision, trainee, training, Attendance(planned, less_absent), POLICY, extras)
     assert better.total >= worse.total
     assert better.earned_amount >= worse.earned_amount
+
+
+_DAY0 = date(2021, 1, 1)
+_days = st.integers(0, 160).map(lambda n: _DAY0 + timedelta(n))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.integers(2, 5), _days, st.none() | _days,
+       st.lists(st.tuples(_days, st.none() | st.integers(-3, 40)), max_size=3), st.none() | _days)
+def test_days_in_training_are_counted_as_the_calendar_says(number, entry, exit_date, stops, benefit_end):
+    """The arithmetic count (spans of days) is the day-by-day definition: entry to exit both included, in the
+    month, less each interruption's days from its first to the day before its resumption (to the month's end
+    while not resumed)."""
+    the_month = Month(2021, number)
+    interruptions = tuple(Interruption(start, start + timedelta(length) if length is not None else None)
+                          for start, length in stops)
+    expected = set()
+    day = the_month.first_day
+    while day <= the_month.last_day:
+        in_training = entry <= day and (exit_date is None or day <= exit_date)
+        stopped = any(i.start_date <= day and (i.resumption_date is None or day < i.resumption_date)
+                      for i in interruptions)
+        if in_training and not stopped:
+            expected.add(day)
+        day += timedelta(1)
+    days = days_in_training(the_month, entry, exit_date, interruptions)
+    assert days.dates() == expected
+    assert days.count == len(expected) and bool(days) == bool(expected)
+    assert days.count_until(benefit_end) == sum(1 for d in expected if benefit_end is None or d <= benefit_end)
+    if benefit_end is not None:
+        assert days.any_after(benefit_end) == any(d > benefit_end for d in expected)

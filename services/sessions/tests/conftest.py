@@ -158,6 +158,14 @@ async def api(settings, clock):
 
 
 @pytest.fixture
+async def api_and_engine(settings, clock):
+    """The app's client and its database engine, for the tests that watch a request's statements."""
+    app = create_app(settings, clock=clock)
+    async with running(app) as client:
+        yield Api(client, settings, clock), app.state.runtime.engine
+
+
+@pytest.fixture
 def api_with(database_url, bus_settings, clock):
     """`async with api_with(setting=value) as api:` — an app with some settings changed."""
 

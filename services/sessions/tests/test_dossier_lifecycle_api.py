@@ -10,7 +10,7 @@ from pacte_common.db import create_engine, session_factory
 from pacte_common.events import Topics
 from pacte_testing import read_topic
 from sessions.db.models import DossierTransition
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 STATES = ["enrolled", "in_training", "interrupted", "exited", "cancelled"]
 ACTIONS = ["enter", "interrupt", "resume", "exit", "cancel"]
@@ -137,6 +137,44 @@ async def test_places_rule_and_recruitment_state(api):
     catalogue = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=4)
     updates = [(e.data.session.places_taken, e.data.session.recruitment_state.value) for e in catalogue if isinstance(e.data, SessionUpdated)]
     assert updates == [(1, "open"), (2, "full"), (1, "open"), (2, "full")]
+
+
+async def test_an_entry_reads_its_file_once_and_writes_each_row_once(api_and_engine):
+    """The entry's statements (docs/scaling.md, "Dossier entry in sessions"): the file with its
+    session in one read, one count of the places, then the file, its log row, the session's
+    places and both events in one outbox INSERT. The relay's own statements are left aside."""
+    api, engine = api_and_engine
+    session = await api.catalogue(places=2)
+    dossier = await api.enrol(session["id"])
+    seen: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words[0] == "INSERT" and words[2] == "outbox_messages" or {"dossiers", "training_sessions", "dossier_transitions"} & {
+            w.split(".")[0].strip(",") for w in words
+        }:
+            seen.append(" ".join(words[:3]).rstrip(","))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", watch)
+    try:
+        entered = await api.act(dossier["id"], "enter", {"entry_date": "2026-01-05"})
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", watch)
+    assert (entered["status"], entered["version"], entered["entry_date"]) == ("in_training", dossier["version"] + 1, "2026-01-05")
+    assert seen == [
+        "SELECT dossiers.id AS",  # the file, its session, action and programme; file and session locked
+        "SELECT dossiers.status, count(*)",  # the places, counted under the session's lock
+        "UPDATE dossiers SET",
+        "INSERT INTO dossier_transitions",
+        "UPDATE training_sessions SET",  # one place more: SessionUpdated goes with TraineeEntered
+        "INSERT INTO outbox_messages",
+    ]
+    catalogue = await read_topic(api.settings.bus, api.topic(Topics.CATALOGUE), expect=2)
+    updates = [(e.data.session.places_taken, e.data.session.version) for e in catalogue if isinstance(e.data, SessionUpdated)]
+    assert updates == [(1, session["version"] + 1)]
+    trainee = await read_topic(api.settings.bus, api.topic(Topics.TRAINEES), expect=2)
+    [entry] = [e.data for e in trainee if isinstance(e.data, TraineeEntered)]
+    assert (entry.dossier.version, entry.dossier.session.places_taken, entry.dossier.session.offer) == (entered["version"], 1, None)
 
 
 async def test_permanent_entries_free_a_place_at_exit(api):

@@ -74,6 +74,8 @@ def new_consumer(settings: BusSettings, *topics: str, group_id: str | None, **ov
 async def ensure_topics(settings: BusSettings, topics: Iterable[str], partitions: int | None = None) -> None:
     """Creates the missing topics (full names) with a fixed partition count."""
     wanted = list(dict.fromkeys(topics))
+    if not wanted:  # the consumers' periodic checks mostly want none: no client opened for nothing
+        return
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
     )
@@ -144,16 +146,20 @@ async def end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[Topi
     return await _ends(settings, topics, read=True)
 
 
-async def reported_end_offsets(settings: BusSettings, topics: Iterable[str]) -> dict[TopicPartition, int]:
+async def reported_end_offsets(settings: BusSettings, topics: Iterable[str],
+                               reader: AIOKafkaConsumer | None = None) -> dict[TopicPartition, int]:
     """The same partitions with the ends the broker reports: enough to list the partitions or to
     tell an empty one (0 is reported right), never to stop reading at (docs/runbook.md, "The
-    broker's watermark")."""
-    return await _ends(settings, topics, read=False)
+    broker's watermark"). `reader`, a started consumer without a group, is used if given (a
+    periodic check keeps one open rather than connecting anew each time)."""
+    return await _ends(settings, topics, read=False, reader=reader)
 
 
-async def _ends(settings: BusSettings, topics: Iterable[str], *, read: bool) -> dict[TopicPartition, int]:
-    consumer = new_consumer(settings, group_id=None)
-    await consumer.start()
+async def _ends(settings: BusSettings, topics: Iterable[str], *, read: bool,
+                reader: AIOKafkaConsumer | None = None) -> dict[TopicPartition, int]:
+    consumer = reader or new_consumer(settings, group_id=None)
+    if reader is None:
+        await consumer.start()
     try:
         partitions = []
         for topic in topics:
@@ -163,7 +169,8 @@ async def _ends(settings: BusSettings, topics: Iterable[str], *, read: bool) -> 
             return {}
         return await read_ends(consumer, partitions) if read else await consumer.end_offsets(partitions)
     finally:
-        await consumer.stop()
+        if reader is None:
+            await consumer.stop()
 
 
 READ_ENDS_TIMEOUT_S = 5.0

@@ -15,6 +15,7 @@ the first request fails, nothing is stored and a retry with the key runs the cre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from pydantic import BaseModel
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,10 +56,18 @@ IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 def request_hash(payload: Any, hasher: LookupHasher | None = None) -> str:
     """Fingerprint of the request body. Keyed (HMAC) when a hasher is given: bodies carry NIRs
     and IBANs, and a plain hash of a low-entropy identifier could be reversed by guessing."""
-    canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(_json_ready(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if hasher is not None:
         return hasher.fingerprint(canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_ready(value: Any) -> Any:
+    """`jsonable_encoder(value)`, and for a pydantic model the same JSON as its own dump in JSON
+    mode (what jsonable_encoder does first, before walking the result again): a tenth of the cost."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(value)
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,7 @@ async def create_once(
     if key is None:
         status, body = await create()
         await session.commit()
-        return Answer(status, jsonable_encoder(body))
+        return Answer(status, _json_ready(body))
 
     scope = f"{principal.describe()}|{operation}"
     fingerprint = request_hash(payload, hasher)
@@ -117,19 +127,14 @@ async def create_once(
     if replay is not None:
         return replay
     status, body = await create()
-    encoded = jsonable_encoder(body)
+    encoded = _json_ready(body)
     try:
         # Cannot collide while the reservation holds; kept as a last guard (a database
         # without either lock): the key's primary key decides and the loser replays.
         await session.execute(
-            tables.idempotency.insert().values(
-                scope=scope,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                status_code=status,
-                response_body=encoded,
-                created_at=utcnow(),
-            )
+            tables.idempotency.insert(),
+            dict(scope=scope, idempotency_key=key, request_hash=fingerprint, status_code=status,
+                 response_body=encoded, created_at=utcnow()),
         )
         await session.commit()
     except IntegrityError:
@@ -154,11 +159,18 @@ async def _reserve(session: AsyncSession, scope: str, key: str) -> None:
     # SQLite: the session's first statement began the transaction IMMEDIATE (the write lock).
 
 
-async def _stored(session, tables, scope, key, fingerprint) -> Answer | None:
+@functools.cache
+def _stored_query(tables: MessagingTables):
+    """The look-up of a stored answer, built once per service's tables (statements are data;
+    building one costs as much as running it)."""
     table = tables.idempotency
-    row = (
-        await session.execute(select(table).where(table.c.scope == scope, table.c.idempotency_key == key))
-    ).mappings().first()
+    return select(table.c.request_hash, table.c.status_code, table.c.response_body).where(
+        table.c.scope == bindparam("scope"), table.c.idempotency_key == bindparam("key")
+    )
+
+
+async def _stored(session, tables, scope, key, fingerprint) -> Answer | None:
+    row = (await session.execute(_stored_query(tables), {"scope": scope, "key": key})).mappings().first()
     if row is None:
         return None
     if row["request_hash"] != fingerprint:

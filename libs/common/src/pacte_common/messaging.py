@@ -39,6 +39,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -66,6 +67,7 @@ from pacte_common.bus import (
     describe_bus,
     ensure_topics,
     new_admin,
+    new_consumer,
     new_producer,
     reported_end_offsets,
     topic_name,
@@ -103,6 +105,13 @@ class MessagingTables:
             Column("discarded_at", UTCDateTime, nullable=True),
             Column("discard_reason", Text, nullable=True),
         )
+        # v3 (migration_ops.add_outbox_unsent_indexes): the rows still to send, alone in two
+        # partial indexes, so a relay's claim and its per-key order check read the backlog's
+        # head, not every unsent or retained row (docs/scaling.md, "The relay").
+        unsent = _unsent(self.outbox)
+        Index("ix_outbox_messages_unsent", self.outbox.c.id, postgresql_where=unsent, sqlite_where=unsent)
+        Index("ix_outbox_messages_unsent_keys", self.outbox.c.message_key, self.outbox.c.id,
+              postgresql_where=unsent, sqlite_where=unsent)
         self.inbox = Table(
             "inbox_messages",
             metadata,
@@ -240,12 +249,6 @@ def _unsent(outbox: Table):
     return and_(outbox.c.published_at.is_(None), outbox.c.failed_at.is_(None), outbox.c.discarded_at.is_(None))
 
 
-def _claimable(outbox: Table):
-    """Unsent, neither failed nor discarded — written so that SQLite walks the published_at
-    index (rows still to send, in id order) instead of every retained row."""
-    return and_(outbox.c.published_at.is_(None), func.coalesce(outbox.c.failed_at, outbox.c.discarded_at).is_(None))
-
-
 async def _blocking_rows(session: AsyncSession, outbox: Table) -> list[tuple[str, str, int]]:
     """(topic, key, id of its earliest failed row) for every key held behind a failed row."""
     return (
@@ -269,6 +272,8 @@ class OutboxRows:
         self.retention = retention
         self.batch_size = batch_size
         self._last_purge: datetime | None = None
+        # The last claim took a whole batch: more rows may be waiting right now.
+        self.claimed_full = False
 
     async def topics(self) -> tuple[set[str], set[str]]:
         """(topics with retained sent rows, every topic with rows waiting or retained)."""
@@ -295,7 +300,8 @@ class OutboxRows:
 
     async def claim(self, session: AsyncSession):
         outbox = self.tables.outbox
-        query = select(outbox).where(_claimable(outbox)).order_by(outbox.c.id).limit(self.batch_size)
+        # The partial index ix_outbox_messages_unsent gives the unsent rows in id order.
+        query = select(outbox).where(_unsent(outbox)).order_by(outbox.c.id).limit(self.batch_size)
         # Later rows of a key wait behind its failed row (order); a correlated NOT EXISTS here
         # made SQLite scan every earlier unsent row for each row (quadratic in the backlog).
         for topic, key, first_failed in await _blocking_rows(session, outbox):
@@ -303,6 +309,7 @@ class OutboxRows:
         if self.is_postgres:
             query = query.with_for_update(of=outbox, skip_locked=True)
         rows = (await session.execute(query)).mappings().all()
+        self.claimed_full = len(rows) >= self.batch_size
         if rows and self.is_postgres:
             rows = await self._drop_keys_held_elsewhere(session, rows)
         return rows
@@ -383,6 +390,7 @@ class OutboxRelay:
                                batch_size=self.bus.relay_batch_size)
         self.incarnation = IncarnationMemory(factory, self.tables, "outbox-relay")
         self._admin = None
+        self._ends_reader = None  # a consumer without a group, for the periodic look at the partitions' ends
         self._published_end: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset after ours
         self._regressed: set[str] = set()
         self._known_topics: set[str] = set()
@@ -407,7 +415,10 @@ class OutboxRelay:
                 published = await self._bounded(self.publish_batch(producer), "sending a batch")
                 failures = 0
                 await self.rows.purge_if_due()
-                if published == 0:
+                # A batch smaller than the limit took every row there was: claiming again at once
+                # would find nothing (a claim's statements for each event, when events come one at
+                # a time); a commit meanwhile has set the wake-up, so it is not waited for.
+                if published == 0 or not self.rows.claimed_full:
                     await wait_any(stop, self.outbox.wakeup, timeout=self.bus.relay_poll_interval_s)
                     self.outbox.wakeup.clear()
             except asyncio.CancelledError:
@@ -419,11 +430,11 @@ class OutboxRelay:
                 if producer is not None:
                     await _quietly(producer.stop())
                     producer = None
-                await self._close_admin()
+                await self._close_clients()
                 await wait_any(stop, timeout=self._delay(failures))
         if producer is not None:
             await _quietly(producer.stop())
-        await self._close_admin()
+        await self._close_clients()
 
     async def _bounded(self, step, what: str):
         """`step`, abandoned past `relay_step_timeout_s`: a broker killed while a batch was in
@@ -436,10 +447,13 @@ class OutboxRelay:
                       what, self.bus.relay_step_timeout_s)
             raise
 
-    async def _close_admin(self) -> None:
+    async def _close_clients(self) -> None:
         if self._admin is not None:
             await _quietly(self._admin.close())
             self._admin = None
+        if self._ends_reader is not None:
+            await _quietly(self._ends_reader.stop())
+            self._ends_reader = None
 
     async def _still_same_incarnation(self) -> bool:
         """Checked after every batch is acknowledged: a batch that reached a broker which
@@ -493,7 +507,11 @@ class OutboxRelay:
         topics = {topic for topic, _ in self._published_end} & existing
         if topics:
             # Only "empty" is trusted: Tansu reports the last batch's base offset + 1 as the end.
-            ends = await reported_end_offsets(self.bus, topics)
+            if self._ends_reader is None:
+                reader = new_consumer(self.bus, group_id=None)
+                await reader.start()
+                self._ends_reader = reader
+            ends = await reported_end_offsets(self.bus, topics, self._ends_reader)
             found |= {tp.topic for tp, end in ends.items() if end == 0 and self._published_end.get((tp.topic, tp.partition))}
         return found
 
@@ -502,7 +520,7 @@ class OutboxRelay:
             await ensure_topics(self.bus, topics)
         except PERMANENT_SEND_ERRORS as exc:
             log.error("outbox relay: cannot create topics %s: %r", sorted(topics), exc)
-        now = await describe_bus(self.bus)
+        now = await describe_bus(self.bus, self._admin)
         for topic in topics - now.topics:
             self._unroutable[topic] = f"topic {topic} does not exist and the broker refused to create it"
         for topic in topics & now.topics:

@@ -107,3 +107,22 @@ def add_scheduled_jobs() -> None:
 
 def drop_scheduled_jobs() -> None:
     op.drop_table('scheduled_jobs')
+
+
+def _unsent_rows():
+    return sa.text("published_at IS NULL AND failed_at IS NULL AND discarded_at IS NULL")
+
+
+def add_outbox_unsent_indexes() -> None:
+    """Version 3: the outbox rows still to send in two partial indexes (by id; by key and id),
+    so a relay's claim reads the backlog's head whatever the backlog and the retention."""
+    where = _unsent_rows()
+    op.create_index('ix_outbox_messages_unsent', 'outbox_messages', ['id'], unique=False,
+                    postgresql_where=where, sqlite_where=where)
+    op.create_index('ix_outbox_messages_unsent_keys', 'outbox_messages', ['message_key', 'id'], unique=False,
+                    postgresql_where=where, sqlite_where=where)
+
+
+def drop_outbox_unsent_indexes() -> None:
+    op.drop_index('ix_outbox_messages_unsent_keys', table_name='outbox_messages')
+    op.drop_index('ix_outbox_messages_unsent', table_name='outbox_messages')

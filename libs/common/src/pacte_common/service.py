@@ -44,7 +44,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator.routing import get_route_name
+from prometheus_fastapi_instrumentator.routing import _effective_routes
+from prometheus_fastapi_instrumentator.routing import _get_route_name as _route_name
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import MetaData
@@ -180,7 +181,8 @@ async def _scheduled_jobs_status(runtime: Runtime) -> Component:
     return Component("scheduled_jobs", details, failed)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request
     return request.app.state.runtime
 
 
@@ -358,28 +360,50 @@ async def _stop(runtime: Runtime) -> None:
 
 def _install_trace_context(app: FastAPI) -> None:
     """Every request runs in its trace (W3C traceparent, given or new) and is logged once."""
-    lock_settings = db.LockSettings()
+    app.add_middleware(_TraceContext, lock_settings=db.LockSettings())
 
-    @app.middleware("http")
-    async def trace_context(request: Request, call_next):
-        traceparent = parse_traceparent(request.headers.get("traceparent")) or new_traceparent()
+
+class _TraceContext:
+    """The trace context, the database access mode and the access log of every HTTP request.
+
+    A plain ASGI middleware (Starlette's `@app.middleware("http")` ran each request in a task
+    group with memory streams for its body, a fifth of a small request's CPU): the answer gets
+    `traceparent`, reads take no write lock (SQLite) and a write waits for it a bounded time (503)."""
+
+    def __init__(self, app, lock_settings: db.LockSettings):
+        self.app = app
+        self.lock_settings = lock_settings
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                traceparent = parse_traceparent(value.decode("latin-1"))
+                break
+        traceparent = traceparent or new_traceparent()
+        header = (b"traceparent", traceparent.encode())
         token = current_traceparent.set(traceparent)
         started = time.perf_counter()
         status_code = 500  # what the client gets if the handler raises past every handler
+
+        async def send_with_trace(message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        settings = self.lock_settings
         try:
-            # Reads take no write lock (SQLite), and a write waits for it a bounded time (503).
-            with db.access_mode(
-                read_only=request.method in _READ_METHODS,
-                queue_wait_s=lock_settings.http_queue_wait_s,
-                lock_wait_s=lock_settings.http_lock_wait_s,
-            ):
-                response = await call_next(request)
-            status_code = response.status_code
+            with db.access_mode(read_only=scope["method"] in _READ_METHODS, queue_wait_s=settings.http_queue_wait_s,
+                                lock_wait_s=settings.http_lock_wait_s):
+                await self.app(scope, receive, send_with_trace)
         finally:
-            _log_access(request, status_code, time.perf_counter() - started)
+            _log_access(scope, status_code, time.perf_counter() - started)
             current_traceparent.reset(token)
-        response.headers["traceparent"] = traceparent
-        return response
 
 
 def _operations_router(wiring: _Wiring) -> APIRouter:
@@ -434,18 +458,33 @@ def _operations_router(wiring: _Wiring) -> APIRouter:
     return health
 
 
-def _log_access(request: Request, status_code: int, duration_s: float) -> None:
+def _log_access(scope, status_code: int, duration_s: float) -> None:
     """One line per request: the route template, never the raw path (ids, NIRs in paths)."""
-    route = get_route_name(request, False) or "<unmatched>"
+    method = scope["method"]
+    route = _route_template(scope) or "<unmatched>"
     access_log.log(
         logging.DEBUG if route in _PROBE_ROUTES else logging.INFO,
         "%s %s %d %.1fms",
-        request.method,
+        method,
         route,
         status_code,
         duration_s * 1000,
-        extra={"method": request.method, "route": route, "status": status_code, "duration_ms": round(duration_s * 1000, 1)},
+        extra={"method": method, "route": route, "status": status_code, "duration_ms": round(duration_s * 1000, 1)},
     )
+
+
+def _route_template(scope) -> str | None:
+    """The route template of a request (`/prescriptions/{prescription_id}`), as the metrics name
+    it; the app's routes flattened once, not at every request."""
+    app = scope.get("app")
+    routes = getattr(app, "routes", None)
+    if not routes:
+        return None
+    cached = getattr(app.state, "pacte_flat_routes", None)
+    if cached is None or cached[0] != len(routes):
+        cached = (len(routes), _effective_routes(routes))
+        app.state.pacte_flat_routes = cached
+    return _route_name(scope, cached[1])
 
 
 async def _database_check(runtime: Runtime) -> str:

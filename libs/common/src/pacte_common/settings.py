@@ -76,11 +76,12 @@ class BusSettings(BaseSettings):
     # Prefix put before every topic name: isolates environments (and tests) sharing a cluster.
     topic_namespace: str = ""
     topic_partitions: int = 4
-    # Consumers fetch with a short wait while messages flow (Tansu answers a fetch only when its
-    # wait ends, even if messages arrived), and with the idle wait after idle_after_s without any:
+    # Consumers fetch with a short wait while messages flow (Tansu looks for messages every quarter
+    # of a fetch's wait: ≤ 25 ms per hop; a shorter wait cost more CPU in fetches than the events
+    # did, docs/runbook.md "Bus timings"), and with the idle wait after idle_after_s without any:
     # the first message after a quiet spell then waits up to ~idle_fetch_max_wait_ms / 4 more.
-    fetch_max_wait_ms: int = 20
-    idle_fetch_max_wait_ms: int = 1000
+    fetch_max_wait_ms: int = 100
+    idle_fetch_max_wait_ms: int = 2000
     idle_after_s: float = 2.0
     request_timeout_ms: int = 10_000
     consumer_max_attempts: int = 5

@@ -292,6 +292,18 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "empty_database: the test's database starts empty (not a migrated copy)")
     _test_keys_dir = tempfile.mkdtemp(prefix="pacte-test-issuer-")
     use_test_issuer(_test_keys_dir)
+    use_own_ports()
+
+
+def use_own_ports() -> None:
+    """Each xdist worker picks free ports in a block of its own (below the ephemeral range), so
+    two workers starting suites at once never pick the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        os.environ.setdefault("PACTE_FREE_PORT_RANGE", "16000-17499")
+        return
+    low = 17500 + 1500 * (int(worker.removeprefix("gw")) % 10)
+    os.environ["PACTE_FREE_PORT_RANGE"] = f"{low}-{low + 1499}"
 
 
 def pytest_unconfigure(config) -> None:

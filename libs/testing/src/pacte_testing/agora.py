@@ -114,7 +114,10 @@ async def running_sandbox(**settings: Any) -> AsyncIterator[Sandbox]:
 
     app = create_app(AgoraSandboxSettings(**settings))
     async with serving(app) as url:
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"}) as client:
+        # The tests' own reads of the sandbox (holdings, faults): httpx's 5 s default once ran out
+        # on a CI machine loaded by three test processes while the sandbox served a gateway.
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {DEV_SANDBOX_TOKEN}"},
+                                     timeout=30) as client:
             yield Sandbox(url, app.state.store, client)
 
 

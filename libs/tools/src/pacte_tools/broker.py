@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 import subprocess
 import time
@@ -21,10 +23,35 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# Ports handed out by this process, not yet bound by whoever asked: never given twice.
+_handed_out: set[int] = set()
+
+
+def free_port_range() -> tuple[int, int]:
+    """Where `free_port` looks: PACTE_FREE_PORT_RANGE ("low-high"), else below the kernel's
+    ephemeral range. A port the kernel chose (bind to 0) lies in that range, where any outgoing
+    connection may take it before the process meant to listen on it binds it."""
+    wanted = os.environ.get("PACTE_FREE_PORT_RANGE")
+    if wanted:
+        low, high = (int(part) for part in wanted.split("-"))
+        return low, high
+    return 15000, 32767
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    low, high = free_port_range()
+    for _ in range(1000):
+        port = random.randint(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {high}")
 
 
 def new_cluster_id() -> str:

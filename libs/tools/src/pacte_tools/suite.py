@@ -307,13 +307,10 @@ class Suite:
         env = {**os.environ, **self.service_env(spec), **self.extra_env, "PACTE_INSTANCE_ID": instance_id}
         log_file = open(self.settings.data_dir / "logs" / f"{name}.log", "ab")
         port = str(getattr(self.settings, spec.port_setting))
+        command = ["-m", "pacte_tools.serve", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
+                   "--host", self.settings.host, "--port", port]
         if self.shares_port(name):
-            own_port = str(self.own_ports.setdefault(name, free_port()))
-            command = ["-m", "pacte_tools.serve", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
-                       "--host", self.settings.host, "--port", port, "--own-port", own_port]
-        else:
-            command = ["-m", "uvicorn", "--factory", spec.factory, "--http", HTTP_PROTOCOL,
-                       "--host", self.settings.host, "--port", port, "--no-access-log", "--log-level", "warning"]
+            command += ["--own-port", str(self.own_ports.setdefault(name, free_port()))]
         self.processes[name] = subprocess.Popen(
             [sys.executable, *command],
             env=env,
@@ -330,8 +327,8 @@ class Suite:
         log_file = open(self.settings.data_dir / "logs" / "dev-issuer.log", "ab")
         self.issuer = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "pacte_tools.dev_issuer:create_app",
-                "--host", issuer.host, "--port", str(issuer.port), "--no-access-log", "--log-level", "warning",
+                sys.executable, "-m", "pacte_tools.serve", "--factory", "pacte_tools.dev_issuer:create_app",
+                "--host", issuer.host, "--port", str(issuer.port),
             ],
             env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )

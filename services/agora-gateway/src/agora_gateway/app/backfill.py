@@ -36,14 +36,16 @@ from typing import Any, Protocol
 from pacte_common.aio import heartbeat, wait_any
 from pacte_common.auth import Principal
 from pacte_common.clock import utcnow
+from pacte_common.contracts.agora import AgoraBulkFileAcknowledged
 from pacte_common.contracts.people import PersonIdentity, seal_identity
 from pacte_common.crypto import DecryptionError
 from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import INSTANCE_ID, Component
 from pacte_common.validators import nir_for_agora
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from agora_gateway.app.flows import wake_dispatcher
 from agora_gateway.clients.agora import AgoraClient, AgoraUnavailable
@@ -66,7 +68,7 @@ from agora_gateway.domain.backfill import (
 from agora_gateway.domain.export import BadLine, ExportLine, bulk_record, parse_line, seal_record
 from agora_gateway.domain.flows import FLOW, FlowAction, FlowStatus, requeue_delay
 from agora_gateway.domain.perimeter import PerimeterDecision, PerimeterStatus, decide_perimeter
-from agora_gateway.events.publish import acknowledged_event, rejected_event
+from agora_gateway.events.publish import bulk_batch_acknowledged_events, rejected_event
 from agora_gateway.runtime import GatewayRuntime
 
 log = logging.getLogger(__name__)
@@ -249,32 +251,88 @@ async def _fail_interrupted_uploads(db: AsyncSession, settings, now) -> None:
         log.error("back-fill %s: upload interrupted; failed", job_id)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A prepared batch not answered yet: its number, its bulk request and its source lines
+    (dossier id → [line number, line]); kept in the job row too, sealed, for a restart."""
+
+    batch: int
+    request: dict
+    lines: dict[str, list]
+
+
+@dataclass
+class _Prepared:
+    """A batch read and classified (no database yet): what `prepare` writes."""
+
+    lines: list[tuple[int, str]]
+    line_no: int
+    end_offset: int
+    readable: list[_Candidate]
+    unreadable: list[tuple[int, str, BadLine]]
+
+
 async def run_job(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> None:
+    """Reads, prepares and sends the job's batches from its checkpoint: while AGORA answers one
+    batch, the next one is read and classified (the CPU work), so the call's wait and the
+    preparation overlap; its rows are written once the answer is recorded (one batch pending
+    at a time: the checkpoint stays one byte offset and one pending batch)."""
     settings = runtime.settings
     job_id = claim.job_id
     async with runtime.db_factory() as db:
         job = await db.get(BackfillJob, job_id)
         assert job is not None
-        offset, line_no, pending = job.byte_offset, job.line_no, job.pending_batch
+        offset, line_no = job.byte_offset, job.line_no
+        pending = _open_pending(runtime, job)
         export = ExportReader(runtime, job_id, job.chunk_bytes, job.size_bytes, offset)
-    if pending is not None and not await send_pending(runtime, client, claim, stop):
-        return
+    upcoming: _Prepared | None = None
     while not stop.is_set():
-        lines, line_no, end_offset = await export.read_batch(line_no, settings.backfill_batch_size)
-        if not lines:
+        if pending is not None:
+            call = asyncio.create_task(call_agora(runtime, client, claim, pending, stop))
+            try:
+                if upcoming is None:
+                    upcoming = await _read_and_classify(runtime, export, line_no, settings.backfill_batch_size)
+                    line_no = upcoming.line_no
+                answer = await call
+            finally:
+                if not call.done():
+                    call.cancel()
+                    await asyncio.gather(call, return_exceptions=True)
+            if answer is None:  # stopped while AGORA was unavailable
+                return
+            await complete(runtime, claim, pending, answer)
+            wake_dispatcher(runtime)  # live flows queued behind these files may go now
+            pending = None
+        if upcoming is None:
+            upcoming = await _read_and_classify(runtime, export, line_no, settings.backfill_batch_size)
+            line_no = upcoming.line_no
+        if not upcoming.lines:
             await finish_job(runtime, claim)
             return
         for _attempt in range(3):
             try:
-                has_request = await prepare(runtime, claim, lines, end_offset, line_no)
+                pending = await prepare(runtime, claim, upcoming.lines, upcoming.end_offset, upcoming.line_no, upcoming)
                 break
             except IntegrityError:
                 # the live flow created one of these files meanwhile: classify again
                 log.info("back-fill %s: a file appeared meanwhile, preparing the batch again", job_id)
         else:
             raise RuntimeError("back-fill batch could not be prepared")
-        if has_request and not await send_pending(runtime, client, claim, stop):
-            return
+        upcoming = None
+
+
+async def _read_and_classify(runtime: GatewayRuntime, export: ExportReader, line_no: int, size: int) -> _Prepared:
+    lines, line_no, end_offset = await export.read_batch(line_no, size)
+    readable, unreadable = await classify_lines(runtime, lines)
+    return _Prepared(lines, line_no, end_offset, readable, unreadable)
+
+
+def _open_pending(runtime: GatewayRuntime, job: BackfillJob) -> Pending | None:
+    if job.pending_batch is None:
+        return None
+    assert job.pending_request_encrypted
+    sealed = json.loads(runtime.cipher.decrypt(job.pending_request_encrypted, context=BATCH_CONTEXT))
+    return Pending(job.pending_batch, sealed["request"], sealed["lines"])
 
 
 class ExportReader:
@@ -371,7 +429,7 @@ def _classify(runtime: GatewayRuntime, number: int, text: str, line: ExportLine)
         programme_code=line.programme_code,
         agora_category=line.agora_category,
         organisation_siret=line.organisation_siret[:32],
-        snapshot=json.loads(line.model_dump_json(exclude={"person"})),
+        snapshot=line.model_dump(mode="json", exclude={"person"}),
         snapshot_version=0,
         identity_encrypted=seal_identity(
             runtime.cipher,
@@ -394,16 +452,30 @@ def _classify(runtime: GatewayRuntime, number: int, text: str, line: ExportLine)
     return _Candidate(number, text, line, outcome, decision, dossier, record)
 
 
-async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, str]], end_offset: int, line_no: int) -> bool:
-    job_id = claim.job_id
-    # Parsing, checks and encryption first: the write transaction below stays short.
+async def classify_lines(runtime: GatewayRuntime, lines: list[tuple[int, str]]) -> tuple[list[_Candidate], list[tuple[int, str, BadLine]]]:
+    """Parsing, checks and encryption of a batch (CPU only, outside any transaction); it lets
+    the event loop run every few lines (an AGORA call in flight meanwhile gets its answer read)."""
     readable: list[_Candidate] = []
     unreadable: list[tuple[int, str, BadLine]] = []
-    for number, text in lines:
+    for i, (number, text) in enumerate(lines):
+        if i % 50 == 49:
+            await asyncio.sleep(0)
         try:
             readable.append(_classify(runtime, number, text, parse_line(text)))
         except BadLine as bad:
             unreadable.append((number, text, bad))
+    return readable, unreadable
+
+
+async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, str]], end_offset: int, line_no: int,
+                  classified: _Prepared | None = None) -> Pending | None:
+    """Writes a batch's files and flows and moves the checkpoint past it: the batch's bulk call
+    (None when no line of it goes to AGORA) is pending."""
+    job_id = claim.job_id
+    if classified is not None:
+        readable, unreadable = classified.readable, classified.unreadable
+    else:
+        readable, unreadable = await classify_lines(runtime, lines)
     async with runtime.db_factory() as db, db.begin():
         job = await _held(db, claim, lock=False)
         report = BackfillReport.from_dict(job.report)
@@ -428,12 +500,13 @@ async def prepare(runtime: GatewayRuntime, claim: Claim, lines: list[tuple[int, 
                 sources[str(candidate.line.dossier_id)] = [candidate.number, candidate.text]
         await rows.insert(db)  # set-based: one multi-row statement per table
         checkpoint: dict[str, Any] = dict(report=report.as_dict(), byte_offset=end_offset, line_no=line_no, next_batch=batch + 1)
-        if records:
+        pending = Pending(batch, {"files": records}, sources) if records else None
+        if pending is not None:
             checkpoint.update(pending_batch=batch, pending_request_encrypted=runtime.cipher.encrypt(
-                json.dumps({"request": {"files": records}, "lines": sources}), context=BATCH_CONTEXT
+                json.dumps({"request": pending.request, "lines": pending.lines}), context=BATCH_CONTEXT
             ))
         await _write_checkpoint(db, runtime, claim, BackfillJob.next_batch == batch, **checkpoint)
-        return bool(records)
+        return pending
 
 
 def _plan_line(rows: _BatchRows, candidate: _Candidate, report: BackfillReport) -> bool:
@@ -490,42 +563,36 @@ class _BatchRows:
         for model, rows in ((Dossier, self.dossiers), (Flow, self.flows), (FlowTransitionLog, self.logs),
                             (BackfillRejection, self.rejections)):
             if rows:
-                await db.execute(insert(model), rows)
+                await db.execute(insert(model.__table__), rows)  # Core executemany: no ORM bookkeeping per row
 
 
-async def send_pending(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, stop: asyncio.Event) -> bool:
-    """Sends the job's pending batch until AGORA answers; False if stopped first. A runner that
-    lost its lease meanwhile may have sent it too: same key, same body, AGORA's first answer."""
+async def call_agora(runtime: GatewayRuntime, client: AgoraClient, claim: Claim, pending: Pending,
+                     stop: asyncio.Event) -> dict[str, dict] | None:
+    """Sends the pending batch until AGORA answers: its result per file (dossier id → result);
+    None if stopped first. A runner that lost its lease meanwhile may have sent it too: same
+    key, same body, AGORA's first answer."""
     settings = runtime.settings
-    job_id = claim.job_id
-    async with runtime.db_factory() as db:
-        job = await db.get(BackfillJob, job_id)
-        assert job is not None and job.pending_batch is not None and job.pending_request_encrypted
-        batch = job.pending_batch
-        pending = json.loads(runtime.cipher.decrypt(job.pending_request_encrypted, context=BATCH_CONTEXT))
     failures = 0
     while True:
         if stop.is_set():
-            return False
+            return None
         try:
-            answer = await client.bulk(pending["request"], batch_key(job_id, batch))
+            answer = await client.bulk(pending.request, batch_key(claim.job_id, pending.batch))
             break
         except AgoraUnavailable as exc:
             failures += 1
             delay = requeue_delay(failures, settings.send_backoff_initial_s, settings.requeue_delay_max_s)
-            log.warning("back-fill %s batch %d: AGORA unavailable (%s); again in %.1fs", job_id, batch, exc, delay)
+            log.warning("back-fill %s batch %d: AGORA unavailable (%s); again in %.1fs", claim.job_id, pending.batch, exc, delay)
             await wait_any(stop, timeout=delay)
     if answer.acknowledged:
-        results = {str(r.get("funder_ref")): r for r in answer.body.get("results", [])}
-    else:  # the whole call was refused: every file of the batch carries that code
-        results = {ref: {"status": "rejected", "code": answer.code, "message": answer.message} for ref in pending["lines"]}
-    await complete(runtime, claim, batch, results, pending["lines"])
-    wake_dispatcher(runtime)  # live flows queued behind these files may go now
-    return True
+        return {str(r.get("funder_ref")): r for r in answer.body.get("results", [])}
+    # the whole call was refused: every file of the batch carries that code
+    return {ref: {"status": "rejected", "code": answer.code, "message": answer.message} for ref in pending.lines}
 
 
-async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: dict[str, dict], sources: dict[str, list]) -> None:
-    job_id = claim.job_id
+async def complete(runtime: GatewayRuntime, claim: Claim, pending: Pending, results: dict[str, dict]) -> None:
+    """Records AGORA's answer to the pending batch and clears it (one transaction)."""
+    job_id, batch, sources = claim.job_id, pending.batch, pending.lines
     async with runtime.db_factory() as db, db.begin():
         job = await _held(db, claim, lock=False)
         if job.pending_batch != batch:
@@ -533,7 +600,7 @@ async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: d
         report = BackfillReport.from_dict(job.report)
         flows = (await db.execute(
             select(Flow.id, Flow.dossier_id, Flow.operation, Flow.sequence, Flow.revision, Flow.origin, Flow.version,
-                   Flow.status, Flow.data, Dossier.told_state, Dossier.traceparent)
+                   Flow.status, Dossier.told_state, Dossier.traceparent)
             .join(Dossier, Dossier.id == Flow.dossier_id)
             .where(Flow.backfill_job_id == job_id, Flow.backfill_batch == batch, Flow.status == FlowStatus.SENT.value)
         )).all()
@@ -542,7 +609,7 @@ async def complete(runtime: GatewayRuntime, claim: Claim, batch: int, results: d
             result = results.get(str(flow.dossier_id)) or {"status": "rejected", "code": "no_answer", "message": "AGORA gave no result for this file"}
             answers.record(flow, result, report, sources)
         await answers.write(db)  # set-based: one statement per table
-        await runtime.outbox.publish_many(db, answers.events)
+        await runtime.outbox.publish_many(db, answers.all_events())
         await _write_checkpoint(db, runtime, claim, BackfillJob.pending_batch == batch,
                                 report=report.as_dict(), pending_batch=None, pending_request_encrypted=None)
 
@@ -557,7 +624,15 @@ class _Answers:
         self.acknowledged: list[dict] = []
         self.rejected: list[dict] = []
         self.rejections: list[dict] = []
-        self.events: list[tuple] = []
+        self.events: list[tuple] = []  # a rejected file's event (key: the file), in the file's trace
+        self.loaded: list[AgoraBulkFileAcknowledged] = []  # told in the batch's event(s)
+
+    def all_events(self) -> list[tuple]:
+        """The rejections' events, then the batch's acknowledgement (key: the job; no file's trace)."""
+        key = batch_key(self.job_id, self.batch)
+        batch_events = bulk_batch_acknowledged_events(self.job_id, self.batch, key, self.loaded,
+                                                      self.runtime.settings.backfill_event_max_files)
+        return self.events + [(event, str(self.job_id), None) for event in batch_events]
 
     def record(self, flow, result: dict, report: BackfillReport, sources: dict[str, list]) -> None:
         acknowledged = result.get("status") == "acknowledged"
@@ -567,30 +642,56 @@ class _Answers:
         log = FLOW.checked_row(flow.status, action, actor=SYSTEM, at=self.now, reason=reason, flow_id=flow.id)
         target = log["to_status"]
         # ORM bulk UPDATE by primary key: `version` is the one read (checked), bumped by the mapper
-        self.flows.append(dict(id=flow.id, status=target, version=flow.version, agora_answer=result, answered_at=self.now,
-                               claimed_until=None, updated_at=self.now, rejection_code=None if acknowledged else code,
-                               rejection_message=None if acknowledged else message))
+        self.flows.append(dict(b_id=flow.id, b_status=target, b_version=flow.version, b_answer=result, b_now=self.now,
+                               b_code=None if acknowledged else code, b_message=None if acknowledged else message))
         self.logs.append(log)
         if acknowledged:
             file_id, state = result.get("agora_file_id"), result.get("file_state") or flow.told_state
-            self.acknowledged.append(dict(id=flow.dossier_id, agora_file_id=file_id, agora_state=state, updated_at=self.now))
+            self.acknowledged.append(dict(b_id=flow.dossier_id, b_file_id=file_id, b_state=state, b_now=self.now))
             report.acknowledged += 1
-            self.events.append((acknowledged_event(flow, file_id, state), str(flow.dossier_id), flow.traceparent))
+            self.loaded.append(AgoraBulkFileAcknowledged(flow_id=flow.id, dossier_id=flow.dossier_id, agora_file_id=file_id,
+                                                         agora_file_state=state))
             return
         # AGORA holds nothing: live events for this file plan from scratch
-        self.rejected.append(dict(id=flow.dossier_id, told_state=FileState.NONE.value, nir_told=False, updated_at=self.now))
+        self.rejected.append(dict(b_id=flow.dossier_id, b_now=self.now))
         report.reject(code)
         self.events.append((rejected_event(flow, code, message), str(flow.dossier_id), flow.traceparent))
-        number, text = sources.get(str(flow.dossier_id), [flow.data.get("line_no", 0), ""])
+        number, text = sources.get(str(flow.dossier_id), [0, ""])  # every file of the batch has its line there
         self.rejections.append(_rejection(self.runtime, self.job_id, number, text, "agora", code, message, str(flow.dossier_id)))
 
     async def write(self, db) -> None:
-        for model, rows in ((Flow, self.flows), (Dossier, self.acknowledged), (Dossier, self.rejected)):
+        # Core executemany (one driver call per statement): the flows' version is checked in
+        # the WHERE and bumped in the SET, as the mapper would, without one UPDATE per row.
+        if self.flows:
+            updated = await db.execute(_ANSWER_FLOW, self.flows)
+            if db.bind.dialect.supports_sane_multi_rowcount and updated.rowcount != len(self.flows):
+                raise StaleDataError(f"back-fill batch {self.batch}: a flow changed while its answer was recorded")
+        if self.acknowledged:
+            await db.execute(_ACKNOWLEDGE_FILE, self.acknowledged)
+        if self.rejected:
+            await db.execute(_REJECT_FILE, self.rejected)
+        for table, rows in ((FlowTransitionLog.__table__, self.logs), (BackfillRejection.__table__, self.rejections)):
             if rows:
-                await db.execute(update(model), rows)  # by primary key, executemany
-        for model, rows in ((FlowTransitionLog, self.logs), (BackfillRejection, self.rejections)):
-            if rows:
-                await db.execute(insert(model), rows)
+                await db.execute(insert(table), rows)
+
+
+_FLOWS, _FILES = Flow.__table__, Dossier.__table__
+# AGORA's answer to one back-filled file's flow (executemany; the `b_` names are the rows' keys).
+_ANSWER_FLOW = (
+    update(_FLOWS)
+    .where(_FLOWS.c.id == bindparam("b_id"), _FLOWS.c.version == bindparam("b_version"))
+    .values(status=bindparam("b_status"), version=_FLOWS.c.version + 1, agora_answer=bindparam("b_answer"),
+            answered_at=bindparam("b_now"), claimed_until=None, updated_at=bindparam("b_now"),
+            rejection_code=bindparam("b_code"), rejection_message=bindparam("b_message"))
+)
+_ACKNOWLEDGE_FILE = (
+    update(_FILES).where(_FILES.c.id == bindparam("b_id"))
+    .values(agora_file_id=bindparam("b_file_id"), agora_state=bindparam("b_state"), updated_at=bindparam("b_now"))
+)
+_REJECT_FILE = (
+    update(_FILES).where(_FILES.c.id == bindparam("b_id"))
+    .values(told_state=FileState.NONE.value, nir_told=False, updated_at=bindparam("b_now"))
+)
 
 
 async def finish_job(runtime: GatewayRuntime, claim: Claim) -> None:

@@ -26,6 +26,7 @@ from pacte_common.contracts.people import open_identity
 from pacte_common.errors import NotFound
 from pacte_common.http import check_if_match
 from pacte_common.tracing import adopt_trace
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.app.outbound.engine import (
@@ -38,8 +39,15 @@ from agora_gateway.app.outbound.engine import (
 )
 from agora_gateway.clients.agora import AgoraAnswer, AgoraClient, AgoraUnavailable
 from agora_gateway.db.models import Dossier, Flow, FlowTransitionLog
-from agora_gateway.db.outbound import has_next_flow
-from agora_gateway.db.queries import SYSTEM, claim, due_heads, find_flow, get_dossier, next_due_at
+from agora_gateway.db.outbound import claim_heads, has_next_flow
+from agora_gateway.db.queries import (
+    SYSTEM,
+    dossiers_of,
+    due_heads,
+    find_flow,
+    get_dossier,
+    next_due_at,
+)
 from agora_gateway.domain.agora_file import Operation
 from agora_gateway.domain.export import kept_record_request
 from agora_gateway.domain.flows import FLOW, OPERATOR_ROLE, FlowAction
@@ -111,36 +119,38 @@ async def dispatch_job(runtime: GatewayRuntime, stop: asyncio.Event) -> None:
 
 
 async def claim_due(runtime: GatewayRuntime, limit: int) -> list[Work]:
+    """The due head flows taken in one statement, logged in one, their files read in one."""
     settings = runtime.settings
-    claimed: list[Work] = []
     async with runtime.readers()() as reader:  # looking for work takes no write lock
         heads = await due_heads(
             reader, now=utcnow(), limit=limit, create_without_nir=settings.create_without_nir, exclude=set()
         )
     if not heads:
-        return claimed
+        return []
     async with runtime.db_factory() as db, db.begin():
         now = utcnow()
-        for head in heads:
-            work = await _claim_one(db, runtime, head.id, now)
-            if work is not None:
-                claimed.append(work)
-    return claimed
+        sources = {head.id: head.status for head in heads}
+        first_sends = {head.id for head in heads if head.first_sent_at is None}
+        flows = await claim_heads(db, Flow, heads, now=now, lease_s=settings.dispatch_lease_s)
+        if not flows:
+            return []  # another process took them first
+        # the claim is a conditional UPDATE: its log rows have the same check and columns as a move
+        await db.execute(insert(FlowTransitionLog), [
+            FLOW.checked_row(sources[flow.id], FlowAction.CLAIM, actor=SYSTEM, at=now,
+                             reason=f"attempt {flow.attempts}", flow_id=flow.id) for flow in flows])
+        dossiers = await dossiers_of(db, {flow.dossier_id for flow in flows})
+        requests = [(flow, request) for flow in flows if (request := await _request(db, runtime, flow, dossiers[flow.dossier_id]))]
+        sent = [flow for flow, _ in requests if flow.id in first_sends]
+        for flow in sent:
+            flow.first_sent_at = now
+        await publish_sent(db, runtime, sent, dossiers)
+        await db.flush()  # the versions the answers will be recorded against
+    return [Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version,
+                 dossiers[flow.dossier_id].traceparent) for flow, request in requests]
 
 
-async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, now: datetime) -> Work | None:
-    flow = await db.get(Flow, flow_id)
-    if flow is None:
-        return None
-    source = flow.status
-    FLOW.step(source, FlowAction.CLAIM)
-    if not await claim(db, flow, now=now, lease_s=runtime.settings.dispatch_lease_s):
-        return None  # another process took it first
-    # The claim is a conditional UPDATE (set-based): its log row has the same check and columns as a move.
-    db.add(FlowTransitionLog(**FLOW.checked_row(source, FlowAction.CLAIM, actor=SYSTEM, at=now,
-                                                reason=f"attempt {flow.attempts}", flow_id=flow.id)))
-    dossier = await get_dossier(db, flow.dossier_id)
-    assert dossier is not None
+async def _request(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, dossier: Dossier) -> dict | None:
+    """A claimed flow's request (built and sealed at its first claim, the same body after)."""
     if flow.request_encrypted is None:
         try:
             request = build_request(runtime, dossier, flow)
@@ -152,11 +162,7 @@ async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UU
             dossier.nir_told = True
     else:
         request = open_request(runtime, flow.request_encrypted)
-    if flow.first_sent_at is None:
-        flow.first_sent_at = now
-        await publish_sent(db, runtime, flow)
-    await db.flush()  # the version the answer will be recorded against
-    return Work(flow.id, flow.dossier_id, Operation(flow.operation), request, key_of(flow), flow.version, dossier.traceparent)
+    return request
 
 
 def build_request(runtime: GatewayRuntime, dossier: Dossier, flow: Flow) -> dict:
@@ -203,22 +209,21 @@ async def _locked_flow(db: AsyncSession, work: Work) -> Flow | None:
     return await locked_flow(db, Flow, work)
 
 
-async def record_answer(runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
-    async with runtime.db_factory() as db, db.begin():
-        flow = await _locked_flow(db, work)
-        if flow is None:
-            return
-        flow.agora_answer = answer.body
-        flow.answered_at = utcnow()
-        flow.claimed_until = None
-        next_flow = False
-        if answer.acknowledged:
-            await _acknowledge(db, runtime, flow, answer)
-            next_flow = await has_next_flow(db, Flow, flow.dossier_id, flow.sequence)
-        else:
-            await reject(db, runtime, flow, answer.code, answer.message)
-    if next_flow:  # the file's next flow may go now (a poll for nothing costs the dispatcher a transaction)
-        wake_dispatcher(runtime)
+async def record_answer(db: AsyncSession, runtime: GatewayRuntime, work: Work, answer: AgoraAnswer) -> None:
+    """In the recorder's transaction (app/outbound/engine.py), with other answers."""
+    flow = await _locked_flow(db, work)
+    if flow is None:
+        return
+    flow.agora_answer = answer.body
+    flow.answered_at = utcnow()
+    flow.claimed_until = None
+    if answer.acknowledged:
+        await _acknowledge(db, runtime, flow, answer)
+        # the file's next flow may go now (a poll for nothing costs the dispatcher a transaction)
+        if await has_next_flow(db, Flow, flow.dossier_id, flow.sequence):
+            wake_dispatcher_after_commit(db, runtime)
+    else:
+        await reject(db, runtime, flow, answer.code, answer.message)
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, answer: AgoraAnswer) -> None:

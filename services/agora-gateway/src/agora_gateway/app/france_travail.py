@@ -28,6 +28,7 @@ from pacte_common.contracts.sessions import AttendanceEvent, TraineeEvent
 from pacte_common.errors import NotFound
 from pacte_common.http import check_if_match
 from pacte_common.tracing import adopt_trace, current_traceparent, parse_traceparent
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_gateway.app.outbound.engine import (
@@ -44,12 +45,13 @@ from agora_gateway.db.france_travail import (
     find_ft_flow,
     ft_due_heads,
     ft_file_flows,
+    ft_files,
     ft_files_for_update,
     ft_next_due_at,
     get_ft_file,
 )
 from agora_gateway.db.models import FtFile, FtFlow, FtFlowTransitionLog
-from agora_gateway.db.outbound import claim, has_next_flow
+from agora_gateway.db.outbound import claim_heads, has_next_flow
 from agora_gateway.db.queries import SYSTEM
 from agora_gateway.domain.agora_file import TraineeStep
 from agora_gateway.domain.france_travail import (
@@ -186,32 +188,31 @@ def keep_identifier(runtime: GatewayRuntime, file: FtFile, identifier: str | Non
 
 
 async def claim_due(runtime: GatewayRuntime, limit: int) -> list[FtWork]:
+    """The due head certificates taken in one statement, logged in one, their files read in one."""
     async with runtime.readers()() as reader:
         heads = await ft_due_heads(reader, now=utcnow(), limit=limit)
-    claimed: list[FtWork] = []
     if not heads:
-        return claimed
+        return []
     async with runtime.db_factory() as db, db.begin():
         now = utcnow()
-        for head in heads:
-            work = await _claim_one(db, runtime, head.id, now)
-            if work is not None:
-                claimed.append(work)
-    return claimed
+        sources = {head.id: head.status for head in heads}
+        flows = await claim_heads(db, FtFlow, heads, now=now, lease_s=runtime.settings.dispatch_lease_s)
+        if not flows:
+            return []
+        # the claim is a conditional UPDATE: its log rows have the same check and columns as a move
+        await db.execute(insert(FtFlowTransitionLog), [
+            FT_FLOW.checked_row(sources[flow.id], FlowAction.CLAIM, actor=SYSTEM, at=now,
+                                reason=f"attempt {flow.attempts}", flow_id=flow.id) for flow in flows])
+        files = await ft_files(db, {flow.dossier_id for flow in flows})
+        requests = [(flow, request) for flow in flows if (request := await _request(db, runtime, flow, files[flow.dossier_id], now))]
+        await db.flush()  # the versions the answers will be recorded against
+    return [FtWork(flow.id, flow.dossier_id, FtOperation(flow.operation), request, key_of(flow), flow.version,
+                   files[flow.dossier_id].traceparent) for flow, request in requests]
 
 
-async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UUID, now: datetime) -> FtWork | None:
-    flow = await db.get(FtFlow, flow_id)
-    if flow is None:
-        return None
-    source = flow.status
-    FT_FLOW.step(source, FlowAction.CLAIM)
-    if not await claim(db, FtFlow, flow, now=now, lease_s=runtime.settings.dispatch_lease_s):
-        return None
-    db.add(FtFlowTransitionLog(**FT_FLOW.checked_row(source, FlowAction.CLAIM, actor=SYSTEM, at=now,
-                                                     reason=f"attempt {flow.attempts}", flow_id=flow.id)))
-    file = await get_ft_file(db, flow.dossier_id)
-    assert file is not None and file.identifier_encrypted is not None
+async def _request(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, file: FtFile, now: datetime) -> dict | None:
+    """A claimed certificate's request (built and sealed at its first claim, the same body after)."""
+    assert file.identifier_encrypted is not None
     if flow.request_encrypted is None:
         identifier = runtime.cipher.decrypt(file.identifier_encrypted, context=IDENTIFIER_CONTEXT)
         if not valid_identifier(identifier):
@@ -225,8 +226,7 @@ async def _claim_one(db: AsyncSession, runtime: GatewayRuntime, flow_id: uuid.UU
         request = json.loads(runtime.cipher.decrypt(flow.request_encrypted, context=REQUEST_CONTEXT))
     if flow.first_sent_at is None:
         flow.first_sent_at = now
-    await db.flush()
-    return FtWork(flow.id, flow.dossier_id, FtOperation(flow.operation), request, key_of(flow), flow.version, file.traceparent)
+    return request
 
 
 # ------------------------------------------------------------------ send and record
@@ -242,22 +242,20 @@ async def send(runtime: GatewayRuntime, client: FranceTravailClient, work: FtWor
         await recorded(runtime, record_answer, work, answer)
 
 
-async def record_answer(runtime: GatewayRuntime, work: FtWork, answer: PartnerAnswer) -> None:
-    async with runtime.db_factory() as db, db.begin():
-        flow = await locked_flow(db, FtFlow, work)
-        if flow is None:
-            return
-        flow.answer = answer.body
-        flow.answered_at = utcnow()
-        flow.claimed_until = None
-        next_flow = False
-        if answer.acknowledged:
-            await _acknowledge(db, runtime, flow, answer.body)
-            next_flow = await has_next_flow(db, FtFlow, flow.dossier_id, flow.sequence)
-        else:
-            await reject(db, runtime, flow, answer.code, answer.message)
-    if next_flow:  # the file's next certificate may go now
-        runtime.ft_dispatch_wakeup.set()
+async def record_answer(db: AsyncSession, runtime: GatewayRuntime, work: FtWork, answer: PartnerAnswer) -> None:
+    """In the recorder's transaction (app/outbound/engine.py), with other answers."""
+    flow = await locked_flow(db, FtFlow, work)
+    if flow is None:
+        return
+    flow.answer = answer.body
+    flow.answered_at = utcnow()
+    flow.claimed_until = None
+    if answer.acknowledged:
+        await _acknowledge(db, runtime, flow, answer.body)
+        if await has_next_flow(db, FtFlow, flow.dossier_id, flow.sequence):  # the file's next certificate may go
+            wake_after_commit(db, runtime.ft_dispatch_wakeup, "ft_dispatch_wakeup_listener")
+    else:
+        await reject(db, runtime, flow, answer.code, answer.message)
 
 
 async def _acknowledge(db: AsyncSession, runtime: GatewayRuntime, flow: FtFlow, body: dict[str, Any]) -> None:

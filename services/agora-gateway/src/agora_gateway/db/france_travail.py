@@ -15,7 +15,14 @@ from agora_gateway.domain.outbound import FlowStatus
 
 async def ft_files_for_update(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, FtFile]:
     """These files, locked, in one statement (in id order)."""
-    query = select(FtFile).where(FtFile.id.in_(dossier_ids)).order_by(FtFile.id).with_for_update()
+    return await ft_files(db, dossier_ids, for_update=True)
+
+
+async def ft_files(db: AsyncSession, dossier_ids: set[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, FtFile]:
+    """These files in one statement (in id order when locked)."""
+    query = select(FtFile).where(FtFile.id.in_(dossier_ids))
+    if for_update:
+        query = query.order_by(FtFile.id).with_for_update()
     return {file.id: file for file in (await db.execute(query)).scalars()}
 
 

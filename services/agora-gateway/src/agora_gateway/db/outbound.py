@@ -68,13 +68,16 @@ async def next_due_at(db: AsyncSession, model: Any, *, now: datetime) -> datetim
     return min(times, default=None)
 
 
-async def claim(db: AsyncSession, model: Any, flow: Any, *, now: datetime, lease_s: float) -> bool:
-    """Atomically takes the flow for one send; False if another process took it first."""
-    result = await db.execute(
+async def claim_heads(db: AsyncSession, model: Any, heads: list[Any], *, now: datetime, lease_s: float) -> list[Any]:
+    """Atomically takes these due flows (as a reader saw them: id and version) for one send each,
+    in one statement; returns the ones this process took, in the heads' order (another process
+    may have taken some first)."""
+    if not heads:
+        return []
+    query = (
         update(model)
         .where(
-            model.id == flow.id,
-            model.version == flow.version,
+            tuple_(model.id, model.version).in_([(head.id, head.version) for head in heads]),
             or_(
                 and_(model.status == FlowStatus.PENDING.value, model.next_attempt_at <= now),
                 and_(model.status == FlowStatus.SENT.value, model.claimed_until < now),
@@ -86,12 +89,11 @@ async def claim(db: AsyncSession, model: Any, flow: Any, *, now: datetime, lease
             attempts=model.attempts + 1,
             version=model.version + 1,
         )
-        .execution_options(synchronize_session=False)
+        .returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    if result.rowcount != 1:
-        return False
-    await db.refresh(flow)
-    return True
+    taken = {flow.id: flow for flow in (await db.execute(query)).scalars()}
+    return [taken[head.id] for head in heads if head.id in taken]
 
 
 async def renew_leases(db: AsyncSession, model: Any, held: list[tuple[Any, int]], *, until: datetime) -> int:

@@ -46,7 +46,14 @@ async def dossier_flows(db: AsyncSession, dossier_id: uuid.UUID) -> list[Flow]:
 
 async def dossiers_for_update(db: AsyncSession, dossier_ids: set[uuid.UUID]) -> dict[uuid.UUID, Dossier]:
     """These files, locked, in one statement (in id order: two lockers never wait on each other in a circle)."""
-    query = select(Dossier).where(Dossier.id.in_(dossier_ids)).order_by(Dossier.id).with_for_update()
+    return await dossiers_of(db, dossier_ids, for_update=True)
+
+
+async def dossiers_of(db: AsyncSession, dossier_ids: set[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, Dossier]:
+    """These files in one statement (in id order when locked)."""
+    query = select(Dossier).where(Dossier.id.in_(dossier_ids))
+    if for_update:
+        query = query.order_by(Dossier.id).with_for_update()
     return {dossier.id: dossier for dossier in (await db.execute(query)).scalars()}
 
 
@@ -112,10 +119,6 @@ async def due_heads(db: AsyncSession, *, now: datetime, limit: int, create_witho
 
 async def next_due_at(db: AsyncSession, *, now: datetime) -> datetime | None:
     return await outbound.next_due_at(db, Flow, now=now)
-
-
-async def claim(db: AsyncSession, flow: Flow, *, now: datetime, lease_s: float) -> bool:
-    return await outbound.claim(db, Flow, flow, now=now, lease_s=lease_s)
 
 
 async def count_by(db: AsyncSession, column) -> dict[str, int]:

@@ -101,6 +101,10 @@ class BadLine(ValueError):
 def parse_line(raw: str) -> ExportLine:
     """One export line → ExportLine, or BadLine naming what is wrong (never the NIR)."""
     try:
+        return ExportLine.model_validate_json(raw)  # a good line: parsed and checked in one pass
+    except ValidationError:
+        pass  # a bad one: read again below, to name what is wrong as the export's owner sees it
+    try:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BadLine("not_json", f"not JSON: {exc.msg} at column {exc.colno}") from None
@@ -116,35 +120,31 @@ def parse_line(raw: str) -> ExportLine:
 
 
 def bulk_record(line: ExportLine, agora_nir: str | None, trainee_status: str) -> dict:
-    """The contract's BulkRecord for one export line (JSON form)."""
-    return json.loads(
-        json.dumps(
-            {
-                "funder_ref": str(line.dossier_id),
-                "identity": {
-                    "birth_name": line.person.birth_name,
-                    "first_names": line.person.first_names,
-                    "birth_date": line.person.birth_date,
-                    "sex": line.person.sex,
-                    "nir": agora_nir,
-                    "status": trainee_status,
-                },
-                "organisation_siret": line.organisation_siret,
-                "programme_code": line.programme_code,
-                "action_title": line.action_title,
-                "session_start_date": line.session_start_date,
-                "session_end_date": line.session_end_date,
-                "hourly_price": line.hourly_price,
-                "state": EXPORT_STATUS_TO_FILE_STATE[line.status].value,
-                "entry_date": line.entry_date,
-                "interruptions": [i.model_dump() for i in line.interruptions],
-                "exit": line.exit.model_dump() if line.exit else None,
-                "settlement": line.settlement.model_dump() if line.settlement else None,
-                "cancellation_reason": line.cancellation_reason,
-            },
-            default=str,
-        )
-    )
+    """The contract's BulkRecord for one export line (JSON form: dates ISO, amounts as strings)."""
+    person = line.person
+    return {
+        "funder_ref": str(line.dossier_id),
+        "identity": {
+            "birth_name": person.birth_name,
+            "first_names": person.first_names,
+            "birth_date": person.birth_date.isoformat(),
+            "sex": person.sex,
+            "nir": agora_nir,
+            "status": trainee_status,
+        },
+        "organisation_siret": line.organisation_siret,
+        "programme_code": line.programme_code,
+        "action_title": line.action_title,
+        "session_start_date": line.session_start_date.isoformat(),
+        "session_end_date": line.session_end_date.isoformat(),
+        "hourly_price": None if line.hourly_price is None else str(line.hourly_price),
+        "state": EXPORT_STATUS_TO_FILE_STATE[line.status].value,
+        "entry_date": None if line.entry_date is None else line.entry_date.isoformat(),
+        "interruptions": [i.model_dump(mode="json") for i in line.interruptions],
+        "exit": line.exit.model_dump(mode="json") if line.exit else None,
+        "settlement": line.settlement.model_dump(mode="json") if line.settlement else None,
+        "cancellation_reason": line.cancellation_reason,
+    }
 
 
 def seal_record(cipher: FieldCipher, record: dict) -> str:

@@ -1,4 +1,5 @@
-"""What the gateway publishes on pacte.agora.flows.v1 (key: dossier id), via the outbox.
+"""What the gateway publishes on pacte.agora.flows.v1 (key: dossier id; a back-fill batch's
+acknowledgement: the job id), via the outbox.
 
 Every event about a file continues the file's journey trace (`Dossier.traceparent`), whatever
 job or request caused it.
@@ -6,8 +7,16 @@ job or request caused it.
 
 from __future__ import annotations
 
+import uuid
+
 from pacte_common.clock import utcnow
-from pacte_common.contracts.agora import AgoraFlowAcknowledged, AgoraFlowRejected, AgoraFlowSent
+from pacte_common.contracts.agora import (
+    AgoraBulkBatchAcknowledged,
+    AgoraBulkFileAcknowledged,
+    AgoraFlowAcknowledged,
+    AgoraFlowRejected,
+    AgoraFlowSent,
+)
 from pacte_common.events import IntegrationEvent
 from pacte_common.logs import redact
 from pacte_common.tracing import adopt_trace
@@ -41,8 +50,10 @@ async def _publish(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, event:
         await runtime.outbox.publish(db, event, key=str(flow.dossier_id))
 
 
-async def publish_sent(db: AsyncSession, runtime: GatewayRuntime, flow: Flow) -> None:
-    await _publish(db, runtime, flow, AgoraFlowSent(**_common(flow)))
+async def publish_sent(db: AsyncSession, runtime: GatewayRuntime, flows: list[Flow], dossiers: dict[uuid.UUID, Dossier]) -> None:
+    """The first sends of a claim, in one INSERT, each in its file's journey trace."""
+    await runtime.outbox.publish_many(db, [(AgoraFlowSent(**_common(flow)), str(flow.dossier_id),
+                                            dossiers[flow.dossier_id].traceparent) for flow in flows])
 
 
 async def publish_acknowledged(db: AsyncSession, runtime: GatewayRuntime, flow: Flow, agora_file_id: str | None, state: str | None) -> None:
@@ -60,3 +71,16 @@ def acknowledged_event(flow: Flow, agora_file_id: str | None, state: str | None)
 def rejected_event(flow: Flow, code: str, message: str) -> AgoraFlowRejected:
     # AGORA's free text may echo what it was sent (NIR, names): never on the bus in clear.
     return AgoraFlowRejected(**_common(flow), code=code, message=redact(message))
+
+
+def bulk_batch_acknowledged_events(job_id: uuid.UUID, batch: int, idempotency_key: str, files: list[AgoraBulkFileAcknowledged],
+                                   max_files: int) -> list[AgoraBulkBatchAcknowledged]:
+    """A back-fill batch's acknowledged files: one event, or `parts` of at most `max_files` each
+    (a Kafka message stays far below the broker's size limit)."""
+    chunks = [files[i:i + max_files] for i in range(0, len(files), max_files)]
+    now = utcnow()
+    return [
+        AgoraBulkBatchAcknowledged(job_id=job_id, batch=batch, idempotency_key=idempotency_key, part=number,
+                                   parts=len(chunks), files=chunk, occurred_at=now)
+        for number, chunk in enumerate(chunks, start=1)
+    ]

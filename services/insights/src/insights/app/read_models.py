@@ -42,8 +42,9 @@ from insights.db.models import (
     SatisfactionReview,
     TrainingSession,
 )
-from insights.db.public_search import keep_offer
+from insights.db.public_search import keep_offers
 from insights.db.queries import statement_row
+from insights.db.writes import held_rows, upsert_rows
 from insights.domain.indicators import SATISFACTION_MARKS as MARKS
 from insights.domain.indicators import entry_facts
 
@@ -64,43 +65,70 @@ async def _upsert(db: AsyncSession, model, key, values: dict):
     return row
 
 
-async def apply_session(db: AsyncSession, snapshot: SessionSnapshot, *, cancelled: bool | None = None) -> None:
-    """The programme, action and session of a snapshot (a catalogue or a trainee event). The
-    action and the session each move only with a snapshot at least as new as the one held: a
-    late trainee event carries its action and session as they were when it was published."""
-    programme = snapshot.programme
-    await _upsert(db, Programme, programme.code, {"name": programme.name, "pillar": programme.pillar.value})
-    action = await db.get(Action, snapshot.action_id)
-    if action is None or _newer(action.version, snapshot.action_version):
-        # an older publisher's snapshot has no distance_learning: the value held stays
-        distance_learning = snapshot.distance_learning if snapshot.distance_learning is not None else bool(action and action.distance_learning)
-        await _upsert(db, Action, snapshot.action_id, {
-            "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
-            "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
-            "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
-            "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
-            "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
-            "skill_blocks": list(snapshot.skill_blocks), "distance_learning": distance_learning,
-            "version": snapshot.action_version,
-        })
-        await keep_offer(db, snapshot.action_id, snapshot.action_title, snapshot.formacode, snapshot.offer)
-    session = await db.get(TrainingSession, snapshot.session_id)
-    if session is not None and not _newer(session.version, snapshot.version):
-        return
-    values = {
-        "lheo_id": snapshot.session_lheo_id, "action_id": snapshot.action_id, "start_date": snapshot.start_date,
-        "end_date": snapshot.end_date, "places": snapshot.places, "places_taken": snapshot.places_taken,
-        "recruitment_state": snapshot.recruitment_state.value, "territory_code": snapshot.session_territory_code,
-        "places_unknown": snapshot.places_unknown, "permanent_entries": snapshot.permanent_entries,
-        "information_meetings": [day.isoformat() for day in snapshot.information_meetings], "version": snapshot.version,
-    }
-    if cancelled is not None:
-        values["cancelled"] = cancelled
-    await _upsert(db, TrainingSession, snapshot.session_id, values)
+class _Run:
+    """What a run of events leaves in some rows: each row as held (loaded once), changed in
+    memory event after event, then written with one upsert per table (db/writes.py)."""
+
+    def __init__(self, held: dict):
+        self.held = held  # id -> columns as they are now (held, or changed by an earlier event)
+        self.changes: dict = {}  # id -> columns this run sets
+
+    def get(self, key) -> dict | None:
+        return self.held.get(key)
+
+    def set(self, key, values: dict) -> None:
+        self.held[key] = {**self.held.get(key, {}), **values}
+        self.changes[key] = {**self.changes.get(key, {}), **values}
 
 
-async def on_catalogue_event(db: AsyncSession, event: CatalogueEvent) -> None:
-    await apply_session(db, event.session, cancelled=True if isinstance(event, SessionCancelled) else None)
+async def apply_sessions(db: AsyncSession, snapshots: list[tuple[SessionSnapshot, bool | None]]) -> None:
+    """The programmes, actions and sessions of these snapshots (catalogue or trainee events, in
+    order; with each, whether it cancels its session, None if it does not say). The action and
+    the session each move only with a snapshot at least as new as the one held: a late trainee
+    event carries its action and session as they were when it was published."""
+    actions = _Run(await held_rows(db, Action, {s.action_id for s, _ in snapshots}, "version", "distance_learning"))
+    sessions = _Run(await held_rows(db, TrainingSession, {s.session_id for s, _ in snapshots}, "version"))
+    programmes: dict = {}
+    offers: dict = {}  # action id -> its index rows' snapshot: the last one with an offer, else the last one
+    for snapshot, cancelled in snapshots:
+        programme = snapshot.programme
+        programmes[programme.code] = {"name": programme.name, "pillar": programme.pillar.value}
+        action = actions.get(snapshot.action_id)
+        if action is None or _newer(action["version"], snapshot.action_version):
+            # an older publisher's snapshot has no distance_learning: the value held stays
+            distance_learning = snapshot.distance_learning if snapshot.distance_learning is not None else bool(action and action["distance_learning"])
+            actions.set(snapshot.action_id, {
+                "lheo_id": snapshot.action_lheo_id, "programme_id": programme.code, "organisation_siret": snapshot.organisation_siret,
+                "delivering_siret": snapshot.delivering_siret, "delivering_name": snapshot.delivering_name, "title": snapshot.action_title,
+                "rncp_code": snapshot.rncp_code, "formacode": snapshot.formacode, "certifying": snapshot.certifying,
+                "hours_in_centre": snapshot.hours_in_centre, "hours_in_company": snapshot.hours_in_company,
+                "hourly_price": snapshot.hourly_price, "departement": snapshot.departement, "territory_code": snapshot.territory_code,
+                "skill_blocks": list(snapshot.skill_blocks), "distance_learning": distance_learning,
+                "version": snapshot.action_version,
+            })
+            if snapshot.offer is not None or offers.get(snapshot.action_id, (None,) * 4)[3] is None:
+                offers[snapshot.action_id] = (snapshot.action_id, snapshot.action_title, snapshot.formacode, snapshot.offer)
+        session = sessions.get(snapshot.session_id)
+        if session is not None and not _newer(session["version"], snapshot.version):
+            continue
+        values = {
+            "lheo_id": snapshot.session_lheo_id, "action_id": snapshot.action_id, "start_date": snapshot.start_date,
+            "end_date": snapshot.end_date, "places": snapshot.places, "places_taken": snapshot.places_taken,
+            "recruitment_state": snapshot.recruitment_state.value, "territory_code": snapshot.session_territory_code,
+            "places_unknown": snapshot.places_unknown, "permanent_entries": snapshot.permanent_entries,
+            "information_meetings": [day.isoformat() for day in snapshot.information_meetings], "version": snapshot.version,
+        }
+        if cancelled is not None:
+            values["cancelled"] = cancelled
+        sessions.set(snapshot.session_id, values)
+    await upsert_rows(db, Programme, programmes)
+    await upsert_rows(db, Action, actions.changes)
+    await keep_offers(db, list(offers.values()))
+    await upsert_rows(db, TrainingSession, sessions.changes)
+
+
+async def on_catalogue_events(db: AsyncSession, events: list[CatalogueEvent]) -> None:
+    await apply_sessions(db, [(event.session, True if isinstance(event, SessionCancelled) else None) for event in events])
 
 
 def _file_values(dossier: DossierSnapshot) -> dict:
@@ -116,26 +144,32 @@ def _file_values(dossier: DossierSnapshot) -> dict:
     }
 
 
-async def on_trainee_event(db: AsyncSession, event: TraineeEvent) -> None:
-    """The file as the event's snapshot has it (its session too); an exit adds how it ended, an
-    interruption or a resumption its dates, a cancellation its time (the trajectories')."""
-    await apply_session(db, event.dossier.session)
-    await _interruption(db, event)
-    held = await db.get(Dossier, event.dossier.dossier_id)
-    if held is not None and isinstance(event, TraineeEnrolled):
-        held.enrolled_at = event.occurred_at  # the enrolment may arrive after a later event of the file
-    if held is not None and not _newer(held.version, event.dossier.version):
-        return
-    values = _file_values(event.dossier)
-    if held is None or held.enrolled_at is None:
-        values["enrolled_at"] = event.occurred_at  # the earliest event seen until the enrolment's own arrives
-    if isinstance(event, TraineeExited):
-        values.update(exit_kind=event.exit_kind.value, certification_result=event.certification_result and event.certification_result.value,
-                      dropout_reason=event.dropout_reason and event.dropout_reason.value,
-                      skill_blocks_obtained=list(event.skill_blocks_obtained), realised_hours=event.realised_hours)
-    if isinstance(event, TraineeCancelled):
-        values["cancelled_at"] = event.occurred_at
-    await _upsert(db, Dossier, event.dossier.dossier_id, values)
+async def on_trainee_events(db: AsyncSession, events: list[TraineeEvent]) -> None:
+    """The files as the events' snapshots have them (their sessions too), in order; an exit adds
+    how it ended, an interruption or a resumption its dates, a cancellation its time (the
+    trajectories')."""
+    await apply_sessions(db, [(event.dossier.session, None) for event in events])
+    files = _Run(await held_rows(db, Dossier, {event.dossier.dossier_id for event in events}, "version", "enrolled_at"))
+    for event in events:
+        await _interruption(db, event)
+        key = event.dossier.dossier_id
+        held = files.get(key)
+        if held is not None and isinstance(event, TraineeEnrolled):
+            files.set(key, {"enrolled_at": event.occurred_at})  # the enrolment may arrive after a later event of the file
+            held = files.get(key)
+        if held is not None and not _newer(held["version"], event.dossier.version):
+            continue
+        values = _file_values(event.dossier)
+        if held is None or held["enrolled_at"] is None:
+            values["enrolled_at"] = event.occurred_at  # the earliest event seen until the enrolment's own arrives
+        if isinstance(event, TraineeExited):
+            values.update(exit_kind=event.exit_kind.value, certification_result=event.certification_result and event.certification_result.value,
+                          dropout_reason=event.dropout_reason and event.dropout_reason.value,
+                          skill_blocks_obtained=list(event.skill_blocks_obtained), realised_hours=event.realised_hours)
+        if isinstance(event, TraineeCancelled):
+            values["cancelled_at"] = event.occurred_at
+        files.set(key, values)
+    await upsert_rows(db, Dossier, files.changes)
 
 
 async def _interruption(db: AsyncSession, event: TraineeEvent) -> None:

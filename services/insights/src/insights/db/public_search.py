@@ -103,18 +103,22 @@ async def refresh_offers(db: AsyncSession, offers: list[tuple[uuid.UUID, str, st
                          [{"id": row.id, "stems": row.stems} for row in fresh])
 
 
-async def keep_offer(db: AsyncSession, action_id: uuid.UUID, title: str, formacode: str | None, offer: OfferDetails | None) -> None:
-    """The action's index rows as this snapshot gives them: rewritten only when they differ (the
-    sessions of one action each carry it: an import of many sessions rewrites it once). A snapshot
-    without `offer` (published before it existed, a replay) tells nothing of the offer: the rows
-    held are kept."""
-    wanted = offer_row(action_id, title, formacode, offer)
-    held = (await db.execute(select(*(PublicOffer.__table__.c[name] for name in wanted))
-                             .where(PublicOffer.action_id == action_id))).mappings().one_or_none()
-    if held is not None and offer is None:
+async def keep_offers(db: AsyncSession, offers: list[tuple[uuid.UUID, str, str | None, OfferDetails | None]]) -> None:
+    """These actions' index rows as their snapshots give them (one per action): rewritten only
+    where they differ (the sessions of one action each carry it: an import of many sessions
+    rewrites it once). A snapshot without `offer` (published before it existed, a replay) tells
+    nothing of the offer: the rows held are kept."""
+    if not offers:
         return
-    if held is None or any(held[name] != value for name, value in wanted.items()):
-        await refresh_offers(db, [(action_id, title, formacode, offer)])
+    wanted = {offer[0]: offer_row(*offer) for offer in offers}
+    columns = [PublicOffer.__table__.c[name] for name in next(iter(wanted.values()))]
+    held = {row["action_id"]: row for row in (await db.execute(
+        select(*columns).where(PublicOffer.action_id.in_(list(wanted))))).mappings()}
+    await refresh_offers(db, [
+        offer for offer in offers
+        if (row := held.get(offer[0])) is None
+        or (offer[3] is not None and any(row[name] != value for name, value in wanted[offer[0]].items()))
+    ])
 
 
 async def empty_fts(db: AsyncSession) -> None:

@@ -24,16 +24,16 @@ PRESCRIPTIONS = (o.PrescriptionSubmitted, o.PositioningScheduled, o.Prescription
                  o.PrescriptionEntered, o.AdmissionCancelled)
 
 
-async def on_catalogue(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
-    await read_models.on_catalogue_event(db, envelope.data)
+async def on_catalogue(db: AsyncSession, runtime: Runtime, envelopes: list[Envelope]) -> None:
+    await read_models.on_catalogue_events(db, [envelope.data for envelope in envelopes])
 
 
 async def on_review(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
     await read_models.on_review(db, envelope.data)
 
 
-async def on_trainee(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
-    await read_models.on_trainee_event(db, envelope.data)
+async def on_trainee(db: AsyncSession, runtime: Runtime, envelopes: list[Envelope]) -> None:
+    await read_models.on_trainee_events(db, [envelope.data for envelope in envelopes])
 
 
 async def on_outcome(db: AsyncSession, runtime: Runtime, envelope: Envelope) -> None:
@@ -55,10 +55,12 @@ async def on_attendance_voided(db: AsyncSession, runtime: Runtime, envelope: Env
 def subscriptions() -> list[Subscription]:
     """The catalogue (and the ANOTEA reviews on its topic), the trainees' files (and their
     outcomes on their topic), the monthly statements and orientation's prescriptions (the
-    trajectories'), each in a group of its own."""
+    trajectories'), each in a group of its own. Runs of catalogue and trainee events are handled
+together: one read of the rows they touch, one write per table (app/read_models.py)."""
     return [
-        Subscription(name="catalogue", handlers={**dict.fromkeys(CATALOGUE, on_catalogue), s.SatisfactionReviewRecorded: on_review}),
-        Subscription(name="trainees", handlers={**dict.fromkeys(TRAINEES, on_trainee), OutcomeRecorded: on_outcome}),
+        Subscription(name="catalogue", handlers={s.SatisfactionReviewRecorded: on_review},
+                     batch_handlers=dict.fromkeys(CATALOGUE, on_catalogue)),
+        Subscription(name="trainees", handlers={OutcomeRecorded: on_outcome}, batch_handlers=dict.fromkeys(TRAINEES, on_trainee)),
         Subscription(name="attendance", handlers={s.AttendanceRecorded: on_attendance, s.AttendanceCorrected: on_attendance,
                                                       s.AttendanceVoided: on_attendance_voided}),
         Subscription(name="prescriptions", handlers=dict.fromkeys(PRESCRIPTIONS, on_prescription)),

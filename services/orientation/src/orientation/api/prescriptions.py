@@ -49,7 +49,7 @@ from orientation.api.schemas import (
 from orientation.app import prescriptions as use_cases
 from orientation.app.prescriptions import Actor, Render, Submission
 from orientation.db.models import Prescription
-from orientation.db.queries import chain_of, filtered, transitions_of
+from orientation.db.queries import chain_of, filtered, prescription_with_person, transitions_of
 from orientation.domain.prescription import Action, Status, role_of
 
 log = logging.getLogger(__name__)
@@ -105,14 +105,16 @@ def _created(answer: Answer) -> Response:
 
 
 def _renderer(db: AsyncSession, runtime: Runtime, principal: Principal) -> Render:
-    async def render(prescription: Prescription) -> PrescriptionOut:
-        return await prescription_out(db, runtime, prescription, principal, with_identity=False)
+    async def render(prescription: Any, person: Any) -> PrescriptionOut:
+        return await prescription_out(db, runtime, prescription, principal, with_identity=False, person=person)
 
     return render
 
 
-async def _answer(db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal) -> JSONResponse:
-    body = await prescription_out(db, runtime, prescription, principal, with_identity=True)
+async def _answer(
+    db: AsyncSession, runtime: Runtime, prescription: Any, principal: Principal, person: Any = None
+) -> JSONResponse:
+    body = await prescription_out(db, runtime, prescription, principal, with_identity=True, person=person)
     # docs/rules.md §7.3: every answer showing the identity is an access to personal data (ids only logged).
     log.info("personal data read", extra={"prescription_id": str(prescription.id), "by": principal.describe()})
     return _with_etag(JSONResponse(body.model_dump(mode="json")), prescription.version)
@@ -195,8 +197,10 @@ async def list_prescriptions(
 
 @router.get("/prescriptions/{prescription_id}", response_model=PrescriptionOut, responses=PROBLEMS, summary="One prescription (ETag)")
 async def get_prescription(prescription_id: UUID, principal: CurrentPrincipal, db: DbSession, runtime: RuntimeDep):
-    prescription = await _readable(db, principal, prescription_id)
-    return await _answer(db, runtime, prescription, principal)
+    # One statement: the prescription's columns with its person's sealed identity (docs/scaling.md).
+    found = await prescription_with_person(db, prescription_id)
+    prescription = ensure_prescription_readable(principal, found, prescription_id)
+    return await _answer(db, runtime, prescription, principal, person=prescription)
 
 
 @router.get("/prescriptions/{prescription_id}/history", response_model=HistoryOut, responses=PROBLEMS, summary="Who did what, when, why")

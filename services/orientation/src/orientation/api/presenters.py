@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pacte_common.auth import Principal
 from pacte_common.contracts.people import MaskedIdentity, open_identity
@@ -58,15 +59,21 @@ def prescription_summary_out(prescription: Prescription) -> PrescriptionSummary:
     )
 
 
-def _columns(p: Prescription) -> dict:
-    return {column.key: getattr(p, column.key) for column in Prescription.__mapper__.column_attrs}
+_COLUMN_KEYS = tuple(column.key for column in Prescription.__mapper__.column_attrs)
+
+
+def _columns(p: Any) -> dict:
+    return {key: getattr(p, key) for key in _COLUMN_KEYS}
 
 
 async def prescription_out(
-    db: AsyncSession, runtime: Runtime, prescription: Prescription, principal: Principal, *, with_identity: bool
+    db: AsyncSession, runtime: Runtime, prescription: Any, principal: Principal, *, with_identity: bool, person: Any = None
 ) -> PrescriptionOut:
+    """`prescription` is the model or any object with its columns (a Core row, the columns a creation
+    stored); `person`, anything with the person's `identity_sealed` and `has_nir` (loaded when not given)."""
     status = Status(prescription.status)
-    person = await db.get(Person, prescription.person_id)
+    if person is None:
+        person = await db.get(Person, prescription.person_id)
     identity = None
     if with_identity and person is not None:
         clear = open_identity(runtime.cipher, person.identity_sealed)

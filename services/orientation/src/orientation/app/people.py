@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pacte_common.contracts.people import (
     PersonIdentity,
@@ -15,37 +16,53 @@ from pacte_common.contracts.people import (
     seal_identity,
 )
 from pacte_common.service import Runtime
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import Person
-from orientation.db.queries import known_person
 from orientation.domain.people import identity_lookup_parts
 
 
-async def find_or_create_person(
-    db: AsyncSession, runtime: Runtime, identity: PersonIdentity, profile: PersonProfile, at: datetime
-) -> Person:
-    """The same person prescribed twice (same NIR, or same identity) gets the same person_id."""
+def person_hashes(runtime: Runtime, identity: PersonIdentity, profile: PersonProfile) -> tuple[str | None, str]:
+    """(NIR hash or None, identity hash): how a person is looked up (keyed hashes only)."""
     hasher = runtime.hasher
     identity_hash = hasher.hash(
         *identity_lookup_parts(identity.birth_name, identity.first_names, profile.birth_date, profile.sex.value)
     )
-    nir_hash = hasher.hash("nir", identity.nir) if identity.nir else None
-    person = await db.scalar(known_person(nir_hash, identity_hash))
-    if person is None:
-        person = Person(
-            person_id=uuid.uuid4(),
-            nir_hash=nir_hash,
-            identity_hash=identity_hash,
-            identity_sealed=seal_identity(runtime.cipher, identity),
-            has_nir=identity.nir is not None,
-            created_at=at,
-            updated_at=at,
-        )
-        db.add(person)
+    return (hasher.hash("nir", identity.nir) if identity.nir else None), identity_hash
+
+
+_INSERT_PERSON = Person.__table__.insert()
+
+
+async def settle_person(
+    db: AsyncSession, runtime: Runtime, identity: PersonIdentity, hashes: tuple[str | None, str], known: Any, at: datetime
+) -> Person:
+    """The same person prescribed twice (same NIR, or same identity) gets the same person_id.
+    Given what the look-up found (`known`: person_id, nir_hash, identity_sealed, has_nir, or a
+    None person_id; db/queries.submission_targets), in Core statements: one INSERT for a new
+    person, one UPDATE for a known one only when we learn something. Returns a transient Person
+    (not in the session) carrying the stored values."""
+    nir_hash, identity_hash = hashes
+    if known is None or known.person_id is None:
+        person = Person(person_id=uuid.uuid4(), nir_hash=nir_hash, identity_hash=identity_hash,
+                        identity_sealed=seal_identity(runtime.cipher, identity), has_nir=identity.nir is not None,
+                        created_at=at, updated_at=at)
+        await db.execute(_INSERT_PERSON, {column: getattr(person, column) for column in _PERSON_COLUMNS})
         return person
+    person = Person(person_id=known.person_id, nir_hash=known.nir_hash, identity_hash=identity_hash,
+                    identity_sealed=known.identity_sealed, has_nir=known.has_nir)
+    before = (person.identity_sealed, person.nir_hash)
     _learn(runtime, person, identity, nir_hash, at)
+    if (person.identity_sealed, person.nir_hash) != before:
+        changes = {"identity_sealed": person.identity_sealed, "nir_hash": person.nir_hash, "has_nir": person.has_nir}
+        if person.identity_sealed != before[0]:
+            changes["updated_at"] = at
+        await db.execute(update(Person.__table__).where(Person.__table__.c.person_id == person.person_id).values(**changes))
     return person
+
+
+_PERSON_COLUMNS = ("person_id", "nir_hash", "identity_hash", "identity_sealed", "has_nir", "created_at", "updated_at")
 
 
 def _learn(runtime: Runtime, person: Person, identity: PersonIdentity, nir_hash: str | None, at: datetime) -> None:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pacte_common.auth import Principal
@@ -33,19 +34,20 @@ from pacte_common.http import check_if_match
 from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_traceparent
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from orientation.app.catalogue import refresh_places
-from orientation.app.people import find_or_create_person
+from orientation.app.people import person_hashes, settle_person
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
 from orientation.db.queries import (
     admissions_awaiting_entry,
     catalogue_session_for_update,
     next_sequence,
     overdue_prescriptions,
+    submission_targets,
 )
 from orientation.domain.catalogue import is_full, open_for_prescription
 from orientation.domain.people import birth_date_problem
@@ -69,8 +71,9 @@ log = logging.getLogger(__name__)
 
 EXPIRY_ACTOR = "system:expiry"
 
-# Renders a created prescription as the answer's body (api/), which idempotent replays repeat.
-Render = Callable[[Prescription], Awaitable[Any]]
+# Renders a created prescription (its stored columns) and its person as the answer's body (api/),
+# which idempotent replays repeat.
+Render = Callable[[Any, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -249,21 +252,26 @@ async def submit(
 ) -> Answer:
     """A prescriber proposes a person for a session: 422 for a birth date or a prescriber kind
     that cannot be right, 409 when the session is not open or the person already has an active
-    prescription on it; once per idempotency key."""
+    prescription on it; once per idempotency key.
+
+    The hot path (docs/scaling.md): one look-up (the session and the known person together),
+    then Core INSERTs (person when new, prescription, log row, event) and the stored answer."""
     settings: OrientationSettings = runtime.settings
     kind = _checked_submission(settings, principal, submission)
 
     async def create() -> tuple[int, Any]:
-        target = await prescribable_session(db, settings, submission.session_id, "body.session_id")
+        hashes = person_hashes(runtime, submission.identity, submission.profile)
+        found = await submission_targets(db, submission.session_id, *hashes)
+        target = _prescribable(found, settings, "body.session_id")
         now = utcnow()
-        person = await find_or_create_person(db, runtime, submission.identity, submission.profile, now)
+        person = await settle_person(db, runtime, submission.identity, hashes, found, now)
         prescription = await _create(
             db, runtime, person=person, catalogue_session=target, profile=submission.profile,
             prescriber_kind=kind.value, prescriber_code=principal.org_id,
             professional_project=submission.professional_project, comment=submission.comment,
             actor=principal.describe(), at=now,
         )
-        return 201, await render(prescription)
+        return 201, await render(prescription, person)
 
     return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation="create-prescription",
@@ -316,7 +324,7 @@ async def reorient(
             changes={"next_prescription_id": new.id},
             event_fields={"new_prescription_id": new.id, "new_session_id": target.session_id},
         )
-        return 201, await render(new)
+        return 201, await render(new, person)
 
     return await create_once(
         db, runtime.tables, hasher=runtime.hasher, principal=principal, operation=f"reorient:{old.id}",
@@ -329,7 +337,11 @@ async def prescribable_session(
 ) -> CatalogueSession:
     """The target session must be known from the catalogue and open for recruitment, else a
     409 naming the field: the request is well-formed, the catalogue as it is now says no."""
-    row = await db.get(CatalogueSession, session_id)
+    return _prescribable(await db.get(CatalogueSession, session_id), settings, field)
+
+
+def _prescribable(row: Any, settings: OrientationSettings, field: str) -> Any:
+    """The session (any object with its read model's columns) if it may take a prescription, else 409."""
     if row is None:
         raise Conflict("unknown session: no such session published in the catalogue", slug="unknown-reference", field=field)
     if not open_for_prescription(row.recruitment_state, row.cancelled, settings.prescribable_recruitment_states):
@@ -342,8 +354,8 @@ async def _create(
     db: AsyncSession,
     runtime: Runtime,
     *,
-    person: Person,
-    catalogue_session: CatalogueSession,
+    person: Any,
+    catalogue_session: Any,
     profile: PersonProfile,
     prescriber_kind: str,
     prescriber_code: str,
@@ -352,23 +364,21 @@ async def _create(
     actor: str,
     at: datetime,
     previous: Prescription | None = None,
-) -> Prescription:
-    """A submitted prescription, its first log row and its event; 409 when the person already
-    has one active on the session."""
-    slot = active_slot(person.person_id, catalogue_session.session_id)
-    # A person created in this transaction has no prescription yet: no need to look (the
-    # flush below inserts the person before the prescription, foreign key first).
-    if person not in db.new and await db.scalar(select(Prescription.id).where(Prescription.active_slot == slot)):
-        raise _duplicate()
-    prescription = Prescription(
+) -> SimpleNamespace:
+    """A submitted prescription, its first log row and its event, as Core INSERTs; 409 when the
+    person already has one active on the session (the unique `active_slot` says so, under races
+    too). Returns the stored columns (attribute access as on the model)."""
+    values = dict(
+        _EMPTY_PRESCRIPTION,
         id=uuid.uuid4(),
+        version=1,
         status=Status.SUBMITTED.value,
         person_id=person.person_id,
         session_id=catalogue_session.session_id,
         organisation_siret=catalogue_session.organisation_siret,
         prescriber_kind=prescriber_kind,
         prescriber_code=prescriber_code,
-        active_slot=slot,
+        active_slot=active_slot(person.person_id, catalogue_session.session_id),
         professional_project=professional_project,
         comment=comment,
         profile=profile.model_dump(mode="json"),
@@ -379,19 +389,25 @@ async def _create(
         status_changed_at=at,
         updated_at=at,
     )
-    db.add(prescription)
     try:
-        await db.flush()
-    except IntegrityError:  # a concurrent submission took the slot between our check and insert
+        await db.execute(_INSERT_PRESCRIPTION, values)
+    except IntegrityError:  # the person's slot on this session is taken (maybe by a concurrent submission)
         await db.rollback()
         raise _duplicate() from None
-    PRESCRIPTION.record_creation(
-        db, prescription, log=PrescriptionTransition, actor=actor, action=SUBMIT, at=at,
+    prescription = SimpleNamespace(**values)
+    log_row = PRESCRIPTION.creation_row(
+        prescription.status, actor=actor, action=SUBMIT, at=at,
         details={"previous_prescription_id": str(previous.id)} if previous else None,
         prescription_id=prescription.id, sequence=1,
     )
+    await db.execute(_INSERT_TRANSITION, {"id": uuid.uuid4(), **log_row})
     await publish_transition(runtime.outbox, db, prescription, None, actor=actor, at=at)
     return prescription
+
+
+_INSERT_PRESCRIPTION = Prescription.__table__.insert()
+_INSERT_TRANSITION = PrescriptionTransition.__table__.insert()
+_EMPTY_PRESCRIPTION = {column.key: None for column in Prescription.__table__.columns}
 
 
 def _duplicate() -> Conflict:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from pacte_common.clock import start_of_business_day
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orientation.db.models import CatalogueSession, Person, Prescription, PrescriptionTransition
@@ -113,20 +113,6 @@ async def next_sequence(db: AsyncSession, prescription_id: uuid.UUID) -> int:
     return (last or 0) + 1
 
 
-def known_person(nir_hash: str | None, identity_hash: str) -> Select[tuple[Person]]:
-    """One query: the person with this NIR, else the first with this identity and no other NIR
-    (a known NIR that differs means another person who merely shares name and birth date)."""
-    if nir_hash is None:
-        return select(Person).where(Person.identity_hash == identity_hash).order_by(Person.created_at).limit(1)
-    same_identity = and_(Person.identity_hash == identity_hash, or_(Person.nir_hash.is_(None), Person.nir_hash == nir_hash))
-    return (
-        select(Person)
-        .where(or_(Person.nir_hash == nir_hash, same_identity))
-        .order_by(case((Person.nir_hash == nir_hash, 0), else_=1), Person.created_at)
-        .limit(1)
-    )
-
-
 async def overdue_prescriptions(db: AsyncSession, deadline: datetime, limit: int) -> list[uuid.UUID]:
     """Prescriptions unanswered since `deadline` (expirable states), oldest first."""
     rows = await db.scalars(
@@ -139,3 +125,61 @@ async def overdue_prescriptions(db: AsyncSession, deadline: datetime, limit: int
         .limit(limit)
     )
     return list(rows)
+
+
+# ---------------------------------------------------------------- the hot paths (Core, statements built once)
+
+_persons = Person.__table__
+_prescriptions = Prescription.__table__
+_sessions = CatalogueSession.__table__
+
+
+def _person_candidates(with_nir: bool):
+    """The person already known: the one with this NIR, else the first with this identity and no
+    other NIR (a known NIR that differs means another person who merely shares name and birth
+    date). Its values bound at run time (:nir_hash, :identity_hash)."""
+    columns = (_persons.c.person_id, _persons.c.nir_hash, _persons.c.identity_sealed, _persons.c.has_nir)
+    if not with_nir:
+        return (select(*columns).where(_persons.c.identity_hash == bindparam("identity_hash"))
+                .order_by(_persons.c.created_at).limit(1))
+    nir_hash = bindparam("nir_hash")
+    same_identity = and_(_persons.c.identity_hash == bindparam("identity_hash"),
+                         or_(_persons.c.nir_hash.is_(None), _persons.c.nir_hash == nir_hash))
+    return (select(*columns).where(or_(_persons.c.nir_hash == nir_hash, same_identity))
+            .order_by(case((_persons.c.nir_hash == nir_hash, 0), else_=1), _persons.c.created_at).limit(1))
+
+
+def _submission_lookup(with_nir: bool) -> Select:
+    person = _person_candidates(with_nir).subquery("person")
+    return (
+        select(_sessions.c.session_id, _sessions.c.organisation_siret, _sessions.c.recruitment_state, _sessions.c.cancelled,
+               person.c.person_id, person.c.nir_hash, person.c.identity_sealed, person.c.has_nir)
+        .select_from(_sessions.outerjoin(person, true()))
+        .where(_sessions.c.session_id == bindparam("session_id"))
+    )
+
+
+_SUBMISSION_LOOKUPS = {with_nir: _submission_lookup(with_nir) for with_nir in (False, True)}
+
+
+async def submission_targets(db: AsyncSession, session_id: uuid.UUID, nir_hash: str | None, identity_hash: str):
+    """One statement for a submission: the catalogue's session (None when unknown) joined with the
+    person already known by this NIR or identity (`_person_candidates`' rule; its columns None when new)."""
+    query = _SUBMISSION_LOOKUPS[nir_hash is not None]
+    params = {"session_id": session_id, "identity_hash": identity_hash}
+    if nir_hash is not None:
+        params["nir_hash"] = nir_hash
+    return (await db.execute(query, params)).first()
+
+
+_READ_PRESCRIPTION = (
+    select(_prescriptions, _persons.c.identity_sealed, _persons.c.has_nir)
+    .select_from(_prescriptions.outerjoin(_persons, _persons.c.person_id == _prescriptions.c.person_id))
+    .where(_prescriptions.c.id == bindparam("prescription_id"))
+)
+
+
+async def prescription_with_person(db: AsyncSession, prescription_id: uuid.UUID):
+    """A prescription's columns with its person's sealed identity and `has_nir`, in one statement
+    (attribute access as on the model), or None."""
+    return (await db.execute(_READ_PRESCRIPTION, {"prescription_id": prescription_id})).first()

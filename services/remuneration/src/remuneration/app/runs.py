@@ -39,7 +39,9 @@ from remuneration.db.files import (
 )
 from remuneration.db.models import (
     AdjustmentRow,
+    AttendanceStatementRow,
     EmergencyAid,
+    InterruptionRow,
     RemunerationFile,
     Run,
     Statement,
@@ -49,6 +51,7 @@ from remuneration.domain.batch import BatchLine, DemandLine, render_batch, rende
 from remuneration.domain.formula import Attendance, ComponentCode, MonthStatement
 from remuneration.domain.ledger import Facts, History, Settlement, settle
 from remuneration.domain.money import ZERO, Month, cents
+from remuneration.domain.policy import Policy
 from remuneration.domain.rates import RATE_LABELS, MissingRate
 from remuneration.domain.states import RUN, RunAction, RunState
 from remuneration.events import publish
@@ -160,23 +163,39 @@ class _Totals:
             self.components[component.code.value] += component.amount
 
 
+@dataclass(frozen=True)
+class _RunContext:
+    month: Month
+    key: str
+    policy: Policy
+    timezone: str
+    digest: str
+    validated: list[str]  # the months of the validated runs before this one
+
+
 async def _compute_files(db: AsyncSession, runtime: Runtime, month: Month) -> _Totals:
-    """Settles every file the run visits, page by page (never every file in memory): a few set-based
-    reads per page, the pure rules per file, then one multi-row INSERT per table."""
-    totals, last_id = _Totals(), None
-    while True:
-        files = (await db.execute(queries.files_to_visit(month, last_id, runtime.settings.run_page_size))).all()
-        if not files:
-            return totals
-        await _compute_page(db, runtime, month, files, totals)
-        last_id = files[-1].dossier_id
+    """Settles every file the run visits, page by page (never every file in memory): the ids to visit read
+    once, then per page of ids a few set-based reads by range, the pure rules per file, and one multi-row
+    INSERT per table."""
+    totals, size = _Totals(), runtime.settings.run_page_size
+    ids = list((await db.scalars(queries.files_to_visit(month))).all())
+    policy, timezone = runtime.settings.policy(), runtime.settings.business_timezone
+    run = _RunContext(month=month, key=str(month), policy=policy, timezone=timezone, digest=policy.digest(timezone),
+                      validated=await queries.validated_months_before(db, str(month)))
+    after = None
+    for start in range(0, len(ids), size):
+        page = ids[start:start + size]
+        await _compute_page(db, run, (after, page[-1]), set(page), totals)
+        after = page[-1]
+    return totals
 
 
-async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files: list, totals: _Totals) -> None:
-    policy, key, timezone = runtime.settings.policy(), str(month), runtime.settings.business_timezone
-    digest, ids = policy.digest(timezone), [f.dossier_id for f in files]
-    interruptions = await interruptions_by_file(db, ids)
-    attendance = await latest_attendance(db, ids, key)
+async def _compute_page(db: AsyncSession, run: _RunContext, span: tuple[uuid.UUID | None, uuid.UUID],
+                        visit: set[uuid.UUID], totals: _Totals) -> None:
+    policy, key, timezone, digest = run.policy, run.key, run.timezone, run.digest
+    files = [f for f in (await db.execute(queries.files_in(span))).all() if f.dossier_id in visit]
+    interruptions = await interruptions_by_file(db, queries.in_span(InterruptionRow.dossier_id, span))
+    attendance = await latest_attendance(db, queries.in_span(AttendanceStatementRow.dossier_id, span), key)
     statements_by_file: dict[uuid.UUID, dict[Month, Attendance]] = defaultdict(dict)
     for (dossier_id, attendance_month), row in attendance.items():
         statements_by_file[dossier_id][Month.parse(attendance_month)] = attendance_of(row)
@@ -184,8 +203,8 @@ async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files:
     file_facts = {f.dossier_id: file_facts_digest(f, interruptions.get(f.dossier_id, ())) for f in files}
     month_facts = {dossier_id: {str(m): a.version for m, a in months.items()}
                    for dossier_id, months in statements_by_file.items()}
-    histories = await queries.histories(db, file_facts, key, month_facts, digest)
-    aids = await queries.unpaid_aids(db, ids)
+    histories = await queries.histories(db, span, file_facts, key, month_facts, digest, run.validated)
+    aids = await queries.unpaid_aids(db, span)
     statement_rows, adjustment_rows, paid_aids = [], [], []
     for file in files:
         if file.regime is None:
@@ -197,7 +216,7 @@ async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files:
             advance_wanted=bool((file.request_facts or {}).get("advance_wanted")),
         )
         file_aids = aids.get(file.dossier_id, [])
-        settlement = settle(month, facts, histories.get(file.dossier_id, History()), policy,
+        settlement = settle(run.month, facts, histories.get(file.dossier_id, History()), policy,
                             tuple(aid.amount for aid in file_aids))
         if settlement is None:
             continue
@@ -208,10 +227,11 @@ async def _compute_page(db: AsyncSession, runtime: Runtime, month: Month, files:
         adjustment_rows += _adjustment_rows(key, file.dossier_id, statement["id"], settlement)
         paid_aids += [aid.id for aid in file_aids]
         totals.add(settlement)
+    # Core INSERTs (one executemany each): no ORM unit of work, no grouping of rows by the columns they leave empty.
     if statement_rows:
-        await db.execute(insert(Statement), statement_rows)
+        await db.execute(insert(Statement.__table__), statement_rows)
     if adjustment_rows:
-        await db.execute(insert(AdjustmentRow), adjustment_rows)
+        await db.execute(insert(AdjustmentRow.__table__), adjustment_rows)
     if paid_aids:
         await db.execute(update(EmergencyAid).where(EmergencyAid.id.in_(paid_aids)).values(paid_in_run=key)
                          .execution_options(synchronize_session=False))
@@ -290,13 +310,12 @@ async def validate(db: AsyncSession, runtime: Runtime, month: str, actor: str, i
 
 
 async def _publish_statements(db: AsyncSession, runtime: Runtime, month: str, now) -> None:
-    last_id = None
-    while True:
-        page = (await db.execute(queries.statements_page(month, last_id, runtime.settings.run_page_size))).all()
-        if not page:
-            return
+    ids, size, after = list((await db.scalars(queries.statement_files(month))).all()), runtime.settings.run_page_size, None
+    for start in range(0, len(ids), size):
+        span = (after, ids[min(start + size, len(ids)) - 1])
+        page = (await db.execute(queries.statements_page(month, span))).all()
         await publish.statements_validated(db, runtime.outbox, page, month, now)
-        last_id = page[-1].id
+        after = span[1]
 
 
 @dataclass(frozen=True)

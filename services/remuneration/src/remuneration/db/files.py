@@ -130,11 +130,12 @@ def attendance_of(row: AttendanceStatementRow | None) -> Attendance | None:
                       received_on=row.received_at.date() if row.received_at else None)
 
 
-async def interruptions_by_file(db: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InterruptionRow]]:
+async def interruptions_by_file(db: AsyncSession, where) -> dict[uuid.UUID, list[InterruptionRow]]:
+    """The interruptions of the files `where` selects (a condition on `InterruptionRow.dossier_id`), by file."""
     rows = (await db.execute(
         select(InterruptionRow.dossier_id, InterruptionRow.start_date, InterruptionRow.resumption_date,
                InterruptionRow.declared_at, InterruptionRow.resumption_declared_at)
-        .where(InterruptionRow.dossier_id.in_(ids))
+        .where(where)
     )).all()
     grouped: dict[uuid.UUID, list[InterruptionRow]] = defaultdict(list)
     for row in rows:
@@ -143,15 +144,16 @@ async def interruptions_by_file(db: AsyncSession, ids: list[uuid.UUID]) -> dict[
 
 
 async def latest_attendance(
-    db: AsyncSession, ids: list[uuid.UUID], up_to_month: str
+    db: AsyncSession, where, up_to_month: str
 ) -> dict[tuple[uuid.UUID, str], AttendanceStatementRow]:
-    """The highest version of each (file, month) statement up to a month: corrections supersede."""
+    """The highest version of each (file, month) statement up to a month, of the files `where` selects (a
+    condition on `AttendanceStatementRow.dossier_id`): corrections supersede."""
     rows = (
         await db.execute(
             select(AttendanceStatementRow.dossier_id, AttendanceStatementRow.month, AttendanceStatementRow.version,
                    AttendanceStatementRow.planned_hours, AttendanceStatementRow.unjustified_absence_hours,
                    AttendanceStatementRow.received_at)
-            .where(AttendanceStatementRow.dossier_id.in_(ids), AttendanceStatementRow.month <= up_to_month)
+            .where(where, AttendanceStatementRow.month <= up_to_month)
         )
     ).all()
     latest: dict[tuple[uuid.UUID, str], AttendanceStatementRow] = {}

@@ -190,7 +190,7 @@ class Statement(Base):
     attendance_version: Mapped[int] = mapped_column(Integer)
     # What the file still owed when its training was over: the debt this statement opens once validated.
     debt_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    debt_origin_months: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    debt_origin_months: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     debt_explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the file's trace when computed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

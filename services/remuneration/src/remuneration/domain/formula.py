@@ -24,7 +24,16 @@ from enum import StrEnum
 
 from pacte_common.clock import age_on
 
-from remuneration.domain.money import ZERO, Interruption, Month, cents, euros, training_days
+from remuneration.domain.money import (
+    NO_DAYS,
+    ZERO,
+    Interruption,
+    Month,
+    TrainingDays,
+    cents,
+    days_in_training,
+    euros,
+)
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import Regime, RegimeDecision
 from remuneration.domain.scales import ScaleSituation, scale_amount, scale_on
@@ -210,7 +219,8 @@ class _Month:
     """What every component of one month shares: days, factors and how they read."""
 
     month: Month
-    days: frozenset[date]
+    days: TrainingDays
+    day_count: int
     day_factor: Decimal
     part_time: Decimal
     part_time_text: str
@@ -218,15 +228,12 @@ class _Month:
     days_text: str
     absence_text: str
 
-    @property
-    def day_count(self) -> int:
-        return len(self.days)
-
 
 def _frame(month: Month, training: Training, attendance: Attendance | None, policy: Policy) -> _Month:
-    days = frozenset() if training.cancelled else frozenset(
-        training_days(month, training.entry_date, training.last_day, training.interruptions)
+    days = NO_DAYS if training.cancelled else days_in_training(
+        month, training.entry_date, training.last_day, training.interruptions
     )
+    count = days.count
     weekly = training.weekly_hours or policy.full_time_weekly_hours
     if attendance:
         absence_text = (
@@ -235,11 +242,11 @@ def _frame(month: Month, training: Training, attendance: Attendance | None, poli
     else:
         absence_text = "(full attendance presumed)"
     return _Month(
-        month=month, days=days, day_factor=Decimal(len(days)) / Decimal(month.days),
+        month=month, days=days, day_count=count, day_factor=Decimal(count) / Decimal(month.days),
         part_time=min(Decimal(1), weekly / policy.full_time_weekly_hours),
         part_time_text=_fraction(min(weekly, policy.full_time_weekly_hours), policy.full_time_weekly_hours),
         attendance_factor=attendance.factor if attendance else Decimal(1),
-        days_text=f"{len(days)} days in training out of {month.days} in {month}", absence_text=absence_text,
+        days_text=f"{count} days in training out of {month.days} in {month}", absence_text=absence_text,
     )
 
 
@@ -338,7 +345,7 @@ def _differential_component(frame: _Month, decision: RegimeDecision, trainee: Tr
     floor, floor_text = policy.daily_floor_on(frame.month.first_day)
     benefit = trainee.daily_benefit or ZERO
     end = trainee.benefit_end_date
-    with_benefit = sum(1 for d in frame.days if end is None or d <= end)
+    with_benefit = frame.days.count_until(end)
     after_benefit = frame.day_count - with_benefit
     relay = trainee.relay_daily_amount or ZERO
     per_day = max(ZERO, floor - benefit)
@@ -419,7 +426,7 @@ def compute_earned(
 def waiting_reason(month: Month, decision: RegimeDecision, trainee: Trainee, training: Training,
                    attendance: Attendance | None) -> str | None:
     """Why the month's own amount cannot be computed yet (it waits, visibly), or None."""
-    days = set() if training.cancelled else training_days(
+    days = NO_DAYS if training.cancelled else days_in_training(
         month, training.entry_date, training.last_day, training.interruptions
     )
     if not days or not decision.paying:
@@ -428,7 +435,7 @@ def waiting_reason(month: Month, decision: RegimeDecision, trainee: Trainee, tra
         return f"No attendance statement for {month} yet"
     end = trainee.benefit_end_date
     if (decision.regime is Regime.UNEMPLOYMENT_INSURANCE and decision.differential_eligible and end is not None
-            and trainee.relay_daily_amount is None and any(d > end for d in days)):
+            and trainee.relay_daily_amount is None and days.any_after(end)):
         return (f"The benefit ended on {end.isoformat()}: the daily amount of the relay allowance "
                 "(AREF, RFF, ASS-F, RFPE; 0 when none) is needed to complete it")
     return None

@@ -35,7 +35,7 @@ from remuneration.domain.formula import (
     compute_month,
     waiting_reason,
 )
-from remuneration.domain.money import ZERO, Month, euros, training_days
+from remuneration.domain.money import ZERO, Month, days_in_training, euros
 from remuneration.domain.policy import Policy
 from remuneration.domain.regime import RegimeDecision
 
@@ -190,7 +190,7 @@ def months_between(first: Month, last: Month) -> list[Month]:
 def _in_training(month: Month, facts: Facts) -> bool:
     training = facts.training
     return not training.cancelled and bool(
-        training_days(month, training.entry_date, training.last_day, training.interruptions)
+        days_in_training(month, training.entry_date, training.last_day, training.interruptions)
     )
 
 

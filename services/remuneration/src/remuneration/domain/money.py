@@ -82,19 +82,66 @@ class Interruption:
         return f"{self.start_date.isoformat()}→{end}{declared}"
 
 
-def training_days(
+@dataclass(frozen=True, slots=True)
+class TrainingDays:
+    """The days of a month in training, as disjoint spans of consecutive days (first, last), in order.
+
+    Counted arithmetically: a run asks it several times for every month of every file it visits."""
+
+    spans: tuple[tuple[date, date], ...] = ()
+
+    @property
+    def count(self) -> int:
+        return sum((last - first).days + 1 for first, last in self.spans)
+
+    def count_until(self, day: date | None) -> int:
+        """How many of these days are on or before `day` (all of them when `day` is None)."""
+        if day is None:
+            return self.count
+        return sum((min(last, day) - first).days + 1 for first, last in self.spans if first <= day)
+
+    def any_after(self, day: date) -> bool:
+        return bool(self.spans) and self.spans[-1][1] > day
+
+    def __bool__(self) -> bool:
+        return bool(self.spans)
+
+    def dates(self) -> set[date]:
+        return {first + timedelta(n) for first, last in self.spans for n in range((last - first).days + 1)}
+
+
+NO_DAYS = TrainingDays()
+
+
+def days_in_training(
     month: Month, entry_date: date, exit_date: date | None, interruptions: tuple[Interruption, ...] = ()
-) -> set[date]:
+) -> TrainingDays:
     """The days of `month` in training: entry to exit both included, less interruption days."""
     if exit_date is not None and exit_date < entry_date:
-        return set()
+        return NO_DAYS
+    month_last = month.last_day
     first = max(month.first_day, entry_date)
-    last = min(month.last_day, exit_date) if exit_date else month.last_day
-    days = {first + timedelta(n) for n in range((last - first).days + 1)} if first <= last else set()
+    last = min(month_last, exit_date) if exit_date else month_last
+    if first > last:
+        return NO_DAYS
+    spans = [(first, last)]
     for interruption in interruptions:
-        end = (interruption.resumption_date - timedelta(1)) if interruption.resumption_date else month.last_day
-        day = interruption.start_date
-        while day <= end and day <= month.last_day:
-            days.discard(day)
-            day += timedelta(1)
-    return days
+        # From its first day to the day before the resumption (to the month's end while not resumed).
+        start = interruption.start_date
+        end = interruption.resumption_date - _ONE_DAY if interruption.resumption_date else month_last
+        if start > last or end < first or end < start:
+            continue
+        kept = []
+        for span_first, span_last in spans:
+            if end < span_first or start > span_last:
+                kept.append((span_first, span_last))
+                continue
+            if start > span_first:
+                kept.append((span_first, start - _ONE_DAY))
+            if end < span_last:
+                kept.append((end + _ONE_DAY, span_last))
+        spans = kept
+    return TrainingDays(tuple(spans))
+
+
+_ONE_DAY = timedelta(1)

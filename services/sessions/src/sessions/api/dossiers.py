@@ -54,6 +54,7 @@ from sessions.db.models import (
 from sessions.db.queries import (
     current_statements,
     dossier_by_id,
+    dossier_view_for_update,
     month_history,
     transitions_of,
 )
@@ -66,8 +67,11 @@ Writer = Annotated[Principal, require_kind(OrgKind.TRAINING_ORG, OrgKind.REGION)
 Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
-def answered(dossier: Dossier, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(dossier_out(dossier)), status_code=status_code, headers={"ETag": etag(dossier.version)})
+def answered(dossier: Dossier, status_code: int = 200) -> Response:
+    """The file rendered once, by its schema straight to JSON (what jsonable_encoder gave, without
+    walking the dump a second time), with its ETag."""
+    body = dossier_out(dossier).model_dump_json(by_alias=True)
+    return Response(body, status_code=status_code, media_type="application/json", headers={"ETag": etag(dossier.version)})
 
 
 async def writable(db, principal: Principal, dossier_id: UUID) -> Dossier:
@@ -148,8 +152,11 @@ async def put_identity(dossier_id: UUID, body: IdentityIn, principal: Writer, db
 
 @router.post("/dossiers/{dossier_id}/entry", response_model=DossierOut, summary="Declare the entry in training")
 async def declare_entry(dossier_id: UUID, body: EntryIn, principal: Writer, db: DbSession, runtime: RuntimeDep, today: Today, if_match: IfMatch = None):
+    # The file, its session (both locked) and what the rules and the events read, in one Core
+    # statement: the entry is the hot path of the France Travail and AGORA flows.
+    dossier = ensure_dossier_writable(principal, await dossier_view_for_update(db, dossier_id))
     dossier = await use_cases.declare_entry(
-        db, runtime, await writable(db, principal, dossier_id), entry_date=body.entry_date,
+        db, runtime, dossier, entry_date=body.entry_date,
         actor=principal.describe(), today=today, if_match=if_match,
     )
     return answered(dossier)

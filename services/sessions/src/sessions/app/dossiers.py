@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from pacte_common.auth import Principal
@@ -39,12 +40,12 @@ from pacte_common.contracts.sessions import (
     TraineeInterrupted,
     TraineeResumed,
 )
-from pacte_common.errors import Conflict, Invalid, InvalidTransition
+from pacte_common.errors import ConcurrentUpdate, Conflict, Invalid, InvalidTransition
 from pacte_common.http import check_if_match
 from pacte_common.idempotency import Answer, create_once
 from pacte_common.service import Runtime
 from pacte_common.tracing import current_trace_id, current_traceparent
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import (
@@ -60,6 +61,7 @@ from sessions.db.queries import (
     current_statements,
     month_history,
     person_of_nir,
+    places_taken,
     session_for_update,
     session_taken_by,
 )
@@ -79,15 +81,18 @@ from sessions.domain.training import (
     check_interruption,
     check_resumption,
     exit_void_reason,
+    holds_place,
     months_after,
     realised_cost,
     recruitment_state_after,
 )
 from sessions.events.publish import (
+    dossier_snapshot,
     publish_attendance,
     publish_attendance_voided,
     publish_catalogue,
     publish_trainee,
+    session_snapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -291,23 +296,89 @@ async def update_identity(
 # ---------------------------------------------------------------- lifecycle
 
 
+# The entry's writes, built once (each call binds its values): the version in the WHERE is the
+# one read under the row lock, so a writer that ignored the lock is seen (rowcount 0).
+_DOSSIERS, _SESSIONS = Dossier.__table__, TrainingSession.__table__
+_ENTER = (
+    update(_DOSSIERS)
+    .where(_DOSSIERS.c.id == bindparam("b_id"), _DOSSIERS.c.version == bindparam("b_version"))
+    .values(status=bindparam("b_status"), entry_date=bindparam("b_entry_date"), entry_declared_late=bindparam("b_late"),
+            version=bindparam("b_next_version"), updated_at=bindparam("b_at"))
+)
+_PLACES_MOVED = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_version"))
+    .values(places_taken=bindparam("b_taken"), recruitment_state=bindparam("b_state"),
+            version=bindparam("b_next_version"), updated_at=bindparam("b_at"))
+)
+_LOG = insert(DossierTransition.__table__)
+
+
 async def declare_entry(
-    db: AsyncSession, runtime: Runtime, dossier: Dossier, *, entry_date: date, actor: str, today: date, if_match: str | None
-) -> Dossier:
+    db: AsyncSession, runtime: Runtime, dossier: SimpleNamespace, *, entry_date: date, actor: str, today: date, if_match: str | None
+) -> SimpleNamespace:
+    """The entry, on the file and session read and locked together (db.queries.dossier_view_for_update).
+
+    The hot path of the entry (docs/scaling.md, "Dossier entry in sessions"): one count of the places, then
+    Core statements — the file's change, its log row, the session's places when they move, and
+    both events in one outbox INSERT — in the same transaction as the ORM path it replaces.
+    """
     _ready(dossier, DossierAction.ENTER, if_match)
-    session = await session_for_update(db, dossier.session_id)
+    session = dossier.session
     period = SessionPeriod(session.start_date, session.end_date, session.places, session.permanent_entries)
-    rule(check_entry, period, entry_date, await count_places_taken(db, session))
+    taken = await places_taken(db, session.id, session.permanent_entries)
+    rule(check_entry, period, entry_date, taken)
     late = is_late(runtime, entry_date, today)
     now = utcnow()
-    _move(db, dossier, DossierAction.ENTER, actor=actor, at=now, effective_date=entry_date, declared_late=late)
-    dossier.entry_date = entry_date
-    dossier.entry_declared_late = late
-    await refresh_places(db, runtime, session)
-    await db.flush()
-    await publish_trainee(db, runtime, TraineeEntered, dossier, actor, now, entry_date=entry_date, declared_late=late)
+    source = dossier.status
+    log_row = DOSSIER.checked_row(
+        source, DossierAction.ENTER, actor=actor, at=now, dossier_id=dossier.id, effective_date=entry_date, declared_late=late,
+    )
+    target = log_row["to_status"]
+    changed = await db.execute(_ENTER, {
+        "b_id": dossier.id, "b_version": dossier.version, "b_status": target, "b_entry_date": entry_date, "b_late": late,
+        "b_next_version": dossier.version + 1, "b_at": now,
+    })
+    if changed.rowcount != 1:  # the row is locked: only a writer ignoring the lock gets here
+        raise ConcurrentUpdate("The training file was changed by another request meanwhile; reload it and retry")
+    dossier.status, dossier.entry_date, dossier.entry_declared_late = target, entry_date, late
+    dossier.version, dossier.updated_at = dossier.version + 1, now
+    await db.execute(_LOG, log_row)
+    events: list[tuple[Any, str, str | None]] = []
+    session_event = await _places_moved(db, session, taken, source, target, at=now)
+    if session_event is not None:
+        events.append((session_event, str(session.id), None))
+    events.append((
+        TraineeEntered(
+            dossier=dossier_snapshot(dossier, session=session_event.session if session_event else None),
+            occurred_at=now, actor=actor, entry_date=entry_date, declared_late=late,
+        ),
+        str(dossier.id), dossier.traceparent,  # the file's trace, whichever call acts on it
+    ))
+    await runtime.outbox.publish_many(db, events)
     await db.commit()
     return dossier
+
+
+async def _places_moved(
+    db: AsyncSession, session: SimpleNamespace, taken: int, source: str, target: str, *, at: datetime
+) -> SessionUpdated | None:
+    """`refresh_places` for a file moving from `source` to `target` in a session whose places
+    were counted (`taken`) under its lock: the count after the move follows from the two
+    statuses, without counting again; the session's row and SessionUpdated when they change."""
+    after = taken - holds_place(source, session.permanent_entries) + holds_place(target, session.permanent_entries)
+    state = recruitment_state_after(session.recruitment_state, session.places, after)
+    if after == session.places_taken and state == session.recruitment_state:
+        return None
+    changed = await db.execute(_PLACES_MOVED, {
+        "b_id": session.id, "b_version": session.version, "b_taken": after, "b_state": state,
+        "b_next_version": session.version + 1, "b_at": at,
+    })
+    if changed.rowcount != 1:
+        raise ConcurrentUpdate("The session was changed by another request meanwhile; reload it and retry")
+    session.places_taken, session.recruitment_state = after, state
+    session.version, session.updated_at = session.version + 1, at
+    return SessionUpdated(session=session_snapshot(session))
 
 
 async def declare_interruption(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from pacte_common.contracts.sessions import DossierStatus
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db.models import (
@@ -14,6 +15,7 @@ from sessions.db.models import (
     AttendanceStatement,
     Dossier,
     DossierTransition,
+    Programme,
     TrainingSession,
 )
 from sessions.domain.training import MonthlyAttendance, holds_place
@@ -40,6 +42,70 @@ async def dossier_by_id(db: AsyncSession, dossier_id: uuid.UUID, *, for_update: 
     if for_update:
         query = query.with_for_update(of=Dossier)
     return (await db.execute(query)).unique().scalar_one_or_none()
+
+
+# A file with its session, action and programme read in one Core statement (the hot path of
+# the entry: docs/scaling.md, "Dossier entry in sessions"). Each table's columns are labelled with a prefix so the
+# row splits back into plain objects that carry the same attributes as the ORM classes (and
+# the same nesting: dossier.session.action.programme), which the access rules, the event
+# snapshots and the rendering read unchanged.
+_DOSSIER_TABLES = (
+    ("d_", Dossier.__table__), ("s_", TrainingSession.__table__), ("a_", Action.__table__), ("p_", Programme.__table__),
+)
+_DOSSIER_COLUMNS = [column.label(prefix + column.name) for prefix, table in _DOSSIER_TABLES for column in table.c]
+
+
+def _part(row: Any, prefix: str, table: Any) -> SimpleNamespace:
+    return SimpleNamespace(**{column.name: row[prefix + column.name] for column in table.c})
+
+
+def _dossier_view_query():
+    dossiers, sessions = Dossier.__table__, TrainingSession.__table__
+    actions, programmes = Action.__table__, Programme.__table__
+    return (
+        select(*_DOSSIER_COLUMNS)
+        .select_from(
+            dossiers.join(sessions, dossiers.c.session_id == sessions.c.id)
+            .join(actions, sessions.c.action_id == actions.c.id)
+            .join(programmes, actions.c.programme_id == programmes.c.id)
+        )
+        .where(dossiers.c.id == bindparam("dossier_id"))
+        .with_for_update(of=[dossiers, sessions])
+    )
+
+
+# Built once: an entry only binds its id (building this 80-column statement took ≈ 0.3 ms of CPU per call).
+_DOSSIER_VIEW = _dossier_view_query()
+_PLACES_BY_STATUS = (
+    select(Dossier.status, func.count()).where(Dossier.session_id == bindparam("session_id")).group_by(Dossier.status)
+)
+
+
+async def dossier_view_for_update(db: AsyncSession, dossier_id: uuid.UUID) -> SimpleNamespace | None:
+    """The file and its session, both locked (PostgreSQL: file first, then session, the order
+    every change of places takes), with the session's action and programme, in one statement.
+
+    A plain object, not an ORM instance: the caller writes its change with Core statements.
+    Its `interruptions` are not read (empty): only a file never entered (enrolled) may use it.
+    """
+    row = (await db.execute(_DOSSIER_VIEW, {"dossier_id": dossier_id})).mappings().first()
+    if row is None:
+        return None
+    (_, dossier_table), (_, session_table), (_, action_table), (_, programme_table) = _DOSSIER_TABLES
+    action = _part(row, "a_", action_table)
+    action.programme = _part(row, "p_", programme_table)
+    session = _part(row, "s_", session_table)
+    session.action = action
+    dossier = _part(row, "d_", dossier_table)
+    dossier.session = session
+    dossier.interruptions = []
+    return dossier
+
+
+async def places_taken(db: AsyncSession, session_id: uuid.UUID, permanent_entries: bool) -> int:
+    """The files holding a place in the session (domain.training.holds_place), counted now."""
+    rows = (await db.execute(_PLACES_BY_STATUS, {"session_id": session_id})).all()
+    return sum(count for status, count in rows if holds_place(status, permanent_entries))
 
 
 async def row_for_update(db: AsyncSession, model: Any, row_id: uuid.UUID) -> Any:
@@ -79,12 +145,7 @@ async def month_history(db: AsyncSession, dossier_id: uuid.UUID, month: str) -> 
 
 
 async def count_places_taken(db: AsyncSession, session: TrainingSession) -> int:
-    rows = (
-        await db.execute(
-            select(Dossier.status, func.count()).where(Dossier.session_id == session.id).group_by(Dossier.status)
-        )
-    ).all()
-    return sum(count for status, count in rows if holds_place(status, session.permanent_entries))
+    return await places_taken(db, session.id, session.permanent_entries)
 
 
 async def current_statements(db: AsyncSession, dossier_id: uuid.UUID) -> list[AttendanceStatement]:

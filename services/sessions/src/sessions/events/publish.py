@@ -117,7 +117,9 @@ def offer_details(details: dict | None) -> OfferDetails:
     )
 
 
-def dossier_snapshot(dossier: Dossier) -> DossierSnapshot:
+def dossier_snapshot(dossier: Dossier, *, session: SessionSnapshot | None = None) -> DossierSnapshot:
+    """`session`: the file's session as the catalogue event of the same change has just built it
+    (its offer left out here), rather than built a second time."""
     return DossierSnapshot(
         dossier_id=dossier.id,
         prescription_id=dossier.prescription_id,
@@ -126,7 +128,7 @@ def dossier_snapshot(dossier: Dossier) -> DossierSnapshot:
         profile=PersonProfile.model_validate(dossier.profile),
         identity_encrypted=dossier.identity_encrypted,
         has_nir=dossier.has_nir,
-        session=session_snapshot(dossier.session, with_offer=False),
+        session=session.model_copy(update={"offer": None}) if session else session_snapshot(dossier.session, with_offer=False),
         status=dossier.status,
         entry_date=dossier.entry_date,
         exit_date=dossier.exit_date,

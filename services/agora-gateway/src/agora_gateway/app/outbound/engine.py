@@ -47,6 +47,9 @@ class Partner:
     model: Any  # its flow table (claims' leases are renewed on it)
 
 
+# A use case recording an answer in the recorder's transaction: (db, runtime, work, outcome).
+Step = Callable[[AsyncSession, GatewayRuntime, Any, Any], Awaitable[None]]
+
 # Set in each send task: frees its call slot once the partner has answered (see `recorded`).
 _call_slot: ContextVar[Callable[[], None] | None] = ContextVar("outbound_call_slot", default=None)
 
@@ -60,6 +63,8 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
     calling: set[asyncio.Task] = set()  # the sends whose call to the partner is not answered yet
     wakeup = partner.wakeup(runtime)
     leases = asyncio.create_task(_keep_leases(runtime, partner, in_flight, stop), name=f"{partner.name}-leases")
+    recorder = Recorder(runtime, partner.name)
+    _recorder.set(recorder)  # the send tasks created below inherit it
     async with partner.open_client(runtime) as client:
         try:
             while not stop.is_set():
@@ -85,8 +90,12 @@ async def dispatch_loop(runtime: GatewayRuntime, stop: asyncio.Event, partner: P
                 _forget_done(in_flight, partner.name)
                 calling &= in_flight.keys()
         finally:
-            await _let_finish(set(in_flight), settings.dispatch_shutdown_grace_s)
-            leases.cancel()
+            try:
+                await _let_finish(set(in_flight), settings.dispatch_shutdown_grace_s)
+                await recorder.close()
+            finally:  # also when the dispatcher itself is cancelled meanwhile
+                recorder.task.cancel()
+                leases.cancel()
 
 
 async def _keep_leases(runtime: GatewayRuntime, partner: Partner, in_flight: dict[asyncio.Task, Any], stop: asyncio.Event) -> None:
@@ -154,13 +163,70 @@ async def _let_finish(in_flight: set[asyncio.Task], grace_s: float) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def recorded(runtime: GatewayRuntime, step, work: Any, outcome) -> None:
-    """Records the partner's answer (or its absence), retrying while the database is briefly
-    unavailable (SQLite lock, failover): giving up would leave the flow claimed until its
-    lease runs out. Each try is one transaction; a flow changed meanwhile is left alone."""
-    free_slot = _call_slot.get()
-    if free_slot is not None:
-        free_slot()  # the partner has answered (or is unavailable): the next call may go
+class Recorder:
+    """Writes the partner's answers a run at a time: the answers that came while the previous run
+    was being written go together, in one transaction (one commit, not one per answer). A run
+    that fails for another reason than a brief database outage is written again one answer per
+    transaction, so that one answer that cannot be recorded holds no other."""
+
+    def __init__(self, runtime: GatewayRuntime, name: str):
+        self.runtime = runtime
+        self.queue: asyncio.Queue[tuple[Step, Any, Any, asyncio.Future]] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run(), name=f"{name}-recorder")
+
+    async def record(self, step: Step, work: Any, outcome: Any) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((step, work, outcome, done))
+        await asyncio.shield(done)  # a send cancelled at shutdown does not take its recording with it
+
+    async def close(self) -> None:
+        """Writes what was queued before it (within the shutdown grace), then stops; a cancellation
+        of the caller goes on (the caller cancels the recorder)."""
+        self.queue.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), self.runtime.settings.dispatch_shutdown_grace_s)
+        except TimeoutError:
+            self.task.cancel()  # what is cut off is resent after its lease
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        limit = 2 * self.runtime.settings.dispatch_concurrency
+        closing = False
+        while not closing:
+            run = []
+            item = await self.queue.get()
+            while item is not None:
+                run.append(item)
+                if len(run) >= limit or self.queue.empty():
+                    break
+                item = self.queue.get_nowait()
+            closing = item is None
+            if run:
+                await self._write(run)
+
+    async def _write(self, run: list[tuple[Step, Any, Any, asyncio.Future]]) -> None:
+        try:
+            await self._transaction(run)
+        except Exception as exc:
+            if len(run) > 1 and not is_transient(exc):
+                for item in run:
+                    await self._write([item])
+                return
+            log.error("recording %d answer(s) failed (%r): their flows are claimed again after the lease", len(run), exc)
+            for *_, done in run:
+                done.set_exception(exc)
+            return
+        for *_, done in run:
+            done.set_result(None)
+
+    async def _transaction(self, run: list[tuple[Step, Any, Any, asyncio.Future]]) -> None:
+        await record_together(self.runtime, [(step, work, outcome) for step, work, outcome, _ in run])
+
+
+async def record_together(runtime: GatewayRuntime, answers: list[tuple[Step, Any, Any]]) -> None:
+    """One transaction for these answers, retried while the database is briefly unavailable
+    (SQLite lock, failover, deadlock): giving up would leave the flows claimed until their
+    lease runs out."""
     settings = runtime.settings
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_transient),
@@ -168,9 +234,30 @@ async def recorded(runtime: GatewayRuntime, step, work: Any, outcome) -> None:
         stop=stop_after_delay(settings.dispatch_lease_s),
         reraise=True,
     )
+    ordered = sorted(answers, key=lambda answer: answer[1].dossier_id)  # files locked in one order, as the consumer does
     async for attempt in retrying:
         with attempt:
-            await step(runtime, work, outcome)
+            async with runtime.db_factory() as db, db.begin():
+                for step, work, outcome in ordered:
+                    await step(db, runtime, work, outcome)
+
+
+# Set in the dispatcher's task, so in each send task it creates: its recorder (see `recorded`).
+_recorder: ContextVar[Recorder | None] = ContextVar("outbound_recorder", default=None)
+
+
+async def recorded(runtime: GatewayRuntime, step: Step, work: Any, outcome: Any) -> None:
+    """Records the partner's answer (or its absence) with the dispatcher's recorder: `step(db,
+    runtime, work, outcome)` runs in a transaction it may share with other answers; a flow
+    changed meanwhile is left alone (`locked_flow`)."""
+    free_slot = _call_slot.get()
+    if free_slot is not None:
+        free_slot()  # the partner has answered (or is unavailable): the next call may go
+    recorder = _recorder.get()
+    if recorder is None:  # outside a dispatcher: in a transaction of its own
+        await record_together(runtime, [(step, work, outcome)])
+        return
+    await recorder.record(step, work, outcome)
 
 
 async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
@@ -182,23 +269,22 @@ async def locked_flow(db: AsyncSession, model: Any, work: Any) -> Any | None:
     return flow
 
 
-async def requeue(runtime: GatewayRuntime, work: Any, error: str, *, model: Any, move: Callable[..., None],
-                  partner: str) -> None:
+async def requeue(db: AsyncSession, runtime: GatewayRuntime, work: Any, error: str, *, model: Any,
+                  move: Callable[..., None], partner: str) -> None:
     """The partner was unavailable (5xx, timeout, no connection): the claimed flow goes back to
     its queue, due again after a doubling delay (`requeue_delay_initial_s` … `_max_s`).
     `model` is the partner's flow table, `move(db, flow, action, reason=)` its state machine's move;
     an adapter passes them with `functools.partial` to `recorded`."""
     settings = runtime.settings
-    async with runtime.db_factory() as db, db.begin():
-        flow = await locked_flow(db, model, work)
-        if flow is None:
-            return
-        move(db, flow, FlowAction.REQUEUE, reason=error)
-        flow.failed_claims += 1
-        flow.last_error = error
-        flow.claimed_until = None
-        delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
-        flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    flow = await locked_flow(db, model, work)
+    if flow is None:
+        return
+    move(db, flow, FlowAction.REQUEUE, reason=error)
+    flow.failed_claims += 1
+    flow.last_error = error
+    flow.claimed_until = None
+    delay = requeue_delay(flow.failed_claims, settings.requeue_delay_initial_s, settings.requeue_delay_max_s)
+    flow.next_attempt_at = utcnow() + timedelta(seconds=delay)
     log.warning("%s unavailable for flow %s (%s); next try in %.1fs", partner, work.flow_id, error, delay)
 
 
