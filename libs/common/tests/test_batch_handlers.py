@@ -1,6 +1,6 @@
 """Batch handlers (set-based consumers): consecutive events of a batch-handled type are
-applied together in the partition batch's transaction, interleaved with one-by-one handlers in
-the order of the partition; when a batch fails, each event is retried alone (a run of one) and
+applied together in the fetched batch's transaction (every partition's events, each partition's in
+its order), interleaved with one-by-one handlers in the order of the partition; when a batch fails, each event is retried alone (a run of one) and
 only the bad one is dead-lettered. Real broker, real database."""
 
 from __future__ import annotations
@@ -152,3 +152,38 @@ async def test_types_given_one_batch_handler_are_one_run(factory, bus_settings):
     await run_until(runner, all_applied)
     assert [seq for run in runs for seq in run] == list(range(len(kinds)))
     assert any(len({kinds[seq] for seq in run}) == 2 for run in runs), f"both types in one run: {runs}"
+
+
+async def test_a_fetch_of_several_partitions_is_one_transaction_each_partition_in_its_order(factory, bus_settings):
+    """Events already waiting on four partitions come in one fetch and are applied in one
+    transaction (one run spans the partitions); each partition's events keep their order."""
+    await ensure_topics(bus_settings, [topic_name(bus_settings, TOPIC)], partitions=4)
+    producer = new_producer(bus_settings)
+    await producer.start()
+    try:
+        sends = [await producer.send(topic_name(bus_settings, TOPIC), partition=seq % 4, key=f"k{seq % 4}".encode(),
+                                     value=(e := Envelope.wrap(HoursLogged(seq=seq), source="/t", subject=f"k{seq % 4}")).body(),
+                                     headers=e.headers())
+                 for seq in range(40)]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    runs = []
+
+    async def log_hours(session, context, envelopes):
+        runs.append([(e.subject, e.data.seq) for e in envelopes])
+        await session.execute(applied.insert(), [{"kind": e.subject, "seq": e.data.seq} for e in envelopes])
+
+    runner = ConsumerRunner(Subscription("spread", {}, batch_handlers={HoursLogged: log_hours}), service="test",
+                            bus=bus_settings, factory=factory, tables=tables)
+
+    async def all_applied():
+        async with factory() as session:
+            return (await session.execute(select(func.count()).select_from(applied))).scalar_one() == 40
+
+    await run_until(runner, all_applied)
+    assert any(len({subject for subject, _ in run}) > 1 for run in runs), f"one run across partitions: {runs}"
+    async with factory() as session:
+        rows = (await session.execute(select(applied.c.kind, applied.c.seq).order_by(applied.c.id))).all()
+    for key in ("k0", "k1", "k2", "k3"):
+        assert [seq for kind, seq in rows if kind == key] == [seq for seq in range(40) if f"k{seq % 4}" == key]

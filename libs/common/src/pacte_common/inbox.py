@@ -1,8 +1,8 @@
 """The inbox: a consumed message applied exactly once.
 
 In ONE database transaction the handler's effect and the (consumer, event id) inbox row are
-written; a redelivered event finds its row and changes nothing. A partition's batch goes in one
-transaction; if it fails, each message again on its own, with the retry policy of
+written; a redelivered event finds its row and changes nothing. A fetch's batch (every
+partition's messages, each partition's in order) goes in one transaction; if it fails, each message again on its own, with the retry policy of
 `pacte_common.consumer` (docs/conventions.md §1.3) and the dead-letter topic.
 """
 
@@ -47,7 +47,7 @@ class Subscription:
     handlers: dict[type[IntegrationEvent], Handler]
     topics: tuple[str, ...] = field(default=())
     # Optional: event classes handled a run at a time — handler(session, context, [envelopes])
-    # gets consecutive events of one partition batch that it handles (one type or several, when
+    # gets consecutive events of one fetched batch that it handles (one type or several, when
     # one handler is given for them), in order, in the batch's transaction (set-based SQL: one
     # statement for the run instead of one per event).
     batch_handlers: dict[type[IntegrationEvent], BatchHandler] = field(default_factory=dict)
@@ -117,7 +117,7 @@ class InboxHandler:
         return self._known_cluster()
 
     async def handle_batch(self, messages, dlq_producer: AIOKafkaProducer) -> None:
-        """Handles a partition's batch in one transaction; on any failure, falls back to one
+        """Handles a fetched batch (each partition's messages in order) in one transaction; on any failure, falls back to one
         transaction per message (with its retries and dead-lettering)."""
         if len(messages) > 1:
             try:
