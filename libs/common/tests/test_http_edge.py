@@ -22,6 +22,7 @@ from pacte_common.logs import install_redaction
 from pacte_common.messaging import MessagingTables
 from pacte_common.settings import ServiceSettings
 from pacte_common.validators import Nir
+from pacte_testing import selected_database_kind
 from pacte_tools.dev_issuer import mint_token
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, String, Table, func, select
@@ -57,6 +58,11 @@ def make_app(factory) -> FastAPI:
     @app.post("/widgets/{widget_id}/archive")
     async def archive(widget_id: int):
         raise InvalidTransition("archive", "archived", ["restore"])
+
+    @app.get("/widgets")
+    async def count_widgets():
+        async with factory() as session:
+            return {"count": (await session.execute(select(func.count()).select_from(widgets))).scalar_one()}
 
     @app.post("/boom")
     async def boom():
@@ -172,6 +178,26 @@ class GadgetMade(IntegrationEvent):
     event_type: ClassVar[str] = "fr.paysdelaloire.pacte.gadget.made.v1"
     topic: ClassVar[str] = "pacte.test.gadgets.v1"
     size: int
+
+
+@pytest.mark.skipif(selected_database_kind() != "postgresql", reason="PostgreSQL only: SQLite has no connection to lose")
+async def test_a_pooled_connection_that_died_answers_503_once_then_the_pool_is_renewed(client, database_url):
+    """Pooled connections are not checked before use (docs/runbook.md, "Database connections"):
+    the request that meets a dead one answers 503 `busy` with Retry-After, having done nothing,
+    and the next one runs on a new connection."""
+    import asyncpg
+
+    assert (await client.get("/widgets")).json() == {"count": 0}  # the pool now holds a connection
+    admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:  # what a failover or a restart of PostgreSQL does to the pool's connections
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await admin.close()
+    lost = await client.get("/widgets")
+    assert lost.status_code == 503 and lost.headers["content-type"] == "application/problem+json", lost.text
+    assert lost.json()["type"].endswith("/busy") and int(lost.headers["retry-after"]) >= 1
+    assert (await client.get("/widgets")).json() == {"count": 0}
 
 
 def test_envelope_round_trip_and_clear_errors():

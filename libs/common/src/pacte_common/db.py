@@ -104,11 +104,18 @@ def access_mode(*, read_only: bool, queue_wait_s: float | None = None, lock_wait
         _write_waits.reset(tokens[1])
 
 
-def create_engine(url: str, echo: bool = False, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(url: str, echo: bool = False, pool_size: int = 10, max_overflow: int = 10,
+                  pre_ping: bool = False) -> AsyncEngine:
+    """`pre_ping` checks each PostgreSQL connection as it leaves the pool (asyncpg: BEGIN, an
+    empty query, ROLLBACK: three round trips for every transaction). Off by default: a
+    connection that died meanwhile fails its first statement instead, SQLAlchemy then discards
+    every pooled connection older than the failure, and the caller retries (a transient error:
+    consumers and relays retry, HTTP answers 503). docs/runbook.md, "Database connections"."""
     if is_sqlite(url):
         return _sqlite_engine(url, echo)
     return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, json_serializer=_json_dumps
+        url, echo=echo, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow,
+        json_serializer=_json_dumps,
     )
 
 

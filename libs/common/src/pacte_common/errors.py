@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -190,18 +190,20 @@ def install_error_handlers(app: FastAPI) -> None:
             problem.headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(problem, request)
 
-    @app.exception_handler(OperationalError)
-    async def _database_error(request: Request, exc: OperationalError):
-        if not is_lock_timeout(exc):
-            raise exc  # a 500, below
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError):
+        from pacte_common.bus import is_transient
         from pacte_common.db import LockSettings
 
-        log.warning("busy: %s %s did not get the database's write lock in time", request.method, request.url.path)
-        busy = ServiceBusy(
-            "The database is busy with another write; nothing was done, retry after Retry-After seconds",
-            retry_after_s=LockSettings().busy_retry_after_s,
-        )
-        return problem_response(busy, request)
+        if is_lock_timeout(exc):
+            log.warning("busy: %s %s did not get the database's write lock in time", request.method, request.url.path)
+            detail = "The database is busy with another write; nothing was done, retry after Retry-After seconds"
+        elif is_transient(exc):  # unreachable, failed over, a pooled connection that died
+            log.warning("busy: %s %s lost the database: %s", request.method, request.url.path, type(exc.orig).__name__)
+            detail = "The database is unavailable for a moment; nothing was done, retry after Retry-After seconds"
+        else:
+            raise exc  # a 500, below
+        return problem_response(ServiceBusy(detail, retry_after_s=LockSettings().busy_retry_after_s), request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -300,7 +300,8 @@ def _lifespan(wiring: _Wiring):
 
 async def _open_runtime(wiring: _Wiring) -> Runtime:
     settings = wiring.settings
-    engine = db.create_engine(settings.database_url, settings.database_echo, settings.database_pool_size, settings.database_max_overflow)
+    engine = db.create_engine(settings.database_url, settings.database_echo, settings.database_pool_size,
+                              settings.database_max_overflow, settings.database_pool_pre_ping)
     cipher = FieldCipher(settings.encryption_keys, settings.encryption_key_id)
     await db.migrate(settings.database_url, wiring.migrations, cipher)
     runtime = wiring.runtime_class(

@@ -125,6 +125,9 @@ class ServiceSettings(TokenClaimSettings, ObservabilitySettings):
     # of every service, N x services x (pool + overflow) must stay below the server's max_connections.
     database_pool_size: int = Field(10, ge=1)
     database_max_overflow: int = Field(10, ge=0)
+    # A check of each PostgreSQL connection before each transaction (three round trips); off, a
+    # dead connection fails one statement, which is retried (pacte_common.db.create_engine).
+    database_pool_pre_ping: bool = False
     bus: BusSettings = Field(default_factory=BusSettings)
     # Background tasks (outbox relay, consumers, jobs) can be switched off for a process
     # that only serves HTTP; the relay and consumers must then run elsewhere.
