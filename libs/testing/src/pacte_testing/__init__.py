@@ -233,7 +233,10 @@ async def upstream_database_url(tmp_path) -> AsyncIterator[str]:
 @asynccontextmanager
 async def running(app: FastAPI, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
     """Starts the app's lifespan (migrations, relay, consumers) and gives an HTTP client to it."""
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+    # The kernel's own bound for a stop (pacte_common.service._stop): 10 s for the background
+    # tasks, then each cancelled consumer closes its three broker clients, each within the bus's
+    # request timeout (10 s): 40 s and the engine's dispose. 30 s was below it on a loaded machine.
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
             yield client
