@@ -2,8 +2,9 @@
 
 In ONE database transaction the handler's effect and the (consumer, event id) inbox row are
 written; a redelivered event finds its row and changes nothing. A fetch's batch (every
-partition's messages, each partition's in order) goes in one transaction; if it fails, each message again on its own, with the retry policy of
-`pacte_common.consumer` (docs/conventions.md §1.3) and the dead-letter topic.
+partition's messages, each partition's in order) goes in one transaction; if it fails, each
+message again on its own, with the retry policy of `pacte_common.consumer`
+(docs/conventions.md §1.3) and the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ class InboxHandler:
         return self._known_cluster()
 
     async def handle_batch(self, messages, dlq_producer: AIOKafkaProducer) -> None:
-        """Handles a fetched batch (each partition's messages in order) in one transaction; on any failure, falls back to one
-        transaction per message (with its retries and dead-lettering)."""
+        """Handles a fetched batch (each partition's messages in order) in one transaction; on
+        any failure, falls back to one transaction per message (with its retries and
+        dead-lettering)."""
         if len(messages) > 1:
             try:
                 outcomes = await self._handle_together(messages)
