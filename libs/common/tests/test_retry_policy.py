@@ -58,7 +58,9 @@ async def db(database_url, monkeypatch):
 
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
-    reader = create_engine(database_url)  # the test's own reads wait out the lock
+    # The test's own reads wait out the lock and, checking each connection before use, outlive
+    # an outage (the services' pools do not check: their callers retry, docs/runbook.md).
+    reader = create_engine(database_url, pre_ping=True)
     yield engine, session_factory(engine), database_url, session_factory(reader)
     await engine.dispose()
     await reader.dispose()
