@@ -46,7 +46,8 @@ async def test_failing_beats_lose_the_lease_once_it_has_run_out():
 
     stop, lost = asyncio.Event(), asyncio.Event()
     await asyncio.wait_for(heartbeat(beat, every_s=0.02, stop=stop, lost=lost, lease_s=0.1, name="test"), 2)
-    assert lost.is_set() and calls >= 5  # failures retried until the lease ran out, not lost at the first
+    # failures retried until the lease ran out, not lost at the first (a loaded machine beats less often)
+    assert lost.is_set() and calls >= 3
 
     # without a lease to watch (claims fenced by their own version), failures only retry
     stop, lost = asyncio.Event(), asyncio.Event()

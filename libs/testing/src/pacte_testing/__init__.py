@@ -48,6 +48,9 @@ def selected_database_kind() -> str:
 
 # Quicker loops than production defaults, so journeys finish in seconds.
 FAST_LOOPS = {"BUS__RELAY_POLL_INTERVAL_S": "0.05", "BUS__CONSUMER_RETRY_BACKOFF_S": "0.05", "BUS__RELAY_MAX_BACKOFF_S": "1"}
+# The dev issuer shares the test machine's cores with the suite and three test processes: its
+# JWKS once took over the 2 s fetch bound, and the service answered 503 until its retry.
+PATIENT_FETCHES = {"JWT_JWKS_TIMEOUT_S": "10"}
 
 
 @contextmanager
@@ -59,7 +62,8 @@ def running_suite(folder: Path, name: str, *, topic_partitions: int = 2, fast: b
     if selected_database_kind() == "postgresql":
         settings.postgres_url = os.environ.get("PACTE_TEST_POSTGRES_URL", DEFAULT_POSTGRES).rsplit("/", 1)[0]
         settings.database_name_prefix = f"pacte_{name}_{uuid.uuid4().hex[:8]}_"
-    extra_env = {spec.env_prefix + key: value for spec in SERVICES for key, value in FAST_LOOPS.items()} if fast else {}
+    extra_env = {spec.env_prefix + key: value for spec in SERVICES
+                 for key, value in (FAST_LOOPS | PATIENT_FETCHES if fast else PATIENT_FETCHES).items()}
     running = Suite(settings, extra_env=extra_env)
     try:
         seed_suite_databases(running)
